@@ -1,0 +1,101 @@
+"""Turn decoded messages into table rows, one batch at a time (pure, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from semon.protocol.decode import Decoded, Rejection
+from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage
+
+ELEVATOR_COLUMNS = (
+    "time", "device_id", "seq", "running", "direction", "floor", "door_locked", "door_zone",
+    "passenger", "mode", "power", "speed_mps", "trip_count", "run_hours", "received_at",
+)
+BOILER_COLUMNS = (
+    "time", "device_id", "seq", "burner_on", "flame", "pressure_mpa", "water_level_mm",
+    "outlet_temp_c", "return_temp_c", "flue_temp_c", "feedwater_flow_m3h", "fuel_flow_m3h",
+    "received_at",
+)
+EVENT_COLUMNS = ("time", "device_id", "kind", "seq", "code", "floor", "detail", "received_at")
+REJECTED_COLUMNS = ("received_at", "topic", "kind", "device_id", "reason", "detail", "payload", "payload_size")
+
+
+@dataclass(slots=True)
+class LatestTelemetry:
+    kind: str
+    ts: datetime
+    seq: int
+    frame: ElevatorTelemetry | BoilerTelemetry
+
+
+@dataclass(slots=True)
+class DeviceTouch:
+    """What one batch learned about one device."""
+
+    kind: str
+    first_seen: datetime
+    last_seen: datetime
+    telemetry: LatestTelemetry | None = None
+    event_at: datetime | None = None
+    event_code: int | None = None
+    online: bool | None = None
+    status_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    elevator: list[tuple[Any, ...]] = field(default_factory=list)
+    boiler: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    rejected: list[tuple[Any, ...]] = field(default_factory=list)
+    devices: dict[str, DeviceTouch] = field(default_factory=dict)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.elevator) + len(self.boiler) + len(self.events) + len(self.rejected)
+
+    def add(self, outcome: Decoded | Rejection, topic: str, payload: bytes, received_at: datetime,
+            keep_bytes: int) -> None:
+        if isinstance(outcome, Rejection):
+            self.rejected.append((
+                received_at, topic[:256], outcome.kind, outcome.device_id, outcome.reason.value,
+                outcome.detail[:500], payload[:keep_bytes], len(payload),
+            ))
+            return
+        device_id = outcome.topic.device_id
+        kind = outcome.topic.kind.value
+        touch = self.devices.get(device_id)
+        if touch is None:
+            touch = self.devices[device_id] = DeviceTouch(kind, received_at, received_at)
+        touch.last_seen = received_at
+        p = outcome.payload
+        if isinstance(p, ElevatorTelemetry):
+            self.elevator.append((
+                p.ts, device_id, p.seq, p.running, p.direction.value, p.floor, p.door_locked,
+                p.door_zone, p.passenger, p.mode.value, p.power.value, p.speed_mps, p.trip_count,
+                p.run_hours, received_at,
+            ))
+            self._keep_latest(touch, kind, p)
+        elif isinstance(p, BoilerTelemetry):
+            self.boiler.append((
+                p.ts, device_id, p.seq, p.burner_on, p.flame, p.pressure_mpa, p.water_level_mm,
+                p.outlet_temp_c, p.return_temp_c, p.flue_temp_c, p.feedwater_flow_m3h,
+                p.fuel_flow_m3h, received_at,
+            ))
+            self._keep_latest(touch, kind, p)
+        elif isinstance(p, DeviceEvent):
+            self.events.append((p.ts, device_id, kind, p.seq, p.code, p.floor, p.detail, received_at))
+            if touch.event_at is None or p.ts >= touch.event_at:
+                touch.event_at, touch.event_code = p.ts, p.code
+        elif isinstance(p, StatusMessage):
+            # Later in the batch wins: the broker delivers one device's messages in order.
+            touch.online = p.state.value == "online"
+            touch.status_at = p.ts or received_at
+
+    @staticmethod
+    def _keep_latest(touch: DeviceTouch, kind: str, frame: ElevatorTelemetry | BoilerTelemetry) -> None:
+        latest = touch.telemetry
+        if latest is None or (frame.ts, frame.seq) > (latest.ts, latest.seq):
+            touch.telemetry = LatestTelemetry(kind, frame.ts, frame.seq, frame)

@@ -1,0 +1,62 @@
+"""Retention of raw telemetry by whole chunks.
+
+Where the server's TimescaleDB edition has background policies, they do the work; the
+Apache edition has none, so the ingester drops expired chunks itself on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger(__name__)
+
+HYPERTABLES = ("elevator_telemetry", "boiler_telemetry", "device_events")
+
+
+async def has_policies(conn: AsyncConnection) -> bool:
+    cur = await conn.execute("SELECT current_setting('timescaledb.license', true)")
+    row = await cur.fetchone()
+    return row is not None and row[0] not in (None, "apache")
+
+
+async def install_policies(conn: AsyncConnection, keep: timedelta) -> None:
+    for table in HYPERTABLES:
+        await conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
+        await conn.execute("SELECT add_retention_policy(%s, drop_after => %s)", (table, keep))
+
+
+async def drop_expired(conn: AsyncConnection, keep: timedelta) -> int:
+    """Drop every chunk wholly older than ``keep``; return how many went."""
+    dropped = 0
+    for table in HYPERTABLES:
+        cur = await conn.execute("SELECT drop_chunks(%s, older_than => now() - %s::interval)", (table, keep))
+        dropped += len(await cur.fetchall())
+    await conn.execute("DELETE FROM rejected_messages WHERE received_at < now() - %s::interval", (keep,))
+    return dropped
+
+
+async def run_retention(pool: AsyncConnectionPool, keep: timedelta, interval_s: float) -> None:
+    """Install policies once, or drop chunks every ``interval_s``; runs until cancelled."""
+    while True:
+        try:
+            async with pool.connection() as conn:
+                await conn.set_autocommit(True)
+                if await has_policies(conn):
+                    await install_policies(conn, keep)
+                    log.info("retention: TimescaleDB policies keep %s of raw telemetry", keep)
+                    await conn.execute(
+                        "DELETE FROM rejected_messages WHERE received_at < now() - %s::interval", (keep,)
+                    )
+                else:
+                    dropped = await drop_expired(conn, keep)
+                    if dropped:
+                        log.info("retention: dropped %d chunks older than %s", dropped, keep)
+        except psycopg.Error as exc:
+            log.warning("retention pass failed (%s); next try in %.0fs", exc, interval_s)
+        await asyncio.sleep(interval_s)

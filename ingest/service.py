@@ -1,0 +1,219 @@
+"""The ingester: MQTT (shared subscription, persistent session) → validated rows → TimescaleDB.
+
+A QoS 1 message is acknowledged only after the transaction holding it has committed. The
+broker never has more than ``ingest_receive_maximum`` messages in flight to us, so that is
+also the bound on what we buffer: while the database is down, nothing is acknowledged, the
+window fills, and the broker keeps the rest queued until we resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ingest.batch import Batch
+from ingest.metrics import IngestMetrics
+from ingest.retention import run_retention
+from ingest.writer import WriteResult, prepare_connection, write_batch
+from semon.backoff import Backoff
+from semon.db import apply_migrations, open_pool
+from semon.metrics_http import serve_metrics
+from semon.mqtt.client import BrokerAddress, Message
+from semon.mqtt.packets import ConnectOptions
+from semon.mqtt.session import MqttSession
+from semon.protocol.decode import Decoded, Rejection, RejectReason, decode
+from semon.protocol.models import StatusMessage
+from semon.protocol.topics import subscription_filter
+from semon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+
+
+@dataclass(slots=True)
+class Inbound:
+    generation: int
+    message: Message
+
+
+class Ingester:
+    def __init__(self, settings: Settings, mqtt_url: str, database_url: str) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self._limits = settings.decode_limits()
+        self._queue: deque[Inbound] = deque()
+        self._ready = asyncio.Event()
+        self._in_batches = 0
+        self.metrics = IngestMetrics(
+            backlog=lambda: len(self._queue) + self._in_batches,
+            connected=lambda: 1.0 if self.session.connected.is_set() else 0.0,
+        )
+        options = ConnectOptions(
+            client_id=settings.ingest_client_id,
+            clean_start=False,
+            keepalive=settings.mqtt_keepalive_s,
+            session_expiry=settings.mqtt_session_expiry_s,
+            receive_maximum=settings.ingest_receive_maximum,
+        )
+        self.session = MqttSession(
+            BrokerAddress.from_url(mqtt_url),
+            options,
+            [(f"$share/{settings.ingest_share_group}/{subscription_filter()}", 1)],
+            self._on_message,
+            self._backoff(),
+            on_connected=self._on_connected,
+        )
+        self.metrics_port: int | None = None
+        self.running = asyncio.Event()
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
+
+    # --- receiving (runs in the MQTT protocol callback: no awaiting here) ------------------
+
+    def _on_message(self, generation: int, message: Message) -> None:
+        self._queue.append(Inbound(generation, message))
+        self.metrics.received.inc()
+        self._ready.set()
+
+    def _on_connected(self, generation: int, session_present: bool) -> None:
+        # What an earlier connection left unclaimed is redelivered on this one: drop our copy,
+        # so reconnecting never grows the buffer beyond one receive window.
+        stale = sum(1 for i in self._queue if i.generation != generation)
+        if stale:
+            self._queue = deque(i for i in self._queue if i.generation == generation)
+            log.info("dropped %d unacknowledged messages of the previous connection (redelivered)", stale)
+
+    # --- the service -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self._migrate()
+        s = self.settings
+        pool = open_pool(self.database_url, min_size=s.ingest_writers, max_size=s.ingest_writers + 1,
+                         name="semon-ingest", configure=prepare_connection)
+        async with pool, serve_metrics(self.metrics.registry, s.metrics_host, s.metrics_port,
+                                       healthy=self.session.connected.is_set) as port:
+            self.metrics_port = port
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.session.run(), name="ingest-mqtt")
+                for i in range(s.ingest_writers):
+                    tg.create_task(self._write_loop(pool), name=f"ingest-writer-{i}")
+                tg.create_task(
+                    run_retention(pool, timedelta(days=s.retention_days), s.retention_check_interval_s),
+                    name="ingest-retention",
+                )
+                self.running.set()
+
+    async def _migrate(self) -> None:
+        backoff = self._backoff()
+        while True:
+            try:
+                await apply_migrations(self.database_url)
+                return
+            except psycopg.OperationalError as exc:
+                delay = backoff.next_delay()
+                log.warning("database unavailable for migrations (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _write_loop(self, pool: AsyncConnectionPool) -> None:
+        backoff = self._backoff()
+        batch_max = self.settings.ingest_batch_max
+        while True:
+            while not self._queue:
+                self._ready.clear()
+                await self._ready.wait()
+            items = [self._queue.popleft() for _ in range(min(len(self._queue), batch_max))]
+            self._in_batches += len(items)
+            try:
+                await self._process(pool, items, backoff)
+            finally:
+                self._in_batches -= len(items)
+
+    async def _process(self, pool: AsyncConnectionPool, items: list[Inbound], backoff: Backoff) -> None:
+        now = datetime.now(UTC)
+        outcomes = [decode(i.message.topic, i.message.payload, now, self._limits) for i in items]
+        started = time.perf_counter()
+        result, outcomes = await self._store(pool, items, outcomes, now, backoff)
+        committed = time.time()
+        self._account(result, outcomes, committed, time.perf_counter() - started)
+        self._acknowledge(items)
+
+    def _batch(self, items: list[Inbound], outcomes: list[Decoded | Rejection], now: datetime) -> Batch:
+        batch = Batch()
+        keep = self.settings.rejected_payload_keep_bytes
+        for item, outcome in zip(items, outcomes, strict=True):
+            batch.add(outcome, item.message.topic, item.message.payload, now, keep)
+        return batch
+
+    async def _store(self, pool: AsyncConnectionPool, items: list[Inbound],
+                     outcomes: list[Decoded | Rejection], now: datetime,
+                     backoff: Backoff) -> tuple[WriteResult, list[Decoded | Rejection]]:
+        """Commit the batch, retrying for as long as the database is away; never drop it."""
+        try:
+            return await self._commit(pool, self._batch(items, outcomes, now), backoff), outcomes
+        except psycopg.Error as exc:
+            # The database refused something we accepted: isolate it, record it, keep the rest.
+            log.error("batch of %d refused by the database (%s); storing one by one", len(items), exc)
+        total = WriteResult(0, 0, 0, 0, 0)
+        final: list[Decoded | Rejection] = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            try:
+                total += await self._commit(pool, self._batch([item], [outcome], now), backoff)
+            except psycopg.Error as exc:
+                topic = outcome.topic if isinstance(outcome, Decoded) else None
+                outcome = Rejection(RejectReason.STORAGE_ERROR, f"database refused the row: {exc}"[:500],
+                                    kind=topic.kind.value if topic else None,
+                                    device_id=topic.device_id if topic else None)
+                total += await self._commit(pool, self._batch([item], [outcome], now), backoff)
+            final.append(outcome)
+        return total, final
+
+    async def _commit(self, pool: AsyncConnectionPool, batch: Batch, backoff: Backoff) -> WriteResult:
+        while True:
+            try:
+                async with pool.connection(timeout=5) as conn:
+                    result = await write_batch(conn, batch)
+                backoff.reset()
+                return result
+            except _TRANSIENT as exc:
+                self.metrics.db_errors.inc()
+                delay = backoff.next_delay()
+                log.warning("batch of %d rows not stored (%s); retrying in %.1fs",
+                            batch.row_count, str(exc).strip()[:200], delay)
+                await asyncio.sleep(delay)
+
+    # --- after commit ------------------------------------------------------------------------
+
+    def _account(self, result: WriteResult, outcomes: list[Decoded | Rejection], committed: float,
+                 elapsed: float) -> None:
+        m = self.metrics
+        m.batches.inc()
+        m.commit_seconds.observe(elapsed)
+        m.stored.inc(result.elevator, "elevator_telemetry")
+        m.stored.inc(result.boiler, "boiler_telemetry")
+        m.stored.inc(result.events, "device_events")
+        m.duplicates.inc(result.duplicates)
+        observe = m.lag_seconds.observe
+        for outcome in outcomes:
+            if isinstance(outcome, Rejection):
+                m.rejected.inc(1, outcome.reason.value)
+            elif not isinstance(outcome.payload, StatusMessage):
+                observe(committed - outcome.payload.ts.timestamp())
+
+    def _acknowledge(self, items: list[Inbound]) -> None:
+        by_generation: dict[int, list[int]] = {}
+        for item in items:
+            if item.message.qos:
+                by_generation.setdefault(item.generation, []).append(item.message.packet_id)
+        for generation, packet_ids in by_generation.items():
+            sent = self.session.ack(generation, packet_ids)
+            self.metrics.acked.inc(sent)
+            self.metrics.ack_dropped.inc(len(packet_ids) - sent)

@@ -1,0 +1,5 @@
+import sys
+
+from semon.cli import main
+
+sys.exit(main())

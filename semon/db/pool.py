@@ -1,0 +1,34 @@
+"""The shared psycopg connection pool."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+
+def open_pool(
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 8,
+    name: str = "semon",
+    configure: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+) -> AsyncConnectionPool:
+    """An unopened pool: use it as ``async with open_pool(url) as pool``.
+
+    ``check`` validates a connection before handing it out, so a restarted database costs one
+    failed attempt rather than a burst of errors from stale connections.
+    """
+    return AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        name=name,
+        open=False,
+        configure=configure,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={"application_name": name},
+        reconnect_timeout=0,  # keep trying for ever; callers apply their own backoff
+    )

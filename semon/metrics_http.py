@@ -1,0 +1,43 @@
+"""Serve a metrics registry over HTTP (``/metrics``) with a health check (``/healthz``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from semon.metrics import Registry
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def serve_metrics(
+    registry: Registry, host: str, port: int, healthy: Callable[[], bool] = lambda: True
+) -> AsyncIterator[int]:
+    """Yields the bound port (useful with port 0)."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(text=registry.render(), content_type="text/plain", charset="utf-8",
+                            headers={"X-Prometheus-Format": "0.0.4"})
+
+    async def healthz(_: web.Request) -> web.Response:
+        ok = healthy()
+        return web.json_response({"ok": ok}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    bound = server.sockets[0].getsockname()[1] if server is not None and server.sockets else port
+    log.info("metrics on http://%s:%d/metrics", host, bound)
+    try:
+        yield bound
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,89 @@
+"""A persistent MQTT session: one client, reconnected with backoff for as long as it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from semon.backoff import Backoff
+from semon.mqtt.client import BrokerAddress, ConnectionLost, Message, MqttClient, MqttError
+from semon.mqtt.packets import ConnectOptions
+
+log = logging.getLogger(__name__)
+
+
+class MqttSession:
+    """Keeps one client connected and subscribed.
+
+    ``on_message(generation, message)``: the generation counts connections, so an
+    acknowledgement for a message received on an earlier connection is never sent on a later
+    one (the broker redelivers those instead).
+    """
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        options: ConnectOptions,
+        subscriptions: list[tuple[str, int]],
+        on_message: Callable[[int, Message], None],
+        backoff: Backoff,
+        on_connected: Callable[[int, bool], None] | None = None,
+    ) -> None:
+        self.address = address
+        self.options = options
+        self.subscriptions = subscriptions
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._backoff = backoff
+        self.generation = 0
+        self.client: MqttClient | None = None
+        self.connected = asyncio.Event()
+        self.connects = 0
+
+    async def run(self) -> None:
+        while True:
+            generation = self.generation + 1
+            client = MqttClient(self.options, lambda m, g=generation: self._on_message(g, m))
+            try:
+                connack = await client.connect(self.address)
+                if not connack.session_present and self.subscriptions:
+                    await client.subscribe(self.subscriptions)
+            except (OSError, TimeoutError, MqttError) as exc:
+                client.abort()
+                delay = self._backoff.next_delay()
+                log.warning("MQTT %s:%d unavailable (%s); retrying in %.1fs",
+                            self.address.host, self.address.port, exc or type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                continue
+            self.generation = generation
+            self.client = client
+            self.connects += 1
+            self._backoff.reset()
+            self.connected.set()
+            log.info("MQTT connected to %s:%d as %s (session present: %s)",
+                     self.address.host, self.address.port, self.options.client_id, connack.session_present)
+            if self._on_connected is not None:
+                self._on_connected(generation, connack.session_present)
+            try:
+                await client.closed
+            except asyncio.CancelledError:
+                await self._close(client)
+                raise
+            self.connected.clear()
+            self.client = None
+            log.warning("MQTT connection to %s:%d lost", self.address.host, self.address.port)
+
+    async def _close(self, client: MqttClient) -> None:
+        try:
+            await asyncio.wait_for(client.disconnect(), 5)
+        except (TimeoutError, ConnectionLost, OSError):
+            client.abort()
+
+    def ack(self, generation: int, packet_ids: list[int]) -> int:
+        """PUBACK on the connection the messages came in on; returns how many were sent."""
+        client = self.client
+        if client is None or generation != self.generation or not client.is_connected:
+            return 0
+        client.ack(packet_ids)
+        return len(packet_ids)

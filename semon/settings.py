@@ -1,0 +1,52 @@
+"""The one settings object, read from ``SEMON_*`` environment variables and passed in explicitly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from semon.protocol.decode import DecodeLimits
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEMON_", frozen=True)
+
+    # Where the services are. Unset: `semon up` starts a private broker and database.
+    mqtt_url: str | None = None
+    database_url: str | None = None
+    data_dir: Path = Path("var")
+
+    # Ingest
+    ingest_client_id: str = "semon-ingest-1"
+    ingest_share_group: str = "semon-ingest"
+    # Messages the broker may have in flight to one ingester (MQTT 5 Receive Maximum). It bounds
+    # the ingester's buffer: nothing more arrives until a commit lets us acknowledge.
+    ingest_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
+    ingest_batch_max: int = Field(default=5_000, ge=1)
+    ingest_writers: int = Field(default=2, ge=1, le=16)
+    mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=65_535)
+    max_payload_bytes: int = Field(default=16 * 1024, ge=64)
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    rejected_payload_keep_bytes: int = Field(default=1024, ge=0)
+
+    # Retention of raw telemetry, dropped by whole chunks.
+    retention_days: int = Field(default=90, ge=1)
+    retention_check_interval_s: float = Field(default=3600.0, gt=0)
+
+    # Observability
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65_535)
+
+    # Reconnect backoff (seconds) for the broker and the database.
+    backoff_initial_s: float = Field(default=0.2, gt=0)
+    backoff_max_s: float = Field(default=10.0, gt=0)
+
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(
+            max_payload_bytes=self.max_payload_bytes,
+            max_future_skew=timedelta(seconds=self.max_future_skew_s),
+        )

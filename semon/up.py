@@ -1,0 +1,82 @@
+"""``semon up``: the whole system in one process, on a private stack unless one is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from ingest.service import Ingester
+from semon.db import apply_migrations
+from semon.settings import Settings
+from semon.stack import LocalStack
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "running.json"
+
+
+@contextlib.asynccontextmanager
+async def services(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    """The configured broker and database, or private ones started in the data directory."""
+    if settings.mqtt_url and settings.database_url:
+        yield settings.mqtt_url, settings.database_url
+        return
+    async with LocalStack(settings.data_dir / "stack") as stack:
+        yield settings.mqtt_url or stack.mqtt_url, settings.database_url or stack.database_url
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.data_dir / STATE_FILE
+
+
+def read_running(settings: Settings) -> dict[str, object] | None:
+    """What a running ``semon up`` published about itself, if it is still alive."""
+    path = state_path(settings)
+    try:
+        state: dict[str, object] = json.loads(path.read_text())
+        pid = state.get("pid")
+        if isinstance(pid, int):
+            os.kill(pid, 0)
+        return state
+    except (OSError, ValueError):
+        return None
+
+
+async def run_up(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with services(settings) as (mqtt_url, database_url):
+        await apply_migrations(database_url)
+        ingester = Ingester(settings, mqtt_url, database_url)
+        task = asyncio.create_task(ingester.run(), name="ingest")
+        await asyncio.wait([task, asyncio.create_task(ingester.running.wait())],
+                           return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            await task  # raises what stopped it
+        state = {
+            "pid": os.getpid(),
+            "mqtt_url": mqtt_url,
+            "database_url": database_url,
+            "metrics_url": f"http://{settings.metrics_host}:{ingester.metrics_port}/metrics",
+        }
+        state_path(settings).write_text(json.dumps(state, indent=2))
+        print(
+            "semon is up\n"
+            f"  MQTT broker   {mqtt_url}\n"
+            f"  database      {database_url}\n"
+            f"  metrics       {state['metrics_url']}\n"
+            f"  data          {settings.data_dir.resolve()}\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        try:
+            await task
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            state_path(settings).unlink(missing_ok=True)
