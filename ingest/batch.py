@@ -24,10 +24,9 @@ REJECTED_COLUMNS = ("received_at", "topic", "kind", "device_id", "reason", "deta
 
 @dataclass(slots=True)
 class LatestTelemetry:
-    kind: str
     ts: datetime
     seq: int
-    frame: ElevatorTelemetry | BoilerTelemetry
+    payload: bytes  # as the device sent it (validated): stored as jsonb without re-encoding
 
 
 @dataclass(slots=True)
@@ -43,6 +42,19 @@ class DeviceTouch:
     online: bool | None = None
     status_at: datetime | None = None
 
+    def merge(self, later: DeviceTouch) -> None:
+        """Fold in what a later batch learned: newest telemetry and event win, later status wins."""
+        self.kind = later.kind
+        self.first_seen = min(self.first_seen, later.first_seen)
+        self.last_seen = max(self.last_seen, later.last_seen)
+        mine, theirs = self.telemetry, later.telemetry
+        if theirs is not None and (mine is None or (theirs.ts, theirs.seq) > (mine.ts, mine.seq)):
+            self.telemetry = theirs
+        if later.event_at is not None and (self.event_at is None or later.event_at >= self.event_at):
+            self.event_at, self.event_code = later.event_at, later.event_code
+        if later.online is not None:
+            self.online, self.status_at = later.online, later.status_at
+
 
 @dataclass(slots=True)
 class Batch:
@@ -51,6 +63,11 @@ class Batch:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     rejected: list[tuple[Any, ...]] = field(default_factory=list)
     devices: dict[str, DeviceTouch] = field(default_factory=dict)
+
+    def status_changes(self) -> dict[str, DeviceTouch]:
+        """Devices whose status (online/offline) arrived in this batch: stored with the batch,
+        because unlike telemetry it exists nowhere else."""
+        return {d: t for d, t in self.devices.items() if t.online is not None}
 
     @property
     def row_count(self) -> int:
@@ -77,14 +94,14 @@ class Batch:
                 p.door_zone, p.passenger, p.mode.value, p.power.value, p.speed_mps, p.trip_count,
                 p.run_hours, received_at,
             ))
-            self._keep_latest(touch, kind, p)
+            self._keep_latest(touch, p, payload)
         elif isinstance(p, BoilerTelemetry):
             self.boiler.append((
                 p.ts, device_id, p.seq, p.burner_on, p.flame, p.pressure_mpa, p.water_level_mm,
                 p.outlet_temp_c, p.return_temp_c, p.flue_temp_c, p.feedwater_flow_m3h,
                 p.fuel_flow_m3h, received_at,
             ))
-            self._keep_latest(touch, kind, p)
+            self._keep_latest(touch, p, payload)
         elif isinstance(p, DeviceEvent):
             self.events.append((p.ts, device_id, kind, p.seq, p.code, p.floor, p.detail, received_at))
             if touch.event_at is None or p.ts >= touch.event_at:
@@ -95,7 +112,7 @@ class Batch:
             touch.status_at = p.ts or received_at
 
     @staticmethod
-    def _keep_latest(touch: DeviceTouch, kind: str, frame: ElevatorTelemetry | BoilerTelemetry) -> None:
+    def _keep_latest(touch: DeviceTouch, frame: ElevatorTelemetry | BoilerTelemetry, payload: bytes) -> None:
         latest = touch.telemetry
         if latest is None or (frame.ts, frame.seq) > (latest.ts, latest.seq):
-            touch.telemetry = LatestTelemetry(kind, frame.ts, frame.seq, frame)
+            touch.telemetry = LatestTelemetry(frame.ts, frame.seq, payload)

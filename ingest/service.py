@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from ingest.batch import Batch
 from ingest.metrics import IngestMetrics
 from ingest.retention import run_retention
+from ingest.state import DeviceStateBuffer
 from ingest.writer import WriteResult, prepare_connection, write_batch
 from semon.backoff import Backoff
 from semon.db import apply_migrations, open_pool
@@ -38,8 +39,7 @@ log = logging.getLogger(__name__)
 _TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
-@dataclass(slots=True)
-class Inbound:
+class Inbound(NamedTuple):
     generation: int
     message: Message
 
@@ -71,6 +71,7 @@ class Ingester:
             self._backoff(),
             on_connected=self._on_connected,
         )
+        self.state = DeviceStateBuffer()
         self.metrics_port: int | None = None
         self.running = asyncio.Event()
 
@@ -81,8 +82,8 @@ class Ingester:
 
     def _on_message(self, generation: int, message: Message) -> None:
         self._queue.append(Inbound(generation, message))
-        self.metrics.received.inc()
-        self._ready.set()
+        if len(self._queue) == 1:
+            self._ready.set()
 
     def _on_connected(self, generation: int, session_present: bool) -> None:
         # What an earlier connection left unclaimed is redelivered on this one: drop our copy,
@@ -106,6 +107,7 @@ class Ingester:
                 tg.create_task(self.session.run(), name="ingest-mqtt")
                 for i in range(s.ingest_writers):
                     tg.create_task(self._write_loop(pool), name=f"ingest-writer-{i}")
+                tg.create_task(self.state.run(pool, s.state_flush_interval_s), name="ingest-state")
                 tg.create_task(
                     run_retention(pool, timedelta(days=s.retention_days), s.retention_check_interval_s),
                     name="ingest-retention",
@@ -138,6 +140,7 @@ class Ingester:
                 self._in_batches -= len(items)
 
     async def _process(self, pool: AsyncConnectionPool, items: list[Inbound], backoff: Backoff) -> None:
+        self.metrics.received.inc(len(items))
         now = datetime.now(UTC)
         outcomes = [decode(i.message.topic, i.message.payload, now, self._limits) for i in items]
         started = time.perf_counter()
@@ -157,8 +160,11 @@ class Ingester:
                      outcomes: list[Decoded | Rejection], now: datetime,
                      backoff: Backoff) -> tuple[WriteResult, list[Decoded | Rejection]]:
         """Commit the batch, retrying for as long as the database is away; never drop it."""
+        batch = self._batch(items, outcomes, now)
         try:
-            return await self._commit(pool, self._batch(items, outcomes, now), backoff), outcomes
+            result = await self._commit(pool, batch, backoff)
+            self.state.merge(batch.devices)
+            return result, outcomes
         except psycopg.Error as exc:
             # The database refused something we accepted: isolate it, record it, keep the rest.
             log.error("batch of %d refused by the database (%s); storing one by one", len(items), exc)
@@ -166,7 +172,9 @@ class Ingester:
         final: list[Decoded | Rejection] = []
         for item, outcome in zip(items, outcomes, strict=True):
             try:
-                total += await self._commit(pool, self._batch([item], [outcome], now), backoff)
+                single = self._batch([item], [outcome], now)
+                total += await self._commit(pool, single, backoff)
+                self.state.merge(single.devices)
             except psycopg.Error as exc:
                 topic = outcome.topic if isinstance(outcome, Decoded) else None
                 outcome = Rejection(RejectReason.STORAGE_ERROR, f"database refused the row: {exc}"[:500],

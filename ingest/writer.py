@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
 from psycopg import AsyncConnection, sql
-from psycopg.types.json import Jsonb, set_json_dumps
 
 from ingest.batch import (
     BOILER_COLUMNS,
@@ -25,7 +23,7 @@ _EVENT_TYPES = ["timestamptz", "text", "text", "int8", "int2", "int2", "text", "
 _REJECTED_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea", "int4"]
 _DEVICE_COLUMNS = ("device_id", "kind", "first_seen", "last_seen", "last_telemetry_at", "last_seq",
                    "telemetry", "last_event_at", "last_event_code", "online", "status_changed_at")
-_DEVICE_TYPES = ["text", "text", "timestamptz", "timestamptz", "timestamptz", "int8", "jsonb",
+_DEVICE_TYPES = ["text", "text", "timestamptz", "timestamptz", "timestamptz", "int8", "text",
                  "timestamptz", "int2", "bool", "timestamptz"]
 
 STAGING_DDL = """
@@ -34,7 +32,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_boiler (LIKE boiler_telemetry) ON COMMIT D
 CREATE TEMP TABLE IF NOT EXISTS stage_events (LIKE device_events) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_devices (
     device_id text, kind text, first_seen timestamptz, last_seen timestamptz,
-    last_telemetry_at timestamptz, last_seq bigint, telemetry jsonb, last_event_at timestamptz,
+    last_telemetry_at timestamptz, last_seq bigint, telemetry text, last_event_at timestamptz,
     last_event_code smallint, online boolean, status_changed_at timestamptz
 ) ON COMMIT DELETE ROWS;
 """
@@ -43,7 +41,9 @@ CREATE TEMP TABLE IF NOT EXISTS stage_devices (
 _UPSERT_DEVICES = """
 INSERT INTO device_state AS s (device_id, kind, first_seen, last_seen, last_telemetry_at, last_seq,
                                telemetry, last_event_at, last_event_code, online, status_changed_at)
-SELECT * FROM stage_devices ORDER BY device_id
+SELECT device_id, kind, first_seen, last_seen, last_telemetry_at, last_seq, telemetry::jsonb,
+       last_event_at, last_event_code, online, status_changed_at
+FROM stage_devices ORDER BY device_id
 ON CONFLICT (device_id) DO UPDATE SET
     kind = EXCLUDED.kind,
     last_seen = GREATEST(s.last_seen, EXCLUDED.last_seen),
@@ -84,7 +84,6 @@ class WriteResult:
 
 async def prepare_connection(conn: AsyncConnection) -> None:
     """Pool ``configure`` hook: the staging tables live as long as the connection."""
-    set_json_dumps(orjson.dumps, context=conn)
     await conn.execute(STAGING_DDL)
     await conn.commit()
 
@@ -119,9 +118,21 @@ def _device_row(device_id: str, t: DeviceTouch) -> tuple[object, ...]:
     return (
         device_id, t.kind, t.first_seen, t.last_seen,
         tel.ts if tel else None, tel.seq if tel else None,
-        Jsonb(tel.frame.model_dump(mode="json", exclude={"v", "device_id"})) if tel else None,
+        tel.payload.decode() if tel else None,
         t.event_at, t.event_code, t.online, t.status_at,
     )
+
+
+async def _upsert_devices(conn: AsyncConnection, devices: dict[str, DeviceTouch]) -> None:
+    if devices:
+        rows = [_device_row(d, t) for d, t in sorted(devices.items())]
+        await _copy(conn, "stage_devices", _DEVICE_COLUMNS, _DEVICE_TYPES, rows)
+        await conn.execute(_UPSERT_DEVICES)
+
+
+async def write_device_state(conn: AsyncConnection, devices: dict[str, DeviceTouch]) -> None:
+    async with conn.transaction():
+        await _upsert_devices(conn, devices)
 
 
 async def write_batch(conn: AsyncConnection, batch: Batch) -> WriteResult:
@@ -135,10 +146,7 @@ async def write_batch(conn: AsyncConnection, batch: Batch) -> WriteResult:
                                       _EVENT_TYPES, batch.events)
         if batch.rejected:
             await _copy(conn, "rejected_messages", REJECTED_COLUMNS, _REJECTED_TYPES, batch.rejected)
-        if batch.devices:
-            rows = [_device_row(d, t) for d, t in sorted(batch.devices.items())]
-            await _copy(conn, "stage_devices", _DEVICE_COLUMNS, _DEVICE_TYPES, rows)
-            await conn.execute(_UPSERT_DEVICES)
+        await _upsert_devices(conn, batch.status_changes())
     offered = len(batch.elevator) + len(batch.boiler) + len(batch.events)
     stored = elevator + boiler + events
     return WriteResult(elevator, boiler, events, len(batch.rejected), offered - stored)

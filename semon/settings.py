@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     ingest_writers: int = Field(default=2, ge=1, le=16)
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=65_535)
+    # How often the latest state per device is written (see ingest/state.py).
+    state_flush_interval_s: float = Field(default=1.0, gt=0)
     max_payload_bytes: int = Field(default=16 * 1024, ge=64)
     max_future_skew_s: float = Field(default=300.0, ge=0)
     rejected_payload_keep_bytes: int = Field(default=1024, ge=0)

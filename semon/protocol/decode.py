@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,7 +67,6 @@ EVENT_CODES: dict[Kind, dict[int, EventCode]] = {
     Kind.ELEVATOR: ELEVATOR_EVENT_CODES,
     Kind.BOILER: BOILER_EVENT_CODES,
 }
-_Rejecter = Callable[[RejectReason, str], "Rejection"]
 _RANGE_ERRORS = frozenset(
     {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "string_too_long", "enum"}
 )
@@ -83,15 +81,12 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
         device = parts[2][:64] if len(parts) > 2 else None
         return Rejection(reason, str(exc), kind=parts[1][:32] if len(parts) > 1 else None, device_id=device)
 
-    def reject(reason: RejectReason, detail: str) -> Rejection:
-        return Rejection(reason, detail, kind=topic.kind.value, device_id=topic.device_id)
-
     if len(payload) > limits.max_payload_bytes:
-        return reject(
+        return _reject(topic, 
             RejectReason.OVERSIZED, f"payload is {len(payload)} bytes, limit {limits.max_payload_bytes}"
         )
     if topic.channel is Channel.STATUS:
-        return _decode_status(topic, payload, reject)
+        return _decode_status(topic, payload)
 
     model: type[BaseModel] = (
         DeviceEvent if topic.channel is Channel.EVENT else _TELEMETRY_MODELS[topic.kind]
@@ -99,25 +94,25 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
     try:
         frame = model.model_validate_json(payload)
     except ValidationError as exc:
-        return reject(*_classify(exc))
+        return _reject(topic, *_classify(exc))
     assert isinstance(frame, ElevatorTelemetry | BoilerTelemetry | DeviceEvent)
 
     if frame.device_id is not None and frame.device_id != topic.device_id:
-        return reject(
+        return _reject(topic, 
             RejectReason.DEVICE_MISMATCH,
             f"payload device_id {frame.device_id!r} differs from topic device {topic.device_id!r}",
         )
     if frame.ts - now > limits.max_future_skew:
-        return reject(
+        return _reject(topic, 
             RejectReason.FUTURE_TIMESTAMP,
             f"ts {frame.ts.isoformat()} is more than {limits.max_future_skew} ahead of {now.isoformat()}",
         )
     if isinstance(frame, DeviceEvent) and frame.code not in EVENT_CODES[topic.kind]:
-        return reject(RejectReason.UNKNOWN_CODE, f"event code {frame.code} is not defined for {topic.kind}")
+        return _reject(topic, RejectReason.UNKNOWN_CODE, f"event code {frame.code} is not defined for {topic.kind}")
     return Decoded(topic, frame)
 
 
-def _decode_status(topic: Topic, payload: bytes, reject: _Rejecter) -> Decoded | Rejection:
+def _decode_status(topic: Topic, payload: bytes) -> Decoded | Rejection:
     text = payload.strip()
     if text in (b"online", b"offline"):
         return Decoded(topic, StatusMessage(state=DeviceState(text.decode())))
@@ -126,8 +121,12 @@ def _decode_status(topic: Topic, payload: bytes, reject: _Rejecter) -> Decoded |
     except ValidationError as exc:
         reason, detail = _classify(exc)
         if reason is RejectReason.NOT_JSON:
-            return reject(RejectReason.BAD_STATUS, "status is neither 'online', 'offline' nor JSON")
-        return reject(reason, detail)
+            return _reject(topic, RejectReason.BAD_STATUS, "status is neither 'online', 'offline' nor JSON")
+        return _reject(topic, reason, detail)
+
+
+def _reject(topic: Topic, reason: RejectReason, detail: str) -> Rejection:
+    return Rejection(reason, detail, kind=topic.kind.value, device_id=topic.device_id)
 
 
 def _classify(exc: ValidationError) -> tuple[RejectReason, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -49,6 +50,7 @@ def subscription_filter() -> str:
     return f"{TOPIC_ROOT}/+/+/+"
 
 
+@lru_cache(maxsize=1 << 17)  # one entry per device and channel: topics repeat for ever
 def parse_topic(topic: str) -> Topic:
     parts = topic.split("/")
     if len(parts) != 4 or parts[0] != TOPIC_ROOT:
