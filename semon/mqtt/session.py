@@ -47,7 +47,9 @@ class MqttSession:
             client = MqttClient(self.options, lambda m, g=generation: self._on_message(g, m))
             try:
                 connack = await client.connect(self.address)
-                if not connack.session_present and self.subscriptions:
+                if self.subscriptions:
+                    # Even with a session present: Mosquitto restores a shared subscription from
+                    # its persistence file without the share group, so it must be renewed.
                     await client.subscribe(self.subscriptions)
             except (OSError, TimeoutError, MqttError) as exc:
                 client.abort()

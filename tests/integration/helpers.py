@@ -1,0 +1,86 @@
+"""Shared helpers for the integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import orjson
+import psycopg
+
+from ingest.service import Ingester
+from semon.settings import Settings
+
+_client_numbers = itertools.count(1)
+
+
+def ingest_settings(**overrides: object) -> Settings:
+    n = next(_client_numbers)
+    base: dict[str, object] = {
+        "ingest_client_id": f"test-ingest-{n}",
+        "metrics_port": 0,
+        "backoff_initial_s": 0.05,
+        "backoff_max_s": 0.5,
+        "state_flush_interval_s": 0.1,
+    }
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def running_ingester(settings: Settings, mqtt_url: str, database_url: str) -> AsyncIterator[Ingester]:
+    ingester = Ingester(settings, mqtt_url, database_url)
+    task = asyncio.create_task(ingester.run())
+    await asyncio.wait_for(ingester.running.wait(), 30)
+    await asyncio.wait_for(ingester.session.connected.wait(), 30)
+    try:
+        yield ingester
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def query(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(sql, params)
+        return await cur.fetchall()
+
+
+async def wait_for_count(url: str, sql: str, expected: int, timeout: float = 60) -> int:
+    """Poll a COUNT query until it reaches ``expected``; return the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        rows = await query(url, sql)
+        value = int(rows[0][0])  # type: ignore[call-overload]
+        if value >= expected or loop.time() > deadline:
+            return value
+        await asyncio.sleep(0.1)
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def elevator(seq: int, **fields: object) -> bytes:
+    frame: dict[str, object] = {
+        "ts": now_ms(), "seq": seq, "running": False, "direction": "stop", "floor": 1,
+        "door_locked": True, "door_zone": True, "passenger": False, "mode": "normal",
+        "power": "main", "speed_mps": 0.0, "trip_count": 100, "run_hours": 10.0,
+    }
+    frame.update(fields)
+    return orjson.dumps(frame)
+
+
+def boiler(seq: int, **fields: object) -> bytes:
+    frame: dict[str, object] = {
+        "ts": now_ms(), "seq": seq, "burner_on": True, "flame": True, "pressure_mpa": 0.8,
+        "water_level_mm": 5.0, "outlet_temp_c": 95.5, "return_temp_c": 70.0, "flue_temp_c": 180.0,
+        "feedwater_flow_m3h": 2.5, "fuel_flow_m3h": 120.0,
+    }
+    frame.update(fields)
+    return orjson.dumps(frame)
