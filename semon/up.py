@@ -53,9 +53,11 @@ async def run_up(settings: Settings) -> None:
         await apply_migrations(database_url)
         ingester = Ingester(settings, mqtt_url, database_url)
         task = asyncio.create_task(ingester.run(), name="ingest")
-        await asyncio.wait([task, asyncio.create_task(ingester.running.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+        # Announce only once subscribed: from then on the broker keeps every message for us.
+        subscribed = asyncio.create_task(ingester.session.connected.wait())
+        await asyncio.wait([task, subscribed], return_when=asyncio.FIRST_COMPLETED)
         if task.done():
+            subscribed.cancel()
             await task  # raises what stopped it
         state = {
             "pid": os.getpid(),

@@ -167,7 +167,8 @@ class MqttClient(asyncio.Protocol):
         try:
             pos = self._parse(buf, view)
         except (ProtocolError, struct.error, IndexError, UnicodeDecodeError) as exc:
-            log.error("closing connection: malformed packet from broker: %s", exc)
+            # Log the text only: the exception's traceback pins this buffer's memoryview.
+            log.error("closing connection: malformed packet from broker: %s", str(exc))
             pos = len(buf)
             if self._transport is not None:
                 self._transport.abort()
@@ -199,6 +200,8 @@ class MqttClient(asyncio.Protocol):
     def _dispatch(self, first: int, body: memoryview) -> None:
         ptype = first >> 4
         if ptype == PacketType.PUBLISH:
+            if first & 0x06 == 0x06:
+                raise ProtocolError("PUBLISH with QoS 3")
             topic, packet_id, at = decode_publish_header(first & 0x0F, body)
             msg = Message(topic, bytes(body[at:]), (first >> 1) & 0x03, bool(first & 1), bool(first & 8), packet_id)
             if self._on_message is not None:

@@ -241,4 +241,6 @@ def decode_publish_header(flags: int, body: memoryview) -> tuple[str, int, int]:
         pos += 1 + plen
     else:
         _, pos = decode_properties(body, pos)
+    if pos > len(body):
+        raise ProtocolError("PUBLISH properties run past the packet")
     return topic, packet_id, pos

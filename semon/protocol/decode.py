@@ -130,7 +130,7 @@ def _reject(topic: Topic, reason: RejectReason, detail: str) -> Rejection:
 
 
 def _classify(exc: ValidationError) -> tuple[RejectReason, str]:
-    errors = exc.errors(include_url=False, include_input=False)
+    errors = exc.errors(include_url=False)
     first = errors[0]
     kind = first["type"]
     where = ".".join(str(p) for p in first["loc"]) or "payload"
@@ -147,6 +147,8 @@ def _classify(exc: ValidationError) -> tuple[RejectReason, str]:
         return RejectReason.BAD_TIMESTAMP, detail
     if first["loc"] and first["loc"][0] == "v":
         return RejectReason.UNSUPPORTED_VERSION, detail
+    if kind == "enum" and not isinstance(first.get("input"), str):
+        return RejectReason.WRONG_TYPE, detail  # a choice field given a number, null or boolean
     if kind in _RANGE_ERRORS:
         return RejectReason.OUT_OF_RANGE, detail
     return RejectReason.WRONG_TYPE, detail

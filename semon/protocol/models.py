@@ -6,12 +6,19 @@ Models are strict: ``"floor": "5"`` is a wrong type, not a floor.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 
+from semon.protocol.topics import PROTOCOL_VERSION
+
+_RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d{1,9})?"
+    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+)
 _EPOCH_MS_MIN = 946_684_800_000  # 2000-01-01: anything earlier is a unit or clock error
 _EPOCH_MS_MAX = 32_503_680_000_000  # 3000-01-01
 
@@ -25,14 +32,16 @@ def parse_timestamp(value: Any) -> datetime:
             raise ValueError("epoch milliseconds out of range (2000..3000)")
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, str):
-        if len(value) > 40:
-            raise ValueError("timestamp string too long")
+        match = _RFC3339.fullmatch(value)
+        if match is None:
+            raise ValueError("timestamp is not RFC 3339 (YYYY-MM-DDThh:mm:ss[.fff]Z or ±hh:mm)")
+        # fromisoformat takes at most microseconds and no lower-case separators
+        fraction = (match["fraction"] or "")[:7]
+        normalised = f"{match['date']}T{match['time']}{fraction}{match['offset'].upper()}"
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(normalised)
         except ValueError:
-            raise ValueError("timestamp is not RFC 3339") from None
-        if parsed.tzinfo is None:
-            raise ValueError("timestamp has no UTC offset")
+            raise ValueError("timestamp is not a valid date and time") from None
         if not 2000 <= parsed.year < 3000:
             raise ValueError("timestamp year out of range (2000..3000)")
         return parsed
@@ -76,7 +85,7 @@ class Frame(BaseModel):
 
     model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
 
-    v: Literal[1] = 1
+    v: Annotated[int, Field(ge=PROTOCOL_VERSION, le=PROTOCOL_VERSION)] | None = PROTOCOL_VERSION
     ts: Timestamp
     seq: Seq
     device_id: str | None = Field(default=None, max_length=64)

@@ -58,7 +58,7 @@ def parse_topic(topic: str) -> Topic:
     kind = _KINDS.get(parts[1])
     if kind is None:
         raise TopicError(f"unknown kind {parts[1][:40]!r}")
-    if not DEVICE_ID_PATTERN.match(parts[2]):
+    if not DEVICE_ID_PATTERN.fullmatch(parts[2]):
         raise TopicError(f"malformed device id {parts[2][:80]!r}")
     channel = _CHANNELS.get(parts[3])
     if channel is None:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from semon.protocol.decode import DecodeLimits, Decoded, Rejection, decode
+from semon.protocol.decode import Decoded, DecodeLimits, Rejection, decode
 
 # A fixed "now": 30 minutes after the examples' ts (2025-06-01T09:30:15.250+08:00).
 NOW = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)

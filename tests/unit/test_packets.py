@@ -89,7 +89,9 @@ def _split_fixed_header(packet: bytes) -> tuple[int, int, memoryview]:
 @pytest.mark.parametrize("qos", [0, 1])
 @pytest.mark.parametrize("dup", [False, True])
 @pytest.mark.parametrize("retain", [False, True])
-@pytest.mark.parametrize("payload", [b"", b'{"seq":1}', bytes(range(256)) * 2], ids=["empty", "short", "512B"])
+@pytest.mark.parametrize(
+    "payload", [b"", b'{"seq":1}', bytes(range(256)) * 2], ids=["empty", "short", "512B"]
+)
 def test_publish_round_trip(qos: int, dup: bool, retain: bool, payload: bytes) -> None:
     topic = "se/elevator/31106301022019000123/telemetry"
     packet = encode_publish(topic.encode(), payload, qos, 0xBEEF, retain=retain, dup=dup)

@@ -1,0 +1,52 @@
+"""`semon up` brings up a private broker and database, ingests, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from semon.mqtt.client import BrokerAddress, MqttClient
+from semon.mqtt.packets import ConnectOptions
+from tests.integration.helpers import elevator, wait_for_count
+
+pytestmark = pytest.mark.integration
+
+
+async def test_semon_up_runs_the_stack_and_stops_on_ctrl_c() -> None:
+    data = Path(tempfile.mkdtemp(prefix="semon-up-", dir="/var/tmp"))
+    os.chmod(data, 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
+    env.update({"SEMON_DATA_DIR": str(data), "SEMON_METRICS_PORT": "0"})
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
+                                                stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        banner = (await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 60)).decode()
+        assert "MQTT broker" in banner and "database" in banner
+        state = json.loads((data / "running.json").read_text())
+
+        client = MqttClient(ConnectOptions("up-smoke"))
+        await client.connect(BrokerAddress.from_url(state["mqtt_url"]))
+        await client.publish("se/elevator/E-UP/telemetry", elevator(1))
+        await client.disconnect()
+        assert await wait_for_count(state["database_url"], "SELECT count(*) FROM elevator_telemetry", 1, 30) == 1
+
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+        assert not (data / "running.json").exists()
+        # The private servers went down with it.
+        with pytest.raises(OSError):
+            await asyncio.open_connection("127.0.0.1", BrokerAddress.from_url(state["mqtt_url"]).port)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
