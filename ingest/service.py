@@ -12,8 +12,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import NamedTuple
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -175,13 +175,14 @@ class Ingester:
                 single = self._batch([item], [outcome], now)
                 total += await self._commit(pool, single, backoff)
                 self.state.merge(single.devices)
+                final.append(outcome)
             except psycopg.Error as exc:
                 topic = outcome.topic if isinstance(outcome, Decoded) else None
-                outcome = Rejection(RejectReason.STORAGE_ERROR, f"database refused the row: {exc}"[:500],
+                refused = Rejection(RejectReason.STORAGE_ERROR, f"database refused the row: {exc}"[:500],
                                     kind=topic.kind.value if topic else None,
                                     device_id=topic.device_id if topic else None)
-                total += await self._commit(pool, self._batch([item], [outcome], now), backoff)
-            final.append(outcome)
+                total += await self._commit(pool, self._batch([item], [refused], now), backoff)
+                final.append(refused)
         return total, final
 
     async def _commit(self, pool: AsyncConnectionPool, batch: Batch, backoff: Backoff) -> WriteResult:

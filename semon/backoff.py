@@ -16,7 +16,8 @@ class Backoff:
         ceiling = min(self.maximum, self.initial * (2**self._attempt))
         self._attempt = min(self._attempt + 1, 30)
         # "equal jitter": never zero, never above the cap, spread so clients do not stampede
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        delay: float = ceiling / 2 + random.uniform(0, ceiling / 2)
+        return delay
 
     async def sleep(self) -> None:
         await asyncio.sleep(self.next_delay())

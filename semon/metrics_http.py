@@ -34,8 +34,8 @@ async def serve_metrics(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server
-    bound = server.sockets[0].getsockname()[1] if server is not None and server.sockets else port
+    sockets = getattr(site._server, "sockets", None) or []  # aiohttp exposes no public accessor
+    bound = sockets[0].getsockname()[1] if sockets else port
     log.info("metrics on http://%s:%d/metrics", host, bound)
     try:
         yield bound

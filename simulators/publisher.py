@@ -4,6 +4,7 @@ reconnect. The load generator and the tests use it in place of field hardware.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
@@ -77,10 +78,10 @@ class ReliablePublisher:
             assert sent is not None
             pid, fut = sent
             self._inflight[pid] = (topic, payload)
-            fut.add_done_callback(lambda f, p=pid, t=topic, pl=payload: self._done(f, p, t, pl))
+            fut.add_done_callback(functools.partial(self._done, pid=pid, topic=topic, payload=payload))
             return
 
-    def _done(self, fut: asyncio.Future[int], pid: int, topic: bytes, payload: bytes) -> None:
+    def _done(self, fut: asyncio.Future[int], *, pid: int, topic: bytes, payload: bytes) -> None:
         if fut.cancelled() or fut.exception() is not None:
             return  # connection lost: stays in _inflight and is resent after reconnect
         if self._inflight.get(pid) == (topic, payload):

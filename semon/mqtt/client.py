@@ -13,6 +13,7 @@ import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from semon.mqtt.packets import (
@@ -144,7 +145,8 @@ class MqttClient(asyncio.Protocol):
         if self._ping_handle is not None:
             self._ping_handle.cancel()
         lost = ConnectionLost(str(exc) if exc else "connection closed")
-        for fut in (self._connack, *self._suback.values(), *self._puback.values()):
+        pending: list[asyncio.Future[Any]] = [self._connack, *self._suback.values(), *self._puback.values()]
+        for fut in pending:
             if not fut.done():
                 fut.set_exception(lost)
         self._suback.clear()

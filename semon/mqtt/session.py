@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
@@ -44,7 +45,7 @@ class MqttSession:
     async def run(self) -> None:
         while True:
             generation = self.generation + 1
-            client = MqttClient(self.options, lambda m, g=generation: self._on_message(g, m))
+            client = MqttClient(self.options, functools.partial(self._on_message, generation))
             try:
                 connack = await client.connect(self.address)
                 if self.subscriptions:

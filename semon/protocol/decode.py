@@ -82,7 +82,7 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
         return Rejection(reason, str(exc), kind=parts[1][:32] if len(parts) > 1 else None, device_id=device)
 
     if len(payload) > limits.max_payload_bytes:
-        return _reject(topic, 
+        return _reject(topic,
             RejectReason.OVERSIZED, f"payload is {len(payload)} bytes, limit {limits.max_payload_bytes}"
         )
     if topic.channel is Channel.STATUS:
@@ -98,12 +98,12 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
     assert isinstance(frame, ElevatorTelemetry | BoilerTelemetry | DeviceEvent)
 
     if frame.device_id is not None and frame.device_id != topic.device_id:
-        return _reject(topic, 
+        return _reject(topic,
             RejectReason.DEVICE_MISMATCH,
             f"payload device_id {frame.device_id!r} differs from topic device {topic.device_id!r}",
         )
     if frame.ts - now > limits.max_future_skew:
-        return _reject(topic, 
+        return _reject(topic,
             RejectReason.FUTURE_TIMESTAMP,
             f"ts {frame.ts.isoformat()} is more than {limits.max_future_skew} ahead of {now.isoformat()}",
         )

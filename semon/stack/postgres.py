@@ -92,7 +92,7 @@ class PostgresServer:
             str(self._bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
         )
-        with open(self.data_dir / "postgresql.conf", "a") as conf:
+        with open(self.data_dir / "postgresql.conf", "a") as conf:  # noqa: ASYNC230 - once, a few lines
             conf.write(
                 "\n# semon local stack\n"
                 "shared_preload_libraries = 'timescaledb'\n"
@@ -112,7 +112,7 @@ class PostgresServer:
     async def start(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
             await self._initdb()
-        logfile = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process
+        logfile = open(self.data_dir / "server.log", "ab")  # noqa: SIM115, ASYNC230 - handed to the server
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self._as_user(str(self._bindir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)),

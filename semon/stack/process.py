@@ -40,10 +40,7 @@ def service_user(name: str) -> pwd.struct_passwd | None:
 
 def reachable_by_others(path: Path) -> bool:
     """Whether every parent directory lets another user through (o+x)."""
-    for parent in path.resolve().parents:
-        if parent.exists() and not os.stat(parent).st_mode & 0o001:
-            return False
-    return True
+    return all(os.stat(parent).st_mode & 0o001 for parent in path.resolve().parents if parent.exists())
 
 
 def chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:

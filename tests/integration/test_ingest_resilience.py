@@ -53,7 +53,7 @@ async def test_database_restart_mid_stream(mosquitto: MosquittoServer, postgres:
             await postgres.stop("fast")
             for _ in range(20):  # two seconds down, watching the buffer
                 await asyncio.sleep(0.1)
-                backlog_while_down.append(len(ingester._queue) + ingester._in_batches)  # noqa: SLF001
+                backlog_while_down.append(len(ingester._queue) + ingester._in_batches)
             await postgres.start()
 
         await stream_with_disruption(mosquitto, "DBR-", restart_database)
