@@ -56,7 +56,7 @@ async def wait_for_count(url: str, sql: str, expected: int, timeout: float = 60)
     deadline = loop.time() + timeout
     while True:
         rows = await query(url, sql)
-        value = int(rows[0][0])  # type: ignore[call-overload]
+        value = int(str(rows[0][0]))
         if value >= expected or loop.time() > deadline:
             return value
         await asyncio.sleep(0.1)

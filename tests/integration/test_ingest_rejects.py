@@ -50,7 +50,7 @@ async def test_each_bad_message_is_recorded_with_its_reason(mosquitto: Mosquitto
         database_url, "SELECT topic, reason, detail, payload, payload_size, device_id FROM rejected_messages"
     )
     # Two writers commit concurrently, so match rows to messages by content, not by order.
-    recorded = sorted((str(r[0]), str(r[1]), int(r[4]), bytes(r[3])) for r in rows)  # type: ignore[call-overload, arg-type]
+    recorded = sorted((str(r[0]), str(r[1]), int(r[4]), bytes(r[3])) for r in rows)  # type: ignore[call-overload]
     expected = sorted((t, reason, len(p), p[:1024]) for t, p, reason in BAD_MESSAGES)
     assert recorded == expected
     assert all(r[2] for r in rows)  # each with a human-readable detail

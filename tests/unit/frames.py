@@ -60,7 +60,7 @@ def boiler_frame(**overrides: Any) -> dict[str, Any]:
     return frame
 
 
-def event_frame(code: int = 11, **overrides: Any) -> dict[str, Any]:
+def event_frame(code: object = 11, **overrides: Any) -> dict[str, Any]:
     frame: dict[str, Any] = {"v": 1, "ts": EXAMPLE_TS, "seq": 418331, "code": code}
     frame.update(overrides)
     return frame

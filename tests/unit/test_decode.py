@@ -621,6 +621,7 @@ def test_version_of_the_wrong_json_type_is_rejected(v: object) -> None:
 
 def test_null_version_means_not_given() -> None:
     p = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(v=None))).payload
+    assert isinstance(p, ElevatorTelemetry)
     assert p.v is None
 
 
