@@ -1,0 +1,70 @@
+"""The alarm types semon raises, shared by the simulators (which declare the alarms a scenario
+must cause) and the rules engine (which raises them).
+
+The entrapment thresholds are vendor defaults, not a standard: the rules engine makes them
+configurable per kind and per device; the simulators use the same defaults to know when a
+stuck car has become an entrapment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AlarmType(StrEnum):
+    # Elevator: people
+    ENTRAPMENT = "entrapment"  # 困人
+    ALARM_BUTTON = "alarm_button"  # the button pressed with nobody detected in the car
+    # Elevator: faults (device codes 01-10, or derived from telemetry)
+    SAFETY_CIRCUIT_OPEN = "safety_circuit_open"
+    DOOR_CLOSE_FAULT = "door_close_fault"
+    DOOR_OPEN_FAULT = "door_open_fault"
+    STOPPED_OUTSIDE_DOOR_ZONE = "stopped_outside_door_zone"
+    UNINTENDED_CAR_MOVEMENT = "unintended_car_movement"
+    MOTOR_RUNTIME_LIMITER = "motor_runtime_limiter"
+    FLOOR_POSITION_LOST = "floor_position_lost"
+    PREVENT_RESTART_FAULT = "prevent_restart_fault"
+    OVERRUN_TOP = "overrun_top"
+    OVERRUN_BOTTOM = "overrun_bottom"
+    OVERSPEED = "overspeed"
+    MAIN_POWER_LOST = "main_power_lost"
+    # Boiler
+    EXTREME_LOW_WATER = "extreme_low_water"
+    HIGH_WATER = "high_water"
+    OVER_PRESSURE = "over_pressure"
+    OVER_TEMPERATURE = "over_temperature"
+    FLAME_FAILURE = "flame_failure"
+    # Connectivity, kept apart from controller faults
+    OFFLINE = "offline"  # the Last Will, or an orderly offline
+    SILENT = "silent"  # connected but no telemetry for too long
+
+
+# The device's own fault codes and the alarm each one raises.
+ALARM_FOR_CODE: dict[int, AlarmType] = {
+    1: AlarmType.SAFETY_CIRCUIT_OPEN,
+    2: AlarmType.DOOR_CLOSE_FAULT,
+    3: AlarmType.DOOR_OPEN_FAULT,
+    4: AlarmType.STOPPED_OUTSIDE_DOOR_ZONE,
+    5: AlarmType.UNINTENDED_CAR_MOVEMENT,
+    6: AlarmType.MOTOR_RUNTIME_LIMITER,
+    7: AlarmType.FLOOR_POSITION_LOST,
+    8: AlarmType.PREVENT_RESTART_FAULT,
+    9: AlarmType.OVERRUN_TOP,
+    10: AlarmType.OVERRUN_BOTTOM,
+    11: AlarmType.ENTRAPMENT,
+    41: AlarmType.MAIN_POWER_LOST,
+    101: AlarmType.EXTREME_LOW_WATER,
+    102: AlarmType.HIGH_WATER,
+    103: AlarmType.OVER_PRESSURE,
+    104: AlarmType.OVER_TEMPERATURE,
+    105: AlarmType.FLAME_FAILURE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EntrapmentThresholds:
+    """Seconds a stopped car with a passenger and closed doors must stay so to be an entrapment."""
+
+    outside_door_zone_s: float = 15.0  # 非平层困人
+    in_door_zone_s: float = 90.0  # 平层困人: doors not reopened at a landing

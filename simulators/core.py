@@ -1,0 +1,228 @@
+"""The discrete-event core every simulated device is built on.
+
+A device is a set of timers in simulation time (seconds from the scenario's start). Nothing
+here touches the clock or the network: ``advance(until)`` runs the timers due by then and
+appends what the device would publish to a list, so the same seed gives the same frames
+whether the fleet runs against a broker in real time, compressed, or in a unit test.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from semon.alarm_types import AlarmType
+from semon.protocol.topics import Channel, Kind, topic_for
+
+INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A telemetry frame or an event as the device publishes it (``ts`` and ``seq`` included)."""
+
+    t: float
+    device_id: str
+    kind: Kind
+    channel: Channel
+    payload: dict[str, Any]
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.kind, self.device_id, self.channel)
+
+
+class LinkEvent(StrEnum):
+    DROP = "drop"  # the connection is lost without DISCONNECT: the broker publishes the Last Will
+    RESTORE = "restore"  # connected again: ``online``, then whatever was kept meanwhile
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChange:
+    t: float
+    device_id: str
+    event: LinkEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Ground truth: from ``t`` the device is in a condition that must raise ``alarm``.
+
+    Never published; a scenario's declared alarms are checked against these."""
+
+    t: float
+    device_id: str
+    alarm: AlarmType
+
+
+Output = Frame | LinkChange | Cause
+Action = Callable[[float, list[Output]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Periods:
+    """Telemetry periods of the device contract: slower while idle, faster while active."""
+
+    idle_s: float = 5.0
+    active_s: float = 1.0
+
+
+class Timer:
+    __slots__ = ("action", "cancelled", "t")
+
+    def __init__(self, t: float, action: Action) -> None:
+        self.t = t
+        self.action = action
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class SimError(ValueError):
+    """A fault or action that cannot be applied to this device."""
+
+
+def device_rng(seed: int, device_id: str) -> random.Random:
+    """Each device its own stream: adding a device never changes another's behaviour."""
+    return random.Random(f"{seed}:{device_id}")
+
+
+class SimDevice(ABC):
+    """Timers, seq and timestamps, telemetry on change and by period, and link faults."""
+
+    kind: ClassVar[Kind]
+
+    def __init__(self, device_id: str, *, origin_ms: int, seed: int, periods: Periods) -> None:
+        self.device_id = device_id
+        self.origin_ms = origin_ms  # epoch milliseconds of simulation time 0
+        self.periods = periods
+        self.rng = device_rng(seed, device_id)
+        self.now = 0.0
+        self.seq = 0
+        self.muted_until = -INF  # a hung controller: nothing is published, seq stands still
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._order = itertools.count()
+        self._last_snapshot: Hashable = None
+        self._periodic: Timer | None = None
+        self._started = False
+
+    # --- timers --------------------------------------------------------------------------
+
+    def at(self, t: float, action: Action) -> Timer:
+        timer = Timer(max(t, self.now), action)
+        heapq.heappush(self._timers, (timer.t, next(self._order), timer))
+        return timer
+
+    def next_time(self) -> float:
+        timers = self._timers
+        while timers and timers[0][2].cancelled:
+            heapq.heappop(timers)
+        return timers[0][0] if timers else INF
+
+    def advance(self, until: float, out: list[Output]) -> None:
+        """Run every timer due at or before ``until``, in time order, appending the output."""
+        if not self._started:
+            self._started = True
+            self.start(out)
+            self._check_telemetry(self.now, out, force=True)
+        timers = self._timers
+        while timers and timers[0][0] <= until:
+            t, _, timer = heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            self.now = t
+            timer.action(t, out)
+            self._check_telemetry(t, out)
+
+    # --- publishing ----------------------------------------------------------------------
+
+    @property
+    def muted(self) -> bool:
+        return self.now < self.muted_until
+
+    def _stamp(self, t: float, body: dict[str, Any]) -> dict[str, Any]:
+        self.seq += 1
+        return {"ts": self.origin_ms + round(t * 1000), "seq": self.seq, **body}
+
+    def emit_event(self, t: float, code: int, out: list[Output], *, floor: int | None = None,
+                   detail: str | None = None) -> None:
+        if self.muted:
+            return
+        body: dict[str, Any] = {"code": code}
+        if floor is not None:
+            body["floor"] = floor
+        if detail is not None:
+            body["detail"] = detail[:200]
+        out.append(Frame(t, self.device_id, self.kind, Channel.EVENT, self._stamp(t, body)))
+
+    def cause(self, t: float, alarm: AlarmType, out: list[Output]) -> None:
+        out.append(Cause(t, self.device_id, alarm))
+
+    def _check_telemetry(self, t: float, out: list[Output], *, force: bool = False) -> None:
+        """Publish on a change of the discrete state, or when the period has run out."""
+        if self.muted:
+            return
+        snapshot = self.snapshot(t)
+        if force or snapshot != self._last_snapshot:
+            self._publish_telemetry(t, snapshot, out)
+
+    def _publish_telemetry(self, t: float, snapshot: Hashable, out: list[Output]) -> None:
+        self._last_snapshot = snapshot
+        out.append(Frame(t, self.device_id, self.kind, Channel.TELEMETRY, self._stamp(t, self.telemetry(t))))
+        if self._periodic is not None:
+            self._periodic.cancel()
+        period = self.periods.active_s if self.active else self.periods.idle_s
+        self._periodic = self.at(t + period, self._on_period)
+
+    def _on_period(self, t: float, out: list[Output]) -> None:
+        self._periodic = None
+        if self.muted:
+            return
+        self._publish_telemetry(t, self.snapshot(t), out)
+
+    # --- link faults, common to every kind -----------------------------------------------
+
+    def go_silent(self, t: float, duration: float, out: list[Output]) -> None:
+        """The controller hangs: the connection stays up, nothing is published."""
+        self.muted_until = t + duration
+        self.cause(t, AlarmType.SILENT, out)
+        self.at(t + duration, self._unmute)
+
+    def _unmute(self, t: float, out: list[Output]) -> None:
+        self._check_telemetry(t, out, force=True)
+
+    def drop_link(self, t: float, duration: float, out: list[Output]) -> None:
+        """The connection is lost; frames are kept and published, oldest first, once back."""
+        out.append(LinkChange(t, self.device_id, LinkEvent.DROP))
+        self.cause(t, AlarmType.OFFLINE, out)
+        self.at(t + duration, lambda t2, out2: out2.append(LinkChange(t2, self.device_id, LinkEvent.RESTORE)))
+
+    # --- what each kind provides ---------------------------------------------------------
+
+    @abstractmethod
+    def start(self, out: list[Output]) -> None:
+        """Schedule the first timers (traffic, heating cycle)."""
+
+    @property
+    @abstractmethod
+    def active(self) -> bool:
+        """Running (elevator) or firing (boiler): telemetry at the active period."""
+
+    @abstractmethod
+    def snapshot(self, t: float) -> Hashable:
+        """The discrete part of the state; a change publishes a frame at once."""
+
+    @abstractmethod
+    def telemetry(self, t: float) -> dict[str, Any]:
+        """The telemetry fields of the device contract at time ``t`` (without ts and seq)."""
+
+    @abstractmethod
+    def apply(self, fault: Any, t: float, out: list[Output]) -> None:
+        """Start an injected fault or scripted action (see ``simulators.faults``) at ``t``."""
