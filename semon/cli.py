@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from semon.runner import configure_logging, run
 from semon.settings import Settings
+
+if TYPE_CHECKING:
+    from simulators.service import SimulationOptions
 
 
 def _ingest(settings: Settings, _: argparse.Namespace) -> int:
@@ -47,6 +51,80 @@ def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from semon.up import read_running
+    from simulators.core import Periods
+    from simulators.scenario import ScenarioError
+    from simulators.service import Simulation, SimulationOptions
+
+    options = SimulationOptions(
+        elevators=args.elevators, boilers=args.boilers, seed=args.seed, speed=args.speed,
+        scenario=Path(args.scenario) if args.scenario else None, duration=args.duration,
+        fault_interval_s=args.fault_interval, periods=Periods(args.idle_period, args.active_period),
+    )
+    if not (options.elevators or options.boilers or options.scenario):
+        print("semon simulate: nothing to simulate (give --elevators, --boilers or --scenario)", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        return _dry_run(options)
+    running = read_running(settings)
+    mqtt_url = settings.mqtt_url or (str(running["mqtt_url"]) if running else None)
+    if not mqtt_url:
+        print("semon simulate needs a broker: set SEMON_MQTT_URL or start `semon up`", file=sys.stderr)
+        return 2
+    try:
+        simulation = Simulation(mqtt_url, options)
+    except ScenarioError as exc:
+        print(f"semon simulate: {exc}", file=sys.stderr)
+        return 2
+    report = run(simulation.run)
+    if report is not None:
+        print(json.dumps(report.as_dict(), ensure_ascii=False), flush=True)
+        return 1 if report.as_dict()["expected_alarms_match"] is False else 0
+    return 0
+
+
+def _dry_run(options: SimulationOptions) -> int:
+    """Print what the scenario's devices would publish, as JSON lines, without a broker."""
+    import time
+
+    import orjson
+
+    from simulators.core import Cause, Frame, LinkChange
+    from simulators.scenario import ScenarioError, load_scenario
+
+    if options.scenario is None:
+        print("semon simulate --dry-run needs --scenario", file=sys.stderr)
+        return 2
+    try:
+        scenario = load_scenario(options.scenario)
+        output = scenario.verify(options.origin_ms or int(time.time() * 1000))
+    except ScenarioError as exc:
+        print(f"semon simulate: {exc}", file=sys.stderr)
+        return 1
+    for o in output:
+        if isinstance(o, Frame):
+            line = {"t": round(o.t, 3), "topic": o.topic, "payload": o.payload}
+        elif isinstance(o, LinkChange):
+            line = {"t": round(o.t, 3), "device": o.device_id, "link": str(o.event)}
+        else:
+            assert isinstance(o, Cause)
+            line = {"t": round(o.t, 3), "device": o.device_id, "alarm": str(o.alarm)}
+        sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
+    return 0
+
+
+def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
+    from simulators.bench import FleetBenchOptions, run_fleet_bench
+
+    options = FleetBenchOptions(devices=args.devices, duration=args.duration, hour=args.hour, seed=args.seed)
+    run(lambda: run_fleet_bench(options))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semon", description="Special-equipment monitoring backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=_up)
     sub.add_parser("ingest", help="run the MQTT → TimescaleDB ingester").set_defaults(func=_ingest)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+
+    sim = sub.add_parser("simulate", help="simulated elevators and boilers, each with its own MQTT connection")
+    sim.add_argument("--elevators", type=int, default=0, help="elevators of the simulated city")
+    sim.add_argument("--boilers", type=int, default=0, help="boilers of the simulated city")
+    sim.add_argument("--scenario", help="a scenario file, or the name of a bundled one (simulators/scenarios)")
+    sim.add_argument("--seed", type=int, default=1, help="the same seed gives the same frames")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulation seconds per second (time compression)")
+    sim.add_argument("--duration", type=float, help="simulation seconds to run (default: the scenario's, or for ever)")
+    sim.add_argument("--fault-interval", type=float, default=0.0,
+                     help="mean seconds between random faults in the city (0: none)")
+    sim.add_argument("--idle-period", type=float, default=5.0, help="telemetry period while idle, seconds")
+    sim.add_argument("--active-period", type=float, default=1.0, help="telemetry period while running, seconds")
+    sim.add_argument("--dry-run", action="store_true",
+                     help="print the scenario's frames and alarms as JSON lines, without a broker")
+    sim.set_defaults(func=_simulate)
 
     bench = sub.add_parser("bench", help="benchmarks; each prints a final JSON line")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
@@ -64,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     b_ingest.add_argument("--devices", type=int, default=10_000, help="simulated devices")
     b_ingest.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the tail")
     b_ingest.set_defaults(func=_bench_ingest)
+    b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet on a private broker, one connection each")
+    b_fleet.add_argument("--devices", type=int, default=5000, help="simulated devices (10%% boilers)")
+    b_fleet.add_argument("--duration", type=float, default=60, help="seconds to run")
+    b_fleet.add_argument("--hour", type=int, default=8, choices=range(24), metavar="0-23",
+                         help="local hour the run starts at (traffic follows the time of day)")
+    b_fleet.add_argument("--seed", type=int, default=1)
+    b_fleet.set_defaults(func=_bench_fleet)
     return parser
 
 

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     retention_check_interval_s: float = Field(default=3600.0, gt=0)
 
+    # The simulated city `semon up` runs for the demo (0 elevators and 0 boilers: none).
+    city_elevators: int = Field(default=1000, ge=0)
+    city_boilers: int = Field(default=100, ge=0)
+    city_seed: int = 1
+    # Mean seconds between injected faults (entrapments, door faults, boiler trips...); 0: none.
+    city_fault_interval_s: float = Field(default=120.0, ge=0)
+
     # Observability
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65_535)

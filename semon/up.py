@@ -14,6 +14,7 @@ from ingest.service import Ingester
 from semon.db import apply_migrations
 from semon.settings import Settings
 from semon.stack import LocalStack
+from simulators.service import Simulation, SimulationOptions
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,15 @@ async def run_up(settings: Settings) -> None:
             "database_url": database_url,
             "metrics_url": f"http://{settings.metrics_host}:{ingester.metrics_port}/metrics",
         }
+        tasks = [task]
+        city = ""
+        if settings.city_elevators or settings.city_boilers:
+            simulation = Simulation(mqtt_url, SimulationOptions(
+                elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
+                fault_interval_s=settings.city_fault_interval_s))
+            tasks.append(asyncio.create_task(simulation.run(), name="simulated-city"))
+            city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
+                    "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
         state_path(settings).write_text(json.dumps(state, indent=2))
         print(
             "semon is up\n"
@@ -72,13 +82,17 @@ async def run_up(settings: Settings) -> None:
             f"  database      {database_url}\n"
             f"  metrics       {state['metrics_url']}\n"
             f"  data          {settings.data_dir.resolve()}\n"
+            f"{city}"
             "Ctrl-C stops everything.",
             flush=True,
         )
         try:
-            await task
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for finished in done:
+                finished.result()  # a service that stopped by itself stops everything, loudly
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in reversed(tasks):  # the devices first, so the ingester stores their last words
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
             state_path(settings).unlink(missing_ok=True)

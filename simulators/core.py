@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from semon.alarm_types import AlarmType
 from semon.protocol.topics import Channel, Kind, topic_for
+from simulators.faults import applies_to
 
 INF = float("inf")
 
@@ -203,6 +204,12 @@ class SimDevice(ABC):
         out.append(LinkChange(t, self.device_id, LinkEvent.DROP))
         self.cause(t, AlarmType.OFFLINE, out)
         self.at(t + duration, lambda t2, out2: out2.append(LinkChange(t2, self.device_id, LinkEvent.RESTORE)))
+
+    def inject(self, action: Any) -> None:
+        """Schedule an action from ``simulators.faults``: it starts at ``action.at``."""
+        if not applies_to(action, self.kind):
+            raise SimError(f"{action.do} does not apply to a {self.kind}")
+        self.at(action.at, lambda t, out: self.apply(action, t, out))
 
     # --- what each kind provides ---------------------------------------------------------
 

@@ -161,7 +161,7 @@ class Elevator(SimDevice):
                 self._set_mode("out_of_service", self.now, out)
                 self.halted.add("night")
         if self.spec.service_visits:
-            self.at(self.rng.uniform(0, 15 * 86400), self._service_visit)
+            self._schedule_visit(self.now, self.rng.uniform(0, 15))
         self._drive(self.now, out)
 
     def _drive(self, t: float, out: list[Output]) -> None:
@@ -250,9 +250,11 @@ class Elevator(SimDevice):
 
     # --- traffic, the night, service visits ---------------------------------------------
 
+    def _local_seconds(self, t: float) -> float:
+        return self.origin_ms / 1000 + t + self.spec.utc_offset_h * 3600
+
     def _hour(self, t: float) -> int:
-        seconds = self.origin_ms / 1000 + t + self.spec.utc_offset_h * 3600
-        return int(seconds // 3600) % 24
+        return int(self._local_seconds(t) // 3600) % 24
 
     def _schedule_call(self, t: float) -> None:
         # A non-homogeneous Poisson process by thinning: candidates at the peak rate, each kept
@@ -275,9 +277,8 @@ class Elevator(SimDevice):
         self._poke(t, out)
 
     def _schedule_daily(self, hour: int, action: Callable[[float, list[Output]], None]) -> None:
-        now_local = self.origin_ms / 1000 + self.now + self.spec.utc_offset_h * 3600
-        day_start = now_local - now_local % 86400
-        at_local = day_start + hour * 3600
+        now_local = self._local_seconds(self.now)
+        at_local = now_local - now_local % 86400 + hour * 3600
         if at_local <= now_local:
             at_local += 86400
         t = self.now + (at_local - now_local)
@@ -298,10 +299,14 @@ class Elevator(SimDevice):
         self._set_mode("normal", t, out)
         self._poke(t, out)
 
+    def _schedule_visit(self, t: float, days: float) -> None:
+        """The next service visit, ``days`` from ``t``, in working hours (09:00-15:00)."""
+        local = self._local_seconds(t + days * 86400)
+        visit = local - local % 86400 + self.rng.uniform(9, 15) * 3600
+        self.at(t + visit - self._local_seconds(t), self._service_visit)
+
     def _service_visit(self, t: float, out: list[Output]) -> None:
-        self.at(t + 15 * 86400, self._service_visit)
-        if not 9 <= self._hour(t) < 16:
-            return  # visits are made in working hours; this fortnight's falls outside them
+        self._schedule_visit(t, 15 + self.rng.uniform(-1, 1))  # 半月保养: every fortnight
         self._queue_script(self._maintenance(t + self.rng.uniform(45, 90) * 60), t, out)
 
     def _maintenance(self, until: float) -> Script:
@@ -360,7 +365,7 @@ class Elevator(SimDevice):
             for n in (action.origin, action.destination):
                 if n not in self.labels:
                     raise SimError(f"call: floor {n} is not a landing of {self.device_id}")
-        if isinstance(action, f._Planned):
+        if isinstance(action, f.PlannedFault):
             begin = max(action.at - action.prepare, self.now)
             self.at(begin, lambda t, out: self._queue_script(self._planned(action), t, out))
         else:

@@ -49,13 +49,13 @@ class Call(_Step):
     passengers: int = Field(default=1, ge=1, le=30)
 
 
-class _Planned(_Step):
+class PlannedFault(_Step):
     # The car is steered into place during this lead time before ``at`` (traffic is held).
     prepare: float = Field(default=90.0, ge=0)
     release_after: float | None = Field(default=None, gt=0, description="rescue after; None: never")
 
 
-class EntrapmentBetweenFloors(_Planned):
+class EntrapmentBetweenFloors(PlannedFault):
     """At ``at`` the car stops between ``floor`` and the floor above with passengers aboard."""
 
     do: Literal["entrapment_between_floors"]
@@ -63,14 +63,14 @@ class EntrapmentBetweenFloors(_Planned):
     passengers: int = Field(default=2, ge=1, le=30)
 
 
-class StoppedOutsideDoorZone(_Planned):
+class StoppedOutsideDoorZone(PlannedFault):
     """As an entrapment between floors, but the car is empty."""
 
     do: Literal["stopped_outside_door_zone"]
     floor: int | None = None
 
 
-class EntrapmentAtLanding(_Planned):
+class EntrapmentAtLanding(PlannedFault):
     """The car arrives at ``floor`` at ``at`` with passengers and its doors do not open."""
 
     do: Literal["entrapment_at_landing"]
@@ -78,7 +78,7 @@ class EntrapmentAtLanding(_Planned):
     passengers: int = Field(default=1, ge=1, le=30)
 
 
-class DoorOpenFault(_Planned):
+class DoorOpenFault(PlannedFault):
     """At ``at`` the doors of the idle car fail to open for ``duration`` seconds (code 03)."""
 
     do: Literal["door_open_fault"]
@@ -86,7 +86,7 @@ class DoorOpenFault(_Planned):
     duration: float = Field(default=20.0, gt=0)
 
 
-class DoorCloseFault(_Planned):
+class DoorCloseFault(PlannedFault):
     """At ``at`` the doors fail to close for ``duration`` seconds (code 02); the car stays."""
 
     do: Literal["door_close_fault"]
@@ -94,14 +94,14 @@ class DoorCloseFault(_Planned):
     duration: float = Field(default=60.0, gt=0)
 
 
-class UnintendedCarMovement(_Planned):
+class UnintendedCarMovement(PlannedFault):
     """At ``at`` the car creeps away from the landing with its doors open (code 05)."""
 
     do: Literal["unintended_car_movement"]
     floor: int | None = None
 
 
-class Overrun(_Planned):
+class Overrun(PlannedFault):
     """At ``at`` the car overruns the top (冲顶) or bottom (蹲底) landing (codes 09/10)."""
 
     do: Literal["overrun_top", "overrun_bottom"]

@@ -64,7 +64,7 @@ class Run:
 
     def speed(self, t: float) -> float:
         tau = t - self.t0
-        if tau <= 0 or tau >= self.duration:
+        if tau <= 0 or tau >= self.duration - 1e-9:  # t1 - t0 may round a hair below duration
             return 0.0
         if tau <= self.t_accel:
             return self.accel * tau
