@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--elevators", type=int, default=0, help="elevators of the simulated city")
     sim.add_argument("--boilers", type=int, default=0, help="boilers of the simulated city")
     sim.add_argument("--scenario", help="a scenario file, or the name of a bundled one (simulators/scenarios)")
-    sim.add_argument("--seed", type=int, default=1, help="the same seed gives the same frames")
+    sim.add_argument("--seed", type=int, help="the same seed gives the same frames (default: the scenario's, or 1)")
     sim.add_argument("--speed", type=float, default=1.0, help="simulation seconds per second (time compression)")
     sim.add_argument("--duration", type=float, help="simulation seconds to run (default: the scenario's, or for ever)")
     sim.add_argument("--fault-interval", type=float, default=0.0,

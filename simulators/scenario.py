@@ -134,16 +134,18 @@ class Scenario:
         return list(devices.values())
 
     def origin_ms(self, default_ms: int) -> int:
+        """The file's ``start``, if it has one."""
         return int(self.file.start.timestamp() * 1000) if self.file.start is not None else default_ms
 
     def dry_run(self, origin_ms: int, *, seed: int | None = None) -> list[Output]:
         """Everything the scenario's devices do, without a broker: the reference output."""
-        devices = self.build(self.origin_ms(origin_ms), seed=seed)
+        devices = self.build(origin_ms, seed=seed)
         return simulate(devices, self.duration)
 
     def verify(self, origin_ms: int) -> list[Output]:
-        """Run it dry and check the declared alarms are exactly those its timeline causes."""
-        output = self.dry_run(origin_ms)
+        """Run it dry from the file's start (else ``origin_ms``) and check that the declared
+        alarms are exactly those its timeline causes."""
+        output = self.dry_run(self.origin_ms(origin_ms))
         caused = {(o.device_id, o.alarm) for o in output if isinstance(o, Cause)}
         expected = self.expected()
         problems = []

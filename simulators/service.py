@@ -25,7 +25,7 @@ class SimulationOptions:
     elevators: int = 0
     boilers: int = 0
     scenario: Path | None = None
-    seed: int = 1
+    seed: int | None = None  # None: the scenario's own seed, and 1 for the city
     speed: float = 1.0  # simulation seconds per wall second
     duration: float | None = None  # simulation seconds; None: the scenario's, else for ever
     fault_interval_s: float = 0.0  # mean time between random city faults; 0: none
@@ -78,9 +78,10 @@ class Simulation:
             self.origin_ms = options.origin_ms
         else:
             self.origin_ms = choose_origin_ms(options.speed, duration)
-        self.city: list[CityDevice] = city_fleet(options.elevators, options.boilers, seed=options.seed)
+        city_seed = options.seed if options.seed is not None else 1
+        self.city: list[CityDevice] = city_fleet(options.elevators, options.boilers, seed=city_seed)
         self.devices: list[SimDevice] = [
-            d.build(origin_ms=self.origin_ms, seed=options.seed, periods=options.periods) for d in self.city
+            d.build(origin_ms=self.origin_ms, seed=city_seed, periods=options.periods) for d in self.city
         ]
         if self.scenario is not None:
             self.devices += self.scenario.build(self.origin_ms, seed=options.seed)
@@ -103,7 +104,7 @@ class Simulation:
             async with asyncio.TaskGroup() as tg:
                 if self.options.fault_interval_s > 0 and self.city:
                     faults = CityFaults(self.fleet, self.city, interval_s=self.options.fault_interval_s,
-                                        seed=self.options.seed)
+                                        seed=self.options.seed or 1)
                     city_task = tg.create_task(faults.run(), name="city-faults")
                 await self.fleet.run(self.duration if self.duration is not None else float("inf"))
                 if self.options.fault_interval_s > 0 and self.city:
