@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from ingest.service import Ingester
 from semon.db import apply_migrations
@@ -66,7 +67,7 @@ async def run_up(settings: Settings) -> None:
             "database_url": database_url,
             "metrics_url": f"http://{settings.metrics_host}:{ingester.metrics_port}/metrics",
         }
-        tasks = [task]
+        tasks: list[asyncio.Task[Any]] = [task]
         city = ""
         if settings.city_elevators or settings.city_boilers:
             simulation = Simulation(mqtt_url, SimulationOptions(

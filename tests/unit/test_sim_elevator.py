@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ SPECS = [
 
 
 def assert_physically_consistent(tel: list[dict[str, Any]], spec: ElevatorSpec, periods: Periods) -> None:
-    for prev, cur in zip(tel, tel[1:], strict=False):
+    for prev, cur in itertools.pairwise(tel):
         # seq counts every message (events too), so it only rises here
         assert cur["seq"] > prev["seq"] and cur["ts"] >= prev["ts"]
         if cur["floor"] != prev["floor"]:

@@ -101,7 +101,7 @@ def test_bad_scenarios_say_what_is_wrong(tmp_path: Path, extra: str, message: st
 
 def test_unknown_device_fields_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, BASE + "floors = 12\n")
-    with pytest.raises(ScenarioError, match="unknown field.*floors.*known: .*highest_floor"):
+    with pytest.raises(ScenarioError, match=r"unknown field.*floors.*known: .*highest_floor"):
         load_scenario(path).build(ORIGIN_MS)
 
 
@@ -110,5 +110,5 @@ def test_not_toml_and_missing_files(tmp_path: Path) -> None:
         load_scenario(write(tmp_path, "name = "))
     with pytest.raises(ScenarioError, match="cannot read scenario"):
         load_scenario(tmp_path / "nope.toml")
-    with pytest.raises(ScenarioError, match="device.0.id"):
+    with pytest.raises(ScenarioError, match=r"device\.0\.id"):
         load_scenario(write(tmp_path, 'name = "x"\nduration = 5\n[[device]]\nid = "bad id"\nkind = "elevator"\n'))
