@@ -10,6 +10,7 @@ from semon.runner import configure_logging, run
 from semon.settings import Settings
 
 if TYPE_CHECKING:
+    from simulators.core import Output
     from simulators.service import SimulationOptions
 
 
@@ -91,9 +92,6 @@ def _dry_run(options: SimulationOptions) -> int:
     """Print what the scenario's devices would publish, as JSON lines, without a broker."""
     import time
 
-    import orjson
-
-    from simulators.core import Cause, Frame, LinkChange
     from simulators.scenario import ScenarioError, load_scenario
 
     if options.scenario is None:
@@ -105,6 +103,18 @@ def _dry_run(options: SimulationOptions) -> int:
     except ScenarioError as exc:
         print(f"semon simulate: {exc}", file=sys.stderr)
         return 1
+    try:
+        _print_lines(output)
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        sys.stderr.close()
+    return 0
+
+
+def _print_lines(output: list[Output]) -> None:
+    import orjson
+
+    from simulators.core import Cause, Frame, LinkChange
+
     for o in output:
         if isinstance(o, Frame):
             line = {"t": round(o.t, 3), "topic": o.topic, "payload": o.payload}
@@ -114,7 +124,6 @@ def _dry_run(options: SimulationOptions) -> int:
             assert isinstance(o, Cause)
             line = {"t": round(o.t, 3), "device": o.device_id, "alarm": str(o.alarm)}
         sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
-    return 0
 
 
 def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:

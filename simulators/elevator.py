@@ -157,8 +157,8 @@ class Elevator(SimDevice):
         if self.spec.night_shutdown:
             self._schedule_daily(23, self._night_begins)
             self._schedule_daily(6, self._night_ends)
-            if self._hour(self.now) >= 23 or self._hour(self.now) < 6:
-                self._set_mode("out_of_service", self.now, out)
+            if self._hour(self.now) >= 23 or self._hour(self.now) < 6:  # already off when we join
+                self.mode = "out_of_service"
                 self.halted.add("night")
         if self.spec.service_visits:
             self._schedule_visit(self.now, self.rng.uniform(0, 15))

@@ -24,20 +24,28 @@ async def test_semon_up_runs_the_stack_and_stops_on_ctrl_c() -> None:
     data = Path(tempfile.mkdtemp(prefix="semon-up-", dir="/var/tmp"))
     os.chmod(data, 0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
-    env.update({"SEMON_DATA_DIR": str(data), "SEMON_METRICS_PORT": "0"})
+    env.update({"SEMON_DATA_DIR": str(data), "SEMON_METRICS_PORT": "0",
+                "SEMON_CITY_ELEVATORS": "20", "SEMON_CITY_BOILERS": "2"})
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
                                                 stdout=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None
         banner = (await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 60)).decode()
         assert "MQTT broker" in banner and "database" in banner
+        assert "20 elevators and 2 boilers" in banner
         state = json.loads((data / "running.json").read_text())
 
         client = MqttClient(ConnectOptions("up-smoke"))
         await client.connect(BrokerAddress.from_url(state["mqtt_url"]))
         await client.publish("se/elevator/E-UP/telemetry", elevator(1))
         await client.disconnect()
-        assert await wait_for_count(state["database_url"], "SELECT count(*) FROM elevator_telemetry", 1, 30) == 1
+        assert await wait_for_count(
+            state["database_url"], "SELECT count(*) FROM elevator_telemetry WHERE device_id = 'E-UP'", 1, 30) == 1
+        # The simulated city streams into the database: every device, each on its own connection.
+        assert await wait_for_count(state["database_url"],
+                                    "SELECT count(DISTINCT device_id) FROM device_state WHERE online", 22, 30) == 22
+        assert await wait_for_count(state["database_url"],
+                                    "SELECT count(DISTINCT device_id) FROM boiler_telemetry", 2, 30) == 2
 
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 60) == 0
