@@ -160,6 +160,9 @@ async def run_bench(settings: Settings, options: BenchOptions) -> dict[str, floa
         "p50_ms": round(histogram_quantile(0.50, before, after, lag) * 1000, 1),
         "p99_ms": round(histogram_quantile(0.99, before, after, lag) * 1000, 1),
         "ingest_rss_mb": round(after.get("process_resident_memory_bytes", float("nan")) / 2**20, 1),
+        # The load generator runs in this process, the ingester in its own: is the generator cheap?
+        "loadgen_cpu_percent": round(load.cpu_s / load.elapsed * 100, 1),
+        "loadgen_us_per_message": round(load.cpu_s / max(load.sent, 1) * 1e6, 1),
         "connections": connections,
         "duration_s": options.duration,
     }

@@ -32,6 +32,7 @@ class LoadResult:
     started: float  # wall clock (time.time()) of the first publish
     elapsed: float  # seconds spent publishing
     unacknowledged: int
+    cpu_s: float  # this process's CPU time while publishing: the generator's own cost
 
 
 def elevator_frame(seq: int, ts_ms: int, floor: int) -> bytes:
@@ -77,6 +78,7 @@ async def run_load(address: BrokerAddress, plan: LoadPlan) -> LoadResult:
         await p.connect()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
+    cpu0 = time.process_time()
     started = time.time()
     share = 1 / plan.connections
     device_sets = [list(range(c, plan.devices, plan.connections)) for c in range(plan.connections)]
@@ -84,10 +86,11 @@ async def run_load(address: BrokerAddress, plan: LoadPlan) -> LoadResult:
         _drive(p, plan, share, devs, t0) for p, devs in zip(publishers, device_sets, strict=True)
     ))
     elapsed = loop.time() - t0
+    cpu_s = time.process_time() - cpu0
     for p in publishers:
         await p.flush(timeout=120)
     result = LoadResult(sum(counts), sum(p.acked for p in publishers), started, elapsed,
-                        sum(p.unacknowledged for p in publishers))
+                        sum(p.unacknowledged for p in publishers), cpu_s)
     for p in publishers:
         await p.close()
     return result
