@@ -58,8 +58,8 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
     from semon.up import read_running
     from simulators.core import Periods
-    from simulators.scenario import ScenarioError
-    from simulators.service import Simulation, SimulationOptions
+    from simulators.scenario import ScenarioError, load_scenario
+    from simulators.service import Simulation, SimulationOptions, SimulationReport
 
     options = SimulationOptions(
         elevators=args.elevators, boilers=args.boilers, seed=args.seed, speed=args.speed,
@@ -71,17 +71,25 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if args.dry_run:
         return _dry_run(options)
+    if options.scenario is not None:
+        try:
+            load_scenario(options.scenario).build(0)  # refuse a bad file before connecting anything
+        except ScenarioError as exc:
+            print(f"semon simulate: {exc}", file=sys.stderr)
+            return 2
     running = read_running(settings)
     mqtt_url = settings.mqtt_url or (str(running["mqtt_url"]) if running else None)
     if not mqtt_url:
         print("semon simulate needs a broker: set SEMON_MQTT_URL or start `semon up`", file=sys.stderr)
         return 2
+    async def simulate() -> SimulationReport:
+        return await Simulation(mqtt_url, options).run()
+
     try:
-        simulation = Simulation(mqtt_url, options)
+        report = run(simulate)
     except ScenarioError as exc:
         print(f"semon simulate: {exc}", file=sys.stderr)
         return 2
-    report = run(simulation.run)
     if report is not None:
         print(json.dumps(report.as_dict(), ensure_ascii=False), flush=True)
         return 1 if report.as_dict()["expected_alarms_match"] is False else 0

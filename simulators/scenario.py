@@ -165,8 +165,12 @@ def _pairs(pairs: set[tuple[str, AlarmType]]) -> str:
 def load_scenario(path: Path | str) -> Scenario:
     """Read a scenario file; a bare name is looked up among the bundled scenarios."""
     path = Path(path)
-    if not path.exists() and not path.suffix:
-        path = SCENARIO_DIR / f"{path}.toml"
+    if not path.exists() and not path.suffix and path.parent == Path():
+        bundled = SCENARIO_DIR / f"{path}.toml"
+        if not bundled.exists():
+            names = ", ".join(p.stem for p in bundled_scenarios())
+            raise ScenarioError(f"no scenario file {str(path)!r} and no bundled scenario of that name ({names})")
+        path = bundled
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -97,7 +97,7 @@ class Simulation:
         started = time.monotonic()
         links = list(self.links.values())
         try:
-            await open_all(links)
+            await self._open(links)
             log.info("simulation: %d devices connected in %.1f s", len(links), time.monotonic() - started)
             self.fleet = Fleet(self.devices, self.links, SimClock(self.options.speed))
             self.connected.set()
@@ -113,6 +113,18 @@ class Simulation:
             # Orderly: every link sends what it holds, then ``offline``, then DISCONNECT.
             await asyncio.shield(close_all(links))
         return self.report(time.monotonic() - started)
+
+    async def _open(self, links: list[DeviceLink]) -> None:
+        """Connect every device; each retries by itself, so say so while the broker is away."""
+        opening = asyncio.create_task(open_all(links), name="connect-devices")
+        try:
+            while not (await asyncio.wait({opening}, timeout=10))[0]:
+                waiting = sum(not link.connected for link in links)
+                log.warning("simulation: %d of %d devices still connecting to %s:%d", waiting, len(links),
+                            self.address.host, self.address.port)
+        finally:
+            opening.cancel()
+        opening.result()
 
     def report(self, seconds: float) -> SimulationReport:
         stats = self.fleet.stats if self.fleet is not None else None
