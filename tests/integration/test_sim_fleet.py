@@ -37,7 +37,7 @@ async def test_compressed_scenario_publishes_its_dry_run_in_order(mosquitto: Mos
         if isinstance(o, Frame):
             expected[o.device_id].append((str(o.channel), o.payload))
     async with recording(mosquitto.url, "se/#") as recorder:
-        options = SimulationOptions(scenario=scenario.path, speed=30, origin_ms=origin_ms)
+        options = SimulationOptions(scenario=scenario.path, speed=60, origin_ms=origin_ms)
         report = await Simulation(mosquitto.url, options).run()
         total = sum(len(v) for v in expected.values())
         await recorder.wait_for(lambda: len([m for m in recorder.messages if "status" not in m.topic]) >= total)
