@@ -464,12 +464,16 @@ class Elevator(SimDevice):
         t, out = self.now, self._out
         self._fault(t, 4, out, from_telemetry=True, detail="stopped between floors")
         trapped = self._entrapment_timer(t, in_zone=False) if passengers else None
-        if fault.release_after is None:
-            yield INF
-        yield t + fault.release_after
+        yield from self._stuck(t, fault.release_after, trapped)
+        yield from self._rescue(k)
+
+    def _stuck(self, since: float, release_after: float | None, trapped: Timer | None = None) -> Script:
+        """Until the maintenance unit arrives ``release_after`` s after ``since``; for ever if None."""
+        while release_after is None:
+            yield INF  # a call or another fault wakes the car: it is still stuck
+        yield since + release_after
         if trapped is not None:
             trapped.cancel()
-        yield from self._rescue(k)
 
     def _rescue(self, k: int) -> Script:
         """Rescuers bring the car to the landing in inspection mode and let everyone out."""
@@ -494,11 +498,7 @@ class Elevator(SimDevice):
         yield from self._travel(k)
         t, out = self.now, self._out
         self._fault(t, 3, out, detail="doors do not open")
-        trapped = self._entrapment_timer(t, in_zone=True)
-        if fault.release_after is None:
-            yield INF
-        yield t + fault.release_after
-        trapped.cancel()
+        yield from self._stuck(t, fault.release_after, self._entrapment_timer(t, in_zone=True))
         yield from self._door_cycle(-self.passengers)
         self._event(self.now, 40, self._out)
 
@@ -545,9 +545,7 @@ class Elevator(SimDevice):
         self._end_run(creep)
         self._event(self.now, 5, self._out, "car moved with the doors open")
         self._set_mode("out_of_service", self.now, self._out)
-        if fault.release_after is None:
-            yield INF
-        yield t + fault.release_after
+        yield from self._stuck(t, fault.release_after)
         yield from self._rescue(k)
 
     def _overrun(self, fault: Any) -> Script:
@@ -571,10 +569,6 @@ class Elevator(SimDevice):
             self.cause(t, AlarmType.STOPPED_OUTSIDE_DOOR_ZONE, out)
         self._set_mode("out_of_service", t, out)
         trapped = self._entrapment_timer(t, in_zone=False) if fault.passengers else None
-        if fault.release_after is None:
-            yield INF
-        yield t + fault.release_after
-        if trapped is not None:
-            trapped.cancel()
+        yield from self._stuck(t, fault.release_after, trapped)
         yield from self._rescue(edge)
 

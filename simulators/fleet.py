@@ -53,6 +53,7 @@ class SimClock:
 class FleetStats:
     frames: int = 0  # frames the devices produced (and handed to their links)
     events: int = 0
+    failed: int = 0  # devices stopped by an error in their model
     causes: list[Cause] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)  # wall seconds from due to handed over
 
@@ -107,14 +108,21 @@ class Fleet:
                 if t != self._due[i]:
                     continue  # superseded by an earlier reschedule
                 device = self.devices[i]
-                device.advance(now, out)
+                try:
+                    device.advance(now, out)
+                except Exception:  # a bug in one device's model must not stop the city
+                    log.exception("device %s failed at t=%.1f s and is stopped", device.device_id, now)
+                    self.stats.failed += 1
+                    self._due[i] = INF
+                    out.clear()
+                    continue
                 self._dispatch(out, now)
                 out.clear()
                 self._reschedule(i, device.next_time())
             if now >= until:
                 return
             upcoming = min(heap[0][0] if heap else INF, until)
-            delay = self.clock.wall_delay(upcoming) if upcoming < INF else 3600.0
+            delay = min(self.clock.wall_delay(upcoming), 3600.0)  # also keeps far timers in range
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(delay, _MIN_SLEEP_S))

@@ -312,3 +312,15 @@ def test_impossible_actions_are_refused(action: Any, message: str) -> None:
 def test_bad_specs_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(SimError):
         ElevatorSpec(**kwargs)
+
+
+def test_a_car_stuck_for_good_stays_stuck_whatever_comes_next() -> None:
+    elevator = quiet_car(highest_floor=12)
+    elevator.inject(f.EntrapmentBetweenFloors(at=30, device=DEV, do="entrapment_between_floors", floor=4,
+                                              passengers=1))
+    elevator.inject(f.Call(at=60, device=DEV, do="call", origin=1, destination=9))
+    elevator.inject(f.DoorOpenFault(at=200, device=DEV, do="door_open_fault", floor=2, prepare=60))
+    out = run(elevator, 900)
+    assert [a for _, a in causes(out)] == ["stopped_outside_door_zone", "entrapment"]
+    after = [t for t in telemetry(out) if t["ts"] - ORIGIN_MS > 30_000]
+    assert after and all(not t["running"] and not t["door_zone"] and t["passenger"] for t in after)
