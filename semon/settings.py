@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     # Mean seconds between injected faults (entrapments, door faults, boiler trips...); 0: none.
     city_fault_interval_s: float = Field(default=120.0, ge=0)
 
+    # Rescue incidents: deadlines from the alarm (acknowledge) and from dispatch (arrival).
+    incident_ack_deadline_s: float = Field(default=120.0, gt=0)
+    incident_arrival_deadline_s: float = Field(default=1800.0, gt=0)  # 30 minutes in the city
+    # Per district code; the counties get an hour. JSON in the environment.
+    incident_arrival_deadline_by_district: dict[str, float] = Field(
+        default_factory=lambda: {"630121": 3600.0, "630123": 3600.0})
+    incident_second_tier: str = "市级二级救援队"  # who is sent when the maintenance unit is late
+    deadline_check_interval_s: float = Field(default=1.0, gt=0)
+
+    # HTTP API, live stream and console
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65_535)
+    live_queue_size: int = Field(default=1000, ge=1)  # per WebSocket subscriber
+
     # Observability
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65_535)

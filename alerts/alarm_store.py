@@ -1,0 +1,57 @@
+"""Alarms in PostgreSQL. The partial unique index ``alarms_one_open`` makes "at most one open
+alarm per device and type" a fact of the database, not only of the engine's memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from alerts.model import ALARM_COLUMNS, SEVERITY, Alarm, Severity, Source, alarm_from_row, district_of
+from semon.alarm_types import AlarmType
+
+
+async def raise_alarm(conn: AsyncConnection, *, device_id: str, kind: str, type: AlarmType, source: Source,
+                      raised_at: datetime, details: dict[str, Any] | None = None) -> Alarm | None:
+    """Open an alarm; None if one of this device and type is open already."""
+    cur = await conn.execute(
+        f"""INSERT INTO alarms (device_id, kind, type, severity, source, raised_at, district_code, details)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (device_id, type) WHERE state = 'open' DO NOTHING
+            RETURNING {ALARM_COLUMNS}""",
+        (device_id, kind, str(type), str(SEVERITY.get(type, Severity.MINOR)), str(source), raised_at,
+         district_of(device_id), Jsonb(details or {})),
+    )
+    row = await cur.fetchone()
+    return alarm_from_row(row) if row else None
+
+
+async def clear_alarm(conn: AsyncConnection, *, device_id: str, type: AlarmType, cleared_at: datetime,
+                      reason: str) -> Alarm | None:
+    """Clear the open alarm of this device and type; None if there is none."""
+    cur = await conn.execute(
+        f"""UPDATE alarms SET state = 'cleared', cleared_at = %s, clear_reason = %s
+            WHERE device_id = %s AND type = %s AND state = 'open'
+            RETURNING {ALARM_COLUMNS}""",
+        (cleared_at, reason, device_id, str(type)),
+    )
+    row = await cur.fetchone()
+    return alarm_from_row(row) if row else None
+
+
+async def clear_alarm_by_id(conn: AsyncConnection, alarm_id: int, *, cleared_at: datetime,
+                            reason: str) -> Alarm | None:
+    cur = await conn.execute(
+        f"""UPDATE alarms SET state = 'cleared', cleared_at = %s, clear_reason = %s
+            WHERE id = %s AND state = 'open' RETURNING {ALARM_COLUMNS}""",
+        (cleared_at, reason, alarm_id),
+    )
+    row = await cur.fetchone()
+    return alarm_from_row(row) if row else None
+
+
+async def open_alarms(conn: AsyncConnection) -> list[Alarm]:
+    cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE state = 'open' ORDER BY raised_at")
+    return [alarm_from_row(r) for r in await cur.fetchall()]
