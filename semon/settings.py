@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     # Mean seconds between injected faults (entrapments, door faults, boiler trips...); 0: none.
     city_fault_interval_s: float = Field(default=120.0, ge=0)
 
+    # Rules engine: its own persistent, non-shared subscription, so it sees each device's
+    # messages in order (several engines would need a log partitioned by device id).
+    rules_client_id: str = "semon-rules-1"
+    rules_subscription: str = "se/+/+/+"
+    rules_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
+    # Rule state is written and messages acknowledged this often: a crash replays at most this much.
+    rules_checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    rules_tick_interval_s: float = Field(default=1.0, gt=0)
+    rules_silent_after_s: float = Field(default=15.0, gt=0)  # 3 × the 5 s idle period
+    rules_entrapment_outside_door_zone_s: float = Field(default=15.0, ge=0)
+    rules_entrapment_in_door_zone_s: float = Field(default=90.0, ge=0)
+
     # Rescue incidents: deadlines from the alarm (acknowledge) and from dispatch (arrival).
     incident_ack_deadline_s: float = Field(default=120.0, gt=0)
     incident_arrival_deadline_s: float = Field(default=1800.0, gt=0)  # 30 minutes in the city

@@ -1,0 +1,244 @@
+"""The rules, pure: proven against every simulator scenario, and against late, duplicated and
+out-of-order frames, flapping and restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from alerts.model import Source
+from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
+from semon.alarm_types import AlarmType
+from semon.protocol.models import BoilerTelemetry, ElevatorTelemetry
+from semon.protocol.topics import Kind
+from simulators.core import Cause
+from simulators.scenario import bundled_scenarios, load_scenario
+from tests.unit.rules_driver import drive, profiles
+from tests.unit.sim_helpers import ORIGIN_MS
+
+SCENARIOS = bundled_scenarios()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_scenario_raises_exactly_the_alarms_it_declares(path: Path) -> None:
+    scenario = load_scenario(path)
+    origin = scenario.origin_ms(ORIGIN_MS)
+    devices = scenario.build(origin)
+    output = scenario.dry_run(origin)
+    raised = [(d, c) for d, c in drive(output, profiles(devices)) if c.raised]
+    assert {(d, c.type) for d, c in raised} == scenario.expected()
+    # ... each once: no alarm is raised again while it is open
+    assert len(raised) == len({(d, c.type) for d, c in raised})
+    # ... and not before the simulator says the condition began
+    began = {(o.device_id, o.alarm): o.t for o in output if isinstance(o, Cause)}
+    for device, change in raised:
+        assert change.at >= origin / 1000 + began[(device, change.type)] - 1e-6
+
+
+# --- hand-made streams -----------------------------------------------------------------------
+
+T0 = 1_780_000_000.0
+
+
+def lift(**kw: Any) -> ElevatorTelemetry:
+    base: dict[str, Any] = {"ts": int(T0 * 1000), "seq": 1, "running": False, "direction": "stop", "floor": 3,
+                            "door_locked": True, "door_zone": True, "passenger": False, "mode": "normal",
+                            "power": "main", "speed_mps": 0.0, "trip_count": 10, "run_hours": 1.0}
+    base.update(kw)
+    return ElevatorTelemetry.model_validate_json(orjson.dumps(base))
+
+
+class Device:
+    """A device's stream, fed in the order given, with its own seq."""
+
+    def __init__(self, profile: DeviceProfile | None = None, settings: RuleSettings | None = None) -> None:
+        self.rules = DeviceRules("E-1", profile or DeviceProfile(Kind.ELEVATOR), settings or RuleSettings())
+        self.seq = 0
+        self.changes: list[Change] = []
+
+    def frame(self, t: float, seq: int | None = None, **kw: Any) -> list[Change]:
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        out = self.rules.on_telemetry(T0 + t, seq, lift(**kw), T0 + t)
+        self.changes += out
+        return out
+
+    def event(self, t: float, code: int) -> list[Change]:
+        self.seq += 1
+        out = self.rules.on_event(T0 + t, self.seq, code, T0 + t)
+        self.changes += out
+        return out
+
+    def tick(self, t: float) -> list[Change]:
+        out = self.rules.tick(T0 + t)
+        self.changes += out
+        return out
+
+    def log(self) -> list[tuple[bool, str, float]]:
+        return [(c.raised, str(c.type), round(c.at - T0, 3)) for c in self.changes]
+
+
+TRAPPED_OUTSIDE = {"door_zone": False, "passenger": True}
+
+
+def test_entrapment_outside_the_door_zone_after_15_s_and_cleared_when_the_doors_open_empty() -> None:
+    d = Device()
+    d.frame(0, **TRAPPED_OUTSIDE)
+    d.frame(5, **TRAPPED_OUTSIDE)
+    d.frame(10, **TRAPPED_OUTSIDE)
+    assert d.changes == []
+    d.tick(15.2)  # no frame at 15 s: time passing raises it, stamped when it matured
+    assert d.log() == [(True, "entrapment", 15.0)]
+    d.frame(20, **TRAPPED_OUTSIDE)
+    d.frame(300, door_zone=True, door_locked=False, passenger=True)  # rescued to a landing, doors open
+    assert d.log() == [(True, "entrapment", 15.0)]
+    d.frame(305, door_zone=True, door_locked=False, passenger=False)
+    assert d.log() == [(True, "entrapment", 15.0), (False, "entrapment", 305.0)]
+
+
+def test_entrapment_at_a_landing_needs_90_s_without_the_doors_reopening() -> None:
+    d = Device()
+    for t in range(0, 85, 5):
+        d.frame(t, passenger=True)
+    d.frame(86, passenger=True, door_locked=False)  # the doors reopened: not trapped
+    for t in range(90, 175, 5):
+        d.frame(t, passenger=True)
+    assert d.changes == []
+    d.frame(180, passenger=True)
+    assert d.log() == [(True, "entrapment", 180.0)]
+
+
+def test_a_short_stop_between_floors_is_no_entrapment() -> None:
+    d = Device()
+    d.frame(0, **TRAPPED_OUTSIDE)
+    d.frame(10, **TRAPPED_OUTSIDE)
+    d.frame(12, running=True, direction="up", door_zone=False, passenger=True, speed_mps=1.0)
+    d.tick(26)
+    assert d.changes == []
+
+
+def test_alarm_button_with_and_without_a_passenger() -> None:
+    d = Device()
+    d.frame(0)
+    d.event(1, 90)
+    d.frame(2, passenger=True)
+    d.event(3, 90)
+    assert d.log() == [(True, "alarm_button", 1.0), (True, "entrapment", 3.0)]
+
+
+def test_device_codes_raise_faults_and_back_to_normal_clears_them() -> None:
+    d = Device()
+    d.event(1, 2)
+    d.event(2, 2)  # the same fault again while open: nothing new
+    d.event(3, 9)
+    d.event(60, 40)
+    d.event(70, 2)  # after it cleared, a new one
+    assert d.log() == [(True, "door_close_fault", 1.0), (True, "overrun_top", 3.0),
+                       (False, "door_close_fault", 60.0), (False, "overrun_top", 60.0),
+                       (True, "door_close_fault", 70.0)]
+
+
+def test_codes_are_ignored_for_faults_of_a_device_that_does_not_report_them() -> None:
+    d = Device(DeviceProfile(Kind.ELEVATOR, reports_events=False, rated_speed_mps=1.0))
+    d.frame(0)
+    d.frame(1, door_zone=False)  # empty, stopped outside the door zone
+    d.frame(7, door_zone=False)
+    d.frame(8, running=True, direction="up", door_locked=False, speed_mps=0.2)  # moving with the doors open
+    d.frame(9, running=True, direction="up", speed_mps=1.3)  # overspeed: above 115 % of 1.0
+    d.frame(10, power="battery")
+    assert [(r, a) for r, a, _ in d.log()] == [(True, "stopped_outside_door_zone"), (True, "unintended_car_movement"),
+                                                (True, "overspeed"), (True, "main_power_lost")]
+    d.frame(30)  # all well again; derived faults clear after 10 s of it
+    d.frame(41)
+    cleared = {a for r, a, _ in d.log() if not r}
+    assert cleared == {"stopped_outside_door_zone", "unintended_car_movement", "overspeed", "main_power_lost"}
+
+
+def test_late_duplicated_and_out_of_order_frames_change_nothing() -> None:
+    d = Device()
+    d.frame(0, **TRAPPED_OUTSIDE)
+    d.frame(20, **TRAPPED_OUTSIDE)
+    assert d.log() == [(True, "entrapment", 15.0)]
+    # A late frame from before, showing the doors open and the car empty, must not clear it.
+    assert d.frame(10, seq=1, door_zone=True, door_locked=False, passenger=False) == []
+    # A redelivered copy of the last frame: nothing.
+    assert d.frame(20, seq=2, **TRAPPED_OUTSIDE) == []
+    # An out-of-order event from the past must not raise either.
+    assert d.rules.on_event(T0 + 5, 1, 9, T0 + 25) == []
+    assert d.log() == [(True, "entrapment", 15.0)]
+
+
+def test_a_restarted_device_counting_seq_from_zero_is_still_heard() -> None:
+    d = Device()
+    d.frame(0)
+    d.frame(5, seq=90)
+    assert d.frame(10, seq=1, **TRAPPED_OUTSIDE) == []  # newer ts, seq from the start again
+    d.frame(26, seq=2, **TRAPPED_OUTSIDE)
+    assert d.log() == [(True, "entrapment", 25.0)]
+
+
+def test_a_value_hovering_at_a_limit_does_not_flap() -> None:
+    profile = DeviceProfile(Kind.BOILER, reports_events=False, rated_pressure_mpa=1.25)
+    rules = DeviceRules("B-1", profile, RuleSettings())
+    changes: list[Change] = []
+    base = {"burner_on": True, "flame": True, "water_level_mm": 0.0, "outlet_temp_c": 190.0,
+            "return_temp_c": 80.0, "flue_temp_c": 200.0, "feedwater_flow_m3h": 3.0, "fuel_flow_m3h": 200.0}
+    for i, p in enumerate([1.20, 1.26, 1.24, 1.26, 1.23, 1.26, 1.22, 1.20, 1.10]):
+        frame = BoilerTelemetry.model_validate_json(
+            orjson.dumps({"ts": int((T0 + i) * 1000), "seq": i + 1, "pressure_mpa": p, **base}))
+        changes += rules.on_telemetry(T0 + i, i + 1, frame, T0 + i)
+    # Raised once above rated; it clears only below 97 % (1.2125) held for 10 s.
+    assert [(c.raised, str(c.type)) for c in changes] == [(True, "over_pressure")]
+    frame = BoilerTelemetry.model_validate_json(
+        orjson.dumps({"ts": int((T0 + 30) * 1000), "seq": 20, "pressure_mpa": 1.1, **base}))
+    changes += rules.on_telemetry(T0 + 30, 20, frame, T0 + 30)
+    assert [(c.raised, str(c.type)) for c in changes] == [(True, "over_pressure"), (False, "over_pressure")]
+
+
+def test_offline_and_silent_are_kept_apart() -> None:
+    d = Device()
+    d.frame(0)
+    d.tick(10)
+    assert d.changes == []
+    d.tick(16)
+    assert d.log() == [(True, "silent", 16.0)]
+    d.frame(17)
+    assert d.log()[-1] == (False, "silent", 17.0)
+    d.changes += d.rules.on_status(False, T0 + 20)
+    d.tick(60)  # offline: not also silent
+    d.changes += d.rules.on_status(True, T0 + 61)
+    assert [(r, a) for r, a, _ in d.log()[2:]] == [(True, "offline"), (False, "offline")]
+
+
+def test_closed_by_an_operator_stays_closed_until_the_condition_clears() -> None:
+    d = Device()
+    d.frame(0, **TRAPPED_OUTSIDE)
+    d.frame(16, **TRAPPED_OUTSIDE)
+    d.rules.closed_by_operator(AlarmType.ENTRAPMENT)  # a false alarm: the sensor is stuck
+    d.frame(40, **TRAPPED_OUTSIDE)
+    assert d.log() == [(True, "entrapment", 15.0)]
+    d.frame(50, door_zone=True, door_locked=False, passenger=False)
+    d.frame(60, **TRAPPED_OUTSIDE)
+    d.frame(76, **TRAPPED_OUTSIDE)
+    assert d.log()[-1] == (True, "entrapment", 75.0)
+
+
+def test_state_survives_a_restart() -> None:
+    d = Device()
+    d.frame(0, **TRAPPED_OUTSIDE)
+    d.frame(10, **TRAPPED_OUTSIDE)
+    saved = d.rules.snapshot()
+    restored = DeviceRules("E-1", DeviceProfile(Kind.ELEVATOR), RuleSettings())
+    restored.restore(saved, {}, T0 + 10)
+    # The redelivered frame is recognised, and the condition's start is remembered.
+    assert restored.on_telemetry(T0 + 10, 2, lift(**TRAPPED_OUTSIDE), T0 + 11) == []
+    changes = restored.on_telemetry(T0 + 15, 3, lift(**TRAPPED_OUTSIDE), T0 + 15)
+    assert [(c.raised, c.type, c.at - T0) for c in changes] == [(True, AlarmType.ENTRAPMENT, 15.0)]
+    # An alarm open in the database is not raised again.
+    again = DeviceRules("E-1", DeviceProfile(Kind.ELEVATOR), RuleSettings())
+    again.restore(saved, {AlarmType.ENTRAPMENT: Source.TELEMETRY}, T0 + 10)
+    assert again.on_telemetry(T0 + 20, 4, lift(**TRAPPED_OUTSIDE), T0 + 20) == []
