@@ -149,7 +149,7 @@ class RulesEngine:
         else:
             assert isinstance(payload, StatusMessage) and topic.channel is Channel.STATUS
             at = payload.ts.timestamp() if payload.ts is not None else datetime.now(UTC).timestamp()
-            changes = rules.on_status(payload.state == "online", at)
+            changes = rules.on_status(payload.state == "online", at, orderly=payload.reason == "shutdown")
         self._dirty.add(topic.device_id)
         for change in changes:
             self._enqueue(topic.device_id, str(topic.kind), change)
@@ -207,9 +207,9 @@ class RulesEngine:
                 self.cleared += 1
                 out.append({"topic": "alarm", "op": "cleared", "alarm": alarm.as_json()})
                 if alarm.type is AlarmType.ENTRAPMENT:
-                    incident = await note_alarm_cleared(conn, alarm, at)
-                    if incident is not None:
-                        out.append({"topic": "incident", "op": "alarm_cleared", "incident": incident.as_json()})
+                    noted = await note_alarm_cleared(conn, alarm, at)
+                    if noted is not None:
+                        out.append({"topic": "incident", "op": "alarm_cleared", "incident": noted.as_json()})
         return out
 
     # --- checkpoints: rule state written, then messages acknowledged --------------------------

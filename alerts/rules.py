@@ -131,13 +131,16 @@ class DeviceRules:
             changes += self._raise(coded, Source.CODE, ts, {"code": code})
         return changes + self.evaluate(ts)
 
-    def on_status(self, online: bool, at: float) -> list[Change]:
-        """Status carries no seq; ``at`` is its own ts, or when it arrived."""
+    def on_status(self, online: bool, at: float, *, orderly: bool = False) -> list[Change]:
+        """Status carries no seq; ``at`` is its own ts, or when it arrived. The Last Will (a lost
+        connection) raises the offline alarm; an orderly shutdown the device announced does not."""
         if online == (not self.offline):
             return []
         self.offline = not online
         if self.offline:
-            return self._raise(AlarmType.OFFLINE, Source.CONNECTIVITY, at, {"trigger": "status offline"})
+            if orderly:
+                return []
+            return self._raise(AlarmType.OFFLINE, Source.CONNECTIVITY, at, {"trigger": "connection lost (Last Will)"})
         return self._clear(AlarmType.OFFLINE, at, "online again")
 
     def tick(self, arrival_now: float) -> list[Change]:

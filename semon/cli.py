@@ -25,6 +25,17 @@ def _ingest(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(settings: Settings, _: argparse.Namespace) -> int:
+    from alerts.service import AlertsService
+
+    if not settings.mqtt_url or not settings.database_url:
+        print("semon alerts needs SEMON_MQTT_URL and SEMON_DATABASE_URL (or use `semon up`)", file=sys.stderr)
+        return 2
+    service = AlertsService(settings, settings.mqtt_url, settings.database_url)
+    run(service.run)
+    return 0
+
+
 def _up(settings: Settings, _: argparse.Namespace) -> int:
     from semon.up import run_up
 
@@ -142,12 +153,22 @@ def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
+    from alerts.bench import AlertsBenchOptions, run_alerts_bench
+
+    options = AlertsBenchOptions(rate=args.rate, duration=args.duration, entrapments=args.entrapments)
+    run(lambda: run_alerts_bench(options))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semon", description="Special-equipment monitoring backend")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="run the whole system; starts a private broker and database if none is set"
                    ).set_defaults(func=_up)
     sub.add_parser("ingest", help="run the MQTT → TimescaleDB ingester").set_defaults(func=_ingest)
+    sub.add_parser("alerts", help="run the rules engine, incident deadlines and the HTTP API"
+                   ).set_defaults(func=_alerts)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
 
     sim = sub.add_parser("simulate", help="simulated elevators and boilers, each with its own MQTT connection")
@@ -174,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     b_ingest.add_argument("--devices", type=int, default=10_000, help="simulated devices")
     b_ingest.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the tail")
     b_ingest.set_defaults(func=_bench_ingest)
+    b_alerts = bench_sub.add_parser("alerts", help="entrapment publish to live-stream alarm, under load")
+    b_alerts.add_argument("--rate", type=int, default=10_000, help="background telemetry messages per second")
+    b_alerts.add_argument("--duration", type=float, default=30, help="seconds of load")
+    b_alerts.add_argument("--entrapments", type=int, default=200, help="entrapments injected over the run")
+    b_alerts.set_defaults(func=_bench_alerts)
     b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet on a private broker, one connection each")
     b_fleet.add_argument("--devices", type=int, default=5000, help="simulated devices (10%% boilers)")
     b_fleet.add_argument("--duration", type=float, default=60, help="seconds to run")

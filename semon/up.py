@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from alerts.rules import DeviceProfile
+from alerts.service import AlertsService
 from ingest.service import Ingester
 from semon.db import apply_migrations
 from semon.settings import Settings
 from semon.stack import LocalStack
+from simulators.profiles import profiles_for
 from simulators.service import Simulation, SimulationOptions
 
 log = logging.getLogger(__name__)
@@ -49,30 +52,43 @@ def read_running(settings: Settings) -> dict[str, object] | None:
         return None
 
 
+async def _started(task: asyncio.Task[Any], ready: asyncio.Event) -> None:
+    """Wait until a service is ready, or raise what stopped it first."""
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiting.cancel()
+        await task
+
+
 async def run_up(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with services(settings) as (mqtt_url, database_url):
         await apply_migrations(database_url)
+        simulation = None
+        if settings.city_elevators or settings.city_boilers:
+            simulation = Simulation(mqtt_url, SimulationOptions(
+                elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
+                fault_interval_s=settings.city_fault_interval_s))
+        # Until the register holds them, the rules know the simulated devices from the simulation.
+        profiles = profiles_for((d.device_id, d.spec) for d in simulation.city) if simulation else {}
         ingester = Ingester(settings, mqtt_url, database_url)
-        task = asyncio.create_task(ingester.run(), name="ingest")
+        alerts = AlertsService(settings, mqtt_url, database_url,
+                               lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind))
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(ingester.run(), name="ingest"),
+                                          asyncio.create_task(alerts.run(), name="alerts")]
         # Announce only once subscribed: from then on the broker keeps every message for us.
-        subscribed = asyncio.create_task(ingester.session.connected.wait())
-        await asyncio.wait([task, subscribed], return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            subscribed.cancel()
-            await task  # raises what stopped it
+        await _started(tasks[0], ingester.session.connected)
+        await _started(tasks[1], alerts.ready)
         state = {
             "pid": os.getpid(),
             "mqtt_url": mqtt_url,
             "database_url": database_url,
             "metrics_url": f"http://{settings.metrics_host}:{ingester.metrics_port}/metrics",
+            "api_url": f"http://{settings.api_host}:{alerts.api_port}/api",
         }
-        tasks: list[asyncio.Task[Any]] = [task]
         city = ""
-        if settings.city_elevators or settings.city_boilers:
-            simulation = Simulation(mqtt_url, SimulationOptions(
-                elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
-                fault_interval_s=settings.city_fault_interval_s))
+        if simulation is not None:
             tasks.append(asyncio.create_task(simulation.run(), name="simulated-city"))
             city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
                     "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
@@ -81,6 +97,7 @@ async def run_up(settings: Settings) -> None:
             "semon is up\n"
             f"  MQTT broker   {mqtt_url}\n"
             f"  database      {database_url}\n"
+            f"  API           {state['api_url']} (live stream: {state['api_url']}/live)\n"
             f"  metrics       {state['metrics_url']}\n"
             f"  data          {settings.data_dir.resolve()}\n"
             f"{city}"

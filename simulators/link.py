@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -31,7 +32,12 @@ from simulators.core import Frame
 log = logging.getLogger(__name__)
 
 ONLINE = b"online"
-OFFLINE = b"offline"
+OFFLINE = b"offline"  # the Last Will: the connection was lost
+
+
+def shutdown_status() -> bytes:
+    """An orderly offline, told apart from the Last Will (docs/protocol.md section 8)."""
+    return orjson.dumps({"state": "offline", "ts": int(time.time() * 1000), "reason": "shutdown"})
 
 # What an outgoing message is; status messages are never dropped, never counted as frames.
 _TELEMETRY = 0
@@ -246,7 +252,7 @@ class DeviceLink:
                 log.info("link %s closed while disconnected: %d frames not delivered",
                          self.device_id, len(self._backlog) + self.unacknowledged)
             return
-        self._backlog.append(_Outgoing(self._status_topic, OFFLINE, _STATUS, None))
+        self._backlog.append(_Outgoing(self._status_topic, shutdown_status(), _STATUS, None))
         self._drain()
         if self._backlog or self._inflight:
             self._settled = self._loop.create_future()

@@ -135,3 +135,6 @@ class StatusMessage(BaseModel):
 
     state: DeviceState
     ts: Timestamp | None = None
+    # "shutdown": an orderly offline, announced by the device itself; a plain "offline" is the
+    # Last Will: the connection was lost.
+    reason: Annotated[str, Field(max_length=64)] | None = None

@@ -21,11 +21,19 @@ pytestmark = pytest.mark.integration
 ORIGIN_MS = 1_780_000_000_000
 
 
+def status_of(payload: bytes) -> str:
+    """online, offline (the Last Will) or shutdown (an orderly offline)."""
+    if payload.startswith(b"{"):
+        status = orjson.loads(payload)
+        return "shutdown" if status.get("reason") == "shutdown" else str(status["state"])
+    return payload.decode()
+
+
 def by_device(recorder: Recorder) -> dict[str, list[tuple[str, object]]]:
     seen: dict[str, list[tuple[str, object]]] = defaultdict(list)
     for m in recorder.messages:
         _, _, device, channel = m.topic.split("/")
-        seen[device].append((channel, m.payload.decode() if channel == "status" else orjson.loads(m.payload)))
+        seen[device].append((channel, status_of(m.payload) if channel == "status" else orjson.loads(m.payload)))
     return seen
 
 
@@ -41,7 +49,7 @@ async def test_compressed_scenario_publishes_its_dry_run_in_order(mosquitto: Mos
         report = await Simulation(mosquitto.url, options).run()
         total = sum(len(v) for v in expected.values())
         await recorder.wait_for(lambda: len([m for m in recorder.messages if "status" not in m.topic]) >= total)
-        await recorder.wait_for(lambda: sum(1 for m in recorder.messages if m.payload == b"offline") >= 4)
+        await recorder.wait_for(lambda: sum(1 for m in recorder.messages if b"offline" in m.payload) >= 4)
     assert report.frames == total and report.acked == total
     assert {(c.device_id, c.alarm) for c in report.causes} == scenario.expected()
 
@@ -50,11 +58,11 @@ async def test_compressed_scenario_publishes_its_dry_run_in_order(mosquitto: Mos
         published = [(channel, payload) for channel, payload in seen[device] if channel != "status"]
         assert published == frames, device  # the same frames, in the same order
     statuses = {d: [p for c, p in msgs if c == "status"] for d, msgs in seen.items()}
-    # Dropped without DISCONNECT: the broker publishes the Last Will; back: online; closed: offline.
-    assert statuses["E-0402"] == ["online", "offline", "online", "offline"]
+    # Dropped without DISCONNECT: the broker publishes the Last Will; back: online; closed: shutdown.
+    assert statuses["E-0402"] == ["online", "offline", "online", "shutdown"]
     # Silent keeps its connection: no Last Will.
-    assert statuses["E-0401"] == ["online", "offline"]
-    assert statuses["B-0401"] == ["online", "offline"]
+    assert statuses["E-0401"] == ["online", "shutdown"]
+    assert statuses["B-0401"] == ["online", "shutdown"]
     # What E-0402 measured while it was away arrives after it is back, oldest first.
     back = seen["E-0402"].index(("status", "online"), 1)
     kept = [p for c, p in seen["E-0402"][back:] if c != "status"]
@@ -66,13 +74,13 @@ async def test_city_fleet_one_connection_and_one_will_per_device(mosquitto: Mosq
     simulation = Simulation(mosquitto.url, options)
     async with recording(mosquitto.url, "se/#") as recorder:
         report = await simulation.run()
-        await recorder.wait_for(lambda: sum(1 for m in recorder.messages if m.payload == b"offline") >= 44)
+        await recorder.wait_for(lambda: sum(1 for m in recorder.messages if b"offline" in m.payload) >= 44)
     assert report.devices == 44 and report.frames == report.acked > 44
     seen = by_device(recorder)
     assert set(seen) == {d.device_id for d in simulation.city}
     for device, msgs in seen.items():
         statuses = [p for c, p in msgs if c == "status"]
-        assert statuses == ["online", "offline"], device
+        assert statuses == ["online", "shutdown"], device
         seqs = [p["seq"] for c, p in msgs if c != "status"]  # type: ignore[index]
         assert seqs == list(range(1, len(seqs) + 1)), device
     kinds = {m.topic.split("/")[1] for m in recorder.messages}

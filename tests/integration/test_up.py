@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from semon.mqtt.client import BrokerAddress, MqttClient
@@ -25,7 +26,8 @@ async def test_semon_up_runs_the_stack_and_stops_on_ctrl_c() -> None:
     os.chmod(data, 0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
     env.update({"SEMON_DATA_DIR": str(data), "SEMON_METRICS_PORT": "0",
-                "SEMON_CITY_ELEVATORS": "20", "SEMON_CITY_BOILERS": "2"})
+                "SEMON_CITY_ELEVATORS": "20", "SEMON_CITY_BOILERS": "2",
+                "SEMON_API_PORT": "0"})
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
                                                 stdout=asyncio.subprocess.PIPE)
     try:
@@ -34,6 +36,8 @@ async def test_semon_up_runs_the_stack_and_stops_on_ctrl_c() -> None:
         assert "MQTT broker" in banner and "database" in banner
         assert "20 elevators and 2 boilers" in banner
         state = json.loads((data / "running.json").read_text())
+        async with aiohttp.ClientSession() as http, http.get(f"{state['api_url']}/alarms") as resp:
+            assert resp.status == 200  # the alerts API is up beside the ingester
 
         client = MqttClient(ConnectOptions("up-smoke"))
         await client.connect(BrokerAddress.from_url(state["mqtt_url"]))

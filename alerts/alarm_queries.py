@@ -1,0 +1,56 @@
+"""Read-only alarm queries for the API and the console (``alerts.alarm_store`` writes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from alerts.model import ALARM_COLUMNS, Alarm, Severity, alarm_from_row
+from semon.alarm_types import AlarmType
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmFilter:
+    state: str | None = None  # open | cleared
+    type: AlarmType | None = None
+    severity: Severity | None = None
+    kind: str | None = None
+    device_id: str | None = None
+    district: str | None = None
+    since: datetime | None = None  # on raised_at, inclusive
+    until: datetime | None = None  # on raised_at, exclusive
+    limit: int = 100
+
+
+async def list_alarms(conn: AsyncConnection, filters: AlarmFilter) -> list[Alarm]:
+    """Newest first."""
+    where: list[sql.Composable] = []
+    params: list[Any] = []
+    equal = (("state", filters.state), ("type", filters.type), ("severity", filters.severity),
+             ("kind", filters.kind), ("device_id", filters.device_id), ("district_code", filters.district))
+    for column, value in equal:
+        if value is not None:
+            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(str(value))
+    if filters.since is not None:
+        where.append(sql.SQL("raised_at >= %s"))
+        params.append(filters.since)
+    if filters.until is not None:
+        where.append(sql.SQL("raised_at < %s"))
+        params.append(filters.until)
+    query = sql.SQL("SELECT {} FROM alarms").format(sql.SQL(ALARM_COLUMNS))
+    if where:
+        query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
+    query = sql.SQL("{} ORDER BY raised_at DESC, id DESC LIMIT %s").format(query)
+    params.append(filters.limit)
+    cur = await conn.execute(query, params)
+    return [alarm_from_row(r) for r in await cur.fetchall()]
+
+
+async def get_alarm(conn: AsyncConnection, alarm_id: int) -> Alarm | None:
+    cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE id = %s", (alarm_id,))
+    row = await cur.fetchone()
+    return alarm_from_row(row) if row else None

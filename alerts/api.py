@@ -1,0 +1,421 @@
+"""The alerts HTTP API and live stream (aiohttp): alarms, rescue incidents and their steps, the
+rescue KPIs, the OpenAPI document, and ``/api/live``, a WebSocket that sends a snapshot and then
+every change from the hub.
+
+Errors are JSON ``{"error": "..."}``; psycopg errors are translated here, at the boundary (503
+when the database is away). Changes are published only after their transaction has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+from aiohttp import WSCloseCode, web
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, ValidationError
+
+from alerts.alarm_queries import AlarmFilter, get_alarm, list_alarms
+from alerts.alarm_store import open_alarms
+from alerts.api_models import AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
+from alerts.hub import LiveHub, Subscription
+from alerts.incident_store import (
+    IncidentFilter,
+    StepOutcome,
+    add_comment,
+    apply_step,
+    get_incident,
+    list_incidents,
+)
+from alerts.incidents import (
+    Incident,
+    IncidentNotFound,
+    IncidentStep,
+    Step,
+    StepNotAllowed,
+    StepRequestError,
+    incident_change,
+)
+from alerts.kpis import rescue_kpis
+from alerts.model import Alarm
+from alerts.openapi import openapi_document
+from semon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The close code a console too slow for the live stream gets (4000-4999: for applications).
+SLOW_CONSUMER_CLOSE = 4008
+SLOW_CONSUMER_REASON = b"too slow; reconnect to resync"
+_MAX_ID = 2**63 - 1  # bigserial
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """Everything the handlers share; one per application, under ``CONTEXT``."""
+
+    pool: AsyncConnectionPool
+    hub: LiveHub
+    settings: Settings
+    on_alarm_cleared: Callable[[Alarm], None] | None
+    db_timeout_s: float  # how long a request waits for a connection before answering 503
+    heartbeat_s: float
+    close_timeout_s: float
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)  # closed on shutdown
+
+
+CONTEXT = web.AppKey("alerts_api", ApiContext)
+OPENAPI_JSON = web.AppKey("alerts_openapi_json", bytes)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def actor_of(request: web.Request, claimed: str) -> str:
+    """Who takes a step. For now whoever the body names; when users and roles arrive, this is
+    the one place that derives the actor from the authenticated session instead."""
+    del request  # the seam: unused until there is a session to read
+    return claimed
+
+
+def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
+              on_alarm_cleared: Callable[[Alarm], None] | None = None,
+              db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0) -> web.Application:
+    """The API application. The pool is opened and closed by the caller. ``on_alarm_cleared`` hears
+    of every alarm an operator's close or false alarm cleared (the rules engine must forget it).
+    The deadline watch (``alerts.deadlines.run_deadlines``) runs beside it, not inside."""
+    app = web.Application(middlewares=[_errors])
+    app[CONTEXT] = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
+    app[OPENAPI_JSON] = orjson.dumps(openapi_document())
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/api/alarms", _list_alarms)
+    app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
+    app.router.add_get("/api/incidents", _list_incidents)
+    app.router.add_get(r"/api/incidents/{id:\d+}", _get_incident)
+    app.router.add_post(r"/api/incidents/{id:\d+}/steps", _post_step)
+    app.router.add_post(r"/api/incidents/{id:\d+}/comments", _post_comment)
+    app.router.add_get("/api/kpis/rescue", _rescue_kpis)
+    app.router.add_get("/api/openapi.json", _openapi)
+    app.router.add_get("/api/live", _live)
+    app.on_shutdown.append(_close_live_sockets)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serve_api(app: web.Application, host: str, port: int) -> AsyncIterator[int]:
+    """Serve ``app``; yields the bound port (useful with port 0)."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound: int = runner.addresses[0][1]
+        log.info("alerts API on http://%s:%d/api/", host, bound)
+        yield bound
+    finally:
+        await runner.cleanup()
+
+
+# Plumbing
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    response = _json({"error": message}, status)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+@web.middleware
+async def _errors(request: web.Request,
+                  handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error(exc.status, exc.message)
+    except IncidentNotFound as exc:
+        return _error(404, str(exc))
+    except StepRequestError as exc:
+        return _error(400, str(exc))
+    except StepNotAllowed as exc:
+        return _error(409, str(exc))
+    except psycopg.OperationalError as exc:  # the database is away; PoolTimeout is one of these
+        log.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
+        return _error(503, "database unavailable; try again")
+    except psycopg.Error:
+        log.exception("%s %s: database error", request.method, request.path)
+        return _error(500, "database error")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return _error(exc.status, exc.text or exc.reason, allow)
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        if err["type"] == "json_invalid":
+            return "body is not valid JSON"
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)
+
+
+async def _body(request: web.Request, model: type[_Model]) -> _Model:
+    raw = await request.read()
+    if not raw:
+        raise ApiError(400, "a JSON body is required")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ApiError(400, _explain(exc)) from None
+
+
+def _query(request: web.Request, model: type[_Model]) -> _Model:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise ApiError(400, _explain(exc)) from None
+
+
+def _path_id(request: web.Request, what: str) -> int:
+    value = int(request.match_info["id"])
+    if not 0 < value <= _MAX_ID:
+        raise ApiError(404, f"{what} {value} not found")
+    return value
+
+
+def _ctx(request: web.Request) -> ApiContext:
+    return request.app[CONTEXT]
+
+
+def _connection(ctx: ApiContext) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+    """A pooled connection; its block commits on success and rolls back on error."""
+    return ctx.pool.connection(timeout=ctx.db_timeout_s)
+
+
+def _detail(incident: Incident, steps: list[IncidentStep]) -> dict[str, Any]:
+    return {**incident.as_json(), "steps": [s.as_json() for s in steps]}
+
+
+def _publish_outcome(ctx: ApiContext, outcome: StepOutcome) -> None:
+    """After the commit: the consoles, then the rules engine, learn what the step did."""
+    ctx.hub.publish(incident_change(str(outcome.step.step), outcome.incident, outcome.step))
+    alarm = outcome.cleared_alarm
+    if alarm is None:
+        return
+    ctx.hub.publish({"topic": "alarm", "op": "cleared", "alarm": alarm.as_json()})
+    if ctx.on_alarm_cleared is not None:
+        try:
+            ctx.on_alarm_cleared(alarm)
+        except Exception:  # the step is committed; the operator's answer must not fail on a listener
+            log.exception("on_alarm_cleared failed for alarm %d", alarm.id)
+
+
+# Handlers
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    try:
+        async with _connection(ctx) as conn:
+            await conn.execute("SELECT 1")
+        database = True
+    except psycopg.Error as exc:
+        log.warning("healthz: database unavailable: %s", exc)
+        database = False
+    return _json({"ok": database, "database": database, "live_subscribers": ctx.hub.subscribers},
+                 200 if database else 503)
+
+
+async def _list_alarms(request: web.Request) -> web.Response:
+    q = _query(request, AlarmQuery)
+    filters = AlarmFilter(state=q.state, type=q.type, severity=q.severity, kind=q.kind, device_id=q.device_id,
+                          district=q.district, since=q.since, until=q.until, limit=q.limit)
+    async with _connection(_ctx(request)) as conn:
+        alarms = await list_alarms(conn, filters)
+    return _json({"alarms": [a.as_json() for a in alarms]})
+
+
+async def _get_alarm(request: web.Request) -> web.Response:
+    alarm_id = _path_id(request, "alarm")
+    async with _connection(_ctx(request)) as conn:
+        alarm = await get_alarm(conn, alarm_id)
+    if alarm is None:
+        raise ApiError(404, f"alarm {alarm_id} not found")
+    return _json(alarm.as_json())
+
+
+async def _list_incidents(request: web.Request) -> web.Response:
+    q = _query(request, IncidentQuery)
+    filters = IncidentFilter(state=q.state, active=q.active, district=q.district,
+                             maintenance_unit=q.maintenance_unit, since=q.since, until=q.until, limit=q.limit)
+    async with _connection(_ctx(request)) as conn:
+        incidents = await list_incidents(conn, filters)
+    return _json({"incidents": [i.as_json() for i in incidents]})
+
+
+async def _get_incident(request: web.Request) -> web.Response:
+    incident_id = _path_id(request, "incident")
+    async with _connection(_ctx(request)) as conn:
+        found = await get_incident(conn, incident_id)
+    if found is None:
+        raise IncidentNotFound(incident_id)
+    return _json(_detail(*found))
+
+
+async def _post_step(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    incident_id = _path_id(request, "incident")
+    body = await _body(request, StepBody)
+    actor = actor_of(request, body.actor)
+    async with _connection(ctx) as conn:
+        outcome = await apply_step(conn, incident_id, Step(body.step), actor, body.comment,
+                                   maintenance_unit=body.maintenance_unit, contact=body.contact, cause=body.cause,
+                                   now=datetime.now(UTC), settings=ctx.settings)
+        found = await get_incident(conn, incident_id)
+    assert found is not None  # it was just updated in this transaction
+    _publish_outcome(ctx, outcome)
+    return _json(_detail(*found))
+
+
+async def _post_comment(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    incident_id = _path_id(request, "incident")
+    body = await _body(request, CommentBody)
+    async with _connection(ctx) as conn:
+        outcome = await add_comment(conn, incident_id, actor_of(request, body.actor), body.comment,
+                                    now=datetime.now(UTC))
+    _publish_outcome(ctx, outcome)
+    return _json(outcome.step.as_json(), 201)
+
+
+async def _rescue_kpis(request: web.Request) -> web.Response:
+    q = _query(request, KpiQuery)
+    since, until = q.window(datetime.now(UTC))
+    if since >= until:
+        raise ApiError(400, "since must be before until")
+    async with _connection(_ctx(request)) as conn:
+        rows = await rescue_kpis(conn, q.by, since, until)
+    return _json({"by": str(q.by), "since": since.isoformat(), "until": until.isoformat(),
+                  "rows": [r.as_json() for r in rows]})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI_JSON], content_type="application/json")
+
+
+# The live stream
+
+
+async def _live(request: web.Request) -> web.WebSocketResponse:
+    ctx = _ctx(request)
+    ws = web.WebSocketResponse(heartbeat=ctx.heartbeat_s, timeout=ctx.close_timeout_s)
+    await ws.prepare(request)
+    # Subscribe before reading the snapshot, so no change can fall between the two; a change
+    # may repeat what the snapshot shows, and clients apply changes as upserts.
+    sub = ctx.hub.subscribe()
+    ctx.sockets.add(ws)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        snapshot = await _snapshot(ctx)
+        if snapshot is None:
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable; reconnect later")
+            return ws
+        await ws.send_str(snapshot)
+        forward = asyncio.create_task(_forward(ws, sub), name="live-forward")
+        receive = asyncio.create_task(_receive(ws), name="live-receive")
+        overflow = asyncio.create_task(sub.overflowed.wait(), name="live-overflow")
+        tasks = [forward, receive, overflow]
+        # The forwarder may be stuck in a send to a client that does not read; the overflow
+        # watch is separate so the cut-off happens anyway.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if overflow in done:
+            sub.close()
+            forward.cancel()  # aiohttp's frame writes are atomic under cancellation
+            await _close_slow(ws, request, ctx.close_timeout_s)
+    except ConnectionResetError:
+        log.debug("live client went away")
+    finally:
+        sub.close()
+        ctx.sockets.discard(ws)
+        for task in tasks:
+            task.cancel()
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception) and not isinstance(result, ConnectionResetError):
+                log.error("live stream task failed: %r", result)
+        if not ws.closed:
+            with contextlib.suppress(ConnectionResetError, TimeoutError):
+                async with asyncio.timeout(ctx.close_timeout_s):
+                    await ws.close()
+    return ws
+
+
+async def _snapshot(ctx: ApiContext) -> str | None:
+    try:
+        async with _connection(ctx) as conn:
+            alarms = await open_alarms(conn)
+            incidents = await list_incidents(conn, IncidentFilter(active=True, limit=None))
+    except psycopg.Error as exc:
+        log.warning("live snapshot failed: %s", exc)
+        return None
+    return orjson.dumps({"topic": "snapshot", "alarms": [a.as_json() for a in alarms],
+                         "incidents": [i.as_json() for i in incidents]}).decode()
+
+
+async def _forward(ws: web.WebSocketResponse, sub: Subscription) -> None:
+    """Hub → socket, in order, until the subscription overflows."""
+    while True:
+        change = await sub.queue.get()
+        if sub.overflowed.is_set():
+            return  # the handler closes the socket; what is queued is stale for this client now
+        await ws.send_str(orjson.dumps(change).decode())
+
+
+async def _receive(ws: web.WebSocketResponse) -> None:
+    """Read what the client sends (nothing is expected) so pongs and the close handshake are
+    processed; returns when the client goes."""
+    async for msg in ws:
+        log.debug("live client sent %s (ignored)", msg.type)
+
+
+async def _close_slow(ws: web.WebSocketResponse, request: web.Request, timeout_s: float) -> None:
+    log.warning("live client %s too slow: closing with %d", request.remote, SLOW_CONSUMER_CLOSE)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await ws.close(code=SLOW_CONSUMER_CLOSE, message=SLOW_CONSUMER_REASON)
+    except TimeoutError:
+        # It does not read at all, so even the close frame cannot get through: drop it.
+        if request.transport is not None:
+            request.transport.abort()
+
+
+async def _close_live_sockets(app: web.Application) -> None:
+    """On shutdown: live sockets would otherwise hold the server open until its timeout."""
+    ctx = app[CONTEXT]
+
+    async def close(ws: web.WebSocketResponse) -> None:
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            async with asyncio.timeout(ctx.close_timeout_s):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    await asyncio.gather(*(close(ws) for ws in list(ctx.sockets)))
+

@@ -1,0 +1,143 @@
+"""``semon bench alerts``: under a background telemetry load, inject entrapments and time each
+from the device's publish to its alarm arriving on the live stream (WebSocket).
+
+The system under test is a whole ``semon up`` (broker, database, ingester, rules engine, API) in
+its own process, without the simulated city; the load generator, the injecting device and the
+live-stream client run in this process, so publish and arrival share one clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from semon.mqtt.client import BrokerAddress, MqttClient
+from semon.mqtt.packets import ConnectOptions
+from semon.stack import free_port
+from simulators.loadgen import LoadPlan, run_load
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsBenchOptions:
+    rate: int = 10_000  # background telemetry, messages per second
+    duration: float = 30.0
+    entrapments: int = 200
+    drain_timeout: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    mqtt_url: str
+    api_url: str
+
+
+@contextlib.asynccontextmanager
+async def system_under_test() -> AsyncIterator[System]:
+    root = Path(tempfile.mkdtemp(prefix="semon-bench-alerts-", dir="/var/tmp"))
+    os.chmod(root, 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
+    env.update({"SEMON_DATA_DIR": str(root), "SEMON_CITY_ELEVATORS": "0", "SEMON_CITY_BOILERS": "0",
+                "SEMON_API_PORT": str(free_port()), "SEMON_METRICS_PORT": "0", "SEMON_LOG_LEVEL": "WARNING"})
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
+                                                stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 120)
+        state = json.loads((root / "running.json").read_text())
+        yield System(state["mqtt_url"], state["api_url"])
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _watch(api_url: str, arrivals: dict[str, list[float]], connected: asyncio.Event, expected: int,
+                 all_in: asyncio.Event) -> None:
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{api_url}/live") as ws:
+        connected.set()
+        async for msg in ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                break
+            now = time.monotonic()
+            change: dict[str, Any] = orjson.loads(msg.data)
+            if change.get("topic") == "alarm" and change.get("op") == "raised":
+                alarm = change["alarm"]
+                if alarm["type"] == "entrapment":
+                    arrivals[alarm["device_id"]].append(now)
+                    if len(arrivals) >= expected:
+                        all_in.set()
+
+
+async def _inject(mqtt_url: str, options: AlertsBenchOptions, sent: dict[str, float]) -> None:
+    """One device after another reports passengers trapped (code 11), spread over the run."""
+    client = MqttClient(ConnectOptions("bench-alerts-injector"))
+    await client.connect(BrokerAddress.from_url(mqtt_url))
+    gap = options.duration / (options.entrapments + 1)
+    try:
+        for i in range(options.entrapments):
+            await asyncio.sleep(gap)
+            device = f"BENCHTRAP-{i:05d}"
+            payload = orjson.dumps({"ts": int(time.time() * 1000), "seq": 1, "code": 11, "floor": 5})
+            await client.wait_for_quota()
+            sent[device] = time.monotonic()
+            client.publish_nowait(f"se/elevator/{device}/event".encode(), payload, 1)
+    finally:
+        await client.disconnect()
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))] if ordered else float("nan")
+
+
+async def run_alerts_bench(options: AlertsBenchOptions) -> dict[str, object]:
+    arrivals: dict[str, list[float]] = defaultdict(list)
+    sent: dict[str, float] = {}
+    async with system_under_test() as system:
+        connected, all_in = asyncio.Event(), asyncio.Event()
+        watcher = asyncio.create_task(_watch(system.api_url, arrivals, connected, options.entrapments, all_in))
+        await asyncio.wait_for(connected.wait(), 30)
+        plan = LoadPlan(options.rate, options.duration, max(2, math.ceil(options.rate / 5000)), 10_000, "BENCHLOAD-")
+        load_task = asyncio.create_task(run_load(BrokerAddress.from_url(system.mqtt_url), plan))
+        await _inject(system.mqtt_url, options, sent)
+        load = await load_task
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), options.drain_timeout)
+        await asyncio.sleep(1.0)  # a duplicate would come right after
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+            await watcher
+    latencies = [(arrivals[d][0] - t) * 1000 for d, t in sent.items() if arrivals.get(d)]
+    result: dict[str, object] = {
+        "entrapments": len(sent),
+        "background_rate": round(load.sent / load.elapsed, 1),
+        "p50_ms": round(_quantile(latencies, 0.5), 1),
+        "p99_ms": round(_quantile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies, default=float("nan")), 1),
+        "missed": sum(1 for d in sent if not arrivals.get(d)),
+        "duplicated": sum(len(v) - 1 for v in arrivals.values() if v) + sum(1 for d in arrivals if d not in sent),
+    }
+    print(f"{len(sent)} entrapments under {result['background_rate']}/s of telemetry", file=sys.stderr)
+    print(json.dumps(result), flush=True)
+    return result

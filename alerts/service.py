@@ -1,0 +1,46 @@
+"""The alerts service: the rules engine, the incident deadlines and the HTTP API with its live
+stream, on one connection pool and one live hub. ``semon alerts`` runs it alone; ``semon up``
+runs it beside the ingester."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from alerts.api import build_api, serve_api
+from alerts.deadlines import run_deadlines
+from alerts.engine import ProfileLookup, RulesEngine
+from alerts.hub import LiveHub
+from semon.db import apply_migrations
+from semon.db.pool import open_pool
+from semon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AlertsService:
+    def __init__(self, settings: Settings, mqtt_url: str, database_url: str,
+                 profiles: ProfileLookup | None = None) -> None:
+        self.settings = settings
+        self.mqtt_url = mqtt_url
+        self.database_url = database_url
+        self.profiles = profiles
+        self.hub = LiveHub(settings.live_queue_size)
+        self.engine: RulesEngine | None = None
+        self.api_port: int | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        await apply_migrations(self.database_url)
+        s = self.settings
+        async with open_pool(self.database_url, min_size=2, max_size=6, name="semon-alerts") as pool:
+            engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.profiles)
+            app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
+            async with serve_api(app, s.api_host, s.api_port) as port, asyncio.TaskGroup() as tg:
+                self.api_port = port
+                log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
+                tg.create_task(engine.run(), name="rules-engine")
+                tg.create_task(run_deadlines(pool, self.hub, s), name="incident-deadlines")
+                await engine.ready.wait()
+                await engine.session.connected.wait()
+                self.ready.set()
