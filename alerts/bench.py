@@ -94,6 +94,7 @@ async def _inject(mqtt_url: str, options: AlertsBenchOptions, sent: dict[str, fl
     client = MqttClient(ConnectOptions("bench-alerts-injector"))
     await client.connect(BrokerAddress.from_url(mqtt_url))
     gap = options.duration / (options.entrapments + 1)
+    acks: list[asyncio.Future[int]] = []
     try:
         for i in range(options.entrapments):
             await asyncio.sleep(gap)
@@ -101,7 +102,10 @@ async def _inject(mqtt_url: str, options: AlertsBenchOptions, sent: dict[str, fl
             payload = orjson.dumps({"ts": int(time.time() * 1000), "seq": 1, "code": 11, "floor": 5})
             await client.wait_for_quota()
             sent[device] = time.monotonic()
-            client.publish_nowait(f"se/elevator/{device}/event".encode(), payload, 1)
+            published = client.publish_nowait(f"se/elevator/{device}/event".encode(), payload, 1)
+            if published is not None:
+                acks.append(published[1])
+        await asyncio.gather(*acks)
     finally:
         await client.disconnect()
 

@@ -150,7 +150,9 @@ class RulesEngine:
             assert isinstance(payload, StatusMessage) and topic.channel is Channel.STATUS
             at = payload.ts.timestamp() if payload.ts is not None else datetime.now(UTC).timestamp()
             changes = rules.on_status(payload.state == "online", at, orderly=payload.reason == "shutdown")
-        self._dirty.add(topic.device_id)
+        if rules.changed:
+            rules.changed = False
+            self._dirty.add(topic.device_id)
         for change in changes:
             self._enqueue(topic.device_id, str(topic.kind), change)
 
@@ -253,7 +255,8 @@ class RulesEngine:
             now = self._loop.time()
             for device_id, rules in self.devices.items():
                 changes = rules.tick(now)
-                if changes:
+                if rules.changed:
+                    rules.changed = False
                     self._dirty.add(device_id)
                     kind = str(rules.profile.kind)
                     for change in changes:

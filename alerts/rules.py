@@ -86,6 +86,10 @@ class DeviceRules:
         self.hold_s: dict[AlarmType, float] = {}  # minimum duration of the condition now holding
         self.details: dict[AlarmType, dict[str, Any]] = {}
         self.button_at: float | None = None
+        # Set when something worth keeping across a restart changed: a condition began or
+        # ended, an alarm opened or closed. The position in the stream alone is not worth a
+        # write: after a crash the broker replays it in order and the rules arrive at the same.
+        self.changed = False
 
     # --- the message stream --------------------------------------------------------------
 
@@ -122,6 +126,7 @@ class DeviceRules:
                                        {"trigger": "alarm button with a passenger in the car"})
             else:
                 self.button_at = ts
+                self.changed = True
                 changes += self._raise(AlarmType.ALARM_BUTTON, Source.CODE, ts, {"trigger": "alarm button"})
         elif code == BACK_TO_NORMAL[self.profile.kind] and self.profile.reports_events:
             for open_alarm, source in list(self.open.items()):
@@ -137,6 +142,7 @@ class DeviceRules:
         if online == (not self.offline):
             return []
         self.offline = not online
+        self.changed = True
         if self.offline:
             if orderly:
                 return []
@@ -161,6 +167,7 @@ class DeviceRules:
         condition has cleared (the operator has judged this one)."""
         if self.open.pop(alarm, None) is not None:
             self.suppressed.add(alarm)
+            self.changed = True
 
     # --- conditions ----------------------------------------------------------------------
 
@@ -172,13 +179,16 @@ class DeviceRules:
                 self.raise_since[alarm] = ts
                 self.hold_s[alarm] = hold_s
                 self.details[alarm] = details or {}
-        else:
-            self.raise_since.pop(alarm, None)
+                self.changed = True
+        elif self.raise_since.pop(alarm, None) is not None:
+            self.changed = True
         if clearing:
-            self.clear_since.setdefault(alarm, ts)
-            self.suppressed.discard(alarm)
-        else:
-            self.clear_since.pop(alarm, None)
+            if alarm not in self.clear_since:
+                self.clear_since[alarm] = ts
+                self.suppressed.discard(alarm)
+                self.changed = True
+        elif self.clear_since.pop(alarm, None) is not None:
+            self.changed = True
 
     def evaluate(self, now: float) -> list[Change]:
         changes: list[Change] = []
@@ -205,12 +215,14 @@ class DeviceRules:
         if alarm in self.open or alarm in self.suppressed:
             return []
         self.open[alarm] = source
+        self.changed = True
         return [Change(True, alarm, source, at, details)]
 
     def _clear(self, alarm: AlarmType, at: float, reason: str) -> list[Change]:
         source = self.open.pop(alarm, None)
         if source is None:
             return []
+        self.changed = True
         return [Change(False, alarm, source, at, {"reason": reason})]
 
     # --- elevator --------------------------------------------------------------------------
