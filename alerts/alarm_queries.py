@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from alerts.filters import where_clause
 from alerts.model import ALARM_COLUMNS, Alarm, Severity, alarm_from_row
 from semon.alarm_types import AlarmType
 
@@ -27,23 +27,10 @@ class AlarmFilter:
 
 async def list_alarms(conn: AsyncConnection, filters: AlarmFilter) -> list[Alarm]:
     """Newest first."""
-    where: list[sql.Composable] = []
-    params: list[Any] = []
     equal = (("state", filters.state), ("type", filters.type), ("severity", filters.severity),
              ("kind", filters.kind), ("device_id", filters.device_id), ("district_code", filters.district))
-    for column, value in equal:
-        if value is not None:
-            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-            params.append(str(value))
-    if filters.since is not None:
-        where.append(sql.SQL("raised_at >= %s"))
-        params.append(filters.since)
-    if filters.until is not None:
-        where.append(sql.SQL("raised_at < %s"))
-        params.append(filters.until)
-    query = sql.SQL("SELECT {} FROM alarms").format(sql.SQL(ALARM_COLUMNS))
-    if where:
-        query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
+    where, params = where_clause(equal, filters.since, filters.until)
+    query = sql.SQL("SELECT {} FROM alarms").format(sql.SQL(ALARM_COLUMNS)) + where
     query = sql.SQL("{} ORDER BY raised_at DESC, id DESC LIMIT %s").format(query)
     params.append(filters.limit)
     cur = await conn.execute(query, params)

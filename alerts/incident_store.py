@@ -18,6 +18,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
 from alerts.alarm_store import clear_alarm_by_id
+from alerts.filters import where_clause
 from alerts.incidents import (
     INCIDENT_FIELDS,
     SYSTEM_ACTOR,
@@ -182,27 +183,14 @@ async def get_incident(conn: AsyncConnection, incident_id: int) -> tuple[Inciden
 
 async def list_incidents(conn: AsyncConnection, filters: IncidentFilter) -> list[Incident]:
     """Newest first."""
-    where: list[sql.Composable] = []
-    params: list[Any] = []
-    if filters.state is not None:
-        where.append(sql.SQL("state = %s"))
-        params.append(str(filters.state))
+    active: list[sql.Composable] = []
     if filters.active is not None:
-        where.append(sql.SQL("state NOT IN ('closed', 'false_alarm')" if filters.active
-                             else "state IN ('closed', 'false_alarm')"))
-    for column, value in (("district_code", filters.district), ("maintenance_unit", filters.maintenance_unit)):
-        if value is not None:
-            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-            params.append(value)
-    if filters.since is not None:
-        where.append(sql.SQL("raised_at >= %s"))
-        params.append(filters.since)
-    if filters.until is not None:
-        where.append(sql.SQL("raised_at < %s"))
-        params.append(filters.until)
-    query = sql.SQL("SELECT {} FROM incidents").format(INCIDENT_COLUMNS)
-    if where:
-        query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
+        active.append(sql.SQL("state NOT IN ('closed', 'false_alarm')" if filters.active
+                              else "state IN ('closed', 'false_alarm')"))
+    equal = (("state", filters.state), ("district_code", filters.district),
+             ("maintenance_unit", filters.maintenance_unit))
+    where, params = where_clause(equal, filters.since, filters.until, active)
+    query = sql.SQL("SELECT {} FROM incidents").format(INCIDENT_COLUMNS) + where
     query = sql.SQL("{} ORDER BY raised_at DESC, id DESC").format(query)
     if filters.limit is not None:
         query = sql.SQL("{} LIMIT %s").format(query)
