@@ -39,6 +39,16 @@ log = logging.getLogger(__name__)
 _TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
+def ingest_subscription(settings: Settings) -> str:
+    """The shared subscription when a share group is set (several ingesters split the load),
+    else a plain one. Mosquitto 2.0 restores a persistent session's shared subscription without
+    its group after a restart, so until the ingester has subscribed again the broker drops
+    what arrives; a plain subscription survives the restart (docs/ingest.md)."""
+    if settings.ingest_share_group:
+        return f"$share/{settings.ingest_share_group}/{subscription_filter()}"
+    return subscription_filter()
+
+
 class Inbound(NamedTuple):
     generation: int
     message: Message
@@ -66,7 +76,7 @@ class Ingester:
         self.session = MqttSession(
             BrokerAddress.from_url(mqtt_url),
             options,
-            [(f"$share/{settings.ingest_share_group}/{subscription_filter()}", 1)],
+            [(ingest_subscription(settings), 1)],
             self._on_message,
             self._backoff(),
             on_connected=self._on_connected,

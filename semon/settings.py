@@ -21,7 +21,9 @@ class Settings(BaseSettings):
 
     # Ingest
     ingest_client_id: str = "semon-ingest-1"
-    ingest_share_group: str = "semon-ingest"
+    # Empty: one ingester on a plain subscription. Set a group for several ingesters sharing
+    # the load ($share/{group}/…); on Mosquitto 2.0 see docs/ingest.md about restarts.
+    ingest_share_group: str = ""
     # Messages the broker may have in flight to one ingester (MQTT 5 Receive Maximum). It bounds
     # the ingester's buffer: nothing more arrives until a commit lets us acknowledge.
     ingest_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
