@@ -1,0 +1,54 @@
+"""The register's records: parties and equipment, as imported, stored and served."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from registry.due import Category
+
+
+class Role(StrEnum):
+    OWNER = "owner"  # 使用单位
+    MAINTENANCE = "maintenance"  # 维保单位
+    AGENCY = "agency"  # 检验机构
+    BUREAU = "bureau"  # 市场监管局
+
+
+class Status(StrEnum):
+    IN_USE = "in_use"
+    STOPPED = "stopped"  # 停用: left out of the inspection rate, no notices
+    SCRAPPED = "scrapped"  # 报废
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    code: str
+    name: str
+    role: Role
+    contact: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    district_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Equipment:
+    registration_code: str
+    category: Category
+    district_code: str
+    type: str | None = None
+    address: str | None = None
+    owner: str | None = None  # party codes
+    maintenance: str | None = None
+    agency: str | None = None
+    status: Status = Status.IN_USE
+    commissioned_on: date | None = None
+    rated: dict[str, Any] = field(default_factory=dict)
+    interval_overrides: dict[str, int] = field(default_factory=dict)
+    # The last inspection of each schedule, where known (an import carries them).
+    last_inspected: dict[str, date] = field(default_factory=dict)

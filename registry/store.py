@@ -1,0 +1,141 @@
+"""The register in PostgreSQL: parties, equipment and its schedules, inspections.
+
+Each piece of equipment keeps one row per schedule with its last inspection and next due
+date; ``equipment.next_due`` is the earliest of them, so the daily scan and the inspection
+rate are one indexed pass over one table.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from registry.due import Category, DueError, IntervalTable, Result, Schedule, default_table, next_due
+from registry.model import Equipment, Party
+
+
+async def upsert_party(conn: AsyncConnection, party: Party) -> int:
+    cur = await conn.execute(
+        """INSERT INTO parties (code, name, role, contact, phone, email, webhook_url, webhook_secret, district_code)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (code) DO UPDATE SET name = excluded.name, role = excluded.role, contact = excluded.contact,
+             phone = excluded.phone, email = excluded.email, webhook_url = excluded.webhook_url,
+             webhook_secret = excluded.webhook_secret, district_code = excluded.district_code
+           RETURNING id""",
+        (party.code, party.name, str(party.role), party.contact, party.phone, party.email, party.webhook_url,
+         party.webhook_secret, party.district_code),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def party_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, int]:
+    if not codes:
+        return {}
+    cur = await conn.execute("SELECT code, id FROM parties WHERE code = ANY(%s)", (list(codes),))
+    return {str(code): int(id_) for code, id_ in await cur.fetchall()}
+
+
+async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, table: IntervalTable | None = None,
+                           parties: dict[str, int] | None = None) -> None:
+    """Insert or update one piece of equipment and its schedules (idempotent: the same record
+    twice changes nothing). Known last inspections are kept unless the record brings newer."""
+    table = table or default_table()
+    schedules = table.schedules(item.category, type_=item.type, rated=item.rated, overrides=item.interval_overrides)
+    ids = parties if parties is not None else await party_ids(
+        conn, {c for c in (item.owner, item.maintenance, item.agency) if c})
+    for role, code in (("owner", item.owner), ("maintenance unit", item.maintenance), ("agency", item.agency)):
+        if code and code not in ids:
+            raise DueError(f"{role} {code!r} is not a registered party")
+    await conn.execute(
+        """INSERT INTO equipment (registration_code, category, type, address, district_code, owner_id, maintenance_id,
+             agency_id, status, commissioned_on, rated, interval_overrides)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (registration_code) DO UPDATE SET category = excluded.category, type = excluded.type,
+             address = excluded.address, district_code = excluded.district_code, owner_id = excluded.owner_id,
+             maintenance_id = excluded.maintenance_id, agency_id = excluded.agency_id, status = excluded.status,
+             commissioned_on = excluded.commissioned_on, rated = excluded.rated,
+             interval_overrides = excluded.interval_overrides, updated_at = now()""",
+        (item.registration_code, str(item.category), item.type, item.address, item.district_code,
+         ids.get(item.owner or ""), ids.get(item.maintenance or ""), ids.get(item.agency or ""), str(item.status),
+         item.commissioned_on, Jsonb(item.rated), Jsonb(item.interval_overrides)),
+    )
+    cur = await conn.execute(
+        "SELECT schedule, last_inspected FROM equipment_schedules WHERE registration_code = %s",
+        (item.registration_code,))
+    known: dict[str, date | None] = {str(s): d for s, d in await cur.fetchall()}
+    names = [s.name for s in schedules]
+    await conn.execute("DELETE FROM equipment_schedules WHERE registration_code = %s AND NOT schedule = ANY(%s)",
+                       (item.registration_code, names))
+    for schedule in schedules:
+        last = _later(known.get(schedule.name), item.last_inspected.get(schedule.name))
+        due = next_due(schedule, last_inspected=last, commissioned=item.commissioned_on, category=item.category,
+                       table=table)
+        await conn.execute(
+            """INSERT INTO equipment_schedules (registration_code, schedule, interval_months, last_inspected, next_due)
+               VALUES (%s, %s, %s, %s, %s)
+               ON CONFLICT (registration_code, schedule) DO UPDATE SET interval_months = excluded.interval_months,
+                 last_inspected = excluded.last_inspected, next_due = excluded.next_due""",
+            (item.registration_code, schedule.name, schedule.months, last, due))
+    # Grade 5 vessels and the like (0 months) may not be used at all.
+    unusable = any(s.months <= 0 for s in schedules)
+    await _refresh(conn, item.registration_code, unfit=unusable or None)
+
+
+def _later(a: date | None, b: date | None) -> date | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+async def _refresh(conn: AsyncConnection, code: str, *, unfit: bool | None = None) -> None:
+    await conn.execute(
+        """UPDATE equipment SET next_due = (SELECT min(next_due) FROM equipment_schedules s
+                                           WHERE s.registration_code = equipment.registration_code),
+             fit_for_use = CASE WHEN %s::boolean IS NULL THEN fit_for_use ELSE NOT %s::boolean END
+           WHERE registration_code = %s""",
+        (unfit, unfit, code))
+
+
+async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, inspected_on: date, result: Result,
+                            agency: str | None = None, report_no: str | None = None, recorded_by: str | None = None,
+                            table: IntervalTable | None = None) -> dict[str, Any]:
+    """Record an inspection. A pass (or conditional pass) moves its schedule on and makes the
+    unit fit for use; a fail leaves the schedule where it was and makes the unit unfit."""
+    table = table or default_table()
+    cur = await conn.execute(
+        """SELECT e.category, e.commissioned_on, s.interval_months, s.last_inspected
+           FROM equipment e JOIN equipment_schedules s USING (registration_code)
+           WHERE e.registration_code = %s AND s.schedule = %s FOR UPDATE""", (code, schedule))
+    row = await cur.fetchone()
+    if row is None:
+        raise DueError(f"no equipment {code!r} with a {schedule!r} schedule")
+    category, commissioned, months, last = row
+    agency_id = (await party_ids(conn, {agency})).get(agency) if agency else None
+    if agency and agency_id is None:
+        raise DueError(f"agency {agency!r} is not a registered party")
+    await conn.execute(
+        """INSERT INTO inspections
+             (registration_code, schedule, inspected_on, result, agency_id, report_no, recorded_by)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (registration_code, schedule, inspected_on) DO UPDATE SET result = excluded.result,
+             agency_id = excluded.agency_id, report_no = excluded.report_no, recorded_by = excluded.recorded_by""",
+        (code, schedule, inspected_on, str(result), agency_id, report_no, recorded_by))
+    if result is Result.FAIL:
+        await _refresh(conn, code, unfit=True)
+    else:
+        newest = _later(last, inspected_on)
+        due = next_due(Schedule(schedule, int(months)), last_inspected=newest, commissioned=commissioned,
+                       category=Category(category), table=table)
+        await conn.execute(
+            """UPDATE equipment_schedules SET last_inspected = %s, next_due = %s
+               WHERE registration_code = %s AND schedule = %s""", (newest, due, code, schedule))
+        await _refresh(conn, code, unfit=False)
+    cur = await conn.execute("SELECT next_due, fit_for_use FROM equipment WHERE registration_code = %s", (code,))
+    state = await cur.fetchone()
+    assert state is not None
+    return {"registration_code": code, "next_due": state[0], "fit_for_use": state[1]}
