@@ -1,0 +1,87 @@
+"""The register against the real database: the generated demo register, the inspection rate
+with its snapshots and trend chart, inspections moving schedules and failing units."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+
+from registry.chart import trend_svg
+from registry.demo import seed_demo_register
+from registry.due import Category, Result
+from registry.model import Equipment, Party, Role, Status
+from registry.rate import compute_rates, snapshot_rates, trend
+from registry.store import record_inspection, upsert_equipment, upsert_party
+from simulators.city import city_fleet
+
+pytestmark = pytest.mark.integration
+
+TODAY = date(2026, 11, 27)
+
+
+async def test_demo_register_matches_the_city_and_rates_in_the_low_to_mid_90s(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        n = await seed_demo_register(conn, today=TODAY, city_elevators=100, city_boilers=10)
+        await conn.commit()
+        assert 19_000 <= n <= 21_000
+        assert await seed_demo_register(conn, today=TODAY) == 0  # seeded once
+        rates = {(r.dimension, r.key): r for r in await compute_rates(conn, TODAY)}
+        city = rates[("city", "all")]
+        assert city.rate is not None and 90 <= city.rate < 96
+        assert {k for d, k in rates if d == "category"} == {c.value for c in Category}
+        assert len([k for d, k in rates if d == "district"]) == 7
+        assert sum(r.in_use for (d, _), r in rates.items() if d == "district") == city.in_use
+        cur = await conn.execute("SELECT count(*) FROM equipment WHERE registration_code = ANY(%s)",
+                                 ([d.device_id for d in city_fleet(100, 10, seed=1)],))
+        assert (await cur.fetchone()) == (110,)  # every simulated device is registered
+        # The rate by hand, from the same table.
+        cur = await conn.execute("""SELECT count(*), count(*) FILTER (WHERE next_due < %s)
+                                    FROM equipment WHERE status = 'in_use'""", (TODAY,))
+        assert (await cur.fetchone()) == (city.in_use, city.overdue)
+
+
+async def test_snapshots_keep_the_trend_and_draw_it(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await seed_demo_register(conn, today=TODAY, total=2_000)
+        for back in range(10, -1, -1):
+            await snapshot_rates(conn, TODAY - timedelta(days=back))
+        await snapshot_rates(conn, TODAY)  # again the same day: replaced, not doubled
+        await conn.commit()
+        series = await trend(conn, "district", TODAY - timedelta(days=30), TODAY)
+        assert len(series) == 7 and all(len(points) == 11 for points in series.values())
+        # Later days see more units overdue: the rate cannot rise without inspections.
+        for points in series.values():
+            assert points[-1][1] <= points[0][1]
+    svg = trend_svg(series, title="定检率 by district", labels={"630102": "城东区"})
+    assert svg.startswith("<svg") and "城东区" in svg and "96%" in svg and svg.count("<polyline") == 7
+
+
+async def test_inspections_move_the_schedule_and_a_failure_makes_the_unit_unfit(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await upsert_party(conn, Party("AG1", "检验所", Role.AGENCY, email="a@example.cn"))
+        boiler = Equipment("11006301022020000001", Category.BOILER, "630102", agency="AG1",
+                           commissioned_on=date(2020, 5, 1),
+                           last_inspected={"external": date(2025, 10, 1), "internal": date(2024, 4, 20),
+                                           "hydrostatic": date(2020, 5, 5)})
+        await upsert_equipment(conn, boiler)
+        await upsert_equipment(conn, boiler)  # idempotent
+        cur = await conn.execute("SELECT schedule, next_due FROM equipment_schedules ORDER BY schedule")
+        assert await cur.fetchall() == [("external", date(2026, 10, 1)), ("hydrostatic", date(2026, 5, 5)),
+                                        ("internal", date(2026, 4, 20))]
+        state = await record_inspection(conn, boiler.registration_code, schedule="internal",
+                                        inspected_on=date(2026, 4, 10), result=Result.PASS, agency="AG1",
+                                        report_no="R-1")
+        assert state["next_due"] == date(2026, 5, 5) and state["fit_for_use"]
+        state = await record_inspection(conn, boiler.registration_code, schedule="hydrostatic",
+                                        inspected_on=date(2026, 5, 1), result=Result.FAIL)
+        assert state["next_due"] == date(2026, 5, 5) and not state["fit_for_use"]  # not moved, and unfit
+        state = await record_inspection(conn, boiler.registration_code, schedule="hydrostatic",
+                                        inspected_on=date(2026, 5, 20), result=Result.CONDITIONAL)
+        assert state["next_due"] == date(2026, 10, 1) and state["fit_for_use"]
+        # A stopped unit is left out of the rate; the boiler's external inspection lapsed on 1 October.
+        await upsert_equipment(conn, Equipment("31106301022020000002", Category.ELEVATOR, "630102",
+                                               status=Status.STOPPED, last_inspected={"periodic": date(2020, 1, 1)}))
+        rates = {(r.dimension, r.key): r for r in await compute_rates(conn, TODAY)}
+        assert (rates[("city", "all")].in_use, rates[("city", "all")].overdue) == (1, 1)

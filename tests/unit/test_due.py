@@ -1,0 +1,142 @@
+"""Due-date arithmetic for every category: intervals, month ends, leap days, overrides."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from registry.due import (
+    Category,
+    DueError,
+    Schedule,
+    add_months,
+    default_table,
+    end_of_month,
+    inspection_rate,
+    is_overdue,
+    next_due,
+    notice_day,
+)
+
+T = default_table()
+
+
+@pytest.mark.parametrize(("start", "months", "expected"), [
+    (date(2024, 1, 31), 1, date(2024, 2, 29)),  # leap year: clamped to the 29th
+    (date(2023, 1, 31), 1, date(2023, 2, 28)),
+    (date(2024, 2, 29), 12, date(2025, 2, 28)),  # a leap day a year on
+    (date(2024, 2, 29), 48, date(2028, 2, 29)),  # four years on: a leap day again
+    (date(2024, 3, 31), -1, date(2024, 2, 29)),
+    (date(2024, 12, 15), 1, date(2025, 1, 15)),
+    (date(2024, 5, 31), 6, date(2024, 11, 30)),
+    (date(2024, 1, 1), 0, date(2024, 1, 1)),
+])
+def test_add_months(start: date, months: int, expected: date) -> None:
+    assert add_months(start, months) == expected
+
+
+def schedules(category: Category, **kw: object) -> dict[str, int]:
+    return {s.name: s.months for s in T.schedules(category, **kw)}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("category", "kw", "expected"), [
+    (Category.ELEVATOR, {}, {"periodic": 12}),
+    (Category.BOILER, {}, {"external": 12, "internal": 24, "hydrostatic": 72}),
+    (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 1}}, {"periodic": 72}),
+    (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 2}}, {"periodic": 72}),
+    (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 3}}, {"periodic": 36}),
+    (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 4}}, {"periodic": 36}),
+    (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 5}}, {"periodic": 0}),
+    (Category.PRESSURE_VESSEL, {}, {"periodic": 36}),
+    (Category.PRESSURE_PIPING, {"type_": "GC1"}, {"periodic": 72}),
+    (Category.PRESSURE_PIPING, {"type_": "GC2"}, {"periodic": 72}),
+    (Category.PRESSURE_PIPING, {"type_": "GC3"}, {"periodic": 108}),
+    (Category.GAS_CYLINDER, {"rated": {"gas": "corrosive"}}, {"periodic": 24}),
+    (Category.GAS_CYLINDER, {"rated": {"gas": "general"}}, {"periodic": 36}),
+    (Category.GAS_CYLINDER, {"rated": {"gas": "inert"}}, {"periodic": 60}),
+    (Category.GAS_CYLINDER, {"rated": {"gas": "lpg"}}, {"periodic": 48}),
+    (Category.CRANE, {"type_": "tower"}, {"periodic": 12}),
+    (Category.CRANE, {"type_": "mobile"}, {"periodic": 12}),
+    (Category.CRANE, {"type_": "construction_hoist"}, {"periodic": 12}),
+    (Category.CRANE, {"type_": "bridge"}, {"periodic": 24}),
+    (Category.CRANE, {"type_": "gantry"}, {"periodic": 24}),
+    (Category.CRANE, {"type_": "jib"}, {"periodic": 24}),
+    (Category.IN_PLANT_VEHICLE, {}, {"periodic": 12}),
+    (Category.LARGE_AMUSEMENT_RIDE, {}, {"periodic": 12}),
+    (Category.PASSENGER_ROPEWAY, {}, {"periodic": 12}),
+])
+def test_intervals_for_every_category(category: Category, kw: dict[str, object], expected: dict[str, int]) -> None:
+    assert schedules(category, **kw) == expected
+
+
+def test_an_elevator_falls_due_at_the_end_of_the_month() -> None:
+    due = next_due(Schedule("periodic", 12), last_inspected=date(2025, 3, 3), commissioned=None,
+                   category=Category.ELEVATOR)
+    assert due == date(2026, 3, 31)
+    leap = next_due(Schedule("periodic", 12), last_inspected=date(2023, 2, 14), commissioned=None,
+                    category=Category.ELEVATOR)
+    assert leap == date(2024, 2, 29)
+
+
+def test_overrides_per_equipment() -> None:
+    # A region alternating inspection and self-test years: the elevator's interval is two years.
+    two_years = T.schedules(Category.ELEVATOR, overrides={"periodic": 24})
+    assert next_due(two_years[0], last_inspected=date(2025, 6, 10), commissioned=None,
+                    category=Category.ELEVATOR) == date(2027, 6, 30)
+    with pytest.raises(DueError, match="no schedule 'internal'"):
+        T.schedules(Category.ELEVATOR, overrides={"internal": 24})
+
+
+def test_a_boilers_schedules_are_independent() -> None:
+    last = {"external": date(2025, 10, 1), "internal": date(2024, 4, 20), "hydrostatic": date(2020, 5, 5)}
+    dues = {s.name: next_due(s, last_inspected=last[s.name], commissioned=None, category=Category.BOILER)
+            for s in T.schedules(Category.BOILER)}
+    assert dues == {"external": date(2026, 10, 1), "internal": date(2026, 4, 20), "hydrostatic": date(2026, 5, 5)}
+
+
+def test_first_inspection_of_a_pressure_vessel_within_three_years() -> None:
+    s = T.schedules(Category.PRESSURE_VESSEL, rated={"safety_grade": 1})[0]
+    assert next_due(s, last_inspected=None, commissioned=date(2024, 8, 31), category=Category.PRESSURE_VESSEL) == \
+        date(2027, 8, 31)
+    # then by its grade
+    assert next_due(s, last_inspected=date(2027, 8, 1), commissioned=date(2024, 8, 31),
+                    category=Category.PRESSURE_VESSEL) == date(2033, 8, 1)
+
+
+def test_other_categories_count_from_commissioning_before_their_first_inspection() -> None:
+    s = T.schedules(Category.CRANE, type_="tower")[0]
+    assert next_due(s, last_inspected=None, commissioned=date(2025, 1, 31), category=Category.CRANE) == \
+        date(2026, 1, 31)
+
+
+def test_grade_5_and_unknown_dates_have_no_due_date() -> None:
+    grade5 = T.schedules(Category.PRESSURE_VESSEL, rated={"safety_grade": 5})[0]
+    assert next_due(grade5, last_inspected=date(2025, 1, 1), commissioned=None,
+                    category=Category.PRESSURE_VESSEL) is None
+    s = T.schedules(Category.ELEVATOR)[0]
+    assert next_due(s, last_inspected=None, commissioned=None, category=Category.ELEVATOR) is None
+
+
+def test_notice_day_and_overdue() -> None:
+    assert notice_day(date(2026, 3, 31)) == date(2026, 2, 28)
+    assert end_of_month(date(2028, 2, 3)) == date(2028, 2, 29)
+    assert not is_overdue(date(2026, 11, 27), date(2026, 11, 27))  # due today is not yet overdue
+    assert is_overdue(date(2026, 11, 26), date(2026, 11, 27))
+    assert not is_overdue(None, date(2026, 11, 27))
+
+
+@pytest.mark.parametrize(("in_use", "overdue", "rate"), [
+    (100, 4, 96.0), (1000, 95, 90.5), (3, 1, 200 / 3), (50, 0, 100.0), (10, 10, 0.0),
+])
+def test_inspection_rate(in_use: int, overdue: int, rate: float) -> None:
+    assert inspection_rate(in_use, overdue) == pytest.approx(rate)
+
+
+def test_inspection_rate_with_nothing_in_use() -> None:
+    assert inspection_rate(0, 0) is None
+
+
+def test_unknown_category_is_an_error() -> None:
+    with pytest.raises(DueError):
+        T.schedules("lift")  # type: ignore[arg-type]
