@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ingest.batch import Batch
 from ingest.metrics import IngestMetrics
+from ingest.registered import RegisteredDevices
 from ingest.retention import run_retention
 from ingest.state import DeviceStateBuffer
 from ingest.writer import WriteResult, prepare_connection, write_batch
@@ -82,6 +83,7 @@ class Ingester:
             on_connected=self._on_connected,
         )
         self.state = DeviceStateBuffer()
+        self.registered = RegisteredDevices()
         self.metrics_port: int | None = None
         self.running = asyncio.Event()
 
@@ -118,6 +120,8 @@ class Ingester:
                 for i in range(s.ingest_writers):
                     tg.create_task(self._write_loop(pool), name=f"ingest-writer-{i}")
                 tg.create_task(self.state.run(pool, s.state_flush_interval_s), name="ingest-state")
+                if s.ingest_reject_unregistered:
+                    tg.create_task(self.registered.run(pool, s.registry_refresh_s), name="ingest-register")
                 tg.create_task(
                     run_retention(pool, timedelta(days=s.retention_days), s.retention_check_interval_s),
                     name="ingest-retention",
@@ -153,6 +157,8 @@ class Ingester:
         self.metrics.received.inc(len(items))
         now = datetime.now(UTC)
         outcomes = [decode(i.message.topic, i.message.payload, now, self._limits) for i in items]
+        if self.settings.ingest_reject_unregistered:
+            outcomes = [self.registered.screen(o) for o in outcomes]
         started = time.perf_counter()
         result, outcomes = await self._store(pool, items, outcomes, now, backoff)
         committed = time.time()

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # How often the latest state per device is written (see ingest/state.py).
     state_flush_interval_s: float = Field(default=1.0, gt=0)
     max_payload_bytes: int = Field(default=16 * 1024, ge=64)
+    # Reject telemetry of devices that are not in the equipment register (reason
+    # unregistered_device); the register is re-read every registry_refresh_s.
+    ingest_reject_unregistered: bool = False
+    registry_refresh_s: float = Field(default=60.0, gt=0)
     max_future_skew_s: float = Field(default=300.0, ge=0)
     rejected_payload_keep_bytes: int = Field(default=1024, ge=0)
 
