@@ -160,6 +160,16 @@ class RulesEngine:
         self._enqueued += 1
         self._changes.put_nowait((device_id, kind, change))
 
+    def apply_profiles(self, profiles: dict[str, DeviceProfile]) -> None:
+        """The register was re-read: devices whose profile changed are judged by the new one."""
+        for device_id, profile in profiles.items():
+            rules = self.devices.get(device_id)
+            if rules is None or rules.profile == profile:
+                continue
+            for change in rules.update_profile(profile):
+                self._enqueue(device_id, str(profile.kind), change)
+            self._dirty.add(device_id)
+
     def closed_by_operator(self, alarm: Alarm) -> None:
         """An operator closed the incident and with it the alarm."""
         rules = self.devices.get(alarm.device_id)

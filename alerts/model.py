@@ -36,6 +36,7 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.OVER_TEMPERATURE: Severity.MAJOR,
     AlarmType.FLAME_FAILURE: Severity.MAJOR,
     AlarmType.HIGH_WATER: Severity.MAJOR,
+    AlarmType.INSPECTION_EXPIRED_RUNNING: Severity.MAJOR,
     AlarmType.DOOR_OPEN_FAULT: Severity.MINOR,
     AlarmType.DOOR_CLOSE_FAULT: Severity.MINOR,
     AlarmType.MOTOR_RUNTIME_LIMITER: Severity.MINOR,

@@ -54,6 +54,8 @@ class DeviceProfile:
     high_water_mm: float | None = None
     extreme_low_water_mm: float | None = None
     entrapment: EntrapmentThresholds | None = None  # a per-device override
+    # From the register: the periodic inspection is overdue, or the last one failed.
+    inspection_expired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ class DeviceRules:
         self.hold_s: dict[AlarmType, float] = {}  # minimum duration of the condition now holding
         self.details: dict[AlarmType, dict[str, Any]] = {}
         self.button_at: float | None = None
+        self.trip_count: int | None = None
         # Set when something worth keeping across a restart changed: a condition began or
         # ended, an alarm opened or closed. The position in the stream alone is not worth a
         # write: after a crash the broker replays it in order and the rules arrive at the same.
@@ -162,6 +165,15 @@ class DeviceRules:
                                    {"trigger": f"no message for {quiet:.0f} s"})
         return changes + self.evaluate(now)
 
+    def update_profile(self, profile: DeviceProfile) -> list[Change]:
+        """The register changed (an inspection recorded, a unit stopped): re-judge what it decides."""
+        before, self.profile = self.profile, profile
+        if before.inspection_expired and not profile.inspection_expired:
+            self.raise_since.pop(AlarmType.INSPECTION_EXPIRED_RUNNING, None)
+            self.changed = True
+            return self._clear(AlarmType.INSPECTION_EXPIRED_RUNNING, self.last_ts, "inspection recorded")
+        return []
+
     def closed_by_operator(self, alarm: AlarmType) -> None:
         """The incident was closed: forget the alarm, and do not raise it again until its
         condition has cleared (the operator has judged this one)."""
@@ -229,6 +241,12 @@ class DeviceRules:
 
     def _elevator(self, f: ElevatorTelemetry, ts: float) -> None:
         self.passenger = f.passenger
+        # Running (its trip counter rising) while the register says it must not be used.
+        ran = self.trip_count is not None and f.trip_count > self.trip_count
+        self.trip_count = f.trip_count
+        expired = self.profile.inspection_expired
+        self._condition(AlarmType.INSPECTION_EXPIRED_RUNNING, expired and ran, not expired, ts, 0.0,
+                        {"trip_count": f.trip_count})
         stopped = not f.running
         shut = f.door_locked
         outside = stopped and shut and not f.door_zone

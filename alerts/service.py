@@ -11,6 +11,7 @@ from alerts.api import build_api, serve_api
 from alerts.deadlines import run_deadlines
 from alerts.engine import ProfileLookup, RulesEngine
 from alerts.hub import LiveHub
+from alerts.register_profiles import RegisterProfiles
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.settings import Settings
@@ -24,7 +25,8 @@ class AlertsService:
         self.settings = settings
         self.mqtt_url = mqtt_url
         self.database_url = database_url
-        self.profiles = profiles
+        # The register decides; what it does not know, the given lookup (or defaults by kind).
+        self.register = RegisterProfiles(profiles)
         self.hub = LiveHub(settings.live_queue_size)
         self.engine: RulesEngine | None = None
         self.api_port: int | None = None
@@ -34,13 +36,15 @@ class AlertsService:
         await apply_migrations(self.database_url)
         s = self.settings
         async with open_pool(self.database_url, min_size=2, max_size=6, name="semon-alerts") as pool:
-            engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.profiles)
+            engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.register)
             app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
             async with serve_api(app, s.api_host, s.api_port) as port, asyncio.TaskGroup() as tg:
                 self.api_port = port
                 log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
                 tg.create_task(engine.run(), name="rules-engine")
                 tg.create_task(run_deadlines(pool, self.hub, s), name="incident-deadlines")
+                tg.create_task(self.register.run(pool, s.registry_refresh_s, engine.apply_profiles),
+                               name="register-profiles")
                 await engine.ready.wait()
                 await engine.session.connected.wait()
                 self.ready.set()

@@ -35,6 +35,8 @@ class AlarmType(StrEnum):
     OVER_PRESSURE = "over_pressure"
     OVER_TEMPERATURE = "over_temperature"
     FLAME_FAILURE = "flame_failure"
+    # The register: an elevator running while its periodic inspection is overdue or failed
+    INSPECTION_EXPIRED_RUNNING = "inspection_expired_running"
     # Connectivity, kept apart from controller faults
     OFFLINE = "offline"  # the Last Will, or an orderly offline
     SILENT = "silent"  # connected but no telemetry for too long

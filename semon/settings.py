@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # unregistered_device); the register is re-read every registry_refresh_s.
     ingest_reject_unregistered: bool = False
     registry_refresh_s: float = Field(default=60.0, gt=0)
+    # `semon up` seeds an empty register with this many generated units (0: none).
+    registry_demo_units: int = Field(default=20_000, ge=0)
     max_future_skew_s: float = Field(default=300.0, ge=0)
     rejected_payload_keep_bytes: int = Field(default=1024, ge=0)
 
@@ -77,6 +79,26 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65_535)
     live_queue_size: int = Field(default=1000, ge=1)  # per WebSocket subscriber
+
+    # Inspection notices: a scan writes due and overdue notices to an outbox; a worker delivers
+    # them by signed webhook and by e-mail, at least once, keyed so that receivers can drop repeats.
+    notice_months_before: int = Field(default=1, ge=0, le=12)  # owners must apply a month ahead; 0: no due notices
+    notice_overdue_repeat_days: int = Field(default=7, ge=1)  # overdue notices repeat this often
+    notice_timezone: str = "Asia/Shanghai"  # whose calendar decides what "today" is
+    notice_scan_interval_s: float = Field(default=6 * 3600.0, gt=0)  # idempotent: rescans only catch up
+    notice_batch_size: int = Field(default=20, ge=1)  # claimed and sent concurrently, in one transaction
+    notice_max_attempts: int = Field(default=8, ge=1)  # then 'failed'
+    notice_retry_initial_s: float = Field(default=60.0, gt=0)
+    notice_retry_max_s: float = Field(default=6 * 3600.0, gt=0)
+    notice_idle_wait_s: float = Field(default=60.0, gt=0)  # longest wait for work without a NOTIFY
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=0, le=65_535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "semon@localhost"
+    smtp_starttls: bool = True  # credentials and notices never cross the network in clear by default
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
 
     # Observability
     metrics_host: str = "127.0.0.1"

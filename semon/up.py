@@ -8,12 +8,16 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from alerts.rules import DeviceProfile
 from alerts.service import AlertsService
 from ingest.service import Ingester
+from registry.demo import seed_demo_register
 from semon.db import apply_migrations
 from semon.settings import Settings
 from semon.stack import LocalStack
@@ -61,10 +65,25 @@ async def _started(task: asyncio.Task[Any], ready: asyncio.Event) -> None:
         await task
 
 
+async def seed_register(settings: Settings, database_url: str) -> int:
+    """A generated register for the demo (the simulated city's devices included), once."""
+    if not settings.registry_demo_units:
+        return 0
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        count = await seed_demo_register(conn, today=date.today(), total=settings.registry_demo_units,
+                                         city_elevators=settings.city_elevators, city_boilers=settings.city_boilers,
+                                         city_seed=settings.city_seed)
+        await conn.commit()
+    if count:
+        log.info("equipment register seeded with %d generated units", count)
+    return count
+
+
 async def run_up(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with services(settings) as (mqtt_url, database_url):
         await apply_migrations(database_url)
+        seeded = await seed_register(settings, database_url)
         simulation = None
         if settings.city_elevators or settings.city_boilers:
             simulation = Simulation(mqtt_url, SimulationOptions(
@@ -101,6 +120,7 @@ async def run_up(settings: Settings) -> None:
             f"  metrics       {state['metrics_url']}\n"
             f"  data          {settings.data_dir.resolve()}\n"
             f"{city}"
+            f"  register      {'seeded with ' + format(seeded, ',') + ' generated units' if seeded else 'as stored'}\n"
             "Ctrl-C stops everything.",
             flush=True,
         )

@@ -242,3 +242,35 @@ def test_state_survives_a_restart() -> None:
     again = DeviceRules("E-1", DeviceProfile(Kind.ELEVATOR), RuleSettings())
     again.restore(saved, {AlarmType.ENTRAPMENT: Source.TELEMETRY}, T0 + 10)
     assert again.on_telemetry(T0 + 20, 4, lift(**TRAPPED_OUTSIDE), T0 + 20) == []
+
+
+def test_running_with_an_expired_inspection_until_it_is_recorded() -> None:
+    expired = DeviceProfile(Kind.ELEVATOR, inspection_expired=True)
+    d = Device(expired)
+    d.frame(0, trip_count=10)
+    d.frame(5, trip_count=10)
+    assert d.changes == []  # standing still is allowed
+    d.frame(10, trip_count=11)
+    assert d.log() == [(True, "inspection_expired_running", 10.0)]
+    d.frame(20, trip_count=12)
+    assert len(d.changes) == 1  # once
+    d.changes += d.rules.update_profile(DeviceProfile(Kind.ELEVATOR))  # the inspection was recorded
+    assert d.log()[-1] == (False, "inspection_expired_running", 20.0)
+    d.frame(30, trip_count=13)
+    assert len(d.changes) == 2
+
+
+def test_register_profiles_from_rows() -> None:
+    from datetime import date
+
+    from alerts.register_profiles import profile_from_row
+
+    today = date(2026, 11, 27)
+    ok = profile_from_row("elevator", {"rated_speed_mps": 1.75, "reports_events": False}, "in_use", True,
+                          date(2026, 12, 31), today)
+    assert ok == DeviceProfile(Kind.ELEVATOR, reports_events=False, rated_speed_mps=1.75)
+    assert profile_from_row("elevator", {}, "in_use", True, date(2026, 11, 26), today).inspection_expired
+    assert profile_from_row("elevator", {}, "in_use", False, date(2027, 1, 1), today).inspection_expired
+    assert profile_from_row("elevator", {}, "stopped", True, date(2027, 1, 1), today).inspection_expired
+    boiler = profile_from_row("boiler", {"rated_pressure_mpa": 1.25}, "in_use", True, None, today)
+    assert boiler.rated_pressure_mpa == 1.25 and not boiler.inspection_expired
