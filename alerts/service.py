@@ -12,6 +12,7 @@ from alerts.deadlines import run_deadlines
 from alerts.engine import ProfileLookup, RulesEngine
 from alerts.hub import LiveHub
 from alerts.register_profiles import RegisterProfiles
+from registry.api import add_registry_routes
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.settings import Settings
@@ -38,6 +39,7 @@ class AlertsService:
         async with open_pool(self.database_url, min_size=2, max_size=6, name="semon-alerts") as pool:
             engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.register)
             app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
+            add_registry_routes(app, pool)  # the register is served by the same application
             async with serve_api(app, s.api_host, s.api_port) as port, asyncio.TaskGroup() as tg:
                 self.api_port = port
                 log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)

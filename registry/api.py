@@ -1,0 +1,284 @@
+"""The register on the HTTP API, in the same application as the alarms: equipment with its
+schedules and inspections, recording an inspection, the inspection rate with its trend (JSON
+and an SVG chart) and the notices with their delivery state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal, TypeVar
+
+import orjson
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alerts.api import OPENAPI_JSON, ApiError, actor_of
+from registry.chart import trend_svg
+from registry.due import Category, DueError, Result
+from registry.rate import TARGET_PERCENT, compute_rates, trend
+from registry.store import record_inspection
+from simulators.city import XINING
+
+DISTRICT_NAMES = {d.code: d.name for d in XINING}
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryContext:
+    pool: AsyncConnectionPool
+
+
+REGISTRY = web.AppKey("registry_api", RegistryContext)
+
+
+class EquipmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: Category | None = None
+    district: str | None = None
+    agency: str | None = None  # party code
+    status: Literal["in_use", "stopped", "scrapped"] | None = None
+    overdue: bool | None = None  # in use and past its next due date
+    due_before: date | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class InspectionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schedule: str = "periodic"
+    inspected_on: date
+    result: Result
+    agency: str | None = None
+    report_no: str | None = Field(default=None, max_length=64)
+    actor: str = Field(min_length=1, max_length=64)
+
+
+class RateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: Literal["city", "category", "district", "agency"] | None = None
+    day: date | None = Field(default=None, alias="date")
+
+
+class TrendQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: Literal["city", "category", "district", "agency"] = "district"
+    days: int = Field(default=90, ge=1, le=3660)
+
+
+class NoticeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["pending", "delivered", "failed", "cancelled"] | None = None
+    kind: Literal["due", "overdue"] | None = None
+    registration_code: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApiError(400, f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}") from exc
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def _pool(request: web.Request) -> AsyncConnectionPool:
+    return request.app[REGISTRY].pool
+
+
+_EQUIPMENT_COLUMNS = """e.registration_code, e.category, e.type, e.address, e.district_code, e.status,
+    e.commissioned_on, e.rated, e.interval_overrides, e.next_due, e.fit_for_use,
+    o.code, o.name, m.code, m.name, m.phone, a.code, a.name"""
+_EQUIPMENT_FROM = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
+    LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id"""
+
+
+def _equipment_json(row: tuple[Any, ...], today: date) -> dict[str, Any]:
+    (code, category, type_, address, district, status, commissioned, rated, overrides, next_due, fit,
+     owner_code, owner, maint_code, maint, maint_phone, agency_code, agency) = row
+    return {
+        "registration_code": code, "category": category, "type": type_, "address": address,
+        "district_code": district, "district": DISTRICT_NAMES.get(district), "status": status,
+        "commissioned_on": commissioned, "rated": rated, "interval_overrides": overrides, "next_due": next_due,
+        "overdue": status == "in_use" and next_due is not None and next_due < today, "fit_for_use": fit,
+        "owner": {"code": owner_code, "name": owner} if owner_code else None,
+        "maintenance_unit": {"code": maint_code, "name": maint, "phone": maint_phone} if maint_code else None,
+        "agency": {"code": agency_code, "name": agency} if agency_code else None,
+    }
+
+
+async def _list_equipment(request: web.Request) -> web.Response:
+    q = _parse(EquipmentQuery, dict(request.query))
+    today = date.today()
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    for clause, value in (("e.category = %s", q.category), ("e.district_code = %s", q.district),
+                          ("a.code = %s", q.agency), ("e.status = %s", q.status), ("e.next_due < %s", q.due_before)):
+        if value is not None:
+            where.append(clause)
+            params.append(str(value) if not isinstance(value, date) else value)
+    if q.overdue is not None:
+        where.append("(e.status = 'in_use' AND e.next_due < %s)" if q.overdue
+                     else "NOT (e.status = 'in_use' AND coalesce(e.next_due < %s, false))")
+        params.append(today)
+    params.append(q.limit)
+    async with _pool(request).connection() as conn:
+        cur = await conn.execute(f"SELECT {_EQUIPMENT_COLUMNS} {_EQUIPMENT_FROM} WHERE {' AND '.join(where)} "
+                                 "ORDER BY e.next_due NULLS LAST, e.registration_code LIMIT %s", params)
+        rows = await cur.fetchall()
+    return _json({"equipment": [_equipment_json(r, today) for r in rows]})
+
+
+async def _get_equipment(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    async with _pool(request).connection() as conn:
+        cur = await conn.execute(f"SELECT {_EQUIPMENT_COLUMNS} {_EQUIPMENT_FROM} WHERE e.registration_code = %s",
+                                 (code,))
+        row = await cur.fetchone()
+        if row is None:
+            raise ApiError(404, f"equipment {code} is not in the register")
+        cur = await conn.execute(
+            """SELECT schedule, interval_months, last_inspected, next_due FROM equipment_schedules
+               WHERE registration_code = %s ORDER BY schedule""", (code,))
+        schedules = [{"schedule": s, "interval_months": m, "last_inspected": last, "next_due": due}
+                     for s, m, last, due in await cur.fetchall()]
+        cur = await conn.execute(
+            """SELECT i.schedule, i.inspected_on, i.result, a.code, a.name, i.report_no, i.recorded_by, i.recorded_at
+               FROM inspections i LEFT JOIN parties a ON a.id = i.agency_id
+               WHERE i.registration_code = %s ORDER BY i.inspected_on DESC, i.id DESC""", (code,))
+        inspections = [{"schedule": s, "inspected_on": d, "result": r, "agency": ac, "agency_name": an,
+                        "report_no": no, "recorded_by": by, "recorded_at": at}
+                       for s, d, r, ac, an, no, by, at in await cur.fetchall()]
+    return _json({**_equipment_json(row, date.today()), "schedules": schedules, "inspections": inspections})
+
+
+async def _post_inspection(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    try:
+        raw = await request.json(loads=orjson.loads)
+    except ValueError as exc:
+        raise ApiError(400, "body is not JSON") from exc
+    body = _parse(InspectionBody, raw)
+    if body.inspected_on > date.today():
+        raise ApiError(400, "inspected_on is in the future")
+    async with _pool(request).connection() as conn, conn.transaction():
+        try:
+            state = await record_inspection(conn, code, schedule=body.schedule, inspected_on=body.inspected_on,
+                                            result=body.result, agency=body.agency, report_no=body.report_no,
+                                            recorded_by=actor_of(request, body.actor))
+        except DueError as exc:
+            raise ApiError(404 if "no equipment" in str(exc) else 400, str(exc)) from exc
+    return _json(state, 201)
+
+
+async def _rate(request: web.Request) -> web.Response:
+    q = _parse(RateQuery, dict(request.query))
+    day = q.day or date.today()
+    async with _pool(request).connection() as conn:
+        rows = await compute_rates(conn, day)
+    out = [r.as_json() for r in rows if q.by is None or r.dimension == q.by]
+    for row in out:
+        if row["dimension"] == "district":
+            row["name"] = DISTRICT_NAMES.get(row["key"])
+    return _json({"date": day, "target": TARGET_PERCENT, "rates": out})
+
+
+async def _trend_series(request: web.Request) -> tuple[TrendQuery, dict[str, list[tuple[date, float]]]]:
+    q = _parse(TrendQuery, dict(request.query))
+    today = date.today()
+    async with _pool(request).connection() as conn:
+        return q, await trend(conn, q.by, today - timedelta(days=q.days), today)
+
+
+async def _trend(request: web.Request) -> web.Response:
+    q, series = await _trend_series(request)
+    return _json({"by": q.by, "target": TARGET_PERCENT,
+                  "series": {k: [[d, round(v, 2)] for d, v in points] for k, points in series.items()}})
+
+
+async def _trend_svg(request: web.Request) -> web.Response:
+    q, series = await _trend_series(request)
+    svg = trend_svg(series, title=f"定检率 inspection rate by {q.by}", labels=DISTRICT_NAMES)
+    return web.Response(text=svg, content_type="image/svg+xml")
+
+
+async def _notices(request: web.Request) -> web.Response:
+    q = _parse(NoticeQuery, dict(request.query))
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    for clause, value in (("n.state = %s", q.state), ("n.kind = %s", q.kind),
+                          ("n.registration_code = %s", q.registration_code)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    params.append(q.limit)
+    async with _pool(request).connection() as conn:
+        cur = await conn.execute(
+            f"""SELECT n.id, n.key, n.kind, n.registration_code, n.schedule, n.due_date, p.code, p.name, n.channel,
+                       n.state, n.attempts, n.last_error, n.created_at, n.delivered_at, n.next_attempt_at
+                FROM notices n JOIN parties p ON p.id = n.recipient_id WHERE {' AND '.join(where)}
+                ORDER BY n.created_at DESC, n.id DESC LIMIT %s""", params)
+        names = ("id", "key", "kind", "registration_code", "schedule", "due_date", "recipient", "recipient_name",
+                 "channel", "state", "attempts", "last_error", "created_at", "delivered_at", "next_attempt_at")
+        rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+    return _json({"notices": rows})
+
+
+def add_registry_routes(app: web.Application, pool: AsyncConnectionPool) -> None:
+    app[REGISTRY] = RegistryContext(pool)
+    app.router.add_get("/api/registry/equipment", _list_equipment)
+    app.router.add_get("/api/registry/equipment/{code}", _get_equipment)
+    app.router.add_post("/api/registry/equipment/{code}/inspections", _post_inspection)
+    app.router.add_get("/api/registry/rate", _rate)
+    app.router.add_get("/api/registry/rate/trend", _trend)
+    app.router.add_get("/api/registry/rate/trend.svg", _trend_svg)
+    app.router.add_get("/api/registry/notices", _notices)
+    document = orjson.loads(app[OPENAPI_JSON])
+    document["paths"].update(registry_paths())
+    app[OPENAPI_JSON] = orjson.dumps(document)
+
+
+def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    return [{"name": name, "in": "query", "required": False, "schema": prop}
+            for name, prop in schema.get("properties", {}).items()]
+
+
+def registry_paths() -> dict[str, Any]:
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    errors = {"400": {"description": "bad request"}, "404": {"description": "not found"},
+              "503": {"description": "database unavailable"}}
+    code = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/api/registry/equipment": {"get": {"operationId": "listEquipment", "tags": ["register"],
+                                            "summary": "Registered equipment, soonest due first",
+                                            "parameters": _params(EquipmentQuery), "responses": {"200": ok, **errors}}},
+        "/api/registry/equipment/{code}": {"get": {"operationId": "getEquipment", "tags": ["register"],
+                                                   "summary": "One unit with its schedules and inspections",
+                                                   "parameters": code, "responses": {"200": ok, **errors}}},
+        "/api/registry/equipment/{code}/inspections": {"post": {
+            "operationId": "recordInspection", "tags": ["register"], "summary": "Record an inspection",
+            "parameters": code,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": InspectionBody.model_json_schema()}}},
+            "responses": {"201": ok, **errors}}},
+        "/api/registry/rate": {"get": {"operationId": "inspectionRate", "tags": ["register"],
+                                       "summary": "定检率 by city, category, district and agency",
+                                       "parameters": _params(RateQuery), "responses": {"200": ok, **errors}}},
+        "/api/registry/rate/trend": {"get": {"operationId": "inspectionRateTrend", "tags": ["register"],
+                                             "summary": "Daily snapshots of the rate",
+                                             "parameters": _params(TrendQuery), "responses": {"200": ok, **errors}}},
+        "/api/registry/rate/trend.svg": {"get": {
+            "operationId": "inspectionRateChart", "tags": ["register"], "summary": "The trend as an SVG chart",
+            "parameters": _params(TrendQuery),
+            "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                          **errors}}},
+        "/api/registry/notices": {"get": {"operationId": "listNotices", "tags": ["register"],
+                                          "summary": "Due and overdue notices with their delivery state",
+                                          "parameters": _params(NoticeQuery), "responses": {"200": ok, **errors}}},
+    }
+
+
