@@ -161,6 +161,32 @@ def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry(settings: Settings, args: argparse.Namespace) -> int:
+    from registry import cli as registry_cli
+    from semon.up import read_running
+
+    running = read_running(settings)
+    url = settings.database_url or (str(running["database_url"]) if running else None)
+    if not url:
+        print("semon registry needs SEMON_DATABASE_URL or a running `semon up`", file=sys.stderr)
+        return 2
+    commands = {
+        "import": lambda: registry_cli.import_file(url, args),
+        "export": lambda: registry_cli.export_file(url, args),
+        "rate": lambda: registry_cli.rate(url, args),
+        "notices": lambda: registry_cli.notices(url, args, settings),
+    }
+    code = run(commands[args.registry])
+    return code if code is not None else 1
+
+
+def _bench_registry(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.bench import run_registry_bench
+
+    run(lambda: run_registry_bench(args.units))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semon", description="Special-equipment monitoring backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=_alerts)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
 
+    from registry.cli import add_parser as add_registry_parser
+
+    add_registry_parser(sub).set_defaults(func=_registry)
     sim = sub.add_parser("simulate", help="simulated elevators and boilers, each with its own MQTT connection")
     sim.add_argument("--elevators", type=int, default=0, help="elevators of the simulated city")
     sim.add_argument("--boilers", type=int, default=0, help="boilers of the simulated city")
@@ -200,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     b_alerts.add_argument("--duration", type=float, default=30, help="seconds of load")
     b_alerts.add_argument("--entrapments", type=int, default=200, help="entrapments injected over the run")
     b_alerts.set_defaults(func=_bench_alerts)
+    b_registry = bench_sub.add_parser("registry", help="daily due/overdue scan and inspection rate over a register")
+    b_registry.add_argument("--units", type=int, default=1_000_000, help="registered units")
+    b_registry.set_defaults(func=_bench_registry)
     b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet on a private broker, one connection each")
     b_fleet.add_argument("--devices", type=int, default=5000, help="simulated devices (10%% boilers)")
     b_fleet.add_argument("--duration", type=float, default=60, help="seconds to run")

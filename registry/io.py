@@ -1,0 +1,446 @@
+"""Import and export of the register as CSV or XLSX (the layout: ``registry.io_rows.COLUMNS``).
+
+The import stores every good row and reports every bad one by line and reason; a bad row
+never stops the good ones. Rows are upserted, so importing the same file twice, or a file the
+export wrote, changes nothing. Files are read as a stream, a batch of rows per transaction,
+and the blocking file work runs in a thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import csv
+import io
+import logging
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from os import PathLike
+from typing import IO, Any, Literal
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from registry.due import Category, DueError, IntervalTable, default_table
+from registry.io_rows import (
+    COLUMNS,
+    Cell,
+    PartyRef,
+    Problem,
+    RegisterRow,
+    Rejected,
+    SourceRow,
+    csv_text,
+    read_rows,
+    row_cells,
+)
+from registry.model import Equipment, Role, Status
+from registry.store import party_ids, upsert_equipment
+
+log = logging.getLogger(__name__)
+
+RegisterFormat = Literal["csv", "xlsx"]
+Source = str | PathLike[str] | bytes
+Target = str | PathLike[str] | IO[bytes]
+
+# Errors that condemn one row, not the import: the batch is retried row by row to find it.
+_ROW_ERRORS = (DueError, psycopg.DataError, psycopg.IntegrityError)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0  # rows not stored
+    problems: tuple[Problem, ...] = ()  # why, by line; file-level ones have no line
+    warnings: tuple[Problem, ...] = ()  # stored anyway (unknown columns, a type without an interval)
+    omitted: int = 0  # problems past the cap: counted, not listed
+
+    @property
+    def stored(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+@dataclass(slots=True)
+class _Tally:
+    max_problems: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    omitted: int = 0
+
+    def add(self, item: Rejected | Problem) -> None:
+        if isinstance(item, Rejected):
+            self.rejected += 1
+            for problem in item.problems:
+                self.add(problem)
+            return
+        listed = self.warnings if item.warning else self.problems
+        if len(listed) < self.max_problems:  # a garbage file must not fill memory with reasons
+            listed.append(item)
+        else:
+            self.omitted += 1
+
+    def report(self) -> ImportReport:
+        # In file order: a batch's rows are parsed before the database refuses some of them.
+        return ImportReport(self.inserted, self.updated, self.unchanged, self.rejected, _by_line(self.problems),
+                            _by_line(self.warnings), self.omitted)
+
+
+def _by_line(problems: list[Problem]) -> tuple[Problem, ...]:
+    return tuple(sorted(problems, key=lambda p: p.line or 0))
+
+
+async def import_register(conn_or_pool: AsyncConnection | AsyncConnectionPool, path_or_bytes: Source,
+                          format: RegisterFormat, *, table: IntervalTable | None = None, today: date | None = None,
+                          batch_size: int = 1000, max_problems: int = 10_000) -> ImportReport:
+    """Store every good row of the file (upsert), report every bad one. Each batch of
+    ``batch_size`` rows is one transaction; ``today`` bounds the last-inspection dates."""
+    if format not in ("csv", "xlsx"):
+        raise ValueError(f"format must be 'csv' or 'xlsx', not {format!r}")
+    if isinstance(conn_or_pool, AsyncConnectionPool):
+        async with conn_or_pool.connection() as conn:
+            return await _import(conn, path_or_bytes, format, table or default_table(), today, batch_size,
+                                 max_problems)
+    return await _import(conn_or_pool, path_or_bytes, format, table or default_table(), today, batch_size,
+                         max_problems)
+
+
+async def _import(conn: AsyncConnection, source: Source, format: RegisterFormat, table: IntervalTable,
+                  today: date | None, batch_size: int, max_problems: int) -> ImportReport:
+    tally = _Tally(max_problems)
+    items = read_rows(_source_rows(source, format), table=table, today=today)
+    try:
+        done = False
+        while not done:
+            rows, others, done = await asyncio.to_thread(_take, items, batch_size)
+            for other in others:
+                tally.add(other)
+            if rows:
+                await _store_batch(conn, rows, table, tally)
+    finally:
+        # Closes the file or workbook. After a cancellation the generator may still be running in
+        # its thread (ValueError): it closes when collected.
+        with contextlib.suppress(ValueError):
+            await asyncio.to_thread(items.close)
+    report = tally.report()
+    log.info("register import: %d inserted, %d updated, %d unchanged, %d rejected", report.inserted,
+             report.updated, report.unchanged, report.rejected)
+    return report
+
+
+def _source_rows(source: Source, format: RegisterFormat) -> Iterator[SourceRow | Problem]:
+    with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as stream:
+        yield from iter_csv(stream) if format == "csv" else iter_xlsx(stream)
+
+
+def _take(items: Iterator[RegisterRow | Rejected | Problem],
+          n: int) -> tuple[list[RegisterRow], list[Rejected | Problem], bool]:
+    """The next batch: up to ``n`` records, good or bad; True when the file is done."""
+    rows: list[RegisterRow] = []
+    others: list[Rejected | Problem] = []
+    for item in items:
+        if isinstance(item, RegisterRow):
+            rows.append(item)
+        else:
+            others.append(item)
+        if len(rows) + len(others) >= n:
+            return rows, others, False
+    return rows, others, True
+
+
+# --- reading files -----------------------------------------------------------------------------
+
+def iter_csv(stream: IO[bytes]) -> Iterator[SourceRow]:
+    """Records of a comma-separated UTF-8 file (with or without Excel's BOM), each with the line
+    it starts on; a quoted newline continues the record. A line that is not UTF-8 spoils only its
+    record, which comes with the reason instead of being read."""
+    undecodable: set[int] = set()
+
+    def lines() -> Iterator[str]:
+        for number, raw in enumerate(stream, 1):
+            data = raw[len(codecs.BOM_UTF8):] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
+            try:
+                yield data.decode("utf-8")
+            except UnicodeDecodeError:
+                undecodable.add(number)
+                yield data.decode("utf-8", "replace")
+
+    reader = csv.reader(lines(), strict=True)
+    end = 0
+    while True:
+        try:
+            cells: Sequence[Cell] = next(reader)
+            problem = None
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            cells, problem = [], f"not valid CSV ({exc}): check the quotes"
+        start, end = end + 1, reader.line_num
+        if any(n in undecodable for n in range(start, end + 1)):
+            undecodable.difference_update(range(start, end + 1))
+            cells, problem = [], "not UTF-8 text (in Excel, save as 'CSV UTF-8')"
+        yield SourceRow(start, cells, problem)
+
+
+def iter_xlsx(source: IO[bytes]) -> Iterator[SourceRow | Problem]:
+    """Rows of the sheet named ``register``, or of the first sheet, numbered as Excel shows them."""
+    import openpyxl  # heavy; only an XLSX import needs it
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+        yield Problem(None, f"not an XLSX workbook ({type(exc).__name__}: {str(exc)[:120]})")
+        return
+    try:
+        sheet = book["register"] if "register" in book.sheetnames else book.worksheets[0]
+        sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
+        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1):
+            yield SourceRow(number, values)
+    finally:
+        book.close()
+
+
+# --- storing a batch ---------------------------------------------------------------------------
+
+async def _store_batch(conn: AsyncConnection, rows: list[RegisterRow], table: IntervalTable, tally: _Tally) -> None:
+    try:
+        # Pipeline mode: the upserts' statements go out without waiting for each reply.
+        async with conn.pipeline(), conn.transaction():
+            outcome = await _write_batch(conn, rows, table, isolate=False)
+    except _ROW_ERRORS as exc:
+        # Rare (the rows were checked): find the culprit with a savepoint per row.
+        log.info("register import: a batch failed (%s); retrying row by row", str(exc)[:200])
+        async with conn.transaction():
+            outcome = await _write_batch(conn, rows, table, isolate=True)
+    inserted, updated, unchanged, rejected = outcome
+    tally.inserted += inserted
+    tally.updated += updated
+    tally.unchanged += unchanged
+    for item in rejected:
+        tally.add(item)
+
+
+async def _write_batch(conn: AsyncConnection, rows: list[RegisterRow], table: IntervalTable, *,
+                       isolate: bool) -> tuple[int, int, int, list[Rejected]]:
+    before = await _fingerprints(conn, [r.equipment.registration_code for r in rows], lock=True)
+    rows, rejected, ids = await _resolve_parties(conn, rows)
+    written: list[str] = []
+    for row in rows:
+        if not isolate:
+            await upsert_equipment(conn, row.equipment, table=table, parties=ids)
+        else:
+            try:
+                async with conn.transaction():
+                    await upsert_equipment(conn, row.equipment, table=table, parties=ids)
+            except _ROW_ERRORS as exc:
+                rejected.append(Rejected(row.line, (Problem(row.line, _reason(exc)),)))
+                continue
+        written.append(row.equipment.registration_code)
+    after = await _fingerprints(conn, written, lock=False)
+    same = [code for code in written if code in before and before[code][1] == after[code][1]]
+    if same:
+        # The store stamps updated_at on every upsert; a row that did not change keeps its stamp.
+        await conn.execute(
+            """UPDATE equipment e SET updated_at = v.t FROM unnest(%s::text[], %s::timestamptz[]) AS v(code, t)
+               WHERE e.registration_code = v.code""", (same, [before[code][0] for code in same]))
+    inserted = sum(code not in before for code in written)
+    return inserted, len(written) - inserted - len(same), len(same), rejected
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
+        return f"not stored: {exc.diag.message_primary}"
+    return f"not stored: {exc}"
+
+
+async def _fingerprints(conn: AsyncConnection, codes: list[str], *, lock: bool) -> dict[str, tuple[Any, str]]:
+    """updated_at and a digest of everything else about each piece of equipment and its schedules."""
+    if not codes:
+        return {}
+    cur = await conn.execute(
+        f"""SELECT e.registration_code, e.updated_at,
+                   md5((to_jsonb(e) - 'updated_at')::text || coalesce(
+                       (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.schedule)::text FROM equipment_schedules s
+                        WHERE s.registration_code = e.registration_code), ''))
+            FROM equipment e WHERE e.registration_code = ANY(%s) {"FOR UPDATE OF e" if lock else ""}""",
+        (codes,))
+    return {str(code): (stamp, str(digest)) for code, stamp, digest in await cur.fetchall()}
+
+
+async def _resolve_parties(conn: AsyncConnection, rows: list[RegisterRow],
+                           ) -> tuple[list[RegisterRow], list[Rejected], dict[str, int]]:
+    """Upsert the parties the rows name; reject a row naming a party registered in another role,
+    or a new party nobody names. Empty details leave the stored ones as they are."""
+    codes = list({ref.code for row in rows for ref in row.parties})
+    cur = await conn.execute("SELECT code, role, name FROM parties WHERE code = ANY(%s)", (codes,))
+    known: dict[str, tuple[str, str]] = {str(c): (str(r), str(n)) for c, r, n in await cur.fetchall()}
+    rejected: list[Rejected] = []
+    rows = _keep(rows, rejected, lambda ref: (
+        f"{ref.role}_code {ref.code!r} is registered as {known[ref.code][0]}, not {ref.role}"
+        if ref.code in known and known[ref.code][0] != ref.role else None))
+    named = {ref.code for row in rows for ref in row.parties if ref.name is not None}
+    rows = _keep(rows, rejected, lambda ref: (
+        f"{ref.role}_code {ref.code!r} is not registered and {ref.role}_name is empty"
+        if ref.code not in known and ref.code not in named else None))
+    merged: dict[str, PartyRef] = {}
+    for ref in (ref for row in rows for ref in row.parties):
+        merged[ref.code] = _merge(merged.get(ref.code), ref)
+    params = []
+    for ref in merged.values():
+        name = ref.name or (known[ref.code][1] if ref.code in known else None)
+        # Nameless and unknown (its naming row was rejected): the store refuses the row that needs it.
+        if name is not None and (ref.name or ref.phone or ref.email or ref.webhook_url):
+            params.append((ref.code, name, str(ref.role), ref.phone, ref.email, ref.webhook_url))
+    if params:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                """INSERT INTO parties (code, name, role, phone, email, webhook_url) VALUES (%s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (code) DO UPDATE SET name = excluded.name,
+                     phone = coalesce(excluded.phone, parties.phone), email = coalesce(excluded.email, parties.email),
+                     webhook_url = coalesce(excluded.webhook_url, parties.webhook_url)
+                   WHERE (parties.name, parties.phone, parties.email, parties.webhook_url) IS DISTINCT FROM
+                     (excluded.name, coalesce(excluded.phone, parties.phone), coalesce(excluded.email, parties.email),
+                      coalesce(excluded.webhook_url, parties.webhook_url))""", params)
+    return rows, rejected, await party_ids(conn, set(merged))
+
+
+def _keep(rows: list[RegisterRow], rejected: list[Rejected],
+          check: Callable[[PartyRef], str | None]) -> list[RegisterRow]:
+    """The rows whose parties all pass ``check``; the others go to ``rejected`` with the reasons."""
+    kept: list[RegisterRow] = []
+    for row in rows:
+        reasons = [r for r in map(check, row.parties) if r is not None]
+        if reasons:
+            rejected.append(Rejected(row.line, tuple(Problem(row.line, r) for r in reasons)))
+        else:
+            kept.append(row)
+    return kept
+
+
+def _merge(a: PartyRef | None, b: PartyRef) -> PartyRef:
+    if a is None:
+        return b
+    return PartyRef(a.role, a.code, a.name or b.name, a.phone or b.phone, a.email or b.email,
+                    a.webhook_url or b.webhook_url)
+
+
+# --- export ------------------------------------------------------------------------------------
+
+_PARTY_FIELDS = ("code", "name", "phone", "email", "webhook_url")
+_EXPORT_SQL = f"""
+SELECT e.registration_code, e.category, e.type, e.address, e.district_code, e.status, e.commissioned_on, e.rated,
+       e.interval_overrides, e.next_due, e.fit_for_use,
+       {", ".join(f"{p}.{f}" for p in "oma" for f in _PARTY_FIELDS)},
+       (SELECT coalesce(jsonb_object_agg(s.schedule, jsonb_build_array(s.last_inspected, s.next_due)), '{{}}')
+        FROM equipment_schedules s WHERE s.registration_code = e.registration_code)
+FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id LEFT JOIN parties m ON m.id = e.maintenance_id
+     LEFT JOIN parties a ON a.id = e.agency_id
+ORDER BY e.registration_code"""
+
+
+async def export_register(conn_or_pool: AsyncConnection | AsyncConnectionPool, out: Target,
+                          format: RegisterFormat, *, batch_size: int = 1000) -> int:
+    """Write all equipment in the import's layout, with each schedule's next due date and the
+    unit's fitness as export-only columns; return the number of rows. CSV is UTF-8 with a BOM,
+    so Excel shows Chinese correctly."""
+    if format not in ("csv", "xlsx"):
+        raise ValueError(f"format must be 'csv' or 'xlsx', not {format!r}")
+    if isinstance(conn_or_pool, AsyncConnectionPool):
+        async with conn_or_pool.connection() as conn:
+            return await _export(conn, out, format, batch_size)
+    return await _export(conn_or_pool, out, format, batch_size)
+
+
+async def _export(conn: AsyncConnection, out: Target, format: RegisterFormat, batch_size: int) -> int:
+    writer: _CsvWriter | _XlsxWriter = await asyncio.to_thread(_CsvWriter if format == "csv" else _XlsxWriter, out)
+    count = 0
+    try:
+        async with conn.transaction(), conn.cursor(name="register_export") as cur:  # a server-side cursor
+            await cur.execute(_EXPORT_SQL)
+            while records := await cur.fetchmany(batch_size):
+                await asyncio.to_thread(writer.write, [_export_cells(r) for r in records])
+                count += len(records)
+    finally:
+        await asyncio.to_thread(writer.close)
+    log.info("register export: %d rows (%s)", count, format)
+    return count
+
+
+def _export_cells(record: Sequence[Any]) -> list[Cell]:
+    code, category, type_, address, district, status, commissioned, rated, overrides, due, fit = record[:11]
+    parties: list[PartyRef] = []
+    for i, role in enumerate((Role.OWNER, Role.MAINTENANCE, Role.AGENCY)):
+        values = record[11 + i * len(_PARTY_FIELDS):11 + (i + 1) * len(_PARTY_FIELDS)]
+        if values[0] is not None:
+            parties.append(PartyRef(role, *values))
+    schedules: dict[str, list[str | None]] = record[-1]
+    equipment = Equipment(
+        code, Category(category), district, type=type_, address=address, status=Status(status),
+        commissioned_on=commissioned, rated=rated, interval_overrides=overrides,
+        last_inspected={s: date.fromisoformat(v[0]) for s, v in schedules.items() if v[0]})
+    extra: dict[str, Cell] = {"next_due": due, "fit_for_use": fit}
+    extra |= {f"next_{s}": date.fromisoformat(v[1]) if v[1] else None for s, v in schedules.items()}
+    return row_cells(equipment, parties, extra)
+
+
+class _CsvWriter:
+    def __init__(self, out: Target) -> None:
+        self._owned = isinstance(out, str | PathLike)
+        stream = open(out, "wb") if isinstance(out, str | PathLike) else out  # noqa: SIM115
+        # utf-8-sig writes the BOM Excel needs to read UTF-8.
+        self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        self._csv = csv.writer(self._text)
+        self._csv.writerow([c.name for c in COLUMNS])
+
+    def write(self, rows: list[list[Cell]]) -> None:
+        self._csv.writerows([csv_text(cell) for cell in row] for row in rows)
+
+    def close(self) -> None:
+        self._text.flush()
+        if self._owned:
+            self._text.close()
+        else:
+            self._text.detach()  # the caller's stream stays open
+
+
+class _XlsxWriter:
+    def __init__(self, out: Target) -> None:
+        import openpyxl  # heavy; only an XLSX export needs it
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        self._out = out
+        self._cell = WriteOnlyCell
+        self._book = openpyxl.Workbook(write_only=True)  # streams rows to a temporary file
+        self._sheet = self._book.create_sheet("register")
+        self._sheet.freeze_panes = "A2"
+        header = []
+        for col in COLUMNS:
+            cell = WriteOnlyCell(self._sheet, value=col.name)
+            cell.font = Font(bold=True)
+            header.append(cell)
+        self._sheet.append(header)
+
+    def write(self, rows: list[list[Cell]]) -> None:
+        for row in rows:
+            self._sheet.append([self._typed(cell) for cell in row])
+
+    def _typed(self, cell: Cell) -> Any:
+        if isinstance(cell, str) and cell.startswith("="):
+            text = self._cell(self._sheet, value=cell)
+            text.data_type = "s"  # text, never a formula
+            return text
+        return cell
+
+    def close(self) -> None:
+        self._book.save(self._out)

@@ -1,0 +1,578 @@
+"""The register's file layout and its row parsing: pure, no database.
+
+One row per piece of equipment. ``COLUMNS`` is the only description of the layout: the import
+reads it, the export writes it, and ``columns_markdown`` documents it. Every cell is checked;
+a bad row yields every reason it is bad, with the line the user sees in an editor (CSV: the
+line where the record starts, the header being line 1; XLSX: the row number).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from registry.due import Category, DueError, IntervalTable, default_table
+from registry.model import Equipment, Role, Status
+from semon.protocol.topics import DEVICE_ID_PATTERN
+
+# What a cell holds: text from CSV; text, numbers, dates (datetime for date cells) from XLSX.
+Cell = str | int | float | date | None
+
+SCHEDULES = ("periodic", "external", "internal", "hydrostatic")
+PARTY_ROLES = (Role.OWNER, Role.MAINTENANCE, Role.AGENCY)
+
+Group = Literal["equipment", "owner", "maintenance", "agency", "rated", "last", "months", "read_only"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    kind: str  # picks the parser: see _PARSERS
+    doc: str
+    group: Group
+    key: str  # the field within the group: Equipment attribute, party attribute, rated key, schedule
+    required: bool = False
+    lo: float | None = None  # ints: lo ≤ v ≤ hi; floats: lo < v ≤ hi
+    hi: float | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.group == "read_only"
+
+
+def _schedule_columns() -> tuple[Column, ...]:
+    out: list[Column] = []
+    for s in SCHEDULES:
+        out += [
+            Column(f"last_{s}", "date", f"last {s} inspection (YYYY-MM-DD); an older date than the stored one is "
+                   "ignored", "last", s),
+            Column(f"{s}_months", "int", f"interval override for the {s} schedule, in months (empty: the "
+                   "statutory interval)", "months", s, lo=1, hi=240),
+            Column(f"next_{s}", "date", f"next {s} inspection due (export only)", "read_only", f"next_{s}"),
+        ]
+    return tuple(out)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("registration_code", "code", "设备代码; 1–64 letters, digits, `_`, `.`, `-`, starting with a letter or "
+           "digit (also the device's MQTT id)", "equipment", "registration_code", required=True),
+    Column("category", "category", "elevator, boiler, pressure_vessel, pressure_piping, gas_cylinder, crane, "
+           "in_plant_vehicle, large_amusement_ride, passenger_ropeway; or 电梯, 锅炉, 压力容器, 压力管道, 气瓶, "
+           "起重机械, 场(厂)内专用机动车辆, 大型游乐设施, 客运索道", "equipment", "category", required=True),
+    Column("type", "text", "e.g. tower, mobile, bridge (crane); GC1, GC2, GC3 (piping): picks the interval",
+           "equipment", "type"),
+    Column("address", "text", "where it is installed", "equipment", "address"),
+    Column("district_code", "district", "administrative division code, 6 digits (e.g. 630102)", "equipment",
+           "district_code", required=True),
+    Column("owner_code", "text", "使用单位: unified social credit code (the party's identity)", "owner", "code"),
+    Column("owner_name", "text", "使用单位 name (needed the first time a code appears)", "owner", "name"),
+    Column("maintenance_code", "text", "维保单位 code", "maintenance", "code"),
+    Column("maintenance_name", "text", "维保单位 name", "maintenance", "name"),
+    Column("maintenance_phone", "phone", "维保单位 phone (digits, spaces, `+ - ( )`)", "maintenance", "phone"),
+    Column("agency_code", "text", "检验机构 code", "agency", "code"),
+    Column("agency_name", "text", "检验机构 name", "agency", "name"),
+    Column("agency_email", "email", "检验机构 e-mail for notices", "agency", "email"),
+    Column("agency_webhook_url", "url", "检验机构 webhook for notices (http or https)", "agency", "webhook_url"),
+    Column("status", "status", "in_use (default), stopped, scrapped; or 在用, 停用, 报废", "equipment", "status"),
+    Column("commissioned_on", "date", "commissioning date (YYYY-MM-DD)", "equipment", "commissioned_on"),
+    Column("floors", "int", "elevator: floors served", "rated", "floors", lo=1, hi=300),
+    Column("rated_speed_mps", "float", "rated speed, m/s", "rated", "rated_speed_mps", lo=0, hi=30),
+    Column("rated_pressure_mpa", "float", "rated pressure, MPa", "rated", "rated_pressure_mpa", lo=0, hi=1000),
+    Column("rated_outlet_temp_c", "float", "boiler: rated outlet temperature, °C", "rated", "rated_outlet_temp_c",
+           lo=-273.15, hi=2000),
+    Column("medium", "text", "working medium (steam, hot water, …)", "rated", "medium"),
+    Column("safety_grade", "int", "pressure vessel safety grade 1–5 (5: not to be used)", "rated", "safety_grade",
+           lo=1, hi=5),
+    Column("gas", "gas", "gas cylinder class: corrosive, general, inert, lpg (picks the interval)", "rated", "gas"),
+    *_schedule_columns(),
+    Column("next_due", "date", "earliest due date of all schedules (export only)", "read_only", "next_due"),
+    Column("fit_for_use", "bool", "false after a failed inspection or for a unit not to be used (export only)",
+           "read_only", "fit_for_use"),
+)
+COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
+REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+
+# A text cell starting with one of these is a formula to Excel: the CSV export prefixes an apostrophe
+# (OWASP's advice against CSV injection) and the import takes it off again.
+FORMULA_START = ("=", "+", "-", "@")
+
+_CATEGORY_NAMES: dict[str, Category] = {
+    "电梯": Category.ELEVATOR, "锅炉": Category.BOILER, "压力容器": Category.PRESSURE_VESSEL,
+    "压力管道": Category.PRESSURE_PIPING, "气瓶": Category.GAS_CYLINDER, "起重机械": Category.CRANE,
+    "场(厂)内专用机动车辆": Category.IN_PLANT_VEHICLE, "大型游乐设施": Category.LARGE_AMUSEMENT_RIDE,
+    "客运索道": Category.PASSENGER_ROPEWAY,
+}
+# Both spellings of the in-plant vehicles' name are in use.
+_CATEGORY_ALIASES = {**_CATEGORY_NAMES, "场内专用机动车辆": Category.IN_PLANT_VEHICLE,
+                     "厂内专用机动车辆": Category.IN_PLANT_VEHICLE}
+_STATUS_NAMES: dict[str, Status] = {"在用": Status.IN_USE, "停用": Status.STOPPED, "报废": Status.SCRAPPED}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int | None  # None: the whole file
+    reason: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        return f"{'file' if self.line is None else f'line {self.line}'}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRef:
+    """A party as a row names it: the code always, the rest where the row gives it."""
+
+    role: Role
+    code: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRow:
+    line: int
+    equipment: Equipment
+    parties: tuple[PartyRef, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    line: int
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One record of the file as read: its first line and its cells, or why it could not be read."""
+
+    line: int
+    cells: Sequence[Cell]
+    problem: str | None = None
+
+
+class CellError(ValueError):
+    """A cell's value is not valid; the message is the reason."""
+
+
+# --- cells -------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def cell_text(cell: Cell) -> str | None:
+    """The cell as trimmed text; None when empty."""
+    if cell is None:
+        return None
+    if isinstance(cell, bool):
+        text = "true" if cell else "false"
+    elif isinstance(cell, float) and cell.is_integer():
+        text = str(int(cell))  # Excel keeps 630102 as 630102.0
+    elif isinstance(cell, datetime):
+        text = cell.date().isoformat() if cell.time() == time() else cell.isoformat(sep=" ")
+    elif isinstance(cell, date):
+        text = cell.isoformat()
+    else:
+        text = str(cell).replace("\r\n", "\n")
+    text = text.strip()
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
+        text = text[1:]
+    return text or None
+
+
+def _normal(text: str) -> str:
+    # NFKC folds full-width brackets and letters (（厂）→ (厂)); "Pressure Vessel" → pressure_vessel.
+    return re.sub(r"[\s\-]+", "_", unicodedata.normalize("NFKC", text).lower())
+
+
+def _text(col: Column, text: str, cell: Cell) -> Any:
+    return text
+
+
+def _code(col: Column, text: str, cell: Cell) -> Any:
+    if not DEVICE_ID_PATTERN.fullmatch(text):
+        raise CellError(f"{col.name} {_show(text)} is not valid: 1–64 letters, digits, '_', '.', '-', "
+                        "starting with a letter or digit")
+    return text
+
+
+def _category(col: Column, text: str, cell: Cell) -> Any:
+    key = _normal(text)
+    found = _CATEGORY_ALIASES.get(key) or next((c for c in Category if c.value == key), None)
+    if found is None:
+        raise CellError(f"category {_show(text)} is not one of {', '.join(Category)} "
+                        f"(or {', '.join(_CATEGORY_NAMES)})")
+    return found
+
+
+def _status(col: Column, text: str, cell: Cell) -> Any:
+    key = _normal(text)
+    found = _STATUS_NAMES.get(key) or next((s for s in Status if s.value == key), None)
+    if found is None:
+        raise CellError(f"status {_show(text)} is not one of {', '.join(Status)} (or {', '.join(_STATUS_NAMES)})")
+    return found
+
+
+def _district(col: Column, text: str, cell: Cell) -> Any:
+    if not re.fullmatch(r"\d{6}", text):
+        raise CellError(f"district_code {_show(text)} is not 6 digits")
+    return text
+
+
+def _phone(col: Column, text: str, cell: Cell) -> Any:
+    if not re.fullmatch(r"\+?[\d\s()\-]{3,32}", text) or sum(ch.isdigit() for ch in text) < 3:
+        raise CellError(f"{col.name} {_show(text)} is not a phone number")
+    return text
+
+
+def _email(col: Column, text: str, cell: Cell) -> Any:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", text):
+        raise CellError(f"{col.name} {_show(text)} is not an e-mail address")
+    return text
+
+
+def _url(col: Column, text: str, cell: Cell) -> Any:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(ch.isspace() for ch in text):
+        raise CellError(f"{col.name} {_show(text)} is not an http or https URL")
+    return text
+
+
+_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?: 00:00(?::00)?)?")
+
+
+def _date(col: Column, text: str, cell: Cell) -> Any:
+    if isinstance(cell, datetime):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    m = _DATE.fullmatch(text)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            pass
+    raise CellError(f"{col.name} {_show(text)} is not a date (YYYY-MM-DD)")
+
+
+def _int(col: Column, text: str, cell: Cell) -> Any:
+    value: int | None = None
+    if isinstance(cell, int) and not isinstance(cell, bool):
+        value = cell
+    elif isinstance(cell, float) and cell.is_integer():
+        value = int(cell)
+    elif isinstance(cell, str) and re.fullmatch(r"[+-]?\d+", text):
+        value = int(text)
+    assert col.lo is not None and col.hi is not None
+    if value is None or not col.lo <= value <= col.hi:
+        raise CellError(f"{col.name} {_show(text)} is not a whole number from {col.lo:g} to {col.hi:g}")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _float(col: Column, text: str, cell: Cell) -> Any:
+    value: float | None = None
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        value = float(cell)
+    elif isinstance(cell, str) and _NUMBER.fullmatch(text):
+        value = float(text)
+    assert col.lo is not None and col.hi is not None
+    if value is None or not col.lo < value <= col.hi:  # also rejects NaN
+        raise CellError(f"{col.name} {_show(text)} is not a number above {col.lo:g} and at most {col.hi:g}")
+    return value
+
+
+def _gas(col: Column, text: str, cell: Cell) -> Any:
+    return _normal(text)  # checked against the interval table with the rest of the row
+
+
+def _bool(col: Column, text: str, cell: Cell) -> Any:
+    return _normal(text) in ("true", "yes", "1")
+
+
+_PARSERS: dict[str, Callable[[Column, str, Cell], Any]] = {
+    "text": _text, "code": _code, "category": _category, "status": _status, "district": _district,
+    "phone": _phone, "email": _email, "url": _url, "date": _date, "int": _int, "float": _float, "gas": _gas,
+    "bool": _bool,
+}
+
+
+def parse_cell(col: Column, cell: Cell) -> Any:
+    """The cell's value, None when empty; raises CellError with the reason."""
+    text = cell_text(cell)
+    if text is None:
+        if col.required:
+            raise CellError(f"{col.name} missing")
+        return None
+    if _CONTROL.search(text):  # XLSX cannot hold them, so the export would fail later
+        raise CellError(f"{col.name} {_show(text)} contains a control character")
+    return _PARSERS[col.kind](col, text, cell)
+
+
+# --- header and rows ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    line: int
+    index: Mapping[str, int]  # import column name → cell position
+
+    @classmethod
+    def parse(cls, line: int, cells: Sequence[Cell]) -> tuple[Header | None, list[Problem]]:
+        """The header, or None with the errors that make the file unreadable; unknown columns are
+        one warning."""
+        index: dict[str, int] = {}
+        unknown: list[str] = []
+        errors: list[Problem] = []
+        for pos, cell in enumerate(cells):
+            name = (cell_text(cell) or "").lower()
+            if not name:
+                continue
+            column = COLUMN_BY_NAME.get(name)
+            if column is None:
+                unknown.append(name)
+            elif name in index:
+                errors.append(Problem(line, f"column {name} appears twice"))
+            elif not column.read_only:
+                index[name] = pos
+        errors += [Problem(line, f"required column {name} is missing") for name in REQUIRED if name not in index]
+        warnings = [Problem(line, f"unknown columns ignored: {', '.join(unknown)}", warning=True)] if unknown else []
+        return (None if errors else cls(line, index)), errors + warnings
+
+
+def is_blank(cells: Sequence[Cell]) -> bool:
+    return all(cell_text(c) is None for c in cells)
+
+
+def parse_row(header: Header, line: int, cells: Sequence[Cell], *, table: IntervalTable,
+              today: date) -> RegisterRow | Rejected:
+    """One row on its own (the file-wide checks are ``read_rows``'s)."""
+    values: dict[str, Any] = {}
+    reasons: list[str] = []
+    for name, pos in header.index.items():
+        try:
+            values[name] = parse_cell(COLUMN_BY_NAME[name], cells[pos] if pos < len(cells) else None)
+        except CellError as exc:
+            reasons.append(str(exc))
+    parties, party_reasons = _parties(values)
+    reasons += party_reasons
+    warnings: list[Problem] = []
+    if isinstance(values.get("category"), Category):
+        reasons += _schedule_checks(values, table, today, warnings, line)
+    if reasons:
+        return Rejected(line, tuple(Problem(line, r) for r in reasons))
+    return RegisterRow(line, _equipment(values), parties, tuple(warnings))
+
+
+def _parties(values: Mapping[str, Any]) -> tuple[tuple[PartyRef, ...], list[str]]:
+    refs: list[PartyRef] = []
+    reasons: list[str] = []
+    for role in PARTY_ROLES:
+        given = {c.key: values[c.name] for c in COLUMNS if c.group == role and values.get(c.name) is not None}
+        code = given.pop("code", None)
+        if code is None:
+            reasons += [f"{role}_{key} given without {role}_code" for key in given]
+        else:
+            refs.append(PartyRef(role, code, **given))
+    return tuple(refs), reasons
+
+
+def _keyed(table: IntervalTable, category: Category, by: str) -> dict[str, str] | None:
+    """The keys an interval is looked up by (type, gas), folded for matching; None if not keyed so."""
+    entry = table.raw.get(str(category), {})
+    if entry.get("by") != by:
+        return None
+    return {_normal(str(k)): str(k) for k in entry.get("periodic", {}) if k != "default"}
+
+
+def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, warnings: list[Problem],
+                     line: int) -> list[str]:
+    """Checks against the interval table; spells ``type`` as the table does (Tower → tower)."""
+    category: Category = values["category"]
+    reasons: list[str] = []
+    types = _keyed(table, category, "type")
+    if types is not None and values.get("type") is not None:
+        canonical = types.get(_normal(values["type"]))
+        if canonical is None:  # a silent default interval would hide a typo
+            warnings.append(Problem(line, f"type {_show(values['type'])} has no interval of its own for {category} "
+                                    f"({', '.join(types.values())}): the default applies", warning=True))
+        else:
+            values["type"] = canonical
+    gases = _keyed(table, category, "gas")
+    if values.get("gas") is not None and gases is not None and values["gas"] not in gases:
+        reasons.append(f"gas {_show(values['gas'])} is not one of {', '.join(gases.values())}")
+    try:
+        names = [s.name for s in table.schedules(category, type_=values.get("type"), rated=_group(values, "rated"))]
+    except DueError as exc:
+        return [*reasons, str(exc)]
+    for s in SCHEDULES:
+        for column in (f"last_{s}", f"{s}_months"):
+            if values.get(column) is not None and s not in names:
+                reasons.append(f"{column} given, but {category} has no {s} schedule (it has {', '.join(names)})")
+        last = values.get(f"last_{s}")
+        if last is not None and last > today:
+            reasons.append(f"last_{s} {last.isoformat()} is in the future")
+    return reasons
+
+
+def _group(values: Mapping[str, Any], group: Group) -> dict[str, Any]:
+    """The group's non-empty values, by key."""
+    return {c.key: values[c.name] for c in COLUMNS if c.group == group and values.get(c.name) is not None}
+
+
+def _equipment(values: Mapping[str, Any]) -> Equipment:
+    roles: dict[str, Any] = {str(role): values.get(f"{role}_code") for role in PARTY_ROLES}
+    return Equipment(**_group(values, "equipment"), **roles, rated=_group(values, "rated"),
+                     interval_overrides=_group(values, "months"), last_inspected=_group(values, "last"))
+
+
+# --- the whole file ----------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _FileChecks:
+    """What one row cannot see: a registration code given twice, a party described two ways."""
+
+    codes: dict[str, int] = field(default_factory=dict)  # registration code → first line
+    # party code → its role and, per detail, the first value given and its line
+    parties: dict[str, tuple[Role, int, dict[str, tuple[str, int]]]] = field(default_factory=dict)
+
+    def code_seen(self, code: str, line: int) -> str | None:
+        first = self.codes.setdefault(code, line)
+        return None if first == line else f"registration_code {_show(code)} repeats line {first}"
+
+    def party_conflicts(self, row: RegisterRow) -> list[str]:
+        reasons: list[str] = []
+        for ref in row.parties:
+            known = self.parties.get(ref.code)
+            if known is None:
+                continue
+            role, line, details = known
+            if role != ref.role:
+                reasons.append(f"{ref.role}_code {_show(ref.code)} is the {role} on line {line}; "
+                               "a party has one role")
+                continue
+            for key in ("name", "phone", "email", "webhook_url"):
+                value, first = getattr(ref, key), details.get(key)
+                if value is not None and first is not None and first[0] != value:
+                    reasons.append(f"{ref.role}_{key} {_show(value)} differs from {_show(first[0])} "
+                                   f"given for {ref.role}_code {_show(ref.code)} on line {first[1]}")
+        return reasons
+
+    def remember(self, row: RegisterRow) -> None:
+        for ref in row.parties:
+            details = self.parties.setdefault(ref.code, (ref.role, row.line, {}))[2]
+            for key in ("name", "phone", "email", "webhook_url"):
+                value = getattr(ref, key)
+                if value is not None:
+                    details.setdefault(key, (value, row.line))
+
+
+def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | None = None,
+              today: date | None = None) -> Generator[RegisterRow | Rejected | Problem, None, None]:
+    """Good rows, rejected rows and file-level problems (errors and warnings), in file order.
+
+    The first non-blank record is the header; without the required columns nothing is read."""
+    table = table or default_table()
+    today = today or date.today()
+    header: Header | None = None
+    checks = _FileChecks()
+    unreadable = False
+    for item in source:
+        if isinstance(item, Problem):
+            unreadable = unreadable or item.line is None
+            yield item
+            continue
+        if item.problem is None and is_blank(item.cells):
+            continue
+        if header is None:
+            if item.problem is not None:
+                yield Problem(item.line, f"header: {item.problem}")
+                return
+            header, problems = Header.parse(item.line, item.cells)
+            yield from problems
+            if header is None:
+                return
+            continue
+        if item.problem is not None:
+            yield Rejected(item.line, (Problem(item.line, item.problem),))
+            continue
+        outcome = parse_row(header, item.line, item.cells, table=table, today=today)
+        code = cell_text(_cell(item.cells, header.index["registration_code"]))
+        repeat = checks.code_seen(code, item.line) if code else None
+        if isinstance(outcome, Rejected):
+            extra = (Problem(item.line, repeat),) if repeat else ()
+            yield Rejected(outcome.line, outcome.problems + extra)
+            continue
+        reasons = ([repeat] if repeat else []) + checks.party_conflicts(outcome)
+        if reasons:
+            yield Rejected(item.line, tuple(Problem(item.line, r) for r in reasons))
+            continue
+        checks.remember(outcome)
+        yield from outcome.warnings
+        yield outcome
+    if header is None and not unreadable:
+        yield Problem(None, "no header row: the file is empty")
+
+
+def _cell(cells: Sequence[Cell], pos: int) -> Cell:
+    return cells[pos] if pos < len(cells) else None
+
+
+# --- export ------------------------------------------------------------------------------------
+
+def row_cells(equipment: Equipment, parties: Iterable[PartyRef], read_only: Mapping[str, Cell]) -> list[Cell]:
+    """The row of one piece of equipment, in ``COLUMNS`` order, typed (dates as dates)."""
+    by_role = {ref.role: ref for ref in parties}
+    out: list[Cell] = []
+    for col in COLUMNS:
+        value: Any
+        if col.group == "equipment":
+            value = getattr(equipment, col.key)
+        elif col.group in PARTY_ROLES:
+            ref = by_role.get(Role(col.group))
+            value = getattr(ref, col.key) if ref is not None else None
+        elif col.group == "rated":
+            value = equipment.rated.get(col.key)
+        elif col.group == "last":
+            value = equipment.last_inspected.get(col.key)
+        elif col.group == "months":
+            value = equipment.interval_overrides.get(col.key)
+        else:
+            value = read_only.get(col.key)
+        out.append(str(value) if isinstance(value, Category | Status) else value)
+    return out
+
+
+def csv_text(cell: Cell) -> str:
+    """A typed cell as the CSV export writes it, guarded against formula injection."""
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, float):
+        return str(int(cell)) if cell.is_integer() else repr(cell)
+    if isinstance(cell, date):
+        return cell.isoformat()
+    text = str(cell)
+    return "'" + text if text.startswith(FORMULA_START) and isinstance(cell, str) else text
+
+
+def columns_markdown() -> str:
+    """The layout as a markdown table, for the docs."""
+    lines = ["| column | required | meaning and format |", "|---|---|---|"]
+    for col in COLUMNS:
+        need = "yes" if col.required else ("export only" if col.read_only else "")
+        lines.append(f"| `{col.name}` | {need} | {col.doc} |")
+    return "\n".join(lines) + "\n"

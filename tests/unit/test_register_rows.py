@@ -1,0 +1,424 @@
+"""The register file's rows: every cell checked, every bad row reported by line and reason."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import openpyxl
+import pytest
+
+from registry.due import Category, default_table
+from registry.io import iter_csv, iter_xlsx
+from registry.io_rows import (
+    COLUMN_BY_NAME,
+    COLUMNS,
+    SCHEDULES,
+    Cell,
+    Header,
+    PartyRef,
+    Problem,
+    RegisterRow,
+    Rejected,
+    SourceRow,
+    columns_markdown,
+    csv_text,
+    parse_row,
+    read_rows,
+    row_cells,
+)
+from registry.model import Equipment, Role, Status
+
+TODAY = date(2025, 6, 1)
+BASE = ("registration_code", "category", "district_code")
+Outcome = RegisterRow | Rejected | Problem
+
+
+def rows_of(*records: Sequence[Cell], header: Sequence[str] = BASE) -> list[Outcome]:
+    """Read records given as cells, the header being line 1."""
+    source = [SourceRow(1, list(header))] + [SourceRow(n, list(r)) for n, r in enumerate(records, 2)]
+    return list(read_rows(source, table=default_table(), today=TODAY))
+
+
+def one(*cells: Cell, header: Sequence[str] = BASE) -> RegisterRow | Rejected:
+    out = [o for o in rows_of(cells, header=header) if not isinstance(o, Problem)]
+    assert len(out) == 1
+    return out[0]
+
+
+def reasons(*cells: Cell, header: Sequence[str] = BASE) -> list[str]:
+    outcome = one(*cells, header=header)
+    assert isinstance(outcome, Rejected), outcome
+    return [str(p) for p in outcome.problems]
+
+
+def good(*cells: Cell, header: Sequence[str] = BASE) -> RegisterRow:
+    outcome = one(*cells, header=header)
+    assert isinstance(outcome, RegisterRow), [str(p) for p in outcome.problems]
+    return outcome
+
+
+def csv_rows(data: bytes) -> list[Outcome]:
+    return list(read_rows(iter_csv(io.BytesIO(data)), table=default_table(), today=TODAY))
+
+
+# --- the header --------------------------------------------------------------------------------
+
+def test_a_missing_required_column_is_one_error_for_the_file() -> None:
+    out = rows_of(("E1", "elevator"), ("E2", "elevator"), header=("registration_code", "category"))
+    assert [str(o) for o in out] == ["line 1: required column district_code is missing"]
+
+
+def test_unknown_columns_are_one_warning_and_export_only_columns_are_ignored() -> None:
+    out = rows_of(("E1", "elevator", "630102", "x", "2030-01-01", "y"),
+                  ("E2", "elevator", "630102", "x", "nonsense", "y"),
+                  header=(*BASE, "colour", "next_due", "Remarks"))
+    warnings = [o for o in out if isinstance(o, Problem)]
+    assert [str(w) for w in warnings] == ["line 1: unknown columns ignored: colour, remarks"]
+    assert warnings[0].warning
+    assert [o.equipment.registration_code for o in out if isinstance(o, RegisterRow)] == ["E1", "E2"]
+
+
+def test_a_column_named_twice_is_an_error() -> None:
+    header, problems = Header.parse(1, [*BASE, "Category"])
+    assert header is None
+    assert [str(p) for p in problems] == ["line 1: column category appears twice"]
+
+
+def test_header_names_are_trimmed_and_case_folded() -> None:
+    header, problems = Header.parse(3, [" Registration_Code ", "CATEGORY", "district_code", None, ""])
+    assert problems == []
+    assert header is not None and dict(header.index) == {"registration_code": 0, "category": 1, "district_code": 2}
+
+
+# --- one cell at a time ------------------------------------------------------------------------
+
+def test_registration_code_missing() -> None:
+    assert reasons("  ", "elevator", "630102") == ["line 2: registration_code missing"]
+
+
+def test_registration_code_must_be_a_device_id() -> None:
+    assert reasons("E 1", "elevator", "630102") == [
+        "line 2: registration_code 'E 1' is not valid: 1–64 letters, digits, '_', '.', '-', "
+        "starting with a letter or digit"]
+
+
+def test_an_unknown_category_lists_the_valid_ones() -> None:
+    (reason,) = reasons("E1", "lift", "630102")
+    assert reason.startswith("line 2: category 'lift' is not one of elevator, boiler, pressure_vessel")
+    assert "电梯" in reason and "客运索道" in reason
+
+
+@pytest.mark.parametrize(("name", "category"), [
+    ("电梯", Category.ELEVATOR), ("锅炉", Category.BOILER), ("压力容器", Category.PRESSURE_VESSEL),
+    ("压力管道", Category.PRESSURE_PIPING), ("气瓶", Category.GAS_CYLINDER), ("起重机械", Category.CRANE),
+    ("场(厂)内专用机动车辆", Category.IN_PLANT_VEHICLE), ("场（厂）内专用机动车辆", Category.IN_PLANT_VEHICLE),
+    ("场内专用机动车辆", Category.IN_PLANT_VEHICLE), ("大型游乐设施", Category.LARGE_AMUSEMENT_RIDE),
+    ("客运索道", Category.PASSENGER_ROPEWAY), ("Pressure Vessel", Category.PRESSURE_VESSEL),
+    ("passenger_ropeway", Category.PASSENGER_ROPEWAY),
+])
+def test_category_names(name: str, category: Category) -> None:
+    assert good("E1", f" {name} ", "630102").equipment.category is category
+
+
+@pytest.mark.parametrize(("name", "status"), [
+    ("在用", Status.IN_USE), ("停用", Status.STOPPED), ("报废", Status.SCRAPPED), ("Stopped", Status.STOPPED),
+    ("in use", Status.IN_USE), ("", Status.IN_USE),
+])
+def test_status_names(name: str, status: Status) -> None:
+    assert good("E1", "elevator", "630102", name, header=(*BASE, "status")).equipment.status is status
+
+
+def test_an_unknown_status() -> None:
+    assert reasons("E1", "elevator", "630102", "broken", header=(*BASE, "status")) == [
+        "line 2: status 'broken' is not one of in_use, stopped, scrapped (or 在用, 停用, 报废)"]
+
+
+@pytest.mark.parametrize("code", ["63010", "6301021", "63O102", "630 102"])
+def test_district_code_is_six_digits(code: str) -> None:
+    assert reasons("E1", "elevator", code) == [f"line 2: district_code {code!r} is not 6 digits"]
+
+
+def test_district_code_from_an_excel_number() -> None:
+    assert good("E1", "elevator", 630102.0).equipment.district_code == "630102"
+
+
+@pytest.mark.parametrize("text", ["2023-02-30", "2023-13-01", "01/02/2023", "yesterday", "2023-2"])
+def test_a_bad_date(text: str) -> None:
+    assert reasons("E1", "elevator", "630102", text, header=(*BASE, "commissioned_on")) == [
+        f"line 2: commissioned_on {text!r} is not a date (YYYY-MM-DD)"]
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("2023-02-01", date(2023, 2, 1)), ("2023/2/1", date(2023, 2, 1)), ("2023-02-01 00:00:00", date(2023, 2, 1)),
+    (datetime(2023, 2, 1), date(2023, 2, 1)), (date(2023, 2, 1), date(2023, 2, 1)),
+])
+def test_dates(cell: Cell, expected: date) -> None:
+    row = good("E1", "elevator", "630102", cell, header=(*BASE, "commissioned_on"))
+    assert row.equipment.commissioned_on == expected
+
+
+@pytest.mark.parametrize(("column", "text", "reason"), [
+    ("floors", "12.5", "floors '12.5' is not a whole number from 1 to 300"),
+    ("floors", "0", "floors '0' is not a whole number from 1 to 300"),
+    ("floors", "abc", "floors 'abc' is not a whole number from 1 to 300"),
+    ("safety_grade", "6", "safety_grade '6' is not a whole number from 1 to 5"),
+    ("rated_speed_mps", "1,5", "rated_speed_mps '1,5' is not a number above 0 and at most 30"),
+    ("rated_speed_mps", "-1", "rated_speed_mps '-1' is not a number above 0 and at most 30"),
+    ("rated_speed_mps", "nan", "rated_speed_mps 'nan' is not a number above 0 and at most 30"),
+    ("rated_pressure_mpa", "inf", "rated_pressure_mpa 'inf' is not a number above 0 and at most 1000"),
+    ("periodic_months", "0", "periodic_months '0' is not a whole number from 1 to 240"),
+    ("maintenance_phone", "call us", "maintenance_phone 'call us' is not a phone number"),
+    ("agency_email", "agency.example.cn", "agency_email 'agency.example.cn' is not an e-mail address"),
+    ("agency_webhook_url", "ftp://x.cn/h", "agency_webhook_url 'ftp://x.cn/h' is not an http or https URL"),
+    ("address", "a\x00b", "address 'a\\x00b' contains a control character"),
+])
+def test_bad_values(column: str, text: str, reason: str) -> None:
+    party = {"maintenance_phone": "maintenance_code", "agency_email": "agency_code",
+             "agency_webhook_url": "agency_code"}.get(column)
+    header = (*BASE, column, *([party] if party else []))
+    cells = ("E1", "elevator", "630102", text, *(["P1"] if party else []))
+    assert reasons(*cells, header=header) == [f"line 2: {reason}"]
+
+
+def test_values_are_trimmed_and_empty_cells_are_none() -> None:
+    header = (*BASE, "type", "address", "floors", "rated_speed_mps", "owner_code", "owner_name")
+    row = good(" E1 ", "elevator ", "\u3000630102", "  ", None, " 12 ", "1.75", " O1 ", "  Owner Ltd ",
+               header=header)
+    assert row.equipment == Equipment("E1", Category.ELEVATOR, "630102", owner="O1",
+                                      rated={"floors": 12, "rated_speed_mps": 1.75})
+    assert row.parties == (PartyRef(Role.OWNER, "O1", "Owner Ltd"),)
+
+
+def test_safety_grade_5_is_stored_not_rejected() -> None:
+    # A grade-5 vessel must not be used: a fact for the store (unfit), not an error in the file.
+    row = good("V1", "pressure_vessel", "630102", "5", header=(*BASE, "safety_grade"))
+    assert row.equipment.rated == {"safety_grade": 5}
+
+
+def test_a_party_detail_without_its_code() -> None:
+    header = (*BASE, "owner_name", "maintenance_phone", "agency_code", "agency_name")
+    assert reasons("E1", "elevator", "630102", "Owner", "0971-8123456", "A1", "Agency", header=header) == [
+        "line 2: owner_name given without owner_code", "line 2: maintenance_phone given without maintenance_code"]
+
+
+def test_a_party_code_alone_names_a_registered_party() -> None:
+    row = good("E1", "elevator", "630102", "M1", header=(*BASE, "maintenance_code"))
+    assert row.equipment.maintenance == "M1"
+    assert row.parties == (PartyRef(Role.MAINTENANCE, "M1"),)
+
+
+def test_every_bad_cell_of_a_row_is_reported() -> None:
+    header = (*BASE, "commissioned_on", "floors")
+    assert reasons("", "lift", "123", "2023-02-30", "x", header=header) == [
+        "line 2: registration_code missing",
+        "line 2: category 'lift' is not one of elevator, boiler, pressure_vessel, pressure_piping, gas_cylinder, "
+        "crane, in_plant_vehicle, large_amusement_ride, passenger_ropeway (or 电梯, 锅炉, 压力容器, 压力管道, 气瓶, "
+        "起重机械, 场(厂)内专用机动车辆, 大型游乐设施, 客运索道)",
+        "line 2: district_code '123' is not 6 digits",
+        "line 2: commissioned_on '2023-02-30' is not a date (YYYY-MM-DD)",
+        "line 2: floors 'x' is not a whole number from 1 to 300",
+    ]
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+def test_last_inspections_and_overrides_by_schedule() -> None:
+    header = (*BASE, "last_external", "last_internal", "hydrostatic_months")
+    row = good("B1", "锅炉", "630102", "2025-01-10", "2024-03-01", "60", header=header)
+    assert row.equipment.last_inspected == {"external": date(2025, 1, 10), "internal": date(2024, 3, 1)}
+    assert row.equipment.interval_overrides == {"hydrostatic": 60}
+
+
+def test_a_schedule_the_category_does_not_have() -> None:
+    header = (*BASE, "last_external", "internal_months")
+    assert reasons("E1", "elevator", "630102", "2025-01-10", "12", header=header) == [
+        "line 2: last_external given, but elevator has no external schedule (it has periodic)",
+        "line 2: internal_months given, but elevator has no internal schedule (it has periodic)",
+    ]
+
+
+def test_a_last_inspection_in_the_future() -> None:
+    assert reasons("E1", "elevator", "630102", "2025-06-02", header=(*BASE, "last_periodic")) == [
+        "line 2: last_periodic 2025-06-02 is in the future"]
+
+
+def test_gas_must_be_a_class_of_the_interval_table() -> None:
+    assert good("G1", "气瓶", "630102", "LPG", header=(*BASE, "gas")).equipment.rated == {"gas": "lpg"}
+    assert reasons("G1", "气瓶", "630102", "oxygen", header=(*BASE, "gas")) == [
+        "line 2: gas 'oxygen' is not one of corrosive, general, inert, lpg"]
+
+
+def test_a_type_is_matched_to_the_interval_table_and_an_unknown_one_is_a_warning() -> None:
+    assert good("C1", "crane", "630102", "Tower", header=(*BASE, "type")).equipment.type == "tower"
+    assert good("P1", "pressure_piping", "630102", "gc3", header=(*BASE, "type")).equipment.type == "GC3"
+    out = rows_of(("C2", "crane", "630102", "塔式起重机"), header=(*BASE, "type"))
+    assert [str(o) for o in out if isinstance(o, Problem)] == [
+        "line 2: type '塔式起重机' has no interval of its own for crane (tower, mobile, construction_hoist, "
+        "bridge, gantry): the default applies"]
+    assert isinstance(out[-1], RegisterRow) and out[-1].equipment.type == "塔式起重机"
+
+
+def test_the_layout_covers_every_schedule_of_the_interval_table() -> None:
+    table = default_table()
+    names = {s.name for c in Category for s in table.schedules(c)}
+    assert names <= set(SCHEDULES)
+
+
+# --- across rows -------------------------------------------------------------------------------
+
+def test_a_repeated_registration_code_names_the_first_line() -> None:
+    out = rows_of(("E1", "elevator", "630102"), ("E2", "elevator", "630102"), ("E1", "boiler", "630102"))
+    assert isinstance(out[0], RegisterRow) and isinstance(out[1], RegisterRow)
+    assert isinstance(out[2], Rejected)
+    assert [str(p) for p in out[2].problems] == ["line 4: registration_code 'E1' repeats line 2"]
+
+
+def test_a_repeat_of_a_bad_row_is_still_a_repeat() -> None:
+    out = rows_of(("E1", "lift", "630102"), ("E1", "elevator", "630102"))
+    assert isinstance(out[1], Rejected)
+    assert [str(p) for p in out[1].problems] == ["line 3: registration_code 'E1' repeats line 2"]
+
+
+def test_a_party_has_one_role_and_one_set_of_details_in_a_file() -> None:
+    header = (*BASE, "owner_code", "owner_name", "maintenance_code", "maintenance_phone")
+    out = rows_of(("E1", "elevator", "630102", "P1", "Owner Ltd", "M1", "0971-1111111"),
+                  ("E2", "elevator", "630102", "P1", "", "P1", ""),
+                  ("E3", "elevator", "630102", "P1", "Owner Limited", "M1", "0971-2222222"),
+                  ("E4", "elevator", "630102", "P1", "Owner Ltd", "M1", ""),
+                  header=header)
+    assert [type(o).__name__ for o in out] == ["RegisterRow", "Rejected", "Rejected", "RegisterRow"]
+    assert isinstance(out[1], Rejected) and isinstance(out[2], Rejected)
+    assert [str(p) for p in out[1].problems] == [
+        "line 3: maintenance_code 'P1' is the owner on line 2; a party has one role"]
+    assert [str(p) for p in out[2].problems] == [
+        "line 4: owner_name 'Owner Limited' differs from 'Owner Ltd' given for owner_code 'P1' on line 2",
+        "line 4: maintenance_phone '0971-2222222' differs from '0971-1111111' given for maintenance_code 'M1' "
+        "on line 2",
+    ]
+
+
+def test_blank_rows_are_skipped_and_keep_their_line_numbers() -> None:
+    out = rows_of(("E1", "elevator", "630102"), ("", " ", None), (), ("E2", "lift", "630102"))
+    assert isinstance(out[-1], Rejected) and out[-1].line == 5
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+def test_csv_with_a_bom_and_quoted_newlines_counts_lines_as_an_editor_does() -> None:
+    data = ("\ufeffregistration_code,category,district_code,address\r\n"
+            'E1,电梯,630102,"城东区\r\n八一路 1 号"\r\n'
+            "\r\n"
+            'E2,lift,630102,"a ""quoted""\nthree\nline address"\r\n'
+            "E3,锅炉,630102,\r\n"
+            "E4,起重机械,6301,x\r\n").encode()
+    out = csv_rows(data)
+    assert isinstance(out[0], RegisterRow)
+    assert out[0].equipment.address == "城东区\n八一路 1 号"
+    assert isinstance(out[1], Rejected) and out[1].line == 5
+    assert isinstance(out[2], RegisterRow) and out[2].line == 8
+    assert [str(p) for p in out[3].problems] == ["line 9: district_code '6301' is not 6 digits"]  # type: ignore[union-attr]
+
+
+def test_csv_without_a_bom() -> None:
+    out = csv_rows("registration_code,category,district_code\nE1,压力容器,630102\n".encode())
+    assert isinstance(out[0], RegisterRow) and out[0].equipment.category is Category.PRESSURE_VESSEL
+
+
+def test_csv_header_with_a_bom_is_recognised() -> None:
+    # Without stripping it, Excel's BOM would make the first column "\ufeffregistration_code".
+    out = csv_rows(b"\xef\xbb\xbfregistration_code,category,district_code\r\nE1,elevator,630102\r\n")
+    assert [type(o).__name__ for o in out] == ["RegisterRow"]
+
+
+def test_a_line_that_is_not_utf8_spoils_only_its_record() -> None:
+    data = (b"registration_code,category,district_code\n" + "E1,电梯,630102\n".encode("gbk")
+            + "E2,电梯,630102\n".encode())
+    out = csv_rows(data)
+    assert isinstance(out[0], Rejected)
+    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text (in Excel, save as 'CSV UTF-8')"]
+    assert isinstance(out[1], RegisterRow) and out[1].line == 3
+
+
+def test_broken_quotes_are_reported_and_reading_goes_on() -> None:
+    data = b'registration_code,category,district_code\nE1,"elevator" x,630102\nE2,elevator,630102\n'
+    out = csv_rows(data)
+    assert isinstance(out[0], Rejected) and out[0].line == 2
+    assert str(out[0].problems[0]).startswith("line 2: not valid CSV")
+    assert isinstance(out[1], RegisterRow) and out[1].line == 3
+
+
+def test_an_unclosed_quote_is_reported_at_the_line_it_opens() -> None:
+    out = csv_rows(b'registration_code,category,district_code\nE1,elevator,630102\nE2,"elevator,630102\nE3\n')
+    assert isinstance(out[1], Rejected) and out[1].line == 3
+
+
+def test_an_empty_file() -> None:
+    assert [str(p) for p in csv_rows(b"")] == ["file: no header row: the file is empty"]
+    assert [str(p) for p in csv_rows(b"\xef\xbb\xbf\r\n,,\r\n")] == ["file: no header row: the file is empty"]
+
+
+# --- XLSX --------------------------------------------------------------------------------------
+
+def test_xlsx_rows_are_numbered_as_excel_shows_them() -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["registration_code", "category", "district_code", "floors", "commissioned_on"])
+    sheet.append(["E1", "电梯", 630102, 12, date(2020, 5, 6)])
+    sheet.append([])
+    sheet.append(["E2", "电梯", 630102, 12.5, "2020-02-30"])
+    sheet.append(["E3", "锅炉", "630102", None, datetime(2021, 1, 2)])
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    out = list(read_rows(iter_xlsx(data), table=default_table(), today=TODAY))
+    assert isinstance(out[0], RegisterRow)
+    assert out[0].equipment == Equipment("E1", Category.ELEVATOR, "630102", commissioned_on=date(2020, 5, 6),
+                                         rated={"floors": 12})
+    assert isinstance(out[1], Rejected)
+    assert [str(p) for p in out[1].problems] == [
+        "line 4: floors '12.5' is not a whole number from 1 to 300",
+        "line 4: commissioned_on '2020-02-30' is not a date (YYYY-MM-DD)"]
+    assert isinstance(out[2], RegisterRow) and out[2].line == 5
+    assert out[2].equipment.commissioned_on == date(2021, 1, 2)
+
+
+def test_not_a_workbook() -> None:
+    out = list(read_rows(iter_xlsx(io.BytesIO(b"registration_code,category\n")), table=default_table()))
+    assert len(out) == 1 and isinstance(out[0], Problem) and out[0].line is None
+    assert str(out[0]).startswith("file: not an XLSX workbook")
+
+
+# --- export cells ------------------------------------------------------------------------------
+
+def test_an_exported_row_reads_back_as_the_same_record() -> None:
+    equipment = Equipment(
+        "B-1", Category.BOILER, "630103", type="steam", address="=1+2 城西区", owner="O1", maintenance="M1",
+        agency="A1", status=Status.STOPPED, commissioned_on=date(2015, 3, 4),
+        rated={"rated_pressure_mpa": 1.25, "rated_outlet_temp_c": 194.0, "medium": "steam"},
+        interval_overrides={"internal": 36}, last_inspected={"external": date(2025, 1, 2)})
+    parties = (PartyRef(Role.OWNER, "O1", "Owner"), PartyRef(Role.MAINTENANCE, "M1", "Maint", phone="+86 971 1"),
+               PartyRef(Role.AGENCY, "A1", "Agency", email="a@x.cn", webhook_url="https://x.cn/h"))
+    cells = row_cells(equipment, parties, {"next_external": date(2026, 1, 2), "fit_for_use": True})
+    assert cells[[c.name for c in COLUMNS].index("next_external")] == date(2026, 1, 2)
+    text = [csv_text(c) for c in cells]
+    assert text[[c.name for c in COLUMNS].index("address")] == "'=1+2 城西区"  # no formula for Excel
+    assert text[[c.name for c in COLUMNS].index("rated_outlet_temp_c")] == "194"
+    out = one(*text, header=[c.name for c in COLUMNS])
+    assert isinstance(out, RegisterRow), out
+    assert out.equipment == equipment
+    assert out.parties == parties
+
+
+def test_the_markdown_documents_every_column() -> None:
+    doc = columns_markdown()
+    assert all(f"| `{c.name}` |" in doc for c in COLUMNS)
+    assert COLUMN_BY_NAME["next_due"].read_only and not COLUMN_BY_NAME["last_periodic"].read_only
+
+
+def test_parse_row_alone_needs_no_file_state() -> None:
+    header, _ = Header.parse(1, list(BASE))
+    assert header is not None
+    outcome = parse_row(header, 7, ["E1", "lift", "630102"], table=default_table(), today=TODAY)
+    assert isinstance(outcome, Rejected) and outcome.line == 7
