@@ -1,0 +1,367 @@
+"""The notice outbox: deliver pending notices by signed webhook and by e-mail, at least once.
+
+A pass claims a batch of due rows with ``FOR UPDATE SKIP LOCKED`` and keeps the transaction
+open while it sends, so two workers never send the same notice at once, and a worker that dies
+mid-batch leaves its rows pending: they are sent again. The idempotency key goes with every
+copy (``X-Semon-Notice-Key``, and the e-mail's ``Message-ID``) so that the receiver can drop
+the repeat. A failed send is retried with capped, jittered exponential backoff, and the row
+shows it (attempts, last_error, next_attempt_at) until it is delivered or, after
+``notice_max_attempts``, failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import inspect
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import aiosmtplib
+import orjson
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from registry.notices import NOTIFY_CHANNEL, STALE_REASON_SQL, STILL_DUE_SQL
+from semon.backoff import Backoff
+from semon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A send failed; it will be retried."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help (no address or secret, a mailbox refused): the notice fails now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A pending notice, locked by this worker, with its recipient's current addresses."""
+
+    id: int
+    key: str
+    kind: str
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+    recipient_code: str
+    email: str | None
+    webhook_url: str | None
+    webhook_secret: str | None
+
+
+# --- signatures (pure; receivers use verify_signature) ---
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 over "{timestamp}.{body}">``: the timestamp is signed too, so an
+    old request cannot be replayed under a new one."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *,
+                     tolerance_s: float | None = None, now: float | None = None) -> bool:
+    """True when ``signature`` is ours for this body and timestamp (and, with ``tolerance_s``,
+    the timestamp is that recent)."""
+    if tolerance_s is not None:
+        try:
+            age = (time.time() if now is None else now) - int(timestamp)
+        except ValueError:
+            return False
+        if abs(age) > tolerance_s:
+            return False
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def retry_delay(attempts: int, initial: float, maximum: float) -> float:
+    """Seconds before the next try after ``attempts`` failures: doubling, capped, equal jitter
+    (as ``semon.backoff``) so that a receiver coming back is not hit by every retry at once."""
+    ceiling: float = min(maximum, initial * 2.0 ** min(max(attempts - 1, 0), 30))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+# --- e-mail (pure) ---
+
+CATEGORY_ZH = {
+    "elevator": "电梯", "boiler": "锅炉", "pressure_vessel": "压力容器", "pressure_piping": "压力管道",
+    "gas_cylinder": "气瓶", "crane": "起重机械", "in_plant_vehicle": "场(厂)内专用机动车辆",
+    "large_amusement_ride": "大型游乐设施", "passenger_ropeway": "客运索道",
+}
+SCHEDULE_ZH = {"periodic": "定期检验", "external": "外部检验", "internal": "内部检验", "hydrostatic": "耐压试验"}
+
+
+def message_id(key: str, sender: str) -> str:
+    """A Message-ID fixed by the notice key: every copy of one notice is the same message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "semon.invalid"
+    return f"<notice.{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def _party(value: object) -> str:
+    if not isinstance(value, dict) or not value.get("name"):
+        return "-"
+    phone = value.get("phone")
+    return f"{value['name']} ({phone})" if phone else str(value["name"])
+
+
+def email_message(notice: Claimed, sender: str, now: datetime) -> EmailMessage:
+    p = notice.payload
+    code, due, schedule = p["registration_code"], p["due_date"], str(p["schedule"])
+    schedule_zh = SCHEDULE_ZH.get(schedule, schedule)
+    category = str(p.get("category"))
+    if notice.kind == "overdue":
+        days = p["days_overdue"]
+        subject = (f"【定期检验超期通知】{code} {schedule_zh}已超期{days}天 / "
+                   f"Periodic inspection overdue by {days} days: {code}")
+        duty = ("未经定期检验或者检验不合格的特种设备，不得继续使用。\n"
+                "A unit not inspected must not be used.")
+    else:
+        subject = f"【定期检验到期提醒】{code} {schedule_zh}将于{due}到期 / Periodic inspection due {due}: {code}"
+        duty = ("使用单位应当在检验有效期届满的1个月以前向检验机构提出定期检验申请。\n"
+                "The owner must apply to the inspection agency one month before the due date.")
+    lines = [
+        subject, "",
+        f"设备代码 Registration code: {code}",
+        f"设备类别 Category: {CATEGORY_ZH.get(category, category)} {category}",
+        f"使用地点 Address: {p.get('address') or '-'}",
+        f"行政区划 District: {p.get('district_code') or '-'}",
+        f"检验项目 Schedule: {schedule_zh} {schedule}",
+        f"检验到期日 Due date: {due}",
+        f"超期天数 Days overdue: {p.get('days_overdue', 0)}",
+        f"使用单位 Owner: {_party(p.get('owner'))}",
+        f"检验机构 Agency: {_party(p.get('agency'))}",
+        "", duty, "",
+        f"通知编号 Notice key: {notice.key}",
+    ]
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = notice.email or ""
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id(notice.key, sender)
+    msg["X-Semon-Notice-Key"] = notice.key
+    msg.set_content("\n".join(lines))
+    return msg
+
+
+# --- sending ---
+
+class Senders:
+    """The clients a worker keeps open: one HTTP session (connection reuse) and the SMTP settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._http: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._settings.webhook_timeout_s))
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def send(self, notice: Claimed) -> None:
+        """Raises DeliveryError (or PermanentDeliveryError) when the notice did not get through."""
+        if notice.channel == "webhook":
+            await self._webhook(notice)
+        else:
+            await self._email(notice)
+
+    async def _webhook(self, notice: Claimed) -> None:
+        if not notice.webhook_url:
+            raise PermanentDeliveryError(f"{notice.recipient_code} has no webhook_url")
+        if not notice.webhook_secret:
+            # Unsigned notices would teach receivers to accept forgeries: fail visibly instead.
+            raise PermanentDeliveryError(f"{notice.recipient_code} has no webhook_secret")
+        assert self._http is not None, "use Senders as an async context manager"
+        body = orjson.dumps(notice.payload)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Semon-Notice-Key": notice.key,
+            "X-Semon-Timestamp": timestamp,
+            "X-Semon-Signature": sign(notice.webhook_secret, timestamp, body),
+        }
+        try:
+            # No redirects: a notice goes where the party registered, or it is not delivered.
+            async with self._http.post(notice.webhook_url, data=body, headers=headers,
+                                       allow_redirects=False) as response:
+                if not 200 <= response.status < 300:
+                    text = (await response.text(errors="replace"))[:200]
+                    raise DeliveryError(f"webhook answered {response.status}: {text}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}"[:300]) from exc
+
+    async def _email(self, notice: Claimed) -> None:
+        if not notice.email:
+            raise PermanentDeliveryError(f"{notice.recipient_code} has no e-mail address")
+        s = self._settings
+        try:
+            await aiosmtplib.send(
+                email_message(notice, s.smtp_from, datetime.now(UTC)),
+                hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_user, password=s.smtp_password,
+                start_tls=s.smtp_starttls, timeout=s.smtp_timeout_s)
+        except aiosmtplib.SMTPResponseException as exc:
+            error = f"smtp answered {exc.code}: {exc.message}"[:300]
+            # 5xx is the server's "do not try again" (no such mailbox, refused); 4xx may pass later.
+            raise (PermanentDeliveryError(error) if exc.code >= 500 else DeliveryError(error)) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"smtp: {type(exc).__name__}: {exc}"[:300]) from exc
+
+
+# --- the outbox ---
+
+_CLAIM = f"""
+SELECT n.id, n.key, n.kind, n.channel, n.payload, n.attempts, p.code, p.email, p.webhook_url, p.webhook_secret,
+       {STILL_DUE_SQL} IS TRUE AS still_due, {STALE_REASON_SQL} AS stale_reason
+FROM notices n
+JOIN parties p ON p.id = n.recipient_id
+LEFT JOIN equipment e ON e.registration_code = n.registration_code
+LEFT JOIN equipment_schedules s ON s.registration_code = n.registration_code AND s.schedule = n.schedule
+WHERE n.state = 'pending' AND n.next_attempt_at <= %s
+ORDER BY n.next_attempt_at
+LIMIT %s
+FOR UPDATE OF n SKIP LOCKED
+"""
+
+_RECORD = """
+UPDATE notices n
+SET state = r.state, attempts = n.attempts + r.tried, last_error = coalesce(r.error, n.last_error),
+    next_attempt_at = coalesce(r.next_at, n.next_attempt_at),
+    delivered_at = CASE WHEN r.state = 'delivered' THEN now() END  -- the database's clock, not the pass's
+FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[], %s::timestamptz[])
+    AS r (id, state, tried, error, next_at)
+WHERE n.id = r.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    id: int
+    state: str
+    tried: int  # 0 for a cancellation: nothing was sent
+    error: str | None = None
+    next_at: datetime | None = None
+
+
+async def _attempt(senders: Senders, notice: Claimed, settings: Settings, now: datetime) -> _Outcome:
+    try:
+        await senders.send(notice)
+    except DeliveryError as exc:
+        error, permanent = str(exc), isinstance(exc, PermanentDeliveryError)
+    except Exception as exc:  # a bug must not wedge the batch; the row records it and retries
+        log.exception("notice %s: unexpected error while sending", notice.key)
+        error, permanent = f"unexpected: {type(exc).__name__}: {exc}"[:300], False
+    else:
+        return _Outcome(notice.id, "delivered", 1)
+    attempts = notice.attempts + 1
+    if permanent or attempts >= settings.notice_max_attempts:
+        log.warning("notice %s failed after %d attempts: %s", notice.key, attempts, error)
+        return _Outcome(notice.id, "failed", 1, error)
+    delay = retry_delay(attempts, settings.notice_retry_initial_s, settings.notice_retry_max_s)
+    log.info("notice %s: attempt %d failed (%s); retry in %.0fs", notice.key, attempts, error, delay)
+    return _Outcome(notice.id, "pending", 1, error, now + timedelta(seconds=delay))
+
+
+async def _record(conn: AsyncConnection, outcomes: list[_Outcome]) -> None:
+    await conn.execute(_RECORD, (
+        [o.id for o in outcomes], [o.state for o in outcomes], [o.tried for o in outcomes],
+        [o.error for o in outcomes], [o.next_at for o in outcomes]))
+
+
+async def _deliver_batch(pool: AsyncConnectionPool, settings: Settings, now: datetime,
+                         senders: Senders) -> tuple[int, int]:
+    """Claim, send and record one batch in one transaction; (claimed, delivered)."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(_CLAIM, (now, settings.notice_batch_size))
+        rows = await cur.fetchall()
+        # The inspection may have been recorded since the scan: do not send what is no longer due.
+        outcomes = [_Outcome(int(r[0]), "cancelled", 0, str(r[11])) for r in rows if not r[10]]
+        batch = [Claimed(int(r[0]), str(r[1]), str(r[2]), str(r[3]), dict(r[4]), int(r[5]), str(r[6]),
+                         r[7], r[8], r[9]) for r in rows if r[10]]
+        outcomes += await asyncio.gather(*(_attempt(senders, n, settings, now) for n in batch))
+        if outcomes:
+            await _record(conn, outcomes)
+    return len(rows), sum(o.state == "delivered" for o in outcomes)
+
+
+async def deliver_due(pool: AsyncConnectionPool, settings: Settings, now: datetime, *,
+                      senders: Senders | None = None) -> int:
+    """Send every pending notice whose next attempt is due by ``now``, batch after batch, and
+    return how many were delivered. Retries are scheduled after ``now``, so this ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        if senders is None:
+            senders = await stack.enter_async_context(Senders(settings))
+        delivered = 0
+        while True:
+            claimed, ok = await _deliver_batch(pool, settings, now, senders)
+            delivered += ok
+            if claimed < settings.notice_batch_size:
+                return delivered
+
+
+async def _seconds_to_next(pool: AsyncConnectionPool, settings: Settings) -> float:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT min(next_attempt_at) FROM notices WHERE state = 'pending'")
+        row = await cur.fetchone()
+    if row is None or row[0] is None:
+        return settings.notice_idle_wait_s
+    wait = float((row[0] - datetime.now(UTC)).total_seconds())
+    # At least a second: rows already due but not claimed are locked by another worker right now.
+    return min(settings.notice_idle_wait_s, max(1.0, wait))
+
+
+async def _listener(pool: AsyncConnectionPool) -> psycopg.AsyncConnection[Any]:
+    """A connection of its own for LISTEN, made like the pool's: a pool connection held for
+    ever would starve the sends of a small pool."""
+    async def resolve(value: Any) -> Any:  # a value, or a function giving one (rotating credentials)
+        if callable(value):
+            value = value()
+            if inspect.isawaitable(value):
+                value = await value
+        return value
+
+    conninfo = str(await resolve(pool.conninfo) or "")
+    kwargs = {**(await resolve(pool.kwargs) or {}), "autocommit": True}
+    return await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+
+
+async def run_outbox(pool: AsyncConnectionPool, settings: Settings) -> None:
+    """Deliver notices until cancelled: after each pass, sleep until the next retry is due or
+    the scan announces new notices (LISTEN), whichever comes first."""
+    backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s)
+    async with Senders(settings) as senders:
+        while True:
+            try:
+                async with await _listener(pool) as listener:
+                    await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while True:
+                        delivered = await deliver_due(pool, settings, datetime.now(UTC), senders=senders)
+                        if delivered:
+                            log.info("outbox: %d notices delivered", delivered)
+                        backoff.reset()
+                        wait = await _seconds_to_next(pool, settings)
+                        async for _ in listener.notifies(timeout=wait, stop_after=1):
+                            pass
+            except psycopg.OperationalError as exc:  # the database is away (PoolTimeout is one of these)
+                log.warning("outbox: database unavailable (%s); retrying", exc)
+                await backoff.sleep()
+            except psycopg.Error:
+                log.exception("outbox pass failed; retrying")
+                await backoff.sleep()
