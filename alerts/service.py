@@ -1,5 +1,6 @@
 """The alerts service: the rules engine, the incident deadlines and the HTTP API with its live
-stream, on one connection pool and one live hub. ``semon alerts`` runs it alone; ``semon up``
+stream, on one connection pool and one live hub, with the register's daily work beside them
+(notice scans, their delivery, the rate snapshot). ``semon alerts`` runs it alone; ``semon up``
 runs it beside the ingester."""
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from alerts.engine import ProfileLookup, RulesEngine
 from alerts.hub import LiveHub
 from alerts.register_profiles import RegisterProfiles
 from registry.api import add_registry_routes
+from registry.notices import run_scans
+from registry.outbox import run_outbox
+from registry.rate import run_snapshots
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.settings import Settings
@@ -36,7 +40,7 @@ class AlertsService:
     async def run(self) -> None:
         await apply_migrations(self.database_url)
         s = self.settings
-        async with open_pool(self.database_url, min_size=2, max_size=6, name="semon-alerts") as pool:
+        async with open_pool(self.database_url, min_size=2, max_size=10, name="semon-alerts") as pool:
             engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.register)
             app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
             add_registry_routes(app, pool)  # the register is served by the same application
@@ -47,6 +51,10 @@ class AlertsService:
                 tg.create_task(run_deadlines(pool, self.hub, s), name="incident-deadlines")
                 tg.create_task(self.register.run(pool, s.registry_refresh_s, engine.apply_profiles),
                                name="register-profiles")
+                tg.create_task(run_scans(pool, s), name="notice-scans")
+                tg.create_task(run_snapshots(pool), name="rate-snapshots")
+                if s.notice_delivery:
+                    tg.create_task(run_outbox(pool, s), name="notice-outbox")
                 await engine.ready.wait()
                 await engine.session.connected.wait()
                 self.ready.set()

@@ -9,13 +9,19 @@ in one pass over the register; a daily snapshot keeps the trend.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from registry.due import inspection_rate
+
+log = logging.getLogger(__name__)
 
 TARGET_PERCENT = 96.0  # the plan's target for 2025 (from 90 % in 2020)
 DIMENSIONS = ("city", "category", "district", "agency")
@@ -86,3 +92,15 @@ async def trend(conn: AsyncConnection, dimension: str, since: date, until: date)
 
 def days_back(today: date, days: int) -> date:
     return today - timedelta(days=days)
+
+
+async def run_snapshots(pool: AsyncConnectionPool, interval_s: float = 3600.0) -> None:
+    """Keep today's rates as the day's snapshot, refreshed every ``interval_s`` (the last run
+    of a day stands for it)."""
+    while True:
+        try:
+            async with pool.connection() as conn:
+                await snapshot_rates(conn, date.today())
+        except psycopg.Error as exc:
+            log.warning("inspection-rate snapshot not taken (%s)", exc)
+        await asyncio.sleep(interval_s)

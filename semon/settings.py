@@ -82,6 +82,8 @@ class Settings(BaseSettings):
 
     # Inspection notices: a scan writes due and overdue notices to an outbox; a worker delivers
     # them by signed webhook and by e-mail, at least once, keyed so that receivers can drop repeats.
+    # Deliver the outbox (needs SMTP and the parties' webhooks); off, notices wait as pending.
+    notice_delivery: bool = False
     notice_months_before: int = Field(default=1, ge=0, le=12)  # owners must apply a month ahead; 0: no due notices
     notice_overdue_repeat_days: int = Field(default=7, ge=1)  # overdue notices repeat this often
     notice_timezone: str = "Asia/Shanghai"  # whose calendar decides what "today" is
