@@ -6,7 +6,11 @@ runs it beside the ingester."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from datetime import date
+
+import psycopg
 
 from alerts.api import build_api, serve_api
 from alerts.deadlines import run_deadlines
@@ -41,6 +45,9 @@ class AlertsService:
         await apply_migrations(self.database_url)
         s = self.settings
         async with open_pool(self.database_url, min_size=2, max_size=10, name="semon-alerts") as pool:
+            # The first messages are judged with the register's profiles, not the fallback.
+            with contextlib.suppress(psycopg.Error, TimeoutError):
+                await self.register.load(pool, date.today())
             engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.register)
             app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
             add_registry_routes(app, pool)  # the register is served by the same application

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.api import OPENAPI_JSON, ApiError, actor_of
 from registry.chart import trend_svg
-from registry.due import Category, DueError, Result
+from registry.due import Category, DueError, Result, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
 from registry.store import record_inspection
 from simulators.city import XINING
@@ -104,6 +104,7 @@ def _equipment_json(row: tuple[Any, ...], today: date) -> dict[str, Any]:
         "district_code": district, "district": DISTRICT_NAMES.get(district), "status": status,
         "commissioned_on": commissioned, "rated": rated, "interval_overrides": overrides, "next_due": next_due,
         "overdue": status == "in_use" and next_due is not None and next_due < today, "fit_for_use": fit,
+        "standing": str(standing(status=status, fit_for_use=fit, next_due_date=next_due, today=today)),
         "owner": {"code": owner_code, "name": owner} if owner_code else None,
         "maintenance_unit": {"code": maint_code, "name": maint, "phone": maint_phone} if maint_code else None,
         "agency": {"code": agency_code, "name": agency} if agency_code else None,

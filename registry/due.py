@@ -134,3 +134,26 @@ def inspection_rate(in_use: int, overdue: int) -> float | None:
     if in_use <= 0:
         return None
     return (1 - overdue / in_use) * 100
+
+
+class Standing(StrEnum):
+    """Where a unit stands on a given day, for notices, lists and the rate."""
+
+    NOT_COUNTED = "not_counted"  # stopped or scrapped: no notices, left out of the rate
+    UNFIT = "unfit"  # a failed inspection not yet passed, or a unit not to be used at all
+    OVERDUE = "overdue"
+    DUE_SOON = "due_soon"  # within the notice period: the owner must apply now
+    OK = "ok"
+
+
+def standing(*, status: str, fit_for_use: bool, next_due_date: date | None, today: date,
+             months_before: int = 1) -> Standing:
+    if status != "in_use":
+        return Standing.NOT_COUNTED
+    if not fit_for_use:
+        return Standing.UNFIT
+    if is_overdue(next_due_date, today):
+        return Standing.OVERDUE
+    if next_due_date is not None and notice_day(next_due_date, months_before) <= today:
+        return Standing.DUE_SOON
+    return Standing.OK

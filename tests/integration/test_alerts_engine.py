@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import psycopg
 import pytest
 
 from alerts.rules import DeviceProfile
@@ -177,3 +178,26 @@ async def test_walk_an_entrapment_to_closed(mosquitto: MosquittoServer, database
         assert live.raised() == [("E-WALK", "entrapment")]
     states = await query(database_url, "SELECT state, maintenance_unit FROM incidents")
     assert states == [("closed", "西宁电梯维保有限公司")]
+
+
+async def test_an_elevator_running_with_an_expired_inspection(mosquitto: MosquittoServer, database_url: str) -> None:
+    from datetime import date
+
+    from registry.due import Category
+    from registry.model import Equipment
+    from registry.store import upsert_equipment
+
+    code = "31106301022019000777"
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await upsert_equipment(conn, Equipment(code, Category.ELEVATOR, "630102",
+                                               last_inspected={"periodic": date(2024, 1, 10)}))  # due end Jan 2025
+        await conn.commit()
+    t0 = int(time.time() * 1000) - 30_000
+    async with alerts(mosquitto.url, database_url) as (service, live, _):
+        assert service.register.profiles[code].inspection_expired
+        idle = {"door_zone": True, "passenger": False}
+        await publish(mosquitto.url, [trapped_frame(1, t0, **idle), trapped_frame(2, t0 + 5_000, **idle)], device=code)
+        await asyncio.sleep(0.5)
+        assert live.raised() == []  # standing still is allowed
+        await publish(mosquitto.url, [trapped_frame(3, t0 + 10_000, trip_count=2, **idle)], device=code)
+        await live.wait_for(lambda: (code, "inspection_expired_running") in live.raised())

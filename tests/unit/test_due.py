@@ -17,6 +17,7 @@ from registry.due import (
     is_overdue,
     next_due,
     notice_day,
+    standing,
 )
 
 T = default_table()
@@ -140,3 +141,27 @@ def test_inspection_rate_with_nothing_in_use() -> None:
 def test_unknown_category_is_an_error() -> None:
     with pytest.raises(DueError):
         T.schedules("lift")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("status", "fit", "due", "expected"), [
+    ("stopped", True, date(2020, 1, 1), "not_counted"),  # stopped: no notices, out of the rate
+    ("scrapped", False, None, "not_counted"),
+    ("in_use", False, date(2030, 1, 1), "unfit"),  # failed, not yet passed
+    ("in_use", True, date(2026, 11, 26), "overdue"),
+    ("in_use", True, date(2026, 11, 27), "due_soon"),  # due today: not yet overdue
+    ("in_use", True, date(2026, 12, 27), "due_soon"),  # exactly a month ahead: apply now
+    ("in_use", True, date(2026, 12, 28), "ok"),
+    ("in_use", True, None, "ok"),
+])
+def test_standing(status: str, fit: bool, due: date | None, expected: str) -> None:
+    assert standing(status=status, fit_for_use=fit, next_due_date=due, today=date(2026, 11, 27)) == expected
+
+
+def test_standing_around_a_leap_day() -> None:
+    # Due 29 February: the notice period opens on 29 January; due 31 March: on 29 February.
+    assert standing(status="in_use", fit_for_use=True, next_due_date=date(2028, 2, 29),
+                    today=date(2028, 1, 29)) == "due_soon"
+    assert standing(status="in_use", fit_for_use=True, next_due_date=date(2028, 3, 31),
+                    today=date(2028, 2, 28)) == "ok"
+    assert standing(status="in_use", fit_for_use=True, next_due_date=date(2028, 3, 31),
+                    today=date(2028, 2, 29)) == "due_soon"
