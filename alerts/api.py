@@ -14,18 +14,23 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import psycopg
 from aiohttp import WSCloseCode, web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel, ValidationError
 
 from alerts.alarm_queries import AlarmFilter, get_alarm, list_alarms
 from alerts.alarm_store import open_alarms
 from alerts.api_models import AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
+from alerts.auth import add_auth_routes, auth_middleware, current_user
+from alerts.http import ApiError as ApiError  # noqa: PLC0414 (re-exported: handlers elsewhere raise it)
+from alerts.http import error_response as _error
+from alerts.http import json_response as _json
+from alerts.http import read_body as _body
+from alerts.http import read_query as _query
 from alerts.hub import LiveHub, Subscription
 from alerts.incident_store import (
     IncidentFilter,
@@ -56,9 +61,6 @@ SLOW_CONSUMER_CLOSE = 4008
 SLOW_CONSUMER_REASON = b"too slow; reconnect to resync"
 _MAX_ID = 2**63 - 1  # bigserial
 
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     """Everything the handlers share; one per application, under ``CONTEXT``."""
@@ -77,29 +79,34 @@ CONTEXT = web.AppKey("alerts_api", ApiContext)
 OPENAPI_JSON = web.AppKey("alerts_openapi_json", bytes)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def actor_of(request: web.Request, claimed: str) -> str:
-    """Who takes a step. For now whoever the body names; when users and roles arrive, this is
-    the one place that derives the actor from the authenticated session instead."""
-    del request  # the seam: unused until there is a session to read
+def actor_of(request: web.Request, claimed: str | None) -> str:
+    """Who takes a step or records an inspection: the logged-in user, whatever the body claims.
+    Only where auth is off (``build_api(auth=False)``) does the body's ``actor`` count."""
+    user = current_user(request)
+    if user is not None:
+        return user.username
+    if claimed is None:
+        raise ApiError(400, "actor: required without a session")
     return claimed
 
 
 def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
               on_alarm_cleared: Callable[[Alarm], None] | None = None,
-              db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0) -> web.Application:
+              db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0,
+              auth: bool = True) -> web.Application:
     """The API application. The pool is opened and closed by the caller. ``on_alarm_cleared`` hears
     of every alarm an operator's close or false alarm cleared (the rules engine must forget it).
-    The deadline watch (``alerts.deadlines.run_deadlines``) runs beside it, not inside."""
-    app = web.Application(middlewares=[_errors])
+    The deadline watch (``alerts.deadlines.run_deadlines``) runs beside it, not inside.
+
+    With ``auth`` (the product's default) every route but login, the OpenAPI document, the health
+    check and the console's public pages needs a session, and the role policy (``alerts.policy``)
+    applies to everything served by this application, routes added later included. The auth
+    middleware runs inside ``_errors``, so its refusals and database errors become JSON errors."""
+    app = web.Application(middlewares=[_errors, auth_middleware] if auth else [_errors])
     app[CONTEXT] = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
-    app[OPENAPI_JSON] = orjson.dumps(openapi_document())
+    app[OPENAPI_JSON] = orjson.dumps(openapi_document(auth=auth))
+    if auth:
+        add_auth_routes(app, pool, settings, db_timeout_s=db_timeout_s)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/alarms", _list_alarms)
     app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
@@ -132,24 +139,13 @@ async def serve_api(app: web.Application, host: str, port: int) -> AsyncIterator
 # Plumbing
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    response = _json({"error": message}, status)
-    if headers:
-        response.headers.update(headers)
-    return response
-
-
 @web.middleware
 async def _errors(request: web.Request,
                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return _error(exc.status, exc.message)
+        return _error(exc.status, exc.message, exc.headers)
     except IncidentNotFound as exc:
         return _error(404, str(exc))
     except StepRequestError as exc:
@@ -167,33 +163,6 @@ async def _errors(request: web.Request,
             raise
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return _error(exc.status, exc.text or exc.reason, allow)
-
-
-def _explain(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        if err["type"] == "json_invalid":
-            return "body is not valid JSON"
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
-    return "; ".join(parts)
-
-
-async def _body(request: web.Request, model: type[_Model]) -> _Model:
-    raw = await request.read()
-    if not raw:
-        raise ApiError(400, "a JSON body is required")
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise ApiError(400, _explain(exc)) from None
-
-
-def _query(request: web.Request, model: type[_Model]) -> _Model:
-    try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise ApiError(400, _explain(exc)) from None
 
 
 def _path_id(request: web.Request, what: str) -> int:

@@ -3,7 +3,8 @@ from the device's publish to its alarm arriving on the live stream (WebSocket).
 
 The system under test is a whole ``semon up`` (broker, database, ingester, rules engine, API) in
 its own process, without the simulated city; the load generator, the injecting device and the
-live-stream client run in this process, so publish and arrival share one clock.
+live-stream client run in this process, so publish and arrival share one clock. The live-stream
+client logs in as the demo operator, with a password this run chose for it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -45,6 +47,7 @@ class AlertsBenchOptions:
 class System:
     mqtt_url: str
     api_url: str
+    operator_password: str  # the demo operator's
 
 
 @contextlib.asynccontextmanager
@@ -52,7 +55,9 @@ async def system_under_test() -> AsyncIterator[System]:
     root = Path(tempfile.mkdtemp(prefix="semon-bench-alerts-", dir="/var/tmp"))
     os.chmod(root, 0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
+    password = secrets.token_urlsafe(16)
     env.update({"SEMON_DATA_DIR": str(root), "SEMON_CITY_ELEVATORS": "0", "SEMON_CITY_BOILERS": "0",
+                "SEMON_AUTH_DEMO_PASSWORD": password,
                 "SEMON_API_PORT": str(free_port()), "SEMON_METRICS_PORT": "0", "SEMON_LOG_LEVEL": "WARNING"})
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
                                                 stdout=asyncio.subprocess.PIPE)
@@ -60,7 +65,7 @@ async def system_under_test() -> AsyncIterator[System]:
         assert proc.stdout is not None
         await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 120)
         state = json.loads((root / "running.json").read_text())
-        yield System(state["mqtt_url"], state["api_url"])
+        yield System(state["mqtt_url"], state["api_url"], password)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
@@ -72,9 +77,16 @@ async def system_under_test() -> AsyncIterator[System]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def _watch(api_url: str, arrivals: dict[str, list[float]], connected: asyncio.Event, expected: int,
-                 all_in: asyncio.Event) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{api_url}/live") as ws:
+async def _login(http: aiohttp.ClientSession, system: System) -> None:
+    async with http.post(f"{system.api_url}/login",
+                         json={"username": "operator", "password": system.operator_password}) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"bench: logging in as the demo operator failed: {resp.status} {await resp.text()}")
+
+
+async def _watch(http: aiohttp.ClientSession, api_url: str, arrivals: dict[str, list[float]],
+                 connected: asyncio.Event, expected: int, all_in: asyncio.Event) -> None:
+    async with http.ws_connect(f"{api_url}/live") as ws:
         connected.set()
         async for msg in ws:
             if msg.type is not aiohttp.WSMsgType.TEXT:
@@ -118,9 +130,11 @@ def _quantile(values: list[float], q: float) -> float:
 async def run_alerts_bench(options: AlertsBenchOptions) -> dict[str, object]:
     arrivals: dict[str, list[float]] = defaultdict(list)
     sent: dict[str, float] = {}
-    async with system_under_test() as system:
+    # unsafe: the jar keeps cookies from an IP address (the API is on 127.0.0.1).
+    async with system_under_test() as system, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await _login(http, system)
         connected, all_in = asyncio.Event(), asyncio.Event()
-        watcher = asyncio.create_task(_watch(system.api_url, arrivals, connected, options.entrapments, all_in))
+        watcher = asyncio.create_task(_watch(http, system.api_url, arrivals, connected, options.entrapments, all_in))
         await asyncio.wait_for(connected.wait(), 30)
         plan = LoadPlan(options.rate, options.duration, max(2, math.ceil(options.rate / 5000)), 10_000, "BENCHLOAD-")
         load_task = asyncio.create_task(run_load(BrokerAddress.from_url(system.mqtt_url), plan))

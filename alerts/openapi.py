@@ -1,5 +1,9 @@
 """The OpenAPI 3.1 document of the alerts API, served at ``/api/openapi.json``.
 
+With auth on, every operation says how it is secured (the ``semon_session`` cookie; on POSTs
+also the ``X-CSRF-Token`` header) and which roles may call it (``x-roles``), both derived from
+the role policy itself (``alerts.policy``), so the document cannot promise what the server refuses.
+
 Request bodies and query parameters come from the pydantic models that validate them
 (``alerts.api_models``); the response schemas mirror the ``as_json`` of Alarm, Incident,
 IncidentStep and RescueKpis, which the tests check against real responses.
@@ -12,9 +16,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from alerts.api_models import AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
+from alerts.api_models import AlarmQuery, CommentBody, IncidentQuery, KpiQuery, LoginBody, NewUserBody, StepBody
 from alerts.incidents import IncidentState, Step
 from alerts.model import Severity, Source
+from alerts.policy import allowed, is_public, needs_csrf
+from alerts.users import Role
 
 _REF = "#/components/schemas/{model}"
 
@@ -59,8 +65,18 @@ def _response_schemas() -> dict[str, dict[str, Any]]:
         "rescue_mean_s": _SECONDS_OR_NULL, "rescue_median_s": _SECONDS_OR_NULL,
         "late_acks": {"type": "integer"}, "late_arrivals": {"type": "integer"}, "escalations": {"type": "integer"},
     }
+    session_user = {"username": {"type": "string"}, "role": _ref("Role"),
+                    "agency": _nullable({"type": "string", "description": "the agency's party code (role agency)"}),
+                    "display_name": {"type": "string"}}
     return {
         "Error": _object({"error": {"type": "string"}}),
+        "SessionUser": _object(session_user, "Who is logged in."),
+        "Session": _object({"user": _ref("SessionUser"), "csrf_token": {
+            "type": "string", "description": "send it back in the X-CSRF-Token header on every POST"}}),
+        "UserInfo": _object({**session_user, "id": {"type": "integer"}, "active": {"type": "boolean"},
+                             "created_at": _TIME}),
+        "UserList": _object({"users": {"type": "array", "items": _ref("UserInfo")}}),
+        "CreatedUser": _object({"user": _ref("UserInfo")}),
         "Health": _object({"ok": {"type": "boolean"}, "database": {"type": "boolean"},
                            "live_subscribers": {"type": "integer"}}),
         "Severity": {"type": "string", "enum": [str(s) for s in Severity]},
@@ -108,7 +124,8 @@ def _response_schemas() -> dict[str, dict[str, Any]]:
 
 
 def _model_schemas() -> dict[str, dict[str, Any]]:
-    models: list[type[BaseModel]] = [StepBody, CommentBody, AlarmQuery, IncidentQuery, KpiQuery]
+    models: list[type[BaseModel]] = [StepBody, CommentBody, AlarmQuery, IncidentQuery, KpiQuery, LoginBody,
+                                     NewUserBody]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     schemas: dict[str, dict[str, Any]] = top["$defs"]
     return schemas
@@ -142,7 +159,64 @@ _NOT_FOUND = {"404": _json("Error", "no such item")}
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}]
 
 
-def openapi_document() -> dict[str, Any]:
+_SECURITY_SCHEMES = {
+    "session": {"type": "apiKey", "in": "cookie", "name": "semon_session",
+                "description": "set by POST /api/login (HttpOnly, SameSite=Strict)"},
+    "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+             "description": "the session's csrf_token (from POST /api/login or GET /api/me), on every POST"},
+}
+_REFUSALS = {
+    "401": _json("Error", "no session: log in first (pages get an HTML page instead)"),
+    "403": _json("Error", "the role may not do this, or the CSRF token is missing or wrong"),
+}
+
+
+def secure_paths(paths: dict[str, Any]) -> dict[str, Any]:
+    """Mark each operation with how it is secured and who may call it, from the policy."""
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            verb = method.upper()
+            if is_public(verb, path):
+                operation["security"] = []
+                continue
+            operation["security"] = [{"session": [], "csrf": []} if needs_csrf(verb) else {"session": []}]
+            operation["x-roles"] = [str(role) for role in Role if allowed(role, verb, path)]
+            operation["responses"] = {**operation["responses"], **_REFUSALS}
+    return paths
+
+
+def _auth_paths() -> dict[str, Any]:
+    return {
+        "/api/login": {"post": {
+            "operationId": "login", "tags": ["auth"],
+            "summary": "Log in: sets the semon_session cookie and returns the CSRF token for later POSTs",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LoginBody")}}},
+            "responses": {"200": _json("Session", "logged in"), "400": _json("Error", "bad input"),
+                          "401": _json("Error", "wrong username or password"),
+                          "415": _json("Error", "the body must be application/json"),
+                          "429": _json("Error", "too many failed logins for this username; see Retry-After")},
+        }},
+        "/api/logout": {"post": {
+            "operationId": "logout", "tags": ["auth"], "summary": "End the session and clear the cookie",
+            "responses": {"204": {"description": "logged out"}},
+        }},
+        "/api/me": {"get": {
+            "operationId": "me", "tags": ["auth"], "summary": "Who is logged in, and the session's CSRF token",
+            "responses": {"200": _json("Session", "the session")},
+        }},
+        "/api/users": {
+            "get": {"operationId": "listUsers", "tags": ["auth"], "summary": "Every user",
+                    "responses": {"200": _json("UserList", "the users")}},
+            "post": {"operationId": "createUser", "tags": ["auth"], "summary": "Create a user",
+                     "requestBody": {"required": True,
+                                     "content": {"application/json": {"schema": _ref("NewUserBody")}}},
+                     "responses": {"201": _json("CreatedUser", "created"), **_ERRORS,
+                                   "409": _json("Error", "the username is taken")}},
+        },
+    }
+
+
+def openapi_document(*, auth: bool = True) -> dict[str, Any]:
     schemas = {**_model_schemas(), **_response_schemas()}
     paths: dict[str, Any] = {
         "/healthz": {"get": {
@@ -211,14 +285,21 @@ def openapi_document() -> dict[str, Any]:
             },
         }},
     }
+    components: dict[str, Any] = {"schemas": schemas}
+    if auth:
+        paths.update(_auth_paths())
+        secure_paths(paths)
+        components["securitySchemes"] = _SECURITY_SCHEMES
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "semon alerts API",
             "version": "1",
             "description": "Alarms, rescue incidents of the elevator emergency centre (96333), rescue KPIs "
-                           "and the live stream. Errors are JSON objects {\"error\": \"...\"}.",
+                           "and the live stream. Errors are JSON objects {\"error\": \"...\"}. "
+                           "Log in with POST /api/login; x-roles lists the roles allowed per operation.",
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": components,
+        **({"security": [{"session": []}]} if auth else {}),
     }

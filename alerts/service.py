@@ -17,6 +17,7 @@ from alerts.deadlines import run_deadlines
 from alerts.engine import ProfileLookup, RulesEngine
 from alerts.hub import LiveHub
 from alerts.register_profiles import RegisterProfiles
+from console import add_console
 from registry.api import add_registry_routes
 from registry.notices import run_scans
 from registry.outbox import run_outbox
@@ -51,6 +52,7 @@ class AlertsService:
             engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.register)
             app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
             add_registry_routes(app, pool)  # the register is served by the same application
+            add_console(app, pool)  # the operator console: pages, static files, device cards
             async with serve_api(app, s.api_host, s.api_port) as port, asyncio.TaskGroup() as tg:
                 self.api_port = port
                 log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)

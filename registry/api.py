@@ -1,6 +1,10 @@
 """The register on the HTTP API, in the same application as the alarms: equipment with its
 schedules and inspections, recording an inspection, the inspection rate with its trend (JSON
-and an SVG chart) and the notices with their delivery state."""
+and an SVG chart) and the notices with their delivery state.
+
+An inspection agency's user sees only its own agency's equipment and notices, and records
+inspections only on its own units: the role policy (``alerts.policy``) lets agencies in, and
+the handlers here, which know whose a unit is, do the scoping."""
 
 from __future__ import annotations
 
@@ -10,10 +14,14 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 from aiohttp import web
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.api import OPENAPI_JSON, ApiError, actor_of
+from alerts.auth import current_user
+from alerts.openapi import secure_paths
+from alerts.users import Role
 from registry.chart import trend_svg
 from registry.due import Category, DueError, Result, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
@@ -50,7 +58,8 @@ class InspectionBody(BaseModel):
     result: Result
     agency: str | None = None
     report_no: str | None = Field(default=None, max_length=64)
-    actor: str = Field(min_length=1, max_length=64)
+    actor: str | None = Field(default=None, min_length=1, max_length=64,
+                              description="only without a session (auth off); otherwise the logged-in user")
 
 
 class RateQuery(BaseModel):
@@ -89,9 +98,22 @@ def _pool(request: web.Request) -> AsyncConnectionPool:
     return request.app[REGISTRY].pool
 
 
+_NOT_YOURS = "an inspection agency sees only its own equipment"
+
+
+def _own_agency(request: web.Request) -> str | None:
+    """The agency a request is limited to: its user's, for an agency user; None for the others."""
+    user = current_user(request)
+    if user is None or user.role is not Role.AGENCY:
+        return None
+    assert user.agency is not None  # the users table requires it for role agency
+    return user.agency
+
+
 _EQUIPMENT_COLUMNS = """e.registration_code, e.category, e.type, e.address, e.district_code, e.status,
     e.commissioned_on, e.rated, e.interval_overrides, e.next_due, e.fit_for_use,
     o.code, o.name, m.code, m.name, m.phone, a.code, a.name"""
+_AGENCY_CODE = 17 - 1  # a.code's place in a row of _EQUIPMENT_COLUMNS
 _EQUIPMENT_FROM = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
     LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id"""
 
@@ -113,6 +135,11 @@ def _equipment_json(row: tuple[Any, ...], today: date) -> dict[str, Any]:
 
 async def _list_equipment(request: web.Request) -> web.Response:
     q = _parse(EquipmentQuery, dict(request.query))
+    own = _own_agency(request)
+    if own is not None:
+        if q.agency not in (None, own):
+            raise ApiError(403, _NOT_YOURS)
+        q = q.model_copy(update={"agency": own})
     today = date.today()
     where: list[str] = ["TRUE"]
     params: list[Any] = []
@@ -141,6 +168,9 @@ async def _get_equipment(request: web.Request) -> web.Response:
         row = await cur.fetchone()
         if row is None:
             raise ApiError(404, f"equipment {code} is not in the register")
+        own = _own_agency(request)
+        if own is not None and row[_AGENCY_CODE] != own:
+            raise ApiError(403, _NOT_YOURS)
         cur = await conn.execute(
             """SELECT schedule, interval_months, last_inspected, next_due FROM equipment_schedules
                WHERE registration_code = %s ORDER BY schedule""", (code,))
@@ -165,7 +195,14 @@ async def _post_inspection(request: web.Request) -> web.Response:
     body = _parse(InspectionBody, raw)
     if body.inspected_on > date.today():
         raise ApiError(400, "inspected_on is in the future")
+    own = _own_agency(request)
+    if own is not None:
+        if body.agency not in (None, own):
+            raise ApiError(403, "an inspection agency records its own inspections only")
+        body = body.model_copy(update={"agency": own})
     async with _pool(request).connection() as conn, conn.transaction():
+        if own is not None:
+            await _check_own_unit(conn, code, own)
         try:
             state = await record_inspection(conn, code, schedule=body.schedule, inspected_on=body.inspected_on,
                                             result=body.result, agency=body.agency, report_no=body.report_no,
@@ -173,6 +210,17 @@ async def _post_inspection(request: web.Request) -> web.Response:
         except DueError as exc:
             raise ApiError(404 if "no equipment" in str(exc) else 400, str(exc)) from exc
     return _json(state, 201)
+
+
+async def _check_own_unit(conn: AsyncConnection, code: str, agency: str) -> None:
+    """Inside the recording transaction, with the unit locked: it cannot change hands meanwhile."""
+    cur = await conn.execute("""SELECT a.code FROM equipment e LEFT JOIN parties a ON a.id = e.agency_id
+                                WHERE e.registration_code = %s FOR UPDATE OF e""", (code,))
+    row = await cur.fetchone()
+    if row is None:
+        raise ApiError(404, f"equipment {code} is not in the register")
+    if row[0] != agency:
+        raise ApiError(403, _NOT_YOURS)
 
 
 async def _rate(request: web.Request) -> web.Response:
@@ -215,12 +263,18 @@ async def _notices(request: web.Request) -> web.Response:
         if value is not None:
             where.append(clause)
             params.append(value)
+    own = _own_agency(request)
+    if own is not None:  # sent to the agency, or about its equipment
+        where.append("(p.code = %s OR ea.code = %s)")
+        params += [own, own]
     params.append(q.limit)
     async with _pool(request).connection() as conn:
         cur = await conn.execute(
             f"""SELECT n.id, n.key, n.kind, n.registration_code, n.schedule, n.due_date, p.code, p.name, n.channel,
                        n.state, n.attempts, n.last_error, n.created_at, n.delivered_at, n.next_attempt_at
-                FROM notices n JOIN parties p ON p.id = n.recipient_id WHERE {' AND '.join(where)}
+                FROM notices n JOIN parties p ON p.id = n.recipient_id
+                LEFT JOIN equipment e ON e.registration_code = n.registration_code
+                LEFT JOIN parties ea ON ea.id = e.agency_id WHERE {' AND '.join(where)}
                 ORDER BY n.created_at DESC, n.id DESC LIMIT %s""", params)
         names = ("id", "key", "kind", "registration_code", "schedule", "due_date", "recipient", "recipient_name",
                  "channel", "state", "attempts", "last_error", "created_at", "delivered_at", "next_attempt_at")
@@ -238,7 +292,8 @@ def add_registry_routes(app: web.Application, pool: AsyncConnectionPool) -> None
     app.router.add_get("/api/registry/rate/trend.svg", _trend_svg)
     app.router.add_get("/api/registry/notices", _notices)
     document = orjson.loads(app[OPENAPI_JSON])
-    document["paths"].update(registry_paths())
+    paths = registry_paths()
+    document["paths"].update(secure_paths(paths) if "securitySchemes" in document["components"] else paths)
     app[OPENAPI_JSON] = orjson.dumps(document)
 
 

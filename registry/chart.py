@@ -49,6 +49,8 @@ def trend_svg(series: dict[str, list[tuple[date, float]]], *, title: str, labels
         colour = _COLOURS[i % len(_COLOURS)]
         path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in points)
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        for d, v in points[-1:] if len(points) > 1 else points:  # a lone day is a dot, not an invisible line
+            out.append(f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>')
         last = points[-1][1] if points else 0.0
         out.append(f'<rect x="{W - RIGHT + 40}" y="{TOP + 18 * i}" width="12" height="12" fill="{colour}"/>')
         out.append(f'<text x="{W - RIGHT + 58}" y="{TOP + 18 * i + 10}">{escape(labels.get(key, key))} '

@@ -38,6 +38,7 @@ _MAINTENANCE = tuple((f"WB{i:03d}", f"{name}电梯维保有限公司", f"0971-{6
                      enumerate(("西宁通达", "青海三菱", "高原迅达", "湟水奥的斯", "夏都日立", "昆仑通力", "青海康力",
                                 "西宁快意", "三江富士", "柴达木蒂森")))
 BUREAU = ("XNSJJ", "西宁市市场监督管理局", "tzsb@xining-amr.example.cn")
+DEMO_AGENCY = _AGENCIES[1][0]  # the agency the demo's agency user belongs to (semon up)
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,31 @@ def _registry(settings: Settings, args: argparse.Namespace) -> int:
     return code if code is not None else 1
 
 
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    from alerts import users_cli
+    from alerts.users import UserError
+    from semon.up import read_running
+
+    running = read_running(settings)
+    url = settings.database_url or (str(running["database_url"]) if running else None)
+    if not url:
+        print("semon users needs SEMON_DATABASE_URL or a running `semon up`", file=sys.stderr)
+        return 2
+    if args.users == "list":
+        code = run(lambda: users_cli.print_users(url))
+    elif args.users in ("disable", "enable"):
+        code = run(lambda: users_cli.activate(url, args, args.users == "enable"))
+    else:
+        try:
+            password = users_cli.read_password(args)  # at the terminal, before the event loop runs
+        except UserError as exc:
+            print(f"semon users {args.users}: {exc}", file=sys.stderr)
+            return 2
+        change = users_cli.add_user if args.users == "add" else users_cli.new_password
+        code = run(lambda: change(url, args, password))
+    return code if code is not None else 1
+
+
 def _bench_registry(settings: Settings, args: argparse.Namespace) -> int:
     from registry.bench import run_registry_bench
 
@@ -200,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     from registry.cli import add_parser as add_registry_parser
 
     add_registry_parser(sub).set_defaults(func=_registry)
+
+    from alerts.users_cli import add_parser as add_users_parser
+
+    add_users_parser(sub).set_defaults(func=_users)
     sim = sub.add_parser("simulate", help="simulated elevators and boilers, each with its own MQTT connection")
     sim.add_argument("--elevators", type=int, default=0, help="elevators of the simulated city")
     sim.add_argument("--boilers", type=int, default=0, help="boilers of the simulated city")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from semon.protocol.decode import DecodeLimits
@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65_535)
     live_queue_size: int = Field(default=1000, ge=1)  # per WebSocket subscriber
+
+    # Console users and their sessions (alerts/auth.py). A session unused for the idle time ends;
+    # any session ends at the maximum age, however busy.
+    auth_session_idle_s: float = Field(default=12 * 3600.0, gt=0)
+    auth_session_max_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # Off for the plain-HTTP demo on 127.0.0.1; set it wherever the console is served over HTTPS.
+    auth_cookie_secure: bool = False
+    # This many wrong passwords for one username within the window lock it for the window.
+    auth_login_max_failures: int = Field(default=5, ge=1)
+    auth_login_window_s: float = Field(default=300.0, gt=0)
+    # `semon up` creates the users operator, agency (XNTJS), bureau and admin with this password
+    # when there are no users at all. Demo credentials: change them, or turn this off.
+    auth_demo_users: bool = True
+    auth_demo_password: SecretStr = SecretStr("semon-demo")
 
     # Inspection notices: a scan writes due and overdue notices to an outbox; a worker delivers
     # them by signed webhook and by e-mail, at least once, keyed so that receivers can drop repeats.

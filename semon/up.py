@@ -14,10 +14,12 @@ from typing import Any
 
 import psycopg
 
+from alerts.passwords import hash_password
 from alerts.rules import DeviceProfile
 from alerts.service import AlertsService
+from alerts.users import Role, UserExists, count_users, create_user
 from ingest.service import Ingester
-from registry.demo import seed_demo_register
+from registry.demo import DEMO_AGENCY, seed_demo_register
 from semon.db import apply_migrations
 from semon.settings import Settings
 from semon.stack import LocalStack
@@ -79,11 +81,49 @@ async def seed_register(settings: Settings, database_url: str) -> int:
     return count
 
 
+# One user per role, so every part of the console can be tried: (username, role, agency, display name).
+DEMO_USERS = (("operator", Role.OPERATOR, None, "96333 值班员 (demo)"),
+              ("agency", Role.AGENCY, DEMO_AGENCY, "西宁市特种设备检验所 (demo)"),
+              ("bureau", Role.BUREAU, None, "市场监管局 (demo)"),
+              ("admin", Role.ADMIN, None, "管理员 (demo)"))
+
+
+async def seed_demo_users(settings: Settings, database_url: str) -> bool:
+    """The demo users, if there are no users at all; True if they were created now."""
+    if not settings.auth_demo_users:
+        return False
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        if await count_users(conn):
+            return False
+    password = settings.auth_demo_password.get_secret_value()
+    hashes = await asyncio.gather(*(asyncio.to_thread(hash_password, password) for _ in DEMO_USERS))
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for (username, role, agency, name), password_hash in zip(DEMO_USERS, hashes, strict=True):
+            with contextlib.suppress(UserExists):  # another `semon up` on the same database got there first
+                await create_user(conn, username, password_hash, role, agency=agency, display_name=name)
+        await conn.commit()
+    log.warning("created the demo users %s: change their passwords (semon users passwd) before real use",
+                ", ".join(u[0] for u in DEMO_USERS))
+    return True
+
+
+def _users_banner(settings: Settings, created: bool) -> str:
+    password = settings.auth_demo_password.get_secret_value()
+    if not created:
+        demo = f"; the demo users, where unchanged, log in with {password!r}" if settings.auth_demo_users else ""
+        return f"  users         as stored (semon users list){demo}\n"
+    names = ", ".join(f"{u[0]} ({u[2]})" if u[2] else u[0] for u in DEMO_USERS)
+    return (f"  users         {names}; password {password!r}\n"
+            "                DEMO CREDENTIALS: anyone who reads this can log in. Before real use, change them\n"
+            "                (semon users passwd NAME), or start with SEMON_AUTH_DEMO_USERS=false.\n")
+
+
 async def run_up(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with services(settings) as (mqtt_url, database_url):
         await apply_migrations(database_url)
         seeded = await seed_register(settings, database_url)
+        demo_users = await seed_demo_users(settings, database_url)
         simulation = None
         if settings.city_elevators or settings.city_boilers:
             simulation = Simulation(mqtt_url, SimulationOptions(
@@ -121,6 +161,7 @@ async def run_up(settings: Settings) -> None:
             f"  data          {settings.data_dir.resolve()}\n"
             f"{city}"
             f"  register      {'seeded with ' + format(seeded, ',') + ' generated units' if seeded else 'as stored'}\n"
+            f"{_users_banner(settings, demo_users)}"
             "Ctrl-C stops everything.",
             flush=True,
         )

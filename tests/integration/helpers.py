@@ -4,17 +4,60 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import aiohttp
 import orjson
 import psycopg
 
+from alerts.auth import CSRF_HEADER
+from alerts.passwords import hash_password
+from alerts.users import Role, UserExists, create_user
 from ingest.service import Ingester
 from semon.settings import Settings
 
 _client_numbers = itertools.count(1)
+
+PASSWORD = "correct horse battery"  # every test user's
+# One of each role; the agency user belongs to the demo register's XNTJS.
+TEST_USERS = (("op", Role.OPERATOR, None), ("xntjs", Role.AGENCY, "XNTJS"), ("bureau", Role.BUREAU, None),
+              ("admin", Role.ADMIN, None))
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # once per run: scrypt is slow on purpose
+
+
+async def add_users(database_url: str, users: tuple[tuple[str, Role, str | None], ...] = TEST_USERS) -> None:
+    """Users (name, role, agency) with the password PASSWORD; those that exist are left as they are."""
+    password_hash = await asyncio.to_thread(_password_hash)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for username, role, agency in users:
+            with contextlib.suppress(UserExists):
+                await create_user(conn, username, password_hash, role, agency=agency)
+        await conn.commit()
+
+
+def http_client(base_url: str | None = None) -> aiohttp.ClientSession:
+    """A client that keeps the session cookie: aiohttp's default jar refuses cookies from an IP
+    address, and the test servers are on 127.0.0.1."""
+    return aiohttp.ClientSession(base_url=base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def login(session: aiohttp.ClientSession, base: str, username: str, password: str = PASSWORD) -> str:
+    """Log in through ``{base}/login`` (base: the API's root, ``…/api``) as the console does: the
+    cookie goes to the session's jar, and the CSRF token into its default headers, so every later
+    request carries both. Returns the CSRF token."""
+    async with session.post(f"{base}/login", json={"username": username, "password": password}) as resp:
+        body = await resp.json()
+        assert resp.status == 200, body
+    token: str = body["csrf_token"]
+    session.headers[CSRF_HEADER] = token
+    return token
 
 
 def ingest_settings(**overrides: object) -> Settings:

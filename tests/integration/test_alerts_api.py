@@ -1,5 +1,6 @@
 """The alerts API, the live stream and the deadline watch against a real PostgreSQL, a real
-aiohttp server on a free port and real WebSocket clients."""
+aiohttp server on a free port and real WebSocket clients, each logged in as an operator (the
+role boundaries themselves are in test_auth.py)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ from alerts.hub import LiveHub
 from alerts.incident_store import apply_step, escalate_overdue, get_incident, note_alarm_cleared, open_incident
 from alerts.incidents import Incident, IncidentState, Overdue, Step
 from alerts.model import Alarm, Source
+from alerts.users import Role
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.settings import Settings
+from tests.integration.helpers import add_users, http_client, login
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +39,8 @@ COUNTY = "630121"  # 大通县: an hour
 UNIT_A = "西宁甲电梯维保有限公司"
 UNIT_B = "青海乙电梯工程有限公司"
 Json = dict[str, Any]
+# The operators these tests act as: each logs in, and the server records the session's user.
+OPERATORS = ("operator-1", "operator-2", "operator-3", "supervisor")
 
 _serials = itertools.count(1)
 
@@ -57,7 +62,8 @@ class Api:
     pool: AsyncConnectionPool
     hub: LiveHub
     settings: Settings
-    http: aiohttp.ClientSession
+    http: aiohttp.ClientSession  # logged in as operator-1
+    sessions: dict[str, aiohttp.ClientSession]  # one per operator, logged in
     cleared: list[Alarm] = field(default_factory=list)  # what on_alarm_cleared heard
 
     async def get(self, path: str, **params: str) -> tuple[int, Any]:
@@ -65,8 +71,12 @@ class Api:
             return resp.status, await resp.json()
 
     async def post(self, path: str, body: Json | bytes) -> tuple[int, Any]:
+        """As the operator the body names (the server ignores the body's actor and takes the
+        session's user, so acting as the named operator keeps these tests' who-did-what)."""
         data = body if isinstance(body, bytes) else orjson.dumps(body)
-        async with self.http.post(path, data=data, headers={"Content-Type": "application/json"}) as resp:
+        actor = body.get("actor") if isinstance(body, dict) else None
+        http = self.sessions.get(actor, self.http) if isinstance(actor, str) else self.http
+        async with http.post(path, data=data, headers={"Content-Type": "application/json"}) as resp:
             return resp.status, await resp.json()
 
     async def step(self, incident_id: int, step: str, actor: str = "operator-1", **fields: str) -> tuple[int, Any]:
@@ -89,12 +99,16 @@ class Api:
 async def running_api(database_url: str, settings: Settings | None = None) -> AsyncIterator[Api]:
     settings = settings or api_settings()
     hub = LiveHub(settings.live_queue_size)
+    await add_users(database_url, tuple((name, Role.OPERATOR, None) for name in OPERATORS))
     async with open_pool(database_url, max_size=4, name="test-alerts-api") as pool:
         cleared: list[Alarm] = []
         app = build_api(pool, hub, settings, on_alarm_cleared=cleared.append)
-        async with serve_api(app, "127.0.0.1", 0) as port, \
-                aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
-            yield Api(f"http://127.0.0.1:{port}", pool, hub, settings, http, cleared)
+        async with serve_api(app, "127.0.0.1", 0) as port, contextlib.AsyncExitStack() as stack:
+            url = f"http://127.0.0.1:{port}"
+            sessions = {name: await stack.enter_async_context(http_client(url)) for name in OPERATORS}
+            for name, http in sessions.items():
+                await login(http, f"{url}/api", name)
+            yield Api(url, pool, hub, settings, sessions["operator-1"], sessions, cleared)
 
 
 async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 10) -> Json:
@@ -218,8 +232,8 @@ async def test_bad_input_is_a_400_that_says_what_is_wrong(database_url: str) -> 
         assert status == 400 and body == {"error": "a JSON body is required"}
         status, body = await api.post(path, {"step": "teleported", "actor": "operator-1"})
         assert status == 400 and body["error"].startswith("step: Input should be 'acknowledged'")
-        status, body = await api.post(path, {"step": "on_site"})
-        assert status == 400 and body == {"error": "actor: Field required"}
+        status, body = await api.post(path, {"step": "on_site"})  # the actor is the session's: not required
+        assert status == 409 and "on_site is not allowed" in body["error"]
         status, body = await api.post(path, {"step": "on_site", "actor": "  "})
         assert status == 400 and "actor" in body["error"]
         status, body = await api.post(path, {"step": "on_site", "actor": "op", "maintenance": UNIT_A})
@@ -632,15 +646,26 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
     # Nothing listens on port 1: every connection attempt is refused.
     async with open_pool("postgresql://semon@127.0.0.1:1/semon", min_size=0, name="test-away") as pool:
         app = build_api(pool, hub, settings, db_timeout_s=0.3)
+        # Sessions live in the database too: the answer is "try again", not "log in".
+        cookie = {"Cookie": "semon_session=some-token"}
         async with serve_api(app, "127.0.0.1", 0) as port, \
-                aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
+                aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}", headers=cookie) as http:
             async with http.get("/api/incidents") as resp:
                 assert resp.status == 503
                 assert await resp.json() == {"error": "database unavailable; try again"}
-            async with http.post("/api/incidents/1/steps", json={"step": "acknowledged", "actor": "op"}) as resp:
+            async with http.post("/api/incidents/1/steps", json={"step": "acknowledged"}) as resp:
+                assert resp.status == 503
+            async with http.post("/api/login", json={"username": "op", "password": "whatever"}) as resp:
                 assert resp.status == 503
             async with http.get("/healthz") as resp:
                 assert resp.status == 503 and (await resp.json())["database"] is False
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect("/api/live")
+            assert refused.value.status == 503
+        # The live stream's own answer to an outage, past the session check (auth off for it).
+        app = build_api(pool, hub, settings, db_timeout_s=0.3, auth=False)
+        async with serve_api(app, "127.0.0.1", 0) as port, \
+                aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
             async with http.ws_connect("/api/live") as ws:
                 msg = await ws.receive(10)
                 assert msg.type is aiohttp.WSMsgType.CLOSE and ws.close_code == aiohttp.WSCloseCode.TRY_AGAIN_LATER
@@ -650,9 +675,11 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
 async def test_shutting_down_closes_the_live_sockets(database_url: str) -> None:
     settings = api_settings()
     hub = LiveHub(settings.live_queue_size)
-    async with open_pool(database_url, name="test-shutdown") as pool, aiohttp.ClientSession() as http:
+    await add_users(database_url, (("operator-1", Role.OPERATOR, None),))
+    async with open_pool(database_url, name="test-shutdown") as pool, http_client() as http:
         loop = asyncio.get_running_loop()
         async with serve_api(build_api(pool, hub, settings), "127.0.0.1", 0) as port:
+            await login(http, f"http://127.0.0.1:{port}/api", "operator-1")
             ws = await http.ws_connect(f"http://127.0.0.1:{port}/api/live")
             assert (await receive_json(ws))["topic"] == "snapshot"
             stopping = loop.time()

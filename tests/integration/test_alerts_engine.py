@@ -18,13 +18,14 @@ import pytest
 
 from alerts.rules import DeviceProfile
 from alerts.service import AlertsService
+from alerts.users import Role
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
 from semon.stack import MosquittoServer
 from simulators.profiles import profile_for
 from simulators.scenario import load_scenario
 from simulators.service import Simulation, SimulationOptions
-from tests.integration.helpers import ingest_settings, query
+from tests.integration.helpers import add_users, http_client, ingest_settings, login, query
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +39,14 @@ class Live:
         self.changes: list[dict[str, Any]] = []
         self._event = asyncio.Event()
 
-    async def follow(self, url: str, connected: asyncio.Event) -> None:
-        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-            connected.set()
-            async for msg in ws:
-                self.changes.append(orjson.loads(msg.data))
-                self._event.set()
+    async def follow(self, api: str, connected: asyncio.Event) -> None:
+        async with http_client() as http:
+            await login(http, api, "op")
+            async with http.ws_connect(f"{api}/live") as ws:
+                connected.set()
+                async for msg in ws:
+                    self.changes.append(orjson.loads(msg.data))
+                    self._event.set()
 
     def raised(self) -> list[tuple[str, str]]:
         return [(c["alarm"]["device_id"], c["alarm"]["type"]) for c in self.changes
@@ -66,6 +69,7 @@ async def alerts(mqtt_url: str, database_url: str, profiles: dict[str, DevicePro
     settings = ingest_settings(api_port=0, rules_client_id=client_id or f"test-rules-{next(_engines)}",
                                rules_checkpoint_interval_s=0.2)
     known = profiles or {}
+    await add_users(database_url, (("op", Role.OPERATOR, None),))
     service = AlertsService(settings, mqtt_url, database_url,
                             lambda device, kind: known.get(device) or DeviceProfile(kind))
     task = asyncio.create_task(service.run())
@@ -75,7 +79,7 @@ async def alerts(mqtt_url: str, database_url: str, profiles: dict[str, DevicePro
         await asyncio.wait_for(service.ready.wait(), 30)
         api = f"http://127.0.0.1:{service.api_port}/api"
         connected = asyncio.Event()
-        follower = asyncio.create_task(live.follow(f"{api}/live", connected))
+        follower = asyncio.create_task(live.follow(api, connected))
         await asyncio.wait_for(connected.wait(), 10)
         yield service, live, api
     finally:
@@ -126,7 +130,8 @@ async def test_restart_in_the_middle_of_an_open_incident(mosquitto: MosquittoSer
     async with alerts(mosquitto.url, database_url, client_id=client_id) as (_, live, api):
         await publish(mosquitto.url, [trapped_frame(i + 1, t0 + i * 5_000) for i in range(4)])  # 0 … 15 s
         await live.wait_for(lambda: ("E-TRAP", "entrapment") in live.raised())
-        async with aiohttp.ClientSession() as http:
+        async with http_client() as http:
+            await login(http, api, "op")
             incident = (await (await http.get(f"{api}/incidents?active=true")).json())["incidents"][0]
             resp = await http.post(f"{api}/incidents/{incident['id']}/steps",
                                    json={"step": "acknowledged", "actor": "operator-1"})
@@ -146,7 +151,8 @@ async def test_restart_in_the_middle_of_an_open_incident(mosquitto: MosquittoSer
         # Trapped again later: a new alarm, and a new incident.
         await publish(mosquitto.url, [trapped_frame(8 + i, t0 + 40_000 + i * 6_000) for i in range(4)])
         await live.wait_for(lambda: ("E-TRAP", "entrapment") in live.raised())
-        async with aiohttp.ClientSession() as http:
+        async with http_client() as http:
+            await login(http, api, "op")
             detail = await (await http.get(f"{api}/incidents/{incident['id']}")).json()
     assert [s["step"] for s in detail["steps"]] == ["raised", "acknowledged", "alarm_cleared"]
     rows = await query(database_url, "SELECT state FROM alarms WHERE type = 'entrapment' ORDER BY id")
@@ -160,7 +166,8 @@ async def test_walk_an_entrapment_to_closed(mosquitto: MosquittoServer, database
     async with alerts(mosquitto.url, database_url) as (_, live, api):
         await publish(mosquitto.url, [trapped_frame(i + 1, t0 + i * 8_000) for i in range(3)], device="E-WALK")
         await live.wait_for(lambda: ("E-WALK", "entrapment") in live.raised())
-        async with aiohttp.ClientSession() as http:
+        async with http_client() as http:
+            await login(http, api, "op")
             incident = (await (await http.get(f"{api}/incidents?active=true")).json())["incidents"][0]
             steps = [{"step": "acknowledged", "actor": "op"},
                      {"step": "dispatched", "actor": "op", "maintenance_unit": "西宁电梯维保有限公司",

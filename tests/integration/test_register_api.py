@@ -1,5 +1,6 @@
 """The register on the HTTP API: lists and filters, one unit, recording an inspection, the
-rate and its trend (JSON and SVG), notices, errors, and the OpenAPI document."""
+rate and its trend (JSON and SVG), notices, errors, and the OpenAPI document; as the
+administrator (the agencies' scoping is in test_auth.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
-import aiohttp
 import psycopg
 import pytest
 
@@ -17,7 +17,7 @@ from registry.api import add_registry_routes
 from registry.demo import seed_demo_register
 from registry.rate import snapshot_rates
 from semon.db.pool import open_pool
-from tests.integration.helpers import ingest_settings
+from tests.integration.helpers import add_users, http_client, ingest_settings, login
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,9 @@ async def test_register_api(database_url: str) -> None:
         for back in (2, 1, 0):
             await snapshot_rates(conn, today - timedelta(days=back))
         await conn.commit()
-    async with api(database_url) as base, aiohttp.ClientSession() as http:
+    await add_users(database_url)
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "admin")
         overdue = await (await http.get(f"{base}/registry/equipment?overdue=true&category=elevator")).json()
         assert overdue["equipment"] and all(e["overdue"] and e["category"] == "elevator"
                                             for e in overdue["equipment"])
@@ -49,11 +51,11 @@ async def test_register_api(database_url: str) -> None:
         assert detail["schedules"][0]["schedule"] == "periodic" and detail["agency"]["code"]
         resp = await http.post(f"{base}/registry/equipment/{code}/inspections",
                                json={"inspected_on": str(today), "result": "pass", "report_no": "R-2026-1",
-                                     "agency": detail["agency"]["code"], "actor": "inspector-1"})
+                                     "agency": detail["agency"]["code"]})
         assert resp.status == 201, await resp.text()
         after = await (await http.get(f"{base}/registry/equipment/{code}")).json()
         assert not after["overdue"] and after["next_due"] > str(today)
-        assert after["inspections"][0]["recorded_by"] == "inspector-1"
+        assert after["inspections"][0]["recorded_by"] == "admin"  # the session's user
 
         rate = await (await http.get(f"{base}/registry/rate?by=district")).json()
         assert rate["target"] == 96.0 and len(rate["rates"]) == 7 and rate["rates"][0]["name"]

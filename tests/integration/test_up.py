@@ -1,4 +1,5 @@
-"""`semon up` brings up a private broker and database, ingests, and stops cleanly on Ctrl-C."""
+"""`semon up` brings up a private broker and database, ingests, serves the API to its demo
+users, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
-from tests.integration.helpers import elevator, wait_for_count
+from tests.integration.helpers import elevator, http_client, login, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +36,19 @@ async def test_semon_up_runs_the_stack_and_stops_on_ctrl_c() -> None:
         banner = (await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 60)).decode()
         assert "MQTT broker" in banner and "database" in banner
         assert "20 elevators and 2 boilers" in banner
+        assert "operator, agency (XNTJS), bureau, admin; password 'semon-demo'" in banner
+        assert "DEMO CREDENTIALS" in banner
         state = json.loads((data / "running.json").read_text())
         async with aiohttp.ClientSession() as http, http.get(f"{state['api_url']}/alarms") as resp:
-            assert resp.status == 200  # the alerts API is up beside the ingester
+            assert resp.status == 401  # the alerts API is up beside the ingester, behind a login
+        async with http_client() as http:
+            await login(http, state["api_url"], "operator", "semon-demo")
+            async with http.get(f"{state['api_url']}/alarms") as resp:
+                assert resp.status == 200
+            await login(http, state["api_url"], "agency", "semon-demo")
+            async with http.get(f"{state['api_url']}/registry/equipment?limit=1000") as resp:
+                units = (await resp.json())["equipment"]
+                assert units and {u["agency"]["code"] for u in units} == {"XNTJS"}
 
         client = MqttClient(ConnectOptions("up-smoke"))
         await client.connect(BrokerAddress.from_url(state["mqtt_url"]))

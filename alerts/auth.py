@@ -1,0 +1,276 @@
+"""Users, sessions and the role policy on the HTTP side (aiohttp).
+
+- ``POST /api/login`` ``{"username", "password"}`` sets the ``semon_session`` cookie (HttpOnly,
+  SameSite=Strict) and answers ``{"user", "csrf_token"}``; ``POST /api/logout``; ``GET /api/me``;
+  ``GET``/``POST /api/users`` for the administrator.
+- ``auth_middleware``: a session for everything not public (401), the session's CSRF token in
+  the ``X-CSRF-Token`` header on every change (403), and the role policy (``alerts.policy``, 403).
+  API paths answer in JSON; the console's pages get a small HTML page instead.
+- Handlers find the logged-in user with ``current_user(request)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TypeVar
+
+from aiohttp import web
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from yarl import URL
+
+from alerts.api_models import LoginBody, NewUserBody
+from alerts.auth_pages import forbidden_page, login_required_page
+from alerts.http import ApiError, json_response, read_body
+from alerts.passwords import hash_password, needs_rehash, verify_password
+from alerts.policy import allowed, is_api, is_public, needs_csrf
+from alerts.sessions import Session, SessionLifetime, close_session, open_session, purge_expired, use_session
+from alerts.throttle import LoginThrottle
+from alerts.users import (
+    User,
+    UserError,
+    UserExists,
+    agency_exists,
+    check_new_password,
+    check_role_agency,
+    create_user,
+    list_users,
+    login_candidate,
+    normalise_username,
+    set_password_hash,
+)
+from semon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COOKIE = "semon_session"
+CSRF_HEADER = "X-CSRF-Token"
+LOGIN_REQUIRED = "login required"
+CSRF_REFUSED = "CSRF token missing or wrong"
+_MAX_TOKEN_CHARS = 128  # longer than any token we issue: not worth a database lookup
+# Verified when the username is unknown, so that a wrong name costs as long as a wrong password
+# and the answer's timing does not tell which names exist. Same costs as DEFAULT_PARAMS.
+_DUMMY_HASH = "scrypt$32768$8$1$N75Qr-G8XXgAS7trk26UaQ$SGXNc1RVhJ_Av17LOiUz5PZWpk9dZ6Qc8HcgiBBhCzc"
+# Hashing is deliberately slow CPU work: a few at a time, so a flood of logins cannot starve the
+# alarm path of CPU, and a bounded number waiting.
+_HASHING_AT_ONCE = 2
+_HASHING_WAITING_MAX = 64
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class AuthContext:
+    pool: AsyncConnectionPool
+    lifetime: SessionLifetime
+    cookie_secure: bool
+    throttle: LoginThrottle
+    db_timeout_s: float
+    hashing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(_HASHING_AT_ONCE))
+    hashing_waiting: int = 0
+
+    def connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        return self.pool.connection(timeout=self.db_timeout_s)
+
+    async def hashed(self, work: Callable[[], _T]) -> _T:
+        """Run one hash computation in a thread, a few at a time."""
+        if self.hashing_waiting >= _HASHING_WAITING_MAX:
+            raise ApiError(503, "too many logins at once; try again", {"Retry-After": "1"})
+        self.hashing_waiting += 1
+        try:
+            async with self.hashing:
+                return await asyncio.to_thread(work)
+        finally:
+            self.hashing_waiting -= 1
+
+
+AUTH = web.AppKey("auth", AuthContext)
+USER = web.RequestKey("user", User)
+SESSION = web.RequestKey("session", Session)
+
+
+def current_user(request: web.Request) -> User | None:
+    """The logged-in user, or None where auth is off (or on a public route)."""
+    return request.get(USER)
+
+
+def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: Settings, *,
+                    db_timeout_s: float = 5.0) -> None:
+    lifetime = SessionLifetime(timedelta(seconds=settings.auth_session_idle_s),
+                               timedelta(seconds=settings.auth_session_max_s))
+    throttle = LoginThrottle(settings.auth_login_max_failures, settings.auth_login_window_s)
+    app[AUTH] = AuthContext(pool, lifetime, settings.auth_cookie_secure, throttle, db_timeout_s)
+    app.router.add_post("/api/login", _login)
+    app.router.add_post("/api/logout", _logout)
+    app.router.add_get("/api/me", _me)
+    app.router.add_get("/api/users", _list_users)
+    app.router.add_post("/api/users", _create_user)
+
+
+# The middleware
+
+
+def _refuse(path: str, status: int, message: str, role: str = "") -> web.StreamResponse:
+    """A page gets its HTML answer; an API call raises, for ``_errors`` to answer in JSON."""
+    if not is_api(path):
+        return login_required_page(path) if status == 401 else forbidden_page(role)
+    headers = {"WWW-Authenticate": 'Cookie realm="semon", cookie-name="semon_session"'} if status == 401 else None
+    raise ApiError(status, message, headers)
+
+
+def _csrf_ok(request: web.Request, session: Session) -> bool:
+    sent = request.headers.get(CSRF_HEADER, "")
+    return hmac.compare_digest(sent.encode("utf-8", "replace"), session.csrf_token.encode("ascii"))
+
+
+def _foreign_origin(request: web.Request) -> bool:
+    """A WebSocket opened by a page of another site (cross-site WebSocket hijacking): browsers
+    send the page's Origin with the upgrade, and nothing else stops the cookie from going along
+    but SameSite, so check it too."""
+    origin = request.headers.get("Origin")
+    if origin is None or request.headers.get("Upgrade", "").lower() != "websocket":
+        return False
+    try:
+        return (URL(origin).host or "").lower() != (URL(f"http://{request.host}").host or "").lower()
+    except ValueError:  # not even a URL
+        return True
+
+
+@web.middleware
+async def auth_middleware(request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    method, path = request.method, request.rel_url.path_safe  # the path as the router matches it
+    if is_public(method, path):
+        return await handler(request)
+    session = await _session_of(request)
+    if session is None:
+        return _refuse(path, 401, LOGIN_REQUIRED)
+    role = str(session.user.role)
+    if needs_csrf(method) and not _csrf_ok(request, session):
+        log.warning("%s %s by %s refused: CSRF token missing or wrong", method, path, session.user.username)
+        return _refuse(path, 403, CSRF_REFUSED, role)
+    # No route (404) or not this method (405): nothing to protect, so say which, like the router.
+    routed = request.match_info.http_exception is None
+    if routed and not allowed(session.user.role, method, path):
+        return _refuse(path, 403, f"forbidden for role {role}", role)
+    if _foreign_origin(request):
+        log.warning("%s %s by %s refused: WebSocket from origin %r", method, path, session.user.username,
+                    request.headers.get("Origin", "")[:100])
+        return _refuse(path, 403, "a WebSocket from another site", role)
+    request[USER] = session.user
+    request[SESSION] = session
+    return await handler(request)
+
+
+async def _session_of(request: web.Request) -> Session | None:
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > _MAX_TOKEN_CHARS:
+        return None
+    auth = request.app[AUTH]
+    async with auth.connection() as conn:
+        return await use_session(conn, token, auth.lifetime)
+
+
+# Handlers
+
+
+def _session_json(user: User, csrf_token: str) -> dict[str, object]:
+    return {"user": user.as_json(), "csrf_token": csrf_token}
+
+
+async def _login(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    # Only JSON: a cross-site HTML form cannot send it, so no page can log a browser in as someone else.
+    if request.content_type != "application/json":
+        raise ApiError(415, "send the credentials as application/json")
+    body = await read_body(request, LoginBody)
+    key = body.username.strip().lower()
+    loop = asyncio.get_running_loop()
+    wait = auth.throttle.retry_after(key, loop.time())
+    if wait > 0:
+        log.warning("login for %r refused: too many failures", key[:64])
+        raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(math.ceil(wait))})
+    # Counted before the check, so parallel guesses count too; a success forgives it.
+    auth.throttle.failed(key, loop.time())
+    user = await _check_password(auth, key, body.password)
+    if user is None:
+        log.warning("login failed for %r from %s", key[:64], request.remote)
+        raise ApiError(401, "wrong username or password")
+    auth.throttle.succeeded(key)
+    async with auth.connection() as conn:
+        session = await open_session(conn, user.id, auth.lifetime)
+        await purge_expired(conn)
+    log.info("%s (%s) logged in from %s", user.username, user.role, request.remote)
+    response = json_response(_session_json(user, session.csrf_token))
+    response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", path="/",
+                        secure=auth.cookie_secure, max_age=int(auth.lifetime.max_age.total_seconds()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _check_password(auth: AuthContext, username: str, password: str) -> User | None:
+    async with auth.connection() as conn:
+        found = await login_candidate(conn, username)
+    stored = found[1] if found is not None else _DUMMY_HASH
+    if not await auth.hashed(lambda: verify_password(password, stored)) or found is None:
+        return None
+    user = found[0]
+    if needs_rehash(stored):  # the costs were raised since this hash was made: upgrade it now
+        new_hash = await auth.hashed(lambda: hash_password(password))
+        async with auth.connection() as conn:
+            await set_password_hash(conn, user.id, new_hash)
+    return user
+
+
+async def _logout(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    token = request.cookies.get(COOKIE)
+    if token:
+        async with auth.connection() as conn:
+            await close_session(conn, token)
+    user = current_user(request)
+    if user is not None:
+        log.info("%s logged out", user.username)
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/", secure=auth.cookie_secure, httponly=True, samesite="Strict")
+    return response
+
+
+async def _me(request: web.Request) -> web.Response:
+    session = request[SESSION]
+    return json_response(_session_json(session.user, session.csrf_token))
+
+
+async def _list_users(request: web.Request) -> web.Response:
+    async with request.app[AUTH].connection() as conn:
+        users = await list_users(conn)
+    return json_response({"users": [u.as_json() for u in users]})
+
+
+async def _create_user(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    body = await read_body(request, NewUserBody)
+    try:
+        username = normalise_username(body.username)
+        check_new_password(body.password)
+        agency = check_role_agency(body.role, body.agency)
+    except UserError as exc:
+        raise ApiError(400, str(exc)) from None
+    password_hash = await auth.hashed(lambda: hash_password(body.password))
+    async with auth.connection() as conn:
+        if agency is not None and not await agency_exists(conn, agency):
+            raise ApiError(400, f"agency {agency!r} is not an inspection agency in the register")
+        try:
+            created = await create_user(conn, username, password_hash, body.role, agency=agency,
+                                        display_name=body.display_name)
+        except UserExists as exc:
+            raise ApiError(409, str(exc)) from None
+    creator = current_user(request)
+    log.info("%s created user %s (%s)", creator.username if creator else "?", username, body.role)
+    return json_response({"user": created.as_json()}, 201)

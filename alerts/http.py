@@ -1,0 +1,58 @@
+"""HTTP plumbing shared by the API's modules (alerts, auth): JSON answers, the ``ApiError`` the
+error middleware turns into ``{"error": "..."}``, and reading validated bodies and queries."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    response = json_response({"error": message}, status)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        if err["type"] == "json_invalid":
+            return "body is not valid JSON"
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)
+
+
+async def read_body(request: web.Request, model: type[_Model]) -> _Model:
+    raw = await request.read()
+    if not raw:
+        raise ApiError(400, "a JSON body is required")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ApiError(400, explain(exc)) from None
+
+
+def read_query(request: web.Request, model: type[_Model]) -> _Model:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise ApiError(400, explain(exc)) from None

@@ -1,0 +1,149 @@
+"""Console users in PostgreSQL: who they are, their role, and (for an inspection agency) which
+agency's equipment they may see. Passwords arrive here already hashed (``alerts.passwords``):
+hashing is CPU work for a thread, not for a held database connection."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from psycopg import AsyncConnection
+
+MIN_PASSWORD_LENGTH = 8
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"  # the emergency centre (96333)
+    AGENCY = "agency"  # an inspection agency (检验机构): its own equipment only
+    BUREAU = "bureau"  # the city bureau (市场监管局): reads everything
+    ADMIN = "admin"  # everything, and the users
+
+
+class UserError(Exception):
+    """A user that cannot be created as asked; the message says why."""
+
+
+class UserExists(UserError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    role: Role
+    agency: str | None  # the agency's party code, for role agency
+    display_name: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"username": self.username, "role": str(self.role), "agency": self.agency,
+                "display_name": self.display_name}
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as the administrator lists them."""
+
+    user: User
+    active: bool
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.user.as_json(), "id": self.user.id, "active": self.active,
+                "created_at": self.created_at.isoformat()}
+
+
+def normalise_username(name: str) -> str:
+    """Usernames are case-insensitive: stored and looked up in lower case."""
+    username = name.strip().lower()
+    if not _USERNAME.fullmatch(username):
+        raise UserError("a username is 1-64 letters, digits or . _ @ - (starting with a letter or digit)")
+    return username
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def check_role_agency(role: Role, agency: str | None) -> str | None:
+    """The agency code an agency user needs (and the others must not have)."""
+    agency = agency.strip() if agency else None
+    if role is Role.AGENCY and not agency:
+        raise UserError("an agency user needs its agency's party code")
+    if role is not Role.AGENCY and agency:
+        raise UserError(f"only agency users belong to an agency, not {role} users")
+    return agency
+
+
+_COLUMNS = "id, username, role, agency_code, display_name"
+
+
+def user_from_row(row: tuple[Any, ...]) -> User:
+    user_id, username, role, agency, display_name = row[:5]
+    return User(int(user_id), str(username), Role(role), agency, str(display_name))
+
+
+async def agency_exists(conn: AsyncConnection, code: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM parties WHERE code = %s AND role = 'agency'", (code,))
+    return await cur.fetchone() is not None
+
+
+async def create_user(conn: AsyncConnection, username: str, password_hash: str, role: Role, *,
+                      agency: str | None = None, display_name: str = "") -> UserInfo:
+    """Insert a user; ``UserExists`` if the name is taken. The caller validated the agency code
+    against the register where one is required (``agency_exists``)."""
+    username = normalise_username(username)
+    agency = check_role_agency(role, agency)
+    cur = await conn.execute(
+        f"""INSERT INTO users (username, password_hash, role, agency_code, display_name)
+            VALUES (%s, %s, %s, %s, %s) ON CONFLICT (username) DO NOTHING
+            RETURNING {_COLUMNS}, active, created_at""",
+        (username, password_hash, str(role), agency, display_name.strip()))
+    row = await cur.fetchone()
+    if row is None:
+        raise UserExists(f"user {username!r} exists")
+    return UserInfo(user_from_row(row), bool(row[5]), row[6])
+
+
+async def login_candidate(conn: AsyncConnection, username: str) -> tuple[User, str] | None:
+    """An active user by name with the stored hash, to verify a password against."""
+    cur = await conn.execute(f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = %s AND active",
+                             (username.strip().lower(),))
+    row = await cur.fetchone()
+    return (user_from_row(row), str(row[5])) if row is not None else None
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+
+async def change_password(conn: AsyncConnection, username: str, password_hash: str) -> bool:
+    """A new password; the user's sessions end with the old one. False if there is no such user."""
+    cur = await conn.execute("UPDATE users SET password_hash = %s WHERE username = %s RETURNING id",
+                             (password_hash, username.strip().lower()))
+    row = await cur.fetchone()
+    if row is not None:
+        await conn.execute("DELETE FROM sessions WHERE user_id = %s", (row[0],))
+    return row is not None
+
+
+async def set_active(conn: AsyncConnection, username: str, active: bool) -> bool:
+    """Enable or disable a user (a disabled user's sessions stop working at once)."""
+    cur = await conn.execute("UPDATE users SET active = %s WHERE username = %s", (active, username.strip().lower()))
+    return cur.rowcount > 0
+
+
+async def count_users(conn: AsyncConnection) -> int:
+    cur = await conn.execute("SELECT count(*) FROM users")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def list_users(conn: AsyncConnection) -> list[UserInfo]:
+    cur = await conn.execute(f"SELECT {_COLUMNS}, active, created_at FROM users ORDER BY username")
+    return [UserInfo(user_from_row(row), bool(row[5]), row[6]) for row in await cur.fetchall()]

@@ -1,0 +1,244 @@
+"""The operator console on the API application: the pages and static files are served (and
+guarded by role), the device card joins the register, the latest device state and the open
+alarms, and the console's JavaScript parses and its pure logic behaves (with node, if present)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import psycopg
+import pytest
+
+from alerts.api import build_api, serve_api
+from alerts.hub import LiveHub
+from console import add_console
+from console.web import STATIC_DIR
+from registry.api import add_registry_routes
+from registry.demo import seed_demo_register
+from semon.db.pool import open_pool
+from simulators.city import city_fleet
+from tests.integration.helpers import add_users, http_client, ingest_settings, login
+
+pytestmark = pytest.mark.integration
+
+NODE = shutil.which("node")
+JS_TYPES = {"text/javascript", "application/javascript"}
+
+
+@contextlib.asynccontextmanager
+async def console_app(database_url: str, *, auth: bool = True) -> AsyncIterator[str]:
+    """The application as ``semon alerts`` assembles it; yields its root URL."""
+    settings = ingest_settings(api_port=0)
+    async with open_pool(database_url, min_size=1, max_size=4) as pool:
+        app = build_api(pool, LiveHub(), settings, auth=auth)
+        add_registry_routes(app, pool)
+        add_console(app, pool)
+        async with serve_api(app, "127.0.0.1", 0) as port:
+            yield f"http://127.0.0.1:{port}"
+
+
+async def test_pages_and_static_files(database_url: str) -> None:
+    await add_users(database_url)
+    async with console_app(database_url) as root, http_client() as anonymous:
+        resp = await anonymous.get(f"{root}/", allow_redirects=False)
+        assert resp.status == 302 and resp.headers["Location"] == "/login"
+        resp = await anonymous.get(f"{root}/login")
+        assert resp.status == 200 and resp.content_type == "text/html"
+        shell = await resp.text()
+        assert '<script type="module" src="/static/app.js">' in shell and 'data-testid="live-indicator"' in shell
+        assert resp.headers["Cache-Control"] == "no-cache"
+        assert (await anonymous.get(f"{root}/board")).status == 401  # the auth layer's login page
+
+        for name in sorted(p.name for p in STATIC_DIR.iterdir()):
+            resp = await anonymous.get(f"{root}/static/{name}")
+            assert resp.status == 200, name
+            expected = {".js": JS_TYPES, ".css": {"text/css"}, ".html": {"text/html"}}[Path(name).suffix]
+            assert resp.content_type in expected, (name, resp.content_type)
+        for sneaky in ("/static/../web.py", "/static/%2e%2e/web.py", "/static/nope.js"):
+            assert (await anonymous.get(f"{root}{sneaky}")).status in (401, 403, 404), sneaky  # never the source
+
+        # Each role gets its pages (the same shell) and not the others'.
+        for user, allowed, refused in (("op", ["/board"], ["/agency", "/bureau"]),
+                                       ("xntjs", ["/agency"], ["/board", "/bureau"]),
+                                       ("bureau", ["/bureau", "/board"], ["/agency"]),
+                                       ("admin", ["/board", "/agency", "/bureau"], [])):
+            async with http_client() as http:
+                await login(http, f"{root}/api", user)
+                for page in allowed:
+                    resp = await http.get(f"{root}{page}")
+                    assert resp.status == 200 and await resp.text() == shell, (user, page)
+                for page in refused:
+                    assert (await http.get(f"{root}{page}")).status == 403, (user, page)
+
+
+async def test_without_auth_every_page_is_open(database_url: str) -> None:
+    """Development (``build_api(auth=False)``): no login page to go to, no /api/me (the console
+    then runs without a session), and the device card needs none."""
+    reporting, _, _ = await _seed(database_url)
+    async with console_app(database_url, auth=False) as root, http_client() as http:
+        resp = await http.get(f"{root}/", allow_redirects=False)
+        assert resp.status == 302 and resp.headers["Location"] == "/board"
+        for page in ("/login", "/board", "/agency", "/bureau"):
+            assert (await http.get(f"{root}{page}")).status == 200, page
+        assert (await http.get(f"{root}/api/me")).status == 404
+        card = await (await http.get(f"{root}/api/devices/{reporting}")).json()
+        assert card["registration_code"] == reporting
+        document = await (await http.get(f"{root}/api/openapi.json")).json()
+        assert "security" not in document["paths"]["/api/devices/{device_id}"]["get"]
+
+
+def test_static_modules_import_only_what_exists() -> None:
+    pattern = re.compile(r"""(?:from\s+|import\s*\(\s*)["']\./([\w.-]+)["']""")
+    for path in STATIC_DIR.glob("*.js"):
+        for target in pattern.findall(path.read_text(encoding="utf-8")):
+            assert (STATIC_DIR / target).is_file(), f"{path.name} imports missing {target}"
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html  # nothing from a CDN
+
+
+async def _seed(database_url: str) -> tuple[str, str, str]:
+    """A small register with the simulated city's elevators; one of them reporting with an open
+    alarm; one unregistered device reporting. Returns (reporting, unregistered, silent) ids."""
+    today = date.today()
+    elevator = city_fleet(2, 0)[0]
+    unregistered = "31106301232020999999"  # a 20-digit registration code from 湟源县, not in the register
+    now = datetime.now(UTC)
+    telemetry = {"ts": now.isoformat(), "seq": 7, "running": False, "direction": "stop", "floor": 5,
+                 "door_locked": True, "door_zone": False, "passenger": True, "mode": "normal", "power": "main",
+                 "speed_mps": 0.0, "trip_count": 1200, "run_hours": 345.5}
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await seed_demo_register(conn, today=today, total=100, city_elevators=2)
+        for device_id in (elevator.device_id, unregistered):
+            await conn.execute(
+                """INSERT INTO device_state (device_id, kind, first_seen, last_seen, last_telemetry_at, last_seq,
+                                             telemetry, online, status_changed_at)
+                   VALUES (%s, 'elevator', %s, %s, %s, 7, %s, true, %s)""",
+                (device_id, now - timedelta(hours=1), now, now, orjson.dumps(telemetry).decode(), now))
+        await conn.execute(
+            """INSERT INTO alarms (device_id, kind, type, severity, source, raised_at, district_code)
+               VALUES (%s, 'elevator', 'entrapment', 'critical', 'telemetry', %s, %s)""",
+            (elevator.device_id, now - timedelta(seconds=30), elevator.district.code))
+        cur = await conn.execute(
+            "SELECT registration_code FROM equipment WHERE registration_code <> ALL(%s) ORDER BY 1 LIMIT 1",
+            ([d.device_id for d in city_fleet(2, 0)],))
+        row = await cur.fetchone()
+        assert row is not None
+        await conn.commit()
+    return elevator.device_id, unregistered, str(row[0])
+
+
+async def test_device_card(database_url: str) -> None:
+    await add_users(database_url)
+    reporting, unregistered, silent = await _seed(database_url)
+    elevator = city_fleet(2, 0)[0]
+    async with console_app(database_url) as root, http_client() as http:
+        assert (await http.get(f"{root}/api/devices/{reporting}")).status == 401
+        await login(http, f"{root}/api", "op")
+        resp = await http.get(f"{root}/api/devices/{reporting}")
+        assert resp.status == 200, await resp.text()
+        card = await resp.json()
+        assert card["registration_code"] == reporting and card["registered"] and card["reporting"]
+        assert card["kind"] == "elevator" and card["category"] == "elevator"
+        assert card["address"] == elevator.address and card["district"] == elevator.district.name
+        assert card["maintenance_unit"]["name"].endswith("电梯维保有限公司")
+        assert card["maintenance_unit"]["phone"].startswith("0971-")
+        assert card["agency"]["code"] and card["owner"]["name"] and card["status"] in ("in_use", "stopped", "scrapped")
+        assert card["next_due"] and card["last_inspected"] and card["schedules"][0]["schedule"] == "periodic"
+        assert card["fit_for_use"] is True and card["online"] is True and card["last_seen"]
+        assert card["telemetry"]["floor"] == 5 and card["telemetry"]["passenger"] is True
+        assert [a["type"] for a in card["open_alarms"]] == ["entrapment"]
+
+        other = await (await http.get(f"{root}/api/devices/{unregistered}")).json()
+        assert not other["registered"] and other["reporting"] and other["district"] == "湟源县"
+        assert other["maintenance_unit"] is None and other["open_alarms"] == []
+        quiet = await (await http.get(f"{root}/api/devices/{silent}")).json()
+        assert quiet["registered"] and not quiet["reporting"] and quiet["online"] is None
+
+        for unknown in ("NOPE", "x" * 65):
+            resp = await http.get(f"{root}/api/devices/{unknown}")
+            assert resp.status == 404 and "error" in await resp.json()
+
+        document = await (await http.get(f"{root}/api/openapi.json")).json()
+        operation = document["paths"]["/api/devices/{device_id}"]["get"]
+        assert set(operation["x-roles"]) == {"operator", "bureau", "admin"}
+        assert set(document["components"]["schemas"]["DeviceCard"]["required"]) == set(card)
+
+    async with console_app(database_url) as root, http_client() as http:
+        await login(http, f"{root}/api", "xntjs")  # agencies see their register, not the device cards
+        assert (await http.get(f"{root}/api/devices/{reporting}")).status == 403
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_javascript_parses() -> None:
+    assert NODE is not None
+    for path in sorted(STATIC_DIR.glob("*.js")):
+        done = subprocess.run([NODE, "--check", str(path)], capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0, f"{path.name}: {done.stderr}"
+
+
+# The board's pure logic, run in node: the live store, the incident's next step and deadlines.
+_LOGIC = """
+import assert from "node:assert/strict";
+import { LiveStore, backoffMs } from "./live.js";
+import { deadline, entrapments, nextStep, otherAlarms, trapped } from "./incident.js";
+import { duration } from "./format.js";
+import { t, setLang } from "./i18n.js";
+
+const at = (s) => new Date(Date.UTC(2026, 0, 1, 8, 0, s)).toISOString();
+const alarm = (id, type, severity, s, state = "open") => ({ id, type, severity, state, device_id: `d${id}`,
+  raised_at: at(s), raised_seen_at: at(s), cleared_at: state === "open" ? null : at(s + 60) });
+const incident = (id, alarm_id, state, updated, extra = {}) => ({ id, alarm_id, device_id: `d${alarm_id}`, state,
+  active: !["closed", "false_alarm"].includes(state), raised_at: at(1), ack_deadline: at(121), arrival_deadline: null,
+  ack_late: false, arrival_late: false, updated_at: at(updated), ...extra });
+
+const store = new LiveStore();
+let changes = 0;
+store.onChange(() => changes++);
+store.apply({ topic: "alarm", op: "raised", alarm: alarm(99, "offline", "warning", 0) });
+store.applySnapshot({ alarms: [alarm(1, "entrapment", "critical", 0), alarm(2, "offline", "warning", 5),
+  alarm(3, "overspeed", "major", 2)], incidents: [incident(10, 1, "raised", 1)] });
+assert.deepEqual([...store.alarms.keys()].sort(), [1, 2, 3]);  // the snapshot replaces what was there
+assert.deepEqual(otherAlarms(store).map((a) => a.id), [3, 2]);  // severity first
+store.apply({ topic: "incident", op: "acknowledged", incident: incident(10, 1, "acknowledged", 9) });
+store.apply({ topic: "incident", op: "raised", incident: incident(10, 1, "raised", 1) });  // stale: ignored
+assert.equal(store.incidents.get(10).state, "acknowledged");
+store.apply({ topic: "alarm", op: "raised", alarm: alarm(4, "entrapment", "critical", 3) });
+assert.deepEqual(entrapments(store).map((e) => e.key), ["a4", "i10"]);  // unacknowledged first
+store.apply({ topic: "alarm", op: "cleared", alarm: alarm(1, "entrapment", "critical", 0, "cleared") });
+assert.ok(!store.alarms.has(1) && store.alarm(1).cleared_at);  // kept for its active incident
+store.apply({ topic: "incident", op: "closed", incident: incident(10, 1, "closed", 20) });
+assert.ok(!store.incidents.has(10) && store.alarm(1) === null);
+assert.ok(changes >= 7);
+
+assert.deepEqual(["raised", "acknowledged", "dispatched", "on_site", "released", "closed"].map(nextStep),
+  ["acknowledged", "dispatched", "on_site", "released", "closed", null]);
+const now = Date.parse(at(100));
+assert.equal(trapped(null, alarm(5, "entrapment", "critical", 40), now).seconds, 60);
+assert.deepEqual(deadline(incident(11, 5, "raised", 1), now), { kind: "ack", seconds: 21, late: false });
+assert.equal(deadline(incident(11, 5, "raised", 1), Date.parse(at(130))).late, true);
+const dispatched = incident(11, 5, "dispatched", 50, { arrival_deadline: at(90) });
+assert.deepEqual(deadline(dispatched, now), { kind: "arrival", seconds: -10, late: true });
+const arrived = incident(11, 5, "on_site", 60, { arrival_deadline: at(90), on_site_at: at(80) });
+assert.equal(deadline(arrived, now).late, false);
+assert.equal(duration(3725), "1:02:05");
+for (let n = 0; n < 20; n++) assert.ok(backoffMs(n) <= 15000 && backoffMs(n) >= 250);
+assert.equal(t("live"), "实时");
+setLang("en");
+assert.equal(t("live"), "live");
+console.log("ok");
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_board_logic_in_node() -> None:
+    assert NODE is not None
+    done = subprocess.run([NODE, "--input-type=module", "-e", _LOGIC], cwd=STATIC_DIR, capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
