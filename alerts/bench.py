@@ -13,17 +13,12 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,6 +27,7 @@ import orjson
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
 from semon.stack import free_port
+from semon.up_process import semon_up_process
 from simulators.loadgen import LoadPlan, run_load
 
 
@@ -52,29 +48,11 @@ class System:
 
 @contextlib.asynccontextmanager
 async def system_under_test() -> AsyncIterator[System]:
-    root = Path(tempfile.mkdtemp(prefix="semon-bench-alerts-", dir="/var/tmp"))
-    os.chmod(root, 0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
     password = secrets.token_urlsafe(16)
-    env.update({"SEMON_DATA_DIR": str(root), "SEMON_CITY_ELEVATORS": "0", "SEMON_CITY_BOILERS": "0",
-                "SEMON_AUTH_DEMO_PASSWORD": password,
-                "SEMON_API_PORT": str(free_port()), "SEMON_METRICS_PORT": "0", "SEMON_LOG_LEVEL": "WARNING"})
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
-                                                stdout=asyncio.subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 120)
-        state = json.loads((root / "running.json").read_text())
+    settings = {"SEMON_CITY_ELEVATORS": "0", "SEMON_CITY_BOILERS": "0", "SEMON_AUTH_DEMO_PASSWORD": password,
+                "SEMON_API_PORT": str(free_port()), "SEMON_METRICS_PORT": "0", "SEMON_LOG_LEVEL": "WARNING"}
+    async with semon_up_process(settings, prefix="semon-bench-alerts-") as state:
         yield System(state["mqtt_url"], state["api_url"], password)
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _login(http: aiohttp.ClientSession, system: System) -> None:

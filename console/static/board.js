@@ -7,7 +7,8 @@ import { coalesce, h, replace } from "./dom.js";
 import { clock, duration, shortDateTime } from "./format.js";
 import { canFalseAlarm, deadline, entrapments, nextStep, otherAlarms, trapped } from "./incident.js";
 import { name, t } from "./i18n.js";
-import { LiveConnection, LiveStore } from "./live.js";
+import { followLive } from "./follow.js";
+import { LiveStore } from "./live.js";
 import { Beeper } from "./sound.js";
 
 const MAX_ROWS = 500; // a city-wide outage can open thousands of offline alarms
@@ -82,16 +83,7 @@ export function mount(root, ctx) {
     for (const card of cards.values()) card.tick(at);
   }, 1000);
 
-  const connection = new LiveConnection(store, {
-    onStatus: (status) => {
-      root.classList.toggle("stale", !status.live);
-      ctx.setLive(status);
-    },
-    onGone: ctx.checkSession,
-    audit: async () => (await get("/api/alarms?state=open&limit=1000")).alarms,
-    now,
-  });
-  connection.start();
+  followLive(store, root, ctx);
 }
 
 function alarmRow(alarm) {

@@ -1,13 +1,14 @@
 // The bureau's view of the city: the live alarm load, rescue KPIs by district and maintenance
 // unit, the inspection rate against the target with its trend, and equipment running with an
 // expired inspection.
-import { get, now } from "./api.js";
+import { get } from "./api.js";
 import { loadCard, showDeviceCard } from "./device-card.js";
 import { coalesce, h, replace } from "./dom.js";
 import { dateTime, day, minutes, percent } from "./format.js";
 import { SEVERITY_RANK } from "./incident.js";
 import { name, t } from "./i18n.js";
-import { LiveConnection, LiveStore } from "./live.js";
+import { followLive } from "./follow.js";
+import { LiveStore } from "./live.js";
 
 const EXPIRED = "inspection_expired_running";
 const KPI_REFRESH_MS = 60000;
@@ -42,15 +43,7 @@ export function mount(root, ctx) {
     replace(load, loadView(store));
     renderExpired(expired, store);
   }));
-  new LiveConnection(store, {
-    onStatus: (status) => {
-      root.classList.toggle("stale", !status.live);
-      ctx.setLive(status);
-    },
-    onGone: ctx.checkSession,
-    audit: async () => (await get("/api/alarms?state=open&limit=1000")).alarms,
-    now,
-  }).start();
+  followLive(store, root, ctx);
 
   const kpis = () => Promise.all([
     fill(kpiDistrict, "/api/kpis/rescue?by=district",

@@ -4,13 +4,7 @@ process, and Debian's Chromium driven by Playwright. Screenshots are kept as tes
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import shutil
-import signal
-import sys
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from semon.stack import free_port
+from semon.up_process import semon_up_process
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,29 +32,12 @@ class System:
 
 @pytest.fixture(scope="module")
 async def system() -> AsyncIterator[System]:
-    root = Path(tempfile.mkdtemp(prefix="semon-browser-", dir="/var/tmp"))
-    os.chmod(root, 0o755)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
-    env.update({"SEMON_DATA_DIR": str(root), "SEMON_API_PORT": str(port), "SEMON_METRICS_PORT": "0",
-                "SEMON_CITY_ELEVATORS": "20", "SEMON_CITY_BOILERS": "2", "SEMON_CITY_FAULT_INTERVAL_S": "0",
-                "SEMON_REGISTRY_DEMO_UNITS": "2000", "SEMON_LOG_LEVEL": "WARNING"})
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
-                                                stdout=asyncio.subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 120)
-        state = json.loads((root / "running.json").read_text())
+    settings = {"SEMON_API_PORT": str(port), "SEMON_METRICS_PORT": "0", "SEMON_CITY_ELEVATORS": "20",
+                "SEMON_CITY_BOILERS": "2", "SEMON_CITY_FAULT_INTERVAL_S": "0", "SEMON_REGISTRY_DEMO_UNITS": "2000",
+                "SEMON_AUTH_DEMO_PASSWORD": DEMO_PASSWORD, "SEMON_LOG_LEVEL": "WARNING"}
+    async with semon_up_process(settings, prefix="semon-browser-") as state:
         yield System(f"http://127.0.0.1:{port}", state["mqtt_url"], state["database_url"])
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
