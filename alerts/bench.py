@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from semon.metrics import nearest_rank
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
 from semon.stack import free_port
@@ -100,11 +101,6 @@ async def _inject(mqtt_url: str, options: AlertsBenchOptions, sent: dict[str, fl
         await client.disconnect()
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))] if ordered else float("nan")
-
-
 async def run_alerts_bench(options: AlertsBenchOptions) -> dict[str, object]:
     arrivals: dict[str, list[float]] = defaultdict(list)
     sent: dict[str, float] = {}
@@ -128,8 +124,8 @@ async def run_alerts_bench(options: AlertsBenchOptions) -> dict[str, object]:
     result: dict[str, object] = {
         "entrapments": len(sent),
         "background_rate": round(load.sent / load.elapsed, 1),
-        "p50_ms": round(_quantile(latencies, 0.5), 1),
-        "p99_ms": round(_quantile(latencies, 0.99), 1),
+        "p50_ms": round(nearest_rank(latencies, 0.5), 1),
+        "p99_ms": round(nearest_rank(latencies, 0.99), 1),
         "max_ms": round(max(latencies, default=float("nan")), 1),
         "missed": sum(1 for d in sent if not arrivals.get(d)),
         "duplicated": sum(len(v) - 1 for v in arrivals.values() if v) + sum(1 for d in arrivals if d not in sent),

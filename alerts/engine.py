@@ -61,6 +61,9 @@ class RulesEngine:
         self._limits = settings.decode_limits()
         self._loop = asyncio.get_running_loop()
         self.devices: dict[str, DeviceRules] = {}
+        # Not capped, but bounded: a change is an alarm opening or closing, so the queue holds at
+        # most a few per message in the receive window (acknowledged only once committed) plus
+        # one per open alarm for the ticks. A cap would have to drop alarms.
         self._changes: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
         self._acks: list[tuple[int, int]] = []  # (connection generation, packet id)
         self._dirty: set[str] = set()
@@ -121,9 +124,8 @@ class RulesEngine:
             kinds.setdefault(device_id, state.get("kind", "elevator"))
             rules = self._device(device_id, Kind(kinds[device_id]))
             rules.restore(state.get("rules", {}), by_device.get(device_id, {}), now)
-        for device_id, open_ in by_device.items():
-            if device_id not in self.devices or not self.devices[device_id].open:
-                self._device(device_id, Kind(kinds[device_id])).open = dict(open_)
+        for device_id, open_ in by_device.items():  # the database's open alarms are the truth
+            self._device(device_id, Kind(kinds[device_id])).open = dict(open_)
         log.info("rules: %d open alarms and the state of %d devices restored", len(alarms), len(states))
 
     # --- receiving (in the MQTT callback: nothing awaits here) -------------------------------

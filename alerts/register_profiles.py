@@ -54,9 +54,10 @@ class RegisterProfiles:
 
     async def run(self, pool: AsyncConnectionPool, interval_s: float,
                   on_load: Callable[[dict[str, DeviceProfile]], None]) -> None:
+        """Re-read every ``interval_s``; the first read is the caller's, before the engine starts."""
         while True:
+            await asyncio.sleep(interval_s)
             try:
                 on_load(await self.load(pool, date.today()))
             except (psycopg.Error, TimeoutError) as exc:
                 log.warning("equipment register not read (%s); keeping the last profiles", exc)
-            await asyncio.sleep(interval_s)

@@ -14,26 +14,39 @@ if TYPE_CHECKING:
     from simulators.service import SimulationOptions
 
 
+def _service_urls(settings: Settings, command: str) -> tuple[str, str] | None:
+    """A service run alone needs both addresses configured (``semon up`` starts its own)."""
+    if not settings.mqtt_url or not settings.database_url:
+        print(f"semon {command} needs SEMON_MQTT_URL and SEMON_DATABASE_URL (or use `semon up`)", file=sys.stderr)
+        return None
+    return settings.mqtt_url, settings.database_url
+
+
 def _ingest(settings: Settings, _: argparse.Namespace) -> int:
     from ingest.service import Ingester
 
-    if not settings.mqtt_url or not settings.database_url:
-        print("semon ingest needs SEMON_MQTT_URL and SEMON_DATABASE_URL (or use `semon up`)", file=sys.stderr)
+    if (urls := _service_urls(settings, "ingest")) is None:
         return 2
-    ingester = Ingester(settings, settings.mqtt_url, settings.database_url)
-    run(ingester.run)
+    run(Ingester(settings, *urls).run)
     return 0
 
 
 def _alerts(settings: Settings, _: argparse.Namespace) -> int:
     from alerts.service import AlertsService
 
-    if not settings.mqtt_url or not settings.database_url:
-        print("semon alerts needs SEMON_MQTT_URL and SEMON_DATABASE_URL (or use `semon up`)", file=sys.stderr)
+    if (urls := _service_urls(settings, "alerts")) is None:
         return 2
-    service = AlertsService(settings, settings.mqtt_url, settings.database_url)
-    run(service.run)
+    run(AlertsService(settings, *urls).run)
     return 0
+
+
+def _database(settings: Settings, command: str) -> str | None:
+    from semon.up import configured_or_running
+
+    url = configured_or_running(settings, "database_url")
+    if not url:
+        print(f"semon {command} needs SEMON_DATABASE_URL or a running `semon up`", file=sys.stderr)
+    return url
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
@@ -67,7 +80,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from semon.up import read_running
+    from semon.up import configured_or_running
     from simulators.core import Periods
     from simulators.scenario import ScenarioError, load_scenario
     from simulators.service import Simulation, SimulationOptions, SimulationReport
@@ -88,8 +101,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         except ScenarioError as exc:
             print(f"semon simulate: {exc}", file=sys.stderr)
             return 2
-    running = read_running(settings)
-    mqtt_url = settings.mqtt_url or (str(running["mqtt_url"]) if running else None)
+    mqtt_url = configured_or_running(settings, "mqtt_url")
     if not mqtt_url:
         print("semon simulate needs a broker: set SEMON_MQTT_URL or start `semon up`", file=sys.stderr)
         return 2
@@ -163,12 +175,8 @@ def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
 
 def _registry(settings: Settings, args: argparse.Namespace) -> int:
     from registry import cli as registry_cli
-    from semon.up import read_running
 
-    running = read_running(settings)
-    url = settings.database_url or (str(running["database_url"]) if running else None)
-    if not url:
-        print("semon registry needs SEMON_DATABASE_URL or a running `semon up`", file=sys.stderr)
+    if (url := _database(settings, "registry")) is None:
         return 2
     commands = {
         "import": lambda: registry_cli.import_file(url, args),
@@ -183,12 +191,8 @@ def _registry(settings: Settings, args: argparse.Namespace) -> int:
 def _users(settings: Settings, args: argparse.Namespace) -> int:
     from alerts import users_cli
     from alerts.users import UserError
-    from semon.up import read_running
 
-    running = read_running(settings)
-    url = settings.database_url or (str(running["database_url"]) if running else None)
-    if not url:
-        print("semon users needs SEMON_DATABASE_URL or a running `semon up`", file=sys.stderr)
+    if (url := _database(settings, "users")) is None:
         return 2
     if args.users == "list":
         code = run(lambda: users_cli.print_users(url))

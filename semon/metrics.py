@@ -97,6 +97,14 @@ class Histogram(Metric):
         return lines
 
 
+def nearest_rank(values: Iterable[float], q: float, empty: float = float("nan")) -> float:
+    """The q-quantile of raw samples by the nearest-rank method (the benchmarks' figures)."""
+    ordered = sorted(values)
+    if not ordered:
+        return empty
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
 def exponential_buckets(start: float, factor: float, count: int) -> list[float]:
     return [round(start * factor**i, 6) for i in range(count)]
 

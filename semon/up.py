@@ -58,6 +58,15 @@ def read_running(settings: Settings) -> dict[str, object] | None:
         return None
 
 
+def configured_or_running(settings: Settings, name: str) -> str | None:
+    """``SEMON_MQTT_URL`` / ``SEMON_DATABASE_URL`` if set, else that of a running ``semon up``."""
+    configured = getattr(settings, name)
+    if configured:
+        return str(configured)
+    running = read_running(settings)
+    return str(running[name]) if running and running.get(name) else None
+
+
 async def _started(task: asyncio.Task[Any], ready: asyncio.Event) -> None:
     """Wait until a service is ready, or raise what stopped it first."""
     waiting = asyncio.create_task(ready.wait())

@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from semon.metrics import nearest_rank
 from simulators.core import INF, Cause, Frame, LinkChange, LinkEvent, Output, SimDevice
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,7 @@ class FleetStats:
     lags: list[float] = field(default_factory=list)  # wall seconds from due to handed over
 
     def lag_quantile(self, q: float) -> float:
-        if not self.lags:
-            return 0.0
-        ordered = sorted(self.lags)
-        return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+        return nearest_rank(self.lags, q, empty=0.0)
 
 
 class Fleet:
