@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,18 +42,38 @@ class RejectReason(StrEnum):
     BAD_STATUS = "bad_status"
     UNREGISTERED_DEVICE = "unregistered_device"
     STORAGE_ERROR = "storage_error"
+    NON_FINITE_NUMBER = "non_finite_number"
+    TOO_DEEP = "too_deep"
+
+
+class Sanitised(StrEnum):
+    """What the decoder replaced in a message it kept (docs/protocol.md, section 4.2)."""
+
+    NUL = "nul"  # U+0000 in a string or key: PostgreSQL text and jsonb cannot hold it
+    SURROGATE = "surrogate"  # a lone UTF-16 surrogate (\ud800): not a character, not UTF-8
+    NUMBER = "number"  # a vendor number a float8 cannot hold, replaced by null
 
 
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
     max_payload_bytes: int = 16 * 1024
     max_future_skew: timedelta = timedelta(minutes=5)
+    # Objects and arrays nested deeper than this are refused (too_deep). Protocol fields are
+    # flat; 32 leaves vendor data room and stays far below what the JSON parser (200) and
+    # PostgreSQL's jsonb accept.
+    max_depth: int = 32
 
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
+    """A valid message. ``document``: the payload as it may be stored (UTF-8 JSON that
+    PostgreSQL's jsonb accepts) when the decoder had to change something, else None (the
+    payload as received is safe). ``sanitised``: what was replaced, one entry per kind."""
+
     topic: Topic
     payload: Payload
+    document: bytes | None = None
+    sanitised: tuple[Sanitised, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +111,17 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
             RejectReason.OVERSIZED, f"payload is {len(payload)} bytes, limit {limits.max_payload_bytes}"
         )
     if topic.channel is Channel.STATUS:
-        return _decode_status(topic, payload)
+        return _decode_status(topic, payload, limits)
 
     model: type[BaseModel] = (
         DeviceEvent if topic.channel is Channel.EVENT else _TELEMETRY_MODELS[topic.kind]
     )
+    screened = screen_json(payload, frozenset(model.model_fields), limits.max_depth)
+    if isinstance(screened, Rejection):
+        return _reject(topic, screened.reason, screened.detail)
+    document, sanitised = screened
     try:
-        frame = model.model_validate_json(payload)
+        frame = model.model_validate_json(payload if document is None else document)
     except ValidationError as exc:
         return _reject(topic, *_classify(exc))
     assert isinstance(frame, ElevatorTelemetry | BoilerTelemetry | DeviceEvent)
@@ -109,15 +138,20 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
         )
     if isinstance(frame, DeviceEvent) and frame.code not in EVENT_CODES[topic.kind]:
         return _reject(topic, RejectReason.UNKNOWN_CODE, f"event code {frame.code} is not defined for {topic.kind}")
-    return Decoded(topic, frame)
+    return Decoded(topic, frame, document, sanitised)
 
 
-def _decode_status(topic: Topic, payload: bytes) -> Decoded | Rejection:
+def _decode_status(topic: Topic, payload: bytes, limits: DecodeLimits) -> Decoded | Rejection:
     text = payload.strip()
     if text in (b"online", b"offline"):
         return Decoded(topic, StatusMessage(state=DeviceState(text.decode())))
+    screened = screen_json(payload, frozenset(StatusMessage.model_fields), limits.max_depth)
+    if isinstance(screened, Rejection):
+        return _reject(topic, screened.reason, screened.detail)
+    document, sanitised = screened
     try:
-        return Decoded(topic, StatusMessage.model_validate_json(payload))
+        status = StatusMessage.model_validate_json(payload if document is None else document)
+        return Decoded(topic, status, document, sanitised)
     except ValidationError as exc:
         reason, detail = _classify(exc)
         if reason is RejectReason.NOT_JSON:
@@ -152,3 +186,146 @@ def _classify(exc: ValidationError) -> tuple[RejectReason, str]:
     if kind in _RANGE_ERRORS:
         return RejectReason.OUT_OF_RANGE, detail
     return RejectReason.WRONG_TYPE, detail
+
+
+# --- values PostgreSQL cannot hold -----------------------------------------------------------
+#
+# jsonb and text refuse U+0000 and lone surrogates; jsonb refuses NaN and Infinity (not JSON,
+# RFC 8259) and numbers beyond numeric's range; deep nesting exhausts parsers. A cheap scan
+# finds payloads that may hold any of these; only those are parsed a second time, in Python,
+# to find and handle each case (docs/protocol.md, section 4.2).
+
+_SUSPECT = re.compile(
+    rb"\\u0000|\\u[dD][89a-fA-F]|NaN|Infinity|[0-9]{300}|[eE][+-]?[0-9]{3}"
+)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
+_DEPTH_STEP = bytes.maketrans(b"{[}]", b"\x02\x02\x00\x00")
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_FLOAT_MAX = int(sys.float_info.max)
+REPLACEMENT = "\ufffd"
+
+
+def clean_text(text: str) -> str:
+    """``text`` with U+0000 and lone surrogates replaced by U+FFFD: storable in PostgreSQL."""
+    return _BAD_TEXT.sub(REPLACEMENT, text) if _BAD_TEXT.search(text) else text
+
+
+def nesting_depth(payload: bytes) -> int:
+    """How deep objects and arrays nest in ``payload`` (0 for a scalar), strings ignored."""
+    brackets = _JSON_STRING.sub(b"", payload).translate(_DEPTH_STEP, _NOT_BRACKETS)
+    return max(itertools.accumulate(b - 1 for b in brackets), default=0)
+
+
+class _NonFinite:
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+class _Beyond:
+    """A number a float8 cannot hold (too large, or so small it would become zero)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _parse_int(text: str) -> int | _Beyond:
+    digits = text.lstrip("-")
+    if len(digits) > 320:
+        return _Beyond(text)
+    value = int(text)
+    return _Beyond(text) if abs(value) > _FLOAT_MAX else value
+
+
+def _parse_float(text: str) -> float | _Beyond:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        return _Beyond(text)
+    if value == 0.0 and any(c in "123456789" for c in text.lower().partition("e")[0]):
+        return _Beyond(text)
+    return value
+
+
+class _Screen:
+    def __init__(self, fields: frozenset[str]) -> None:
+        self.fields = fields
+        self.sanitised: set[Sanitised] = set()
+        self.refusal: Rejection | None = None
+
+    def text(self, value: str) -> str:
+        if _BAD_TEXT.search(value) is None:
+            return value
+        if "\x00" in value:
+            self.sanitised.add(Sanitised.NUL)
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            self.sanitised.add(Sanitised.SURROGATE)
+        return _BAD_TEXT.sub(REPLACEMENT, value)
+
+    def value(self, value: Any, path: str, top: bool) -> Any:
+        if self.refusal is not None:
+            return None
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                name = self.text(key)
+                out[name] = self.value(item, f"{path}.{name}" if path else name, top=not path)
+            return out
+        if isinstance(value, list):
+            return [self.value(item, f"{path}[{i}]", top=False) for i, item in enumerate(value)]
+        if isinstance(value, _NonFinite):
+            self.refusal = Rejection(RejectReason.NON_FINITE_NUMBER,
+                                     f"{_shown(path)}: {value.token} is not a JSON number (RFC 8259)")
+            return None
+        if isinstance(value, _Beyond):
+            if top and path in self.fields:
+                self.refusal = Rejection(RejectReason.OUT_OF_RANGE,
+                                         f"{path}: {value.text[:24]} is a number no float8 can hold")
+                return None
+            self.sanitised.add(Sanitised.NUMBER)
+            return None
+        return value
+
+
+def _shown(path: str) -> str:
+    return repr(path[:80])[1:-1] if path else "payload"
+
+
+def screen_json(payload: bytes, fields: frozenset[str],
+                max_depth: int) -> tuple[bytes | None, tuple[Sanitised, ...]] | Rejection:
+    """Find what PostgreSQL cannot hold in a JSON payload, before the schema is checked.
+
+    Returns ``(None, ())`` when the payload can be stored as it is (or is not JSON at all:
+    the schema check then says so), ``(document, sanitised)`` with a storable re-encoding when
+    strings or vendor numbers had to be replaced, or a Rejection (``non_finite_number``,
+    ``too_deep``, or ``out_of_range`` for a protocol field holding a number beyond float8).
+    ``fields``: the names of the protocol's fields at the top level; any other is vendor data.
+    """
+    openers = payload.count(b"{") + payload.count(b"[")
+    if openers <= max_depth and _SUSPECT.search(payload) is None:
+        return None, ()
+    if openers > max_depth:
+        depth = nesting_depth(payload)
+        if depth > max_depth:
+            return Rejection(RejectReason.TOO_DEEP,
+                             f"objects and arrays nest {depth} deep, the limit is {max_depth}")
+    try:
+        text = payload.decode("utf-8")
+        parsed = json.loads(text, parse_constant=_NonFinite, parse_int=_parse_int, parse_float=_parse_float)
+    except (ValueError, RecursionError):  # not UTF-8 or not JSON: the schema check says which
+        return None, ()
+    if not isinstance(parsed, dict):
+        return None, ()
+    screen = _Screen(fields)
+    cleaned = screen.value(parsed, "", top=False)
+    if screen.refusal is not None:
+        return screen.refusal
+    if not screen.sanitised:
+        return None, ()
+    document = json.dumps(cleaned, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return document, tuple(sorted(screen.sanitised))

@@ -46,8 +46,10 @@ def topic_for(kind: Kind, device_id: str, channel: Channel) -> str:
 
 
 def subscription_filter() -> str:
-    """Every device topic of every kind."""
-    return f"{TOPIC_ROOT}/+/+/+"
+    """Everything under the root, so that a message on a malformed topic (five levels, three,
+    an empty level) reaches the ingester and is recorded as ``bad_topic`` rather than dropped
+    by the broker unseen."""
+    return f"{TOPIC_ROOT}/#"
 
 
 @lru_cache(maxsize=1 << 17)  # one entry per device and channel: topics repeat for ever

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from semon.protocol.codes import BOILER_EVENT_CODES, ELEVATOR_EVENT_CODES
-from semon.protocol.decode import DecodeLimits, RejectReason
+from semon.protocol.decode import (
+    Decoded,
+    DecodeLimits,
+    Rejection,
+    RejectReason,
+    Sanitised,
+    clean_text,
+    decode,
+    nesting_depth,
+)
 from semon.protocol.models import (
     BoilerTelemetry,
     DeviceEvent,
@@ -25,6 +38,7 @@ from tests.unit.frames import (
     ELEVATOR_ID,
     EXAMPLE_MS,
     EXAMPLE_UTC,
+    LIMITS,
     NOW,
     NOW_MS,
     boiler_frame,
@@ -496,7 +510,8 @@ def test_nan_and_infinity_are_never_valid(literal: bytes) -> None:
     payload = raw(elevator_frame(speed_mps=1.75)).replace(b"1.75", literal)
     assert literal in payload
     r = decode_rejected(ELEVATOR_TELEMETRY, payload)
-    assert r.reason in {RejectReason.NOT_JSON, RejectReason.OUT_OF_RANGE}
+    assert r.reason is RejectReason.NON_FINITE_NUMBER
+    assert r.detail == f"speed_mps: {literal.decode()} is not a JSON number (RFC 8259)"
 
 
 # --- timestamps ------------------------------------------------------------------------------
@@ -656,3 +671,250 @@ def test_first_field_in_table_order_decides() -> None:
     assert decode_rejected(ELEVATOR_TELEMETRY, raw(frame)).reason is RejectReason.BAD_TIMESTAMP
     frame = elevator_frame(seq=-1, floor="x")
     assert decode_rejected(ELEVATOR_TELEMETRY, raw(frame)).reason is RejectReason.OUT_OF_RANGE
+
+
+# --- values PostgreSQL cannot hold (docs/protocol.md, section 4.2) ----------------------------
+
+
+def _with_raw(frame: dict[str, Any], field: str, literal: bytes) -> bytes:
+    """``frame`` with ``field`` set to the raw JSON text ``literal`` (which json.dumps cannot write)."""
+    marker = "@@MARKER@@"
+    return raw({**frame, field: marker}).replace(f'"{marker}"'.encode(), literal)
+
+
+def _stored(out: Any) -> bytes:
+    return out.document if out.document is not None else b""
+
+
+def test_nul_in_a_vendor_field_is_kept_with_the_text_sanitised() -> None:
+    # issue 10: one frame with "x_note": "\u0000" froze the device-state writes
+    out = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(x_note="\u0000")))
+    assert out.sanitised == (Sanitised.NUL,)
+    assert json.loads(_stored(out))["x_note"] == "\ufffd"
+    assert b"\\u0000" not in _stored(out)
+    assert out.payload == decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame())).payload
+
+
+@pytest.mark.parametrize("code", [11, 90, 1, 5])
+def test_safety_event_with_nul_in_detail_is_kept(code: int) -> None:
+    # issue 10: an event whose detail held U+0000 made PostgreSQL refuse its whole batch
+    out = decode_ok(ELEVATOR_EVENT, raw(event_frame(code, detail="door\u0000jam")))
+    assert isinstance(out.payload, DeviceEvent)
+    assert out.payload.code == code
+    assert out.payload.detail == "door\ufffdjam"
+    assert out.sanitised == (Sanitised.NUL,)
+
+
+def test_nul_in_a_nested_vendor_key_is_sanitised() -> None:
+    out = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(x_board={"a\u0000b": ["\u0000", {"\u0000": 1}]})))
+    assert json.loads(_stored(out))["x_board"] == {"a\ufffdb": ["\ufffd", {"\ufffd": 1}]}
+
+
+@pytest.mark.parametrize("escape", [b'"\\ud800"', b'"\\uDFFF"', b'"x\\udc00\\ud800y"', b'"\\ud800\\u0000"'])
+def test_lone_surrogates_are_sanitised_in_vendor_fields_and_detail(escape: bytes) -> None:
+    out = decode_ok(ELEVATOR_TELEMETRY, _with_raw(elevator_frame(), "x_note", escape))
+    assert Sanitised.SURROGATE in out.sanitised
+    note = json.loads(_stored(out))["x_note"]
+    assert "\ufffd" in note
+    assert not any("\ud800" <= c <= "\udfff" for c in note)
+    event = decode_ok(ELEVATOR_EVENT, _with_raw(event_frame(90), "detail", escape)).payload
+    assert isinstance(event, DeviceEvent)
+    assert event.code == 90
+    assert event.detail is not None and "\ufffd" in event.detail
+
+
+def test_a_valid_surrogate_pair_is_one_character_and_untouched() -> None:
+    out = decode_ok(ELEVATOR_EVENT, _with_raw(event_frame(11), "detail", b'"\\ud83d\\ude00"'))
+    assert isinstance(out.payload, DeviceEvent)
+    assert out.payload.detail == "\U0001f600"
+    assert out.sanitised == ()
+
+
+def test_nul_in_a_status_reason_is_sanitised() -> None:
+    out = decode_ok(ELEVATOR_STATUS, b'{"state": "offline", "reason": "shut\\u0000down"}')
+    assert isinstance(out.payload, StatusMessage)
+    assert out.payload.reason == "shut\ufffddown"
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("mode", "normal\u0000", RejectReason.OUT_OF_RANGE),
+    ("ts", "2025-06-01T09:30:15.250+08:00\u0000", RejectReason.BAD_TIMESTAMP),
+    ("device_id", ELEVATOR_ID + "\u0000", RejectReason.DEVICE_MISMATCH),
+])
+def test_nul_in_a_protocol_field_is_rejected_by_that_fields_rule(field: str, value: str,
+                                                                 reason: RejectReason) -> None:
+    assert decode_rejected(ELEVATOR_TELEMETRY, raw(elevator_frame(**{field: value}))).reason is reason
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+@pytest.mark.parametrize(("topic_name", "frame", "field", "path"), [
+    (ELEVATOR_TELEMETRY, elevator_frame(), "x_note", "x_note"),  # vendor
+    (ELEVATOR_TELEMETRY, elevator_frame(), "floor", "floor"),  # required integer
+    (ELEVATOR_TELEMETRY, elevator_frame(), "run_hours", "run_hours"),  # required number
+    (BOILER_TELEMETRY, boiler_frame(), "pressure_mpa", "pressure_mpa"),
+    (ELEVATOR_EVENT, event_frame(90), "x_battery_v", "x_battery_v"),
+    (ELEVATOR_EVENT, event_frame(11), "floor", "floor"),
+    (ELEVATOR_STATUS, {"state": "online"}, "x_rssi", "x_rssi"),
+])
+def test_nan_and_infinity_anywhere_are_non_finite_number(literal: bytes, topic_name: str,
+                                                         frame: dict[str, Any], field: str, path: str) -> None:
+    # issue 10: accepted in a vendor field (then froze the state writes), out_of_range in a required one
+    r = decode_rejected(topic_name, _with_raw(frame, field, literal))
+    assert r.reason is RejectReason.NON_FINITE_NUMBER
+    assert r.detail == f"{path}: {literal.decode()} is not a JSON number (RFC 8259)"
+
+
+def test_nan_nested_in_a_vendor_field_names_its_path() -> None:
+    r = decode_rejected(ELEVATOR_TELEMETRY, _with_raw(elevator_frame(), "x_a", b'{"b": [1, NaN]}'))
+    assert (r.reason, r.detail) == (RejectReason.NON_FINITE_NUMBER,
+                                    "x_a.b[1]: NaN is not a JSON number (RFC 8259)")
+
+
+def test_nan_inside_a_string_is_just_text() -> None:
+    out = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(x_note="NaN, Infinity and -Infinity")))
+    assert out.document is None
+    assert out.sanitised == ()
+
+
+def test_vendor_field_nested_255_deep_is_too_deep_not_not_json() -> None:
+    # issue 10: a valid frame with a vendor field nested ~255 levels was reported not_json
+    r = decode_rejected(ELEVATOR_TELEMETRY, _with_raw(elevator_frame(), "x_deep", b"[" * 255 + b"]" * 255))
+    assert r.reason is RejectReason.TOO_DEEP
+    assert r.detail == "objects and arrays nest 256 deep, the limit is 32"
+
+
+def test_nesting_up_to_the_limit_is_accepted_and_one_more_is_too_deep() -> None:
+    # the payload object itself is level 1
+    at_limit = _with_raw(elevator_frame(), "x_deep", b"[" * 31 + b"]" * 31)
+    assert decode_ok(ELEVATOR_TELEMETRY, at_limit).sanitised == ()
+    over = _with_raw(elevator_frame(), "x_deep", b"[" * 32 + b"]" * 32)
+    assert decode_rejected(ELEVATOR_TELEMETRY, over).reason is RejectReason.TOO_DEEP
+    shallow = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(**{f"x_{i}": {} for i in range(40)})))
+    assert shallow.sanitised == ()
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    out = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(x_note="[" * 100 + "{" * 100)))
+    assert out.sanitised == ()
+
+
+@pytest.mark.parametrize("value", [b"1e999999", b"-1e400", b"1e-999", b"9" * 400, b"-" + b"1" * 5000])
+def test_a_vendor_number_a_float8_cannot_hold_is_replaced_by_null(value: bytes) -> None:
+    out = decode_ok(ELEVATOR_TELEMETRY, _with_raw(elevator_frame(), "x_big", value))
+    assert out.sanitised == (Sanitised.NUMBER,)
+    assert json.loads(_stored(out))["x_big"] is None
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("speed_mps", b"1e999"), ("run_hours", b"-1e400"), ("seq", b"9" * 400), ("floor", b"1" * 5000),
+])
+def test_a_protocol_number_a_float8_cannot_hold_is_out_of_range(field: str, value: bytes) -> None:
+    r = decode_rejected(ELEVATOR_TELEMETRY, _with_raw(elevator_frame(), field, value))
+    assert r.reason is RejectReason.OUT_OF_RANGE
+    assert r.detail.startswith(f"{field}: ")
+
+
+def test_big_vendor_numbers_a_float8_holds_are_kept_as_sent() -> None:
+    out = decode_ok(ELEVATOR_TELEMETRY, _with_raw(elevator_frame(), "x_big", b"1" * 300 + b"e5"))
+    assert out.document is None
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"ts": 1, "x": "\xff"}',  # invalid UTF-8
+    b'{"ts": 1, "x": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8: not UTF-8
+    b'\xef\xbb\xbf{"ts": 1}',  # byte order mark
+    b'{"x": "a\x00b"}',  # a raw NUL byte inside a string: a control character
+])
+def test_invalid_utf8_and_raw_control_bytes_are_not_json(payload: bytes) -> None:
+    assert decode_rejected(ELEVATOR_TELEMETRY, payload).reason is RejectReason.NOT_JSON
+
+
+def test_clean_text_replaces_what_postgresql_cannot_hold() -> None:
+    assert clean_text("a\x00b\ud800c") == "a\ufffdb\ufffdc"
+    assert clean_text("plain 困人") == "plain 困人"
+
+
+# --- properties: decode never raises, and what it keeps PostgreSQL can hold -------------------
+
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(),
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=30,
+)
+_tokens = st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b'"\\u0000"', b'"\\ud800"', b'"\\udfff\\ud800"',
+                           b"1e99999", b"-1e-99999", b"9" * 400, b"[" * 40 + b"]" * 40, b'"\xff"', b"{}"])
+_topics = st.sampled_from([ELEVATOR_TELEMETRY, BOILER_TELEMETRY, ELEVATOR_EVENT, BOILER_EVENT, ELEVATOR_STATUS])
+_known = {"reason", "state", "detail", "x_note", "floor", "speed_mps", "seq", "ts", "code"}
+_REASONS = set(RejectReason)
+
+
+def _storable(text: str) -> bool:
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _assert_postgresql_holds(out: Decoded, payload: bytes) -> None:
+    document = out.document if out.document is not None else payload
+    parsed = json.loads(document.decode("utf-8"), parse_constant=lambda t: pytest.fail(f"{t} kept"))
+    stack = [parsed]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            assert all(_storable(k) for k in value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            assert _storable(value)
+        elif isinstance(value, float):
+            assert math.isfinite(value)
+    assert nesting_depth(document) <= LIMITS.max_depth
+    for text in (getattr(out.payload, "detail", None), getattr(out.payload, "reason", None)):
+        assert text is None or _storable(text)
+
+
+def _check(topic_name: str, payload: bytes) -> None:
+    out = decode(topic_name, payload, NOW, LIMITS)
+    assert isinstance(out, Decoded | Rejection)
+    if isinstance(out, Rejection):
+        assert out.reason in _REASONS
+        assert out.detail
+    else:
+        _assert_postgresql_holds(out, payload)
+
+
+@settings(max_examples=400, deadline=None)
+@given(topic_name=_topics, extra=st.dictionaries(st.text(max_size=10), _json_values, max_size=5),
+       known=st.dictionaries(st.sampled_from(sorted(_known)), _json_values, max_size=3))
+def test_any_json_payload_decodes_or_is_rejected_with_a_known_reason(
+        topic_name: str, extra: dict[str, Any], known: dict[str, Any]) -> None:
+    base = event_frame(90) if topic_name.endswith("event") else (
+        {"state": "online"} if topic_name.endswith("status") else
+        elevator_frame() if "elevator" in topic_name else boiler_frame())
+    payload = json.dumps({**base, **known, **extra}).encode("utf-8", "surrogatepass")
+    _check(topic_name, payload)
+
+
+@settings(max_examples=400, deadline=None)
+@given(topic_name=_topics, field=st.sampled_from(sorted(_known | {"x_v", "x_w"})), token=_tokens,
+       nested=st.booleans())
+def test_hostile_tokens_anywhere_decode_or_are_rejected_with_a_known_reason(
+        topic_name: str, field: str, token: bytes, nested: bool) -> None:
+    base = event_frame(90) if topic_name.endswith("event") else (
+        {"state": "online"} if topic_name.endswith("status") else
+        elevator_frame() if "elevator" in topic_name else boiler_frame())
+    literal = b'{"a": [' + token + b"]}" if nested else token
+    out = decode(topic_name, _with_raw(base, field, literal), NOW, LIMITS)
+    if token in (b"NaN", b"Infinity", b"-Infinity"):
+        assert isinstance(out, Rejection)
+        assert out.reason is RejectReason.NON_FINITE_NUMBER
+    _check(topic_name, _with_raw(base, field, literal))
+
+
+@settings(max_examples=300, deadline=None)
+@given(topic_name=_topics, payload=st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(topic_name: str, payload: bytes) -> None:
+    _check(topic_name, payload)
