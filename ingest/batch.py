@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from semon.protocol.decode import Decoded, Rejection
+from semon.protocol.decode import Decoded, Rejection, clean_text
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage
 
 ELEVATOR_COLUMNS = (
@@ -19,14 +20,26 @@ BOILER_COLUMNS = (
     "received_at",
 )
 EVENT_COLUMNS = ("time", "device_id", "kind", "seq", "code", "floor", "detail", "received_at")
-REJECTED_COLUMNS = ("received_at", "topic", "kind", "device_id", "reason", "detail", "payload", "payload_size")
+REJECTED_COLUMNS = ("received_at", "topic", "kind", "device_id", "reason", "detail", "payload", "payload_size",
+                    "message_key")
+
+
+def message_key(topic: str, payload: bytes) -> bytes:
+    """What identifies a message for the record of rejections: its topic and its bytes. A
+    broker redelivery, or a device resending the same bytes, is the same message (32 bytes)."""
+    return hashlib.sha256(topic.encode("utf-8", "surrogatepass") + b"\x00" + payload).digest()
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    return None if value is None else clean_text(value[:limit])
 
 
 @dataclass(slots=True)
 class LatestTelemetry:
     ts: datetime
     seq: int
-    payload: bytes  # as the device sent it (validated): stored as jsonb without re-encoding
+    # The frame as the device sent it, or as the decoder made it storable: kept as jsonb.
+    document: bytes
 
 
 @dataclass(slots=True)
@@ -76,9 +89,11 @@ class Batch:
     def add(self, outcome: Decoded | Rejection, topic: str, payload: bytes, received_at: datetime,
             keep_bytes: int) -> None:
         if isinstance(outcome, Rejection):
+            # Every text as PostgreSQL can hold it: a topic or detail may quote what the device sent.
             self.rejected.append((
-                received_at, topic[:256], outcome.kind, outcome.device_id, outcome.reason.value,
-                outcome.detail[:500], payload[:keep_bytes], len(payload),
+                received_at, _text(topic, 256), _text(outcome.kind, 32), _text(outcome.device_id, 64),
+                outcome.reason.value, _text(outcome.detail, 500), payload[:keep_bytes], len(payload),
+                message_key(topic, payload),
             ))
             return
         device_id = outcome.topic.device_id
@@ -94,14 +109,14 @@ class Batch:
                 p.door_zone, p.passenger, p.mode.value, p.power.value, p.speed_mps, p.trip_count,
                 p.run_hours, received_at,
             ))
-            self._keep_latest(touch, p, payload)
+            self._keep_latest(touch, p, payload if outcome.document is None else outcome.document)
         elif isinstance(p, BoilerTelemetry):
             self.boiler.append((
                 p.ts, device_id, p.seq, p.burner_on, p.flame, p.pressure_mpa, p.water_level_mm,
                 p.outlet_temp_c, p.return_temp_c, p.flue_temp_c, p.feedwater_flow_m3h,
                 p.fuel_flow_m3h, received_at,
             ))
-            self._keep_latest(touch, p, payload)
+            self._keep_latest(touch, p, payload if outcome.document is None else outcome.document)
         elif isinstance(p, DeviceEvent):
             self.events.append((p.ts, device_id, kind, p.seq, p.code, p.floor, p.detail, received_at))
             if touch.event_at is None or p.ts >= touch.event_at:
@@ -112,7 +127,7 @@ class Batch:
             touch.status_at = p.ts or received_at
 
     @staticmethod
-    def _keep_latest(touch: DeviceTouch, frame: ElevatorTelemetry | BoilerTelemetry, payload: bytes) -> None:
+    def _keep_latest(touch: DeviceTouch, frame: ElevatorTelemetry | BoilerTelemetry, document: bytes) -> None:
         latest = touch.telemetry
         if latest is None or (frame.ts, frame.seq) > (latest.ts, latest.seq):
-            touch.telemetry = LatestTelemetry(frame.ts, frame.seq, payload)
+            touch.telemetry = LatestTelemetry(frame.ts, frame.seq, document)

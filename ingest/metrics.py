@@ -25,6 +25,19 @@ class IngestMetrics:
                     "Acknowledgements not sent because the connection changed (the broker redelivers)")
         )
         self.db_errors = r.add(Counter("semon_ingest_db_errors_total", "Failed batch writes, retried"))
+        self.sanitised = r.add(
+            Counter("semon_ingest_sanitised_total",
+                    "Messages kept with a value PostgreSQL cannot hold replaced, by what was replaced",
+                    ("what",))
+        )
+        self.refused_rows = r.add(
+            Counter("semon_ingest_refused_rows_total",
+                    "Rows the database refused, isolated and dead-lettered, by where", ("writer",))
+        )
+        self.dead_letter_failed = r.add(
+            Counter("semon_ingest_dead_letter_failed_total",
+                    "Refused messages whose dead letter the database refused too (logged, acknowledged)")
+        )
         self.batches = r.add(Counter("semon_ingest_batches_total", "Committed batches"))
         self.commit_seconds = r.add(
             Histogram("semon_ingest_batch_commit_seconds", "Time to write and commit one batch",

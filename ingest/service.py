@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ingest.batch import Batch
+from ingest.isolate import describe, is_transient, isolate
 from ingest.metrics import IngestMetrics
 from ingest.registered import RegisteredDevices
 from ingest.retention import run_retention
@@ -36,8 +38,6 @@ from semon.protocol.topics import subscription_filter
 from semon.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
 def ingest_subscription(settings: Settings) -> str:
@@ -82,7 +82,7 @@ class Ingester:
             self._backoff(),
             on_connected=self._on_connected,
         )
-        self.state = DeviceStateBuffer()
+        self.state = DeviceStateBuffer(on_refused=lambda n: self.metrics.refused_rows.inc(n, "device_state"))
         self.registered = RegisteredDevices()
         self.metrics_port: int | None = None
         self.running = asyncio.Event()
@@ -175,40 +175,60 @@ class Ingester:
     async def _store(self, pool: AsyncConnectionPool, items: list[Inbound],
                      outcomes: list[Decoded | Rejection], now: datetime,
                      backoff: Backoff) -> tuple[WriteResult, list[Decoded | Rejection]]:
-        """Commit the batch, retrying for as long as the database is away; never drop it."""
-        batch = self._batch(items, outcomes, now)
-        try:
+        """Commit the batch, retrying for as long as the database is away. Rows the database
+        refuses are isolated by halving the batch (ingest/isolate.py), dead-lettered in
+        rejected_messages as ``storage_error`` with the database's reason, and the rest stored."""
+
+        async def attempt(part: Sequence[int]) -> WriteResult:
+            batch = self._batch([items[i] for i in part], [outcomes[i] for i in part], now)
             result = await self._commit(pool, batch, backoff)
             self.state.merge(batch.devices)
-            return result, outcomes
-        except psycopg.Error as exc:
-            # The database refused something we accepted: isolate it, record it, keep the rest.
-            log.error("batch of %d refused by the database (%s); storing one by one", len(items), exc)
-        total = WriteResult(0, 0, 0, 0, 0)
-        final: list[Decoded | Rejection] = []
-        for item, outcome in zip(items, outcomes, strict=True):
-            try:
-                single = self._batch([item], [outcome], now)
-                total += await self._commit(pool, single, backoff)
-                self.state.merge(single.devices)
-                final.append(outcome)
-            except psycopg.Error as exc:
-                topic = outcome.topic if isinstance(outcome, Decoded) else None
-                refused = Rejection(RejectReason.STORAGE_ERROR, f"database refused the row: {exc}"[:500],
-                                    kind=topic.kind.value if topic else None,
-                                    device_id=topic.device_id if topic else None)
-                total += await self._commit(pool, self._batch([item], [refused], now), backoff)
-                final.append(refused)
+            return result
+
+        results, refused = await isolate(range(len(items)), attempt)
+        total = sum(results, WriteResult(0, 0, 0, 0, 0))
+        if not refused:
+            return total, outcomes
+        final = list(outcomes)
+        for index, exc in refused:
+            outcome = outcomes[index]
+            kind, device = ((outcome.topic.kind.value, outcome.topic.device_id) if isinstance(outcome, Decoded)
+                            else (outcome.kind, outcome.device_id))
+            final[index] = Rejection(RejectReason.STORAGE_ERROR, f"database refused the row: {describe(exc)}",
+                                     kind=kind, device_id=device)
+            log.error("message on %r refused by the database, dead-lettered: %s",
+                      items[index].message.topic[:120], describe(exc)[:300])
+        self.metrics.refused_rows.inc(len(refused), "batch")
+        total += await self._dead_letter(pool, [(items[i], final[i]) for i, _ in refused], now, backoff)
         return total, final
 
+    async def _dead_letter(self, pool: AsyncConnectionPool, letters: list[tuple[Inbound, Decoded | Rejection]],
+                           now: datetime, backoff: Backoff) -> WriteResult:
+        """Record refused messages in rejected_messages; one the database refuses even there is
+        logged and counted, never retried (it is acknowledged with the rest)."""
+
+        async def attempt(part: Sequence[tuple[Inbound, Decoded | Rejection]]) -> WriteResult:
+            return await self._commit(pool, self._batch([i for i, _ in part], [o for _, o in part], now), backoff)
+
+        results, lost = await isolate(letters, attempt)
+        for (item, _), exc in lost:
+            self.metrics.dead_letter_failed.inc()
+            log.error("dead letter for a message on %r refused too, dropped: %s",
+                      item.message.topic[:120], describe(exc)[:300])
+        return sum(results, WriteResult(0, 0, 0, 0, 0))
+
     async def _commit(self, pool: AsyncConnectionPool, batch: Batch, backoff: Backoff) -> WriteResult:
+        """Write one batch in one transaction, waiting out a database that is away (transient
+        errors: retried with backoff, for ever); a refusal is raised to the caller."""
         while True:
             try:
                 async with pool.connection(timeout=5) as conn:
                     result = await write_batch(conn, batch)
                 backoff.reset()
                 return result
-            except _TRANSIENT as exc:
+            except (psycopg.Error, PoolTimeout) as exc:
+                if not is_transient(exc):
+                    raise
                 self.metrics.db_errors.inc()
                 delay = backoff.next_delay()
                 log.warning("batch of %d rows not stored (%s); retrying in %.1fs",
@@ -230,7 +250,10 @@ class Ingester:
         for outcome in outcomes:
             if isinstance(outcome, Rejection):
                 m.rejected.inc(1, outcome.reason.value)
-            elif not isinstance(outcome.payload, StatusMessage):
+                continue
+            for what in outcome.sanitised:
+                m.sanitised.inc(1, what.value)
+            if not isinstance(outcome.payload, StatusMessage):
                 observe(committed - outcome.payload.ts.timestamp())
 
     def _acknowledge(self, items: list[Inbound]) -> None:

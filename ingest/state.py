@@ -12,19 +12,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ingest.batch import DeviceTouch
+from ingest.isolate import describe, isolate
 from ingest.writer import write_device_state
 
 log = logging.getLogger(__name__)
 
 
 class DeviceStateBuffer:
-    def __init__(self) -> None:
+    """Pending device state, written every ``interval`` seconds.
+
+    ``on_refused(n)`` is told how many devices' state rows the database refused in a flush:
+    those rows are found by halving (ingest/isolate.py), logged with the database's reason and
+    dropped, so every other device's state keeps flowing; the device's next message brings a
+    new row. While the database is away (a transient error) everything is kept and retried.
+    """
+
+    def __init__(self, on_refused: Callable[[int], None] = lambda _n: None) -> None:
         self._pending: dict[str, DeviceTouch] = {}
+        self._on_refused = on_refused
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -39,18 +50,32 @@ class DeviceStateBuffer:
                 mine.merge(touch)
 
     async def flush(self, pool: AsyncConnectionPool) -> int:
+        """Write what is pending; return how many devices' rows were written. Raises on a
+        transient error, after putting everything back; refused rows are dropped."""
         if not self._pending:
             return 0
         taken, self._pending = self._pending, {}
-        try:
+
+        async def attempt(part: Sequence[str]) -> int:
             async with pool.connection(timeout=5) as conn:
-                await write_device_state(conn, taken)
+                await write_device_state(conn, {d: taken[d] for d in part})
+            for device_id in part:
+                del taken[device_id]
+            return len(part)
+
+        try:
+            written, refused = await isolate(sorted(taken), attempt)
         except (psycopg.Error, PoolTimeout):
-            # Put it back under anything newer that arrived meanwhile, and try next time.
+            # Put what was not written back under anything newer that arrived meanwhile.
             newer, self._pending = self._pending, taken
             self.merge(newer)
             raise
-        return len(taken)
+        for device_id, exc in refused:
+            del taken[device_id]
+            log.error("device state of %r refused by the database, skipped: %s", device_id, describe(exc)[:300])
+        if refused:
+            self._on_refused(len(refused))
+        return sum(written)
 
     async def run(self, pool: AsyncConnectionPool, interval: float) -> None:
         try:

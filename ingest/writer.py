@@ -20,7 +20,7 @@ _ELEVATOR_TYPES = ["timestamptz", "text", "int8", "bool", "text", "int2", "bool"
                    "text", "text", "float4", "int8", "float8", "timestamptz"]
 _BOILER_TYPES = ["timestamptz", "text", "int8", "bool", "bool", *["float4"] * 7, "timestamptz"]
 _EVENT_TYPES = ["timestamptz", "text", "text", "int8", "int2", "int2", "text", "timestamptz"]
-_REJECTED_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea", "int4"]
+_REJECTED_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea", "int4", "bytea"]
 _DEVICE_COLUMNS = ("device_id", "kind", "first_seen", "last_seen", "last_telemetry_at", "last_seq",
                    "telemetry", "last_event_at", "last_event_code", "online", "status_changed_at")
 _DEVICE_TYPES = ["text", "text", "timestamptz", "timestamptz", "timestamptz", "int8", "text",
@@ -30,6 +30,10 @@ STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_elevator (LIKE elevator_telemetry) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_boiler (LIKE boiler_telemetry) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_events (LIKE device_events) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_rejected (
+    received_at timestamptz, topic text, kind text, device_id text, reason text, detail text,
+    payload bytea, payload_size integer, message_key bytea
+) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_devices (
     device_id text, kind text, first_seen timestamptz, last_seen timestamptz,
     last_telemetry_at timestamptz, last_seq bigint, telemetry text, last_event_at timestamptz,
@@ -118,7 +122,7 @@ def _device_row(device_id: str, t: DeviceTouch) -> tuple[object, ...]:
     return (
         device_id, t.kind, t.first_seen, t.last_seen,
         tel.ts if tel else None, tel.seq if tel else None,
-        tel.payload.decode() if tel else None,
+        tel.document.decode() if tel else None,
         t.event_at, t.event_code, t.online, t.status_at,
     )
 
@@ -144,9 +148,10 @@ async def write_batch(conn: AsyncConnection, batch: Batch) -> WriteResult:
                                       _BOILER_TYPES, batch.boiler)
         events = await _insert_staged(conn, "stage_events", "device_events", EVENT_COLUMNS,
                                       _EVENT_TYPES, batch.events)
-        if batch.rejected:
-            await _copy(conn, "rejected_messages", REJECTED_COLUMNS, _REJECTED_TYPES, batch.rejected)
+        # A redelivered rejection has the same key (topic and payload) and is recorded once.
+        rejected = await _insert_staged(conn, "stage_rejected", "rejected_messages", REJECTED_COLUMNS,
+                                        _REJECTED_TYPES, batch.rejected)
         await _upsert_devices(conn, batch.status_changes())
     offered = len(batch.elevator) + len(batch.boiler) + len(batch.events)
     stored = elevator + boiler + events
-    return WriteResult(elevator, boiler, events, len(batch.rejected), offered - stored)
+    return WriteResult(elevator, boiler, events, rejected, offered - stored)

@@ -12,6 +12,7 @@ from ingest.batch import (
     Batch,
     DeviceTouch,
     LatestTelemetry,
+    message_key,
 )
 from semon.protocol.decode import Rejection, RejectReason, decode
 from tests.unit.frames import (
@@ -126,6 +127,60 @@ def test_rejection_with_keep_bytes_zero_stores_no_payload() -> None:
     assert (row["reason"], row["payload"], row["payload_size"]) == ("bad_status", b"", 5)
 
 
+def test_a_redelivered_rejection_has_the_same_key_and_any_other_message_another() -> None:
+    first, again, other_payload, other_topic = Batch(), Batch(), Batch(), Batch()
+    name = topic("elevator", "telemetry")
+    add(first, name, b"{broken")
+    add(again, name, b"{broken", received_at=RECEIVED + timedelta(minutes=5))
+    add(other_payload, name, b"{broken!")
+    add(other_topic, topic("boiler", "telemetry"), b"{broken")
+    keys = [dict(zip(REJECTED_COLUMNS, b.rejected[0], strict=True))["message_key"]
+            for b in (first, again, other_payload, other_topic)]
+    assert keys[0] == keys[1] == message_key(name, b"{broken")
+    assert len(keys[0]) == 32
+    assert len(set(keys)) == 3
+
+
+def test_the_key_covers_the_whole_payload_not_only_what_is_kept() -> None:
+    name = topic("elevator", "telemetry")
+    assert message_key(name, b"x" * 2000 + b"a") != message_key(name, b"x" * 2000 + b"b")
+    assert message_key("se/a\ud800", b"") != message_key("se/a", b"")  # a topic any client may send
+
+
+def test_rejection_row_texts_hold_no_nul_or_surrogate() -> None:
+    batch = Batch()
+    rejection = Rejection(RejectReason.BAD_TOPIC, "bad \x00 \udc80", kind="k\x00", device_id="d\ud800")
+    batch.add(rejection, "se/\x00/\udc80/x/y", b"\x00", RECEIVED, KEEP)
+    row = dict(zip(REJECTED_COLUMNS, batch.rejected[0], strict=True))
+    assert (row["topic"], row["kind"], row["device_id"], row["detail"]) == (
+        "se/\ufffd/\ufffd/x/y", "k\ufffd", "d\ufffd", "bad \ufffd \ufffd")
+    assert row["payload"] == b"\x00"  # bytea holds any byte
+
+
+def test_latest_telemetry_is_the_storable_document_when_the_decoder_sanitised_it() -> None:
+    batch = Batch()
+    payload = raw(elevator_frame(x_note="a\u0000b"))
+    add(batch, topic("elevator", "telemetry"), payload)
+    latest = batch.devices[ELEVATOR_ID].telemetry
+    assert latest is not None
+    assert b"\\u0000" in payload
+    assert b"\\u0000" not in latest.document
+    assert "a\ufffdb".encode() in latest.document
+    clean = raw(elevator_frame())
+    add(batch, topic("elevator", "telemetry"), clean.replace(b'"seq":418203', b'"seq":418204'))
+    latest = batch.devices[ELEVATOR_ID].telemetry
+    assert latest is not None
+    assert latest.seq == 418204
+    assert latest.document == clean.replace(b'"seq":418203', b'"seq":418204')  # as sent
+
+
+def test_event_detail_with_nul_becomes_a_row_postgresql_holds() -> None:
+    batch = Batch()
+    add(batch, topic("elevator", "event"), raw(event_frame(90, detail="stuck\u0000")))
+    row = dict(zip(EVENT_COLUMNS, batch.events[0], strict=True))
+    assert (row["code"], row["detail"]) == (90, "stuck\ufffd")
+
+
 def test_latest_telemetry_keeps_the_newest_ts_and_seq_out_of_order() -> None:
     batch = Batch()
     frames = [
@@ -167,7 +222,7 @@ def test_latest_telemetry_compares_instants_across_offsets() -> None:
     add(batch, topic("elevator", "telemetry"), raw(elevator_frame(ts="2025-06-01T09:30:15.5+08:00", seq=3)))
     latest = batch.devices[ELEVATOR_ID].telemetry
     assert latest is not None
-    assert (latest.seq, latest.payload) == (2, utc_newer)
+    assert (latest.seq, latest.document) == (2, utc_newer)
 
 
 def test_latest_event_is_the_newest_by_ts() -> None:
