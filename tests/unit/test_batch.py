@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+
+import psycopg
+import psycopg.errors
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from psycopg_pool import PoolTimeout
 
 from ingest.batch import (
     BOILER_COLUMNS,
@@ -14,6 +23,7 @@ from ingest.batch import (
     LatestTelemetry,
     message_key,
 )
+from ingest.isolate import describe, is_refusal, is_transient, isolate
 from semon.protocol.decode import Rejection, RejectReason, decode
 from tests.unit.frames import (
     BOILER_ID,
@@ -320,3 +330,99 @@ def test_merge_takes_the_later_batchs_status_and_keeps_own_when_it_has_none() ->
     assert (mine.online, mine.status_at) == (True, t(50))
     mine.merge(DeviceTouch("boiler", t(2), t(2), online=False, status_at=t(40)))
     assert (mine.online, mine.status_at) == (False, t(40))  # later batch wins, whatever its time
+
+
+# --- isolating refused rows (ingest/isolate.py) -----------------------------------------------
+
+
+class _Refused(psycopg.errors.CharacterNotInRepertoire):
+    """What PostgreSQL answers for U+0000 in text: SQLSTATE 22021."""
+
+
+class _Store:
+    """A stand-in for one transaction per attempt: refuses any part holding a bad item."""
+
+    def __init__(self, bad: set[int], error: BaseException | None = None) -> None:
+        self.bad = bad
+        self.error = error
+        self.attempts = 0
+        self.committed: list[int] = []
+
+    async def attempt(self, part: Sequence[int]) -> int:
+        self.attempts += 1
+        if self.bad.intersection(part):
+            raise self.error if self.error is not None else _Refused("invalid byte sequence")
+        self.committed.extend(part)
+        return len(part)
+
+
+async def test_isolate_commits_a_clean_batch_in_one_attempt() -> None:
+    store = _Store(set())
+    results, refused = await isolate(list(range(5000)), store.attempt)
+    assert (results, refused, store.attempts) == ([5000], [], 1)
+
+
+async def test_isolate_finds_ten_refused_rows_among_5000_in_few_attempts() -> None:
+    bad = {7, 500, 501, 1234, 2000, 2999, 3000, 4096, 4500, 4999}
+    store = _Store(bad)
+    results, refused = await isolate(list(range(5000)), store.attempt)
+    assert sorted(i for i, _ in refused) == sorted(bad)
+    assert all(isinstance(e, _Refused) for _, e in refused)
+    assert sorted(store.committed) == [i for i in range(5000) if i not in bad]
+    assert sum(results) == 4990
+    assert store.committed == sorted(store.committed)  # in order
+    assert store.attempts <= 1 + 2 * len(bad) * math.ceil(math.log2(5000))  # not 5,000
+
+
+@pytest.mark.parametrize("error", [
+    psycopg.errors.NotNullViolation("null"), psycopg.errors.CheckViolation("check"),
+    psycopg.errors.NumericValueOutOfRange("range"), psycopg.errors.ProgramLimitExceeded("index row"),
+    psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
+    UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), OverflowError("int too big"),
+])
+async def test_refusals_are_isolated(error: BaseException) -> None:
+    assert is_refusal(error)
+    assert not is_transient(error)
+    store = _Store({3}, error)
+    _, refused = await isolate(list(range(8)), store.attempt)
+    assert [i for i, _ in refused] == [3]
+
+
+@pytest.mark.parametrize("error", [
+    psycopg.OperationalError("server closed the connection unexpectedly"),
+    psycopg.errors.AdminShutdown("terminating connection"), psycopg.errors.TooManyConnections("too many"),
+    psycopg.errors.DeadlockDetected("deadlock"), psycopg.errors.LockNotAvailable("lock timeout"),
+    psycopg.errors.UndefinedTable("no such table"), psycopg.InterfaceError("the connection is closed"),
+    PoolTimeout("no connection in 5 s"),
+])
+async def test_transient_errors_are_raised_not_dead_lettered(error: BaseException) -> None:
+    assert is_transient(error)
+    assert not is_refusal(error)
+    store = _Store({3}, error)
+    with pytest.raises(type(error)):
+        await isolate(list(range(8)), store.attempt)
+    assert (store.attempts, store.committed) == (1, [])  # the caller waits and tries it all again
+
+
+async def test_a_bug_is_not_taken_for_a_refusal() -> None:
+    store = _Store({1}, TypeError("bug"))
+    with pytest.raises(TypeError):
+        await isolate([0, 1], store.attempt)
+
+
+def test_describe_names_the_sqlstate() -> None:
+    assert describe(psycopg.errors.CheckViolation("new row violates\n check")) == "23514: new row violates check"
+    assert describe(ValueError("bad value")) == "ValueError: bad value"
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(min_value=0, max_value=300), data=st.data())
+async def test_isolate_returns_exactly_the_refused_items(n: int, data: st.DataObject) -> None:
+    bad = data.draw(st.sets(st.integers(min_value=0, max_value=max(n - 1, 0)), max_size=n))
+    store = _Store(bad)
+    results, refused = await isolate(list(range(n)), store.attempt)
+    assert sorted(i for i, _ in refused) == sorted(bad)
+    assert store.committed == [i for i in range(n) if i not in bad]
+    assert sum(results) == n - len(bad)
+    if bad:
+        assert store.attempts <= 1 + 2 * len(bad) * max(1, math.ceil(math.log2(n)))
