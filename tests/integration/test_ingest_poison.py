@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -19,10 +21,11 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.batch import Batch
+from ingest.batch import Batch, message_key
 from ingest.writer import prepare_connection, write_batch
+from semon.db import apply_migrations
 from semon.protocol.decode import RejectReason, decode
-from semon.stack import MosquittoServer
+from semon.stack import MosquittoServer, PostgresServer
 from tests.integration.helpers import elevator, ingest_settings, now_ms, query, running_ingester, wait_for_count
 from tests.unit.frames import LIMITS
 
@@ -296,3 +299,28 @@ def _now() -> datetime:
 
 async def _connect(url: str) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(url, autocommit=True)
+
+
+async def test_the_key_migration_keeps_one_of_each_rejection_recorded_before(postgres: PostgresServer) -> None:
+    name = f"test_keymig_{os.getpid()}"
+    async with await _connect(postgres.url_for("postgres")) as conn:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    url = postgres.url_for(name)
+    folder = resources.files("semon.db") / "migrations"
+    before = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql") and p.name < "0005")
+    async with await _connect(url) as conn:
+        await conn.execute("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz "
+                           "NOT NULL DEFAULT now())")
+        for file in before:
+            await conn.execute((folder / file).read_text(encoding="utf-8").encode())
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (file,))
+        for topic, payload in [("se/elevator/E-1/status", b"maybe"), ("se/elevator/E-1/status", b"maybe"),
+                               ("se/elevator/E-2/status", b"maybe")]:
+            await conn.execute("INSERT INTO rejected_messages (received_at, topic, reason, detail, payload, "
+                               "payload_size) VALUES (now(), %s, 'bad_status', 'x', %s, %s)",
+                               (topic, payload, len(payload)))
+    assert "0005_rejected_messages_key.sql" in await apply_migrations(url)
+    rows = await query(url, "SELECT topic, message_key FROM rejected_messages ORDER BY topic")
+    assert rows == [("se/elevator/E-1/status", message_key("se/elevator/E-1/status", b"maybe")),
+                    ("se/elevator/E-2/status", message_key("se/elevator/E-2/status", b"maybe"))]
