@@ -52,6 +52,7 @@ class Sanitised(StrEnum):
     NUL = "nul"  # U+0000 in a string or key: PostgreSQL text and jsonb cannot hold it
     SURROGATE = "surrogate"  # a lone UTF-16 surrogate (\ud800): not a character, not UTF-8
     NUMBER = "number"  # a vendor number a float8 cannot hold, replaced by null
+    NON_FINITE = "non_finite"  # NaN or Infinity in a vendor field (not JSON), replaced by null
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +295,12 @@ class _Screen:
         if isinstance(value, list):
             return [self.value(item, f"{path}[{i}]", top=False) for i, item in enumerate(value)]
         if isinstance(value, _NonFinite):
-            self.refusal = Rejection(RejectReason.NON_FINITE_NUMBER,
-                                     f"{_shown(path)}: {value.token} is not a JSON number (RFC 8259)")
+            if top and path in self.fields:
+                self.refusal = Rejection(RejectReason.NON_FINITE_NUMBER,
+                                         f"{_shown(path)}: {value.token} is not a JSON number (RFC 8259)")
+                return None
+            # Junk in a vendor field never costs the message (an alarm button must not be lost).
+            self.sanitised.add(Sanitised.NON_FINITE)
             return None
         if isinstance(value, _Beyond):
             if top and path in self.fields:
