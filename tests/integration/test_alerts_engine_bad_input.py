@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.engine import RulesEngine
 from semon.mqtt.client import BrokerAddress
@@ -88,7 +89,7 @@ def _pub(port: int, topic: str, payload: bytes) -> None:
 
 
 def _paho(port: int, messages: list[tuple[str, bytes]]) -> None:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"paho-bad-{next(_ids)}")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"paho-bad-{next(_ids)}")
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
@@ -144,7 +145,8 @@ async def test_the_bad_input_corpus_leaves_the_engine_running(mosquitto: Mosquit
         await _wait(lambda: engine.metrics.checkpoints.get() >= done + 2, "two checkpoints")
         raised = live.raised()
     assert raised.count(("E-AFTER", "entrapment")) == 1
-    states = dict(await query(database_url, "SELECT device_id, state FROM rule_state"))
+    states: dict[str, Any] = {str(d): state for d, state in await query(database_url,
+                                                                         "SELECT device_id, state FROM rule_state")}
     # The device that had sent nothing but "offline": its state stored, with no timestamp yet.
     assert states["X-OFF"]["rules"]["offline"] is True
     assert states["X-OFF"]["rules"]["last_ts"] is None
