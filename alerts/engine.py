@@ -416,7 +416,11 @@ class RulesEngine:
         for generation, packet_id in acks:
             by_generation[generation].append(packet_id)
         for generation, packet_ids in by_generation.items():
-            self.session.ack(generation, packet_ids)
+            try:
+                self.session.ack(generation, packet_ids)
+            except Exception as exc:  # the connection broke under us: the broker redelivers them
+                self.metrics.errors.inc(1, "ack")
+                log.warning("acknowledgements not sent (%s: %s); the broker will redeliver", type(exc).__name__, exc)
         self.metrics.checkpoints.inc()
         return True
 
