@@ -25,7 +25,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.alarm_store import clear_alarm, open_alarms, raise_alarm
+from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
 from alerts.hub import LiveHub
 from alerts.incident_store import note_alarm_cleared, open_incident
 from alerts.model import Alarm, Source
@@ -179,7 +179,7 @@ class RulesEngine:
         while True:
             try:
                 async with self.pool.connection() as conn:
-                    alarms = await open_alarms(conn)
+                    alarms, unreadable = await open_alarms_readable(conn)
                     cur = await conn.execute("SELECT device_id, state FROM rule_state")
                     states = await cur.fetchall()
                 break
@@ -187,11 +187,21 @@ class RulesEngine:
                 delay = backoff.next_delay()
                 log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
+        for alarm_id, device_id, why in unreadable:
+            self.metrics.restore_skipped.inc()
+            log.error("open alarm %s of %s not restored into the rules (%s); it stays open in the database",
+                      alarm_id, device_id, why)
         by_device: dict[str, dict[AlarmType, Source]] = defaultdict(dict)
         kinds: dict[str, Kind] = {}
         for alarm in alarms:
+            try:
+                kinds[alarm.device_id] = Kind(alarm.kind)
+            except ValueError:
+                self.metrics.restore_skipped.inc()
+                log.error("open alarm %d of %s has an unknown kind %r; not restored into the rules", alarm.id,
+                          alarm.device_id, alarm.kind)
+                continue
             by_device[alarm.device_id][alarm.type] = alarm.source
-            kinds[alarm.device_id] = Kind(alarm.kind)
         now = self._loop.time()
         restored = 0
         for device_id, state in states:

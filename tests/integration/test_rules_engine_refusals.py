@@ -18,6 +18,7 @@ import pytest
 
 from alerts.engine import RulesEngine, instant, json_safe, transient
 from alerts.hub import LiveHub
+from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings, query
@@ -121,14 +122,18 @@ async def test_a_corrupt_stored_state_is_skipped_at_start(database_url: str) -> 
                "E-SEQ": '{"rules": {"last_seq": [1]}}'}
     for device, state in corrupt.items():
         await _sql(database_url, f"INSERT INTO rule_state (device_id, state) VALUES ('{device}', '{state}')")
+    for device, kind, type_ in (("E-LATER", "elevator", "meltdown"), ("C-1", "crane", "offline")):
+        await _sql(database_url, f"""INSERT INTO alarms (device_id, kind, type, severity, source, raised_at)
+                                     VALUES ('{device}', '{kind}', '{type_}', 'major', 'code', now())""")
     async with engine_on(database_url) as engine:
-        assert engine.metrics.restore_skipped.get() == len(corrupt)
+        assert engine.metrics.restore_skipped.get() == len(corrupt) + 2
         assert set(engine.devices) == {"E-GOOD"}
         assert engine.devices["E-GOOD"].offline
+        assert set(engine.devices["E-GOOD"].open) == {AlarmType.OFFLINE}
         _send(engine, "se/elevator/E-TS/status", b"offline")  # a skipped device starts afresh
         assert await engine.checkpoint()
     offline = {str(d) for (d,) in await query(database_url, "SELECT device_id FROM alarms WHERE type = 'offline'")}
-    assert offline == {"E-GOOD", "E-TS"}
+    assert offline == {"E-GOOD", "E-TS", "C-1"}
 
 
 def test_json_safe_gives_what_postgresql_takes() -> None:
