@@ -55,3 +55,17 @@ async def clear_alarm_by_id(conn: AsyncConnection, alarm_id: int, *, cleared_at:
 async def open_alarms(conn: AsyncConnection) -> list[Alarm]:
     cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE state = 'open' ORDER BY raised_at")
     return [alarm_from_row(r) for r in await cur.fetchall()]
+
+
+async def open_alarms_readable(conn: AsyncConnection) -> tuple[list[Alarm], list[tuple[Any, Any, str]]]:
+    """The open alarms, and apart those rows that cannot be read as one (an unknown type or
+    source, say from a later version): ``(id, device_id, why)`` each."""
+    cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE state = 'open' ORDER BY raised_at")
+    alarms: list[Alarm] = []
+    unreadable: list[tuple[Any, Any, str]] = []
+    for row in await cur.fetchall():
+        try:
+            alarms.append(alarm_from_row(row))
+        except (ValueError, TypeError) as exc:
+            unreadable.append((row[0], row[1], f"{type(exc).__name__}: {exc}"))
+    return alarms, unreadable

@@ -12,7 +12,10 @@ restart neither forgets an open alarm nor raises one twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,17 +25,18 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.alarm_store import clear_alarm, open_alarms, raise_alarm
+from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
 from alerts.hub import LiveHub
 from alerts.incident_store import note_alarm_cleared, open_incident
 from alerts.model import Alarm, Source
 from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType, EntrapmentThresholds
 from semon.backoff import Backoff
+from semon.metrics import Counter, Registry
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
-from semon.protocol.decode import Decoded, decode
+from semon.protocol.decode import Decoded, RejectReason, decode
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage
 from semon.protocol.topics import Channel, Kind
 from semon.settings import Settings
@@ -40,6 +44,73 @@ from semon.settings import Settings
 log = logging.getLogger(__name__)
 
 ProfileLookup = Callable[[str, Kind], DeviceProfile]
+
+# PostgreSQL's jsonb and text refuse U+0000, and lone surrogates cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# SQLSTATE classes worth a retry: connection (08), rollback (40), resources (53), operator (57),
+# system (58). Anything else is a refusal of this row: retrying it would fail the same way.
+_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON that PostgreSQL's jsonb accepts: non-finite floats become None, U+0000
+    and lone surrogates in strings (keys too) become U+FFFD, tuples and sets lists, anything else
+    its ``str``. Containers are copied; the input is not changed."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):  # beyond this, Python will not even print it as JSON
+        return value if abs(value) < 10**300 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {json_safe(str(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    return json_safe(str(value))
+
+
+def transient(exc: BaseException) -> bool:
+    """A database error that may pass by itself (connection, deadlock, resources), as opposed to
+    a refusal of the data (bad value, constraint) that would come back on every retry."""
+    if isinstance(exc, psycopg.OperationalError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _TRANSIENT_CLASSES
+
+
+def instant(at: float) -> datetime:
+    """Epoch seconds as an aware datetime; a value no datetime can hold (±inf, NaN, beyond year
+    9999) is taken as now rather than refused."""
+    try:
+        return datetime.fromtimestamp(at, UTC)
+    except (ValueError, OverflowError, OSError):
+        return datetime.now(UTC)
+
+
+class EngineMetrics:
+    """The engine's counters, for ``/metrics``."""
+
+    def __init__(self) -> None:
+        r = self.registry = Registry()
+        self.messages = r.add(Counter("semon_rules_messages_total", "Messages the rules engine received"))
+        self.message_errors = r.add(Counter(
+            "semon_rules_message_errors_total",
+            "Messages the rules could not judge (acknowledged and skipped), by reason", ("reason",)))
+        self.checkpoints = r.add(Counter("semon_rules_checkpoints_total", "Checkpoints committed"))
+        self.checkpoint_retries = r.add(Counter(
+            "semon_rules_checkpoint_retries_total", "Checkpoints put off by a transient database error"))
+        self.state_refused = r.add(Counter(
+            "semon_rules_state_refused_total", "Rule-state rows the database refused (skipped, logged)"))
+        self.changes_refused = r.add(Counter(
+            "semon_rules_alarm_changes_refused_total",
+            "Alarm changes the database refused (logged, dead-lettered, skipped)"))
+        self.restore_skipped = r.add(Counter(
+            "semon_rules_restore_skipped_total", "Stored rule-state rows that could not be read at start"))
+        self.errors = r.add(Counter(
+            "semon_rules_internal_errors_total", "Errors caught in the engine's background work, by where",
+            ("where",)))
 
 
 def rule_settings(settings: Settings) -> RuleSettings:
@@ -52,11 +123,12 @@ def rule_settings(settings: Settings) -> RuleSettings:
 
 class RulesEngine:
     def __init__(self, settings: Settings, mqtt_url: str, pool: AsyncConnectionPool, hub: LiveHub,
-                 profiles: ProfileLookup | None = None) -> None:
+                 profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None) -> None:
         self.settings = settings
         self.pool = pool
         self.hub = hub
         self.rules = rule_settings(settings)
+        self.metrics = metrics or EngineMetrics()
         self._profiles = profiles or (lambda _device, kind: DeviceProfile(kind))
         self._limits = settings.decode_limits()
         self._loop = asyncio.get_running_loop()
@@ -101,12 +173,13 @@ class RulesEngine:
             self.ready.set()
 
     async def _restore(self) -> None:
-        """Open alarms and rule state from the database: nothing forgotten, nothing twice."""
+        """Open alarms and rule state from the database: nothing forgotten, nothing twice. A
+        stored state that cannot be read is skipped with a log (that device starts afresh)."""
         backoff = self._backoff()
         while True:
             try:
                 async with self.pool.connection() as conn:
-                    alarms = await open_alarms(conn)
+                    alarms, unreadable = await open_alarms_readable(conn)
                     cur = await conn.execute("SELECT device_id, state FROM rule_state")
                     states = await cur.fetchall()
                 break
@@ -114,19 +187,45 @@ class RulesEngine:
                 delay = backoff.next_delay()
                 log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
+        for alarm_id, device_id, why in unreadable:
+            self.metrics.restore_skipped.inc()
+            log.error("open alarm %s of %s not restored into the rules (%s); it stays open in the database",
+                      alarm_id, device_id, why)
         by_device: dict[str, dict[AlarmType, Source]] = defaultdict(dict)
-        kinds: dict[str, str] = {}
+        kinds: dict[str, Kind] = {}
         for alarm in alarms:
+            try:
+                kinds[alarm.device_id] = Kind(alarm.kind)
+            except ValueError:
+                self.metrics.restore_skipped.inc()
+                log.error("open alarm %d of %s has an unknown kind %r; not restored into the rules", alarm.id,
+                          alarm.device_id, alarm.kind)
+                continue
             by_device[alarm.device_id][alarm.type] = alarm.source
-            kinds[alarm.device_id] = alarm.kind
         now = self._loop.time()
+        restored = 0
         for device_id, state in states:
-            kinds.setdefault(device_id, state.get("kind", "elevator"))
-            rules = self._device(device_id, Kind(kinds[device_id]))
-            rules.restore(state.get("rules", {}), by_device.get(device_id, {}), now)
+            try:
+                if not isinstance(state, dict):
+                    raise TypeError(f"a JSON {type(state).__name__}, not an object")
+                kind = kinds.setdefault(device_id, Kind(state.get("kind", "elevator")))
+                rules = DeviceRules(device_id, self._profiles(device_id, kind), self.rules)
+                rules.restore(state.get("rules", {}), by_device.get(device_id, {}), now)
+            except Exception as exc:  # any corrupt row: skip it, start the rest
+                self.metrics.restore_skipped.inc()
+                log.error("rule state of %s not restored (%s: %s); it starts afresh", device_id,
+                          type(exc).__name__, exc)
+                continue
+            self.devices[device_id] = rules
+            restored += 1
         for device_id, open_ in by_device.items():  # the database's open alarms are the truth
-            self._device(device_id, Kind(kinds[device_id])).open = dict(open_)
-        log.info("rules: %d open alarms and the state of %d devices restored", len(alarms), len(states))
+            try:
+                self._device(device_id, kinds[device_id]).open = dict(open_)
+            except Exception as exc:  # e.g. the profile lookup failing for this one
+                self.metrics.restore_skipped.inc()
+                log.error("open alarms of %s not restored into the rules (%s: %s); the database keeps them",
+                          device_id, type(exc).__name__, exc)
+        log.info("rules: %d open alarms and the state of %d devices restored", len(alarms), restored)
 
     # --- receiving (in the MQTT callback: nothing awaits here) -------------------------------
 
@@ -135,12 +234,25 @@ class RulesEngine:
         self._acks = [a for a in self._acks if a[0] == generation]
 
     def _on_message(self, generation: int, message: Message) -> None:
+        """Judge one message. Whatever it holds, it is acknowledged at the next checkpoint: one
+        the rules cannot take is counted by reason and logged, and harms no other message."""
         if message.qos:
             self._acks.append((generation, message.packet_id))
         self.messages += 1
+        self.metrics.messages.inc()
+        try:
+            self._judge(message)
+        except Exception as exc:  # one message never ends the engine
+            self.metrics.message_errors.inc(1, "rule_error")
+            log.exception("rules: message on %r not judged (%s: %s); acknowledged and skipped",
+                      message.topic[:200], type(exc).__name__, exc)
+
+    def _judge(self, message: Message) -> None:
         result = decode(message.topic, message.payload, datetime.now(UTC), self._limits)
         if not isinstance(result, Decoded):
-            return  # the ingester records why; nothing here to judge
+            # The ingester records why, with the payload; here only a count.
+            self.metrics.message_errors.inc(1, str(result.reason))
+            return
         topic, payload = result.topic, result.payload
         rules = self._device(topic.device_id, topic.kind)
         arrival = self._loop.time()
@@ -148,10 +260,12 @@ class RulesEngine:
             changes = rules.on_telemetry(payload.ts.timestamp(), payload.seq, payload, arrival)
         elif isinstance(payload, DeviceEvent):
             changes = rules.on_event(payload.ts.timestamp(), payload.seq, payload.code, arrival)
-        else:
-            assert isinstance(payload, StatusMessage) and topic.channel is Channel.STATUS
+        elif isinstance(payload, StatusMessage) and topic.channel is Channel.STATUS:
             at = payload.ts.timestamp() if payload.ts is not None else datetime.now(UTC).timestamp()
             changes = rules.on_status(payload.state == "online", at, orderly=payload.reason == "shutdown")
+        else:
+            self.metrics.message_errors.inc(1, str(RejectReason.BAD_TOPIC))
+            return
         if rules.changed:
             rules.changed = False
             self._dirty.add(topic.device_id)
@@ -163,21 +277,37 @@ class RulesEngine:
         self._changes.put_nowait((device_id, kind, change))
 
     def apply_profiles(self, profiles: dict[str, DeviceProfile]) -> None:
-        """The register was re-read: devices whose profile changed are judged by the new one."""
+        """The register was re-read: devices whose profile changed are judged by the new one. A
+        device whose rules refuse the new profile keeps the old one (logged)."""
         for device_id, profile in profiles.items():
             rules = self.devices.get(device_id)
             if rules is None or rules.profile == profile:
                 continue
-            for change in rules.update_profile(profile):
+            try:
+                changes = rules.update_profile(profile)
+            except Exception as exc:  # one device's profile never stops the others
+                self.metrics.errors.inc(1, "profile")
+                log.exception("new register profile of %s not applied (%s: %s)", device_id,
+                          type(exc).__name__, exc)
+                continue
+            for change in changes:
                 self._enqueue(device_id, str(profile.kind), change)
             self._dirty.add(device_id)
 
     def closed_by_operator(self, alarm: Alarm) -> None:
-        """An operator closed the incident and with it the alarm."""
+        """An operator closed the incident and with it the alarm (already committed: an error
+        here is logged, never returned to the operator)."""
         rules = self.devices.get(alarm.device_id)
-        if rules is not None:
+        if rules is None:
+            return
+        try:
             rules.closed_by_operator(alarm.type)
-            self._dirty.add(alarm.device_id)
+        except Exception as exc:  # the database has it; the rules catch up at restart
+            self.metrics.errors.inc(1, "closed_by_operator")
+            log.exception("rules of %s did not take the operator's close of alarm %d (%s: %s)", alarm.device_id,
+                      alarm.id, type(exc).__name__, exc)
+            return
+        self._dirty.add(alarm.device_id)
 
     # --- alarm changes, one transaction each, in order ----------------------------------------
 
@@ -185,11 +315,15 @@ class RulesEngine:
         backoff = self._backoff()
         while True:
             device_id, kind, change = await self._changes.get()
+            published: list[dict[str, Any]] = []
             while True:
                 try:
                     published = await self._commit(device_id, kind, change)
                     break
-                except psycopg.OperationalError as exc:
+                except Exception as exc:  # sorted below: a retry or a dead letter
+                    if not transient(exc):
+                        await self._refused(device_id, kind, change, exc)
+                        break
                     delay = backoff.next_delay()
                     log.warning("database unavailable for an alarm change (%s); retrying in %.1fs", exc, delay)
                     await asyncio.sleep(delay)
@@ -199,13 +333,36 @@ class RulesEngine:
             self._committed += 1
             self._progress.set()
 
+    async def _refused(self, device_id: str, kind: str, change: Change, exc: Exception) -> None:
+        """An alarm change the database refused: never lost in silence. Logged at error with
+        the whole change, counted, and kept in ``rejected_messages`` (reason ``storage_error``,
+        topic ``semon/rules/alarm``) when the database takes that."""
+        self.metrics.changes_refused.inc()
+        record = json_safe({"device_id": device_id, "kind": kind, "raised": change.raised,
+                            "type": str(change.type), "source": str(change.source), "at": change.at,
+                            "details": change.details})
+        detail = f"alarm change refused: {type(exc).__name__}: {exc}"[:1000]
+        log.error("rules: %s; the change is skipped: %s", detail, record, exc_info=exc)
+        payload = json.dumps(record, ensure_ascii=False).encode()
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute(
+                    """INSERT INTO rejected_messages (received_at, topic, kind, device_id, reason, detail,
+                                                      payload, payload_size)
+                       VALUES (now(), 'semon/rules/alarm', %s, %s, 'storage_error', %s, %s, %s)""",
+                    (kind, device_id, json_safe(detail), payload[:1024], len(payload)))
+        except psycopg.Error as again:
+            log.error("rules: the refused alarm change of %s not recorded either (%s); it is in this log only",
+                      device_id, again)
+
     async def _commit(self, device_id: str, kind: str, change: Change) -> list[dict[str, Any]]:
-        at = datetime.fromtimestamp(change.at, UTC)
+        at = instant(change.at)
+        details = json_safe(change.details)
         out: list[dict[str, Any]] = []
         async with self.pool.connection() as conn, conn.transaction():
             if change.raised:
                 alarm = await raise_alarm(conn, device_id=device_id, kind=kind, type=change.type,
-                                          source=change.source, raised_at=at, details=change.details)
+                                          source=change.source, raised_at=at, details=details)
                 if alarm is None:
                     return []  # open already (a replay after a restart)
                 self.raised += 1
@@ -214,7 +371,7 @@ class RulesEngine:
                     incident = await open_incident(conn, alarm, self.settings)
                     out.append({"topic": "incident", "op": "raised", "incident": incident.as_json()})
             else:
-                reason = str(change.details.get("reason", "condition gone"))
+                reason = json_safe(str(details.get("reason", "condition gone")))
                 alarm = await clear_alarm(conn, device_id=device_id, type=change.type, cleared_at=at, reason=reason)
                 if alarm is None:
                     return []
@@ -233,43 +390,98 @@ class RulesEngine:
             await asyncio.sleep(self.settings.rules_checkpoint_interval_s)
             await self.checkpoint()
 
-    async def checkpoint(self) -> None:
+    def _state_row(self, device_id: str) -> tuple[str, Jsonb] | None:
+        rules = self.devices.get(device_id)
+        if rules is None:
+            return None
+        try:
+            state = json_safe({"kind": str(rules.profile.kind), "rules": rules.snapshot()})
+        except Exception as exc:  # a state that cannot be taken is skipped like a refused row
+            self.metrics.state_refused.inc()
+            log.error("rule state of %s not taken (%s: %s); skipped", device_id, type(exc).__name__, exc)
+            return None
+        return device_id, Jsonb(state)
+
+    async def checkpoint(self) -> bool:
+        """Write the rule state of the devices that changed, then acknowledge the messages that
+        changed it. True if committed. A row the database refuses is logged, counted and skipped,
+        the others written and the messages acknowledged; only a transient error (the database
+        away) keeps them for the next checkpoint."""
         acks, self._acks = self._acks, []
         dirty, self._dirty = self._dirty, set()
         barrier = self._enqueued
         while self._committed < barrier:  # the alarms these messages caused are committed first
             self._progress.clear()
             await self._progress.wait()
-        rows = [(d, Jsonb({"kind": str(self.devices[d].profile.kind), "rules": self.devices[d].snapshot()}))
-                for d in dirty]
+        rows = [row for d in sorted(dirty) if (row := self._state_row(d)) is not None]
         try:
-            if rows:
-                async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                    await cur.executemany(
-                        """INSERT INTO rule_state (device_id, state, updated_at) VALUES (%s, %s, now())
-                               ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, updated_at = now()""",
-                        rows,
-                    )
-        except psycopg.OperationalError as exc:
+            await self._write_states(rows)
+        except Exception as exc:  # _write_states raises only what is transient
+            self.metrics.checkpoint_retries.inc()
             log.warning("rule state not written (%s); keeping the messages unacknowledged", exc)
             self._acks = acks + self._acks
             self._dirty |= dirty
-            return
+            return False
         by_generation: dict[int, list[int]] = defaultdict(list)
         for generation, packet_id in acks:
             by_generation[generation].append(packet_id)
         for generation, packet_ids in by_generation.items():
-            self.session.ack(generation, packet_ids)
+            try:
+                self.session.ack(generation, packet_ids)
+            except Exception as exc:  # the connection broke under us: the broker redelivers them
+                self.metrics.errors.inc(1, "ack")
+                log.warning("acknowledgements not sent (%s: %s); the broker will redeliver", type(exc).__name__, exc)
+        self.metrics.checkpoints.inc()
+        return True
+
+    async def _write_states(self, rows: list[tuple[str, Jsonb]]) -> None:
+        """All rows in one transaction; if the database refuses that, each in its own, skipping
+        the refused ones. Raises only transient errors."""
+        if not rows:
+            return
+        try:
+            await self._upsert_states(rows)
+            return
+        except Exception as exc:  # a refusal is sorted out row by row below
+            if transient(exc):
+                raise
+            log.warning("rule state refused as a batch (%s); writing row by row", exc)
+        for row in rows:
+            try:
+                await self._upsert_states([row])
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                self.metrics.state_refused.inc()
+                log.error("rule state of %s refused by the database (%s: %s); skipped: %s", row[0],
+                          type(exc).__name__, exc, str(row[1].obj)[:2000])
+
+    async def _upsert_states(self, rows: list[tuple[str, Jsonb]]) -> None:
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(
+                """INSERT INTO rule_state (device_id, state, updated_at) VALUES (%s, %s, now())
+                       ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, updated_at = now()""",
+                rows,
+            )
 
     async def _ticks(self) -> None:
         while True:
             await asyncio.sleep(self.settings.rules_tick_interval_s)
-            now = self._loop.time()
-            for device_id, rules in self.devices.items():
+            self.tick(self._loop.time())
+
+    def tick(self, now: float) -> None:
+        """Time passing (``now`` on the loop's clock) for every device; one device's error is
+        logged and skips only that device."""
+        for device_id, rules in list(self.devices.items()):
+            try:
                 changes = rules.tick(now)
-                if rules.changed:
-                    rules.changed = False
-                    self._dirty.add(device_id)
-                    kind = str(rules.profile.kind)
-                    for change in changes:
-                        self._enqueue(device_id, kind, change)
+            except Exception as exc:  # one device never stops the others' clocks
+                self.metrics.errors.inc(1, "tick")
+                log.exception("rules tick of %s failed (%s: %s)", device_id, type(exc).__name__, exc)
+                continue
+            if rules.changed:
+                rules.changed = False
+                self._dirty.add(device_id)
+            kind = str(rules.profile.kind)
+            for change in changes:
+                self._enqueue(device_id, kind, change)

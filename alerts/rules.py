@@ -320,7 +320,10 @@ class DeviceRules:
         }
 
     def restore(self, state: dict[str, Any], open_alarms: dict[AlarmType, Source], arrival: float) -> None:
-        self.last_ts = float(state.get("last_ts", float("-inf")))
+        """From a ``snapshot()`` as stored (non-finite numbers come back as null). Raises
+        ValueError, TypeError or KeyError for a state that is not one."""
+        last_ts = state.get("last_ts")
+        self.last_ts = float("-inf") if last_ts is None else float(last_ts)  # null: nothing taken yet
         self.last_seq = int(state.get("last_seq", -1))
         self.last_arrival = arrival  # silence is counted from the restart
         self.offline = bool(state.get("offline", False))

@@ -1,7 +1,11 @@
 """The alerts service: the rules engine, the incident deadlines and the HTTP API with its live
 stream, on one connection pool and one live hub, with the register's daily work beside them
 (notice scans, their delivery, the rate snapshot). ``semon alerts`` runs it alone; ``semon up``
-runs it beside the ingester."""
+runs it beside the ingester.
+
+Each background job is a supervised part (``semon.supervise``): one that fails is logged with
+its traceback and started again after a backoff while the API and the other jobs go on. The
+rules engine is built afresh at each start, from the state it checkpointed."""
 
 from __future__ import annotations
 
@@ -11,12 +15,15 @@ import logging
 from datetime import date
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from alerts.api import build_api, serve_api
 from alerts.deadlines import run_deadlines
-from alerts.engine import ProfileLookup, RulesEngine
+from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine
 from alerts.hub import LiveHub
+from alerts.model import Alarm
 from alerts.register_profiles import RegisterProfiles
+from alerts.rules import DeviceProfile
 from console import add_console
 from registry.api import add_registry_routes
 from registry.notices import run_scans
@@ -24,20 +31,29 @@ from registry.outbox import run_outbox
 from registry.rate import run_snapshots
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
+from semon.metrics import Registry
 from semon.settings import Settings
+from semon.supervise import Supervisor
 
 log = logging.getLogger(__name__)
 
 
 class AlertsService:
     def __init__(self, settings: Settings, mqtt_url: str, database_url: str,
-                 profiles: ProfileLookup | None = None) -> None:
+                 profiles: ProfileLookup | None = None, supervisor: Supervisor | None = None) -> None:
+        """``supervisor``: where the service's jobs are supervised (as ``alerts/<job>``); by
+        default one of its own."""
         self.settings = settings
         self.mqtt_url = mqtt_url
         self.database_url = database_url
         # The register decides; what it does not know, the given lookup (or defaults by kind).
         self.register = RegisterProfiles(profiles)
         self.hub = LiveHub(settings.live_queue_size)
+        self.supervisor = supervisor or Supervisor(backoff_initial_s=settings.backoff_initial_s,
+                                                   backoff_max_s=settings.backoff_max_s)
+        self.engine_metrics = EngineMetrics()  # counts across the engine's restarts
+        self.registry = Registry()
+        self.registry.include(lambda: self.engine_metrics.registry)
         self.engine: RulesEngine | None = None
         self.api_port: int | None = None
         self.ready = asyncio.Event()
@@ -49,21 +65,44 @@ class AlertsService:
             # The first messages are judged with the register's profiles, not the fallback.
             with contextlib.suppress(psycopg.Error, TimeoutError):
                 await self.register.load(pool, date.today())
-            engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.register)
-            app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
+            app = build_api(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator)
             add_registry_routes(app, pool)  # the register is served by the same application
             add_console(app, pool)  # the operator console: pages, static files, device cards
-            async with serve_api(app, s.api_host, s.api_port) as port, asyncio.TaskGroup() as tg:
+            async with serve_api(app, s.api_host, s.api_port) as port, self.supervisor.scope("alerts") as parts:
                 self.api_port = port
                 log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
-                tg.create_task(engine.run(), name="rules-engine")
-                tg.create_task(run_deadlines(pool, self.hub, s), name="incident-deadlines")
-                tg.create_task(self.register.run(pool, s.registry_refresh_s, engine.apply_profiles),
-                               name="register-profiles")
-                tg.create_task(run_scans(pool, s), name="notice-scans")
-                tg.create_task(run_snapshots(pool), name="rate-snapshots")
+                parts.start("rules-engine", lambda: self._run_engine(pool), check=self._engine_up)
+                parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s))
+                parts.start("register-profiles",
+                            lambda: self.register.run(pool, s.registry_refresh_s, self._apply_profiles))
+                parts.start("notice-scans", lambda: run_scans(pool, s))
+                parts.start("rate-snapshots", lambda: run_snapshots(pool))
                 if s.notice_delivery:
-                    tg.create_task(run_outbox(pool, s), name="notice-outbox")
-                await engine.ready.wait()
-                await engine.session.connected.wait()
-                self.ready.set()
+                    parts.start("notice-outbox", lambda: run_outbox(pool, s))
+                await asyncio.Event().wait()  # the parts run in their own tasks until cancelled
+
+    async def _run_engine(self, pool: AsyncConnectionPool) -> None:
+        engine = self.engine = RulesEngine(self.settings, self.mqtt_url, pool, self.hub, self.register,
+                                           self.engine_metrics)
+
+        async def announce() -> None:  # ready once the first engine has subscribed
+            await engine.ready.wait()
+            await engine.session.connected.wait()
+            self.ready.set()
+
+        announcing = asyncio.create_task(announce())
+        try:
+            await engine.run()
+        finally:
+            announcing.cancel()
+
+    def _engine_up(self) -> bool:
+        return self.engine is not None and self.engine.session.connected.is_set()
+
+    def _closed_by_operator(self, alarm: Alarm) -> None:
+        if self.engine is not None:
+            self.engine.closed_by_operator(alarm)
+
+    def _apply_profiles(self, profiles: dict[str, DeviceProfile]) -> None:
+        if self.engine is not None:
+            self.engine.apply_profiles(profiles)

@@ -115,17 +115,28 @@ M = TypeVar("M", bound=Metric)
 class Registry:
     def __init__(self) -> None:
         self.metrics: list[Metric] = []
+        self._included: list[Callable[[], Registry | None]] = []
 
     def add(self, metric: M) -> M:
         self.metrics.append(metric)
         return metric
+
+    def include(self, source: Callable[[], Registry | None]) -> None:
+        """Render ``source()``'s metrics after these, read at each render: the registry of a part
+        that is built anew at each restart (None while there is none)."""
+        self._included.append(source)
 
     def render(self) -> str:
         lines: list[str] = []
         for m in self.metrics:
             lines += m.header()
             lines += m.render()
-        return "\n".join(lines) + "\n"
+        text = "\n".join(lines) + "\n"
+        for source in self._included:
+            other = source()
+            if other is not None:
+                text += other.render()
+        return text
 
 
 def parse_text(text: str) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
 
@@ -15,9 +16,11 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def serve_metrics(
-    registry: Registry, host: str, port: int, healthy: Callable[[], bool] = lambda: True
+    registry: Registry, host: str, port: int, healthy: Callable[[], bool] = lambda: True,
+    status: Callable[[], dict[str, Any]] | None = None,
 ) -> AsyncIterator[int]:
-    """Yields the bound port (useful with port 0)."""
+    """Yields the bound port (useful with port 0). ``/healthz`` answers ``{"ok": bool}`` with 200
+    or 503, and with ``status`` its result under ``"parts"`` (e.g. the supervised parts)."""
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(text=registry.render(), content_type="text/plain", charset="utf-8",
@@ -25,7 +28,10 @@ async def serve_metrics(
 
     async def healthz(_: web.Request) -> web.Response:
         ok = healthy()
-        return web.json_response({"ok": ok}, status=200 if ok else 503)
+        body: dict[str, Any] = {"ok": ok}
+        if status is not None:
+            body["parts"] = status()
+        return web.json_response(body, status=200 if ok else 503)
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)

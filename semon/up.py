@@ -1,4 +1,9 @@
-"""``semon up``: the whole system in one process, on a private stack unless one is configured."""
+"""``semon up``: the whole system in one process, on a private stack unless one is configured.
+
+Its parts (the ingester, the alerts service and each of its jobs, the simulated city) are
+supervised (``semon.supervise``): one that fails is logged with its traceback and started again
+after a backoff while the others go on. ``/metrics`` and ``/healthz`` on the metrics port cover
+them all: ``semon_part_up{part=...}``, ``semon_part_restarts_total{part=...}``."""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import os
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
@@ -21,8 +25,11 @@ from alerts.users import Role, UserExists, count_users, create_user
 from ingest.service import Ingester
 from registry.demo import DEMO_AGENCY, seed_demo_register
 from semon.db import apply_migrations
+from semon.metrics import Registry
+from semon.metrics_http import serve_metrics
 from semon.settings import Settings
 from semon.stack import LocalStack
+from semon.supervise import Supervisor
 from simulators.profiles import profiles_for
 from simulators.service import Simulation, SimulationOptions
 
@@ -67,13 +74,35 @@ def configured_or_running(settings: Settings, name: str) -> str | None:
     return str(running[name]) if running and running.get(name) else None
 
 
-async def _started(task: asyncio.Task[Any], ready: asyncio.Event) -> None:
-    """Wait until a service is ready, or raise what stopped it first."""
-    waiting = asyncio.create_task(ready.wait())
-    await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        waiting.cancel()
-        await task
+class _IngestPart:
+    """The ingester as a supervised part: built afresh at each start. Its metrics are served with
+    the other parts' (so its own server takes any free port), ``ready`` once one has subscribed."""
+
+    def __init__(self, settings: Settings, mqtt_url: str, database_url: str) -> None:
+        self.settings = settings.model_copy(update={"metrics_port": 0})
+        self.mqtt_url = mqtt_url
+        self.database_url = database_url
+        self.ingester: Ingester | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        ingester = self.ingester = Ingester(self.settings, self.mqtt_url, self.database_url)
+
+        async def announce() -> None:
+            await ingester.session.connected.wait()
+            self.ready.set()
+
+        announcing = asyncio.create_task(announce())
+        try:
+            await ingester.run()
+        finally:
+            announcing.cancel()
+
+    def connected(self) -> bool:
+        return self.ingester is not None and self.ingester.session.connected.is_set()
+
+    def registry(self) -> Registry | None:
+        return self.ingester.metrics.registry if self.ingester is not None else None
 
 
 async def seed_register(settings: Settings, database_url: str) -> int:
@@ -140,24 +169,37 @@ async def run_up(settings: Settings) -> None:
                 fault_interval_s=settings.city_fault_interval_s))
         # Until the register holds them, the rules know the simulated devices from the simulation.
         profiles = profiles_for((d.device_id, d.spec) for d in simulation.city) if simulation else {}
-        ingester = Ingester(settings, mqtt_url, database_url)
+        supervisor = Supervisor(backoff_initial_s=settings.backoff_initial_s, backoff_max_s=settings.backoff_max_s)
         alerts = AlertsService(settings, mqtt_url, database_url,
-                               lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind))
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(ingester.run(), name="ingest"),
-                                          asyncio.create_task(alerts.run(), name="alerts")]
-        # Announce only once subscribed: from then on the broker keeps every message for us.
-        await _started(tasks[0], ingester.session.connected)
-        await _started(tasks[1], alerts.ready)
+                               lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind),
+                               supervisor=supervisor)
+        ingest = _IngestPart(settings, mqtt_url, database_url)
+        supervisor.registry.include(ingest.registry)
+        supervisor.registry.include(lambda: alerts.registry)
+        stack = contextlib.AsyncExitStack()  # closed below: the parts stopped, then the metrics server
+        metrics_port = await stack.enter_async_context(serve_metrics(
+            supervisor.registry, settings.metrics_host, settings.metrics_port,
+            healthy=supervisor.healthy, status=supervisor.status))
+        stack.push_async_callback(supervisor.stop)  # the last started first: the devices before the ingester
+        supervisor.start("ingest", ingest.run, check=ingest.connected)
+        supervisor.start("alerts", alerts.run)
+        try:  # announce only once subscribed: from then on the broker keeps every message for us
+            await ingest.ready.wait()
+            await alerts.ready.wait()
+        except BaseException:
+            await stack.aclose()
+            raise
         state = {
             "pid": os.getpid(),
             "mqtt_url": mqtt_url,
             "database_url": database_url,
-            "metrics_url": f"http://{settings.metrics_host}:{ingester.metrics_port}/metrics",
+            "metrics_url": f"http://{settings.metrics_host}:{metrics_port}/metrics",
             "api_url": f"http://{settings.api_host}:{alerts.api_port}/api",
         }
         city = ""
         if simulation is not None:
-            tasks.append(asyncio.create_task(simulation.run(), name="simulated-city"))
+            options = simulation.options
+            supervisor.start("simulated-city", lambda: Simulation(mqtt_url, options).run())
             city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
                     "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
         state_path(settings).write_text(json.dumps(state, indent=2))
@@ -175,12 +217,7 @@ async def run_up(settings: Settings) -> None:
             flush=True,
         )
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for finished in done:
-                finished.result()  # a service that stopped by itself stops everything, loudly
+            await supervisor.wait()  # a part that fails is restarted; Ctrl-C ends this wait
         finally:
-            for t in reversed(tasks):  # the devices first, so the ingester stores their last words
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+            await stack.aclose()
             state_path(settings).unlink(missing_ok=True)

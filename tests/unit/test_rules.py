@@ -3,12 +3,14 @@ out-of-order frames, flapping and restarts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from alerts.engine import json_safe
 from alerts.model import Source
 from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType
@@ -274,3 +276,16 @@ def test_register_profiles_from_rows() -> None:
     assert profile_from_row("elevator", {}, "stopped", True, date(2027, 1, 1), today).inspection_expired
     boiler = profile_from_row("boiler", {"rated_pressure_mpa": 1.25}, "in_use", True, None, today)
     assert boiler.rated_pressure_mpa == 1.25 and not boiler.inspection_expired
+
+
+def test_a_device_that_sent_only_offline_stores_and_restores_its_state() -> None:
+    rules = DeviceRules("X", DeviceProfile(Kind.ELEVATOR), RuleSettings())
+    changes = rules.on_status(False, 1_764_000_000.0)
+    assert [(c.raised, c.type) for c in changes] == [(True, AlarmType.OFFLINE)]
+    stored = json.loads(json.dumps(json_safe(rules.snapshot()), allow_nan=False))  # as PostgreSQL keeps it
+    assert stored["last_ts"] is None
+    again = DeviceRules("X", DeviceProfile(Kind.ELEVATOR), RuleSettings())
+    again.restore(stored, {AlarmType.OFFLINE: Source.CONNECTIVITY}, 0.0)
+    assert again.last_ts == float("-inf") and again.offline
+    assert again.tick(100.0) == []  # nothing taken yet: no silence to judge
+    assert again.on_status(False, 1_764_000_001.0) == []  # offline already: not raised twice
