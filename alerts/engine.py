@@ -348,9 +348,11 @@ class RulesEngine:
             async with self.pool.connection() as conn, conn.transaction():
                 await conn.execute(
                     """INSERT INTO rejected_messages (received_at, topic, kind, device_id, reason, detail,
-                                                      payload, payload_size)
-                       VALUES (now(), 'semon/rules/alarm', %s, %s, 'storage_error', %s, %s, %s)""",
-                    (kind, device_id, json_safe(detail), payload[:1024], len(payload)))
+                                                      payload, payload_size, message_key)
+                       VALUES (now(), 'semon/rules/alarm', %s, %s, 'storage_error', %s, %s, %s,
+                               sha256(convert_to('semon/rules/alarm', 'UTF8') || decode('00', 'hex') || %s))
+                       ON CONFLICT (message_key) DO NOTHING""",
+                    (kind, device_id, json_safe(detail), payload[:1024], len(payload), payload))
         except psycopg.Error as again:
             log.error("rules: the refused alarm change of %s not recorded either (%s); it is in this log only",
                       device_id, again)
