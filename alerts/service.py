@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import date
 
 import psycopg
 
@@ -48,7 +47,7 @@ class AlertsService:
         async with open_pool(self.database_url, min_size=2, max_size=10, name="semon-alerts") as pool:
             # The first messages are judged with the register's profiles, not the fallback.
             with contextlib.suppress(psycopg.Error, TimeoutError):
-                await self.register.load(pool, date.today())
+                await self.register.load(pool, s.today())
             engine = self.engine = RulesEngine(s, self.mqtt_url, pool, self.hub, self.register)
             app = build_api(pool, self.hub, s, on_alarm_cleared=engine.closed_by_operator)
             add_registry_routes(app, pool)  # the register is served by the same application
@@ -61,7 +60,7 @@ class AlertsService:
                 tg.create_task(self.register.run(pool, s.registry_refresh_s, engine.apply_profiles),
                                name="register-profiles")
                 tg.create_task(run_scans(pool, s), name="notice-scans")
-                tg.create_task(run_snapshots(pool), name="rate-snapshots")
+                tg.create_task(run_snapshots(pool, tz=s.notice_timezone), name="rate-snapshots")
                 if s.notice_delivery:
                     tg.create_task(run_outbox(pool, s), name="notice-outbox")
                 await engine.ready.wait()

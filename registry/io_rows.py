@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from registry.due import Category, DueError, IntervalTable, default_table
 from registry.model import Equipment, Role, Status
 from semon.protocol.topics import DEVICE_ID_PATTERN
+from semon.today import register_today
 
 # What a cell holds: text from CSV; text, numbers, dates (datetime for date cells) from XLSX.
 Cell = str | int | float | date | None
@@ -485,7 +486,7 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
 
     The first non-blank record is the header; without the required columns nothing is read."""
     table = table or default_table()
-    today = today or date.today()
+    today = today or register_today()
     header: Header | None = None
     checks = _FileChecks()
     unreadable = False
