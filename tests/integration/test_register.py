@@ -85,3 +85,44 @@ async def test_inspections_move_the_schedule_and_a_failure_makes_the_unit_unfit(
                                                status=Status.STOPPED, last_inspected={"periodic": date(2020, 1, 1)}))
         rates = {(r.dimension, r.key): r for r in await compute_rates(conn, TODAY)}
         assert (rates[("city", "all")].in_use, rates[("city", "all")].overdue) == (1, 1)
+
+
+async def test_a_unit_is_fit_only_when_the_latest_result_of_every_schedule_is(database_url: str) -> None:
+    """A boiler's external pass does not undo its internal fail; only an internal pass does."""
+    code = "11006301022020000077"
+
+    async def fit() -> bool:
+        cur = await conn.execute("SELECT fit_for_use FROM equipment WHERE registration_code = %s", (code,))
+        row = await cur.fetchone()
+        assert row is not None
+        return bool(row[0])
+
+    async def record(schedule: str, day: date, result: Result) -> bool:
+        state = await record_inspection(conn, code, schedule=schedule, inspected_on=day, result=result)
+        assert state["fit_for_use"] == await fit()
+        return bool(state["fit_for_use"])
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        boiler = Equipment(code, Category.BOILER, "630102", commissioned_on=date(2020, 5, 1),
+                           last_inspected={"external": date(2025, 10, 1), "internal": date(2024, 4, 20)})
+        await upsert_equipment(conn, boiler)
+        assert await fit()
+        assert not await record("internal", date(2026, 4, 10), Result.FAIL)
+        assert not await record("external", date(2026, 4, 12), Result.PASS)  # the fault: this made it fit
+        assert not await record("hydrostatic", date(2026, 4, 12), Result.CONDITIONAL)
+        await upsert_equipment(conn, boiler)  # a re-import does not clear the fail either
+        assert not await fit()
+        assert await record("internal", date(2026, 4, 20), Result.PASS)  # the failed schedule passes
+        # An older fail entered late is not the latest result: still fit.
+        assert await record("internal", date(2026, 4, 1), Result.FAIL)
+        assert not await record("external", date(2026, 4, 25), Result.FAIL)
+        assert not await record("internal", date(2026, 4, 26), Result.PASS)  # the external still failed
+        assert await record("external", date(2026, 4, 27), Result.CONDITIONAL)
+        # A schedule of 0 months (a grade 5 vessel) is unfit whatever the results.
+        vessel = Equipment("21106301022020000078", Category.PRESSURE_VESSEL, "630102",
+                           commissioned_on=date(2024, 1, 1), rated={"safety_grade": 5})
+        await upsert_equipment(conn, vessel)
+        cur = await conn.execute("SELECT fit_for_use FROM equipment WHERE registration_code = %s",
+                                 (vessel.registration_code,))
+        assert await cur.fetchone() == (False,)
+        await conn.rollback()
