@@ -7,7 +7,7 @@ import csv
 import io
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -17,6 +17,7 @@ import pytest
 from registry.io import ImportReport, RegisterFormat, export_register, import_register
 from registry.io_rows import COLUMNS
 from semon.db import open_pool
+from semon.today import register_today
 from tests.integration.helpers import query
 
 pytestmark = pytest.mark.integration
@@ -210,6 +211,36 @@ async def test_a_file_without_a_required_column_stores_nothing(database_url: str
 async def test_not_a_workbook(database_url: str) -> None:
     report = await import_(database_url, b"registration_code,category,district_code\n", "xlsx")
     assert len(report.problems) == 1 and str(report.problems[0]).startswith("file: not an XLSX workbook")
+
+
+async def test_a_code_excel_turned_into_a_number_is_refused_not_stored_as_another(database_url: str) -> None:
+    code = "31106301022026812345"
+    rows = [row(registration_code=3.11063010220268e19, category="电梯", district_code="630102"),
+            row(registration_code="31106301022026800001", category="电梯", district_code=630102,
+                owner_code=9.16301002265e17, owner_name="某物业"),
+            row(registration_code=code, category="电梯", district_code=630102)]
+    report = await import_(database_url, xlsx_bytes(rows), "xlsx")
+    assert report.stored == 1 and report.rejected == 2
+    advice = ("is a number in the file, not text: a spreadsheet keeps only 15 digits of a number and drops "
+              "leading zeros, so the code may have changed; format the column as text (or start each code with "
+              "an apostrophe) and type the codes again")
+    assert [str(p) for p in report.problems] == [
+        f"line 2: registration_code 3.11063010220268e+19 {advice}",
+        f"line 3: owner_code 9.16301002265e+17 {advice}",
+        "line 3: owner_name given without owner_code"]
+    assert await query(database_url, "SELECT registration_code, district_code FROM equipment") == [(code, "630102")]
+
+
+async def test_an_inspection_dated_today_in_beijing_imports_at_0130_beijing(database_url: str) -> None:
+    """17:30 UTC on the 29th is 01:30 on the 30th in Beijing: an inspection of the 30th is not in the future."""
+    today = register_today("Asia/Shanghai", clock=lambda: datetime(2026, 11, 29, 17, 30, tzinfo=UTC))
+    rows = [row(registration_code="E-1", category="电梯", district_code="630102", last_periodic="2026-11-30"),
+            row(registration_code="E-2", category="电梯", district_code="630102", last_periodic="2026-12-01")]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        report = await import_register(conn, csv_bytes(rows), "csv", today=today)
+    assert report.stored == 1
+    assert [str(p) for p in report.problems] == ["line 3: last_periodic 2026-12-01 is in the future"]
+    assert await query(database_url, "SELECT last_inspected FROM equipment_schedules") == [(date(2026, 11, 30),)]
 
 
 async def test_csv_export_then_import_is_a_round_trip(database_url: str) -> None:
