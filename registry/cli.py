@@ -39,7 +39,7 @@ async def import_file(url: str, args: argparse.Namespace, settings: Settings) ->
     print(json.dumps({"stored": report.stored, "inserted": report.inserted, "updated": report.updated,
                       "unchanged": report.unchanged, "rejected": report.rejected,
                       "problems_not_listed": report.omitted}))
-    return 1 if report.rejected else 0
+    return 1 if report.rejected or report.problems else 0  # a file problem stores nothing more
 
 
 async def export_file(url: str, args: argparse.Namespace) -> int:

@@ -243,6 +243,27 @@ async def test_an_inspection_dated_today_in_beijing_imports_at_0130_beijing(data
     assert await query(database_url, "SELECT last_inspected FROM equipment_schedules") == [(date(2026, 11, 30),)]
 
 
+async def test_hostile_files_are_file_problems_through_the_import(database_url: str, tmp_path: Path) -> None:
+    """The same path the command line takes: a path on disk, the database, the report."""
+    from tests.unit.test_register_files import EXTERNAL, GOOD, LAUGHS, rewrite, shared_strings, with_doctype
+
+    hostile = {
+        "bomb.xlsx": rewrite(GOOD, "xl/sharedStrings.xml", lambda _: shared_strings(2_000_000)),
+        "laughs.xlsx": rewrite(GOOD, "xl/worksheets/sheet1.xml", with_doctype(LAUGHS, "&lol3;")),
+        "external.xlsx": rewrite(GOOD, "xl/sharedStrings.xml",
+                                 lambda _: with_doctype(EXTERNAL)(shared_strings(["&xxe;"]))),
+        "truncated.xlsx": GOOD[: len(GOOD) // 2],
+        "utf16.csv": "registration_code,category,district_code\nE1,电梯,630102\n".encode("utf-16"),
+    }
+    for name, data in hostile.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            report = await import_register(conn, path, "csv" if name.endswith(".csv") else "xlsx", today=TODAY)
+        assert report.stored == 0 and len(report.problems) == 1 and report.problems[0].line is None, (name, report)
+    assert await query(database_url, "SELECT count(*) FROM equipment") == [(0,)]
+
+
 async def test_csv_export_then_import_is_a_round_trip(database_url: str) -> None:
     await import_(database_url, file_bytes("csv"), "csv")
     before = await snapshot(database_url)
