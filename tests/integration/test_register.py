@@ -3,7 +3,9 @@ with its snapshots and trend chart, inspections moving schedules and failing uni
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import asyncio
+import contextlib
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -12,9 +14,13 @@ from registry.chart import trend_svg
 from registry.demo import seed_demo_register
 from registry.due import Category, Result
 from registry.model import Equipment, Party, Role, Status
-from registry.rate import compute_rates, snapshot_rates, trend
+from registry.notices import run_scans
+from registry.rate import compute_rates, run_snapshots, snapshot_rates, trend
 from registry.store import record_inspection, upsert_equipment, upsert_party
+from semon.db import open_pool
+from semon.settings import Settings
 from simulators.city import city_fleet
+from tests.integration.helpers import query, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +132,34 @@ async def test_a_unit_is_fit_only_when_the_latest_result_of_every_schedule_is(da
                                  (vessel.registration_code,))
         assert await cur.fetchone() == (False,)
         await conn.rollback()
+
+
+async def test_the_daily_work_at_0130_beijing_uses_the_beijing_date(database_url: str) -> None:
+    """17:30 UTC on 29 November is 01:30 on the 30th in Beijing: a schedule due on the 29th is
+    overdue there (by the UTC date it would be due today, and owe nothing)."""
+    def clock() -> datetime:
+        return datetime(2026, 11, 29, 17, 30, tzinfo=UTC)
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await upsert_party(conn, Party("AG1", "检验所", Role.AGENCY, email="a@example.cn"))
+        await upsert_equipment(conn, Equipment(
+            "11006301022020000099", Category.BOILER, "630102", agency="AG1",
+            last_inspected={"external": date(2025, 11, 29), "internal": date(2026, 1, 1),
+                            "hydrostatic": date(2026, 1, 1)}))
+        await conn.commit()
+    settings = Settings(notice_scan_interval_s=3600)
+    async with open_pool(database_url, min_size=1, max_size=2) as pool:
+        tasks = [asyncio.create_task(run_scans(pool, settings, clock=clock)),
+                 asyncio.create_task(run_snapshots(pool, tz=settings.notice_timezone, clock=clock))]
+        try:
+            assert await wait_for_count(database_url, "SELECT count(*) FROM notices", 1, timeout=30) == 1
+            assert await wait_for_count(database_url, "SELECT count(*) FROM rate_snapshots", 1, timeout=30) >= 1
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    assert await query(database_url, "SELECT kind, payload->>'as_of', payload->>'days_overdue' FROM notices") == [
+        ("overdue", "2026-11-30", "1")]
+    assert await query(database_url, """SELECT day, in_use, overdue FROM rate_snapshots
+                                        WHERE dimension = 'city'""") == [(date(2026, 11, 30), 1, 1)]
