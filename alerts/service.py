@@ -57,7 +57,7 @@ class AlertsService:
                 log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
                 tg.create_task(engine.run(), name="rules-engine")
                 tg.create_task(run_deadlines(pool, self.hub, s), name="incident-deadlines")
-                tg.create_task(self.register.run(pool, s.registry_refresh_s, engine.apply_profiles),
+                tg.create_task(self.register.run(pool, s.registry_refresh_s, engine.apply_profiles, s.today),
                                name="register-profiles")
                 tg.create_task(run_scans(pool, s), name="notice-scans")
                 tg.create_task(run_snapshots(pool, tz=s.notice_timezone), name="rate-snapshots")
