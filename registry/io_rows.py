@@ -324,9 +324,14 @@ def _number_shown(cell: int | float) -> str:
 
 
 def _identifier_check(col: Column, text: str, cell: Cell) -> None:
-    """Refuse an identifier the spreadsheet turned into a number; a 6-digit district code kept
-    as a whole number is exact (no district code starts with 0)."""
-    if isinstance(cell, int | float) and not isinstance(cell, bool):
+    """Refuse an identifier the spreadsheet turned into a number, a date or a TRUE/FALSE; a
+    6-digit district code kept as a whole number is exact (no district code starts with 0)."""
+    if isinstance(cell, bool):
+        raise CellError(f"{col.name} {_show(text)} is a TRUE/FALSE cell in the file, not text; {_AS_TEXT}")
+    if isinstance(cell, date):  # Excel reads a code such as 3-12 or 2024/1 as a date
+        raise CellError(f"{col.name} {_show(text)} is a date cell in the file, not text: the spreadsheet read the "
+                        f"code as a date; {_AS_TEXT}")
+    if isinstance(cell, int | float):
         if col.kind == "district" and float(cell).is_integer() and 100_000 <= cell <= 999_999:
             return
         raise CellError(f"{col.name} {_number_shown(cell)} is a number in the file, not text: a spreadsheet keeps "

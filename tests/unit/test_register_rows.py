@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from registry.due import Category, default_table
 from registry.io import iter_csv, iter_xlsx
@@ -24,6 +27,7 @@ from registry.io_rows import (
     SourceRow,
     columns_markdown,
     csv_text,
+    is_blank,
     parse_row,
     read_rows,
     row_cells,
@@ -510,3 +514,39 @@ def test_a_csv_the_spreadsheet_saved_with_exponent_codes() -> None:
     out = csv_rows(data.encode())
     assert isinstance(out[0], Rejected) and "exponent form" in out[0].problems[0].reason
     assert isinstance(out[1], RegisterRow)
+
+
+cells = st.one_of(st.none(), st.text(max_size=30), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                  st.booleans(), st.dates(), st.datetimes())
+
+
+@given(st.lists(cells, min_size=0, max_size=len(COLUMNS) + 2))
+def test_any_cells_give_a_row_or_its_reasons_never_an_exception(row: list[Cell]) -> None:
+    header = [c.name for c in COLUMNS if not c.read_only]
+    out = [o for o in rows_of(row, header=header) if not isinstance(o, Problem)]
+    assert len(out) == (0 if is_blank(row) else 1)  # a blank row is skipped
+    if out and isinstance(out[0], RegisterRow):
+        code = out[0].equipment.registration_code
+        assert isinstance(row[0], str) and code == row[0].strip()  # an identifier is kept as typed, never a number
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=False)))
+def test_a_number_is_never_taken_as_a_registration_code(number: float) -> None:
+    outcome = one(number, "elevator", "630102")
+    assert isinstance(outcome, Rejected)
+
+
+@given(st.one_of(cells, st.from_regex(r"[0-9A-Za-z][0-9A-Za-z_.\-]{0,30}", fullmatch=True),
+                 st.from_regex(r"\d{1,3}(\.\d{1,14})?[eE]\+\d{1,2}", fullmatch=True)))
+def test_a_registration_code_is_stored_exactly_as_typed_or_refused(cell: Cell) -> None:
+    outcome = one(cell, "elevator", "630102")
+    if isinstance(outcome, RegisterRow):
+        assert isinstance(cell, str) and outcome.equipment.registration_code == cell.strip()
+        assert not re.fullmatch(r"[+-]?\d+([.,]\d*)?[eE][+-]?\d+", cell.strip())
+
+
+@pytest.mark.parametrize(("cell", "kind"), [(True, "TRUE/FALSE cell"), (date(2024, 3, 12), "date cell"),
+                                            (datetime(2024, 3, 12, 0, 0), "date cell")])
+def test_a_code_the_spreadsheet_read_as_a_date_or_a_boolean(cell: Cell, kind: str) -> None:
+    (problem,) = reasons(cell, "elevator", "630102")
+    assert f"is a {kind} in the file, not text" in problem and problem.endswith(AS_TEXT)
