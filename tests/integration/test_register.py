@@ -163,3 +163,18 @@ async def test_the_daily_work_at_0130_beijing_uses_the_beijing_date(database_url
         ("overdue", "2026-11-30", "1")]
     assert await query(database_url, """SELECT day, in_use, overdue FROM rate_snapshots
                                         WHERE dimension = 'city'""") == [(date(2026, 11, 30), 1, 1)]
+
+
+async def test_the_migration_recomputes_fitness_stored_by_the_old_rule(database_url: str) -> None:
+    from semon.db.migrations import _migration_files
+
+    (sql,) = [text for name, text in _migration_files() if name == "0005_fit_for_use_every_schedule.sql"]
+    code = "11006301022020000088"
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await upsert_equipment(conn, Equipment(code, Category.BOILER, "630102", commissioned_on=date(2020, 5, 1)))
+        await record_inspection(conn, code, schedule="internal", inspected_on=date(2026, 4, 10), result=Result.FAIL)
+        await record_inspection(conn, code, schedule="external", inspected_on=date(2026, 4, 12), result=Result.PASS)
+        await conn.execute("UPDATE equipment SET fit_for_use = true")  # what the old rule left
+        await conn.execute(sql.encode())
+        cur = await conn.execute("SELECT fit_for_use FROM equipment")
+        assert await cur.fetchall() == [(False,)]
