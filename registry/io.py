@@ -214,7 +214,7 @@ def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[So
     if start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         yield Problem(None, "UTF-16 or UTF-32 text (Excel's 'Unicode Text'): save as 'CSV UTF-8'")
         return
-    undecodable: set[int] = set()
+    undecodable: dict[int, bool] = {}  # line → whether it reads as GB18030 (GBK), Excel's Chinese "CSV"
     too_long: set[int] = set()
 
     def lines() -> Iterator[str]:
@@ -229,10 +229,15 @@ def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[So
                 continue
             data = raw[len(codecs.BOM_UTF8):] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
             try:
-                yield data.decode("utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError:
-                undecodable.add(number)
-                yield data.decode("utf-8", "replace")
+                try:
+                    text = data.decode("gb18030")
+                    undecodable[number] = True
+                except UnicodeDecodeError:
+                    text = data.decode("utf-8", "replace")
+                    undecodable[number] = False
+            yield text
 
     reader = csv.reader(lines(), strict=True)
     end = 0
@@ -250,8 +255,9 @@ def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[So
             too_long.difference_update(spanned)
             cells, problem = [], f"a line longer than {_mib(limits.max_line_bytes)}: not read"
         elif any(n in undecodable for n in spanned):
-            undecodable.difference_update(spanned)
-            cells, problem = [], "not UTF-8 text (in Excel, save as 'CSV UTF-8')"
+            gbk = all([undecodable.pop(n) for n in spanned if n in undecodable])
+            cells, problem = [], ("not UTF-8 text" + (" (it reads as GBK)" if gbk else "")
+                                  + ": in Excel, save as 'CSV UTF-8'")
         yield SourceRow(start_line, cells, problem)
 
 

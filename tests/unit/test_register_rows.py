@@ -341,8 +341,16 @@ def test_a_line_that_is_not_utf8_spoils_only_its_record() -> None:
             + "E2,电梯,630102\n".encode())
     out = csv_rows(data)
     assert isinstance(out[0], Rejected)
-    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text (in Excel, save as 'CSV UTF-8')"]
+    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text (it reads as GBK): in Excel, save as "
+                                                 "'CSV UTF-8'"]
     assert isinstance(out[1], RegisterRow) and out[1].line == 3
+
+
+def test_a_line_in_no_known_encoding() -> None:
+    out = csv_rows(b"registration_code,category,district_code\nE1,\xff\x80,630102\nE2,elevator,630102\n")
+    assert isinstance(out[0], Rejected)
+    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text: in Excel, save as 'CSV UTF-8'"]
+    assert isinstance(out[1], RegisterRow)
 
 
 def test_broken_quotes_are_reported_and_reading_goes_on() -> None:
