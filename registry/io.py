@@ -303,9 +303,16 @@ def iter_xlsx(source: IO[bytes], limits: FileLimits | None = None) -> Iterator[S
         yield Problem(None, f"not an XLSX workbook ({_why(exc)})")
         return
     try:
-        sheet = book["register"] if "register" in book.sheetnames else book.worksheets[0]
-        sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
-        rows = enumerate(sheet.iter_rows(min_row=1, values_only=True), 1)
+        try:
+            if not book.worksheets:
+                yield Problem(None, "the workbook has no worksheet")
+                return
+            sheet = book["register"] if "register" in book.sheetnames else book.worksheets[0]
+            sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
+            rows = enumerate(sheet.iter_rows(min_row=1, values_only=True), 1)
+        except _XLSX_ERRORS as exc:
+            yield Problem(None, f"the workbook is damaged or not a plain XLSX ({_why(exc)})")
+            return
         while True:
             try:
                 number, values = next(rows)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.due import default_table
 from registry.io import FileLimits, iter_csv, iter_xlsx
@@ -213,3 +215,34 @@ def test_a_csv_past_the_size_limit() -> None:
 def test_binary_garbage_as_csv() -> None:
     out = csv_rows(GOOD)
     assert out and all(isinstance(o, Problem) for o in out)
+
+
+# --- any bytes ---------------------------------------------------------------------------------
+
+@given(st.binary(max_size=2000))
+def test_any_bytes_as_csv_give_rows_or_reasons(data: bytes) -> None:
+    out = csv_rows(b"registration_code,category,district_code\n" + data, FileLimits(max_line_bytes=200))
+    assert all(isinstance(o, RegisterRow | Rejected | Problem) for o in out)
+
+
+@given(st.binary(max_size=2000))
+def test_any_bytes_as_xlsx_are_one_file_problem(data: bytes) -> None:
+    assert file_problem(xlsx_rows(data)).startswith("not an XLSX workbook")
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=len(GOOD) - 1), st.integers(1, 255)), min_size=1,
+                max_size=8))
+def test_a_workbook_with_damaged_bytes_never_ends_the_import(flips: list[tuple[int, int]]) -> None:
+    data = bytearray(GOOD)
+    for at, mask in flips:
+        data[at] ^= mask
+    out = xlsx_rows(bytes(data))
+    assert all(isinstance(o, RegisterRow | Rejected | Problem) for o in out)
+
+
+def test_a_workbook_without_a_worksheet() -> None:
+    import re
+
+    empty = rewrite(GOOD, "xl/workbook.xml", lambda xml: re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", xml))
+    assert file_problem(xlsx_rows(empty)) == "the workbook has no worksheet"
