@@ -165,8 +165,9 @@ async def _import(conn: AsyncConnection, source: Source, format: RegisterFormat,
         with contextlib.suppress(ValueError):
             await asyncio.to_thread(items.close)
     report = tally.report()
-    log.info("register import: %d inserted, %d updated, %d unchanged, %d rejected", report.inserted,
-             report.updated, report.unchanged, report.rejected)
+    unreadable = [p.reason for p in report.problems if p.line is None]
+    log.info("register import: %d inserted, %d updated, %d unchanged, %d rejected%s", report.inserted,
+             report.updated, report.unchanged, report.rejected, f"; file: {unreadable[0]}" if unreadable else "")
     return report
 
 

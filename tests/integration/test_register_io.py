@@ -364,3 +364,21 @@ async def test_an_empty_register_exports_its_header(database_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         assert await export_register(conn, out, "csv") == 0
     assert out.getvalue().decode("utf-8-sig").splitlines() == [",".join(c.name for c in COLUMNS)]
+
+
+async def test_the_command_line_reports_a_bad_file_and_fails(database_url: str, tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import sys
+
+    from tests.unit.test_register_files import GOOD, LAUGHS, rewrite, with_doctype
+
+    path = tmp_path / "laughs.xlsx"
+    path.write_bytes(rewrite(GOOD, "xl/worksheets/sheet1.xml", with_doctype(LAUGHS, "&lol3;")))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "semon", "registry", "import", str(path), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "SEMON_DATABASE_URL": database_url})
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 1, (out, err)
+    assert "\nfile: not an XLSX workbook (EntitiesForbidden" in "\n" + err.decode()
+    assert '"stored": 0' in out.decode()
