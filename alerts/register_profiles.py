@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.rules import DeviceProfile
 from semon.protocol.topics import Kind
+from semon.today import register_today
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,12 @@ class RegisterProfiles:
         return self.profiles
 
     async def run(self, pool: AsyncConnectionPool, interval_s: float,
-                  on_load: Callable[[dict[str, DeviceProfile]], None]) -> None:
+                  on_load: Callable[[dict[str, DeviceProfile]], None],
+                  today: Callable[[], date] = register_today) -> None:
         """Re-read every ``interval_s``; the first read is the caller's, before the engine starts."""
         while True:
             await asyncio.sleep(interval_s)
             try:
-                on_load(await self.load(pool, date.today()))
+                on_load(await self.load(pool, today()))  # the register's date, not the UTC one
             except (psycopg.Error, TimeoutError) as exc:
                 log.warning("equipment register not read (%s); keeping the last profiles", exc)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import date
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -64,7 +63,7 @@ class AlertsService:
         async with open_pool(self.database_url, min_size=2, max_size=10, name="semon-alerts") as pool:
             # The first messages are judged with the register's profiles, not the fallback.
             with contextlib.suppress(psycopg.Error, TimeoutError):
-                await self.register.load(pool, date.today())
+                await self.register.load(pool, s.today())
             app = build_api(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator)
             add_registry_routes(app, pool)  # the register is served by the same application
             add_console(app, pool)  # the operator console: pages, static files, device cards
@@ -74,9 +73,9 @@ class AlertsService:
                 parts.start("rules-engine", lambda: self._run_engine(pool), check=self._engine_up)
                 parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s))
                 parts.start("register-profiles",
-                            lambda: self.register.run(pool, s.registry_refresh_s, self._apply_profiles))
+                            lambda: self.register.run(pool, s.registry_refresh_s, self._apply_profiles, s.today))
                 parts.start("notice-scans", lambda: run_scans(pool, s))
-                parts.start("rate-snapshots", lambda: run_snapshots(pool))
+                parts.start("rate-snapshots", lambda: run_snapshots(pool, tz=s.notice_timezone))
                 if s.notice_delivery:
                     parts.start("notice-outbox", lambda: run_outbox(pool, s))
                 await asyncio.Event().wait()  # the parts run in their own tasks until cancelled

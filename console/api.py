@@ -13,7 +13,7 @@ from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.api import OPENAPI_JSON, ApiError
+from alerts.api import CONTEXT, OPENAPI_JSON, ApiError
 from alerts.model import ALARM_COLUMNS, alarm_from_row, district_of
 from alerts.openapi import secure_paths
 from console.openapi import device_card_schema, device_paths
@@ -115,7 +115,7 @@ async def _get_device(request: web.Request) -> web.Response:
     if not device_id or len(device_id) > MAX_DEVICE_ID:
         raise ApiError(404, f"device {device_id[:MAX_DEVICE_ID]} not found")
     async with request.app[DEVICES].pool.connection(timeout=DB_TIMEOUT_S) as conn:
-        card = await device_card(conn, device_id, date.today())
+        card = await device_card(conn, device_id, request.app[CONTEXT].settings.today())
     if card is None:
         raise ApiError(404, f"device {device_id} is neither registered nor reporting")
     return web.Response(body=orjson.dumps(card), content_type="application/json")

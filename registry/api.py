@@ -18,7 +18,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alerts.api import OPENAPI_JSON, ApiError, actor_of
+from alerts.api import CONTEXT, OPENAPI_JSON, ApiError, actor_of
 from alerts.auth import current_user
 from alerts.openapi import secure_paths
 from alerts.users import Role
@@ -98,6 +98,10 @@ def _pool(request: web.Request) -> AsyncConnectionPool:
     return request.app[REGISTRY].pool
 
 
+def _today(request: web.Request) -> date:
+    return request.app[CONTEXT].settings.today()  # the register's local date, not the UTC one
+
+
 _NOT_YOURS = "an inspection agency sees only its own equipment"
 
 
@@ -140,7 +144,7 @@ async def _list_equipment(request: web.Request) -> web.Response:
         if q.agency not in (None, own):
             raise ApiError(403, _NOT_YOURS)
         q = q.model_copy(update={"agency": own})
-    today = date.today()
+    today = _today(request)
     where: list[str] = ["TRUE"]
     params: list[Any] = []
     for clause, value in (("e.category = %s", q.category), ("e.district_code = %s", q.district),
@@ -183,7 +187,7 @@ async def _get_equipment(request: web.Request) -> web.Response:
         inspections = [{"schedule": s, "inspected_on": d, "result": r, "agency": ac, "agency_name": an,
                         "report_no": no, "recorded_by": by, "recorded_at": at}
                        for s, d, r, ac, an, no, by, at in await cur.fetchall()]
-    return _json({**_equipment_json(row, date.today()), "schedules": schedules, "inspections": inspections})
+    return _json({**_equipment_json(row, _today(request)), "schedules": schedules, "inspections": inspections})
 
 
 async def _post_inspection(request: web.Request) -> web.Response:
@@ -193,7 +197,7 @@ async def _post_inspection(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(400, "body is not JSON") from exc
     body = _parse(InspectionBody, raw)
-    if body.inspected_on > date.today():
+    if body.inspected_on > _today(request):
         raise ApiError(400, "inspected_on is in the future")
     own = _own_agency(request)
     if own is not None:
@@ -225,7 +229,7 @@ async def _check_own_unit(conn: AsyncConnection, code: str, agency: str) -> None
 
 async def _rate(request: web.Request) -> web.Response:
     q = _parse(RateQuery, dict(request.query))
-    day = q.day or date.today()
+    day = q.day or _today(request)
     async with _pool(request).connection() as conn:
         rows = await compute_rates(conn, day)
     out = [r.as_json() for r in rows if q.by is None or r.dimension == q.by]
@@ -237,7 +241,7 @@ async def _rate(request: web.Request) -> web.Response:
 
 async def _trend_series(request: web.Request) -> tuple[TrendQuery, dict[str, list[tuple[date, float]]]]:
     q = _parse(TrendQuery, dict(request.query))
-    today = date.today()
+    today = _today(request)
     async with _pool(request).connection() as conn:
         return q, await trend(conn, q.by, today - timedelta(days=q.days), today)
 

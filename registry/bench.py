@@ -24,10 +24,11 @@ from registry.notices import scan_notices
 from registry.rate import snapshot_rates
 from semon.db import apply_migrations
 from semon.stack import PostgresServer
+from semon.today import register_today
 
 
 async def run_registry_bench(units: int, today: date | None = None) -> dict[str, object]:
-    today = today or date.today()
+    today = today or register_today()
     root = Path(tempfile.mkdtemp(prefix="semon-bench-registry-", dir="/var/tmp"))
     os.chmod(root, 0o755)
     server = PostgresServer(root / "postgres", durable=False)

@@ -27,19 +27,19 @@ def _format(path: Path, given: str | None) -> Literal["csv", "xlsx"]:
     return "xlsx" if fmt == "xlsx" else "csv"
 
 
-async def import_file(url: str, args: argparse.Namespace) -> int:
+async def import_file(url: str, args: argparse.Namespace, settings: Settings) -> int:
     from registry.io import import_register
 
     path = Path(args.file)
     await apply_migrations(url)
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        report = await import_register(conn, path, _format(path, args.format))
+        report = await import_register(conn, path, _format(path, args.format), today=settings.today())
     for problem in (*report.problems, *report.warnings):
         print(str(problem), file=sys.stderr)
     print(json.dumps({"stored": report.stored, "inserted": report.inserted, "updated": report.updated,
                       "unchanged": report.unchanged, "rejected": report.rejected,
                       "problems_not_listed": report.omitted}))
-    return 1 if report.rejected else 0
+    return 1 if report.rejected or report.problems else 0  # a file problem stores nothing more
 
 
 async def export_file(url: str, args: argparse.Namespace) -> int:
@@ -52,8 +52,8 @@ async def export_file(url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-async def rate(url: str, args: argparse.Namespace) -> int:
-    day = date.fromisoformat(args.date) if args.date else date.today()
+async def rate(url: str, args: argparse.Namespace, settings: Settings) -> int:
+    day = date.fromisoformat(args.date) if args.date else settings.today()
     async with await psycopg.AsyncConnection.connect(url) as conn:
         rows = await (snapshot_rates(conn, day) if args.snapshot else compute_rates(conn, day))
         await conn.commit()
@@ -71,7 +71,7 @@ async def notices(url: str, args: argparse.Namespace, settings: Settings) -> int
     from registry.notices import scan_notices
     from registry.outbox import deliver_due
 
-    day = date.fromisoformat(args.date) if args.date else date.today()
+    day = date.fromisoformat(args.date) if args.date else settings.today()
     result: dict[str, Any] = {}
     async with await psycopg.AsyncConnection.connect(url) as conn:
         result["created"] = await scan_notices(conn, day, months_before=settings.notice_months_before,
@@ -98,12 +98,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     exp.add_argument("file")
     exp.add_argument("--format", choices=("csv", "xlsx"))
     rt = reg_sub.add_parser("rate", help=f"the inspection rate (定检率) against the {TARGET_PERCENT:.0f}%% target")
-    rt.add_argument("--date", help="YYYY-MM-DD (default today)")
+    rt.add_argument("--date", help="YYYY-MM-DD (default: today in SEMON_NOTICE_TIMEZONE)")
     rt.add_argument("--by", choices=("category", "district", "agency"))
     rt.add_argument("--snapshot", action="store_true", help="keep it as the day's snapshot (the trend)")
     rt.add_argument("--chart", help="write the trend by --by (default district) as an SVG file")
     rt.add_argument("--days", type=int, default=90, help="days of trend in the chart")
     nt = reg_sub.add_parser("notices", help="scan for due and overdue notices; --deliver sends them")
-    nt.add_argument("--date", help="YYYY-MM-DD (default today)")
+    nt.add_argument("--date", help="YYYY-MM-DD (default: today in SEMON_NOTICE_TIMEZONE)")
     nt.add_argument("--deliver", action="store_true")
     return reg

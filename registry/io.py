@@ -14,12 +14,15 @@ import contextlib
 import csv
 import io
 import logging
+import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from os import PathLike
 from typing import IO, Any, Literal
+from xml.etree.ElementTree import ParseError
 
 import psycopg
 from psycopg import AsyncConnection
@@ -49,6 +52,31 @@ Target = str | PathLike[str] | IO[bytes]
 
 # Errors that condemn one row, not the import: the batch is retried row by row to find it.
 _ROW_ERRORS = (DueError, psycopg.DataError, psycopg.IntegrityError)
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """What an import file may be. Checked before parsing where the file says it (its size, the
+    XLSX's zip directory, the number of shared strings), and while reading (rows, CSV lines). A
+    file past a limit is one file problem naming the limit; rows stored before it stay stored.
+    The defaults hold a city's register (some 20,000 units) many times over."""
+
+    max_file_bytes: int = 64 * _MIB  # the file as given, CSV or XLSX (compressed)
+    max_rows: int = 500_000  # records, the header and blank rows included
+    max_line_bytes: int = _MIB  # one CSV line
+    max_members: int = 1_000  # entries in the XLSX's zip
+    max_member_bytes: int = 256 * _MIB  # one entry, uncompressed (a sheet's XML)
+    max_total_bytes: int = 512 * _MIB  # all entries, uncompressed
+    max_ratio: float = 100.0  # uncompressed / compressed, of an entry above ratio_floor_bytes
+    ratio_floor_bytes: int = _MIB
+    max_shared_strings: int = 1_000_000  # the workbook's table of texts, all held in memory
+    max_shared_strings_bytes: int = 64 * _MIB
+
+
+class FileProblem(ValueError):
+    """The file as a whole cannot be read; the message is the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +129,28 @@ def _by_line(problems: list[Problem]) -> tuple[Problem, ...]:
 
 async def import_register(conn_or_pool: AsyncConnection | AsyncConnectionPool, path_or_bytes: Source,
                           format: RegisterFormat, *, table: IntervalTable | None = None, today: date | None = None,
-                          batch_size: int = 1000, max_problems: int = 10_000) -> ImportReport:
+                          batch_size: int = 1000, max_problems: int = 10_000,
+                          limits: FileLimits | None = None) -> ImportReport:
     """Store every good row of the file (upsert), report every bad one. Each batch of
-    ``batch_size`` rows is one transaction; ``today`` bounds the last-inspection dates."""
+    ``batch_size`` rows is one transaction; ``today`` (default: the register's today, see
+    ``semon.today``) bounds the last-inspection dates. A file that cannot be read, or is past
+    ``limits``, is a file problem (``Problem`` with no line) in the report, never an exception;
+    only an unreadable path (OSError) and a database failure raise."""
     if format not in ("csv", "xlsx"):
         raise ValueError(f"format must be 'csv' or 'xlsx', not {format!r}")
+    limits = limits or FileLimits()
     if isinstance(conn_or_pool, AsyncConnectionPool):
         async with conn_or_pool.connection() as conn:
             return await _import(conn, path_or_bytes, format, table or default_table(), today, batch_size,
-                                 max_problems)
+                                 max_problems, limits)
     return await _import(conn_or_pool, path_or_bytes, format, table or default_table(), today, batch_size,
-                         max_problems)
+                         max_problems, limits)
 
 
 async def _import(conn: AsyncConnection, source: Source, format: RegisterFormat, table: IntervalTable,
-                  today: date | None, batch_size: int, max_problems: int) -> ImportReport:
+                  today: date | None, batch_size: int, max_problems: int, limits: FileLimits) -> ImportReport:
     tally = _Tally(max_problems)
-    items = read_rows(_source_rows(source, format), table=table, today=today)
+    items = read_rows(_source_rows(source, format, limits), table=table, today=today)
     try:
         done = False
         while not done:
@@ -132,14 +165,21 @@ async def _import(conn: AsyncConnection, source: Source, format: RegisterFormat,
         with contextlib.suppress(ValueError):
             await asyncio.to_thread(items.close)
     report = tally.report()
-    log.info("register import: %d inserted, %d updated, %d unchanged, %d rejected", report.inserted,
-             report.updated, report.unchanged, report.rejected)
+    unreadable = [p.reason for p in report.problems if p.line is None]
+    log.info("register import: %d inserted, %d updated, %d unchanged, %d rejected%s", report.inserted,
+             report.updated, report.unchanged, report.rejected, f"; file: {unreadable[0]}" if unreadable else "")
     return report
 
 
-def _source_rows(source: Source, format: RegisterFormat) -> Iterator[SourceRow | Problem]:
+def _source_rows(source: Source, format: RegisterFormat, limits: FileLimits) -> Iterator[SourceRow | Problem]:
     with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as stream:
-        yield from iter_csv(stream) if format == "csv" else iter_xlsx(stream)
+        rows = iter_csv(stream, limits) if format == "csv" else iter_xlsx(stream, limits)
+        for count, item in enumerate(rows, 1):
+            if count > limits.max_rows:
+                yield Problem(None, f"more than {limits.max_rows:,} rows: split the file (the rows before "
+                                    "were read)")
+                return
+            yield item
 
 
 def _take(items: Iterator[RegisterRow | Rejected | Problem],
@@ -159,20 +199,46 @@ def _take(items: Iterator[RegisterRow | Rejected | Problem],
 
 # --- reading files -----------------------------------------------------------------------------
 
-def iter_csv(stream: IO[bytes]) -> Iterator[SourceRow]:
+def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[SourceRow | Problem]:
     """Records of a comma-separated UTF-8 file (with or without Excel's BOM), each with the line
-    it starts on; a quoted newline continues the record. A line that is not UTF-8 spoils only its
-    record, which comes with the reason instead of being read."""
-    undecodable: set[int] = set()
+    it starts on; a quoted newline continues the record. A line that is not UTF-8, or longer than
+    ``limits.max_line_bytes``, spoils only its record, which comes with the reason instead of being
+    read. A file over ``limits.max_file_bytes``, or in UTF-16/32, is one file problem."""
+    limits = limits or FileLimits()
+    size = _size(stream)
+    if size > limits.max_file_bytes:
+        yield Problem(None, f"the file is {_mib(size)}, more than the {_mib(limits.max_file_bytes)} allowed: "
+                            "split it")
+        return
+    start = stream.read(4)
+    stream.seek(-len(start), os.SEEK_CUR)
+    if start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        yield Problem(None, "UTF-16 or UTF-32 text (Excel's 'Unicode Text'): save as 'CSV UTF-8'")
+        return
+    undecodable: dict[int, bool] = {}  # line → whether it reads as GB18030 (GBK), Excel's Chinese "CSV"
+    too_long: set[int] = set()
 
     def lines() -> Iterator[str]:
-        for number, raw in enumerate(stream, 1):
+        number = 0
+        while raw := stream.readline(limits.max_line_bytes + 1):
+            number += 1
+            if len(raw) > limits.max_line_bytes and not raw.endswith(b"\n"):
+                too_long.add(number)
+                while (rest := stream.readline(limits.max_line_bytes)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the line without holding it
+                yield "\n"
+                continue
             data = raw[len(codecs.BOM_UTF8):] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
             try:
-                yield data.decode("utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError:
-                undecodable.add(number)
-                yield data.decode("utf-8", "replace")
+                try:
+                    text = data.decode("gb18030")
+                    undecodable[number] = True
+                except UnicodeDecodeError:
+                    text = data.decode("utf-8", "replace")
+                    undecodable[number] = False
+            yield text
 
     reader = csv.reader(lines(), strict=True)
     end = 0
@@ -184,30 +250,145 @@ def iter_csv(stream: IO[bytes]) -> Iterator[SourceRow]:
             return
         except csv.Error as exc:
             cells, problem = [], f"not valid CSV ({exc}): check the quotes"
-        start, end = end + 1, reader.line_num
-        if any(n in undecodable for n in range(start, end + 1)):
-            undecodable.difference_update(range(start, end + 1))
-            cells, problem = [], "not UTF-8 text (in Excel, save as 'CSV UTF-8')"
-        yield SourceRow(start, cells, problem)
+        start_line, end = end + 1, reader.line_num
+        spanned = range(start_line, end + 1)
+        if any(n in too_long for n in spanned):
+            too_long.difference_update(spanned)
+            cells, problem = [], f"a line longer than {_mib(limits.max_line_bytes)}: not read"
+        elif any(n in undecodable for n in spanned):
+            gbk = all([undecodable.pop(n) for n in spanned if n in undecodable])
+            cells, problem = [], ("not UTF-8 text" + (" (it reads as GBK)" if gbk else "")
+                                  + ": in Excel, save as 'CSV UTF-8'")
+        yield SourceRow(start_line, cells, problem)
 
 
-def iter_xlsx(source: IO[bytes]) -> Iterator[SourceRow | Problem]:
-    """Rows of the sheet named ``register``, or of the first sheet, numbered as Excel shows them."""
+def _size(stream: IO[bytes]) -> int:
+    here = stream.tell()
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(here)
+    return size
+
+
+def _mib(n: float) -> str:
+    return f"{n / _MIB:.1f} MiB"
+
+
+# What a malformed or hostile workbook raises from the zip, the inflater or the XML parser
+# (defusedxml refuses entity declarations and external references with a ValueError).
+_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ParseError, ValueError, KeyError, TypeError,
+                IndexError, AttributeError, NotImplementedError, RuntimeError)
+_SHARED_STRINGS = "xl/sharedStrings.xml"
+
+
+def iter_xlsx(source: IO[bytes], limits: FileLimits | None = None) -> Iterator[SourceRow | Problem]:
+    """Rows of the sheet named ``register``, or of the first sheet, numbered as Excel shows them.
+
+    Before anything is parsed the zip directory is checked against ``limits`` (the file's size,
+    the number of entries, each entry's uncompressed size and compression ratio, the total) and
+    the shared strings are counted; XML is parsed with defusedxml (no DTDs, entities or external
+    references). Whatever is wrong with the file ends the reading with one file problem."""
     import openpyxl  # heavy; only an XLSX import needs it
-    from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
-        yield Problem(None, f"not an XLSX workbook ({type(exc).__name__}: {str(exc)[:120]})")
+    limits = limits or FileLimits()
+    if not openpyxl.DEFUSEDXML:  # openpyxl picks defusedxml up when it is installed
+        yield Problem(None, "XLSX import is off: defusedxml is not installed")
         return
     try:
-        sheet = book["register"] if "register" in book.sheetnames else book.worksheets[0]
-        sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
-        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1):
+        check_xlsx(source, limits)
+        source.seek(0)
+        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    except FileProblem as exc:
+        yield Problem(None, str(exc))
+        return
+    except _XLSX_ERRORS as exc:
+        yield Problem(None, f"not an XLSX workbook ({_why(exc)})")
+        return
+    try:
+        try:
+            if not book.worksheets:
+                yield Problem(None, "the workbook has no worksheet")
+                return
+            sheet = book["register"] if "register" in book.sheetnames else book.worksheets[0]
+            sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
+            rows = enumerate(sheet.iter_rows(min_row=1, values_only=True), 1)
+        except _XLSX_ERRORS as exc:
+            yield Problem(None, f"the workbook is damaged or not a plain XLSX ({_why(exc)})")
+            return
+        while True:
+            try:
+                number, values = next(rows)
+            except StopIteration:
+                return
+            except _XLSX_ERRORS as exc:
+                yield Problem(None, f"the workbook is damaged or not a plain XLSX ({_why(exc)}); rows after the "
+                                    "last one reported were not read")
+                return
             yield SourceRow(number, values)
     finally:
         book.close()
+
+
+def _why(exc: BaseException) -> str:
+    """The first cause (openpyxl wraps the parser's error in a ValueError of its own)."""
+    for _ in range(8):
+        cause = exc.__cause__ or exc.__context__
+        if cause is None:
+            break
+        exc = cause
+    return f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
+def check_xlsx(stream: IO[bytes], limits: FileLimits) -> None:
+    """Raise FileProblem when the workbook is past ``limits``, from its zip directory and a
+    streamed count of its shared strings (nothing is expanded into memory)."""
+    size = _size(stream)
+    if size > limits.max_file_bytes:
+        raise FileProblem(f"the file is {_mib(size)}, more than the {_mib(limits.max_file_bytes)} allowed: split it")
+    with zipfile.ZipFile(stream) as archive:
+        members = archive.infolist()
+        if len(members) > limits.max_members:
+            raise FileProblem(f"the workbook has {len(members):,} parts, more than {limits.max_members:,}: "
+                              "not a plain register")
+        total = 0
+        for info in members:
+            total += info.file_size
+            if info.file_size > limits.max_member_bytes:
+                raise FileProblem(f"part {info.filename[:80]!r} unpacks to {_mib(info.file_size)}, more than "
+                                  f"{_mib(limits.max_member_bytes)}")
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > limits.ratio_floor_bytes and ratio > limits.max_ratio:
+                raise FileProblem(f"part {info.filename[:80]!r} unpacks {ratio:,.0f} times its packed size "
+                                  f"(more than {limits.max_ratio:,.0f}): a zip bomb, not a register")
+        if total > limits.max_total_bytes:
+            raise FileProblem(f"the workbook unpacks to {_mib(total)}, more than {_mib(limits.max_total_bytes)}")
+        names = {info.filename for info in members}
+        if _SHARED_STRINGS in names:
+            info = archive.getinfo(_SHARED_STRINGS)
+            if info.file_size > limits.max_shared_strings_bytes:
+                raise FileProblem(f"the workbook's shared strings unpack to {_mib(info.file_size)}, more than "
+                                  f"{_mib(limits.max_shared_strings_bytes)}")
+            with archive.open(info) as xml:
+                count = _count_shared_strings(xml, limits.max_shared_strings)
+            if count > limits.max_shared_strings:
+                raise FileProblem(f"the workbook holds more than {limits.max_shared_strings:,} distinct texts "
+                                  "(shared strings): split the file")
+
+
+def _count_shared_strings(xml: IO[bytes], most: int) -> int:
+    """How many ``<si>`` the shared-strings part has, up to ``most`` + 1 (then it stops reading)."""
+    from defusedxml.ElementTree import iterparse
+
+    count = 0
+    root = None
+    for event, node in iterparse(xml, events=("start", "end")):
+        if root is None:
+            root = node
+        elif event == "end" and (node.tag.endswith("}si") or node.tag == "si"):
+            count += 1
+            if count > most:
+                break
+            root.clear()  # keep nothing of what was counted
+    return count
 
 
 # --- storing a batch ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from registry.due import Category, DueError, IntervalTable, default_table
 from registry.model import Equipment, Role, Status
 from semon.protocol.topics import DEVICE_ID_PATTERN
+from semon.today import register_today
 
 # What a cell holds: text from CSV; text, numbers, dates (datetime for date cells) from XLSX.
 Cell = str | int | float | date | None
@@ -69,12 +70,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("address", "text", "where it is installed", "equipment", "address"),
     Column("district_code", "district", "administrative division code, 6 digits (e.g. 630102)", "equipment",
            "district_code", required=True),
-    Column("owner_code", "text", "使用单位: unified social credit code (the party's identity)", "owner", "code"),
+    Column("owner_code", "party_code", "使用单位: unified social credit code (the party's identity)", "owner", "code"),
     Column("owner_name", "text", "使用单位 name (needed the first time a code appears)", "owner", "name"),
-    Column("maintenance_code", "text", "维保单位 code", "maintenance", "code"),
+    Column("maintenance_code", "party_code", "维保单位 code", "maintenance", "code"),
     Column("maintenance_name", "text", "维保单位 name", "maintenance", "name"),
     Column("maintenance_phone", "phone", "维保单位 phone (digits, spaces, `+ - ( )`)", "maintenance", "phone"),
-    Column("agency_code", "text", "检验机构 code", "agency", "code"),
+    Column("agency_code", "party_code", "检验机构 code", "agency", "code"),
     Column("agency_name", "text", "检验机构 name", "agency", "name"),
     Column("agency_email", "email", "检验机构 e-mail for notices", "agency", "email"),
     Column("agency_webhook_url", "url", "检验机构 webhook for notices (http or https)", "agency", "webhook_url"),
@@ -304,10 +305,49 @@ def _bool(col: Column, text: str, cell: Cell) -> Any:
 
 
 _PARSERS: dict[str, Callable[[Column, str, Cell], Any]] = {
-    "text": _text, "code": _code, "category": _category, "status": _status, "district": _district,
+    "text": _text, "party_code": _text, "code": _code, "category": _category, "status": _status, "district": _district,
     "phone": _phone, "email": _email, "url": _url, "date": _date, "int": _int, "float": _float, "gas": _gas,
     "bool": _bool,
 }
+
+
+# Columns of identifiers: digits that are not a quantity. Typed into a number cell, Excel keeps
+# 15 significant digits (a 20-digit 设备代码 becomes 3.11063010220268E+19) and drops leading
+# zeros, and its CSV shows the exponent form: the code read back is another code.
+IDENTIFIER_KINDS = frozenset({"code", "party_code", "phone", "district"})
+_EXPONENT = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
+_AS_TEXT = "format the column as text (or start each code with an apostrophe) and type the codes again"
+
+
+def _number_shown(cell: int | float) -> str:
+    return f"{cell:.15g}" if isinstance(cell, float) else str(cell)
+
+
+def _identifier_check(col: Column, text: str, cell: Cell) -> None:
+    """Refuse an identifier the spreadsheet turned into a number, a date or a TRUE/FALSE; a
+    6-digit district code kept as a whole number is exact (no district code starts with 0)."""
+    if isinstance(cell, bool):
+        raise CellError(f"{col.name} {_show(text)} is a TRUE/FALSE cell in the file, not text; {_AS_TEXT}")
+    if isinstance(cell, date):  # Excel reads a code such as 3-12 or 2024/1 as a date
+        raise CellError(f"{col.name} {_show(text)} is a date cell in the file, not text: the spreadsheet read the "
+                        f"code as a date; {_AS_TEXT}")
+    if isinstance(cell, int | float):
+        if col.kind == "district" and float(cell).is_integer() and 100_000 <= cell <= 999_999:
+            return
+        raise CellError(f"{col.name} {_number_shown(cell)} is a number in the file, not text: a spreadsheet keeps "
+                        f"only 15 digits of a number and drops leading zeros, so the code may have changed; "
+                        f"{_AS_TEXT}")
+    if _EXPONENT.fullmatch(text):
+        raise CellError(f"{col.name} {_show(text)} is a number in exponent form: the spreadsheet has cut the code "
+                        f"to 15 digits; {_AS_TEXT}")
+
+
+def _date_number_check(col: Column, text: str, cell: Cell) -> None:
+    """A date cell shown as a number is Excel's day count (45000 is 2023-03-15), not a date."""
+    number = isinstance(cell, int | float) and not isinstance(cell, bool)
+    if number or re.fullmatch(r"\d+(?:\.\d+)?", text):
+        raise CellError(f"{col.name} {_show(text)} is a number, not a date (a spreadsheet's day count?): format "
+                        "the column as a date or as text, YYYY-MM-DD")
 
 
 def parse_cell(col: Column, cell: Cell) -> Any:
@@ -319,6 +359,10 @@ def parse_cell(col: Column, cell: Cell) -> Any:
         return None
     if _CONTROL.search(text):  # XLSX cannot hold them, so the export would fail later
         raise CellError(f"{col.name} {_show(text)} contains a control character")
+    if col.kind in IDENTIFIER_KINDS:
+        _identifier_check(col, text, cell)
+    elif col.kind == "date":
+        _date_number_check(col, text, cell)
     return _PARSERS[col.kind](col, text, cell)
 
 
@@ -485,7 +529,7 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
 
     The first non-blank record is the header; without the required columns nothing is read."""
     table = table or default_table()
-    today = today or date.today()
+    today = today or register_today()
     header: Header | None = None
     checks = _FileChecks()
     unreadable = False

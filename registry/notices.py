@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import AsyncConnection
@@ -26,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from registry.due import add_months, notice_day
 from semon.settings import Settings
+from semon.today import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -198,14 +198,13 @@ async def scan_notices(conn: AsyncConnection, today: date, *, months_before: int
     return created
 
 
-async def run_scans(pool: AsyncConnectionPool, settings: Settings) -> None:
+async def run_scans(pool: AsyncConnectionPool, settings: Settings, *, clock: Clock = utc_now) -> None:
     """Scan now, then every ``notice_scan_interval_s``; runs until cancelled. The scan is
     idempotent, so a short interval only makes new work appear sooner after a restart."""
-    zone = ZoneInfo(settings.notice_timezone)
     while True:
         try:
             async with pool.connection() as conn:
-                await scan_notices(conn, datetime.now(zone).date(), months_before=settings.notice_months_before,
+                await scan_notices(conn, settings.today(clock), months_before=settings.notice_months_before,
                                    repeat_days=settings.notice_overdue_repeat_days)
         except psycopg.Error as exc:
             log.warning("notice scan failed (%s); next try in %.0fs", exc, settings.notice_scan_interval_s)

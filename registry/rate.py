@@ -20,6 +20,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from registry.due import inspection_rate
+from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +95,14 @@ def days_back(today: date, days: int) -> date:
     return today - timedelta(days=days)
 
 
-async def run_snapshots(pool: AsyncConnectionPool, interval_s: float = 3600.0) -> None:
-    """Keep today's rates as the day's snapshot, refreshed every ``interval_s`` (the last run
-    of a day stands for it)."""
+async def run_snapshots(pool: AsyncConnectionPool, interval_s: float = 3600.0, *, tz: str = DEFAULT_ZONE,
+                        clock: Clock = utc_now) -> None:
+    """Keep today's rates (today in ``tz``, the register's zone) as the day's snapshot, refreshed
+    every ``interval_s`` (the last run of a day stands for it)."""
     while True:
         try:
             async with pool.connection() as conn:
-                await snapshot_rates(conn, date.today())
+                await snapshot_rates(conn, register_today(tz, clock=clock))
         except psycopg.Error as exc:
             log.warning("inspection-rate snapshot not taken (%s)", exc)
         await asyncio.sleep(interval_s)

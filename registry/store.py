@@ -81,9 +81,7 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, table: Int
                ON CONFLICT (registration_code, schedule) DO UPDATE SET interval_months = excluded.interval_months,
                  last_inspected = excluded.last_inspected, next_due = excluded.next_due""",
             (item.registration_code, schedule.name, schedule.months, last, due))
-    # Grade 5 vessels and the like (0 months) may not be used at all.
-    unusable = any(s.months <= 0 for s in schedules)
-    await _refresh(conn, item.registration_code, unfit=unusable or None)
+    await _refresh(conn, item.registration_code)
 
 
 def _later(a: date | None, b: date | None) -> date | None:
@@ -92,20 +90,36 @@ def _later(a: date | None, b: date | None) -> date | None:
     return max(a, b)
 
 
-async def _refresh(conn: AsyncConnection, code: str, *, unfit: bool | None = None) -> None:
-    await conn.execute(
-        """UPDATE equipment SET next_due = (SELECT min(next_due) FROM equipment_schedules s
-                                           WHERE s.registration_code = equipment.registration_code),
-             fit_for_use = CASE WHEN %s::boolean IS NULL THEN fit_for_use ELSE NOT %s::boolean END
-           WHERE registration_code = %s""",
-        (unfit, unfit, code))
+# A unit is fit for use only when every one of its schedules is: none may be a 0-month schedule
+# (a grade 5 vessel: not to be used at all) and none may have a failed inspection as its latest
+# one. A pass on one schedule (a boiler's external) does not undo a fail on another (its internal).
+_REFRESH = """
+UPDATE equipment SET
+  next_due = (SELECT min(s.next_due) FROM equipment_schedules s
+              WHERE s.registration_code = equipment.registration_code),
+  fit_for_use = NOT EXISTS (
+    SELECT 1 FROM equipment_schedules s
+    WHERE s.registration_code = equipment.registration_code
+      AND (s.interval_months <= 0
+           OR (SELECT i.result FROM inspections i
+               WHERE i.registration_code = s.registration_code AND i.schedule = s.schedule
+               ORDER BY i.inspected_on DESC LIMIT 1) = 'fail'))
+WHERE registration_code = %s
+"""
+
+
+async def _refresh(conn: AsyncConnection, code: str) -> None:
+    """Recompute the unit's earliest due date and its fitness from its schedules and inspections."""
+    await conn.execute(_REFRESH, (code,))
 
 
 async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, inspected_on: date, result: Result,
                             agency: str | None = None, report_no: str | None = None, recorded_by: str | None = None,
                             table: IntervalTable | None = None) -> dict[str, Any]:
-    """Record an inspection. A pass (or conditional pass) moves its schedule on and makes the
-    unit fit for use; a fail leaves the schedule where it was and makes the unit unfit."""
+    """Record an inspection. A pass (or conditional pass) moves its schedule on; a fail leaves
+    the schedule where it was. The unit is fit for use when the latest inspection of every one
+    of its schedules is not a fail (and none is a 0-month schedule): a pass on one schedule does
+    not make up for a fail on another."""
     table = table or default_table()
     cur = await conn.execute(
         """SELECT e.category, e.commissioned_on, s.interval_months, s.last_inspected
@@ -125,16 +139,14 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
            ON CONFLICT (registration_code, schedule, inspected_on) DO UPDATE SET result = excluded.result,
              agency_id = excluded.agency_id, report_no = excluded.report_no, recorded_by = excluded.recorded_by""",
         (code, schedule, inspected_on, str(result), agency_id, report_no, recorded_by))
-    if result is Result.FAIL:
-        await _refresh(conn, code, unfit=True)
-    else:
+    if result is not Result.FAIL:
         newest = _later(last, inspected_on)
         due = next_due(Schedule(schedule, int(months)), last_inspected=newest, commissioned=commissioned,
                        category=Category(category), table=table)
         await conn.execute(
             """UPDATE equipment_schedules SET last_inspected = %s, next_due = %s
                WHERE registration_code = %s AND schedule = %s""", (newest, due, code, schedule))
-        await _refresh(conn, code, unfit=False)
+    await _refresh(conn, code)
     cur = await conn.execute("SELECT next_due, fit_for_use FROM equipment WHERE registration_code = %s", (code,))
     state = await cur.fetchone()
     assert state is not None

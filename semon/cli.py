@@ -179,9 +179,9 @@ def _registry(settings: Settings, args: argparse.Namespace) -> int:
     if (url := _database(settings, "registry")) is None:
         return 2
     commands = {
-        "import": lambda: registry_cli.import_file(url, args),
+        "import": lambda: registry_cli.import_file(url, args, settings),
         "export": lambda: registry_cli.export_file(url, args),
-        "rate": lambda: registry_cli.rate(url, args),
+        "rate": lambda: registry_cli.rate(url, args, settings),
         "notices": lambda: registry_cli.notices(url, args, settings),
     }
     code = run(commands[args.registry])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from semon.protocol.decode import DecodeLimits
+from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now, zone
 
 
 class Settings(BaseSettings):
@@ -100,7 +101,9 @@ class Settings(BaseSettings):
     notice_delivery: bool = False
     notice_months_before: int = Field(default=1, ge=0, le=12)  # owners must apply a month ahead; 0: no due notices
     notice_overdue_repeat_days: int = Field(default=7, ge=1)  # overdue notices repeat this often
-    notice_timezone: str = "Asia/Shanghai"  # whose calendar decides what "today" is
+    # The register's calendar: what "today" is for due dates, overdue, the rate, notices and the
+    # checks on inspection dates (an IANA name; the machine's clock is UTC).
+    notice_timezone: str = DEFAULT_ZONE
     notice_scan_interval_s: float = Field(default=6 * 3600.0, gt=0)  # idempotent: rescans only catch up
     notice_batch_size: int = Field(default=20, ge=1)  # claimed and sent concurrently, in one transaction
     notice_max_attempts: int = Field(default=8, ge=1)  # then 'failed'
@@ -123,6 +126,16 @@ class Settings(BaseSettings):
     # Reconnect backoff (seconds) for the broker and the database.
     backoff_initial_s: float = Field(default=0.2, gt=0)
     backoff_max_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("notice_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)  # ValueError with the name: refused at start, not at the first scan
+        return value
+
+    def today(self, clock: Clock = utc_now) -> date:
+        """The register's local date (see ``semon.today``)."""
+        return register_today(self.notice_timezone, clock=clock)
 
     def decode_limits(self) -> DecodeLimits:
         return DecodeLimits(

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator
-from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -110,7 +109,7 @@ async def seed_register(settings: Settings, database_url: str) -> int:
     if not settings.registry_demo_units:
         return 0
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        count = await seed_demo_register(conn, today=date.today(), total=settings.registry_demo_units,
+        count = await seed_demo_register(conn, today=settings.today(), total=settings.registry_demo_units,
                                          city_elevators=settings.city_elevators, city_boilers=settings.city_boilers,
                                          city_seed=settings.city_seed)
         await conn.commit()

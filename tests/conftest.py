@@ -12,11 +12,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from semon.db import apply_migrations
 from semon.stack import MosquittoServer, PostgresServer
 
 _db_numbers = itertools.count(1)
+
+# Property tests run on a shared, loaded machine: a slow example is not a failure (no deadline);
+# a failure prints the blob that replays it.
+hypothesis_settings.register_profile("semon", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("semon")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@ with its snapshots and trend chart, inspections moving schedules and failing uni
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import asyncio
+import contextlib
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -12,9 +14,13 @@ from registry.chart import trend_svg
 from registry.demo import seed_demo_register
 from registry.due import Category, Result
 from registry.model import Equipment, Party, Role, Status
-from registry.rate import compute_rates, snapshot_rates, trend
+from registry.notices import run_scans
+from registry.rate import compute_rates, run_snapshots, snapshot_rates, trend
 from registry.store import record_inspection, upsert_equipment, upsert_party
+from semon.db import open_pool
+from semon.settings import Settings
 from simulators.city import city_fleet
+from tests.integration.helpers import query, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +91,90 @@ async def test_inspections_move_the_schedule_and_a_failure_makes_the_unit_unfit(
                                                status=Status.STOPPED, last_inspected={"periodic": date(2020, 1, 1)}))
         rates = {(r.dimension, r.key): r for r in await compute_rates(conn, TODAY)}
         assert (rates[("city", "all")].in_use, rates[("city", "all")].overdue) == (1, 1)
+
+
+async def test_a_unit_is_fit_only_when_the_latest_result_of_every_schedule_is(database_url: str) -> None:
+    """A boiler's external pass does not undo its internal fail; only an internal pass does."""
+    code = "11006301022020000077"
+
+    async def fit() -> bool:
+        cur = await conn.execute("SELECT fit_for_use FROM equipment WHERE registration_code = %s", (code,))
+        row = await cur.fetchone()
+        assert row is not None
+        return bool(row[0])
+
+    async def record(schedule: str, day: date, result: Result) -> bool:
+        state = await record_inspection(conn, code, schedule=schedule, inspected_on=day, result=result)
+        assert state["fit_for_use"] == await fit()
+        return bool(state["fit_for_use"])
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        boiler = Equipment(code, Category.BOILER, "630102", commissioned_on=date(2020, 5, 1),
+                           last_inspected={"external": date(2025, 10, 1), "internal": date(2024, 4, 20)})
+        await upsert_equipment(conn, boiler)
+        assert await fit()
+        assert not await record("internal", date(2026, 4, 10), Result.FAIL)
+        assert not await record("external", date(2026, 4, 12), Result.PASS)  # the fault: this made it fit
+        assert not await record("hydrostatic", date(2026, 4, 12), Result.CONDITIONAL)
+        await upsert_equipment(conn, boiler)  # a re-import does not clear the fail either
+        assert not await fit()
+        assert await record("internal", date(2026, 4, 20), Result.PASS)  # the failed schedule passes
+        # An older fail entered late is not the latest result: still fit.
+        assert await record("internal", date(2026, 4, 1), Result.FAIL)
+        assert not await record("external", date(2026, 4, 25), Result.FAIL)
+        assert not await record("internal", date(2026, 4, 26), Result.PASS)  # the external still failed
+        assert await record("external", date(2026, 4, 27), Result.CONDITIONAL)
+        # A schedule of 0 months (a grade 5 vessel) is unfit whatever the results.
+        vessel = Equipment("21106301022020000078", Category.PRESSURE_VESSEL, "630102",
+                           commissioned_on=date(2024, 1, 1), rated={"safety_grade": 5})
+        await upsert_equipment(conn, vessel)
+        cur = await conn.execute("SELECT fit_for_use FROM equipment WHERE registration_code = %s",
+                                 (vessel.registration_code,))
+        assert await cur.fetchone() == (False,)
+        await conn.rollback()
+
+
+async def test_the_daily_work_at_0130_beijing_uses_the_beijing_date(database_url: str) -> None:
+    """17:30 UTC on 29 November is 01:30 on the 30th in Beijing: a schedule due on the 29th is
+    overdue there (by the UTC date it would be due today, and owe nothing)."""
+    def clock() -> datetime:
+        return datetime(2026, 11, 29, 17, 30, tzinfo=UTC)
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await upsert_party(conn, Party("AG1", "检验所", Role.AGENCY, email="a@example.cn"))
+        await upsert_equipment(conn, Equipment(
+            "11006301022020000099", Category.BOILER, "630102", agency="AG1",
+            last_inspected={"external": date(2025, 11, 29), "internal": date(2026, 1, 1),
+                            "hydrostatic": date(2026, 1, 1)}))
+        await conn.commit()
+    settings = Settings(notice_scan_interval_s=3600)
+    async with open_pool(database_url, min_size=1, max_size=2) as pool:
+        tasks = [asyncio.create_task(run_scans(pool, settings, clock=clock)),
+                 asyncio.create_task(run_snapshots(pool, tz=settings.notice_timezone, clock=clock))]
+        try:
+            assert await wait_for_count(database_url, "SELECT count(*) FROM notices", 1, timeout=30) == 1
+            assert await wait_for_count(database_url, "SELECT count(*) FROM rate_snapshots", 1, timeout=30) >= 1
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    assert await query(database_url, "SELECT kind, payload->>'as_of', payload->>'days_overdue' FROM notices") == [
+        ("overdue", "2026-11-30", "1")]
+    assert await query(database_url, """SELECT day, in_use, overdue FROM rate_snapshots
+                                        WHERE dimension = 'city'""") == [(date(2026, 11, 30), 1, 1)]
+
+
+async def test_the_migration_recomputes_fitness_stored_by_the_old_rule(database_url: str) -> None:
+    from semon.db.migrations import _migration_files
+
+    (sql,) = [text for name, text in _migration_files() if name == "0006_fit_for_use_every_schedule.sql"]
+    code = "11006301022020000088"
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await upsert_equipment(conn, Equipment(code, Category.BOILER, "630102", commissioned_on=date(2020, 5, 1)))
+        await record_inspection(conn, code, schedule="internal", inspected_on=date(2026, 4, 10), result=Result.FAIL)
+        await record_inspection(conn, code, schedule="external", inspected_on=date(2026, 4, 12), result=Result.PASS)
+        await conn.execute("UPDATE equipment SET fit_for_use = true")  # what the old rule left
+        await conn.execute(sql.encode())
+        cur = await conn.execute("SELECT fit_for_use FROM equipment")
+        assert await cur.fetchall() == [(False,)]

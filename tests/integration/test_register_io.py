@@ -7,7 +7,7 @@ import csv
 import io
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -17,6 +17,7 @@ import pytest
 from registry.io import ImportReport, RegisterFormat, export_register, import_register
 from registry.io_rows import COLUMNS
 from semon.db import open_pool
+from semon.today import register_today
 from tests.integration.helpers import query
 
 pytestmark = pytest.mark.integration
@@ -212,6 +213,57 @@ async def test_not_a_workbook(database_url: str) -> None:
     assert len(report.problems) == 1 and str(report.problems[0]).startswith("file: not an XLSX workbook")
 
 
+async def test_a_code_excel_turned_into_a_number_is_refused_not_stored_as_another(database_url: str) -> None:
+    code = "31106301022026812345"
+    rows = [row(registration_code=3.11063010220268e19, category="电梯", district_code="630102"),
+            row(registration_code="31106301022026800001", category="电梯", district_code=630102,
+                owner_code=9.16301002265e17, owner_name="某物业"),
+            row(registration_code=code, category="电梯", district_code=630102)]
+    report = await import_(database_url, xlsx_bytes(rows), "xlsx")
+    assert report.stored == 1 and report.rejected == 2
+    advice = ("is a number in the file, not text: a spreadsheet keeps only 15 digits of a number and drops "
+              "leading zeros, so the code may have changed; format the column as text (or start each code with "
+              "an apostrophe) and type the codes again")
+    assert [str(p) for p in report.problems] == [
+        f"line 2: registration_code 3.11063010220268e+19 {advice}",
+        f"line 3: owner_code 9.16301002265e+17 {advice}",
+        "line 3: owner_name given without owner_code"]
+    assert await query(database_url, "SELECT registration_code, district_code FROM equipment") == [(code, "630102")]
+
+
+async def test_an_inspection_dated_today_in_beijing_imports_at_0130_beijing(database_url: str) -> None:
+    """17:30 UTC on the 29th is 01:30 on the 30th in Beijing: an inspection of the 30th is not in the future."""
+    today = register_today("Asia/Shanghai", clock=lambda: datetime(2026, 11, 29, 17, 30, tzinfo=UTC))
+    rows = [row(registration_code="E-1", category="电梯", district_code="630102", last_periodic="2026-11-30"),
+            row(registration_code="E-2", category="电梯", district_code="630102", last_periodic="2026-12-01")]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        report = await import_register(conn, csv_bytes(rows), "csv", today=today)
+    assert report.stored == 1
+    assert [str(p) for p in report.problems] == ["line 3: last_periodic 2026-12-01 is in the future"]
+    assert await query(database_url, "SELECT last_inspected FROM equipment_schedules") == [(date(2026, 11, 30),)]
+
+
+async def test_hostile_files_are_file_problems_through_the_import(database_url: str, tmp_path: Path) -> None:
+    """The same path the command line takes: a path on disk, the database, the report."""
+    from tests.unit.test_register_files import EXTERNAL, GOOD, LAUGHS, rewrite, shared_strings, with_doctype
+
+    hostile = {
+        "bomb.xlsx": rewrite(GOOD, "xl/sharedStrings.xml", lambda _: shared_strings(2_000_000)),
+        "laughs.xlsx": rewrite(GOOD, "xl/worksheets/sheet1.xml", with_doctype(LAUGHS, "&lol3;")),
+        "external.xlsx": rewrite(GOOD, "xl/sharedStrings.xml",
+                                 lambda _: with_doctype(EXTERNAL)(shared_strings(["&xxe;"]))),
+        "truncated.xlsx": GOOD[: len(GOOD) // 2],
+        "utf16.csv": "registration_code,category,district_code\nE1,电梯,630102\n".encode("utf-16"),
+    }
+    for name, data in hostile.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            report = await import_register(conn, path, "csv" if name.endswith(".csv") else "xlsx", today=TODAY)
+        assert report.stored == 0 and len(report.problems) == 1 and report.problems[0].line is None, (name, report)
+    assert await query(database_url, "SELECT count(*) FROM equipment") == [(0,)]
+
+
 async def test_csv_export_then_import_is_a_round_trip(database_url: str) -> None:
     await import_(database_url, file_bytes("csv"), "csv")
     before = await snapshot(database_url)
@@ -312,3 +364,21 @@ async def test_an_empty_register_exports_its_header(database_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         assert await export_register(conn, out, "csv") == 0
     assert out.getvalue().decode("utf-8-sig").splitlines() == [",".join(c.name for c in COLUMNS)]
+
+
+async def test_the_command_line_reports_a_bad_file_and_fails(database_url: str, tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import sys
+
+    from tests.unit.test_register_files import GOOD, LAUGHS, rewrite, with_doctype
+
+    path = tmp_path / "laughs.xlsx"
+    path.write_bytes(rewrite(GOOD, "xl/worksheets/sheet1.xml", with_doctype(LAUGHS, "&lol3;")))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "semon", "registry", "import", str(path), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "SEMON_DATABASE_URL": database_url})
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 1, (out, err)
+    assert "\nfile: not an XLSX workbook (EntitiesForbidden" in "\n" + err.decode()
+    assert '"stored": 0' in out.decode()

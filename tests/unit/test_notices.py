@@ -121,8 +121,8 @@ def test_signature_tolerance_rejects_old_and_malformed_timestamps() -> None:
     assert not verify_signature("k", "soon", body, sign("k", "soon", body), tolerance_s=300, now=1400)
 
 
-def test_retry_delays_double_with_jitter_up_to_the_cap() -> None:
-    random.seed(7)
+def test_retry_delays_double_with_jitter_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", random.Random(7).uniform)  # repeatable, and no global seed left behind
     for attempts, ceiling in [(1, 60), (2, 120), (3, 240), (9, 3600), (50, 3600)]:
         delays = [retry_delay(attempts, 60, 3600) for _ in range(200)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)

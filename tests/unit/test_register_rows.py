@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from registry.due import Category, default_table
 from registry.io import iter_csv, iter_xlsx
@@ -24,6 +27,7 @@ from registry.io_rows import (
     SourceRow,
     columns_markdown,
     csv_text,
+    is_blank,
     parse_row,
     read_rows,
     row_cells,
@@ -337,8 +341,16 @@ def test_a_line_that_is_not_utf8_spoils_only_its_record() -> None:
             + "E2,电梯,630102\n".encode())
     out = csv_rows(data)
     assert isinstance(out[0], Rejected)
-    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text (in Excel, save as 'CSV UTF-8')"]
+    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text (it reads as GBK): in Excel, save as "
+                                                 "'CSV UTF-8'"]
     assert isinstance(out[1], RegisterRow) and out[1].line == 3
+
+
+def test_a_line_in_no_known_encoding() -> None:
+    out = csv_rows(b"registration_code,category,district_code\nE1,\xff\x80,630102\nE2,elevator,630102\n")
+    assert isinstance(out[0], Rejected)
+    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text: in Excel, save as 'CSV UTF-8'"]
+    assert isinstance(out[1], RegisterRow)
 
 
 def test_broken_quotes_are_reported_and_reading_goes_on() -> None:
@@ -422,3 +434,127 @@ def test_parse_row_alone_needs_no_file_state() -> None:
     assert header is not None
     outcome = parse_row(header, 7, ["E1", "lift", "630102"], table=default_table(), today=TODAY)
     assert isinstance(outcome, Rejected) and outcome.line == 7
+
+
+# --- identifiers a spreadsheet turned into numbers ---------------------------------------------
+
+AS_TEXT = "format the column as text (or start each code with an apostrophe) and type the codes again"
+
+
+def xlsx_of(*rows: Sequence[Cell]) -> list[Outcome]:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(list(row))
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    return list(read_rows(iter_xlsx(data), table=default_table(), today=TODAY))
+
+
+def test_a_20_digit_code_in_a_number_cell_is_refused_not_changed() -> None:
+    """Excel keeps 15 digits: 31106301022026812345 typed into a number cell is 3.11063010220268E+19."""
+    out = xlsx_of(BASE, (3.11063010220268e19, "elevator", "630102"), ("31106301022026812345", "elevator", "630102"))
+    assert isinstance(out[0], Rejected)
+    assert [str(p) for p in out[0].problems] == [
+        "line 2: registration_code 3.11063010220268e+19 is a number in the file, not text: a spreadsheet keeps only "
+        f"15 digits of a number and drops leading zeros, so the code may have changed; {AS_TEXT}"]
+    assert isinstance(out[1], RegisterRow) and out[1].equipment.registration_code == "31106301022026812345"
+
+
+@pytest.mark.parametrize("cell", [3.11063010220268e19, 31106301022026800000, 12345, 12345.0, -1.5])
+def test_any_number_in_the_code_column_is_refused(cell: Cell) -> None:
+    (problem,) = reasons(cell, "elevator", "630102")
+    assert "is a number in the file, not text" in problem and problem.endswith(AS_TEXT)
+
+
+@pytest.mark.parametrize("text", ["3.11063E+19", "3.11063e+19", "3,11063E+19", "1E+05", "3.1106301022E19"])
+def test_a_code_in_exponent_form_from_a_csv_excel_saved(text: str) -> None:
+    assert reasons(text, "elevator", "630102") == [
+        f"line 2: registration_code {text!r} is a number in exponent form: the spreadsheet has cut the code to 15 "
+        f"digits; {AS_TEXT}"]
+
+
+@pytest.mark.parametrize(("column", "cell"), [
+    ("owner_code", 9.16301002265e17), ("owner_code", "9.16301E+17"), ("maintenance_code", 12345678),
+    ("agency_code", "1.2E+10"), ("maintenance_phone", 9718123456), ("maintenance_phone", "1.38123E+10"),
+    ("district_code", "6.30102E+05"), ("district_code", 63010.2), ("district_code", 63010),
+])
+def test_other_identifier_columns(column: str, cell: Cell) -> None:
+    header: tuple[str, ...]
+    cells: tuple[Cell, ...]
+    if column == "district_code":
+        header, cells = BASE, ("E1", "elevator", cell)
+    elif column.endswith("_code"):  # a party code alone names a registered party
+        header, cells = (*BASE, column), ("E1", "elevator", "630102", cell)
+    else:
+        header, cells = (*BASE, column, "maintenance_code"), ("E1", "elevator", "630102", cell, "P1")
+    (problem,) = reasons(*cells, header=header)
+    assert problem.startswith(f"line 2: {column} ") and problem.endswith(AS_TEXT), problem
+
+
+def test_a_six_digit_district_number_is_exact_and_kept() -> None:
+    out = xlsx_of(BASE, ("E1", "elevator", 630102), ("E2", "elevator", 630102.0))
+    assert [o.equipment.district_code for o in out if isinstance(o, RegisterRow)] == ["630102", "630102"]
+
+
+@pytest.mark.parametrize("cell", [45000, 45000.0, "45000", "44927.5"])
+def test_a_date_shown_as_a_day_count_is_refused(cell: Cell) -> None:
+    assert reasons("E1", "elevator", "630102", cell, header=(*BASE, "commissioned_on")) == [
+        f"line 2: commissioned_on {cell_text_of(cell)!r} is a number, not a date (a spreadsheet's day count?): "
+        "format the column as a date or as text, YYYY-MM-DD"]
+
+
+def cell_text_of(cell: Cell) -> str:
+    return str(int(cell)) if isinstance(cell, float) and cell.is_integer() else str(cell)
+
+
+def test_xlsx_dates_as_date_cells_and_as_text_are_both_read() -> None:
+    out = xlsx_of((*BASE, "commissioned_on", "last_periodic"),
+                  ("E1", "elevator", "630102", datetime(2020, 5, 6), "2025-05-01"),
+                  ("E2", "elevator", "630102", "2020/5/6", date(2025, 5, 1)))
+    assert [(o.equipment.commissioned_on, o.equipment.last_inspected) for o in out if isinstance(o, RegisterRow)] \
+        == [(date(2020, 5, 6), {"periodic": date(2025, 5, 1)})] * 2
+
+
+def test_a_csv_the_spreadsheet_saved_with_exponent_codes() -> None:
+    data = "registration_code,category,district_code\n3.11063E+19,电梯,630102\n31106301022026812345,电梯,630102\n"
+    out = csv_rows(data.encode())
+    assert isinstance(out[0], Rejected) and "exponent form" in out[0].problems[0].reason
+    assert isinstance(out[1], RegisterRow)
+
+
+cells = st.one_of(st.none(), st.text(max_size=30), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                  st.booleans(), st.dates(), st.datetimes())
+
+
+@given(st.lists(cells, min_size=0, max_size=len(COLUMNS) + 2))
+def test_any_cells_give_a_row_or_its_reasons_never_an_exception(row: list[Cell]) -> None:
+    header = [c.name for c in COLUMNS if not c.read_only]
+    out = [o for o in rows_of(row, header=header) if not isinstance(o, Problem)]
+    assert len(out) == (0 if is_blank(row) else 1)  # a blank row is skipped
+    if out and isinstance(out[0], RegisterRow):
+        code = out[0].equipment.registration_code
+        assert isinstance(row[0], str) and code == row[0].strip()  # an identifier is kept as typed, never a number
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=False)))
+def test_a_number_is_never_taken_as_a_registration_code(number: float) -> None:
+    outcome = one(number, "elevator", "630102")
+    assert isinstance(outcome, Rejected)
+
+
+@given(st.one_of(cells, st.from_regex(r"[0-9A-Za-z][0-9A-Za-z_.\-]{0,30}", fullmatch=True),
+                 st.from_regex(r"\d{1,3}(\.\d{1,14})?[eE]\+\d{1,2}", fullmatch=True)))
+def test_a_registration_code_is_stored_exactly_as_typed_or_refused(cell: Cell) -> None:
+    outcome = one(cell, "elevator", "630102")
+    if isinstance(outcome, RegisterRow):
+        assert isinstance(cell, str) and outcome.equipment.registration_code == cell.strip()
+        assert not re.fullmatch(r"[+-]?\d+([.,]\d*)?[eE][+-]?\d+", cell.strip())
+
+
+@pytest.mark.parametrize(("cell", "kind"), [(True, "TRUE/FALSE cell"), (date(2024, 3, 12), "date cell"),
+                                            (datetime(2024, 3, 12, 0, 0), "date cell")])
+def test_a_code_the_spreadsheet_read_as_a_date_or_a_boolean(cell: Cell, kind: str) -> None:
+    (problem,) = reasons(cell, "elevator", "630102")
+    assert f"is a {kind} in the file, not text" in problem and problem.endswith(AS_TEXT)
