@@ -44,7 +44,7 @@ async def test_a_failing_part_is_restarted_while_the_others_serve(
                 raise RuntimeError("the ingester broke")
             await super().run()
 
-    async def flaky_snapshots(pool: Any) -> None:
+    async def flaky_snapshots(pool: Any, **_: Any) -> None:
         if failures["snapshots"]:
             failures["snapshots"] -= 1
             raise RuntimeError("the snapshot job broke")
