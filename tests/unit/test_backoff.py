@@ -14,8 +14,8 @@ def ceilings(initial: float, maximum: float, n: int) -> list[float]:
     return [min(maximum, initial * 2**i) for i in range(n)]
 
 
-def test_delays_stay_between_half_the_ceiling_and_the_ceiling() -> None:
-    random.seed(1234)
+def test_delays_stay_between_half_the_ceiling_and_the_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", random.Random(1234).uniform)  # the global state is left alone
     for _ in range(50):
         b = Backoff(0.5, 20.0)
         for ceiling in ceilings(0.5, 20.0, 12):
@@ -24,8 +24,8 @@ def test_delays_stay_between_half_the_ceiling_and_the_ceiling() -> None:
             assert d > 0
 
 
-def test_jitter_spreads_the_delays() -> None:
-    random.seed(99)
+def test_jitter_spreads_the_delays(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", random.Random(99).uniform)
     delays = {Backoff(1.0, 10.0).next_delay() for _ in range(20)}
     assert len(delays) == 20
     assert min(delays) < 0.6 and max(delays) > 0.9
