@@ -496,8 +496,8 @@ async def test_an_old_scrypt_hash_logs_in_and_is_rehashed_to_argon2id(database_u
         await login(await c.client(), c.api, "bureau")  # and the new hash works
 
 
-async def _live(http: aiohttp.ClientSession, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
-    ws = await http.ws_connect("/api/live", **kwargs)
+async def _live(http: aiohttp.ClientSession, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
+    ws = await http.ws_connect("/api/live", origin=origin)
     first = await ws.receive_json(timeout=10)
     assert first["topic"] == "snapshot"
     return ws
