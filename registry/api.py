@@ -101,6 +101,12 @@ def _pool(request: web.Request) -> AsyncConnectionPool:
 _NOT_YOURS = "an inspection agency sees only its own equipment"
 
 
+def _not_in_register(code: str) -> str:
+    """The one answer for a unit that does not exist and a unit an agency may not see, so that an
+    agency cannot learn which registration codes exist."""
+    return f"equipment {code[:64]} is not in the register"
+
+
 def _own_agency(request: web.Request) -> str | None:
     """The agency a request is limited to: its user's, for an agency user; None for the others."""
     user = current_user(request)
@@ -166,11 +172,9 @@ async def _get_equipment(request: web.Request) -> web.Response:
         cur = await conn.execute(f"SELECT {_EQUIPMENT_COLUMNS} {_EQUIPMENT_FROM} WHERE e.registration_code = %s",
                                  (code,))
         row = await cur.fetchone()
-        if row is None:
-            raise ApiError(404, f"equipment {code} is not in the register")
         own = _own_agency(request)
-        if own is not None and row[_AGENCY_CODE] != own:
-            raise ApiError(403, _NOT_YOURS)
+        if row is None or (own is not None and row[_AGENCY_CODE] != own):
+            raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
         cur = await conn.execute(
             """SELECT schedule, interval_months, last_inspected, next_due FROM equipment_schedules
                WHERE registration_code = %s ORDER BY schedule""", (code,))
@@ -217,10 +221,8 @@ async def _check_own_unit(conn: AsyncConnection, code: str, agency: str) -> None
     cur = await conn.execute("""SELECT a.code FROM equipment e LEFT JOIN parties a ON a.id = e.agency_id
                                 WHERE e.registration_code = %s FOR UPDATE OF e""", (code,))
     row = await cur.fetchone()
-    if row is None:
-        raise ApiError(404, f"equipment {code} is not in the register")
-    if row[0] != agency:
-        raise ApiError(403, _NOT_YOURS)
+    if row is None or row[0] != agency:
+        raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
 
 
 async def _rate(request: web.Request) -> web.Response:
@@ -279,6 +281,10 @@ async def _notices(request: web.Request) -> web.Response:
         names = ("id", "key", "kind", "registration_code", "schedule", "due_date", "recipient", "recipient_name",
                  "channel", "state", "attempts", "last_error", "created_at", "delivered_at", "next_attempt_at")
         rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+    if own is not None:  # about its equipment, but to someone else: how that delivery fared is theirs
+        for row in rows:
+            if row["recipient"] != own:
+                row["last_error"] = None
     return _json({"notices": rows})
 
 

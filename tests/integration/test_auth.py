@@ -340,11 +340,16 @@ async def test_an_agency_sees_and_inspects_only_its_own_equipment(database_url: 
 
         own, theirs = await unit_of(database_url, "XNTJS"), await unit_of(database_url, "QHTJY")
         assert (await status_of(agency, "GET", f"/api/registry/equipment/{own}"))[0] == 200
+        # Another agency's unit answers exactly as a unit that does not exist: no telling which codes exist.
+        missing = "31106301022099999999"
         assert await status_of(agency, "GET", f"/api/registry/equipment/{theirs}") == (
-            403, {"error": "an inspection agency sees only its own equipment"})
+            404, {"error": f"equipment {theirs} is not in the register"})
+        assert await status_of(agency, "GET", f"/api/registry/equipment/{missing}") == (
+            404, {"error": f"equipment {missing} is not in the register"})
         inspection = {"inspected_on": str(date.today()), "result": "pass", "report_no": "XN-1", "actor": "someone"}
-        assert (await status_of(agency, "POST", f"/api/registry/equipment/{theirs}/inspections",
-                                json=inspection))[0] == 403
+        for code in (theirs, missing):
+            assert await status_of(agency, "POST", f"/api/registry/equipment/{code}/inspections",
+                                   json=inspection) == (404, {"error": f"equipment {code} is not in the register"})
         assert (await status_of(agency, "POST", f"/api/registry/equipment/{own}/inspections",
                                 json={**inspection, "agency": "QHTJY"}))[0] == 403
         assert await query(database_url, "SELECT count(*) FROM inspections WHERE recorded_by IS NOT NULL") == [(0,)]
@@ -361,6 +366,12 @@ async def test_an_agency_sees_and_inspects_only_its_own_equipment(database_url: 
                           "WHERE a.code = 'XNTJS'")}
         expected = {n["id"] for n in every if n["recipient"] == "XNTJS" or n["registration_code"] in own_units}
         assert mine and {n["id"] for n in mine} == expected and len(every) > len(mine)
+        # How a delivery to someone else fared is not the agency's to read.
+        await query_exec(database_url, "UPDATE notices SET last_error = 'webhook answered 500'")
+        mine = (await status_of(agency, "GET", "/api/registry/notices?limit=1000"))[1]["notices"]
+        assert {n["last_error"] for n in mine if n["recipient"] == "XNTJS"} == {"webhook answered 500"}
+        assert {n["last_error"] for n in mine if n["recipient"] != "XNTJS"} == {None}
+        assert any(n["recipient"] != "XNTJS" for n in mine)
         other = await c.client("qhtjy")
         assert not {n["id"] for n in (await status_of(other, "GET", "/api/registry/notices?limit=1000"))[1]["notices"]
                     } & expected
