@@ -49,6 +49,7 @@ from alerts.incidents import (
     StepRequestError,
     incident_change,
 )
+from alerts.inputs import request_text_refusal
 from alerts.kpis import rescue_kpis
 from alerts.model import Alarm
 from alerts.openapi import openapi_document
@@ -102,7 +103,7 @@ def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
     check and the console's public pages needs a session, and the role policy (``alerts.policy``)
     applies to everything served by this application, routes added later included. The auth
     middleware runs inside ``_errors``, so its refusals and database errors become JSON errors."""
-    app = web.Application(middlewares=[_errors, auth_middleware] if auth else [_errors])
+    app = web.Application(middlewares=[_errors, auth_middleware, _text_guard] if auth else [_errors, _text_guard])
     app[CONTEXT] = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
     app[OPENAPI_JSON] = orjson.dumps(openapi_document(auth=auth))
     if auth:
@@ -183,6 +184,17 @@ async def _errors(request: web.Request,
             raise
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return _error(exc.status, exc.text or exc.reason, allow)
+
+
+@web.middleware
+async def _text_guard(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Text PostgreSQL refuses (U+0000, a lone surrogate), anywhere in a request to any route, is a
+    400 with its place and reason before a handler runs (after auth: strangers' bodies are not read)."""
+    why = await request_text_refusal(request)
+    if why is not None:
+        raise ApiError(400, why)
+    return await handler(request)
 
 
 def _path_id(request: web.Request, what: str) -> int:
