@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from registry.due import Category, Result
 from registry.model import Equipment, Party, Role, Status
-from registry.notices import Channel, Kind, notice_key, notice_slot, scan_notices
+from registry.notices import NOTIFY_CHANNEL, Channel, Kind, notice_key, notice_slot, scan_notices
 from registry.outbox import deliver_due, message_id, run_outbox, verify_signature
 from registry.store import record_inspection, upsert_equipment, upsert_party
 from semon.db.pool import open_pool
@@ -480,7 +480,11 @@ async def test_the_worker_wakes_when_the_scan_writes_notices(
     s = settings(smtp.port, notice_idle_wait_s=120.0)
     worker = asyncio.create_task(run_outbox(pool, s))
     try:
-        await asyncio.sleep(0.5)  # its first pass finds nothing; it now waits for the NOTIFY
+        # Once it listens, a NOTIFY reaches it whatever it is doing (notifications queue on its connection).
+        listening = await wait_for_count(
+            database_url, f"""SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                              AND query = 'LISTEN {NOTIFY_CHANNEL}'""", 1, timeout=30)
+        assert listening == 1
         await scan(database_url, TODAY)
         # Far less than the idle wait: the scan's NOTIFY woke the worker.
         await wait_for_count(database_url, "SELECT count(*) FROM notices WHERE state = 'delivered'",
