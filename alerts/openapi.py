@@ -209,7 +209,9 @@ def _auth_paths() -> dict[str, Any]:
             "responses": {"200": _json("Session", "logged in"), "400": _json("Error", "bad input"),
                           "401": _json("Error", "wrong username or password"),
                           "415": _json("Error", "the body must be application/json"),
-                          "429": _json("Error", "too many failed logins for this username; see Retry-After")},
+                          "429": _json("Error", "throttled: too many failed logins for this username from this "
+                                                 "address, or too many logins from this address; see Retry-After"),
+                          "503": _json("Error", "too many logins waiting at once; see Retry-After")},
         }},
         "/api/logout": {"post": {
             "operationId": "logout", "tags": ["auth"], "summary": "End the session and clear the cookie",
