@@ -3,8 +3,9 @@
 - ``text_refusal`` says why a string cannot reach PostgreSQL: U+0000 (text and jsonb cannot hold
   it) or a lone surrogate (not encodable as UTF-8). ``request_text_refusal`` applies it to a
   request's path parameters, query string (names and values) and JSON body (keys and strings, at
-  any depth), so that one check before the handlers covers every route: the answer is a 400 with
-  the place and the reason, never a database error.
+  any depth; any body but a file upload, whatever its declared type, since the handlers parse
+  JSON whatever it says), so that one check before the handlers covers every route: the answer
+  is a 400 with the place and the reason, never a database error.
 - ``IsoDate`` and ``IsoTime`` are pydantic types that take only ISO 8601 text (``YYYY-MM-DD``;
   a date-time with its UTC offset), never a number (pydantic would read ``0`` as 1970-01-01),
   within years 1900-2999, so date arithmetic near the ends cannot overflow.
@@ -61,6 +62,15 @@ def _walk(value: Any, where: str, depth: int = 0) -> str | None:
     return None
 
 
+def _streamed(content_type: str) -> bool:
+    """Uploads a handler reads as a stream (files): not read here, their handler checks them."""
+    return content_type.startswith("multipart/") or content_type in _FILE_TYPES
+
+
+_FILE_TYPES = frozenset({"text/csv", "application/xml", "text/xml",
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+
+
 async def request_text_refusal(request: web.Request) -> str | None:
     """The first place in ``request`` holding text PostgreSQL refuses, with the reason; None if
     there is none. A body that is not JSON is left to the handler, which says so."""
@@ -72,7 +82,7 @@ async def request_text_refusal(request: web.Request) -> str | None:
         why = text_refusal(name) or text_refusal(value)
         if why:
             return f"{name[:64]!r}: {why}" if text_refusal(name) else f"{name}: {why}"
-    if request.body_exists:
+    if request.body_exists and not _streamed(request.content_type):
         raw = await request.read()  # aiohttp keeps it: the handler reads the same bytes
         try:
             body = orjson.loads(raw)

@@ -183,6 +183,16 @@ def _send_hostile(root: str) -> tuple[int, list[str]]:
         expected = "U+0000" if "\u0000" in str(body or query or path) or "%00" in path else ""
         if response.status_code != 400 or expected not in response.text:
             wrong.append(f"{what}: {response.status_code} {response.text[:200]}")
+    # Whatever type the body says it is: the handlers parse JSON regardless.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        response = http.post(f"{root}/api/login", data=b'{"username": "op\\u0000", "password": "x"}',
+                             headers={"Content-Type": content_type}, timeout=30)
+        if response.status_code not in (400, 415) or (response.status_code == 400 and "U+0000" not in response.text):
+            wrong.append(f"login as {content_type!r}: {response.status_code} {response.text[:200]}")
+        response = http.post(f"{root}/api/incidents/1/comments", data=b'{"comment": "\\u0000"}',
+                             headers={"Content-Type": content_type}, timeout=30)
+        if response.status_code != 400 or "U+0000" not in response.text:
+            wrong.append(f"comment as {content_type!r}: {response.status_code} {response.text[:200]}")
     return len(cases), wrong
 
 
