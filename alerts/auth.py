@@ -325,10 +325,17 @@ async def _check_password(auth: AuthContext, username: str, password: str) -> Us
     if not await auth.hashed(lambda: verify_password(password, stored)) or found is None:
         return None
     user = found[0]
-    if needs_rehash(stored):  # the costs were raised since this hash was made: upgrade it now
-        new_hash = await auth.hashed(lambda: hash_password(password))
+    # An older scheme (scrypt) or lower costs than today's: upgrade the hash now, while the
+    # password is at hand. Best effort: a busy moment must not fail a right password.
+    if needs_rehash(stored):
+        try:
+            new_hash = await auth.hashed(lambda: hash_password(password))
+        except ApiError:
+            log.info("%s: password rehash put off (hashing busy)", user.username)
+            return user
         async with auth.connection() as conn:
             await set_password_hash(conn, user.id, new_hash)
+        log.info("%s: password hash upgraded to argon2id", user.username)
     return user
 
 
