@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.outbox import address_refusal, allowed_networks
+from registry.outbox import RefusedAddress, _PublicResolver, address_refusal, allowed_networks
 
 NONE: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
@@ -60,3 +63,22 @@ def test_an_address_is_refused_when_it_or_the_ipv4_inside_it_is_not_public(
         assert refused
     if refused:
         assert any(not c.is_global or c.is_reserved or c.is_multicast for c in candidates)
+
+
+async def test_the_resolver_refuses_a_name_with_any_private_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every resolved address is checked, and what the connector gets is what was checked: a name
+    answering a public and a private address (or rebinding to one) is refused as a whole."""
+    answers: list[list[str]] = [["93.184.215.14"], ["93.184.215.14", "10.0.0.7"], ["127.0.0.1"]]
+
+    async def fake(self: ThreadedResolver, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
+        return [ResolveResult(hostname=host, host=a, port=port, family=socket.AF_INET, proto=0, flags=0)
+                for a in answers.pop(0)]
+
+    monkeypatch.setattr(ThreadedResolver, "resolve", fake)
+    resolver = _PublicResolver(())
+    first = await resolver.resolve("receiver.example", 443)
+    assert [r["host"] for r in first] == ["93.184.215.14"]  # the connector connects to exactly these
+    for _ in range(2):
+        with pytest.raises(RefusedAddress, match=r"private|loopback"):
+            await resolver.resolve("receiver.example", 443)
+    await resolver.close()
