@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.alarm_queries import AlarmFilter, get_alarm, list_alarms
 from alerts.alarm_store import open_alarms
 from alerts.api_models import AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
-from alerts.auth import add_auth_routes, auth_middleware, current_user
+from alerts.auth import LIVE_SOCKETS, add_auth_routes, auth_middleware, current_user, live_socket_session
 from alerts.http import ApiError as ApiError  # noqa: PLC0414 (re-exported: handlers elsewhere raise it)
 from alerts.http import error_response as _error
 from alerts.http import json_response as _json
@@ -49,6 +49,7 @@ from alerts.incidents import (
     StepRequestError,
     incident_change,
 )
+from alerts.inputs import request_text_refusal
 from alerts.kpis import rescue_kpis
 from alerts.model import Alarm
 from alerts.openapi import openapi_document
@@ -102,7 +103,7 @@ def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
     check and the console's public pages needs a session, and the role policy (``alerts.policy``)
     applies to everything served by this application, routes added later included. The auth
     middleware runs inside ``_errors``, so its refusals and database errors become JSON errors."""
-    app = web.Application(middlewares=[_errors, auth_middleware] if auth else [_errors])
+    app = web.Application(middlewares=[_errors, auth_middleware, _text_guard] if auth else [_errors, _text_guard])
     app[CONTEXT] = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
     app[OPENAPI_JSON] = orjson.dumps(openapi_document(auth=auth))
     if auth:
@@ -118,6 +119,7 @@ def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
     app.router.add_get("/api/openapi.json", _openapi)
     app.router.add_get("/api/live", _live)
     app.on_shutdown.append(_close_live_sockets)
+    app.on_response_prepare.append(_security_headers)
     return app
 
 
@@ -137,6 +139,25 @@ async def serve_api(app: web.Application, host: str, port: int) -> AsyncIterator
 
 
 # Plumbing
+
+# Every answer, pages and errors alike: scripts, styles and connections from this origin only
+# (the console has no inline script or style attribute), never framed (clickjacking), no MIME
+# sniffing, and no full URL in the Referer sent elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP level 2
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    del request
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
 
 
 @web.middleware
@@ -163,6 +184,17 @@ async def _errors(request: web.Request,
             raise
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return _error(exc.status, exc.text or exc.reason, allow)
+
+
+@web.middleware
+async def _text_guard(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Text PostgreSQL refuses (U+0000, a lone surrogate), anywhere in a request to any route, is a
+    400 with its place and reason before a handler runs (after auth: strangers' bodies are not read)."""
+    why = await request_text_refusal(request)
+    if why is not None:
+        raise ApiError(400, why)
+    return await handler(request)
 
 
 def _path_id(request: web.Request, what: str) -> int:
@@ -303,6 +335,11 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
     # may repeat what the snapshot shows, and clients apply changes as upserts.
     sub = ctx.hub.subscribe()
     ctx.sockets.add(ws)
+    # The socket ends with its session (logout, a disabled user, expiry): see alerts.auth.LiveSockets.
+    session = live_socket_session(request)
+    live_sockets = request.app.get(LIVE_SOCKETS)
+    if session is not None and live_sockets is not None:
+        live_sockets.add(session, ws)
     tasks: list[asyncio.Task[Any]] = []
     try:
         snapshot = await _snapshot(ctx)
@@ -326,6 +363,8 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
     finally:
         sub.close()
         ctx.sockets.discard(ws)
+        if session is not None and live_sockets is not None:
+            live_sockets.discard(session, ws)
         for task in tasks:
             task.cancel()
         for result in await asyncio.gather(*tasks, return_exceptions=True):

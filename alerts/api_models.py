@@ -3,13 +3,13 @@ OpenAPI document takes its request schemas from these models, so the two cannot 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.incidents import IncidentState
+from alerts.inputs import IsoTime
 from alerts.kpis import KpiGrouping
 from alerts.model import Severity
 from alerts.users import MIN_PASSWORD_LENGTH, Role
@@ -20,17 +20,7 @@ _ACTOR_NOTE = "only without a session (auth off); with one, the logged-in user i
 
 OperatorStep = Literal["acknowledged", "dispatched", "on_site", "released", "closed", "false_alarm"]
 
-_SPACED_OFFSET = re.compile(r" (\d{2}(:?\d{2})?)$")
-
-
-def _unspace_offset(value: Any) -> Any:
-    """An unencoded '+08:00' in a query string arrives as ' 08:00' ('+' means space there)."""
-    if isinstance(value, str):
-        return _SPACED_OFFSET.sub(r"+\1", value)
-    return value
-
-
-QueryTime = Annotated[AwareDatetime, BeforeValidator(_unspace_offset)]
+QueryTime = IsoTime  # ISO 8601 with an offset, never a number (alerts.inputs)
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 
 

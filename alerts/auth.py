@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
+import psycopg
 from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -31,8 +33,17 @@ from alerts.auth_pages import forbidden_page, login_required_page
 from alerts.http import ApiError, json_response, read_body
 from alerts.passwords import hash_password, needs_rehash, verify_password
 from alerts.policy import allowed, is_api, is_public, needs_csrf
-from alerts.sessions import Session, SessionLifetime, close_session, open_session, purge_expired, use_session
-from alerts.throttle import LoginThrottle
+from alerts.sessions import (
+    Session,
+    SessionLifetime,
+    close_session,
+    live_sessions,
+    open_session,
+    purge_expired,
+    token_digest,
+    use_session,
+)
+from alerts.throttle import LoginThrottle, ThrottleLimits
 from alerts.users import (
     User,
     UserError,
@@ -57,11 +68,12 @@ CSRF_REFUSED = "CSRF token missing or wrong"
 _MAX_TOKEN_CHARS = 128  # longer than any token we issue: not worth a database lookup
 # Verified when the username is unknown, so that a wrong name costs as long as a wrong password
 # and the answer's timing does not tell which names exist. Same costs as DEFAULT_PARAMS.
-_DUMMY_HASH = "scrypt$32768$8$1$N75Qr-G8XXgAS7trk26UaQ$SGXNc1RVhJ_Av17LOiUz5PZWpk9dZ6Qc8HcgiBBhCzc"
-# Hashing is deliberately slow CPU work: a few at a time, so a flood of logins cannot starve the
-# alarm path of CPU, and a bounded number waiting.
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$Ol61AroWhc148Ui5wZPTFA$jHQFG/95xw7cInb/G+lnOFHpi7/4/IYTBvGyKaoVFpY"
+# Hashing is deliberately slow CPU work: a few at a time in threads, so a flood of logins cannot
+# starve the event loop (the alarm path) of CPU, and a bounded number waiting. The throttle lets
+# one address have only a few logins under way, so a flood from one place cannot fill the wait.
 _HASHING_AT_ONCE = 2
-_HASHING_WAITING_MAX = 64
+_HASHING_WAITING_MAX = 256
 _T = TypeVar("_T")
 
 
@@ -90,7 +102,48 @@ class AuthContext:
             self.hashing_waiting -= 1
 
 
+class LiveSockets:
+    """The open live WebSockets by the session they were opened with, so that they end with it:
+    at once on a logout in this process, and within ``check_s`` when the session ends any other
+    way (a logout in another process, the user disabled or its password changed, expiry)."""
+
+    def __init__(self) -> None:
+        self._by_session: dict[bytes, set[web.WebSocketResponse]] = {}
+
+    def add(self, digest: bytes, ws: web.WebSocketResponse) -> None:
+        self._by_session.setdefault(digest, set()).add(ws)
+
+    def discard(self, digest: bytes, ws: web.WebSocketResponse) -> None:
+        sockets = self._by_session.get(digest)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._by_session[digest]
+
+    def sessions(self) -> list[bytes]:
+        return list(self._by_session)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._by_session.values())
+
+    async def end(self, digest: bytes, timeout_s: float) -> int:
+        """Close every socket of one session (``SESSION_ENDED_CLOSE``); how many were open."""
+        sockets = list(self._by_session.pop(digest, ()))
+
+        async def close(ws: web.WebSocketResponse) -> None:
+            with contextlib.suppress(ConnectionResetError, TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await ws.close(code=SESSION_ENDED_CLOSE, message=SESSION_ENDED_REASON)
+
+        await asyncio.gather(*(close(ws) for ws in sockets))
+        return len(sockets)
+
+
+# The close code of a live socket whose session ended (4000-4999: for applications; 4401 as in 401).
+SESSION_ENDED_CLOSE = 4401
+SESSION_ENDED_REASON = b"session ended; log in again"
 AUTH = web.AppKey("auth", AuthContext)
+LIVE_SOCKETS = web.AppKey("auth_live_sockets", LiveSockets)
 USER = web.RequestKey("user", User)
 SESSION = web.RequestKey("session", Session)
 
@@ -104,13 +157,52 @@ def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: S
                     db_timeout_s: float = 5.0) -> None:
     lifetime = SessionLifetime(timedelta(seconds=settings.auth_session_idle_s),
                                timedelta(seconds=settings.auth_session_max_s))
-    throttle = LoginThrottle(settings.auth_login_max_failures, settings.auth_login_window_s)
+    throttle = LoginThrottle(ThrottleLimits(
+        free_failures=settings.auth_login_max_failures, base_delay_s=settings.auth_login_base_delay_s,
+        window_s=settings.auth_login_window_s, address_max_failures=settings.auth_login_address_max_failures,
+        address_in_flight=settings.auth_login_address_in_flight))
     app[AUTH] = AuthContext(pool, lifetime, settings.auth_cookie_secure, throttle, db_timeout_s)
+    app[LIVE_SOCKETS] = LiveSockets()
+    app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.auth_live_check_s))
     app.router.add_post("/api/login", _login)
     app.router.add_post("/api/logout", _logout)
     app.router.add_get("/api/me", _me)
     app.router.add_get("/api/users", _list_users)
     app.router.add_post("/api/users", _create_user)
+
+
+async def _watch_live_sessions(app: web.Application, *, check_s: float) -> AsyncIterator[None]:
+    task = asyncio.create_task(_check_live_sessions(app, check_s), name="live-session-check")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _check_live_sessions(app: web.Application, check_s: float) -> None:
+    """Every ``check_s``: close the live sockets whose session has ended (one query for all)."""
+    auth, sockets = app[AUTH], app[LIVE_SOCKETS]
+    while True:
+        await asyncio.sleep(check_s)
+        digests = sockets.sessions()
+        if not digests:
+            continue
+        try:
+            async with auth.connection() as conn:
+                live = await live_sessions(conn, digests)
+        except psycopg.Error as exc:  # the database is away: check again next time
+            log.warning("live session check failed: %s", exc)
+            continue
+        for digest in digests:
+            if digest not in live:
+                closed = await sockets.end(digest, auth.db_timeout_s)
+                log.info("closed %d live socket(s) of an ended session", closed)
+
+
+def live_socket_session(request: web.Request) -> bytes | None:
+    """The digest of the session a live socket is opened with (None where auth is off)."""
+    token = request.cookies.get(COOKIE)
+    return token_digest(token) if token and SESSION in request else None
 
 
 # The middleware
@@ -129,16 +221,19 @@ def _csrf_ok(request: web.Request, session: Session) -> bool:
     return hmac.compare_digest(sent.encode("utf-8", "replace"), session.csrf_token.encode("ascii"))
 
 
-def _foreign_origin(request: web.Request) -> bool:
+def _foreign_origin(request: web.Request, https: bool) -> bool:
     """A WebSocket opened by a page of another site (cross-site WebSocket hijacking): browsers
     send the page's Origin with the upgrade, and nothing else stops the cookie from going along
-    but SameSite, so check it too."""
+    but SameSite, so check it too: scheme, host and port must all be ours (``https``: the
+    console is served over HTTPS, perhaps by a proxy in front)."""
     origin = request.headers.get("Origin")
     if origin is None or request.headers.get("Upgrade", "").lower() != "websocket":
         return False
     try:
-        return (URL(origin).host or "").lower() != (URL(f"http://{request.host}").host or "").lower()
-    except ValueError:  # not even a URL
+        theirs = URL(origin)
+        ours = URL(f"{'https' if https else request.scheme}://{request.host}")
+        return not theirs.absolute or (theirs.scheme, theirs.host, theirs.port) != (ours.scheme, ours.host, ours.port)
+    except (ValueError, TypeError):  # not even a URL
         return True
 
 
@@ -159,7 +254,7 @@ async def auth_middleware(request: web.Request,
     routed = request.match_info.http_exception is None
     if routed and not allowed(session.user.role, method, path):
         return _refuse(path, 403, f"forbidden for role {role}", role)
-    if _foreign_origin(request):
+    if _foreign_origin(request, request.app[AUTH].cookie_secure):
         log.warning("%s %s by %s refused: WebSocket from origin %r", method, path, session.user.username,
                     request.headers.get("Origin", "")[:100])
         return _refuse(path, 403, "a WebSocket from another site", role)
@@ -191,18 +286,27 @@ async def _login(request: web.Request) -> web.Response:
         raise ApiError(415, "send the credentials as application/json")
     body = await read_body(request, LoginBody)
     key = body.username.strip().lower()
-    loop = asyncio.get_running_loop()
-    wait = auth.throttle.retry_after(key, loop.time())
+    address = request.remote or "?"
+    throttle, loop = auth.throttle, asyncio.get_running_loop()
+    # Cheap checks first, before any hashing: this pair's delay, this address's failures, and
+    # how many logins this address has under way.
+    wait = throttle.retry_after(key, address, loop.time())
     if wait > 0:
-        log.warning("login for %r refused: too many failures", key[:64])
+        log.warning("login for %r from %s refused: too many failures", key[:64], address)
         raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(math.ceil(wait))})
-    # Counted before the check, so parallel guesses count too; a success forgives it.
-    auth.throttle.failed(key, loop.time())
-    user = await _check_password(auth, key, body.password)
+    if not throttle.begin(address, loop.time()):
+        log.warning("login for %r from %s refused: too many logins under way from there", key[:64], address)
+        raise ApiError(429, "too many logins at once from this address; try again", {"Retry-After": "1"})
+    try:
+        # Counted before the check, so parallel guesses count too; a success forgives it.
+        throttle.failed(key, address, loop.time())
+        user = await _check_password(auth, key, body.password)
+    finally:
+        throttle.end(address)
     if user is None:
-        log.warning("login failed for %r from %s", key[:64], request.remote)
+        log.warning("login failed for %r from %s", key[:64], address)
         raise ApiError(401, "wrong username or password")
-    auth.throttle.succeeded(key)
+    throttle.succeeded(key, address)
     async with auth.connection() as conn:
         session = await open_session(conn, user.id, auth.lifetime)
         await purge_expired(conn)
@@ -221,10 +325,17 @@ async def _check_password(auth: AuthContext, username: str, password: str) -> Us
     if not await auth.hashed(lambda: verify_password(password, stored)) or found is None:
         return None
     user = found[0]
-    if needs_rehash(stored):  # the costs were raised since this hash was made: upgrade it now
-        new_hash = await auth.hashed(lambda: hash_password(password))
+    # An older scheme (scrypt) or lower costs than today's: upgrade the hash now, while the
+    # password is at hand. Best effort: a busy moment must not fail a right password.
+    if needs_rehash(stored):
+        try:
+            new_hash = await auth.hashed(lambda: hash_password(password))
+        except ApiError:
+            log.info("%s: password rehash put off (hashing busy)", user.username)
+            return user
         async with auth.connection() as conn:
             await set_password_hash(conn, user.id, new_hash)
+        log.info("%s: password hash upgraded to argon2id", user.username)
     return user
 
 
@@ -234,6 +345,7 @@ async def _logout(request: web.Request) -> web.Response:
     if token:
         async with auth.connection() as conn:
             await close_session(conn, token)
+        await request.app[LIVE_SOCKETS].end(token_digest(token), auth.db_timeout_s)
     user = current_user(request)
     if user is not None:
         log.info("%s logged out", user.username)

@@ -30,7 +30,8 @@ def _html(status: int, **parts: str) -> web.Response:
 
 
 def login_required_page(path: str) -> web.Response:
-    href = escape("/login?next=" + quote(path, safe="/"))
+    # Our own path, as one leading slash: never "//host", which a browser reads as another site.
+    href = escape("/login?next=" + quote("/" + path.lstrip("/\\"), safe="/"))
     return _html(401, title="请登录 · Login required",
                  zh_title="请先登录", zh_text=f'查看此页面需要登录。<a href="{href}">登录</a>',
                  en_title="Login required", en_text=f'You need to log in to see this page. <a href="{href}">Log in</a>')

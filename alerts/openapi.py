@@ -123,17 +123,32 @@ def _response_schemas() -> dict[str, dict[str, Any]]:
     }
 
 
-def _model_schemas() -> dict[str, dict[str, Any]]:
-    models: list[type[BaseModel]] = [StepBody, CommentBody, AlarmQuery, IncidentQuery, KpiQuery, LoginBody,
-                                     NewUserBody]
+def model_schemas(models: list[type[BaseModel]]) -> dict[str, dict[str, Any]]:
+    """Component schemas for these pydantic models and every schema they refer to (enums,
+    nested models), their references pointing into ``#/components/schemas``: merge them all
+    into the document's components, or a reference will not resolve."""
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
-    schemas: dict[str, dict[str, Any]] = top["$defs"]
+    schemas: dict[str, dict[str, Any]] = top.get("$defs", {})
     return schemas
 
 
-def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """A query model's fields as OpenAPI query parameters (absent, never null, in a query string)."""
-    schema = model.model_json_schema(ref_template=_REF)
+def merge_schemas(document: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> None:
+    """Add ``schemas`` to the document's components; ValueError if a name is taken by another schema."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in schemas.items():
+        if name in components and components[name] != schema:
+            raise ValueError(f"two different schemas named {name} in the OpenAPI document")
+        components[name] = schema
+
+
+def _model_schemas() -> dict[str, dict[str, Any]]:
+    return model_schemas([StepBody, CommentBody, AlarmQuery, IncidentQuery, KpiQuery, LoginBody, NewUserBody])
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A query model's fields as OpenAPI query parameters (absent, never null, in a query string);
+    their references point into the components (add ``model_schemas([model])`` there)."""
+    schema = model.model_json_schema(ref_template=_REF, by_alias=True)
     parameters = []
     for name, field_schema in schema["properties"].items():
         prop = dict(field_schema)
@@ -194,7 +209,9 @@ def _auth_paths() -> dict[str, Any]:
             "responses": {"200": _json("Session", "logged in"), "400": _json("Error", "bad input"),
                           "401": _json("Error", "wrong username or password"),
                           "415": _json("Error", "the body must be application/json"),
-                          "429": _json("Error", "too many failed logins for this username; see Retry-After")},
+                          "429": _json("Error", "throttled: too many failed logins for this username from this "
+                                                 "address, or too many logins from this address; see Retry-After"),
+                          "503": _json("Error", "too many logins waiting at once; see Retry-After")},
         }},
         "/api/logout": {"post": {
             "operationId": "logout", "tags": ["auth"], "summary": "End the session and clear the cookie",
@@ -225,7 +242,7 @@ def openapi_document(*, auth: bool = True) -> dict[str, Any]:
         }},
         "/api/alarms": {"get": {
             "operationId": "listAlarms", "summary": "Alarms, newest first", "tags": ["alarms"],
-            "parameters": _query_parameters(AlarmQuery),
+            "parameters": query_parameters(AlarmQuery),
             "responses": {"200": _json("AlarmList", "the alarms"), **_ERRORS},
         }},
         "/api/alarms/{id}": {"get": {
@@ -234,7 +251,7 @@ def openapi_document(*, auth: bool = True) -> dict[str, Any]:
         }},
         "/api/incidents": {"get": {
             "operationId": "listIncidents", "summary": "Rescue incidents, newest first", "tags": ["incidents"],
-            "parameters": _query_parameters(IncidentQuery),
+            "parameters": query_parameters(IncidentQuery),
             "responses": {"200": _json("IncidentList", "the incidents"), **_ERRORS},
         }},
         "/api/incidents/{id}": {"get": {
@@ -263,7 +280,7 @@ def openapi_document(*, auth: bool = True) -> dict[str, Any]:
             "operationId": "rescueKpis", "tags": ["kpis"],
             "summary": "Rescue KPIs per district or maintenance unit over incidents raised in [since, until) "
                        "(default: the last 30 days)",
-            "parameters": _query_parameters(KpiQuery),
+            "parameters": query_parameters(KpiQuery),
             "responses": {"200": _json("KpiReport", "one row per group"), **_ERRORS},
         }},
         "/api/openapi.json": {"get": {
@@ -288,6 +305,10 @@ def openapi_document(*, auth: bool = True) -> dict[str, Any]:
     components: dict[str, Any] = {"schemas": schemas}
     if auth:
         paths.update(_auth_paths())
+    for operations in paths.values():  # text PostgreSQL refuses is a 400 on every route (alerts.inputs)
+        for operation in operations.values():
+            operation["responses"].setdefault("400", _json("Error", "bad input: the message says what is wrong"))
+    if auth:
         secure_paths(paths)
         components["securitySchemes"] = _SECURITY_SCHEMES
     return {

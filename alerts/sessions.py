@@ -75,3 +75,12 @@ async def purge_expired(conn: AsyncConnection) -> int:
     """Forget expired sessions (done at each login, so the table stays the size of its users)."""
     cur = await conn.execute("DELETE FROM sessions WHERE expires_at <= now()")
     return cur.rowcount
+
+
+async def live_sessions(conn: AsyncConnection, digests: list[bytes]) -> set[bytes]:
+    """Which of these sessions (by token digest) are still live, their user active; their expiry
+    is not moved (an open live stream is not a use)."""
+    cur = await conn.execute(
+        """SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.token_hash = ANY(%s) AND s.expires_at > now() AND u.active""", (digests,))
+    return {bytes(row[0]) for row in await cur.fetchall()}

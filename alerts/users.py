@@ -133,9 +133,14 @@ async def change_password(conn: AsyncConnection, username: str, password_hash: s
 
 
 async def set_active(conn: AsyncConnection, username: str, active: bool) -> bool:
-    """Enable or disable a user (a disabled user's sessions stop working at once)."""
-    cur = await conn.execute("UPDATE users SET active = %s WHERE username = %s", (active, username.strip().lower()))
-    return cur.rowcount > 0
+    """Enable or disable a user. A disabled user's sessions end for good (enabling it again does
+    not bring them back), and its live sockets close within ``SEMON_AUTH_LIVE_CHECK_S``."""
+    cur = await conn.execute("UPDATE users SET active = %s WHERE username = %s RETURNING id",
+                             (active, username.strip().lower()))
+    row = await cur.fetchone()
+    if row is not None and not active:
+        await conn.execute("DELETE FROM sessions WHERE user_id = %s", (row[0],))
+    return row is not None
 
 
 async def count_users(conn: AsyncConnection) -> int:

@@ -56,6 +56,7 @@ def device_paths() -> dict[str, Any]:
         "responses": {
             "200": {"description": "the card",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeviceCard"}}}},
+            "400": {"description": "bad input: the message says what is wrong", **error},
             "404": {"description": "neither registered nor reporting", **error},
             "503": {"description": "the database is unavailable; try again", **error},
         },

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.api import CONTEXT, OPENAPI_JSON, ApiError, actor_of
 from alerts.auth import current_user
-from alerts.openapi import secure_paths
+from alerts.inputs import IsoDate
+from alerts.openapi import merge_schemas, model_schemas, query_parameters, secure_paths
 from alerts.users import Role
 from registry.chart import trend_svg
 from registry.due import Category, DueError, Result, standing
@@ -47,14 +48,14 @@ class EquipmentQuery(BaseModel):
     agency: str | None = None  # party code
     status: Literal["in_use", "stopped", "scrapped"] | None = None
     overdue: bool | None = None  # in use and past its next due date
-    due_before: date | None = None
+    due_before: IsoDate | None = None
     limit: int = Field(default=100, ge=1, le=1000)
 
 
 class InspectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     schedule: str = "periodic"
-    inspected_on: date
+    inspected_on: IsoDate
     result: Result
     agency: str | None = None
     report_no: str | None = Field(default=None, max_length=64)
@@ -65,7 +66,7 @@ class InspectionBody(BaseModel):
 class RateQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: Literal["city", "category", "district", "agency"] | None = None
-    day: date | None = Field(default=None, alias="date")
+    day: IsoDate | None = Field(default=None, alias="date")
 
 
 class TrendQuery(BaseModel):
@@ -103,6 +104,12 @@ def _today(request: web.Request) -> date:
 
 
 _NOT_YOURS = "an inspection agency sees only its own equipment"
+
+
+def _not_in_register(code: str) -> str:
+    """The one answer for a unit that does not exist and a unit an agency may not see, so that an
+    agency cannot learn which registration codes exist."""
+    return f"equipment {code[:64]} is not in the register"
 
 
 def _own_agency(request: web.Request) -> str | None:
@@ -170,11 +177,9 @@ async def _get_equipment(request: web.Request) -> web.Response:
         cur = await conn.execute(f"SELECT {_EQUIPMENT_COLUMNS} {_EQUIPMENT_FROM} WHERE e.registration_code = %s",
                                  (code,))
         row = await cur.fetchone()
-        if row is None:
-            raise ApiError(404, f"equipment {code} is not in the register")
         own = _own_agency(request)
-        if own is not None and row[_AGENCY_CODE] != own:
-            raise ApiError(403, _NOT_YOURS)
+        if row is None or (own is not None and row[_AGENCY_CODE] != own):
+            raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
         cur = await conn.execute(
             """SELECT schedule, interval_months, last_inspected, next_due FROM equipment_schedules
                WHERE registration_code = %s ORDER BY schedule""", (code,))
@@ -221,10 +226,8 @@ async def _check_own_unit(conn: AsyncConnection, code: str, agency: str) -> None
     cur = await conn.execute("""SELECT a.code FROM equipment e LEFT JOIN parties a ON a.id = e.agency_id
                                 WHERE e.registration_code = %s FOR UPDATE OF e""", (code,))
     row = await cur.fetchone()
-    if row is None:
-        raise ApiError(404, f"equipment {code} is not in the register")
-    if row[0] != agency:
-        raise ApiError(403, _NOT_YOURS)
+    if row is None or row[0] != agency:
+        raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
 
 
 async def _rate(request: web.Request) -> web.Response:
@@ -283,6 +286,10 @@ async def _notices(request: web.Request) -> web.Response:
         names = ("id", "key", "kind", "registration_code", "schedule", "due_date", "recipient", "recipient_name",
                  "channel", "state", "attempts", "last_error", "created_at", "delivered_at", "next_attempt_at")
         rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+    if own is not None:  # about its equipment, but to someone else: how that delivery fared is theirs
+        for row in rows:
+            if row["recipient"] != own:
+                row["last_error"] = None
     return _json({"notices": rows})
 
 
@@ -298,13 +305,8 @@ def add_registry_routes(app: web.Application, pool: AsyncConnectionPool) -> None
     document = orjson.loads(app[OPENAPI_JSON])
     paths = registry_paths()
     document["paths"].update(secure_paths(paths) if "securitySchemes" in document["components"] else paths)
+    merge_schemas(document, model_schemas([InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery]))
     app[OPENAPI_JSON] = orjson.dumps(document)
-
-
-def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema()
-    return [{"name": name, "in": "query", "required": False, "schema": prop}
-            for name, prop in schema.get("properties", {}).items()]
 
 
 def registry_paths() -> dict[str, Any]:
@@ -315,7 +317,8 @@ def registry_paths() -> dict[str, Any]:
     return {
         "/api/registry/equipment": {"get": {"operationId": "listEquipment", "tags": ["register"],
                                             "summary": "Registered equipment, soonest due first",
-                                            "parameters": _params(EquipmentQuery), "responses": {"200": ok, **errors}}},
+                                            "parameters": query_parameters(EquipmentQuery),
+                                            "responses": {"200": ok, **errors}}},
         "/api/registry/equipment/{code}": {"get": {"operationId": "getEquipment", "tags": ["register"],
                                                    "summary": "One unit with its schedules and inspections",
                                                    "parameters": code, "responses": {"200": ok, **errors}}},
@@ -323,22 +326,24 @@ def registry_paths() -> dict[str, Any]:
             "operationId": "recordInspection", "tags": ["register"], "summary": "Record an inspection",
             "parameters": code,
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": InspectionBody.model_json_schema()}}},
+                "schema": {"$ref": "#/components/schemas/InspectionBody"}}}},
             "responses": {"201": ok, **errors}}},
         "/api/registry/rate": {"get": {"operationId": "inspectionRate", "tags": ["register"],
                                        "summary": "定检率 by city, category, district and agency",
-                                       "parameters": _params(RateQuery), "responses": {"200": ok, **errors}}},
+                                       "parameters": query_parameters(RateQuery), "responses": {"200": ok, **errors}}},
         "/api/registry/rate/trend": {"get": {"operationId": "inspectionRateTrend", "tags": ["register"],
                                              "summary": "Daily snapshots of the rate",
-                                             "parameters": _params(TrendQuery), "responses": {"200": ok, **errors}}},
+                                             "parameters": query_parameters(TrendQuery),
+                                             "responses": {"200": ok, **errors}}},
         "/api/registry/rate/trend.svg": {"get": {
             "operationId": "inspectionRateChart", "tags": ["register"], "summary": "The trend as an SVG chart",
-            "parameters": _params(TrendQuery),
+            "parameters": query_parameters(TrendQuery),
             "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
                           **errors}}},
         "/api/registry/notices": {"get": {"operationId": "listNotices", "tags": ["register"],
                                           "summary": "Due and overdue notices with their delivery state",
-                                          "parameters": _params(NoticeQuery), "responses": {"200": ok, **errors}}},
+                                          "parameters": query_parameters(NoticeQuery),
+                                          "responses": {"200": ok, **errors}}},
     }
 
 

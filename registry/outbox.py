@@ -16,8 +16,11 @@ import contextlib
 import hashlib
 import hmac
 import inspect
+import ipaddress
 import logging
 import random
+import re
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,8 +33,12 @@ import aiohttp
 import aiosmtplib
 import orjson
 import psycopg
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.helpers import is_ip_address
+from aiohttp.resolver import ThreadedResolver
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from yarl import URL
 
 from registry.notices import NOTIFY_CHANNEL, STALE_REASON_SQL, STILL_DUE_SQL
 from semon.backoff import Backoff
@@ -73,18 +80,82 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+SIGNATURE_TOLERANCE_S = 300.0  # a signed request older (or newer) than this is refused: no replays
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
 def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *,
-                     tolerance_s: float | None = None, now: float | None = None) -> bool:
-    """True when ``signature`` is ours for this body and timestamp (and, with ``tolerance_s``,
-    the timestamp is that recent)."""
-    if tolerance_s is not None:
+                     tolerance_s: float = SIGNATURE_TOLERANCE_S, now: float | None = None) -> bool:
+    """True when ``signature`` is ours for this body and timestamp (Unix seconds, digits only)
+    and the timestamp is within ``tolerance_s`` of ``now`` (default: the clock): a captured
+    request cannot be replayed after that. Receivers also drop repeats by X-Semon-Notice-Key."""
+    if not _TIMESTAMP.fullmatch(timestamp) or not tolerance_s > 0:
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode("utf-8", "replace"))
+
+
+# --- where a webhook may go ---
+
+class RefusedAddress(OSError):
+    """A webhook host that is, or resolves to, an address not on the public internet."""
+
+
+def address_refusal(address: str, allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> str | None:
+    """Why a webhook must not connect to ``address`` (an IP literal), or None when it may:
+    loopback, private, link-local, multicast, reserved, unspecified, shared or any other
+    non-global address (an IPv4 address inside IPv6, mapped, 6to4 or Teredo, counts as itself),
+    unless one of the ``allowed`` networks holds it."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        candidates += [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None) if v4]
+    if any(c in net for c in candidates for net in allowed if c.version == net.version):
+        return None
+    for c in candidates:
+        for what in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+            if getattr(c, f"is_{what}"):
+                return what.replace("_", "-")
+        if not c.is_global:
+            return "not global"
+    return None
+
+
+def allowed_networks(entries: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``webhook_allow_addresses`` as networks; ValueError naming a bad entry."""
+    networks = []
+    for entry in entries:
         try:
-            age = (time.time() if now is None else now) - int(timestamp)
-        except ValueError:
-            return False
-        if abs(age) > tolerance_s:
-            return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"webhook_allow_addresses: {entry!r} is not an address or network") from exc
+    return tuple(networks)
+
+
+class _PublicResolver(AbstractResolver):
+    """DNS for webhooks: every address a name resolves to is checked, and the connection is made
+    to the checked addresses only (aiohttp connects to what the resolver returns), so a second
+    lookup (DNS rebinding) cannot send it elsewhere."""
+
+    def __init__(self, allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> None:
+        self._inner = ThreadedResolver()
+        self._allowed = allowed
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            why = address_refusal(result["host"], self._allowed)
+            if why is not None:
+                raise RefusedAddress(f"webhook host resolves to a {why} address")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 def retry_delay(attempts: int, initial: float, maximum: float) -> float:
@@ -164,10 +235,15 @@ class Senders:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._allowed = allowed_networks(settings.webhook_allow_addresses)
         self._http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._settings.webhook_timeout_s))
+        # No proxy from the environment (trust_env off), no cookies kept between receivers.
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._settings.webhook_timeout_s),
+            connector=aiohttp.TCPConnector(resolver=_PublicResolver(self._allowed)),
+            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -198,15 +274,30 @@ class Senders:
             "X-Semon-Timestamp": timestamp,
             "X-Semon-Signature": sign(notice.webhook_secret, timestamp, body),
         }
+        url = URL(notice.webhook_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise PermanentDeliveryError("webhook_url is not an http(s) URL")
+        if is_ip_address(url.host):  # a literal address is not resolved, so check it here
+            why = address_refusal(url.host, self._allowed)
+            if why is not None:
+                raise PermanentDeliveryError(f"webhook address refused: {why}")
         try:
             # No redirects: a notice goes where the party registered, or it is not delivered.
-            async with self._http.post(notice.webhook_url, data=body, headers=headers,
-                                       allow_redirects=False) as response:
+            async with self._http.post(url, data=body, headers=headers, allow_redirects=False) as response:
+                # The status only: what the receiver says goes to the log, not to last_error,
+                # which the parties' users can read.
                 if not 200 <= response.status < 300:
-                    text = (await response.text(errors="replace"))[:200]
-                    raise DeliveryError(f"webhook answered {response.status}: {text}")
+                    log.info("notice %s: webhook of %s answered %d: %r", notice.key, notice.recipient_code,
+                             response.status, (await response.content.read(200)).decode("utf-8", "replace"))
+                    raise DeliveryError(f"webhook answered {response.status}")
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, RefusedAddress):
+                raise PermanentDeliveryError(f"webhook address refused: {exc.os_error}") from exc
+            log.info("notice %s: webhook of %s: %s", notice.key, notice.recipient_code, exc)
+            raise DeliveryError(f"webhook: cannot connect ({type(exc).__name__})") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}"[:300]) from exc
+            log.info("notice %s: webhook of %s: %r", notice.key, notice.recipient_code, exc)
+            raise DeliveryError(f"webhook: {type(exc).__name__}") from exc
 
     async def _email(self, notice: Claimed) -> None:
         if not notice.email:

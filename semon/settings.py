@@ -87,9 +87,18 @@ class Settings(BaseSettings):
     auth_session_max_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     # Off for the plain-HTTP demo on 127.0.0.1; set it wherever the console is served over HTTPS.
     auth_cookie_secure: bool = False
-    # This many wrong passwords for one username within the window lock it for the window.
-    auth_login_max_failures: int = Field(default=5, ge=1)
+    # Login throttling (alerts/throttle.py): after this many wrong passwords for one username from
+    # one address, each further one doubles a delay from auth_login_base_delay_s (capped at the
+    # window); nothing locks a username from other addresses. One address: this many logins at
+    # a time, and refused for the rest of the window after this many failures, before any hashing.
+    auth_login_max_failures: int = Field(default=5, ge=0)
     auth_login_window_s: float = Field(default=300.0, gt=0)
+    auth_login_base_delay_s: float = Field(default=1.0, gt=0)
+    auth_login_address_max_failures: int = Field(default=50, ge=1)
+    auth_login_address_in_flight: int = Field(default=2, ge=1)
+    # How often the live WebSockets' sessions are checked: a socket whose session ended otherwise
+    # than by a logout in the same process (disabled user, expiry, another process) closes within this.
+    auth_live_check_s: float = Field(default=5.0, gt=0)
     # `semon up` creates the users operator, agency (XNTJS), bureau and admin with this password
     # when there are no users at all. Demo credentials: change them, or turn this off.
     auth_demo_users: bool = True
@@ -111,6 +120,9 @@ class Settings(BaseSettings):
     notice_retry_max_s: float = Field(default=6 * 3600.0, gt=0)
     notice_idle_wait_s: float = Field(default=60.0, gt=0)  # longest wait for work without a NOTIFY
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Webhooks go to public addresses only (registry/outbox.py): these hosts or networks (e.g.
+    # "127.0.0.1", "10.1.0.0/16", "::1") may be loopback, private or link-local all the same.
+    webhook_allow_addresses: list[str] = Field(default_factory=list)
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=0, le=65_535)
     smtp_user: str | None = None

@@ -8,6 +8,7 @@ export function h(tag, attrs = {}, ...children) {
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "class") el.className = value;
     else if (key === "value") el.value = value;
+    else if (key === "style") el.style.cssText = value; // CSSOM: allowed by the CSP, unlike a style attribute
     else el.setAttribute(key, value === true ? "" : String(value));
   }
   append(el, children);

@@ -69,6 +69,7 @@ export class LiveStore {
 
 const RESYNC_CLOSE = 4001; // ours: drop this socket, take a fresh snapshot
 const SLOW_CONSUMER_CLOSE = 4008; // the server's: "too slow; reconnect to resync"
+const SESSION_ENDED_CLOSE = 4401; // the server's: the session ended (logout, disabled, expired)
 
 // Full jitter over a capped exponential: a restarted server is not stormed by every console at once.
 export function backoffMs(attempt, { baseMs = 500, maxMs = 15000, random = Math.random } = {}) {
@@ -140,7 +141,7 @@ export class LiveConnection {
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (!opened && ++this.failedOpens >= 2) this.onGone();
+      if (event.code === SESSION_ENDED_CLOSE || (!opened && ++this.failedOpens >= 2)) this.onGone();
       this.retry(event.code === SLOW_CONSUMER_CLOSE || event.code === RESYNC_CLOSE ? 0 : null);
     };
   }

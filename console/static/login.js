@@ -5,10 +5,22 @@ import { h, replace } from "./dom.js";
 import { t } from "./i18n.js";
 import { homeFor } from "./pages.js";
 
-// Only a path on this site: never an open redirect to somewhere else.
-export function safeNext(search) {
+// Only a path on this site: never an open redirect to somewhere else. The value is resolved as the
+// browser would resolve it (which drops tabs and newlines and reads a backslash as "/") against our own
+// origin, and must come out with the same scheme, host and port, as a path that is not itself
+// protocol-relative. Backslashes, control characters and "//" are refused before that.
+const UNSAFE = /[\\\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export function safeNext(search, origin = location.origin) {
   const next = new URLSearchParams(search).get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : null;
+  if (!next || !next.startsWith("/") || next.startsWith("//") || UNSAFE.test(next)) return null;
+  let url;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return null;
+  }
+  if (url.origin !== new URL(origin).origin || url.pathname.startsWith("//")) return null;
+  return url.pathname + url.search + url.hash;
 }
 
 export function mount(root) {

@@ -4,7 +4,10 @@ anonymous caller, and each role gets exactly what the policy table says."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,10 +22,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import raise_alarm
 from alerts.api import build_api, serve_api
+from alerts.auth import SESSION_ENDED_CLOSE
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.incidents import Incident
 from alerts.model import Source
+from alerts.passwords import verify_password
 from alerts.users import Role
 from registry.api import add_registry_routes
 from registry.demo import seed_demo_register
@@ -92,6 +97,12 @@ async def console(database_url: str, **overrides: Any) -> AsyncIterator[Console]
         port = await stack.enter_async_context(serve_api(app, "127.0.0.1", 0))
         url = f"http://127.0.0.1:{port}"
         yield Console(url, f"{url}/api", app, pool, hub, settings, stack)
+
+
+def client_from(base_url: str, address: str) -> aiohttp.ClientSession:
+    """A browser on another machine: its connections come from ``address`` (any 127.x.y.z is ours)."""
+    return aiohttp.ClientSession(base_url=base_url, cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                 connector=aiohttp.TCPConnector(local_addr=(address, 0)))
 
 
 async def status_of(http: aiohttp.ClientSession, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
@@ -178,14 +189,17 @@ async def test_login_sets_a_strict_http_only_cookie_and_returns_the_user(databas
             assert "Secure" in resp.headers["Set-Cookie"]
 
 
-async def test_repeated_failures_lock_the_username_for_a_while(database_url: str) -> None:
-    async with console(database_url, auth_login_max_failures=3) as c:
+async def test_repeated_failures_slow_that_username_from_that_address_only(database_url: str) -> None:
+    async with console(database_url, auth_login_max_failures=3, auth_login_base_delay_s=60) as c:
         http = await c.client()
         for _ in range(3):
             assert (await status_of(http, "POST", "/api/login", json={"username": "op", "password": "guess"}))[0] == 401
         async with http.post("/api/login", json={"username": "op", "password": PASSWORD}) as resp:
-            assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0  # even the right password
-        await login(http, c.api, "bureau")  # others are not locked out
+            assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0  # the next waits, right or wrong
+        await login(http, c.api, "bureau")  # others are not held up
+        # The owner, from another address, logs in at once.
+        elsewhere = await c.stack.enter_async_context(client_from(c.url, "127.0.0.2"))
+        await login(elsewhere, c.api, "op")
 
 
 async def test_logout_ends_the_session(database_url: str) -> None:
@@ -253,8 +267,8 @@ async def test_changes_need_the_sessions_csrf_token(database_url: str) -> None:
         ]:
             token = http.headers.pop(CSRF)
             assert await status_of(http, "POST", path, json=body) == refused, path
-            wrong = ("y" if token[0] == "x" else "x") + token[1:]  # never the token itself
-            assert await status_of(http, "POST", path, json=body, headers={CSRF: wrong}) == refused
+            altered = ("y" if token[0] == "x" else "x") + token[1:]  # certainly not the token
+            assert await status_of(http, "POST", path, json=body, headers={CSRF: altered}) == refused
             other = (await status_of(op, "GET", "/api/me"))[1]["csrf_token"]
             if http is not op:  # another session's token is wrong too
                 assert await status_of(http, "POST", path, json=body, headers={CSRF: other}) == refused
@@ -327,11 +341,16 @@ async def test_an_agency_sees_and_inspects_only_its_own_equipment(database_url: 
 
         own, theirs = await unit_of(database_url, "XNTJS"), await unit_of(database_url, "QHTJY")
         assert (await status_of(agency, "GET", f"/api/registry/equipment/{own}"))[0] == 200
+        # Another agency's unit answers exactly as a unit that does not exist: no telling which codes exist.
+        missing = "31106301022099999999"
         assert await status_of(agency, "GET", f"/api/registry/equipment/{theirs}") == (
-            403, {"error": "an inspection agency sees only its own equipment"})
+            404, {"error": f"equipment {theirs} is not in the register"})
+        assert await status_of(agency, "GET", f"/api/registry/equipment/{missing}") == (
+            404, {"error": f"equipment {missing} is not in the register"})
         inspection = {"inspected_on": str(date.today()), "result": "pass", "report_no": "XN-1", "actor": "someone"}
-        assert (await status_of(agency, "POST", f"/api/registry/equipment/{theirs}/inspections",
-                                json=inspection))[0] == 403
+        for code in (theirs, missing):
+            assert await status_of(agency, "POST", f"/api/registry/equipment/{code}/inspections",
+                                   json=inspection) == (404, {"error": f"equipment {code} is not in the register"})
         assert (await status_of(agency, "POST", f"/api/registry/equipment/{own}/inspections",
                                 json={**inspection, "agency": "QHTJY"}))[0] == 403
         assert await query(database_url, "SELECT count(*) FROM inspections WHERE recorded_by IS NOT NULL") == [(0,)]
@@ -348,6 +367,12 @@ async def test_an_agency_sees_and_inspects_only_its_own_equipment(database_url: 
                           "WHERE a.code = 'XNTJS'")}
         expected = {n["id"] for n in every if n["recipient"] == "XNTJS" or n["registration_code"] in own_units}
         assert mine and {n["id"] for n in mine} == expected and len(every) > len(mine)
+        # How a delivery to someone else fared is not the agency's to read.
+        await query_exec(database_url, "UPDATE notices SET last_error = 'webhook answered 500'")
+        mine = (await status_of(agency, "GET", "/api/registry/notices?limit=1000"))[1]["notices"]
+        assert {n["last_error"] for n in mine if n["recipient"] == "XNTJS"} == {"webhook answered 500"}
+        assert {n["last_error"] for n in mine if n["recipient"] != "XNTJS"} == {None}
+        assert any(n["recipient"] != "XNTJS" for n in mine)
         other = await c.client("qhtjy")
         assert not {n["id"] for n in (await status_of(other, "GET", "/api/registry/notices?limit=1000"))[1]["notices"]
                     } & expected
@@ -431,3 +456,128 @@ async def test_the_openapi_document_says_how_each_operation_is_secured(database_
         assert paths["/api/me"]["get"]["x-roles"] == ["operator", "agency", "bureau", "admin"]
         assert {"401", "403"} <= set(paths["/api/registry/notices"]["get"]["responses"])
         assert "actor" not in doc["components"]["schemas"]["StepBody"].get("required", [])
+
+
+# Hardening: a login flood, rehashing, the live socket's end, the Origin, the headers
+
+
+async def test_a_login_flood_from_one_address_does_not_keep_the_owner_out(database_url: str) -> None:
+    async with console(database_url) as c:
+        flood = await c.client()
+
+        async def guess(i: int) -> int:
+            async with flood.post("/api/login", json={"username": "op", "password": f"guess-{i}"}) as resp:
+                await resp.read()
+                return resp.status
+
+        statuses = await asyncio.gather(*(guess(i) for i in range(200)))
+        assert set(statuses) <= {401, 429} and statuses.count(401) >= 1, sorted(set(statuses))
+        # Meanwhile and after: the real operator, from another address, logs in at once.
+        owner = await c.stack.enter_async_context(client_from(c.url, "127.0.0.3"))
+        await login(owner, c.api, "op")
+
+
+async def test_a_flood_under_way_does_not_delay_the_owner_into_an_error(database_url: str) -> None:
+    async with console(database_url) as c:
+        flood = await c.client()
+
+        async def guess(i: int) -> int:
+            async with flood.post("/api/login", json={"username": "op", "password": f"guess-{i}"}) as resp:
+                await resp.read()
+                return resp.status
+
+        guesses = [asyncio.create_task(guess(i)) for i in range(200)]
+        owner = await c.stack.enter_async_context(client_from(c.url, "127.0.0.4"))
+        await login(owner, c.api, "op")  # while the 200 are still arriving
+        assert set(await asyncio.gather(*guesses)) <= {401, 429}
+
+
+async def test_an_old_scrypt_hash_logs_in_and_is_rehashed_to_argon2id(database_url: str) -> None:
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32, maxmem=64 * 1024 * 1024)
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    old = f"scrypt${2**14}$8$1${b64(salt)}${b64(digest)}"
+    async with console(database_url) as c:
+        await query_exec(database_url, f"UPDATE users SET password_hash = '{old}' WHERE username = 'bureau'")
+        await login(await c.client(), c.api, "bureau")
+        ((stored,),) = await query(database_url, "SELECT password_hash FROM users WHERE username = 'bureau'")
+        assert str(stored).startswith("$argon2id$") and verify_password(PASSWORD, str(stored))
+        await login(await c.client(), c.api, "bureau")  # and the new hash works
+
+
+async def _live(http: aiohttp.ClientSession, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
+    ws = await http.ws_connect("/api/live", origin=origin)
+    first = await ws.receive_json(timeout=10)
+    assert first["topic"] == "snapshot"
+    return ws
+
+
+async def _closed_with(ws: aiohttp.ClientWebSocketResponse) -> int | None:
+    """Read until the server closes the socket; its close code."""
+    async with asyncio.timeout(15):
+        while True:
+            msg = await ws.receive()
+            if msg.type is aiohttp.WSMsgType.CLOSE:
+                return int(msg.data)
+            if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                return ws.close_code
+
+
+async def test_the_live_socket_ends_with_its_session(database_url: str) -> None:
+    async with console(database_url, auth_live_check_s=0.2) as c:
+        # A logout ends the session's sockets at once, and only those.
+        op = await c.client("op")
+        other = await c.client("op")
+        ws, kept = await _live(op), await _live(other)
+        async with op.post("/api/logout") as resp:
+            assert resp.status == 204
+        assert await _closed_with(ws) == SESSION_ENDED_CLOSE
+        c.hub.publish({"topic": "alarm", "op": "raised", "alarm": {"id": 1}})
+        assert (await kept.receive_json(timeout=10))["alarm"] == {"id": 1}  # the other session streams on
+
+        # Disabling the user ends its sockets, whoever disables it (here: SQL, as the CLI does).
+        bureau = await c.client("bureau")
+        ws = await _live(bureau)
+        await query_exec(database_url, "UPDATE users SET active = false WHERE username = 'bureau'")
+        assert await _closed_with(ws) == SESSION_ENDED_CLOSE
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await bureau.ws_connect("/api/live")
+        assert refused.value.status == 401
+        await kept.close()
+
+    async with console(database_url, auth_live_check_s=0.2) as c:
+        # An expired session too.
+        op = await c.client("op")
+        ws = await _live(op)
+        await query_exec(database_url, "UPDATE sessions SET expires_at = now() - interval '1 second'")
+        assert await _closed_with(ws) == SESSION_ENDED_CLOSE
+
+
+async def test_the_live_socket_needs_our_scheme_host_and_port_as_origin(database_url: str) -> None:
+    async with console(database_url) as c:
+        op = await c.client("op")
+        port = int(c.url.rsplit(":", 1)[1])
+        ws = await _live(op, origin=c.url)  # the console's own page
+        await ws.close()
+        for foreign in (f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}", "http://127.0.0.1",
+                        f"http://evil.example:{port}", "null", "127.0.0.1", f"http://localhost:{port}"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await op.ws_connect("/api/live", origin=foreign)
+            assert refused.value.status == 403, foreign
+
+
+async def test_every_answer_carries_the_security_headers(database_url: str) -> None:
+    async with console(database_url) as c:
+        anonymous, op = await c.client(), await c.client("op")
+        for http, path in ((anonymous, "/login"), (anonymous, "/api/alarms"), (anonymous, "/board"),
+                           (op, "/api/alarms"), (op, "/api/nothing-here"), (anonymous, "/healthz"),
+                           (anonymous, "/api/openapi.json")):
+            async with http.get(path) as resp:
+                csp = resp.headers.get("Content-Security-Policy", "")
+                assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp, path
+                assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+                assert resp.headers.get("X-Content-Type-Options") == "nosniff", path
+                assert resp.headers.get("Referrer-Policy") == "strict-origin-when-cross-origin", path

@@ -242,3 +242,35 @@ def test_board_logic_in_node() -> None:
     done = subprocess.run([NODE, "--input-type=module", "-e", _LOGIC], cwd=STATIC_DIR, capture_output=True,
                           text=True, timeout=30, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+# The login page's next= target: a path on this site, or nothing (an open redirect otherwise).
+_NEXT = r"""
+import assert from "node:assert/strict";
+import { safeNext } from "./login.js";
+
+const ORIGIN = "http://127.0.0.1:8080";
+const next = (value) => safeNext("?next=" + encodeURIComponent(value), ORIGIN);
+const raw = (query) => safeNext(query, ORIGIN);
+for (const ok of ["/board", "/board?x=1#a", "/agency/", "/bureau/a%2Fb"]) assert.equal(next(ok), ok, ok);
+assert.equal(next("/board/../agency"), "/agency");
+for (const bad of ["//example.org", "/\t/example.org", "/\n/example.org", "/\\example.org", "\\\\example.org",
+                   "/\\/example.org", "https://example.org/", "http://127.0.0.1:8081/board", "example.org",
+                   "javascript:alert(1)", "/./\u0000/example.org", "/.//example.org", "/\u2028/example.org",
+                   " /board", "/\u007f/x", "", "http:/example.org"]) {
+  assert.equal(next(bad), null, JSON.stringify(bad));
+}
+assert.equal(raw("?next=/%09/example.org"), null);  // the reported one
+assert.equal(raw("?next=%2F%2Fexample.org"), null);
+assert.equal(raw("?next=/%5Cexample.org"), null);
+assert.equal(raw("?other=/board"), null);
+console.log("ok");
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_login_page_follows_next_only_to_this_site() -> None:
+    assert NODE is not None
+    done = subprocess.run([NODE, "--input-type=module", "-e", _NEXT], cwd=STATIC_DIR, capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from registry.due import Category, Result
 from registry.model import Equipment, Party, Role, Status
-from registry.notices import Channel, Kind, notice_key, notice_slot, scan_notices
+from registry.notices import NOTIFY_CHANNEL, Channel, Kind, notice_key, notice_slot, scan_notices
 from registry.outbox import deliver_due, message_id, run_outbox, verify_signature
 from registry.store import record_inspection, upsert_equipment, upsert_party
 from semon.db.pool import open_pool
@@ -156,6 +156,7 @@ def settings(smtp_port: int, **overrides: Any) -> Settings:
         "metrics_port": 0, "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": False,
         "smtp_from": SENDER, "smtp_timeout_s": 5.0, "webhook_timeout_s": 5.0, "notice_batch_size": 4,
         "notice_retry_initial_s": 60.0, "notice_retry_max_s": 600.0,
+        "webhook_allow_addresses": ["127.0.0.1"],  # the test receiver's; nothing else private
     }
     base.update(overrides)
     return Settings(**base)
@@ -457,8 +458,10 @@ async def test_delivery_state_shows_retries_then_failure(
     for key, row in notices.items():
         if key != unsigned:
             assert row.state == "pending" and row.attempts == 1 and row.next_attempt_at > now
-            expected = "webhook answered 500" if key.endswith(":webhook") else "smtp: SMTPConnectError"
-            assert row.last_error is not None and row.last_error.startswith(expected), row.last_error
+            if key.endswith(":webhook"):  # the status only: never what the receiver said
+                assert row.last_error == "webhook answered 500" and "receiver down" not in row.last_error
+            else:
+                assert row.last_error is not None and row.last_error.startswith("smtp: SMTPConnectError")
 
     for hours in (1, 2):
         assert await deliver_due(pool, s, now + timedelta(hours=hours)) == 0
@@ -477,7 +480,11 @@ async def test_the_worker_wakes_when_the_scan_writes_notices(
     s = settings(smtp.port, notice_idle_wait_s=120.0)
     worker = asyncio.create_task(run_outbox(pool, s))
     try:
-        await asyncio.sleep(0.5)  # its first pass finds nothing; it now waits for the NOTIFY
+        # Once it listens, a NOTIFY reaches it whatever it is doing (notifications queue on its connection).
+        listening = await wait_for_count(
+            database_url, f"""SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                              AND query = 'LISTEN {NOTIFY_CHANNEL}'""", 1, timeout=30)
+        assert listening == 1
         await scan(database_url, TODAY)
         # Far less than the idle wait: the scan's NOTIFY woke the worker.
         await wait_for_count(database_url, "SELECT count(*) FROM notices WHERE state = 'delivered'",
@@ -489,3 +496,57 @@ async def test_the_worker_wakes_when_the_scan_writes_notices(
     assert receiver.accepted() == Counter(WEBHOOK_KEYS_TODAY)
     assert smtp.mailbox.by_key() == Counter(EMAIL_KEYS_TODAY)
     assert all(r.state == "delivered" for r in (await rows(database_url)).values())
+
+
+# --- where webhooks may go ---
+
+async def _register_webhook(url: str, webhook_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await upsert_party(conn, Party("AG1", "青海省特种设备检验检测院", Role.AGENCY, webhook_url=webhook_url,
+                                       webhook_secret="agency-secret"))
+
+
+@pytest.mark.parametrize("target", [
+    "http://127.0.0.1:{port}/agency",  # loopback, not on the allow-list in this test
+    "http://localhost:{port}/agency",  # a name that resolves to loopback
+    "http://[::ffff:127.0.0.1]:{port}/agency",  # loopback inside IPv6
+    "http://169.254.169.254/latest/meta-data/",  # the cloud metadata service
+    "http://10.0.0.1:{port}/agency", "http://0.0.0.0:{port}/agency", "http://[::1]:{port}/agency",
+    "ftp://127.0.0.1/agency",
+])
+async def test_webhooks_never_connect_to_private_addresses(
+    database_url: str, receiver: Receiver, smtp: Smtp, pool: AsyncConnectionPool, target: str,
+) -> None:
+    await register(database_url, receiver)
+    port = receiver.base.rsplit(":", 1)[1]
+    await _register_webhook(database_url, target.format(port=port))
+    await scan(database_url, TODAY)
+    await deliver_due(pool, settings(smtp.port, webhook_allow_addresses=[]), datetime.now(UTC))
+    assert not receiver.requests  # neither the agency's nor the bureau's (127.0.0.1 is not allowed here)
+    agency = [r for k, r in (await rows(database_url)).items() if ":AG1:webhook" in k]
+    assert agency and all(r.state == "failed" and r.attempts == 1 for r in agency)
+    for r in agency:
+        assert r.last_error is not None and ("refused" in r.last_error or "http(s)" in r.last_error), r.last_error
+        assert port not in r.last_error
+
+
+async def test_a_redirect_is_not_followed(
+    database_url: str, receiver: Receiver, smtp: Smtp, pool: AsyncConnectionPool,
+) -> None:
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", moved)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await register(database_url, receiver)
+        await _register_webhook(database_url, f"http://127.0.0.1:{runner.addresses[0][1]}/agency")
+        await scan(database_url, TODAY)
+        await deliver_due(pool, settings(smtp.port), datetime.now(UTC))
+    finally:
+        await runner.cleanup()
+    agency = [r for k, r in (await rows(database_url)).items() if ":AG1:webhook" in k]
+    assert agency and all(r.state == "pending" and r.last_error == "webhook answered 302" for r in agency)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alerts.policy import allowed, is_api, is_public, needs_csrf
-from alerts.throttle import LoginThrottle
+from alerts.throttle import LoginThrottle, ThrottleLimits
 from alerts.users import Role, UserError, check_role_agency, normalise_username
 
 OPERATOR, AGENCY, BUREAU, ADMIN = Role.OPERATOR, Role.AGENCY, Role.BUREAU, Role.ADMIN
@@ -63,35 +63,56 @@ def test_csrf_and_answer_kinds() -> None:
     assert is_api("/api/alarms") and is_api("/healthz") and not is_api("/board") and not is_api("/apix")
 
 
-def test_the_throttle_locks_a_username_after_repeated_failures() -> None:
-    throttle = LoginThrottle(max_failures=3, window_s=60)
-    for t in (0.0, 1.0):
-        throttle.failed("op", t)
-        assert throttle.retry_after("op", t) == 0
-    throttle.failed("op", 2.0)
-    assert throttle.retry_after("op", 2.0) == 60 and throttle.retry_after("op", 50.0) == 12
-    assert throttle.retry_after("bureau", 2.0) == 0  # per username
-    assert throttle.retry_after("op", 62.5) == 0  # served
-    throttle.failed("op", 63.0)
-    assert throttle.retry_after("op", 63.0) == 0  # a clean slate after the lockout
+def test_failures_grow_a_delay_for_the_username_from_that_address_only() -> None:
+    throttle = LoginThrottle(ThrottleLimits(free_failures=3, base_delay_s=1.0, window_s=60))
+    for t in (0.0, 1.0, 2.0):
+        assert throttle.retry_after("op", "10.0.0.9", t) == 0
+        throttle.failed("op", "10.0.0.9", t)
+    assert throttle.retry_after("op", "10.0.0.9", 2.0) == 1.0  # the fourth try waits a second
+    throttle.failed("op", "10.0.0.9", 3.0)
+    assert throttle.retry_after("op", "10.0.0.9", 3.0) == 2.0  # then two, four, ...
+    throttle.failed("op", "10.0.0.9", 5.0)
+    assert throttle.retry_after("op", "10.0.0.9", 5.0) == 4.0
+    # The owner, from another address, is never held up; nor are other users from this one.
+    assert throttle.retry_after("op", "192.0.2.1", 5.0) == 0
+    assert throttle.retry_after("bureau", "10.0.0.9", 5.0) == 0
+    # The delay is capped by the window, and failures older than the window are forgotten.
+    assert [throttle.delay(n) for n in (2, 3, 4, 5, 10, 99)] == [0, 1, 2, 4, 60, 60]
+    assert throttle.retry_after("op", "10.0.0.9", 66.0) == 0
 
 
-def test_old_failures_are_forgotten_and_a_success_forgives() -> None:
-    throttle = LoginThrottle(max_failures=2, window_s=60)
-    throttle.failed("op", 0.0)
-    throttle.failed("op", 61.0)  # the first is outside the window
-    assert throttle.retry_after("op", 61.0) == 0
-    throttle.succeeded("op")
-    throttle.failed("op", 62.0)
-    assert throttle.retry_after("op", 62.0) == 0
+def test_a_success_forgives_its_pair_but_not_its_address() -> None:
+    throttle = LoginThrottle(ThrottleLimits(free_failures=1, address_max_failures=4, window_s=60))
+    throttle.failed("op", "10.0.0.9", 0.0)
+    throttle.failed("op", "10.0.0.9", 0.0)
+    assert throttle.retry_after("op", "10.0.0.9", 0.0) > 0
+    throttle.failed("me", "10.0.0.9", 0.0)  # counted ahead of the check
+    throttle.succeeded("me", "10.0.0.9")  # and taken back: it was right
+    assert throttle.retry_after("op", "10.0.0.9", 0.0) > 0  # the other pair is not forgiven
+    throttle.failed("x", "10.0.0.9", 0.0)
+    assert throttle.retry_after("nobody", "10.0.0.9", 1.0) == 0  # three failures of the address so far
+    throttle.failed("y", "10.0.0.9", 1.0)
+    assert throttle.retry_after("nobody", "10.0.0.9", 1.0) == 59.0  # the address is refused for the window
+    assert throttle.retry_after("nobody", "10.0.0.8", 1.0) == 0
+    assert throttle.retry_after("nobody", "10.0.0.9", 61.5) == 0
+
+
+def test_an_address_has_a_few_logins_under_way_at_most() -> None:
+    throttle = LoginThrottle(ThrottleLimits(address_in_flight=2))
+    assert throttle.begin("10.0.0.9", 0.0) and throttle.begin("10.0.0.9", 0.0)
+    assert not throttle.begin("10.0.0.9", 0.0)
+    assert throttle.begin("10.0.0.8", 0.0)
+    throttle.end("10.0.0.9")
+    assert throttle.begin("10.0.0.9", 0.0)
 
 
 def test_the_throttle_is_bounded() -> None:
-    throttle = LoginThrottle(max_failures=1, window_s=60, max_tracked=100)
+    throttle = LoginThrottle(ThrottleLimits(free_failures=0, window_s=60, max_tracked=100))
     for i in range(1000):
-        throttle.failed(f"user{i}", 0.0)
-    assert throttle.retry_after("user999", 1.0) > 0 and throttle.retry_after("user0", 1.0) == 0
-    assert len(throttle._failures) == 100
+        throttle.failed(f"user{i}", f"10.0.{i // 256}.{i % 256}", 0.0)
+    assert throttle.retry_after("user999", "10.0.3.231", 0.5) > 0
+    assert throttle.retry_after("user0", "10.0.0.0", 0.5) == 0
+    assert len(throttle._pairs) <= 100 and len(throttle._addresses) <= 100
 
 
 def test_usernames_and_agencies() -> None:

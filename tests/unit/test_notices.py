@@ -12,7 +12,15 @@ import pytest
 
 from registry.due import end_of_month
 from registry.notices import Channel, Kind, Slot, due_window_end, notice_key, notice_slot
-from registry.outbox import Claimed, email_message, message_id, retry_delay, sign, verify_signature
+from registry.outbox import (
+    SIGNATURE_TOLERANCE_S,
+    Claimed,
+    email_message,
+    message_id,
+    retry_delay,
+    sign,
+    verify_signature,
+)
 
 
 def days(start: date, end: date) -> list[date]:
@@ -106,11 +114,26 @@ def test_keys_name_the_notice_so_a_rescan_adds_nothing() -> None:
 def test_signature_verifies_with_the_secret_only() -> None:
     body = b'{"kind":"due"}'
     signature = sign("s3cret", "1751328000", body)
+    now = 1751328000.0
     assert signature.startswith("sha256=") and len(signature) == 7 + 64
-    assert verify_signature("s3cret", "1751328000", body, signature)
-    assert not verify_signature("wrong", "1751328000", body, signature)
-    assert not verify_signature("s3cret", "1751328001", body, signature)  # the timestamp is signed
-    assert not verify_signature("s3cret", "1751328000", body + b" ", signature)
+    assert verify_signature("s3cret", "1751328000", body, signature, now=now)
+    assert not verify_signature("wrong", "1751328000", body, signature, now=now)
+    assert not verify_signature("s3cret", "1751328001", body, signature, now=now)  # the timestamp is signed
+    assert not verify_signature("s3cret", "1751328000", body + b" ", signature, now=now)
+
+
+def test_signatures_expire_after_300_seconds_by_default() -> None:
+    body = b"{}"
+    signature = sign("k", "1000", body)
+    assert SIGNATURE_TOLERANCE_S == 300
+    assert verify_signature("k", "1000", body, signature, now=1200)
+    assert verify_signature("k", "1000", body, signature, now=1300) and verify_signature("k", "1000", body, signature,
+                                                                                        now=700)
+    assert not verify_signature("k", "1000", body, signature, now=1301)  # a replay, five minutes on
+    assert not verify_signature("k", "1000", body, signature, now=699)  # from the future
+    assert not verify_signature("k", "1000", body, signature)  # the real clock: 1970 is long gone
+    assert verify_signature("k", "1000", body, signature, tolerance_s=600, now=1400)
+    assert not verify_signature("k", "1000", body, signature, tolerance_s=0, now=1000)
 
 
 def test_signature_tolerance_rejects_old_and_malformed_timestamps() -> None:
@@ -118,7 +141,9 @@ def test_signature_tolerance_rejects_old_and_malformed_timestamps() -> None:
     signature = sign("k", "1000", body)
     assert verify_signature("k", "1000", body, signature, tolerance_s=300, now=1200)
     assert not verify_signature("k", "1000", body, signature, tolerance_s=300, now=1400)
-    assert not verify_signature("k", "soon", body, sign("k", "soon", body), tolerance_s=300, now=1400)
+    for odd in ("soon", " 1000", "+1000", "1_000", "-1000", "1000.0", "", "١٠٠٠", "9" * 13):
+        assert not verify_signature("k", odd, body, sign("k", odd, body), tolerance_s=300, now=1000), odd
+    assert not verify_signature("k", "1000", body, "sha256=\u00e9", now=1000)  # not ASCII: False, not an error
 
 
 def test_retry_delays_double_with_jitter_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:

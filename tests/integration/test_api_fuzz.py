@@ -1,0 +1,259 @@
+"""Schemathesis against the whole API as ``semon up`` serves it (alerts, register, console), from
+its own ``/api/openapi.json``, logged in as the administrator (who may call every operation):
+no answer is a server error, and every answer's status and body are as the document says.
+Generated input, positive and negative, a bounded number of examples per operation; logout is
+left out (it would end the session the run uses). Beside it, deterministic checks of what
+schemathesis found: hostile text on every route, ISO dates only, references that resolve."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import psycopg
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from alerts.alarm_store import raise_alarm
+from alerts.api import build_api, serve_api
+from alerts.auth import CSRF_HEADER
+from alerts.hub import LiveHub
+from alerts.incident_store import open_incident
+from alerts.model import Source
+from console import add_console
+from registry.api import add_registry_routes
+from registry.demo import seed_demo_register
+from registry.notices import scan_notices
+from semon.alarm_types import AlarmType
+from semon.db.pool import open_pool
+from tests.integration.helpers import PASSWORD, add_users, http_client, ingest_settings, login
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES_PER_MODE = 40  # per operation and generation mode: under a minute for the whole API
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
+LEFT_OUT = {("POST", "/api/logout"), ("GET", "/api/live")}  # the session's end; a WebSocket
+
+
+@contextlib.asynccontextmanager
+async def whole_api(database_url: str) -> AsyncIterator[str]:
+    settings = ingest_settings(api_port=0)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await seed_demo_register(conn, today=date.today(), total=200)
+        await scan_notices(conn, date.today())
+        alarm = await raise_alarm(conn, device_id="31106301022015000001", kind="elevator", type=AlarmType.ENTRAPMENT,
+                                  source=Source.TELEMETRY, raised_at=datetime.now(UTC), details={"floor": 3})
+        assert alarm is not None
+        await open_incident(conn, alarm, settings)
+        await conn.commit()
+    await add_users(database_url)
+    async with open_pool(database_url, min_size=1, max_size=4) as pool:
+        app = build_api(pool, LiveHub(), settings)
+        add_registry_routes(app, pool)
+        add_console(app, pool)
+        async with serve_api(app, "127.0.0.1", 0) as port:
+            yield f"http://127.0.0.1:{port}"
+
+
+def _fuzz(root: str) -> list[str]:
+    """Run every operation's examples (in a thread: schemathesis calls are blocking); the failures."""
+    http = requests.Session()
+    answer = http.post(f"{root}/api/login", json={"username": "admin", "password": PASSWORD}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    headers = {CSRF_HEADER: answer.json()["csrf_token"]}
+    cookies = {"semon_session": http.cookies["semon_session"]}
+    document = http.get(f"{root}/api/openapi.json", timeout=30).json()
+    schema = schemathesis.openapi.from_dict(document)
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            failures.append(f"an operation the document does not describe well: {result.err()}")
+            continue
+        operation = result.ok()
+        if (operation.method.upper(), operation.path) in LEFT_OUT:
+            continue
+        operations += 1
+        strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
+                             operation.as_strategy(GenerationMode.NEGATIVE))
+
+        @settings(max_examples=2 * EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=strategy)
+        def check(case: Any) -> None:
+            response = case.call(base_url=root, headers=headers, cookies=cookies, timeout=30)
+            case.validate_response(response, checks=CHECKS)
+
+        try:
+            check()
+        except Exception as exc:  # one operation's failure is reported with the others', not alone
+            failures.append(f"{operation.method.upper()} {operation.path}: {type(exc).__name__}: "
+                            + re.sub(r"\s+", " ", str(exc))[:1500])
+    # Still logged in at the end: nothing the run sent ended the session.
+    assert http.get(f"{root}/api/me", timeout=30).status_code == 200
+    assert operations >= 15, operations
+    return failures
+
+
+@pytest.mark.timeout(300)
+async def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(database_url: str) -> None:
+    async with whole_api(database_url) as root:
+        failures = await asyncio.to_thread(_fuzz, root)
+    assert not failures, "\n\n".join(failures)
+
+
+# Text PostgreSQL cannot hold, in every text parameter and body field of every operation.
+NUL = ("\u00c9\u0000n.", "\u0000")  # in a URL and in a body
+SURROGATE = "a\ud800b"  # in a JSON body only (a URL's bytes cannot carry one)
+
+
+def _sample(schema: dict[str, Any]) -> Any:
+    """A plain valid-looking value for a parameter that is not the one under test."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "integer":
+        return max(1, int(schema.get("minimum", 1)))
+    if kind == "boolean":
+        return "true"
+    return "x"
+
+
+def _hostile_requests(document: dict[str, Any]) -> list[tuple[str, str, dict[str, str], Any, str]]:
+    """(method, path, query, body, what) for every text parameter and body field, each hostile value."""
+    found = []
+    schemas = document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (method.upper(), path) in LEFT_OUT:
+                continue
+            params = operation.get("parameters", [])
+            path_values = {p["name"]: str(_sample(p["schema"])) for p in params if p["in"] == "path"}
+            targets: list[tuple[str, str]] = [(p["in"], p["name"]) for p in params
+                                              if p["schema"].get("type", "string") == "string"
+                                              and "enum" not in p["schema"] and p["in"] in ("query", "path")]
+            body_schema = (operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                           .get("schema", {}))
+            if "$ref" in body_schema:
+                body_schema = schemas[body_schema["$ref"].rsplit("/", 1)[1]]
+            targets += [("body", name) for name in body_schema.get("properties", {})]
+            for where, name in targets:
+                for value in (*NUL, SURROGATE) if where == "body" else NUL:
+                    values = dict(path_values)
+                    query: dict[str, str] = {}
+                    body: Any = None
+                    if where == "path":
+                        values[name] = value
+                    elif where == "query":
+                        query[name] = value
+                    else:
+                        body = {name: value}
+                    concrete = path
+                    for key, item in values.items():
+                        concrete = concrete.replace("{" + key + "}", quote(item, safe=""))
+                    found.append((method.upper(), concrete, query, body, f"{method.upper()} {path} {where} {name}"))
+    return found
+
+
+def _send_hostile(root: str) -> tuple[int, list[str]]:
+    http = requests.Session()
+    answer = http.post(f"{root}/api/login", json={"username": "admin", "password": PASSWORD}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    http.headers[CSRF_HEADER] = answer.json()["csrf_token"]
+    document = http.get(f"{root}/api/openapi.json", timeout=30).json()
+    wrong = []
+    cases = _hostile_requests(document)
+    for method, path, query, body, what in cases:
+        # Sent as the UTF-8 (surrogatepass) a hostile client sends, JSON escapes and all.
+        data = None if body is None else orjson_bytes(body)
+        response = http.request(method, f"{root}{path}", params=query, data=data, timeout=30,
+                                headers={"Content-Type": "application/json"} if data is not None else None)
+        expected = "U+0000" if "\u0000" in str(body or query or path) or "%00" in path else ""
+        if response.status_code != 400 or expected not in response.text:
+            wrong.append(f"{what}: {response.status_code} {response.text[:200]}")
+    # Whatever type the body says it is: the handlers parse JSON regardless.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        response = http.post(f"{root}/api/login", data=b'{"username": "op\\u0000", "password": "x"}',
+                             headers={"Content-Type": content_type}, timeout=30)
+        if response.status_code not in (400, 415) or (response.status_code == 400 and "U+0000" not in response.text):
+            wrong.append(f"login as {content_type!r}: {response.status_code} {response.text[:200]}")
+        response = http.post(f"{root}/api/incidents/1/comments", data=b'{"comment": "\\u0000"}',
+                             headers={"Content-Type": content_type}, timeout=30)
+        if response.status_code != 400 or "U+0000" not in response.text:
+            wrong.append(f"comment as {content_type!r}: {response.status_code} {response.text[:200]}")
+    return len(cases), wrong
+
+
+def orjson_bytes(body: dict[str, Any]) -> bytes:
+    """JSON with every non-ASCII character escaped, lone surrogates included (orjson refuses those)."""
+    return json.dumps(body, ensure_ascii=True).encode("ascii")
+
+
+async def test_text_postgresql_refuses_is_a_400_on_every_route(database_url: str) -> None:
+    async with whole_api(database_url) as root:
+        sent, wrong = await asyncio.to_thread(_send_hostile, root)
+    assert sent > 50 and not wrong, "\n".join(wrong)
+
+
+def _refs(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(({v} if k == "$ref" else _refs(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(_refs(v) for v in value))
+    return set()
+
+
+def _resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+async def test_every_reference_in_the_document_resolves(database_url: str) -> None:
+    async with whole_api(database_url) as root, aiohttp.ClientSession() as http, \
+            http.get(f"{root}/api/openapi.json") as resp:
+        document = await resp.json()
+    refs = _refs(document)
+    assert {"#/components/schemas/Category", "#/components/schemas/Result"} <= refs  # the two that were broken
+    for ref in refs:
+        assert ref.startswith("#/components/schemas/"), ref
+        assert isinstance(_resolve(document, ref), dict), ref
+    assert "$defs" not in str(document)
+
+
+async def test_dates_and_times_are_iso_text_never_numbers(database_url: str) -> None:
+    async with whole_api(database_url) as root, http_client(root) as http:
+        await login(http, f"{root}/api", "admin")
+        for path in ("/api/registry/rate?date=0", "/api/registry/rate?date=20260101", "/api/registry/rate?date=1e9",
+                     "/api/registry/rate?date=2026-1-1", "/api/registry/rate?date=0001-01-01",
+                     "/api/registry/equipment?due_before=0", "/api/alarms?since=0", "/api/alarms?until=1700000000",
+                     "/api/incidents?since=2026-01-01", "/api/kpis/rescue?until=0001-01-01T00:00:00Z"):
+            async with http.get(path) as resp:
+                body = await resp.json()
+                assert resp.status == 400 and ("date is YYYY-MM-DD" in body["error"] or "ISO 8601" in body["error"]
+                                               or "year" in body["error"]), (path, body)
+        async with http.get("/api/registry/rate?date=2026-01-01") as resp:
+            assert resp.status == 200 and (await resp.json())["date"] == "2026-01-01"
+        async with http.get("/api/alarms?since=2026-01-01T00:00:00%2B08:00") as resp:
+            assert resp.status == 200
+        code = (await (await http.get("/api/registry/equipment?limit=1")).json())["equipment"][0]["registration_code"]
+        for inspected_on in (0, 1751328000, "0", "2026-1-1"):
+            async with http.post(f"/api/registry/equipment/{code}/inspections",
+                                 json={"inspected_on": inspected_on, "result": "pass", "agency": None}) as resp:
+                assert resp.status == 400, (inspected_on, await resp.text())
