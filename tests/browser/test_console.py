@@ -5,7 +5,6 @@ bureau views show their data; the pages refuse the unauthenticated."""
 from __future__ import annotations
 
 import time
-from datetime import date
 
 import orjson
 import psycopg
@@ -14,6 +13,7 @@ from playwright.async_api import Browser, Page, expect
 
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
+from semon.today import register_today
 from simulators.city import city_fleet
 from tests.browser.conftest import ARTEFACTS, DEMO_PASSWORD, System
 
@@ -102,7 +102,7 @@ async def test_the_agency_view(browser: Browser, system: System) -> None:
     assert code
     form = page.get_by_test_id("inspection-form")
     await form.get_by_test_id("inspection-code").fill(code)
-    await form.get_by_test_id("inspection-date").fill(date.today().isoformat())
+    await form.get_by_test_id("inspection-date").fill(register_today().isoformat())
     await form.get_by_test_id("inspection-report").fill("XN-2026-0001")
     await form.get_by_role("button").click()
     await expect(form.get_by_test_id("inspection-message")).not_to_have_text("")

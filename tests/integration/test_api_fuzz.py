@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -40,6 +40,7 @@ from registry.demo import seed_demo_register
 from registry.notices import scan_notices
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
+from semon.today import register_today
 from tests.integration.helpers import PASSWORD, add_users, http_client, ingest_settings, login
 
 pytestmark = pytest.mark.integration
@@ -53,8 +54,8 @@ LEFT_OUT = {("POST", "/api/logout"), ("GET", "/api/live")}  # the session's end;
 async def whole_api(database_url: str) -> AsyncIterator[str]:
     settings = ingest_settings(api_port=0)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        await seed_demo_register(conn, today=date.today(), total=200)
-        await scan_notices(conn, date.today())
+        await seed_demo_register(conn, today=register_today(), total=200)
+        await scan_notices(conn, register_today())
         alarm = await raise_alarm(conn, device_id="31106301022015000001", kind="elevator", type=AlarmType.ENTRAPMENT,
                                   source=Source.TELEMETRY, raised_at=datetime.now(UTC), details={"floor": 3})
         assert alarm is not None

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -35,6 +35,7 @@ from registry.notices import scan_notices
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.settings import Settings
+from semon.today import register_today
 from tests.integration.helpers import PASSWORD, TEST_USERS, add_users, http_client, login, query
 
 pytestmark = pytest.mark.integration
@@ -83,8 +84,8 @@ async def console(database_url: str, **overrides: Any) -> AsyncIterator[Console]
     """The application as ``semon up`` serves it, with the console's pages stood in for."""
     settings = Settings(**overrides)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        await seed_demo_register(conn, today=date.today(), total=600)
-        await scan_notices(conn, date.today())
+        await seed_demo_register(conn, today=register_today(), total=600)
+        await scan_notices(conn, register_today())
         await conn.commit()
     await add_users(database_url, (*TEST_USERS, OTHER_AGENCY))
     hub = LiveHub(settings.live_queue_size)
@@ -262,7 +263,7 @@ async def test_changes_need_the_sessions_csrf_token(database_url: str) -> None:
             (op, f"/api/incidents/{incident.id}/steps", {"step": "acknowledged"}),
             (op, f"/api/incidents/{incident.id}/comments", {"comment": "hello"}),
             (admin, "/api/users", {"username": "u1", "password": "long enough", "role": "bureau"}),
-            (agency, f"/api/registry/equipment/{code}/inspections", {"inspected_on": str(date.today()),
+            (agency, f"/api/registry/equipment/{code}/inspections", {"inspected_on": str(register_today()),
                                                                      "result": "pass"}),
         ]:
             token = http.headers.pop(CSRF)
@@ -347,7 +348,7 @@ async def test_an_agency_sees_and_inspects_only_its_own_equipment(database_url: 
             404, {"error": f"equipment {theirs} is not in the register"})
         assert await status_of(agency, "GET", f"/api/registry/equipment/{missing}") == (
             404, {"error": f"equipment {missing} is not in the register"})
-        inspection = {"inspected_on": str(date.today()), "result": "pass", "report_no": "XN-1", "actor": "someone"}
+        inspection = {"inspected_on": str(register_today()), "result": "pass", "report_no": "XN-1", "actor": "someone"}
         for code in (theirs, missing):
             assert await status_of(agency, "POST", f"/api/registry/equipment/{code}/inspections",
                                    json=inspection) == (404, {"error": f"equipment {code} is not in the register"})
@@ -394,7 +395,7 @@ async def test_the_bureau_reads_everything_and_changes_nothing(database_url: str
         forbidden = (403, {"error": "forbidden for role bureau"})
         for path, body in [(f"/api/incidents/{incident.id}/steps", {"step": "acknowledged"}),
                            (f"/api/incidents/{incident.id}/comments", {"comment": "x"}),
-                           (f"/api/registry/equipment/{code}/inspections", {"inspected_on": str(date.today()),
+                           (f"/api/registry/equipment/{code}/inspections", {"inspected_on": str(register_today()),
                                                                              "result": "pass"}),
                            ("/api/users", {"username": "x", "password": "long enough", "role": "admin"})]:
             assert await status_of(bureau, "POST", path, json=body) == forbidden, path

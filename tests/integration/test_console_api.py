@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -23,6 +23,7 @@ from console.web import STATIC_DIR
 from registry.api import add_registry_routes
 from registry.demo import seed_demo_register
 from semon.db.pool import open_pool
+from semon.today import register_today
 from simulators.city import city_fleet
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
 
@@ -106,7 +107,7 @@ def test_static_modules_import_only_what_exists() -> None:
 async def _seed(database_url: str) -> tuple[str, str, str]:
     """A small register with the simulated city's elevators; one of them reporting with an open
     alarm; one unregistered device reporting. Returns (reporting, unregistered, silent) ids."""
-    today = date.today()
+    today = register_today()
     elevator = city_fleet(2, 0)[0]
     unregistered = "31106301232020999999"  # a 20-digit registration code from 湟源县, not in the register
     now = datetime.now(UTC)

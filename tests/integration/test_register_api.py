@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -17,6 +17,7 @@ from registry.api import add_registry_routes
 from registry.demo import seed_demo_register
 from registry.rate import snapshot_rates
 from semon.db.pool import open_pool
+from semon.today import register_today
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,7 @@ async def api(database_url: str) -> AsyncIterator[str]:
 
 
 async def test_register_api(database_url: str) -> None:
-    today = date.today()
+    today = register_today()
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         await seed_demo_register(conn, today=today, total=2_000, city_elevators=20)
         for back in (2, 1, 0):
