@@ -77,8 +77,9 @@ class RulesEngine:
         options = ConnectOptions(client_id=settings.rules_client_id, clean_start=False,
                                  keepalive=settings.mqtt_keepalive_s, session_expiry=settings.mqtt_session_expiry_s,
                                  receive_maximum=settings.rules_receive_maximum)
-        self.session = MqttSession(BrokerAddress.from_url(mqtt_url), options, [(settings.rules_subscription, 1)],
-                                   self._on_message, self._backoff(), on_connected=self._on_connected)
+        self.session = MqttSession(BrokerAddress.from_settings(mqtt_url, settings), options,
+                                   [(settings.rules_subscription, 1)], self._on_message, self._backoff(),
+                                   on_connected=self._on_connected)
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
