@@ -88,12 +88,13 @@ class MqttSession:
             log.info("MQTT connected to %s:%d as %s (session present: %s)",
                      self.address.host, self.address.port, self.options.client_id, connack.session_present)
             try:
-                await client.closed
+                await asyncio.shield(client.closed)
             except asyncio.CancelledError:
                 await self._close(client)
                 raise
-            self.connected.clear()
-            self.client = None
+            finally:
+                self.connected.clear()
+                self.client = None
             log.warning("MQTT connection to %s:%d lost", self.address.host, self.address.port)
 
     async def _close(self, client: MqttClient) -> None:

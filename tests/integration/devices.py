@@ -7,8 +7,8 @@ import shutil
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from semon.mqtt.client import BrokerAddress
 
@@ -22,7 +22,7 @@ def paho_client(url: str, client_id: str = "") -> paho.Client:
     context = address.ssl_context()
     if context is not None:
         client.tls_set_context(context)
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.ReceiveMaximum = 65535
     rc = client.connect(address.host, address.port, keepalive=30, clean_start=True, properties=props)
     if rc != 0:
@@ -58,6 +58,6 @@ async def mosquitto_pub(port: int, topic: str, payload: bytes, qos: int = 1, *ex
     proc = await asyncio.create_subprocess_exec(
         binary, "-h", "127.0.0.1", "-p", str(port), "-V", "mqttv5", "-q", str(qos), "-t", topic, "-s", *extra,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate(payload)
+    _out, err = await proc.communicate(payload)
     if proc.returncode != 0:
         raise RuntimeError(f"mosquitto_pub failed ({proc.returncode}): {err.decode(errors='replace')}")

@@ -36,10 +36,7 @@ class AckAtOnce:
         self._changed.set()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
+        await _until(predicate, self._changed, timeout)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -51,6 +48,18 @@ class AckAtOnce:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _until(predicate: Callable[[], bool], changed: asyncio.Event, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        changed.clear()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError("timed out")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), min(remaining, 0.5))
 
 
 async def _queue_while_away_then_receive(mosquitto: MosquittoServer, publish: Callable[[list[bytes]], object]) -> None:
@@ -105,17 +114,11 @@ async def test_acks_for_a_lost_connection_are_refused_and_the_messages_redeliver
     try:
         await asyncio.wait_for(session.connected.wait(), 10)
         await paho_publish(mosquitto.url, [("h/d", f"{i}".encode()) for i in range(5)])
-        async with asyncio.timeout(20):
-            while len(held) < 5:
-                changed.clear()
-                await changed.wait()
+        await _until(lambda: len(held) >= 5, changed)
         old = session.generation
         assert session.client is not None
         session.client.abort()
-        async with asyncio.timeout(20):  # redelivered on the new connection
-            while sum(1 for g, _ in held if g != old) < 5:
-                changed.clear()
-                await changed.wait()
+        await _until(lambda: sum(1 for g, _ in held if g != old) >= 5, changed)  # redelivered
         assert session.ack(old, [m.packet_id for g, m in held if g == old]) == 0
         assert session.acks_refused == 5
         new = [m.packet_id for g, m in held if g == session.generation]
