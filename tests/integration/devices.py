@@ -13,10 +13,12 @@ from paho.mqtt.properties import Properties
 from semon.mqtt.client import BrokerAddress
 
 
-def paho_client(url: str, client_id: str = "") -> paho.Client:
+def paho_client(url: str, client_id: str = "", *, inflight: int = 20, ca_file: str | None = None) -> paho.Client:
     """A connected MQTT 5 paho client with its network thread running (caller: ``stop``)."""
-    address = BrokerAddress.from_url(url)
+    address = BrokerAddress.from_url(url, ca_file=ca_file)
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    client.max_inflight_messages_set(inflight)
+    client.max_queued_messages_set(0)
     if address.username is not None:
         client.username_pw_set(address.username, address.password)
     context = address.ssl_context()
