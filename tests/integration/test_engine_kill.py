@@ -64,7 +64,10 @@ class Load(threading.Thread):
 async def _engine(mqtt_url: str, database_url: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "SEMON_MQTT_URL": mqtt_url, "SEMON_DATABASE_URL": database_url,
            "SEMON_API_PORT": str(free_port()), "SEMON_METRICS_PORT": "0", "SEMON_RULES_CLIENT_ID": "test-rules-kill",
-           "SEMON_RULES_ENTRAPMENT_OUTSIDE_DOOR_ZONE_S": "4"}
+           "SEMON_RULES_ENTRAPMENT_OUTSIDE_DOOR_ZONE_S": "4",
+           # A small window, so that what the broker resends before the SUBACK fills it: the
+           # fault this test guards against leaves the engine deaf once it is full.
+           "SEMON_RULES_RECEIVE_MAXIMUM": "500"}
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "alerts", env=env,
                                                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL)
