@@ -38,9 +38,10 @@ def stop(client: paho.Client) -> None:
     client.loop_stop()
 
 
-def paho_publish_sync(url: str, messages: list[tuple[str, bytes]], qos: int = 1) -> None:
+def paho_publish_sync(url: str, messages: list[tuple[str, bytes]], qos: int = 1,
+                      ca_file: str | None = None) -> None:
     """Publish and wait until the broker has acknowledged every message."""
-    client = paho_client(url)
+    client = paho_client(url, ca_file=ca_file)
     try:
         infos = [client.publish(topic, payload, qos=qos) for topic, payload in messages]
         for info in infos:
