@@ -75,7 +75,8 @@ class SecureBroker:
         passwords.write_text("")
         tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
         for user, password in self.accounts.items():
-            subprocess.run([tool, "-b", str(passwords), user, password], check=True, capture_output=True)
+            await asyncio.to_thread(subprocess.run, [tool, "-b", str(passwords), user, password], check=True,
+                                    capture_output=True)
         user_line = "user root" if os.geteuid() == 0 else ""
         conf = self.directory / "mosquitto.conf"
         conf.write_text(_CONFIG.format(dir=self.directory, plain_port=self.plain_port, tls_port=self.tls_port,
