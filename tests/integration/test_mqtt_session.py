@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from semon.backoff import Backoff
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
+from semon.mqtt.paho_session import PahoSession
 from semon.mqtt.session import MqttSession
 from semon.stack import MosquittoServer
 from tests.integration.devices import mosquitto_pub, paho_publish
@@ -21,14 +22,15 @@ _ids = itertools.count(1)
 class AckAtOnce:
     """A persistent subscriber that acknowledges each message as it arrives."""
 
-    def __init__(self, url: str, receive_maximum: int, topic: str) -> None:
+    def __init__(self, url: str, receive_maximum: int, topic: str,
+                 session_class: type[MqttSession] | type[PahoSession] = MqttSession) -> None:
         self.received: list[tuple[int, bytes]] = []  # (generation, payload)
         self.sent: list[int] = []
         self._changed = asyncio.Event()
         options = ConnectOptions(f"test-ack-{next(_ids)}", clean_start=False, session_expiry=600,
                                  receive_maximum=receive_maximum)
-        self.session = MqttSession(BrokerAddress.from_url(url), options, [(topic, 1)], self._on_message,
-                                   Backoff(0.05, 0.5))
+        self.session = session_class(BrokerAddress.from_url(url), options, [(topic, 1)], self._on_message,
+                                     Backoff(0.05, 0.5))
 
     def _on_message(self, generation: int, message: Message) -> None:
         self.received.append((generation, message.payload))
@@ -62,8 +64,9 @@ async def _until(predicate: Callable[[], bool], changed: asyncio.Event, timeout:
             await asyncio.wait_for(changed.wait(), min(remaining, 0.5))
 
 
-async def _queue_while_away_then_receive(mosquitto: MosquittoServer, publish: Callable[[list[bytes]], object]) -> None:
-    sub = AckAtOnce(mosquitto.url, 10, "q/#")
+async def _queue_while_away_then_receive(mosquitto: MosquittoServer, publish: Callable[[list[bytes]], object],
+                                         session_class: type[MqttSession] | type[PahoSession] = MqttSession) -> None:
+    sub = AckAtOnce(mosquitto.url, 10, "q/#", session_class)
     async with sub.running():
         pass  # the subscription exists; the session persists while we are away
     payloads = [f"m{i}".encode() for i in range(15)]
@@ -87,6 +90,13 @@ async def test_fifteen_queued_messages_with_receive_maximum_ten_paho(mosquitto: 
     async def publish(payloads: list[bytes]) -> None:
         await paho_publish(mosquitto.url, [("q/dev", p) for p in payloads])
     await _queue_while_away_then_receive(mosquitto, publish)
+
+
+async def test_fifteen_queued_messages_with_receive_maximum_ten_on_paho(mosquitto: MosquittoServer) -> None:
+    """The same through the paho-mqtt based session (docs/ingest.md compares the two)."""
+    async def publish(payloads: list[bytes]) -> None:
+        await paho_publish(mosquitto.url, [("q/dev", p) for p in payloads])
+    await _queue_while_away_then_receive(mosquitto, publish, PahoSession)
 
 
 async def test_fifteen_queued_messages_with_receive_maximum_ten_mosquitto_pub(mosquitto: MosquittoServer) -> None:
