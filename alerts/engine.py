@@ -138,6 +138,9 @@ class RulesEngine:
     def _on_message(self, generation: int, message: Message) -> None:
         if message.qos:
             self._acks.append((generation, message.packet_id))
+            # Our own bound (the broker may not honour the receive maximum): read on after a checkpoint.
+            if len(self._acks) >= self.settings.rules_receive_maximum and not self.session.reading_paused:
+                self.session.pause_reading()
         self.messages += 1
         result = decode(message.topic, message.payload, datetime.now(UTC), self._limits)
         if not isinstance(result, Decoded):
@@ -261,6 +264,8 @@ class RulesEngine:
             by_generation[generation].append(packet_id)
         for generation, packet_ids in by_generation.items():
             self.session.ack(generation, packet_ids)
+        if self.session.reading_paused:
+            self.session.resume_reading()
 
     async def _ticks(self) -> None:
         while True:

@@ -42,6 +42,7 @@ class Load(threading.Thread):
         self.halt = threading.Event()
         self.sent = 0
         self.seconds = 0.0
+        self.freed: list[str] = []
 
     def run(self) -> None:
         client: paho.Client = paho_client(self.url, "test-load", inflight=1000)
@@ -53,7 +54,9 @@ class Load(threading.Thread):
                 tick = time.monotonic()
                 for d in range(DEVICES):
                     client.publish(f"se/elevator/LOAD-{d:04d}/telemetry", _frame(seq), qos=1)
-                self.sent += DEVICES
+                for device in list(self.freed):  # alive after their round: a silent alarm would be false
+                    client.publish(f"se/elevator/{device}/telemetry", _frame(1_000_000 + seq), qos=1)
+                self.sent += DEVICES + len(self.freed)
                 # DEVICES messages per DEVICES / RATE seconds; behind schedule: go on at once.
                 self.halt.wait(max(0.0, DEVICES / RATE - (time.monotonic() - tick)))
         finally:
@@ -103,6 +106,7 @@ async def test_engine_killed_five_times_mid_entrapment(mosquitto: MosquittoServe
             # Freed at a landing; the alarm clears.
             seq += 1
             await paho_publish(mosquitto.url, [(topic, _frame(seq, door_zone=True, door_locked=False))])
+            load.freed.append(device)
         # Wait until the last engine has worked through what was sent, then count once more.
         last = f"E-KILL-{ROUNDS - 1}"
         deadline = loop.time() + 120
