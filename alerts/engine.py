@@ -149,8 +149,9 @@ class RulesEngine:
         options = ConnectOptions(client_id=settings.rules_client_id, clean_start=False,
                                  keepalive=settings.mqtt_keepalive_s, session_expiry=settings.mqtt_session_expiry_s,
                                  receive_maximum=settings.rules_receive_maximum)
-        self.session = MqttSession(BrokerAddress.from_url(mqtt_url), options, [(settings.rules_subscription, 1)],
-                                   self._on_message, self._backoff(), on_connected=self._on_connected)
+        self.session = MqttSession(BrokerAddress.from_settings(mqtt_url, settings), options,
+                                   [(settings.rules_subscription, 1)], self._on_message, self._backoff(),
+                                   on_connected=self._on_connected)
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
@@ -238,6 +239,9 @@ class RulesEngine:
         the rules cannot take is counted by reason and logged, and harms no other message."""
         if message.qos:
             self._acks.append((generation, message.packet_id))
+            # Our own bound (the broker may not honour the receive maximum): read on after a checkpoint.
+            if len(self._acks) >= self.settings.rules_receive_maximum and not self.session.reading_paused:
+                self.session.pause_reading()
         self.messages += 1
         self.metrics.messages.inc()
         try:
@@ -433,6 +437,8 @@ class RulesEngine:
             except Exception as exc:  # the connection broke under us: the broker redelivers them
                 self.metrics.errors.inc(1, "ack")
                 log.warning("acknowledgements not sent (%s: %s); the broker will redeliver", type(exc).__name__, exc)
+        if self.session.reading_paused:
+            self.session.resume_reading()
         self.metrics.checkpoints.inc()
         return True
 

@@ -60,7 +60,12 @@ class Ingester:
         self.settings = settings
         self.database_url = database_url
         self._limits = settings.decode_limits()
+        # Bounded by reading from the broker only while it holds fewer than the receive maximum
+        # (plus what one socket read brings); resumed below half of that.
         self._queue: deque[Inbound] = deque()
+        self._high_water = settings.ingest_receive_maximum
+        self._low_water = settings.ingest_receive_maximum // 2
+        self.reading_pauses = 0
         self._ready = asyncio.Event()
         self._in_batches = 0
         self.metrics = IngestMetrics(
@@ -75,7 +80,7 @@ class Ingester:
             receive_maximum=settings.ingest_receive_maximum,
         )
         self.session = MqttSession(
-            BrokerAddress.from_url(mqtt_url),
+            BrokerAddress.from_settings(mqtt_url, settings),
             options,
             [(ingest_subscription(settings), 1)],
             self._on_message,
@@ -93,9 +98,20 @@ class Ingester:
     # --- receiving (runs in the MQTT protocol callback: no awaiting here) ------------------
 
     def _on_message(self, generation: int, message: Message) -> None:
-        self._queue.append(Inbound(generation, message))
-        if len(self._queue) == 1:
+        queue = self._queue
+        queue.append(Inbound(generation, message))
+        if len(queue) == 1:
             self._ready.set()
+        elif len(queue) >= self._high_water and not self.session.reading_paused:
+            # Our own bound: Mosquitto 2.0 stops honouring the receive maximum once batched
+            # acknowledgements resume. Stop reading; the writers resume it at the low-water mark.
+            self.session.pause_reading()
+            self.reading_pauses += 1
+            log.info("buffer full (%d messages): reading from the broker paused", len(queue))
+
+    def _resume_if_drained(self) -> None:
+        if self.session.reading_paused and len(self._queue) <= self._low_water:
+            self.session.resume_reading()
 
     def _on_connected(self, generation: int, session_present: bool) -> None:
         # What an earlier connection left unclaimed is redelivered on this one: drop our copy,
@@ -104,6 +120,7 @@ class Ingester:
         if stale:
             self._queue = deque(i for i in self._queue if i.generation == generation)
             log.info("dropped %d unacknowledged messages of the previous connection (redelivered)", stale)
+            self._resume_if_drained()
 
     # --- the service -----------------------------------------------------------------------
 
@@ -147,6 +164,7 @@ class Ingester:
                 self._ready.clear()
                 await self._ready.wait()
             items = [self._queue.popleft() for _ in range(min(len(self._queue), batch_max))]
+            self._resume_if_drained()
             self._in_batches += len(items)
             try:
                 await self._process(pool, items, backoff)

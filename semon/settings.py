@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     ingest_writers: int = Field(default=2, ge=1, le=16)
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=65_535)
+    # TLS for mqtts:// URLs (docs/ingest.md): the CA that signed the broker's certificate (unset:
+    # the system's trust store), and an optional client certificate with its key.
+    mqtt_ca_file: str | None = None
+    mqtt_cert_file: str | None = None
+    mqtt_key_file: str | None = None
     # How often the latest state per device is written (see ingest/state.py).
     state_flush_interval_s: float = Field(default=1.0, gt=0)
     max_payload_bytes: int = Field(default=16 * 1024, ge=64)

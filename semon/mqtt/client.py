@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from semon.mqtt.packets import (
     PINGREQ,
+    PROP_MAXIMUM_PACKET_SIZE,
     PROP_RECEIVE_MAXIMUM,
     PROP_SERVER_KEEP_ALIVE,
     ConnAck,
@@ -61,19 +63,78 @@ class Message:
     packet_id: int
 
 
-@dataclass(frozen=True, slots=True)
+class TlsSettings(Protocol):
+    @property
+    def mqtt_ca_file(self) -> str | None: ...
+    @property
+    def mqtt_cert_file(self) -> str | None: ...
+    @property
+    def mqtt_key_file(self) -> str | None: ...
+
+
+_PLAIN_SCHEMES = ("mqtt", "tcp")
+_TLS_SCHEMES = ("mqtts", "ssl", "tls")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class BrokerAddress:
+    """Where and as whom to connect.
+
+    ``tls``: connect over TLS with a verified context (the system's trust store, or ``ca_file``),
+    optionally presenting the client certificate ``cert_file`` with ``key_file``.
+    """
+
     host: str
     port: int
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> BrokerAddress:
+    def from_url(cls, url: str, *, ca_file: str | None = None, cert_file: str | None = None,
+                 key_file: str | None = None) -> BrokerAddress:
+        """``mqtt://user:p%40ss@host:1883`` or ``mqtts://…:8883``; user and password are
+        percent-decoded. Raises ValueError for another scheme, or for a client certificate
+        without TLS."""
         parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp"):
-            raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt://host:port)")
-        return cls(parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password)
+        if parts.scheme in _PLAIN_SCHEMES:
+            tls = False
+        elif parts.scheme in _TLS_SCHEMES:
+            tls = True
+        else:
+            raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt:// or mqtts://)")
+        if cert_file and not tls:
+            raise ValueError("a client certificate needs TLS: use an mqtts:// URL")
+        if key_file and not cert_file:
+            raise ValueError("a client key needs its certificate file")
+        username = unquote(parts.username) if parts.username is not None else None
+        password = unquote(parts.password) if parts.password is not None else None
+        return cls(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), username, password,
+                   tls, ca_file, cert_file, key_file)
+
+    @classmethod
+    def from_settings(cls, url: str, settings: TlsSettings) -> BrokerAddress:
+        """``from_url`` with the TLS files of the settings (``mqtt_ca_file`` and so on)."""
+        return cls.from_url(url, ca_file=settings.mqtt_ca_file, cert_file=settings.mqtt_cert_file,
+                            key_file=settings.mqtt_key_file)
+
+    def __repr__(self) -> str:  # never the password
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}@" if self.username is not None else ""
+        return f"BrokerAddress({scheme}://{user}{self.host}:{self.port})"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A verifying client context (hostname and chain), or None for plain TCP.
+        Raises OSError/ssl.SSLError when a file cannot be read."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+        if self.cert_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
 
 class MqttClient(asyncio.Protocol):
@@ -99,25 +160,41 @@ class MqttClient(asyncio.Protocol):
         self._quota_free.set()
         self._keepalive = options.keepalive
         self._ping_handle: asyncio.TimerHandle | None = None
-        self._pong_pending = False
+        self._last_rx = self._loop.time()
+        self._reading_paused = False
         self._paused = False
+        self.connack_received = False
+        self._inbound_max = options.maximum_packet_size or 268_435_460
+        self._outbound_max = 0
         self._drained = asyncio.Event()
         self._drained.set()
 
     # --- lifecycle -------------------------------------------------------------------
 
     async def connect(self, address: BrokerAddress, timeout: float = 10.0) -> ConnAck:
+        """Open the connection and wait for CONNACK. The credentials are the options' own, or
+        else the address's. Raises ConnectRefused, ConnectionLost, OSError (ssl.SSLError for a
+        certificate that does not verify) or TimeoutError."""
+        context = address.ssl_context()
         await asyncio.wait_for(
-            self._loop.create_connection(lambda: self, address.host, address.port), timeout
+            self._loop.create_connection(lambda: self, address.host, address.port, ssl=context,
+                                         server_hostname=address.host if context else None),
+            timeout,
         )
         assert self._transport is not None
-        self._transport.write(encode_connect(self.options))
+        options = self.options
+        if options.username is None and address.username is not None:
+            options = replace(options, username=address.username, password=address.password)
+        self._transport.write(encode_connect(options))
         connack = await asyncio.wait_for(asyncio.shield(self._connack), timeout)
         if connack.reason_code >= 0x80:
             self._transport.close()
             raise ConnectRefused(connack.reason_code)
         self._quota = connack.properties.get(PROP_RECEIVE_MAXIMUM, 65535)
-        self._keepalive = connack.properties.get(PROP_SERVER_KEEP_ALIVE, self.options.keepalive)
+        self._outbound_max = connack.properties.get(PROP_MAXIMUM_PACKET_SIZE, 0)
+        # Our own keep-alive; a server keep-alive only ever shortens it (MQTT 5, 3.2.2.3.14).
+        server = connack.properties.get(PROP_SERVER_KEEP_ALIVE)
+        self._keepalive = min(self.options.keepalive, server) if server else self.options.keepalive
         self._schedule_ping()
         return connack
 
@@ -135,6 +212,20 @@ class MqttClient(asyncio.Protocol):
     @property
     def is_connected(self) -> bool:
         return self._transport is not None and not self.closed.done()
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (backpressure: the broker's sends then wait in TCP)."""
+        if not self._reading_paused and self._transport is not None and not self._transport.is_closing():
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            # Time spent paused proves nothing either way: the liveness clock restarts.
+            self._last_rx = self._loop.time()
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.resume_reading()
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
@@ -163,6 +254,7 @@ class MqttClient(asyncio.Protocol):
         self._drained.set()
 
     def data_received(self, data: bytes) -> None:
+        self._last_rx = self._loop.time()  # any byte from the broker proves the connection alive
         buf = self._buf
         buf += data
         view = memoryview(buf)
@@ -193,6 +285,9 @@ class MqttClient(asyncio.Protocol):
                 if decoded is None:
                     break
                 length, body_at = decoded
+            if body_at - pos + length > self._inbound_max:
+                raise ProtocolError(f"packet of {body_at - pos + length} bytes exceeds the announced maximum "
+                                    f"of {self._inbound_max}")
             if body_at + length > end:
                 break
             self._dispatch(first, view[body_at : body_at + length])
@@ -218,6 +313,7 @@ class MqttClient(asyncio.Protocol):
                 fut.set_result(reason)
         elif ptype == PacketType.CONNACK:
             if not self._connack.done():
+                self.connack_received = True
                 self._connack.set_result(decode_connack(body))
         elif ptype == PacketType.SUBACK:
             (packet_id,) = struct.unpack_from("!H", body, 0)
@@ -227,7 +323,7 @@ class MqttClient(asyncio.Protocol):
             if sub is not None and not sub.done():
                 sub.set_result(codes)
         elif ptype == PacketType.PINGRESP:
-            self._pong_pending = False
+            pass  # data_received has noted that the broker is alive
         elif ptype == PacketType.DISCONNECT:
             reason = body[0] if len(body) else 0
             log.warning("broker sent DISCONNECT (reason 0x%02x)", reason)
@@ -243,13 +339,20 @@ class MqttClient(asyncio.Protocol):
             self._ping_handle = self._loop.call_later(self._keepalive * 0.5, self._ping)
 
     def _ping(self) -> None:
+        """Every half keep-alive: PINGREQ, so the broker hears from us; and the liveness check.
+
+        The connection is dead only when nothing at all (no PUBLISH, no PINGRESP) has arrived
+        for 1.5 keep-alive periods while we were reading: a PINGRESP queued behind thousands
+        of messages on a saturated CPU is not a sign of a dead broker, and while reading is
+        paused for backpressure the bytes wait in the socket, unseen."""
         if self._transport is None or self._transport.is_closing():
             return
-        if self._pong_pending:
-            log.warning("no PINGRESP within keepalive; dropping the connection")
+        silent = self._loop.time() - self._last_rx
+        if not self._reading_paused and silent > self._keepalive * 1.5:
+            log.warning("nothing received from the broker for %.0fs (keep-alive %ds); dropping the connection",
+                        silent, self._keepalive)
             self._transport.abort()
             return
-        self._pong_pending = True
         self._transport.write(PINGREQ)
         self._schedule_ping()
 
@@ -302,14 +405,20 @@ class MqttClient(asyncio.Protocol):
         Call ``wait_for_quota`` first: the broker disconnects a client that exceeds its quota.
         """
         if qos == 0:
-            self._write(encode_publish(topic, payload, 0, 0, retain=retain))
+            self._write(self._checked(encode_publish(topic, payload, 0, 0, retain=retain)))
             return None
         pid = packet_id if packet_id is not None else self._packet_id()
+        packet = self._checked(encode_publish(topic, payload, qos, pid, retain=retain, dup=dup))
         fut: asyncio.Future[int] = self._loop.create_future()
         self._puback[pid] = fut
         self._quota -= 1
-        self._write(encode_publish(topic, payload, qos, pid, retain=retain, dup=dup))
+        self._write(packet)
         return pid, fut
+
+    def _checked(self, packet: bytes) -> bytes:
+        if self._outbound_max and len(packet) > self._outbound_max:
+            raise MqttError(f"packet of {len(packet)} bytes exceeds the broker's maximum of {self._outbound_max}")
+        return packet
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, *, retain: bool = False) -> None:
         await self.wait_for_quota()
@@ -319,7 +428,12 @@ class MqttClient(asyncio.Protocol):
             if reason >= 0x80:
                 raise MqttError(f"broker rejected publish to {topic} (reason 0x{reason:02x})")
 
-    def ack(self, packet_ids: list[int]) -> None:
-        """PUBACK many QoS 1 messages in one write."""
-        if packet_ids and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(encode_puback(pid) for pid in packet_ids))
+    def ack(self, packet_ids: list[int]) -> bool:
+        """PUBACK many QoS 1 messages in one write; False when the connection is gone (the broker
+        then redelivers them on the next one)."""
+        if not packet_ids:
+            return True
+        if not self.connack_received or self._transport is None or self._transport.is_closing():
+            return False
+        self._transport.write(b"".join(encode_puback(pid) for pid in packet_ids))
+        return True

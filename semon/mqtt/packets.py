@@ -153,6 +153,10 @@ class ConnectOptions:
     keepalive: int = 30
     session_expiry: int = 0
     receive_maximum: int = 65535
+    #: Announced in CONNECT and enforced on what we receive: the broker must not send a larger
+    #: packet (it drops such a message for us), and a larger one closes the connection. Keep it
+    #: above the broker's message_size_limit plus the topic. 0: no limit announced.
+    maximum_packet_size: int = 1_048_576
     username: str | None = None
     password: str | None = None
     will: Will | None = None
@@ -167,6 +171,8 @@ def encode_connect(opts: ConnectOptions) -> bytes:
     if opts.username is not None:
         flags |= 0x80
     props: dict[int, Any] = {PROP_RECEIVE_MAXIMUM: opts.receive_maximum}
+    if opts.maximum_packet_size:
+        props[PROP_MAXIMUM_PACKET_SIZE] = opts.maximum_packet_size
     if opts.session_expiry:
         props[PROP_SESSION_EXPIRY] = opts.session_expiry
     body = bytearray(_str("MQTT"))

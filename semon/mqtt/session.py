@@ -20,6 +20,14 @@ class MqttSession:
     ``on_message(generation, message)``: the generation counts connections, so an
     acknowledgement for a message received on an earlier connection is never sent on a later
     one (the broker redelivers those instead).
+
+    A connection is current from its CONNACK on, not from its SUBACK: with a session present,
+    the broker resends what was in flight and goes on with the queue before it answers the
+    SUBSCRIBE, and those messages must be acknowledged on that same connection (an
+    acknowledgement refused for them would leave the broker's send window full for good).
+
+    ``pause_reading``/``resume_reading``: backpressure for a consumer whose buffer is full; the
+    state holds across reconnects.
     """
 
     def __init__(
@@ -41,40 +49,52 @@ class MqttSession:
         self.client: MqttClient | None = None
         self.connected = asyncio.Event()
         self.connects = 0
+        self.acks_refused = 0
+        self._paused = False
 
     async def run(self) -> None:
         while True:
             generation = self.generation + 1
             client = MqttClient(self.options, functools.partial(self._on_message, generation))
+            # Current before CONNACK arrives: messages that come in the same read as the CONNACK
+            # are dispatched before connect() returns, and may be acknowledged at once.
+            self.generation = generation
+            self.client = client
             try:
                 connack = await client.connect(self.address)
+                if self._on_connected is not None:
+                    self._on_connected(generation, connack.session_present)
                 if self.subscriptions:
                     # Even with a session present: Mosquitto restores a shared subscription from
                     # its persistence file without the share group, so it must be renewed.
                     await client.subscribe(self.subscriptions)
             except (OSError, TimeoutError, MqttError) as exc:
                 client.abort()
+                self.client = None
                 delay = self._backoff.next_delay()
                 log.warning("MQTT %s:%d unavailable (%s); retrying in %.1fs",
                             self.address.host, self.address.port, exc or type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 continue
-            self.generation = generation
-            self.client = client
+            except asyncio.CancelledError:
+                client.abort()
+                self.client = None
+                raise
             self.connects += 1
             self._backoff.reset()
             self.connected.set()
+            if self._paused:
+                client.pause_reading()
             log.info("MQTT connected to %s:%d as %s (session present: %s)",
                      self.address.host, self.address.port, self.options.client_id, connack.session_present)
-            if self._on_connected is not None:
-                self._on_connected(generation, connack.session_present)
             try:
-                await client.closed
+                await asyncio.shield(client.closed)
             except asyncio.CancelledError:
                 await self._close(client)
                 raise
-            self.connected.clear()
-            self.client = None
+            finally:
+                self.connected.clear()
+                self.client = None
             log.warning("MQTT connection to %s:%d lost", self.address.host, self.address.port)
 
     async def _close(self, client: MqttClient) -> None:
@@ -84,9 +104,32 @@ class MqttSession:
             client.abort()
 
     def ack(self, generation: int, packet_ids: list[int]) -> int:
-        """PUBACK on the connection the messages came in on; returns how many were sent."""
-        client = self.client
-        if client is None or generation != self.generation or not client.is_connected:
+        """PUBACK on the connection the messages came in on; returns how many were sent.
+
+        Those not sent (their connection is gone) are not lost: the broker redelivers them on
+        the next connection, where the caller sees them again under the new generation. They
+        are counted in ``acks_refused`` and logged."""
+        if not packet_ids:
             return 0
-        client.ack(packet_ids)
-        return len(packet_ids)
+        client = self.client
+        if client is not None and generation == self.generation and client.ack(packet_ids):
+            return len(packet_ids)
+        self.acks_refused += len(packet_ids)
+        log.info("%d acknowledgements for connection %d not sent (now %d): the broker redelivers them",
+                 len(packet_ids), generation, self.generation)
+        return 0
+
+    def pause_reading(self) -> None:
+        """Stop reading from the broker until ``resume_reading``; acknowledgements still go out."""
+        self._paused = True
+        if self.client is not None and self.connected.is_set():
+            self.client.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        if self.client is not None:
+            self.client.resume_reading()
+
+    @property
+    def reading_paused(self) -> bool:
+        return self._paused

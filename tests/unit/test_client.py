@@ -5,6 +5,7 @@ The transport is a recording stand-in: no socket, no broker.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import logging.handlers
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from semon.mqtt.client import Message, MqttClient
+from semon.mqtt.client import Message, MqttClient, MqttError
 from semon.mqtt.packets import ConnectOptions, encode_puback, encode_publish, encode_varint
 
 
@@ -30,6 +31,12 @@ class FakeTransport:
     def close(self) -> None:
         self.calls.append(("close",))
 
+    def pause_reading(self) -> None:
+        self.calls.append(("pause_reading",))
+
+    def resume_reading(self) -> None:
+        self.calls.append(("resume_reading",))
+
     def is_closing(self) -> bool:
         return self.closing
 
@@ -38,11 +45,17 @@ class FakeTransport:
         return [c[1] for c in self.calls if c[0] == "write"]  # type: ignore[misc]
 
 
-def make_client() -> tuple[MqttClient, FakeTransport, list[Message]]:
+CONNACK = b"\x20\x03\x00\x00\x00"
+
+
+def make_client(options: ConnectOptions | None = None, *, connack: bool = True,
+                ) -> tuple[MqttClient, FakeTransport, list[Message]]:
     received: list[Message] = []
-    client = MqttClient(ConnectOptions("unit"), received.append)
+    client = MqttClient(options or ConnectOptions("unit"), received.append)
     transport = FakeTransport()
     client.connection_made(transport)  # type: ignore[arg-type]
+    if connack:
+        client.data_received(CONNACK)
     return client, transport, received
 
 
@@ -270,3 +283,111 @@ async def test_ack_on_a_closing_transport_writes_nothing() -> None:
     transport.closing = True
     client.ack([1])
     assert transport.calls == []
+
+
+async def test_ack_before_connack_is_refused_and_writes_nothing() -> None:
+    client, transport, _ = make_client(connack=False)
+    assert client.ack([1]) is False
+    assert transport.calls == []
+
+
+async def test_ack_reports_whether_it_was_sent() -> None:
+    client, transport, _ = make_client()
+    assert client.ack([5]) is True
+    transport.closing = True
+    assert client.ack([6]) is False
+    assert transport.writes == [encode_puback(5)]
+
+
+async def test_messages_in_the_same_read_as_connack_can_be_acknowledged_at_once() -> None:
+    received: list[Message] = []
+    acked: list[bool] = []
+
+    def on_message(message: Message) -> None:
+        received.append(message)
+        acked.append(client.ack([message.packet_id]))
+
+    client = MqttClient(ConnectOptions("unit"), on_message)
+    transport = FakeTransport()
+    client.connection_made(transport)  # type: ignore[arg-type]
+    client.data_received(CONNACK + STREAM_PARTS[0][0])
+    assert received == EXPECTED[:1]
+    assert acked == [True]
+    assert transport.writes == [encode_puback(7)]
+
+
+# --- maximum packet size ---------------------------------------------------------------------------
+
+
+async def test_a_packet_over_the_announced_maximum_closes_the_connection() -> None:
+    limit = len(STREAM_PARTS[2][0])  # the 300-byte payload's packet fits exactly
+    client, transport, received = make_client(ConnectOptions("unit", maximum_packet_size=limit))
+    client.data_received(STREAM_PARTS[2][0])
+    assert received == EXPECTED[2:3]
+    client.data_received(STREAM_PARTS[4][0][:10])  # the header alone already says too large
+    assert transport.calls == [("abort",)]
+    assert received == EXPECTED[2:3]
+
+
+async def test_without_a_maximum_large_packets_pass() -> None:
+    client, _, received = make_client(ConnectOptions("unit", maximum_packet_size=0))
+    client.data_received(STREAM)
+    assert received == EXPECTED
+
+
+async def test_publish_over_the_brokers_maximum_raises_before_writing() -> None:
+    client, transport, _ = make_client(connack=False)
+    # CONNACK with Maximum Packet Size 100 (property 0x27, four bytes)
+    client.data_received(b"\x20\x08\x00\x00\x05\x27\x00\x00\x00\x64")
+    client._outbound_max = 100  # what connect() takes from that CONNACK
+    with pytest.raises(MqttError):
+        client.publish_nowait(b"se/x", b"p" * 200)
+    assert transport.calls == []
+    assert client.publish_nowait(b"se/x", b"p" * 10) is not None
+
+
+# --- keep-alive ------------------------------------------------------------------------------------
+
+
+def _silent_for(client: MqttClient, seconds: float) -> None:
+    client._last_rx = asyncio.get_running_loop().time() - seconds
+
+
+async def test_keepalive_pings_while_data_flows_and_never_drops() -> None:
+    client, transport, _ = make_client(ConnectOptions("unit", keepalive=10))
+    client._keepalive = 10
+    for _ in range(5):  # no PINGRESP ever, but messages keep coming: alive
+        client.data_received(STREAM_PARTS[0][0])
+        client._ping()
+    assert ("abort",) not in transport.calls
+    assert transport.writes.count(b"\xc0\x00") == 5
+    if client._ping_handle is not None:
+        client._ping_handle.cancel()
+
+
+async def test_keepalive_drops_a_connection_silent_for_one_and_a_half_periods() -> None:
+    client, transport, _ = make_client(ConnectOptions("unit", keepalive=10))
+    client._keepalive = 10
+    _silent_for(client, 14)
+    client._ping()
+    assert ("abort",) not in transport.calls
+    if client._ping_handle is not None:
+        client._ping_handle.cancel()
+    _silent_for(client, 16)
+    client._ping()
+    assert transport.calls[-1] == ("abort",)
+
+
+async def test_keepalive_does_not_count_time_spent_paused() -> None:
+    client, transport, _ = make_client(ConnectOptions("unit", keepalive=10))
+    client._keepalive = 10
+    client.pause_reading()
+    _silent_for(client, 100)
+    client._ping()
+    assert ("abort",) not in transport.calls
+    client.resume_reading()
+    client._ping()
+    assert ("abort",) not in transport.calls
+    assert transport.calls[0] == ("pause_reading",) and ("resume_reading",) in transport.calls
+    if client._ping_handle is not None:
+        client._ping_handle.cancel()

@@ -256,8 +256,15 @@ def test_connect_defaults() -> None:
     c = read_connect(encode_connect(ConnectOptions("ingest-1")))
     assert c == ReadConnect(
         protocol=b"MQTT", level=5, flags=0x02, keepalive=30,
-        properties={PROP_RECEIVE_MAXIMUM: 65535}, client_id=b"ingest-1",
+        properties={PROP_RECEIVE_MAXIMUM: 65535, PROP_MAXIMUM_PACKET_SIZE: 1_048_576}, client_id=b"ingest-1",
     )
+
+
+def test_connect_announces_the_maximum_packet_size_or_none() -> None:
+    assert read_connect(encode_connect(ConnectOptions("c", maximum_packet_size=300))).properties == {
+        PROP_RECEIVE_MAXIMUM: 65535, PROP_MAXIMUM_PACKET_SIZE: 300}
+    assert read_connect(encode_connect(ConnectOptions("c", maximum_packet_size=0))).properties == {
+        PROP_RECEIVE_MAXIMUM: 65535}
 
 
 def test_connect_with_everything() -> None:
@@ -277,7 +284,8 @@ def test_connect_with_everything() -> None:
     # username | password | will retain | will QoS 1 | will flag; clean start clear; reserved bit 0 clear
     assert c.flags == 0x80 | 0x40 | 0x20 | 0x08 | 0x04
     assert c.keepalive == 60
-    assert c.properties == {PROP_RECEIVE_MAXIMUM: 100, PROP_SESSION_EXPIRY: 3600}
+    assert c.properties == {PROP_RECEIVE_MAXIMUM: 100, PROP_SESSION_EXPIRY: 3600,
+                            PROP_MAXIMUM_PACKET_SIZE: 1_048_576}
     assert c.client_id == b"31106301022019000123"
     assert c.will_properties == {}
     assert c.will_topic == b"se/elevator/31106301022019000123/status"

@@ -1,0 +1,43 @@
+"""The ingester's own bound on its buffer: reading pauses at the receive maximum and resumes
+at half of it; nothing is dropped."""
+
+from __future__ import annotations
+
+from ingest.service import Ingester
+from semon.mqtt.client import Message
+from semon.settings import Settings
+
+
+def _message(i: int) -> Message:
+    return Message("se/elevator/E1/telemetry", b"{}", 1, False, False, i % 65535 + 1)
+
+
+async def test_reading_pauses_when_full_and_resumes_below_half() -> None:
+    ingester = Ingester(Settings(ingest_receive_maximum=100), "mqtt://127.0.0.1:1", "postgresql:///none")
+    session = ingester.session
+    for i in range(99):
+        ingester._on_message(1, _message(i))
+    assert not session.reading_paused
+    ingester._on_message(1, _message(99))
+    assert session.reading_paused
+    # What one socket read already holds still arrives, and is kept.
+    for i in range(100, 130):
+        ingester._on_message(1, _message(i))
+    assert len(ingester._queue) == 130 and ingester.reading_pauses == 1
+    while len(ingester._queue) > 51:
+        ingester._queue.popleft()
+        ingester._resume_if_drained()
+        assert session.reading_paused
+    ingester._queue.popleft()
+    ingester._resume_if_drained()
+    assert not session.reading_paused
+
+
+async def test_a_reconnect_drops_the_stale_copies_and_resumes() -> None:
+    ingester = Ingester(Settings(ingest_receive_maximum=10), "mqtt://127.0.0.1:1", "postgresql:///none")
+    for i in range(10):
+        ingester._on_message(1, _message(i))
+    assert ingester.session.reading_paused
+    ingester._on_connected(2, True)  # the broker redelivers those ten on connection 2
+    assert len(ingester._queue) == 0
+    assert not ingester.session.reading_paused
