@@ -89,10 +89,12 @@ class Settings(BaseSettings):
     # This many wrong passwords for one username within the window lock it for the window.
     auth_login_max_failures: int = Field(default=5, ge=1)
     auth_login_window_s: float = Field(default=300.0, gt=0)
-    # `semon up` creates the users operator, agency (XNTJS), bureau and admin with this password
-    # when there are no users at all. Demo credentials: change them, or turn this off.
+    # `semon up` creates the users operator, agency (XNTJS), bureau and admin when there are no
+    # users at all, with this password; unset, one generated at the first start, shown once in the
+    # banner and kept in {data_dir}/demo-password (0600). Demo credentials: change them, or turn
+    # this off (the systemd unit does).
     auth_demo_users: bool = True
-    auth_demo_password: SecretStr = SecretStr("semon-demo")
+    auth_demo_password: SecretStr | None = None
 
     # Inspection notices: a scan writes due and overdue notices to an outbox; a worker delivers
     # them by signed webhook and by e-mail, at least once, keyed so that receivers can drop repeats.

@@ -9,12 +9,13 @@ a reconnect loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from semon.mqtt.packets import (
     PINGREQ,
@@ -111,6 +112,9 @@ class MqttClient(asyncio.Protocol):
             self._loop.create_connection(lambda: self, address.host, address.port), timeout
         )
         assert self._transport is not None
+        if self.options.username is None and address.username is not None:  # log in as the URL says
+            self.options = dataclasses.replace(self.options, username=unquote(address.username),
+                                               password=unquote(address.password or ""))
         self._transport.write(encode_connect(self.options))
         connack = await asyncio.wait_for(asyncio.shield(self._connack), timeout)
         if connack.reason_code >= 0x80:
