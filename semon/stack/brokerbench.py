@@ -1,0 +1,204 @@
+"""What Mosquitto's persistence settings cost and what a ``kill -9`` of the broker loses.
+
+``python -m semon.stack.brokerbench [--messages N] [--publishers P] [--settings NAME ...]``
+
+For each persistence setting, on a fresh broker from the system's binary (the tuning of
+deploy/mosquitto/mosquitto.conf otherwise):
+
+1. a consumer (MQTT 5, persistent session, QoS 1, like the ingester) subscribes to ``se/#`` and
+   goes away, so that everything published is queued for it: the backlog case, where each
+   autosave rewrites the whole queue;
+2. ``P`` paho-mqtt publishers send ``N`` QoS 1 messages of ~250 bytes as fast as the broker
+   acknowledges them (the figure: acknowledged messages per second);
+3. right after the last PUBACK (or ``--kill-after`` seconds later) the broker is killed with
+   SIGKILL, started again on the same data directory, and the consumer counts what is still
+   queued for it.
+
+Prints one JSON line per setting: ``{"setting", "autosave_interval", "autosave_on_changes",
+"messages", "publish_msg_s", "kill_after_s", "acked", "recovered", "lost"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from semon.stack.process import StackError, find_binary, free_port
+
+
+@dataclass(frozen=True, slots=True)
+class PersistenceSetting:
+    name: str
+    autosave_interval: int
+    autosave_on_changes: bool
+
+
+SETTINGS = {
+    s.name: s
+    for s in (
+        PersistenceSetting("every-60s", 60, False),
+        PersistenceSetting("every-5s", 5, False),
+        PersistenceSetting("every-1s", 1, False),
+        PersistenceSetting("every-10000-changes", 10_000, True),
+        PersistenceSetting("every-1000-changes", 1_000, True),
+    )
+}
+
+_CONFIG = """\
+listener {port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {data}/
+autosave_interval {interval}
+autosave_on_changes {on_changes}
+max_queued_messages 1000000
+max_queued_bytes 0
+max_inflight_messages 1000
+set_tcp_nodelay true
+log_dest file {data}/mosquitto.log
+log_type error
+log_type warning
+{user_line}
+"""
+
+PAYLOAD = json.dumps({"ts": 1764460800000, "seq": 1, "running": True, "direction": "up", "floor": 12,
+                      "door_locked": True, "door_zone": False, "passenger": True, "mode": "normal",
+                      "power": "main", "speed_mps": 1.75, "trips": 123456, "hours": 9876.5,
+                      "x_vendor": "x" * 40}).encode()
+
+
+def _start(binary: str, conf: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"mosquitto exited with status {proc.returncode}")
+        probe = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        try:
+            probe.connect("127.0.0.1", port)
+            probe.disconnect()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise StackError("mosquitto did not open its port")
+
+
+def _consumer(port: int, on_message: threading.Event | None, counter: list[int]) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-consumer", protocol=mqtt.MQTTv5)
+    subscribed = threading.Event()
+
+    def message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        counter[0] += 1
+        if on_message is not None:
+            on_message.set()
+
+    client.on_message = message
+    client.on_subscribe = lambda *_args: subscribed.set()
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    client.subscribe("se/#", qos=1)
+    if not subscribed.wait(10):
+        raise StackError("the consumer's SUBSCRIBE was not acknowledged")
+    return client
+
+
+def _publish(port: int, publishers: int, messages: int) -> tuple[int, float]:
+    """Send ``messages`` QoS 1 messages; the count acknowledged and the seconds it took."""
+    acked = [0]
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def on_publish(*_args: object) -> None:
+        with lock:
+            acked[0] += 1
+            if acked[0] >= messages:
+                done.set()
+
+    clients = []
+    for p in range(publishers):
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{p}", protocol=mqtt.MQTTv5)
+        c.max_inflight_messages_set(1000)
+        c.on_publish = on_publish
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        clients.append(c)
+    t0 = time.perf_counter()
+    for i in range(messages):
+        clients[i % publishers].publish(f"se/elevator/BENCH{i % 1000:05d}/telemetry", PAYLOAD, qos=1)
+    done.wait(600)
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        c.disconnect()
+        c.loop_stop()
+    return acked[0], elapsed
+
+
+def measure(setting: PersistenceSetting, messages: int, publishers: int, wait_s: float) -> dict[str, object]:
+    binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
+    data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
+    port = free_port()
+    conf = data / "mosquitto.conf"
+    conf.write_text(_CONFIG.format(port=port, data=data, interval=setting.autosave_interval,
+                                   on_changes=str(setting.autosave_on_changes).lower(),
+                                   user_line="user root" if os.geteuid() == 0 else ""))
+    proc = _start(binary, conf, port)
+    try:
+        count = [0]
+        consumer = _consumer(port, None, count)
+        consumer.disconnect()
+        consumer.loop_stop()
+        acked, elapsed = _publish(port, publishers, messages)
+        time.sleep(wait_s)
+        proc.send_signal(signal.SIGKILL)  # after the last PUBACK, at once unless told to wait
+        proc.wait()
+        proc = _start(binary, conf, port)
+        arrived = threading.Event()
+        consumer = _consumer(port, arrived, count)
+        while arrived.wait(3):  # until nothing more comes for 3 s
+            arrived.clear()
+        consumer.disconnect()
+        consumer.loop_stop()
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+    return {"setting": setting.name, "autosave_interval": setting.autosave_interval,
+            "autosave_on_changes": setting.autosave_on_changes, "messages": messages,
+            "publish_msg_s": round(acked / elapsed), "kill_after_s": wait_s, "acked": acked, "recovered": count[0],
+            "lost": acked - count[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m semon.stack.brokerbench", description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--publishers", type=int, default=4)
+    parser.add_argument("--kill-after", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long after the last PUBACK before the kill (default: none)")
+    parser.add_argument("--settings", nargs="*", choices=sorted(SETTINGS), default=list(SETTINGS))
+    args = parser.parse_args(argv)
+    for name in args.settings:
+        print(json.dumps(measure(SETTINGS[name], args.messages, args.publishers, args.kill_after)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
