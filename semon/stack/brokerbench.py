@@ -15,7 +15,10 @@ deploy/mosquitto/mosquitto.conf otherwise):
    queued for it.
 
 Prints one JSON line per setting: ``{"setting", "autosave_interval", "autosave_on_changes",
-"messages", "publish_msg_s", "kill_after_s", "acked", "recovered", "lost"}``.
+"messages", "mode": "backlog", "publish_msg_s", "kill_after_s", "acked", "recovered", "lost"}``.
+
+``--through``: normal operation instead, the consumer connected and acknowledging while the
+publishers send; ``{..., "mode": "through", "through_msg_s", "acked", "received"}`` (no kill).
 """
 
 from __future__ import annotations
@@ -152,6 +155,37 @@ def _publish(port: int, publishers: int, messages: int) -> tuple[int, float]:
     return acked[0], elapsed
 
 
+def measure_through(setting: PersistenceSetting, messages: int, publishers: int) -> dict[str, object]:
+    """Normal operation: the consumer is connected and acknowledges as it receives, so little is
+    queued; messages per second from the first publish to the last arrival at the consumer."""
+    binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
+    data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
+    port = free_port()
+    conf = data / "mosquitto.conf"
+    conf.write_text(_CONFIG.format(port=port, data=data, interval=setting.autosave_interval,
+                                   on_changes=str(setting.autosave_on_changes).lower(),
+                                   user_line="user root" if os.geteuid() == 0 else ""))
+    proc = _start(binary, conf, port)
+    try:
+        count = [0]
+        arrived = threading.Event()
+        consumer = _consumer(port, arrived, count)
+        t0 = time.perf_counter()
+        acked, _ = _publish(port, publishers, messages)
+        while count[0] < acked and arrived.wait(5):
+            arrived.clear()
+        elapsed = time.perf_counter() - t0
+        consumer.disconnect()
+        consumer.loop_stop()
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+    return {"setting": setting.name, "autosave_interval": setting.autosave_interval,
+            "autosave_on_changes": setting.autosave_on_changes, "messages": messages, "mode": "through",
+            "through_msg_s": round(count[0] / elapsed), "acked": acked, "received": count[0]}
+
+
 def measure(setting: PersistenceSetting, messages: int, publishers: int, wait_s: float) -> dict[str, object]:
     binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
     data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
@@ -182,7 +216,7 @@ def measure(setting: PersistenceSetting, messages: int, publishers: int, wait_s:
         proc.wait()
         shutil.rmtree(data, ignore_errors=True)
     return {"setting": setting.name, "autosave_interval": setting.autosave_interval,
-            "autosave_on_changes": setting.autosave_on_changes, "messages": messages,
+            "autosave_on_changes": setting.autosave_on_changes, "messages": messages, "mode": "backlog",
             "publish_msg_s": round(acked / elapsed), "kill_after_s": wait_s, "acked": acked, "recovered": count[0],
             "lost": acked - count[0]}
 
@@ -193,10 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publishers", type=int, default=4)
     parser.add_argument("--kill-after", type=float, default=0.0, metavar="SECONDS",
                         help="wait this long after the last PUBACK before the kill (default: none)")
+    parser.add_argument("--through", action="store_true",
+                        help="consumer connected while publishing (normal operation); no kill")
     parser.add_argument("--settings", nargs="*", choices=sorted(SETTINGS), default=list(SETTINGS))
     args = parser.parse_args(argv)
     for name in args.settings:
-        print(json.dumps(measure(SETTINGS[name], args.messages, args.publishers, args.kill_after)), flush=True)
+        if args.through:
+            result = measure_through(SETTINGS[name], args.messages, args.publishers)
+        else:
+            result = measure(SETTINGS[name], args.messages, args.publishers, args.kill_after)
+        print(json.dumps(result), flush=True)
     return 0
 
 

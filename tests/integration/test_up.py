@@ -78,6 +78,21 @@ async def test_semon_up_runs_the_stack_and_stops_on_ctrl_c() -> None:
         # The private servers went down with it.
         with pytest.raises(OSError):
             await asyncio.open_connection("127.0.0.1", BrokerAddress.from_url(state["mqtt_url"]).port)
+
+        # The next start reuses every password and shows none of them.
+        env.update({"SEMON_CITY_ELEVATORS": "0", "SEMON_CITY_BOILERS": "0"})
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
+                                                    stdout=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None
+        banner = (await asyncio.wait_for(proc.stdout.readuntil(b"Ctrl-C stops everything.\n"), 60)).decode()
+        assert password not in banner and str(data / "demo-password") in banner
+        assert json.loads((data / "stack/credentials.json").read_text()) == stack_secrets
+        state = json.loads((data / "running.json").read_text())
+        assert stack_secrets["postgres:semon"] in state["database_url"]
+        async with http_client() as http:
+            await login(http, state["api_url"], "operator", password)
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
     finally:
         if proc.returncode is None:
             proc.kill()
