@@ -113,8 +113,8 @@ class MqttClient(asyncio.Protocol):
         )
         assert self._transport is not None
         if self.options.username is None and address.username is not None:  # log in as the URL says
-            self.options = dataclasses.replace(self.options, username=unquote(address.username),
-                                               password=unquote(address.password or ""))
+            password = unquote(address.password) if address.password is not None else None
+            self.options = dataclasses.replace(self.options, username=unquote(address.username), password=password)
         self._transport.write(encode_connect(self.options))
         connack = await asyncio.wait_for(asyncio.shield(self._connack), timeout)
         if connack.reason_code >= 0x80:
