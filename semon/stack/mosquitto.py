@@ -113,6 +113,7 @@ class MosquittoServer:
     async def start(self) -> None:
         binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)  # its log and database name every client; the server runs as us
         conf = self.data_dir / "mosquitto.conf"
         # As root, Mosquitto would switch to the 'mosquitto' user and lose access to our files.
         user_line = "user root" if os.geteuid() == 0 else ""

@@ -60,6 +60,7 @@ async def test_the_local_stack_needs_its_passwords_and_keeps_them_private(root: 
         assert len(set(secrets.values())) == 4 and all(len(s) >= 32 for s in secrets.values())
         for private in ("credentials.json", "mosquitto/passwd", "mosquitto/acl", "mosquitto/mosquitto.conf"):
             assert _mode(root / private) == 0o600, private
+        assert _mode(root / "mosquitto") == 0o700
         assert all(s not in (root / "mosquitto/passwd").read_text() for s in secrets.values())  # hashed
 
         # PostgreSQL: scram only, no trust line; no password or a wrong one is refused.
