@@ -146,7 +146,7 @@ def demo_password_path(settings: Settings) -> Path:
 def demo_password(settings: Settings) -> str:
     """``SEMON_AUTH_DEMO_PASSWORD`` if set; else the one generated at the first start.
 
-    The generated one (``secrets``, 12 random bytes) is kept in ``{data_dir}/demo-password``
+    The generated one (``secrets``, 24 random bytes) is kept in ``{data_dir}/demo-password``
     (mode 0600) so that a restart with an existing database still knows it.
     """
     if settings.auth_demo_password is not None:
