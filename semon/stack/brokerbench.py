@@ -19,6 +19,8 @@ Prints one JSON line per setting: ``{"setting", "autosave_interval", "autosave_o
 
 ``--through``: normal operation instead, the consumer connected and acknowledging while the
 publishers send; ``{..., "mode": "through", "through_msg_s", "acked", "received"}`` (no kill).
+``--drain``: the backlog is queued, then taken by mosquitto_sub; ``{..., "mode": "drain",
+"publish_msg_s", "drain_msg_s", "acked", "received"}`` (no kill).
 """
 
 from __future__ import annotations
@@ -186,6 +188,41 @@ def measure_through(setting: PersistenceSetting, messages: int, publishers: int)
             "through_msg_s": round(count[0] / elapsed), "acked": acked, "received": count[0]}
 
 
+def measure_drain(setting: PersistenceSetting, messages: int, publishers: int) -> dict[str, object]:
+    """The backlog case without a crash: once everything is queued, the consumer comes back as
+    mosquitto_sub (a C client, so that the broker, not the consumer, sets the pace) and takes
+    the whole backlog; messages per second of that drain."""
+    binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
+    data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
+    port = free_port()
+    conf = data / "mosquitto.conf"
+    conf.write_text(_CONFIG.format(port=port, data=data, interval=setting.autosave_interval,
+                                   on_changes=str(setting.autosave_on_changes).lower(),
+                                   user_line="user root" if os.geteuid() == 0 else ""))
+    proc = _start(binary, conf, port)
+    try:
+        consumer = _consumer(port, None, [0])
+        consumer.disconnect()
+        consumer.loop_stop()
+        acked, elapsed = _publish(port, publishers, messages)
+        t0 = time.perf_counter()
+        drained = subprocess.run(
+            [find_binary("mosquitto_sub", "/usr/bin/mosquitto_sub"), "-h", "127.0.0.1", "-p", str(port),
+             "-V", "5", "-c", "-x", "3600", "-i", "bench-consumer", "-q", "1", "-t", "se/#",
+             "-C", str(acked), "-W", "600"],
+            check=False, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        drain_s = time.perf_counter() - t0
+        received = drained.stdout.count(b"\n")
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+    return {"setting": setting.name, "autosave_interval": setting.autosave_interval,
+            "autosave_on_changes": setting.autosave_on_changes, "messages": messages, "mode": "drain",
+            "publish_msg_s": round(acked / elapsed), "drain_msg_s": round(received / drain_s), "acked": acked,
+            "received": received}
+
+
 def measure(setting: PersistenceSetting, messages: int, publishers: int, wait_s: float) -> dict[str, object]:
     binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
     data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
@@ -229,11 +266,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="wait this long after the last PUBACK before the kill (default: none)")
     parser.add_argument("--through", action="store_true",
                         help="consumer connected while publishing (normal operation); no kill")
+    parser.add_argument("--drain", action="store_true",
+                        help="after queueing, time mosquitto_sub taking the whole backlog; no kill")
     parser.add_argument("--settings", nargs="*", choices=sorted(SETTINGS), default=list(SETTINGS))
     args = parser.parse_args(argv)
     for name in args.settings:
         if args.through:
             result = measure_through(SETTINGS[name], args.messages, args.publishers)
+        elif args.drain:
+            result = measure_drain(SETTINGS[name], args.messages, args.publishers)
         else:
             result = measure(SETTINGS[name], args.messages, args.publishers, args.kill_after)
         print(json.dumps(result), flush=True)
