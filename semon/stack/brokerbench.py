@@ -131,8 +131,13 @@ def _publish(port: int, publishers: int, messages: int) -> tuple[int, float]:
     acked = [0]
     lock = threading.Lock()
     done = threading.Event()
+    # At most this many unacknowledged per publisher: paho-mqtt rescans its whole outgoing queue
+    # on every PUBACK, so handing it everything at once would measure paho, not the broker.
+    window = 1000
+    slots = [threading.Semaphore(window) for _ in range(publishers)]
 
-    def on_publish(*_args: object) -> None:
+    def on_publish(client: mqtt.Client, userdata: int, *_args: object) -> None:
+        slots[userdata].release()
         with lock:
             acked[0] += 1
             if acked[0] >= messages:
@@ -140,16 +145,21 @@ def _publish(port: int, publishers: int, messages: int) -> tuple[int, float]:
 
     clients = []
     for p in range(publishers):
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{p}", protocol=mqtt.MQTTv5)
-        c.max_inflight_messages_set(1000)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{p}", protocol=mqtt.MQTTv5,
+                        userdata=p)
+        c.max_inflight_messages_set(window)
         c.on_publish = on_publish
         c.connect("127.0.0.1", port)
         c.loop_start()
         clients.append(c)
     t0 = time.perf_counter()
+    deadline = time.monotonic() + 600
     for i in range(messages):
-        clients[i % publishers].publish(f"se/elevator/BENCH{i % 1000:05d}/telemetry", PAYLOAD, qos=1)
-    done.wait(600)
+        p = i % publishers
+        if not slots[p].acquire(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        clients[p].publish(f"se/elevator/BENCH{i % 1000:05d}/telemetry", PAYLOAD, qos=1)
+    done.wait(max(0.0, deadline - time.monotonic()))
     elapsed = time.perf_counter() - t0
     for c in clients:
         c.disconnect()
