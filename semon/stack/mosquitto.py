@@ -38,8 +38,8 @@ log_type notice
 {user_line}
 """
 
-# What deploy/mosquitto/mosquitto.conf sets, for the reasons given there: a crash loses at most
-# what changed in the last second; an MQTT packet over 260 KiB closes the sender's connection.
+# What deploy/mosquitto/mosquitto.conf sets, for the reasons given there: a crash loses what
+# changed in the last one to two seconds; an MQTT packet over 260 KiB closes the sender's connection.
 AUTOSAVE_INTERVAL = 1
 AUTOSAVE_ON_CHANGES = False
 MAX_PACKET_SIZE = 266_240
