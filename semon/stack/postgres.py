@@ -194,7 +194,9 @@ class PostgresServer:
                 conn = await psycopg.AsyncConnection.connect(self.url_for("postgres"), connect_timeout=2)
             except psycopg.OperationalError as exc:
                 if "password authentication failed" in str(exc) and not self._hba_trusts():
-                    raise StackError(f"postgres refused the stored password of {SUPERUSER!r}: {exc}") from None
+                    raise StackError(
+                        f"postgres in {self.data_dir} refused the stored password of {SUPERUSER!r} ({exc}); "
+                        "restore the secrets file it was made with, or remove the cluster to start afresh") from None
                 await asyncio.sleep(0.05)
                 continue
             await conn.close()
