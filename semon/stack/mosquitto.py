@@ -132,6 +132,7 @@ class MosquittoServer:
             await wait_for_port(self.port, self._proc, 15, "mosquitto")
         except StackError:
             log.error("mosquitto log:\n%s", self.log_tail())
+            await self.kill()  # not left running behind a failed start
             raise
         log.info("mosquitto listening on %s (data in %s)", self.url, self.data_dir)
 

@@ -184,6 +184,7 @@ class PostgresServer:
                 await self._require_password()
         except StackError:
             log.error("postgres log:\n%s", self.log_tail())
+            await self.stop()  # not left running behind a failed start
             raise
         await self._ensure_database(DATABASE)
         log.info("postgres listening on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)

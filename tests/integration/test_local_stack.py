@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from semon.stack import LocalStack, PostgresServer
+from semon.stack import LocalStack, PostgresServer, StackError
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +164,17 @@ async def test_a_cluster_made_with_trust_is_converted_to_passwords(root: Path) -
         assert "trust" not in (server.data_dir / "pg_hba.conf").read_text()
     finally:
         await server.stop()
+
+
+async def test_a_secrets_file_that_does_not_match_the_cluster_is_reported(root: Path) -> None:
+    async with LocalStack(root):
+        pass
+    stored = json.loads((root / "credentials.json").read_text())
+    stored["postgres:semon"] = "not-the-one-the-cluster-has"
+    (root / "credentials.json").write_text(json.dumps(stored))
+    stack = LocalStack(root)
+    with pytest.raises(StackError, match="refused the stored password"):
+        await stack.__aenter__()
+    # The server that refused it is not left running.
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", stack.postgres.port)
