@@ -62,7 +62,7 @@ async def bench_target(settings: Settings) -> AsyncIterator[Target]:
     try:
         async with LocalStack(root) as stack:
             port = free_port()
-            env = {**os.environ, "SEMON_MQTT_URL": stack.mqtt_url, "SEMON_DATABASE_URL": stack.database_url,
+            env = {**os.environ, "SEMON_MQTT_URL": stack.ingest_mqtt_url, "SEMON_DATABASE_URL": stack.database_url,
                    "SEMON_METRICS_PORT": str(port), "SEMON_LOG_LEVEL": "WARNING"}
             proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "ingest", env=env)
             try:

@@ -104,10 +104,12 @@ class Settings(BaseSettings):
     # How often the live WebSockets' sessions are checked: a socket whose session ended otherwise
     # than by a logout in the same process (disabled user, expiry, another process) closes within this.
     auth_live_check_s: float = Field(default=5.0, gt=0)
-    # `semon up` creates the users operator, agency (XNTJS), bureau and admin with this password
-    # when there are no users at all. Demo credentials: change them, or turn this off.
+    # `semon up` creates the users operator, agency (XNTJS), bureau and admin when there are no
+    # users at all, with this password; unset, one generated at the first start, shown once in the
+    # banner and kept in {data_dir}/demo-password (0600). Demo credentials: change them, or turn
+    # this off (the systemd unit does).
     auth_demo_users: bool = True
-    auth_demo_password: SecretStr = SecretStr("semon-demo")
+    auth_demo_password: SecretStr | None = None
 
     # Inspection notices: a scan writes due and overdue notices to an outbox; a worker delivers
     # them by signed webhook and by e-mail, at least once, keyed so that receivers can drop repeats.

@@ -13,7 +13,9 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -28,6 +30,7 @@ from semon.metrics import Registry
 from semon.metrics_http import serve_metrics
 from semon.settings import Settings
 from semon.stack import LocalStack
+from semon.stack.process import load_secrets, write_private
 from semon.supervise import Supervisor
 from simulators.profiles import profiles_for
 from simulators.service import Simulation, SimulationOptions
@@ -37,14 +40,53 @@ log = logging.getLogger(__name__)
 STATE_FILE = "running.json"
 
 
+DEMO_PASSWORD_FILE = "demo-password"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the parts of ``semon up`` connect, each with its own account on a private broker.
+
+    ``mqtt_url`` is the devices' account (the simulated city, and the tools that read
+    running.json); the URLs carry passwords: print ``shown_*``, never these.
+    """
+
+    mqtt_url: str
+    ingest_mqtt_url: str
+    rules_mqtt_url: str
+    database_url: str
+    shown_mqtt_url: str
+    shown_database_url: str
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 @contextlib.asynccontextmanager
-async def services(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+async def services(settings: Settings) -> AsyncIterator[Endpoints]:
     """The configured broker and database, or private ones started in the data directory."""
     if settings.mqtt_url and settings.database_url:
-        yield settings.mqtt_url, settings.database_url
+        yield Endpoints(settings.mqtt_url, settings.mqtt_url, settings.mqtt_url, settings.database_url,
+                        _without_password(settings.mqtt_url), _without_password(settings.database_url))
         return
     async with LocalStack(settings.data_dir / "stack") as stack:
-        yield settings.mqtt_url or stack.mqtt_url, settings.database_url or stack.database_url
+        if settings.mqtt_url:
+            mqtt = (settings.mqtt_url,) * 3
+            shown_mqtt = _without_password(settings.mqtt_url)
+        else:
+            mqtt = (stack.mqtt_url, stack.ingest_mqtt_url, stack.rules_mqtt_url)
+            shown_mqtt = f"{stack.mosquitto.url} (accounts and passwords in {stack.secrets_path})"
+        if settings.database_url:
+            database, shown_database = settings.database_url, _without_password(settings.database_url)
+        else:
+            database = stack.database_url
+            shown_database = f"{stack.postgres.safe_url()} (password in {stack.secrets_path})"
+        yield Endpoints(*mqtt, database, shown_mqtt, shown_database)
 
 
 def state_path(settings: Settings) -> Path:
@@ -125,14 +167,30 @@ DEMO_USERS = (("operator", Role.OPERATOR, None, "96333 值班员 (demo)"),
               ("admin", Role.ADMIN, None, "管理员 (demo)"))
 
 
-async def seed_demo_users(settings: Settings, database_url: str) -> bool:
-    """The demo users, if there are no users at all; True if they were created now."""
+def demo_password_path(settings: Settings) -> Path:
+    return settings.data_dir / DEMO_PASSWORD_FILE
+
+
+def demo_password(settings: Settings) -> str:
+    """``SEMON_AUTH_DEMO_PASSWORD`` if set; else the one generated at the first start.
+
+    The generated one (``secrets``, 24 random bytes) is kept in ``{data_dir}/demo-password``
+    (mode 0600) so that a restart with an existing database still knows it.
+    """
+    if settings.auth_demo_password is not None:
+        return settings.auth_demo_password.get_secret_value()
+    path = demo_password_path(settings)
+    return load_secrets(path, ["password"])["password"]
+
+
+async def seed_demo_users(settings: Settings, database_url: str) -> str | None:
+    """The demo users, if there are no users at all; their password if they were created now."""
     if not settings.auth_demo_users:
-        return False
+        return None
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         if await count_users(conn):
-            return False
-    password = settings.auth_demo_password.get_secret_value()
+            return None
+    password = demo_password(settings)
     hashes = await asyncio.gather(*(asyncio.to_thread(hash_password, password) for _ in DEMO_USERS))
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         for (username, role, agency, name), password_hash in zip(DEMO_USERS, hashes, strict=True):
@@ -141,23 +199,33 @@ async def seed_demo_users(settings: Settings, database_url: str) -> bool:
         await conn.commit()
     log.warning("created the demo users %s: change their passwords (semon users passwd) before real use",
                 ", ".join(u[0] for u in DEMO_USERS))
-    return True
+    return password
 
 
-def _users_banner(settings: Settings, created: bool) -> str:
-    password = settings.auth_demo_password.get_secret_value()
-    if not created:
-        demo = f"; the demo users, where unchanged, log in with {password!r}" if settings.auth_demo_users else ""
+def _users_banner(settings: Settings, created_with: str | None) -> str:
+    """Shows the demo password once, when the demo users are created; later only where it is kept."""
+    if created_with is None:
+        path = demo_password_path(settings)
+        demo = (f"; the demo users, where unchanged, log in with the password in {path.resolve()}"
+                if settings.auth_demo_users and settings.auth_demo_password is None and path.exists() else "")
         return f"  users         as stored (semon users list){demo}\n"
     names = ", ".join(f"{u[0]} ({u[2]})" if u[2] else u[0] for u in DEMO_USERS)
-    return (f"  users         {names}; password {password!r}\n"
-            "                DEMO CREDENTIALS: anyone who reads this can log in. Before real use, change them\n"
+    kept = (f" (kept in {demo_password_path(settings).resolve()})" if settings.auth_demo_password is None
+            else " (SEMON_AUTH_DEMO_PASSWORD)")
+    return (f"  users         {names}; password {created_with!r}{kept}\n"
+            "                DEMO CREDENTIALS, shown only this once. Before real use, change them\n"
             "                (semon users passwd NAME), or start with SEMON_AUTH_DEMO_USERS=false.\n")
+
+
+def write_running(settings: Settings, state: dict[str, object]) -> None:
+    """running.json holds URLs with passwords: mode 0600, like the secrets it repeats."""
+    write_private(state_path(settings), json.dumps(state, indent=2))
 
 
 async def run_up(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with services(settings) as (mqtt_url, database_url):
+    async with services(settings) as endpoints:
+        mqtt_url, database_url = endpoints.mqtt_url, endpoints.database_url
         await apply_migrations(database_url)
         seeded = await seed_register(settings, database_url)
         demo_users = await seed_demo_users(settings, database_url)
@@ -169,10 +237,10 @@ async def run_up(settings: Settings) -> None:
         # Until the register holds them, the rules know the simulated devices from the simulation.
         profiles = profiles_for((d.device_id, d.spec) for d in simulation.city) if simulation else {}
         supervisor = Supervisor(backoff_initial_s=settings.backoff_initial_s, backoff_max_s=settings.backoff_max_s)
-        alerts = AlertsService(settings, mqtt_url, database_url,
+        alerts = AlertsService(settings, endpoints.rules_mqtt_url, database_url,
                                lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind),
                                supervisor=supervisor)
-        ingest = _IngestPart(settings, mqtt_url, database_url)
+        ingest = _IngestPart(settings, endpoints.ingest_mqtt_url, database_url)
         supervisor.registry.include(ingest.registry)
         supervisor.registry.include(lambda: alerts.registry)
         stack = contextlib.AsyncExitStack()  # closed below: the parts stopped, then the metrics server
@@ -201,11 +269,11 @@ async def run_up(settings: Settings) -> None:
             supervisor.start("simulated-city", lambda: Simulation(mqtt_url, options).run())
             city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
                     "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
-        state_path(settings).write_text(json.dumps(state, indent=2))
+        write_running(settings, state)
         print(
             "semon is up\n"
-            f"  MQTT broker   {mqtt_url}\n"
-            f"  database      {database_url}\n"
+            f"  MQTT broker   {endpoints.shown_mqtt_url}\n"
+            f"  database      {endpoints.shown_database_url}\n"
             f"  API           {state['api_url']} (live stream: {state['api_url']}/live)\n"
             f"  metrics       {state['metrics_url']}\n"
             f"  data          {settings.data_dir.resolve()}\n"

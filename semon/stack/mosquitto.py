@@ -6,25 +6,29 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
-from semon.stack.process import StackError, find_binary, free_port, stop_process, wait_for_port
+from semon.stack.process import StackError, find_binary, free_port, stop_process, wait_for_port, write_private
 
 log = logging.getLogger(__name__)
 
-# Same tuning as deploy/mosquitto/mosquitto.conf (see the reasons there), without auth: the
-# private broker listens on 127.0.0.1 only.
+# Same tuning as deploy/mosquitto/mosquitto.conf (see the reasons there). With accounts, every
+# client logs in and the ACL below applies; without (the test fixtures' brokers), it is open to
+# anyone on 127.0.0.1.
 _CONFIG = """\
 per_listener_settings false
 listener {port} 127.0.0.1
-allow_anonymous true
+{auth}
 persistence true
 persistence_location {data_dir}/
-autosave_interval 60
+autosave_interval {autosave_interval}
+autosave_on_changes {autosave_on_changes}
 max_queued_messages 1000000
 max_queued_bytes 0
 max_inflight_messages 1000
-message_size_limit 262144
+max_packet_size {max_packet_size}
 set_tcp_nodelay true
 queue_qos0_messages false
 log_dest file {data_dir}/mosquitto.log
@@ -34,24 +38,90 @@ log_type notice
 {user_line}
 """
 
+# What deploy/mosquitto/mosquitto.conf sets, for the reasons given there: a crash loses what
+# changed in the last one to two seconds; an MQTT packet over 260 KiB closes the sender's connection.
+AUTOSAVE_INTERVAL = 1
+AUTOSAVE_ON_CHANGES = False
+MAX_PACKET_SIZE = 266_240
+
+# The accounts of the local stack: the ingester and the rules engine only read device topics;
+# the simulated devices, `semon simulate` and the benchmarks' load generators only publish on them.
+INGEST_ACCOUNT = "semon-ingest"
+RULES_ACCOUNT = "semon-rules"
+DEVICES_ACCOUNT = "semon-devices"
+ACCOUNTS = (INGEST_ACCOUNT, RULES_ACCOUNT, DEVICES_ACCOUNT)
+
+_ACL = f"""\
+# Written by semon at every start of the local stack; anything not granted is denied.
+user {INGEST_ACCOUNT}
+topic read se/#
+
+user {RULES_ACCOUNT}
+topic read se/#
+
+user {DEVICES_ACCOUNT}
+topic write se/+/+/telemetry
+topic write se/+/+/event
+topic write se/+/+/status
+"""
+
 
 class MosquittoServer:
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    """A broker on 127.0.0.1.
+
+    ``accounts`` (username → password): clients must log in (``allow_anonymous false``), the
+    password file is made from them with the system's ``mosquitto_passwd`` at every start (mode
+    0600), and the local stack's ACL applies. ``None``: anonymous clients may do anything (the
+    test fixtures' brokers).
+    """
+
+    def __init__(self, data_dir: Path, port: int = 0, *, accounts: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
+        self.accounts = dict(accounts) if accounts is not None else None
         self._proc: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
+        """The broker's address without credentials (safe to log)."""
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def url_for(self, username: str) -> str:
+        """The address with ``username`` and its password, for a client of that account."""
+        if self.accounts is None or username not in self.accounts:
+            raise KeyError(f"no MQTT account {username!r} on this broker")
+        return f"mqtt://{quote(username, safe='')}:{quote(self.accounts[username], safe='')}@127.0.0.1:{self.port}"
+
+    async def _write_auth(self) -> str:
+        if self.accounts is None:
+            return "allow_anonymous true"
+        passwd = self.data_dir / "passwd"
+        acl = self.data_dir / "acl"
+        # mosquitto_passwd -U hashes a plain "user:password" file in place: no password on a command line.
+        write_private(passwd, "".join(f"{user}:{password}\n" for user, password in self.accounts.items()))
+        proc = await asyncio.create_subprocess_exec(
+            find_binary("mosquitto_passwd", "/usr/bin/mosquitto_passwd"), "-U", str(passwd),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            passwd.unlink(missing_ok=True)
+            raise StackError(f"mosquitto_passwd failed: {out.decode(errors='replace')[-500:]}")
+        os.chmod(passwd, 0o600)
+        write_private(acl, _ACL)
+        return f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}"
 
     async def start(self) -> None:
         binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)  # its log and database name every client; the server runs as us
         conf = self.data_dir / "mosquitto.conf"
         # As root, Mosquitto would switch to the 'mosquitto' user and lose access to our files.
         user_line = "user root" if os.geteuid() == 0 else ""
-        conf.write_text(_CONFIG.format(port=self.port, data_dir=self.data_dir, user_line=user_line))
+        auth = await self._write_auth()
+        write_private(conf, _CONFIG.format(
+            port=self.port, data_dir=self.data_dir, auth=auth, user_line=user_line,
+            autosave_interval=AUTOSAVE_INTERVAL, autosave_on_changes=str(AUTOSAVE_ON_CHANGES).lower(),
+            max_packet_size=MAX_PACKET_SIZE))
         self._proc = await asyncio.create_subprocess_exec(
             binary, "-c", str(conf),
             stdin=asyncio.subprocess.DEVNULL,
@@ -62,6 +132,7 @@ class MosquittoServer:
             await wait_for_port(self.port, self._proc, 15, "mosquitto")
         except StackError:
             log.error("mosquitto log:\n%s", self.log_tail())
+            await self.kill()  # not left running behind a failed start
             raise
         log.info("mosquitto listening on %s (data in %s)", self.url, self.data_dir)
 

@@ -9,8 +9,10 @@ import logging
 import os
 import signal
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 from semon.stack.process import (
     StackError,
@@ -21,6 +23,7 @@ from semon.stack.process import (
     service_user,
     stop_process,
     wait_for_port,
+    write_private,
 )
 
 log = logging.getLogger(__name__)
@@ -41,8 +44,26 @@ def postgres_bindir() -> Path:
     raise StackError("PostgreSQL is not installed; run bin/setup")
 
 
+# Client authentication with a password: over TCP from this machine only (no Unix socket is
+# opened), scram-sha-256, no trust line.
+_HBA_SCRAM = """\
+# Written by semon at every start of the local stack.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
 class PostgresServer:
-    def __init__(self, data_dir: Path, port: int = 0, *, durable: bool = True) -> None:
+    """A cluster on 127.0.0.1 whose superuser is ``semon``.
+
+    ``password``: the superuser's password; clients authenticate with scram-sha-256 and
+    ``pg_hba.conf`` has no trust line (a cluster made earlier with trust is converted at start).
+    ``None``: any local client is trusted (the test fixtures' clusters).
+    """
+
+    def __init__(self, data_dir: Path, port: int = 0, *, durable: bool = True, password: str | None = None) -> None:
+        self.password = password
         self.user = service_user("postgres")
         self.data_dir = self._usable_dir(data_dir.resolve())
         self.port = port or free_port()
@@ -64,6 +85,12 @@ class PostgresServer:
         return self.url_for(DATABASE)
 
     def url_for(self, database: str) -> str:
+        """The URL of ``database``, with the superuser's password if there is one."""
+        secret = f":{quote(self.password, safe='')}" if self.password is not None else ""
+        return f"postgresql://{SUPERUSER}{secret}@127.0.0.1:{self.port}/{database}"
+
+    def safe_url(self, database: str = DATABASE) -> str:
+        """The URL without the password (safe to log and print)."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def _as_user(self, *args: str) -> list[str]:
@@ -88,10 +115,24 @@ class PostgresServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
         chown_tree(self.data_dir, self.user)
-        await self._run(
-            str(self._bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
-        )
+        if self.password is None:
+            await self._run(
+                str(self._bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+                "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
+            )
+        else:
+            # The password reaches initdb in a file of its own (0600, beside the data directory):
+            # never on a command line or in the environment, where other local users can read it.
+            pwfile = self.data_dir.with_name(f".{self.data_dir.name}.pwfile")
+            write_private(pwfile, self.password + "\n")
+            chown_tree(pwfile, self.user)
+            try:
+                await self._run(
+                    str(self._bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+                    "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8", "--locale=C.UTF-8",
+                )
+            finally:
+                pwfile.unlink(missing_ok=True)
         with open(self.data_dir / "postgresql.conf", "a") as conf:  # noqa: ASYNC230 - once, a few lines
             conf.write(
                 "\n# semon local stack\n"
@@ -104,14 +145,27 @@ class PostgresServer:
                 "max_wal_size = '2GB'\n"
                 "wal_compression = on\n"
                 "logging_collector = off\n"
+                "password_encryption = 'scram-sha-256'\n"
             )
             if not self.durable:
                 # Test clusters: crash safety of the machine is not under test, throughput is.
                 conf.write("fsync = off\nfull_page_writes = off\n")
+        if self.password is not None:
+            hba = self.data_dir / "pg_hba.conf"
+            write_private(hba, _HBA_SCRAM)
+            chown_tree(hba, self.user)
+
+    def _hba_trusts(self) -> bool:
+        hba = self.data_dir / "pg_hba.conf"
+        lines = (line.split("#", 1)[0].split() for line in hba.read_text().splitlines())
+        return any(fields and fields[-1] == "trust" for fields in lines)
 
     async def start(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
             await self._initdb()
+        # A cluster made while the local stack still trusted every local user: give the superuser
+        # its password while trust still lets us in, then authenticate by password from now on.
+        convert = self.password is not None and self._hba_trusts()
         logfile = open(self.data_dir / "server.log", "ab")  # noqa: SIM115, ASYNC230 - handed to the server
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -126,8 +180,11 @@ class PostgresServer:
         try:
             await wait_for_port(self.port, self._proc, 60, "postgres")
             await self._wait_ready()
+            if convert:
+                await self._require_password()
         except StackError:
             log.error("postgres log:\n%s", self.log_tail())
+            await self.stop()  # not left running behind a failed start
             raise
         await self._ensure_database(DATABASE)
         log.info("postgres listening on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
@@ -136,12 +193,29 @@ class PostgresServer:
         for _ in range(600):
             try:
                 conn = await psycopg.AsyncConnection.connect(self.url_for("postgres"), connect_timeout=2)
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
+                if "password authentication failed" in str(exc) and not self._hba_trusts():
+                    raise StackError(
+                        f"postgres in {self.data_dir} refused the stored password of {SUPERUSER!r} ({exc}); "
+                        "restore the secrets file it was made with, or remove the cluster to start afresh") from None
                 await asyncio.sleep(0.05)
                 continue
             await conn.close()
             return
         raise StackError("postgres accepted TCP connections but never became ready")
+
+    async def _require_password(self) -> None:
+        assert self.password is not None
+        trusted = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+        async with await psycopg.AsyncConnection.connect(trusted, autocommit=True) as conn:
+            await conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(SUPERUSER), sql.Literal(self.password)))
+            hba = self.data_dir / "pg_hba.conf"
+            write_private(hba, _HBA_SCRAM)
+            chown_tree(hba, self.user)
+            await conn.execute("SELECT pg_reload_conf()")
+        log.warning("the local PostgreSQL trusted local users; it now requires the superuser's password")
+        await self._wait_ready()
 
     async def _ensure_database(self, name: str) -> None:
         async with await psycopg.AsyncConnection.connect(self.url_for("postgres"), autocommit=True) as conn:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -46,6 +49,7 @@ def reachable_by_others(path: Path) -> bool:
 def chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:
     if user is None:
         return
+    os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
     for root, dirs, files in os.walk(path):
         os.chown(root, user.pw_uid, user.pw_gid)
         for name in dirs + files:
@@ -79,3 +83,46 @@ async def stop_process(proc: asyncio.subprocess.Process, sig: int, timeout: floa
     except TimeoutError:
         proc.kill()
         await proc.wait()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable and writable by its owner only (mode 0600).
+
+    The file is written beside its final name and renamed over it, so a reader never sees a
+    partial file and an existing file with a wider mode is replaced, not reused.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def load_secrets(path: Path, names: Iterable[str]) -> dict[str, str]:
+    """The secret for each name, kept in the JSON file ``path`` (mode 0600).
+
+    A name without a secret gets a new one from :mod:`secrets` (24 random bytes, URL-safe, so it
+    needs no percent-encoding in a URL) and the file is rewritten; existing secrets are reused.
+    Raises :class:`StackError` if the file exists but is not a JSON object of strings.
+    """
+    stored: dict[str, str] = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StackError(f"{path}: unreadable secrets file ({exc}); remove it to generate new ones") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) and v for v in data.values()):
+            raise StackError(f"{path}: not a JSON object of secrets; remove it to generate new ones")
+        stored = data
+    missing = [name for name in names if name not in stored]
+    for name in missing:
+        stored[name] = secrets.token_urlsafe(24)
+    if missing or not path.exists() or (path.stat().st_mode & 0o077):
+        write_private(path, json.dumps(stored, indent=2) + "\n")
+    return stored
