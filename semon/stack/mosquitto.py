@@ -10,7 +10,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
-from semon.stack.process import StackError, find_binary, free_port, stop_process, wait_for_port, write_private
+from semon.stack.process import (
+    PORT_ATTEMPTS,
+    StackError,
+    find_binary,
+    free_port,
+    port_taken,
+    stop_process,
+    wait_for_port,
+    write_private,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +87,7 @@ class MosquittoServer:
     def __init__(self, data_dir: Path, port: int = 0, *, accounts: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
+        self._port_chosen = not port  # ours to change if someone takes it before the server binds
         self.accounts = dict(accounts) if accounts is not None else None
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -111,6 +121,19 @@ class MosquittoServer:
         return f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}"
 
     async def start(self) -> None:
+        """Start the broker; a port picked for it and taken meanwhile is picked again. Raises
+        StackError with the log's tail in the log when it does not come up."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                await self._start_once()
+                return
+            except StackError:
+                if not (self._port_chosen and attempt < PORT_ATTEMPTS and port_taken(self.log_tail())):
+                    raise
+                log.warning("port %d was taken before mosquitto bound it; trying another", self.port)
+                self.port = free_port()
+
+    async def _start_once(self) -> None:
         binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)  # its log and database name every client; the server runs as us

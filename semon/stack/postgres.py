@@ -15,10 +15,12 @@ import psycopg
 from psycopg import sql
 
 from semon.stack.process import (
+    PORT_ATTEMPTS,
     StackError,
     chown_tree,
     find_binary,
     free_port,
+    port_taken,
     reachable_by_others,
     service_user,
     stop_process,
@@ -67,6 +69,7 @@ class PostgresServer:
         self.user = service_user("postgres")
         self.data_dir = self._usable_dir(data_dir.resolve())
         self.port = port or free_port()
+        self._port_chosen = not port  # ours to change if someone takes it before the server binds
         self.durable = durable
         self._bindir = postgres_bindir()
         self._proc: asyncio.subprocess.Process | None = None
@@ -161,6 +164,19 @@ class PostgresServer:
         return any(fields and fields[-1] == "trust" for fields in lines)
 
     async def start(self) -> None:
+        """Start the cluster (made first if new); a port picked for it and taken meanwhile is
+        picked again. Raises StackError when it does not come up."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                await self._start_once()
+                return
+            except StackError:
+                if not (self._port_chosen and attempt < PORT_ATTEMPTS and port_taken(self.log_tail(5))):
+                    raise
+                log.warning("port %d was taken before postgres bound it; trying another", self.port)
+                self.port = free_port()
+
+    async def _start_once(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
             await self._initdb()
         # A cluster made while the local stack still trusted every local user: give the superuser
@@ -191,6 +207,8 @@ class PostgresServer:
 
     async def _wait_ready(self) -> None:
         for _ in range(600):
+            if self._proc is not None and self._proc.returncode is not None:
+                raise StackError(f"postgres exited with status {self._proc.returncode} while starting")
             try:
                 conn = await psycopg.AsyncConnection.connect(self.url_for("postgres"), connect_timeout=2)
             except psycopg.OperationalError as exc:

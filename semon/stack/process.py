@@ -24,6 +24,14 @@ def free_port() -> int:
         return port
 
 
+PORT_ATTEMPTS = 3  # a port picked by free_port() can be taken before the server binds it
+
+
+def port_taken(log_tail: str) -> bool:
+    """Whether a server's log says its port was taken by someone else (the race after free_port)."""
+    return "Address already in use" in log_tail
+
+
 def find_binary(name: str, *candidates: str) -> str:
     for path in (*candidates, shutil.which(name)):
         if path and os.access(path, os.X_OK):
