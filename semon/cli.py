@@ -106,7 +106,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         print("semon simulate needs a broker: set SEMON_MQTT_URL or start `semon up`", file=sys.stderr)
         return 2
     async def simulate() -> SimulationReport:
-        return await Simulation(mqtt_url, options).run()
+        return await Simulation(mqtt_url, options, tls=settings).run()
 
     try:
         report = run(simulate)

@@ -233,7 +233,7 @@ async def run_up(settings: Settings) -> None:
         if settings.city_elevators or settings.city_boilers:
             simulation = Simulation(mqtt_url, SimulationOptions(
                 elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
-                fault_interval_s=settings.city_fault_interval_s))
+                fault_interval_s=settings.city_fault_interval_s), tls=settings)
         # Until the register holds them, the rules know the simulated devices from the simulation.
         profiles = profiles_for((d.device_id, d.spec) for d in simulation.city) if simulation else {}
         supervisor = Supervisor(backoff_initial_s=settings.backoff_initial_s, backoff_max_s=settings.backoff_max_s)
@@ -266,7 +266,7 @@ async def run_up(settings: Settings) -> None:
         city = ""
         if simulation is not None:
             options = simulation.options
-            supervisor.start("simulated-city", lambda: Simulation(mqtt_url, options).run())
+            supervisor.start("simulated-city", lambda: Simulation(mqtt_url, options, tls=settings).run())
             city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
                     "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
         write_running(settings, state)

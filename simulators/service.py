@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from semon.alarm_types import AlarmType
-from semon.mqtt.client import BrokerAddress
+from semon.mqtt.client import BrokerAddress, TlsSettings
 from simulators.city import CityDevice, CityFaults, city_fleet
 from simulators.core import Cause, Periods, SimDevice
 from simulators.fleet import Fleet, SimClock
@@ -66,8 +66,15 @@ def choose_origin_ms(speed: float, duration: float | None) -> int:
 
 
 class Simulation:
-    def __init__(self, mqtt_url: str, options: SimulationOptions) -> None:
-        self.address = BrokerAddress.from_url(mqtt_url)
+    """The devices of ``options`` on ``mqtt_url`` (``mqtt://`` or ``mqtts://``, credentials
+    percent-decoded). ``tls`` gives the CA file, and the optional client certificate and key,
+    for an ``mqtts://`` broker (``Settings`` has them: ``SEMON_MQTT_CA_FILE`` and so on); without
+    it the system's trust store verifies the broker. Raises ValueError for a bad URL and
+    ScenarioError for a bad scenario file."""
+
+    def __init__(self, mqtt_url: str, options: SimulationOptions, *, tls: TlsSettings | None = None) -> None:
+        self.address = (BrokerAddress.from_settings(mqtt_url, tls) if tls is not None
+                        else BrokerAddress.from_url(mqtt_url))
         self.options = options
         self.scenario: Scenario | None = load_scenario(options.scenario) if options.scenario else None
         duration = options.duration

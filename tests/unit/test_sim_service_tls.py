@@ -1,0 +1,38 @@
+"""``Simulation`` takes the TLS files of the settings for an ``mqtts://`` broker, as the
+services do: ``semon simulate`` with ``SEMON_MQTT_CA_FILE`` verifies the broker against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from semon.settings import Settings
+from simulators.service import Simulation, SimulationOptions
+
+URL = "mqtts://31106301022019000123:s%40cret@broker.example.org:8883"
+
+
+async def test_the_devices_connect_with_the_ca_file_of_the_settings() -> None:
+    settings = Settings(mqtt_ca_file="/etc/semon/ca.crt", mqtt_cert_file="/etc/semon/c.crt",
+                        mqtt_key_file="/etc/semon/c.key")
+    simulation = Simulation(URL, SimulationOptions(scenario=Path("alarm-button")), tls=settings)
+    assert simulation.links
+    for link in simulation.links.values():
+        address = link.address
+        assert (address.tls, address.host, address.port) == (True, "broker.example.org", 8883)
+        assert (address.username, address.password) == ("31106301022019000123", "s@cret")
+        assert (address.ca_file, address.cert_file, address.key_file) == (
+            "/etc/semon/ca.crt", "/etc/semon/c.crt", "/etc/semon/c.key")
+
+
+async def test_without_settings_the_system_trust_store_verifies() -> None:
+    simulation = Simulation(URL, SimulationOptions(scenario=Path("alarm-button")))
+    address = next(iter(simulation.links.values())).address
+    assert address.tls and address.ca_file is None
+
+
+async def test_a_client_certificate_over_plain_mqtt_is_refused() -> None:
+    settings = Settings(mqtt_cert_file="/etc/semon/c.crt")
+    with pytest.raises(ValueError, match="needs TLS"):
+        Simulation("mqtt://u:p@127.0.0.1:1883", SimulationOptions(scenario=Path("alarm-button")), tls=settings)
