@@ -12,10 +12,12 @@ restart neither forgets an open alarm nor raises one twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -138,6 +140,13 @@ class RulesEngine:
         # one per open alarm for the ticks. A cap would have to drop alarms.
         self._changes: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
         self._acks: list[tuple[int, int]] = []  # (connection generation, packet id)
+        self._checkpoint_due = asyncio.Event()
+        # Silence is judged only while the engine hears the present: connected, reading, and the
+        # freshest frame of the last tick no older than a third of the silence limit. Behind a
+        # backlog (after a restart, under overload) every device would look silent.
+        self._hearing_since = math.inf
+        self._freshest_lag = math.inf
+        self._checkpoint_early_at = max(1, settings.rules_receive_maximum // 2)
         self._dirty: set[str] = set()
         self._enqueued = 0
         self._committed = 0
@@ -240,8 +249,10 @@ class RulesEngine:
         if message.qos:
             self._acks.append((generation, message.packet_id))
             # Our own bound (the broker may not honour the receive maximum): read on after a checkpoint.
-            if len(self._acks) >= self.settings.rules_receive_maximum and not self.session.reading_paused:
-                self.session.pause_reading()
+            if len(self._acks) >= self._checkpoint_early_at:
+                self._checkpoint_due.set()  # half the window unacknowledged: don't wait for the timer
+                if len(self._acks) >= self.settings.rules_receive_maximum and not self.session.reading_paused:
+                    self.session.pause_reading()
         self.messages += 1
         self.metrics.messages.inc()
         try:
@@ -261,7 +272,9 @@ class RulesEngine:
         rules = self._device(topic.device_id, topic.kind)
         arrival = self._loop.time()
         if isinstance(payload, ElevatorTelemetry | BoilerTelemetry):
-            changes = rules.on_telemetry(payload.ts.timestamp(), payload.seq, payload, arrival)
+            ts = payload.ts.timestamp()
+            self._freshest_lag = min(self._freshest_lag, time.time() - ts)
+            changes = rules.on_telemetry(ts, payload.seq, payload, arrival)
         elif isinstance(payload, DeviceEvent):
             changes = rules.on_event(payload.ts.timestamp(), payload.seq, payload.code, arrival)
         elif isinstance(payload, StatusMessage) and topic.channel is Channel.STATUS:
@@ -392,8 +405,14 @@ class RulesEngine:
     # --- checkpoints: rule state written, then messages acknowledged --------------------------
 
     async def _checkpoints(self) -> None:
+        """A checkpoint every interval, or sooner when half the receive window waits for one:
+        the broker sends no more than the window until we acknowledge, so waiting for the timer
+        would cap the engine at one window per interval (500 messages a second with a window
+        of 500) and let a backlog build behind a broker that honours it."""
         while True:
-            await asyncio.sleep(self.settings.rules_checkpoint_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._checkpoint_due.wait(), self.settings.rules_checkpoint_interval_s)
+            self._checkpoint_due.clear()
             await self.checkpoint()
 
     def _state_row(self, device_id: str) -> tuple[str, Jsonb] | None:
@@ -477,12 +496,27 @@ class RulesEngine:
             await asyncio.sleep(self.settings.rules_tick_interval_s)
             self.tick(self._loop.time())
 
+    def hears_the_present(self, now: float) -> bool:
+        """Whether silence can be judged now (``now`` on the loop's clock): the engine has been
+        connected, reading and current (the freshest frame since the last tick at most a third
+        of the silence limit old) for the whole silence limit. Resets the lag it measured."""
+        limit = self.settings.rules_silent_after_s
+        current = (self.session.connected.is_set() and not self.session.reading_paused
+                   and self._freshest_lag <= limit / 3)
+        self._freshest_lag = math.inf
+        if not current:
+            self._hearing_since = math.inf
+        elif self._hearing_since == math.inf:
+            self._hearing_since = now
+        return now - self._hearing_since >= limit
+
     def tick(self, now: float) -> None:
         """Time passing (``now`` on the loop's clock) for every device; one device's error is
         logged and skips only that device."""
+        judge_silence = self.hears_the_present(now)
         for device_id, rules in list(self.devices.items()):
             try:
-                changes = rules.tick(now)
+                changes = rules.tick(now, judge_silence=judge_silence)
             except Exception as exc:  # one device never stops the others' clocks
                 self.metrics.errors.inc(1, "tick")
                 log.exception("rules tick of %s failed (%s: %s)", device_id, type(exc).__name__, exc)

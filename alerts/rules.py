@@ -152,14 +152,15 @@ class DeviceRules:
             return self._raise(AlarmType.OFFLINE, Source.CONNECTIVITY, at, {"trigger": "connection lost (Last Will)"})
         return self._clear(AlarmType.OFFLINE, at, "online again")
 
-    def tick(self, arrival_now: float) -> list[Change]:
-        """Time passing without messages: conditions mature, silence is noticed."""
+    def tick(self, arrival_now: float, *, judge_silence: bool = True) -> list[Change]:
+        """Time passing without messages: conditions mature, silence is noticed (unless
+        ``judge_silence`` is false: the caller is behind a backlog and cannot tell)."""
         if self.last_ts == float("-inf"):
             return []
         now = self.last_ts + max(arrival_now - self.last_arrival, 0.0)  # the device's time, estimated
         changes: list[Change] = []
         quiet = arrival_now - self.last_arrival
-        if not self.offline and not self.silent_reported and quiet >= self.settings.silent_after_s:
+        if judge_silence and not self.offline and not self.silent_reported and quiet >= self.settings.silent_after_s:
             self.silent_reported = True
             changes += self._raise(AlarmType.SILENT, Source.CONNECTIVITY, now,
                                    {"trigger": f"no message for {quiet:.0f} s"})

@@ -1,0 +1,117 @@
+"""Silence is judged only while the rules engine hears the present. Behind a backlog (after a
+restart, under overload) every device's last message is old on the engine's clock, and judging
+silence then raises a false ``silent`` alarm for devices that are sending (issue 10: the engine
+killed mid-stream, no false silent alarms)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+
+from alerts.engine import RulesEngine
+from alerts.hub import LiveHub
+from semon.db.pool import open_pool
+from semon.mqtt.client import Message
+from tests.integration.helpers import ingest_settings
+from tests.unit.frames import elevator_frame
+
+pytestmark = pytest.mark.integration
+
+_packet_ids = itertools.count(1)
+SILENT_AFTER = 15.0
+
+
+class Clock:
+    """The engine's loop clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[tuple[RulesEngine, Clock]]:
+    s = ingest_settings(rules_client_id="test-rules-silence", rules_silent_after_s=SILENT_AFTER)
+    async with open_pool(database_url, min_size=1, max_size=2, name="test-silence") as pool:
+        engine = RulesEngine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
+        clock = Clock()
+        engine._loop = clock  # type: ignore[assignment]
+        engine.session.connected.set()  # as if connected: the test feeds the messages itself
+        yield engine, clock
+
+
+def _frame(device: str, seq: int, age_s: float) -> Message:
+    payload = orjson.dumps(elevator_frame(ts=int((time.time() - age_s) * 1000), seq=seq, device_id=device,
+                                          running=False, direction="stop", door_zone=True, passenger=False,
+                                          speed_mps=0.0))
+    return Message(f"se/elevator/{device}/telemetry", payload, 1, False, False, next(_packet_ids))
+
+
+def _heard(engine: RulesEngine) -> None:
+    assert not engine.metrics.message_errors.values, "the test's frames must be valid"
+
+
+def _silent(engine: RulesEngine) -> set[str]:
+    changes: set[str] = set()
+    while not engine._changes.empty():
+        device, _, change = engine._changes.get_nowait()
+        if change.raised and str(change.type) == "silent":
+            changes.add(device)
+    return changes
+
+
+def _run(engine: RulesEngine, clock: Clock, seconds: int, senders: list[str], age_s: float,
+         seqs: itertools.count[int]) -> set[str]:
+    """One frame a second from each sender, ``age_s`` old when it arrives; a tick each second."""
+    silent: set[str] = set()
+    for _ in range(seconds):
+        clock.now += 1
+        seq = next(seqs)
+        for device in senders:
+            engine._on_message(1, _frame(device, seq, age_s))
+        engine.tick(clock.now)
+        silent |= _silent(engine)
+    _heard(engine)
+    return silent
+
+
+async def test_a_device_that_stops_is_silent_while_the_engine_is_current(
+        engine: tuple[RulesEngine, Clock]) -> None:
+    e, clock = engine
+    seqs = itertools.count(1)
+    assert _run(e, clock, 20, ["E-A", "E-B"], 0.2, seqs) == set()
+    assert _run(e, clock, int(SILENT_AFTER) + 2, ["E-A"], 0.2, seqs) == {"E-B"}
+
+
+async def test_behind_a_backlog_nobody_is_silent(engine: tuple[RulesEngine, Clock]) -> None:
+    e, clock = engine
+    seqs = itertools.count(1)
+    assert _run(e, clock, 20, ["E-A", "E-B"], 0.2, seqs) == set()
+    # The engine falls behind (its frames arrive 30 s old): E-B's frames are still in the
+    # backlog, so its quiet on the engine's clock says nothing about the device.
+    assert _run(e, clock, 40, ["E-A"], 30.0, seqs) == set()
+    # Caught up again: once it has heard the present for the whole limit, silence counts again.
+    assert _run(e, clock, int(SILENT_AFTER) - 1, ["E-A"], 0.2, seqs) == set()
+    assert _run(e, clock, 3, ["E-A"], 0.2, seqs) == {"E-B"}
+
+
+async def test_while_reading_is_paused_nobody_is_silent(engine: tuple[RulesEngine, Clock]) -> None:
+    e, clock = engine
+    seqs = itertools.count(1)
+    assert _run(e, clock, 20, ["E-A", "E-B"], 0.2, seqs) == set()
+    e.session.pause_reading()
+    assert _run(e, clock, 40, ["E-A"], 0.2, seqs) == set()
+
+
+async def test_disconnected_nobody_is_silent(engine: tuple[RulesEngine, Clock]) -> None:
+    e, clock = engine
+    seqs = itertools.count(1)
+    assert _run(e, clock, 20, ["E-A", "E-B"], 0.2, seqs) == set()
+    e.session.connected.clear()
+    assert _run(e, clock, 40, [], 0.2, seqs) == set()
