@@ -192,6 +192,15 @@ class RulesEngine:
                     alarms, unreadable = await open_alarms_readable(conn)
                     cur = await conn.execute("SELECT device_id, state FROM rule_state")
                     states = await cur.fetchall()
+                    # Closed by an operator after the device's state was last written: the
+                    # stored state does not know yet, and the replay must not raise it again.
+                    cur = await conn.execute(
+                        """SELECT a.device_id, a.kind, a.type FROM alarms a
+                           JOIN incidents i ON i.alarm_id = a.id
+                           LEFT JOIN rule_state r ON r.device_id = a.device_id
+                           WHERE a.state = 'cleared' AND i.state IN ('closed', 'false_alarm')
+                             AND (r.updated_at IS NULL OR a.cleared_at >= r.updated_at)""")
+                    closed_since = await cur.fetchall()
                 break
             except psycopg.OperationalError as exc:
                 delay = backoff.next_delay()
@@ -235,6 +244,13 @@ class RulesEngine:
                 self.metrics.restore_skipped.inc()
                 log.error("open alarms of %s not restored into the rules (%s: %s); the database keeps them",
                           device_id, type(exc).__name__, exc)
+        for device_id, kind_name, type_name in closed_since:
+            try:
+                self._device(device_id, Kind(kind_name)).suppressed.add(AlarmType(type_name))
+            except Exception as exc:  # an unknown kind or type, or the profile lookup failing
+                self.metrics.restore_skipped.inc()
+                log.error("the operator's closing of %s on %s not restored (%s: %s)", type_name, device_id,
+                          type(exc).__name__, exc)
         log.info("rules: %d open alarms and the state of %d devices restored", len(alarms), restored)
 
     # --- receiving (in the MQTT callback: nothing awaits here) -------------------------------
