@@ -46,7 +46,7 @@ async def test_an_operators_closing_is_not_undone_by_a_crash(database_url: str,
         _stuck(first, range(1, 21))  # trapped for 20 s: the entrapment is raised at 15 s
         assert await first.checkpoint()
         assert [s for s, _ in await _entrapments(database_url)] == ["open"]
-        incident_id = int((await query(database_url, "SELECT id FROM incidents"))[0][0])
+        incident_id = int(str((await query(database_url, "SELECT id FROM incidents"))[0][0]))
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             outcome = await apply_step(conn, incident_id, Step.FALSE_ALARM, "operator", "sensor fault",
                                        now=datetime.now(UTC), settings=ingest_settings())
