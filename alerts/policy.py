@@ -63,6 +63,7 @@ PUBLIC: tuple[Rule, ...] = (
 # With a session: method + path -> the roles allowed.
 POLICY: tuple[Rule, ...] = (
     _rule(READ, "/api/me", *EVERYONE),
+    _rule(READ, "/api/calendar", *EVERYONE),  # the register's today and time zone (the console's dates)
     _rule(POST, "/api/logout", *EVERYONE),
     # The emergency centre works incidents; the bureau watches.
     _rule(READ, "/api/alarms/**", OPERATOR, BUREAU),

@@ -16,8 +16,10 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.api import CONTEXT, OPENAPI_JSON, ApiError
 from alerts.model import ALARM_COLUMNS, alarm_from_row, district_of
 from alerts.openapi import secure_paths
-from console.openapi import device_card_schema, device_paths
+from console.openapi import calendar_path, calendar_schema, device_card_schema, device_paths
 from registry.api import DISTRICT_NAMES
+from semon.settings import Settings
+from semon.today import Clock, utc_now
 
 MAX_DEVICE_ID = 64  # the register's limit for a registration code
 DB_TIMEOUT_S = 5.0  # then 503 (psycopg's PoolTimeout, translated by the API's error middleware)
@@ -26,6 +28,7 @@ DB_TIMEOUT_S = 5.0  # then 503 (psycopg's PoolTimeout, translated by the API's e
 @dataclass(frozen=True, slots=True)
 class DeviceContext:
     pool: AsyncConnectionPool
+    clock: Clock = utc_now  # the instant "today" is taken at; tests pass a fixed one
 
 
 DEVICES = web.AppKey("console_devices", DeviceContext)
@@ -115,19 +118,37 @@ async def _get_device(request: web.Request) -> web.Response:
     if not device_id or len(device_id) > MAX_DEVICE_ID:
         raise ApiError(404, f"device {device_id[:MAX_DEVICE_ID]} not found")
     async with request.app[DEVICES].pool.connection(timeout=DB_TIMEOUT_S) as conn:
-        card = await device_card(conn, device_id, request.app[CONTEXT].settings.today())
+        card = await device_card(conn, device_id, request.app[CONTEXT].settings.today(request.app[DEVICES].clock))
     if card is None:
         raise ApiError(404, f"device {device_id} is neither registered nor reporting")
     return web.Response(body=orjson.dumps(card), content_type="application/json")
 
 
-def add_device_routes(app: web.Application, pool: AsyncConnectionPool) -> None:
-    app[DEVICES] = DeviceContext(pool)
+def calendar(settings: Settings, clock: Clock = utc_now) -> dict[str, str]:
+    """The register's calendar as the console needs it: ``{"today": "YYYY-MM-DD", "timezone":
+    IANA name}``. ``today`` is ``settings.today(clock)``, the one "today" of the register, so the
+    console's defaults, date limits and day counts agree with the server's checks whatever zone
+    the browser is in."""
+    return {"today": settings.today(clock).isoformat(), "timezone": settings.notice_timezone}
+
+
+async def _get_calendar(request: web.Request) -> web.Response:
+    body = calendar(request.app[CONTEXT].settings, request.app[DEVICES].clock)
+    return web.Response(body=orjson.dumps(body), content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+def add_device_routes(app: web.Application, pool: AsyncConnectionPool, *, clock: Clock = utc_now) -> None:
+    """Register ``/api/devices/{device_id}`` and ``/api/calendar`` and describe them in the OpenAPI
+    document. ``clock`` gives the instant the register's "today" is taken at."""
+    app[DEVICES] = DeviceContext(pool, clock)
     app.router.add_get("/api/devices/{device_id}", _get_device)
+    app.router.add_get("/api/calendar", _get_calendar)
     document = orjson.loads(app[OPENAPI_JSON])
-    paths = device_paths()
+    paths = device_paths() | calendar_path()
     # As the register does: with auth on, each operation says how it is secured and for whom.
     document["paths"].update(secure_paths(paths) if "securitySchemes" in document["components"] else paths)
-    document["components"]["schemas"].update({"DeviceCard": device_card_schema()})
+    document["components"]["schemas"].update({"DeviceCard": device_card_schema(),
+                                             "Calendar": calendar_schema()})
     app[OPENAPI_JSON] = orjson.dumps(document)
 

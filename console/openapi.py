@@ -1,4 +1,4 @@
-"""The device card in the OpenAPI document (added to ``/api/openapi.json`` on mounting)."""
+"""The device card and the register's calendar in the OpenAPI document (added to ``/api/openapi.json`` on mounting)."""
 
 from __future__ import annotations
 
@@ -59,5 +59,26 @@ def device_paths() -> dict[str, Any]:
             "400": {"description": "bad input: the message says what is wrong", **error},
             "404": {"description": "neither registered nor reporting", **error},
             "503": {"description": "the database is unavailable; try again", **error},
+        },
+    }}}
+
+
+def calendar_schema() -> dict[str, Any]:
+    return {"type": "object", "required": ["today", "timezone"], "additionalProperties": False,
+            "description": "The register's calendar: every \"today\" of semon (due, overdue, the checks on "
+                           "inspection dates) is the local date in this zone.",
+            "properties": {
+                "today": {"type": "string", "format": "date", "description": "the register's local date"},
+                "timezone": {"type": "string", "description": "IANA name (SEMON_NOTICE_TIMEZONE)",
+                             "examples": ["Asia/Shanghai"]}}}
+
+
+def calendar_path() -> dict[str, Any]:
+    return {"/api/calendar": {"get": {
+        "operationId": "getCalendar", "tags": ["console"],
+        "summary": "The register's today and time zone (the console's date defaults, limits and day counts)",
+        "responses": {
+            "200": {"description": "the calendar",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Calendar"}}}},
         },
     }}}

@@ -1,6 +1,6 @@
-"""Mount the console on the API application: the page shells, the static files and the device
-card API. Every page path serves the same ``index.html``; the JavaScript renders by path. Who may
-open which page is decided by the server's auth layer, not here."""
+"""Mount the console on the API application: the page shells, the static files, the device
+card API and the register's calendar. Every page path serves the same ``index.html``; the
+JavaScript renders by path. Who may open which page is decided by the server's auth layer, not here."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from console.api import add_device_routes
+from semon.today import Clock, utc_now
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
@@ -17,9 +18,10 @@ PAGES = ("/login", "/board", "/agency", "/bureau")
 LOGIN_ROUTE = "/api/login"
 
 
-def add_console(app: web.Application, pool: AsyncConnectionPool) -> None:
-    """Register ``/``, the pages, ``/static/`` and ``/api/devices/{device_id}`` on ``app``."""
-    add_device_routes(app, pool)
+def add_console(app: web.Application, pool: AsyncConnectionPool, *, clock: Clock = utc_now) -> None:
+    """Register ``/``, the pages, ``/static/``, ``/api/devices/{device_id}`` and ``/api/calendar``
+    on ``app``. ``clock`` gives the instant the register's "today" is taken at (tests fix it)."""
+    add_device_routes(app, pool, clock=clock)
     app.router.add_get("/", _root)
     for path in PAGES:
         app.router.add_get(path, _page)

@@ -1,9 +1,9 @@
 // The inspection agency's desk: its overdue equipment, what falls due in the next 60 days, its
 // notices with their delivery state, and a form to record an inspection. The server scopes the
 // lists to the logged-in agency; an admin may filter by agency code.
-import { currentUser, devMode, get, now, post, withActor } from "./api.js";
+import { currentUser, devMode, get, post, registerToday, withActor } from "./api.js";
 import { h, replace } from "./dom.js";
-import { dateTime, day, daysUntil, isoDay } from "./format.js";
+import { addDays, dateTime, day, daysUntil } from "./format.js";
 import { keysOf, name, t } from "./i18n.js";
 
 const DUE_WITHIN_DAYS = 60;
@@ -20,8 +20,8 @@ export function mount(root) {
   const form = inspectionForm(user, () => refresh());
 
   async function refresh() {
-    const today = isoDay(now());
-    const until = isoDay(now() + DUE_WITHIN_DAYS * 86400000);
+    const today = registerToday();
+    const until = addDays(today, DUE_WITHIN_DAYS);
     const agency = mayFilter && agencyFilter.value.trim() ? `&agency=${encodeURIComponent(agencyFilter.value.trim())}` : "";
     await Promise.all([
       fill(overdue, `/api/registry/equipment?overdue=true&limit=${LIMIT}${agency}`, (d) => equipmentTable(d.equipment, today, form)),
@@ -93,13 +93,15 @@ function noticeTable(rows) {
 }
 
 function inspectionForm(user, onRecorded) {
-  const today = isoDay(now());
+  const today = registerToday();
   const select = (field, group, values) => h("select", { name: field, "data-testid": `inspection-${field}` },
     values.map((v) => h("option", { value: v }, name(group, v))));
   const code = h("input", { name: "code", required: true, maxlength: 64, "data-testid": "inspection-code" });
   const schedule = select("schedule", "schedule", keysOf("schedule"));
   const inspectedOn = h("input", { type: "date", name: "inspected_on", required: true, value: today, max: today,
     "data-testid": "inspection-date" });
+  // A page left open past the register's midnight: today becomes pickable.
+  inspectedOn.addEventListener("focus", () => { inspectedOn.max = registerToday(); });
   const result = select("result", "result", keysOf("result"));
   const reportNo = h("input", { name: "report_no", maxlength: 64, "data-testid": "inspection-report" });
   const agency = h("input", { name: "agency", value: user?.agency ?? "", "data-testid": "inspection-agency" });

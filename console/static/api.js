@@ -1,10 +1,14 @@
 // The HTTP API as the console uses it: the session (login, me, logout), the CSRF header on every
 // non-GET request, and the server's clock (countdowns must not trust the desk PC's clock).
 //
+// The register's calendar (GET /api/calendar): every date the console shows, defaults or counts is
+// the register's (its time zone), never the desk PC's.
+//
 // Until the server has users (GET /api/me answers 404) the console runs in development mode:
 // everyone may see everything, and request bodies name the actor themselves.
+import { addDays, daysUntil, isoDay, setTimeZone } from "./format.js";
 
-const session = { user: null, csrf: null, devMode: false, clockOffsetMs: 0 };
+const session = { user: null, csrf: null, devMode: false, clockOffsetMs: 0, calendar: null };
 const DEV_ACTOR_KEY = "semon.devActor";
 const DEV_USER = { username: "console", role: "admin", agency: null, display_name: "console" };
 
@@ -26,6 +30,23 @@ export function devMode() {
 // Milliseconds on the server's clock.
 export function now() {
   return Date.now() + session.clockOffsetMs;
+}
+
+// The register's time zone and today, from the server; the zone is then used for every date and
+// time shown (format.js). Throws an ApiError when the server refuses or is away.
+export async function loadCalendar() {
+  const data = await get("/api/calendar");
+  if (!setTimeZone(data.timezone)) console.warn(`semon: this browser does not know the time zone ${data.timezone}`);
+  session.calendar = { today: data.today, at: now() };
+  return data;
+}
+
+// The register's today (YYYY-MM-DD): the server's, moved on by each of the register's midnights
+// since the server said it (a page left open overnight). Before loadCalendar: the day at now().
+export function registerToday() {
+  if (!session.calendar) return isoDay(now());
+  const { today, at } = session.calendar;
+  return addDays(today, daysUntil(isoDay(now()), isoDay(at)));
 }
 
 function learnClock(response, sentAt) {

@@ -1,6 +1,6 @@
 // The console's entry point: one page shell for every path; this decides what to render from the
 // path and the session, and owns the header (navigation, live indicator, language, logout).
-import { currentUser, devMode, loadSession, logout } from "./api.js";
+import { currentUser, devMode, loadCalendar, loadSession, logout } from "./api.js";
 import { setUpPanel } from "./device-card.js";
 import { h, replace } from "./dom.js";
 import { lang, name, setLang, t } from "./i18n.js";
@@ -100,6 +100,13 @@ async function main() {
   }
   if (!user) return toLogin();
   renderHeader(user, path);
+  try {
+    await loadCalendar(); // the register's zone and today, before anything shows a date
+  } catch (err) {
+    replace(root, h("p", { class: "error" }, t("error", { msg: err.message })),
+      h("button", { onclick: () => location.reload() }, t("retry")));
+    return;
+  }
   if (!VIEWS[path]) return location.replace(homeFor(user.role));
   if (!devMode() && !mayOpen(user.role, path)) {
     replace(root, h("p", { class: "error", "data-testid": "forbidden" }, t("forbidden")),

@@ -1,7 +1,37 @@
-// Formatting of times, durations and numbers. Pure (no DOM), so node can test it.
+// Formatting of times, durations and numbers. No DOM, so node can test it.
+//
+// Dates and times are the register's (its time zone, SEMON_NOTICE_TIMEZONE, from GET
+// /api/calendar), never the browser's: a desk PC set to UTC must show the same day and clock as
+// the server's checks. Until the zone is known the browser's is used.
 import { lang } from "./i18n.js";
 
 const pad = (n) => String(n).padStart(2, "0");
+const zone = { name: undefined };
+
+// Use the IANA zone `name` for every date and time shown; false (and no change) when the
+// browser does not know it.
+export function setTimeZone(name) {
+  try {
+    new Intl.DateTimeFormat("en-GB", { timeZone: name }).format(0);
+  } catch {
+    return false;
+  }
+  zone.name = name;
+  return true;
+}
+
+export function timeZone() {
+  return zone.name;
+}
+
+// The parts of the instant `ms` in the register's zone: { year, month, day, hour, minute, second } as strings.
+function parts(ms) {
+  const fmt = new Intl.DateTimeFormat("en-GB", { timeZone: zone.name, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  const out = {};
+  for (const p of fmt.formatToParts(ms)) out[p.type] = p.value;
+  return out;
+}
 
 // 75 → "01:15", 3725 → "1:02:05"; negative input is shown as its magnitude.
 export function duration(seconds) {
@@ -24,21 +54,21 @@ function locale() {
 export function dateTime(iso) {
   const ms = parseTime(iso);
   if (ms === null) return "";
-  return new Date(ms).toLocaleString(locale(), { hour12: false });
+  return new Date(ms).toLocaleString(locale(), { hour12: false, timeZone: zone.name });
 }
 
 // "11-27 21:16:31": an alarm list needs no year.
 export function shortDateTime(iso) {
   const ms = parseTime(iso);
   if (ms === null) return "";
-  const d = new Date(ms);
-  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const p = parts(ms);
+  return `${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
 export function clock(iso) {
   const ms = parseTime(iso);
   if (ms === null) return "";
-  return new Date(ms).toLocaleTimeString(locale(), { hour12: false });
+  return new Date(ms).toLocaleTimeString(locale(), { hour12: false, timeZone: zone.name });
 }
 
 // A calendar date as the API sends it ("2026-03-31"), shown as is: it has no time zone.
@@ -53,9 +83,15 @@ export function daysUntil(value, today) {
   return Math.round((a - b) / 86400000);
 }
 
+// The register's calendar date ("YYYY-MM-DD") at the instant `ms`.
 export function isoDay(ms) {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const p = parts(ms);
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+// The date `n` days after `value` (YYYY-MM-DD): calendar arithmetic, no time zone involved.
+export function addDays(value, n) {
+  return new Date(Date.parse(`${day(value)}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
 }
 
 export function minutes(seconds) {

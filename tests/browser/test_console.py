@@ -4,7 +4,10 @@ bureau views show their data; the pages refuse the unauthenticated."""
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
@@ -20,8 +23,9 @@ from tests.browser.conftest import ARTEFACTS, DEMO_PASSWORD, System
 pytestmark = pytest.mark.integration
 
 
-async def login(browser: Browser, system: System, username: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+async def login(browser: Browser, system: System, username: str, *, timezone_id: str | None = None) -> Page:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN",
+                                        timezone_id=timezone_id)
     page = await context.new_page()
     await page.goto(f"{system.base}/login")
     await page.get_by_test_id("login-username").fill(username)
@@ -111,6 +115,51 @@ async def test_the_agency_view(browser: Browser, system: System) -> None:
         cur = await conn.execute("SELECT recorded_by, report_no FROM inspections WHERE registration_code = %s",
                                  (code,))
         assert await cur.fetchall() == [("agency", "XN-2026-0001")]
+
+
+def a_zone_on_another_day() -> str:
+    """A browser time zone whose date differs from the register's (Asia/Shanghai) now and for the
+    next 10 minutes: Pago Pago (UTC-11) until 19:00 Beijing time, Kiritimati (UTC+14) from 18:00."""
+    now = datetime.now(UTC)
+    instants = (now, now + timedelta(minutes=10))
+    for name in ("Pacific/Pago_Pago", "Pacific/Kiritimati"):
+        if all(t.astimezone(ZoneInfo("Asia/Shanghai")).date() != t.astimezone(ZoneInfo(name)).date()
+               for t in instants):
+            return name
+    raise AssertionError(f"no zone on another day at {now}")
+
+
+async def test_the_agency_desk_uses_the_registers_today_in_any_browser_zone(browser: Browser, system: System) -> None:
+    """A desk PC whose clock shows another day than Beijing's: the inspection form still offers
+    the register's today as its default and its limit, the day counts are the register's, and
+    an inspection recorded with the default date is today's."""
+    zone = a_zone_on_another_day()
+    page = await login(browser, system, "agency", timezone_id=zone)
+    await expect(page).to_have_url(f"{system.base}/agency")
+    assert await page.evaluate("() => Intl.DateTimeFormat().resolvedOptions().timeZone") == zone
+    today = register_today()
+    form = page.get_by_test_id("inspection-form")
+    date_input = form.get_by_test_id("inspection-date")
+    await expect(date_input).to_have_value(today.isoformat())
+    await expect(date_input).to_have_attribute("max", today.isoformat())
+    assert await page.evaluate("() => import('/static/format.js').then((m) => m.timeZone())") == "Asia/Shanghai"
+
+    overdue = page.get_by_test_id("overdue-list").get_by_test_id("equipment-row")
+    await expect(overdue.first).to_be_visible()
+    cells = overdue.first.locator("td")
+    next_due = date.fromisoformat((await cells.nth(4).inner_text()).strip())
+    count = re.search(r"\d+", await cells.nth(5).inner_text())
+    assert count is not None and int(count.group()) == (today - next_due).days
+
+    code = await overdue.first.get_attribute("data-code")
+    assert code
+    await form.get_by_test_id("inspection-code").fill(code)
+    await form.get_by_test_id("inspection-report").fill("XN-2026-TZ01")
+    await form.get_by_role("button").click()
+    await expect(form.get_by_test_id("inspection-message")).to_contain_text("已录入")
+    async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
+        cur = await conn.execute("SELECT inspected_on FROM inspections WHERE report_no = 'XN-2026-TZ01'")
+        assert await cur.fetchall() == [(today,)]
 
 
 async def test_the_bureau_view(browser: Browser, system: System) -> None:

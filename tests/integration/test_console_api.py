@@ -5,6 +5,7 @@ alarms, and the console's JavaScript parses and its pure logic behaves (with nod
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from console.web import STATIC_DIR
 from registry.api import add_registry_routes
 from registry.demo import seed_demo_register
 from semon.db.pool import open_pool
-from semon.today import register_today
+from semon.today import Clock, register_today, utc_now
 from simulators.city import city_fleet
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
 
@@ -34,13 +35,14 @@ JS_TYPES = {"text/javascript", "application/javascript"}
 
 
 @contextlib.asynccontextmanager
-async def console_app(database_url: str, *, auth: bool = True) -> AsyncIterator[str]:
+async def console_app(database_url: str, *, auth: bool = True, clock: Clock = utc_now,
+                      **overrides: object) -> AsyncIterator[str]:
     """The application as ``semon alerts`` assembles it; yields its root URL."""
-    settings = ingest_settings(api_port=0)
+    settings = ingest_settings(api_port=0, **overrides)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         app = build_api(pool, LiveHub(), settings, auth=auth)
         add_registry_routes(app, pool)
-        add_console(app, pool)
+        add_console(app, pool, clock=clock)
         async with serve_api(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 
@@ -83,6 +85,7 @@ async def test_without_auth_every_page_is_open(database_url: str) -> None:
     """Development (``build_api(auth=False)``): no login page to go to, no /api/me (the console
     then runs without a session), and the device card needs none."""
     reporting, _, _ = await _seed(database_url)
+    before = register_today()
     async with console_app(database_url, auth=False) as root, http_client() as http:
         resp = await http.get(f"{root}/", allow_redirects=False)
         assert resp.status == 302 and resp.headers["Location"] == "/board"
@@ -93,6 +96,46 @@ async def test_without_auth_every_page_is_open(database_url: str) -> None:
         assert card["registration_code"] == reporting
         document = await (await http.get(f"{root}/api/openapi.json")).json()
         assert "security" not in document["paths"]["/api/devices/{device_id}"]["get"]
+        # The console still learns the register's calendar (it has no /api/me to carry it).
+        calendar = await (await http.get(f"{root}/api/calendar")).json()
+        assert calendar["timezone"] == "Asia/Shanghai"
+        assert calendar["today"] in {before.isoformat(), register_today().isoformat()}
+
+
+# 17:30 UTC on 31 March is 01:30 on 1 April in Beijing: the UTC date and the register's differ.
+BEIJING_SMALL_HOURS = datetime(2026, 3, 31, 17, 30, tzinfo=UTC)
+
+
+async def test_the_calendar_is_the_registers(database_url: str) -> None:
+    """``GET /api/calendar`` gives the register's today (``Settings.today``, its zone), not the
+    UTC date, to every role, and nothing to the anonymous; it is in the OpenAPI document."""
+    await add_users(database_url)
+    async with console_app(database_url, clock=lambda: BEIJING_SMALL_HOURS) as root:
+        async with http_client() as anonymous:
+            assert (await anonymous.get(f"{root}/api/calendar")).status == 401
+        for user in ("op", "xntjs", "bureau", "admin"):
+            async with http_client() as http:
+                await login(http, f"{root}/api", user)
+                resp = await http.get(f"{root}/api/calendar")
+                assert resp.status == 200, user
+                assert await resp.json() == {"today": "2026-04-01", "timezone": "Asia/Shanghai"}, user
+                assert resp.headers["Cache-Control"] == "no-store"
+        async with http_client() as http:
+            document = await (await http.get(f"{root}/api/openapi.json")).json()
+        operation = document["paths"]["/api/calendar"]["get"]
+        assert set(operation["x-roles"]) == {"operator", "agency", "bureau", "admin"}
+        assert document["components"]["schemas"]["Calendar"]["required"] == ["today", "timezone"]
+    # Another zone, the same instant: that zone's date.
+    async with console_app(database_url, clock=lambda: BEIJING_SMALL_HOURS, notice_timezone="UTC") as root, \
+            http_client() as http:
+        await login(http, f"{root}/api", "op")
+        assert await (await http.get(f"{root}/api/calendar")).json() == {"today": "2026-03-31", "timezone": "UTC"}
+    # The real clock: what Settings().today() says (either side of a midnight passing meanwhile).
+    before = ingest_settings().today()
+    async with console_app(database_url) as root, http_client() as http:
+        await login(http, f"{root}/api", "op")
+        today = (await (await http.get(f"{root}/api/calendar")).json())["today"]
+    assert today in {before.isoformat(), ingest_settings().today().isoformat()}
 
 
 def test_static_modules_import_only_what_exists() -> None:
@@ -274,4 +317,50 @@ def test_the_login_page_follows_next_only_to_this_site() -> None:
     assert NODE is not None
     done = subprocess.run([NODE, "--input-type=module", "-e", _NEXT], cwd=STATIC_DIR, capture_output=True,
                           text=True, timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+# Dates and times in the register's zone whatever the machine's (node runs in UTC here, as a
+# desk PC might), and the register's today moving on at the register's midnight.
+_CALENDAR = r"""
+import assert from "node:assert/strict";
+import { addDays, clock, dateTime, isoDay, setTimeZone, shortDateTime, timeZone } from "./format.js";
+import { loadCalendar, registerToday } from "./api.js";
+
+const at = "2026-03-31T17:30:00Z";  // 01:30 on 1 April in Beijing
+assert.equal(setTimeZone("Nowhere/Atlantis"), false);
+assert.equal(timeZone(), undefined);
+assert.equal(setTimeZone("Asia/Shanghai"), true);
+assert.equal(isoDay(Date.parse(at)), "2026-04-01");
+assert.equal(shortDateTime(at), "04-01 01:30:00");
+assert.equal(clock(at), "01:30:00");
+assert.match(dateTime(at), /2026\D+0?4\D+0?1\D+01:30:00/);
+setTimeZone("America/New_York");
+assert.equal(isoDay(Date.parse(at)), "2026-03-31");
+assert.equal(shortDateTime(at), "03-31 13:30:00");
+assert.equal(addDays("2026-12-31", 1), "2027-01-01");
+assert.equal(addDays("2028-02-28", 1), "2028-02-29");
+assert.equal(addDays("2026-03-01", -1), "2026-02-28");
+assert.equal(addDays("2026-01-30", 60), "2026-03-31");
+
+let serverNow = Date.parse("2026-03-31T15:59:00Z");  // 23:59 in Beijing
+Date.now = () => serverNow;
+globalThis.fetch = async () => new Response(JSON.stringify({ today: "2026-03-31", timezone: "Asia/Shanghai" }),
+  { headers: { "Content-Type": "application/json" } });
+await loadCalendar();
+assert.equal(timeZone(), "Asia/Shanghai");
+assert.equal(registerToday(), "2026-03-31");
+serverNow += 2 * 60000;  // 00:01 in Beijing, still 31 March in UTC
+assert.equal(registerToday(), "2026-04-01");
+serverNow += 86400000;
+assert.equal(registerToday(), "2026-04-02");
+console.log("ok");
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_dates_and_times_are_the_registers_in_node() -> None:
+    assert NODE is not None
+    done = subprocess.run([NODE, "--input-type=module", "-e", _CALENDAR], cwd=STATIC_DIR, capture_output=True,
+                          text=True, timeout=30, check=False, env={"PATH": os.environ["PATH"], "TZ": "UTC"})
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
