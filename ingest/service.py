@@ -60,8 +60,8 @@ class Ingester:
         self.settings = settings
         self.database_url = database_url
         self._limits = settings.decode_limits()
-        # Bounded by reading from the broker only while it holds fewer than the receive maximum
-        # (plus what one socket read brings); resumed below half of that.
+        # Bounded: messages are taken from the broker only while fewer than the receive maximum
+        # are held (queued or in a batch not yet committed); taken again below half of that.
         self._queue: deque[Inbound] = deque()
         self._high_water = settings.ingest_receive_maximum
         self._low_water = settings.ingest_receive_maximum // 2
@@ -102,7 +102,7 @@ class Ingester:
         queue.append(Inbound(generation, message))
         if len(queue) == 1:
             self._ready.set()
-        elif len(queue) >= self._high_water and not self.session.reading_paused:
+        elif len(queue) + self._in_batches >= self._high_water and not self.session.reading_paused:
             # Our own bound: Mosquitto 2.0 stops honouring the receive maximum once batched
             # acknowledgements resume. Stop reading; the writers resume it at the low-water mark.
             self.session.pause_reading()
@@ -110,7 +110,7 @@ class Ingester:
             log.info("buffer full (%d messages): reading from the broker paused", len(queue))
 
     def _resume_if_drained(self) -> None:
-        if self.session.reading_paused and len(self._queue) <= self._low_water:
+        if self.session.reading_paused and len(self._queue) + self._in_batches <= self._low_water:
             self.session.resume_reading()
 
     def _on_connected(self, generation: int, session_present: bool) -> None:
@@ -164,12 +164,12 @@ class Ingester:
                 self._ready.clear()
                 await self._ready.wait()
             items = [self._queue.popleft() for _ in range(min(len(self._queue), batch_max))]
-            self._resume_if_drained()
             self._in_batches += len(items)
             try:
                 await self._process(pool, items, backoff)
             finally:
                 self._in_batches -= len(items)
+                self._resume_if_drained()  # acknowledged now: room in the window again
 
     async def _process(self, pool: AsyncConnectionPool, items: list[Inbound], backoff: Backoff) -> None:
         self.metrics.received.inc(len(items))

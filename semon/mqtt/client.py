@@ -214,7 +214,9 @@ class MqttClient(asyncio.Protocol):
         return self._transport is not None and not self.closed.done()
 
     def pause_reading(self) -> None:
-        """Stop reading from the socket (backpressure: the broker's sends then wait in TCP)."""
+        """Stop reading from the socket and dispatching what was read (backpressure: the
+        broker's sends then wait in our buffer and in TCP). Takes effect after the packet being
+        dispatched, so ``on_message`` is not called again until ``resume_reading``."""
         if not self._reading_paused and self._transport is not None and not self._transport.is_closing():
             self._reading_paused = True
             self._transport.pause_reading()
@@ -226,6 +228,8 @@ class MqttClient(asyncio.Protocol):
             self._last_rx = self._loop.time()
             if self._transport is not None and not self._transport.is_closing():
                 self._transport.resume_reading()
+                if self._buf:  # what arrived after the pause, parsed soon (never inside a dispatch)
+                    self._loop.call_soon(self.data_received, b"")
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
@@ -275,7 +279,7 @@ class MqttClient(asyncio.Protocol):
         """Dispatch every complete packet in the buffer; return how many bytes were used."""
         pos = 0
         end = len(buf)
-        while end - pos >= 2:
+        while end - pos >= 2 and not self._reading_paused:  # paused: the rest waits in the buffer
             first = buf[pos]
             b1 = buf[pos + 1]
             if b1 < 0x80:  # the common case: remaining length fits in one byte

@@ -19,11 +19,7 @@ async def test_reading_pauses_when_full_and_resumes_below_half() -> None:
         ingester._on_message(1, _message(i))
     assert not session.reading_paused
     ingester._on_message(1, _message(99))
-    assert session.reading_paused
-    # What one socket read already holds still arrives, and is kept.
-    for i in range(100, 130):
-        ingester._on_message(1, _message(i))
-    assert len(ingester._queue) == 130 and ingester.reading_pauses == 1
+    assert session.reading_paused and ingester.reading_pauses == 1
     while len(ingester._queue) > 51:
         ingester._queue.popleft()
         ingester._resume_if_drained()
@@ -31,6 +27,22 @@ async def test_reading_pauses_when_full_and_resumes_below_half() -> None:
     ingester._queue.popleft()
     ingester._resume_if_drained()
     assert not session.reading_paused
+
+
+async def test_messages_in_a_batch_count_until_committed() -> None:
+    ingester = Ingester(Settings(ingest_receive_maximum=100), "mqtt://127.0.0.1:1", "postgresql:///none")
+    ingester._in_batches = 60  # taken by a writer, not yet committed and acknowledged
+    for i in range(39):
+        ingester._on_message(1, _message(i))
+    assert not ingester.session.reading_paused
+    ingester._on_message(1, _message(39))
+    assert ingester.session.reading_paused
+    ingester._queue.clear()
+    ingester._resume_if_drained()
+    assert ingester.session.reading_paused  # 60 still held: above half the window
+    ingester._in_batches = 50
+    ingester._resume_if_drained()
+    assert not ingester.session.reading_paused
 
 
 async def test_a_reconnect_drops_the_stale_copies_and_resumes() -> None:
