@@ -5,6 +5,7 @@ start (never a process that is not ours), and the broker and database keep their
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -85,6 +86,12 @@ class _Up:
                          "SEMON_REGISTRY_DEMO_UNITS": "30", **settings})
         self.data = data
         self.proc: asyncio.subprocess.Process | None = None
+        self.servers: list[int] = []  # (postgres, mosquitto) of each start, for the teardown
+
+    def server_pids(self) -> tuple[int, int]:
+        pids = _server_pids(self.data / "stack")
+        self.servers.extend(pids)
+        return pids
 
     async def start(self) -> dict[str, str]:
         self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=self.env,
@@ -108,11 +115,14 @@ async def up(root: Path) -> AsyncIterator[_Up]:
     if runner.proc is not None and runner.proc.returncode is None:
         runner.proc.kill()
         await runner.proc.wait()
+    for pid, sig in zip(runner.servers, itertools.cycle((signal.SIGINT, signal.SIGTERM)), strict=False):
+        if _alive(pid):  # whatever failed, no server of this test outlives it
+            os.kill(pid, sig)
 
 
 async def test_semon_up_killed_with_sigkill_starts_again_on_the_same_ports(root: Path, up: _Up) -> None:
     first = await up.start()
-    old_pids = _server_pids(root / "stack")
+    old_pids = up.server_pids()
     assert all(_alive(pid) for pid in old_pids)
     await _publish(first["mqtt_url"], "se/elevator/E-KILLED/telemetry", elevator(1))
     assert await wait_for_count(first["database_url"],
@@ -134,7 +144,7 @@ async def test_semon_up_killed_with_sigkill_starts_again_on_the_same_ports(root:
     await _publish(again["mqtt_url"], "se/elevator/E-KILLED/telemetry", elevator(2))
     assert await wait_for_count(again["database_url"],
                                 "SELECT count(*) FROM elevator_telemetry WHERE device_id = 'E-KILLED'", 2, 30) == 2
-    new_pids = _server_pids(root / "stack")
+    new_pids = up.server_pids()
     assert await up.end(signal.SIGINT) == 0
     for pid in (*old_pids, *new_pids):
         assert not _alive(pid), f"server {pid} left running"
@@ -172,20 +182,24 @@ async def test_servers_left_running_by_a_killed_process_are_stopped_at_the_next_
         await maker.wait()
     orphans = _server_pids(root)
     assert all(_alive(pid) for pid in orphans)
-
-    async with LocalStack(root) as stack:
-        assert [stack.mosquitto.port, stack.postgres.port] == ports
-        for pid in orphans:
-            assert not _alive(pid)
-        async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
-            assert await (await conn.execute("SELECT note FROM kept")).fetchall() == [("before the kill",)]
-        new = _server_pids(root)
-        # The leftover was shut down cleanly, not crashed: no recovery at this start.
-        log = (stack.postgres.data_dir / "server.log").read_text()
-        assert "received fast shutdown request" in log
-        assert "was interrupted" not in log.rpartition("received fast shutdown request")[2]
-    for pid in new:
-        assert await _gone(pid)
+    try:
+        async with LocalStack(root) as stack:
+            assert [stack.mosquitto.port, stack.postgres.port] == ports
+            for pid in orphans:
+                assert not _alive(pid)
+            async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
+                assert await (await conn.execute("SELECT note FROM kept")).fetchall() == [("before the kill",)]
+            new = _server_pids(root)
+            # The leftover was shut down cleanly, not crashed: no recovery at this start.
+            log = (stack.postgres.data_dir / "server.log").read_text()
+            assert "received fast shutdown request" in log
+            assert "was interrupted" not in log.rpartition("received fast shutdown request")[2]
+        for pid in new:
+            assert await _gone(pid)
+    finally:  # whatever failed, no server of this test outlives it
+        for pid, sig in zip(orphans, (signal.SIGINT, signal.SIGTERM), strict=True):
+            if _alive(pid):
+                os.kill(pid, sig)
 
 
 async def test_a_pid_file_naming_a_process_not_ours_never_gets_it_signalled(root: Path) -> None:
@@ -197,9 +211,8 @@ async def test_a_pid_file_naming_a_process_not_ours_never_gets_it_signalled(root
         # own process (which the postgres we start counts as its parent) and an unrelated one.
         (root / "postgres/postmaster.pid").write_text(f"{os.getpid()}\n{root / 'postgres'}\n")
         (root / "mosquitto/mosquitto.pid").write_text(f"{bystander.pid}\n")
-        async with LocalStack(root) as stack:
-            async with await psycopg.AsyncConnection.connect(stack.database_url):
-                pass
+        async with LocalStack(root) as stack, await psycopg.AsyncConnection.connect(stack.database_url):
+            pass
         assert bystander.returncode is None and _alive(bystander.pid)
 
         # postgres refuses a pid file naming another live process: said plainly, nothing signalled.
