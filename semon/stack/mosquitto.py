@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,11 +13,17 @@ from urllib.parse import quote
 
 from semon.stack.process import (
     PORT_ATTEMPTS,
+    DirLock,
     StackError,
     find_binary,
     free_port,
+    leftover_server,
+    parent_death_prefix,
     port_taken,
+    read_pid_file,
     stop_process,
+    take_port,
+    terminate,
     wait_for_port,
     write_private,
 )
@@ -40,6 +47,7 @@ max_inflight_messages 1000
 max_packet_size {max_packet_size}
 set_tcp_nodelay true
 queue_qos0_messages false
+pid_file {data_dir}/mosquitto.pid
 log_dest file {data_dir}/mosquitto.log
 log_type error
 log_type warning
@@ -82,14 +90,27 @@ class MosquittoServer:
     password file is made from them with the system's ``mosquitto_passwd`` at every start (mode
     0600), and the local stack's ACL applies. ``None``: anonymous clients may do anything (the
     test fixtures' brokers).
+
+    ``port``: the caller's, never changed (a start fails if it is taken). Else
+    ``remembered_port`` (the one of the last start), or a free one: either moves to another free
+    port, with a warning, if another process holds it.
+
+    While it runs, the broker holds a lock beside its directory (:class:`DirLock`) and writes
+    its pid to ``mosquitto.pid`` there; a start stops (SIGTERM: it saves its sessions) a broker
+    still running on this directory's configuration from an earlier process that is gone. With
+    ``die_with_parent`` the broker also gets SIGTERM as soon as this process dies.
     """
 
-    def __init__(self, data_dir: Path, port: int = 0, *, accounts: Mapping[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, *, accounts: Mapping[str, str] | None = None,
+                 remembered_port: int = 0, die_with_parent: bool = True) -> None:
         self.data_dir = data_dir.resolve()
-        self.port = port or free_port()
+        self.port = port or remembered_port or free_port()
         self._port_chosen = not port  # ours to change if someone takes it before the server binds
+        self._port_remembered = bool(remembered_port) and not port
         self.accounts = dict(accounts) if accounts is not None else None
+        self.die_with_parent = die_with_parent
         self._proc: asyncio.subprocess.Process | None = None
+        self._lock = DirLock(self.data_dir.with_name(f".{self.data_dir.name}.lock"))
 
     @property
     def url(self) -> str:
@@ -122,16 +143,47 @@ class MosquittoServer:
 
     async def start(self) -> None:
         """Start the broker; a port picked for it and taken meanwhile is picked again. Raises
-        StackError with the log's tail in the log when it does not come up."""
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                await self._start_once()
-                return
-            except StackError:
-                if not (self._port_chosen and attempt < PORT_ATTEMPTS and port_taken(self.log_tail())):
-                    raise
-                log.warning("port %d was taken before mosquitto bound it; trying another", self.port)
-                self.port = free_port()
+        StackError with the log's tail in the log when it does not come up, or when another live
+        process runs a broker in the directory."""
+        self._lock.acquire(f"the Mosquitto directory {self.data_dir}")
+        try:
+            await self._stop_leftover()
+            self.port = take_port(self.port, self._port_chosen, "mosquitto")
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                try:
+                    await self._start_once()
+                    return
+                except StackError:
+                    if not (self._port_chosen and attempt < PORT_ATTEMPTS and port_taken(self.log_tail())):
+                        raise
+                    log.warning("port %d was taken before mosquitto bound it; trying another", self.port)
+                    self.port = free_port()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def _stop_leftover(self) -> None:
+        """Stop a broker left running on our configuration by an earlier process, now gone (we hold
+        the lock), named by its pid file: SIGTERM, so it saves its sessions and queued messages.
+        Its port becomes ours to reuse if none was remembered. A process that is not a mosquitto
+        started with our configuration is never signalled."""
+        conf = self.data_dir / "mosquitto.conf"
+        lines = read_pid_file(self.data_dir / "mosquitto.pid")
+        if lines is None:
+            return
+        pid = int(lines[0])
+        if not leftover_server(pid, "mosquitto", "-c", conf):
+            return
+        try:
+            listener = re.search(r"^listener (\d+)", conf.read_text(errors="replace"), re.MULTILINE)
+        except OSError:
+            listener = None
+        log.warning("mosquitto (pid %d, port %s) of an earlier start is still running in %s; stopping it",
+                    pid, listener[1] if listener else "?", self.data_dir)
+        if not await terminate(pid, signal.SIGTERM, 30):
+            raise StackError(f"the leftover mosquitto (pid {pid}) in {self.data_dir} did not exit on SIGTERM")
+        if self._port_chosen and not self._port_remembered and listener:
+            self.port = int(listener[1])
 
     async def _start_once(self) -> None:
         binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
@@ -145,8 +197,9 @@ class MosquittoServer:
             port=self.port, data_dir=self.data_dir, auth=auth, user_line=user_line,
             autosave_interval=AUTOSAVE_INTERVAL, autosave_on_changes=str(AUTOSAVE_ON_CHANGES).lower(),
             max_packet_size=MAX_PACKET_SIZE))
+        death = parent_death_prefix(signal.SIGTERM) if self.die_with_parent else []
         self._proc = await asyncio.create_subprocess_exec(
-            binary, "-c", str(conf),
+            *death, binary, "-c", str(conf),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -155,19 +208,22 @@ class MosquittoServer:
             await wait_for_port(self.port, self._proc, 15, "mosquitto")
         except StackError:
             log.error("mosquitto log:\n%s", self.log_tail())
-            await self.kill()  # not left running behind a failed start
+            await self._stop_server(signal.SIGKILL, 5)  # not left running behind a failed start
             raise
         log.info("mosquitto listening on %s (data in %s)", self.url, self.data_dir)
 
     async def stop(self) -> None:
         """Graceful stop: Mosquitto saves its persistence file on SIGTERM."""
-        if self._proc is not None:
-            await stop_process(self._proc, signal.SIGTERM, 15)
-            self._proc = None
+        await self._stop_server(signal.SIGTERM, 15)
+        self._lock.release()
 
     async def kill(self) -> None:
+        await self._stop_server(signal.SIGKILL, 5)
+        self._lock.release()
+
+    async def _stop_server(self, sig: signal.Signals, timeout: float) -> None:
         if self._proc is not None:
-            await stop_process(self._proc, signal.SIGKILL, 5)
+            await stop_process(self._proc, sig, timeout)
             self._proc = None
 
     async def restart(self) -> None:

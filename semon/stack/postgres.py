@@ -16,15 +16,21 @@ from psycopg import sql
 
 from semon.stack.process import (
     PORT_ATTEMPTS,
+    DirLock,
     StackError,
     chown_tree,
     find_binary,
     free_port,
+    leftover_server,
+    parent_death_option,
     port_taken,
     reachable_by_others,
+    read_pid_file,
     service_user,
     stop_process,
+    take_port,
     wait_for_port,
+    wait_gone,
     write_private,
 )
 
@@ -62,17 +68,30 @@ class PostgresServer:
     ``password``: the superuser's password; clients authenticate with scram-sha-256 and
     ``pg_hba.conf`` has no trust line (a cluster made earlier with trust is converted at start).
     ``None``: any local client is trusted (the test fixtures' clusters).
+
+    ``port``: the caller's, never changed (a start fails if it is taken). Else
+    ``remembered_port`` (the one of the last start), or a free one: either moves to another free
+    port, with a warning, if another process holds it.
+
+    While it runs, the server holds a lock beside its directory (:class:`DirLock`); a start
+    stops a postgres still running in the directory from an earlier process that is gone. With
+    ``die_with_parent`` the server is also asked to shut down (SIGINT, a fast shutdown) as soon
+    as this process dies, however it dies.
     """
 
-    def __init__(self, data_dir: Path, port: int = 0, *, durable: bool = True, password: str | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, *, durable: bool = True, password: str | None = None,
+                 remembered_port: int = 0, die_with_parent: bool = True) -> None:
         self.password = password
         self.user = service_user("postgres")
         self.data_dir = self._usable_dir(data_dir.resolve())
-        self.port = port or free_port()
+        self.port = port or remembered_port or free_port()
         self._port_chosen = not port  # ours to change if someone takes it before the server binds
+        self._port_remembered = bool(remembered_port) and not port
         self.durable = durable
+        self.die_with_parent = die_with_parent
         self._bindir = postgres_bindir()
         self._proc: asyncio.subprocess.Process | None = None
+        self._lock = DirLock(self.data_dir.with_name(f".{self.data_dir.name}.lock"))
 
     def _usable_dir(self, wanted: Path) -> Path:
         # The server runs as 'postgres' when we are root; it must be able to reach its directory.
@@ -96,12 +115,15 @@ class PostgresServer:
         """The URL without the password (safe to log and print)."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def _as_user(self, *args: str) -> list[str]:
-        """Drop to the service user with setpriv, which execs in place (signals reach the server)."""
-        if self.user is None:
+    def _as_user(self, *args: str, parent_death: signal.Signals | None = None) -> list[str]:
+        """Drop to the service user with setpriv, which execs in place (signals reach the server);
+        with ``parent_death``, the command gets that signal when this process dies."""
+        option = parent_death_option(parent_death) if parent_death is not None else None
+        if self.user is None and option is None:
             return list(args)
-        return [find_binary("setpriv", "/usr/bin/setpriv"), f"--reuid={self.user.pw_uid}",
-                f"--regid={self.user.pw_gid}", "--init-groups", "--", *args]
+        user = [] if self.user is None else [
+            f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}", "--init-groups"]
+        return [find_binary("setpriv", "/usr/bin/setpriv"), *user, *([option] if option else []), "--", *args]
 
     async def _run(self, *args: str) -> None:
         proc = await asyncio.create_subprocess_exec(
@@ -165,16 +187,60 @@ class PostgresServer:
 
     async def start(self) -> None:
         """Start the cluster (made first if new); a port picked for it and taken meanwhile is
-        picked again. Raises StackError when it does not come up."""
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                await self._start_once()
-                return
-            except StackError:
-                if not (self._port_chosen and attempt < PORT_ATTEMPTS and port_taken(self.log_tail(5))):
-                    raise
-                log.warning("port %d was taken before postgres bound it; trying another", self.port)
-                self.port = free_port()
+        picked again. Raises StackError when it does not come up, or when another live process
+        runs a server in the directory."""
+        self._lock.acquire(f"the PostgreSQL cluster {self.data_dir}")
+        try:
+            await self._stop_leftover()
+            self.port = take_port(self.port, self._port_chosen, "postgres")
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                try:
+                    await self._start_once()
+                    return
+                except StackError:
+                    if not (self._port_chosen and attempt < PORT_ATTEMPTS and port_taken(self.log_tail(5))):
+                        raise
+                    log.warning("port %d was taken before postgres bound it; trying another", self.port)
+                    self.port = free_port()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def _stop_leftover(self) -> None:
+        """Stop a postgres left running in our directory by an earlier process, now gone (we hold
+        the lock): ``pg_ctl stop -m fast``, a clean shutdown. Its port becomes ours to reuse if
+        none was remembered. A pid file of a dead process is left to postgres, which replaces it.
+
+        Stopping it rather than adopting it: it is not our child, so we could not see it fail,
+        and it runs with the settings of an earlier start.
+        """
+        pidfile = self.data_dir / "postmaster.pid"
+        lines = read_pid_file(pidfile)
+        if lines is None:
+            return
+        pid = int(lines[0])
+        found = leftover_server(pid, "postgres", "-D", self.data_dir)
+        if found is None:
+            return
+        if found is False:
+            if pid in (os.getpid(), os.getppid()):
+                return  # postgres ignores a lock file naming its parent or grandparent
+            raise StackError(
+                f"{pidfile} names process {pid}, which is not a postgres of this cluster, so postgres will not "
+                f"start; if no postgres uses {self.data_dir}, remove that file")
+        port = lines[3].strip() if len(lines) > 3 else ""
+        log.warning("postgres (pid %d, port %s) of an earlier start is still running in %s; stopping it",
+                    pid, port or "?", self.data_dir)
+        try:
+            await self._run(str(self._bindir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast",
+                            "-w", "-t", "120")
+        except StackError:
+            if leftover_server(pid, "postgres", "-D", self.data_dir):
+                raise
+        if not await wait_gone(pid, 30):
+            raise StackError(f"the leftover postgres (pid {pid}) in {self.data_dir} did not exit")
+        if self._port_chosen and not self._port_remembered and port.isdigit():
+            self.port = int(port)
 
     async def _start_once(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
@@ -184,8 +250,9 @@ class PostgresServer:
         convert = self.password is not None and self._hba_trusts()
         logfile = open(self.data_dir / "server.log", "ab")  # noqa: SIM115, ASYNC230 - handed to the server
         try:
+            command = (str(self._bindir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port))
             self._proc = await asyncio.create_subprocess_exec(
-                *self._as_user(str(self._bindir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)),
+                *self._as_user(*command, parent_death=signal.SIGINT if self.die_with_parent else None),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=logfile,
                 stderr=logfile,
@@ -200,7 +267,7 @@ class PostgresServer:
                 await self._require_password()
         except StackError:
             log.error("postgres log:\n%s", self.log_tail())
-            await self.stop()  # not left running behind a failed start
+            await self._stop_server("fast")  # not left running behind a failed start
             raise
         await self._ensure_database(DATABASE)
         log.info("postgres listening on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
@@ -243,6 +310,10 @@ class PostgresServer:
 
     async def stop(self, mode: str = "fast") -> None:
         """``fast`` rolls back open transactions and shuts down cleanly; ``immediate`` is a crash."""
+        await self._stop_server(mode)
+        self._lock.release()
+
+    async def _stop_server(self, mode: str) -> None:
         if self._proc is not None:
             sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
             await stop_process(self._proc, sig, 60)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import itertools
 import json
+import logging
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
+import threading
 from collections.abc import Iterable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class StackError(Exception):
@@ -22,6 +30,18 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def port_free(port: int) -> bool:
+    """Whether ``port`` on 127.0.0.1 can be listened on now (as the servers bind it: with
+    SO_REUSEADDR, so connections of an earlier server still in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 PORT_ATTEMPTS = 3  # a port picked by free_port() can be taken before the server binds it
@@ -134,3 +154,187 @@ def load_secrets(path: Path, names: Iterable[str]) -> dict[str, str]:
     if missing or not path.exists() or (path.stat().st_mode & 0o077):
         write_private(path, json.dumps(stored, indent=2) + "\n")
     return stored
+
+
+def parent_death_option(sig: signal.Signals) -> str | None:
+    """setpriv's option that has the command it runs get ``sig`` when we die, even by SIGKILL.
+
+    setpriv execs the command in place, so the server stays our child. The setting is made after
+    setpriv's own change of user (the kernel clears it at a change of credentials, so a
+    ``preexec_fn`` would not survive dropping to 'postgres'). The kernel sends it when the
+    *thread* that started the child ends: only children of the main thread get it. ``None`` off
+    the main thread or without setpriv; a leftover server is then stopped at the next start.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        find_binary("setpriv", "/usr/bin/setpriv")
+    except StackError:
+        return None
+    return f"--pdeathsig={sig.name}"
+
+
+def parent_death_prefix(sig: signal.Signals) -> list[str]:
+    """``setpriv --pdeathsig=SIG --`` to run a server under (see :func:`parent_death_option`), or nothing."""
+    option = parent_death_option(sig)
+    return [find_binary("setpriv", "/usr/bin/setpriv"), option, "--"] if option else []
+
+
+def take_port(port: int, chosen: bool, what: str) -> int:
+    """``port`` if it is free or not ours to change (``chosen`` false: the caller's, whose server
+    then fails to start, saying so); else a new free port, with a warning naming both."""
+    if not chosen or port_free(port):
+        return port
+    new = free_port()
+    log.warning("port %d kept for %s is taken by another process; %s moves to port %d "
+                "(clients configured with port %d must change)", port, what, what, new, port)
+    return new
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
+
+
+def read_pid_file(path: Path) -> list[str] | None:
+    """The lines of a pid file, or ``None`` if there is none or its first line is not a pid."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise StackError(f"{path}: unreadable ({exc})") from None
+    return lines if lines and lines[0].strip().isdigit() else None
+
+
+def leftover_server(pid: int, binary: str, option: str, path: Path) -> bool | None:
+    """What process ``pid`` is, named by the pid file of a server of ours.
+
+    ``True``: alive, and its command line is ``binary`` (by its file name) with ``option path``
+    (absolute, as our servers are started),
+    so it is a server of this directory (ours to stop). ``False``: alive but something else, never
+    to be signalled. ``None``: not running (the pid file is stale).
+    """
+    if pid <= 0 or not _alive(pid):
+        return None
+    args = _cmdline(pid)
+    if not args or Path(args[0]).name != binary:
+        return False
+    wanted = path.resolve()
+    return any(flag == option and Path(value).is_absolute() and Path(value).resolve() == wanted
+               for flag, value in itertools.pairwise(args))
+
+
+async def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until process ``pid`` has exited (a pidfd becomes readable then); whether it did in time."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, readable)
+    try:
+        await asyncio.wait_for(exited, timeout)
+        return True
+    except TimeoutError:
+        return not _alive(pid)
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+
+
+async def terminate(pid: int, sig: signal.Signals, timeout: float) -> bool:
+    """Send ``sig`` to ``pid`` and wait for it to exit; whether it did within ``timeout``."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        signal.pidfd_send_signal(pidfd, sig)  # by pidfd: never a process that reused the pid since
+    except ProcessLookupError:
+        return True
+    finally:
+        os.close(pidfd)
+    return await wait_gone(pid, timeout)
+
+
+class DirLock:
+    """An exclusive lock on a server's directory while a process of ours runs a server in it.
+
+    The kernel releases it when that process ends, even by SIGKILL: so a server found running in
+    the directory while we hold the lock is a leftover of a process that is gone, never the server
+    of a live one. The lock's file holds the pid of its holder, for the message.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, what: str) -> None:
+        """Raises :class:`StackError` naming the holder if another live process holds it."""
+        if self._fd is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StackError(f"{what} is in use by another running process (pid {holder}, lock {self.path}); "
+                             "stop it first") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def load_ports(path: Path) -> dict[str, int]:
+    """The ports kept in the JSON file ``path`` (name → port); none if it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s is unreadable (%s); picking new ports", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        log.warning("%s is not a JSON object; picking new ports", path)
+        return {}
+    return {name: port for name, port in data.items()
+            if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536}
+
+
+def save_ports(path: Path, ports: dict[str, int]) -> None:
+    """Keep ``ports`` (name → port) in ``path``, written whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(ports, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)

@@ -34,9 +34,14 @@ def _first_then_free(port: int) -> object:
     return lambda: next(ports, None) or free_port()
 
 
+def _unchecked(port: int, chosen: bool, what: str) -> int:
+    return port
+
+
 async def test_mosquitto_moves_off_a_port_taken_before_it_bound(
         taken_port: int, stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(semon.stack.mosquitto, "free_port", _first_then_free(taken_port))
+    monkeypatch.setattr(semon.stack.mosquitto, "take_port", _unchecked)  # taken after the check
     server = MosquittoServer(Path(tempfile.mkdtemp(prefix="mosquitto-race-", dir=stack_root)))
     assert server.port == taken_port
     await server.start()
@@ -60,6 +65,7 @@ async def test_a_port_given_by_the_caller_is_never_changed(
 async def test_postgres_moves_off_a_port_taken_before_it_bound(
         taken_port: int, stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(semon.stack.postgres, "free_port", _first_then_free(taken_port))
+    monkeypatch.setattr(semon.stack.postgres, "take_port", _unchecked)  # taken after the check
     server = PostgresServer(stack_root / "postgres-race", durable=False)
     assert server.port == taken_port
     await server.start()
