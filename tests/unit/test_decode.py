@@ -1075,3 +1075,29 @@ def test_an_offset_is_accepted_exactly_when_it_is_a_time_zone(sign: str, hours: 
         assert out.payload.ts == datetime(2025, 6, 1, 1, 30, 15, tzinfo=UTC) - shift
     else:
         assert isinstance(out, Rejection) and out.reason is RejectReason.BAD_TIMESTAMP
+
+
+# --- the limits from the settings -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("overrides", "max_age"), [
+    ({}, timedelta(days=91)),  # SEMON_RETENTION_DAYS (90) plus one day
+    ({"retention_days": 30}, timedelta(days=31)),
+    ({"retention_days": 30, "max_timestamp_age_days": 7}, timedelta(days=8)),
+    ({"max_timestamp_age_days": 90}, timedelta(days=91)),
+])
+def test_the_age_limit_follows_retention(overrides: dict[str, int], max_age: timedelta) -> None:
+    from semon.settings import Settings
+
+    limits = Settings(**overrides).decode_limits()  # type: ignore[arg-type]
+    assert limits.max_age == max_age
+    assert limits.max_future_skew == timedelta(minutes=5)
+
+
+def test_an_age_limit_beyond_retention_is_refused_at_start() -> None:
+    from pydantic import ValidationError as SettingsError
+
+    from semon.settings import Settings
+
+    with pytest.raises(SettingsError, match="exceeds retention_days"):
+        Settings(retention_days=30, max_timestamp_age_days=31)
