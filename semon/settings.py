@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from semon.protocol.decode import DecodeLimits
+from semon.protocol.decode import TIMESTAMP_AGE_MARGIN, DecodeLimits
 from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now, zone
 
 
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Retention of raw telemetry, dropped by whole chunks.
     retention_days: int = Field(default=90, ge=1)
     retention_check_interval_s: float = Field(default=3600.0, gt=0)
+    # A telemetry, event or status ts more than this many days (plus one) behind the clock is
+    # rejected (stale_timestamp): such a row is past retention and would only create a chunk for
+    # retention to drop. Unset: retention_days. At most retention_days.
+    max_timestamp_age_days: int | None = Field(default=None, ge=1)
 
     # The simulated city `semon up` runs for the demo (0 elevators and 0 boilers: none).
     city_elevators: int = Field(default=1000, ge=0)
@@ -152,6 +156,13 @@ class Settings(BaseSettings):
         zone(value)  # ValueError with the name: refused at start, not at the first scan
         return value
 
+    @model_validator(mode="after")
+    def _age_within_retention(self) -> Settings:
+        if self.max_timestamp_age_days is not None and self.max_timestamp_age_days > self.retention_days:
+            raise ValueError(f"max_timestamp_age_days ({self.max_timestamp_age_days}) exceeds retention_days "
+                             f"({self.retention_days}): rows that old are dropped by retention anyway")
+        return self
+
     def today(self, clock: Clock = utc_now) -> date:
         """The register's local date (see ``semon.today``)."""
         return register_today(self.notice_timezone, clock=clock)
@@ -160,4 +171,5 @@ class Settings(BaseSettings):
         return DecodeLimits(
             max_payload_bytes=self.max_payload_bytes,
             max_future_skew=timedelta(seconds=self.max_future_skew_s),
+            max_age=timedelta(days=self.max_timestamp_age_days or self.retention_days) + TIMESTAMP_AGE_MARGIN,
         )

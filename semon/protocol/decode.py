@@ -36,6 +36,7 @@ class RejectReason(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     BAD_TIMESTAMP = "bad_timestamp"
     FUTURE_TIMESTAMP = "future_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
     DEVICE_MISMATCH = "device_mismatch"
     UNKNOWN_CODE = "unknown_code"
     UNSUPPORTED_VERSION = "unsupported_version"
@@ -55,10 +56,21 @@ class Sanitised(StrEnum):
     NON_FINITE = "non_finite"  # NaN or Infinity in a vendor field (not JSON), replaced by null
 
 
+# Beyond the retention window, a ts may still be this old: retention drops only whole chunks
+# (a day of telemetry) and runs once an hour, so the database still holds rows a little older
+# than the window; a frame buffered across the boundary, or from a clock a little behind, lands
+# beside them instead of being refused over minutes (docs/protocol.md, section 4.1).
+TIMESTAMP_AGE_MARGIN = timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
     max_payload_bytes: int = 16 * 1024
     max_future_skew: timedelta = timedelta(minutes=5)
+    # How far a ts may lie behind the clock (stale_timestamp beyond): the retention window plus
+    # a margin (Settings.decode_limits; docs/protocol.md, section 4.1). A row older than the
+    # window would only create a chunk for retention to drop again.
+    max_age: timedelta = timedelta(days=90) + TIMESTAMP_AGE_MARGIN
     # Objects and arrays nested deeper than this are refused (too_deep). Protocol fields are
     # flat; 32 leaves vendor data room and stays far below what the JSON parser (200) and
     # PostgreSQL's jsonb accept.
@@ -116,7 +128,7 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
             RejectReason.OVERSIZED, f"payload is {len(payload)} bytes, limit {limits.max_payload_bytes}"
         )
     if topic.channel is Channel.STATUS:
-        return _decode_status(topic, payload, limits)
+        return _decode_status(topic, payload, now, limits)
 
     model: type[BaseModel] = (
         DeviceEvent if topic.channel is Channel.EVENT else _TELEMETRY_MODELS[topic.kind]
@@ -136,17 +148,30 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
             RejectReason.DEVICE_MISMATCH,
             f"payload device_id {frame.device_id!r} differs from topic device {topic.device_id!r}",
         )
-    if frame.ts - now > limits.max_future_skew:
-        return _reject(topic,
-            RejectReason.FUTURE_TIMESTAMP,
-            f"ts {frame.ts.isoformat()} is more than {limits.max_future_skew} ahead of {now.isoformat()}",
-        )
+    if (late := _check_clock(topic, frame.ts, now, limits)) is not None:
+        return late
     if isinstance(frame, DeviceEvent) and frame.code not in EVENT_CODES[topic.kind]:
         return _reject(topic, RejectReason.UNKNOWN_CODE, f"event code {frame.code} is not defined for {topic.kind}")
     return Decoded(topic, frame, document, sanitised)
 
 
-def _decode_status(topic: Topic, payload: bytes, limits: DecodeLimits) -> Decoded | Rejection:
+def _check_clock(topic: Topic, ts: datetime, now: datetime, limits: DecodeLimits) -> Rejection | None:
+    """``future_timestamp`` or ``stale_timestamp`` when ``ts`` lies outside the limits around ``now``."""
+    if ts - now > limits.max_future_skew:
+        return _reject(topic, RejectReason.FUTURE_TIMESTAMP,
+                       f"ts {ts.isoformat()} is more than {limits.max_future_skew} ahead of {now.isoformat()}")
+    if now - ts > limits.max_age:
+        return _reject(topic, RejectReason.STALE_TIMESTAMP,
+                       f"ts {ts.isoformat()} is more than {_span(limits.max_age)} before {now.isoformat()}: "
+                       "older than the retention window, never kept")
+    return None
+
+
+def _span(delta: timedelta) -> str:
+    return f"{delta.days} days" if delta == timedelta(days=delta.days) else str(delta)
+
+
+def _decode_status(topic: Topic, payload: bytes, now: datetime, limits: DecodeLimits) -> Decoded | Rejection:
     text = payload.strip()
     if text in (b"online", b"offline"):
         return Decoded(topic, StatusMessage(state=DeviceState(text.decode())))
@@ -156,12 +181,15 @@ def _decode_status(topic: Topic, payload: bytes, limits: DecodeLimits) -> Decode
     document, sanitised = screened
     try:
         status = StatusMessage.model_validate_json(payload if document is None else document)
-        return Decoded(topic, status, document, sanitised)
     except ValidationError as exc:
         reason, detail = _classify(exc)
         if reason is RejectReason.NOT_JSON:
             return _reject(topic, RejectReason.BAD_STATUS, "status is neither 'online', 'offline' nor JSON")
         return _reject(topic, reason, detail)
+    # The rules date the state change by this ts: the same clock limits as telemetry.
+    if status.ts is not None and (late := _check_clock(topic, status.ts, now, limits)) is not None:
+        return late
+    return Decoded(topic, status, document, sanitised)
 
 
 def _reject(topic: Topic, reason: RejectReason, detail: str) -> Rejection:

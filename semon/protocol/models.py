@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidat
 from semon.protocol.topics import PROTOCOL_VERSION
 
 _RFC3339 = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d{1,9})?"
-    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<oh>\d{2}):(?P<om>\d{2}))"
 )
+# The widest offsets in use are -12:00 and +14:00 (Kiribati); anything beyond is no time zone.
+_MAX_OFFSET_MINUTES = 14 * 60
 _EPOCH_MS_MIN = 946_684_800_000  # 2000-01-01: anything earlier is a unit or clock error
 _EPOCH_MS_MAX = 32_503_680_000_000  # 3000-01-01
 
@@ -35,7 +37,12 @@ def parse_timestamp(value: Any) -> datetime:
         match = _RFC3339.fullmatch(value)
         if match is None:
             raise ValueError("timestamp is not RFC 3339 (YYYY-MM-DDThh:mm:ss[.fff]Z or ±hh:mm)")
-        # fromisoformat takes at most microseconds and no lower-case separators
+        if match["sign"] is not None:
+            hours, minutes = int(match["oh"]), int(match["om"])
+            if minutes > 59 or hours * 60 + minutes > _MAX_OFFSET_MINUTES:
+                raise ValueError("timestamp offset is not a time zone (at most ±14:00, minutes 00-59)")
+        # fromisoformat takes at most microseconds and no lower-case separators: digits beyond
+        # microseconds are dropped (RFC 3339 sets no limit on fractional digits)
         fraction = (match["fraction"] or "")[:7]
         normalised = f"{match['date']}T{match['time']}{fraction}{match['offset'].upper()}"
         try:

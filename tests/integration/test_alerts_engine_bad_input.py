@@ -44,11 +44,15 @@ def _event(seq: int, code: int, **fields: Any) -> bytes:
 # (topic, payload): each for a device that has sent nothing before, unless it says E-1.
 STATUS_INPUTS: list[tuple[str, bytes]] = [
     ("se/elevator/X-OFF/status", b"offline"),  # the one that stopped everything
+    # An online dated 2000 would clear that alarm before it was raised: stale_timestamp, ignored.
+    ("se/elevator/X-OFF/status", b'{"state":"online","ts":"2000-01-01T00:00:00+00:00"}'),
     ("se/elevator/X-SHUT/status", b'{"state":"offline","reason":"shutdown"}'),
     ("se/elevator/X-ON/status", b"online"),
     ("se/boiler/X-BOFF/status", b"offline"),
     ("se/elevator/X-WS/status", b"  offline\r\n"),
-    ("se/elevator/X-Y2999/status", b'{"state":"offline","ts":"2999-12-31T23:59:59-14:00"}'),  # taken: not checked
+    ("se/elevator/X-Y2999/status", b'{"state":"offline","ts":"2999-12-31T23:59:59+00:00"}'),  # future_timestamp
+    ("se/elevator/X-Y2999Z/status", b'{"state":"offline","ts":"2999-12-31T23:59:59-14:00"}'),  # future_timestamp
+    ("se/elevator/X-OFS/status", b'{"state":"offline","ts":"2000-01-01T00:00:00+23:59"}'),  # bad_timestamp
     ("se/elevator/X-Y9999/status", b'{"state":"offline","ts":253402300799999}'),  # bad_timestamp
     ("se/elevator/X-Y10000/status", b'{"state":"offline","ts":"9999-12-31T23:59:59-14:00"}'),  # beyond, in UTC
     ("se/elevator/X-NUL/status", b'{"state":"offline","x_note":"\\u0000"}'),
@@ -138,7 +142,9 @@ async def test_the_bad_input_corpus_leaves_the_engine_running(mosquitto: Mosquit
         assert engine.metrics.changes_refused.get() == 0
         assert engine.metrics.message_errors.get("rule_error") == 0  # each bad one was told by its reason
         assert engine.metrics.message_errors.get("not_json") >= 2
-        assert engine.metrics.message_errors.get("bad_timestamp") >= 2
+        assert engine.metrics.message_errors.get("bad_timestamp") >= 3
+        assert engine.metrics.message_errors.get("future_timestamp") >= 2
+        assert engine.metrics.message_errors.get("stale_timestamp") >= 1
         # A plain entrapment afterwards: raised, once.
         t0 = int(time.time() * 1000) - 60_000
         await publish(mosquitto.url, [trapped_frame(i + 1, t0 + i * 5_000) for i in range(5)], device="E-AFTER")
@@ -150,11 +156,16 @@ async def test_the_bad_input_corpus_leaves_the_engine_running(mosquitto: Mosquit
     states: dict[str, Any] = {str(d): state for d, state in await query(database_url,
                                                                          "SELECT device_id, state FROM rule_state")}
     # The device that had sent nothing but "offline": its state stored, with no timestamp yet.
-    assert states["X-OFF"]["rules"]["offline"] is True
+    assert states["X-OFF"]["rules"]["offline"] is True  # the online dated 2000 cleared nothing
     assert states["X-OFF"]["rules"]["last_ts"] is None
     assert states["X-SHUT"]["rules"]["offline"] is True
     offline = {str(d) for (d,) in await query(database_url, "SELECT device_id FROM alarms WHERE type = 'offline'")}
-    assert {"X-OFF", "X-BOFF", "X-WS", "X-Y2999", "X-NUL"} <= offline
+    assert {"X-OFF", "X-BOFF", "X-WS", "X-NUL"} <= offline
+    # a status dated beyond the clock window raises nothing (no alarm dated 2999)
+    assert not {"X-Y2999", "X-Y2999Z", "X-OFS", "X-Y9999", "X-Y10000"} & offline
+    still_open = await query(database_url, "SELECT count(*) FROM alarms "
+                                           "WHERE device_id = 'X-OFF' AND type = 'offline' AND state = 'open'")
+    assert still_open[0][0] == 1
     assert "X-SHUT" not in offline  # an orderly shutdown raises nothing
     assert "X-NULR" in offline  # "shut\\u0000down" is no shutdown: the connection was lost
 

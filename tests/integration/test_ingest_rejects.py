@@ -8,7 +8,7 @@ import pytest
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
 from semon.stack import MosquittoServer
-from tests.integration.helpers import elevator, ingest_settings, query, running_ingester, wait_for_count
+from tests.integration.helpers import elevator, ingest_settings, now_ms, query, running_ingester, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +26,13 @@ BAD_MESSAGES: list[tuple[str, bytes, str]] = [
     ("se/elevator/E-1/telemetry", elevator(9, detail="x" * 20_000), "oversized"),
     ("se/elevator/E-1/telemetry", elevator(10, ts="2099-01-01T00:00:00+08:00"), "future_timestamp"),
     ("se/elevator/E-1/telemetry", elevator(11, ts="2026-11-27 10:00:00"), "bad_timestamp"),
-    ("se/elevator/E-1/event", orjson.dumps({"ts": 1_764_000_000_000, "seq": 12, "code": 77}), "unknown_code"),
+    ("se/elevator/E-1/event", orjson.dumps({"ts": now_ms(), "seq": 12, "code": 77}), "unknown_code"),
     ("se/elevator/E-1/telemetry", elevator(13, v=2), "unsupported_version"),
     ("se/elevator/E-1/status", b"maybe", "bad_status"),
+    ("se/elevator/E-1/telemetry", elevator(14, ts="2000-01-02T00:00:00Z"), "stale_timestamp"),
+    ("se/elevator/E-1/status", b'{"state":"offline","ts":"2999-12-31T23:59:59+00:00"}', "future_timestamp"),
+    ("se/elevator/E-1/status", b'{"state":"online","ts":"2000-01-01T00:00:00+00:00"}', "stale_timestamp"),
+    ("se/elevator/E-1/telemetry", elevator(15, ts="2000-01-01T00:00:00+23:59"), "bad_timestamp"),
 ]
 
 

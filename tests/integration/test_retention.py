@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 async def test_expired_chunks_are_dropped(mosquitto: MosquittoServer, database_url: str) -> None:
     now = datetime.now(UTC)
     ages = [timedelta(days=200), timedelta(days=100), timedelta(days=40), timedelta(days=2), timedelta(0)]
-    async with running_ingester(ingest_settings(), mosquitto.url, database_url):
+    # A year of retention: the ingester accepts frames that old (stale_timestamp beyond it).
+    async with running_ingester(ingest_settings(retention_days=365), mosquitto.url, database_url):
         client = MqttClient(ConnectOptions("old-frames"))
         await client.connect(BrokerAddress.from_url(mosquitto.url))
         for seq, age in enumerate(ages):

@@ -38,7 +38,7 @@ def causes(out: list[Output]) -> list[tuple[float, str]]:
 
 def assert_valid_on_the_wire(out: list[Output]) -> None:
     """Every frame passes the ingester's own decoder, as it would arrive."""
-    limits = DecodeLimits(max_future_skew=timedelta(days=36500))
+    limits = DecodeLimits(max_future_skew=timedelta(days=36500), max_age=timedelta(days=36500))
     now = datetime.now(UTC)
     for f in frames(out):
         result = decode(f.topic, orjson.dumps(f.payload), now, limits)

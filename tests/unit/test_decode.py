@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -207,10 +207,27 @@ def test_json_status_without_ts_and_with_extra_fields() -> None:
     assert out.payload == StatusMessage(state=DeviceState.ONLINE, ts=None)
 
 
-def test_status_ts_is_not_checked_against_the_clock() -> None:
-    # docs/protocol.md: the skew limit applies to telemetry and event ts only
-    out = decode_ok(ELEVATOR_STATUS, raw({"state": "online", "ts": NOW_MS + 3_600_000}))
-    assert out.payload == StatusMessage(state=DeviceState.ONLINE, ts=NOW + timedelta(hours=1))
+@pytest.mark.parametrize(("payload", "reason"), [
+    # an offline alarm dated 2999
+    (b'{"state":"offline","ts":"2999-12-31T23:59:59+00:00"}', RejectReason.FUTURE_TIMESTAMP),
+    # an online dated 2000 would clear an alarm before it was raised
+    (b'{"state":"online","ts":"2000-01-01T00:00:00Z"}', RejectReason.STALE_TIMESTAMP),
+    (b'{"state":"online","ts":946684800000}', RejectReason.STALE_TIMESTAMP),
+    (raw({"state": "online", "ts": NOW_MS + 3_600_000}), RejectReason.FUTURE_TIMESTAMP),
+    (raw({"state": "offline", "reason": "shutdown", "ts": NOW_MS - 92 * 86_400_000}), RejectReason.STALE_TIMESTAMP),
+    (b'{"state":"offline","ts":"2025-06-01T09:30:15+23:59"}', RejectReason.BAD_TIMESTAMP),
+])
+def test_status_ts_gets_the_clock_checks_of_telemetry(payload: bytes, reason: RejectReason) -> None:
+    # docs/protocol.md section 8: the rules date the state change by ts, so it must be plausible
+    r = decode_rejected(ELEVATOR_STATUS, payload)
+    assert r.reason is reason
+    assert (r.kind, r.device_id) == ("elevator", ELEVATOR_ID)
+
+
+def test_status_ts_on_the_clock_limits_is_accepted() -> None:
+    for ts in (NOW_MS + 300_000, NOW_MS - 91 * 86_400_000):
+        out = decode_ok(ELEVATOR_STATUS, raw({"state": "online", "ts": ts}))
+        assert out.payload == StatusMessage(state=DeviceState.ONLINE, ts=datetime.fromtimestamp(ts / 1000, UTC))
 
 
 @pytest.mark.parametrize("payload", [
@@ -528,7 +545,14 @@ def test_nan_and_infinity_are_never_valid(literal: bytes) -> None:
     "2025-06-01T25:00:00Z",
     "1999-12-31T23:59:59Z",  # before 2000
     "3000-01-01T00:00:00Z",
-    "2025-06-01T09:30:15.250000000000000000000+08:00",  # longer than 40 characters
+    "2025-06-01T09:30:15+23:59",  # no time zone is that far from UTC
+    "2025-06-01T09:30:15-23:59",
+    "2025-06-01T09:30:15+14:01",
+    "2025-06-01T09:30:15-14:01",
+    "2025-06-01T09:30:15+15:00",
+    "2025-06-01T09:30:15+05:60",  # minutes beyond 59 (was read as +06:00)
+    "2025-06-01T09:30:15+00:99",
+    "2025-06-01T09:30:15.+08:00",  # a decimal point without digits
     946_684_799_999,  # epoch ms just before 2000
     1_748_741_415,  # epoch seconds read as ms: 1970
     0,
@@ -544,9 +568,40 @@ def test_bad_timestamp(ts: object) -> None:
     assert r.detail.startswith("ts:")
 
 
-def test_first_epoch_ms_of_2000_is_accepted() -> None:
-    p = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(ts=946_684_800_000))).payload
+def test_first_epoch_ms_of_2000_is_accepted_by_the_format() -> None:
+    no_age_limit = DecodeLimits(max_age=timedelta(days=36500))
+    p = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(ts=946_684_800_000)), no_age_limit).payload
     assert p.ts == datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("ts", "expected"), [
+    ("2025-06-01T09:30:15+14:00", datetime(2025, 5, 31, 19, 30, 15, tzinfo=UTC)),  # Kiribati
+    ("2025-06-01T09:30:15-12:00", datetime(2025, 6, 1, 21, 30, 15, tzinfo=UTC)),
+    ("2025-06-01T09:30:15-14:00", datetime(2025, 6, 1, 23, 30, 15, tzinfo=UTC)),
+    ("2025-06-01T09:30:15+05:45", datetime(2025, 6, 1, 3, 45, 15, tzinfo=UTC)),  # Nepal
+    ("2025-06-01T01:30:15-00:00", datetime(2025, 6, 1, 1, 30, 15, tzinfo=UTC)),
+])
+def test_offsets_of_real_time_zones_are_accepted(ts: str, expected: datetime) -> None:
+    wide = DecodeLimits(max_future_skew=timedelta(days=1))
+    assert decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(ts=ts)), wide).payload.ts == expected
+
+
+def test_the_listed_far_offset_is_bad_timestamp() -> None:
+    r = decode_rejected(ELEVATOR_TELEMETRY, raw(elevator_frame(ts="2000-01-01T00:00:00+23:59")))
+    assert r.reason is RejectReason.BAD_TIMESTAMP
+    assert r.detail == "ts: Value error, timestamp offset is not a time zone (at most ±14:00, minutes 00-59)"
+
+
+@pytest.mark.parametrize(("ts", "micro"), [
+    ("2025-06-01T09:30:15.2501234567891+08:00", 250_123),  # 13 digits
+    ("2025-06-01T09:30:15.250000000000000000000+08:00", 250_000),  # 21 digits
+    ("2025-06-01T09:30:15.999999999+08:00", 999_999),  # dropped, not rounded into the next second
+    ("2025-06-01T09:30:15.1+08:00", 100_000),
+    ("2025-06-01T09:30:15.123456+08:00", 123_456),
+])
+def test_fractional_digits_beyond_microseconds_are_dropped(ts: str, micro: int) -> None:
+    p = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(ts=ts))).payload
+    assert p.ts == datetime(2025, 6, 1, 1, 30, 15, micro, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("ts", [
@@ -597,9 +652,43 @@ def test_future_timestamp_with_offset_and_on_events() -> None:
     decode_ok(ELEVATOR_EVENT, raw(event_frame(11, ts="2025-06-01T10:05:00+08:00")))
 
 
-def test_old_timestamps_are_accepted() -> None:
-    p = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(ts="2001-02-03T04:05:06Z"))).payload
-    assert p.ts == datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+def test_late_timestamps_within_the_retention_window_are_accepted() -> None:
+    p = decode_ok(ELEVATOR_TELEMETRY, raw(elevator_frame(ts="2025-03-05T04:05:06Z"))).payload
+    assert p.ts == datetime(2025, 3, 5, 4, 5, 6, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("max_age", "behind_ms", "accepted"), [
+    (timedelta(days=91), 91 * 86_400_000, True),  # exactly the limit (default: 90 days + 1)
+    (timedelta(days=91), 91 * 86_400_000 + 1, False),  # 1 ms beyond
+    (timedelta(days=91), 20 * 365 * 86_400_000, False),
+    (timedelta(days=2), 2 * 86_400_000, True),
+    (timedelta(days=2), 2 * 86_400_000 + 1, False),
+])
+def test_stale_timestamp(max_age: timedelta, behind_ms: int, accepted: bool) -> None:
+    limits = DecodeLimits(max_age=max_age)
+    for topic_name, frame in ((ELEVATOR_TELEMETRY, elevator_frame), (BOILER_TELEMETRY, boiler_frame),
+                              (ELEVATOR_EVENT, lambda **kw: event_frame(11, **kw))):
+        payload = raw(frame(ts=NOW_MS - behind_ms))
+        if accepted:
+            assert decode_ok(topic_name, payload, limits).payload.ts == NOW - timedelta(milliseconds=behind_ms)
+        else:
+            r = decode_rejected(topic_name, payload, limits)
+            assert r.reason is RejectReason.STALE_TIMESTAMP
+            assert r.detail.startswith("ts ")
+            assert f"is more than {max_age.days} days before {NOW.isoformat()}" in r.detail
+
+
+def test_a_burst_over_3000_old_days_is_stale_once_each() -> None:
+    # The reported burst: 3,000 frames with ts on 3,000 different days from 2000-01-02.
+    first = datetime(2000, 1, 2, tzinfo=UTC)
+    outcomes = {decode_rejected(ELEVATOR_TELEMETRY, raw(elevator_frame(
+        seq=i, ts=(first + timedelta(days=i)).isoformat().replace("+00:00", "Z")))).reason for i in range(3000)}
+    assert outcomes == {RejectReason.STALE_TIMESTAMP}
+
+
+def test_old_events_are_stale_too() -> None:
+    r = decode_rejected(ELEVATOR_EVENT, raw(event_frame(90, ts="2001-02-03T04:05:06Z")))
+    assert r.reason is RejectReason.STALE_TIMESTAMP
 
 
 # --- device id, version ----------------------------------------------------------------------
@@ -938,3 +1027,77 @@ def test_hostile_tokens_anywhere_decode_or_are_rejected_with_a_known_reason(
 @given(topic_name=_topics, payload=st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise(topic_name: str, payload: bytes) -> None:
     _check(topic_name, payload)
+
+
+# --- the clock window, over generated timestamps --------------------------------------------
+
+_MS_2000, _MS_3000 = 946_684_800_000, 32_503_680_000_000
+_CHANNELS = st.sampled_from([
+    (ELEVATOR_TELEMETRY, elevator_frame), (BOILER_TELEMETRY, boiler_frame),
+    (ELEVATOR_EVENT, lambda **kw: event_frame(90, **kw)),
+    (ELEVATOR_STATUS, lambda **kw: {"state": "offline", **kw}),
+])
+
+
+@settings(max_examples=500, deadline=None)
+@given(channel=_CHANNELS, skew_s=st.integers(0, 3600), age_days=st.integers(1, 4000),
+       ts=st.one_of(st.integers(_MS_2000, _MS_3000 - 1),
+                    st.integers(NOW_MS - 200 * 86_400_000, NOW_MS + 7_200_000)),
+       offset_min=st.integers(-14 * 60, 14 * 60), as_text=st.booleans())
+def test_a_timestamp_is_kept_exactly_when_it_lies_in_the_clock_window(
+        channel: Any, skew_s: int, age_days: int, ts: int, offset_min: int, as_text: bool) -> None:
+    topic_name, build = channel
+    limits = DecodeLimits(max_future_skew=timedelta(seconds=skew_s), max_age=timedelta(days=age_days))
+    at = datetime.fromtimestamp(ts / 1000, UTC)
+    local = at.astimezone(timezone(timedelta(minutes=offset_min)))
+    if as_text and 2000 <= local.year < 3000:
+        sent: object = local.isoformat(timespec="milliseconds")
+    else:
+        sent = ts
+    out = decode(topic_name, raw(build(ts=sent)), NOW, limits)
+    if at - NOW > limits.max_future_skew:
+        assert isinstance(out, Rejection) and out.reason is RejectReason.FUTURE_TIMESTAMP
+    elif NOW - at > limits.max_age:
+        assert isinstance(out, Rejection) and out.reason is RejectReason.STALE_TIMESTAMP
+    else:
+        assert isinstance(out, Decoded) and out.payload.ts == at
+
+
+@settings(max_examples=300, deadline=None)
+@given(sign=st.sampled_from("+-"), hours=st.integers(0, 99), minutes=st.integers(0, 99))
+def test_an_offset_is_accepted_exactly_when_it_is_a_time_zone(sign: str, hours: int, minutes: int) -> None:
+    ts = f"2025-06-01T01:30:15{sign}{hours:02d}:{minutes:02d}"
+    wide = DecodeLimits(max_future_skew=timedelta(days=2), max_age=timedelta(days=2))
+    out = decode(ELEVATOR_TELEMETRY, raw(elevator_frame(ts=ts)), NOW, wide)
+    if minutes <= 59 and hours * 60 + minutes <= 14 * 60:
+        assert isinstance(out, Decoded)
+        shift = timedelta(hours=hours, minutes=minutes) * (1 if sign == "+" else -1)
+        assert out.payload.ts == datetime(2025, 6, 1, 1, 30, 15, tzinfo=UTC) - shift
+    else:
+        assert isinstance(out, Rejection) and out.reason is RejectReason.BAD_TIMESTAMP
+
+
+# --- the limits from the settings -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("overrides", "max_age"), [
+    ({}, timedelta(days=91)),  # SEMON_RETENTION_DAYS (90) plus one day
+    ({"retention_days": 30}, timedelta(days=31)),
+    ({"retention_days": 30, "max_timestamp_age_days": 7}, timedelta(days=8)),
+    ({"max_timestamp_age_days": 90}, timedelta(days=91)),
+])
+def test_the_age_limit_follows_retention(overrides: dict[str, int], max_age: timedelta) -> None:
+    from semon.settings import Settings
+
+    limits = Settings(**overrides).decode_limits()  # type: ignore[arg-type]
+    assert limits.max_age == max_age
+    assert limits.max_future_skew == timedelta(minutes=5)
+
+
+def test_an_age_limit_beyond_retention_is_refused_at_start() -> None:
+    from pydantic import ValidationError as SettingsError
+
+    from semon.settings import Settings
+
+    with pytest.raises(SettingsError, match="exceeds retention_days"):
+        Settings(retention_days=30, max_timestamp_age_days=31)
