@@ -26,6 +26,7 @@ publishers send; ``{..., "mode": "through", "through_msg_s", "acked", "received"
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,9 +169,24 @@ def _publish(port: int, publishers: int, messages: int) -> tuple[int, float]:
     return acked[0], elapsed
 
 
-def measure_through(setting: PersistenceSetting, messages: int, publishers: int) -> dict[str, object]:
-    """Normal operation: the consumer is connected and acknowledges as it receives, so little is
-    queued; messages per second from the first publish to the last arrival at the consumer."""
+@dataclass(slots=True)
+class _Broker:
+    """A Mosquitto with one persistence setting, in a directory of its own."""
+
+    binary: str
+    conf: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def crash_and_restart(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = _start(self.binary, self.conf, self.port)
+
+
+@contextlib.contextmanager
+def _broker(setting: PersistenceSetting) -> Iterator[_Broker]:
+    """Start the broker; on leaving, kill it and remove its directory."""
     binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
     data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
     port = free_port()
@@ -177,8 +194,20 @@ def measure_through(setting: PersistenceSetting, messages: int, publishers: int)
     conf.write_text(_CONFIG.format(port=port, data=data, interval=setting.autosave_interval,
                                    on_changes=str(setting.autosave_on_changes).lower(),
                                    user_line="user root" if os.geteuid() == 0 else ""))
-    proc = _start(binary, conf, port)
+    broker = _Broker(binary, conf, port, _start(binary, conf, port))
     try:
+        yield broker
+    finally:
+        broker.proc.kill()
+        broker.proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def measure_through(setting: PersistenceSetting, messages: int, publishers: int) -> dict[str, object]:
+    """Normal operation: the consumer is connected and acknowledges as it receives, so little is
+    queued; messages per second from the first publish to the last arrival at the consumer."""
+    with _broker(setting) as broker:
+        port = broker.port
         count = [0]
         arrived = threading.Event()
         consumer = _consumer(port, arrived, count)
@@ -189,10 +218,6 @@ def measure_through(setting: PersistenceSetting, messages: int, publishers: int)
         elapsed = time.perf_counter() - t0
         consumer.disconnect()
         consumer.loop_stop()
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(data, ignore_errors=True)
     return {"setting": setting.name, "autosave_interval": setting.autosave_interval,
             "autosave_on_changes": setting.autosave_on_changes, "messages": messages, "mode": "through",
             "through_msg_s": round(count[0] / elapsed), "acked": acked, "received": count[0]}
@@ -202,15 +227,8 @@ def measure_drain(setting: PersistenceSetting, messages: int, publishers: int) -
     """The backlog case without a crash: once everything is queued, the consumer comes back as
     mosquitto_sub (a C client, so that the broker, not the consumer, sets the pace) and takes
     the whole backlog; messages per second of that drain."""
-    binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
-    data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
-    port = free_port()
-    conf = data / "mosquitto.conf"
-    conf.write_text(_CONFIG.format(port=port, data=data, interval=setting.autosave_interval,
-                                   on_changes=str(setting.autosave_on_changes).lower(),
-                                   user_line="user root" if os.geteuid() == 0 else ""))
-    proc = _start(binary, conf, port)
-    try:
+    with _broker(setting) as broker:
+        port = broker.port
         consumer = _consumer(port, None, [0])
         consumer.disconnect()
         consumer.loop_stop()
@@ -223,10 +241,6 @@ def measure_drain(setting: PersistenceSetting, messages: int, publishers: int) -
             check=False, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         drain_s = time.perf_counter() - t0
         received = drained.stdout.count(b"\n")
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(data, ignore_errors=True)
     return {"setting": setting.name, "autosave_interval": setting.autosave_interval,
             "autosave_on_changes": setting.autosave_on_changes, "messages": messages, "mode": "drain",
             "publish_msg_s": round(acked / elapsed), "drain_msg_s": round(received / drain_s), "acked": acked,
@@ -234,34 +248,21 @@ def measure_drain(setting: PersistenceSetting, messages: int, publishers: int) -
 
 
 def measure(setting: PersistenceSetting, messages: int, publishers: int, wait_s: float) -> dict[str, object]:
-    binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
-    data = Path(tempfile.mkdtemp(prefix="semon-brokerbench-", dir="/var/tmp"))
-    port = free_port()
-    conf = data / "mosquitto.conf"
-    conf.write_text(_CONFIG.format(port=port, data=data, interval=setting.autosave_interval,
-                                   on_changes=str(setting.autosave_on_changes).lower(),
-                                   user_line="user root" if os.geteuid() == 0 else ""))
-    proc = _start(binary, conf, port)
-    try:
+    with _broker(setting) as broker:
+        port = broker.port
         count = [0]
         consumer = _consumer(port, None, count)
         consumer.disconnect()
         consumer.loop_stop()
         acked, elapsed = _publish(port, publishers, messages)
         time.sleep(wait_s)
-        proc.send_signal(signal.SIGKILL)  # after the last PUBACK, at once unless told to wait
-        proc.wait()
-        proc = _start(binary, conf, port)
+        broker.crash_and_restart()  # after the last PUBACK, at once unless told to wait
         arrived = threading.Event()
         consumer = _consumer(port, arrived, count)
         while arrived.wait(3):  # until nothing more comes for 3 s
             arrived.clear()
         consumer.disconnect()
         consumer.loop_stop()
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(data, ignore_errors=True)
     return {"setting": setting.name, "autosave_interval": setting.autosave_interval,
             "autosave_on_changes": setting.autosave_on_changes, "messages": messages, "mode": "backlog",
             "publish_msg_s": round(acked / elapsed), "kill_after_s": wait_s, "acked": acked, "recovered": count[0],
