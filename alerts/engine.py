@@ -118,8 +118,14 @@ class EngineMetrics:
 def rule_settings(settings: Settings) -> RuleSettings:
     return RuleSettings(
         entrapment=EntrapmentThresholds(settings.rules_entrapment_outside_door_zone_s,
-                                        settings.rules_entrapment_in_door_zone_s),
+                                        settings.rules_entrapment_in_door_zone_s,
+                                        settings.rules_entrapment_min_detections,
+                                        frozenset(str(m) for m in settings.rules_entrapment_held_modes)),
         silent_after_s=settings.rules_silent_after_s,
+        alarm_button_ttl_s=settings.rules_alarm_button_ttl_s,
+        clock_tolerance_s=settings.rules_clock_tolerance_s,
+        reorder_window=settings.rules_reorder_window,
+        code_table=settings.rules_code_table,
     )
 
 
@@ -134,6 +140,9 @@ class RulesEngine:
         self._profiles = profiles or (lambda _device, kind: DeviceProfile(kind))
         self._limits = settings.decode_limits()
         self._loop = asyncio.get_running_loop()
+        # The engine's clock for arrivals: epoch seconds that never step (wall time at start,
+        # then the loop's monotonic clock), so a step of the host's clock is no device's silence.
+        self._epoch_at_start = time.time() - self._loop.time()
         self.devices: dict[str, DeviceRules] = {}
         # Not capped, but bounded: a change is an alarm opening or closing, so the queue holds at
         # most a few per message in the receive window (acknowledged only once committed) plus
@@ -164,6 +173,10 @@ class RulesEngine:
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
+
+    def now(self) -> float:
+        """Epoch seconds on the engine's clock (see ``__init__``)."""
+        return self._epoch_at_start + self._loop.time()
 
     def _device(self, device_id: str, kind: Kind) -> DeviceRules:
         rules = self.devices.get(device_id)
@@ -221,7 +234,7 @@ class RulesEngine:
                           alarm.device_id, alarm.kind)
                 continue
             by_device[alarm.device_id][alarm.type] = alarm.source
-        now = self._loop.time()
+        now = self.now()
         restored = 0
         for device_id, state in states:
             try:
@@ -286,16 +299,19 @@ class RulesEngine:
             return
         topic, payload = result.topic, result.payload
         rules = self._device(topic.device_id, topic.kind)
-        arrival = self._loop.time()
+        arrival = self.now()
         if isinstance(payload, ElevatorTelemetry | BoilerTelemetry):
             ts = payload.ts.timestamp()
-            self._freshest_lag = min(self._freshest_lag, time.time() - ts)
+            self._freshest_lag = min(self._freshest_lag, arrival - ts)
             changes = rules.on_telemetry(ts, payload.seq, payload, arrival)
         elif isinstance(payload, DeviceEvent):
+            if rules.table.get(payload.code) is None:  # another platform's code: stored, not judged
+                self.metrics.message_errors.inc(1, "code_not_in_device_table")
             changes = rules.on_event(payload.ts.timestamp(), payload.seq, payload.code, arrival)
         elif isinstance(payload, StatusMessage) and topic.channel is Channel.STATUS:
-            at = payload.ts.timestamp() if payload.ts is not None else datetime.now(UTC).timestamp()
-            changes = rules.on_status(payload.state == "online", at, orderly=payload.reason == "shutdown")
+            at = payload.ts.timestamp() if payload.ts is not None else None
+            changes = rules.on_status(payload.state == "online", at, arrival, orderly=payload.reason == "shutdown",
+                                      retained=message.retain)
         else:
             self.metrics.message_errors.inc(1, str(RejectReason.BAD_TOPIC))
             return
@@ -510,10 +526,10 @@ class RulesEngine:
     async def _ticks(self) -> None:
         while True:
             await asyncio.sleep(self.settings.rules_tick_interval_s)
-            self.tick(self._loop.time())
+            self.tick(self.now())
 
     def hears_the_present(self, now: float) -> bool:
-        """Whether silence can be judged now (``now`` on the loop's clock): the engine has been
+        """Whether silence can be judged now (``now`` on the engine's clock): the engine has been
         connected, reading and current (the freshest frame since the last tick at most a third
         of the silence limit old) for the whole silence limit. Resets the lag it measured."""
         limit = self.settings.rules_silent_after_s
@@ -527,7 +543,7 @@ class RulesEngine:
         return now - self._hearing_since >= limit
 
     def tick(self, now: float) -> None:
-        """Time passing (``now`` on the loop's clock) for every device; one device's error is
+        """Time passing (``now`` on the engine's clock) for every device; one device's error is
         logged and skips only that device."""
         judge_silence = self.hears_the_present(now)
         for device_id, rules in list(self.devices.items()):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+import math
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -14,6 +16,9 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.rules import DeviceProfile
+from semon.alarm_types import EntrapmentThresholds
+from semon.protocol.codes import table_names
+from semon.protocol.models import ServiceMode
 from semon.protocol.topics import Kind
 from semon.today import register_today
 
@@ -22,22 +27,60 @@ log = logging.getLogger(__name__)
 ProfileLookup = Callable[[str, Kind], DeviceProfile]
 
 
+def _entrapment(rated: dict[str, Any], device: str) -> dict[str, Any]:
+    """The unit's own entrapment thresholds (register columns ``entrapment_*``) as fields of
+    ``EntrapmentThresholds``. A value the rules cannot take is logged and skipped."""
+    override: dict[str, Any] = {}
+    for key, field_name, kind in (("entrapment_outside_door_zone_s", "outside_door_zone_s", float),
+                                  ("entrapment_in_door_zone_s", "in_door_zone_s", float),
+                                  ("entrapment_min_detections", "min_detections", int)):
+        value = rated.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            log.warning("register: %s of %s is %r, not a number; the city's setting applies", key, device, value)
+            continue
+        override[field_name] = kind(value)
+    modes = rated.get("entrapment_held_modes")
+    if isinstance(modes, str):
+        names = frozenset(modes.split()) - {"none"}
+        known = {str(m) for m in ServiceMode}
+        if names <= known:
+            override["held_modes"] = names
+        else:
+            log.warning("register: entrapment_held_modes of %s names unknown modes %s; the city's setting applies",
+                        device, sorted(names - known))
+    return override
+
+
 def profile_from_row(category: str, rated: dict[str, Any], status: str, fit: bool, next_due: date | None,
-                     today: date) -> DeviceProfile:
+                     today: date, base: EntrapmentThresholds | None = None, device: str = "") -> DeviceProfile:
+    """A unit's profile from its register row. ``base``: the city's entrapment thresholds, which
+    the unit's own ``entrapment_*`` values override one by one."""
     expired = status == "stopped" or not fit or (next_due is not None and next_due < today)
-    if category == "elevator":
-        return DeviceProfile(Kind.ELEVATOR, reports_events=bool(rated.get("reports_events", True)),
-                             rated_speed_mps=rated.get("rated_speed_mps"), inspection_expired=expired)
-    return DeviceProfile(Kind.BOILER, reports_events=bool(rated.get("reports_events", True)),
-                         rated_pressure_mpa=rated.get("rated_pressure_mpa"),
+    table = rated.get("code_table")
+    kind = Kind.ELEVATOR if category == "elevator" else Kind.BOILER
+    if table is not None and table not in table_names(kind):
+        log.warning("register: code table %r of %s is not shipped for %s; the default applies", table, device, kind)
+        table = None
+    common: dict[str, Any] = {"reports_events": bool(rated.get("reports_events", True)),
+                              "inspection_expired": expired, "code_table": table}
+    if kind is Kind.ELEVATOR:
+        own = _entrapment(rated, device)
+        entrapment = replace(base or EntrapmentThresholds(), **own) if own else None
+        return DeviceProfile(Kind.ELEVATOR, rated_speed_mps=rated.get("rated_speed_mps"), entrapment=entrapment,
+                             **common)
+    return DeviceProfile(Kind.BOILER, rated_pressure_mpa=rated.get("rated_pressure_mpa"),
                          rated_outlet_temp_c=rated.get("rated_outlet_temp_c"),
                          high_water_mm=rated.get("high_water_mm"),
-                         extreme_low_water_mm=rated.get("extreme_low_water_mm"), inspection_expired=expired)
+                         extreme_low_water_mm=rated.get("extreme_low_water_mm"), **common)
 
 
 class RegisterProfiles:
-    def __init__(self, fallback: ProfileLookup | None = None) -> None:
+    def __init__(self, fallback: ProfileLookup | None = None, base: EntrapmentThresholds | None = None) -> None:
+        """``base``: the city's entrapment thresholds, which a unit's own values override."""
         self._fallback = fallback or (lambda _device, kind: DeviceProfile(kind))
+        self._base = base
         self.profiles: dict[str, DeviceProfile] = {}
 
     def __call__(self, device_id: str, kind: Kind) -> DeviceProfile:
@@ -49,7 +92,8 @@ class RegisterProfiles:
                 """SELECT registration_code, category, rated, status, fit_for_use, next_due FROM equipment
                    WHERE category IN ('elevator', 'boiler') AND status <> 'scrapped'""")
             rows = await cur.fetchall()
-        self.profiles = {str(code): profile_from_row(str(cat), rated or {}, str(status), bool(fit), due, today)
+        self.profiles = {str(code): profile_from_row(str(cat), rated or {}, str(status), bool(fit), due, today,
+                                                     self._base, str(code))
                          for code, cat, rated, status, fit, due in rows}
         return self.profiles
 

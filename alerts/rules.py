@@ -1,32 +1,52 @@
 """The rules, per device, in the device's own time: pure logic, no I/O.
 
-Each message updates a few conditions ("stopped outside the door zone with a passenger",
-"pressure above rated"), each remembered with the device time it began. A condition raises
-its alarm once it has held for its minimum duration and clears it once its clearing condition
-has held for its own (hysteresis), so a value hovering at a limit does not flap. A message
-older than the last one taken (a late or redelivered frame) changes nothing.
+Real devices do not behave like a simulator. Their clocks step back and jump ahead, their
+events and frames are stamped by different tasks a few milliseconds apart, their presence
+sensors miss a still passenger, they restart their counters, and their cars spend hours in
+inspection mode with a technician inside. The rules take each of these as it comes
+(docs/alerts.md, "Device order and device time"):
 
-Devices that report their own fault codes (GB/T 24476) raise and clear faults by code (back
-to normal: 40, or 140 for a boiler); for those that do not, the same faults are derived from
-telemetry. Entrapment is always judged from telemetry as well as from codes 11 and 90.
-Connectivity (offline by the Last Will, silent) is kept apart from controller faults.
+- **Order is the device's ``seq``**, within a session of its counter. A message with a higher
+  ``seq`` than any taken is new; one a little below it, never seen, is late; one seen before
+  (same ``seq``, same ``ts``) is a duplicate and changes nothing. A ``seq`` far below, or a
+  ``seq`` seen before with another ``ts``, means the device restarted its counter: a new
+  session. A late telemetry frame never overwrites a newer one; a late event is always judged:
+  an alarm button, a trapped code, a fault happened, whenever it arrives.
+- **Durations are measured in device time**: the device's ``ts``, made monotone in ``seq``
+  order and never more than ``clock_tolerance_s`` ahead of the engine's clock at arrival. A clock
+  that steps back or jumps ahead is carried across the step by the time that passed at the
+  engine; after it the device's own ``ts`` differences measure time again.
+- **Connectivity is what the device does**: any telemetry or event clears ``offline`` and
+  ``silent``; a device that said ``online`` and then nothing falls silent like any other.
+- **Entrapment** counts presence detections within its window (field firmware does), is not
+  judged from telemetry while the car is in a mode in which a technician works in it
+  (inspection, a setting), and is raised by the alarm button in a car stopped outside the door
+  zone, on battery or with a fault, or with a passenger present.
+
+Device codes are read through the device's code table (``semon.protocol.codes``); each fault
+clears by its own recovery rule, not by every "back to automatic mode" (40).
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from alerts.model import Source
-from semon.alarm_types import ALARM_FOR_CODE, AlarmType, EntrapmentThresholds
-from semon.protocol.models import BoilerTelemetry, ElevatorTelemetry
+from semon.alarm_types import AlarmType, EntrapmentThresholds
+from semon.protocol.codes import (DEFAULT_TABLE, CodeTable, EventClass, EventCode, Recovery, UnknownCodeTable,
+                                  code_table)
+from semon.protocol.models import BoilerTelemetry, ElevatorTelemetry, PowerSource, ServiceMode
 from semon.protocol.topics import Kind
 
-BACK_TO_NORMAL = {Kind.ELEVATOR: 40, Kind.BOILER: 140}
-ALARM_BUTTON = 90
-TRAPPED = 11
 # Cleared by the car itself, whatever raised them: doors open at a landing, nobody inside.
 _CLEAR_AT_ONCE = frozenset({AlarmType.ENTRAPMENT, AlarmType.ALARM_BUTTON})
+# Open alarms that are no fault of the car: they do not make an alarm button an entrapment.
+_NOT_A_FAULT = frozenset({AlarmType.ENTRAPMENT, AlarmType.ALARM_BUTTON, AlarmType.OFFLINE, AlarmType.SILENT,
+                          AlarmType.INSPECTION_EXPIRED_RUNNING})
+_INF = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +55,17 @@ class RuleSettings:
     stopped_outside_door_zone_s: float = 5.0  # telemetry-derived: how long before it is a fault
     clear_after_s: float = 10.0  # a derived fault clears after its condition has been gone this long
     overspeed_factor: float = 1.15  # of the rated speed (the governor trips at 115 %)
-    alarm_button_ttl_s: float = 600.0  # a button alarm with nobody in the car lapses after this
-    silent_after_s: float = 15.0  # no telemetry for this long while online: silent (3 × the 5 s period)
+    alarm_button_ttl_s: float = 600.0  # a button alarm in a car with nothing wrong lapses after this
+    silent_after_s: float = 15.0  # nothing heard for this long while online: silent (3 × the 5 s period)
     pressure_clear_fraction: float = 0.97  # of the rated pressure
     temperature_clear_k: float = 3.0  # below the rated outlet temperature
     level_clear_mm: float = 20.0  # back inside the water-level limit by this much
+    # How far device time may run ahead of the engine's clock at arrival. A correct clock is
+    # never ahead (a message arrives after it was stamped); this covers clock error only.
+    clock_tolerance_s: float = 2.0
+    # How far below the highest seq taken a message is still late, not a restarted counter.
+    reorder_window: int = 32
+    code_table: str = DEFAULT_TABLE  # the code table of devices whose profile names none
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +82,7 @@ class DeviceProfile:
     entrapment: EntrapmentThresholds | None = None  # a per-device override
     # From the register: the periodic inspection is overdue, or the last one failed.
     inspection_expired: bool = False
+    code_table: str | None = None  # None: the settings' table (semon-v1 unless configured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,108 +94,254 @@ class Change:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class Order(StrEnum):
+    """Where a message stands in its device's stream (by ``seq``, within a session)."""
+
+    NEW = "new"  # above every seq taken in this session
+    LATE = "late"  # below the highest taken, within the reorder window, not seen before
+    DUPLICATE = "duplicate"  # seen before: the same seq with the same ts
+    RESTART = "restart"  # the counter started again: a new session
+
+
+class Stuck(StrEnum):
+    OUTSIDE = "outside"  # stopped outside the door zone, doors closed (非平层)
+    LANDING = "landing"  # stopped in the door zone, doors closed, not reopened (平层)
+
+
+@dataclass(frozen=True, slots=True)
+class Car:
+    """The facts of the latest elevator frame taken that the rules look back on."""
+
+    running: bool
+    door_locked: bool
+    door_zone: bool
+    passenger: bool
+    power: str
+    floor: int
+
+    @classmethod
+    def of(cls, f: ElevatorTelemetry) -> Car:
+        return cls(f.running, f.door_locked, f.door_zone, f.passenger, str(f.power), f.floor)
+
+    @property
+    def released(self) -> bool:
+        """Doors open at a landing and nobody detected inside: the car is free."""
+        return not self.door_locked and self.door_zone and not self.passenger
+
+    def satisfies(self, recovery: Recovery) -> bool:
+        if recovery is Recovery.RUNNING:
+            return self.running
+        if recovery is Recovery.DOORS_LOCKED:
+            return self.door_locked
+        if recovery is Recovery.DOORS_OPEN:
+            return not self.door_locked and self.door_zone
+        if recovery is Recovery.IN_DOOR_ZONE:
+            return self.door_zone or self.running
+        if recovery is Recovery.MAINS_POWER:
+            return self.power == PowerSource.MAIN
+        return False  # BACK_TO_NORMAL is a code, not a frame
+
+
 class DeviceRules:
-    """One device's conditions, open alarms and position in its own message stream."""
+    """One device's conditions, open alarms and position in its own message stream.
+
+    Every entry point takes ``arrival``: when the engine received the message, epoch seconds on
+    the engine's clock (monotone while the engine runs). Device times (``ts``) are epoch seconds
+    on the device's clock. Each returns the alarm changes it caused, in order."""
 
     def __init__(self, device_id: str, profile: DeviceProfile, settings: RuleSettings) -> None:
         self.device_id = device_id
-        self.profile = profile
         self.settings = settings
-        self.entrapment = profile.entrapment or settings.entrapment
         self.open: dict[AlarmType, Source] = {}
         self.suppressed: set[AlarmType] = set()  # closed by an operator while the condition held
-        self.last_ts = float("-inf")
+        # The stream: the session's highest seq, the recent (seq, ts) pairs taken, device time.
         self.last_seq = -1
-        self.last_arrival = float("-inf")
+        self.recent: dict[int, float] = {}
+        self.last_ts = -_INF  # device time of the newest message taken (monotone)
+        self.clock_offset = 0.0  # device time = ts + clock_offset
+        self.last_heard = -_INF  # arrival of the newest telemetry or event (for the clock's steps)
+        self.last_arrival = -_INF  # arrival of the newest sign of life (silence is counted from it)
         self.offline = False
         self.silent_reported = False
-        self.passenger = False
+        self.known = False  # heard from, or restored: a retained status is old news then
+        # The car.
+        self.car: Car | None = None
+        self.mode: str | None = None
+        self.stuck: Stuck | None = None
+        self.stuck_since: float | None = None
+        self.detections: list[float] = []  # device times of presence detections while stuck
+        self.button_at: float | None = None
+        self.trip_count: int | None = None
+        # Alarms raised by a device code: the code and the seq of the message that raised it.
+        self.by_code: dict[AlarmType, tuple[int, int]] = {}
+        self.last_recovery_seq = -1  # seq of the latest back-to-normal code in this session
+        # Telemetry-derived conditions with a minimum duration and hysteresis.
         self.raise_since: dict[AlarmType, float] = {}  # condition holding since (device time)
         self.clear_since: dict[AlarmType, float] = {}  # clearing condition holding since
         self.hold_s: dict[AlarmType, float] = {}  # minimum duration of the condition now holding
         self.details: dict[AlarmType, dict[str, Any]] = {}
-        self.button_at: float | None = None
-        self.trip_count: int | None = None
         # Set when something worth keeping across a restart changed: a condition began or
         # ended, an alarm opened or closed. The position in the stream alone is not worth a
         # write: after a crash the broker replays it in order and the rules arrive at the same.
         self.changed = False
+        self.profile = profile
+        self.entrapment = profile.entrapment or settings.entrapment
+        self.table = self._table(profile)
+
+    def _table(self, profile: DeviceProfile) -> CodeTable:
+        """The profile's code table; the settings' one if the profile names a table not shipped
+        (the register is checked when read: this only keeps a bad profile from muting a device)."""
+        try:
+            return code_table(profile.code_table or self.settings.code_table, profile.kind)
+        except UnknownCodeTable:
+            return code_table(self.settings.code_table, profile.kind)
 
     # --- the message stream --------------------------------------------------------------
 
-    def accept(self, ts: float, seq: int, arrival: float) -> bool:
-        """In order: newer than the last message taken, or as new with a higher seq."""
-        if ts < self.last_ts or (ts == self.last_ts and seq <= self.last_seq):
-            return False
-        self.last_ts, self.last_seq, self.last_arrival = ts, seq, arrival
-        return True
+    def place(self, ts: float, seq: int) -> Order:
+        """Where a message with this ``ts`` (device clock) and ``seq`` stands; changes nothing."""
+        if self.last_seq < 0:
+            return Order.NEW
+        seen = self.recent.get(seq)
+        if seen is not None:
+            return Order.DUPLICATE if seen == ts else Order.RESTART
+        if seq > self.last_seq:
+            return Order.NEW
+        if seq > self.last_seq - self.settings.reorder_window:
+            return Order.LATE
+        return Order.RESTART
 
-    def on_telemetry(self, ts: float, seq: int, frame: ElevatorTelemetry | BoilerTelemetry,
-                     arrival: float) -> list[Change]:
-        if not self.accept(ts, seq, arrival):
-            return []
+    def _take(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
+        """Place the message, note it, and give its device time (epoch seconds)."""
+        order = self.place(ts, seq)
+        if order is Order.DUPLICATE:
+            return order, self.last_ts
+        if order is Order.RESTART:
+            self.recent.clear()
+            self.last_seq = -1
+            self.last_recovery_seq = -1
+            self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
+            self.changed = True
+        self.recent[seq] = ts
+        if len(self.recent) > self.settings.reorder_window:
+            floor = max(self.last_seq, seq) - self.settings.reorder_window
+            self.recent = {s: t for s, t in self.recent.items() if s > floor}
+        self._heard(arrival)
+        ceiling = arrival + self.settings.clock_tolerance_s
+        if order is Order.LATE:  # older than what is taken: its time, but never past the newest
+            return order, min(ts + self.clock_offset, self.last_ts, ceiling)
+        at = ts + self.clock_offset
+        if at < self.last_ts or at > ceiling:
+            # The clock stepped back, or runs ahead of the engine's: across the step, the time
+            # that passed at the engine stands in for the device's.
+            at = ceiling if self.last_ts == -_INF else min(self.last_ts + max(0.0, arrival - self.last_heard),
+                                                            ceiling)
+        at = max(at, self.last_ts)
+        self.clock_offset = at - ts
+        self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
+        return Order.NEW, at
+
+    def _heard(self, arrival: float) -> None:
+        self.last_arrival = max(self.last_arrival, arrival)
+        self.known = True
+
+    def _signs_of_life(self, at: float, what: str) -> list[Change]:
         changes: list[Change] = []
         if self.silent_reported:
             self.silent_reported = False
-            changes += self._clear(AlarmType.SILENT, ts, "telemetry again")
+            self.changed = True
+            changes += self._clear(AlarmType.SILENT, at, f"{what} again")
+        if self.offline:
+            self.offline = False
+            self.changed = True
+            changes += self._clear(AlarmType.OFFLINE, at, f"heard again ({what})")
+        return changes
+
+    def on_telemetry(self, ts: float, seq: int, frame: ElevatorTelemetry | BoilerTelemetry,
+                     arrival: float) -> list[Change]:
+        order, at = self._take(ts, seq, arrival)
+        if order is Order.DUPLICATE:
+            return []
+        changes = self._signs_of_life(at, "telemetry")
+        if order is Order.LATE:  # a newer frame is taken: only a passenger it saw still counts
+            if isinstance(frame, ElevatorTelemetry) and frame.passenger:
+                self._detected(at)
+            return changes + self.evaluate(self.last_ts)
         if isinstance(frame, ElevatorTelemetry):
-            self._elevator(frame, ts)
+            changes += self._elevator(frame, at)
         else:
-            self._boiler(frame, ts)
-        return changes + self.evaluate(ts)
+            self._boiler(frame, at)
+        return changes + self.evaluate(at)
 
     def on_event(self, ts: float, seq: int, code: int, arrival: float) -> list[Change]:
-        if not self.accept(ts, seq, arrival):
+        """An event is judged whenever it arrives, late or not (a duplicate excepted): an alarm
+        button, a trapped code, a fault happened. A code the device's table does not define
+        changes nothing but the device's liveness."""
+        order, at = self._take(ts, seq, arrival)
+        if order is Order.DUPLICATE:
             return []
-        changes: list[Change] = []
-        if code == TRAPPED:
-            changes += self._raise(AlarmType.ENTRAPMENT, Source.CODE, ts, {"trigger": "device code 11"})
-        elif code == ALARM_BUTTON:
-            if self.passenger:
-                changes += self._raise(AlarmType.ENTRAPMENT, Source.CODE, ts,
-                                       {"trigger": "alarm button with a passenger in the car"})
-            else:
-                self.button_at = ts
-                self.changed = True
-                changes += self._raise(AlarmType.ALARM_BUTTON, Source.CODE, ts, {"trigger": "alarm button"})
-        elif code == BACK_TO_NORMAL[self.profile.kind] and self.profile.reports_events:
-            for open_alarm, source in list(self.open.items()):
-                if source is Source.CODE and open_alarm not in _CLEAR_AT_ONCE:
-                    changes += self._clear(open_alarm, ts, "back to normal (device code)")
-        elif self.profile.reports_events and (coded := ALARM_FOR_CODE.get(code)) is not None:
-            changes += self._raise(coded, Source.CODE, ts, {"code": code})
-        return changes + self.evaluate(ts)
+        changes = self._signs_of_life(at, "event")
+        entry = self.table.get(code)
+        if entry is not None:
+            changes += self._code(entry, seq, order, at)
+        return changes + self.evaluate(self.last_ts)
 
-    def on_status(self, online: bool, at: float, *, orderly: bool = False) -> list[Change]:
-        """Status carries no seq; ``at`` is its own ts, or when it arrived. The Last Will (a lost
-        connection) raises the offline alarm; an orderly shutdown the device announced does not."""
-        if online == (not self.offline):
-            return []
-        self.offline = not online
-        self.changed = True
-        if self.offline:
-            if orderly:
+    def on_status(self, online: bool, at: float | None, arrival: float, *, orderly: bool = False,
+                  retained: bool = False) -> list[Change]:
+        """A status (no seq). ``at`` is its own ``ts`` (device clock), None if it has none (the
+        plain words, the Last Will). The Last Will (a lost connection) raises ``offline``; an
+        orderly shutdown does not. A status older than the newest message taken is stale and
+        ignored; so is an undated retained status of a device already heard from: the broker
+        replays it at every subscription, and the device's own messages since say more."""
+        if at is not None:
+            at = min(at + self.clock_offset, arrival + self.settings.clock_tolerance_s)
+            if at < self.last_ts - self.settings.clock_tolerance_s:
                 return []
-            return self._raise(AlarmType.OFFLINE, Source.CONNECTIVITY, at, {"trigger": "connection lost (Last Will)"})
-        return self._clear(AlarmType.OFFLINE, at, "online again")
+        elif retained and self.known:
+            return []
+        when = arrival if at is None else at
+        if online:
+            self._heard(arrival)
+            return self._signs_of_life(when, "online")
+        self.known = True
+        if self.offline:
+            return []
+        self.offline = True
+        self.changed = True
+        changes = self._clear(AlarmType.SILENT, when, "offline") if self.silent_reported else []
+        self.silent_reported = False
+        if orderly:
+            return changes
+        return changes + self._raise(AlarmType.OFFLINE, Source.CONNECTIVITY, when,
+                                     {"trigger": "connection lost (Last Will)"})
+
+    def device_now(self, arrival_now: float) -> float:
+        """The device's time now, estimated from the newest message and the time since."""
+        estimate = self.last_ts + max(arrival_now - self.last_heard, 0.0)
+        return min(estimate, arrival_now + self.settings.clock_tolerance_s)
 
     def tick(self, arrival_now: float, *, judge_silence: bool = True) -> list[Change]:
         """Time passing without messages: conditions mature, silence is noticed (unless
         ``judge_silence`` is false: the caller is behind a backlog and cannot tell)."""
-        if self.last_ts == float("-inf"):
+        if self.last_arrival == -_INF:
             return []
-        now = self.last_ts + max(arrival_now - self.last_arrival, 0.0)  # the device's time, estimated
         changes: list[Change] = []
         quiet = arrival_now - self.last_arrival
         if judge_silence and not self.offline and not self.silent_reported and quiet >= self.settings.silent_after_s:
             self.silent_reported = True
-            changes += self._raise(AlarmType.SILENT, Source.CONNECTIVITY, now,
-                                   {"trigger": f"no message for {quiet:.0f} s"})
-        return changes + self.evaluate(now)
+            self.changed = True
+            at = self.device_now(arrival_now) if self.last_ts > -_INF else arrival_now
+            changes += self._raise(AlarmType.SILENT, Source.CONNECTIVITY, at,
+                                   {"trigger": f"nothing heard for {quiet:.0f} s"})
+        if self.last_ts == -_INF:
+            return changes
+        return changes + self.evaluate(self.device_now(arrival_now))
 
     def update_profile(self, profile: DeviceProfile) -> list[Change]:
-        """The register changed (an inspection recorded, a unit stopped): re-judge what it decides."""
-        before, self.profile = self.profile, profile
+        """The register changed (an inspection recorded, a unit stopped, other thresholds or
+        code table): re-judge what it decides."""
+        before, self.profile, self.table = self.profile, profile, self._table(profile)
+        self.entrapment = profile.entrapment or self.settings.entrapment
         if before.inspection_expired and not profile.inspection_expired:
             self.raise_since.pop(AlarmType.INSPECTION_EXPIRED_RUNNING, None)
             self.changed = True
@@ -180,7 +353,94 @@ class DeviceRules:
         condition has cleared (the operator has judged this one)."""
         if self.open.pop(alarm, None) is not None:
             self.suppressed.add(alarm)
+            self.by_code.pop(alarm, None)
             self.changed = True
+
+    # --- device codes ----------------------------------------------------------------------
+
+    def _code(self, entry: EventCode, seq: int, order: Order, at: float) -> list[Change]:
+        cls = entry.event_class
+        if cls is EventClass.ENTRAPMENT:
+            return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+                               {"trigger": f"device code {entry.code}", "code": entry.code})
+        if cls is EventClass.ALARM_BUTTON:
+            return self._alarm_button(entry.code, at)
+        changes: list[Change] = []
+        if entry.mode is not None and order is not Order.LATE:
+            self._set_mode(str(entry.mode), at)
+        if cls is EventClass.RECOVERY:
+            if order is not Order.LATE:
+                self.last_recovery_seq = max(self.last_recovery_seq, seq)
+                self.changed = True
+            for alarm, (code, raised_seq) in list(self.by_code.items()):
+                rule = self.table.get(code)
+                if rule is not None and Recovery.BACK_TO_NORMAL in rule.recovery and raised_seq < seq:
+                    changes += self._clear(alarm, at, f"back to normal (device code {entry.code})")
+                    self.by_code.pop(alarm, None)
+            return changes
+        if entry.alarm is None:
+            return changes
+        changes += self._raise(entry.alarm, Source.CODE, at, {"code": entry.code})
+        if changes and changes[-1].raised:
+            self.by_code[entry.alarm] = (entry.code, seq)
+            if Recovery.BACK_TO_NORMAL in entry.recovery and seq < self.last_recovery_seq:
+                # Received after the back-to-normal the device sent after it: over already.
+                self.by_code.pop(entry.alarm, None)
+                changes += self._clear(entry.alarm, at, "back to normal (device code, received before the fault)")
+        return changes
+
+    def _alarm_button(self, code: int, at: float) -> list[Change]:
+        """The alarm button (报警按钮) is an entrapment in a car stopped outside the door zone, on
+        battery or without power, with a fault open, or with a passenger present (the brief's
+        entrapment rules, after field firmware and 96333 practice); otherwise a minor alarm."""
+        why = self._button_means_trapped(at)
+        self._detected(at)  # someone pressed it: a person is in the car
+        if why:
+            return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+                               {"trigger": f"alarm button ({why})", "code": code})
+        self.button_at = at
+        self.changed = True
+        return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
+
+    def _button_means_trapped(self, at: float) -> str:
+        car = self.car
+        if car is not None and not car.running and not car.door_zone:
+            return "car stopped outside the door zone"
+        if car is not None and car.power != PowerSource.MAIN:
+            return "car on battery power" if car.power == PowerSource.BATTERY else "car without power"
+        faults = sorted(str(a) for a in self.open if a not in _NOT_A_FAULT)
+        if faults:
+            return "fault open: " + ", ".join(faults)
+        window = self.entrapment.outside_door_zone_s
+        if (car is not None and car.passenger) or any(at - window <= d for d in self.detections):
+            return "passenger in the car"
+        return ""
+
+    def _recovered_by(self, car: Car, at: float) -> list[Change]:
+        """Code-raised faults whose recovery rule the car now meets clear."""
+        changes: list[Change] = []
+        for alarm, (code, _) in list(self.by_code.items()):
+            rule = self.table.get(code)
+            if rule is None or alarm not in self.open:
+                continue
+            met = [r for r in sorted(rule.recovery) if car.satisfies(r)]
+            if met:
+                self.by_code.pop(alarm, None)
+                changes += self._clear(alarm, at, f"recovered ({met[0].replace('_', ' ')})")
+        return changes
+
+    def _set_mode(self, mode: str, at: float) -> None:
+        if mode != self.mode:
+            self.mode = mode
+            self.changed = True
+            if self.held:
+                self._unstuck()
+
+    @property
+    def held(self) -> bool:
+        """In a mode in which a technician works in the car (inspection by default): no
+        entrapment and no stopped-outside-the-door-zone fault from telemetry."""
+        return self.mode is not None and self.mode in self.entrapment.held_modes
 
     # --- conditions ----------------------------------------------------------------------
 
@@ -218,6 +478,7 @@ class DeviceRules:
             wait = 0.0 if at_once else self.settings.clear_after_s
             if (source is Source.TELEMETRY or at_once) and now - since >= wait:
                 changes += self._clear(alarm, since + wait, "condition gone")
+        changes += self._entrapment(now)
         if (self.button_at is not None and AlarmType.ALARM_BUTTON in self.open
                 and now - self.button_at >= self.settings.alarm_button_ttl_s):
             self.button_at = None
@@ -238,10 +499,74 @@ class DeviceRules:
         self.changed = True
         return [Change(False, alarm, source, at, {"reason": reason})]
 
+    # --- entrapment from telemetry ---------------------------------------------------------
+
+    def _window(self, stuck: Stuck) -> float:
+        e = self.entrapment
+        return e.outside_door_zone_s if stuck is Stuck.OUTSIDE else e.in_door_zone_s
+
+    def _unstuck(self) -> None:
+        if self.stuck is not None or self.detections:
+            self.stuck, self.stuck_since, self.detections = None, None, []
+            self.changed = True
+
+    def _detected(self, at: float) -> None:
+        """A presence detection (a frame that saw a passenger, or the alarm button) at device
+        time ``at``; kept only while the car is stuck, and only as long as a window reaches."""
+        if self.stuck_since is None or at < self.stuck_since:
+            return
+        bisect.insort(self.detections, at)
+        self.changed = True
+
+    def _trapped_at(self, now: float) -> float | None:
+        """The earliest device time up to ``now`` at which the car had been stuck for the
+        whole window with at least the required presence detections within it; None if none."""
+        if self.stuck is None or self.stuck_since is None:
+            return None
+        window = self._window(self.stuck)
+        first = self.stuck_since + window
+        if first > now:
+            return None
+        need = self.entrapment.min_detections
+        for t in [first, *(d for d in self.detections if first < d <= now)]:
+            lo = bisect.bisect_left(self.detections, t - window)
+            hi = bisect.bisect_right(self.detections, t)
+            if hi - lo >= need:
+                return t
+        return None
+
+    def _entrapment(self, now: float) -> list[Change]:
+        stuck = self.stuck
+        at = self._trapped_at(now)
+        if at is None or stuck is None or self.stuck_since is None:
+            if stuck is not None and self.stuck_since is not None:
+                self._prune(now)
+            return []
+        if AlarmType.ENTRAPMENT in self.open or AlarmType.ENTRAPMENT in self.suppressed:
+            return []
+        where = "stopped outside the door zone" if stuck is Stuck.OUTSIDE else "doors not reopened at a landing"
+        window = self._window(stuck)
+        seen = sum(1 for d in self.detections if at - window <= d <= at)
+        floor = self.car.floor if self.car is not None else None
+        return self._raise(AlarmType.ENTRAPMENT, Source.TELEMETRY, at,
+                           {"trigger": where, "floor": floor, "condition_since": self.stuck_since,
+                            "presence_detections": seen, "window_s": window})
+
+    def _prune(self, now: float) -> None:
+        """Forget detections no window can reach any more (the condition was not met by now)."""
+        if self.stuck is None:
+            return
+        horizon = now - self._window(self.stuck)
+        cut = bisect.bisect_left(self.detections, horizon)
+        if cut:
+            del self.detections[:cut]
+            self.changed = True
+
     # --- elevator --------------------------------------------------------------------------
 
-    def _elevator(self, f: ElevatorTelemetry, ts: float) -> None:
-        self.passenger = f.passenger
+    def _elevator(self, f: ElevatorTelemetry, ts: float) -> list[Change]:
+        car = self.car = Car.of(f)
+        self._set_mode(str(f.mode), ts)
         # Running (its trip counter rising) while the register says it must not be used.
         ran = self.trip_count is not None and f.trip_count > self.trip_count
         self.trip_count = f.trip_count
@@ -252,25 +577,28 @@ class DeviceRules:
         shut = f.door_locked
         outside = stopped and shut and not f.door_zone
         at_landing = stopped and shut and f.door_zone
-        # Entrapment: outside the door zone for 15 s, or at a landing without the doors
-        # reopening for 90 s; it clears when the doors open at a landing and the car is empty.
-        released = not shut and f.door_zone and not f.passenger
-        if outside and f.passenger:
-            hold, where = self.entrapment.outside_door_zone_s, "stopped outside the door zone"
-        elif at_landing and f.passenger:
-            hold, where = self.entrapment.in_door_zone_s, "doors not reopened at a landing"
-        else:
-            hold, where = 0.0, ""
-        self._condition(AlarmType.ENTRAPMENT, bool(where), released, ts, hold,
-                        {"trigger": where, "floor": f.floor})
-        if self.button_at is not None and released:
-            self._condition(AlarmType.ALARM_BUTTON, False, True, ts, 0.0)
+        stuck = None if self.held else Stuck.OUTSIDE if outside else Stuck.LANDING if at_landing else None
+        if stuck is not self.stuck:
+            self._unstuck()
+            if stuck is not None:
+                self.stuck, self.stuck_since = stuck, ts
+                self.changed = True
+        if f.passenger:
+            self._detected(ts)
+        changes: list[Change] = []
+        if car.released:
+            self.suppressed.discard(AlarmType.ENTRAPMENT)
+            changes += self._clear(AlarmType.ENTRAPMENT, ts, "doors open at a landing, car empty")
+            if self.button_at is not None:
+                self.button_at = None
+                changes += self._clear(AlarmType.ALARM_BUTTON, ts, "doors open at a landing, car empty")
+        changes += self._recovered_by(car, ts)
         if self.profile.reports_events:
-            return
+            return changes
         # Faults the device does not report itself, from its telemetry.
         s = self.settings
-        self._condition(AlarmType.STOPPED_OUTSIDE_DOOR_ZONE, outside, not outside, ts, s.stopped_outside_door_zone_s,
-                        {"floor": f.floor})
+        self._condition(AlarmType.STOPPED_OUTSIDE_DOOR_ZONE, outside and not self.held, not outside, ts,
+                        s.stopped_outside_door_zone_s, {"floor": f.floor})
         moving_open = f.running and not f.door_locked
         self._condition(AlarmType.UNINTENDED_CAR_MOVEMENT, moving_open, f.door_locked and f.door_zone, ts, 0.0,
                         {"floor": f.floor, "speed_mps": f.speed_mps})
@@ -281,6 +609,7 @@ class DeviceRules:
             over = f.speed_mps > rated * s.overspeed_factor
             self._condition(AlarmType.OVERSPEED, over, f.speed_mps <= rated, ts, 0.0,
                             {"speed_mps": f.speed_mps, "rated_speed_mps": rated})
+        return changes
 
     # --- boiler ----------------------------------------------------------------------------
 
@@ -310,9 +639,17 @@ class DeviceRules:
     # --- persistence of the state across restarts ----------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
+        car = self.car
         return {
             "last_ts": self.last_ts, "last_seq": self.last_seq, "offline": self.offline,
-            "passenger": self.passenger, "button_at": self.button_at,
+            "recent": [[s, t] for s, t in sorted(self.recent.items())], "clock_offset": self.clock_offset,
+            "last_heard": self.last_heard, "known": self.known, "mode": self.mode,
+            "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
+                                             car.power, car.floor],
+            "stuck": None if self.stuck is None else str(self.stuck), "stuck_since": self.stuck_since,
+            "detections": list(self.detections), "button_at": self.button_at, "trip_count": self.trip_count,
+            "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
+            "last_recovery_seq": self.last_recovery_seq,
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
             "hold_s": {str(k): v for k, v in self.hold_s.items()},
@@ -321,18 +658,58 @@ class DeviceRules:
         }
 
     def restore(self, state: dict[str, Any], open_alarms: dict[AlarmType, Source], arrival: float) -> None:
-        """From a ``snapshot()`` as stored (non-finite numbers come back as null). Raises
-        ValueError, TypeError or KeyError for a state that is not one."""
-        last_ts = state.get("last_ts")
-        self.last_ts = float("-inf") if last_ts is None else float(last_ts)  # null: nothing taken yet
+        """From a ``snapshot()`` as stored (non-finite numbers come back as null; a state of an
+        earlier version lacks the newer keys). Silence is counted from ``arrival`` (the restart).
+        Raises ValueError, TypeError or KeyError for a state that is not one."""
+
+        def number(key: str, default: float) -> float:
+            value = state.get(key)
+            return default if value is None else float(value)
+
+        self.last_ts = number("last_ts", -_INF)  # null: nothing taken yet
         self.last_seq = int(state.get("last_seq", -1))
+        self.recent = {int(s): float(t) for s, t in state.get("recent") or []}
+        if self.last_seq >= 0 and not self.recent and self.last_ts > -_INF:
+            self.recent = {self.last_seq: self.last_ts}
+        self.clock_offset = number("clock_offset", 0.0)
+        self.last_heard = min(number("last_heard", arrival), arrival)
         self.last_arrival = arrival  # silence is counted from the restart
+        self.known = bool(state.get("known", self.last_ts > -_INF))
         self.offline = bool(state.get("offline", False))
-        self.passenger = bool(state.get("passenger", False))
-        self.button_at = state.get("button_at")
+        mode = state.get("mode")
+        self.mode = None if mode is None else str(ServiceMode(mode))
+        car = state.get("car")
+        if car is not None:
+            running, locked, zone, passenger, power, floor = car
+            self.car = Car(bool(running), bool(locked), bool(zone), bool(passenger), str(PowerSource(power)),
+                           int(floor))
+        elif state.get("passenger"):  # a state of the earlier version knew only this
+            self.car = Car(False, True, True, True, str(PowerSource.MAIN), 0)
+        stuck = state.get("stuck")
+        self.stuck = None if stuck is None else Stuck(stuck)
+        since = state.get("stuck_since")
+        self.stuck_since = None if since is None else float(since)
+        self.detections = sorted(float(d) for d in state.get("detections", []))
+        button = state.get("button_at")
+        self.button_at = None if button is None else float(button)
+        trips = state.get("trip_count")
+        self.trip_count = None if trips is None else int(trips)
+        self.by_code = {AlarmType(a): (int(c), int(s)) for a, (c, s) in state.get("by_code", {}).items()}
+        self.last_recovery_seq = int(state.get("last_recovery_seq", -1))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}
         self.clear_since = {AlarmType(k): float(v) for k, v in state.get("clear_since", {}).items()}
         self.hold_s = {AlarmType(k): float(v) for k, v in state.get("hold_s", {}).items()}
         self.suppressed = {AlarmType(a) for a in state.get("suppressed", [])}
         self.silent_reported = bool(state.get("silent_reported", False))
         self.open = dict(open_alarms)
+        for alarm in [a for a in self.by_code if a not in self.open]:
+            del self.by_code[alarm]
+        # A state of the earlier version timed entrapment as a plain condition: its start is
+        # the stuck episode's, so an engine upgraded mid-episode is not late with the alarm.
+        old = self.raise_since.pop(AlarmType.ENTRAPMENT, None)
+        hold = self.hold_s.pop(AlarmType.ENTRAPMENT, None)
+        self.clear_since.pop(AlarmType.ENTRAPMENT, None)
+        if old is not None and self.stuck is None:
+            landing = hold is not None and hold == self.settings.entrapment.in_door_zone_s
+            self.stuck, self.stuck_since, self.detections = (Stuck.LANDING if landing else Stuck.OUTSIDE), old, [old]
+

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.api import build_api, serve_api
 from alerts.deadlines import run_deadlines
-from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine
+from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine, rule_settings
 from alerts.hub import LiveHub
 from alerts.model import Alarm
 from alerts.register_profiles import RegisterProfiles
@@ -46,7 +46,7 @@ class AlertsService:
         self.mqtt_url = mqtt_url
         self.database_url = database_url
         # The register decides; what it does not know, the given lookup (or defaults by kind).
-        self.register = RegisterProfiles(profiles)
+        self.register = RegisterProfiles(profiles, rule_settings(settings).entrapment)
         self.hub = LiveHub(settings.live_queue_size)
         self.supervisor = supervisor or Supervisor(backoff_initial_s=settings.backoff_initial_s,
                                                    backoff_max_s=settings.backoff_max_s)

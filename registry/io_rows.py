@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 
 from registry.due import Category, DueError, IntervalTable, default_table
 from registry.model import Equipment, Role, Status
-from semon.protocol.topics import DEVICE_ID_PATTERN
+from semon.protocol.codes import table_names
+from semon.protocol.models import ServiceMode
+from semon.protocol.topics import DEVICE_ID_PATTERN, Kind
 from semon.today import register_today
 
 # What a cell holds: text from CSV; text, numbers, dates (datetime for date cells) from XLSX.
@@ -90,6 +92,19 @@ COLUMNS: tuple[Column, ...] = (
     Column("safety_grade", "int", "pressure vessel safety grade 1–5 (5: not to be used)", "rated", "safety_grade",
            lo=1, hi=5),
     Column("gas", "gas", "gas cylinder class: corrosive, general, inert, lpg (picks the interval)", "rated", "gas"),
+    Column("reports_events", "flag", "elevator, boiler: the device sends its own fault codes (true, the default) or "
+           "its faults are derived from telemetry (false)", "rated", "reports_events"),
+    Column("code_table", "code_table", "elevator, boiler: the device's code table (semon-v1, the default; "
+           "gbt24476-2023; chongqing): docs/protocol.md section 7", "rated", "code_table"),
+    Column("entrapment_outside_door_zone_s", "float", "elevator: seconds stopped outside the door zone before an "
+           "entrapment (empty: the city's setting, 15)", "rated", "entrapment_outside_door_zone_s", lo=0, hi=3600),
+    Column("entrapment_in_door_zone_s", "float", "elevator: seconds at a landing with the doors not reopened before "
+           "an entrapment (empty: the city's setting, 90)", "rated", "entrapment_in_door_zone_s", lo=0, hi=3600),
+    Column("entrapment_min_detections", "int", "elevator: presence detections within the window that make it an "
+           "entrapment (empty: the city's setting, 1)", "rated", "entrapment_min_detections", lo=1, hi=1000),
+    Column("entrapment_held_modes", "modes", "elevator: service modes in which no entrapment is judged from "
+           "telemetry, space-separated, or none (empty: the city's setting, inspection)", "rated",
+           "entrapment_held_modes"),
     *_schedule_columns(),
     Column("next_due", "date", "earliest due date of all schedules (export only)", "read_only", "next_due"),
     Column("fit_for_use", "bool", "false after a failed inspection or for a unit not to be used (export only)",
@@ -304,10 +319,42 @@ def _bool(col: Column, text: str, cell: Cell) -> Any:
     return _normal(text) in ("true", "yes", "1")
 
 
+_FLAGS = {"true": True, "yes": True, "1": True, "是": True, "false": False, "no": False, "0": False, "否": False}
+
+
+def _flag(col: Column, text: str, cell: Cell) -> Any:
+    if isinstance(cell, bool):
+        return cell
+    value = _FLAGS.get(_normal(text))
+    if value is None:
+        raise CellError(f"{col.name} {_show(text)} is not true or false")
+    return value
+
+
+def _code_table(col: Column, text: str, cell: Cell) -> Any:
+    known = sorted({name for kind in Kind for name in table_names(kind)})
+    if text not in known:
+        raise CellError(f"{col.name} {_show(text)} is no code table; shipped: {', '.join(known)}")
+    return text
+
+
+def _modes(col: Column, text: str, cell: Cell) -> Any:
+    """Service modes (protocol ``mode``), space- or comma-separated; ``none`` for none."""
+    words = [w for w in re.split(r"[\s,]+", _normal(text)) if w]
+    if words == ["none"]:
+        return "none"
+    known = {str(m) for m in ServiceMode}
+    wrong = [w for w in words if w not in known]
+    if wrong or not words:
+        raise CellError(f"{col.name} {_show(text)} is not a list of service modes ({', '.join(sorted(known))}) "
+                        "or none")
+    return " ".join(sorted(set(words)))
+
+
 _PARSERS: dict[str, Callable[[Column, str, Cell], Any]] = {
     "text": _text, "party_code": _text, "code": _code, "category": _category, "status": _status, "district": _district,
     "phone": _phone, "email": _email, "url": _url, "date": _date, "int": _int, "float": _float, "gas": _gas,
-    "bool": _bool,
+    "bool": _bool, "flag": _flag, "code_table": _code_table, "modes": _modes,
 }
 
 

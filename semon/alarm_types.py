@@ -66,7 +66,17 @@ ALARM_FOR_CODE: dict[int, AlarmType] = {
 
 @dataclass(frozen=True, slots=True)
 class EntrapmentThresholds:
-    """Seconds a stopped car with a passenger and closed doors must stay so to be an entrapment."""
+    """When a stopped car with its doors closed is an entrapment (困人), judged from telemetry.
 
-    outside_door_zone_s: float = 15.0  # 非平层困人
-    in_door_zone_s: float = 90.0  # 平层困人: doors not reopened at a landing
+    Vendor firmware and platform practice, not a standard (the brief, "Entrapment detection"):
+    the car stays stopped with the doors closed for the whole window, and the presence sensor
+    detects someone at least ``min_detections`` times within it (firmware counts detections; a
+    still passenger is missed now and then, so an unbroken signal is not required). In a mode
+    of ``held_modes`` a technician works in the car (检修, inspection): platforms hold
+    entrapment from telemetry then; the device's own trapped code and the alarm button still
+    raise it."""
+
+    outside_door_zone_s: float = 15.0  # 非平层困人: stopped outside the door zone
+    in_door_zone_s: float = 90.0  # 平层困人: stopped at a landing, doors not reopened
+    min_detections: int = 1  # presence detections within the window
+    held_modes: frozenset[str] = frozenset({"inspection"})  # service modes (protocol `mode`)

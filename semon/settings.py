@@ -8,7 +8,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from semon.protocol.codes import table_names
 from semon.protocol.decode import TIMESTAMP_AGE_MARGIN, DecodeLimits
+from semon.protocol.models import ServiceMode
+from semon.protocol.topics import Kind
 from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now, zone
 
 
@@ -75,6 +78,18 @@ class Settings(BaseSettings):
     rules_silent_after_s: float = Field(default=15.0, gt=0)  # 3 × the 5 s idle period
     rules_entrapment_outside_door_zone_s: float = Field(default=15.0, ge=0)
     rules_entrapment_in_door_zone_s: float = Field(default=90.0, ge=0)
+    # Presence detections within the window that make a stuck car an entrapment (docs/alerts.md).
+    rules_entrapment_min_detections: int = Field(default=1, ge=1)
+    # Service modes in which a technician works in the car: no entrapment from telemetry. JSON list.
+    rules_entrapment_held_modes: list[ServiceMode] = Field(default_factory=lambda: [ServiceMode.INSPECTION])
+    # A button alarm in a car with nothing else wrong lapses after this.
+    rules_alarm_button_ttl_s: float = Field(default=600.0, gt=0)
+    # How far a device's time may run ahead of the engine's clock before it is pulled back.
+    rules_clock_tolerance_s: float = Field(default=2.0, ge=0)
+    # How far below the highest seq taken a message is late rather than a restarted counter.
+    rules_reorder_window: int = Field(default=32, ge=1, le=10_000)
+    # The code table of devices whose register entry names none (semon/protocol/code_tables).
+    rules_code_table: str = "semon-v1"
 
     # Rescue incidents: deadlines from the alarm (acknowledge) and from dispatch (arrival).
     incident_ack_deadline_s: float = Field(default=120.0, gt=0)
@@ -154,6 +169,14 @@ class Settings(BaseSettings):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         zone(value)  # ValueError with the name: refused at start, not at the first scan
+        return value
+
+    @field_validator("rules_code_table")
+    @classmethod
+    def _shipped_table(cls, value: str) -> str:
+        known = {name for kind in Kind for name in table_names(kind)}
+        if value not in known:
+            raise ValueError(f"no code table {value!r}; shipped: {', '.join(sorted(known))}")
         return value
 
     @model_validator(mode="after")

@@ -121,7 +121,7 @@ async def _run(database_url: str, messages: list[tuple[str, bytes]], pauses: lis
         await engine._restore()
         writer = asyncio.create_task(engine._write_changes())
         try:
-            start = asyncio.get_running_loop().time()
+            start = engine.now()
             done = 0
             for at, passed in pauses:
                 _feed(engine, messages[done:at])

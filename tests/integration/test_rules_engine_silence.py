@@ -42,12 +42,13 @@ async def engine(database_url: str) -> AsyncIterator[tuple[RulesEngine, Clock]]:
         engine = RulesEngine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
         clock = Clock()
         engine._loop = clock  # type: ignore[assignment]
+        engine._epoch_at_start = time.time() - clock.now  # the engine's clock starts at the real time
         engine.session.connected.set()  # as if connected: the test feeds the messages itself
         yield engine, clock
 
 
-def _frame(device: str, seq: int, age_s: float) -> Message:
-    payload = orjson.dumps(elevator_frame(ts=int((time.time() - age_s) * 1000), seq=seq, device_id=device,
+def _frame(engine: RulesEngine, device: str, seq: int, age_s: float) -> Message:
+    payload = orjson.dumps(elevator_frame(ts=int((engine.now() - age_s) * 1000), seq=seq, device_id=device,
                                           running=False, direction="stop", door_zone=True, passenger=False,
                                           speed_mps=0.0))
     return Message(f"se/elevator/{device}/telemetry", payload, 1, False, False, next(_packet_ids))
@@ -74,8 +75,8 @@ def _run(engine: RulesEngine, clock: Clock, seconds: int, senders: list[str], ag
         clock.now += 1
         seq = next(seqs)
         for device in senders:
-            engine._on_message(1, _frame(device, seq, age_s))
-        engine.tick(clock.now)
+            engine._on_message(1, _frame(engine, device, seq, age_s))
+        engine.tick(engine.now())
         silent |= _silent(engine)
     _heard(engine)
     return silent

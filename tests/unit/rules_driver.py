@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import orjson
 
@@ -63,10 +64,67 @@ def drive(output: list[Output], profiles: dict[str, DeviceProfile], settings: Ru
             r = device(o.device_id, Kind.ELEVATOR if o.device_id not in rules else rules[o.device_id].profile.kind)
             if o.event is LinkEvent.DROP:
                 dropped.add(o.device_id)
-                changes.extend((o.device_id, c) for c in r.on_status(False, base + o.t))
+                changes.extend((o.device_id, c) for c in r.on_status(False, None, base + o.t))
             else:
                 dropped.discard(o.device_id)
-                changes.extend((o.device_id, c) for c in r.on_status(True, base + o.t))
+                changes.extend((o.device_id, c) for c in r.on_status(True, None, base + o.t))
                 for frame in held.pop(o.device_id, []):
                     deliver(frame, base + o.t)
     return changes
+
+
+# --- hand-made streams -----------------------------------------------------------------------
+
+T0 = 1_780_000_000.0
+
+
+def lift(**kw: Any) -> ElevatorTelemetry:
+    """An elevator frame: idle at floor 3, doors closed and locked, in the door zone, empty."""
+    base: dict[str, Any] = {"ts": int(T0 * 1000), "seq": 1, "running": False, "direction": "stop", "floor": 3,
+                            "door_locked": True, "door_zone": True, "passenger": False, "mode": "normal",
+                            "power": "main", "speed_mps": 0.0, "trip_count": 10, "run_hours": 1.0}
+    base.update(kw)
+    return ElevatorTelemetry.model_validate_json(orjson.dumps(base))
+
+
+class Device:
+    """One device's stream fed to its rules in the order given. Times are seconds after T0:
+    ``t`` is the device's stamp, ``arrival`` (default ``t``) when the engine receives it; seq
+    counts on by itself unless given."""
+
+    def __init__(self, profile: DeviceProfile | None = None, settings: RuleSettings | None = None) -> None:
+        self.rules = DeviceRules("E-1", profile or DeviceProfile(Kind.ELEVATOR), settings or RuleSettings())
+        self.seq = 0
+        self.changes: list[Change] = []
+
+    def _seq(self, seq: int | None) -> int:
+        if seq is None:
+            self.seq += 1
+            return self.seq
+        self.seq = seq
+        return seq
+
+    def frame(self, t: float, seq: int | None = None, arrival: float | None = None, **kw: Any) -> list[Change]:
+        out = self.rules.on_telemetry(T0 + t, self._seq(seq), lift(**kw), T0 + (t if arrival is None else arrival))
+        self.changes += out
+        return out
+
+    def event(self, t: float, code: int, seq: int | None = None, arrival: float | None = None) -> list[Change]:
+        out = self.rules.on_event(T0 + t, self._seq(seq), code, T0 + (t if arrival is None else arrival))
+        self.changes += out
+        return out
+
+    def status(self, online: bool, arrival: float, ts: float | None = None, *, orderly: bool = False,
+               retained: bool = False) -> list[Change]:
+        out = self.rules.on_status(online, None if ts is None else T0 + ts, T0 + arrival, orderly=orderly,
+                                   retained=retained)
+        self.changes += out
+        return out
+
+    def tick(self, t: float) -> list[Change]:
+        out = self.rules.tick(T0 + t)
+        self.changes += out
+        return out
+
+    def log(self) -> list[tuple[bool, str, float]]:
+        return [(c.raised, str(c.type), round(c.at - T0, 3)) for c in self.changes]

@@ -18,7 +18,7 @@ from semon.protocol.models import BoilerTelemetry, ElevatorTelemetry
 from semon.protocol.topics import Kind
 from simulators.core import Cause
 from simulators.scenario import bundled_scenarios, load_scenario
-from tests.unit.rules_driver import drive, profiles
+from tests.unit.rules_driver import T0, Device, drive, lift, profiles
 from tests.unit.sim_helpers import ORIGIN_MS
 
 SCENARIOS = bundled_scenarios()
@@ -41,48 +41,6 @@ def test_every_scenario_raises_exactly_the_alarms_it_declares(path: Path) -> Non
 
 
 # --- hand-made streams -----------------------------------------------------------------------
-
-T0 = 1_780_000_000.0
-
-
-def lift(**kw: Any) -> ElevatorTelemetry:
-    base: dict[str, Any] = {"ts": int(T0 * 1000), "seq": 1, "running": False, "direction": "stop", "floor": 3,
-                            "door_locked": True, "door_zone": True, "passenger": False, "mode": "normal",
-                            "power": "main", "speed_mps": 0.0, "trip_count": 10, "run_hours": 1.0}
-    base.update(kw)
-    return ElevatorTelemetry.model_validate_json(orjson.dumps(base))
-
-
-class Device:
-    """A device's stream, fed in the order given, with its own seq."""
-
-    def __init__(self, profile: DeviceProfile | None = None, settings: RuleSettings | None = None) -> None:
-        self.rules = DeviceRules("E-1", profile or DeviceProfile(Kind.ELEVATOR), settings or RuleSettings())
-        self.seq = 0
-        self.changes: list[Change] = []
-
-    def frame(self, t: float, seq: int | None = None, **kw: Any) -> list[Change]:
-        if seq is None:
-            self.seq += 1
-            seq = self.seq
-        out = self.rules.on_telemetry(T0 + t, seq, lift(**kw), T0 + t)
-        self.changes += out
-        return out
-
-    def event(self, t: float, code: int) -> list[Change]:
-        self.seq += 1
-        out = self.rules.on_event(T0 + t, self.seq, code, T0 + t)
-        self.changes += out
-        return out
-
-    def tick(self, t: float) -> list[Change]:
-        out = self.rules.tick(T0 + t)
-        self.changes += out
-        return out
-
-    def log(self) -> list[tuple[bool, str, float]]:
-        return [(c.raised, str(c.type), round(c.at - T0, 3)) for c in self.changes]
-
 
 TRAPPED_OUTSIDE = {"door_zone": False, "passenger": True}
 
@@ -132,15 +90,18 @@ def test_alarm_button_with_and_without_a_passenger() -> None:
     assert d.log() == [(True, "alarm_button", 1.0), (True, "entrapment", 3.0)]
 
 
-def test_device_codes_raise_faults_and_back_to_normal_clears_them() -> None:
+def test_device_codes_raise_faults_and_each_clears_by_its_own_recovery() -> None:
     d = Device()
-    d.event(1, 2)
+    d.frame(0)
+    d.event(1, 2)  # door close fault
     d.event(2, 2)  # the same fault again while open: nothing new
-    d.event(3, 9)
-    d.event(60, 40)
+    d.event(3, 9)  # overrun at the top: locked out until a person resets it
+    d.event(60, 40)  # back to automatic mode: the overrun is over, not the door fault
+    d.frame(61, door_locked=False)
+    d.frame(65)  # the doors close and lock: the door close fault is over
     d.event(70, 2)  # after it cleared, a new one
     assert d.log() == [(True, "door_close_fault", 1.0), (True, "overrun_top", 3.0),
-                       (False, "door_close_fault", 60.0), (False, "overrun_top", 60.0),
+                       (False, "overrun_top", 60.0), (False, "door_close_fault", 65.0),
                        (True, "door_close_fault", 70.0)]
 
 
@@ -160,20 +121,26 @@ def test_codes_are_ignored_for_faults_of_a_device_that_does_not_report_them() ->
     assert cleared == {"stopped_outside_door_zone", "unintended_car_movement", "overspeed", "main_power_lost"}
 
 
-def test_late_duplicated_and_out_of_order_frames_change_nothing() -> None:
+def test_late_and_duplicated_frames_change_nothing() -> None:
     d = Device()
-    d.frame(0, **TRAPPED_OUTSIDE)
-    d.frame(20, **TRAPPED_OUTSIDE)
+    d.frame(0, **TRAPPED_OUTSIDE)  # seq 1
+    d.frame(20, seq=3, **TRAPPED_OUTSIDE)
     assert d.log() == [(True, "entrapment", 15.0)]
-    # A late frame from before, showing the doors open and the car empty, must not clear it.
-    assert d.frame(10, seq=1, door_zone=True, door_locked=False, passenger=False) == []
+    # A late frame (seq 2, never seen) showing the doors open and the car empty: a newer frame
+    # is taken, so it must not clear anything.
+    assert d.frame(10, seq=2, door_zone=True, door_locked=False, passenger=False) == []
     # A redelivered copy of the last frame: nothing.
-    assert d.frame(20, seq=2, **TRAPPED_OUTSIDE) == []
-    # An out-of-order event from the past must not raise either.
-    assert d.rules.on_event(T0 + 5, 1, 9, T0 + 25) == []
+    assert d.frame(20, seq=3, **TRAPPED_OUTSIDE) == []
     assert d.log() == [(True, "entrapment", 15.0)]
 
 
+def test_a_late_event_is_judged_and_a_duplicate_is_not() -> None:
+    d = Device()
+    d.frame(0)  # seq 1
+    d.frame(20, seq=3)
+    late = d.rules.on_event(T0 + 5, 2, 9, T0 + 25)  # overrun top, sent before the frame at 20 s
+    assert [(c.raised, str(c.type), c.at - T0) for c in late] == [(True, "overrun_top", 5.0)]
+    assert d.rules.on_event(T0 + 5, 2, 9, T0 + 26) == []  # the broker delivers it again
 def test_a_restarted_device_counting_seq_from_zero_is_still_heard() -> None:
     d = Device()
     d.frame(0)
@@ -210,9 +177,9 @@ def test_offline_and_silent_are_kept_apart() -> None:
     assert d.log() == [(True, "silent", 16.0)]
     d.frame(17)
     assert d.log()[-1] == (False, "silent", 17.0)
-    d.changes += d.rules.on_status(False, T0 + 20)
+    d.changes += d.rules.on_status(False, None, T0 + 20)
     d.tick(60)  # offline: not also silent
-    d.changes += d.rules.on_status(True, T0 + 61)
+    d.changes += d.rules.on_status(True, None, T0 + 61)
     assert [(r, a) for r, a, _ in d.log()[2:]] == [(True, "offline"), (False, "offline")]
 
 
@@ -280,12 +247,12 @@ def test_register_profiles_from_rows() -> None:
 
 def test_a_device_that_sent_only_offline_stores_and_restores_its_state() -> None:
     rules = DeviceRules("X", DeviceProfile(Kind.ELEVATOR), RuleSettings())
-    changes = rules.on_status(False, 1_764_000_000.0)
+    changes = rules.on_status(False, None, 1_764_000_000.0)
     assert [(c.raised, c.type) for c in changes] == [(True, AlarmType.OFFLINE)]
     stored = json.loads(json.dumps(json_safe(rules.snapshot()), allow_nan=False))  # as PostgreSQL keeps it
     assert stored["last_ts"] is None
     again = DeviceRules("X", DeviceProfile(Kind.ELEVATOR), RuleSettings())
     again.restore(stored, {AlarmType.OFFLINE: Source.CONNECTIVITY}, 0.0)
     assert again.last_ts == float("-inf") and again.offline
-    assert again.tick(100.0) == []  # nothing taken yet: no silence to judge
-    assert again.on_status(False, 1_764_000_001.0) == []  # offline already: not raised twice
+    assert again.tick(100.0) == []  # offline: not silent as well
+    assert again.on_status(False, None, 1_764_000_001.0) == []  # offline already: not raised twice
