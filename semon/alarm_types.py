@@ -8,6 +8,7 @@ stuck car has become an entrapment.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,7 +17,7 @@ class AlarmType(StrEnum):
     # Elevator: people
     ENTRAPMENT = "entrapment"  # 困人
     ALARM_BUTTON = "alarm_button"  # the button pressed with nobody detected in the car
-    # Elevator: faults (device codes 01-10, or derived from telemetry)
+    # Elevator: faults (device codes, or derived from telemetry)
     SAFETY_CIRCUIT_OPEN = "safety_circuit_open"
     DOOR_CLOSE_FAULT = "door_close_fault"
     DOOR_OPEN_FAULT = "door_open_fault"
@@ -42,26 +43,22 @@ class AlarmType(StrEnum):
     SILENT = "silent"  # connected but no telemetry for too long
 
 
-# The device's own fault codes and the alarm each one raises.
-ALARM_FOR_CODE: dict[int, AlarmType] = {
-    1: AlarmType.SAFETY_CIRCUIT_OPEN,
-    2: AlarmType.DOOR_CLOSE_FAULT,
-    3: AlarmType.DOOR_OPEN_FAULT,
-    4: AlarmType.STOPPED_OUTSIDE_DOOR_ZONE,
-    5: AlarmType.UNINTENDED_CAR_MOVEMENT,
-    6: AlarmType.MOTOR_RUNTIME_LIMITER,
-    7: AlarmType.FLOOR_POSITION_LOST,
-    8: AlarmType.PREVENT_RESTART_FAULT,
-    9: AlarmType.OVERRUN_TOP,
-    10: AlarmType.OVERRUN_BOTTOM,
-    11: AlarmType.ENTRAPMENT,
-    41: AlarmType.MAIN_POWER_LOST,
-    101: AlarmType.EXTREME_LOW_WATER,
-    102: AlarmType.HIGH_WATER,
-    103: AlarmType.OVER_PRESSURE,
-    104: AlarmType.OVER_TEMPERATURE,
-    105: AlarmType.FLAME_FAILURE,
-}
+def __getattr__(name: str) -> dict[int, AlarmType]:
+    """Deprecated ``ALARM_FOR_CODE``: each code of the default tables and the alarm it raises.
+
+    The alarm of a code is its code table's (``semon.protocol.codes.code_table(name, kind)
+    .get(code).alarm``), per device. Built on first use, not at import: the code tables import
+    this module for AlarmType, so importing them here would be an import cycle.
+    """
+    if name != "ALARM_FOR_CODE":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn("semon.alarm_types.ALARM_FOR_CODE is deprecated: use the device's code table "
+                  "(semon.protocol.codes.code_table)", DeprecationWarning, stacklevel=2)
+    from semon.protocol.codes import DEFAULT_TABLE, code_table
+    from semon.protocol.topics import Kind
+
+    return {c.code: c.alarm for kind in Kind for c in code_table(DEFAULT_TABLE, kind).codes.values()
+            if c.alarm is not None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from semon.protocol.codes import BOILER_EVENT_CODES, ELEVATOR_EVENT_CODES, EventCode
+from semon.protocol.codes import known_codes, table_names
 from semon.protocol.models import (
     BoilerTelemetry,
     DeviceEvent,
@@ -101,10 +101,6 @@ _TELEMETRY_MODELS: dict[Kind, type[ElevatorTelemetry] | type[BoilerTelemetry]] =
     Kind.ELEVATOR: ElevatorTelemetry,
     Kind.BOILER: BoilerTelemetry,
 }
-EVENT_CODES: dict[Kind, dict[int, EventCode]] = {
-    Kind.ELEVATOR: ELEVATOR_EVENT_CODES,
-    Kind.BOILER: BOILER_EVENT_CODES,
-}
 # The protocol's own fields per model: any other key is vendor data (section 4.2).
 _FIELDS: dict[type[BaseModel], frozenset[str]] = {
     m: frozenset(m.model_fields) for m in (ElevatorTelemetry, BoilerTelemetry, DeviceEvent, StatusMessage)
@@ -150,8 +146,11 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
         )
     if (late := _check_clock(topic, frame.ts, now, limits)) is not None:
         return late
-    if isinstance(frame, DeviceEvent) and frame.code not in EVENT_CODES[topic.kind]:
-        return _reject(topic, RejectReason.UNKNOWN_CODE, f"event code {frame.code} is not defined for {topic.kind}")
+    # Any code a shipped table of the kind defines is stored; the rules judge it by the device's own table.
+    if isinstance(frame, DeviceEvent) and frame.code not in known_codes(topic.kind):
+        return _reject(topic, RejectReason.UNKNOWN_CODE,
+                       f"event code {frame.code} is in no {topic.kind} code table "
+                       f"({', '.join(table_names(topic.kind))})")
     return Decoded(topic, frame, document, sanitised)
 
 

@@ -1,6 +1,7 @@
 """The package as built and installed, not the source tree: the wheel is built from exactly what
 deploy/Dockerfile copies, installed into a fresh virtual environment, and every data file a
-package reads is loaded from the installed copy (intervals, migrations, scenarios, the console)."""
+package reads is loaded from the installed copy (intervals, code tables, migrations, scenarios, the
+console)."""
 
 from __future__ import annotations
 
@@ -82,13 +83,14 @@ CHECK = """
 import json, sys
 from pathlib import Path
 venv = Path(sys.argv[1])
-import alerts, console.web, ingest, registry.due, semon.db.migrations, simulators.scenario
-mods = [alerts, console.web, ingest, registry.due, semon.db.migrations, simulators.scenario]
+import alerts, console.web, ingest, registry.due, semon.db.migrations, semon.protocol.codes, simulators.scenario
+mods = [alerts, console.web, ingest, registry.due, semon.db.migrations, semon.protocol.codes, simulators.scenario]
 outside = [m.__name__ for m in mods if not Path(m.__file__).resolve().is_relative_to(venv.resolve())]
 table = registry.due.default_table()
 print(json.dumps({
     "outside": outside,
     "intervals": sorted(table.raw),
+    "code_tables": {k.value: sorted(semon.protocol.codes.table_names(k)) for k in semon.protocol.codes.Kind},
     "migrations": [name for name, _ in semon.db.migrations._migration_files()],
     "scenarios": [p.stem for p in simulators.scenario.bundled_scenarios()],
     "static": sorted(p.name for p in console.web.STATIC_DIR.iterdir()),
@@ -103,6 +105,8 @@ def test_the_installed_wheel_loads_every_data_file(installed: Path, tmp_path: Pa
     assert out["outside"] == []  # imported from the venv, not from the source tree
     assert out["intervals"] == sorted(["elevator", "boiler", "pressure_vessel", "pressure_piping", "gas_cylinder",
                                        "crane", "in_plant_vehicle", "large_amusement_ride", "passenger_ropeway"])
+    assert out["code_tables"] == {d.name: sorted(p.stem for p in d.glob("*.toml"))
+                                  for d in (ROOT / "semon/protocol/code_tables").iterdir()}
     assert out["migrations"] == sorted(p.name for p in (ROOT / "semon/db/migrations").glob("*.sql"))
     assert out["scenarios"] == sorted(p.stem for p in (ROOT / "simulators/scenarios").glob("*.toml"))
     assert out["static"] == sorted(p.name for p in (ROOT / "console/static").iterdir())
