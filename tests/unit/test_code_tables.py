@@ -45,6 +45,7 @@ def test_every_shipped_file_is_a_table() -> None:
 def test_each_file_loads_as_the_table_it_names(kind: Kind, name: str) -> None:
     table = load_code_table(SHIPPED / kind.value / f"{name}.toml")
     assert table == code_table(name, kind)
+    assert hash(table) == hash(code_table(name, kind))  # usable as a key, though its mapping is not hashable
     assert (table.name, table.kind) == (name, kind)
     assert table.title
     assert table.source  # the standard or platform document it follows
