@@ -88,6 +88,9 @@ class CodeTable:
     def get(self, code: int) -> EventCode | None:
         return self.codes.get(code)
 
+    def __hash__(self) -> int:  # the mapping is not hashable; a table is one (name, kind)
+        return hash((self.name, self.kind))
+
 
 class CodeTableError(ValueError):
     """A code table file that cannot be read or breaks a rule; the message names the file and the entry."""

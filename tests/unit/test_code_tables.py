@@ -45,6 +45,7 @@ def test_every_shipped_file_is_a_table() -> None:
 def test_each_file_loads_as_the_table_it_names(kind: Kind, name: str) -> None:
     table = load_code_table(SHIPPED / kind.value / f"{name}.toml")
     assert table == code_table(name, kind)
+    assert hash(table) == hash(code_table(name, kind))  # usable as a key, though its mapping is not hashable
     assert (table.name, table.kind) == (name, kind)
     assert table.title
     assert table.source  # the standard or platform document it follows
@@ -82,7 +83,7 @@ def test_each_table_keeps_its_rules(kind: Kind, name: str) -> None:
 
 
 def test_the_default_elevator_table_is_protocol_v1() -> None:
-    """docs/protocol.md, section 7.1: the codes and names the protocol always had."""
+    """docs/protocol.md, section 7.2: the codes and names the protocol always had."""
     table = code_table(DEFAULT_TABLE, Kind.ELEVATOR)
     assert {c: e.name for c, e in table.codes.items()} == {
         1: "safety_circuit_open", 2: "door_close_fault", 3: "door_open_fault", 4: "stopped_outside_unlocking_zone",
