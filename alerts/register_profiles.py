@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any

@@ -36,8 +36,7 @@ from typing import Any
 
 from alerts.model import Source
 from semon.alarm_types import AlarmType, EntrapmentThresholds
-from semon.protocol.codes import (DEFAULT_TABLE, CodeTable, EventClass, EventCode, Recovery, UnknownCodeTable,
-                                  code_table)
+from semon.protocol.codes import DEFAULT_TABLE, CodeTable, EventClass, EventCode, Recovery, UnknownCodeTable, code_table
 from semon.protocol.models import BoilerTelemetry, ElevatorTelemetry, PowerSource, ServiceMode
 from semon.protocol.topics import Kind
 
@@ -394,7 +393,6 @@ class DeviceRules:
         battery or without power, with a fault open, or with a passenger present (the brief's
         entrapment rules, after field firmware and 96333 practice); otherwise a minor alarm."""
         why = self._button_means_trapped(at)
-        self._detected(at)  # someone pressed it: a person is in the car
         if why:
             return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"alarm button ({why})", "code": code})
@@ -481,8 +479,8 @@ class DeviceRules:
         changes += self._entrapment(now)
         if (self.button_at is not None and AlarmType.ALARM_BUTTON in self.open
                 and now - self.button_at >= self.settings.alarm_button_ttl_s):
-            self.button_at = None
-            changes += self._clear(AlarmType.ALARM_BUTTON, now, "lapsed")
+            lapsed, self.button_at = self.button_at + self.settings.alarm_button_ttl_s, None
+            changes += self._clear(AlarmType.ALARM_BUTTON, lapsed, "lapsed")
         return changes
 
     def _raise(self, alarm: AlarmType, source: Source, at: float, details: dict[str, Any]) -> list[Change]:

@@ -8,7 +8,6 @@ stuck car has become an entrapment.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,24 +40,6 @@ class AlarmType(StrEnum):
     # Connectivity, kept apart from controller faults
     OFFLINE = "offline"  # the Last Will, or an orderly offline
     SILENT = "silent"  # connected but no telemetry for too long
-
-
-def __getattr__(name: str) -> dict[int, AlarmType]:
-    """Deprecated ``ALARM_FOR_CODE``: each code of the default tables and the alarm it raises.
-
-    The alarm of a code is its code table's (``semon.protocol.codes.code_table(name, kind)
-    .get(code).alarm``), per device. Built on first use, not at import: the code tables import
-    this module for AlarmType, so importing them here would be an import cycle.
-    """
-    if name != "ALARM_FOR_CODE":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn("semon.alarm_types.ALARM_FOR_CODE is deprecated: use the device's code table "
-                  "(semon.protocol.codes.code_table)", DeprecationWarning, stacklevel=2)
-    from semon.protocol.codes import DEFAULT_TABLE, code_table
-    from semon.protocol.topics import Kind
-
-    return {c.code: c.alarm for kind in Kind for c in code_table(DEFAULT_TABLE, kind).codes.values()
-            if c.alarm is not None}
 
 
 @dataclass(frozen=True, slots=True)

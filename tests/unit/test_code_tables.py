@@ -180,18 +180,12 @@ def test_an_unknown_table_names_the_known_ones() -> None:
         code_table("chongqing", Kind.BOILER)
 
 
-def test_the_deprecated_alarm_for_code_is_the_default_tables() -> None:
-    from semon import alarm_types
-
-    with pytest.warns(DeprecationWarning):
-        alarm_for_code = alarm_types.ALARM_FOR_CODE
-    assert alarm_for_code == {
+def test_the_default_tables_keep_the_alarms_of_protocol_v1() -> None:
+    alarms = {
         **{c: e.alarm for c, e in code_table(DEFAULT_TABLE, Kind.ELEVATOR).codes.items() if e.alarm},
         **{c: e.alarm for c, e in code_table(DEFAULT_TABLE, Kind.BOILER).codes.items() if e.alarm},
     }
-    assert sorted(alarm_for_code) == [*range(1, 12), 41, *range(101, 106)]
-    with pytest.raises(AttributeError):
-        _ = alarm_types.NO_SUCH_NAME
+    assert sorted(alarms) == [*range(1, 12), 41, *range(101, 106)]
 
 
 # --- files that break a rule ---------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -14,7 +13,7 @@ from alerts.engine import json_safe
 from alerts.model import Source
 from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType
-from semon.protocol.models import BoilerTelemetry, ElevatorTelemetry
+from semon.protocol.models import BoilerTelemetry
 from semon.protocol.topics import Kind
 from simulators.core import Cause
 from simulators.scenario import bundled_scenarios, load_scenario

@@ -21,7 +21,7 @@ FREED = {"door_locked": False, "passenger": False}  # doors open at the landing,
 # --- 1. an event stamped before the frame it follows ---------------------------------------------
 
 
-@pytest.mark.parametrize(("skew", "at"), [(-0.001, 0.0), (-0.050, 0.0), (0.050, 0.05)])
+@pytest.mark.parametrize(("skew", "at"), [(-0.001, 0.002), (-0.050, 0.002), (0.050, 0.05)])
 def test_alarm_button_stamped_before_the_last_frame_is_an_entrapment_at_once(skew: float, at: float) -> None:
     d = Device()
     d.frame(0, seq=3, **AT_LANDING)
@@ -73,7 +73,7 @@ def test_a_device_that_said_online_and_then_nothing_falls_silent() -> None:
 def test_frames_that_keep_coming_across_a_clock_step_are_never_silent() -> None:
     d = Device()
     for t in range(0, 60):
-        d.frame(t - 30 if t >= 10 else t)  # the clock steps back 30 s at 10 s
+        d.frame(t - 30 if t >= 10 else t, arrival=t)  # the clock steps back 30 s at 10 s
         d.tick(t + 0.5)
     for t in range(60, 120):
         d.frame(t + 120, arrival=t)  # ... and jumps 150 s ahead at 60 s
@@ -115,9 +115,9 @@ def test_an_orderly_shutdown_is_neither_offline_alarm_nor_silent() -> None:
 def test_inspection_mode_holds_entrapment_from_telemetry() -> None:
     d = Device(DeviceProfile(Kind.ELEVATOR, reports_events=False))
     d.event(0, 43)
-    for t in range(1, 40):
+    for t in range(1, 60):
         d.frame(t, mode="inspection", **STUCK)
-    d.tick(60)
+        d.tick(t + 0.5)
     assert d.changes == []  # neither entrapment nor the derived stopped-outside-the-door-zone fault
 
 
@@ -198,7 +198,9 @@ def test_detections_between_frames_mature_on_a_tick_at_the_window_end() -> None:
     d = Device()
     d.frame(0, **STUCK)
     d.frame(1, **STUCK_EMPTY)
-    d.tick(40)  # no frame for a while: the window ended at 15 s with one detection in it
+    d.tick(14)  # no frame for a while (14 s: not silent yet)
+    assert d.changes == []
+    d.frame(40, arrival=15.5, **STUCK_EMPTY)  # the window ended at 15 s with one detection in it
     assert d.log() == [(True, "entrapment", 15.0)]
 
 
@@ -255,8 +257,9 @@ def test_the_button_in_an_idle_car_with_nothing_wrong_is_minor_and_lapses() -> N
     d = Device()
     d.frame(0)
     d.event(1, 90)
-    d.tick(500)
-    d.tick(602)
+    for t in range(5, 605, 5):
+        d.frame(t)  # idle at the landing, doors closed, nobody detected
+    d.tick(606)
     assert d.log() == [(True, "alarm_button", 1.0), (False, "alarm_button", 601.0)]
 
 
