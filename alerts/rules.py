@@ -10,7 +10,8 @@ inspection mode with a technician inside. The rules take each of these as it com
   ``seq`` than any taken is new; one a little below it, never seen, is late; one seen before
   (same ``seq``, same ``ts``) is a duplicate and changes nothing. A ``seq`` far below, or a
   ``seq`` seen before with another ``ts``, means the device restarted its counter: a new
-  session. A late telemetry frame never overwrites a newer one; a late event is always judged:
+  session (a copy of a message of the session before, by its seq and ts, is still a
+  duplicate). A late telemetry frame never overwrites a newer one; a late event is always judged:
   an alarm button, a trapped code, a fault happened, whenever it arrives.
 - **Durations are measured in device time**: the device's ``ts``, made monotone in ``seq``
   order and never more than ``clock_tolerance_s`` ahead of the engine's clock at arrival. A clock
@@ -156,6 +157,7 @@ class DeviceRules:
         # The stream: the session's highest seq, the recent (seq, ts) pairs taken, device time.
         self.last_seq = -1
         self.recent: dict[int, float] = {}
+        self.previous: dict[int, float] = {}  # the recent pairs of the session before a restart
         self.last_ts = -_INF  # device time of the newest message taken (monotone)
         self.clock_offset = 0.0  # device time = ts + clock_offset
         self.last_heard = -_INF  # arrival of the newest telemetry or event (for the clock's steps)
@@ -204,6 +206,8 @@ class DeviceRules:
         seen = self.recent.get(seq)
         if seen is not None:
             return Order.DUPLICATE if seen == ts else Order.RESTART
+        if self.previous.get(seq) == ts:  # a copy of the session before the counter restarted
+            return Order.DUPLICATE
         if seq > self.last_seq:
             return Order.NEW
         if seq > self.last_seq - self.settings.reorder_window:
@@ -216,7 +220,7 @@ class DeviceRules:
         if order is Order.DUPLICATE:
             return order, self.last_ts
         if order is Order.RESTART:
-            self.recent.clear()
+            self.previous, self.recent = self.recent, {}
             self.last_seq = -1
             self.last_recovery_seq = -1
             self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
@@ -640,7 +644,8 @@ class DeviceRules:
         car = self.car
         return {
             "last_ts": self.last_ts, "last_seq": self.last_seq, "offline": self.offline,
-            "recent": [[s, t] for s, t in sorted(self.recent.items())], "clock_offset": self.clock_offset,
+            "recent": [[s, t] for s, t in sorted(self.recent.items())],
+            "previous": [[s, t] for s, t in sorted(self.previous.items())], "clock_offset": self.clock_offset,
             "last_heard": self.last_heard, "known": self.known, "mode": self.mode,
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
@@ -667,6 +672,7 @@ class DeviceRules:
         self.last_ts = number("last_ts", -_INF)  # null: nothing taken yet
         self.last_seq = int(state.get("last_seq", -1))
         self.recent = {int(s): float(t) for s, t in state.get("recent") or []}
+        self.previous = {int(s): float(t) for s, t in state.get("previous") or []}
         if self.last_seq >= 0 and not self.recent and self.last_ts > -_INF:
             self.recent = {self.last_seq: self.last_ts}
         self.clock_offset = number("clock_offset", 0.0)

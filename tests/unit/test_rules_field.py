@@ -331,3 +331,11 @@ def test_a_profile_naming_a_table_not_shipped_falls_back_to_the_default() -> Non
     d = Device(DeviceProfile(Kind.ELEVATOR, code_table="no-such-table"))
     d.frame(0)
     assert [str(c.type) for c in d.event(1, 11)] == ["entrapment"]
+
+
+def test_a_copy_of_a_message_from_before_the_counter_restarted_is_a_duplicate() -> None:
+    d = Device()
+    d.frame(0, seq=32, door_locked=False)  # doors open at the landing, empty
+    d.event(0, 11, seq=0)  # the counter restarted: the device's own trapped code
+    assert d.frame(0, seq=32, door_locked=False) == []  # the broker's copy of the first frame
+    assert d.log() == [(True, "entrapment", 0.0)]
