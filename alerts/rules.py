@@ -260,6 +260,12 @@ class DeviceRules:
             changes += self._clear(AlarmType.OFFLINE, at, f"heard again ({what})")
         return changes
 
+    def heard(self, arrival: float) -> list[Change]:
+        """A message from the device that the rules cannot judge (refused by the decoder: a
+        broken payload, a clock outside the ingester's window). The device is alive all the same."""
+        self._heard(arrival)
+        return self._signs_of_life(self.device_now(arrival) if self.last_ts > -_INF else arrival, "message")
+
     def on_telemetry(self, ts: float, seq: int, frame: ElevatorTelemetry | BoilerTelemetry,
                      arrival: float) -> list[Change]:
         order, at = self._take(ts, seq, arrival)
