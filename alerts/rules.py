@@ -33,7 +33,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerts.model import Source
 from semon.alarm_types import AlarmType, EntrapmentThresholds
@@ -108,9 +108,9 @@ class Stuck(StrEnum):
     LANDING = "landing"  # stopped in the door zone, doors closed, not reopened (平层)
 
 
-@dataclass(frozen=True, slots=True)
-class Car:
-    """The facts of the latest elevator frame taken that the rules look back on."""
+class Car(NamedTuple):
+    """The facts of the latest elevator frame taken that the rules look back on (a tuple:
+    one is made for every frame)."""
 
     running: bool
     door_locked: bool
@@ -121,7 +121,7 @@ class Car:
 
     @classmethod
     def of(cls, f: ElevatorTelemetry) -> Car:
-        return cls(f.running, f.door_locked, f.door_zone, f.passenger, str(f.power), f.floor)
+        return cls(f.running, f.door_locked, f.door_zone, f.passenger, f.power, f.floor)
 
     @property
     def released(self) -> bool:
@@ -216,7 +216,10 @@ class DeviceRules:
 
     def _take(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
         """Place the message, note it, and give its device time (epoch seconds)."""
-        order = self.place(ts, seq)
+        recent = self.recent
+        # The common case first: the next message of the session, not seen before.
+        order = (Order.NEW if seq > self.last_seq >= 0 and seq not in recent and seq not in self.previous
+                 else self.place(ts, seq))
         if order is Order.DUPLICATE:
             return order, self.last_ts
         if order is Order.RESTART:
@@ -225,11 +228,12 @@ class DeviceRules:
             self.last_recovery_seq = -1
             self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
             self.changed = True
-        self.recent[seq] = ts
-        if len(self.recent) > self.settings.reorder_window:
-            floor = max(self.last_seq, seq) - self.settings.reorder_window
-            self.recent = {s: t for s, t in self.recent.items() if s > floor}
-        self._heard(arrival)
+            recent = self.recent
+        recent[seq] = ts
+        if len(recent) > self.settings.reorder_window:  # the first taken go first
+            del recent[next(iter(recent))]
+        self.last_arrival = max(self.last_arrival, arrival)
+        self.known = True
         ceiling = arrival + self.settings.clock_tolerance_s
         if order is Order.LATE:  # older than what is taken: its time, but never past the newest
             return order, min(ts + self.clock_offset, self.last_ts, ceiling)
@@ -239,7 +243,7 @@ class DeviceRules:
             # that passed at the engine stands in for the device's.
             at = ceiling if self.last_ts == -_INF else min(self.last_ts + max(0.0, arrival - self.last_heard),
                                                             ceiling)
-        at = max(at, self.last_ts)
+            at = max(at, self.last_ts)
         self.clock_offset = at - ts
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
@@ -376,7 +380,7 @@ class DeviceRules:
             return self._alarm_button(entry.code, at)
         changes: list[Change] = []
         if entry.mode is not None and order is not Order.LATE:
-            self._set_mode(str(entry.mode), at)
+            self._set_mode(entry.mode, at)
         if cls is EventClass.RECOVERY:
             if order is not Order.LATE:
                 self.last_recovery_seq = max(self.last_recovery_seq, seq)
@@ -521,7 +525,8 @@ class DeviceRules:
     def _detected(self, at: float) -> None:
         """A presence detection (a frame that saw a passenger, or the alarm button) at device
         time ``at``; kept only while the car is stuck, and only as long as a window reaches."""
-        if self.stuck_since is None or at < self.stuck_since:
+        if (self.stuck_since is None or at < self.stuck_since or AlarmType.ENTRAPMENT in self.open
+                or AlarmType.ENTRAPMENT in self.suppressed):
             return
         bisect.insort(self.detections, at)
         self.changed = True
@@ -544,20 +549,21 @@ class DeviceRules:
         return None
 
     def _entrapment(self, now: float) -> list[Change]:
-        stuck = self.stuck
-        at = self._trapped_at(now)
-        if at is None or stuck is None or self.stuck_since is None:
-            if stuck is not None and self.stuck_since is not None:
-                self._prune(now)
+        stuck, since = self.stuck, self.stuck_since
+        if stuck is None or since is None:
             return []
-        if AlarmType.ENTRAPMENT in self.open or AlarmType.ENTRAPMENT in self.suppressed:
+        at = self._trapped_at(now)
+        if at is None:
+            self._prune(now)
             return []
         where = "stopped outside the door zone" if stuck is Stuck.OUTSIDE else "doors not reopened at a landing"
         window = self._window(stuck)
         seen = sum(1 for d in self.detections if at - window <= d <= at)
+        self.detections = []  # judged: an open (or operator-closed) entrapment needs no more
+        self.changed = True
         floor = self.car.floor if self.car is not None else None
         return self._raise(AlarmType.ENTRAPMENT, Source.TELEMETRY, at,
-                           {"trigger": where, "floor": floor, "condition_since": self.stuck_since,
+                           {"trigger": where, "floor": floor, "condition_since": since,
                             "presence_detections": seen, "window_s": window})
 
     def _prune(self, now: float) -> None:
@@ -574,7 +580,8 @@ class DeviceRules:
 
     def _elevator(self, f: ElevatorTelemetry, ts: float) -> list[Change]:
         car = self.car = Car.of(f)
-        self._set_mode(str(f.mode), ts)
+        if f.mode != self.mode:
+            self._set_mode(f.mode, ts)
         # Running (its trip counter rising) while the register says it must not be used.
         ran = self.trip_count is not None and f.trip_count > self.trip_count
         self.trip_count = f.trip_count
