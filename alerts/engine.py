@@ -342,29 +342,29 @@ class RulesEngine:
             self._enqueue(topic.device_id, str(topic.kind), change)
 
     def _unjudged(self, message: Message, reason: RejectReason) -> None:
-        """A message the decoder refused still says something. From a device's own topic it
-        shows the device alive. An event refused only for its clock (a device whose clock was
-        reset by a power loss: 1970, 2000, or far ahead) is judged at its arrival: an alarm
-        button or a trapped code is never lost to a clock. The ingester keeps it in
-        ``rejected_messages`` with its reason; the alarm's details say the device time was
-        not used."""
+        """An event the decoder refused only for its clock (a device whose clock was reset by a
+        power loss: 1970, 2000, or far ahead) is judged at its arrival: an alarm button or a
+        trapped code is never lost to a clock. The ingester keeps it in ``rejected_messages``
+        with its reason; the alarm's details say the device's time was not used. Any other
+        refused message is not judged, and is no sign of life either: it carries nothing the
+        rules can place in the device's stream (a broker's redelivery of it would count again)."""
+        if reason not in _CLOCK_REASONS:
+            return
         try:
             topic = parse_topic(message.topic)
         except TopicError:
             return
-        if topic.channel is Channel.STATUS:
+        if topic.channel is not Channel.EVENT:
+            return
+        arrival = self.now()
+        event = _event_without_clock(message.payload, arrival)
+        if event is None:
             return
         rules = self._device(topic.device_id, topic.kind)
-        arrival = self.now()
-        event = _event_without_clock(message.payload, arrival) if (
-            topic.channel is Channel.EVENT and reason in _CLOCK_REASONS) else None
-        if event is None:
-            changes = rules.heard(arrival)
-        else:
-            changes = rules.on_event(arrival, event.seq, event.code, arrival)
-            for change in changes:
-                if change.raised:
-                    change.details["device_clock"] = f"ts refused ({reason}); judged at its arrival"
+        changes = rules.on_event(arrival, event.seq, event.code, arrival)
+        for change in changes:
+            if change.raised:
+                change.details["device_clock"] = f"ts refused ({reason}); judged at its arrival"
         if rules.changed:
             rules.changed = False
             self._dirty.add(topic.device_id)
@@ -463,9 +463,9 @@ class RulesEngine:
         async with self.pool.connection() as conn, conn.transaction():
             if change.raised:
                 alarm = await raise_alarm(conn, device_id=device_id, kind=kind, type=change.type,
-                                          source=change.source, raised_at=at, details=details)
+                                          source=change.source, raised_at=at, details=details, replay=True)
                 if alarm is None:
-                    return []  # open already (a replay after a restart)
+                    return []  # open already, or raised since (a replay after a restart)
                 self.raised += 1
                 out.append({"topic": "alarm", "op": "raised", "alarm": alarm.as_json()})
                 if alarm.type is AlarmType.ENTRAPMENT:

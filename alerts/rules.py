@@ -160,6 +160,9 @@ class DeviceRules:
         self.previous: dict[int, float] = {}  # the recent pairs of the session before a restart
         self.last_ts = -_INF  # device time of the newest message taken (monotone)
         self.clock_offset = 0.0  # device time = ts + clock_offset
+        # The least delay (arrival − device time) seen: device time may not gain on the engine's
+        # clock by more than the tolerance beyond it (a clock behind, corrected forward).
+        self.lag_floor = _INF
         self.last_heard = -_INF  # arrival of the newest telemetry or event (for the clock's steps)
         self.last_arrival = -_INF  # arrival of the newest sign of life (silence is counted from it)
         self.offline = False
@@ -176,6 +179,7 @@ class DeviceRules:
         # Alarms raised by a device code: the code and the seq of the message that raised it.
         self.by_code: dict[AlarmType, tuple[int, int]] = {}
         self.last_recovery_seq = -1  # seq of the latest back-to-normal code in this session
+        self.last_frame_seq = -1  # seq of the newest telemetry frame taken in this session
         # Telemetry-derived conditions with a minimum duration and hysteresis.
         self.raise_since: dict[AlarmType, float] = {}  # condition holding since (device time)
         self.clear_since: dict[AlarmType, float] = {}  # clearing condition holding since
@@ -226,6 +230,7 @@ class DeviceRules:
             self.previous, self.recent = self.recent, {}
             self.last_seq = -1
             self.last_recovery_seq = -1
+            self.last_frame_seq = -1
             self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
             self.changed = True
             recent = self.recent
@@ -234,16 +239,19 @@ class DeviceRules:
             del recent[next(iter(recent))]
         self.last_arrival = max(self.last_arrival, arrival)
         self.known = True
-        ceiling = arrival + self.settings.clock_tolerance_s
+        ceiling = arrival + self.settings.clock_tolerance_s - (max(self.lag_floor, 0.0) if self.lag_floor < _INF
+                                                              else 0.0)
         if order is Order.LATE:  # older than what is taken: its time, but never past the newest
             return order, min(ts + self.clock_offset, self.last_ts, ceiling)
         at = ts + self.clock_offset
         if at < self.last_ts or at > ceiling:
-            # The clock stepped back, or runs ahead of the engine's: across the step, the time
-            # that passed at the engine stands in for the device's.
+            # The clock stepped back, or gained on the engine's clock (ahead of it, or jumped
+            # forward from behind): across the step, the time that passed at the engine stands
+            # in for the device's.
             at = ceiling if self.last_ts == -_INF else min(self.last_ts + max(0.0, arrival - self.last_heard),
                                                             ceiling)
             at = max(at, self.last_ts)
+        self.lag_floor = min(self.lag_floor, arrival - at)
         self.clock_offset = at - ts
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
@@ -264,22 +272,19 @@ class DeviceRules:
             changes += self._clear(AlarmType.OFFLINE, at, f"heard again ({what})")
         return changes
 
-    def heard(self, arrival: float) -> list[Change]:
-        """A message from the device that the rules cannot judge (refused by the decoder: a
-        broken payload, a clock outside the ingester's window). The device is alive all the same."""
-        self._heard(arrival)
-        return self._signs_of_life(self.device_now(arrival) if self.last_ts > -_INF else arrival, "message")
-
     def on_telemetry(self, ts: float, seq: int, frame: ElevatorTelemetry | BoilerTelemetry,
                      arrival: float) -> list[Change]:
         order, at = self._take(ts, seq, arrival)
         if order is Order.DUPLICATE:
             return []
         changes = self._signs_of_life(at, "telemetry")
-        if order is Order.LATE:  # a newer frame is taken: only a passenger it saw still counts
+        if order is Order.LATE and seq <= self.last_frame_seq:
+            # A newer frame is taken: only a passenger it saw still counts. (Overtaken by an
+            # event only, it is still the newest frame: events carry no state of the car.)
             if isinstance(frame, ElevatorTelemetry) and frame.passenger:
                 self._detected(at)
             return changes + self.evaluate(self.last_ts)
+        self.last_frame_seq = seq
         if isinstance(frame, ElevatorTelemetry):
             changes += self._elevator(frame, at)
         else:
@@ -331,7 +336,8 @@ class DeviceRules:
     def device_now(self, arrival_now: float) -> float:
         """The device's time now, estimated from the newest message and the time since."""
         estimate = self.last_ts + max(arrival_now - self.last_heard, 0.0)
-        return min(estimate, arrival_now + self.settings.clock_tolerance_s)
+        floor = max(self.lag_floor, 0.0) if self.lag_floor < _INF else 0.0
+        return min(estimate, arrival_now + self.settings.clock_tolerance_s - floor)
 
     def tick(self, arrival_now: float, *, judge_silence: bool = True) -> list[Change]:
         """Time passing without messages: conditions mature, silence is noticed (unless
@@ -394,7 +400,9 @@ class DeviceRules:
         if entry.alarm is None:
             return changes
         changes += self._raise(entry.alarm, Source.CODE, at, {"code": entry.code})
-        if changes and changes[-1].raised:
+        raised = bool(changes) and changes[-1].raised
+        changes += self._button_promoted(at)
+        if raised:
             self.by_code[entry.alarm] = (entry.code, seq)
             if Recovery.BACK_TO_NORMAL in entry.recovery and seq < self.last_recovery_seq:
                 # Received after the back-to-normal the device sent after it: over already.
@@ -414,7 +422,23 @@ class DeviceRules:
         self.changed = True
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
 
-    def _button_means_trapped(self, at: float) -> str:
+    def _button_promoted(self, at: float) -> list[Change]:
+        """A button alarm still open becomes an entrapment once the car is seen stuck between
+        floors, off the mains or with a fault (the frame the press followed may arrive after
+        it, or the car stops after the press): someone pressed it, and something is wrong."""
+        if self.button_at is None or AlarmType.ALARM_BUTTON not in self.open:
+            return []
+        why = self._button_means_trapped(at, passenger=False)
+        if not why:
+            return []
+        changes = self._raise(AlarmType.ENTRAPMENT, Source.CODE, max(at, self.button_at),
+                              {"trigger": f"alarm button ({why})", "button_at": self.button_at})
+        if changes:
+            self.button_at = None
+            changes += self._clear(AlarmType.ALARM_BUTTON, changes[0].at, "an entrapment now")
+        return changes
+
+    def _button_means_trapped(self, at: float, *, passenger: bool = True) -> str:
         car = self.car
         if car is not None and not car.running and not car.door_zone:
             return "car stopped outside the door zone"
@@ -424,6 +448,8 @@ class DeviceRules:
         if faults:
             return "fault open: " + ", ".join(faults)
         window = self.entrapment.outside_door_zone_s
+        if not passenger:
+            return ""
         if (car is not None and car.passenger) or any(at - window <= d for d in self.detections):
             return "passenger in the car"
         return ""
@@ -608,6 +634,7 @@ class DeviceRules:
                 self.button_at = None
                 changes += self._clear(AlarmType.ALARM_BUTTON, ts, "doors open at a landing, car empty")
         changes += self._recovered_by(car, ts)
+        changes += self._button_promoted(ts)
         if self.profile.reports_events:
             return changes
         # Faults the device does not report itself, from its telemetry.
@@ -659,13 +686,13 @@ class DeviceRules:
             "last_ts": self.last_ts, "last_seq": self.last_seq, "offline": self.offline,
             "recent": [[s, t] for s, t in sorted(self.recent.items())],
             "previous": [[s, t] for s, t in sorted(self.previous.items())], "clock_offset": self.clock_offset,
-            "last_heard": self.last_heard, "known": self.known, "mode": self.mode,
+            "last_heard": self.last_heard, "lag_floor": self.lag_floor, "known": self.known, "mode": self.mode,
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
             "stuck": None if self.stuck is None else str(self.stuck), "stuck_since": self.stuck_since,
             "detections": list(self.detections), "button_at": self.button_at, "trip_count": self.trip_count,
             "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
-            "last_recovery_seq": self.last_recovery_seq,
+            "last_recovery_seq": self.last_recovery_seq, "last_frame_seq": self.last_frame_seq,
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
             "hold_s": {str(k): v for k, v in self.hold_s.items()},
@@ -689,6 +716,7 @@ class DeviceRules:
         if self.last_seq >= 0 and not self.recent and self.last_ts > -_INF:
             self.recent = {self.last_seq: self.last_ts}
         self.clock_offset = number("clock_offset", 0.0)
+        self.lag_floor = number("lag_floor", _INF)
         self.last_heard = min(number("last_heard", arrival), arrival)
         self.last_arrival = arrival  # silence is counted from the restart
         self.known = bool(state.get("known", self.last_ts > -_INF))
@@ -713,6 +741,7 @@ class DeviceRules:
         self.trip_count = None if trips is None else int(trips)
         self.by_code = {AlarmType(a): (int(c), int(s)) for a, (c, s) in state.get("by_code", {}).items()}
         self.last_recovery_seq = int(state.get("last_recovery_seq", -1))
+        self.last_frame_seq = int(state.get("last_frame_seq", self.last_seq))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}
         self.clear_since = {AlarmType(k): float(v) for k, v in state.get("clear_since", {}).items()}
         self.hold_s = {AlarmType(k): float(v) for k, v in state.get("hold_s", {}).items()}
