@@ -244,6 +244,11 @@ class DeviceRules:
         if order is Order.LATE:  # older than what is taken: its time, but never past the newest
             return order, min(ts + self.clock_offset, self.last_ts, ceiling)
         at = ts + self.clock_offset
+        if self.last_ts - self.settings.clock_tolerance_s <= at < self.last_ts:
+            # Stamped a moment before the newest (an event built by another task than the frame
+            # it follows): jitter, not a step of the clock. It takes the newest time.
+            self.last_seq = seq
+            return Order.NEW, self.last_ts
         if at < self.last_ts or at > ceiling:
             # The clock stepped back, or gained on the engine's clock (ahead of it, or jumped
             # forward from behind): across the step, the time that passed at the engine stands
