@@ -256,7 +256,10 @@ class DeviceRules:
             at = ceiling if self.last_ts == -_INF else min(self.last_ts + max(0.0, arrival - self.last_heard),
                                                             ceiling)
             at = max(at, self.last_ts)
-        self.lag_floor = min(self.lag_floor, arrival - at)
+        if self.last_heard > -_INF and arrival - self.last_heard >= at - self.last_ts - self.settings.clock_tolerance_s:
+            # Sent and received at the same pace: its delay is the clock's, not a backlog's (a
+            # burst of stored or queued messages arrives faster than it was sent).
+            self.lag_floor = min(self.lag_floor, arrival - at)
         self.clock_offset = at - ts
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
@@ -429,10 +432,12 @@ class DeviceRules:
 
     def _button_promoted(self, at: float) -> list[Change]:
         """A button alarm still open becomes an entrapment once the car is seen stuck between
-        floors, off the mains or with a fault (the frame the press followed may arrive after
-        it, or the car stops after the press): someone pressed it, and something is wrong."""
-        if self.button_at is None or AlarmType.ALARM_BUTTON not in self.open:
-            return []
+        floors, off the mains or with a fault within the outside-the-door-zone window of the
+        press (the frame the press followed may arrive after it, or the car stops just after
+        the press): someone pressed it, and something is wrong."""
+        if (self.button_at is None or AlarmType.ALARM_BUTTON not in self.open
+                or at - self.button_at > self.entrapment.outside_door_zone_s):
+            return []  # (a press long before the stop is not this stop's)
         why = self._button_means_trapped(at, passenger=False)
         if not why:
             return []

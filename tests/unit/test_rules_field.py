@@ -395,3 +395,23 @@ def test_events_stamped_a_moment_before_their_frames_do_not_move_device_time() -
     for t in range(50, 80):
         d.frame(t, **STUCK)
     assert d.log() == [(True, "entrapment", 65.0)]
+
+
+def test_a_device_first_heard_through_a_backlog_keeps_the_backlogs_time() -> None:
+    d = Device()
+    for t in range(0, 65, 5):  # stuck between floors with someone in, all delivered at 61 s
+        d.frame(t, arrival=61, **STUCK)
+    assert d.log() == [(True, "entrapment", 15.0)]
+
+
+def test_a_button_pressed_long_before_a_short_stop_is_not_that_stops_entrapment() -> None:
+    d = Device()
+    d.frame(0)
+    d.event(1, 90)  # someone tries the button of an idle car: minor
+    d.frame(5)
+    d.frame(30, door_locked=False, passenger=True)
+    d.frame(33, passenger=True, **RUN)
+    d.frame(35, door_zone=False, passenger=True)  # a 3 s stop between floors, 34 s after the press
+    d.frame(38, passenger=True, **RUN)
+    d.frame(40, door_locked=False, passenger=True)
+    assert d.log() == [(True, "alarm_button", 1.0)]
