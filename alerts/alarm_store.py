@@ -14,15 +14,20 @@ from semon.alarm_types import AlarmType
 
 
 async def raise_alarm(conn: AsyncConnection, *, device_id: str, kind: str, type: AlarmType, source: Source,
-                      raised_at: datetime, details: dict[str, Any] | None = None) -> Alarm | None:
-    """Open an alarm; None if one of this device and type is open already."""
+                      raised_at: datetime, details: dict[str, Any] | None = None,
+                      replay: bool = False) -> Alarm | None:
+    """Open an alarm; None if one of this device and type is open already. With ``replay``
+    (the rules engine), also None if an alarm of this device and type was raised at or after
+    ``raised_at``: the engine restored from a checkpoint replays the messages since, and an
+    alarm raised and cleared in that span is history already written, not a new one."""
     cur = await conn.execute(
         f"""INSERT INTO alarms (device_id, kind, type, severity, source, raised_at, district_code, details)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            SELECT %s, %s, %s, %s, %s, %s, %s, %s
+            WHERE NOT (%s AND EXISTS (SELECT 1 FROM alarms WHERE device_id = %s AND type = %s AND raised_at >= %s))
             ON CONFLICT (device_id, type) WHERE state = 'open' DO NOTHING
             RETURNING {ALARM_COLUMNS}""",
         (device_id, kind, str(type), str(SEVERITY.get(type, Severity.MINOR)), str(source), raised_at,
-         district_of(device_id), Jsonb(details or {})),
+         district_of(device_id), Jsonb(details or {}), replay, device_id, str(type), raised_at),
     )
     row = await cur.fetchone()
     return alarm_from_row(row) if row else None

@@ -23,9 +23,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 
 from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
 from alerts.hub import LiveHub
@@ -40,7 +42,7 @@ from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
 from semon.protocol.decode import Decoded, RejectReason, decode
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage
-from semon.protocol.topics import Channel, Kind
+from semon.protocol.topics import Channel, Kind, TopicError, parse_topic
 from semon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,23 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [json_safe(v) for v in value]
     return json_safe(str(value))
+
+
+_CLOCK_REASONS = frozenset({RejectReason.BAD_TIMESTAMP, RejectReason.STALE_TIMESTAMP,
+                            RejectReason.FUTURE_TIMESTAMP})
+
+
+def _event_without_clock(payload: bytes, arrival: float) -> DeviceEvent | None:
+    """The event in ``payload`` stamped with ``arrival`` instead of its own ``ts``, if it is
+    one apart from its clock; None otherwise."""
+    try:
+        document = orjson.loads(payload)
+        if not isinstance(document, dict):
+            return None
+        document["ts"] = round(arrival * 1000)
+        return DeviceEvent.model_validate_json(orjson.dumps(document))
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, ValidationError, TypeError):
+        return None
 
 
 def transient(exc: BaseException) -> bool:
@@ -296,6 +315,7 @@ class RulesEngine:
         if not isinstance(result, Decoded):
             # The ingester records why, with the payload; here only a count.
             self.metrics.message_errors.inc(1, str(result.reason))
+            self._unjudged(message, result.reason)
             return
         topic, payload = result.topic, result.payload
         rules = self._device(topic.device_id, topic.kind)
@@ -315,6 +335,36 @@ class RulesEngine:
         else:
             self.metrics.message_errors.inc(1, str(RejectReason.BAD_TOPIC))
             return
+        if rules.changed:
+            rules.changed = False
+            self._dirty.add(topic.device_id)
+        for change in changes:
+            self._enqueue(topic.device_id, str(topic.kind), change)
+
+    def _unjudged(self, message: Message, reason: RejectReason) -> None:
+        """An event the decoder refused only for its clock (a device whose clock was reset by a
+        power loss: 1970, 2000, or far ahead) is judged at its arrival: an alarm button or a
+        trapped code is never lost to a clock. The ingester keeps it in ``rejected_messages``
+        with its reason; the alarm's details say the device's time was not used. Any other
+        refused message is not judged, and is no sign of life either: it carries nothing the
+        rules can place in the device's stream (a broker's redelivery of it would count again)."""
+        if reason not in _CLOCK_REASONS:
+            return
+        try:
+            topic = parse_topic(message.topic)
+        except TopicError:
+            return
+        if topic.channel is not Channel.EVENT:
+            return
+        arrival = self.now()
+        event = _event_without_clock(message.payload, arrival)
+        if event is None:
+            return
+        rules = self._device(topic.device_id, topic.kind)
+        changes = rules.on_event(arrival, event.seq, event.code, arrival)
+        for change in changes:
+            if change.raised:
+                change.details["device_clock"] = f"ts refused ({reason}); judged at its arrival"
         if rules.changed:
             rules.changed = False
             self._dirty.add(topic.device_id)
@@ -413,9 +463,9 @@ class RulesEngine:
         async with self.pool.connection() as conn, conn.transaction():
             if change.raised:
                 alarm = await raise_alarm(conn, device_id=device_id, kind=kind, type=change.type,
-                                          source=change.source, raised_at=at, details=details)
+                                          source=change.source, raised_at=at, details=details, replay=True)
                 if alarm is None:
-                    return []  # open already (a replay after a restart)
+                    return []  # open already, or raised since (a replay after a restart)
                 self.raised += 1
                 out.append({"topic": "alarm", "op": "raised", "alarm": alarm.as_json()})
                 if alarm.type is AlarmType.ENTRAPMENT:

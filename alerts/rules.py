@@ -10,7 +10,8 @@ inspection mode with a technician inside. The rules take each of these as it com
   ``seq`` than any taken is new; one a little below it, never seen, is late; one seen before
   (same ``seq``, same ``ts``) is a duplicate and changes nothing. A ``seq`` far below, or a
   ``seq`` seen before with another ``ts``, means the device restarted its counter: a new
-  session. A late telemetry frame never overwrites a newer one; a late event is always judged:
+  session (a copy of a message of the session before, by its seq and ts, is still a
+  duplicate). A late telemetry frame never overwrites a newer one; a late event is always judged:
   an alarm button, a trapped code, a fault happened, whenever it arrives.
 - **Durations are measured in device time**: the device's ``ts``, made monotone in ``seq``
   order and never more than ``clock_tolerance_s`` ahead of the engine's clock at arrival. A clock
@@ -32,7 +33,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerts.model import Source
 from semon.alarm_types import AlarmType, EntrapmentThresholds
@@ -107,9 +108,9 @@ class Stuck(StrEnum):
     LANDING = "landing"  # stopped in the door zone, doors closed, not reopened (平层)
 
 
-@dataclass(frozen=True, slots=True)
-class Car:
-    """The facts of the latest elevator frame taken that the rules look back on."""
+class Car(NamedTuple):
+    """The facts of the latest elevator frame taken that the rules look back on (a tuple:
+    one is made for every frame)."""
 
     running: bool
     door_locked: bool
@@ -120,7 +121,7 @@ class Car:
 
     @classmethod
     def of(cls, f: ElevatorTelemetry) -> Car:
-        return cls(f.running, f.door_locked, f.door_zone, f.passenger, str(f.power), f.floor)
+        return cls(f.running, f.door_locked, f.door_zone, f.passenger, f.power, f.floor)
 
     @property
     def released(self) -> bool:
@@ -156,8 +157,12 @@ class DeviceRules:
         # The stream: the session's highest seq, the recent (seq, ts) pairs taken, device time.
         self.last_seq = -1
         self.recent: dict[int, float] = {}
+        self.previous: dict[int, float] = {}  # the recent pairs of the session before a restart
         self.last_ts = -_INF  # device time of the newest message taken (monotone)
         self.clock_offset = 0.0  # device time = ts + clock_offset
+        # The least delay (arrival − device time) seen: device time may not gain on the engine's
+        # clock by more than the tolerance beyond it (a clock behind, corrected forward).
+        self.lag_floor = _INF
         self.last_heard = -_INF  # arrival of the newest telemetry or event (for the clock's steps)
         self.last_arrival = -_INF  # arrival of the newest sign of life (silence is counted from it)
         self.offline = False
@@ -174,6 +179,7 @@ class DeviceRules:
         # Alarms raised by a device code: the code and the seq of the message that raised it.
         self.by_code: dict[AlarmType, tuple[int, int]] = {}
         self.last_recovery_seq = -1  # seq of the latest back-to-normal code in this session
+        self.last_frame_seq = -1  # seq of the newest telemetry frame taken in this session
         # Telemetry-derived conditions with a minimum duration and hysteresis.
         self.raise_since: dict[AlarmType, float] = {}  # condition holding since (device time)
         self.clear_since: dict[AlarmType, float] = {}  # clearing condition holding since
@@ -204,6 +210,8 @@ class DeviceRules:
         seen = self.recent.get(seq)
         if seen is not None:
             return Order.DUPLICATE if seen == ts else Order.RESTART
+        if self.previous.get(seq) == ts:  # a copy of the session before the counter restarted
+            return Order.DUPLICATE
         if seq > self.last_seq:
             return Order.NEW
         if seq > self.last_seq - self.settings.reorder_window:
@@ -212,30 +220,43 @@ class DeviceRules:
 
     def _take(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
         """Place the message, note it, and give its device time (epoch seconds)."""
-        order = self.place(ts, seq)
+        recent = self.recent
+        # The common case first: the next message of the session, not seen before.
+        order = (Order.NEW if seq > self.last_seq >= 0 and seq not in recent and seq not in self.previous
+                 else self.place(ts, seq))
         if order is Order.DUPLICATE:
             return order, self.last_ts
         if order is Order.RESTART:
-            self.recent.clear()
+            self.previous, self.recent = self.recent, {}
             self.last_seq = -1
             self.last_recovery_seq = -1
+            self.last_frame_seq = -1
             self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
             self.changed = True
-        self.recent[seq] = ts
-        if len(self.recent) > self.settings.reorder_window:
-            floor = max(self.last_seq, seq) - self.settings.reorder_window
-            self.recent = {s: t for s, t in self.recent.items() if s > floor}
-        self._heard(arrival)
-        ceiling = arrival + self.settings.clock_tolerance_s
+            recent = self.recent
+        recent[seq] = ts
+        if len(recent) > self.settings.reorder_window:  # the first taken go first
+            del recent[next(iter(recent))]
+        self.last_arrival = max(self.last_arrival, arrival)
+        self.known = True
+        ceiling = arrival + self.settings.clock_tolerance_s - (max(self.lag_floor, 0.0) if self.lag_floor < _INF
+                                                              else 0.0)
         if order is Order.LATE:  # older than what is taken: its time, but never past the newest
             return order, min(ts + self.clock_offset, self.last_ts, ceiling)
         at = ts + self.clock_offset
+        if self.last_ts - self.settings.clock_tolerance_s <= at < self.last_ts:
+            # Stamped a moment before the newest (an event built by another task than the frame
+            # it follows): jitter, not a step of the clock. It takes the newest time.
+            self.last_seq = seq
+            return Order.NEW, self.last_ts
         if at < self.last_ts or at > ceiling:
-            # The clock stepped back, or runs ahead of the engine's: across the step, the time
-            # that passed at the engine stands in for the device's.
+            # The clock stepped back, or gained on the engine's clock (ahead of it, or jumped
+            # forward from behind): across the step, the time that passed at the engine stands
+            # in for the device's.
             at = ceiling if self.last_ts == -_INF else min(self.last_ts + max(0.0, arrival - self.last_heard),
                                                             ceiling)
-        at = max(at, self.last_ts)
+            at = max(at, self.last_ts)
+        self.lag_floor = min(self.lag_floor, arrival - at)
         self.clock_offset = at - ts
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
@@ -262,10 +283,13 @@ class DeviceRules:
         if order is Order.DUPLICATE:
             return []
         changes = self._signs_of_life(at, "telemetry")
-        if order is Order.LATE:  # a newer frame is taken: only a passenger it saw still counts
+        if order is Order.LATE and seq <= self.last_frame_seq:
+            # A newer frame is taken: only a passenger it saw still counts. (Overtaken by an
+            # event only, it is still the newest frame: events carry no state of the car.)
             if isinstance(frame, ElevatorTelemetry) and frame.passenger:
                 self._detected(at)
             return changes + self.evaluate(self.last_ts)
+        self.last_frame_seq = seq
         if isinstance(frame, ElevatorTelemetry):
             changes += self._elevator(frame, at)
         else:
@@ -317,7 +341,8 @@ class DeviceRules:
     def device_now(self, arrival_now: float) -> float:
         """The device's time now, estimated from the newest message and the time since."""
         estimate = self.last_ts + max(arrival_now - self.last_heard, 0.0)
-        return min(estimate, arrival_now + self.settings.clock_tolerance_s)
+        floor = max(self.lag_floor, 0.0) if self.lag_floor < _INF else 0.0
+        return min(estimate, arrival_now + self.settings.clock_tolerance_s - floor)
 
     def tick(self, arrival_now: float, *, judge_silence: bool = True) -> list[Change]:
         """Time passing without messages: conditions mature, silence is noticed (unless
@@ -366,7 +391,7 @@ class DeviceRules:
             return self._alarm_button(entry.code, at)
         changes: list[Change] = []
         if entry.mode is not None and order is not Order.LATE:
-            self._set_mode(str(entry.mode), at)
+            self._set_mode(entry.mode, at)
         if cls is EventClass.RECOVERY:
             if order is not Order.LATE:
                 self.last_recovery_seq = max(self.last_recovery_seq, seq)
@@ -380,7 +405,9 @@ class DeviceRules:
         if entry.alarm is None:
             return changes
         changes += self._raise(entry.alarm, Source.CODE, at, {"code": entry.code})
-        if changes and changes[-1].raised:
+        raised = bool(changes) and changes[-1].raised
+        changes += self._button_promoted(at)
+        if raised:
             self.by_code[entry.alarm] = (entry.code, seq)
             if Recovery.BACK_TO_NORMAL in entry.recovery and seq < self.last_recovery_seq:
                 # Received after the back-to-normal the device sent after it: over already.
@@ -400,7 +427,23 @@ class DeviceRules:
         self.changed = True
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
 
-    def _button_means_trapped(self, at: float) -> str:
+    def _button_promoted(self, at: float) -> list[Change]:
+        """A button alarm still open becomes an entrapment once the car is seen stuck between
+        floors, off the mains or with a fault (the frame the press followed may arrive after
+        it, or the car stops after the press): someone pressed it, and something is wrong."""
+        if self.button_at is None or AlarmType.ALARM_BUTTON not in self.open:
+            return []
+        why = self._button_means_trapped(at, passenger=False)
+        if not why:
+            return []
+        changes = self._raise(AlarmType.ENTRAPMENT, Source.CODE, max(at, self.button_at),
+                              {"trigger": f"alarm button ({why})", "button_at": self.button_at})
+        if changes:
+            self.button_at = None
+            changes += self._clear(AlarmType.ALARM_BUTTON, changes[0].at, "an entrapment now")
+        return changes
+
+    def _button_means_trapped(self, at: float, *, passenger: bool = True) -> str:
         car = self.car
         if car is not None and not car.running and not car.door_zone:
             return "car stopped outside the door zone"
@@ -410,6 +453,8 @@ class DeviceRules:
         if faults:
             return "fault open: " + ", ".join(faults)
         window = self.entrapment.outside_door_zone_s
+        if not passenger:
+            return ""
         if (car is not None and car.passenger) or any(at - window <= d for d in self.detections):
             return "passenger in the car"
         return ""
@@ -511,7 +556,8 @@ class DeviceRules:
     def _detected(self, at: float) -> None:
         """A presence detection (a frame that saw a passenger, or the alarm button) at device
         time ``at``; kept only while the car is stuck, and only as long as a window reaches."""
-        if self.stuck_since is None or at < self.stuck_since:
+        if (self.stuck_since is None or at < self.stuck_since or AlarmType.ENTRAPMENT in self.open
+                or AlarmType.ENTRAPMENT in self.suppressed):
             return
         bisect.insort(self.detections, at)
         self.changed = True
@@ -534,20 +580,21 @@ class DeviceRules:
         return None
 
     def _entrapment(self, now: float) -> list[Change]:
-        stuck = self.stuck
-        at = self._trapped_at(now)
-        if at is None or stuck is None or self.stuck_since is None:
-            if stuck is not None and self.stuck_since is not None:
-                self._prune(now)
+        stuck, since = self.stuck, self.stuck_since
+        if stuck is None or since is None:
             return []
-        if AlarmType.ENTRAPMENT in self.open or AlarmType.ENTRAPMENT in self.suppressed:
+        at = self._trapped_at(now)
+        if at is None:
+            self._prune(now)
             return []
         where = "stopped outside the door zone" if stuck is Stuck.OUTSIDE else "doors not reopened at a landing"
         window = self._window(stuck)
         seen = sum(1 for d in self.detections if at - window <= d <= at)
+        self.detections = []  # judged: an open (or operator-closed) entrapment needs no more
+        self.changed = True
         floor = self.car.floor if self.car is not None else None
         return self._raise(AlarmType.ENTRAPMENT, Source.TELEMETRY, at,
-                           {"trigger": where, "floor": floor, "condition_since": self.stuck_since,
+                           {"trigger": where, "floor": floor, "condition_since": since,
                             "presence_detections": seen, "window_s": window})
 
     def _prune(self, now: float) -> None:
@@ -564,7 +611,8 @@ class DeviceRules:
 
     def _elevator(self, f: ElevatorTelemetry, ts: float) -> list[Change]:
         car = self.car = Car.of(f)
-        self._set_mode(str(f.mode), ts)
+        if f.mode != self.mode:
+            self._set_mode(f.mode, ts)
         # Running (its trip counter rising) while the register says it must not be used.
         ran = self.trip_count is not None and f.trip_count > self.trip_count
         self.trip_count = f.trip_count
@@ -591,6 +639,7 @@ class DeviceRules:
                 self.button_at = None
                 changes += self._clear(AlarmType.ALARM_BUTTON, ts, "doors open at a landing, car empty")
         changes += self._recovered_by(car, ts)
+        changes += self._button_promoted(ts)
         if self.profile.reports_events:
             return changes
         # Faults the device does not report itself, from its telemetry.
@@ -640,14 +689,15 @@ class DeviceRules:
         car = self.car
         return {
             "last_ts": self.last_ts, "last_seq": self.last_seq, "offline": self.offline,
-            "recent": [[s, t] for s, t in sorted(self.recent.items())], "clock_offset": self.clock_offset,
-            "last_heard": self.last_heard, "known": self.known, "mode": self.mode,
+            "recent": [[s, t] for s, t in sorted(self.recent.items())],
+            "previous": [[s, t] for s, t in sorted(self.previous.items())], "clock_offset": self.clock_offset,
+            "last_heard": self.last_heard, "lag_floor": self.lag_floor, "known": self.known, "mode": self.mode,
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
             "stuck": None if self.stuck is None else str(self.stuck), "stuck_since": self.stuck_since,
             "detections": list(self.detections), "button_at": self.button_at, "trip_count": self.trip_count,
             "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
-            "last_recovery_seq": self.last_recovery_seq,
+            "last_recovery_seq": self.last_recovery_seq, "last_frame_seq": self.last_frame_seq,
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
             "hold_s": {str(k): v for k, v in self.hold_s.items()},
@@ -667,9 +717,11 @@ class DeviceRules:
         self.last_ts = number("last_ts", -_INF)  # null: nothing taken yet
         self.last_seq = int(state.get("last_seq", -1))
         self.recent = {int(s): float(t) for s, t in state.get("recent") or []}
+        self.previous = {int(s): float(t) for s, t in state.get("previous") or []}
         if self.last_seq >= 0 and not self.recent and self.last_ts > -_INF:
             self.recent = {self.last_seq: self.last_ts}
         self.clock_offset = number("clock_offset", 0.0)
+        self.lag_floor = number("lag_floor", _INF)
         self.last_heard = min(number("last_heard", arrival), arrival)
         self.last_arrival = arrival  # silence is counted from the restart
         self.known = bool(state.get("known", self.last_ts > -_INF))
@@ -694,6 +746,7 @@ class DeviceRules:
         self.trip_count = None if trips is None else int(trips)
         self.by_code = {AlarmType(a): (int(c), int(s)) for a, (c, s) in state.get("by_code", {}).items()}
         self.last_recovery_seq = int(state.get("last_recovery_seq", -1))
+        self.last_frame_seq = int(state.get("last_frame_seq", self.last_seq))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}
         self.clear_since = {AlarmType(k): float(v) for k, v in state.get("clear_since", {}).items()}
         self.hold_s = {AlarmType(k): float(v) for k, v in state.get("hold_s", {}).items()}

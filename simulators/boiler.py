@@ -261,15 +261,14 @@ class Boiler(SimDevice):
     def inject(self, action: Any) -> None:
         """Schedule an action from ``simulators.faults``; one the medium lacks is refused now."""
         self._check(action)
-        self.at(action.at, lambda t, out: self.apply(action, t, out))
+        if not self.inject_untimed(action):
+            self.at(action.at, lambda t, out: self.apply(action, t, out))
 
     def apply(self, fault: Any, t: float, out: list[Output]) -> None:
         self._check(fault)
-        if isinstance(fault, f.Silent):
-            self.go_silent(t, fault.duration, out)
-        elif isinstance(fault, f.Disconnect):
-            self.drop_link(t, fault.duration, out)
-        elif fault.do not in self._faults:  # the same failure again while in progress changes nothing
+        if self.apply_to_any(fault, t, out):
+            return
+        if fault.do not in self._faults:  # the same failure again while in progress changes nothing
             self._faults[fault.do] = fault
             self._begin(fault.do, t)
 
@@ -286,7 +285,7 @@ class Boiler(SimDevice):
     # --- faults --------------------------------------------------------------------------
 
     def _check(self, action: Any) -> None:
-        if isinstance(action, f.Silent | f.Disconnect):
+        if isinstance(action, f.ANY_DEVICE):
             return
         if not isinstance(action, f.BoilerFault):
             raise SimError(f"{getattr(action, 'do', type(action).__name__)} does not apply to a boiler")

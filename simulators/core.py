@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from semon.alarm_types import AlarmType
 from semon.protocol.topics import Channel, Kind, topic_for
+from simulators import faults as f
 from simulators.faults import applies_to
 
 INF = float("inf")
@@ -28,7 +29,7 @@ INF = float("inf")
 class Frame:
     """A telemetry frame or an event as the device publishes it (``ts`` and ``seq`` included)."""
 
-    t: float
+    t: float  # simulation time it is published (its ``ts`` may differ: a stepped clock, a skewed event)
     device_id: str
     kind: Kind
     channel: Channel
@@ -42,6 +43,8 @@ class Frame:
 class LinkEvent(StrEnum):
     DROP = "drop"  # the connection is lost without DISCONNECT: the broker publishes the Last Will
     RESTORE = "restore"  # connected again: ``online``, then whatever was kept meanwhile
+    # Connected again without publishing ``online``: only what was kept, then new frames.
+    RESTORE_WITHOUT_ONLINE = "restore_without_online"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +107,17 @@ class SimDevice(ABC):
         self.device_id = device_id
         self.origin_ms = origin_ms  # epoch milliseconds of simulation time 0
         self.periods = periods
+        self.seed = seed
         self.rng = device_rng(seed, device_id)
         self.now = 0.0
         self.seq = 0
         self.muted_until = -INF  # a hung controller: nothing is published, seq stands still
+        self.clock_offset_ms = 0  # the device's clock minus the true time (a restart may set it)
+        self._clock_steps: list[tuple[float, float, int]] = []  # (from, until, ms) of each clock step
+        self.event_skew: f.EventSkew | None = None  # events stamped before the frame published first
+        self._skew_rng: random.Random | None = None
+        self._skewed: tuple[float, float] | None = None  # (t, seconds) of the last event stamped early
+        self._last_telemetry_t = -INF
         self._timers: list[tuple[float, int, Timer]] = []
         self._order = itertools.count()
         self._last_snapshot: Hashable = None
@@ -148,9 +158,13 @@ class SimDevice(ABC):
     def muted(self) -> bool:
         return self.now < self.muted_until
 
-    def _stamp(self, t: float, body: dict[str, Any]) -> dict[str, Any]:
+    def _stamp(self, t: float, body: dict[str, Any], *, early_ms: int = 0) -> dict[str, Any]:
         self.seq += 1
-        return {"ts": self.origin_ms + round(t * 1000), "seq": self.seq, **body}
+        offset = self.clock_offset_ms
+        for begin, end, step_ms in self._clock_steps:
+            if begin <= t < end:
+                offset += step_ms
+        return {"ts": self.origin_ms + round(t * 1000) + offset - early_ms, "seq": self.seq, **body}
 
     def emit_event(self, t: float, code: int, out: list[Output], *, floor: int | None = None,
                    detail: str | None = None) -> None:
@@ -161,9 +175,24 @@ class SimDevice(ABC):
             body["floor"] = floor
         if detail is not None:
             body["detail"] = detail[:200]
-        out.append(Frame(t, self.device_id, self.kind, Channel.EVENT, self._stamp(t, body)))
+        early_ms = 0
+        if self.event_skew is not None:
+            # The telemetry task publishes its frame of this instant first; the event task
+            # stamped the event a few milliseconds before it.
+            if self._last_telemetry_t != t:
+                self._publish_telemetry(t, self.snapshot(t), out)
+            low, high = self.event_skew.skew_range_ms
+            if self._skew_rng is None:
+                self._skew_rng = random.Random(f"{self.seed}:{self.device_id}:event-skew")
+            early_ms = self._skew_rng.randint(low, high)
+            self._skewed = (t, early_ms / 1000)
+        out.append(Frame(t, self.device_id, self.kind, Channel.EVENT, self._stamp(t, body, early_ms=early_ms)))
 
     def cause(self, t: float, alarm: AlarmType, out: list[Output]) -> None:
+        """Record that ``alarm`` is due from ``t``. Right after an event stamped early (event
+        skew) the condition began at the event's stamp, so that is the time recorded."""
+        if self._skewed is not None and self._skewed[0] == t:
+            t -= self._skewed[1]
         out.append(Cause(t, self.device_id, alarm))
 
     def _check_telemetry(self, t: float, out: list[Output], *, force: bool = False) -> None:
@@ -176,11 +205,23 @@ class SimDevice(ABC):
 
     def _publish_telemetry(self, t: float, snapshot: Hashable, out: list[Output]) -> None:
         self._last_snapshot = snapshot
+        self._last_telemetry_t = t
         out.append(Frame(t, self.device_id, self.kind, Channel.TELEMETRY, self._stamp(t, self.telemetry(t))))
         if self._periodic is not None:
             self._periodic.cancel()
         period = self.periods.active_s if self.active else self.periods.idle_s
         self._periodic = self.at(t + period, self._on_period)
+
+    def hasten_period(self, t: float) -> None:
+        """The device has just become active: the next periodic frame is due an active period
+        after the last one (at once if that has passed), not an idle period."""
+        periodic = self._periodic
+        if periodic is None or not self.active:
+            return
+        due = max(t, self._last_telemetry_t + self.periods.active_s)
+        if due < periodic.t:
+            periodic.cancel()
+            self._periodic = self.at(due, self._on_period)
 
     def _on_period(self, t: float, out: list[Output]) -> None:
         self._periodic = None
@@ -199,17 +240,77 @@ class SimDevice(ABC):
     def _unmute(self, t: float, out: list[Output]) -> None:
         self._check_telemetry(t, out, force=True)
 
-    def drop_link(self, t: float, duration: float, out: list[Output]) -> None:
-        """The connection is lost; frames are kept and published, oldest first, once back."""
+    def drop_link(self, t: float, duration: float, out: list[Output], *, announce_online: bool = True) -> None:
+        """The connection is lost; frames are kept and published, oldest first, once back
+        (after ``online``, unless ``announce_online`` is false)."""
         out.append(LinkChange(t, self.device_id, LinkEvent.DROP))
         self.cause(t, AlarmType.OFFLINE, out)
-        self.at(t + duration, lambda t2, out2: out2.append(LinkChange(t2, self.device_id, LinkEvent.RESTORE)))
+        back = LinkEvent.RESTORE if announce_online else LinkEvent.RESTORE_WITHOUT_ONLINE
+        self.at(t + duration, lambda t2, out2: out2.append(LinkChange(t2, self.device_id, back)))
+
+    def step_clock(self, t: float, offset_s: float, duration: float | None) -> None:
+        """From ``t`` the published ``ts`` is off by ``offset_s``; corrected back after ``duration``.
+
+        A function of time, not a timer: the device runs exactly as it would without the step."""
+        self._clock_steps.append((t, INF if duration is None else t + duration, round(offset_s * 1000)))
+
+    def inject_untimed(self, action: Any) -> bool:
+        """Take a fault that needs no timer of its own (a clock step) at once; False for others."""
+        if isinstance(action, f.ClockStep):
+            self.step_clock(action.at, action.offset_s, action.duration)
+            return True
+        return False
+
+    def skew_events(self, skew: f.EventSkew, t: float) -> None:
+        """Events stamped before the telemetry frame published just before them, from ``t``."""
+        self.event_skew = skew
+
+        def aligned(t2: float, out2: list[Output]) -> None:
+            if self.event_skew is skew:
+                self.event_skew = None
+
+        if skew.duration is not None:
+            self.at(t + skew.duration, aligned)
+
+    def restart(self, t: float, duration: float, clock_offset_s: float | None, out: list[Output]) -> None:
+        """A power cycle: the Last Will, nothing for ``duration``, then ``online`` and ``seq`` from 0."""
+        out.append(LinkChange(t, self.device_id, LinkEvent.DROP))
+        self.cause(t, AlarmType.OFFLINE, out)
+        self.muted_until = max(self.muted_until, t + duration)
+
+        def booted(t2: float, out2: list[Output]) -> None:
+            out2.append(LinkChange(t2, self.device_id, LinkEvent.RESTORE))
+            self.seq = -1  # the next message carries seq 0 (docs/protocol.md, seq)
+            if clock_offset_s is not None:  # the clock it boots with: off by exactly this
+                self.clock_offset_ms = round(clock_offset_s * 1000)
+                self._clock_steps = [(b, t2 if b <= t2 < e else e, ms) for b, e, ms in self._clock_steps]
+            self._check_telemetry(t2, out2, force=True)
+
+        self.at(t + duration, booted)
+
+    def apply_to_any(self, fault: Any, t: float, out: list[Output]) -> bool:
+        """Apply ``fault`` if it is one any kind of device has (``faults.ANY_DEVICE``); False if not."""
+        match fault:
+            case f.Silent():
+                self.go_silent(t, fault.duration, out)
+            case f.Disconnect():
+                self.drop_link(t, fault.duration, out, announce_online=fault.announce_online)
+            case f.ClockStep():
+                self.step_clock(t, fault.offset_s, fault.duration)
+            case f.EventSkew():
+                self.skew_events(fault, t)
+            case f.SeqRestart():
+                self.restart(t, fault.duration, fault.clock_offset_s, out)
+            case _:
+                return False
+        return True
 
     def inject(self, action: Any) -> None:
         """Schedule an action from ``simulators.faults``: it starts at ``action.at``."""
         if not applies_to(action, self.kind):
             raise SimError(f"{action.do} does not apply to a {self.kind}")
-        self.at(action.at, lambda t, out: self.apply(action, t, out))
+        if not self.inject_untimed(action):
+            self.at(action.at, lambda t, out: self.apply(action, t, out))
 
     # --- what each kind provides ---------------------------------------------------------
 

@@ -114,12 +114,25 @@ class Elevator(SimDevice):
         self._life = self._live()
         self._idle = False
         self._out: list[Output] = []
+        self._flicker: f.PresenceFlicker | None = None  # the presence sensor misses still passengers
+        self._sensor_missing = False  # in one of the flicker's misses now
+
+    # --- the presence sensor ---------------------------------------------------------------
+
+    def sensed_passenger(self) -> bool:
+        """What the presence sensor reports: people in the car, unless it is missing a still
+        passenger (presence flicker: the car stopped with its doors closed)."""
+        if self.passengers == 0:
+            return False
+        still = self.run is None and self.doors is Doors.CLOSED
+        return not (self._sensor_missing and still)
 
     # --- the device contract ---------------------------------------------------------------
 
     @property
     def active(self) -> bool:
-        return self.run is not None
+        """Running, or a flickering presence sensor (its misses show at the active period)."""
+        return self.run is not None or self._flicker is not None
 
     def position(self, t: float) -> float:
         return self.run.position(t) if self.run is not None else self.x
@@ -131,7 +144,7 @@ class Elevator(SimDevice):
 
     def snapshot(self, t: float) -> Hashable:
         return (self.run is not None, self._direction(), self.k, self.doors is Doors.CLOSED,
-                self.in_door_zone(t), self.passengers > 0, self.mode, self.power)
+                self.in_door_zone(t), self.sensed_passenger(), self.mode, self.power)
 
     def telemetry(self, t: float) -> dict[str, Any]:
         run = self.run
@@ -142,7 +155,7 @@ class Elevator(SimDevice):
             "floor": self.labels[self.k],
             "door_locked": self.doors is Doors.CLOSED,
             "door_zone": self.in_door_zone(t),
-            "passenger": self.passengers > 0,
+            "passenger": self.sensed_passenger(),
             "mode": self.mode,
             "power": self.power,
             "speed_mps": round(run.speed(t), 2) if run is not None else 0.0,
@@ -378,7 +391,7 @@ class Elevator(SimDevice):
         if isinstance(action, f.PlannedFault):
             begin = max(action.at - action.prepare, self.now)
             self.at(begin, lambda t, out: self._queue_script(self._planned(action), t, out))
-        else:
+        elif not self.inject_untimed(action):
             self.at(action.at, lambda t, out: self.apply(action, t, out))
 
     def apply(self, fault: Any, t: float, out: list[Output]) -> None:
@@ -389,7 +402,8 @@ class Elevator(SimDevice):
             case f.AlarmButton():
                 if self.spec.reports_events:
                     self.emit_event(t, 90, out, floor=self.labels[self.k])
-                    self.cause(t, AlarmType.ENTRAPMENT if self.passengers else AlarmType.ALARM_BUTTON, out)
+                    self.cause(t, AlarmType.ENTRAPMENT if self._button_means_entrapment(t) else AlarmType.ALARM_BUTTON,
+                               out)
             case f.MainPowerLost():
                 self.power = "battery"
                 self.halted.add("power")
@@ -401,12 +415,47 @@ class Elevator(SimDevice):
                 self.halted.add("fault")
                 self.mode = "out_of_service"
                 self.at(t + fault.duration, self._fault_cleared)
-            case f.Silent():
-                self.go_silent(t, fault.duration, out)
-            case f.Disconnect():
-                self.drop_link(t, fault.duration, out)
+            case f.PresenceFlicker():
+                self._start_flicker(fault, t)
             case _:
-                raise SimError(f"{fault!r} cannot be applied to an elevator now")
+                if not self.apply_to_any(fault, t, out):
+                    raise SimError(f"{fault!r} cannot be applied to an elevator now")
+
+    def _button_means_entrapment(self, t: float) -> bool:
+        """The alarm button is an entrapment with people in the car (whatever the sensor says),
+        in a car stopped outside the door zone, on battery, or out of service by a fault."""
+        stuck = self.run is None and not self.in_door_zone(t)
+        return self.passengers > 0 or stuck or self.power != "main" or "fault" in self.halted
+
+    def _start_flicker(self, fault: f.PresenceFlicker, t: float) -> None:
+        """Misses from ``t + k·period_s`` to ``t + k·period_s + miss_s`` (k = 1, 2, …) until the end."""
+        self._flicker = fault
+        self.hasten_period(t)
+        end = t + fault.duration
+
+        def miss(k: int) -> Callable[[float, list[Output]], None]:
+            def begin(t2: float, out2: list[Output]) -> None:
+                if self._flicker is fault:
+                    self._sensor_missing = True
+                    self.at(min(t + k * fault.period_s + fault.miss_s, end), seen(k))
+            return begin
+
+        def seen(k: int) -> Callable[[float, list[Output]], None]:
+            def again(t2: float, out2: list[Output]) -> None:
+                if self._flicker is fault:
+                    self._sensor_missing = False
+                    if t + (k + 1) * fault.period_s < end:
+                        self.at(t + (k + 1) * fault.period_s, miss(k + 1))
+            return again
+
+        def over(t2: float, out2: list[Output]) -> None:
+            if self._flicker is fault:
+                self._flicker = None
+                self._sensor_missing = False
+
+        if t + fault.period_s < end:
+            self.at(t + fault.period_s, miss(1))
+        self.at(end, over)
 
     def _power_back(self, t: float, out: list[Output]) -> None:
         self.power = "main"
@@ -440,6 +489,8 @@ class Elevator(SimDevice):
                     yield from self._unintended_movement(fault)
                 case f.Overrun():
                     yield from self._overrun(fault)
+                case f.TechnicianInspection():
+                    yield from self._technician_inspection(fault)
         finally:
             self.halted.discard("script")
 
@@ -557,6 +608,24 @@ class Elevator(SimDevice):
         self._set_mode("out_of_service", self.now, self._out)
         yield from self._stuck(t, fault.release_after)
         yield from self._rescue(k)
+
+    def _technician_inspection(self, fault: f.TechnicianInspection) -> Script:
+        """检修: the technician boards at the landing before ``at``; from ``at`` inspection mode,
+        a slow run to a stop outside the door zone, work there, back, normal mode, out."""
+        k = self._pick_landing(fault.floor, avoid_top=fault.floor is None)
+        sign = 1 if k + 1 < len(self.labels) else -1
+        yield from self._travel(k)
+        yield from self._wait_until(fault.at - self._board_cycle_s())
+        yield from self._door_cycle(1)
+        yield from self._wait_until(fault.at)
+        self._set_mode("inspection", self.now, self._out)
+        run = self._start_run(self._height(k) + sign * STOP_FRACTION * self.spec.floor_height_m, INSPECTION_SPEED_MPS)
+        yield run.t1
+        self._end_run(run)  # stopped by the technician's controls, outside the door zone, doors closed
+        yield self.now + fault.duration
+        yield from self._travel(k, INSPECTION_SPEED_MPS)
+        self._set_mode("normal", self.now, self._out)
+        yield from self._door_cycle(-1)
 
     def _overrun(self, fault: Any) -> Script:
         top = fault.do == "overrun_top"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semon.protocol.topics import Kind
 
@@ -31,10 +31,75 @@ class Silent(_Step):
 
 
 class Disconnect(_Step):
-    """The connection drops without DISCONNECT (the Last Will says offline), then comes back."""
+    """The connection drops without DISCONNECT (the Last Will says offline), then comes back.
+
+    ``announce_online = false``: once back, the device publishes what it kept and its telemetry
+    without a retained ``online`` first, as many field devices do: the backend must take the
+    messages themselves as proof that the device is heard."""
 
     do: Literal["disconnect"]
     duration: float = Field(gt=0)
+    announce_online: bool = True
+
+
+# The ingester takes a ``ts`` at most SEMON_MAX_FUTURE_SKEW_S (300 s by default) ahead of its
+# clock; a device clock further ahead would have every message refused, which is a different
+# test. Behind, a day is already far more than any clock step seen in the field.
+MAX_AHEAD_S = 300.0
+MAX_BEHIND_S = 86_400.0
+
+
+class ClockStep(_Step):
+    """From ``at`` the device's clock is off by ``offset_s`` seconds: negative, stepped back (an
+    NTP correction of a fast clock, a battery-backed clock reset); positive, jumped ahead. After
+    ``duration`` (if given) it is corrected back. Only the published ``ts`` changes: simulation
+    time, the order of ``seq`` and the ``Cause`` records stay true."""
+
+    do: Literal["clock_step"]
+    offset_s: float = Field(ge=-MAX_BEHIND_S, le=MAX_AHEAD_S)
+    duration: float | None = Field(default=None, gt=0)
+
+    @field_validator("offset_s")
+    @classmethod
+    def _a_step(cls, value: float) -> float:
+        if value == 0:
+            raise ValueError("a clock step of 0 s changes nothing")
+        return value
+
+
+class EventSkew(_Step):
+    """From ``at`` (for ``duration``, else to the end) events are built by another task than the
+    telemetry: at each event the device publishes its telemetry frame first, then the event
+    stamped ``skew_ms`` milliseconds *earlier* than that frame (a number, or a range drawn per
+    event): the event's ``ts`` is older than the frame before it, its ``seq`` higher. The event
+    happened at its own stamp, so its ``Cause`` is recorded there."""
+
+    do: Literal["event_skew"]
+    skew_ms: int | tuple[int, int] = Field(default=(1, 50))
+    duration: float | None = Field(default=None, gt=0)
+
+    @field_validator("skew_ms")
+    @classmethod
+    def _milliseconds(cls, value: int | tuple[int, int]) -> int | tuple[int, int]:
+        low, high = (value, value) if isinstance(value, int) else value
+        if not 1 <= low <= high <= 1000:
+            raise ValueError("skew_ms must be 1..1000 ms (a range low <= high)")
+        return value
+
+    @property
+    def skew_range_ms(self) -> tuple[int, int]:
+        return (self.skew_ms, self.skew_ms) if isinstance(self.skew_ms, int) else self.skew_ms
+
+
+class SeqRestart(_Step):
+    """The device restarts (a power cycle of its controller or monitoring unit): the connection
+    drops without DISCONNECT (the Last Will says offline), nothing is measured or published for
+    ``duration`` seconds, then it connects again (``online``) and its ``seq`` starts again at 0.
+    ``clock_offset_s``: the clock it comes back with is off by this much (None: kept)."""
+
+    do: Literal["seq_restart"]
+    duration: float = Field(default=30.0, gt=0)
+    clock_offset_s: float | None = Field(default=None, ge=-MAX_BEHIND_S, le=MAX_AHEAD_S)
 
 
 # --- elevators --------------------------------------------------------------------------
@@ -116,9 +181,40 @@ class MainPowerLost(_Step):
 
 
 class AlarmButton(_Step):
-    """Someone presses the alarm button in the car (code 90)."""
+    """Someone presses the alarm button in the car (code 90): an entrapment with people in the
+    car, in a car stopped outside the door zone, on battery or out of service by a fault; else
+    (an idle car at a landing) the minor alarm button."""
 
     do: Literal["alarm_button"]
+
+
+class PresenceFlicker(_Step):
+    """From ``at`` for ``duration`` the presence sensor misses a still passenger: every
+    ``period_s`` it reports ``passenger: false`` for ``miss_s`` seconds while people are in the
+    stopped car with its doors closed. Meanwhile the device publishes at its active period (1 s),
+    so the flicker shows in the telemetry. Field firmware counts detections within its window."""
+
+    do: Literal["presence_flicker"]
+    duration: float = Field(gt=0)
+    period_s: float = Field(default=10.0, gt=0)
+    miss_s: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _miss_within_period(self) -> PresenceFlicker:
+        if self.miss_s >= self.period_s:
+            raise ValueError(f"miss_s ({self.miss_s:g}) must be shorter than period_s ({self.period_s:g})")
+        return self
+
+
+class TechnicianInspection(PlannedFault):
+    """A technician at work (检修): at ``at`` the car, with the technician aboard at ``floor``,
+    goes into inspection mode (code 43), moves at inspection speed to a stop outside the door
+    zone, doors closed, ``passenger: true``, for ``duration`` seconds, then back to the landing,
+    normal mode (code 40), doors open and the technician leaves. Nobody is trapped: no alarm."""
+
+    do: Literal["technician_inspection"]
+    floor: int | None = None
+    duration: float = Field(default=120.0, gt=0)
 
 
 class ControllerFault(_Step):
@@ -141,15 +237,17 @@ class BoilerFault(_Step):
 
 
 ElevatorAction = (Call | EntrapmentBetweenFloors | StoppedOutsideDoorZone | EntrapmentAtLanding | DoorOpenFault
-                  | DoorCloseFault | UnintendedCarMovement | Overrun | MainPowerLost | AlarmButton | ControllerFault)
-LinkAction = Silent | Disconnect
-Action = Annotated[ElevatorAction | BoilerFault | LinkAction, Field(discriminator="do")]
+                  | DoorCloseFault | UnintendedCarMovement | Overrun | MainPowerLost | AlarmButton | ControllerFault
+                  | PresenceFlicker | TechnicianInspection)
+DeviceAction = Silent | Disconnect | ClockStep | EventSkew | SeqRestart  # any kind of device
+Action = Annotated[ElevatorAction | BoilerFault | DeviceAction, Field(discriminator="do")]
 
+ANY_DEVICE: tuple[type[_Step], ...] = (Silent, Disconnect, ClockStep, EventSkew, SeqRestart)
 _FOR_KIND: dict[Kind, tuple[type[_Step], ...]] = {
     Kind.ELEVATOR: (Call, EntrapmentBetweenFloors, StoppedOutsideDoorZone, EntrapmentAtLanding, DoorOpenFault,
                     DoorCloseFault, UnintendedCarMovement, Overrun, MainPowerLost, AlarmButton, ControllerFault,
-                    Silent, Disconnect),
-    Kind.BOILER: (BoilerFault, Silent, Disconnect),
+                    PresenceFlicker, TechnicianInspection, *ANY_DEVICE),
+    Kind.BOILER: (BoilerFault, *ANY_DEVICE),
 }
 
 

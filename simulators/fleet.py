@@ -28,7 +28,7 @@ class Link(Protocol):
 
     def drop(self) -> None: ...
 
-    def restore(self) -> None: ...
+    def restore(self, *, announce_online: bool = True) -> None: ...
 
 
 class SimClock:
@@ -140,7 +140,7 @@ class Fleet:
                 if o.event is LinkEvent.DROP:
                     link.drop()
                 else:
-                    link.restore()
+                    link.restore(announce_online=o.event is LinkEvent.RESTORE)
             else:
                 stats.causes.append(o)
                 log.info("%s: %s from t=%.1f s", o.device_id, o.alarm, o.t)

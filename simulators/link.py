@@ -1,10 +1,10 @@
 """One simulated device's own MQTT connection, behaving as a field device should (docs/protocol.md §3).
 
 QoS 1 throughout, a persistent session under the device id, a Last Will ``offline`` (retained) on
-the status topic, a retained ``online`` right after connecting and ``offline`` before an orderly
-disconnect. What cannot be sent while disconnected is kept in a bounded backlog and published,
-oldest first, once the connection is back; frames the broker had not acknowledged are resent
-first.
+the status topic, a retained ``online`` right after connecting (unless the device is told to come
+back without it, as many field devices do) and ``offline`` before an orderly disconnect. What
+cannot be sent while disconnected is kept in a bounded backlog and published, oldest first, once
+the connection is back; frames the broker had not acknowledged are resent first.
 
 A fleet runs thousands of links in one process, so a link costs nothing while it is connected
 and idle: no task of its own (the client's keepalive is a timer handle, connection loss a future
@@ -85,6 +85,7 @@ class DeviceLink:
     """
 
     __slots__ = (
+        "_announce_online",
         "_backlog",
         "_backlog_events",
         "_backlog_max",
@@ -160,6 +161,7 @@ class DeviceLink:
         self._receive_max = 65535
         self._session_present = False
         self._want_up = False  # open/restore: stay connected; drop/close: stay down
+        self._announce_online = True  # publish ``online`` after connecting
         self._epoch = 0  # drop/close end every connect loop started before them
         self._closed = False
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -207,6 +209,7 @@ class DeviceLink:
         if self._want_up:
             return  # open already, or opening
         self._want_up = True
+        self._announce_online = True
         online = await self._connect_until_up(self._epoch)
         if online is not None:
             with contextlib.suppress(ConnectionLost, TimeoutError):
@@ -225,13 +228,18 @@ class DeviceLink:
             client.abort()
         log.debug("link %s dropped", self.device_id)
 
-    def restore(self) -> None:
-        """Come back after ``drop``: reconnect in the background, then ``online``, resend, backlog."""
+    def restore(self, *, announce_online: bool = True) -> None:
+        """Come back after ``drop``: reconnect in the background, then ``online``, resend, backlog.
+
+        ``announce_online=False``: no ``online`` after this reconnection (nor after the link's own
+        reconnections until the next ``open`` or ``restore``): the retained status stays the
+        Last Will's ``offline`` while the device publishes."""
         if self._closed:
             raise LinkClosed(f"link {self.device_id} is closed")
         if self._want_up:
             return
         self._want_up = True
+        self._announce_online = announce_online
         self._start_reconnect(delay=False)
 
     async def close(self, timeout: float = 5.0) -> None:
@@ -384,7 +392,8 @@ class DeviceLink:
     # --- connecting ----------------------------------------------------------------------
 
     async def _connect_until_up(self, epoch: int) -> asyncio.Future[int] | None:
-        """Connect with backoff while the link should be up; the ``online`` PUBACK future."""
+        """Connect with backoff while the link should be up; the ``online`` PUBACK future (None
+        if not announced)."""
         while self._want_up and self._epoch == epoch:
             client = _DeviceClient(self._options)
             try:
@@ -423,6 +432,9 @@ class DeviceLink:
                   connack.session_present, len(pending), len(self._backlog) - len(pending))
         if not client.writable:
             return None  # lost again already: _on_closed reconnects
+        if not self._announce_online:
+            self._drain()
+            return None
         # ``online`` with a packet id no resent message will reuse.
         reserved = {e.pid for e in pending}
         pid = 1

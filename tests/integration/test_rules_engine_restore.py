@@ -62,3 +62,29 @@ async def test_an_operators_closing_is_not_undone_by_a_crash(database_url: str,
         assert await second.checkpoint()
     assert [s for s, _ in await _entrapments(database_url)] == ["cleared"]
     assert await query(database_url, "SELECT count(*) FROM incidents") == [(1,)]
+
+
+def _frame(engine: RulesEngine, seq: int, **fields: object) -> None:
+    base = {"running": False, "direction": "stop", "door_zone": False, "passenger": True, "speed_mps": 0.0}
+    payload = orjson.dumps(elevator_frame(ts=int((START + seq) * 1000), seq=seq, device_id="E-1", **{**base, **fields}))
+    engine._on_message(1, Message("se/elevator/E-1/telemetry", payload, 1, False, False, next(_packet_ids)))
+
+
+async def test_an_entrapment_raised_and_cleared_since_the_checkpoint_is_not_raised_again_by_the_replay(
+        database_url: str) -> None:
+    async with engine_on(database_url) as first:
+        _stuck(first, range(1, 15))
+        assert await first.checkpoint()  # the last checkpoint: stuck for 13 s, nothing raised yet
+        _frame(first, 16)  # raised at 15 s
+        _frame(first, 17, door_locked=False, door_zone=True, passenger=False)  # freed: cleared
+        while first._committed < first._enqueued:  # both committed; the engine dies before the checkpoint
+            first._progress.clear()
+            await first._progress.wait()
+        assert [s for s, _ in await _entrapments(database_url)] == ["cleared"]
+
+    async with engine_on(database_url) as second:  # the broker redelivers 16 and 17
+        _frame(second, 16)
+        _frame(second, 17, door_locked=False, door_zone=True, passenger=False)
+        assert await second.checkpoint()
+    assert [s for s, _ in await _entrapments(database_url)] == ["cleared"]
+    assert await query(database_url, "SELECT count(*) FROM incidents") == [(1,)]

@@ -100,6 +100,26 @@ async def test_drop_fires_will_and_restore_sends_backlog_after_online(mosquitto:
         await link.close()
 
 
+async def test_restore_without_online_leaves_the_will_and_sends_the_frames(mosquitto: MosquittoServer) -> None:
+    """A field device that comes back and publishes without announcing ``online`` first."""
+    dev = "E-QUIET-1"
+    status = status_topic(dev)
+    async with recording(mosquitto.url, "se/+/+/+") as rec:
+        link = fast_link(mosquitto.url, dev)
+        await link.open()
+        link.send(telemetry(dev, 1))
+        await rec.wait_for(lambda: rec.seqs(dev) == [1] and link.acked == 1)
+        link.drop()
+        await rec.wait_for(lambda: rec.statuses(status) == [b"online", b"offline"])
+        link.send(telemetry(dev, 2))
+        link.restore(announce_online=False)
+        link.send(telemetry(dev, 3))
+        await rec.wait_for(lambda: rec.seqs(dev) == [1, 2, 3] and link.acked == 3)
+        assert rec.statuses(status) == [b"online", b"offline"]
+        assert link.connects == 2
+        await link.close()
+
+
 async def test_unacknowledged_frames_resent_after_reconnect(mosquitto: MosquittoServer) -> None:
     dev = "E-RESEND-1"
     async with recording(mosquitto.url, "se/+/+/+") as rec:

@@ -92,7 +92,7 @@ print(json.dumps({
     "intervals": sorted(table.raw),
     "code_tables": {k.value: sorted(semon.protocol.codes.table_names(k)) for k in semon.protocol.codes.Kind},
     "migrations": [name for name, _ in semon.db.migrations._migration_files()],
-    "scenarios": [p.stem for p in simulators.scenario.bundled_scenarios()],
+    "scenarios": sorted(p.stem for p in simulators.scenario.bundled_scenarios()),
     "static": sorted(p.name for p in console.web.STATIC_DIR.iterdir()),
     "index": console.web.INDEX_HTML.read_text(encoding="utf-8")[:15],
 }))

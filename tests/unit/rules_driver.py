@@ -21,7 +21,7 @@ def profiles(devices: list[SimDevice]) -> dict[str, DeviceProfile]:
 def drive(output: list[Output], profiles: dict[str, DeviceProfile], settings: RuleSettings | None = None,
           tick_s: float = 1.0) -> list[tuple[str, Change]]:
     """Every alarm change, in order. Device time stands in for arrival time; frames kept while a
-    device was disconnected arrive when it is back, after its ``online``."""
+    device was disconnected arrive when it is back, after its ``online`` (if it publishes one)."""
     settings = settings or RuleSettings()
     rules: dict[str, DeviceRules] = {}
     held: dict[str, list[Frame]] = defaultdict(list)
@@ -67,7 +67,8 @@ def drive(output: list[Output], profiles: dict[str, DeviceProfile], settings: Ru
                 changes.extend((o.device_id, c) for c in r.on_status(False, None, base + o.t))
             else:
                 dropped.discard(o.device_id)
-                changes.extend((o.device_id, c) for c in r.on_status(True, None, base + o.t))
+                if o.event is LinkEvent.RESTORE:  # not RESTORE_WITHOUT_ONLINE: no ``online`` published
+                    changes.extend((o.device_id, c) for c in r.on_status(True, None, base + o.t))
                 for frame in held.pop(o.device_id, []):
                     deliver(frame, base + o.t)
     return changes

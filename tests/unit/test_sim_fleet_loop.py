@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulators import faults as f
 from simulators.core import Frame
 from simulators.elevator import Elevator, ElevatorSpec
 from simulators.fleet import Fleet, SimClock
@@ -25,8 +26,8 @@ class Collect:
     def drop(self) -> None:
         self.changes.append("drop")
 
-    def restore(self) -> None:
-        self.changes.append("restore")
+    def restore(self, *, announce_online: bool = True) -> None:
+        self.changes.append("restore" if announce_online else "restore without online")
 
 
 def cars(n: int) -> list[Elevator]:
@@ -62,3 +63,15 @@ async def test_a_failing_device_is_stopped_and_the_rest_go_on() -> None:
     assert fleet.stats.failed == 1
     assert all(f.t <= 100 for f in links["E-X"].frames)
     assert all(max(f.t for f in links[d.device_id].frames) > 290 for d in devices[1:])
+
+
+async def test_a_device_back_without_online_is_restored_without_announcing_it() -> None:
+    """A field device that reconnects and publishes without ``online``: the fleet tells its link so."""
+    devices = cars(2)
+    devices[0].inject(f.Disconnect(at=30, device="E-0", do="disconnect", duration=60, announce_online=False))
+    devices[1].inject(f.Disconnect(at=30, device="E-1", do="disconnect", duration=60))
+    links = {d.device_id: Collect() for d in devices}
+    fleet = Fleet(devices, links, SimClock(factor=2000))
+    await fleet.run(200)
+    assert links["E-0"].changes == ["drop", "restore without online"]
+    assert links["E-1"].changes == ["drop", "restore"]
