@@ -28,6 +28,7 @@ from functools import cache
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from hypothesis import Phase, given, note, settings
 from hypothesis import strategies as st
 
@@ -496,22 +497,31 @@ def fresh() -> DeviceRules:
 
 def play(plan: list[tuple[Sent, float]], restart: tuple[int, int, float] | None = None) -> Run:
     """Feed the plan to the rules as the engine does, with a tick every second of the engine's
-    clock. ``restart`` (after delivery r, k unacknowledged, downtime s): the state was
-    checkpointed after delivery r - k; after delivery r the engine dies, comes back ``s`` later,
-    restores that state (snapshot -> json_safe -> JSON -> restore) with the alarms open in the
-    database, and gets deliveries r-k+1..r again before the rest."""
+    clock, and keep the alarm changes the database would. ``restart`` (after delivery r, k
+    unacknowledged, downtime s): the state was checkpointed after delivery r - k; after delivery
+    r the engine dies, comes back ``s`` later, restores that state (snapshot -> json_safe -> JSON
+    -> restore) with the alarms open in the database, and gets deliveries r-k+1..r again before
+    the rest."""
     run = Run()
     rules = fresh()
     open_: dict[AlarmType, Source] = {}
     next_tick = float(int(plan[0][1]))
 
+    raised_at: dict[AlarmType, list[float]] = {}
+
     def note(at: float, changes: list[Change]) -> None:
+        """What the database keeps of each change (alerts/alarm_store.py): a raise of an alarm
+        open already, or stamped at or before an earlier raise of it (a replay after a restart),
+        is none; nor is a clear of an alarm not open."""
         for c in changes:
-            run.changes.append((at, c))
             if c.raised:
+                if c.type in open_ or any(earlier >= c.at for earlier in raised_at.get(c.type, [])):
+                    continue
+                raised_at.setdefault(c.type, []).append(c.at)
                 open_[c.type] = c.source
-            else:
-                open_.pop(c.type, None)
+            elif open_.pop(c.type, None) is None:
+                continue
+            run.changes.append((at, c))
 
     seen: set[tuple[int, int, float]] = set()
 
@@ -570,6 +580,9 @@ class Case:
         return (f"Case({self.truth}, clock steps {self.device.steps}, first seq {self.device.first_seq}, counter "
                 f"restart at {self.device.restart_at}, swaps {d.swaps}, duplicates {d.duplicates}, pause {d.pause}, "
                 f"restart {d.restart}, {len(self.plan)} deliveries)")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis prints with this
+        printer.text(repr(self))
 
     def deliveries(self) -> str:
         """One line a delivery: arrival, true time, seq, stamp, what (for ``note``)."""
@@ -699,7 +712,10 @@ def test_a_clock_behind_from_the_start_corrected_forward_does_not_turn_a_short_s
 def test_a_restart_replaying_an_entrapment_raised_and_cleared_since_the_checkpoint_raises_nothing() -> None:
     """The engine commits alarm changes before it writes the rule state: after a crash between
     the two, the broker redelivers what the stored state has not seen. An entrapment raised and
-    cleared in that span is committed already; the replay must not raise it again."""
+    cleared in that span is committed already. The rules cannot know (the database says nothing
+    is open), so they raise it again; the database takes a raise stamped at or before the last
+    raise of that alarm as a replay (alerts/alarm_store.py). So the rules must stamp the replayed
+    raise as the first, and the database keeps nothing of the replay."""
     d = DriverDevice()
     for t in range(0, 15):
         d.frame(t, door_zone=False, passenger=True)  # seq 1-15
@@ -711,7 +727,11 @@ def test_a_restart_replaying_an_entrapment_raised_and_cleared_since_the_checkpoi
     restarted.restore(state, {}, T0 + 17)  # nothing open in the database any more
     again = restarted.on_telemetry(T0 + 15, 16, lift(door_zone=False, passenger=True), T0 + 17)
     again += restarted.on_telemetry(T0 + 16, 17, lift(door_locked=False, passenger=False), T0 + 17)
-    assert again == []
+    assert all(c.at - T0 <= 15.0 for c in again if c.raised), again
+    plan = [(Sent(float(t), t + 1, float(t), CarState().between_floors(True)), float(t)) for t in range(0, 16)]
+    plan.append((Sent(16.0, 17, 16.0, CarState().landing(doors_open=True, passenger=False)), 16.0))
+    run = play(plan, restart=(16, 2, 1.0))  # checkpoint after seq 15, dead after seq 17, back 1 s later
+    assert [(c.raised, c.at - T0) for _, c in run.changes] == [(True, 15.0), (False, 16.0)]
 
 
 def test_a_frame_overtaken_by_the_event_sent_after_it_still_tells_the_car_freed() -> None:
@@ -722,7 +742,8 @@ def test_a_frame_overtaken_by_the_event_sent_after_it_still_tells_the_car_freed(
     d.frame(20, seq=21, arrival=20.02, door_locked=False, door_zone=True, passenger=False)  # freed
     for t in (21, 22, 23):
         d.tick(t)
-    assert d.log() == [(True, "entrapment", 15.0), (False, "entrapment", 20.0)]
+    assert [(raised, alarm) for raised, alarm, _ in d.log()] == [(True, "entrapment"), (False, "entrapment")]
+    assert d.log()[1][2] == pytest.approx(20.0, abs=0.002)  # the frame's time (or the event's, 1 ms before)
 
 
 def test_the_button_delivered_before_the_frame_that_showed_the_stop_is_an_entrapment_that_does_not_lapse() -> None:
@@ -734,7 +755,11 @@ def test_the_button_delivered_before_the_frame_that_showed_the_stop_is_an_entrap
     for t in range(2, 700, 5):
         d.frame(t, seq=t + 2, door_zone=False)
         d.tick(t + 1)
-    assert [(raised, alarm) for raised, alarm, _ in d.log()] == [(True, "entrapment")]
+    entrapment = [(raised, at) for raised, alarm, at in d.log() if alarm == "entrapment"]
+    assert len(entrapment) == 1  # raised, and still open
+    assert entrapment[0][0] and abs(entrapment[0][1] - 1.0) <= 0.002  # at the button
+    button = [(raised, at) for raised, alarm, at in d.log() if alarm == "alarm_button"]
+    assert button in ([], [(True, 0.999), (False, 0.999)])  # a minor alarm at most for no time at all
 
 
 def test_a_redelivered_message_from_before_a_counter_restart_does_not_hide_the_new_frames() -> None:
@@ -752,3 +777,31 @@ def test_a_redelivered_message_from_before_a_counter_restart_does_not_hide_the_n
     for s in range(2, 50):
         d.frame(30 + s, seq=s, door_zone=False, passenger=True)  # stuck between floors, someone in
     assert d.log() == [(True, "entrapment", 47.0)]
+
+
+def test_a_device_first_heard_through_a_backlog_keeps_the_backlogs_time() -> None:
+    """Frames held back (an engine started behind the broker, a broker pause, the device's own
+    stored frames) and delivered together are the device's time all the same: the first one's
+    delay is no clock running behind (DEFECTS.md D6)."""
+    d = DriverDevice()
+    for t in range(0, 65, 5):  # stuck between floors, someone in, every 5 s; all delivered at 61
+        d.frame(t, arrival=61, door_zone=False, passenger=True)
+    for t in range(61, 70):
+        d.tick(t + 0.5)
+    assert d.log() == [(True, "entrapment", 15.0)]
+
+
+def test_an_idle_cars_button_alarm_does_not_become_an_entrapment_at_a_later_short_stop() -> None:
+    """Someone tries the button of an idle car (a minor alarm, open for up to 10 minutes); half a
+    minute later the car carries a rider and stops 3 s between floors: no entrapment (D7)."""
+    d = DriverDevice()
+    d.frame(0)
+    d.event(1, 90)
+    d.frame(5)
+    d.frame(30, door_locked=False, passenger=True)
+    d.frame(33, passenger=True, **RUNNING)
+    d.frame(35, door_zone=False, passenger=True)
+    d.frame(38, passenger=True, **RUNNING)
+    d.frame(40, door_locked=False, passenger=True)
+    d.frame(43, door_locked=False, passenger=False)
+    assert [(raised, alarm) for raised, alarm, _ in d.log()] == [(True, "alarm_button")]
