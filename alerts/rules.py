@@ -163,6 +163,9 @@ class DeviceRules:
         # The least delay (arrival − device time) seen: device time may not gain on the engine's
         # clock by more than the tolerance beyond it (a clock behind, corrected forward).
         self.lag_floor = _INF
+        # Arrival of the message before, in this run of the engine only (a restored state's
+        # arrivals are another run's: the replay after a restart is a burst).
+        self.paced_from = _INF
         self.last_heard = -_INF  # arrival of the newest telemetry or event (for the clock's steps)
         self.last_arrival = -_INF  # arrival of the newest sign of life (silence is counted from it)
         self.offline = False
@@ -174,7 +177,9 @@ class DeviceRules:
         self.stuck: Stuck | None = None
         self.stuck_since: float | None = None
         self.detections: list[float] = []  # device times of presence detections while stuck
+        self.stuck_judged = False  # an entrapment was raised in this episode (by any rule)
         self.button_at: float | None = None
+        self.button_passed = False  # the doors opened at a landing since the press: people came and went
         self.trip_count: int | None = None
         # Alarms raised by a device code: the code and the seq of the message that raised it.
         self.by_code: dict[AlarmType, tuple[int, int]] = {}
@@ -256,10 +261,12 @@ class DeviceRules:
             at = ceiling if self.last_ts == -_INF else min(self.last_ts + max(0.0, arrival - self.last_heard),
                                                             ceiling)
             at = max(at, self.last_ts)
-        if self.last_heard > -_INF and arrival - self.last_heard >= at - self.last_ts - self.settings.clock_tolerance_s:
+        gap = at - self.last_ts
+        if arrival - self.paced_from >= gap - min(self.settings.clock_tolerance_s, gap / 2):
             # Sent and received at the same pace: its delay is the clock's, not a backlog's (a
-            # burst of stored or queued messages arrives faster than it was sent).
+            # burst of stored, queued or replayed messages arrives faster than it was sent).
             self.lag_floor = min(self.lag_floor, arrival - at)
+        self.paced_from = arrival
         self.clock_offset = at - ts
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
@@ -426,7 +433,7 @@ class DeviceRules:
         if why:
             return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"alarm button ({why})", "code": code})
-        self.button_at = at
+        self.button_at, self.button_passed = at, False
         self.changed = True
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
 
@@ -435,9 +442,9 @@ class DeviceRules:
         floors, off the mains or with a fault within the outside-the-door-zone window of the
         press (the frame the press followed may arrive after it, or the car stops just after
         the press): someone pressed it, and something is wrong."""
-        if (self.button_at is None or AlarmType.ALARM_BUTTON not in self.open
+        if (self.button_at is None or AlarmType.ALARM_BUTTON not in self.open or self.button_passed
                 or at - self.button_at > self.entrapment.outside_door_zone_s):
-            return []  # (a press long before the stop is not this stop's)
+            return []  # (a press long before the stop, or before the doors opened since, is not this stop's)
         why = self._button_means_trapped(at, passenger=False)
         if not why:
             return []
@@ -538,6 +545,8 @@ class DeviceRules:
             return []
         self.open[alarm] = source
         self.changed = True
+        if alarm is AlarmType.ENTRAPMENT and self.stuck is not None:
+            self.stuck_judged, self.detections = True, []
         return [Change(True, alarm, source, at, details)]
 
     def _clear(self, alarm: AlarmType, at: float, reason: str) -> list[Change]:
@@ -555,13 +564,13 @@ class DeviceRules:
 
     def _unstuck(self) -> None:
         if self.stuck is not None or self.detections:
-            self.stuck, self.stuck_since, self.detections = None, None, []
+            self.stuck, self.stuck_since, self.detections, self.stuck_judged = None, None, [], False
             self.changed = True
 
     def _detected(self, at: float) -> None:
         """A presence detection (a frame that saw a passenger, or the alarm button) at device
         time ``at``; kept only while the car is stuck, and only as long as a window reaches."""
-        if (self.stuck_since is None or at < self.stuck_since or AlarmType.ENTRAPMENT in self.open
+        if (self.stuck_since is None or at < self.stuck_since or self.stuck_judged or AlarmType.ENTRAPMENT in self.open
                 or AlarmType.ENTRAPMENT in self.suppressed):
             return
         bisect.insort(self.detections, at)
@@ -586,8 +595,8 @@ class DeviceRules:
 
     def _entrapment(self, now: float) -> list[Change]:
         stuck, since = self.stuck, self.stuck_since
-        if stuck is None or since is None:
-            return []
+        if stuck is None or since is None or self.stuck_judged:
+            return []  # (an episode judged once is not judged again, whatever became of its alarm)
         at = self._trapped_at(now)
         if at is None:
             self._prune(now)
@@ -595,8 +604,6 @@ class DeviceRules:
         where = "stopped outside the door zone" if stuck is Stuck.OUTSIDE else "doors not reopened at a landing"
         window = self._window(stuck)
         seen = sum(1 for d in self.detections if at - window <= d <= at)
-        self.detections = []  # judged: an open (or operator-closed) entrapment needs no more
-        self.changed = True
         floor = self.car.floor if self.car is not None else None
         return self._raise(AlarmType.ENTRAPMENT, Source.TELEMETRY, at,
                            {"trigger": where, "floor": floor, "condition_since": since,
@@ -644,6 +651,8 @@ class DeviceRules:
                 self.button_at = None
                 changes += self._clear(AlarmType.ALARM_BUTTON, ts, "doors open at a landing, car empty")
         changes += self._recovered_by(car, ts)
+        if self.button_at is not None and not car.door_locked and car.door_zone and ts > self.button_at:
+            self.button_passed = True
         changes += self._button_promoted(ts)
         if self.profile.reports_events:
             return changes
@@ -700,7 +709,9 @@ class DeviceRules:
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
             "stuck": None if self.stuck is None else str(self.stuck), "stuck_since": self.stuck_since,
-            "detections": list(self.detections), "button_at": self.button_at, "trip_count": self.trip_count,
+            "detections": list(self.detections), "stuck_judged": self.stuck_judged,
+            "button_at": self.button_at, "button_passed": self.button_passed,
+            "trip_count": self.trip_count,
             "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
             "last_recovery_seq": self.last_recovery_seq, "last_frame_seq": self.last_frame_seq,
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
@@ -745,8 +756,10 @@ class DeviceRules:
         since = state.get("stuck_since")
         self.stuck_since = None if since is None else float(since)
         self.detections = sorted(float(d) for d in state.get("detections", []))
+        self.stuck_judged = bool(state.get("stuck_judged", False))
         button = state.get("button_at")
         self.button_at = None if button is None else float(button)
+        self.button_passed = bool(state.get("button_passed", False))
         trips = state.get("trip_count")
         self.trip_count = None if trips is None else int(trips)
         self.by_code = {AlarmType(a): (int(c), int(s)) for a, (c, s) in state.get("by_code", {}).items()}

@@ -804,4 +804,4 @@ def test_an_idle_cars_button_alarm_does_not_become_an_entrapment_at_a_later_shor
     d.frame(38, passenger=True, **RUNNING)
     d.frame(40, door_locked=False, passenger=True)
     d.frame(43, door_locked=False, passenger=False)
-    assert [(raised, alarm) for raised, alarm, _ in d.log()] == [(True, "alarm_button")]
+    assert [alarm for raised, alarm, _ in d.log() if raised] == ["alarm_button"]  # and no entrapment
