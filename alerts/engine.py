@@ -243,6 +243,7 @@ class RulesEngine:
             log.error("open alarm %s of %s not restored into the rules (%s); it stays open in the database",
                       alarm_id, device_id, why)
         by_device: dict[str, dict[AlarmType, Source]] = defaultdict(dict)
+        raised_at: dict[str, dict[AlarmType, float]] = defaultdict(dict)
         kinds: dict[str, Kind] = {}
         for alarm in alarms:
             try:
@@ -253,6 +254,7 @@ class RulesEngine:
                           alarm.device_id, alarm.kind)
                 continue
             by_device[alarm.device_id][alarm.type] = alarm.source
+            raised_at[alarm.device_id][alarm.type] = alarm.raised_at.timestamp()
         now = self.now()
         restored = 0
         for device_id, state in states:
@@ -261,7 +263,7 @@ class RulesEngine:
                     raise TypeError(f"a JSON {type(state).__name__}, not an object")
                 kind = kinds.setdefault(device_id, Kind(state.get("kind", "elevator")))
                 rules = DeviceRules(device_id, self._profiles(device_id, kind), self.rules)
-                rules.restore(state.get("rules", {}), by_device.get(device_id, {}), now)
+                rules.restore(state.get("rules", {}), by_device.get(device_id, {}), now, raised_at.get(device_id))
             except Exception as exc:  # any corrupt row: skip it, start the rest
                 self.metrics.restore_skipped.inc()
                 log.error("rule state of %s not restored (%s: %s); it starts afresh", device_id,
@@ -271,7 +273,8 @@ class RulesEngine:
             restored += 1
         for device_id, open_ in by_device.items():  # the database's open alarms are the truth
             try:
-                self._device(device_id, kinds[device_id]).open = dict(open_)
+                rules = self._device(device_id, kinds[device_id])
+                rules.open, rules.raised_at = dict(open_), dict(raised_at[device_id])
             except Exception as exc:  # e.g. the profile lookup failing for this one
                 self.metrics.restore_skipped.inc()
                 log.error("open alarms of %s not restored into the rules (%s: %s); the database keeps them",

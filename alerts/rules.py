@@ -153,6 +153,10 @@ class DeviceRules:
         self.device_id = device_id
         self.settings = settings
         self.open: dict[AlarmType, Source] = {}
+        # When the open alarms restored from the database were raised (device time). The
+        # replay after a restart may begin before an alarm was raised: a message older than the
+        # raise cannot clear it (the car freed before it was trapped is not this entrapment's end).
+        self.raised_at: dict[AlarmType, float] = {}
         self.suppressed: set[AlarmType] = set()  # closed by an operator while the condition held
         # The stream: the session's highest seq, the recent (seq, ts) pairs taken, device time.
         self.last_seq = -1
@@ -262,9 +266,10 @@ class DeviceRules:
                                                             ceiling)
             at = max(at, self.last_ts)
         gap = at - self.last_ts
-        if arrival - self.paced_from >= gap - min(self.settings.clock_tolerance_s, gap / 2):
+        if abs(arrival - self.paced_from - gap) <= min(self.settings.clock_tolerance_s, gap / 2):
             # Sent and received at the same pace: its delay is the clock's, not a backlog's (a
-            # burst of stored, queued or replayed messages arrives faster than it was sent).
+            # burst of stored, queued or replayed messages arrives faster than it was sent, the
+            # first after a pause slower).
             self.lag_floor = min(self.lag_floor, arrival - at)
         self.paced_from = arrival
         self.clock_offset = at - ts
@@ -550,7 +555,10 @@ class DeviceRules:
         return [Change(True, alarm, source, at, details)]
 
     def _clear(self, alarm: AlarmType, at: float, reason: str) -> list[Change]:
+        if at < self.raised_at.get(alarm, -_INF):
+            return []
         source = self.open.pop(alarm, None)
+        self.raised_at.pop(alarm, None)
         if source is None:
             return []
         self.changed = True
@@ -721,9 +729,11 @@ class DeviceRules:
             "silent_reported": self.silent_reported,
         }
 
-    def restore(self, state: dict[str, Any], open_alarms: dict[AlarmType, Source], arrival: float) -> None:
+    def restore(self, state: dict[str, Any], open_alarms: dict[AlarmType, Source], arrival: float,
+                raised_at: dict[AlarmType, float] | None = None) -> None:
         """From a ``snapshot()`` as stored (non-finite numbers come back as null; a state of an
-        earlier version lacks the newer keys). Silence is counted from ``arrival`` (the restart).
+        earlier version lacks the newer keys), with the alarms open in the database and when
+        each was raised (device time). Silence is counted from ``arrival`` (the restart).
         Raises ValueError, TypeError or KeyError for a state that is not one."""
 
         def number(key: str, default: float) -> float:
@@ -771,6 +781,7 @@ class DeviceRules:
         self.suppressed = {AlarmType(a) for a in state.get("suppressed", [])}
         self.silent_reported = bool(state.get("silent_reported", False))
         self.open = dict(open_alarms)
+        self.raised_at = dict(raised_at or {})
         for alarm in [a for a in self.by_code if a not in self.open]:
             del self.by_code[alarm]
         # A state of the earlier version timed entrapment as a plain condition: its start is

@@ -551,7 +551,7 @@ def play(plan: list[tuple[Sent, float]], restart: tuple[int, int, float] | None 
         if i == r:
             back_at = round(max(arrival, back_at) + downtime, 3)
             rules = fresh()
-            rules.restore(checkpoint, dict(open_), T0 + back_at)
+            rules.restore(checkpoint, dict(open_), T0 + back_at, {t: raised_at[t][-1] for t in open_})
             next_tick = max(next_tick, float(int(back_at)))
             run.delay += downtime
             for again, _ in plan[r - k + 1:r + 1]:
