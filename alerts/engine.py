@@ -598,10 +598,10 @@ class RulesEngine:
     def tick(self, now: float) -> None:
         """Time passing (``now`` on the engine's clock) for every device; one device's error is
         logged and skips only that device."""
-        judge_silence = self.hears_the_present(now)
+        current = self.hears_the_present(now)
         for device_id, rules in list(self.devices.items()):
             try:
-                changes = rules.tick(now, judge_silence=judge_silence)
+                changes = rules.tick(now, current=current)
             except Exception as exc:  # one device never stops the others' clocks
                 self.metrics.errors.inc(1, "tick")
                 log.exception("rules tick of %s failed (%s: %s)", device_id, type(exc).__name__, exc)

@@ -359,14 +359,16 @@ class DeviceRules:
         floor = max(self.lag_floor, 0.0) if self.lag_floor < _INF else 0.0
         return min(estimate, arrival_now + self.settings.clock_tolerance_s - floor)
 
-    def tick(self, arrival_now: float, *, judge_silence: bool = True) -> list[Change]:
-        """Time passing without messages: conditions mature, silence is noticed (unless
-        ``judge_silence`` is false: the caller is behind a backlog and cannot tell)."""
+    def tick(self, arrival_now: float, *, current: bool = True) -> list[Change]:
+        """Time passing without messages: conditions mature, silence is noticed. Unless
+        ``current`` is false: the caller is behind a backlog (or has just restarted) and cannot
+        tell what the device did since its newest message, so neither silence nor the time
+        since is judged; conditions mature only as far as the messages taken say."""
         if self.last_arrival == -_INF:
             return []
         changes: list[Change] = []
         quiet = arrival_now - self.last_arrival
-        if judge_silence and not self.offline and not self.silent_reported and quiet >= self.settings.silent_after_s:
+        if current and not self.offline and not self.silent_reported and quiet >= self.settings.silent_after_s:
             self.silent_reported = True
             self.changed = True
             at = self.device_now(arrival_now) if self.last_ts > -_INF else arrival_now
@@ -374,7 +376,7 @@ class DeviceRules:
                                    {"trigger": f"nothing heard for {quiet:.0f} s"})
         if self.last_ts == -_INF:
             return changes
-        return changes + self.evaluate(self.device_now(arrival_now))
+        return changes + self.evaluate(self.device_now(arrival_now) if current else self.last_ts)
 
     def update_profile(self, profile: DeviceProfile) -> list[Change]:
         """The register changed (an inspection recorded, a unit stopped, other thresholds or

@@ -45,6 +45,7 @@ RULES = RuleSettings()
 W_OUT = RULES.entrapment.outside_door_zone_s  # 15 s: stopped outside the door zone
 W_LANDING = RULES.entrapment.in_door_zone_s  # 90 s: stopped at a landing, doors closed
 TOL = RULES.clock_tolerance_s  # 2 s
+SILENT_AFTER = RULES.silent_after_s  # 15 s: the engine hears the present this long after a restart
 MAX_GAP = 5.0  # frames every 1-5 s
 JITTER = 0.2  # network delay of a message delivered at once, s
 NEARBY = 1.5  # messages sent this close together may be swapped, s
@@ -528,7 +529,7 @@ def play(plan: list[tuple[Sent, float]], restart: tuple[int, int, float] | None 
     def give(m: Sent, arrival: float) -> None:
         nonlocal next_tick
         while next_tick < arrival:
-            note(next_tick, rules.tick(T0 + next_tick))
+            note(next_tick, rules.tick(T0 + next_tick, current=next_tick >= current_from))
             next_tick += 1.0
         if (m.session, m.seq, m.ts) not in seen:  # a copy of one delivered before tells nothing new
             seen.add((m.session, m.seq, m.ts))
@@ -539,6 +540,9 @@ def play(plan: list[tuple[Sent, float]], restart: tuple[int, int, float] | None 
             assert m.code is not None
             note(arrival, rules.on_event(T0 + m.ts, m.seq, m.code, T0 + arrival))
 
+    # The engine judges time passing only once it has heard the present for the silence
+    # limit again after a restart (alerts/engine.py, hears_the_present).
+    current_from = -1.0
     r, k, downtime = restart if restart is not None else (-1, 0, 0.0)
     r = min(r, len(plan) - 1)
     k = min(k, r + 1)
@@ -550,6 +554,7 @@ def play(plan: list[tuple[Sent, float]], restart: tuple[int, int, float] | None 
             checkpoint = json.loads(json.dumps(json_safe(rules.snapshot())))
         if i == r:
             back_at = round(max(arrival, back_at) + downtime, 3)
+            current_from = back_at + SILENT_AFTER
             rules = fresh()
             rules.restore(checkpoint, dict(open_), T0 + back_at, {t: raised_at[t][-1] for t in open_})
             next_tick = max(next_tick, float(int(back_at)))
@@ -558,7 +563,7 @@ def play(plan: list[tuple[Sent, float]], restart: tuple[int, int, float] | None 
                 give(again, back_at)
     last = max(a for _, a in plan) if plan else 0.0
     while next_tick < last + 5:
-        note(next_tick, rules.tick(T0 + next_tick))
+        note(next_tick, rules.tick(T0 + next_tick, current=next_tick >= current_from))
         next_tick += 1.0
     return run
 
