@@ -583,11 +583,13 @@ class RulesEngine:
 
     def hears_the_present(self, now: float) -> bool:
         """Whether silence can be judged now (``now`` on the engine's clock): the engine has been
-        connected, reading and current (the freshest frame since the last tick at most a third
-        of the silence limit old) for the whole silence limit. Resets the lag it measured."""
+        connected, reading and current (the freshest frame since the last tick, if any, at most a
+        third of the silence limit old) for the whole silence limit. Resets the lag it measured."""
         limit = self.settings.rules_silent_after_s
+        # A tick without any frame says nothing of a backlog (a small fleet, a quiet hour): only
+        # frames that arrive old do.
         current = (self.session.connected.is_set() and not self.session.reading_paused
-                   and self._freshest_lag <= limit / 3)
+                   and (self._freshest_lag <= limit / 3 or self._freshest_lag == math.inf))
         self._freshest_lag = math.inf
         if not current:
             self._hearing_since = math.inf

@@ -182,8 +182,14 @@ class DeviceRules:
         self.stuck_since: float | None = None
         self.detections: list[float] = []  # device times of presence detections while stuck
         self.stuck_judged = False  # an entrapment was raised in this episode (by any rule)
+        self.blip = False  # the newest frame of the episode was not stuck: one frame is a flicker
+        self.opened = False  # the doors opened at this landing since the car last ran
+        self.freed_at = -_INF  # device time the car was last freed from an entrapment
+        self.closed_at: dict[AlarmType, float] = {}  # device time an operator closed each alarm
         self.button_at: float | None = None
         self.button_passed = False  # the doors opened at a landing since the press: people came and went
+        self.button_seq = -1  # seq of the press
+        self.last_press: float | None = None  # device time of the latest press, lapsed or not
         self.trip_count: int | None = None
         # Alarms raised by a device code: the code and the seq of the message that raised it.
         self.by_code: dict[AlarmType, tuple[int, int]] = {}
@@ -225,6 +231,9 @@ class DeviceRules:
             return Order.NEW
         if seq > self.last_seq - self.settings.reorder_window:
             return Order.LATE
+        # Far below: a restarted counter. (A message older than the window, stored through an
+        # outage or redelivered, looks the same; a device that restarted its counter and its
+        # clock must not be deaf, so the restart wins.)
         return Order.RESTART
 
     def _take(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
@@ -253,15 +262,16 @@ class DeviceRules:
         if order is Order.LATE:  # older than what is taken: its time, but never past the newest
             return order, min(ts + self.clock_offset, self.last_ts, ceiling)
         at = ts + self.clock_offset
-        if self.last_ts - self.settings.clock_tolerance_s <= at < self.last_ts:
-            # Stamped a moment before the newest (an event built by another task than the frame
-            # it follows): jitter, not a step of the clock. It takes the newest time.
+        tolerance = self.settings.clock_tolerance_s
+        if self.last_ts - tolerance <= at <= self.last_ts and arrival - self.last_heard <= tolerance:
+            # Stamped a moment before (or with) the newest (an event built by another task than
+            # the frame it follows): jitter, not a step of the clock. It takes the newest time.
             self.last_seq = seq
             return Order.NEW, self.last_ts
-        if at < self.last_ts or at > ceiling:
-            # The clock stepped back, or gained on the engine's clock (ahead of it, or jumped
-            # forward from behind): across the step, the time that passed at the engine stands
-            # in for the device's.
+        if at <= self.last_ts or at > ceiling:
+            # The clock stepped back or stands still, or gained on the engine's clock (ahead of
+            # it, or jumped forward from behind): across the step, the time that passed at the
+            # engine stands in for the device's.
             at = ceiling if self.last_ts == -_INF else min(self.last_ts + max(0.0, arrival - self.last_heard),
                                                             ceiling)
             at = max(at, self.last_ts)
@@ -306,7 +316,7 @@ class DeviceRules:
             return changes + self.evaluate(self.last_ts)
         self.last_frame_seq = seq
         if isinstance(frame, ElevatorTelemetry):
-            changes += self._elevator(frame, at)
+            changes += self._elevator(frame, at, seq)
         else:
             self._boiler(frame, at)
         return changes + self.evaluate(at)
@@ -394,6 +404,7 @@ class DeviceRules:
         condition has cleared (the operator has judged this one)."""
         if self.open.pop(alarm, None) is not None:
             self.suppressed.add(alarm)
+            self.closed_at[alarm] = self.last_ts
             self.by_code.pop(alarm, None)
             self.changed = True
 
@@ -401,11 +412,18 @@ class DeviceRules:
 
     def _code(self, entry: EventCode, seq: int, order: Order, at: float) -> list[Change]:
         cls = entry.event_class
+        if cls in (EventClass.ENTRAPMENT, EventClass.ALARM_BUTTON):
+            if order is Order.LATE and at <= self.freed_at:
+                return []  # a call from before the car was last freed: that episode is over
+            if AlarmType.ENTRAPMENT in self.suppressed and at > self.closed_at.get(AlarmType.ENTRAPMENT, _INF):
+                # A new call for help after an operator closed the entrapment: a person asks again.
+                self.suppressed.discard(AlarmType.ENTRAPMENT)
+                self.changed = True
         if cls is EventClass.ENTRAPMENT:
             return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"device code {entry.code}", "code": entry.code})
         if cls is EventClass.ALARM_BUTTON:
-            return self._alarm_button(entry.code, at)
+            return self._alarm_button(entry.code, at, seq)
         changes: list[Change] = []
         if entry.mode is not None and order is not Order.LATE:
             self._set_mode(entry.mode, at)
@@ -423,7 +441,7 @@ class DeviceRules:
             return changes
         changes += self._raise(entry.alarm, Source.CODE, at, {"code": entry.code})
         raised = bool(changes) and changes[-1].raised
-        changes += self._button_promoted(at)
+        changes += self._button_promoted(at, self.button_seq)
         if raised:
             self.by_code[entry.alarm] = (entry.code, seq)
             if Recovery.BACK_TO_NORMAL in entry.recovery and seq < self.last_recovery_seq:
@@ -432,27 +450,27 @@ class DeviceRules:
                 changes += self._clear(entry.alarm, at, "back to normal (device code, received before the fault)")
         return changes
 
-    def _alarm_button(self, code: int, at: float) -> list[Change]:
+    def _alarm_button(self, code: int, at: float, seq: int) -> list[Change]:
         """The alarm button (报警按钮) is an entrapment in a car stopped outside the door zone, on
         battery or without power, with a fault open, or with a passenger present (the brief's
         entrapment rules, after field firmware and 96333 practice); otherwise a minor alarm."""
         why = self._button_means_trapped(at)
+        self.last_press, self.button_passed, self.button_seq = at, False, seq
+        self.changed = True
         if why:
             return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"alarm button ({why})", "code": code})
-        self.button_at, self.button_passed = at, False
-        self.changed = True
+        self.button_at = at
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
 
-    def _button_promoted(self, at: float) -> list[Change]:
+    def _button_promoted(self, at: float, frame_seq: int) -> list[Change]:
         """A button alarm still open becomes an entrapment once the car is seen stuck between
-        floors, off the mains or with a fault within the outside-the-door-zone window of the
-        press (the frame the press followed may arrive after it, or the car stops just after
-        the press): someone pressed it, and something is wrong."""
-        if (self.button_at is None or AlarmType.ALARM_BUTTON not in self.open or self.button_passed
-                or at - self.button_at > self.entrapment.outside_door_zone_s):
-            return []  # (a press long before the stop, or before the doors opened since, is not this stop's)
-        why = self._button_means_trapped(at, passenger=False)
+        floors, off the mains or with a fault, with the doors not opened at a landing since the
+        press (the presser is still inside), or once a frame sent before the press (delivered
+        after it) shows a passenger: the press is then judged as on the frame it followed."""
+        if self.button_at is None or AlarmType.ALARM_BUTTON not in self.open or self.button_passed:
+            return []
+        why = self._button_means_trapped(at, passenger=frame_seq < self.button_seq)
         if not why:
             return []
         changes = self._raise(AlarmType.ENTRAPMENT, Source.CODE, max(at, self.button_at),
@@ -478,12 +496,13 @@ class DeviceRules:
             return "passenger in the car"
         return ""
 
-    def _recovered_by(self, car: Car, at: float) -> list[Change]:
-        """Code-raised faults whose recovery rule the car now meets clear."""
+    def _recovered_by(self, car: Car, at: float, seq: int) -> list[Change]:
+        """Code-raised faults whose recovery rule the car now meets clear; a frame sent before
+        the fault's code (``seq`` below it) says nothing of its recovery."""
         changes: list[Change] = []
-        for alarm, (code, _) in list(self.by_code.items()):
+        for alarm, (code, raised_seq) in list(self.by_code.items()):
             rule = self.table.get(code)
-            if rule is None or alarm not in self.open:
+            if rule is None or alarm not in self.open or seq < raised_seq:
                 continue
             met = [r for r in sorted(rule.recovery) if car.satisfies(r)]
             if met:
@@ -575,6 +594,7 @@ class DeviceRules:
     def _unstuck(self) -> None:
         if self.stuck is not None or self.detections:
             self.stuck, self.stuck_since, self.detections, self.stuck_judged = None, None, [], False
+            self.blip = False
             self.changed = True
 
     def _detected(self, at: float) -> None:
@@ -596,7 +616,10 @@ class DeviceRules:
         if first > now:
             return None
         need = self.entrapment.min_detections
-        for t in [first, *(d for d in self.detections if first < d <= now)]:
+        # At a landing the passenger was inside when the doors closed: detections first seen
+        # only after the whole window (a car parked for an hour) are a sensor's glitch.
+        later = [] if self.stuck is Stuck.LANDING else [d for d in self.detections if first < d <= now]
+        for t in [first, *later]:
             lo = bisect.bisect_left(self.detections, t - window)
             hi = bisect.bisect_right(self.detections, t)
             if hi - lo >= need:
@@ -605,7 +628,7 @@ class DeviceRules:
 
     def _entrapment(self, now: float) -> list[Change]:
         stuck, since = self.stuck, self.stuck_since
-        if stuck is None or since is None or self.stuck_judged:
+        if stuck is None or since is None or self.stuck_judged or self.blip:
             return []  # (an episode judged once is not judged again, whatever became of its alarm)
         at = self._trapped_at(now)
         if at is None:
@@ -631,7 +654,7 @@ class DeviceRules:
 
     # --- elevator --------------------------------------------------------------------------
 
-    def _elevator(self, f: ElevatorTelemetry, ts: float) -> list[Change]:
+    def _elevator(self, f: ElevatorTelemetry, ts: float, seq: int) -> list[Change]:
         car = self.car = Car.of(f)
         if f.mode != self.mode:
             self._set_mode(f.mode, ts)
@@ -645,25 +668,45 @@ class DeviceRules:
         shut = f.door_locked
         outside = stopped and shut and not f.door_zone
         at_landing = stopped and shut and f.door_zone
+        # The car is free when its doors open at a landing and nobody is detected: in one frame,
+        # or (the doors open for one frame while people walk out) in a frame after the doors
+        # opened on the trapped passengers, before the car runs again.
+        if f.running or AlarmType.ENTRAPMENT not in self.open:
+            self.opened = False
+        elif f.door_zone and not shut:
+            self.opened = True
+        freed = car.released or (self.opened and f.door_zone and stopped and not f.passenger)
         stuck = None if self.held else Stuck.OUTSIDE if outside else Stuck.LANDING if at_landing else None
-        if stuck is not self.stuck:
+        if freed:
             self._unstuck()
-            if stuck is not None:
+        elif f.door_zone and not shut:
+            self._unstuck()  # the doors reopened at a landing: whoever is inside can leave
+        elif stuck is not None:
+            if self.stuck is None or (stuck is Stuck.OUTSIDE and self.stuck is Stuck.LANDING):
+                self._unstuck()  # (the car left the landing: a new episode)
                 self.stuck, self.stuck_since = stuck, ts
-                self.changed = True
+            # (a frame in the door zone during an episode outside it: the car at the zone's edge)
+            self.blip = False
+            self.changed = True
+        elif self.stuck is not None:
+            self._unstuck()
         if f.passenger:
             self._detected(ts)
         changes: list[Change] = []
-        if car.released:
+        if freed:
             self.suppressed.discard(AlarmType.ENTRAPMENT)
-            changes += self._clear(AlarmType.ENTRAPMENT, ts, "doors open at a landing, car empty")
+            why = "doors open at a landing, car empty"
+            released = self._clear(AlarmType.ENTRAPMENT, ts, why)
+            if released:
+                self.freed_at = ts  # the end of that entrapment: calls from before it are its own
+            changes += released
             if self.button_at is not None:
                 self.button_at = None
-                changes += self._clear(AlarmType.ALARM_BUTTON, ts, "doors open at a landing, car empty")
-        changes += self._recovered_by(car, ts)
-        if self.button_at is not None and not car.door_locked and car.door_zone and ts > self.button_at:
+                changes += self._clear(AlarmType.ALARM_BUTTON, ts, why)
+        changes += self._recovered_by(car, ts, seq)
+        if self.last_press is not None and not car.door_locked and car.door_zone and ts > self.last_press:
             self.button_passed = True
-        changes += self._button_promoted(ts)
+        changes += self._button_promoted(ts, seq)
         if self.profile.reports_events:
             return changes
         # Faults the device does not report itself, from its telemetry.
@@ -719,7 +762,10 @@ class DeviceRules:
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
             "stuck": None if self.stuck is None else str(self.stuck), "stuck_since": self.stuck_since,
-            "detections": list(self.detections), "stuck_judged": self.stuck_judged,
+            "detections": list(self.detections), "stuck_judged": self.stuck_judged, "blip": self.blip,
+            "opened": self.opened, "freed_at": self.freed_at,
+            "closed_at": {str(a): t for a, t in self.closed_at.items()},
+            "button_seq": self.button_seq, "last_press": self.last_press,
             "button_at": self.button_at, "button_passed": self.button_passed,
             "trip_count": self.trip_count,
             "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
@@ -769,6 +815,13 @@ class DeviceRules:
         self.stuck_since = None if since is None else float(since)
         self.detections = sorted(float(d) for d in state.get("detections", []))
         self.stuck_judged = bool(state.get("stuck_judged", False))
+        self.blip = bool(state.get("blip", False))
+        self.opened = bool(state.get("opened", False))
+        self.freed_at = number("freed_at", -_INF)
+        self.closed_at = {AlarmType(a): float(t) for a, t in (state.get("closed_at") or {}).items() if t is not None}
+        self.button_seq = int(state.get("button_seq", -1))
+        press = state.get("last_press")
+        self.last_press = None if press is None else float(press)
         button = state.get("button_at")
         self.button_at = None if button is None else float(button)
         self.button_passed = bool(state.get("button_passed", False))

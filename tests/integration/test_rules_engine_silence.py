@@ -116,3 +116,16 @@ async def test_disconnected_nobody_is_silent(engine: tuple[RulesEngine, Clock]) 
     assert _run(e, clock, 20, ["E-A", "E-B"], 0.2, seqs) == set()
     e.session.connected.clear()
     assert _run(e, clock, 40, [], 0.2, seqs) == set()
+
+
+async def test_in_a_small_fleet_a_device_that_stops_is_silent(engine: tuple[RulesEngine, Clock]) -> None:
+    e, clock = engine  # one device reporting every 5 s: most ticks see no frame at all
+    seqs = itertools.count(1)
+    silent: set[str] = set()
+    for second in range(60):
+        clock.now += 1
+        if second < 20 and second % 5 == 0:
+            e._on_message(1, _frame(e, "E-Q", next(seqs), 0.2))
+        e.tick(e.now())
+        silent |= _silent(e)
+    assert silent == {"E-Q"}

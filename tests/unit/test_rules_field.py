@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from alerts.rules import DeviceProfile, Order, RuleSettings
-from semon.alarm_types import EntrapmentThresholds
+from semon.alarm_types import AlarmType, EntrapmentThresholds
 from semon.protocol.topics import Kind
 from tests.unit.rules_driver import T0, Device
 
@@ -415,3 +415,75 @@ def test_a_button_pressed_long_before_a_short_stop_is_not_that_stops_entrapment(
     d.frame(38, passenger=True, **RUN)
     d.frame(40, door_locked=False, passenger=True)
     assert d.log() == [(True, "alarm_button", 1.0)]
+
+
+# --- found by a fresh attempt to break the rules ----------------------------------------------
+
+
+def test_a_new_call_for_help_after_an_operator_closed_the_entrapment_raises_it_again() -> None:
+    d = Device()
+    for t in range(0, 20):
+        d.frame(t, **STUCK)
+        d.tick(t + 0.5)
+    d.rules.closed_by_operator(AlarmType.ENTRAPMENT)  # "false alarm", the car still stuck
+    for t in range(20, 60):
+        d.frame(t, **STUCK)
+        d.tick(t + 0.5)
+    assert d.log() == [(True, "entrapment", 15.0)]  # the telemetry does not raise it again
+    d.event(60.5, 90)  # but the passenger presses the button
+    assert d.log()[-1] == (True, "entrapment", 60.5)
+
+
+@pytest.mark.parametrize("code", [41, 1, 2, 4])
+def test_a_frame_sent_before_a_fault_does_not_clear_it_when_it_arrives_after(code: int) -> None:
+    d = Device()
+    d.frame(-1, seq=2, **RUN)
+    d.event(0.001, code, seq=4, arrival=0.002)
+    d.frame(0, seq=3, arrival=0.004, **RUN)  # sampled 1 ms before the fault
+    assert [r for r, _, _ in d.log()] == [True]
+
+
+def test_a_passenger_in_the_frame_the_button_followed_makes_it_an_entrapment_whatever_the_arrival() -> None:
+    d = Device()
+    d.frame(0, seq=3)  # at a landing, doors closed, nobody detected yet
+    d.event(0.5, 90, seq=5)
+    d.frame(0.4, seq=4, passenger=True, arrival=0.6)  # the frame the press followed
+    assert [(r, a) for r, a, _ in d.log()] == [(True, "alarm_button"), (True, "entrapment"), (False, "alarm_button")]
+
+
+def test_passengers_leaving_while_still_detected_then_an_empty_car_clears_the_entrapment() -> None:
+    d = Device()
+    for t in range(0, 20, 5):
+        d.frame(t, **STUCK)
+        d.tick(t + 1)
+    d.frame(600, passenger=True)  # brought to a landing
+    d.frame(605, door_locked=False, passenger=True)  # doors open, people walking out, still seen
+    d.frame(610)  # doors closed again, the car empty
+    assert d.log() == [(True, "entrapment", 15.0), (False, "entrapment", 610.0)]
+
+
+def test_one_glitch_detection_in_a_car_parked_for_an_hour_is_no_entrapment() -> None:
+    d = Device()
+    for t in range(0, 3600, 5):
+        d.frame(t, passenger=t == 3500)
+    assert d.changes == []
+
+
+def test_a_clock_that_stands_still_still_lets_time_pass() -> None:
+    d = Device()
+    for t in range(0, 30):
+        d.frame(0, arrival=t, **STUCK)  # the same ts in every frame
+        d.tick(t + 0.5)
+    assert [(r, a) for r, a, _ in d.log()] == [(True, "entrapment")]
+
+
+def test_the_button_in_a_moving_car_is_an_entrapment_when_it_stops_between_floors_without_opening() -> None:
+    d = Device()
+    d.frame(0, **RUN)
+    d.event(0.5, 90)
+    for t in range(1, 16):
+        d.frame(t, **RUN)
+    for t in range(16, 900, 5):
+        d.frame(t, **STUCK_EMPTY)
+        d.tick(t + 1)
+    assert [(r, a) for r, a, _ in d.log()] == [(True, "alarm_button"), (True, "entrapment"), (False, "alarm_button")]
