@@ -26,11 +26,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from semon.alarm_types import AlarmType
-from semon.protocol.codes import DEFAULT_TABLE, code_table
 from semon.protocol.topics import Kind
 from simulators import faults as f
-from simulators.core import Output, Periods, SimDevice, SimError
+from simulators.core import Output, Periods, SimDevice, SimError, alarm_of
 
 Medium = Literal["steam", "hot_water"]
 
@@ -89,15 +87,6 @@ FAULTS_FOR: dict[str, frozenset[str]] = {
     "hot_water": frozenset({"over_pressure", "over_temperature", "flame_failure"}),
 }
 BACK_TO_NORMAL = 140
-CODES = code_table(DEFAULT_TABLE, Kind.BOILER)  # the codes the simulated devices send
-
-
-def _alarm(code: int) -> AlarmType:
-    """The alarm a trip code of the default table raises."""
-    entry = CODES.get(code)
-    if entry is None or entry.alarm is None:
-        raise SimError(f"boiler code {code} raises no alarm in code table {CODES.name}")
-    return entry.alarm
 
 
 # Typical sizes: (feed pump m³/h, gas m³/h at full fire) for 2, 4 and 10 t/h of steam,
@@ -320,7 +309,7 @@ class Boiler(SimDevice):
 
     def _trip(self, t: float, code: int, out: list[Output]) -> None:
         self.emit_event(t, code, out, detail=self._detail(code))
-        self.cause(t, _alarm(code), out)
+        self.cause(t, alarm_of(code, self.kind), out)
         self._lockouts.add(code)
         self._stop_burner()
         if code == 103 and self.steam:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from semon.alarm_types import AlarmType
+from semon.protocol.codes import DEFAULT_TABLE, code_table
 from semon.protocol.topics import Channel, Kind, topic_for
 from simulators import faults as f
 from simulators.faults import applies_to
@@ -91,6 +92,16 @@ class Timer:
 
 class SimError(ValueError):
     """A fault or action that cannot be applied to this device."""
+
+
+def alarm_of(code: int, kind: Kind) -> AlarmType:
+    """The alarm a fault code of the default table raises (the codes the simulated devices
+    send). Raises SimError for a code that raises none."""
+    table = code_table(DEFAULT_TABLE, kind)
+    entry = table.get(code)
+    if entry is None or entry.alarm is None:
+        raise SimError(f"{kind} code {code} raises no alarm in code table {table.name}")
+    return entry.alarm
 
 
 def device_rng(seed: int, device_id: str) -> random.Random:

@@ -17,10 +17,9 @@ from enum import Enum
 from typing import Any
 
 from semon.alarm_types import AlarmType, EntrapmentThresholds
-from semon.protocol.codes import DEFAULT_TABLE, code_table
 from semon.protocol.topics import Kind
 from simulators import faults as f
-from simulators.core import INF, Output, Periods, SimDevice, SimError, Timer
+from simulators.core import INF, Output, Periods, SimDevice, SimError, Timer, alarm_of
 from simulators.motion import Run
 from simulators.traffic import Building, demand, draw_trip
 
@@ -33,15 +32,6 @@ OVERRUN_M = 0.35  # beyond the terminal landing, on the buffer or the final limi
 MAX_WAITING_CALLS = 20
 DEFAULT_PERIODS = Periods()
 DEFAULT_THRESHOLDS = EntrapmentThresholds()
-CODES = code_table(DEFAULT_TABLE, Kind.ELEVATOR)  # the codes the simulated devices send
-
-
-def _alarm(code: int) -> AlarmType:
-    """The alarm a fault code of the default table raises."""
-    entry = CODES.get(code)
-    if entry is None or entry.alarm is None:
-        raise SimError(f"elevator code {code} raises no alarm in code table {CODES.name}")
-    return entry.alarm
 
 
 class Doors(Enum):
@@ -363,7 +353,7 @@ class Elevator(SimDevice):
         """The device reports ``code``; the alarm is due if it does, or if telemetry shows it."""
         self._event(t, code, out, detail)
         if self.spec.reports_events or from_telemetry:
-            self.cause(t, _alarm(code), out)
+            self.cause(t, alarm_of(code, self.kind), out)
 
     def _entrapment_timer(self, t: float, *, in_zone: bool) -> Timer:
         wait = self.thresholds.in_door_zone_s if in_zone else self.thresholds.outside_door_zone_s
