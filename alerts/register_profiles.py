@@ -37,11 +37,21 @@ def _entrapment(rated: dict[str, Any], device: str) -> dict[str, Any]:
         value = rated.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            log.warning("register: %s of %s is %r, not a number; the city's setting applies", key, device, value)
+        whole = kind is int and isinstance(value, int | float) and not isinstance(value, bool) and value >= 1 \
+            and float(value).is_integer()
+        number = kind is float and isinstance(value, int | float) and not isinstance(value, bool) \
+            and math.isfinite(value) and value >= 0
+        if not (whole or number):
+            log.warning("register: %s of %s is %r, not a %s; the city's setting applies", key, device, value,
+                        "whole number from 1" if kind is int else "number from 0")
             continue
         override[field_name] = kind(value)
     modes = rated.get("entrapment_held_modes")
+    if isinstance(modes, list) and all(isinstance(m, str) for m in modes):
+        modes = " ".join(modes) or "none"
+    if modes is not None and not isinstance(modes, str):
+        log.warning("register: entrapment_held_modes of %s is %r, not a list of modes; the city's setting applies",
+                    device, modes)
     if isinstance(modes, str):
         names = frozenset(modes.split()) - {"none"}
         known = {str(m) for m in ServiceMode}

@@ -256,3 +256,21 @@ def test_a_device_that_sent_only_offline_stores_and_restores_its_state() -> None
     assert again.last_ts == float("-inf") and again.offline
     assert again.tick(100.0) == []  # offline: not silent as well
     assert again.on_status(False, None, 1_764_000_001.0) == []  # offline already: not raised twice
+
+
+def test_register_entrapment_values_the_rules_cannot_take_leave_the_citys_setting() -> None:
+    from datetime import date
+
+    from alerts.register_profiles import profile_from_row
+
+    today = date(2026, 11, 30)
+    for bad in (0, 2.7, -1, "3", True):
+        assert profile_from_row("elevator", {"entrapment_min_detections": bad}, "in_use", True, None,
+                                today).entrapment is None
+    listed = profile_from_row("elevator", {"entrapment_held_modes": ["inspection", "firefighter"]}, "in_use", True,
+                              None, today).entrapment
+    assert listed is not None and listed.held_modes == frozenset({"inspection", "firefighter"})
+    none = profile_from_row("elevator", {"entrapment_held_modes": []}, "in_use", True, None, today).entrapment
+    assert none is not None and none.held_modes == frozenset()
+    table = profile_from_row("elevator", {"code_table": "no-such"}, "in_use", True, None, today)
+    assert table.code_table is None
