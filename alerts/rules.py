@@ -182,7 +182,6 @@ class DeviceRules:
         self.stuck_since: float | None = None
         self.detections: list[float] = []  # device times of presence detections while stuck
         self.stuck_judged = False  # an entrapment was raised in this episode (by any rule)
-        self.blip = False  # the newest frame of the episode was not stuck: one frame is a flicker
         self.opened = False  # the doors opened at this landing since the car last ran
         self.freed_at = -_INF  # device time the car was last freed from an entrapment
         self.closed_at: dict[AlarmType, float] = {}  # device time an operator closed each alarm
@@ -594,7 +593,6 @@ class DeviceRules:
     def _unstuck(self) -> None:
         if self.stuck is not None or self.detections:
             self.stuck, self.stuck_since, self.detections, self.stuck_judged = None, None, [], False
-            self.blip = False
             self.changed = True
 
     def _detected(self, at: float) -> None:
@@ -628,7 +626,7 @@ class DeviceRules:
 
     def _entrapment(self, now: float) -> list[Change]:
         stuck, since = self.stuck, self.stuck_since
-        if stuck is None or since is None or self.stuck_judged or self.blip:
+        if stuck is None or since is None or self.stuck_judged:
             return []  # (an episode judged once is not judged again, whatever became of its alarm)
         at = self._trapped_at(now)
         if at is None:
@@ -686,7 +684,6 @@ class DeviceRules:
                 self._unstuck()  # (the car left the landing: a new episode)
                 self.stuck, self.stuck_since = stuck, ts
             # (a frame in the door zone during an episode outside it: the car at the zone's edge)
-            self.blip = False
             self.changed = True
         elif self.stuck is not None:
             self._unstuck()
@@ -762,7 +759,7 @@ class DeviceRules:
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
             "stuck": None if self.stuck is None else str(self.stuck), "stuck_since": self.stuck_since,
-            "detections": list(self.detections), "stuck_judged": self.stuck_judged, "blip": self.blip,
+            "detections": list(self.detections), "stuck_judged": self.stuck_judged,
             "opened": self.opened, "freed_at": self.freed_at,
             "closed_at": {str(a): t for a, t in self.closed_at.items()},
             "button_seq": self.button_seq, "last_press": self.last_press,
@@ -815,7 +812,6 @@ class DeviceRules:
         self.stuck_since = None if since is None else float(since)
         self.detections = sorted(float(d) for d in state.get("detections", []))
         self.stuck_judged = bool(state.get("stuck_judged", False))
-        self.blip = bool(state.get("blip", False))
         self.opened = bool(state.get("opened", False))
         self.freed_at = number("freed_at", -_INF)
         self.closed_at = {AlarmType(a): float(t) for a, t in (state.get("closed_at") or {}).items() if t is not None}
