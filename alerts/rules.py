@@ -254,8 +254,7 @@ class DeviceRules:
         recent[seq] = ts
         if len(recent) > self.settings.reorder_window:  # the first taken go first
             del recent[next(iter(recent))]
-        self.last_arrival = max(self.last_arrival, arrival)
-        self.known = True
+        self._heard(arrival)
         ceiling = arrival + self.settings.clock_tolerance_s - (max(self.lag_floor, 0.0) if self.lag_floor < _INF
                                                               else 0.0)
         if order is Order.LATE:  # older than what is taken: its time, but never past the newest
