@@ -51,6 +51,7 @@ from alerts.incidents import (
 )
 from alerts.inputs import request_text_refusal
 from alerts.kpis import rescue_kpis
+from alerts.live_notify import notify_changes, notify_operator_close
 from alerts.model import Alarm
 from alerts.openapi import openapi_document
 from semon.settings import Settings
@@ -217,13 +218,29 @@ def _detail(incident: Incident, steps: list[IncidentStep]) -> dict[str, Any]:
     return {**incident.as_json(), "steps": [s.as_json() for s in steps]}
 
 
+def _outcome_changes(outcome: StepOutcome) -> list[dict[str, Any]]:
+    """The live-stream messages for what a step did."""
+    changes = [incident_change(str(outcome.step.step), outcome.incident, outcome.step)]
+    if outcome.cleared_alarm is not None:
+        changes.append({"topic": "alarm", "op": "cleared", "alarm": outcome.cleared_alarm.as_json()})
+    return changes
+
+
+async def _notify_outcome(conn: AsyncConnection, outcome: StepOutcome) -> None:
+    """In the step's transaction: the other processes' live streams, and a rules engine in
+    another process, hear of it at commit (``alerts.live_notify``)."""
+    await notify_changes(conn, _outcome_changes(outcome))
+    if outcome.cleared_alarm is not None:
+        await notify_operator_close(conn, outcome.cleared_alarm)
+
+
 def _publish_outcome(ctx: ApiContext, outcome: StepOutcome) -> None:
     """After the commit: the consoles, then the rules engine, learn what the step did."""
-    ctx.hub.publish(incident_change(str(outcome.step.step), outcome.incident, outcome.step))
+    for change in _outcome_changes(outcome):
+        ctx.hub.publish(change)
     alarm = outcome.cleared_alarm
     if alarm is None:
         return
-    ctx.hub.publish({"topic": "alarm", "op": "cleared", "alarm": alarm.as_json()})
     if ctx.on_alarm_cleared is not None:
         try:
             ctx.on_alarm_cleared(alarm)
@@ -288,11 +305,12 @@ async def _post_step(request: web.Request) -> web.Response:
     incident_id = _path_id(request, "incident")
     body = await _body(request, StepBody)
     actor = actor_of(request, body.actor)
-    async with _connection(ctx) as conn:
+    async with _connection(ctx) as conn, conn.transaction():
         outcome = await apply_step(conn, incident_id, Step(body.step), actor, body.comment,
                                    maintenance_unit=body.maintenance_unit, contact=body.contact, cause=body.cause,
                                    now=datetime.now(UTC), settings=ctx.settings)
         found = await get_incident(conn, incident_id)
+        await _notify_outcome(conn, outcome)
     assert found is not None  # it was just updated in this transaction
     _publish_outcome(ctx, outcome)
     return _json(_detail(*found))
@@ -302,9 +320,10 @@ async def _post_comment(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     incident_id = _path_id(request, "incident")
     body = await _body(request, CommentBody)
-    async with _connection(ctx) as conn:
+    async with _connection(ctx) as conn, conn.transaction():
         outcome = await add_comment(conn, incident_id, actor_of(request, body.actor), body.comment,
                                     now=datetime.now(UTC))
+        await _notify_outcome(conn, outcome)
     _publish_outcome(ctx, outcome)
     return _json(outcome.step.as_json(), 201)
 

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.hub import LiveHub
 from alerts.incident_store import Escalation, escalate_overdue
 from alerts.incidents import incident_change
+from alerts.live_notify import notify_changes
 from semon.backoff import Backoff
 from semon.settings import Settings
 
@@ -25,11 +26,14 @@ log = logging.getLogger(__name__)
 
 
 async def check_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings) -> list[Escalation]:
-    """One pass: escalate in one transaction, then publish what it committed."""
-    async with pool.connection() as conn:
+    """One pass: escalate in one transaction, announced to the other processes' live streams in
+    it (``alerts.live_notify``), then publish what it committed to this process's hub."""
+    async with pool.connection() as conn, conn.transaction():
         escalations = await escalate_overdue(conn, datetime.now(UTC), settings)
-    for escalation in escalations:
-        hub.publish(incident_change(str(escalation.kind), escalation.incident, escalation.step))
+        changes = [incident_change(str(e.kind), e.incident, e.step) for e in escalations]
+        await notify_changes(conn, changes)
+    for change in changes:
+        hub.publish(change)
     return escalations
 
 

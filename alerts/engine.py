@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
 from alerts.hub import LiveHub
 from alerts.incident_store import note_alarm_cleared, open_incident
+from alerts.live_notify import listen_operator_closes, notify_changes
 from alerts.model import Alarm, Source
 from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType, EntrapmentThresholds
@@ -212,6 +213,8 @@ class RulesEngine:
             tg.create_task(self._checkpoints(), name="rules-checkpoint")
             tg.create_task(self._ticks(), name="rules-ticks")
             tg.create_task(self.session.run(), name="rules-mqtt")
+            tg.create_task(listen_operator_closes(self.pool, self.closed_by_operator, self._backoff()),
+                           name="rules-operator-closes")
             self.ready.set()
 
     async def _restore(self) -> None:
@@ -485,6 +488,7 @@ class RulesEngine:
                     noted = await note_alarm_cleared(conn, alarm, at)
                     if noted is not None:
                         out.append({"topic": "incident", "op": "alarm_cleared", "incident": noted.as_json()})
+            await notify_changes(conn, out)  # to the live streams of other processes, at commit
         return out
 
     # --- checkpoints: rule state written, then messages acknowledged --------------------------

@@ -56,3 +56,11 @@ class LiveHub:
         self.published += 1
         for sub in list(self._subscribers):
             sub.offer(change)
+
+    def resync(self) -> int:
+        """Cut every subscriber off, as an overflow does: their clients reconnect and reload the
+        current state (after changes may have been missed). Returns how many were cut off."""
+        subscribers = list(self._subscribers)
+        for sub in subscribers:
+            sub.overflowed.set()
+        return len(subscribers)

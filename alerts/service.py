@@ -1,7 +1,10 @@
 """The alerts service: the rules engine, the incident deadlines and the HTTP API with its live
-stream, on one connection pool and one live hub, with the register's daily work beside them
-(notice scans, their delivery, the rate snapshot). ``semon alerts`` runs it alone; ``semon up``
-runs it beside the ingester.
+stream, with the register's daily work beside them (notice scans, their delivery, the rate
+snapshot). ``semon alerts`` runs all of it in one process; ``semon up`` runs each role in a
+process of its own (``semon.parts``): ``rules`` (the engine and the register-profiles refresh),
+``api`` (the API, the console and the register's routes) and ``jobs`` (incident deadlines,
+notice scans and delivery, rate snapshots). Changes reach the live stream of whichever process
+serves it through PostgreSQL LISTEN/NOTIFY (``alerts.live_notify``).
 
 Each background job is a supervised part (``semon.supervise``): one that fails is logged with
 its traceback and started again after a backoff while the API and the other jobs go on. The
@@ -20,6 +23,7 @@ from alerts.api import build_api, serve_api
 from alerts.deadlines import run_deadlines
 from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine, rule_settings
 from alerts.hub import LiveHub
+from alerts.live_notify import LiveListener
 from alerts.model import Alarm
 from alerts.register_profiles import RegisterProfiles
 from alerts.rules import DeviceProfile
@@ -28,6 +32,7 @@ from registry.api import add_registry_routes
 from registry.notices import run_scans
 from registry.outbox import run_outbox
 from registry.rate import run_snapshots
+from semon.backoff import Backoff
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.metrics import Registry
@@ -36,12 +41,19 @@ from semon.supervise import Supervisor
 
 log = logging.getLogger(__name__)
 
+ROLES = frozenset({"rules", "api", "jobs"})
+
 
 class AlertsService:
     def __init__(self, settings: Settings, mqtt_url: str, database_url: str,
-                 profiles: ProfileLookup | None = None, supervisor: Supervisor | None = None) -> None:
+                 profiles: ProfileLookup | None = None, supervisor: Supervisor | None = None,
+                 roles: frozenset[str] = ROLES) -> None:
         """``supervisor``: where the service's jobs are supervised (as ``alerts/<job>``); by
-        default one of its own."""
+        default one of its own. ``roles``: which of ``ROLES`` this process runs (all by default).
+        Raises ValueError for an unknown or missing role."""
+        if not roles or not roles <= ROLES:
+            raise ValueError(f"roles must be some of {sorted(ROLES)}, not {sorted(roles)}")
+        self.roles = roles
         self.settings = settings
         self.mqtt_url = mqtt_url
         self.database_url = database_url
@@ -54,31 +66,51 @@ class AlertsService:
         self.registry = Registry()
         self.registry.include(lambda: self.engine_metrics.registry)
         self.engine: RulesEngine | None = None
+        self.listener: LiveListener | None = None
         self.api_port: int | None = None
         self.ready = asyncio.Event()
+        self._engine_ready = asyncio.Event()
 
     async def run(self) -> None:
         await apply_migrations(self.database_url)
         s = self.settings
-        async with open_pool(self.database_url, min_size=2, max_size=10, name="semon-alerts") as pool:
-            # The first messages are judged with the register's profiles, not the fallback.
-            with contextlib.suppress(psycopg.Error, TimeoutError):
-                await self.register.load(pool, s.today())
-            app = build_api(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator)
-            add_registry_routes(app, pool)  # the register is served by the same application
-            add_console(app, pool)  # the operator console: pages, static files, device cards
-            async with serve_api(app, s.api_host, s.api_port) as port, self.supervisor.scope("alerts") as parts:
-                self.api_port = port
-                log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
+        async with open_pool(self.database_url, min_size=2, max_size=10, name="semon-alerts") as pool, \
+                self.supervisor.scope("alerts") as parts:
+            if "rules" in self.roles:
+                # The first messages are judged with the register's profiles, not the fallback.
+                with contextlib.suppress(psycopg.Error, TimeoutError):
+                    await self.register.load(pool, s.today())
                 parts.start("rules-engine", lambda: self._run_engine(pool), check=self._engine_up)
-                parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s))
                 parts.start("register-profiles",
                             lambda: self.register.run(pool, s.registry_refresh_s, self._apply_profiles, s.today))
+            if "jobs" in self.roles:
+                parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s))
                 parts.start("notice-scans", lambda: run_scans(pool, s))
                 parts.start("rate-snapshots", lambda: run_snapshots(pool, tz=s.notice_timezone))
                 if s.notice_delivery:
                     parts.start("notice-outbox", lambda: run_outbox(pool, s))
-                await asyncio.Event().wait()  # the parts run in their own tasks until cancelled
+            if "api" in self.roles:
+                listener = self.listener = LiveListener(pool, self.hub,
+                                                        Backoff(s.backoff_initial_s, s.backoff_max_s))
+                parts.start("live-listener", listener.run, check=listener.listening.is_set)
+                app = build_api(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator)
+                add_registry_routes(app, pool)  # the register is served by the same application
+                add_console(app, pool)  # the operator console: pages, static files, device cards
+                async with serve_api(app, s.api_host, s.api_port) as port:
+                    self.api_port = port
+                    log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
+                    await listener.listening.wait()  # no console connects before changes reach it
+                    await self._serve()
+            else:
+                await self._serve()
+
+    async def _serve(self) -> None:
+        """Ready once the engine (if this process runs it) has subscribed; then until cancelled,
+        while the parts run in their own tasks."""
+        if "rules" in self.roles:
+            await self._engine_ready.wait()
+        self.ready.set()
+        await asyncio.Event().wait()
 
     async def _run_engine(self, pool: AsyncConnectionPool) -> None:
         engine = self.engine = RulesEngine(self.settings, self.mqtt_url, pool, self.hub, self.register,
@@ -87,7 +119,7 @@ class AlertsService:
         async def announce() -> None:  # ready once the first engine has subscribed
             await engine.ready.wait()
             await engine.session.connected.wait()
-            self.ready.set()
+            self._engine_ready.set()
 
         announcing = asyncio.create_task(announce())
         try:
