@@ -56,6 +56,15 @@ def _up(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _part(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from semon.parts import run_part
+
+    run(lambda: run_part(args.name, Path(args.config), args.index))
+    return 0
+
+
 def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     from semon.db import apply_migrations
 
@@ -225,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("alerts", help="run the rules engine, incident deadlines and the HTTP API"
                    ).set_defaults(func=_alerts)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    from semon.parts import PART_NAMES
+
+    part = sub.add_parser("part", help="one part of `semon up` (started by it, not by hand)")
+    part.add_argument("name", choices=PART_NAMES)
+    part.add_argument("--config", required=True, help="the parts' configuration file `semon up` wrote (0600)")
+    part.add_argument("--index", type=int, default=1, help="which ingest process (1-based)")
+    part.set_defaults(func=_part)
 
     from registry.cli import add_parser as add_registry_parser
 

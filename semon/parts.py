@@ -1,0 +1,234 @@
+"""``semon part NAME``: one part of ``semon up`` in a process of its own, started by the process
+manager ``semon up`` runs (``semon.part_manager``).
+
+A process per part keeps the alarms away from the telemetry: the rules engine has a core's worth
+of scheduling of its own, and neither the ingester's backlog nor the simulated city's load can
+hold its event loop. The parts:
+
+| name | what runs in it |
+|---|---|
+| ``ingest`` | the MQTT → TimescaleDB ingester (several, on a shared subscription, if configured) |
+| ``rules`` | the rules engine and the register-profiles refresh |
+| ``api`` | the HTTP API with its live stream, the console and the register's routes |
+| ``jobs`` | incident deadlines, notice scans and delivery, rate snapshots |
+| ``city`` | the simulated city |
+
+Each reads its settings and the stack's URLs (they carry passwords: never on a command line)
+from the 0600 file ``semon up`` wrote, serves its own ``/metrics`` and ``/healthz`` on a free
+port, and once ready writes ``{run}/parts/{name}.json`` (0600): its pid, metrics port and, for
+the API, the API port. Inside, its jobs are supervised as in any semon service: one that fails
+is restarted with backoff while the rest go on; the process manager restarts the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from semon.settings import Settings
+from semon.stack.process import write_private
+from semon.supervise import Supervisor
+
+if TYPE_CHECKING:  # the parts' modules are imported by the part that runs them only
+    from alerts.rules import DeviceProfile
+    from ingest.service import Ingester
+    from semon.metrics import Registry
+    from simulators.service import SimulationOptions
+
+log = logging.getLogger(__name__)
+
+PART_NAMES = ("ingest", "rules", "api", "jobs", "city")
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PartsConfig:
+    """What ``semon up`` hands its parts, in ``{run}/parts/config.json`` (0600).
+
+    ``settings``: every setting, as JSON; the URLs: each part's own account on the broker
+    (``devices_mqtt_url`` for the simulated city), and the database's; ``ingest_processes``:
+    how many ingest processes share the subscription."""
+
+    settings: dict[str, Any]
+    devices_mqtt_url: str
+    ingest_mqtt_url: str
+    rules_mqtt_url: str
+    database_url: str
+    ingest_processes: int = 1
+
+    def as_json(self) -> str:
+        return json.dumps({"settings": self.settings, "devices_mqtt_url": self.devices_mqtt_url,
+                           "ingest_mqtt_url": self.ingest_mqtt_url, "rules_mqtt_url": self.rules_mqtt_url,
+                           "database_url": self.database_url, "ingest_processes": self.ingest_processes})
+
+    @classmethod
+    def read(cls, path: Path) -> PartsConfig:
+        """Raises OSError, ValueError or TypeError for a missing or malformed file."""
+        data = json.loads(path.read_text())
+        return cls(**data)
+
+
+def settings_json(settings: Settings) -> dict[str, Any]:
+    """``settings`` as JSON that ``Settings(**...)`` takes back, secrets included (the file is 0600)."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    if settings.auth_demo_password is not None:
+        data["auth_demo_password"] = settings.auth_demo_password.get_secret_value()
+    return data
+
+
+def program_names(ingest_processes: int) -> list[str]:
+    """The process manager's program names, in start order: ``ingest`` (or ``ingest-1`` …
+    ``ingest-N``), ``rules``, ``api``, ``jobs``, ``city``."""
+    ingest = ["ingest"] if ingest_processes == 1 else [f"ingest-{i}" for i in range(1, ingest_processes + 1)]
+    return [*ingest, "rules", "api", "jobs", "city"]
+
+
+def ingest_settings(settings: Settings, index: int, processes: int) -> Settings:
+    """The settings of ingest process ``index`` (1-based) of ``processes``: with more than one,
+    each has a client id of its own and they share one subscription (the configured share
+    group, or ``semon-up``)."""
+    update: dict[str, Any] = {"metrics_port": 0}
+    if processes > 1:
+        update["ingest_client_id"] = f"{settings.ingest_client_id}-{index}"
+        update["ingest_share_group"] = settings.ingest_share_group or "semon-up"
+    return settings.model_copy(update=update)
+
+
+def city_options(settings: Settings) -> SimulationOptions:
+    from simulators.core import Periods
+    from simulators.service import SimulationOptions
+
+    return SimulationOptions(elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
+                             fault_interval_s=settings.city_fault_interval_s, periods=Periods())
+
+
+def city_profiles(settings: Settings) -> dict[str, DeviceProfile]:
+    """The simulated devices' profiles, for the rules until the register holds them."""
+    from simulators.city import city_fleet
+    from simulators.profiles import profiles_for
+
+    fleet = city_fleet(settings.city_elevators, settings.city_boilers, seed=settings.city_seed)
+    return profiles_for((d.device_id, d.spec) for d in fleet)
+
+
+class _Ingest:
+    """The ingester, built afresh at each start; ready once subscribed."""
+
+    def __init__(self, settings: Settings, mqtt_url: str, database_url: str) -> None:
+        self.settings, self.mqtt_url, self.database_url = settings, mqtt_url, database_url
+        self.ingester: Ingester | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        from ingest.service import Ingester
+
+        ingester = self.ingester = Ingester(self.settings, self.mqtt_url, self.database_url)
+
+        async def announce() -> None:
+            await ingester.session.connected.wait()
+            self.ready.set()
+
+        announcing = asyncio.create_task(announce())
+        try:
+            await ingester.run()
+        finally:
+            announcing.cancel()
+
+    def connected(self) -> bool:
+        return self.ingester is not None and self.ingester.session.connected.is_set()
+
+    def registry(self) -> Registry | None:
+        return self.ingester.metrics.registry if self.ingester is not None else None
+
+
+class _City:
+    """The simulated city, built afresh at each start; ready once its devices first connected."""
+
+    def __init__(self, mqtt_url: str, settings: Settings) -> None:
+        self.mqtt_url, self.settings = mqtt_url, settings
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        from simulators.service import Simulation
+
+        simulation = Simulation(self.mqtt_url, city_options(self.settings), tls=self.settings)
+
+        async def announce() -> None:
+            await simulation.connected.wait()
+            self.ready.set()
+
+        announcing = asyncio.create_task(announce())
+        try:
+            await simulation.run()
+        finally:
+            announcing.cancel()
+
+
+@dataclass(slots=True)
+class _Started:
+    ready: Callable[[], Awaitable[object]]
+    api_port: Callable[[], int | None] = lambda: None
+
+
+def _start(name: str, index: int, config: PartsConfig, settings: Settings, supervisor: Supervisor) -> _Started:
+    if name == "ingest":
+        ingest = _Ingest(ingest_settings(settings, index, config.ingest_processes), config.ingest_mqtt_url,
+                         config.database_url)
+        supervisor.registry.include(ingest.registry)
+        supervisor.start("ingest", ingest.run, check=ingest.connected)
+        return _Started(ingest.ready.wait)
+    if name in ("rules", "api", "jobs"):
+        from alerts.rules import DeviceProfile
+        from alerts.service import AlertsService
+
+        profiles = city_profiles(settings) if name == "rules" else {}
+        alerts = AlertsService(settings, config.rules_mqtt_url, config.database_url,
+                               lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind),
+                               supervisor=supervisor, roles=frozenset({name}))
+        if name == "rules":
+            supervisor.registry.include(lambda: alerts.registry)
+        supervisor.start("alerts", alerts.run)
+        return _Started(alerts.ready.wait, lambda: alerts.api_port)
+    if name == "city":
+        city = _City(config.devices_mqtt_url, settings)
+        supervisor.start("simulated-city", city.run)
+        return _Started(city.ready.wait)
+    raise ValueError(f"no part named {name!r}; the parts are {', '.join(PART_NAMES)}")
+
+
+def ready_path(config_path: Path, program: str) -> Path:
+    return config_path.parent / f"{program}.json"
+
+
+async def run_part(name: str, config_path: Path, index: int = 1) -> None:
+    """Run part ``name`` (``PART_NAMES``) until cancelled; ``index``: which ingest process.
+    Raises ValueError for an unknown name, OSError/ValueError for an unreadable config."""
+    if name not in PART_NAMES:
+        raise ValueError(f"no part named {name!r}; the parts are {', '.join(PART_NAMES)}")
+    config = PartsConfig.read(config_path)
+    settings = Settings(**{**config.settings, "metrics_port": 0, **({} if name == "api" else {"api_port": 0})})
+    program = name if name != "ingest" or config.ingest_processes == 1 else f"ingest-{index}"
+    ready_file = ready_path(config_path, program)
+    supervisor = Supervisor(backoff_initial_s=settings.backoff_initial_s, backoff_max_s=settings.backoff_max_s)
+    from semon.metrics_http import serve_metrics
+
+    async with supervisor, serve_metrics(supervisor.registry, settings.metrics_host, 0,
+                                         healthy=supervisor.healthy, status=supervisor.status) as metrics_port:
+        started = _start(name, index, config, settings, supervisor)
+        await started.ready()
+        write_private(ready_file, json.dumps({"pid": os.getpid(), "part": program, "metrics_port": metrics_port,
+                                              "api_port": started.api_port()}))
+        log.info("part %s ready (pid %d, metrics on port %d)", program, os.getpid(), metrics_port)
+        try:
+            await supervisor.wait()
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(ready_file.read_text()).get("pid") == os.getpid():
+                    ready_file.unlink()
