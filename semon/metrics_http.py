@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,13 +17,15 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def serve_metrics(
     registry: Registry, host: str, port: int, healthy: Callable[[], bool] = lambda: True,
-    status: Callable[[], dict[str, Any]] | None = None,
+    status: Callable[[], dict[str, Any]] | None = None, render: Callable[[], Awaitable[str]] | None = None,
 ) -> AsyncIterator[int]:
     """Yields the bound port (useful with port 0). ``/healthz`` answers ``{"ok": bool}`` with 200
-    or 503, and with ``status`` its result under ``"parts"`` (e.g. the supervised parts)."""
+    or 503, and with ``status`` its result under ``"parts"`` (e.g. the supervised parts).
+    ``render``: the exposition instead of the registry's (e.g. several processes' together)."""
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(text=registry.render(), content_type="text/plain", charset="utf-8",
+        text = await render() if render is not None else registry.render()
+        return web.Response(text=text, content_type="text/plain", charset="utf-8",
                             headers={"X-Prometheus-Format": "0.0.4"})
 
     async def healthz(_: web.Request) -> web.Response:

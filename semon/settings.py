@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # Empty: one ingester on a plain subscription. Set a group for several ingesters sharing
     # the load ($share/{group}/…); on Mosquitto 2.0 see docs/ingest.md about restarts.
     ingest_share_group: str = ""
+    # `semon up` runs this many ingest processes; with more than one they share the subscription
+    # (ingest_share_group, or "semon-up" if that is empty).
+    ingest_processes: int = Field(default=1, ge=1, le=16)
     # Messages the broker may have in flight to one ingester (MQTT 5 Receive Maximum). It bounds
     # the ingester's buffer: nothing more arrives until a commit lets us acknowledge.
     ingest_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)

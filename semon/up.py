@@ -1,9 +1,12 @@
-"""``semon up``: the whole system in one process, on a private stack unless one is configured.
+"""``semon up``: the whole system, on a private stack unless one is configured, each part in a
+process of its own.
 
-Its parts (the ingester, the alerts service and each of its jobs, the simulated city) are
-supervised (``semon.supervise``): one that fails is logged with its traceback and started again
-after a backoff while the others go on. ``/metrics`` and ``/healthz`` on the metrics port cover
-them all: ``semon_part_up{part=...}``, ``semon_part_restarts_total{part=...}``."""
+The parts (``semon.parts``: the ingester, the rules engine, the API with the console, the
+register's jobs, the simulated city) run under supervisord (``semon.part_manager``), started in
+that order, each ready before the next; one that dies is started again while the others go on;
+Ctrl-C stops them in reverse order, then the private servers. ``/metrics`` and ``/healthz`` on
+the metrics port cover them all: ``semon_part_up{part=...}``, ``semon_part_restarts_total{part=...}``
+and each part's own metrics with its ``part`` label."""
 
 from __future__ import annotations
 
@@ -20,24 +23,20 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from alerts.passwords import hash_password
-from alerts.rules import DeviceProfile
-from alerts.service import AlertsService
 from alerts.users import Role, UserExists, count_users, create_user
-from ingest.service import Ingester
 from registry.demo import DEMO_AGENCY, seed_demo_register
 from semon.db import apply_migrations
-from semon.metrics import Registry
 from semon.metrics_http import serve_metrics
+from semon.part_manager import PARTS_DIR, ManagerOptions, PartManager, Program
+from semon.parts import CONFIG_FILE, PartsConfig, program_names, settings_json
 from semon.settings import Settings
 from semon.stack import LocalStack
 from semon.stack.process import load_secrets, write_private
-from semon.supervise import Supervisor
-from simulators.profiles import profiles_for
-from simulators.service import Simulation, SimulationOptions
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "running.json"
+RUN_DIR = "run"  # the process manager's configuration, socket and pid file; the parts' files
 
 
 DEMO_PASSWORD_FILE = "demo-password"
@@ -113,37 +112,6 @@ def configured_or_running(settings: Settings, name: str) -> str | None:
         return str(configured)
     running = read_running(settings)
     return str(running[name]) if running and running.get(name) else None
-
-
-class _IngestPart:
-    """The ingester as a supervised part: built afresh at each start. Its metrics are served with
-    the other parts' (so its own server takes any free port), ``ready`` once one has subscribed."""
-
-    def __init__(self, settings: Settings, mqtt_url: str, database_url: str) -> None:
-        self.settings = settings.model_copy(update={"metrics_port": 0})
-        self.mqtt_url = mqtt_url
-        self.database_url = database_url
-        self.ingester: Ingester | None = None
-        self.ready = asyncio.Event()
-
-    async def run(self) -> None:
-        ingester = self.ingester = Ingester(self.settings, self.mqtt_url, self.database_url)
-
-        async def announce() -> None:
-            await ingester.session.connected.wait()
-            self.ready.set()
-
-        announcing = asyncio.create_task(announce())
-        try:
-            await ingester.run()
-        finally:
-            announcing.cancel()
-
-    def connected(self) -> bool:
-        return self.ingester is not None and self.ingester.session.connected.is_set()
-
-    def registry(self) -> Registry | None:
-        return self.ingester.metrics.registry if self.ingester is not None else None
 
 
 async def seed_register(settings: Settings, database_url: str) -> int:
@@ -222,6 +190,19 @@ def write_running(settings: Settings, state: dict[str, object]) -> None:
     write_private(state_path(settings), json.dumps(state, indent=2))
 
 
+def programs_for(settings: Settings, config_path: Path) -> list[Program]:
+    """The parts of ``semon up`` in start order, as the process manager's programs; the city only
+    if it has devices."""
+    programs = []
+    for name in program_names(settings.ingest_processes):
+        if name == "city" and not (settings.city_elevators or settings.city_boilers):
+            continue
+        part, _, index = name.partition("-")
+        args = ("part", part, "--config", str(config_path.resolve()), *(("--index", index) if index else ()))
+        programs.append(Program(name, args))
+    return programs
+
+
 async def run_up(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with services(settings) as endpoints:
@@ -229,30 +210,27 @@ async def run_up(settings: Settings) -> None:
         await apply_migrations(database_url)
         seeded = await seed_register(settings, database_url)
         demo_users = await seed_demo_users(settings, database_url)
-        simulation = None
-        if settings.city_elevators or settings.city_boilers:
-            simulation = Simulation(mqtt_url, SimulationOptions(
-                elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
-                fault_interval_s=settings.city_fault_interval_s), tls=settings)
-        # Until the register holds them, the rules know the simulated devices from the simulation.
-        profiles = profiles_for((d.device_id, d.spec) for d in simulation.city) if simulation else {}
-        supervisor = Supervisor(backoff_initial_s=settings.backoff_initial_s, backoff_max_s=settings.backoff_max_s)
-        alerts = AlertsService(settings, endpoints.rules_mqtt_url, database_url,
-                               lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind),
-                               supervisor=supervisor)
-        ingest = _IngestPart(settings, endpoints.ingest_mqtt_url, database_url)
-        supervisor.registry.include(ingest.registry)
-        supervisor.registry.include(lambda: alerts.registry)
+        run_dir = settings.data_dir / RUN_DIR
+        config_path = run_dir / PARTS_DIR / CONFIG_FILE
+        programs = programs_for(settings, config_path)
+        manager = PartManager(run_dir, programs, ManagerOptions(backoff_initial_s=max(settings.backoff_initial_s, 1.0),
+                                                                backoff_max_s=max(settings.backoff_max_s, 30.0)))
         stack = contextlib.AsyncExitStack()  # closed below: the parts stopped, then the metrics server
-        metrics_port = await stack.enter_async_context(serve_metrics(
-            supervisor.registry, settings.metrics_host, settings.metrics_port,
-            healthy=supervisor.healthy, status=supervisor.status))
-        stack.push_async_callback(supervisor.stop)  # the last started first: the devices before the ingester
-        supervisor.start("ingest", ingest.run, check=ingest.connected)
-        supervisor.start("alerts", alerts.run)
-        try:  # announce only once subscribed: from then on the broker keeps every message for us
-            await ingest.ready.wait()
-            await alerts.ready.wait()
+        try:
+            stack.push_async_callback(manager.stop)  # the last started first: the city before the ingester
+            await manager.start()
+            # The URLs carry passwords: the parts read them from this 0600 file, never a command line.
+            write_private(config_path, PartsConfig(
+                settings_json(settings), mqtt_url, endpoints.ingest_mqtt_url, endpoints.rules_mqtt_url, database_url,
+                settings.ingest_processes).as_json())
+            watching = asyncio.create_task(manager.watch(), name="parts-watch")
+            stack.callback(watching.cancel)
+            metrics_port = await stack.enter_async_context(serve_metrics(
+                manager.registry, settings.metrics_host, settings.metrics_port,
+                healthy=manager.healthy, status=manager.status, render=manager.metrics_text))
+            ready = {}
+            for program in programs:  # each one ready before the next: subscribed, listening, serving
+                ready[program.name] = await manager.start_part(program.name)
         except BaseException:
             await stack.aclose()
             raise
@@ -261,12 +239,11 @@ async def run_up(settings: Settings) -> None:
             "mqtt_url": mqtt_url,
             "database_url": database_url,
             "metrics_url": f"http://{settings.metrics_host}:{metrics_port}/metrics",
-            "api_url": f"http://{settings.api_host}:{alerts.api_port}/api",
+            "api_url": f"http://{settings.api_host}:{ready['api']['api_port']}/api",
+            "parts": {name: record["pid"] for name, record in ready.items()},
         }
         city = ""
-        if simulation is not None:
-            options = simulation.options
-            supervisor.start("simulated-city", lambda: Simulation(mqtt_url, options, tls=settings).run())
+        if "city" in ready:
             city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
                     "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
         write_running(settings, state)
@@ -279,12 +256,13 @@ async def run_up(settings: Settings) -> None:
             f"  data          {settings.data_dir.resolve()}\n"
             f"{city}"
             f"  register      {'seeded with ' + format(seeded, ',') + ' generated units' if seeded else 'as stored'}\n"
+            f"  parts         {', '.join(p.name for p in programs)}, a process each (semon part NAME)\n"
             f"{_users_banner(settings, demo_users)}"
             "Ctrl-C stops everything.",
             flush=True,
         )
         try:
-            await supervisor.wait()  # a part that fails is restarted; Ctrl-C ends this wait
+            await asyncio.Event().wait()  # a part that dies is restarted; Ctrl-C ends this wait
         finally:
             await stack.aclose()
             state_path(settings).unlink(missing_ok=True)
