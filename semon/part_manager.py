@@ -241,12 +241,13 @@ class PartManager:
         holds the directory, PartError if supervisord does not come up."""
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.run_dir, 0o700)
+        self.parts_dir.mkdir(exist_ok=True, mode=0o700)
+        os.chmod(self.parts_dir, 0o700)
         if len(str(self.socket_path)) > MAX_SOCKET_PATH:
             raise PartError(f"{self.socket_path}: too long for a unix socket; use a shorter data directory")
         self._lock.acquire("the parts' directory")
         try:
             await self._stop_leftover()
-            self.parts_dir.mkdir(exist_ok=True, mode=0o700)
             for stale in self.parts_dir.glob("*.json"):
                 if stale.name != "config.json":
                     stale.unlink(missing_ok=True)
@@ -348,12 +349,14 @@ class PartManager:
 
     async def watch(self) -> None:
         """Until cancelled: follows the parts' states and health; starts again, after a backoff,
-        a part supervisord gave up (FATAL)."""
+        a part supervisord gave up (FATAL). Raises PartError if supervisord itself exits."""
         backoffs = {name: Backoff(self.options.backoff_initial_s, self.options.backoff_max_s) for name in self.parts}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             self._http = http
             try:
                 while True:
+                    if self._proc is not None and self._proc.returncode is not None:
+                        raise PartError(f"supervisord exited with status {self._proc.returncode}")
                     try:
                         infos = await self._call(lambda rpc: rpc.supervisor.getAllProcessInfo())
                     except (OSError, xmlrpc.client.Error) as exc:
@@ -443,6 +446,7 @@ class PartManager:
                     await self._proc.wait()
             self._started = []
         finally:
+            self._proc = None
             self._lock.release()
 
 

@@ -18,6 +18,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -25,9 +26,10 @@ import psycopg
 from alerts.passwords import hash_password
 from alerts.users import Role, UserExists, count_users, create_user
 from registry.demo import DEMO_AGENCY, seed_demo_register
+from semon.backoff import Backoff
 from semon.db import apply_migrations
 from semon.metrics_http import serve_metrics
-from semon.part_manager import PARTS_DIR, ManagerOptions, PartManager, Program
+from semon.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
 from semon.parts import CONFIG_FILE, PartsConfig, program_names, settings_json
 from semon.settings import Settings
 from semon.stack import LocalStack
@@ -203,6 +205,35 @@ def programs_for(settings: Settings, config_path: Path) -> list[Program]:
     return programs
 
 
+async def _keep_parts(manager: PartManager, programs: list[Program], ready: dict[str, dict[str, Any]],
+                      started: asyncio.Event) -> None:
+    """Start the process manager and the parts in order, each ready before the next (subscribed,
+    listening, serving), then watch them until cancelled; then stop them in reverse order. Should
+    supervisord itself die, its parts die with it: everything is started again after a backoff.
+    Raises PartError if the first start fails."""
+    backoff = Backoff(manager.options.backoff_initial_s, manager.options.backoff_max_s)
+    while True:
+        try:
+            await manager.start()
+            for program in programs:
+                ready[program.name] = await manager.start_part(program.name)
+            started.set()
+            await manager.watch()
+        except PartError as exc:
+            if not started.is_set():
+                raise
+            log.error("%s: starting the process manager and every part again", exc)
+        finally:
+            await manager.stop()
+        await backoff.sleep()
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def run_up(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with services(settings) as endpoints:
@@ -215,22 +246,26 @@ async def run_up(settings: Settings) -> None:
         programs = programs_for(settings, config_path)
         manager = PartManager(run_dir, programs, ManagerOptions(backoff_initial_s=max(settings.backoff_initial_s, 1.0),
                                                                 backoff_max_s=max(settings.backoff_max_s, 30.0)))
+        # The URLs carry passwords: the parts read them from this 0600 file, never a command line.
+        write_private(config_path, PartsConfig(
+            settings_json(settings), mqtt_url, endpoints.ingest_mqtt_url, endpoints.rules_mqtt_url, database_url,
+            settings.ingest_processes).as_json())
         stack = contextlib.AsyncExitStack()  # closed below: the parts stopped, then the metrics server
         try:
-            stack.push_async_callback(manager.stop)  # the last started first: the city before the ingester
-            await manager.start()
-            # The URLs carry passwords: the parts read them from this 0600 file, never a command line.
-            write_private(config_path, PartsConfig(
-                settings_json(settings), mqtt_url, endpoints.ingest_mqtt_url, endpoints.rules_mqtt_url, database_url,
-                settings.ingest_processes).as_json())
-            watching = asyncio.create_task(manager.watch(), name="parts-watch")
-            stack.callback(watching.cancel)
             metrics_port = await stack.enter_async_context(serve_metrics(
                 manager.registry, settings.metrics_host, settings.metrics_port,
                 healthy=manager.healthy, status=manager.status, render=manager.metrics_text))
-            ready = {}
-            for program in programs:  # each one ready before the next: subscribed, listening, serving
-                ready[program.name] = await manager.start_part(program.name)
+            ready: dict[str, dict[str, Any]] = {}
+            started = asyncio.Event()
+            parts = asyncio.create_task(_keep_parts(manager, programs, ready, started), name="parts")
+            stack.push_async_callback(_cancelled, parts)  # the parts stop in reverse order
+            waiting = asyncio.create_task(started.wait())
+            try:
+                await asyncio.wait({parts, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+            if parts.done():
+                await parts  # it failed to start: raises why
         except BaseException:
             await stack.aclose()
             raise
@@ -262,7 +297,7 @@ async def run_up(settings: Settings) -> None:
             flush=True,
         )
         try:
-            await asyncio.Event().wait()  # a part that dies is restarted; Ctrl-C ends this wait
+            await parts  # a part that dies is restarted; Ctrl-C ends this wait
         finally:
             await stack.aclose()
             state_path(settings).unlink(missing_ok=True)
