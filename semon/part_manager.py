@@ -258,7 +258,7 @@ class PartManager:
                                                                setpriv=setpriv, user=user))
             self._proc = await asyncio.create_subprocess_exec(
                 *setpriv, sys.executable, "-m", "supervisor.supervisord", "-c", str(self.run_dir / CONFIG),
-                stdin=asyncio.subprocess.DEVNULL, stdout=sys.stderr.fileno(), start_new_session=True)
+                stdin=asyncio.subprocess.DEVNULL, stdout=2, start_new_session=True)  # our stderr: the terminal
             await self._wait_answering()
         except BaseException:
             await self.stop()
