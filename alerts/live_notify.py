@@ -198,9 +198,9 @@ class LiveListener:
 
 
 async def listen_operator_closes(pool: AsyncConnectionPool, on_close: Callable[[Alarm], None],
-                                 backoff: Backoff) -> None:
+                                 backoff: Backoff, listening: asyncio.Event | None = None) -> None:
     """Runs until cancelled: ``on_close`` hears of each alarm an operator's close cleared in
-    another process."""
+    another process; ``listening`` is set once the LISTEN is in place."""
 
     async def deliver(payload: str) -> None:
         try:
@@ -216,4 +216,4 @@ async def listen_operator_closes(pool: AsyncConnectionPool, on_close: Callable[[
         if alarm is not None:
             on_close(alarm)
 
-    await _listen(pool, CLOSE_CHANNEL, deliver, lambda _again: None, backoff)
+    await _listen(pool, CLOSE_CHANNEL, deliver, lambda _again: listening.set() if listening else None, backoff)
