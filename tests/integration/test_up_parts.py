@@ -22,6 +22,8 @@ import orjson
 import pytest
 
 from semon.metrics import parse_text
+from semon.part_manager import PartManager, Program
+from semon.stack.process import StackError
 from tests.integration.devices import paho_publish
 from tests.integration.helpers import http_client, login, now_ms, query
 
@@ -195,3 +197,24 @@ async def test_sigkill_of_semon_up_leaves_no_process_behind() -> None:
         proc.kill()
         await proc.wait()
         await _until(lambda: not _processes_of(data), "every process to end after SIGKILL of semon up", 60)
+
+
+async def test_a_leftover_process_manager_is_stopped_at_the_next_start() -> None:
+    root = Path(tempfile.mkdtemp(prefix="semon-pm-", dir="/var/tmp"))
+    run = root / "run"
+    programs = [Program("city", ("part", "city", "--config", str(run / "parts/config.json")))]
+    first, second = PartManager(run, programs), PartManager(run, programs)
+    try:
+        await first.start()
+        old = int((run / "supervisord.pid").read_text())
+        with pytest.raises(StackError, match="in use by another running process"):
+            await PartManager(run, programs).start()  # a second `semon up` on the same directory
+        first._lock.release()  # as when its `semon up` is gone, leaving it running
+        await second.start()
+        assert not _processes_of(run) or all(pid != old for pid, _ in _processes_of(run))
+        assert int((run / "supervisord.pid").read_text()) != old
+        assert [args[-2:] for _, args in _processes_of(run)] == [["-c", str(run.resolve() / "supervisord.conf")]]
+    finally:
+        await second.stop()
+        await first.stop()
+        shutil.rmtree(root, ignore_errors=True)
