@@ -63,6 +63,7 @@ MAX_SOCKET_PATH = 107
 # supervisord's process states (supervisor.states.ProcessStates)
 RUNNING = "RUNNING"
 FATAL = "FATAL"
+LIVE_STATES = frozenset({"STARTING", RUNNING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class ManagerOptions:
     starts in a row before supervisord gives up (FATAL); ``stopwaitsecs``: how long a part may
     take to stop after SIGINT before it is killed."""
 
-    startsecs: int = 1
+    startsecs: int = 10  # longer than a part's imports under load: a bad start is caught as one
     startretries: int = 5
     stopwaitsecs: int = 30
     ready_timeout_s: float = 180.0
@@ -161,7 +162,8 @@ class PartState:
 
     @property
     def up(self) -> bool:
-        return self.state == RUNNING and self.healthy
+        """Running (or still within ``startsecs``) and healthy by its own check."""
+        return self.state in LIVE_STATES and self.healthy
 
     @property
     def restarts(self) -> int:
@@ -333,7 +335,7 @@ class PartManager:
         part = self.parts[name]
         pid = int(info.get("pid") or 0)
         state = info["statename"]
-        ended = part.pid and ((pid and pid != part.pid) or (part.state == RUNNING and state != RUNNING))
+        ended = part.pid and ((pid and pid != part.pid) or (part.state in LIVE_STATES and state not in LIVE_STATES))
         if ended and not part.ended_noted:
             part.last_error = (f"process {part.pid} ended (exit status {info.get('exitstatus')}); now {state} "
                                f"{info.get('spawnerr') or ''}").strip()[:500]
@@ -394,7 +396,7 @@ class PartManager:
             await self._call(lambda rpc: rpc.supervisor.startProcess(name, False))
 
     async def _health(self, part: PartState) -> bool:
-        if self._http is None or part.metrics_port is None or part.state != RUNNING:
+        if self._http is None or part.metrics_port is None or part.state not in LIVE_STATES:
             return False
         try:
             async with self._http.get(f"http://127.0.0.1:{part.metrics_port}/healthz") as resp:
@@ -415,7 +417,7 @@ class PartManager:
         texts: dict[str, str] = {}
         if self._http is not None:
             for part in self.parts.values():
-                if part.metrics_port is None or part.state != RUNNING:
+                if part.metrics_port is None or part.state not in LIVE_STATES:
                     continue
                 try:
                     async with self._http.get(f"http://127.0.0.1:{part.metrics_port}/metrics") as resp:

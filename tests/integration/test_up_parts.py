@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from semon.metrics import parse_text
-from semon.part_manager import PartManager, Program
+from semon.part_manager import ManagerOptions, PartError, PartManager, Program
 from semon.stack.process import StackError
 from tests.integration.devices import paho_publish
 from tests.integration.helpers import http_client, login, now_ms, query
@@ -217,4 +217,30 @@ async def test_a_leftover_process_manager_is_stopped_at_the_next_start() -> None
     finally:
         await second.stop()
         await first.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_a_part_supervisord_gives_up_is_started_again_after_a_backoff() -> None:
+    root = Path(tempfile.mkdtemp(prefix="semon-pm-", dir="/var/tmp"))
+    run = root / "run"
+    # No configuration file: the part fails at every start, and supervisord gives it up (FATAL).
+    programs = [Program("city", ("part", "city", "--config", str(run / "parts/missing.json")))]
+    manager = PartManager(run, programs, ManagerOptions(startsecs=10, startretries=0, poll_interval_s=0.1,
+                                                        backoff_initial_s=0.1, backoff_max_s=0.2))
+    watching: asyncio.Task[None] | None = None
+    try:
+        await manager.start()
+        with pytest.raises(PartError, match="did not start"):
+            await manager.start_part("city")
+        watching = asyncio.create_task(manager.watch())
+        await _until(lambda: parse_text(manager.registry.render()).get('semon_part_fatal_total{part="city"}', 0) >= 2,
+                     "the given-up part to be started again", 60)
+        assert parse_text(manager.registry.render())['semon_part_up{part="city"}'] == 0
+        assert manager.healthy() is False
+    finally:
+        if watching is not None:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+        await manager.stop()
         shutil.rmtree(root, ignore_errors=True)
