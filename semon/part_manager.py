@@ -262,6 +262,7 @@ class PartManager:
                 *setpriv, sys.executable, "-m", "supervisor.supervisord", "-c", str(self.run_dir / CONFIG),
                 stdin=asyncio.subprocess.DEVNULL, stdout=2, start_new_session=True)  # our stderr: the terminal
             await self._wait_answering()
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
         except BaseException:
             await self.stop()
             raise
@@ -313,6 +314,7 @@ class PartManager:
             ready = self._ready_record(name, info["pid"])
             if ready is not None:
                 self._note(name, info)
+                self.parts[name].healthy = await self._health(self.parts[name])
                 return ready
             if loop.time() > deadline:
                 raise PartError(f"part {name} not ready within {self.options.ready_timeout_s:.0f} s")
@@ -353,36 +355,31 @@ class PartManager:
         """Until cancelled: follows the parts' states and health; starts again, after a backoff,
         a part supervisord gave up (FATAL). Raises PartError if supervisord itself exits."""
         backoffs = {name: Backoff(self.options.backoff_initial_s, self.options.backoff_max_s) for name in self.parts}
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-            self._http = http
+        while True:
+            if self._proc is not None and self._proc.returncode is not None:
+                raise PartError(f"supervisord exited with status {self._proc.returncode}")
             try:
-                while True:
-                    if self._proc is not None and self._proc.returncode is not None:
-                        raise PartError(f"supervisord exited with status {self._proc.returncode}")
-                    try:
-                        infos = await self._call(lambda rpc: rpc.supervisor.getAllProcessInfo())
-                    except (OSError, xmlrpc.client.Error) as exc:
-                        log.error("process manager not answering (%s)", exc)
-                        for part in self.parts.values():
-                            part.state, part.healthy = "UNKNOWN", False
-                        await asyncio.sleep(self.options.poll_interval_s)
-                        continue
-                    for info in infos:
-                        name = info["name"]
-                        if name not in self.parts or name not in self._started:
-                            continue
-                        self._note(name, info)
-                        part = self.parts[name]
-                        if info["statename"] == FATAL:
-                            await self._restart_given_up(name, backoffs[name])
-                            continue
-                        self._ready_record(name, part.pid)
-                        part.healthy = await self._health(part)
-                        if part.up:
-                            backoffs[name].reset()
-                    await asyncio.sleep(self.options.poll_interval_s)
-            finally:
-                self._http = None
+                infos = await self._call(lambda rpc: rpc.supervisor.getAllProcessInfo())
+            except (OSError, xmlrpc.client.Error) as exc:
+                log.error("process manager not answering (%s)", exc)
+                for part in self.parts.values():
+                    part.state, part.healthy = "UNKNOWN", False
+                await asyncio.sleep(self.options.poll_interval_s)
+                continue
+            for info in infos:
+                name = info["name"]
+                if name not in self.parts or name not in self._started:
+                    continue
+                self._note(name, info)
+                part = self.parts[name]
+                if info["statename"] == FATAL:
+                    await self._restart_given_up(name, backoffs[name])
+                    continue
+                self._ready_record(name, part.pid)
+                part.healthy = await self._health(part)
+                if part.up:
+                    backoffs[name].reset()
+            await asyncio.sleep(self.options.poll_interval_s)
 
     async def _restart_given_up(self, name: str, backoff: Backoff) -> None:
         part = self.parts[name]
@@ -449,6 +446,9 @@ class PartManager:
             self._started = []
         finally:
             self._proc = None
+            if self._http is not None:
+                await self._http.close()
+                self._http = None
             self._lock.release()
 
 

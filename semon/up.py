@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,17 +206,19 @@ def programs_for(settings: Settings, config_path: Path) -> list[Program]:
 
 
 async def _keep_parts(manager: PartManager, programs: list[Program], ready: dict[str, dict[str, Any]],
-                      started: asyncio.Event) -> None:
+                      started: asyncio.Event, on_restarted: Callable[[], None]) -> None:
     """Start the process manager and the parts in order, each ready before the next (subscribed,
     listening, serving), then watch them until cancelled; then stop them in reverse order. Should
-    supervisord itself die, its parts die with it: everything is started again after a backoff.
-    Raises PartError if the first start fails."""
+    supervisord itself die, its parts die with it: everything is started again after a backoff,
+    and ``on_restarted`` told. Raises PartError if the first start fails."""
     backoff = Backoff(manager.options.backoff_initial_s, manager.options.backoff_max_s)
     while True:
         try:
             await manager.start()
             for program in programs:
                 ready[program.name] = await manager.start_part(program.name)
+            if started.is_set():
+                on_restarted()
             started.set()
             await manager.watch()
         except PartError as exc:
@@ -226,6 +228,12 @@ async def _keep_parts(manager: PartManager, programs: list[Program], ready: dict
         finally:
             await manager.stop()
         await backoff.sleep()
+
+
+def _part_state(settings: Settings, ready: dict[str, dict[str, Any]]) -> dict[str, object]:
+    """For running.json: the API's address and the parts' pids at their (last) start."""
+    return {"api_url": f"http://{settings.api_host}:{ready['api']['api_port']}/api",
+            "parts": {name: record["pid"] for name, record in ready.items()}}
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:
@@ -257,7 +265,14 @@ async def run_up(settings: Settings) -> None:
                 healthy=manager.healthy, status=manager.status, render=manager.metrics_text))
             ready: dict[str, dict[str, Any]] = {}
             started = asyncio.Event()
-            parts = asyncio.create_task(_keep_parts(manager, programs, ready, started), name="parts")
+            state: dict[str, object] = {}
+
+            def restarted() -> None:  # the API may have a new port (SEMON_API_PORT=0)
+                if state:
+                    state.update(_part_state(settings, ready))
+                    write_running(settings, state)
+
+            parts = asyncio.create_task(_keep_parts(manager, programs, ready, started, restarted), name="parts")
             stack.push_async_callback(_cancelled, parts)  # the parts stop in reverse order
             waiting = asyncio.create_task(started.wait())
             try:
@@ -269,14 +284,13 @@ async def run_up(settings: Settings) -> None:
         except BaseException:
             await stack.aclose()
             raise
-        state = {
+        state.update({
             "pid": os.getpid(),
             "mqtt_url": mqtt_url,
             "database_url": database_url,
             "metrics_url": f"http://{settings.metrics_host}:{metrics_port}/metrics",
-            "api_url": f"http://{settings.api_host}:{ready['api']['api_port']}/api",
-            "parts": {name: record["pid"] for name, record in ready.items()},
-        }
+            **_part_state(settings, ready),
+        })
         city = ""
         if "city" in ready:
             city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
