@@ -25,7 +25,7 @@ from semon.metrics import parse_text
 from semon.part_manager import ManagerOptions, PartError, PartManager, Program
 from semon.stack.process import StackError
 from tests.integration.devices import paho_publish
-from tests.integration.helpers import http_client, login, now_ms, query
+from tests.integration.helpers import elevator, http_client, login, now_ms, query, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -244,3 +244,26 @@ async def test_a_part_supervisord_gives_up_is_started_again_after_a_backoff() ->
                 await watching
         await manager.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_several_ingest_processes_share_the_subscription() -> None:
+    async with semon_up(SEMON_CITY_ELEVATORS="0", SEMON_CITY_BOILERS="0", SEMON_INGEST_PROCESSES="2") as (
+            _proc, _data, state):
+        assert {"ingest-1", "ingest-2"} <= set(state["parts"]) and "ingest" not in state["parts"]
+        for index in ("1", "2"):
+            args = _cmdline(state["parts"][f"ingest-{index}"])
+            assert args[3:5] == ["part", "ingest"] and args[-2:] == ["--index", index]
+        messages = [(f"se/elevator/E-SHARE-{i % 20}/telemetry", elevator(i // 20 + 1)) for i in range(400)]
+        await paho_publish(state["mqtt_url"], messages)
+        assert await wait_for_count(state["database_url"],
+                                    "SELECT count(*) FROM elevator_telemetry WHERE device_id LIKE 'E-SHARE-%%'",
+                                    400, 60) == 400
+        await asyncio.sleep(1.0)  # a duplicate would show by now
+        rows = await query(state["database_url"],
+                           "SELECT count(*) FROM elevator_telemetry WHERE device_id LIKE 'E-SHARE-%%'")
+        assert rows == [(400,)]
+        async with aiohttp.ClientSession() as http, http.get(state["metrics_url"]) as resp:
+            samples = parse_text(await resp.text())
+        received = {part: samples.get(f'semon_ingest_received_total{{part="{part}"}}', 0)
+                    for part in ("ingest-1", "ingest-2")}
+        assert all(n > 0 for n in received.values()), received  # the broker shared the load
