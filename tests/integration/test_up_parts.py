@@ -179,6 +179,29 @@ async def test_each_part_is_a_process_and_the_alarm_survives_a_killed_rules_proc
                                "SELECT device_id, count(*) FROM alarms WHERE device_id LIKE %s "
                                "GROUP BY device_id ORDER BY device_id", ("E-PARTS-%",))
             assert [(str(d), int(str(n))) for d, n in rows] == [("E-PARTS-1", 1), ("E-PARTS-2", 1)]
+
+            # An operator's close in the API process reaches the rules process: a new call for
+            # help from the same car is a new alarm (an engine that missed the close would take
+            # the entrapment for still open and raise nothing).
+            incident = next(c["incident"]["id"] for c in live.changes if c["topic"] == "incident"
+                            and c["op"] == "raised" and c["incident"]["device_id"] == "E-PARTS-2")
+            async with http_client() as http:
+                await login(http, state["api_url"], "operator", PASSWORD)
+                async with http.post(f"{state['api_url']}/incidents/{incident}/steps",
+                                     json={"step": "false_alarm", "comment": "test"}) as resp:
+                    assert resp.status == 200, await resp.text()
+            await _until(lambda: any(c["topic"] == "alarm" and c["op"] == "cleared"
+                                     and c["alarm"]["device_id"] == "E-PARTS-2" for c in live.changes),
+                         "the operator's close on the live stream", 30)
+            # The rules process took the close: its checkpointed state of the car says so.
+            deadline = asyncio.get_running_loop().time() + 30
+            while not await query(state["database_url"],
+                                  "SELECT 1 FROM rule_state WHERE device_id = 'E-PARTS-2' "
+                                  "AND state->'rules'->'suppressed' ? 'entrapment'"):
+                assert asyncio.get_running_loop().time() < deadline, "the rules process did not take the close"
+                await asyncio.sleep(0.1)
+            await paho_publish(state["mqtt_url"], [_trapped("E-PARTS-2", 2)])
+            await _until(lambda: len(live.raised("E-PARTS-2")) == 2, "a new entrapment after the close", 30)
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
