@@ -194,6 +194,13 @@ class DeviceRules:
         self.by_code: dict[AlarmType, tuple[int, int]] = {}
         self.last_recovery_seq = -1  # seq of the latest back-to-normal code in this session
         self.last_frame_seq = -1  # seq of the newest telemetry frame taken in this session
+        # Device time of the newest frame taken: telemetry conditions mature only as far as the
+        # frames say (an event ahead of a telemetry backlog says nothing of the car since).
+        self.frame_ts = -_INF
+        # seq of the call for help (the device's trapped code, the alarm button) that raised the
+        # open entrapment; -1 if none, or raised from telemetry. A frame sent before the call
+        # (delivered after it, from behind a telemetry backlog) says nothing of its end.
+        self.call_seq = -1
         # Telemetry-derived conditions with a minimum duration and hysteresis.
         self.raise_since: dict[AlarmType, float] = {}  # condition holding since (device time)
         self.clear_since: dict[AlarmType, float] = {}  # clearing condition holding since
@@ -217,8 +224,12 @@ class DeviceRules:
 
     # --- the message stream --------------------------------------------------------------
 
-    def place(self, ts: float, seq: int) -> Order:
-        """Where a message with this ``ts`` (device clock) and ``seq`` stands; changes nothing."""
+    def place(self, ts: float, seq: int, *, frame: bool = False) -> Order:
+        """Where a message with this ``ts`` (device clock) and ``seq`` stands; changes nothing.
+
+        A ``frame`` is late, not a restarted counter, as long as it is within the window below
+        the newest *frame* taken: events come on their own path, ahead of any telemetry backlog,
+        and may be any number of messages ahead of the frames sent before them."""
         if self.last_seq < 0:
             return Order.NEW
         seen = self.recent.get(seq)
@@ -230,17 +241,19 @@ class DeviceRules:
             return Order.NEW
         if seq > self.last_seq - self.settings.reorder_window:
             return Order.LATE
+        if frame and seq > self.last_frame_seq - self.settings.reorder_window:
+            return Order.LATE  # overtaken by events only (or by them and a few frames)
         # Far below: a restarted counter. (A message older than the window, stored through an
         # outage or redelivered, looks the same; a device that restarted its counter and its
         # clock must not be deaf, so the restart wins.)
         return Order.RESTART
 
-    def _take(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
+    def _take(self, ts: float, seq: int, arrival: float, *, frame: bool = False) -> tuple[Order, float]:
         """Place the message, note it, and give its device time (epoch seconds)."""
         recent = self.recent
         # The common case first: the next message of the session, not seen before.
         order = (Order.NEW if seq > self.last_seq >= 0 and seq not in recent and seq not in self.previous
-                 else self.place(ts, seq))
+                 else self.place(ts, seq, frame=frame))
         if order is Order.DUPLICATE:
             return order, self.last_ts
         if order is Order.RESTART:
@@ -248,6 +261,7 @@ class DeviceRules:
             self.last_seq = -1
             self.last_recovery_seq = -1
             self.last_frame_seq = -1
+            self.call_seq = -1
             self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
             self.changed = True
             recent = self.recent
@@ -302,7 +316,7 @@ class DeviceRules:
 
     def on_telemetry(self, ts: float, seq: int, frame: ElevatorTelemetry | BoilerTelemetry,
                      arrival: float) -> list[Change]:
-        order, at = self._take(ts, seq, arrival)
+        order, at = self._take(ts, seq, arrival, frame=True)
         if order is Order.DUPLICATE:
             return []
         changes = self._signs_of_life(at, "telemetry")
@@ -311,8 +325,9 @@ class DeviceRules:
             # event only, it is still the newest frame: events carry no state of the car.)
             if isinstance(frame, ElevatorTelemetry) and frame.passenger:
                 self._detected(at)
-            return changes + self.evaluate(self.last_ts)
+            return changes + self.evaluate(self.frame_ts)
         self.last_frame_seq = seq
+        self.frame_ts = max(self.frame_ts, at)
         if isinstance(frame, ElevatorTelemetry):
             changes += self._elevator(frame, at, seq)
         else:
@@ -330,7 +345,7 @@ class DeviceRules:
         entry = self.table.get(code)
         if entry is not None:
             changes += self._code(entry, seq, order, at)
-        return changes + self.evaluate(self.last_ts)
+        return changes + self.evaluate(self.frame_ts)
 
     def on_status(self, online: bool, at: float | None, arrival: float, *, orderly: bool = False,
                   retained: bool = False) -> list[Change]:
@@ -384,7 +399,7 @@ class DeviceRules:
                                    {"trigger": f"nothing heard for {quiet:.0f} s"})
         if self.last_ts == -_INF:
             return changes
-        return changes + self.evaluate(self.device_now(arrival_now) if current else self.last_ts)
+        return changes + self.evaluate(self.device_now(arrival_now) if current else self.frame_ts)
 
     def update_profile(self, profile: DeviceProfile) -> list[Change]:
         """The register changed (an inspection recorded, a unit stopped, other thresholds or
@@ -418,8 +433,11 @@ class DeviceRules:
                 self.suppressed.discard(AlarmType.ENTRAPMENT)
                 self.changed = True
         if cls is EventClass.ENTRAPMENT:
-            return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
-                               {"trigger": f"device code {entry.code}", "code": entry.code})
+            raised = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+                                 {"trigger": f"device code {entry.code}", "code": entry.code})
+            if raised:
+                self.call_seq = seq
+            return raised
         if cls is EventClass.ALARM_BUTTON:
             return self._alarm_button(entry.code, at, seq)
         changes: list[Change] = []
@@ -456,8 +474,11 @@ class DeviceRules:
         self.last_press, self.button_passed, self.button_seq = at, False, seq
         self.changed = True
         if why:
-            return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
-                               {"trigger": f"alarm button ({why})", "code": code})
+            raised = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+                                 {"trigger": f"alarm button ({why})", "code": code})
+            if raised:
+                self.call_seq = seq
+            return raised
         self.button_at = at
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
 
@@ -475,6 +496,7 @@ class DeviceRules:
                               {"trigger": f"alarm button ({why})", "button_at": self.button_at})
         if changes:
             self.button_at = None
+            self.call_seq = self.button_seq
             changes += self._clear(AlarmType.ALARM_BUTTON, changes[0].at, "an entrapment now")
         return changes
 
@@ -569,8 +591,10 @@ class DeviceRules:
             return []
         self.open[alarm] = source
         self.changed = True
-        if alarm is AlarmType.ENTRAPMENT and self.stuck is not None:
-            self.stuck_judged, self.detections = True, []
+        if alarm is AlarmType.ENTRAPMENT:
+            self.call_seq = -1  # (a call that raised it sets its seq after)
+            if self.stuck is not None:
+                self.stuck_judged, self.detections = True, []
         return [Change(True, alarm, source, at, details)]
 
     def _clear(self, alarm: AlarmType, at: float, reason: str) -> list[Change]:
@@ -668,9 +692,12 @@ class DeviceRules:
         # The car is free when its doors open at a landing and nobody is detected: in one frame,
         # or (the doors open for one frame while people walk out) in a frame after the doors
         # opened on the trapped passengers, before the car runs again.
+        # A frame sent before the call for help that raised the open entrapment (delivered after
+        # it, the call having overtaken a telemetry backlog) tells nothing of that call's end.
+        before_call = seq < self.call_seq and AlarmType.ENTRAPMENT in self.open
         if f.running or AlarmType.ENTRAPMENT not in self.open:
             self.opened = False
-        elif f.door_zone and not shut:
+        elif f.door_zone and not shut and not before_call:
             self.opened = True
         freed = car.released or (self.opened and f.door_zone and stopped and not f.passenger)
         stuck = None if self.held else Stuck.OUTSIDE if outside else Stuck.LANDING if at_landing else None
@@ -689,14 +716,14 @@ class DeviceRules:
         if f.passenger:
             self._detected(ts)
         changes: list[Change] = []
-        if freed:
+        if freed and not before_call:
             self.suppressed.discard(AlarmType.ENTRAPMENT)
             why = "doors open at a landing, car empty"
             released = self._clear(AlarmType.ENTRAPMENT, ts, why)
             if released:
                 self.freed_at = ts  # the end of that entrapment: calls from before it are its own
             changes += released
-            if self.button_at is not None:
+            if self.button_at is not None and seq > self.button_seq:
                 self.button_at = None
                 changes += self._clear(AlarmType.ALARM_BUTTON, ts, why)
         changes += self._recovered_by(car, ts, seq)
@@ -766,6 +793,7 @@ class DeviceRules:
             "trip_count": self.trip_count,
             "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
             "last_recovery_seq": self.last_recovery_seq, "last_frame_seq": self.last_frame_seq,
+            "frame_ts": self.frame_ts, "call_seq": self.call_seq,
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
             "hold_s": {str(k): v for k, v in self.hold_s.items()},
@@ -825,6 +853,8 @@ class DeviceRules:
         self.by_code = {AlarmType(a): (int(c), int(s)) for a, (c, s) in state.get("by_code", {}).items()}
         self.last_recovery_seq = int(state.get("last_recovery_seq", -1))
         self.last_frame_seq = int(state.get("last_frame_seq", self.last_seq))
+        self.frame_ts = number("frame_ts", self.last_ts)
+        self.call_seq = int(state.get("call_seq", -1))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}
         self.clear_since = {AlarmType(k): float(v) for k, v in state.get("clear_since", {}).items()}
         self.hold_s = {AlarmType(k): float(v) for k, v in state.get("hold_s", {}).items()}
