@@ -433,11 +433,11 @@ class DeviceRules:
                 self.suppressed.discard(AlarmType.ENTRAPMENT)
                 self.changed = True
         if cls is EventClass.ENTRAPMENT:
-            raised = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
-                                 {"trigger": f"device code {entry.code}", "code": entry.code})
-            if raised:
+            call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+                               {"trigger": f"device code {entry.code}", "code": entry.code})
+            if call:
                 self.call_seq = seq
-            return raised
+            return call
         if cls is EventClass.ALARM_BUTTON:
             return self._alarm_button(entry.code, at, seq)
         changes: list[Change] = []
@@ -474,11 +474,11 @@ class DeviceRules:
         self.last_press, self.button_passed, self.button_seq = at, False, seq
         self.changed = True
         if why:
-            raised = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
-                                 {"trigger": f"alarm button ({why})", "code": code})
-            if raised:
+            call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+                               {"trigger": f"alarm button ({why})", "code": code})
+            if call:
                 self.call_seq = seq
-            return raised
+            return call
         self.button_at = at
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
 
