@@ -197,10 +197,16 @@ class DeviceRules:
         # Device time of the newest frame taken: telemetry conditions mature only as far as the
         # frames say (an event ahead of a telemetry backlog says nothing of the car since).
         self.frame_ts = -_INF
+        self.frame_heard = -_INF  # its arrival
+        self.event_ts = -_INF  # device time of the newest event sent after the newest frame
+        self.event_heard = -_INF  # arrival of the newest event
         # seq of the call for help (the device's trapped code, the alarm button) that raised the
         # open entrapment; -1 if none, or raised from telemetry. A frame sent before the call
         # (delivered after it, from behind a telemetry backlog) says nothing of its end.
         self.call_seq = -1
+        # The press was judged ahead of frames sent before it (on an older state of the car): it
+        # is judged again on the frame it followed, once that is in.
+        self.press_pending = False
         # Telemetry-derived conditions with a minimum duration and hysteresis.
         self.raise_since: dict[AlarmType, float] = {}  # condition holding since (device time)
         self.clear_since: dict[AlarmType, float] = {}  # clearing condition holding since
@@ -230,11 +236,11 @@ class DeviceRules:
         A ``frame`` is late, not a restarted counter, as long as it is within the window below
         the newest *frame* taken: events come on their own path, ahead of any telemetry backlog,
         and may be any number of messages ahead of the frames sent before them."""
-        if self.last_seq < 0:
-            return Order.NEW
         seen = self.recent.get(seq)
         if seen is not None:
             return Order.DUPLICATE if seen == ts else Order.RESTART
+        if self.last_seq < 0:
+            return Order.NEW if self.previous.get(seq) != ts else Order.DUPLICATE
         if self.previous.get(seq) == ts:  # a copy of the session before the counter restarted
             return Order.DUPLICATE
         if seq > self.last_seq:
@@ -257,13 +263,7 @@ class DeviceRules:
         if order is Order.DUPLICATE:
             return order, self.last_ts
         if order is Order.RESTART:
-            self.previous, self.recent = self.recent, {}
-            self.last_seq = -1
-            self.last_recovery_seq = -1
-            self.last_frame_seq = -1
-            self.call_seq = -1
-            self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
-            self.changed = True
+            self._restart()
             recent = self.recent
         recent[seq] = ts
         if len(recent) > self.settings.reorder_window:  # the first taken go first
@@ -298,6 +298,43 @@ class DeviceRules:
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
 
+    def _restart(self) -> None:
+        """The device restarted its counter: a new session of the stream."""
+        self.previous, self.recent = self.recent, {}
+        self.last_seq = -1
+        self.last_recovery_seq = -1
+        self.last_frame_seq = -1
+        self.call_seq = -1
+        self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
+        self.changed = True
+
+    def _take_event(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
+        """Place an event, note it, and give its device time. Events come on their own path,
+        ahead of any telemetry backlog: an event is placed against the frames taken (new: sent
+        after the newest of them; late: before it) but moves neither the stream's position nor
+        its clock, which only the frames, in their own order, carry. Its time is its ``ts`` on
+        the device time the frames have established, never before the newest frame if it was sent
+        after it, and never more than the tolerance ahead of the engine's clock."""
+        order = self.place(ts, seq)
+        if order is Order.DUPLICATE:
+            return order, self.last_ts
+        if order is Order.RESTART:
+            self._restart()
+            order = Order.NEW
+        recent = self.recent
+        recent[seq] = ts
+        if len(recent) > self.settings.reorder_window:
+            del recent[next(iter(recent))]
+        self._heard(arrival)
+        self.event_heard = max(arrival, self.event_heard)
+        ceiling = arrival + self.settings.clock_tolerance_s
+        at = ts + self.clock_offset
+        if order is Order.LATE:
+            return order, min(at, self.last_ts, ceiling)
+        at = min(max(at, self.last_ts), ceiling)
+        self.event_ts = max(self.event_ts, at)
+        return order, at
+
     def _heard(self, arrival: float) -> None:
         self.last_arrival = max(self.last_arrival, arrival)
         self.known = True
@@ -326,10 +363,15 @@ class DeviceRules:
             if isinstance(frame, ElevatorTelemetry) and frame.passenger:
                 self._detected(at)
             return changes + self.evaluate(self.frame_ts)
+        if self.press_pending and seq > self.button_seq and isinstance(frame, ElevatorTelemetry):
+            changes += self._press_again()  # the first frame after the press: all before it are in
         self.last_frame_seq = seq
-        self.frame_ts = max(self.frame_ts, at)
+        if at >= self.frame_ts:
+            self.frame_ts, self.frame_heard = at, arrival
         if isinstance(frame, ElevatorTelemetry):
             changes += self._elevator(frame, at, seq)
+            if self.press_pending and seq == self.button_seq - 1:
+                changes += self._press_again()  # the frame the press followed
         else:
             self._boiler(frame, at)
         return changes + self.evaluate(at)
@@ -338,7 +380,7 @@ class DeviceRules:
         """An event is judged whenever it arrives, late or not (a duplicate excepted): an alarm
         button, a trapped code, a fault happened. A code the device's table does not define
         changes nothing but the device's liveness."""
-        order, at = self._take(ts, seq, arrival)
+        order, at = self._take_event(ts, seq, arrival)
         if order is Order.DUPLICATE:
             return []
         changes = self._signs_of_life(at, "event")
@@ -377,8 +419,15 @@ class DeviceRules:
                                      {"trigger": "connection lost (Last Will)"})
 
     def device_now(self, arrival_now: float) -> float:
-        """The device's time now, estimated from the newest message and the time since."""
-        estimate = self.last_ts + max(arrival_now - self.last_heard, 0.0)
+        """The device's time now, estimated from the newest frame (or message, if it sent no
+        frame) and the time since it arrived: an event ahead of a telemetry backlog says nothing
+        of how long the car has been in the state its frames show."""
+        if self.frame_ts > -_INF:
+            estimate = self.frame_ts + max(arrival_now - self.frame_heard, 0.0)
+        elif self.event_ts > -_INF:  # a device that sent events only
+            estimate = self.event_ts + max(arrival_now - self.event_heard, 0.0)
+        else:
+            estimate = self.last_ts + max(arrival_now - self.last_heard, 0.0)
         floor = max(self.lag_floor, 0.0) if self.lag_floor < _INF else 0.0
         return min(estimate, arrival_now + self.settings.clock_tolerance_s - floor)
 
@@ -397,7 +446,7 @@ class DeviceRules:
             at = self.device_now(arrival_now) if self.last_ts > -_INF else arrival_now
             changes += self._raise(AlarmType.SILENT, Source.CONNECTIVITY, at,
                                    {"trigger": f"nothing heard for {quiet:.0f} s"})
-        if self.last_ts == -_INF:
+        if self.last_ts == -_INF and self.event_ts == -_INF:
             return changes
         return changes + self.evaluate(self.device_now(arrival_now) if current else self.frame_ts)
 
@@ -472,6 +521,7 @@ class DeviceRules:
         entrapment rules, after field firmware and 96333 practice); otherwise a minor alarm."""
         why = self._button_means_trapped(at)
         self.last_press, self.button_passed, self.button_seq = at, False, seq
+        self.press_pending = seq - 1 > self.last_frame_seq
         self.changed = True
         if why:
             call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
@@ -481,6 +531,25 @@ class DeviceRules:
             return call
         self.button_at = at
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
+
+    def _press_again(self) -> list[Change]:
+        """The press, judged ahead of frames sent before it, judged again on the frame it
+        followed (the car's state now): an entrapment it raised on the older state that this
+        frame shows nothing wrong for becomes the button alarm it would have been in order. (The
+        reverse, a button alarm that the frames show was an entrapment, is ``_button_promoted``.)"""
+        self.press_pending = False
+        self.changed = True
+        at = self.last_press
+        if (at is None or self.call_seq != self.button_seq or AlarmType.ENTRAPMENT not in self.open
+                or self._button_means_trapped(at)):
+            return []
+        changes = self._clear(AlarmType.ENTRAPMENT, at, "the frame the alarm button followed shows nothing wrong")
+        if changes:
+            self.call_seq = -1
+            self.button_at = at
+            changes += self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at,
+                                   {"trigger": "alarm button", "judged_again": "on the frame it followed"})
+        return changes
 
     def _button_promoted(self, at: float, frame_seq: int) -> list[Change]:
         """A button alarm still open becomes an entrapment once the car is seen stuck between
@@ -793,7 +862,9 @@ class DeviceRules:
             "trip_count": self.trip_count,
             "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
             "last_recovery_seq": self.last_recovery_seq, "last_frame_seq": self.last_frame_seq,
-            "frame_ts": self.frame_ts, "call_seq": self.call_seq,
+            "frame_ts": self.frame_ts, "frame_heard": self.frame_heard, "event_ts": self.event_ts,
+            "event_heard": self.event_heard, "call_seq": self.call_seq,
+            "press_pending": self.press_pending,
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
             "hold_s": {str(k): v for k, v in self.hold_s.items()},
@@ -854,7 +925,11 @@ class DeviceRules:
         self.last_recovery_seq = int(state.get("last_recovery_seq", -1))
         self.last_frame_seq = int(state.get("last_frame_seq", self.last_seq))
         self.frame_ts = number("frame_ts", self.last_ts)
+        self.frame_heard = min(number("frame_heard", self.last_heard), arrival)
+        self.event_ts = number("event_ts", -_INF)
+        self.event_heard = min(number("event_heard", -_INF), arrival)
         self.call_seq = int(state.get("call_seq", -1))
+        self.press_pending = bool(state.get("press_pending", False))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}
         self.clear_since = {AlarmType(k): float(v) for k, v in state.get("clear_since", {}).items()}
         self.hold_s = {AlarmType(k): float(v) for k, v in state.get("hold_s", {}).items()}
