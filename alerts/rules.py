@@ -207,6 +207,9 @@ class DeviceRules:
         # The press was judged ahead of frames sent before it (on an older state of the car): it
         # is judged again on the frame it followed, once that is in.
         self.press_pending = False
+        # The mode a state code set (its seq, the mode), judged ahead of frames sent before it:
+        # set once they are in (they carry the car's history, in the modes it was in).
+        self.pending_mode: tuple[int, str] | None = None
         # Telemetry-derived conditions with a minimum duration and hysteresis.
         self.raise_since: dict[AlarmType, float] = {}  # condition holding since (device time)
         self.clear_since: dict[AlarmType, float] = {}  # clearing condition holding since
@@ -305,8 +308,20 @@ class DeviceRules:
         self.last_recovery_seq = -1
         self.last_frame_seq = -1
         self.call_seq = -1
+        self.button_seq = -1
+        self.pending_mode = None
         self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
         self.changed = True
+
+    def _ahead(self, seq: int) -> bool:
+        """Whether a message sent before ``seq`` and after the newest frame taken is missing: an
+        event judged ahead of frames still in a telemetry backlog. (No frame taken in this
+        session: nothing to be ahead of.)"""
+        if self.last_frame_seq < 0 or seq <= self.last_frame_seq + 1:
+            return False
+        if seq - self.last_frame_seq > self.settings.reorder_window:
+            return True
+        return any(s not in self.recent for s in range(self.last_frame_seq + 1, seq))
 
     def _take_event(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
         """Place an event, note it, and give its device time. Events come on their own path,
@@ -368,12 +383,17 @@ class DeviceRules:
         self.last_frame_seq = seq
         if at >= self.frame_ts:
             self.frame_ts, self.frame_heard = at, arrival
+        if self.pending_mode is not None and seq > self.pending_mode[0]:
+            self.pending_mode = None  # a frame sent after the code: its own mode is newer
         if isinstance(frame, ElevatorTelemetry):
             changes += self._elevator(frame, at, seq)
             if self.press_pending and seq == self.button_seq - 1:
                 changes += self._press_again()  # the frame the press followed
         else:
             self._boiler(frame, at)
+        if self.pending_mode is not None and not self._ahead(self.pending_mode[0]):
+            self._set_mode(self.pending_mode[1], at)  # the frames before the code are in
+            self.pending_mode = None
         return changes + self.evaluate(at)
 
     def on_event(self, ts: float, seq: int, code: int, arrival: float) -> list[Change]:
@@ -491,7 +511,10 @@ class DeviceRules:
             return self._alarm_button(entry.code, at, seq)
         changes: list[Change] = []
         if entry.mode is not None and order is not Order.LATE:
-            self._set_mode(entry.mode, at)
+            if self._ahead(seq):  # the frames before it replay the car's history first
+                self.pending_mode = (seq, entry.mode)
+            else:
+                self._set_mode(entry.mode, at)
         if cls is EventClass.RECOVERY:
             if order is not Order.LATE:
                 self.last_recovery_seq = max(self.last_recovery_seq, seq)
@@ -521,7 +544,7 @@ class DeviceRules:
         entrapment rules, after field firmware and 96333 practice); otherwise a minor alarm."""
         why = self._button_means_trapped(at)
         self.last_press, self.button_passed, self.button_seq = at, False, seq
-        self.press_pending = seq - 1 > self.last_frame_seq
+        self.press_pending = self._ahead(seq)
         self.changed = True
         if why:
             call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
@@ -796,7 +819,9 @@ class DeviceRules:
                 self.button_at = None
                 changes += self._clear(AlarmType.ALARM_BUTTON, ts, why)
         changes += self._recovered_by(car, ts, seq)
-        if self.last_press is not None and not car.door_locked and car.door_zone and ts > self.last_press:
+        # (By seq, not time: a press that overtook frames across a step of the device's clock is
+        # stamped on the clock the frames before it had.)
+        if self.last_press is not None and not car.door_locked and car.door_zone and seq > self.button_seq:
             self.button_passed = True
         changes += self._button_promoted(ts, seq)
         if self.profile.reports_events:
@@ -865,6 +890,7 @@ class DeviceRules:
             "frame_ts": self.frame_ts, "frame_heard": self.frame_heard, "event_ts": self.event_ts,
             "event_heard": self.event_heard, "call_seq": self.call_seq,
             "press_pending": self.press_pending,
+            "pending_mode": None if self.pending_mode is None else list(self.pending_mode),
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
             "hold_s": {str(k): v for k, v in self.hold_s.items()},
@@ -930,6 +956,8 @@ class DeviceRules:
         self.event_heard = min(number("event_heard", -_INF), arrival)
         self.call_seq = int(state.get("call_seq", -1))
         self.press_pending = bool(state.get("press_pending", False))
+        pending = state.get("pending_mode")
+        self.pending_mode = None if pending is None else (int(pending[0]), str(ServiceMode(pending[1])))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}
         self.clear_since = {AlarmType(k): float(v) for k, v in state.get("clear_since", {}).items()}
         self.hold_s = {AlarmType(k): float(v) for k, v in state.get("hold_s", {}).items()}
