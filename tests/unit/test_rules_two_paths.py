@@ -53,6 +53,7 @@ from tests.unit.test_rules_properties import (
 WITHDRAWN = "the frame the alarm button followed shows nothing wrong"
 MAX_LAG = 180.0  # the deepest telemetry backlog generated, s
 GROWTH = 0.5  # a backlog builds at most this many seconds of lag per second
+FIRST_MINUTE = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +79,12 @@ class Backlog:
 @st.composite
 def backlogs(draw: st.DrawFn, end: float, events: list[float]) -> Backlog:
     """Anywhere, but mostly building up to an event (where a lag puts it ahead of frames)."""
-    anywhere = st.floats(0, max(0.0, end - 10))
-    start = draw(anywhere | st.sampled_from(events).flatmap(lambda t: st.floats(max(0.0, t - 150), max(0.0, t - 20)))
-                 if events else anywhere)
-    until = draw(st.floats(start, end) | st.just(end))
+    # Not from the device's first minute: a backlog that builds slowly as the device is first
+    # heard looks like a clock behind (the least delay seen), whatever the paths.
+    anywhere = st.floats(FIRST_MINUTE, max(FIRST_MINUTE, end - 10))
+    start = draw(anywhere | st.sampled_from(events).flatmap(
+        lambda t: st.floats(max(FIRST_MINUTE, t - 150), max(FIRST_MINUTE, t - 20))) if events else anywhere)
+    until = draw(st.floats(start, max(start, end)) | st.just(max(start, end)))
     growth = draw(st.floats(0.05, GROWTH) | st.just(GROWTH))
     return Backlog(start, draw(st.floats(1, MAX_LAG)), until, growth, draw(st.floats(0.5, 20)))
 
@@ -141,10 +144,22 @@ def two_path_cases(draw: st.DrawFn, *, trapped: bool) -> TwoPathCase:
     backlog = draw(backlogs(life.t, [t for t, _ in life.events]))
     case = Case(life, truth, device, delivery, sent, plan)
     moved = two_paths(plan, backlog)
+    # Not covered (docs/alerts.md): a second press judged ahead of frames sent before the first.
+    assume(not presses_overlap(moved))
     most = overtaken(moved)
     event("no event ahead of a frame" if most == 0
           else f"an event ahead of {most // 10 * 10 or 1}+ frames sent before it")
     return TwoPathCase(case, backlog, moved)
+
+
+def presses_overlap(plan: list[tuple[Sent, float]]) -> bool:
+    """Whether a press arrives ahead of a frame sent before an earlier press."""
+    presses = [i for i, (m, _) in enumerate(plan) if m.code == 90]
+    for a, b in pairwise(presses):
+        first = plan[a][0]
+        if any(f.state is not None and f.t < first.t for f, _ in plan[b + 1:]):
+            return True
+    return False
 
 
 def overtaken(plan: list[tuple[Sent, float]]) -> int:
