@@ -801,8 +801,8 @@ class DeviceRules:
             if self.stuck is None or (stuck is Stuck.OUTSIDE and self.stuck is Stuck.LANDING):
                 self._unstuck()  # (the car left the landing: a new episode)
                 self.stuck, self.stuck_since = stuck, ts
+                self.changed = True  # (not at every frame of a car parked at a landing: its state is the same)
             # (a frame in the door zone during an episode outside it: the car at the zone's edge)
-            self.changed = True
         elif self.stuck is not None:
             self._unstuck()
         if f.passenger:
