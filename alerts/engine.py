@@ -102,6 +102,7 @@ def rules_filters(subscription: str) -> tuple[list[str], list[str]]:
     return telemetry, events
 
 
+_CALLS = frozenset({AlarmType.ENTRAPMENT, AlarmType.ALARM_BUTTON})
 _CLOCK_REASONS = frozenset({RejectReason.BAD_TIMESTAMP, RejectReason.STALE_TIMESTAMP,
                             RejectReason.FUTURE_TIMESTAMP})
 
@@ -194,6 +195,12 @@ class RulesEngine:
         # most a few per message in the receive window (acknowledged only once committed) plus
         # one per open alarm for the ticks. A cap would have to drop alarms.
         self._changes: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
+        # Calls for help (entrapment, the alarm button) have a lane of their own, written first:
+        # an entrapment never waits behind a wave of offline alarms. Each alarm type keeps to one
+        # lane, so each alarm's raise and clear stay in order.
+        self._calls: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
+        self._change_ready = asyncio.Event()
+        self._calls_enqueued = self._calls_committed = 0
         # Judged, awaiting the checkpoint: (connection generation, packet id), per session.
         self._acks: list[tuple[int, int]] = []
         self._event_acks: list[tuple[int, int]] = []
@@ -467,7 +474,12 @@ class RulesEngine:
 
     def _enqueue(self, device_id: str, kind: str, change: Change) -> None:
         self._enqueued += 1
-        self._changes.put_nowait((device_id, kind, change))
+        if change.type in _CALLS:
+            self._calls_enqueued += 1
+            self._calls.put_nowait((device_id, kind, change))
+        else:
+            self._changes.put_nowait((device_id, kind, change))
+        self._change_ready.set()
 
     def apply_profiles(self, profiles: dict[str, DeviceProfile]) -> None:
         """The register was re-read: devices whose profile changed are judged by the new one. A
@@ -507,7 +519,16 @@ class RulesEngine:
     async def _write_changes(self) -> None:
         backoff = self._backoff()
         while True:
-            device_id, kind, change = await self._changes.get()
+            if not self._calls.empty():
+                device_id, kind, change = self._calls.get_nowait()
+                call = True
+            elif not self._changes.empty():
+                device_id, kind, change = self._changes.get_nowait()
+                call = False
+            else:
+                self._change_ready.clear()
+                await self._change_ready.wait()
+                continue
             published: list[dict[str, Any]] = []
             while True:
                 try:
@@ -524,6 +545,8 @@ class RulesEngine:
             for message in published:
                 self.hub.publish(message)
             self._committed += 1
+            if call:
+                self._calls_committed += 1
             self._progress.set()
 
     async def _refused(self, device_id: str, kind: str, change: Change, exc: Exception) -> None:
@@ -611,8 +634,9 @@ class RulesEngine:
         acks, self._acks = self._acks, []
         event_acks, self._event_acks = self._event_acks, []
         dirty, self._dirty = self._dirty, set()
-        barrier = self._enqueued
-        while self._committed < barrier:  # the alarms these messages caused are committed first
+        # The alarms these messages caused are committed first (each lane is written in order).
+        calls, others = self._calls_enqueued, self._enqueued - self._calls_enqueued
+        while self._calls_committed < calls or self._committed - self._calls_committed < others:
             self._progress.clear()
             await self._progress.wait()
         rows = [row for d in sorted(dirty) if (row := self._state_row(d)) is not None]
