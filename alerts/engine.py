@@ -347,9 +347,14 @@ class RulesEngine:
     # --- receiving (in the MQTT callback: nothing awaits here) -------------------------------
 
     def _on_connected(self, generation: int, session_present: bool) -> None:
-        # Unacknowledged messages of an earlier connection come again on this one. Those still
-        # waiting to be judged are judged all the same (the rules know a redelivered copy).
+        # Unacknowledged messages of an earlier connection come again on this one, those not
+        # judged yet too (with the session present): they are judged then, not twice. (Without
+        # it the broker has lost them: those received are judged.)
         self._acks = [a for a in self._acks if a[0] == generation]
+        if session_present:
+            kept = [m for m in self._pending if m[0] == generation]
+            self._pending.clear()
+            self._pending.extend(kept)
 
     def _on_events_connected(self, generation: int, session_present: bool) -> None:
         self._event_acks = [a for a in self._event_acks if a[0] == generation]
