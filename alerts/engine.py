@@ -1,12 +1,17 @@
-"""The rules engine: its own MQTT subscription → per-device rules → alarms in PostgreSQL → the
+"""The rules engine: its own MQTT subscriptions → per-device rules → alarms in PostgreSQL → the
 live stream.
 
-The rules run in the MQTT callback (a few microseconds a message). Alarm changes go through
-one writer, in order, each in its own transaction, and onto the live stream once committed.
-Messages are acknowledged to the broker only at a checkpoint, after the alarm changes they
-caused have committed and the rule state they left is written: after a crash the broker
-redelivers what came since, and the restored state recognises what it has already seen. So a
-restart neither forgets an open alarm nor raises one twice.
+Two persistent sessions, two paths (docs/alerts.md, "The alarm path"): events (the alarm
+button, a trapped code, faults) on a session of their own, judged in the MQTT callback as they
+arrive; telemetry and status on the other, queued and judged in bounded slices that yield to
+the event loop, so an event never waits behind more than one slice of frames, however large
+the telemetry backlog. Each path keeps its own order; the rules place an event that overtook
+the frames sent before it by its ``seq``. Alarm changes go through one writer, calls for help
+first, each change in its own transaction, and onto the live stream once committed. Messages
+of both sessions are acknowledged to the broker only at a checkpoint, after the alarm changes
+they caused have committed and the rule state they left is written: after a crash the broker
+redelivers what came since on each session, and the restored state recognises what it has
+already seen. So a restart neither forgets an open alarm nor raises one twice.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import logging
 import math
 import re
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +81,29 @@ def json_safe(value: Any) -> Any:
     return json_safe(str(value))
 
 
+def rules_filters(subscription: str) -> tuple[list[str], list[str]]:
+    """The topic filters of the telemetry path and of the event path for
+    ``SEMON_RULES_SUBSCRIPTION``, the device topics the engine judges
+    (``se/{kind}/{device_id}/{channel}``, ``+`` for any one level, a final ``#`` for the rest):
+    events go to the event path, telemetry and status to the other. ``se/+/+/+`` gives
+    (``["se/+/+/telemetry", "se/+/+/status"]``, ``["se/+/+/event"]``). Raises ValueError for a
+    filter of another shape or an unknown channel."""
+    levels = subscription.split("/")
+    if levels[-1] == "#" and len(levels) <= 4:
+        levels = levels[:-1] + ["+"] * (5 - len(levels))
+    if len(levels) != 4 or "#" in levels or "" in levels:
+        raise ValueError(f"rules subscription {subscription!r} is not se/{{kind}}/{{device_id}}/{{channel}}")
+    prefix, channel = "/".join(levels[:3]), levels[3]
+    try:
+        channels = list(Channel) if channel == "+" else [Channel(channel)]
+    except ValueError:
+        raise ValueError(f"rules subscription {subscription!r}: unknown channel {channel!r}") from None
+    telemetry = [f"{prefix}/{c}" for c in channels if c is not Channel.EVENT]
+    events = [f"{prefix}/{c}" for c in channels if c is Channel.EVENT]
+    return telemetry, events
+
+
+_CALLS = frozenset({AlarmType.ENTRAPMENT, AlarmType.ALARM_BUTTON})
 _CLOCK_REASONS = frozenset({RejectReason.BAD_TIMESTAMP, RejectReason.STALE_TIMESTAMP,
                             RejectReason.FUTURE_TIMESTAMP})
 
@@ -168,7 +196,20 @@ class RulesEngine:
         # most a few per message in the receive window (acknowledged only once committed) plus
         # one per open alarm for the ticks. A cap would have to drop alarms.
         self._changes: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
-        self._acks: list[tuple[int, int]] = []  # (connection generation, packet id)
+        # Calls for help (entrapment, the alarm button) have a lane of their own, written first:
+        # an entrapment never waits behind a wave of offline alarms. Each alarm type keeps to one
+        # lane, so each alarm's raise and clear stay in order.
+        self._calls: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
+        self._change_ready = asyncio.Event()
+        self._calls_enqueued = self._calls_committed = 0
+        # Judged, awaiting the checkpoint: (connection generation, packet id), per session.
+        self._acks: list[tuple[int, int]] = []
+        self._event_acks: list[tuple[int, int]] = []
+        # Telemetry and status received, not judged yet (at most the receive window: reading
+        # pauses at the window until a checkpoint acknowledges).
+        self._pending: deque[tuple[int, Message]] = deque()
+        self._pending_ready = asyncio.Event()
+        self._slice = settings.rules_telemetry_slice
         self._checkpoint_due = asyncio.Event()
         # Silence is judged only while the engine hears the present: connected, reading, and the
         # freshest frame of the last tick no older than a third of the silence limit. Behind a
@@ -184,12 +225,24 @@ class RulesEngine:
         self.raised = 0
         self.cleared = 0
         self.ready = asyncio.Event()
+        telemetry, events = rules_filters(settings.rules_subscription)
         options = ConnectOptions(client_id=settings.rules_client_id, clean_start=False,
                                  keepalive=settings.mqtt_keepalive_s, session_expiry=settings.mqtt_session_expiry_s,
                                  receive_maximum=settings.rules_receive_maximum)
         self.session = MqttSession(BrokerAddress.from_settings(mqtt_url, settings), options,
-                                   [(settings.rules_subscription, 1)], self._on_message, self._backoff(),
+                                   [(f, 1) for f in telemetry], self._on_received, self._backoff(),
                                    on_connected=self._on_connected)
+        self._event_window = settings.rules_events_receive_maximum
+        events_options = ConnectOptions(
+            client_id=settings.rules_events_client_id or f"{settings.rules_client_id}-events", clean_start=False,
+            keepalive=settings.mqtt_keepalive_s, session_expiry=settings.mqtt_session_expiry_s,
+            receive_maximum=self._event_window)
+        self.events_session: MqttSession | None = None
+        if events:
+            self.events_session = MqttSession(
+                BrokerAddress.from_settings(settings.rules_events_mqtt_url or mqtt_url, settings), events_options,
+                [(f, 1) for f in events], self._on_event_message, self._backoff(),
+                on_connected=self._on_events_connected)
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
@@ -212,6 +265,9 @@ class RulesEngine:
             tg.create_task(self._write_changes(), name="rules-writer")
             tg.create_task(self._checkpoints(), name="rules-checkpoint")
             tg.create_task(self._ticks(), name="rules-ticks")
+            tg.create_task(self._judge_telemetry(), name="rules-telemetry")
+            if self.events_session is not None:
+                tg.create_task(self.events_session.run(), name="rules-mqtt-events")
             tg.create_task(self.session.run(), name="rules-mqtt")
             tg.create_task(listen_operator_closes(self.pool, self.closed_by_operator, self._backoff()),
                            name="rules-operator-closes")
@@ -294,12 +350,56 @@ class RulesEngine:
     # --- receiving (in the MQTT callback: nothing awaits here) -------------------------------
 
     def _on_connected(self, generation: int, session_present: bool) -> None:
-        # Unacknowledged messages of an earlier connection come again on this one.
+        # Unacknowledged messages of an earlier connection come again on this one, those not
+        # judged yet too (with the session present): they are judged then, not twice. (Without
+        # it the broker has lost them: those received are judged.)
         self._acks = [a for a in self._acks if a[0] == generation]
+        if session_present:
+            kept = [m for m in self._pending if m[0] == generation]
+            self._pending.clear()
+            self._pending.extend(kept)
+
+    def _on_events_connected(self, generation: int, session_present: bool) -> None:
+        self._event_acks = [a for a in self._event_acks if a[0] == generation]
+
+    def _on_received(self, generation: int, message: Message) -> None:
+        """Telemetry or status from the broker: queued for the telemetry path. Reading pauses
+        when the window is taken (queued plus judged and not yet acknowledged)."""
+        self._pending.append((generation, message))
+        self._pending_ready.set()
+        if (len(self._pending) + len(self._acks) >= self.settings.rules_receive_maximum
+                and not self.session.reading_paused):
+            self.session.pause_reading()
+
+    async def _judge_telemetry(self) -> None:
+        """The telemetry path: queued messages judged in slices, yielding to the event loop after
+        each, so an event (judged in its own callback) waits at most one slice."""
+        pending, size = self._pending, self._slice
+        while True:
+            if not pending:
+                self._pending_ready.clear()
+                await self._pending_ready.wait()
+            for _ in range(min(size, len(pending))):
+                generation, message = pending.popleft()
+                self._on_message(generation, message)
+            await asyncio.sleep(0)
+
+    def _on_event_message(self, generation: int, message: Message) -> None:
+        """An event from its own session: judged at once, before any telemetry still queued."""
+        if message.qos:
+            acks = self._event_acks
+            acks.append((generation, message.packet_id))
+            if len(acks) >= max(1, self._event_window // 2):
+                self._checkpoint_due.set()
+                if (len(acks) >= self._event_window and self.events_session is not None
+                        and not self.events_session.reading_paused):
+                    self.events_session.pause_reading()
+        self._judge_one(message)
 
     def _on_message(self, generation: int, message: Message) -> None:
-        """Judge one message. Whatever it holds, it is acknowledged at the next checkpoint: one
-        the rules cannot take is counted by reason and logged, and harms no other message."""
+        """Judge one message of the telemetry path now. Whatever it holds, it is acknowledged at
+        the next checkpoint: one the rules cannot take is counted by reason and logged, and harms
+        no other message."""
         if message.qos:
             self._acks.append((generation, message.packet_id))
             # Our own bound (the broker may not honour the receive maximum): read on after a checkpoint.
@@ -307,6 +407,9 @@ class RulesEngine:
                 self._checkpoint_due.set()  # half the window unacknowledged: don't wait for the timer
                 if len(self._acks) >= self.settings.rules_receive_maximum and not self.session.reading_paused:
                     self.session.pause_reading()
+        self._judge_one(message)
+
+    def _judge_one(self, message: Message) -> None:
         self.messages += 1
         self.metrics.messages.inc()
         try:
@@ -379,7 +482,12 @@ class RulesEngine:
 
     def _enqueue(self, device_id: str, kind: str, change: Change) -> None:
         self._enqueued += 1
-        self._changes.put_nowait((device_id, kind, change))
+        if change.type in _CALLS:
+            self._calls_enqueued += 1
+            self._calls.put_nowait((device_id, kind, change))
+        else:
+            self._changes.put_nowait((device_id, kind, change))
+        self._change_ready.set()
 
     def apply_profiles(self, profiles: dict[str, DeviceProfile]) -> None:
         """The register was re-read: devices whose profile changed are judged by the new one. A
@@ -419,7 +527,16 @@ class RulesEngine:
     async def _write_changes(self) -> None:
         backoff = self._backoff()
         while True:
-            device_id, kind, change = await self._changes.get()
+            if not self._calls.empty():
+                device_id, kind, change = self._calls.get_nowait()
+                call = True
+            elif not self._changes.empty():
+                device_id, kind, change = self._changes.get_nowait()
+                call = False
+            else:
+                self._change_ready.clear()
+                await self._change_ready.wait()
+                continue
             published: list[dict[str, Any]] = []
             while True:
                 try:
@@ -436,6 +553,8 @@ class RulesEngine:
             for message in published:
                 self.hub.publish(message)
             self._committed += 1
+            if call:
+                self._calls_committed += 1
             self._progress.set()
 
     async def _refused(self, device_id: str, kind: str, change: Change, exc: Exception) -> None:
@@ -522,9 +641,11 @@ class RulesEngine:
         the others written and the messages acknowledged; only a transient error (the database
         away) keeps them for the next checkpoint."""
         acks, self._acks = self._acks, []
+        event_acks, self._event_acks = self._event_acks, []
         dirty, self._dirty = self._dirty, set()
-        barrier = self._enqueued
-        while self._committed < barrier:  # the alarms these messages caused are committed first
+        # The alarms these messages caused are committed first (each lane is written in order).
+        calls, others = self._calls_enqueued, self._enqueued - self._calls_enqueued
+        while self._calls_committed < calls or self._committed - self._calls_committed < others:
             self._progress.clear()
             await self._progress.wait()
         rows = [row for d in sorted(dirty) if (row := self._state_row(d)) is not None]
@@ -534,21 +655,30 @@ class RulesEngine:
             self.metrics.checkpoint_retries.inc()
             log.warning("rule state not written (%s); keeping the messages unacknowledged", exc)
             self._acks = acks + self._acks
+            self._event_acks = event_acks + self._event_acks
             self._dirty |= dirty
             return False
+        self._ack(self.session, acks)
+        if self.events_session is not None:
+            self._ack(self.events_session, event_acks)
+            if self.events_session.reading_paused and len(self._event_acks) < self._event_window:
+                self.events_session.resume_reading()
+        if (self.session.reading_paused
+                and len(self._pending) + len(self._acks) < self.settings.rules_receive_maximum):
+            self.session.resume_reading()
+        self.metrics.checkpoints.inc()
+        return True
+
+    def _ack(self, session: MqttSession, acks: list[tuple[int, int]]) -> None:
         by_generation: dict[int, list[int]] = defaultdict(list)
         for generation, packet_id in acks:
             by_generation[generation].append(packet_id)
         for generation, packet_ids in by_generation.items():
             try:
-                self.session.ack(generation, packet_ids)
+                session.ack(generation, packet_ids)
             except Exception as exc:  # the connection broke under us: the broker redelivers them
                 self.metrics.errors.inc(1, "ack")
                 log.warning("acknowledgements not sent (%s: %s); the broker will redeliver", type(exc).__name__, exc)
-        if self.session.reading_paused:
-            self.session.resume_reading()
-        self.metrics.checkpoints.inc()
-        return True
 
     async def _write_states(self, rows: list[tuple[str, Jsonb]]) -> None:
         """All rows in one transaction; if the database refuses that, each in its own, skipping

@@ -194,6 +194,22 @@ class DeviceRules:
         self.by_code: dict[AlarmType, tuple[int, int]] = {}
         self.last_recovery_seq = -1  # seq of the latest back-to-normal code in this session
         self.last_frame_seq = -1  # seq of the newest telemetry frame taken in this session
+        # Device time of the newest frame taken: telemetry conditions mature only as far as the
+        # frames say (an event ahead of a telemetry backlog says nothing of the car since).
+        self.frame_ts = -_INF
+        self.frame_heard = -_INF  # its arrival
+        self.event_ts = -_INF  # device time of the newest event sent after the newest frame
+        self.event_heard = -_INF  # arrival of the newest event
+        # seq of the call for help (the device's trapped code, the alarm button) that raised the
+        # open entrapment; -1 if none, or raised from telemetry. A frame sent before the call
+        # (delivered after it, from behind a telemetry backlog) says nothing of its end.
+        self.call_seq = -1
+        # The press was judged ahead of frames sent before it (on an older state of the car): it
+        # is judged again on the frame it followed, once that is in.
+        self.press_pending = False
+        # The mode a state code set (its seq, the mode), judged ahead of frames sent before it:
+        # set once they are in (they carry the car's history, in the modes it was in).
+        self.pending_mode: tuple[int, str] | None = None
         # Telemetry-derived conditions with a minimum duration and hysteresis.
         self.raise_since: dict[AlarmType, float] = {}  # condition holding since (device time)
         self.clear_since: dict[AlarmType, float] = {}  # clearing condition holding since
@@ -217,39 +233,40 @@ class DeviceRules:
 
     # --- the message stream --------------------------------------------------------------
 
-    def place(self, ts: float, seq: int) -> Order:
-        """Where a message with this ``ts`` (device clock) and ``seq`` stands; changes nothing."""
-        if self.last_seq < 0:
-            return Order.NEW
+    def place(self, ts: float, seq: int, *, frame: bool = False) -> Order:
+        """Where a message with this ``ts`` (device clock) and ``seq`` stands; changes nothing.
+
+        A ``frame`` is late, not a restarted counter, as long as it is within the window below
+        the newest *frame* taken: events come on their own path, ahead of any telemetry backlog,
+        and may be any number of messages ahead of the frames sent before them."""
         seen = self.recent.get(seq)
         if seen is not None:
             return Order.DUPLICATE if seen == ts else Order.RESTART
+        if self.last_seq < 0:
+            return Order.NEW if self.previous.get(seq) != ts else Order.DUPLICATE
         if self.previous.get(seq) == ts:  # a copy of the session before the counter restarted
             return Order.DUPLICATE
         if seq > self.last_seq:
             return Order.NEW
         if seq > self.last_seq - self.settings.reorder_window:
             return Order.LATE
+        if frame and seq > self.last_frame_seq - self.settings.reorder_window:
+            return Order.LATE  # overtaken by events only (or by them and a few frames)
         # Far below: a restarted counter. (A message older than the window, stored through an
         # outage or redelivered, looks the same; a device that restarted its counter and its
         # clock must not be deaf, so the restart wins.)
         return Order.RESTART
 
-    def _take(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
+    def _take(self, ts: float, seq: int, arrival: float, *, frame: bool = False) -> tuple[Order, float]:
         """Place the message, note it, and give its device time (epoch seconds)."""
         recent = self.recent
         # The common case first: the next message of the session, not seen before.
         order = (Order.NEW if seq > self.last_seq >= 0 and seq not in recent and seq not in self.previous
-                 else self.place(ts, seq))
+                 else self.place(ts, seq, frame=frame))
         if order is Order.DUPLICATE:
             return order, self.last_ts
         if order is Order.RESTART:
-            self.previous, self.recent = self.recent, {}
-            self.last_seq = -1
-            self.last_recovery_seq = -1
-            self.last_frame_seq = -1
-            self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
-            self.changed = True
+            self._restart()
             recent = self.recent
         recent[seq] = ts
         if len(recent) > self.settings.reorder_window:  # the first taken go first
@@ -284,6 +301,55 @@ class DeviceRules:
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
 
+    def _restart(self) -> None:
+        """The device restarted its counter: a new session of the stream."""
+        self.previous, self.recent = self.recent, {}
+        self.last_seq = -1
+        self.last_recovery_seq = -1
+        self.last_frame_seq = -1
+        self.call_seq = -1
+        self.button_seq = -1
+        self.pending_mode = None
+        self.by_code = {alarm: (code, -1) for alarm, (code, _) in self.by_code.items()}
+        self.changed = True
+
+    def _ahead(self, seq: int) -> bool:
+        """Whether a message sent before ``seq`` and after the newest frame taken is missing: an
+        event judged ahead of frames still in a telemetry backlog. (No frame taken in this
+        session: nothing to be ahead of.)"""
+        if self.last_frame_seq < 0 or seq <= self.last_frame_seq + 1:
+            return False
+        if seq - self.last_frame_seq > self.settings.reorder_window:
+            return True
+        return any(s not in self.recent for s in range(self.last_frame_seq + 1, seq))
+
+    def _take_event(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
+        """Place an event, note it, and give its device time. Events come on their own path,
+        ahead of any telemetry backlog: an event is placed against the frames taken (new: sent
+        after the newest of them; late: before it) but moves neither the stream's position nor
+        its clock, which only the frames, in their own order, carry. Its time is its ``ts`` on
+        the device time the frames have established, never before the newest frame if it was sent
+        after it, and never more than the tolerance ahead of the engine's clock."""
+        order = self.place(ts, seq)
+        if order is Order.DUPLICATE:
+            return order, self.last_ts
+        if order is Order.RESTART:
+            self._restart()
+            order = Order.NEW
+        recent = self.recent
+        recent[seq] = ts
+        if len(recent) > self.settings.reorder_window:
+            del recent[next(iter(recent))]
+        self._heard(arrival)
+        self.event_heard = max(arrival, self.event_heard)
+        ceiling = arrival + self.settings.clock_tolerance_s
+        at = ts + self.clock_offset
+        if order is Order.LATE:
+            return order, min(at, self.last_ts, ceiling)
+        at = min(max(at, self.last_ts), ceiling)
+        self.event_ts = max(self.event_ts, at)
+        return order, at
+
     def _heard(self, arrival: float) -> None:
         self.last_arrival = max(self.last_arrival, arrival)
         self.known = True
@@ -302,7 +368,7 @@ class DeviceRules:
 
     def on_telemetry(self, ts: float, seq: int, frame: ElevatorTelemetry | BoilerTelemetry,
                      arrival: float) -> list[Change]:
-        order, at = self._take(ts, seq, arrival)
+        order, at = self._take(ts, seq, arrival, frame=True)
         if order is Order.DUPLICATE:
             return []
         changes = self._signs_of_life(at, "telemetry")
@@ -311,26 +377,37 @@ class DeviceRules:
             # event only, it is still the newest frame: events carry no state of the car.)
             if isinstance(frame, ElevatorTelemetry) and frame.passenger:
                 self._detected(at)
-            return changes + self.evaluate(self.last_ts)
+            return changes + self.evaluate(self.frame_ts)
+        if self.press_pending and seq > self.button_seq and isinstance(frame, ElevatorTelemetry):
+            changes += self._press_again()  # the first frame after the press: all before it are in
         self.last_frame_seq = seq
+        if at >= self.frame_ts:
+            self.frame_ts, self.frame_heard = at, arrival
+        if self.pending_mode is not None and seq > self.pending_mode[0]:
+            self.pending_mode = None  # a frame sent after the code: its own mode is newer
         if isinstance(frame, ElevatorTelemetry):
             changes += self._elevator(frame, at, seq)
+            if self.press_pending and seq == self.button_seq - 1:
+                changes += self._press_again()  # the frame the press followed
         else:
             self._boiler(frame, at)
+        if self.pending_mode is not None and not self._ahead(self.pending_mode[0]):
+            self._set_mode(self.pending_mode[1], at)  # the frames before the code are in
+            self.pending_mode = None
         return changes + self.evaluate(at)
 
     def on_event(self, ts: float, seq: int, code: int, arrival: float) -> list[Change]:
         """An event is judged whenever it arrives, late or not (a duplicate excepted): an alarm
         button, a trapped code, a fault happened. A code the device's table does not define
         changes nothing but the device's liveness."""
-        order, at = self._take(ts, seq, arrival)
+        order, at = self._take_event(ts, seq, arrival)
         if order is Order.DUPLICATE:
             return []
         changes = self._signs_of_life(at, "event")
         entry = self.table.get(code)
         if entry is not None:
             changes += self._code(entry, seq, order, at)
-        return changes + self.evaluate(self.last_ts)
+        return changes + self.evaluate(self.frame_ts)
 
     def on_status(self, online: bool, at: float | None, arrival: float, *, orderly: bool = False,
                   retained: bool = False) -> list[Change]:
@@ -362,8 +439,15 @@ class DeviceRules:
                                      {"trigger": "connection lost (Last Will)"})
 
     def device_now(self, arrival_now: float) -> float:
-        """The device's time now, estimated from the newest message and the time since."""
-        estimate = self.last_ts + max(arrival_now - self.last_heard, 0.0)
+        """The device's time now, estimated from the newest frame (or message, if it sent no
+        frame) and the time since it arrived: an event ahead of a telemetry backlog says nothing
+        of how long the car has been in the state its frames show."""
+        if self.frame_ts > -_INF:
+            estimate = self.frame_ts + max(arrival_now - self.frame_heard, 0.0)
+        elif self.event_ts > -_INF:  # a device that sent events only
+            estimate = self.event_ts + max(arrival_now - self.event_heard, 0.0)
+        else:
+            estimate = self.last_ts + max(arrival_now - self.last_heard, 0.0)
         floor = max(self.lag_floor, 0.0) if self.lag_floor < _INF else 0.0
         return min(estimate, arrival_now + self.settings.clock_tolerance_s - floor)
 
@@ -382,9 +466,9 @@ class DeviceRules:
             at = self.device_now(arrival_now) if self.last_ts > -_INF else arrival_now
             changes += self._raise(AlarmType.SILENT, Source.CONNECTIVITY, at,
                                    {"trigger": f"nothing heard for {quiet:.0f} s"})
-        if self.last_ts == -_INF:
+        if self.last_ts == -_INF and self.event_ts == -_INF:
             return changes
-        return changes + self.evaluate(self.device_now(arrival_now) if current else self.last_ts)
+        return changes + self.evaluate(self.device_now(arrival_now) if current else self.frame_ts)
 
     def update_profile(self, profile: DeviceProfile) -> list[Change]:
         """The register changed (an inspection recorded, a unit stopped, other thresholds or
@@ -418,13 +502,19 @@ class DeviceRules:
                 self.suppressed.discard(AlarmType.ENTRAPMENT)
                 self.changed = True
         if cls is EventClass.ENTRAPMENT:
-            return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+            call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"device code {entry.code}", "code": entry.code})
+            if call:
+                self.call_seq = seq
+            return call
         if cls is EventClass.ALARM_BUTTON:
             return self._alarm_button(entry.code, at, seq)
         changes: list[Change] = []
         if entry.mode is not None and order is not Order.LATE:
-            self._set_mode(entry.mode, at)
+            if self._ahead(seq):  # the frames before it replay the car's history first
+                self.pending_mode = (seq, entry.mode)
+            else:
+                self._set_mode(entry.mode, at)
         if cls is EventClass.RECOVERY:
             if order is not Order.LATE:
                 self.last_recovery_seq = max(self.last_recovery_seq, seq)
@@ -454,12 +544,35 @@ class DeviceRules:
         entrapment rules, after field firmware and 96333 practice); otherwise a minor alarm."""
         why = self._button_means_trapped(at)
         self.last_press, self.button_passed, self.button_seq = at, False, seq
+        self.press_pending = self._ahead(seq)
         self.changed = True
         if why:
-            return self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
+            call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"alarm button ({why})", "code": code})
+            if call:
+                self.call_seq = seq
+            return call
         self.button_at = at
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
+
+    def _press_again(self) -> list[Change]:
+        """The press, judged ahead of frames sent before it, judged again on the frame it
+        followed (the car's state now): an entrapment it raised on the older state that this
+        frame shows nothing wrong for becomes the button alarm it would have been in order. (The
+        reverse, a button alarm that the frames show was an entrapment, is ``_button_promoted``.)"""
+        self.press_pending = False
+        self.changed = True
+        at = self.last_press
+        if (at is None or self.call_seq != self.button_seq or AlarmType.ENTRAPMENT not in self.open
+                or self._button_means_trapped(at)):
+            return []
+        changes = self._clear(AlarmType.ENTRAPMENT, at, "the frame the alarm button followed shows nothing wrong")
+        if changes:
+            self.call_seq = -1
+            self.button_at = at
+            changes += self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at,
+                                   {"trigger": "alarm button", "judged_again": "on the frame it followed"})
+        return changes
 
     def _button_promoted(self, at: float, frame_seq: int) -> list[Change]:
         """A button alarm still open becomes an entrapment once the car is seen stuck between
@@ -475,6 +588,7 @@ class DeviceRules:
                               {"trigger": f"alarm button ({why})", "button_at": self.button_at})
         if changes:
             self.button_at = None
+            self.call_seq = self.button_seq
             changes += self._clear(AlarmType.ALARM_BUTTON, changes[0].at, "an entrapment now")
         return changes
 
@@ -569,8 +683,10 @@ class DeviceRules:
             return []
         self.open[alarm] = source
         self.changed = True
-        if alarm is AlarmType.ENTRAPMENT and self.stuck is not None:
-            self.stuck_judged, self.detections = True, []
+        if alarm is AlarmType.ENTRAPMENT:
+            self.call_seq = -1  # (a call that raised it sets its seq after)
+            if self.stuck is not None:
+                self.stuck_judged, self.detections = True, []
         return [Change(True, alarm, source, at, details)]
 
     def _clear(self, alarm: AlarmType, at: float, reason: str) -> list[Change]:
@@ -668,9 +784,12 @@ class DeviceRules:
         # The car is free when its doors open at a landing and nobody is detected: in one frame,
         # or (the doors open for one frame while people walk out) in a frame after the doors
         # opened on the trapped passengers, before the car runs again.
+        # A frame sent before the call for help that raised the open entrapment (delivered after
+        # it, the call having overtaken a telemetry backlog) tells nothing of that call's end.
+        before_call = seq < self.call_seq and AlarmType.ENTRAPMENT in self.open
         if f.running or AlarmType.ENTRAPMENT not in self.open:
             self.opened = False
-        elif f.door_zone and not shut:
+        elif f.door_zone and not shut and not before_call:
             self.opened = True
         freed = car.released or (self.opened and f.door_zone and stopped and not f.passenger)
         stuck = None if self.held else Stuck.OUTSIDE if outside else Stuck.LANDING if at_landing else None
@@ -682,25 +801,27 @@ class DeviceRules:
             if self.stuck is None or (stuck is Stuck.OUTSIDE and self.stuck is Stuck.LANDING):
                 self._unstuck()  # (the car left the landing: a new episode)
                 self.stuck, self.stuck_since = stuck, ts
+                self.changed = True  # (not at every frame of a car parked at a landing: its state is the same)
             # (a frame in the door zone during an episode outside it: the car at the zone's edge)
-            self.changed = True
         elif self.stuck is not None:
             self._unstuck()
         if f.passenger:
             self._detected(ts)
         changes: list[Change] = []
-        if freed:
+        if freed and not before_call:
             self.suppressed.discard(AlarmType.ENTRAPMENT)
             why = "doors open at a landing, car empty"
             released = self._clear(AlarmType.ENTRAPMENT, ts, why)
             if released:
                 self.freed_at = ts  # the end of that entrapment: calls from before it are its own
             changes += released
-            if self.button_at is not None:
+            if self.button_at is not None and seq > self.button_seq:
                 self.button_at = None
                 changes += self._clear(AlarmType.ALARM_BUTTON, ts, why)
         changes += self._recovered_by(car, ts, seq)
-        if self.last_press is not None and not car.door_locked and car.door_zone and ts > self.last_press:
+        # (By seq, not time: a press that overtook frames across a step of the device's clock is
+        # stamped on the clock the frames before it had.)
+        if self.last_press is not None and not car.door_locked and car.door_zone and seq > self.button_seq:
             self.button_passed = True
         changes += self._button_promoted(ts, seq)
         if self.profile.reports_events:
@@ -766,6 +887,10 @@ class DeviceRules:
             "trip_count": self.trip_count,
             "by_code": {str(a): [c, s] for a, (c, s) in self.by_code.items()},
             "last_recovery_seq": self.last_recovery_seq, "last_frame_seq": self.last_frame_seq,
+            "frame_ts": self.frame_ts, "frame_heard": self.frame_heard, "event_ts": self.event_ts,
+            "event_heard": self.event_heard, "call_seq": self.call_seq,
+            "press_pending": self.press_pending,
+            "pending_mode": None if self.pending_mode is None else list(self.pending_mode),
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
             "hold_s": {str(k): v for k, v in self.hold_s.items()},
@@ -825,6 +950,14 @@ class DeviceRules:
         self.by_code = {AlarmType(a): (int(c), int(s)) for a, (c, s) in state.get("by_code", {}).items()}
         self.last_recovery_seq = int(state.get("last_recovery_seq", -1))
         self.last_frame_seq = int(state.get("last_frame_seq", self.last_seq))
+        self.frame_ts = number("frame_ts", self.last_ts)
+        self.frame_heard = min(number("frame_heard", self.last_heard), arrival)
+        self.event_ts = number("event_ts", -_INF)
+        self.event_heard = min(number("event_heard", -_INF), arrival)
+        self.call_seq = int(state.get("call_seq", -1))
+        self.press_pending = bool(state.get("press_pending", False))
+        pending = state.get("pending_mode")
+        self.pending_mode = None if pending is None else (int(pending[0]), str(ServiceMode(pending[1])))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}
         self.clear_since = {AlarmType(k): float(v) for k, v in state.get("clear_since", {}).items()}
         self.hold_s = {AlarmType(k): float(v) for k, v in state.get("hold_s", {}).items()}

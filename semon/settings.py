@@ -70,11 +70,21 @@ class Settings(BaseSettings):
     # Mean seconds between injected faults (entrapments, door faults, boiler trips...); 0: none.
     city_fault_interval_s: float = Field(default=120.0, ge=0)
 
-    # Rules engine: its own persistent, non-shared subscription, so it sees each device's
-    # messages in order (several engines would need a log partitioned by device id).
+    # Rules engine: its own persistent, non-shared subscriptions, so it sees each device's
+    # messages in order (several engines would need a log partitioned by device id). The device
+    # topics it judges (se/{kind}/{device_id}/{channel}): their events come on a session of their
+    # own (client id rules_events_client_id, default "<rules_client_id>-events"), telemetry and
+    # status on rules_client_id's, so an alarm never waits behind telemetry (docs/alerts.md).
     rules_client_id: str = "semon-rules-1"
     rules_subscription: str = "se/+/+/+"
     rules_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
+    rules_events_client_id: str | None = None
+    # The event session's broker URL, for a broker that binds the client id to the account
+    # (use_username_as_clientid: deploy/mosquitto): the events account's. Unset: the engine's URL.
+    rules_events_mqtt_url: str | None = None
+    rules_events_receive_maximum: int = Field(default=1_000, ge=1, le=65_535)
+    # Telemetry messages judged before the engine yields to its events (and everything else).
+    rules_telemetry_slice: int = Field(default=200, ge=1)
     # Rule state is written and messages acknowledged this often: a crash replays at most this much.
     rules_checkpoint_interval_s: float = Field(default=1.0, gt=0)
     rules_tick_interval_s: float = Field(default=1.0, gt=0)

@@ -25,6 +25,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 ACCOUNTS = {
     "semon-ingest-1": "ingest-secret-Aa1",
     "semon-rules-1": "rules-secret-Bb2",
+    "semon-rules-1-events": "rules-events-secret-Dd4",
     "semon-console": "console-secret-Cc3",
     "31106301022019000123": "device-123-secret",
     "31106301022019000124": "device-124-secret",

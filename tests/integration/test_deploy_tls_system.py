@@ -214,6 +214,7 @@ async def test_services_and_a_simulated_device_over_tls_with_an_account_each(
 
         async with (service("ingest", {**env, "SEMON_MQTT_URL": url(broker, INGEST)}, root / "ingest.log") as ingest,
                     service("alerts", {**env, "SEMON_MQTT_URL": url(broker, RULES),
+                                       "SEMON_RULES_EVENTS_MQTT_URL": url(broker, f"{RULES}-events"),
                                        "SEMON_RULES_CLIENT_ID": RULES}, root / "alerts.log") as rules):
             procs = (ingest, rules)
             # Both log in over TLS with their own account and subscribe.

@@ -764,7 +764,8 @@ def test_the_button_delivered_before_the_frame_that_showed_the_stop_is_an_entrap
     assert len(entrapment) == 1  # raised, and still open
     assert entrapment[0][0] and abs(entrapment[0][1] - 1.0) <= 0.002  # at the button
     button = [(raised, at) for raised, alarm, at in d.log() if alarm == "alarm_button"]
-    assert button in ([], [(True, 0.999), (False, 0.999)])  # a minor alarm at most for no time at all
+    # A minor alarm at most for no time at all (until the frame 1 ms after the press's stamp).
+    assert button == [] or (button[0] == (True, 0.999) and button[1][0] is False and button[1][1] - 0.999 <= 0.002)
 
 
 def test_a_redelivered_message_from_before_a_counter_restart_does_not_hide_the_new_frames() -> None:
