@@ -1,0 +1,158 @@
+"""CPU time per message of each stage of the ingest path, and of the rules engine's decode.
+
+Wall-clock throughput on a shared machine is noisy; CPU time of one process running each stage
+over the same messages is not (much). Run from the repository root:
+
+    python -m ingest.cpu_cost [--messages 20000] [--rounds 5]
+
+and it prints one JSON object: microseconds of CPU per message for each stage (the best of
+``rounds``, which discounts the other work on the machine), over a stream of elevator frames
+as the load generator sends them (epoch-millisecond ``ts``) and, separately, RFC 3339 ones:
+
+- ``mqtt_parse``: PUBLISH packets in a 64 KiB read, parsed into messages (semon/mqtt/client.py);
+- ``decode``: the ingester's ``decode`` (semon/protocol/decode.py);
+- ``rules_decode``: the rules engine's decode of the same bytes;
+- ``rows``: the batch's rows and device state (ingest/batch.py);
+- ``copy_encode``: the binary COPY encoding of the rows as the writer sends them (psycopg), the
+  client's side of ``COPY``; the server's work is not in the ingester's process;
+- ``ack``: the PUBACKs of a batch in one buffer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from psycopg import postgres
+from psycopg._copy_base import format_row_binary  # what the writer's COPY runs per row
+from psycopg.adapt import Transformer
+from psycopg.pq import Format
+
+from ingest import writer
+from ingest.batch import Batch
+from semon.mqtt.client import Message, MqttClient
+from semon.mqtt.packets import ConnectOptions, encode_puback, encode_publish
+from semon.protocol import decode as decode_module
+from semon.protocol.decode import DecodeLimits, decode
+from semon.protocol.topics import Channel, Kind, topic_for
+
+
+def frames(count: int, now: datetime, rfc3339: bool) -> list[tuple[str, bytes]]:
+    """Elevator telemetry as the load generator publishes it, 10,000 devices round robin."""
+    base_ms = int(now.timestamp() * 1000) - 1_000
+    out = []
+    for i in range(count):
+        device = f"BENCH{i % 10_000:06d}"
+        ts: int | str = base_ms + i
+        if rfc3339:
+            ts = (now - timedelta(milliseconds=1_000 - i % 1_000)).astimezone(UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "+08:00")
+        payload = orjson.dumps({
+            "ts": ts, "seq": i, "running": True, "direction": "up", "floor": i % 30,
+            "door_locked": True, "door_zone": False, "passenger": False, "mode": "normal", "power": "main",
+            "speed_mps": 1.5, "trip_count": 1000 + i, "run_hours": 12.5,
+        })
+        out.append((topic_for(Kind.ELEVATOR, device, Channel.TELEMETRY), payload))
+    return out
+
+
+def _best(rounds: int, count: int, run: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        run()
+        best = min(best, time.process_time() - started)
+    return round(best / count * 1e6, 3)
+
+
+def _rules_decoder() -> Callable[[str, bytes, datetime, DecodeLimits], object]:
+    lean = getattr(decode_module, "decode_for_rules", None)
+    if lean is None:
+        try:
+            from semon.protocol.rules_decode import decode_for_rules
+        except ImportError:
+            return decode
+        return decode_for_rules  # type: ignore[no-any-return]
+    return lean  # type: ignore[no-any-return]
+
+
+async def _measure(count: int, rounds: int, rfc3339: bool) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    limits = DecodeLimits()
+    messages = frames(count, now, rfc3339)
+    stream = b"".join(encode_publish(t.encode(), p, 1, i % 65_535 + 1) for i, (t, p) in enumerate(messages))
+    received: list[Message] = []
+    client = MqttClient(ConnectOptions(client_id="cost"), received.append)
+
+    def parse() -> None:
+        received.clear()
+        for at in range(0, len(stream), 65_536):
+            client.data_received(stream[at:at + 65_536])
+
+    mqtt_parse = _best(rounds, count, parse)
+    assert len(received) == count, len(received)
+
+    outcomes: list[Any] = []
+
+    def run_decode() -> None:
+        outcomes[:] = [decode(m.topic, m.payload, now, limits) for m in received]
+
+    decode_us = _best(rounds, count, run_decode)
+    assert all(type(o).__name__ == "Decoded" for o in outcomes), outcomes[0]
+    rules_decode = _rules_decoder()
+    rules_us = _best(rounds, count, lambda: [rules_decode(m.topic, m.payload, now, limits) for m in received])
+
+    batches: list[Batch] = []
+
+    def rows() -> None:
+        batches.clear()
+        for at in range(0, count, 5_000):
+            batch = Batch()
+            for m, o in zip(received[at:at + 5_000], outcomes[at:at + 5_000], strict=True):
+                batch.add(o, m.topic, m.payload, now, 1024)
+            batches.append(batch)
+
+    rows_us = _best(rounds, count, rows)
+    encode_row = getattr(writer, "encode_rows", None)
+
+    def copy_encode() -> None:
+        for batch in batches:
+            if encode_row is not None:
+                encode_row(writer.ELEVATOR_COPY, batch.elevator)
+                continue
+            tx = Transformer()
+            tx.set_dumper_types([postgres.types[t].oid for t in writer._ELEVATOR_TYPES], Format.BINARY)
+            out = bytearray()
+            for row in batch.elevator:
+                format_row_binary(row, tx, out)
+
+    copy_us = _best(rounds, count, copy_encode)
+    ids = [m.packet_id for m in received]
+    ack_us = _best(rounds, count, lambda: [b"".join(encode_puback(p) for p in ids[a:a + 5_000])
+                                           for a in range(0, count, 5_000)])
+    return {"mqtt_parse": mqtt_parse, "decode": decode_us, "rows": rows_us, "copy_encode": copy_us,
+            "ack": ack_us, "ingest_total": round(mqtt_parse + decode_us + rows_us + copy_us + ack_us, 3),
+            "rules_decode": rules_us}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    result = {
+        "messages": args.messages, "rounds": args.rounds, "unit": "cpu_us_per_message",
+        "epoch_ms_ts": asyncio.run(_measure(args.messages, args.rounds, rfc3339=False)),
+        "rfc3339_ts": asyncio.run(_measure(args.messages, args.rounds, rfc3339=True)),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
