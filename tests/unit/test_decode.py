@@ -31,6 +31,7 @@ from semon.protocol.models import (
     PowerSource,
     ServiceMode,
     StatusMessage,
+    parse_timestamp,
 )
 from semon.protocol.topics import Channel, Kind, Topic
 from tests.unit.frames import (
@@ -211,7 +212,7 @@ def test_plain_status(payload: bytes, state: DeviceState) -> None:
 
 def test_json_status_with_ts() -> None:
     out = decode_ok(topic("boiler", "status"), b'{"state":"offline","ts":"2025-06-01T09:30:15.250+08:00"}')
-    assert out.payload == StatusMessage(state=DeviceState.OFFLINE, ts=EXAMPLE_UTC)
+    assert out.payload == StatusMessage(state=DeviceState.OFFLINE, ts=parse_timestamp(EXAMPLE_UTC))
 
 
 def test_json_status_without_ts_and_with_extra_fields() -> None:
@@ -239,7 +240,7 @@ def test_status_ts_gets_the_clock_checks_of_telemetry(payload: bytes, reason: Re
 def test_status_ts_on_the_clock_limits_is_accepted() -> None:
     for ts in (NOW_MS + 300_000, NOW_MS - 91 * 86_400_000):
         out = decode_ok(ELEVATOR_STATUS, raw({"state": "online", "ts": ts}))
-        assert out.payload == StatusMessage(state=DeviceState.ONLINE, ts=datetime.fromtimestamp(ts / 1000, UTC))
+        assert out.payload == StatusMessage(state=DeviceState.ONLINE, ts=parse_timestamp(ts))
 
 
 @pytest.mark.parametrize("payload", [
