@@ -40,7 +40,7 @@ from semon.metrics import Counter, Registry
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
-from semon.protocol.decode import Decoded, RejectReason, decode
+from semon.protocol.decode import Decoded, RejectReason, decode_for_rules
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage, parse
 from semon.protocol.topics import Channel, Kind, TopicError, parse_topic
 from semon.settings import Settings
@@ -314,7 +314,7 @@ class RulesEngine:
                       message.topic[:200], type(exc).__name__, exc)
 
     def _judge(self, message: Message) -> None:
-        result = decode(message.topic, message.payload, datetime.now(UTC), self._limits)
+        result = decode_for_rules(message.topic, message.payload, datetime.now(UTC), self._limits)
         if not isinstance(result, Decoded):
             # The ingester records why, with the payload; here only a count.
             self.metrics.message_errors.inc(1, str(result.reason))

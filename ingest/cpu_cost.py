@@ -72,14 +72,8 @@ def _best(rounds: int, count: int, run: Callable[[], object]) -> float:
 
 
 def _rules_decoder() -> Callable[[str, bytes, datetime, DecodeLimits], object]:
-    lean = getattr(decode_module, "decode_for_rules", None)
-    if lean is None:
-        try:
-            from semon.protocol.rules_decode import decode_for_rules
-        except ImportError:
-            return decode
-        return decode_for_rules  # type: ignore[no-any-return]
-    return lean  # type: ignore[no-any-return]
+    lean = getattr(decode_module, "decode_for_rules", None)  # absent before the lean decode existed
+    return decode if lean is None else lean
 
 
 async def _measure(count: int, rounds: int, rfc3339: bool) -> dict[str, Any]:

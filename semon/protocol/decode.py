@@ -110,6 +110,7 @@ class Rejection:
     device_id: str | None = None
 
 
+DeviceFrame = ElevatorTelemetry | BoilerTelemetry | DeviceEvent  # a payload with ts and seq
 Model = type[ElevatorTelemetry] | type[BoilerTelemetry] | type[DeviceEvent] | type[StatusMessage]
 
 _TELEMETRY_MODELS: dict[Kind, type[ElevatorTelemetry] | type[BoilerTelemetry]] = {
@@ -133,6 +134,9 @@ _RANGE_ERRORS = frozenset(
 
 
 def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits) -> Decoded | Rejection:
+    """One message as a validated payload, or a Rejection with the first reason of
+    docs/protocol.md section 10 that applies. ``now``: the ingester's clock (aware).
+    ``Decoded.document`` is set when a value PostgreSQL cannot hold had to be replaced."""
     try:
         topic = parse_topic(topic_name)
     except TopicError as exc:
@@ -147,17 +151,52 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
         )
     if topic.channel is Channel.STATUS:
         return _decode_status(topic, payload, now, limits)
-
     model: Model = DeviceEvent if topic.channel is Channel.EVENT else _TELEMETRY_MODELS[topic.kind]
+    if b"\\u" not in payload and (frame := _fast(model, payload, limits)) is not None:
+        return _refused(topic, frame, now, limits) or Decoded(topic, frame)
+
+    # Refused, or it may hold something to replace: the contract's checks in their order.
     screened = screen_json(payload, _FIELDS[model], limits.max_depth)
     if isinstance(screened, Rejection):
         return _reject(topic, screened.reason, screened.detail)
     document, sanitised = screened
-    frame = _validate(model, payload if document is None else document)
-    if isinstance(frame, tuple):
-        return _reject(topic, *frame)
-    assert isinstance(frame, ElevatorTelemetry | BoilerTelemetry | DeviceEvent)
+    validated = _validate(model, payload if document is None else document)
+    if isinstance(validated, tuple):
+        return _reject(topic, *validated)
+    assert isinstance(validated, ElevatorTelemetry | BoilerTelemetry | DeviceEvent)
+    return _refused(topic, validated, now, limits) or Decoded(topic, validated, document, sanitised)
 
+
+# Digits become 0, "E" "e", signs 0: an exponent of three digits or more shows as "0e000"; with
+# a run of 300 digits, the only ways to write a number no float8 holds.
+_EXPONENT_SHAPES = bytes.maketrans(b"123456789E+-", b"000000000e00")
+
+
+def _fast(model: Model, payload: bytes, limits: DecodeLimits) -> DeviceFrame | None:
+    """The common case, a plain valid frame, validated by msgspec alone; None for anything
+    else, which the caller checks step by step.
+
+    msgspec parses the whole document, the fields it skips included, and refuses NaN and
+    Infinity anywhere; it does not check the UTF-8 of what it skips, nesting, or numbers no
+    float8 holds (it reads ``1e-400`` as 0.0): those are checked here first. Escapes (``\\u``,
+    a possible U+0000 or lone surrogate) are the caller's to look for: the rules need not."""
+    if payload.count(b"{") + payload.count(b"[") > limits.max_depth:
+        return None
+    shapes = payload.translate(_EXPONENT_SHAPES)
+    if b"0e000" in shapes or (len(payload) >= len(_LONG_DIGITS) and _LONG_DIGITS in shapes):
+        return None
+    try:
+        if not payload.isascii():
+            payload.decode("utf-8")
+        frame: DeviceFrame = _DECODERS[model].decode(payload)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return frame
+
+
+def _refused(topic: Topic, frame: DeviceFrame, now: datetime,
+             limits: DecodeLimits) -> Rejection | None:
+    """The checks after the schema, in the contract's order: ``device_id``, the clock, the code."""
     if frame.device_id is not None and frame.device_id != topic.device_id:
         return _reject(topic,
             RejectReason.DEVICE_MISMATCH,
@@ -170,7 +209,38 @@ def decode(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits)
         return _reject(topic, RejectReason.UNKNOWN_CODE,
                        f"event code {frame.code} is in no {topic.kind} code table "
                        f"({', '.join(table_names(topic.kind))})")
-    return Decoded(topic, frame, document, sanitised)
+    return None
+
+
+def decode_for_rules(topic_name: str, payload: bytes, now: datetime, limits: DecodeLimits) -> Decoded | Rejection:
+    """The rules engine's decode: ``decode``'s verdict, at less cost per frame.
+
+    The engine judges every message the ingester stores and must never fall behind it, so it
+    skips what only storing needs: the scan for values PostgreSQL cannot hold and the storable
+    copy of a payload holding one (``Decoded.document`` is None, ``sanitised`` empty). It keeps
+    every check whose failure means the rules must not judge the message (topic, size, nesting,
+    UTF-8, JSON, the model's types and ranges, ``device_id``, clock, code), so it accepts and
+    refuses exactly what ``decode`` does (tests/unit/test_decode_agreement.py). Whatever is not
+    a plain valid frame (a refusal, a status, a payload that may hold such a value) is handed
+    to ``decode``, which names the reason.
+
+    The rules read ``ts`` and ``seq``; of elevator telemetry ``running``, ``door_locked``,
+    ``door_zone``, ``passenger``, ``power``, ``floor``, ``mode``, ``trip_count`` and
+    ``speed_mps``; of boiler telemetry ``burner_on``, ``flame``, ``pressure_mpa``,
+    ``outlet_temp_c``, ``water_level_mm`` and ``fuel_flow_m3h``; of an event ``code``; of a
+    status ``state``, ``ts`` and ``reason`` (alerts/rules.py, alerts/engine.py). The others
+    are validated too: msgspec parses them in the same pass, and models without them measured
+    no faster (docs/ingest.md)."""
+    try:
+        topic = parse_topic(topic_name)
+    except TopicError:
+        return decode(topic_name, payload, now, limits)
+    if topic.channel is not Channel.STATUS and len(payload) <= limits.max_payload_bytes:
+        model = DeviceEvent if topic.channel is Channel.EVENT else _TELEMETRY_MODELS[topic.kind]
+        if (frame := _fast(model, payload, limits)) is not None:
+            return _refused(topic, frame, now, limits) or Decoded(topic, frame)
+    outcome = decode(topic_name, payload, now, limits)
+    return Decoded(outcome.topic, outcome.payload) if isinstance(outcome, Decoded) else outcome
 
 
 def _check_clock(topic: Topic, ts: datetime, now: datetime, limits: DecodeLimits) -> Rejection | None:
