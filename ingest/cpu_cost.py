@@ -15,20 +15,30 @@ as the load generator sends them (epoch-millisecond ``ts``) and, separately, RFC
 - ``rows``: the batch's rows and device state (ingest/batch.py);
 - ``copy_encode``: the binary COPY encoding of the rows as the writer sends them (psycopg), the
   client's side of ``COPY``; the server's work is not in the ingester's process;
-- ``ack``: the PUBACKs of a batch in one buffer.
+- ``ack``: the PUBACKs of a batch in one buffer;
+- with ``--database``, ``write_batch``: the client's CPU for ``ingest/writer.py``'s whole
+  transaction of 5,000-message batches (COPY into staging, INSERT … SELECT, commit) against a
+  private PostgreSQL with TimescaleDB started for the run; waiting for the server is not CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import postgres
 from psycopg._copy_base import format_row_binary  # what the writer's COPY runs per row
 from psycopg.adapt import Transformer
@@ -36,11 +46,13 @@ from psycopg.pq import Format
 
 from ingest import writer
 from ingest.batch import Batch
+from semon.db import apply_migrations
 from semon.mqtt.client import Message, MqttClient
 from semon.mqtt.packets import ConnectOptions, encode_puback, encode_publish
 from semon.protocol import decode as decode_module
 from semon.protocol.decode import DecodeLimits, decode
 from semon.protocol.topics import Channel, Kind, topic_for
+from semon.stack import PostgresServer
 
 
 def frames(count: int, now: datetime, rfc3339: bool) -> list[tuple[str, bytes]]:
@@ -76,7 +88,7 @@ def _rules_decoder() -> Callable[[str, bytes, datetime, DecodeLimits], object]:
     return decode if lean is None else lean
 
 
-async def _measure(count: int, rounds: int, rfc3339: bool) -> dict[str, Any]:
+async def _measure(count: int, rounds: int, rfc3339: bool, database_url: str | None) -> dict[str, Any]:
     now = datetime.now(UTC)
     limits = DecodeLimits()
     messages = frames(count, now, rfc3339)
@@ -113,13 +125,9 @@ async def _measure(count: int, rounds: int, rfc3339: bool) -> dict[str, Any]:
             batches.append(batch)
 
     rows_us = _best(rounds, count, rows)
-    encode_row = getattr(writer, "encode_rows", None)
 
     def copy_encode() -> None:
         for batch in batches:
-            if encode_row is not None:
-                encode_row(writer.ELEVATOR_COPY, batch.elevator)
-                continue
             tx = Transformer()
             tx.set_dumper_types([postgres.types[t].oid for t in writer._ELEVATOR_TYPES], Format.BINARY)
             out = bytearray()
@@ -130,22 +138,60 @@ async def _measure(count: int, rounds: int, rfc3339: bool) -> dict[str, Any]:
     ids = [m.packet_id for m in received]
     ack_us = _best(rounds, count, lambda: [b"".join(encode_puback(p) for p in ids[a:a + 5_000])
                                            for a in range(0, count, 5_000)])
-    return {"mqtt_parse": mqtt_parse, "decode": decode_us, "rows": rows_us, "copy_encode": copy_us,
-            "ack": ack_us, "ingest_total": round(mqtt_parse + decode_us + rows_us + copy_us + ack_us, 3),
-            "rules_decode": rules_us}
+    result = {"mqtt_parse": mqtt_parse, "decode": decode_us, "rows": rows_us, "copy_encode": copy_us,
+              "ack": ack_us, "ingest_total": round(mqtt_parse + decode_us + rows_us + copy_us + ack_us, 3),
+              "rules_decode": rules_us}
+    if database_url is not None:
+        result["write_batch"] = await _write_cost(database_url, batches, rounds, count)
+    return result
+
+
+async def _write_cost(database_url: str, batches: list[Batch], rounds: int, count: int) -> float:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await writer.prepare_connection(conn)
+        best = float("inf")
+        for _ in range(rounds):
+            await conn.execute("TRUNCATE elevator_telemetry")
+            await conn.commit()
+            started = time.process_time()
+            for batch in batches:
+                await writer.write_batch(conn, batch)
+            best = min(best, time.process_time() - started)
+    return round(best / count * 1e6, 3)
+
+
+@contextlib.asynccontextmanager
+async def private_database() -> AsyncIterator[str]:
+    root = Path(tempfile.mkdtemp(prefix="semon-cost-", dir="/var/tmp"))
+    os.chmod(root, 0o755)  # as root, PostgreSQL runs as 'postgres' and must reach it
+    server = PostgresServer(root / "postgres", durable=False)
+    try:
+        await server.start()
+        await apply_migrations(server.url)
+        yield server.url
+    finally:
+        await server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {"messages": args.messages, "rounds": args.rounds, "unit": "cpu_us_per_message"}
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(private_database()) if args.database else None
+        result["epoch_ms_ts"] = await _measure(args.messages, args.rounds, rfc3339=False, database_url=url)
+        result["rfc3339_ts"] = await _measure(args.messages, args.rounds, rfc3339=True, database_url=url)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database", action="store_true",
+                        help="also measure write_batch against a private PostgreSQL started for the run")
     args = parser.parse_args()
-    result = {
-        "messages": args.messages, "rounds": args.rounds, "unit": "cpu_us_per_message",
-        "epoch_ms_ts": asyncio.run(_measure(args.messages, args.rounds, rfc3339=False)),
-        "rfc3339_ts": asyncio.run(_measure(args.messages, args.rounds, rfc3339=True)),
-    }
-    print(json.dumps(result))
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(asyncio.run(_run(args))))
 
 
 if __name__ == "__main__":
