@@ -15,6 +15,7 @@ as the load generator sends them (epoch-millisecond ``ts``) and, separately, RFC
 - ``rows``: the batch's rows and device state (ingest/batch.py);
 - ``copy_encode``: the binary COPY encoding of the rows as the writer sends them (psycopg), the
   client's side of ``COPY``; the server's work is not in the ingester's process;
+- ``after_commit``: the device state merged and the metrics counted (ingest/service.py);
 - ``ack``: the PUBACKs of a batch in one buffer;
 - with ``--database``, ``write_batch``: the client's CPU for ``ingest/writer.py``'s whole
   transaction of 5,000-message batches (COPY into staging, INSERT … SELECT, commit) against a
@@ -46,12 +47,16 @@ from psycopg.pq import Format
 
 from ingest import writer
 from ingest.batch import Batch
+from ingest.service import Ingester
+from ingest.state import DeviceStateBuffer
+from ingest.writer import WriteResult
 from semon.db import apply_migrations
 from semon.mqtt.client import Message, MqttClient
 from semon.mqtt.packets import ConnectOptions, encode_puback, encode_publish
 from semon.protocol import decode as decode_module
 from semon.protocol.decode import DecodeLimits, decode
 from semon.protocol.topics import Channel, Kind, topic_for
+from semon.settings import Settings
 from semon.stack import PostgresServer
 
 
@@ -125,6 +130,16 @@ async def _measure(count: int, rounds: int, rfc3339: bool, database_url: str | N
             batches.append(batch)
 
     rows_us = _best(rounds, count, rows)
+    ingester = Ingester(Settings(), "mqtt://127.0.0.1:1", "postgresql://127.0.0.1:1/semon")
+
+    def after_commit() -> None:
+        ingester.state = DeviceStateBuffer()
+        for at, batch in zip(range(0, count, 5_000), batches, strict=True):
+            ingester.state.merge(batch.devices)
+            ingester._account(WriteResult(len(batch.elevator), 0, 0, 0, 0), outcomes[at:at + 5_000],
+                              time.time(), 0.1)
+
+    after_us = _best(rounds, count, after_commit)
 
     def copy_encode() -> None:
         for batch in batches:
@@ -139,7 +154,8 @@ async def _measure(count: int, rounds: int, rfc3339: bool, database_url: str | N
     ack_us = _best(rounds, count, lambda: [b"".join(encode_puback(p) for p in ids[a:a + 5_000])
                                            for a in range(0, count, 5_000)])
     result = {"mqtt_parse": mqtt_parse, "decode": decode_us, "rows": rows_us, "copy_encode": copy_us,
-              "ack": ack_us, "ingest_total": round(mqtt_parse + decode_us + rows_us + copy_us + ack_us, 3),
+              "after_commit": after_us, "ack": ack_us,
+              "ingest_total": round(mqtt_parse + decode_us + rows_us + copy_us + after_us + ack_us, 3),
               "rules_decode": rules_us}
     if database_url is not None:
         result["write_batch"] = await _write_cost(database_url, batches, rounds, count)
