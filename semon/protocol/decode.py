@@ -90,11 +90,12 @@ class DecodeLimits:
     max_depth: int = 32
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(msgspec.Struct, frozen=True):
     """A valid message. ``document``: the payload as it may be stored (UTF-8 JSON that
     PostgreSQL's jsonb accepts) when the decoder had to change something, else None (the
-    payload as received is safe). ``sanitised``: what was replaced, one entry per kind."""
+    payload as received is safe). ``sanitised``: what was replaced, one entry per kind.
+    (A Struct rather than a frozen dataclass: one is made for every message, at an eighth of
+    the cost.)"""
 
     topic: Topic
     payload: Payload
@@ -102,8 +103,10 @@ class Decoded:
     sanitised: tuple[Sanitised, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(msgspec.Struct, frozen=True):
+    """A refused message: the reason of docs/protocol.md section 10 and a short description
+    of the first problem found; ``kind`` and ``device_id`` as far as the topic gave them."""
+
     reason: RejectReason
     detail: str
     kind: str | None = None
