@@ -18,13 +18,11 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
-from ingest.bench import scrape
 from ingest.service import Ingester
 from semon.stack import MosquittoServer, free_port
-from tests.integration.helpers import ingest_settings, query, running_ingester, wait_for_count
+from tests.integration.helpers import ingest_settings, query, running_ingester, subscribed, wait_for_count
 from tests.integration.test_ingest_resilience import STREAM, stream_with_disruption
 
 pytestmark = pytest.mark.integration
@@ -80,21 +78,6 @@ async def start_process(mqtt_url: str, database_url: str, group: str, client_id:
            "SEMON_INGEST_CLIENT_ID": client_id, "SEMON_INGEST_SHARE_GROUP": group,
            "SEMON_METRICS_PORT": str(metrics_port), "SEMON_LOG_LEVEL": "WARNING"}
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "ingest", env=env)
-
-
-async def subscribed(metrics_port: int, timeout: float = 60) -> None:
-    """Until the ingester on ``metrics_port`` has its subscription (connected is set after SUBACK)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    url = f"http://127.0.0.1:{metrics_port}/metrics"
-    while True:
-        try:
-            if (await scrape(url)).get("semon_mqtt_connected") == 1.0:
-                return
-        except (OSError, aiohttp.ClientError):
-            pass
-        assert loop.time() < deadline, f"the ingester on {metrics_port} never subscribed"
-        await asyncio.sleep(0.2)
 
 
 async def test_two_ingesters_lose_nothing_when_one_is_killed(mosquitto: MosquittoServer, database_url: str) -> None:
