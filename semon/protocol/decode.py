@@ -295,7 +295,10 @@ def _validate(model: Model, document: bytes) -> Payload | tuple[RejectReason, st
         result: Payload = _DECODERS[model].decode(document)
         return result
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec.ValidationError included
-        refused: Exception = exc
+        # Its text only: the exception's traceback holds the callers' frames, and kept in a
+        # local it would keep them (with the MQTT client's read buffer) alive until the next
+        # garbage collection, and the client could not reuse the buffer meanwhile.
+        refused = str(exc)
     try:
         accepted = _REFERENCE[model].model_validate_json(document)
     except ValidationError as exc:

@@ -1114,3 +1114,29 @@ def test_an_age_limit_beyond_retention_is_refused_at_start() -> None:
 
     with pytest.raises(SettingsError, match="exceeds retention_days"):
         Settings(retention_days=30, max_timestamp_age_days=31)
+
+
+@pytest.mark.parametrize("payload", [b'{"ts":1}', b"not json", b'{"ts":1748741415250,"seq":1,"code":1000}', b"\xff"])
+def test_a_refused_payload_keeps_no_caller_frame_alive(payload: bytes) -> None:
+    """The MQTT client decodes inside its read callback, holding a view of its read buffer; a
+    decode that kept an exception (its traceback holds the callers' frames) in a reference
+    cycle would keep that view alive until the next garbage collection, and the client could
+    not resize its buffer (BufferError)."""
+    import gc
+
+    from semon.protocol.decode import decode_for_rules
+
+    def caller(body: memoryview) -> None:
+        assert bytes(body)  # the view is in use in this frame, as the client's is
+        for decoder in (decode, decode_for_rules):
+            assert isinstance(decoder(ELEVATOR_EVENT, payload, NOW, LIMITS), Rejection)
+
+    buffer = bytearray(b"0123456789")
+    gc.disable()
+    try:
+        view = memoryview(buffer)
+        caller(view[0:5])
+        view.release()
+        del buffer[:5]  # BufferError if a frame holding the slice is still alive
+    finally:
+        gc.enable()
