@@ -35,33 +35,42 @@ def _cpu_seconds(pid: int) -> float:
 async def measure(ingesters: int, options: BenchOptions) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="semon-share-", dir="/var/tmp"))
     os.chmod(root, 0o755)
-    procs: list[asyncio.subprocess.Process] = []
     try:
         async with LocalStack(root) as stack:
-            group = f"ingest-{secrets.token_hex(8)}" if ingesters > 1 else ""
-            ports = [free_port() for _ in range(ingesters)]
-            for i, port in enumerate(ports):
-                env = {**os.environ, "SEMON_MQTT_URL": stack.ingest_mqtt_url,
-                       "SEMON_DATABASE_URL": stack.database_url, "SEMON_METRICS_PORT": str(port),
-                       "SEMON_INGEST_SHARE_GROUP": group, "SEMON_INGEST_CLIENT_ID": f"semon-ingest-{i + 1}",
-                       "SEMON_LOG_LEVEL": "WARNING"}
-                procs.append(await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "ingest", env=env))
-            for port in ports:
-                await _wait_metrics(f"http://127.0.0.1:{port}/metrics")
-            settings = Settings(mqtt_url=stack.mqtt_url, database_url=stack.database_url,
-                                metrics_host="127.0.0.1", metrics_port=ports[0], data_dir=root / "var")
-            cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
-            figures = await run_bench(settings, options)
-            cpu = sum(_cpu_seconds(p.pid) for p in procs) - cpu_before
-            result: dict[str, object] = {**figures, "ingesters": ingesters,
-                                         "ingest_cpu_us_per_message": round(cpu / max(figures["stored"], 1) * 1e6, 1)}
-            return result
+            return await _with_ingesters(stack, root, ingesters, options)
     finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _with_ingesters(stack: LocalStack, root: Path, ingesters: int, options: BenchOptions) -> dict[str, object]:
+    group = f"ingest-{secrets.token_hex(8)}" if ingesters > 1 else ""
+    ports: list[int] = []
+    while len(ports) < ingesters:  # distinct, and none the stack took meanwhile
+        port = free_port()
+        if port not in ports and port not in (stack.mosquitto.port, stack.postgres.port):
+            ports.append(port)
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        for i, port in enumerate(ports):
+            env = {**os.environ, "SEMON_MQTT_URL": stack.ingest_mqtt_url,
+                   "SEMON_DATABASE_URL": stack.database_url, "SEMON_METRICS_PORT": str(port),
+                   "SEMON_INGEST_SHARE_GROUP": group, "SEMON_INGEST_CLIENT_ID": f"semon-ingest-{i + 1}",
+                   "SEMON_LOG_LEVEL": "WARNING"}
+            procs.append(await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "ingest", env=env))
+        for port in ports:
+            await _wait_metrics(f"http://127.0.0.1:{port}/metrics")
+        settings = Settings(mqtt_url=stack.mqtt_url, database_url=stack.database_url,
+                            metrics_host="127.0.0.1", metrics_port=ports[0], data_dir=root / "var")
+        cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
+        figures = await run_bench(settings, options)
+        cpu = sum(_cpu_seconds(p.pid) for p in procs) - cpu_before
+        return {**figures, "ingesters": ingesters,
+                "ingest_cpu_us_per_message": round(cpu / max(figures["stored"], 1) * 1e6, 1)}
+    finally:  # before the stack stops: they would only retry a broker that is gone
         for proc in procs:
             if proc.returncode is None:
                 proc.terminate()
                 await proc.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
