@@ -34,7 +34,10 @@ _EPOCH_MS_MAX = 32_503_680_000_000  # 3000-01-01
 
 class Timestamp(datetime):
     """An aware datetime read from a payload's ``ts`` (a datetime in every other respect; its
-    own class only so that the decoder knows to parse it by the protocol's rules)."""
+    own class only so that the decoder knows to parse it by the protocol's rules: msgspec hands
+    a field's raw value to our parser only for a type of our own). psycopg stores it as any
+    datetime; orjson refuses a datetime subclass, so give it ``.isoformat()`` or
+    ``.timestamp()``. Arithmetic (``ts - now``, ``astimezone``) returns plain datetimes."""
 
 
 def parse_timestamp(value: Any) -> Timestamp:
