@@ -37,7 +37,7 @@ class Timestamp(datetime):
     own class only so that the decoder knows to parse it by the protocol's rules: msgspec hands
     a field's raw value to our parser only for a type of our own). psycopg stores it as any
     datetime; orjson refuses a datetime subclass, so give it ``.isoformat()`` or
-    ``.timestamp()``. Arithmetic (``ts - now``, ``astimezone``) returns plain datetimes."""
+    ``.timestamp()``; ``ts + timedelta``, ``astimezone`` and ``replace`` keep the class."""
 
 
 def parse_timestamp(value: Any) -> Timestamp:
