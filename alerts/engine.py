@@ -28,11 +28,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from pydantic import ValidationError
 
 from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
 from alerts.hub import LiveHub
@@ -46,8 +46,8 @@ from semon.metrics import Counter, Registry
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
-from semon.protocol.decode import Decoded, RejectReason, decode
-from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage
+from semon.protocol.decode import Decoded, RejectReason, decode_for_rules
+from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage, parse
 from semon.protocol.topics import Channel, Kind, TopicError, parse_topic
 from semon.settings import Settings
 
@@ -116,8 +116,8 @@ def _event_without_clock(payload: bytes, arrival: float) -> DeviceEvent | None:
         if not isinstance(document, dict):
             return None
         document["ts"] = round(arrival * 1000)
-        return DeviceEvent.model_validate_json(orjson.dumps(document))
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError, ValidationError, TypeError):
+        return parse(DeviceEvent, orjson.dumps(document))
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, msgspec.DecodeError, TypeError):
         return None
 
 
@@ -420,7 +420,7 @@ class RulesEngine:
                       message.topic[:200], type(exc).__name__, exc)
 
     def _judge(self, message: Message) -> None:
-        result = decode(message.topic, message.payload, datetime.now(UTC), self._limits)
+        result = decode_for_rules(message.topic, message.payload, datetime.now(UTC), self._limits)
         if not isinstance(result, Decoded):
             # The ingester records why, with the payload; here only a count.
             self.metrics.message_errors.inc(1, str(result.reason))

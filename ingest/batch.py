@@ -8,7 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from semon.protocol.decode import Decoded, Rejection, clean_text
-from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage
+from semon.protocol.models import (
+    BoilerTelemetry,
+    DeviceEvent,
+    DeviceState,
+    Direction,
+    ElevatorTelemetry,
+    PowerSource,
+    ServiceMode,
+    StatusMessage,
+)
+from semon.protocol.topics import Kind
+
+# An enum's .value is a Python-level descriptor; a dict lookup costs a quarter of it, on every row.
+_PLAIN: dict[object, str] = {m: m.value for e in (Direction, ServiceMode, PowerSource, Kind, DeviceState) for m in e}
 
 ELEVATOR_COLUMNS = (
     "time", "device_id", "seq", "running", "direction", "floor", "door_locked", "door_zone",
@@ -97,37 +110,38 @@ class Batch:
             ))
             return
         device_id = outcome.topic.device_id
-        kind = outcome.topic.kind.value
+        kind = _PLAIN[outcome.topic.kind]
         touch = self.devices.get(device_id)
         if touch is None:
             touch = self.devices[device_id] = DeviceTouch(kind, received_at, received_at)
-        touch.last_seen = received_at
+        else:
+            touch.last_seen = received_at
         p = outcome.payload
-        if isinstance(p, ElevatorTelemetry):
+        if type(p) is ElevatorTelemetry:
             self.elevator.append((
-                p.ts, device_id, p.seq, p.running, p.direction.value, p.floor, p.door_locked,
-                p.door_zone, p.passenger, p.mode.value, p.power.value, p.speed_mps, p.trip_count,
+                p.ts, device_id, p.seq, p.running, _PLAIN[p.direction], p.floor, p.door_locked,
+                p.door_zone, p.passenger, _PLAIN[p.mode], _PLAIN[p.power], p.speed_mps, p.trip_count,
                 p.run_hours, received_at,
             ))
             self._keep_latest(touch, p, payload if outcome.document is None else outcome.document)
-        elif isinstance(p, BoilerTelemetry):
+        elif type(p) is BoilerTelemetry:
             self.boiler.append((
                 p.ts, device_id, p.seq, p.burner_on, p.flame, p.pressure_mpa, p.water_level_mm,
                 p.outlet_temp_c, p.return_temp_c, p.flue_temp_c, p.feedwater_flow_m3h,
                 p.fuel_flow_m3h, received_at,
             ))
             self._keep_latest(touch, p, payload if outcome.document is None else outcome.document)
-        elif isinstance(p, DeviceEvent):
+        elif type(p) is DeviceEvent:
             self.events.append((p.ts, device_id, kind, p.seq, p.code, p.floor, p.detail, received_at))
             if touch.event_at is None or p.ts >= touch.event_at:
                 touch.event_at, touch.event_code = p.ts, p.code
-        elif isinstance(p, StatusMessage):
+        elif type(p) is StatusMessage:
             # Later in the batch wins: the broker delivers one device's messages in order.
-            touch.online = p.state.value == "online"
+            touch.online = p.state is DeviceState.ONLINE
             touch.status_at = p.ts or received_at
 
     @staticmethod
     def _keep_latest(touch: DeviceTouch, frame: ElevatorTelemetry | BoilerTelemetry, document: bytes) -> None:
         latest = touch.telemetry
-        if latest is None or (frame.ts, frame.seq) > (latest.ts, latest.seq):
+        if latest is None or frame.ts > latest.ts or (frame.ts == latest.ts and frame.seq > latest.seq):
             touch.telemetry = LatestTelemetry(frame.ts, frame.seq, document)

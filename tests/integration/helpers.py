@@ -16,6 +16,7 @@ import psycopg
 from alerts.auth import CSRF_HEADER
 from alerts.passwords import hash_password
 from alerts.users import Role, UserExists, create_user
+from ingest.bench import scrape
 from ingest.service import Ingester
 from semon.settings import Settings
 
@@ -127,3 +128,18 @@ def boiler(seq: int, **fields: object) -> bytes:
     }
     frame.update(fields)
     return orjson.dumps(frame)
+
+
+async def subscribed(metrics_port: int, timeout: float = 60) -> None:
+    """Until the ingester on ``metrics_port`` has its subscription (connected is set after SUBACK)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    while True:
+        try:
+            if (await scrape(url)).get("semon_mqtt_connected") == 1.0:
+                return
+        except (OSError, aiohttp.ClientError):
+            pass
+        assert loop.time() < deadline, f"the ingester on {metrics_port} never subscribed"
+        await asyncio.sleep(0.2)

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from semon.mqtt.client import BrokerAddress
-from semon.stack import MosquittoServer, PostgresServer
+from semon.stack import MosquittoServer, PostgresServer, free_port
 from simulators.loadgen import LoadPlan, LoadResult, run_load
-from tests.integration.helpers import ingest_settings, query, running_ingester, wait_for_count
+from tests.integration.helpers import ingest_settings, query, running_ingester, subscribed, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -70,20 +70,21 @@ async def test_broker_restart_mid_stream(mosquitto: MosquittoServer, database_ur
         assert ingester.session.connects >= 2
 
 
-async def start_ingester_process(mqtt_url: str, database_url: str) -> asyncio.subprocess.Process:
+async def start_ingester_process(mqtt_url: str, database_url: str, metrics_port: int = 0) -> asyncio.subprocess.Process:
     env = {**os.environ, "SEMON_MQTT_URL": mqtt_url, "SEMON_DATABASE_URL": database_url,
-           "SEMON_INGEST_CLIENT_ID": "killed-ingester", "SEMON_METRICS_PORT": "0",
+           "SEMON_INGEST_CLIENT_ID": "killed-ingester", "SEMON_METRICS_PORT": str(metrics_port),
            "SEMON_LOG_LEVEL": "WARNING"}
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "ingest", env=env)
 
 
 async def test_ingester_killed_mid_stream(mosquitto: MosquittoServer, database_url: str) -> None:
-    first = await start_ingester_process(mosquitto.url, database_url)
+    port = free_port()
+    first = await start_ingester_process(mosquitto.url, database_url, port)
     second: asyncio.subprocess.Process | None = None
     try:
-        # Let the first ingester subscribe (persistent session) before the stream starts.
-        await wait_for_count(database_url, "SELECT count(*) FROM schema_migrations", 1, 30)
-        await asyncio.sleep(1.0)
+        # The first ingester subscribed (its persistent session exists) before the stream starts:
+        # on a loaded machine its start can take longer than the whole stream.
+        await subscribed(port)
 
         async def kill_and_restart() -> None:
             nonlocal second

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
-from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry
+from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, parse
 from semon.protocol.topics import Kind
 from simulators.core import Frame, LinkChange, LinkEvent, Output, SimDevice
 from simulators.profiles import profile_for
@@ -39,11 +39,11 @@ def drive(output: list[Output], profiles: dict[str, DeviceProfile], settings: Ru
         r = device(frame.device_id, frame.kind)
         ts = frame.payload["ts"] / 1000
         if frame.channel == "telemetry":
-            model = ElevatorTelemetry if frame.kind is Kind.ELEVATOR else BoilerTelemetry
-            t = model.model_validate_json(orjson.dumps(frame.payload))
+            data = orjson.dumps(frame.payload)
+            t = parse(ElevatorTelemetry, data) if frame.kind is Kind.ELEVATOR else parse(BoilerTelemetry, data)
             out = r.on_telemetry(ts, frame.payload["seq"], t, arrival)
         else:
-            e = DeviceEvent.model_validate_json(orjson.dumps(frame.payload))
+            e = parse(DeviceEvent, orjson.dumps(frame.payload))
             out = r.on_event(ts, e.seq, e.code, arrival)
         changes.extend((frame.device_id, c) for c in out)
 
@@ -85,7 +85,7 @@ def lift(**kw: Any) -> ElevatorTelemetry:
                             "door_locked": True, "door_zone": True, "passenger": False, "mode": "normal",
                             "power": "main", "speed_mps": 0.0, "trip_count": 10, "run_hours": 1.0}
     base.update(kw)
-    return ElevatorTelemetry.model_validate_json(orjson.dumps(base))
+    return parse(ElevatorTelemetry, orjson.dumps(base))
 
 
 class Device:

@@ -31,6 +31,7 @@ from semon.protocol.models import (
     PowerSource,
     ServiceMode,
     StatusMessage,
+    parse_timestamp,
 )
 from semon.protocol.topics import Channel, Kind, Topic
 from tests.unit.frames import (
@@ -211,7 +212,7 @@ def test_plain_status(payload: bytes, state: DeviceState) -> None:
 
 def test_json_status_with_ts() -> None:
     out = decode_ok(topic("boiler", "status"), b'{"state":"offline","ts":"2025-06-01T09:30:15.250+08:00"}')
-    assert out.payload == StatusMessage(state=DeviceState.OFFLINE, ts=EXAMPLE_UTC)
+    assert out.payload == StatusMessage(state=DeviceState.OFFLINE, ts=parse_timestamp(EXAMPLE_UTC))
 
 
 def test_json_status_without_ts_and_with_extra_fields() -> None:
@@ -239,7 +240,7 @@ def test_status_ts_gets_the_clock_checks_of_telemetry(payload: bytes, reason: Re
 def test_status_ts_on_the_clock_limits_is_accepted() -> None:
     for ts in (NOW_MS + 300_000, NOW_MS - 91 * 86_400_000):
         out = decode_ok(ELEVATOR_STATUS, raw({"state": "online", "ts": ts}))
-        assert out.payload == StatusMessage(state=DeviceState.ONLINE, ts=datetime.fromtimestamp(ts / 1000, UTC))
+        assert out.payload == StatusMessage(state=DeviceState.ONLINE, ts=parse_timestamp(ts))
 
 
 @pytest.mark.parametrize("payload", [
@@ -1113,3 +1114,29 @@ def test_an_age_limit_beyond_retention_is_refused_at_start() -> None:
 
     with pytest.raises(SettingsError, match="exceeds retention_days"):
         Settings(retention_days=30, max_timestamp_age_days=31)
+
+
+@pytest.mark.parametrize("payload", [b'{"ts":1}', b"not json", b'{"ts":1748741415250,"seq":1,"code":1000}', b"\xff"])
+def test_a_refused_payload_keeps_no_caller_frame_alive(payload: bytes) -> None:
+    """The MQTT client decodes inside its read callback, holding a view of its read buffer; a
+    decode that kept an exception (its traceback holds the callers' frames) in a reference
+    cycle would keep that view alive until the next garbage collection, and the client could
+    not resize its buffer (BufferError)."""
+    import gc
+
+    from semon.protocol.decode import decode_for_rules
+
+    def caller(body: memoryview) -> None:
+        assert bytes(body)  # the view is in use in this frame, as the client's is
+        for decoder in (decode, decode_for_rules):
+            assert isinstance(decoder(ELEVATOR_EVENT, payload, NOW, LIMITS), Rejection)
+
+    buffer = bytearray(b"0123456789")
+    gc.disable()
+    try:
+        view = memoryview(buffer)
+        caller(view[0:5])
+        view.release()
+        del buffer[:5]  # BufferError if a frame holding the slice is still alive
+    finally:
+        gc.enable()

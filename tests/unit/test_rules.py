@@ -13,7 +13,7 @@ from alerts.engine import json_safe
 from alerts.model import Source
 from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType
-from semon.protocol.models import BoilerTelemetry
+from semon.protocol.models import BoilerTelemetry, parse
 from semon.protocol.topics import Kind
 from simulators.core import Cause
 from simulators.scenario import bundled_scenarios, load_scenario
@@ -157,12 +157,12 @@ def test_a_value_hovering_at_a_limit_does_not_flap() -> None:
     base = {"burner_on": True, "flame": True, "water_level_mm": 0.0, "outlet_temp_c": 190.0,
             "return_temp_c": 80.0, "flue_temp_c": 200.0, "feedwater_flow_m3h": 3.0, "fuel_flow_m3h": 200.0}
     for i, p in enumerate([1.20, 1.26, 1.24, 1.26, 1.23, 1.26, 1.22, 1.20, 1.10]):
-        frame = BoilerTelemetry.model_validate_json(
+        frame = parse(BoilerTelemetry,
             orjson.dumps({"ts": int((T0 + i) * 1000), "seq": i + 1, "pressure_mpa": p, **base}))
         changes += rules.on_telemetry(T0 + i, i + 1, frame, T0 + i)
     # Raised once above rated; it clears only below 97 % (1.2125) held for 10 s.
     assert [(c.raised, str(c.type)) for c in changes] == [(True, "over_pressure")]
-    frame = BoilerTelemetry.model_validate_json(
+    frame = parse(BoilerTelemetry,
         orjson.dumps({"ts": int((T0 + 30) * 1000), "seq": 20, "pressure_mpa": 1.1, **base}))
     changes += rules.on_telemetry(T0 + 30, 20, frame, T0 + 30)
     assert [(c.raised, str(c.type)) for c in changes] == [(True, "over_pressure"), (False, "over_pressure")]
