@@ -31,7 +31,6 @@ from typing import Any
 import msgspec
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
@@ -79,6 +78,20 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [json_safe(v) for v in value]
     return json_safe(str(value))
+
+
+def state_json(value: Any) -> str:
+    """``value`` as JSON text that PostgreSQL's jsonb accepts (see ``json_safe``). orjson writes
+    non-finite floats as null already; what it refuses (lone surrogates, integers beyond 64 bits,
+    other types) or writes that jsonb would refuse (U+0000) takes the slow path through
+    ``json_safe``."""
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        data = b""
+    if not data or b"\\u0000" in data:
+        return json.dumps(json_safe(value))
+    return data.decode()
 
 
 def rules_filters(subscription: str) -> tuple[list[str], list[str]]:
@@ -623,17 +636,17 @@ class RulesEngine:
             self._checkpoint_due.clear()
             await self.checkpoint()
 
-    def _state_row(self, device_id: str) -> tuple[str, Jsonb] | None:
+    def _state_row(self, device_id: str) -> tuple[str, str] | None:
+        """``(device_id, state as JSON text)``, or None (logged) for a state that cannot be taken."""
         rules = self.devices.get(device_id)
         if rules is None:
             return None
         try:
-            state = json_safe({"kind": str(rules.profile.kind), "rules": rules.snapshot()})
+            return device_id, state_json({"kind": str(rules.profile.kind), "rules": rules.snapshot()})
         except Exception as exc:  # a state that cannot be taken is skipped like a refused row
             self.metrics.state_refused.inc()
             log.error("rule state of %s not taken (%s: %s); skipped", device_id, type(exc).__name__, exc)
             return None
-        return device_id, Jsonb(state)
 
     async def checkpoint(self) -> bool:
         """Write the rule state of the devices that changed, then acknowledge the messages that
@@ -680,7 +693,7 @@ class RulesEngine:
                 self.metrics.errors.inc(1, "ack")
                 log.warning("acknowledgements not sent (%s: %s); the broker will redeliver", type(exc).__name__, exc)
 
-    async def _write_states(self, rows: list[tuple[str, Jsonb]]) -> None:
+    async def _write_states(self, rows: list[tuple[str, str]]) -> None:
         """All rows in one transaction; if the database refuses that, each in its own, skipping
         the refused ones. Raises only transient errors."""
         if not rows:
@@ -700,14 +713,16 @@ class RulesEngine:
                     raise
                 self.metrics.state_refused.inc()
                 log.error("rule state of %s refused by the database (%s: %s); skipped: %s", row[0],
-                          type(exc).__name__, exc, str(row[1].obj)[:2000])
+                          type(exc).__name__, exc, row[1][:2000])
 
-    async def _upsert_states(self, rows: list[tuple[str, Jsonb]]) -> None:
-        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await cur.executemany(
-                """INSERT INTO rule_state (device_id, state, updated_at) VALUES (%s, %s, now())
-                       ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, updated_at = now()""",
-                rows,
+    async def _upsert_states(self, rows: list[tuple[str, str]]) -> None:
+        """One statement for the whole batch (the rows' device ids are distinct)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO rule_state (device_id, state, updated_at)
+                   SELECT d, s::jsonb, now() FROM unnest(%s::text[], %s::text[]) AS t(d, s)
+                   ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, updated_at = now()""",
+                ([d for d, _ in rows], [s for _, s in rows]),
             )
 
     async def _ticks(self) -> None:

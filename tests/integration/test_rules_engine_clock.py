@@ -34,8 +34,9 @@ def _send(engine: RulesEngine, topic: str, payload: bytes | dict[str, object]) -
     raw = payload if isinstance(payload, bytes) else orjson.dumps(payload)
     engine._on_message(1, Message(topic, raw, 1, False, False, next(_packet_ids)))
     out: list[Change] = []
-    while not engine._changes.empty():
-        out.append(engine._changes.get_nowait()[2])
+    for lane in (engine._calls, engine._changes):  # entrapments and the button have a lane of their own
+        while not lane.empty():
+            out.append(lane.get_nowait()[2])
     return out
 
 
