@@ -71,7 +71,8 @@ def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from ingest.bench import BenchOptions, run_bench
 
     options = BenchOptions(rate=args.rate, duration=args.duration, connections=args.connections,
-                           devices=args.devices, drain_timeout=args.drain_timeout)
+                           devices=args.devices, drain_timeout=args.drain_timeout, rounds=args.rounds,
+                           c_pipe=not args.no_c_pipe)
     run(lambda: run_bench(settings, options))
     return 0
 
@@ -166,10 +167,12 @@ def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
-    from alerts.bench import AlertsBenchOptions, run_alerts_bench
+    from alerts.bench import AlertsBenchOptions, parse_rates, run_alerts_bench
 
-    options = AlertsBenchOptions(rate=args.rate, duration=args.duration, entrapments=args.entrapments)
-    run(lambda: run_alerts_bench(options))
+    options = AlertsBenchOptions(rates=parse_rates(args.rate, overload=args.overload), duration=args.duration,
+                                 entrapments=args.entrapments, drain_timeout=args.drain_timeout, overload=args.overload,
+                                 probe_rate=args.probe_rate, probe_duration=args.probe_duration)
+    run(lambda: run_alerts_bench(settings, options))
     return 0
 
 
@@ -256,11 +259,23 @@ def build_parser() -> argparse.ArgumentParser:
     b_ingest.add_argument("--connections", type=int, default=0, help="publishing connections (0: auto)")
     b_ingest.add_argument("--devices", type=int, default=10_000, help="simulated devices")
     b_ingest.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the tail")
+    b_ingest.add_argument("--rounds", type=int, default=2,
+                          help="rounds of a semon run and a C pipe run, the order alternating")
+    b_ingest.add_argument("--no-c-pipe", action="store_true", help="no mosquitto_sub | psql run beside semon's")
     b_ingest.set_defaults(func=_bench_ingest)
-    b_alerts = bench_sub.add_parser("alerts", help="entrapment publish to live-stream alarm, under load")
-    b_alerts.add_argument("--rate", type=int, default=10_000, help="background telemetry messages per second")
-    b_alerts.add_argument("--duration", type=float, default=30, help="seconds of load")
-    b_alerts.add_argument("--entrapments", type=int, default=200, help="entrapments injected over the run")
+    b_alerts = bench_sub.add_parser("alerts", help="entrapment publish to live-stream alarm, under load; "
+                                    "against the running `semon up`, else one started with its city")
+    b_alerts.add_argument("--rate", type=int, action="append",
+                          help="background telemetry messages per second; several: one JSON line each (default 10000)")
+    b_alerts.add_argument("--duration", type=float, default=30, help="seconds of load per run")
+    b_alerts.add_argument("--entrapments", type=int, default=200, help="entrapments injected over each run")
+    b_alerts.add_argument("--drain-timeout", type=float, default=15,
+                          help="seconds to wait for the last alarms after the load")
+    b_alerts.add_argument("--overload", action="store_true",
+                          help="measure the ingest capacity, then offer twice it; latency and backlog drain")
+    b_alerts.add_argument("--probe-rate", type=int, default=40_000,
+                          help="offered rate of the ingest capacity probe (well above the capacity)")
+    b_alerts.add_argument("--probe-duration", type=float, default=10, help="seconds of the capacity probe")
     b_alerts.set_defaults(func=_bench_alerts)
     b_registry = bench_sub.add_parser("registry", help="daily due/overdue scan and inspection rate over a register")
     b_registry.add_argument("--units", type=int, default=1_000_000, help="registered units")
