@@ -159,10 +159,19 @@ def _print_lines(output: list[Output]) -> None:
 
 
 def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
-    from simulators.bench import FleetBenchOptions, run_fleet_bench
+    from simulators.bench import FleetBenchOptions, run_fleet_against_running, run_fleet_bench
 
-    options = FleetBenchOptions(devices=args.devices, duration=args.duration, hour=args.hour, seed=args.seed)
-    run(lambda: run_fleet_bench(options))
+    options = FleetBenchOptions(devices=args.devices, duration=args.duration, hour=args.hour, seed=args.seed,
+                                running=args.running, per_process=args.per_process,
+                                edge_brokers=args.edge_brokers)
+    if not options.running:
+        run(lambda: run_fleet_bench(options))
+        return 0
+    try:
+        run(lambda: run_fleet_against_running(settings, options))
+    except RuntimeError as exc:
+        print(f"semon bench fleet: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -280,12 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
     b_registry = bench_sub.add_parser("registry", help="daily due/overdue scan and inspection rate over a register")
     b_registry.add_argument("--units", type=int, default=1_000_000, help="registered units")
     b_registry.set_defaults(func=_bench_registry)
-    b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet on a private broker, one connection each")
+    b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet, one connection each: on a private broker, "
+                                    "or --running against `semon up` (memory)")
     b_fleet.add_argument("--devices", type=int, default=5000, help="simulated devices (10%% boilers)")
     b_fleet.add_argument("--duration", type=float, default=60, help="seconds to run")
     b_fleet.add_argument("--hour", type=int, default=8, choices=range(24), metavar="0-23",
                          help="local hour the run starts at (traffic follows the time of day)")
     b_fleet.add_argument("--seed", type=int, default=1)
+    b_fleet.add_argument("--running", action="store_true",
+                         help="connect the devices to the running `semon up`; print the RSS of its processes")
+    b_fleet.add_argument("--per-process", type=int, default=0,
+                         help="with --running: devices per simulator process (0: as the open-files limit allows)")
+    b_fleet.add_argument("--edge-brokers", action="store_true",
+                         help="with --running: through edge brokers bridged into the system's, even where "
+                              "its broker could take every connection")
     b_fleet.set_defaults(func=_bench_fleet)
     return parser
 
