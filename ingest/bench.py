@@ -179,9 +179,10 @@ async def _semon_run(target: Target, options: BenchOptions, watch: ProcessWatch)
         "stored_rate": round(distinct / stored_in, 1),
         "lost": load.sent - distinct,
         "duplicates": rows - distinct,
-        "p50_ms": round(histogram_quantile(0.50, before, after, lag) * 1000, 1),
-        "p99_ms": round(histogram_quantile(0.99, before, after, lag) * 1000, 1),
-        "ingest_rss_mb": round(after.get("process_resident_memory_bytes", float("nan")) / 2**20, 1),
+        "p50_ms": _finite(histogram_quantile(0.50, before, after, lag) * 1000),
+        "p99_ms": _finite(histogram_quantile(0.99, before, after, lag) * 1000),
+        # The ingester's own gauge: in a `semon up` of one process, that whole process.
+        "ingest_rss_mb": _finite(after.get("process_resident_memory_bytes", math.nan) / 2**20),
         # The load generator runs in this process, the ingester in its own: is the generator cheap?
         "loadgen_cpu_percent": round(load.cpu_s / load.elapsed * 100, 1),
         "loadgen_us_per_message": round(load.cpu_s / max(load.sent, 1) * 1e6, 1),
@@ -291,8 +292,14 @@ def _pid_of(path: Path) -> int | None:
         return None
 
 
-def _median(values: list[float]) -> float:
-    return round(statistics.median(values), 1) if values else float("nan")
+def _finite(value: float) -> float | None:
+    """Rounded to 0.1, or None (JSON has no NaN) where there was nothing to measure."""
+    return round(value, 1) if math.isfinite(value) else None
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 1) if known else None
 
 
 def _roots(target: Target) -> list[Root]:
@@ -333,7 +340,7 @@ async def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]
         "stored": sum(f["stored"] for f in rounds),
         "stored_rate": stored_rate,
         "c_pipe_rate": c_pipe_rate,
-        "ratio": round(stored_rate / c_pipe_rate, 3) if c_pipe_rate else None,
+        "ratio": round(stored_rate / c_pipe_rate, 3) if stored_rate and c_pipe_rate else None,
         "lost": sum(f["lost"] for f in rounds),
         "duplicates": sum(f["duplicates"] for f in rounds),
         "c_pipe_lost": sum(f["c_pipe_lost"] for f in rounds if "c_pipe_lost" in f) if c_rates else None,
