@@ -265,8 +265,9 @@ class WorkerPlan:
 
 
 async def run_worker(plan: WorkerPlan) -> dict[str, Any]:
-    """One simulator process: connect its devices, say so on stdout, drive them until stdin has
-    ``stop`` (or closes), then report what it did and its memory while connected, and close."""
+    """One simulator process, told what to do on stdin, one word a line, answering on stdout:
+    it connects its devices and says so; ``run`` starts them; ``measure`` reports what they did
+    and this process's memory while they run; ``stop`` (or the end of stdin) closes them."""
     soft, _hard = raise_fd_limit()
     if plan.stop - plan.start > soft - FD_RESERVE:
         raise RuntimeError(f"{plan.stop - plan.start} devices need more open files than this process's limit {soft}")
@@ -279,25 +280,30 @@ async def run_worker(plan: WorkerPlan) -> dict[str, Any]:
     links = {d.device_id: DeviceLink(address, d.kind, d.device_id) for d in devices}
     t0 = time.monotonic()
     await open_all(links.values())
-    _say({"connected": len(links), "connect_s": round(time.monotonic() - t0, 1)})
-    fleet = Fleet(devices, links, SimClock(1.0))
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    running = asyncio.create_task(fleet.run(), name="bench-fleet")
-    loop = asyncio.get_running_loop()
+    _say({"connected": len(links), "connect_s": round(time.monotonic() - t0, 1), "rss_before_bytes": rss0,
+          "rss_connected_bytes": _rss_bytes()})
     reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    await reader.readline()  # "stop", or the end of stdin
-    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
-    rss = _rss_bytes()
-    acked = sum(link.acked for link in links.values())
-    running.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await running
-    report = {"devices": len(links), "frames": fleet.stats.frames, "acked": acked, "wall_s": round(wall, 1),
-              "cpu_s": round(cpu, 2), "rss_bytes": rss, "rss_before_bytes": rss0,
-              "connected_at_stop": sum(1 for link in links.values() if link.connected)}
+    fleet = Fleet(devices, links, SimClock(1.0))
+    running: asyncio.Task[None] | None = None
+    cpu0 = wall0 = 0.0
+    report: dict[str, Any] = {}
+    while (word := (await reader.readline()).strip()) not in (b"stop", b""):
+        if word == b"run" and running is None:
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            running = asyncio.create_task(fleet.run(), name="bench-fleet")
+        elif word == b"measure":
+            report = {"devices": len(links), "frames": fleet.stats.frames,
+                      "acked": sum(link.acked for link in links.values()),
+                      "wall_s": round(time.monotonic() - wall0, 1), "cpu_s": round(time.process_time() - cpu0, 2),
+                      "rss_bytes": _rss_bytes(), "connected_now": sum(1 for link in links.values() if link.connected)}
+            _say(report)
+    if running is not None:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
     await close_all(links.values())
-    _say(report)
     return report
 
 
@@ -329,6 +335,13 @@ async def _start_worker(plan: WorkerPlan) -> _Worker:
     proc.stdin.write((json.dumps(dataclasses.asdict(plan)) + "\n").encode())
     await proc.stdin.drain()
     return _Worker(proc, plan.stop - plan.start)
+
+
+async def _tell(workers: Sequence[_Worker], word: bytes) -> None:
+    for w in workers:
+        assert w.proc.stdin is not None
+        w.proc.stdin.write(word + b"\n")
+        await w.proc.stdin.drain()
 
 
 def _service_rss(processes: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -370,14 +383,13 @@ async def run_fleet_against_running(settings: Settings, options: FleetBenchOptio
             connected = [await w.line(600) for w in workers]
             print(f"{sum(c['connected'] for c in connected)} devices connected; running for "
                   f"{options.duration:.0f} s", file=sys.stderr)
+            await _tell(workers, b"run")
             await asyncio.to_thread(watch.start)
             await asyncio.sleep(options.duration)
-            processes = await asyncio.to_thread(watch.report)  # while every device is connected
-            for w in workers:
-                assert w.proc.stdin is not None
-                w.proc.stdin.write(b"stop\n")
-                await w.proc.stdin.drain()
+            await _tell(workers, b"measure")  # while every device is connected and running
             reports = [await w.line(120) for w in workers]
+            processes = await asyncio.to_thread(watch.report)
+            await _tell(workers, b"stop")
             for w in workers:
                 await w.proc.wait()
     finally:
@@ -386,7 +398,9 @@ async def run_fleet_against_running(settings: Settings, options: FleetBenchOptio
                 w.proc.kill()
                 await w.proc.wait()
         shutil.rmtree(root, ignore_errors=True)
-    grown = sum(r["rss_bytes"] - r["rss_before_bytes"] for r in reports)
+    before = sum(c["rss_before_bytes"] for c in connected)
+    grown_connected = sum(c["rss_connected_bytes"] for c in connected) - before
+    grown = sum(r["rss_bytes"] for r in reports) - before
     wall = max(r["wall_s"] for r in reports)
     result: dict[str, object] = {
         "devices": options.devices,
@@ -394,11 +408,14 @@ async def run_fleet_against_running(settings: Settings, options: FleetBenchOptio
         "simulator_processes": len(workers),
         "edge_brokers": 0 if direct else len(slices),
         "connect_s": max(c["connect_s"] for c in connected),
-        "connected_at_stop": sum(r["connected_at_stop"] for r in reports),
+        "connected_at_measure": sum(r["connected_now"] for r in reports),
         "duration_s": wall,
         "frames": sum(r["frames"] for r in reports),
         "achieved_rate": round(sum(r["acked"] for r in reports) / max(wall, 1e-9), 1),
         "sim_rss_mb": round(sum(r["rss_bytes"] for r in reports) / 2**20, 1),
+        # From before the devices were built: once connected (idle), and while running (with
+        # whatever their links hold that the broker has not acknowledged yet).
+        "sim_bytes_per_device_connected": round(grown_connected / max(1, options.devices)),
         "sim_bytes_per_device": round(grown / max(1, options.devices)),
         "sim_cpu_percent": round(sum(r["cpu_s"] for r in reports) / max(wall, 1e-9) * 100, 1),
         "nofile_soft": soft,
