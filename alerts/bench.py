@@ -234,13 +234,13 @@ async def ingest_capacity(system: System, options: AlertsBenchOptions) -> dict[s
             "probe_duplicates": rows - distinct}
 
 
-def _line(result: dict[str, object]) -> None:
+def _line(result: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
 
-async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> list[dict[str, object]]:
+async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> list[dict[str, Any]]:
     """One JSON line per rate, then one for the overload if asked; returns them."""
-    results: list[dict[str, object]] = []
+    results: list[dict[str, Any]] = []
     arrivals = Arrivals()
     # unsafe: the jar keeps cookies from an IP address (the API is on 127.0.0.1).
     async with system_under_test(settings) as system, \
@@ -251,7 +251,7 @@ async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> l
         watcher = asyncio.create_task(_watch(http, system.api_url, arrivals, connected), name="bench-live")
         try:
             await asyncio.wait_for(connected.wait(), 30)
-            common: dict[str, object] = {"system": "running" if system.running else "started",
+            common: dict[str, Any] = {"system": "running" if system.running else "started",
                                          "duration_s": options.duration, "entrapments": options.entrapments}
             for rate in options.rates:
                 run = await _entrapments_under_load(system, arrivals, watch, rate, options, options.drain_timeout)
@@ -273,7 +273,7 @@ async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> l
 
 
 async def _overload(system: System, arrivals: Arrivals, watch: ProcessWatch, options: AlertsBenchOptions,
-                    common: dict[str, object]) -> dict[str, object]:
+                    common: dict[str, Any]) -> dict[str, Any]:
     capacity = await ingest_capacity(system, options)
     rate = max(1, round(2 * float(capacity["ingest_capacity"])))
     print(f"ingest capacity {capacity['ingest_capacity']}/s; offering {rate}/s", file=sys.stderr)
@@ -282,7 +282,7 @@ async def _overload(system: System, arrivals: Arrivals, watch: ProcessWatch, opt
     rows, distinct, last_in = await _wait_stored(system.database_url, run.load_prefix, run.load.sent,
                                                  options.backlog_timeout)
     load_end = run.load.started + run.load.elapsed
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "mode": "overload", **capacity, "offered_rate": rate,
         "background_rate": round(run.load.sent / run.load.elapsed, 1),
         **run.latency, **common,

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import resource
 import secrets
 import shutil
 import statistics
@@ -230,6 +231,8 @@ async def _c_pipe_run(database_url: str, options: BenchOptions, binaries: dict[s
     root = Path(tempfile.mkdtemp(prefix="semon-bench-c-pipe-", dir="/var/tmp"))
     broker = MosquittoServer(root / "mosquitto")
     procs: list[asyncio.subprocess.Process] = []
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures: dict[str, Any] = {}
     try:
         await broker.start()
         sub = [binaries["mosquitto_sub"], "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-c",
@@ -255,19 +258,20 @@ async def _c_pipe_run(database_url: str, options: BenchOptions, binaries: dict[s
             watch.names[broker_pid] = "bench:c-pipe-mosquitto"
         await asyncio.to_thread(watch.start)
         load = await run_load(BrokerAddress.from_url(broker.url), plan)
+        # Sampled at the end of the load, while the pipe still runs (its CPU time in full below).
+        processes = await asyncio.to_thread(watch.report)
         try:
             code = await asyncio.wait_for(writer.wait(), options.drain_timeout)
         except TimeoutError:
             code = None
         done = time.time()
-        processes = await asyncio.to_thread(watch.report)
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             cur = await conn.execute(f"SELECT count(*) FROM {table}")
             row = await cur.fetchone()
         stored = int(row[0]) if row else 0
         if code != 0:
             log.warning("bench: the C pipe did not finish (psql exit %s); %d of %d stored", code, stored, load.sent)
-        return {
+        figures = {
             "c_pipe_sent": load.sent,
             "c_pipe_stored": stored,
             "c_pipe_rate": round(stored / max(done - load.started, load.elapsed), 1) if code == 0 else None,
@@ -280,9 +284,14 @@ async def _c_pipe_run(database_url: str, options: BenchOptions, binaries: dict[s
                 proc.kill()
                 await proc.wait()
         await broker.stop()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # mosquitto_sub, psql and the pipe's broker, whole: the children this process reaped meanwhile.
+        figures["c_pipe_tools_cpu_s"] = round(children.ru_utime + children.ru_stime
+                                              - children0.ru_utime - children0.ru_stime, 2)
         shutil.rmtree(root, ignore_errors=True)
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             await conn.execute(f"DROP TABLE IF EXISTS {table}")
+    return figures
 
 
 def _pid_of(path: Path) -> int | None:

@@ -350,7 +350,7 @@ def _service_rss(processes: dict[str, dict[str, float]]) -> dict[str, float]:
     return {name: p["rss_mb"] for name, p in processes.items() if name not in others and not name.startswith("bench")}
 
 
-async def run_fleet_against_running(settings: Settings, options: FleetBenchOptions) -> dict[str, object]:
+async def run_fleet_against_running(settings: Settings, options: FleetBenchOptions) -> dict[str, Any]:
     running = read_running(settings)
     if running is None:
         raise RuntimeError("bench fleet --running: no `semon up` is running (start it first)")
@@ -402,7 +402,7 @@ async def run_fleet_against_running(settings: Settings, options: FleetBenchOptio
     grown_connected = sum(c["rss_connected_bytes"] for c in connected) - before
     grown = sum(r["rss_bytes"] for r in reports) - before
     wall = max(r["wall_s"] for r in reports)
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "devices": options.devices,
         "system": "running",
         "simulator_processes": len(workers),
