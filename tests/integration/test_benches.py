@@ -64,7 +64,8 @@ async def test_ingest_bench_counts_from_the_database_beside_the_c_pipe(
     assert all(r["c_pipe_tools_cpu_s"] > 0 for r in result["rounds"])
     assert "bench:c-pipe-mosquitto" in result["rounds"][0]["c_pipe_processes"]
     # The pipe's table is gone after the run.
-    assert await query(database_url, "SELECT count(*) FROM pg_tables WHERE starts_with(tablename, 'bench_c_pipe_')") == [(0,)]
+    tables = "SELECT count(*) FROM pg_tables WHERE starts_with(tablename, 'bench_c_pipe_')"
+    assert await query(database_url, tables) == [(0,)]
 
 
 async def test_lost_and_duplicated_rows_are_told_apart(mosquitto: MosquittoServer, database_url: str) -> None:
