@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from semon.limits import raise_open_files_limit
 from semon.runner import configure_logging, run
 from semon.settings import Settings
 
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
+    raise_open_files_limit()  # connections are descriptors; the servers `semon up` starts inherit it
     settings = Settings()
     code: int = args.func(settings, args)
     return code

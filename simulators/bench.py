@@ -24,7 +24,6 @@ import json
 import logging
 import math
 import os
-import resource
 import secrets
 import shutil
 import signal
@@ -40,6 +39,7 @@ from urllib.parse import unquote, urlsplit
 
 import psutil
 
+from semon.limits import raise_open_files_limit
 from semon.mqtt.client import BrokerAddress
 from semon.procstats import ProcessWatch, Root, self_root
 from semon.settings import Settings
@@ -81,16 +81,6 @@ def _rss_bytes() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
-def raise_fd_limit() -> tuple[int, int]:
-    """This process's soft limit on open files raised to the hard one; (soft, hard) after."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
 def fleet_devices(devices: int, boiler_share: float, seed: int, serial_offset: int = 0) -> list[CityDevice]:
     """The city's devices, their serials (the code's last six digits) moved by ``serial_offset``."""
     boilers = round(devices * boiler_share)
@@ -110,7 +100,7 @@ def split(total: int, per_part: int) -> list[range]:
 
 async def run_fleet_bench(options: FleetBenchOptions) -> dict[str, object]:
     """On a private broker, in this process."""
-    raise_fd_limit()
+    raise_open_files_limit()
     rss0 = _rss_bytes()
     devices = [d.build(origin_ms=_origin_at_local_hour(options.hour), seed=options.seed)
                for d in fleet_devices(options.devices, options.boiler_share, options.seed)]
@@ -268,7 +258,7 @@ async def run_worker(plan: WorkerPlan) -> dict[str, Any]:
     """One simulator process, told what to do on stdin, one word a line, answering on stdout:
     it connects its devices and says so; ``run`` starts them; ``measure`` reports what they did
     and this process's memory while they run; ``stop`` (or the end of stdin) closes them."""
-    soft, _hard = raise_fd_limit()
+    soft, _hard = raise_open_files_limit()
     if plan.stop - plan.start > soft - FD_RESERVE:
         raise RuntimeError(f"{plan.stop - plan.start} devices need more open files than this process's limit {soft}")
     city = fleet_devices(plan.devices, plan.boiler_share, plan.seed, SERIAL_OFFSET)[plan.start:plan.stop]
@@ -355,7 +345,7 @@ async def run_fleet_against_running(settings: Settings, options: FleetBenchOptio
     if running is None:
         raise RuntimeError("bench fleet --running: no `semon up` is running (start it first)")
     mqtt_url, pid = str(running["mqtt_url"]), int(str(running["pid"]))
-    soft, hard = raise_fd_limit()
+    soft, hard = raise_open_files_limit()
     per_process = options.per_process or max(1, soft - FD_RESERVE)
     slices = split(options.devices, per_process)
     room = broker_room(pid)
