@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ingest.bench import stored_counts
+from ingest.bench import wait_stored
 from semon.metrics import nearest_rank
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
@@ -54,7 +54,7 @@ class AlertsBenchOptions:
     overload: bool = False
     probe_rate: int = 40_000  # the capacity probe's offered rate: well above what is stored
     probe_duration: float = 10.0
-    backlog_timeout: float = 600.0  # seconds to wait for the overload's backlog to be stored
+    backlog_timeout: float = 120.0  # seconds without progress before a backlog is given up on
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,23 +211,13 @@ async def _entrapments_under_load(system: System, arrivals: Arrivals, watch: Pro
     return _Run(load, load_prefix, latency_figures(sent, arrivals.times), processes, settle_s)
 
 
-async def _wait_stored(database_url: str, prefix: str, sent: int, timeout: float) -> tuple[int, int, float]:
-    """(rows, distinct, last taken in) once every message sent is stored, or at ``timeout``."""
-    deadline = time.monotonic() + timeout
-    rows, distinct, last_in = await stored_counts(database_url, prefix)
-    while distinct < sent and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-        rows, distinct, last_in = await stored_counts(database_url, prefix)
-    return rows, distinct, last_in
-
-
 async def ingest_capacity(system: System, options: AlertsBenchOptions) -> dict[str, float | int]:
     """A short run well above what the system stores: the rate it stored (first publish to the
     last message taken in), with the offered and achieved rates of the probe."""
     prefix = f"BENCHPROBE{secrets.token_hex(3).upper()}-"
     plan = LoadPlan(options.probe_rate, options.probe_duration, _connections(options.probe_rate), 10_000, prefix)
     load = await run_load(BrokerAddress.from_url(system.mqtt_url), plan)
-    rows, distinct, last_in = await _wait_stored(system.database_url, prefix, load.sent, options.backlog_timeout)
+    rows, distinct, last_in = await wait_stored(system.database_url, prefix, load.sent, options.backlog_timeout)
     stored_in = max(last_in - load.started, load.elapsed)
     return {"probe_offered_rate": options.probe_rate, "probe_achieved_rate": round(load.sent / load.elapsed, 1),
             "ingest_capacity": round(distinct / stored_in, 1), "probe_lost": load.sent - distinct,
@@ -279,7 +269,7 @@ async def _overload(system: System, arrivals: Arrivals, watch: ProcessWatch, opt
     print(f"ingest capacity {capacity['ingest_capacity']}/s; offering {rate}/s", file=sys.stderr)
     # Under overload the alarms may wait behind the telemetry: awaited as long as the backlog is.
     run = await _entrapments_under_load(system, arrivals, watch, rate, options, options.backlog_timeout)
-    rows, distinct, last_in = await _wait_stored(system.database_url, run.load_prefix, run.load.sent,
+    rows, distinct, last_in = await wait_stored(system.database_url, run.load_prefix, run.load.sent,
                                                  options.backlog_timeout)
     load_end = run.load.started + run.load.elapsed
     result: dict[str, Any] = {

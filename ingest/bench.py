@@ -152,6 +152,20 @@ async def stored_counts(database_url: str, prefix: str) -> tuple[int, int, float
         return int(row[0]), int(row[1]), float(row[2] or 0)
 
 
+async def wait_stored(database_url: str, prefix: str, sent: int, stall_timeout: float) -> tuple[int, int, float]:
+    """:func:`stored_counts` once all ``sent`` messages are stored, or once none more has been
+    stored for ``stall_timeout`` seconds (a backlog that still drains is waited for)."""
+    rows, distinct, last_in = await stored_counts(database_url, prefix)
+    deadline = time.monotonic() + stall_timeout
+    while distinct < sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        before = distinct
+        rows, distinct, last_in = await stored_counts(database_url, prefix)
+        if distinct > before:
+            deadline = time.monotonic() + stall_timeout
+    return rows, distinct, last_in
+
+
 def _plan(options: BenchOptions, prefix: str) -> LoadPlan:
     connections = options.connections or max(2, math.ceil(options.rate / 5000))
     return LoadPlan(options.rate, options.duration, connections, options.devices, prefix)
@@ -163,11 +177,7 @@ async def _semon_run(target: Target, options: BenchOptions, watch: ProcessWatch)
     before = await scrape(target.metrics_url)
     await asyncio.to_thread(watch.start)
     load = await run_load(BrokerAddress.from_url(target.mqtt_url), _plan(options, prefix))
-    deadline = time.monotonic() + options.drain_timeout
-    rows, distinct, last_in = await stored_counts(target.database_url, prefix)
-    while distinct < load.sent and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-        rows, distinct, last_in = await stored_counts(target.database_url, prefix)
+    rows, distinct, last_in = await wait_stored(target.database_url, prefix, load.sent, options.drain_timeout)
     processes = await asyncio.to_thread(watch.report)
     after = await scrape(target.metrics_url)
     lag = "semon_ingest_lag_seconds"

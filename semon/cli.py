@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     b_ingest.add_argument("--duration", type=float, default=30, help="seconds of load")
     b_ingest.add_argument("--connections", type=int, default=0, help="publishing connections (0: auto)")
     b_ingest.add_argument("--devices", type=int, default=10_000, help="simulated devices")
-    b_ingest.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the tail")
+    b_ingest.add_argument("--drain-timeout", type=float, default=60,
+                          help="seconds without a message stored before the rest counts as lost")
     b_ingest.add_argument("--rounds", type=int, default=2,
                           help="rounds of a semon run and a C pipe run, the order alternating")
     b_ingest.add_argument("--no-c-pipe", action="store_true", help="no mosquitto_sub | psql run beside semon's")
