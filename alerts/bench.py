@@ -38,11 +38,15 @@ from semon.mqtt.packets import ConnectOptions
 from semon.procstats import ProcessWatch, Root, self_root
 from semon.settings import Settings
 from semon.stack import free_port
-from semon.up import demo_password, read_running
+from semon.up import demo_password, demo_password_path, read_running
 from semon.up_process import semon_up_process
 from simulators.loadgen import LoadPlan, LoadResult, run_load
 
 log = logging.getLogger(__name__)
+
+
+class BenchError(Exception):
+    """The benchmark cannot run against this system (the message says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,9 @@ async def system_under_test(settings: Settings) -> AsyncIterator[System]:
     """The running ``semon up``, else one started with its default city for the run."""
     running = read_running(settings)
     if running is not None:
+        if settings.auth_demo_password is None and not demo_password_path(settings).exists():
+            raise BenchError(f"the running `semon up` keeps no demo password in {demo_password_path(settings)}: "
+                             "give the demo operator's as SEMON_AUTH_DEMO_PASSWORD")
         yield System(str(running["mqtt_url"]), str(running["api_url"]), str(running["database_url"]),
                      demo_password(settings), int(str(running["pid"])), running=True)
         return
@@ -88,7 +95,7 @@ async def _login(http: aiohttp.ClientSession, system: System) -> None:
     async with http.post(f"{system.api_url}/login",
                          json={"username": "operator", "password": system.operator_password}) as resp:
         if resp.status != 200:
-            raise RuntimeError(f"bench: logging in as the demo operator failed: {resp.status} {await resp.text()}"
+            raise BenchError(f"logging in as the demo operator failed: {resp.status} {await resp.text()}"
                                " (a running system's demo password is read from its data directory)")
 
 

@@ -177,12 +177,16 @@ def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
-    from alerts.bench import AlertsBenchOptions, parse_rates, run_alerts_bench
+    from alerts.bench import AlertsBenchOptions, BenchError, parse_rates, run_alerts_bench
 
     options = AlertsBenchOptions(rates=parse_rates(args.rate, overload=args.overload), duration=args.duration,
                                  entrapments=args.entrapments, drain_timeout=args.drain_timeout, overload=args.overload,
                                  probe_rate=args.probe_rate, probe_duration=args.probe_duration)
-    run(lambda: run_alerts_bench(settings, options))
+    try:
+        run(lambda: run_alerts_bench(settings, options))
+    except BenchError as exc:
+        print(f"semon bench alerts: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
