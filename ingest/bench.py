@@ -197,8 +197,22 @@ async def _semon_run(target: Target, options: BenchOptions, watch: ProcessWatch)
         # The load generator runs in this process, the ingester in its own: is the generator cheap?
         "loadgen_cpu_percent": round(load.cpu_s / load.elapsed * 100, 1),
         "loadgen_us_per_message": round(load.cpu_s / max(load.sent, 1) * 1e6, 1),
+        "semon_cpu_us_per_message": _us_per_message(_semon_cpu_s(processes), distinct),
         "processes": processes,
     }
+
+
+# Processes that are not semon's own: the broker, the database, the benchmark and its helpers.
+_NOT_SEMON = ("mosquitto", "postgres", "supervisord", "bench")
+
+
+def _semon_cpu_s(processes: dict[str, dict[str, float]]) -> float:
+    """CPU seconds of semon's own processes (the parts, or the one `semon up`, or the ingester)."""
+    return sum(p["cpu_s"] for name, p in processes.items() if not name.startswith(_NOT_SEMON))
+
+
+def _us_per_message(cpu_s: float, messages: int) -> float | None:
+    return round(cpu_s / messages * 1e6, 1) if messages else None
 
 
 def c_pipe_binaries() -> dict[str, str] | None:
@@ -296,8 +310,9 @@ async def _c_pipe_run(database_url: str, options: BenchOptions, binaries: dict[s
         await broker.stop()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         # mosquitto_sub, psql and the pipe's broker, whole: the children this process reaped meanwhile.
-        figures["c_pipe_tools_cpu_s"] = round(children.ru_utime + children.ru_stime
-                                              - children0.ru_utime - children0.ru_stime, 2)
+        tools_s = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
+        figures["c_pipe_tools_cpu_s"] = round(tools_s, 2)
+        figures["c_pipe_cpu_us_per_message"] = _us_per_message(tools_s, figures.get("c_pipe_stored", 0))
         shutil.rmtree(root, ignore_errors=True)
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             await conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -363,6 +378,11 @@ async def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]
         "lost": sum(f["lost"] for f in rounds),
         "duplicates": sum(f["duplicates"] for f in rounds),
         "c_pipe_lost": sum(f["c_pipe_lost"] for f in rounds if "c_pipe_lost" in f) if c_rates else None,
+        # CPU time per message stored, less noisy than rates on a shared machine. semon's: its own
+        # processes, not the broker or the database (a `semon up` of one process includes its rules
+        # engine and city); the pipe's: mosquitto_sub, psql and the pipe's broker.
+        "semon_cpu_us_per_message": _median([f["semon_cpu_us_per_message"] for f in rounds]),
+        "c_pipe_cpu_us_per_message": _median([f.get("c_pipe_cpu_us_per_message") for f in rounds]),
         "p50_ms": _median([f["p50_ms"] for f in rounds]),
         "p99_ms": _median([f["p99_ms"] for f in rounds]),
         "ingest_rss_mb": last["ingest_rss_mb"],
