@@ -206,13 +206,15 @@ async def _semon_run(target: Target, options: BenchOptions, watch: ProcessWatch)
 _NOT_SEMON = ("mosquitto", "postgres", "supervisord", "bench")
 
 
-def _semon_cpu_s(processes: dict[str, dict[str, float]]) -> float:
-    """CPU seconds of semon's own processes (the parts, or the one `semon up`, or the ingester)."""
-    return sum(p["cpu_s"] for name, p in processes.items() if not name.startswith(_NOT_SEMON))
+def _semon_cpu_s(processes: dict[str, dict[str, float]]) -> float | None:
+    """CPU seconds of semon's own processes (the parts, or the one `semon up`, or the ingester);
+    None where none of them is ours to see (services configured by ``SEMON_*``)."""
+    own = [p["cpu_s"] for name, p in processes.items() if not name.startswith(_NOT_SEMON)]
+    return sum(own) if own else None
 
 
-def _us_per_message(cpu_s: float, messages: int) -> float | None:
-    return round(cpu_s / messages * 1e6, 1) if messages else None
+def _us_per_message(cpu_s: float | None, messages: int) -> float | None:
+    return round(cpu_s / messages * 1e6, 1) if cpu_s is not None and messages else None
 
 
 def c_pipe_binaries() -> dict[str, str] | None:

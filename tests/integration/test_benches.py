@@ -62,7 +62,8 @@ async def test_ingest_bench_counts_from_the_database_beside_the_c_pipe(
     assert result["c_pipe_lost"] == 0 and all(r["c_pipe_stored"] == per_run for r in result["rounds"])
     assert result["c_pipe_rate"] > 0 and result["ratio"] > 0
     assert all(r["c_pipe_tools_cpu_s"] > 0 for r in result["rounds"])
-    assert result["semon_cpu_us_per_message"] > 0 and result["c_pipe_cpu_us_per_message"] > 0
+    # The ingester runs in this process, not one of the system's the benchmark can see.
+    assert result["semon_cpu_us_per_message"] is None and result["c_pipe_cpu_us_per_message"] > 0
     assert "bench:c-pipe-mosquitto" in result["rounds"][0]["c_pipe_processes"]
     # The pipe's table is gone after the run.
     tables = "SELECT count(*) FROM pg_tables WHERE starts_with(tablename, 'bench_c_pipe_')"
