@@ -298,6 +298,7 @@ async def _c_pipe_run(database_url: str, options: BenchOptions, binaries: dict[s
         if code != 0:
             log.warning("bench: the C pipe did not finish (psql exit %s); %d of %d stored", code, stored, load.sent)
         figures = {
+            "c_pipe_achieved_offered_rate": round(load.sent / load.elapsed, 1),
             "c_pipe_sent": load.sent,
             "c_pipe_stored": stored,
             "c_pipe_rate": round(stored / max(done - load.started, load.elapsed), 1) if code == 0 else None,
