@@ -202,7 +202,7 @@ async def _semon_run(target: Target, options: BenchOptions, watch: ProcessWatch)
     }
 
 
-# Processes that are not semon's own: the broker, the database, the benchmark and its helpers.
+# Processes that are not semon's own: the broker, the database, the benchmark and what it started.
 _NOT_SEMON = ("mosquitto", "postgres", "supervisord", "bench")
 
 

@@ -32,7 +32,7 @@ _SEMON_SERVICES = ("ingest", "alerts")  # `python -m semon ingest` run alone (a 
 @dataclass(frozen=True, slots=True)
 class Root:
     """Where a walk starts: ``pid`` is named ``name``; its descendants by what they run, each
-    name preceded by ``prefix`` (so a benchmark's own helpers are told from the system's)."""
+    name preceded by ``prefix`` (so the processes a benchmark starts are told from the system's)."""
 
     pid: int
     name: str

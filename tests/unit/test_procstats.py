@@ -1,5 +1,5 @@
 """The benchmarks' process figures: each process named by the part it runs, CPU time counted
-over the interval only, and the pure helpers of the benchmarks."""
+over the interval only, and the pure functions of the benchmarks."""
 
 from __future__ import annotations
 
