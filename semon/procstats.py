@@ -52,16 +52,19 @@ class ProcessSample:
 def process_name(cmdline: Sequence[str], exe_name: str) -> str:
     """What a descendant of a root is called in the figures.
 
-    ``… semon part NAME`` → NAME (``ingest``, ``ingest-2``, ``rules``, ``api``, ``jobs``, ``city``);
-    supervisord → ``supervisord``; the broker → ``mosquitto``; a PostgreSQL server or backend
-    → ``postgres``; ``… -m semon ingest`` → ``ingest``; anything else by its executable's name.
+    ``… semon part NAME`` → NAME (``ingest``, ``rules``, ``api``, ``jobs``, ``city``), and
+    ``… semon part NAME … --index N`` → ``NAME-N`` (``ingest-2``); supervisord → ``supervisord``;
+    the broker → ``mosquitto``; a PostgreSQL server or backend → ``postgres``; ``… -m semon
+    ingest`` → ``ingest``; anything else by its executable's name.
     """
     args = list(cmdline)
     for i, arg in enumerate(args[:-1]):
         if arg == PART_COMMAND and i > 0 and os.path.basename(args[i - 1]) in ("semon", "__main__.py"):
-            return args[i + 1]
+            rest = args[i + 2:]
+            index = rest[rest.index("--index") + 1] if "--index" in rest[:-1] else None
+            return f"{args[i + 1]}-{index}" if index else args[i + 1]
     base = [os.path.basename(a) for a in args[:3]]
-    if exe_name == "supervisord" or any(b.startswith("supervisord") for b in base):
+    if exe_name == "supervisord" or any(b.startswith("supervisord") or b.endswith(".supervisord") for b in base):
         return "supervisord"
     if exe_name.startswith("postgres") or (base and base[0] == "postgres"):
         return "postgres"
