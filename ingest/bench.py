@@ -1,7 +1,12 @@
-"""``semon bench ingest``: offered load against the running stack, publish-to-commit figures.
+"""``semon bench ingest``: offered load against the running stack, publish-to-commit figures,
+beside the same load through the plainest pipe of C tools into the same database.
 
 Uses the ``semon up`` that is running (``var/running.json``), else the broker, database and
 ingester metrics configured by ``SEMON_*``, else starts a private stack and ingester of its own.
+In the same run, when the binaries are present, the same frames from the same load generator go
+through ``mosquitto_sub -q 1 | psql \\copy`` into a jsonb table (the C pipe): ``ratio`` is semon's
+stored rate over the pipe's, so a figure measured on a busy machine still says how far semon is
+from what the machine can do. The two runs alternate in order from round to round.
 """
 
 from __future__ import annotations
@@ -9,26 +14,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
+import resource
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from semon.metrics import parse_text
 from semon.mqtt.client import BrokerAddress
+from semon.procstats import ProcessWatch, Root, self_root
+from semon.protocol.topics import Channel, Kind, topic_for
 from semon.settings import Settings
-from semon.stack import LocalStack, free_port
+from semon.stack import LocalStack, MosquittoServer, free_port
 from semon.up import read_running
-from simulators.loadgen import LoadPlan, run_load
+from simulators.loadgen import LoadPlan, planned_total, run_load
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +52,8 @@ class BenchOptions:
     connections: int = 0
     devices: int = 10_000
     drain_timeout: float = 60
+    rounds: int = 2  # each a semon run and a C pipe run, the order alternating
+    c_pipe: bool = True  # run the C pipe too, when its binaries are present
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +61,20 @@ class Target:
     mqtt_url: str
     database_url: str
     metrics_url: str
+    kind: str  # "running" (a `semon up`), "configured" (SEMON_* services) or "private" (started here)
+    pid: int | None = None  # the running `semon up`
 
 
 @contextlib.asynccontextmanager
 async def bench_target(settings: Settings) -> AsyncIterator[Target]:
     running = read_running(settings)
     if running is not None:
-        yield Target(str(running["mqtt_url"]), str(running["database_url"]), str(running["metrics_url"]))
+        yield Target(str(running["mqtt_url"]), str(running["database_url"]), str(running["metrics_url"]),
+                     "running", int(str(running["pid"])))
         return
     if settings.mqtt_url and settings.database_url:
         yield Target(settings.mqtt_url, settings.database_url,
-                     f"http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+                     f"http://{settings.metrics_host}:{settings.metrics_port}/metrics", "configured")
         return
     root = Path(tempfile.mkdtemp(prefix="semon-bench-", dir="/var/tmp"))
     os.chmod(root, 0o755)
@@ -66,7 +85,7 @@ async def bench_target(settings: Settings) -> AsyncIterator[Target]:
                    "SEMON_METRICS_PORT": str(port), "SEMON_LOG_LEVEL": "WARNING"}
             proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "ingest", env=env)
             try:
-                target = Target(stack.mqtt_url, stack.database_url, f"http://127.0.0.1:{port}/metrics")
+                target = Target(stack.mqtt_url, stack.database_url, f"http://127.0.0.1:{port}/metrics", "private")
                 await _wait_metrics(target.metrics_url)
                 yield target
             finally:
@@ -118,8 +137,10 @@ def histogram_quantile(q: float, before: dict[str, float], after: dict[str, floa
     return prev_bound
 
 
-async def _stored_counts(database_url: str, prefix: str) -> tuple[int, int, float]:
-    """Rows, distinct (device, seq), and when the last of them was taken in (epoch seconds)."""
+
+async def stored_counts(database_url: str, prefix: str) -> tuple[int, int, float]:
+    """Rows, distinct (device, seq), and when the last of them was taken in (epoch seconds), of the
+    telemetry of the devices whose id starts with ``prefix``."""
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute(
             "SELECT count(*), count(DISTINCT (device_id, seq)), extract(epoch FROM max(received_at))"
@@ -131,42 +152,250 @@ async def _stored_counts(database_url: str, prefix: str) -> tuple[int, int, floa
         return int(row[0]), int(row[1]), float(row[2] or 0)
 
 
-async def run_bench(settings: Settings, options: BenchOptions) -> dict[str, float | int]:
+async def wait_stored(database_url: str, prefix: str, sent: int, stall_timeout: float) -> tuple[int, int, float]:
+    """:func:`stored_counts` once all ``sent`` messages are stored, or once none more has been
+    stored for ``stall_timeout`` seconds (a backlog that still drains is waited for)."""
+    rows, distinct, last_in = await stored_counts(database_url, prefix)
+    deadline = time.monotonic() + stall_timeout
+    while distinct < sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        before = distinct
+        rows, distinct, last_in = await stored_counts(database_url, prefix)
+        if distinct > before:
+            deadline = time.monotonic() + stall_timeout
+    return rows, distinct, last_in
+
+
+def _plan(options: BenchOptions, prefix: str) -> LoadPlan:
     connections = options.connections or max(2, math.ceil(options.rate / 5000))
-    async with bench_target(settings) as target:
-        prefix = f"BENCH{secrets.token_hex(3).upper()}-"
-        before = await scrape(target.metrics_url)
-        plan = LoadPlan(options.rate, options.duration, connections, options.devices, prefix)
-        load = await run_load(BrokerAddress.from_url(target.mqtt_url), plan)
+    return LoadPlan(options.rate, options.duration, connections, options.devices, prefix)
 
-        deadline = time.monotonic() + options.drain_timeout
-        rows, distinct, last_in = await _stored_counts(target.database_url, prefix)
-        while distinct < load.sent and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-            rows, distinct, last_in = await _stored_counts(target.database_url, prefix)
-        after = await scrape(target.metrics_url)
 
+async def _semon_run(target: Target, options: BenchOptions, watch: ProcessWatch) -> dict[str, Any]:
+    """The load through the system's broker into semon's ingester; figures from the database."""
+    prefix = f"BENCH{secrets.token_hex(3).upper()}-"
+    before = await scrape(target.metrics_url)
+    await asyncio.to_thread(watch.start)
+    load = await run_load(BrokerAddress.from_url(target.mqtt_url), _plan(options, prefix))
+    rows, distinct, last_in = await wait_stored(target.database_url, prefix, load.sent, options.drain_timeout)
+    processes = await asyncio.to_thread(watch.report)
+    after = await scrape(target.metrics_url)
     lag = "semon_ingest_lag_seconds"
     # First publish to the last message taken into a committed batch.
     stored_in = max(last_in - load.started, load.elapsed)
-    result: dict[str, float | int] = {
-        "offered_rate": options.rate,
+    return {
         "achieved_offered_rate": round(load.sent / load.elapsed, 1),
         "sent": load.sent,
         "stored": distinct,
         "stored_rate": round(distinct / stored_in, 1),
         "lost": load.sent - distinct,
         "duplicates": rows - distinct,
-        "p50_ms": round(histogram_quantile(0.50, before, after, lag) * 1000, 1),
-        "p99_ms": round(histogram_quantile(0.99, before, after, lag) * 1000, 1),
-        "ingest_rss_mb": round(after.get("process_resident_memory_bytes", float("nan")) / 2**20, 1),
+        "p50_ms": _finite(histogram_quantile(0.50, before, after, lag) * 1000),
+        "p99_ms": _finite(histogram_quantile(0.99, before, after, lag) * 1000),
+        # The ingester's own gauge: in a `semon up` of one process, that whole process.
+        "ingest_rss_mb": _finite(after.get("process_resident_memory_bytes", math.nan) / 2**20),
         # The load generator runs in this process, the ingester in its own: is the generator cheap?
         "loadgen_cpu_percent": round(load.cpu_s / load.elapsed * 100, 1),
         "loadgen_us_per_message": round(load.cpu_s / max(load.sent, 1) * 1e6, 1),
-        "connections": connections,
-        "duration_s": options.duration,
+        "semon_cpu_us_per_message": _us_per_message(_semon_cpu_s(processes), distinct),
+        "processes": processes,
     }
-    print(f"offered {options.rate}/s for {options.duration:.0f}s over {connections} connections; "
-          f"stored {distinct}/{load.sent}", file=sys.stderr)
+
+
+# Processes that are not semon's own: the broker, the database, the benchmark and what it started.
+_NOT_SEMON = ("mosquitto", "postgres", "supervisord", "bench")
+
+
+def _semon_cpu_s(processes: dict[str, dict[str, float]]) -> float | None:
+    """CPU seconds of semon's own processes (the parts, or the one `semon up`, or the ingester);
+    None where none of them is ours to see (services configured by ``SEMON_*``)."""
+    own = [p["cpu_s"] for name, p in processes.items() if not name.startswith(_NOT_SEMON)]
+    return sum(own) if own else None
+
+
+def _us_per_message(cpu_s: float | None, messages: int) -> float | None:
+    return round(cpu_s / messages * 1e6, 1) if cpu_s is not None and messages else None
+
+
+def c_pipe_binaries() -> dict[str, str] | None:
+    """mosquitto, mosquitto_sub and psql, if all three are installed."""
+    found = {name: shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin") for name in
+             ("mosquitto", "mosquitto_sub", "psql")}
+    return {k: v for k, v in found.items() if v} if all(found.values()) else None
+
+
+COPY_COMMAND = ("\\copy {table} (payload) FROM pstdin WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
+"""psql's client-side COPY of one message a line. CSV with a quote and a delimiter no JSON text
+holds (control characters appear in JSON only escaped) takes each line verbatim: the text format
+would read the backslashes of JSON escapes (``\\"``, ``\\n``, ``\\u00e9``) as its own."""
+
+
+def _libpq_env(database_url: str) -> dict[str, str]:
+    """The database as libpq's environment variables: no password on a command line."""
+    params = conninfo_to_dict(database_url)
+    names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
+             "dbname": "PGDATABASE", "sslmode": "PGSSLMODE"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({names[k]: str(v) for k, v in params.items() if k in names and v is not None})
+    return env
+
+
+async def _c_pipe_run(database_url: str, options: BenchOptions, binaries: dict[str, str],
+                      watch: ProcessWatch) -> dict[str, Any]:
+    """The same load, through a broker of its own (same configuration as the stack's, anonymous),
+    into ``mosquitto_sub -q 1`` (a persistent session) piped into ``psql \\copy`` of a jsonb table
+    in the same database. The rate counts from the first publish to psql's exit (COPY committed)."""
+    tag = secrets.token_hex(3)
+    table = f"bench_c_pipe_{tag}"
+    prefix = f"BENCHC{tag.upper()}-"
+    plan = _plan(options, prefix)
+    expected = planned_total(plan)
+    topic = topic_for(Kind.ELEVATOR, "+", Channel.TELEMETRY)
+    client_id = f"semon-bench-c-pipe-{tag}"
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(f"CREATE TABLE {table} (payload jsonb NOT NULL)")
+    root = Path(tempfile.mkdtemp(prefix="semon-bench-c-pipe-", dir="/var/tmp"))
+    broker = MosquittoServer(root / "mosquitto")
+    procs: list[asyncio.subprocess.Process] = []
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures: dict[str, Any] = {}
+    try:
+        await broker.start()
+        sub = [binaries["mosquitto_sub"], "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-c",
+               "-i", client_id, "-t", topic]
+        # The session and its subscription first: from then on the broker keeps every message for it.
+        made = await asyncio.create_subprocess_exec(*sub, "-E", stdin=asyncio.subprocess.DEVNULL)
+        if await made.wait() != 0:
+            raise RuntimeError("bench: mosquitto_sub could not subscribe to the C pipe's broker")
+        read_fd, write_fd = os.pipe()
+        try:
+            receiver = await asyncio.create_subprocess_exec(*sub, "-C", str(expected), stdin=asyncio.subprocess.DEVNULL,
+                                                            stdout=write_fd)
+            procs.append(receiver)
+            writer = await asyncio.create_subprocess_exec(
+                binaries["psql"], "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", COPY_COMMAND.format(table=table),
+                stdin=read_fd, stdout=asyncio.subprocess.DEVNULL, env=_libpq_env(database_url))
+            procs.append(writer)
+        finally:
+            os.close(read_fd)
+            os.close(write_fd)
+        watch.names.update({receiver.pid: "bench:mosquitto_sub", writer.pid: "bench:psql"})
+        if (broker_pid := _pid_of(root / "mosquitto" / "mosquitto.pid")) is not None:
+            watch.names[broker_pid] = "bench:c-pipe-mosquitto"
+        await asyncio.to_thread(watch.start)
+        load = await run_load(BrokerAddress.from_url(broker.url), plan)
+        # Sampled at the end of the load, while the pipe still runs (its CPU time in full below).
+        processes = await asyncio.to_thread(watch.report)
+        try:
+            code = await asyncio.wait_for(writer.wait(), options.drain_timeout)
+        except TimeoutError:
+            code = None
+        done = time.time()
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            cur = await conn.execute(f"SELECT count(*) FROM {table}")
+            row = await cur.fetchone()
+        stored = int(row[0]) if row else 0
+        if code != 0:
+            log.warning("bench: the C pipe did not finish (psql exit %s); %d of %d stored", code, stored, load.sent)
+        figures = {
+            "c_pipe_achieved_offered_rate": round(load.sent / load.elapsed, 1),
+            "c_pipe_sent": load.sent,
+            "c_pipe_stored": stored,
+            "c_pipe_rate": round(stored / max(done - load.started, load.elapsed), 1) if code == 0 else None,
+            "c_pipe_lost": load.sent - stored,
+            "c_pipe_processes": processes,
+        }
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        await broker.stop()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # mosquitto_sub, psql and the pipe's broker, whole: the children this process reaped meanwhile.
+        tools_s = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
+        figures["c_pipe_tools_cpu_s"] = round(tools_s, 2)
+        figures["c_pipe_cpu_us_per_message"] = _us_per_message(tools_s, figures.get("c_pipe_stored", 0))
+        shutil.rmtree(root, ignore_errors=True)
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute(f"DROP TABLE IF EXISTS {table}")
+    return figures
+
+
+def _pid_of(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _finite(value: float) -> float | None:
+    """Rounded to 0.1, or None (JSON has no NaN) where there was nothing to measure."""
+    return round(value, 1) if math.isfinite(value) else None
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 1) if known else None
+
+
+def _roots(target: Target) -> list[Root]:
+    if target.pid is not None:  # a running `semon up`: its processes, then ours
+        return [Root(target.pid, "semon-up"), self_root()]
+    return [Root(os.getpid(), "bench")]  # ours: the private stack and ingester are our children
+
+
+async def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    """``options.rounds`` rounds of a semon run and a C pipe run (when its binaries are present),
+    the order alternating from one round to the next; the final JSON line gives the medians."""
+    binaries = c_pipe_binaries() if options.c_pipe else None
+    if options.c_pipe and binaries is None:
+        print("bench: mosquitto, mosquitto_sub or psql missing: no C pipe run", file=sys.stderr)
+    rounds: list[dict[str, Any]] = []
+    async with bench_target(settings) as target:
+        watch = ProcessWatch(_roots(target))
+        for r in range(options.rounds):
+            semon_first = r % 2 == 0
+            figures: dict[str, Any] = {"order": "semon,c_pipe" if semon_first or binaries is None else "c_pipe,semon"}
+            for part in ("semon", "c_pipe") if semon_first else ("c_pipe", "semon"):
+                if part == "semon":
+                    figures.update(await _semon_run(target, options, watch))
+                elif binaries is not None:
+                    figures.update(await _c_pipe_run(target.database_url, options, binaries, watch))
+            print(f"round {r + 1}: stored {figures['stored']}/{figures['sent']} at {figures['stored_rate']}/s"
+                  + (f"; C pipe {figures['c_pipe_rate']}/s" if "c_pipe_rate" in figures else ""), file=sys.stderr)
+            rounds.append(figures)
+
+    stored_rate = _median([f["stored_rate"] for f in rounds])
+    c_rates = [f["c_pipe_rate"] for f in rounds if f.get("c_pipe_rate") is not None]
+    c_pipe_rate = _median(c_rates) if c_rates else None
+    last = rounds[-1]
+    result: dict[str, Any] = {
+        "offered_rate": options.rate,
+        "achieved_offered_rate": _median([f["achieved_offered_rate"] for f in rounds]),
+        "sent": sum(f["sent"] for f in rounds),
+        "stored": sum(f["stored"] for f in rounds),
+        "stored_rate": stored_rate,
+        "c_pipe_rate": c_pipe_rate,
+        "ratio": round(stored_rate / c_pipe_rate, 3) if stored_rate and c_pipe_rate else None,
+        "lost": sum(f["lost"] for f in rounds),
+        "duplicates": sum(f["duplicates"] for f in rounds),
+        "c_pipe_lost": sum(f["c_pipe_lost"] for f in rounds if "c_pipe_lost" in f) if c_rates else None,
+        # CPU time per message stored, less noisy than rates on a shared machine. semon's: its own
+        # processes, not the broker or the database (a `semon up` of one process includes its rules
+        # engine and city); the pipe's: mosquitto_sub, psql and the pipe's broker.
+        "semon_cpu_us_per_message": _median([f["semon_cpu_us_per_message"] for f in rounds]),
+        "c_pipe_cpu_us_per_message": _median([f.get("c_pipe_cpu_us_per_message") for f in rounds]),
+        "p50_ms": _median([f["p50_ms"] for f in rounds]),
+        "p99_ms": _median([f["p99_ms"] for f in rounds]),
+        "ingest_rss_mb": last["ingest_rss_mb"],
+        "loadgen_cpu_percent": _median([f["loadgen_cpu_percent"] for f in rounds]),
+        "loadgen_us_per_message": _median([f["loadgen_us_per_message"] for f in rounds]),
+        "connections": _plan(options, "").connections,
+        "duration_s": options.duration,
+        "system": target.kind,
+        "processes": last["processes"],
+        "rounds": [{k: v for k, v in f.items() if k != "processes"} for f in rounds],
+    }
     print(json.dumps(result), flush=True)
     return result

@@ -23,6 +23,7 @@ from registry.demo import demo_units, load_units
 from registry.notices import scan_notices
 from registry.rate import snapshot_rates
 from semon.db import apply_migrations
+from semon.procstats import ProcessWatch, Root
 from semon.stack import PostgresServer
 from semon.today import register_today
 
@@ -32,6 +33,7 @@ async def run_registry_bench(units: int, today: date | None = None) -> dict[str,
     root = Path(tempfile.mkdtemp(prefix="semon-bench-registry-", dir="/var/tmp"))
     os.chmod(root, 0o755)
     server = PostgresServer(root / "postgres", durable=False)
+    watch = ProcessWatch([Root(os.getpid(), "bench")])
     await server.start()
     try:
         url = server.url_for("semon")
@@ -49,12 +51,14 @@ async def run_registry_bench(units: int, today: date | None = None) -> dict[str,
             first = await scan_notices(conn, today - timedelta(days=1))
             await conn.commit()
             first_s = time.monotonic() - t_first
+            watch.start()  # the benchmark's process and its PostgreSQL, over the daily work
             t1 = time.monotonic()
             notices = await scan_notices(conn, today)
             t2 = time.monotonic()
             rates = await snapshot_rates(conn, today)
             await conn.commit()
             t3 = time.monotonic()
+            processes = watch.report()
     finally:
         await server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -69,6 +73,7 @@ async def run_registry_bench(units: int, today: date | None = None) -> dict[str,
         "first_scan_notices": first,
         "city_rate": round(city.rate or 0.0, 2),
         "load_seconds": round(load_s, 1),
+        "processes": processes,
     }
     print(f"{loaded} units loaded in {load_s:.0f} s (not timed)", file=sys.stderr)
     print(json.dumps(result), flush=True)

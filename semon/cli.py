@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from semon.limits import raise_open_files_limit
 from semon.runner import configure_logging, run
 from semon.settings import Settings
 
@@ -80,7 +81,8 @@ def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from ingest.bench import BenchOptions, run_bench
 
     options = BenchOptions(rate=args.rate, duration=args.duration, connections=args.connections,
-                           devices=args.devices, drain_timeout=args.drain_timeout)
+                           devices=args.devices, drain_timeout=args.drain_timeout, rounds=args.rounds,
+                           c_pipe=not args.no_c_pipe)
     run(lambda: run_bench(settings, options))
     return 0
 
@@ -167,18 +169,33 @@ def _print_lines(output: list[Output]) -> None:
 
 
 def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
-    from simulators.bench import FleetBenchOptions, run_fleet_bench
+    from simulators.bench import FleetBenchOptions, run_fleet_against_running, run_fleet_bench
 
-    options = FleetBenchOptions(devices=args.devices, duration=args.duration, hour=args.hour, seed=args.seed)
-    run(lambda: run_fleet_bench(options))
+    options = FleetBenchOptions(devices=args.devices, duration=args.duration, hour=args.hour, seed=args.seed,
+                                running=args.running, per_process=args.per_process,
+                                edge_brokers=args.edge_brokers)
+    if not options.running:
+        run(lambda: run_fleet_bench(options))
+        return 0
+    try:
+        run(lambda: run_fleet_against_running(settings, options))
+    except RuntimeError as exc:
+        print(f"semon bench fleet: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
-    from alerts.bench import AlertsBenchOptions, run_alerts_bench
+    from alerts.bench import AlertsBenchOptions, BenchError, parse_rates, run_alerts_bench
 
-    options = AlertsBenchOptions(rate=args.rate, duration=args.duration, entrapments=args.entrapments)
-    run(lambda: run_alerts_bench(options))
+    options = AlertsBenchOptions(rates=parse_rates(args.rate, overload=args.overload), duration=args.duration,
+                                 entrapments=args.entrapments, drain_timeout=args.drain_timeout, overload=args.overload,
+                                 probe_rate=args.probe_rate, probe_duration=args.probe_duration)
+    try:
+        run(lambda: run_alerts_bench(settings, options))
+    except BenchError as exc:
+        print(f"semon bench alerts: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -271,22 +288,43 @@ def build_parser() -> argparse.ArgumentParser:
     b_ingest.add_argument("--duration", type=float, default=30, help="seconds of load")
     b_ingest.add_argument("--connections", type=int, default=0, help="publishing connections (0: auto)")
     b_ingest.add_argument("--devices", type=int, default=10_000, help="simulated devices")
-    b_ingest.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the tail")
+    b_ingest.add_argument("--drain-timeout", type=float, default=60,
+                          help="seconds without a message stored before the rest counts as lost")
+    b_ingest.add_argument("--rounds", type=int, default=2,
+                          help="rounds of a semon run and a C pipe run, the order alternating")
+    b_ingest.add_argument("--no-c-pipe", action="store_true", help="no mosquitto_sub | psql run beside semon's")
     b_ingest.set_defaults(func=_bench_ingest)
-    b_alerts = bench_sub.add_parser("alerts", help="entrapment publish to live-stream alarm, under load")
-    b_alerts.add_argument("--rate", type=int, default=10_000, help="background telemetry messages per second")
-    b_alerts.add_argument("--duration", type=float, default=30, help="seconds of load")
-    b_alerts.add_argument("--entrapments", type=int, default=200, help="entrapments injected over the run")
+    b_alerts = bench_sub.add_parser("alerts", help="entrapment publish to live-stream alarm, under load; "
+                                    "against the running `semon up`, else one started with its city")
+    b_alerts.add_argument("--rate", type=int, action="append",
+                          help="background telemetry messages per second; several: one JSON line each (default 10000)")
+    b_alerts.add_argument("--duration", type=float, default=30, help="seconds of load per run")
+    b_alerts.add_argument("--entrapments", type=int, default=200, help="entrapments injected over each run")
+    b_alerts.add_argument("--drain-timeout", type=float, default=15,
+                          help="seconds to wait for the last alarms after the load")
+    b_alerts.add_argument("--overload", action="store_true",
+                          help="measure the ingest capacity, then offer twice it; latency and backlog drain")
+    b_alerts.add_argument("--probe-rate", type=int, default=40_000,
+                          help="offered rate of the ingest capacity probe (well above the capacity)")
+    b_alerts.add_argument("--probe-duration", type=float, default=10, help="seconds of the capacity probe")
     b_alerts.set_defaults(func=_bench_alerts)
     b_registry = bench_sub.add_parser("registry", help="daily due/overdue scan and inspection rate over a register")
     b_registry.add_argument("--units", type=int, default=1_000_000, help="registered units")
     b_registry.set_defaults(func=_bench_registry)
-    b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet on a private broker, one connection each")
+    b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet, one connection each: on a private broker, "
+                                    "or --running against `semon up` (memory)")
     b_fleet.add_argument("--devices", type=int, default=5000, help="simulated devices (10%% boilers)")
     b_fleet.add_argument("--duration", type=float, default=60, help="seconds to run")
     b_fleet.add_argument("--hour", type=int, default=8, choices=range(24), metavar="0-23",
                          help="local hour the run starts at (traffic follows the time of day)")
     b_fleet.add_argument("--seed", type=int, default=1)
+    b_fleet.add_argument("--running", action="store_true",
+                         help="connect the devices to the running `semon up`; print the RSS of its processes")
+    b_fleet.add_argument("--per-process", type=int, default=0,
+                         help="with --running: devices per simulator process (0: as the open-files limit allows)")
+    b_fleet.add_argument("--edge-brokers", action="store_true",
+                         help="with --running: through edge brokers bridged into the system's, even where "
+                              "its broker could take every connection")
     b_fleet.set_defaults(func=_bench_fleet)
     return parser
 
@@ -294,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
+    raise_open_files_limit()  # connections are descriptors; the servers `semon up` starts inherit it
     settings = Settings()
     code: int = args.func(settings, args)
     return code

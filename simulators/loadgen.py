@@ -43,17 +43,27 @@ def elevator_frame(seq: int, ts_ms: int, floor: int) -> bytes:
     })
 
 
+def per_connection(plan: LoadPlan) -> int:
+    """Messages each connection publishes."""
+    return int(plan.rate / plan.connections * plan.duration)
+
+
+def planned_total(plan: LoadPlan) -> int:
+    """Messages the plan publishes, all connections together (known before the run: a consumer
+    can be told how many to wait for)."""
+    return per_connection(plan) * plan.connections
+
+
 def device_id(prefix: str, index: int) -> str:
     return f"{prefix}{index:06d}"
 
 
-async def _drive(publisher: ReliablePublisher, plan: LoadPlan, share: float, devices: list[int],
-                 t0: float) -> int:
+async def _drive(publisher: ReliablePublisher, plan: LoadPlan, devices: list[int], t0: float) -> int:
     topics = [topic_for(Kind.ELEVATOR, device_id(plan.device_prefix, d), Channel.TELEMETRY).encode()
               for d in devices]
     seqs = [0] * len(devices)
-    rate = plan.rate * share
-    total = int(rate * plan.duration)
+    rate = plan.rate / plan.connections
+    total = per_connection(plan)
     sent = 0
     i = 0
     loop = asyncio.get_running_loop()
@@ -80,10 +90,9 @@ async def run_load(address: BrokerAddress, plan: LoadPlan) -> LoadResult:
     t0 = loop.time()
     cpu0 = time.process_time()
     started = time.time()
-    share = 1 / plan.connections
     device_sets = [list(range(c, plan.devices, plan.connections)) for c in range(plan.connections)]
     counts = await asyncio.gather(*(
-        _drive(p, plan, share, devs, t0) for p, devs in zip(publishers, device_sets, strict=True)
+        _drive(p, plan, devs, t0) for p, devs in zip(publishers, device_sets, strict=True)
     ))
     elapsed = loop.time() - t0
     cpu_s = time.process_time() - cpu0
