@@ -41,3 +41,14 @@ async def get_alarm(conn: AsyncConnection, alarm_id: int) -> Alarm | None:
     cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE id = %s", (alarm_id,))
     row = await cur.fetchone()
     return alarm_from_row(row) if row else None
+
+
+async def closed_by_operators_since(conn: AsyncConnection, since: datetime) -> list[Alarm]:
+    """Alarms cleared at or after ``since`` by an operator closing their incident (closed or
+    false alarm), oldest first."""
+    cur = await conn.execute(
+        f"""SELECT {', '.join('a.' + c.strip() for c in ALARM_COLUMNS.split(','))} FROM alarms a
+            JOIN incidents i ON i.alarm_id = a.id
+            WHERE a.state = 'cleared' AND i.state IN ('closed', 'false_alarm') AND a.cleared_at >= %s
+            ORDER BY a.cleared_at, a.id""", (since,))
+    return [alarm_from_row(r) for r in await cur.fetchall()]

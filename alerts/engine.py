@@ -353,7 +353,7 @@ class RulesEngine:
                           device_id, type(exc).__name__, exc)
         for device_id, kind_name, type_name in closed_since:
             try:
-                self._device(device_id, Kind(kind_name)).suppressed.add(AlarmType(type_name))
+                self._device(device_id, Kind(kind_name)).closed_by_operator(AlarmType(type_name), while_away=True)
             except Exception as exc:  # an unknown kind or type, or the profile lookup failing
                 self.metrics.restore_skipped.inc()
                 log.error("the operator's closing of %s on %s not restored (%s: %s)", type_name, device_id,

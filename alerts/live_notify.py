@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -30,7 +32,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.alarm_queries import get_alarm
+from alerts.alarm_queries import closed_by_operators_since, get_alarm
 from alerts.hub import LiveHub
 from alerts.incident_store import get_incident
 from alerts.incidents import incident_change
@@ -43,6 +45,9 @@ LIVE_CHANNEL = "semon_live"
 CLOSE_CHANNEL = "semon_operator_close"
 # PostgreSQL refuses payloads of 8000 bytes or more; leave room for the envelope.
 MAX_PAYLOAD_BYTES = 7900
+# A close is read again after a lost listening connection if made this long before the listener
+# was last in place: the two processes' clocks and the commit's delay.
+CATCH_UP_MARGIN_S = 60.0
 # This process, as named in the notifications it sends.
 ORIGIN = uuid.uuid4().hex
 
@@ -200,7 +205,13 @@ class LiveListener:
 async def listen_operator_closes(pool: AsyncConnectionPool, on_close: Callable[[Alarm], None],
                                  backoff: Backoff, listening: asyncio.Event | None = None) -> None:
     """Runs until cancelled: ``on_close`` hears of each alarm an operator's close cleared in
-    another process; ``listening`` is set once the LISTEN is in place."""
+    another process; ``listening`` is set once the LISTEN is in place. After the listening
+    connection was lost, the closes made since it was last put in place (less a margin for the
+    clocks of the two processes) are read from the database and delivered too: a close missed
+    would leave the engine holding an alarm the operator ended, and a new call for help on that
+    device unheard. ``on_close`` must take a close twice without harm."""
+    since = time.time()
+    catch_up = asyncio.Event()
 
     async def deliver(payload: str) -> None:
         try:
@@ -216,4 +227,31 @@ async def listen_operator_closes(pool: AsyncConnectionPool, on_close: Callable[[
         if alarm is not None:
             on_close(alarm)
 
-    await _listen(pool, CLOSE_CHANNEL, deliver, lambda _again: listening.set() if listening else None, backoff)
+    def on_listening(again: bool) -> None:
+        if listening is not None:
+            listening.set()
+        if again:
+            catch_up.set()
+
+    async def catch_up_loop() -> None:
+        nonlocal since
+        while True:
+            await catch_up.wait()
+            catch_up.clear()
+            from_ = since - CATCH_UP_MARGIN_S
+            since = time.time()
+            try:
+                async with pool.connection() as conn:
+                    alarms = await closed_by_operators_since(conn, datetime.fromtimestamp(from_, UTC))
+            except psycopg.Error as exc:  # the listener reconnects again, and this follows
+                log.warning("%s: the closes made while not listening not read (%s)", CLOSE_CHANNEL, exc)
+                since = from_ + CATCH_UP_MARGIN_S
+                continue
+            for alarm in alarms:
+                on_close(alarm)
+            log.info("%s: listening again; %d closes since %s taken", CLOSE_CHANNEL, len(alarms),
+                     datetime.fromtimestamp(from_, UTC).isoformat(timespec="seconds"))
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(catch_up_loop(), name="operator-closes-catch-up")
+        tg.create_task(_listen(pool, CLOSE_CHANNEL, deliver, on_listening, backoff), name="operator-closes")

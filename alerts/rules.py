@@ -484,14 +484,17 @@ class DeviceRules:
             return self._clear(AlarmType.INSPECTION_EXPIRED_RUNNING, self.last_ts, "inspection recorded")
         return []
 
-    def closed_by_operator(self, alarm: AlarmType) -> None:
+    def closed_by_operator(self, alarm: AlarmType, *, while_away: bool = False) -> None:
         """The incident was closed: forget the alarm, and do not raise it again until its
-        condition has cleared (the operator has judged this one)."""
-        if self.open.pop(alarm, None) is not None:
-            self.suppressed.add(alarm)
-            self.closed_at[alarm] = self.last_ts
-            self.by_code.pop(alarm, None)
-            self.changed = True
+        condition has cleared or a new call for help comes (the operator has judged this one).
+        ``while_away``: a close made after the stored state was written (found at a restore),
+        taken whether or not the restored state still holds the alarm open."""
+        if self.open.pop(alarm, None) is None and not while_away:
+            return
+        self.suppressed.add(alarm)
+        self.closed_at[alarm] = self.last_ts
+        self.by_code.pop(alarm, None)
+        self.changed = True
 
     # --- device codes ----------------------------------------------------------------------
 

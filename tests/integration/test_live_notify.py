@@ -16,11 +16,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import raise_alarm
 from alerts.hub import LiveHub
-from alerts.live_notify import CLOSE_CHANNEL, LIVE_CHANNEL, LiveListener, encode_change, listen_operator_closes
+from alerts.incident_store import apply_step, open_incident
+from alerts.incidents import Step
+from alerts.live_notify import (
+    CLOSE_CHANNEL,
+    LIVE_CHANNEL,
+    LiveListener,
+    encode_change,
+    listen_operator_closes,
+    notify_operator_close,
+)
 from alerts.model import Alarm, Source
 from semon.alarm_types import AlarmType
 from semon.backoff import Backoff
 from semon.db.pool import open_pool
+from tests.integration.helpers import ingest_settings
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +121,37 @@ async def test_an_operators_close_reaches_the_engines_listener(database_url: str
             await _send(pool, f'{{"origin": "elsewhere", "alarm_id": {alarm.id}}}', channel=CLOSE_CHANNEL)
             got = await asyncio.wait_for(heard.get(), 10)
             assert (got.id, got.device_id, got.type) == (alarm.id, "E-CLOSE", AlarmType.ENTRAPMENT)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_closes_made_while_the_engines_listener_was_away_are_read_when_it_is_back(database_url: str) -> None:
+    """A close whose notification was lost with the listening connection still reaches the
+    engine: read from the database once it listens again."""
+    async with open_pool(database_url, name="catch-up-test") as pool:
+        heard: asyncio.Queue[Alarm] = asyncio.Queue()
+        ready = asyncio.Event()
+        task = asyncio.create_task(listen_operator_closes(pool, heard.put_nowait, Backoff(0.5, 0.5), ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            async with pool.connection() as conn:
+                alarm = await raise_alarm(conn, device_id="E-AWAY", kind="elevator", type=AlarmType.ENTRAPMENT,
+                                          source=Source.CODE, raised_at=datetime.now(UTC))
+                assert alarm is not None
+                incident = await open_incident(conn, alarm, ingest_settings())
+                await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE application_name = 'catch-up-test-listen'")
+            ready.clear()
+            async with pool.connection() as conn:  # closed while nobody listens: its notification is lost
+                outcome = await apply_step(conn, incident.id, Step.FALSE_ALARM, "operator", "test",
+                                           now=datetime.now(UTC), settings=ingest_settings())
+                assert outcome.cleared_alarm is not None
+                await notify_operator_close(conn, outcome.cleared_alarm)
+            got = await asyncio.wait_for(heard.get(), 15)
+            assert (got.id, got.device_id, got.state) == (alarm.id, "E-AWAY", "cleared")
+            assert ready.is_set()
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -64,6 +64,31 @@ async def test_an_operators_closing_is_not_undone_by_a_crash(database_url: str,
     assert await query(database_url, "SELECT count(*) FROM incidents") == [(1,)]
 
 
+async def test_a_new_call_after_a_close_the_engine_did_not_hear_raises_again(database_url: str) -> None:
+    """The operator closes the incident while the engine is down (or deaf to the close): the
+    next engine finds the close at its restore, and a later code 11 from the car is a new call
+    for help, raised anew; it must not be taken for the closed alarm."""
+    async with engine_on(database_url) as first:
+        _stuck(first, range(1, 21))
+        assert await first.checkpoint()
+        # the engine dies here, before it hears of the close below
+    incident_id = int(str((await query(database_url, "SELECT id FROM incidents"))[0][0]))
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        outcome = await apply_step(conn, incident_id, Step.FALSE_ALARM, "operator", "sensor fault",
+                                   now=datetime.now(UTC), settings=ingest_settings())
+    assert outcome.cleared_alarm is not None
+
+    async with engine_on(database_url) as second:
+        _stuck(second, range(21, 25))  # the car still stuck: the operator's judgement stands
+        assert await second.checkpoint()
+        assert [s for s, _ in await _entrapments(database_url)] == ["cleared"]
+        call = orjson.dumps({"ts": int((START + 25.5) * 1000), "seq": 26, "code": 11})
+        second._on_message(1, Message("se/elevator/E-1/event", call, 1, False, False, next(_packet_ids)))
+        assert await second.checkpoint()
+    assert [s for s, _ in await _entrapments(database_url)] == ["cleared", "open"]
+    assert await query(database_url, "SELECT count(*) FROM incidents") == [(2,)]
+
+
 def _frame(engine: RulesEngine, seq: int, **fields: object) -> None:
     base = {"running": False, "direction": "stop", "door_zone": False, "passenger": True, "speed_mps": 0.0}
     payload = orjson.dumps(elevator_frame(ts=int((START + seq) * 1000), seq=seq, device_id="E-1", **{**base, **fields}))
