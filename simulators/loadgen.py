@@ -80,8 +80,20 @@ async def _drive(publisher: ReliablePublisher, plan: LoadPlan, devices: list[int
     return sent
 
 
-async def run_load(address: BrokerAddress, plan: LoadPlan) -> LoadResult:
-    """Publish the plan and wait until the broker has acknowledged every message."""
+SIGN_OFF = orjson.dumps({"state": "offline", "reason": "shutdown"})
+
+
+async def sign_off(publisher: ReliablePublisher, devices: list[str], kind: Kind = Kind.ELEVATOR) -> None:
+    """An orderly ``offline`` of each device (QoS 1, acknowledged by the broker): no alarm, and no
+    silence judged for it afterwards."""
+    for device in devices:
+        await publisher.publish(topic_for(kind, device, Channel.STATUS).encode(), SIGN_OFF)
+    await publisher.flush(timeout=120)
+
+
+async def run_load(address: BrokerAddress, plan: LoadPlan, *, signing_off: bool = True) -> LoadResult:
+    """Publish the plan and wait until the broker has acknowledged every message; then, with
+    ``signing_off``, an orderly ``offline`` of every device (not counted in the result)."""
     publishers = [ReliablePublisher(address, f"{plan.device_prefix}loadgen-{c}")
                   for c in range(plan.connections)]
     for p in publishers:
@@ -100,6 +112,12 @@ async def run_load(address: BrokerAddress, plan: LoadPlan) -> LoadResult:
         await p.flush(timeout=120)
     result = LoadResult(sum(counts), sum(p.acked for p in publishers), started, elapsed,
                         sum(p.unacknowledged for p in publishers), cpu_s)
+    if signing_off:
+        # Each device then signs off as a device does at an orderly shutdown, so the system under
+        # test (a running `semon up` among them) does not go on judging them: no `silent` alarm
+        # for thousands of devices only a benchmark ever ran (docs/protocol.md, status).
+        await asyncio.gather(*(sign_off(p, [device_id(plan.device_prefix, d) for d in devs])
+                               for p, devs in zip(publishers, device_sets, strict=True)))
     for p in publishers:
         await p.close()
     return result
