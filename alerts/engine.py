@@ -760,6 +760,5 @@ class RulesEngine:
             if rules.changed:
                 rules.changed = False
                 self._dirty.add(device_id)
-            kind = str(rules.profile.kind)
             for change in changes:
-                self._enqueue(device_id, kind, change)
+                self._enqueue(device_id, str(rules.profile.kind), change)

@@ -468,7 +468,8 @@ class DeviceRules:
                                    {"trigger": f"nothing heard for {quiet:.0f} s"})
         if self.last_ts == -_INF and self.event_ts == -_INF:
             return changes
-        if not (self.raise_since or self.clear_since or self.button_at is not None
+        if not (self.raise_since or self.button_at is not None
+                or (self.open and not self.open.keys().isdisjoint(self.clear_since))
                 or (self.stuck is not None and not self.stuck_judged)):
             return changes  # nothing waits on time (``evaluate`` would find nothing): most devices, most ticks
         return changes + self.evaluate(self.device_now(arrival_now) if current else self.frame_ts)

@@ -561,7 +561,8 @@ def play(plan: list[tuple[Sent, float]], restart: tuple[int, int, float] | None 
             next_tick = max(next_tick, float(int(back_at)))
             run.delay += downtime
             if k:
-                run.replayed = plan[r][0].t - plan[r - k + 1][0].t
+                times = [m.t for m, _ in plan[r - k + 1:r + 1]]
+                run.replayed = max(times) - min(times)
             for again, _ in plan[r - k + 1:r + 1]:
                 give(again, back_at)
     last = max(a for _, a in plan) if plan else 0.0
