@@ -203,6 +203,11 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
     raise ValueError(f"no part named {name!r}; the parts are {', '.join(PART_NAMES)}")
 
 
+# The parts that yield the CPU to the alarm path (rules, api) when it is short: telemetry grows
+# stale under overload, an entrapment does not wait (SEMON_UP_TELEMETRY_NICE).
+YIELDING = frozenset({"ingest", "jobs", "city"})
+
+
 def ready_path(config_path: Path, program: str) -> Path:
     return config_path.parent / f"{program}.json"
 
@@ -215,6 +220,8 @@ async def run_part(name: str, config_path: Path, index: int = 1) -> None:
     config = PartsConfig.read(config_path)
     settings = Settings(**{**config.settings, "metrics_port": 0, **({} if name == "api" else {"api_port": 0})})
     program = name if name != "ingest" or config.ingest_processes == 1 else f"ingest-{index}"
+    if name in YIELDING and settings.up_telemetry_nice:
+        os.setpriority(os.PRIO_PROCESS, 0, settings.up_telemetry_nice)  # (only ever lowered: no privilege needed)
     ready_file = ready_path(config_path, program)
     supervisor = Supervisor(backoff_initial_s=settings.backoff_initial_s, backoff_max_s=settings.backoff_max_s)
     from semon.metrics_http import serve_metrics

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # `semon up` runs this many ingest processes; with more than one they share the subscription
     # (ingest_share_group, or "semon-up" if that is empty).
     ingest_processes: int = Field(default=1, ge=1, le=16)
+    # Under `semon up`: the niceness the ingester, the jobs and the simulated city take, so that
+    # when the CPU is short the rules engine and the API (the alarm path) are served first and the
+    # telemetry waits (0: all alike).
+    up_telemetry_nice: int = Field(default=10, ge=0, le=19)
     # Messages the broker may have in flight to one ingester (MQTT 5 Receive Maximum). It bounds
     # the ingester's buffer: nothing more arrives until a commit lets us acknowledge.
     ingest_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)

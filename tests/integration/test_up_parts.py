@@ -132,6 +132,8 @@ async def test_each_part_is_a_process_and_the_alarm_survives_a_killed_rules_proc
             args = _cmdline(pid)
             assert args[1:4] == ["-m", "semon", "part"] and args[4] == name, args
             assert not any("@" in a or PASSWORD in a for a in args)  # no password on a command line
+            # the telemetry side yields the CPU to the alarm path (SEMON_UP_TELEMETRY_NICE)
+            assert os.getpriority(os.PRIO_PROCESS, pid) == (10 if name in ("ingest", "jobs", "city") else 0), name
         assert (data / "run/parts/config.json").stat().st_mode & 0o777 == 0o600
         assert (data / "run/supervisord.sock").stat().st_mode & 0o777 == 0o700
 
