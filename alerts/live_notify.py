@@ -80,15 +80,22 @@ def encode_change(change: dict[str, Any], origin: str = ORIGIN) -> str:
     return orjson.dumps({"origin": origin, "ref": ref}).decode()
 
 
-def decode_change(payload: str) -> tuple[str, dict[str, Any] | Reference]:
-    """``(origin, change or reference)`` from a payload of ``encode_change``. Raises ValueError
-    for anything else."""
+def _document(payload: str, key: str, kind: type, refused: str) -> dict[str, Any]:
+    """A notification's JSON object, which must hold ``key`` of type ``kind``. Raises
+    ValueError (``refused``) for anything else."""
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("origin"), str):
-        raise ValueError("not a live change")
+    if not isinstance(document, dict) or not isinstance(document.get(key), kind):
+        raise ValueError(refused)
+    return document
+
+
+def decode_change(payload: str) -> tuple[str, dict[str, Any] | Reference]:
+    """``(origin, change or reference)`` from a payload of ``encode_change``. Raises ValueError
+    for anything else."""
+    document = _document(payload, "origin", str, "not a live change")
     origin: str = document["origin"]
     change = document.get("change")
     if isinstance(change, dict):
@@ -214,12 +221,7 @@ async def listen_operator_closes(pool: AsyncConnectionPool, on_close: Callable[[
     catch_up = asyncio.Event()
 
     async def deliver(payload: str) -> None:
-        try:
-            document = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"not JSON: {exc}") from None
-        if not isinstance(document, dict) or not isinstance(document.get("alarm_id"), int):
-            raise ValueError("not an operator's close")
+        document = _document(payload, "alarm_id", int, "not an operator's close")
         if document.get("origin") == ORIGIN:
             return  # this process told its engine directly
         async with pool.connection() as conn:
