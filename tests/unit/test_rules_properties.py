@@ -617,7 +617,7 @@ def cases(draw: st.DrawFn, *, trapped: bool, wrong_from_start: bool = False, hel
     return Case(life, truth, device, delivery, sent, deliver(sent, delivery))
 
 
-def check_entrapment(case: Case, run: Run) -> None:
+def check_entrapment(case: Case, run: Run, *, held_until: float = 0.0) -> None:
     """Exactly one entrapment, raised in time, cleared by the rescue.
 
     Raised (engine time, i.e. true time of the delivery or tick that raised it) no earlier than
@@ -655,7 +655,8 @@ def check_entrapment(case: Case, run: Run) -> None:
         assert truth.due - 0.35 <= stamp <= truth.due + run.delay + TOL, f"stamped {stamp}, due {truth.due}"
     cleared = run.cleared(AlarmType.ENTRAPMENT)
     assert len(cleared) == 1, f"cleared {len(cleared)} times: {cleared}"
-    assert truth.rescue <= cleared[0][0] <= truth.rescue + run.delay + 1e-6, (cleared[0][0], truth.rescue)
+    assert truth.rescue <= cleared[0][0] <= max(truth.rescue + run.delay, held_until) + 1e-6, (
+        cleared[0][0], truth.rescue, held_until)
 
 
 @settings(max_examples=400, deadline=None, phases=NO_SHRINK)
