@@ -726,6 +726,34 @@ def test_a_clock_behind_from_the_start_corrected_forward_does_not_turn_a_short_s
     assert d.log() == []
 
 
+def test_a_clock_corrected_forward_inside_a_restarts_replay_does_not_turn_a_short_stop_into_an_entrapment() -> None:
+    """Found by the property above: a clock 277 s behind from the first message is put right by
+    182 s during a 10 s stop at a landing with the doors closed and someone in. The engine dies
+    and replays the stop from a checkpoint taken before it could learn the clock's delay from
+    messages received at their pace, so the step comes in a burst: consecutive messages 182 s
+    apart on the device's clock, none at the engine. That is a step, not time passing
+    (alerts/rules.py, DeviceRules._leaps)."""
+    stop = CarState().landing(doors_open=False, passenger=True)
+    plan = [(Sent(0.0, 0, -277.2, CarState().landing(doors_open=True, passenger=True)), 0.2)]
+    plan += [(Sent(t, seq, t - 277.2 + (182.0 if t >= 4 else 0.0), stop), t) for seq, t in
+             enumerate((1.9, 3.0, 4.4, 7.2, 12.0), start=1)]
+    plan += [(Sent(t, seq, t - 95.2, CarState().landing(doors_open=True, passenger=False)), t) for seq, t in
+             enumerate((13.0, 14.0, 15.0), start=6)]
+    assert play(plan).raised(AlarmType.ENTRAPMENT) == []  # received at their pace: a step
+    assert play(plan, restart=(5, 5, 0.0)).raised(AlarmType.ENTRAPMENT) == []  # replayed at once
+
+
+def test_frames_replayed_at_once_at_their_period_still_measure_the_stop() -> None:
+    """The other side of the rule above: frames sent every 5 s (the protocol's idle period) and
+    replayed together after a restart are time passing, whatever their arrival: a car stuck
+    between floors with someone in is an entrapment 15 s into the stop, by the frames' own time."""
+    plan = [(Sent(0.0, 0, 0.0, CarState().moving(passenger=True)), 0.0)]
+    plan += [(Sent(t, seq, t, CarState().between_floors(passenger=True)), t) for seq, t in
+             enumerate((1.0, 6.0, 11.0, 16.0, 21.0), start=1)]
+    run = play(plan, restart=(5, 4, 0.0))  # checkpoint after the first stopped frame
+    assert [(c.raised, c.at - T0) for _, c in run.raised(AlarmType.ENTRAPMENT)] == [(True, 16.0)]
+
+
 def test_a_restart_replaying_an_entrapment_raised_and_cleared_since_the_checkpoint_raises_nothing() -> None:
     """The engine commits alarm changes before it writes the rule state: after a crash between
     the two, the broker redelivers what the stored state has not seen. An entrapment raised and
