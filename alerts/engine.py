@@ -23,7 +23,7 @@ import logging
 import math
 import re
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +41,7 @@ from alerts.model import Alarm, Source
 from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType, EntrapmentThresholds
 from semon.backoff import Backoff
-from semon.metrics import Counter, Registry
+from semon.metrics import Counter, Histogram, Registry, exponential_buckets
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
@@ -174,6 +174,15 @@ class EngineMetrics:
         self.errors = r.add(Counter(
             "semon_rules_internal_errors_total", "Errors caught in the engine's background work, by where",
             ("where",)))
+        # A call for help's time inside the engine (the alarm path's share of its latency).
+        self.call_wait = r.add(Histogram(
+            "semon_rules_call_wait_seconds",
+            "From a call for help (entrapment, alarm button) judged to the start of its commit",
+            exponential_buckets(0.001, 2, 14)))
+        self.call_commit = r.add(Histogram(
+            "semon_rules_call_commit_seconds",
+            "The commit of a call for help's alarm change: the alarm, the incident, the notice to the live streams",
+            exponential_buckets(0.001, 2, 14)))
 
 
 def rule_settings(settings: Settings) -> RuleSettings:
@@ -213,6 +222,7 @@ class RulesEngine:
         # an entrapment never waits behind a wave of offline alarms. Each alarm type keeps to one
         # lane, so each alarm's raise and clear stay in order.
         self._calls: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
+        self._calls_judged: deque[float] = deque()  # when each call queued was judged (loop time)
         self._change_ready = asyncio.Event()
         self._calls_enqueued = self._calls_committed = 0
         # Judged, awaiting the checkpoint: (connection generation, packet id), per session.
@@ -231,6 +241,12 @@ class RulesEngine:
         self._freshest_lag = math.inf
         self._checkpoint_early_at = max(1, settings.rules_receive_maximum // 2)
         self._dirty: set[str] = set()
+        # What a tick must visit, so that its cost follows the devices with something to judge,
+        # not the fleet: those waiting on time (DeviceRules.waits_on_time), and those that can
+        # fall silent in the order last heard (the quietest first: a tick stops at the first
+        # heard within the silence limit).
+        self._waiting: set[str] = set()
+        self._by_heard: OrderedDict[str, None] = OrderedDict()
         self._enqueued = 0
         self._committed = 0
         self._progress = asyncio.Event()
@@ -358,6 +374,8 @@ class RulesEngine:
                 self.metrics.restore_skipped.inc()
                 log.error("the operator's closing of %s on %s not restored (%s: %s)", type_name, device_id,
                           type(exc).__name__, exc)
+        for device_id, rules in sorted(self.devices.items(), key=lambda item: item[1].last_arrival):
+            self._watch(device_id, rules, heard=True)
         log.info("rules: %d open alarms and the state of %d devices restored", len(alarms), restored)
 
     # --- receiving (in the MQTT callback: nothing awaits here) -------------------------------
@@ -460,6 +478,7 @@ class RulesEngine:
         if rules.changed:
             rules.changed = False
             self._dirty.add(topic.device_id)
+        self._watch(topic.device_id, rules, heard=True)
         for change in changes:
             self._enqueue(topic.device_id, str(topic.kind), change)
 
@@ -490,14 +509,29 @@ class RulesEngine:
         if rules.changed:
             rules.changed = False
             self._dirty.add(topic.device_id)
+        self._watch(topic.device_id, rules, heard=True)
         for change in changes:
             self._enqueue(topic.device_id, str(topic.kind), change)
+
+    def _watch(self, device_id: str, rules: DeviceRules, *, heard: bool = False) -> None:
+        """Keep what a tick visits up to date after ``rules`` changed; ``heard``: a message of
+        the device was just taken (it goes to the end of the order last heard)."""
+        if rules.waits_on_time():
+            self._waiting.add(device_id)
+        else:
+            self._waiting.discard(device_id)
+        if not rules.can_fall_silent():
+            self._by_heard.pop(device_id, None)
+        elif heard:
+            self._by_heard[device_id] = None
+            self._by_heard.move_to_end(device_id)
 
     def _enqueue(self, device_id: str, kind: str, change: Change) -> None:
         self._enqueued += 1
         if change.type in _CALLS:
             self._calls_enqueued += 1
             self._calls.put_nowait((device_id, kind, change))
+            self._calls_judged.append(self._loop.time())
         else:
             self._changes.put_nowait((device_id, kind, change))
         self._change_ready.set()
@@ -519,6 +553,7 @@ class RulesEngine:
             for change in changes:
                 self._enqueue(device_id, str(profile.kind), change)
             self._dirty.add(device_id)
+            self._watch(device_id, rules)
 
     def closed_by_operator(self, alarm: Alarm) -> None:
         """An operator closed the incident and with it the alarm (already committed: an error
@@ -534,6 +569,7 @@ class RulesEngine:
                       alarm.id, type(exc).__name__, exc)
             return
         self._dirty.add(alarm.device_id)
+        self._watch(alarm.device_id, rules)
 
     # --- alarm changes, one transaction each, in order ----------------------------------------
 
@@ -543,6 +579,8 @@ class RulesEngine:
             if not self._calls.empty():
                 device_id, kind, change = self._calls.get_nowait()
                 call = True
+                started = self._loop.time()
+                self.metrics.call_wait.observe(started - self._calls_judged.popleft())
             elif not self._changes.empty():
                 device_id, kind, change = self._changes.get_nowait()
                 call = False
@@ -568,6 +606,7 @@ class RulesEngine:
             self._committed += 1
             if call:
                 self._calls_committed += 1
+                self.metrics.call_commit.observe(self._loop.time() - started)
             self._progress.set()
 
     async def _refused(self, device_id: str, kind: str, change: Change, exc: Exception) -> None:
@@ -747,10 +786,24 @@ class RulesEngine:
         return now - self._hearing_since >= limit
 
     def tick(self, now: float) -> None:
-        """Time passing (``now`` on the engine's clock) for every device; one device's error is
-        logged and skips only that device."""
+        """Time passing (``now`` on the engine's clock) for every device it can change: those
+        waiting on time, and (while the engine hears the present) those quiet for the silence
+        limit. One device's error is logged and skips only that device."""
         current = self.hears_the_present(now)
-        for device_id, rules in list(self.devices.items()):
+        due = dict.fromkeys(self._waiting)
+        if current:
+            limit, by_heard, devices = self.settings.rules_silent_after_s, self._by_heard, self.devices
+            while by_heard:
+                device_id = next(iter(by_heard))
+                quiet = devices.get(device_id)
+                if quiet is not None and now - quiet.last_arrival < limit:
+                    break
+                del by_heard[device_id]
+                due[device_id] = None
+        for device_id in due:
+            rules = self.devices.get(device_id)
+            if rules is None:
+                continue
             try:
                 changes = rules.tick(now, current=current)
             except Exception as exc:  # one device never stops the others' clocks
@@ -760,5 +813,6 @@ class RulesEngine:
             if rules.changed:
                 rules.changed = False
                 self._dirty.add(device_id)
+            self._watch(device_id, rules)
             for change in changes:
                 self._enqueue(device_id, str(rules.profile.kind), change)

@@ -484,13 +484,25 @@ class DeviceRules:
             at = self.device_now(arrival_now) if self.last_ts > -_INF else arrival_now
             changes += self._raise(AlarmType.SILENT, Source.CONNECTIVITY, at,
                                    {"trigger": f"nothing heard for {quiet:.0f} s"})
-        if self.last_ts == -_INF and self.event_ts == -_INF:
-            return changes
-        if not (self.raise_since or self.button_at is not None
-                or (self.open and not self.open.keys().isdisjoint(self.clear_since))
-                or (self.stuck is not None and not self.stuck_judged)):
-            return changes  # nothing waits on time (``evaluate`` would find nothing): most devices, most ticks
+        if not self.waits_on_time():
+            return changes  # ``evaluate`` would find nothing: most devices, most ticks
         return changes + self.evaluate(self.device_now(arrival_now) if current else self.frame_ts)
+
+    def waits_on_time(self) -> bool:
+        """Whether time passing alone can change an alarm other than silence: a condition waits
+        on its minimum duration, a button press on its lapse, an open alarm on its clearing
+        hysteresis, a stuck car on its entrapment window. A device for which it is false needs
+        no tick but for silence (``can_fall_silent``)."""
+        if self.last_ts == -_INF and self.event_ts == -_INF:
+            return False
+        return bool(self.raise_since or self.button_at is not None
+                    or (self.open and not self.open.keys().isdisjoint(self.clear_since))
+                    or (self.stuck is not None and not self.stuck_judged))
+
+    def can_fall_silent(self) -> bool:
+        """Whether a tick ``silent_after_s`` after the newest message would raise ``silent``:
+        heard from, and neither offline nor reported silent already."""
+        return self.last_arrival > -_INF and not self.offline and not self.silent_reported
 
     def update_profile(self, profile: DeviceProfile) -> list[Change]:
         """The register changed (an inspection recorded, a unit stopped, other thresholds or

@@ -34,10 +34,12 @@ def _ingest(settings: Settings, _: argparse.Namespace) -> int:
 
 def _alerts(settings: Settings, _: argparse.Namespace) -> int:
     from alerts.service import AlertsService
+    from semon.heap import with_frozen_heap
 
     if (urls := _service_urls(settings, "alerts")) is None:
         return 2
-    run(AlertsService(settings, *urls).run)
+    service = AlertsService(settings, *urls)
+    run(lambda: with_frozen_heap(service.run))
     return 0
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from semon.heap import freeze_periodically, heap_metrics
 from semon.settings import Settings
 from semon.stack.process import write_private
 from semon.supervise import Supervisor
@@ -194,6 +195,9 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
                                supervisor=supervisor, roles=frozenset({name}))
         if name == "rules":
             supervisor.registry.include(lambda: alerts.registry)
+            heap = heap_metrics()
+            supervisor.registry.include(lambda: heap)
+            supervisor.start("heap", freeze_periodically)  # the fleet's state out of the collector's walks
         supervisor.start("alerts", alerts.run)
         return _Started(alerts.ready.wait, lambda: alerts.api_port)
     if name == "city":

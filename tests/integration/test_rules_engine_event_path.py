@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -76,8 +77,19 @@ async def engine_running(mqtt_url: str, database_url: str) -> AsyncIterator[Thro
             yield engine
         finally:
             task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=30)
+            if not done:  # say where it hangs, and let whatever the test raised be seen
+                raise AssertionError("the engine did not stop within 30 s of its cancellation:\n" + stacks())
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def stacks() -> str:
+    out = io.StringIO()
+    for t in asyncio.all_tasks():
+        out.write(f"--- {t.get_name()}\n")
+        t.print_stack(limit=20, file=out)
+    return out.getvalue()
 
 
 def backlog(now_ms: int) -> list[tuple[str, bytes]]:
@@ -126,7 +138,10 @@ async def drained(engine: RulesEngine, timeout: float = 120) -> None:
                 r.last_frame_seq == (15 if r.device_id == TRAPPED else FRAMES) for r in rules if r is not None):
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(f"backlog not drained: {engine.messages} messages judged")
+    behind = {r.device_id: (r.last_frame_seq, r.last_seq) for r in rules if r is not None and r.last_frame_seq != (
+        15 if r.device_id == TRAPPED else FRAMES)}
+    raise AssertionError(f"backlog not drained: {engine.messages} messages judged; behind (frame seq, seq): {behind}, "
+                         f"missing: {sum(r is None for r in rules)}")
 
 
 async def test_a_call_for_help_is_committed_ahead_of_a_telemetry_backlog_and_never_twice(
