@@ -277,7 +277,8 @@ async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> l
         connected = asyncio.Event()
         watcher = asyncio.create_task(_watch(http, system.api_url, arrivals, connected), name="bench-live")
         try:
-            await asyncio.wait_for(connected.wait(), 30)
+            async with asyncio.timeout(30):
+                await connected.wait()
             common: dict[str, Any] = {"system": "running" if system.running else "started",
                                          "duration_s": options.duration, "entrapments": options.entrapments}
             for rate in options.rates:

@@ -671,7 +671,8 @@ class RulesEngine:
         of 500) and let a backlog build behind a broker that honours it."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._checkpoint_due.wait(), self.settings.rules_checkpoint_interval_s)
+                async with asyncio.timeout(self.settings.rules_checkpoint_interval_s):
+                    await self._checkpoint_due.wait()
             self._checkpoint_due.clear()
             await self.checkpoint()
 

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import resource
 import secrets
 import shutil
@@ -100,7 +101,7 @@ async def _wait_metrics(url: str, timeout: float = 60) -> None:
     while True:
         try:
             samples = await scrape(url)
-            if samples.get("semon_mqtt_connected") == 1:
+            if samples.get("semon_mqtt_connected", 0) >= 1:
                 return
         except aiohttp.ClientError:
             pass
@@ -110,8 +111,28 @@ async def _wait_metrics(url: str, timeout: float = 60) -> None:
 
 
 async def scrape(url: str) -> dict[str, float]:
+    """The ingester's samples at ``url``: a lone ingester's as they are; from `semon up`'s
+    metrics of all its parts, the ingest parts' (``part="ingest"`` or ``"ingest-N"``), that label
+    taken out and the processes' values added up."""
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
-        return parse_text(await resp.text())
+        return ingest_samples(parse_text(await resp.text()))
+
+
+_PART_LABEL = re.compile(r'part="([^"]*)",?')
+
+
+def ingest_samples(samples: dict[str, float]) -> dict[str, float]:
+    """See :func:`scrape`."""
+    if not any("part=" in key for key in samples):
+        return samples
+    out: dict[str, float] = {}
+    for key, value in samples.items():
+        found = _PART_LABEL.search(key)
+        if found is None or not (found[1] == "ingest" or found[1].startswith("ingest-")):
+            continue
+        bare = (key[:found.start()] + key[found.end():]).replace("{}", "").replace(",}", "}")
+        out[bare] = out.get(bare, 0.0) + value
+    return out
 
 
 def histogram_quantile(q: float, before: dict[str, float], after: dict[str, float], name: str) -> float:
@@ -287,7 +308,8 @@ async def _c_pipe_run(database_url: str, options: BenchOptions, binaries: dict[s
         # Sampled at the end of the load, while the pipe still runs (its CPU time in full below).
         processes = await asyncio.to_thread(watch.report)
         try:
-            code = await asyncio.wait_for(writer.wait(), options.drain_timeout)
+            async with asyncio.timeout(options.drain_timeout):
+                code = await writer.wait()
         except TimeoutError:
             code = None
         done = time.time()

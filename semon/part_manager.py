@@ -439,7 +439,8 @@ class PartManager:
                         break
                 self._proc.send_signal(signal.SIGTERM)  # stops whatever still runs, then exits
                 try:
-                    await asyncio.wait_for(self._proc.wait(), self.options.stopwaitsecs + 10)
+                    async with asyncio.timeout(self.options.stopwaitsecs + 10):
+                        await self._proc.wait()
                 except TimeoutError:
                     self._proc.kill()
                     await self._proc.wait()

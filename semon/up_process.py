@@ -31,14 +31,16 @@ async def semon_up_process(settings: dict[str, str], *, prefix: str = "semon-up-
                                                 stdout=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None
-        await asyncio.wait_for(proc.stdout.readuntil(BANNER_END), start_timeout)
+        async with asyncio.timeout(start_timeout):
+            await proc.stdout.readuntil(BANNER_END)
         state: dict[str, Any] = json.loads((root / "running.json").read_text())
         yield state
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
             try:
-                await asyncio.wait_for(proc.wait(), 60)
+                async with asyncio.timeout(60):
+                    await proc.wait()
             except TimeoutError:
                 proc.kill()
                 await proc.wait()

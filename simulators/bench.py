@@ -235,7 +235,8 @@ async def edge_broker(main_url: str, data_dir: Path) -> AsyncIterator[tuple[str,
         if proc.returncode is None:
             proc.terminate()
             try:
-                await asyncio.wait_for(proc.wait(), 15)
+                async with asyncio.timeout(15):
+                    await proc.wait()
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
@@ -309,7 +310,8 @@ class _Worker:
 
     async def line(self, timeout: float) -> dict[str, Any]:
         assert self.proc.stdout is not None
-        raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        async with asyncio.timeout(timeout):
+            raw = await self.proc.stdout.readline()
         if not raw:
             raise RuntimeError(f"simulator process {self.proc.pid} ended (exit {await self.proc.wait()})")
         data: dict[str, Any] = json.loads(raw)

@@ -122,7 +122,8 @@ class Fleet:
             delay = min(self.clock.wall_delay(upcoming), 3600.0)  # also keeps far timers in range
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(delay, _MIN_SLEEP_S))
+                async with asyncio.timeout(max(delay, _MIN_SLEEP_S)):
+                    await self._wake.wait()
 
     def _dispatch(self, out: list[Output], now: float) -> None:
         stats = self.stats

@@ -213,7 +213,8 @@ class DeviceLink:
         online = await self._connect_until_up(self._epoch)
         if online is not None:
             with contextlib.suppress(ConnectionLost, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(online), ack_timeout)
+                async with asyncio.timeout(ack_timeout):
+                    await asyncio.shield(online)
 
     def drop(self) -> None:
         """Lose the connection without DISCONNECT (the broker publishes the Last Will) and stay
@@ -265,13 +266,15 @@ class DeviceLink:
         if self._backlog or self._inflight:
             self._settled = self._loop.create_future()
             try:
-                await asyncio.wait_for(asyncio.shield(self._settled), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._settled)
             except TimeoutError:
                 log.warning("link %s: %d messages unacknowledged at close",
                             self.device_id, len(self._backlog) + len(self._inflight))
         self._client = None
         try:
-            await asyncio.wait_for(client.disconnect(), timeout)
+            async with asyncio.timeout(timeout):
+                await client.disconnect()
         except (TimeoutError, ConnectionLost, OSError):
             client.abort()
 

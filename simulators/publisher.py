@@ -107,6 +107,7 @@ class ReliablePublisher:
     async def close(self) -> None:
         if self._client is not None:
             try:
-                await asyncio.wait_for(self._client.disconnect(), 5)
+                async with asyncio.timeout(5):
+                    await self._client.disconnect()
             except (TimeoutError, ConnectionLost, OSError):
                 self._client.abort()

@@ -176,17 +176,16 @@ class MqttClient(asyncio.Protocol):
         else the address's. Raises ConnectRefused, ConnectionLost, OSError (ssl.SSLError for a
         certificate that does not verify) or TimeoutError."""
         context = address.ssl_context()
-        await asyncio.wait_for(
-            self._loop.create_connection(lambda: self, address.host, address.port, ssl=context,
-                                         server_hostname=address.host if context else None),
-            timeout,
-        )
+        async with asyncio.timeout(timeout):
+            await self._loop.create_connection(lambda: self, address.host, address.port, ssl=context,
+                                               server_hostname=address.host if context else None)
         assert self._transport is not None
         options = self.options
         if options.username is None and address.username is not None:
             options = replace(options, username=address.username, password=address.password)
         self._transport.write(encode_connect(options))
-        connack = await asyncio.wait_for(asyncio.shield(self._connack), timeout)
+        async with asyncio.timeout(timeout):
+            connack = await asyncio.shield(self._connack)
         if connack.reason_code >= 0x80:
             self._transport.close()
             raise ConnectRefused(connack.reason_code)
@@ -379,7 +378,8 @@ class MqttClient(asyncio.Protocol):
         fut: asyncio.Future[list[int]] = self._loop.create_future()
         self._suback[packet_id] = fut
         self._write(encode_subscribe(packet_id, filters))
-        codes = await asyncio.wait_for(fut, timeout)
+        async with asyncio.timeout(timeout):
+            codes = await fut
         if any(c >= 0x80 for c in codes):
             raise MqttError(f"subscription refused: {codes}")
         return codes

@@ -162,12 +162,14 @@ class PahoSession:
                 await loop.run_in_executor(None, functools.partial(
                     client.connect, self.address.host, self.address.port, o.keepalive, clean_start=o.clean_start,
                     properties=props))
-                session_present = await asyncio.wait_for(asyncio.shield(connack), 10)
+                async with asyncio.timeout(10):
+                    session_present = await asyncio.shield(connack)
                 if self._on_connected is not None:
                     self._on_connected(generation, session_present)
                 if self.subscriptions:
                     client.subscribe(self.subscriptions)
-                    await asyncio.wait_for(asyncio.shield(suback), 10)
+                    async with asyncio.timeout(10):
+                        await asyncio.shield(suback)
             except (OSError, TimeoutError, ValueError) as exc:
                 await self._drop(client)
                 delay = self._backoff.next_delay()

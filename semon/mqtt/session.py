@@ -99,7 +99,8 @@ class MqttSession:
 
     async def _close(self, client: MqttClient) -> None:
         try:
-            await asyncio.wait_for(client.disconnect(), 5)
+            async with asyncio.timeout(5):
+                await client.disconnect()
         except (TimeoutError, ConnectionLost, OSError):
             client.abort()
 

@@ -107,7 +107,8 @@ async def stop_process(proc: asyncio.subprocess.Process, sig: int, timeout: floa
         return
     proc.send_signal(sig)
     try:
-        await asyncio.wait_for(proc.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await proc.wait()
     except TimeoutError:
         proc.kill()
         await proc.wait()
@@ -252,7 +253,8 @@ async def wait_gone(pid: int, timeout: float) -> bool:
 
     loop.add_reader(pidfd, readable)
     try:
-        await asyncio.wait_for(exited, timeout)
+        async with asyncio.timeout(timeout):
+            await exited
         return True
     except TimeoutError:
         return not _alive(pid)

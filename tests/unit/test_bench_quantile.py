@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ingest.bench import histogram_quantile
+from ingest.bench import histogram_quantile, ingest_samples
 from semon.metrics import Histogram, exponential_buckets, parse_text
 
 NAME = "semon_ingest_lag_seconds"
@@ -103,3 +103,23 @@ def test_on_scrapes_of_a_real_histogram() -> None:
     assert lo < histogram_quantile(0.99, before, after, NAME) <= hi
     lo, hi = bucket_of(0.2000)
     assert lo < histogram_quantile(1.0, before, after, NAME) <= hi
+
+
+def test_semon_ups_metrics_of_every_part_give_the_ingest_parts_figures_added_up() -> None:
+    """`semon up` labels each part's samples with ``part``: the benchmark reads the ingest
+    processes' lag and memory from them (they were missing, printed as null)."""
+    lag = {f'{NAME}_bucket{{part="{part}",le="{le}"}}': float(n)
+           for part, counts in (("ingest", (1, 2, 3, 3)), ("ingest-2", (0, 1, 1, 2)))
+           for le, n in zip(BOUNDS, counts, strict=True)}
+    samples = {**lag, 'process_resident_memory_bytes{part="ingest"}': 100.0,
+               'process_resident_memory_bytes{part="ingest-2"}': 50.0,
+               'process_resident_memory_bytes{part="rules"}': 999.0, 'semon_part_up{part="rules"}': 1.0}
+    got = ingest_samples(samples)
+    assert got["process_resident_memory_bytes"] == 150.0
+    assert [got[key(le)] for le in BOUNDS] == [1.0, 3.0, 4.0, 5.0]
+    assert not any("rules" in k or "part=" in k for k in got)
+    assert histogram_quantile(0.5, {}, got, NAME) > 0
+
+
+def test_a_lone_ingesters_metrics_are_read_as_they_are() -> None:
+    assert ingest_samples(AFTER) is AFTER
