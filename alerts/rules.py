@@ -63,10 +63,6 @@ class RuleSettings:
     # How far device time may run ahead of the engine's clock at arrival. A correct clock is
     # never ahead (a message arrives after it was stamped); this covers clock error only.
     clock_tolerance_s: float = 2.0
-    # The longest a device waits between two messages: one frame every 5 s while idle
-    # (docs/protocol.md section 3, "Rate"). Consecutive messages further apart in device time
-    # than this (per seq between them) and not as far apart at the engine are a clock step.
-    frame_period_s: float = 5.0
     # How far below the highest seq taken a message is still late, not a restarted counter.
     reorder_window: int = 32
     code_table: str = DEFAULT_TABLE  # the code table of devices whose profile names none
@@ -306,17 +302,20 @@ class DeviceRules:
         return Order.NEW, at
 
     def _leaps(self, at: float, seq: int, arrival: float) -> bool:
-        """Whether device time leaps ahead of the next message of the session by more than the
-        device can have waited between them (``frame_period_s`` per ``seq``, docs/protocol.md
-        section 3) when the engine did not see that time pass: a clock corrected forward, seen
-        in a burst (a restart's replay, a backlog) before the engine could learn the clock's
-        delay from messages received at their pace. Across it device time then advances by the
-        engine's time only: a condition may mature later, never earlier."""
+        """Whether device time leaps ahead of the next message of the session by more than a
+        device that is not silent can have waited between them (``silent_after_s`` per ``seq``:
+        one quiet longer is reported ``silent``) when the engine did not see that time pass: a
+        clock corrected forward, seen in a burst (a restart's replay, a backlog) before the
+        engine could learn the clock's delay from messages received at their pace. Across it
+        device time then advances by the engine's time only: a condition may mature later,
+        never earlier. Gaps up to the silence limit are taken as time passing: a device that
+        reports every 8 s and sends what it kept through an outage at once is measured by its
+        own clock."""
         if self.last_seq < 0 or seq <= self.last_seq:
             return False
         gain = at - self.last_ts
         tolerance = self.settings.clock_tolerance_s
-        return (gain > (seq - self.last_seq) * self.settings.frame_period_s + tolerance
+        return (gain > (seq - self.last_seq) * self.settings.silent_after_s + tolerance
                 and gain > arrival - self.last_heard + tolerance)
 
     def _restart(self) -> None:

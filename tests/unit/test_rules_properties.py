@@ -754,6 +754,17 @@ def test_frames_replayed_at_once_at_their_period_still_measure_the_stop() -> Non
     assert [(c.raised, c.at - T0) for _, c in run.raised(AlarmType.ENTRAPMENT)] == [(True, 16.0)]
 
 
+def test_a_device_that_reports_every_8_s_and_sends_its_backlog_at_once_is_measured_by_its_clock() -> None:
+    """A device slower than the protocol's idle rate (every 8 s, under the silence limit) whose
+    frames of a stuck car come at once, first heard that way (after an outage of the device or
+    of the engine): the entrapment is raised as the frames arrive, at the time they say, not a
+    window later."""
+    plan = [(Sent(t, seq, t, CarState().between_floors(passenger=True)), 60.0) for seq, t in
+            enumerate((0.0, 8.0, 16.0), start=1)]
+    run = play(plan)
+    assert [(at, c.at - T0) for at, c in run.raised(AlarmType.ENTRAPMENT)] == [(60.0, 15.0)]
+
+
 def test_a_restart_replaying_an_entrapment_raised_and_cleared_since_the_checkpoint_raises_nothing() -> None:
     """The engine commits alarm changes before it writes the rule state: after a crash between
     the two, the broker redelivers what the stored state has not seen. An entrapment raised and
