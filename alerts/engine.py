@@ -246,7 +246,7 @@ class RulesEngine:
         # fall silent in the order last heard (the quietest first: a tick stops at the first
         # heard within the silence limit).
         self._waiting: set[str] = set()
-        self._by_heard: OrderedDict[str, None] = OrderedDict()
+        self._by_heard: OrderedDict[str, float] = OrderedDict()  # device: its last_arrival
         self._enqueued = 0
         self._committed = 0
         self._progress = asyncio.Event()
@@ -522,8 +522,10 @@ class RulesEngine:
             self._waiting.discard(device_id)
         if not rules.can_fall_silent():
             self._by_heard.pop(device_id, None)
-        elif heard:
-            self._by_heard[device_id] = None
+        elif heard and self._by_heard.get(device_id) != rules.last_arrival:
+            # Only a sign of life moves it: a duplicate, a stale status or a retained one
+            # replayed leaves the device where its last arrival puts it.
+            self._by_heard[device_id] = rules.last_arrival
             self._by_heard.move_to_end(device_id)
 
     def _enqueue(self, device_id: str, kind: str, change: Change) -> None:

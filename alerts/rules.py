@@ -283,7 +283,7 @@ class DeviceRules:
             # the frame it follows): jitter, not a step of the clock. It takes the newest time.
             self.last_seq = seq
             return Order.NEW, self.last_ts
-        if at <= self.last_ts or at > ceiling or self._leaps(at, seq, arrival):
+        if at <= self.last_ts or at > ceiling or self._leaps(ts, at, seq, arrival):
             # The clock stepped back or stands still, or gained on the engine's clock (ahead of
             # it, or jumped forward from behind): across the step, the time that passed at the
             # engine stands in for the device's.
@@ -301,7 +301,7 @@ class DeviceRules:
         self.last_seq, self.last_ts, self.last_heard = seq, at, arrival
         return Order.NEW, at
 
-    def _leaps(self, at: float, seq: int, arrival: float) -> bool:
+    def _leaps(self, ts: float, at: float, seq: int, arrival: float) -> bool:
         """Whether device time leaps ahead of the next message of the session by more than a
         device that is not silent can have waited between them (``silent_after_s`` per ``seq``:
         one quiet longer is reported ``silent``) when the engine did not see that time pass: a
@@ -310,13 +310,27 @@ class DeviceRules:
         device time then advances by the engine's time only: a condition may mature later,
         never earlier. Gaps up to the silence limit are taken as time passing: a device that
         reports every 8 s and sends what it kept through an outage at once is measured by its
-        own clock."""
-        if self.last_seq < 0 or seq <= self.last_seq:
+        own clock. The gap is from the newest message sent before: the last frame, or an event
+        sent after it (events carry stamps, not the stream's clock). The first message of a
+        restarted counter is taken as the next one (a reboot is when clocks are put right)."""
+        if self.last_ts == -_INF or (self.last_seq >= 0 and seq <= self.last_seq):
             return False
-        gain = at - self.last_ts
         tolerance = self.settings.clock_tolerance_s
-        return (gain > (seq - self.last_seq) * self.settings.silent_after_s + tolerance
-                and gain > arrival - self.last_heard + tolerance)
+        if at - self.last_ts <= arrival - self.last_heard + tolerance:
+            return False  # the engine saw that time pass
+        limit = self.settings.silent_after_s
+        if self.last_seq < 0:  # the first of a restarted counter: as if the next message
+            return at - self.last_ts > limit + tolerance
+        if at - self.last_ts > (seq - self.last_seq) * limit + tolerance:
+            return True
+        if seq - self.last_seq == 1:
+            return False
+        # Events sent in between carry their own stamps: the gap is from the newest of them.
+        between = [s for s in self.recent if self.last_seq < s < seq]
+        if not between:
+            return False
+        newest = max(between)
+        return ts - self.recent[newest] > (seq - newest) * limit + tolerance
 
     def _restart(self) -> None:
         """The device restarted its counter: a new session of the stream."""
@@ -494,9 +508,12 @@ class DeviceRules:
         no tick but for silence (``can_fall_silent``)."""
         if self.last_ts == -_INF and self.event_ts == -_INF:
             return False
+        # A stuck car matures by time only with presence detections to count (``_trapped_at``):
+        # a car parked at a landing with its doors closed and nobody seen waits for nothing.
         return bool(self.raise_since or self.button_at is not None
                     or (self.open and not self.open.keys().isdisjoint(self.clear_since))
-                    or (self.stuck is not None and not self.stuck_judged))
+                    or (self.stuck is not None and not self.stuck_judged
+                        and (self.detections or self.entrapment.min_detections <= 0)))
 
     def can_fall_silent(self) -> bool:
         """Whether a tick ``silent_after_s`` after the newest message would raise ``silent``:
@@ -708,7 +725,9 @@ class DeviceRules:
             if (source is Source.TELEMETRY or at_once) and now - since >= wait:
                 changes += self._clear(alarm, since + wait, "condition gone")
         changes += self._entrapment(now)
-        if (self.button_at is not None and AlarmType.ALARM_BUTTON in self.open
+        # A press judged ahead of frames sent before it waits for them: they may show the stuck
+        # car that makes it an entrapment (``_button_promoted``), which a lapse would lose.
+        if (self.button_at is not None and AlarmType.ALARM_BUTTON in self.open and not self.press_pending
                 and now - self.button_at >= self.settings.alarm_button_ttl_s):
             lapsed, self.button_at = self.button_at + self.settings.alarm_button_ttl_s, None
             changes += self._clear(AlarmType.ALARM_BUTTON, lapsed, "lapsed")

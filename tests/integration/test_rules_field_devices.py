@@ -307,9 +307,15 @@ async def test_the_button_in_a_stuck_car_is_an_entrapment_that_does_not_lapse(
         idle_rows = await until(lapsed, "the idle car's button alarm to lapse")
         await asyncio.sleep(6)  # real time too: the lapse would have passed on the engine's clock
         stuck_rows = await alarms(database_url, "E-FIELD-5")
-    assert [(t, state, source) for t, state, source, *_ in stuck_rows] == [("entrapment", "open", "code")]
-    assert stuck_rows[0][6]["trigger"] == "alarm button (car stopped outside the door zone)"
-    assert ms_of(stuck_rows[0][3]) == stuck.ms(3)
+    entrapment = [row for row in stuck_rows if row[0] == "entrapment"]
+    assert [(t, state, source) for t, state, source, *_ in entrapment] == [("entrapment", "open", "code")]
+    assert entrapment[0][6]["trigger"] == "alarm button (car stopped outside the door zone)"
+    assert ms_of(entrapment[0][3]) == stuck.ms(3)
+    # The press has a path of its own (docs/alerts.md, "The alarm path"): when it overtakes the
+    # frames of the stop, it is a button alarm until they come, and then the entrapment. Either
+    # way no lapse, and one incident.
+    others = [(t, state, reason) for t, state, _s, _r, _c, reason, _d in stuck_rows if t != "entrapment"]
+    assert others in ([], [("alarm_button", "cleared", "an entrapment now")])
     assert await incidents(database_url, "E-FIELD-5") == [("raised", "entrapment")]
     assert [(t, state, reason) for t, state, _s, _r, _c, reason, _d in idle_rows] == [
         ("alarm_button", "cleared", "lapsed")]

@@ -29,7 +29,10 @@ SETTINGS = Settings()
 class Step:
     device: int
     wait: float  # seconds passing before it (ticks every second in between)
-    what: str  # "frame", "event", "online", "offline", "shutdown"
+    # "frame", "event", "online", "offline", "shutdown"; or no sign of life: "again" (the
+    # device's last frame once more), "stale" (an ``online`` stamped an hour back), "retained"
+    # (its retained ``online`` replayed by the broker)
+    what: str
     stuck: bool = False  # a frame: stopped between floors, doors closed
     passenger: bool = False
     code: int = 11
@@ -39,7 +42,8 @@ steps = st.lists(st.builds(
     Step,
     device=st.integers(0, DEVICES - 1),
     wait=st.sampled_from([0.0, 0.4, 1.0, 3.0, 7.0, 16.0, 40.0]),
-    what=st.sampled_from(["frame", "frame", "frame", "event", "online", "offline", "shutdown"]),
+    what=st.sampled_from(["frame", "frame", "frame", "event", "online", "offline", "shutdown", "again", "stale",
+                          "retained"]),
     stuck=st.booleans(), passenger=st.booleans(), code=st.sampled_from([11, 90, 5, 40, 8])), max_size=40)
 
 
@@ -81,6 +85,7 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
     out_engine: list[list[Key]] = []
     out_reference: list[list[Key]] = []
     seqs = [0] * DEVICES
+    last_frame: dict[int, tuple[str, bytes]] = {}
     next_tick = clock[0] + 1.0
 
     def flush() -> None:
@@ -99,9 +104,22 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
             flush()
             next_tick += 1.0
         clock[0] = target
-        seqs[step.device] += 1
-        topic, body = payload(step, seqs[step.device], int(clock[0] * 1000) - 50)
-        engine._judge(Message(topic, body, 1, False, False, 1))
+        retain = step.what == "retained"
+        if step.what == "again":
+            if step.device not in last_frame:
+                continue
+            topic, body = last_frame[step.device]
+        elif step.what == "stale":
+            topic = f"se/elevator/E-TICK-{step.device}/status"
+            body = orjson.dumps({"state": "online", "ts": int(clock[0] * 1000) - 3_600_000})
+        elif retain:
+            topic, body = f"se/elevator/E-TICK-{step.device}/status", b"online"
+        else:
+            seqs[step.device] += 1
+            topic, body = payload(step, seqs[step.device], int(clock[0] * 1000) - 50)
+            if step.what == "frame":
+                last_frame[step.device] = topic, body
+        engine._judge(Message(topic, body, 1, retain, False, 1))
         result = decode_for_rules(topic, body, datetime.now(UTC), SETTINGS.decode_limits())
         assert isinstance(result, Decoded), result
         device_id = result.topic.device_id
@@ -113,7 +131,8 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
             changes = r.on_event(p.ts.timestamp(), p.seq, p.code, clock[0])
         else:
             assert isinstance(p, StatusMessage)
-            changes = r.on_status(p.state == "online", None, clock[0], orderly=p.reason == "shutdown")
+            at = p.ts.timestamp() if p.ts is not None else None
+            changes = r.on_status(p.state == "online", at, clock[0], orderly=p.reason == "shutdown", retained=retain)
         mine.extend(key(device_id, c) for c in changes)
         flush()
     for _ in range(30):  # then quiet: silence, lapses and windows come due
@@ -126,7 +145,7 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
     return out_engine, out_reference
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(steps)
 def test_a_tick_of_the_devices_due_gives_what_a_tick_of_every_device_gives(history: list[Step]) -> None:
     note(str(history))
@@ -140,3 +159,16 @@ def test_a_quiet_device_falls_silent_on_time_and_a_signed_off_one_does_not() -> 
     assert engine == reference
     raised = [c for tick in engine for c in tick if c[1] and c[2] == "silent"]
     assert [c[0] for c in raised] == ["E-TICK-0"]
+
+
+def test_messages_that_are_no_sign_of_life_do_not_keep_a_device_from_falling_silent() -> None:
+    """A device heard once, then only resending that frame, an ``online`` stamped an hour back
+    or its retained ``online`` replayed, while others report: silent at 15 s all the same."""
+    for noise in ("again", "stale", "retained"):
+        history = [Step(0, 0.0, "frame"), Step(1, 0.0, "frame")]
+        for _ in range(20):
+            history += [Step(1, 1.0, "frame"), Step(0, 0.0, noise)]
+        engine, reference = asyncio.run(both(history))
+        assert engine == reference
+        silent = [c[0] for tick in engine for c in tick if c[1] and c[2] == "silent"]
+        assert silent[0] == "E-TICK-0", noise  # while the other still reports (it falls silent after)

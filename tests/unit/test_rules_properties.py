@@ -862,3 +862,72 @@ def test_an_idle_cars_button_alarm_does_not_become_an_entrapment_at_a_later_shor
     d.frame(40, door_locked=False, passenger=True)
     d.frame(43, door_locked=False, passenger=False)
     assert [alarm for raised, alarm, _ in d.log() if raised] == ["alarm_button"]  # and no entrapment
+
+
+def test_a_press_ahead_of_its_frames_does_not_lapse_before_they_come() -> None:
+    """The button pressed in a car stuck between floors, nobody detected, the press delivered
+    at once and the frames sent before it held up longer than the button's lapse (a telemetry
+    backlog): the minor alarm judged on the old state must wait for them, not lapse, so that the
+    frames showing the stuck car make it the entrapment it is. Lapsed first, the press was lost:
+    a stuck car with nobody detected is a fault, not an entrapment."""
+    d = DriverDevice(settings=RuleSettings(alarm_button_ttl_s=5.0))
+    d.frame(0, seq=1, **RUNNING)
+    d.event(3, 90, seq=4, arrival=3.01)  # the press, ahead of seq 2 and 3
+    for t in range(4, 30):
+        d.tick(t)  # the backlog holds the frames for 26 s, more than the lapse
+    d.frame(1, seq=2, arrival=30, door_zone=False)  # stopped between floors, nobody detected
+    d.frame(2, seq=3, arrival=30, door_zone=False)
+    d.frame(4, seq=5, arrival=30, door_zone=False)
+    entrapment = [(raised, at) for raised, alarm, at in d.log() if alarm == "entrapment"]
+    assert entrapment == [(True, 3.0)], d.log()
+    assert (False, "alarm_button", 8.0) not in d.log()  # not lapsed
+
+
+def _live_with_clock_behind(d: DriverDevice, behind: float, until: int, seq0: int = 0) -> None:
+    """Frames at their pace, the clock ``behind`` s behind from the first (its delay learned)."""
+    for t in range(until):
+        d.frame(t - behind, seq=seq0 + t + 1, arrival=t + 0.05, passenger=True, **RUNNING)
+
+
+STUCK: dict[str, Any] = {"door_zone": False, "passenger": True}
+
+
+def test_events_between_two_frames_do_not_hide_a_clock_step_in_a_burst() -> None:
+    """A clock 100 s behind put right during a 3 s stop between floors, the stop delivered in a
+    burst; between the two stopped frames the device sent 7 events stamped on the old clock.
+    The gap is counted from the newest of them, so the step is a step: no entrapment."""
+    d = DriverDevice()
+    _live_with_clock_behind(d, 100, 20)
+    d.frame(20 - 100, arrival=200, **STUCK)
+    for i in range(7):
+        d.event(20.2 + 0.1 * i - 100, 40, arrival=200)
+    d.frame(22, arrival=200, **STUCK)  # the clock put right by 100 s
+    d.frame(23, arrival=200, passenger=True, **RUNNING)
+    for t in range(201, 220):
+        d.tick(t)
+    assert [c for c in d.log() if c[1] == "entrapment"] == []
+
+
+def test_a_clock_put_right_as_the_device_reboots_in_a_burst_is_a_step() -> None:
+    """The device reboots during a 2 s stop between floors: its seq starts again and its clock,
+    100 s behind before, comes back right; the frames come in a burst. The first frame of the
+    new counter is checked as the next message: no entrapment."""
+    d = DriverDevice()
+    _live_with_clock_behind(d, 100, 20, seq0=1000)
+    d.frame(20 - 100, arrival=200, **STUCK)
+    d.frame(22, seq=0, arrival=200, **STUCK)
+    d.frame(23, seq=1, arrival=200, passenger=True, **RUNNING)
+    for t in range(201, 220):
+        d.tick(t)
+    assert [c for c in d.log() if c[1] == "entrapment"] == []
+
+
+def test_a_car_parked_with_its_doors_closed_and_nobody_seen_waits_on_no_tick() -> None:
+    """The most common state of a lift: time alone can raise nothing for it (an entrapment at a
+    landing needs a presence detection to count), so the engine's tick does not visit it."""
+    d = DriverDevice()
+    for t in range(0, 200, 5):
+        d.frame(t, door_locked=True, door_zone=True, passenger=False)
+    assert not d.rules.waits_on_time()
+    d.frame(201, door_locked=True, door_zone=True, passenger=True)  # someone inside: now it may mature
+    assert d.rules.waits_on_time()
