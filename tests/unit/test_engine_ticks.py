@@ -94,15 +94,19 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
         seen.clear()
         mine.clear()
 
+    def tick_both() -> None:
+        nonlocal next_tick
+        clock[0] = next_tick
+        engine.tick(clock[0])
+        for device_id, r in reference.items():
+            mine.extend(key(device_id, c) for c in r.tick(clock[0], current=True))
+        flush()
+        next_tick += 1.0
+
     for step in history:
         target = clock[0] + step.wait
         while next_tick <= target:
-            clock[0] = next_tick
-            engine.tick(clock[0])
-            for device_id, r in reference.items():
-                mine.extend(key(device_id, c) for c in r.tick(clock[0], current=True))
-            flush()
-            next_tick += 1.0
+            tick_both()
         clock[0] = target
         retain = step.what == "retained"
         if step.what == "again":
@@ -136,12 +140,7 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
         mine.extend(key(device_id, c) for c in changes)
         flush()
     for _ in range(30):  # then quiet: silence, lapses and windows come due
-        clock[0] = next_tick
-        engine.tick(clock[0])
-        for device_id, r in reference.items():
-            mine.extend(key(device_id, c) for c in r.tick(clock[0], current=True))
-        flush()
-        next_tick += 1.0
+        tick_both()
     return out_engine, out_reference
 
 
