@@ -7,15 +7,16 @@ the oldest walks every object that has lived long: in the rules engine, every de
 messages waiting in the engine's receive window live just long enough to reach that
 generation, so at 15,000 messages/s it is collected every few seconds. Measured in the rules
 part of `semon up` holding 111,000 devices: collections of 420-590 ms every 2.7 s, each holding
-every message and call for help back (docs/alerts.md, "Garbage collection").
+every message and call for help back (docs/alerts.md, "Pauses: ticks and garbage collection").
 
 ``gc.freeze`` (Python 3.7) moves every object alive to a permanent generation the collector no
 longer walks. Done every ``interval_s``, the oldest generation holds only what was promoted
 since the last freeze, so a collection walks that, not the fleet. Frozen objects are still
 freed by reference counting when their last reference goes; only garbage held in a reference
 cycle among them is never reclaimed. The engine's state holds no cycles
-(tests/unit/test_heap.py checks that judging messages leaves none), and each freeze's count is
-kept in ``semon_heap_frozen_objects`` so that a leak would show.
+(tests/unit/test_heap.py checks that judging messages leaves none); a lost broker connection
+leaves about 17 objects in cycles (its transport and socket), a few kilobytes per reconnect that
+a freeze keeps. ``semon_heap_frozen_objects`` shows the count, so that a leak would show.
 
 Only for a process's own entry point (`semon part rules`, `semon alerts`): freezing is
 process-wide."""
