@@ -221,8 +221,8 @@ class RulesEngine:
         # Calls for help (entrapment, the alarm button) have a lane of their own, written first:
         # an entrapment never waits behind a wave of offline alarms. Each alarm type keeps to one
         # lane, so each alarm's raise and clear stay in order.
-        self._calls: asyncio.Queue[tuple[str, str, Change]] = asyncio.Queue()
-        self._calls_judged: deque[float] = deque()  # when each call queued was judged (loop time)
+        # (device, kind, change, when it was judged on the loop's clock)
+        self._calls: asyncio.Queue[tuple[str, str, Change, float]] = asyncio.Queue()
         self._change_ready = asyncio.Event()
         self._calls_enqueued = self._calls_committed = 0
         # Judged, awaiting the checkpoint: (connection generation, packet id), per session.
@@ -532,8 +532,7 @@ class RulesEngine:
         self._enqueued += 1
         if change.type in _CALLS:
             self._calls_enqueued += 1
-            self._calls.put_nowait((device_id, kind, change))
-            self._calls_judged.append(self._loop.time())
+            self._calls.put_nowait((device_id, kind, change, self._loop.time()))
         else:
             self._changes.put_nowait((device_id, kind, change))
         self._change_ready.set()
@@ -579,10 +578,10 @@ class RulesEngine:
         backoff = self._backoff()
         while True:
             if not self._calls.empty():
-                device_id, kind, change = self._calls.get_nowait()
+                device_id, kind, change, judged = self._calls.get_nowait()
                 call = True
                 started = self._loop.time()
-                self.metrics.call_wait.observe(started - self._calls_judged.popleft())
+                self.metrics.call_wait.observe(started - judged)
             elif not self._changes.empty():
                 device_id, kind, change = self._changes.get_nowait()
                 call = False
