@@ -162,6 +162,7 @@ class MqttClient(asyncio.Protocol):
         self._ping_handle: asyncio.TimerHandle | None = None
         self._last_rx = self._loop.time()
         self._reading_paused = False
+        self._disconnecting = False  # DISCONNECT sent: the rest the broker sends is not dispatched
         self._paused = False
         self.connack_received = False
         self._inbound_max = options.maximum_packet_size or 268_435_460
@@ -198,9 +199,20 @@ class MqttClient(asyncio.Protocol):
         return connack
 
     async def disconnect(self) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(encode_disconnect())
-            self._transport.close()
+        """DISCONNECT, then wait until the connection is closed. Where the transport allows it
+        (plain TCP), only our side is shut and reading goes on until the broker closes: closing
+        the socket with bytes from the broker still unread makes the kernel reset the connection,
+        and the broker then drops what it had not read yet, our last PUBACKs among them (it
+        redelivered those messages on the next connection)."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(encode_disconnect())
+            if transport.can_write_eof():
+                self._disconnecting = True  # what still comes is read and dropped
+                self.resume_reading()
+                transport.write_eof()
+            else:
+                transport.close()
         await asyncio.shield(self.closed)
 
     def abort(self) -> None:
@@ -258,6 +270,8 @@ class MqttClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_rx = self._loop.time()  # any byte from the broker proves the connection alive
+        if self._disconnecting:
+            return
         buf = self._buf
         buf += data
         view = memoryview(buf)
