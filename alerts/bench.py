@@ -3,9 +3,12 @@ from the device's publish to its alarm arriving on the live stream (WebSocket).
 
 The system under test is what users run: the ``semon up`` that is running (``var/running.json``),
 its simulated city included; else a ``semon up`` started for the run, with the default city, in
-its own process. The load generator, the injecting device and the live-stream client run in this
-process, so publish and arrival share one clock. The live-stream client logs in as the demo
-operator (with the running system's demo password, or one this run chose for the one it started).
+its own process. The injecting device and the live-stream client run in this process, so publish
+and arrival share one clock. The background telemetry comes from a load generator in a process of
+its own (``simulators.loadgen.run_load_apart``), as a city's devices are not in the operator's
+browser: the probe's timestamps are never held up behind the generator's event loop. The
+live-stream client logs in as the demo operator (with the running system's demo password, or one
+this run chose for the one it started).
 
 ``--rate`` several times gives a latency curve (one JSON line per rate). ``--overload`` first
 measures the ingest capacity (a short run well above it: the stored rate), then offers twice that
@@ -40,7 +43,7 @@ from semon.settings import Settings
 from semon.stack import free_port
 from semon.up import demo_password, demo_password_path, read_running
 from semon.up_process import semon_up_process
-from simulators.loadgen import SIGN_OFF, LoadPlan, LoadResult, run_load
+from simulators.loadgen import SIGN_OFF, LoadPlan, LoadResult, run_load_apart
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +242,7 @@ async def _entrapments_under_load(system: System, arrivals: Arrivals, watch: Pro
     sent: dict[str, float] = {}
     await asyncio.to_thread(watch.start)
     plan = LoadPlan(rate, options.duration, _connections(rate), 10_000, load_prefix)
-    load_task = asyncio.create_task(run_load(BrokerAddress.from_url(system.mqtt_url), plan), name="bench-load")
+    load_task = asyncio.create_task(run_load_apart(BrokerAddress.from_url(system.mqtt_url), plan), name="bench-load")
     await _inject(system.mqtt_url, trap_prefix, options.entrapments, options.duration, sent)
     load = await load_task
     await arrivals.wait_for(sent, alarm_timeout)
@@ -253,12 +256,19 @@ async def ingest_capacity(system: System, options: AlertsBenchOptions) -> dict[s
     last message taken in), with the offered and achieved rates of the probe."""
     prefix = f"BENCHPROBE{secrets.token_hex(3).upper()}-"
     plan = LoadPlan(options.probe_rate, options.probe_duration, _connections(options.probe_rate), 10_000, prefix)
-    load = await run_load(BrokerAddress.from_url(system.mqtt_url), plan)
+    load = await run_load_apart(BrokerAddress.from_url(system.mqtt_url), plan)
     rows, distinct, last_in = await wait_stored(system.database_url, prefix, load.sent, options.backlog_timeout)
     stored_in = max(last_in - load.started, load.elapsed)
     return {"probe_offered_rate": options.probe_rate, "probe_achieved_rate": round(load.sent / load.elapsed, 1),
             "ingest_capacity": round(distinct / stored_in, 1), "probe_lost": load.sent - distinct,
             "probe_duplicates": rows - distinct}
+
+
+def _loadgen_cost(load: LoadResult) -> dict[str, float]:
+    """The load generator's CPU (its own process, gone before ``processes`` is sampled): what
+    the background load takes from the machine's cores, beside the system's."""
+    return {"loadgen_cpu_s": round(load.cpu_s, 2),
+            "loadgen_us_per_message": round(load.cpu_s / max(load.sent, 1) * 1e6, 1)}
 
 
 def _line(result: dict[str, Any]) -> None:
@@ -286,7 +296,7 @@ async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> l
                 result = {"mode": "rate", "offered_rate": rate,
                           "background_rate": round(run.load.sent / run.load.elapsed, 1),
                           **run.latency, **common, "settle_s": run.settle_s, "live_reconnects": arrivals.reconnects,
-                          "processes": run.processes}
+                          **_loadgen_cost(run.load), "processes": run.processes}
                 print(f"{options.entrapments} entrapments under {result['background_rate']}/s of telemetry",
                       file=sys.stderr)
                 _line(result)
@@ -320,7 +330,8 @@ async def _overload(system: System, arrivals: Arrivals, watch: ProcessWatch, opt
         "sent": run.load.sent, "stored": distinct, "lost": run.load.sent - distinct, "duplicates": rows - distinct,
         # From the last publish to the last of the run's messages taken into a committed batch.
         "drain_s": round(max(0.0, last_in - load_end), 1),
-        "settle_s": run.settle_s, "live_reconnects": arrivals.reconnects, "processes": run.processes,
+        "settle_s": run.settle_s, "live_reconnects": arrivals.reconnects, **_loadgen_cost(run.load),
+        "processes": run.processes,
     }
     _line(result)
     return result

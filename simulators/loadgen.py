@@ -1,9 +1,16 @@
 """Benchmark load: elevator telemetry at a precisely paced offered rate, from several
-publishing connections, cheap enough per message not to be the bottleneck."""
+publishing connections, cheap enough per message not to be the bottleneck.
+
+:func:`run_load` runs in the caller's event loop; :func:`run_load_apart` runs it in a process of
+its own (``python -m simulators.loadgen``), as the devices it stands for are not in the process
+that watches the system.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import sys
 import time
 from dataclasses import dataclass
 
@@ -11,6 +18,7 @@ import orjson
 
 from semon.mqtt.client import BrokerAddress
 from semon.protocol.topics import Channel, Kind, topic_for
+from semon.runner import configure_logging, run
 from simulators.publisher import ReliablePublisher
 
 _TICK_S = 0.005
@@ -121,3 +129,42 @@ async def run_load(address: BrokerAddress, plan: LoadPlan, *, signing_off: bool 
     for p in publishers:
         await p.close()
     return result
+
+
+async def run_load_apart(address: BrokerAddress, plan: LoadPlan, *, signing_off: bool = True) -> LoadResult:
+    """:func:`run_load` in a process of its own, so that a benchmark's probe in this process (an
+    injecting device, a live-stream client) is never held up behind the generator's event loop:
+    a timestamp the probe takes is the system's delay, not the benchmark's. The broker's address
+    (its password included) and the plan go over the child's stdin, never its command line; the
+    result comes back as one JSON line on its stdout, ``cpu_s`` being the child's own CPU time.
+    Cancelled, the child is killed. Raises RuntimeError when the generator fails."""
+    request = orjson.dumps({"address": dataclasses.asdict(address), "plan": dataclasses.asdict(plan),
+                            "signing_off": signing_off})
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "simulators.loadgen",
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    try:
+        out, _ = await proc.communicate(request)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    lines = out.splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the load generator failed (exit status {proc.returncode}); its log is above")
+    return LoadResult(**orjson.loads(lines[-1]))
+
+
+def main() -> int:
+    """The child of :func:`run_load_apart`: reads its request from stdin, prints its result."""
+    configure_logging()
+    request = orjson.loads(sys.stdin.buffer.read())
+    address, plan = BrokerAddress(**request["address"]), LoadPlan(**request["plan"])
+    result = run(lambda: run_load(address, plan, signing_off=bool(request["signing_off"])))
+    if result is None:  # stopped by a signal
+        return 1
+    sys.stdout.buffer.write(orjson.dumps(dataclasses.asdict(result)) + b"\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

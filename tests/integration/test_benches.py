@@ -24,7 +24,7 @@ from semon.settings import Settings
 from semon.stack import MosquittoServer, free_port
 from semon.up_process import semon_up_process
 from simulators.bench import SERIAL_OFFSET, FleetBenchOptions, fleet_devices, run_fleet_against_running
-from simulators.loadgen import LoadPlan, planned_total, run_load
+from simulators.loadgen import LoadPlan, planned_total, run_load, run_load_apart
 from tests.integration.helpers import ingest_settings, query, running_ingester
 
 pytestmark = pytest.mark.integration
@@ -93,6 +93,48 @@ async def test_lost_and_duplicated_rows_are_told_apart(mosquitto: MosquittoServe
     assert (load.sent - distinct, rows - distinct) == (1, 1)
 
 
+async def test_the_load_generator_apart_publishes_its_whole_plan_from_a_child_process(
+        mosquitto: MosquittoServer, database_url: str) -> None:
+    prefix = f"BENCHA{secrets.token_hex(2).upper()}-"
+    plan = LoadPlan(300, 0.5, 2, 12, prefix)
+    async with running_ingester(ingest_settings(), mosquitto.url, database_url):
+        load = await run_load_apart(BrokerAddress.from_url(mosquitto.url), plan)
+        for _ in range(600):
+            if (await stored_counts(database_url, prefix))[1] == load.sent:
+                break
+            await asyncio.sleep(0.1)
+    assert load.sent == load.acked == planned_total(plan) and load.unacknowledged == 0
+    assert load.cpu_s > 0 and load.elapsed > 0
+    assert (await stored_counts(database_url, prefix))[:2] == (load.sent, load.sent)
+    # Every device signed off in an orderly way, from the child too.
+    offline = await query(database_url, "SELECT count(*) FROM device_state WHERE starts_with(device_id, %s)"
+                                         " AND online IS FALSE", (prefix,))
+    assert offline == [(12,)]
+
+
+async def test_a_cancelled_load_generator_apart_leaves_no_process_behind(mosquitto: MosquittoServer) -> None:
+    plan = LoadPlan(200, 30.0, 1, 5, f"BENCHK{secrets.token_hex(2).upper()}-")
+    me = psutil.Process()
+    others = {c.pid for c in me.children()}  # the fixtures' broker and database
+
+    def generators() -> list[psutil.Process]:
+        return [c for c in me.children() if c.pid not in others]
+
+    task = asyncio.create_task(run_load_apart(BrokerAddress.from_url(mosquitto.url), plan))
+    for _ in range(100):
+        if generators():
+            break
+        await asyncio.sleep(0.05)
+    children = generators()
+    assert children, "the load generator runs in a child process"
+    assert "simulators.loadgen" in children[0].cmdline()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not generators()
+    assert all(not c.is_running() or c.status() == psutil.STATUS_ZOMBIE for c in children)
+
+
 @pytest.mark.skipif(c_pipe_binaries() is None, reason="psql is not installed")
 async def test_the_c_pipe_copy_takes_each_json_line_verbatim(database_url: str) -> None:
     documents = [{"s": "back\\slash \"quoted\" new\nline tab\t é 困人", "u": "\\u00e9", "n": 1},
@@ -144,6 +186,8 @@ async def test_alerts_bench_against_the_running_system(running_up: tuple[Setting
         # The system's processes (one `semon up`, or its parts), the broker and the database among them.
         assert {"mosquitto", "postgres", "bench"} <= set(r["processes"])
         assert r["processes"]["semon-up"]["processes"] == 1
+        # The load generator ran in a process of its own and says what it cost.
+        assert r["loadgen_cpu_s"] > 0 and r["loadgen_us_per_message"] > 0
     overload = results[-1]
     assert overload["ingest_capacity"] > 0 and overload["offered_rate"] == round(2 * overload["ingest_capacity"])
     assert overload["sent"] == overload["stored"] and (overload["lost"], overload["duplicates"]) == (0, 0)
