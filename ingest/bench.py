@@ -38,9 +38,9 @@ from semon.metrics import parse_text
 from semon.mqtt.client import BrokerAddress
 from semon.procstats import ProcessWatch, Root, self_root
 from semon.protocol.topics import Channel, Kind, topic_for
+from semon.running import read_running
 from semon.settings import Settings
 from semon.stack import LocalStack, MosquittoServer, free_port
-from semon.up import read_running
 from simulators.loadgen import LoadPlan, planned_total, run_load
 
 log = logging.getLogger(__name__)

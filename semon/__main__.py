@@ -1,5 +1,9 @@
+"""``python -m semon``: the ``semon`` command, the composition root's (``assembly.cli``). The
+one import of the kernel from above, allowed by name in the import contract: an entry point that
+nothing imports."""
+
 import sys
 
-from semon.cli import main
+from assembly.cli import main
 
 sys.exit(main())

@@ -42,10 +42,10 @@ import psutil
 from semon.limits import raise_open_files_limit
 from semon.mqtt.client import BrokerAddress
 from semon.procstats import ProcessWatch, Root, self_root
+from semon.running import read_running
 from semon.settings import Settings
 from semon.stack import MosquittoServer, free_port
 from semon.stack.process import find_binary, parent_death_prefix, wait_for_port, write_private
-from semon.up import read_running
 from simulators.city import CityDevice, city_fleet
 from simulators.fleet import Fleet, SimClock
 from simulators.link import DeviceLink, close_all, open_all

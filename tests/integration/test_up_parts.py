@@ -21,8 +21,8 @@ import aiohttp
 import orjson
 import pytest
 
+from assembly.part_manager import ManagerOptions, PartError, PartManager, Program
 from semon.metrics import parse_text
-from semon.part_manager import ManagerOptions, PartError, PartManager, Program
 from semon.stack.process import StackError
 from tests.integration.devices import paho_publish
 from tests.integration.helpers import elevator, http_client, login, now_ms, query, wait_for_count

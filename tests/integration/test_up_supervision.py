@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-import semon.up
+import assembly.up
 from semon.metrics import parse_text
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
@@ -47,7 +47,7 @@ async def test_a_dead_part_is_started_again_while_the_others_serve(
                         api_port=0, city_elevators=0, city_boilers=0, registry_demo_units=0, auth_demo_users=False,
                         backoff_initial_s=0.05, backoff_max_s=0.2, ingest_client_id="up-sup-ingest",
                         rules_client_id="up-sup-rules")
-    up = asyncio.create_task(semon.up.run_up(settings))
+    up = asyncio.create_task(assembly.up.run_up(settings))
     running = data / "running.json"
     pids: dict[str, int] = {}
     try:

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from alerts.live_notify import MAX_PAYLOAD_BYTES, Reference, decode_change, encode_change
+from assembly.part_manager import ManagerOptions, Program, merge_expositions, render_config
+from assembly.parts import PartsConfig, ingest_settings, program_names, settings_json
+from assembly.up import programs_for
 from semon.metrics import parse_text
-from semon.part_manager import ManagerOptions, Program, merge_expositions, render_config
-from semon.parts import PartsConfig, ingest_settings, program_names, settings_json
 from semon.settings import Settings
-from semon.up import programs_for
 
 _text = st.text(st.characters(codec="utf-8"), max_size=3000)
 

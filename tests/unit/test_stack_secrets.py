@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
+from assembly.up import _without_password
 from semon.stack.process import StackError, load_secrets, write_private
-from semon.up import _without_password
 
 
 def _mode(path: Path) -> int:

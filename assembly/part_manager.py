@@ -1,5 +1,5 @@
 """The process manager of ``semon up``: supervisord (Supervisor 4.3) runs each part
-(``semon.parts``) as a process of its own.
+(``assembly.parts``) as a process of its own.
 
 ``semon up`` writes supervisord's configuration into ``{data}/run`` and runs supervisord as its
 child, in the foreground (``nodaemon``), in a session of its own (a Ctrl-C at the terminal

@@ -44,7 +44,7 @@ def _alerts(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _database(settings: Settings, command: str) -> str | None:
-    from semon.up import configured_or_running
+    from semon.running import configured_or_running
 
     url = configured_or_running(settings, "database_url")
     if not url:
@@ -53,7 +53,7 @@ def _database(settings: Settings, command: str) -> str | None:
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
-    from semon.up import run_up
+    from assembly.up import run_up
 
     run(lambda: run_up(settings))
     return 0
@@ -62,7 +62,7 @@ def _up(settings: Settings, _: argparse.Namespace) -> int:
 def _part(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from semon.parts import run_part
+    from assembly.parts import run_part
 
     run(lambda: run_part(args.name, Path(args.config), args.index))
     return 0
@@ -93,7 +93,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from semon.up import configured_or_running
+    from semon.running import configured_or_running
     from simulators.core import Periods
     from simulators.scenario import ScenarioError, load_scenario
     from simulators.service import Simulation, SimulationOptions, SimulationReport
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("alerts", help="run the rules engine, incident deadlines and the HTTP API"
                    ).set_defaults(func=_alerts)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
-    from semon.parts import PART_NAMES
+    from assembly.parts import PART_NAMES
 
     part = sub.add_parser("part", help="one part of `semon up` (started by it, not by hand)")
     part.add_argument("name", choices=PART_NAMES)

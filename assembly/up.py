@@ -1,8 +1,8 @@
 """``semon up``: the whole system, on a private stack unless one is configured, each part in a
 process of its own.
 
-The parts (``semon.parts``: the ingester, the rules engine, the API with the console, the
-register's jobs, the simulated city) run under supervisord (``semon.part_manager``), started in
+The parts (``assembly.parts``: the ingester, the rules engine, the API with the console, the
+register's jobs, the simulated city) run under supervisord (``assembly.part_manager``), started in
 that order, each ready before the next; one that dies is started again while the others go on;
 Ctrl-C stops them in reverse order, then the private servers. ``/metrics`` and ``/healthz`` on
 the metrics port cover them all: ``semon_part_up{part=...}``, ``semon_part_restarts_total{part=...}``
@@ -25,23 +25,21 @@ import psycopg
 
 from alerts.passwords import hash_password
 from alerts.users import Role, UserExists, count_users, create_user
+from assembly.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
+from assembly.parts import CONFIG_FILE, PartsConfig, program_names, settings_json
 from registry.demo import DEMO_AGENCY, seed_demo_register
 from semon.backoff import Backoff
 from semon.db import apply_migrations
 from semon.metrics_http import serve_metrics
-from semon.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
-from semon.parts import CONFIG_FILE, PartsConfig, program_names, settings_json
+from semon.running import demo_password, demo_password_path, state_path
 from semon.settings import Settings
 from semon.stack import LocalStack
-from semon.stack.process import load_secrets, write_private
+from semon.stack.process import write_private
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "running.json"
 RUN_DIR = "run"  # the process manager's configuration, socket and pid file; the parts' files
 
-
-DEMO_PASSWORD_FILE = "demo-password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,32 +88,6 @@ async def services(settings: Settings) -> AsyncIterator[Endpoints]:
         yield Endpoints(*mqtt, database, shown_mqtt, shown_database)
 
 
-def state_path(settings: Settings) -> Path:
-    return settings.data_dir / STATE_FILE
-
-
-def read_running(settings: Settings) -> dict[str, object] | None:
-    """What a running ``semon up`` published about itself, if it is still alive."""
-    path = state_path(settings)
-    try:
-        state: dict[str, object] = json.loads(path.read_text())
-        pid = state.get("pid")
-        if isinstance(pid, int):
-            os.kill(pid, 0)
-        return state
-    except (OSError, ValueError):
-        return None
-
-
-def configured_or_running(settings: Settings, name: str) -> str | None:
-    """``SEMON_MQTT_URL`` / ``SEMON_DATABASE_URL`` if set, else that of a running ``semon up``."""
-    configured = getattr(settings, name)
-    if configured:
-        return str(configured)
-    running = read_running(settings)
-    return str(running[name]) if running and running.get(name) else None
-
-
 async def seed_register(settings: Settings, database_url: str) -> int:
     """A generated register for the demo (the simulated city's devices included), once."""
     if not settings.registry_demo_units:
@@ -135,22 +107,6 @@ DEMO_USERS = (("operator", Role.OPERATOR, None, "96333 值班员 (demo)"),
               ("agency", Role.AGENCY, DEMO_AGENCY, "西宁市特种设备检验所 (demo)"),
               ("bureau", Role.BUREAU, None, "市场监管局 (demo)"),
               ("admin", Role.ADMIN, None, "管理员 (demo)"))
-
-
-def demo_password_path(settings: Settings) -> Path:
-    return settings.data_dir / DEMO_PASSWORD_FILE
-
-
-def demo_password(settings: Settings) -> str:
-    """``SEMON_AUTH_DEMO_PASSWORD`` if set; else the one generated at the first start.
-
-    The generated one (``secrets``, 24 random bytes) is kept in ``{data_dir}/demo-password``
-    (mode 0600) so that a restart with an existing database still knows it.
-    """
-    if settings.auth_demo_password is not None:
-        return settings.auth_demo_password.get_secret_value()
-    path = demo_password_path(settings)
-    return load_secrets(path, ["password"])["password"]
 
 
 async def seed_demo_users(settings: Settings, database_url: str) -> str | None:

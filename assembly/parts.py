@@ -1,5 +1,5 @@
 """``semon part NAME``: one part of ``semon up`` in a process of its own, started by the process
-manager ``semon up`` runs (``semon.part_manager``).
+manager ``semon up`` runs (``assembly.part_manager``).
 
 A process per part keeps the alarms away from the telemetry: the rules engine has a core's worth
 of scheduling of its own, and neither the ingester's backlog nor the simulated city's load can

@@ -1,0 +1,5 @@
+import sys
+
+from assembly.cli import main
+
+sys.exit(main())
