@@ -38,13 +38,14 @@ from alerts.hub import LiveHub
 from alerts.incident_store import note_alarm_cleared, open_incident
 from alerts.live_notify import listen_operator_closes, notify_changes
 from alerts.model import Alarm, Source
-from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
+from alerts.rules import Change, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType, EntrapmentThresholds
 from semon.backoff import Backoff
 from semon.metrics import Counter, Histogram, Registry, exponential_buckets
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
+from semon.profile import DeviceProfile
 from semon.protocol.decode import Decoded, RejectReason, decode_for_rules
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage, parse
 from semon.protocol.topics import Channel, Kind, TopicError, parse_topic

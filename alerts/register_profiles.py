@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.rules import DeviceProfile
 from semon.alarm_types import EntrapmentThresholds
+from semon.profile import DeviceProfile
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
 from semon.protocol.topics import Kind

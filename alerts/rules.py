@@ -37,9 +37,9 @@ from typing import Any, NamedTuple
 
 from alerts.model import Source
 from semon.alarm_types import AlarmType, EntrapmentThresholds
+from semon.profile import DeviceProfile
 from semon.protocol.codes import DEFAULT_TABLE, CodeTable, EventClass, EventCode, Recovery, UnknownCodeTable, code_table
 from semon.protocol.models import BoilerTelemetry, ElevatorTelemetry, PowerSource, ServiceMode
-from semon.protocol.topics import Kind
 
 # Cleared by the car itself, whatever raised them: doors open at a landing, nobody inside.
 _CLEAR_AT_ONCE = frozenset({AlarmType.ENTRAPMENT, AlarmType.ALARM_BUTTON})
@@ -66,23 +66,6 @@ class RuleSettings:
     # How far below the highest seq taken a message is still late, not a restarted counter.
     reorder_window: int = 32
     code_table: str = DEFAULT_TABLE  # the code table of devices whose profile names none
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceProfile:
-    """What the rules need to know of one device: from the register, or defaults by kind."""
-
-    kind: Kind
-    reports_events: bool = True
-    rated_speed_mps: float | None = None
-    rated_pressure_mpa: float | None = None
-    rated_outlet_temp_c: float | None = None
-    high_water_mm: float | None = None
-    extreme_low_water_mm: float | None = None
-    entrapment: EntrapmentThresholds | None = None  # a per-device override
-    # From the register: the periodic inspection is overdue, or the last one failed.
-    inspection_expired: bool = False
-    code_table: str | None = None  # None: the settings' table (semon-v1 unless configured)
 
 
 @dataclass(frozen=True, slots=True)

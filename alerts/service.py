@@ -26,7 +26,6 @@ from alerts.hub import LiveHub
 from alerts.live_notify import LiveListener
 from alerts.model import Alarm
 from alerts.register_profiles import RegisterProfiles
-from alerts.rules import DeviceProfile
 from console import add_console
 from registry.api import add_registry_routes
 from registry.notices import run_scans
@@ -36,6 +35,7 @@ from semon.backoff import Backoff
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.metrics import Registry
+from semon.profile import DeviceProfile
 from semon.settings import Settings
 from semon.supervise import Supervisor
 

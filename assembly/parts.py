@@ -38,9 +38,9 @@ from semon.stack.process import write_private
 from semon.supervise import Supervisor
 
 if TYPE_CHECKING:  # the parts' modules are imported by the part that runs them only
-    from alerts.rules import DeviceProfile
     from ingest.service import Ingester
     from semon.metrics import Registry
+    from semon.profile import DeviceProfile
     from simulators.service import SimulationOptions
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,8 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
         supervisor.start("ingest", ingest.run, check=ingest.connected)
         return _Started(ingest.ready.wait)
     if name in ("rules", "api", "jobs"):
-        from alerts.rules import DeviceProfile
         from alerts.service import AlertsService
+        from semon.profile import DeviceProfile
 
         profiles = city_profiles(settings) if name == "rules" else {}
         alerts = AlertsService(settings, config.rules_mqtt_url, config.database_url,

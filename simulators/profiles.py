@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from alerts.rules import DeviceProfile
+from semon.profile import DeviceProfile
 from semon.protocol.topics import Kind
 from simulators.boiler import BoilerSpec
 from simulators.elevator import ElevatorSpec

@@ -16,11 +16,11 @@ import orjson
 import psycopg
 import pytest
 
-from alerts.rules import DeviceProfile
 from alerts.service import AlertsService
 from alerts.users import Role
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
+from semon.profile import DeviceProfile
 from semon.stack import MosquittoServer
 from simulators.profiles import profile_for
 from simulators.scenario import load_scenario

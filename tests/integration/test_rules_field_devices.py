@@ -24,10 +24,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.rules import DeviceProfile
 from alerts.service import AlertsService
 from alerts.users import Role
 from semon.mqtt.client import BrokerAddress
+from semon.profile import DeviceProfile
 from semon.stack import MosquittoServer
 from tests.integration.helpers import add_users, ingest_settings, query
 from tests.integration.test_alerts_engine import Live

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
+from alerts.rules import Change, DeviceRules, RuleSettings
+from semon.profile import DeviceProfile
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, parse
 from semon.protocol.topics import Kind
 from simulators.core import Frame, LinkChange, LinkEvent, Output, SimDevice

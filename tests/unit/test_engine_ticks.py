@@ -14,8 +14,9 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from alerts.engine import RulesEngine, rule_settings
-from alerts.rules import Change, DeviceProfile, DeviceRules
+from alerts.rules import Change, DeviceRules
 from semon.mqtt.client import Message
+from semon.profile import DeviceProfile
 from semon.protocol.decode import Decoded, decode_for_rules
 from semon.protocol.models import DeviceEvent, ElevatorTelemetry, StatusMessage
 from semon.protocol.topics import Kind

@@ -11,8 +11,9 @@ import pytest
 
 from alerts.engine import json_safe
 from alerts.model import Source
-from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
+from alerts.rules import Change, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType
+from semon.profile import DeviceProfile
 from semon.protocol.models import BoilerTelemetry, parse
 from semon.protocol.topics import Kind
 from simulators.core import Cause

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from alerts.rules import DeviceProfile, Order, RuleSettings
+from alerts.rules import Order, RuleSettings
 from semon.alarm_types import AlarmType, EntrapmentThresholds
+from semon.profile import DeviceProfile
 from semon.protocol.topics import Kind
 from tests.unit.rules_driver import T0, Device
 

@@ -34,8 +34,9 @@ from hypothesis import strategies as st
 
 from alerts.engine import json_safe
 from alerts.model import Source
-from alerts.rules import Change, DeviceProfile, DeviceRules, RuleSettings
+from alerts.rules import Change, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType
+from semon.profile import DeviceProfile
 from semon.protocol.models import ElevatorTelemetry
 from semon.protocol.topics import Kind
 from tests.unit.rules_driver import T0, lift
