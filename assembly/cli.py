@@ -80,7 +80,7 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from ingest.bench import BenchOptions, run_bench
+    from bench.ingest import BenchOptions, run_bench
 
     options = BenchOptions(rate=args.rate, duration=args.duration, connections=args.connections,
                            devices=args.devices, drain_timeout=args.drain_timeout, rounds=args.rounds,
@@ -171,7 +171,7 @@ def _print_lines(output: list[Output]) -> None:
 
 
 def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
-    from simulators.bench import FleetBenchOptions, run_fleet_against_running, run_fleet_bench
+    from bench.fleet import FleetBenchOptions, run_fleet_against_running, run_fleet_bench
 
     options = FleetBenchOptions(devices=args.devices, duration=args.duration, hour=args.hour, seed=args.seed,
                                 running=args.running, per_process=args.per_process,
@@ -188,7 +188,7 @@ def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
-    from alerts.bench import AlertsBenchOptions, BenchError, parse_rates, run_alerts_bench
+    from bench.alerts import AlertsBenchOptions, BenchError, parse_rates, run_alerts_bench
 
     options = AlertsBenchOptions(rates=parse_rates(args.rate, overload=args.overload), duration=args.duration,
                                  entrapments=args.entrapments, drain_timeout=args.drain_timeout, overload=args.overload,
@@ -238,7 +238,7 @@ def _users(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_registry(settings: Settings, args: argparse.Namespace) -> int:
-    from registry.bench import run_registry_bench
+    from bench.registry import run_registry_bench
 
     run(lambda: run_registry_bench(args.units))
     return 0

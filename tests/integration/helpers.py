@@ -16,7 +16,7 @@ import psycopg
 from alerts.auth import CSRF_HEADER
 from alerts.passwords import hash_password
 from alerts.users import Role, UserExists, create_user
-from ingest.bench import scrape
+from bench.ingest import scrape
 from ingest.service import Ingester
 from semon.settings import Settings
 

@@ -17,13 +17,13 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from alerts.bench import AlertsBenchOptions, run_alerts_bench
-from ingest.bench import COPY_COMMAND, BenchOptions, _libpq_env, c_pipe_binaries, run_bench, stored_counts
+from bench.alerts import AlertsBenchOptions, run_alerts_bench
+from bench.fleet import SERIAL_OFFSET, FleetBenchOptions, fleet_devices, run_fleet_against_running
+from bench.ingest import COPY_COMMAND, BenchOptions, _libpq_env, c_pipe_binaries, run_bench, stored_counts
 from semon.mqtt.client import BrokerAddress
 from semon.settings import Settings
 from semon.stack import MosquittoServer, free_port
 from semon.up_process import semon_up_process
-from simulators.bench import SERIAL_OFFSET, FleetBenchOptions, fleet_devices, run_fleet_against_running
 from simulators.loadgen import LoadPlan, planned_total, run_load, run_load_apart
 from tests.integration.helpers import ingest_settings, query, running_ingester
 

@@ -1,4 +1,4 @@
-"""ingest.bench.histogram_quantile: quantiles from the difference of two scrapes."""
+"""bench.ingest.histogram_quantile: quantiles from the difference of two scrapes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ingest.bench import histogram_quantile, ingest_samples
+from bench.ingest import histogram_quantile, ingest_samples
 from semon.metrics import Histogram, exponential_buckets, parse_text
 
 NAME = "semon_ingest_lag_seconds"

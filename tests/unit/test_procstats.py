@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.bench import latency_figures, parse_rates
+from bench.alerts import latency_figures, parse_rates
+from bench.fleet import split
 from semon.procstats import ProcessSample, ProcessWatch, Root, process_name, sample_tree, summarise
-from simulators.bench import split
 from simulators.loadgen import LoadPlan, per_connection, planned_total
 
 PY = "/usr/bin/python3"

@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ingest.bench import wait_stored
+from bench.ingest import wait_stored
 from semon.metrics import nearest_rank
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions

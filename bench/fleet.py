@@ -320,7 +320,7 @@ class _Worker:
 
 async def _start_worker(plan: WorkerPlan) -> _Worker:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "simulators.bench", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "bench.fleet", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "SEMON_LOG_LEVEL": "WARNING"})
     assert proc.stdin is not None
     # The plan on stdin: the broker URL holds the devices' password, never put on a command line.
@@ -422,7 +422,7 @@ async def run_fleet_against_running(settings: Settings, options: FleetBenchOptio
 
 
 def _worker_main(argv: Sequence[str]) -> int:
-    """``python -m simulators.bench``: a simulator process of ``run_fleet_against_running``."""
+    """``python -m bench.fleet``: a simulator process of ``run_fleet_against_running``."""
     from semon.runner import configure_logging, run
 
     del argv

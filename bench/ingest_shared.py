@@ -1,6 +1,6 @@
 """Throughput of N ingest processes on one shared subscription, against one on a plain one.
 
-    python -m ingest.share_bench --ingesters 1 2 --rate 30000 --duration 20
+    python -m bench.ingest_shared --ingesters 1 2 --rate 30000 --duration 20
 
 For each N: a private broker and database (the ``semon up`` stack), N ``semon ingest``
 processes (N > 1: ``SEMON_INGEST_SHARE_GROUP`` set, a client id each), and ``semon bench
@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ingest.bench import BenchOptions, _wait_metrics, run_bench
+from bench.ingest import BenchOptions, _wait_metrics, run_bench
 from semon.settings import Settings
 from semon.stack import LocalStack, free_port
 
