@@ -39,6 +39,7 @@ from semon.supervise import Supervisor
 
 if TYPE_CHECKING:  # the parts' modules are imported by the part that runs them only
     from ingest.service import Ingester
+    from registry.demo import GivenUnit
     from semon.metrics import Registry
     from semon.profile import DeviceProfile
     from simulators.service import SimulationOptions
@@ -108,6 +109,27 @@ def city_options(settings: Settings) -> SimulationOptions:
 
     return SimulationOptions(elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
                              fault_interval_s=settings.city_fault_interval_s, periods=Periods())
+
+
+def city_units(elevators: int, boilers: int, *, seed: int = 1) -> list[GivenUnit]:
+    """The simulated city's devices as the generated register holds them (registry.demo): the
+    same registration codes, districts, addresses and rated values as the devices that run."""
+    from registry.demo import GivenUnit
+    from simulators.boiler import BoilerSpec
+    from simulators.city import city_fleet
+
+    units = []
+    for device in city_fleet(elevators, boilers, seed=seed):
+        spec = device.spec
+        if isinstance(spec, BoilerSpec):
+            rated: dict[str, Any] = {"medium": spec.medium, "rated_pressure_mpa": spec.rated_pressure_mpa,
+                                     "rated_outlet_temp_c": spec.rated_outlet_temp_c}
+        else:
+            rated = {"floors": len(spec.landings), "rated_speed_mps": spec.rated_speed_mps,
+                     "reports_events": spec.reports_events}
+        units.append(GivenUnit(device.device_id, str(device.kind), device.district, device.address,
+                               device.installed_year, rated))
+    return units
 
 
 def city_profiles(settings: Settings) -> dict[str, DeviceProfile]:

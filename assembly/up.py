@@ -26,7 +26,7 @@ import psycopg
 from alerts.passwords import hash_password
 from alerts.users import Role, UserExists, count_users, create_user
 from assembly.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
-from assembly.parts import CONFIG_FILE, PartsConfig, program_names, settings_json
+from assembly.parts import CONFIG_FILE, PartsConfig, city_units, program_names, settings_json
 from registry.demo import DEMO_AGENCY, seed_demo_register
 from semon.backoff import Backoff
 from semon.db import apply_migrations
@@ -93,9 +93,8 @@ async def seed_register(settings: Settings, database_url: str) -> int:
     if not settings.registry_demo_units:
         return 0
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        count = await seed_demo_register(conn, today=settings.today(), total=settings.registry_demo_units,
-                                         city_elevators=settings.city_elevators, city_boilers=settings.city_boilers,
-                                         city_seed=settings.city_seed)
+        city = city_units(settings.city_elevators, settings.city_boilers, seed=settings.city_seed)
+        count = await seed_demo_register(conn, today=settings.today(), total=settings.registry_demo_units, given=city)
         await conn.commit()
     if count:
         log.info("equipment register seeded with %d generated units", count)

@@ -27,7 +27,7 @@ from registry.chart import trend_svg
 from registry.due import Category, DueError, Result, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
 from registry.store import record_inspection
-from simulators.city import XINING
+from semon.districts import XINING
 
 DISTRICT_NAMES = {d.code: d.name for d in XINING}
 M = TypeVar("M", bound=BaseModel)

@@ -1,13 +1,14 @@
 """A generated register for the demo and the benchmark: Xining's five districts and two
 counties, every category, with inspection dates that put the city's rate in the low-to-mid
-90s. The simulated city's elevators and boilers are in it, with their own rated values, so
-the register and the simulated fleet match.
+90s. Units given as they are (``GivenUnit``: the simulated city's elevators and boilers, handed
+over by ``semon up``) come first, with their own codes, addresses and rated values, so the
+register and the simulated fleet match.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,8 +17,7 @@ import orjson
 from psycopg import AsyncConnection
 
 from registry.due import Category, add_months, default_table, next_due
-from simulators.boiler import BoilerSpec
-from simulators.city import XINING, CityDevice, city_fleet
+from semon.districts import XINING, District
 
 # Category code (设备品种代码) that opens a registration code, and how many of each in 20,000.
 _MIX: tuple[tuple[Category, str, int], ...] = (
@@ -42,6 +42,21 @@ DEMO_AGENCY = _AGENCIES[1][0]  # the agency the demo's agency user belongs to (s
 
 
 @dataclass(frozen=True, slots=True)
+class GivenUnit:
+    """A unit the generated register holds as it is: ``kind`` ``"elevator"`` or ``"boiler"``;
+    ``rated``: the register's rated values (``floors``, ``rated_speed_mps``,
+    ``reports_events`` of an elevator; ``medium``, ``rated_pressure_mpa``,
+    ``rated_outlet_temp_c`` of a boiler)."""
+
+    registration_code: str
+    kind: str
+    district: District
+    address: str
+    installed_year: int
+    rated: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class DemoUnit:
     registration_code: str
     category: Category
@@ -55,15 +70,6 @@ class DemoUnit:
     commissioned_on: date
     rated: dict[str, Any]
     last_inspected: dict[str, date]
-
-
-def _rated_for(device: CityDevice) -> dict[str, Any]:
-    spec = device.spec
-    if isinstance(spec, BoilerSpec):
-        return {"medium": spec.medium, "rated_pressure_mpa": spec.rated_pressure_mpa,
-                "rated_outlet_temp_c": spec.rated_outlet_temp_c}
-    return {"floors": len(spec.landings), "rated_speed_mps": spec.rated_speed_mps,
-            "reports_events": spec.reports_events}
 
 
 def _type_and_rated(category: Category, rng: random.Random) -> tuple[str | None, dict[str, Any]]:
@@ -85,16 +91,15 @@ def _type_and_rated(category: Category, rng: random.Random) -> tuple[str | None,
             return None, {}
 
 
-def demo_units(total: int = 20_000, *, today: date, seed: int = 1, city: list[CityDevice] | None = None,
+def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequence[GivenUnit] = (),
                overdue_share: float = 0.06) -> Iterator[DemoUnit]:
-    """``total`` units (the city's devices first), with about ``overdue_share`` overdue."""
+    """``total`` units (the ``given`` ones first), with about ``overdue_share`` overdue."""
     rng = random.Random(f"register:{seed}")
     table = default_table()
-    city = city or []
     scale = total / sum(n for *_, n in _MIX)
-    serial = len(city)
-    by_category = {Category.ELEVATOR: [d for d in city if d.kind == "elevator"],
-                   Category.BOILER: [d for d in city if d.kind == "boiler"]}
+    serial = len(given)
+    by_category = {Category.ELEVATOR: [d for d in given if d.kind == "elevator"],
+                   Category.BOILER: [d for d in given if d.kind == "boiler"]}
     shares = [d.share for d in XINING]
     for category, code, count in _MIX:
         simulated = by_category.get(category, [])
@@ -103,7 +108,7 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, city: list[Ci
             district = device.district if device else rng.choices(XINING, shares)[0]
             year = device.installed_year if device else rng.randint(2003, 2025)
             if device:
-                registration_code, address, type_, rated = device.device_id, device.address, None, _rated_for(device)
+                registration_code, address, type_, rated = device.registration_code, device.address, None, device.rated
             else:
                 registration_code = f"{code}{district.code}{year}{serial:06d}"
                 serial += 1
@@ -172,12 +177,12 @@ async def load_units(conn: AsyncConnection, units: Iterator[DemoUnit], *, today:
     return count
 
 
-async def seed_demo_register(conn: AsyncConnection, *, today: date, total: int = 20_000, city_elevators: int = 0,
-                             city_boilers: int = 0, city_seed: int = 1) -> int:
-    """Seed an empty register (a register that has anything in it is left alone)."""
+async def seed_demo_register(conn: AsyncConnection, *, today: date, total: int = 20_000,
+                             given: Sequence[GivenUnit] = ()) -> int:
+    """Seed an empty register (a register that has anything in it is left alone) with ``total``
+    units, the ``given`` ones among them."""
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM equipment)")
     row = await cur.fetchone()
     if row and row[0]:
         return 0
-    city = city_fleet(city_elevators, city_boilers, seed=city_seed)
-    return await load_units(conn, demo_units(total, today=today, city=city), today=today)
+    return await load_units(conn, demo_units(total, today=today, given=given), today=today)

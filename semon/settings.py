@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from semon.districts import COUNTY_ARRIVAL_DEADLINE_S, county_codes
 from semon.protocol.codes import table_names
 from semon.protocol.decode import TIMESTAMP_AGE_MARGIN, DecodeLimits
 from semon.protocol.models import ServiceMode
@@ -115,9 +116,9 @@ class Settings(BaseSettings):
     # Rescue incidents: deadlines from the alarm (acknowledge) and from dispatch (arrival).
     incident_ack_deadline_s: float = Field(default=120.0, gt=0)
     incident_arrival_deadline_s: float = Field(default=1800.0, gt=0)  # 30 minutes in the city
-    # Per district code; the counties get an hour. JSON in the environment.
+    # Per district code; the counties get an hour (semon.districts). JSON in the environment.
     incident_arrival_deadline_by_district: dict[str, float] = Field(
-        default_factory=lambda: {"630121": 3600.0, "630123": 3600.0})
+        default_factory=lambda: dict.fromkeys(county_codes(), COUNTY_ARRIVAL_DEADLINE_S))
     incident_second_tier: str = "市级二级救援队"  # who is sent when the maintenance unit is late
     deadline_check_interval_s: float = Field(default=1.0, gt=0)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from semon.districts import XINING, District
 from semon.protocol.topics import Kind
 from simulators import faults as f
 from simulators.boiler import Boiler, BoilerSpec
@@ -24,25 +25,6 @@ from simulators.traffic import Building
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class District:
-    name: str
-    code: str  # administrative division code, part of every registration code issued there
-    share: float  # of the city's equipment
-    streets: tuple[str, ...]
-    county: bool = False  # counties get an hour for rescue arrival, the districts 30 minutes
-
-
-XINING: tuple[District, ...] = (
-    District("城东区", "630102", 0.20, ("八一路", "东关大街", "建国路", "互助路", "康乐路")),
-    District("城中区", "630103", 0.21, ("南大街", "西大街", "长江路", "南山路", "南川东路")),
-    District("城西区", "630104", 0.23, ("五四大街", "胜利路", "西关大街", "黄河路", "海晏路")),
-    District("城北区", "630105", 0.17, ("柴达木路", "朝阳东路", "小桥大街", "祁连路", "宁张路")),
-    District("湟中区", "630106", 0.09, ("鲁沙尔镇和平路", "多巴镇康川路", "塔尔寺路")),
-    District("大通县", "630121", 0.06, ("桥头镇园林路", "桥头镇人民路", "长宁镇建设路"), county=True),
-    District("湟源县", "630123", 0.04, ("城关镇文化街", "城关镇解放路"), county=True),
-)
 
 # Equipment category codes (设备品种代码) that open a registration code.
 ELEVATOR_CATEGORY = "3110"  # traction passenger elevator

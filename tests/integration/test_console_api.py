@@ -19,6 +19,7 @@ import pytest
 
 from alerts.api import build_api, serve_api
 from alerts.hub import LiveHub
+from assembly.parts import city_units
 from console import add_console
 from console.web import STATIC_DIR
 from registry.api import add_registry_routes
@@ -158,7 +159,7 @@ async def _seed(database_url: str) -> tuple[str, str, str]:
                  "door_locked": True, "door_zone": False, "passenger": True, "mode": "normal", "power": "main",
                  "speed_mps": 0.0, "trip_count": 1200, "run_hours": 345.5}
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        await seed_demo_register(conn, today=today, total=100, city_elevators=2)
+        await seed_demo_register(conn, today=today, total=100, given=city_units(2, 0))
         for device_id in (elevator.device_id, unregistered):
             await conn.execute(
                 """INSERT INTO device_state (device_id, kind, first_seen, last_seen, last_telemetry_at, last_seq,

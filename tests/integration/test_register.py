@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
+from assembly.parts import city_units
 from registry.chart import trend_svg
 from registry.demo import seed_demo_register
 from registry.due import Category, Result
@@ -29,7 +30,7 @@ TODAY = date(2026, 11, 27)
 
 async def test_demo_register_matches_the_city_and_rates_in_the_low_to_mid_90s(database_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        n = await seed_demo_register(conn, today=TODAY, city_elevators=100, city_boilers=10)
+        n = await seed_demo_register(conn, today=TODAY, given=city_units(100, 10))
         await conn.commit()
         assert 19_000 <= n <= 21_000
         assert await seed_demo_register(conn, today=TODAY) == 0  # seeded once

@@ -13,6 +13,7 @@ import pytest
 
 from alerts.api import build_api, serve_api
 from alerts.hub import LiveHub
+from assembly.parts import city_units
 from registry.api import add_registry_routes
 from registry.demo import seed_demo_register
 from registry.rate import snapshot_rates
@@ -36,7 +37,7 @@ async def api(database_url: str) -> AsyncIterator[str]:
 async def test_register_api(database_url: str) -> None:
     today = register_today()
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        await seed_demo_register(conn, today=today, total=2_000, city_elevators=20)
+        await seed_demo_register(conn, today=today, total=2_000, given=city_units(20, 0))
         for back in (2, 1, 0):
             await snapshot_rates(conn, today - timedelta(days=back))
         await conn.commit()
