@@ -224,7 +224,9 @@ class DeviceRules:
         and may be any number of messages ahead of the frames sent before them."""
         seen = self.recent.get(seq)
         if seen is not None:
-            return Order.DUPLICATE if seen == ts else Order.RESTART
+            # Another ts under a seq taken: a restarted counter, unless it is a copy of the
+            # message of the session before that the restart was seen on (a redelivery of both).
+            return Order.DUPLICATE if seen == ts or self.previous.get(seq) == ts else Order.RESTART
         if self.last_seq < 0:
             return Order.NEW if self.previous.get(seq) != ts else Order.DUPLICATE
         if self.previous.get(seq) == ts:  # a copy of the session before the counter restarted

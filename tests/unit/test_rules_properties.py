@@ -932,3 +932,29 @@ def test_a_car_parked_with_its_doors_closed_and_nobody_seen_waits_on_no_tick() -
     assert not d.rules.waits_on_time()
     d.frame(201, door_locked=True, door_zone=True, passenger=True)  # someone inside: now it may mature
     assert d.rules.waits_on_time()
+
+
+@pytest.mark.parametrize("event_first", [False, True])
+def test_a_redelivered_pair_that_showed_a_restarted_counter_changes_nothing_after_a_restore(event_first: bool) -> None:
+    """A frame and an event under the same ``seq`` with different stamps: the second is taken
+    as a restarted counter, the first kept as the session before. After a restore the broker
+    redelivers both, in either order: each is a copy of a message already taken (of this session
+    or of the one before) and changes nothing. Taken as another restart, the redelivered frame
+    (a running car) cleared the open safety-circuit alarm of the code, or the code raised again
+    the alarm that the frame after it had cleared."""
+    d = DriverDevice()
+    steps: list[Callable[[], list[Change]]] = [
+        lambda: d.frame(0, seq=0, running=True, door_locked=False, door_zone=False),
+        lambda: d.event(-0.001, 1, seq=0),  # code 1: safety circuit open
+    ]
+    for step in reversed(steps) if event_first else steps:
+        step()
+    # The code raises the alarm; a running car sent after it (the new session) clears it.
+    assert [(raised, kind) for raised, kind, _ in d.log()] == [(True, "safety_circuit_open"),
+                                                                *([(False, "safety_circuit_open")] * event_first)]
+    state = json.loads(json.dumps(json_safe(d.rules.snapshot())))
+    restarted = fresh()
+    restarted.restore(state, dict(d.rules.open), T0 + 5)
+    again = restarted.on_telemetry(T0, 0, lift(running=True, door_locked=False, door_zone=False), T0 + 5)
+    again += restarted.on_event(T0 - 0.001, 0, 1, T0 + 5)
+    assert again == [] and restarted.open == d.rules.open
