@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from registry.store import monitored_units
 from semon.alarm_types import EntrapmentThresholds
 from semon.profile import DeviceProfile
 from semon.protocol.codes import table_names
@@ -98,13 +99,10 @@ class RegisterProfiles:
 
     async def load(self, pool: AsyncConnectionPool, today: date) -> dict[str, DeviceProfile]:
         async with pool.connection(timeout=5) as conn:
-            cur = await conn.execute(
-                """SELECT registration_code, category, rated, status, fit_for_use, next_due FROM equipment
-                   WHERE category IN ('elevator', 'boiler') AND status <> 'scrapped'""")
-            rows = await cur.fetchall()
-        self.profiles = {str(code): profile_from_row(str(cat), rated or {}, str(status), bool(fit), due, today,
-                                                     self._base, str(code))
-                         for code, cat, rated, status, fit, due in rows}
+            units = await monitored_units(conn)
+        self.profiles = {u.registration_code: profile_from_row(u.category, u.rated, u.status, u.fit_for_use, u.next_due,
+                                                               today, self._base, u.registration_code)
+                         for u in units}
         return self.profiles
 
     async def run(self, pool: AsyncConnectionPool, interval_s: float,

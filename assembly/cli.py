@@ -25,10 +25,11 @@ def _service_urls(settings: Settings, command: str) -> tuple[str, str] | None:
 
 def _ingest(settings: Settings, _: argparse.Namespace) -> int:
     from ingest.service import Ingester
+    from registry.store import registration_codes
 
     if (urls := _service_urls(settings, "ingest")) is None:
         return 2
-    run(Ingester(settings, *urls).run)
+    run(Ingester(settings, *urls, register_codes=registration_codes).run)
     return 0
 
 

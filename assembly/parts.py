@@ -151,8 +151,10 @@ class _Ingest:
 
     async def run(self) -> None:
         from ingest.service import Ingester
+        from registry.store import registration_codes
 
-        ingester = self.ingester = Ingester(self.settings, self.mqtt_url, self.database_url)
+        ingester = self.ingester = Ingester(self.settings, self.mqtt_url, self.database_url,
+                                            register_codes=registration_codes)
 
         async def announce() -> None:
             await ingester.session.connected.wait()

@@ -1,12 +1,17 @@
 """Which devices are in the equipment register, refreshed in the background, so the ingester
-can reject telemetry from unregistered devices (``SEMON_INGEST_REJECT_UNREGISTERED``)."""
+can reject telemetry from unregistered devices (``SEMON_INGEST_REJECT_UNREGISTERED``). The
+register is read through its own function (``registry.store.registration_codes``), handed in by
+the composition root: the ingester imports no other domain package."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from semon.protocol.decode import Decoded, Rejection, RejectReason
@@ -14,8 +19,14 @@ from semon.protocol.decode import Decoded, Rejection, RejectReason
 log = logging.getLogger(__name__)
 
 
+CodesReader = Callable[[AsyncConnection[Any]], Awaitable[frozenset[str]]]
+"""Reads every registration code in the equipment register."""
+
+
 class RegisteredDevices:
-    def __init__(self) -> None:
+    def __init__(self, read_codes: CodesReader | None = None) -> None:
+        """``read_codes``: None where nothing is screened (``load`` then raises RuntimeError)."""
+        self._read_codes = read_codes
         self._codes: frozenset[str] | None = None  # None until loaded: nothing is rejected blind
 
     @property
@@ -31,9 +42,10 @@ class RegisteredDevices:
                          kind=topic.kind.value, device_id=topic.device_id)
 
     async def load(self, pool: AsyncConnectionPool) -> None:
+        if self._read_codes is None:
+            raise RuntimeError("no reader of the equipment register was given")
         async with pool.connection(timeout=5) as conn:
-            cur = await conn.execute("SELECT registration_code FROM equipment")
-            self._codes = frozenset(str(r[0]) for r in await cur.fetchall())
+            self._codes = await self._read_codes(conn)
 
     async def run(self, pool: AsyncConnectionPool, interval_s: float) -> None:
         while True:

@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from ingest.batch import Batch
 from ingest.isolate import describe, is_transient, isolate
 from ingest.metrics import IngestMetrics
-from ingest.registered import RegisteredDevices
+from ingest.registered import CodesReader, RegisteredDevices
 from ingest.retention import run_retention
 from ingest.state import DeviceStateBuffer
 from ingest.writer import WriteResult, prepare_connection, write_batch
@@ -56,7 +56,13 @@ class Inbound(NamedTuple):
 
 
 class Ingester:
-    def __init__(self, settings: Settings, mqtt_url: str, database_url: str) -> None:
+    def __init__(self, settings: Settings, mqtt_url: str, database_url: str, *,
+                 register_codes: CodesReader | None = None) -> None:
+        """``register_codes``: reads the registration codes in the equipment register (the
+        register's own function, handed in by whoever assembles the process); needed with
+        ``ingest_reject_unregistered``, which raises ValueError without it."""
+        if settings.ingest_reject_unregistered and register_codes is None:
+            raise ValueError("rejecting unregistered devices needs the register's reader (register_codes)")
         self.settings = settings
         self.database_url = database_url
         self._limits = settings.decode_limits()
@@ -88,7 +94,7 @@ class Ingester:
             on_connected=self._on_connected,
         )
         self.state = DeviceStateBuffer(on_refused=lambda n: self.metrics.refused_rows.inc(n, "device_state"))
-        self.registered = RegisteredDevices()
+        self.registered = RegisteredDevices(register_codes)
         self.metrics_port: int | None = None
         self.running = asyncio.Event()
 

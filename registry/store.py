@@ -7,6 +7,7 @@ rate are one indexed pass over one table.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -151,3 +152,36 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
     state = await cur.fetchone()
     assert state is not None
     return {"registration_code": code, "next_due": state[0], "fit_for_use": state[1]}
+
+
+# --- what other packages read of the register: through these, never its tables ---------------
+
+
+async def registration_codes(conn: AsyncConnection[Any]) -> frozenset[str]:
+    """Every registration code (设备代码) in the register, whatever its status."""
+    cur = await conn.execute("SELECT registration_code FROM equipment")
+    return frozenset(str(r[0]) for r in await cur.fetchall())
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoredUnit:
+    """An elevator or boiler of the register that is not scrapped, as the rules need it:
+    ``category`` ``"elevator"`` or ``"boiler"``; ``rated`` its rated values and per-unit rule
+    overrides (JSON object); ``fit_for_use`` False when an inspection is overdue or failed;
+    ``next_due`` the earliest due date of its schedules (None: none)."""
+
+    registration_code: str
+    category: str
+    rated: dict[str, Any]
+    status: str
+    fit_for_use: bool
+    next_due: date | None
+
+
+async def monitored_units(conn: AsyncConnection[Any]) -> list[MonitoredUnit]:
+    """The elevators and boilers that are not scrapped (``MonitoredUnit``)."""
+    cur = await conn.execute(
+        """SELECT registration_code, category, rated, status, fit_for_use, next_due FROM equipment
+           WHERE category IN ('elevator', 'boiler') AND status <> 'scrapped'""")
+    return [MonitoredUnit(str(code), str(category), rated or {}, str(status), bool(fit), due)
+            for code, category, rated, status, fit, due in await cur.fetchall()]

@@ -18,6 +18,7 @@ from alerts.passwords import hash_password
 from alerts.users import Role, UserExists, create_user
 from bench.ingest import scrape
 from ingest.service import Ingester
+from registry.store import registration_codes
 from semon.settings import Settings
 
 _client_numbers = itertools.count(1)
@@ -76,7 +77,7 @@ def ingest_settings(**overrides: object) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_ingester(settings: Settings, mqtt_url: str, database_url: str) -> AsyncIterator[Ingester]:
-    ingester = Ingester(settings, mqtt_url, database_url)
+    ingester = Ingester(settings, mqtt_url, database_url, register_codes=registration_codes)
     task = asyncio.create_task(ingester.run())
     await asyncio.wait_for(ingester.running.wait(), 30)
     await asyncio.wait_for(ingester.session.connected.wait(), 30)
