@@ -10,8 +10,8 @@ inspection mode with a technician inside. The rules take each of these as it com
   ``seq`` than any taken is new; one a little below it, never seen, is late; one seen before
   (same ``seq``, same ``ts``) is a duplicate and changes nothing. A ``seq`` far below, or a
   ``seq`` seen before with another ``ts``, means the device restarted its counter: a new
-  session (a copy of a message of the session before, by its seq and ts, is still a
-  duplicate). A late telemetry frame never overwrites a newer one; a late event is always judged:
+  session (a copy of a message of the recent sessions before, by its seq and ts, is still a
+  duplicate, in whatever order a replay brings them). A late telemetry frame never overwrites a newer one; a late event is always judged:
   an alarm button, a trapped code, a fault happened, whenever it arrives.
 - **Durations are measured in device time**: the device's ``ts``, made monotone in ``seq``
   order and never more than ``clock_tolerance_s`` ahead of the engine's clock at arrival. A clock
@@ -31,6 +31,7 @@ clears by its own recovery rule, not by every "back to automatic mode" (40).
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -47,6 +48,9 @@ _CLEAR_AT_ONCE = frozenset({AlarmType.ENTRAPMENT, AlarmType.ALARM_BUTTON})
 _NOT_A_FAULT = frozenset({AlarmType.ENTRAPMENT, AlarmType.ALARM_BUTTON, AlarmType.OFFLINE, AlarmType.SILENT,
                           AlarmType.INSPECTION_EXPIRED_RUNNING})
 _INF = float("inf")
+# Pairs of earlier sessions kept for duplicates, per pair of the reorder window (four sessions'
+# worth when each fills its window).
+_EARLIER_PAIRS_PER_WINDOW = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +148,10 @@ class DeviceRules:
         # The stream: the session's highest seq, the recent (seq, ts) pairs taken, device time.
         self.last_seq = -1
         self.recent: dict[int, float] = {}
-        self.previous: dict[int, float] = {}  # the recent pairs of the session before a restart
+        # The recent (seq, ts) pairs of the sessions before the last restarts, oldest first, at
+        # most _EARLIER_PAIRS_PER_WINDOW × reorder_window: a redelivered copy of any of them
+        # (a replay after a crash that spans several restarts of the counter) is a duplicate.
+        self.previous: dict[tuple[int, float], None] = {}
         self.last_ts = -_INF  # device time of the newest message taken (monotone)
         self.clock_offset = 0.0  # device time = ts + clock_offset
         # The least delay (arrival − device time) seen: device time may not gain on the engine's
@@ -226,10 +233,10 @@ class DeviceRules:
         if seen is not None:
             # Another ts under a seq taken: a restarted counter, unless it is a copy of the
             # message of the session before that the restart was seen on (a redelivery of both).
-            return Order.DUPLICATE if seen == ts or self.previous.get(seq) == ts else Order.RESTART
+            return Order.DUPLICATE if seen == ts or (seq, ts) in self.previous else Order.RESTART
         if self.last_seq < 0:
-            return Order.NEW if self.previous.get(seq) != ts else Order.DUPLICATE
-        if self.previous.get(seq) == ts:  # a copy of the session before the counter restarted
+            return Order.NEW if (seq, ts) not in self.previous else Order.DUPLICATE
+        if (seq, ts) in self.previous:  # a copy of a session before the counter restarted
             return Order.DUPLICATE
         if seq > self.last_seq:
             return Order.NEW
@@ -246,7 +253,7 @@ class DeviceRules:
         """Place the message, note it, and give its device time (epoch seconds)."""
         recent = self.recent
         # The common case first: the next message of the session, not seen before.
-        order = (Order.NEW if seq > self.last_seq >= 0 and seq not in recent and seq not in self.previous
+        order = (Order.NEW if seq > self.last_seq >= 0 and seq not in recent and (seq, ts) not in self.previous
                  else self.place(ts, seq, frame=frame))
         if order is Order.DUPLICATE:
             return order, self.last_ts
@@ -319,7 +326,12 @@ class DeviceRules:
 
     def _restart(self) -> None:
         """The device restarted its counter: a new session of the stream."""
-        self.previous, self.recent = self.recent, {}
+        previous = self.previous
+        previous.update(dict.fromkeys(self.recent.items()))
+        excess = len(previous) - _EARLIER_PAIRS_PER_WINDOW * self.settings.reorder_window
+        for pair in list(itertools.islice(previous, max(excess, 0))):
+            del previous[pair]
+        self.recent = {}
         self.last_seq = -1
         self.last_recovery_seq = -1
         self.last_frame_seq = -1
@@ -914,7 +926,7 @@ class DeviceRules:
         return {
             "last_ts": self.last_ts, "last_seq": self.last_seq, "offline": self.offline,
             "recent": [[s, t] for s, t in sorted(self.recent.items())],
-            "previous": [[s, t] for s, t in sorted(self.previous.items())], "clock_offset": self.clock_offset,
+            "previous": [[s, t] for s, t in self.previous], "clock_offset": self.clock_offset,
             "last_heard": self.last_heard, "lag_floor": self.lag_floor, "known": self.known, "mode": self.mode,
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
@@ -952,7 +964,7 @@ class DeviceRules:
         self.last_ts = number("last_ts", -_INF)  # null: nothing taken yet
         self.last_seq = int(state.get("last_seq", -1))
         self.recent = {int(s): float(t) for s, t in state.get("recent") or []}
-        self.previous = {int(s): float(t) for s, t in state.get("previous") or []}
+        self.previous = dict.fromkeys((int(s), float(t)) for s, t in state.get("previous") or [])
         if self.last_seq >= 0 and not self.recent and self.last_ts > -_INF:
             self.recent = {self.last_seq: self.last_ts}
         self.clock_offset = number("clock_offset", 0.0)

@@ -958,3 +958,33 @@ def test_a_redelivered_pair_that_showed_a_restarted_counter_changes_nothing_afte
     again = restarted.on_telemetry(T0, 0, lift(running=True, door_locked=False, door_zone=False), T0 + 5)
     again += restarted.on_event(T0 - 0.001, 0, 1, T0 + 5)
     assert again == [] and restarted.open == d.rules.open
+
+
+def test_a_replay_across_two_restarts_of_the_counter_raises_nothing_again() -> None:
+    """Trapped (code 11, seq 1), freed (seq 32), then the counter restarted twice (seq 0, then
+    seq 0 with another stamp). A restore from that state and a redelivery of all four must
+    change nothing: the pairs of every recent session are kept, not only the last one's."""
+    d = DriverDevice()
+    d.event(0, 11, seq=1)
+    d.frame(0, seq=32, door_locked=False, door_zone=True, passenger=False)
+    d.frame(0, seq=0, door_locked=False, door_zone=False, passenger=False)
+    d.frame(0.001, seq=0, door_locked=False, door_zone=True, passenger=False)
+    assert [(raised, kind) for raised, kind, _ in d.log()] == [(True, "entrapment"), (False, "entrapment")]
+    state = json.loads(json.dumps(json_safe(d.rules.snapshot())))
+    restarted = fresh()
+    restarted.restore(state, {}, T0 + 5)
+    again = restarted.on_event(T0, 1, 11, T0 + 5)
+    again += restarted.on_telemetry(T0, 32, lift(door_locked=False, door_zone=True, passenger=False), T0 + 5)
+    again += restarted.on_telemetry(T0, 0, lift(door_locked=False, door_zone=False, passenger=False), T0 + 5)
+    again += restarted.on_telemetry(T0 + 0.001, 0, lift(door_locked=False, door_zone=True, passenger=False), T0 + 5)
+    assert again == [] and not restarted.open
+
+
+def test_the_pairs_kept_for_duplicates_are_bounded() -> None:
+    """Each restart adds its session's pairs; the oldest go first beyond four windows' worth."""
+    d = DriverDevice()
+    for session in range(10):
+        for seq in range(40):
+            d.frame(session * 100 + seq * 0.5, seq=seq)
+    assert len(d.rules.previous) <= 4 * RULES.reorder_window
+    assert (39, T0 + 800 + 19.5) in d.rules.previous  # the session before the last is kept
