@@ -20,9 +20,8 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
-import psycopg
 from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -57,6 +56,7 @@ from alerts.users import (
     normalise_username,
     set_password_hash,
 )
+from semon.periodic import every
 from semon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -179,24 +179,23 @@ async def _watch_live_sessions(app: web.Application, *, check_s: float) -> Async
         await task
 
 
-async def _check_live_sessions(app: web.Application, check_s: float) -> None:
-    """Every ``check_s``: close the live sockets whose session has ended (one query for all)."""
+async def _check_live_sessions(app: web.Application, check_s: float) -> NoReturn:
+    """Every ``check_s`` (``semon.periodic``): close the live sockets whose session has ended
+    (one query for all)."""
     auth, sockets = app[AUTH], app[LIVE_SOCKETS]
-    while True:
-        await asyncio.sleep(check_s)
+
+    async def check() -> None:
         digests = sockets.sessions()
         if not digests:
-            continue
-        try:
-            async with auth.connection() as conn:
-                live = await live_sessions(conn, digests)
-        except psycopg.Error as exc:  # the database is away: check again next time
-            log.warning("live session check failed: %s", exc)
-            continue
+            return
+        async with auth.connection() as conn:
+            live = await live_sessions(conn, digests)
         for digest in digests:
             if digest not in live:
                 closed = await sockets.end(digest, auth.db_timeout_s)
                 log.info("closed %d live socket(s) of an ended session", closed)
+
+    await every("live session check", check_s, check, log=log, first_after_s=check_s)
 
 
 def live_socket_session(request: web.Request) -> bytes | None:

@@ -8,11 +8,10 @@ write then happen on the first pass that can.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import NoReturn
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.hub import LiveHub
@@ -20,6 +19,7 @@ from alerts.incident_store import Escalation, escalate_overdue
 from alerts.incidents import incident_change
 from alerts.live_notify import notify_changes
 from semon.backoff import Backoff
+from semon.periodic import every
 from semon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,26 +37,8 @@ async def check_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Set
     return escalations
 
 
-async def run_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings) -> None:
-    """Runs until cancelled."""
-    backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s)
-    failing = False
-    while True:
-        try:
-            await check_deadlines(pool, hub, settings)
-        except psycopg.OperationalError as exc:  # the database is away (PoolTimeout is one of these)
-            log.warning("deadline check: database unavailable (%s); retrying", exc)
-            failing = True
-            await backoff.sleep()
-            continue
-        except psycopg.Error:
-            # Not an outage: a bug or a schema mismatch. Still keep watching; say it loudly.
-            log.exception("deadline check failed; retrying")
-            failing = True
-            await backoff.sleep()
-            continue
-        if failing:
-            log.info("deadline check: database back")
-            failing = False
-        backoff.reset()
-        await asyncio.sleep(settings.deadline_check_interval_s)
+async def run_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings) -> NoReturn:
+    """Every ``deadline_check_interval_s`` until cancelled (``semon.periodic``: an outage warns
+    and backs off, any other error logs its traceback and backs off)."""
+    await every("deadline check", settings.deadline_check_interval_s, lambda: check_deadlines(pool, hub, settings),
+                log=log, backoff=Backoff(settings.backoff_initial_s, settings.backoff_max_s))

@@ -4,19 +4,18 @@ Re-read in the background; a device the register does not know gets the fallback
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from registry.store import monitored_units
 from semon.alarm_types import EntrapmentThresholds
+from semon.periodic import every
 from semon.profile import DeviceProfile
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
@@ -107,11 +106,11 @@ class RegisterProfiles:
 
     async def run(self, pool: AsyncConnectionPool, interval_s: float,
                   on_load: Callable[[dict[str, DeviceProfile]], None],
-                  today: Callable[[], date] = register_today) -> None:
-        """Re-read every ``interval_s``; the first read is the caller's, before the engine starts."""
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                on_load(await self.load(pool, today()))  # the register's date, not the UTC one
-            except (psycopg.Error, TimeoutError) as exc:
-                log.warning("equipment register not read (%s); keeping the last profiles", exc)
+                  today: Callable[[], date] = register_today) -> NoReturn:
+        """Re-read every ``interval_s`` (``semon.periodic``); the first read is the caller's,
+        before the engine starts. A failed read keeps the last profiles."""
+
+        async def reload() -> None:
+            on_load(await self.load(pool, today()))  # the register's date, not the UTC one
+
+        await every("equipment register read (rule profiles)", interval_s, reload, log=log, first_after_s=interval_s)

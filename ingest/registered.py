@@ -5,15 +5,14 @@ the composition root: the ingester imports no other domain package."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from semon.periodic import every
 from semon.protocol.decode import Decoded, Rejection, RejectReason
 
 log = logging.getLogger(__name__)
@@ -47,10 +46,7 @@ class RegisteredDevices:
         async with pool.connection(timeout=5) as conn:
             self._codes = await self._read_codes(conn)
 
-    async def run(self, pool: AsyncConnectionPool, interval_s: float) -> None:
-        while True:
-            try:
-                await self.load(pool)
-            except (psycopg.Error, TimeoutError) as exc:
-                log.warning("equipment register not read (%s); keeping the last copy", exc)
-            await asyncio.sleep(interval_s)
+    async def run(self, pool: AsyncConnectionPool, interval_s: float) -> NoReturn:
+        """Read now, then every ``interval_s`` (``semon.periodic``); a failed read keeps the
+        last copy."""
+        await every("equipment register read (registered devices)", interval_s, lambda: self.load(pool), log=log)

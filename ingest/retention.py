@@ -6,13 +6,13 @@ Apache edition has none, so the ingester drops expired chunks itself on a timer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+
+from semon.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +43,18 @@ async def drop_expired(conn: AsyncConnection, keep: timedelta) -> int:
 
 async def run_retention(pool: AsyncConnectionPool, keep: timedelta, interval_s: float) -> None:
     """Install policies once, or drop chunks every ``interval_s``; runs until cancelled."""
-    while True:
-        try:
-            async with pool.connection() as conn:
-                await conn.set_autocommit(True)
-                if await has_policies(conn):
-                    await install_policies(conn, keep)
-                    log.info("retention: TimescaleDB policies keep %s of raw telemetry", keep)
-                    await conn.execute(
-                        "DELETE FROM rejected_messages WHERE received_at < now() - %s::interval", (keep,)
-                    )
-                else:
-                    dropped = await drop_expired(conn, keep)
-                    if dropped:
-                        log.info("retention: dropped %d chunks older than %s", dropped, keep)
-        except psycopg.Error as exc:
-            log.warning("retention pass failed (%s); next try in %.0fs", exc, interval_s)
-        await asyncio.sleep(interval_s)
+    async def retention_pass() -> None:
+        async with pool.connection() as conn:
+            await conn.set_autocommit(True)
+            if await has_policies(conn):
+                await install_policies(conn, keep)
+                log.info("retention: TimescaleDB policies keep %s of raw telemetry", keep)
+                await conn.execute(
+                    "DELETE FROM rejected_messages WHERE received_at < now() - %s::interval", (keep,)
+                )
+            else:
+                dropped = await drop_expired(conn, keep)
+                if dropped:
+                    log.info("retention: dropped %d chunks older than %s", dropped, keep)
+
+    await every("retention pass", interval_s, retention_pass, log=log)

@@ -13,17 +13,18 @@ the rows; the key travels with them, so receivers can drop a repeat too.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import NoReturn
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from registry.due import add_months, notice_day
+from semon.backoff import Backoff
+from semon.periodic import every
 from semon.settings import Settings
 from semon.today import Clock, utc_now
 
@@ -198,14 +199,13 @@ async def scan_notices(conn: AsyncConnection, today: date, *, months_before: int
     return created
 
 
-async def run_scans(pool: AsyncConnectionPool, settings: Settings, *, clock: Clock = utc_now) -> None:
+async def run_scans(pool: AsyncConnectionPool, settings: Settings, *, clock: Clock = utc_now) -> NoReturn:
     """Scan now, then every ``notice_scan_interval_s``; runs until cancelled. The scan is
     idempotent, so a short interval only makes new work appear sooner after a restart."""
-    while True:
-        try:
-            async with pool.connection() as conn:
-                await scan_notices(conn, settings.today(clock), months_before=settings.notice_months_before,
-                                   repeat_days=settings.notice_overdue_repeat_days)
-        except psycopg.Error as exc:
-            log.warning("notice scan failed (%s); next try in %.0fs", exc, settings.notice_scan_interval_s)
-        await asyncio.sleep(settings.notice_scan_interval_s)
+    async def scan() -> None:
+        async with pool.connection() as conn:
+            await scan_notices(conn, settings.today(clock), months_before=settings.notice_months_before,
+                               repeat_days=settings.notice_overdue_repeat_days)
+
+    await every("notice scan", settings.notice_scan_interval_s, scan, log=log,
+                backoff=Backoff(settings.backoff_initial_s, settings.backoff_max_s))

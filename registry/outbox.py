@@ -18,7 +18,6 @@ import hmac
 import inspect
 import ipaddress
 import logging
-import random
 import re
 import socket
 import time
@@ -41,7 +40,7 @@ from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
 from registry.notices import NOTIFY_CHANNEL, STALE_REASON_SQL, STILL_DUE_SQL
-from semon.backoff import Backoff
+from semon.backoff import Backoff, retry_delay
 from semon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,13 +155,6 @@ class _PublicResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
-
-
-def retry_delay(attempts: int, initial: float, maximum: float) -> float:
-    """Seconds before the next try after ``attempts`` failures: doubling, capped, equal jitter
-    (as ``semon.backoff``) so that a receiver coming back is not hit by every retry at once."""
-    ceiling: float = min(maximum, initial * 2.0 ** min(max(attempts - 1, 0), 30))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 # --- e-mail (pure) ---

@@ -9,17 +9,16 @@ in one pass over the register; a daily snapshot keeps the trend.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from registry.due import inspection_rate
+from semon.periodic import every
 from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now
 
 log = logging.getLogger(__name__)
@@ -96,13 +95,11 @@ def days_back(today: date, days: int) -> date:
 
 
 async def run_snapshots(pool: AsyncConnectionPool, interval_s: float = 3600.0, *, tz: str = DEFAULT_ZONE,
-                        clock: Clock = utc_now) -> None:
+                        clock: Clock = utc_now) -> NoReturn:
     """Keep today's rates (today in ``tz``, the register's zone) as the day's snapshot, refreshed
     every ``interval_s`` (the last run of a day stands for it)."""
-    while True:
-        try:
-            async with pool.connection() as conn:
-                await snapshot_rates(conn, register_today(tz, clock=clock))
-        except psycopg.Error as exc:
-            log.warning("inspection-rate snapshot not taken (%s)", exc)
-        await asyncio.sleep(interval_s)
+    async def snapshot() -> None:
+        async with pool.connection() as conn:
+            await snapshot_rates(conn, register_today(tz, clock=clock))
+
+    await every("inspection-rate snapshot", interval_s, snapshot, log=log)

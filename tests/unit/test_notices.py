@@ -17,10 +17,10 @@ from registry.outbox import (
     Claimed,
     email_message,
     message_id,
-    retry_delay,
     sign,
     verify_signature,
 )
+from semon.backoff import retry_delay
 
 
 def days(start: date, end: date) -> list[date]:
