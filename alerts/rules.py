@@ -11,8 +11,9 @@ inspection mode with a technician inside. The rules take each of these as it com
   (same ``seq``, same ``ts``) is a duplicate and changes nothing. A ``seq`` far below, or a
   ``seq`` seen before with another ``ts``, means the device restarted its counter: a new
   session (a copy of a message of the recent sessions before, by its seq and ts, is still a
-  duplicate, in whatever order a replay brings them). A late telemetry frame never overwrites a newer one; a late event is always judged:
-  an alarm button, a trapped code, a fault happened, whenever it arrives.
+  duplicate, in whatever order a replay brings them). A late telemetry frame never overwrites
+  a newer one; a late event is always judged: an alarm button, a trapped code, a fault
+  happened, whenever it arrives.
 - **Durations are measured in device time**: the device's ``ts``, made monotone in ``seq``
   order and never more than ``clock_tolerance_s`` ahead of the engine's clock at arrival. A clock
   that steps back or jumps ahead is carried across the step by the time that passed at the
