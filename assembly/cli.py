@@ -34,7 +34,7 @@ def _ingest(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _alerts(settings: Settings, _: argparse.Namespace) -> int:
-    from alerts.service import AlertsService
+    from assembly.alerts_service import AlertsService
     from semon.heap import with_frozen_heap
 
     if (urls := _service_urls(settings, "alerts")) is None:

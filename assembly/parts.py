@@ -210,7 +210,7 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
         supervisor.start("ingest", ingest.run, check=ingest.connected)
         return _Started(ingest.ready.wait)
     if name in ("rules", "api", "jobs"):
-        from alerts.service import AlertsService
+        from assembly.alerts_service import AlertsService
         from semon.profile import DeviceProfile
 
         profiles = city_profiles(settings) if name == "rules" else {}

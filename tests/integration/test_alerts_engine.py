@@ -16,8 +16,8 @@ import orjson
 import psycopg
 import pytest
 
-from alerts.service import AlertsService
 from alerts.users import Role
+from assembly.alerts_service import AlertsService
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
 from semon.profile import DeviceProfile

@@ -24,8 +24,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.service import AlertsService
 from alerts.users import Role
+from assembly.alerts_service import AlertsService
 from semon.mqtt.client import BrokerAddress
 from semon.profile import DeviceProfile
 from semon.stack import MosquittoServer

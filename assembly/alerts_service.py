@@ -1,10 +1,11 @@
-"""The alerts service: the rules engine, the incident deadlines and the HTTP API with its live
-stream, with the register's daily work beside them (notice scans, their delivery, the rate
-snapshot). ``semon alerts`` runs all of it in one process; ``semon up`` runs each role in a
-process of its own (``assembly.parts``): ``rules`` (the engine and the register-profiles refresh),
-``api`` (the API, the console and the register's routes) and ``jobs`` (incident deadlines,
-notice scans and delivery, rate snapshots). Changes reach the live stream of whichever process
-serves it through PostgreSQL LISTEN/NOTIFY (``alerts.live_notify``).
+"""The alerts service, as the composition root assembles it: the rules engine, the incident
+deadlines and the HTTP API with its live stream, with the register's routes, the console and
+the register's daily work beside them (notice scans, their delivery, the rate snapshot).
+``semon alerts`` runs all of it in one process; ``semon up`` runs each role in a process of its
+own (``assembly.parts``): ``rules`` (the engine and the register-profiles refresh), ``api``
+(the API, the console and the register's routes) and ``jobs`` (incident deadlines, notice scans
+and delivery, rate snapshots). Changes reach the live stream of whichever process serves it
+through PostgreSQL LISTEN/NOTIFY (``alerts.live_notify``).
 
 Each background job is a supervised part (``semon.supervise``): one that fails is logged with
 its traceback and started again after a backoff while the API and the other jobs go on. The
