@@ -20,7 +20,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("semon", "ingest", "alerts", "registry", "simulators", "console")
+PACKAGES = ("semon", "ingest", "alerts", "registry", "simulators", "console", "bench", "assembly")
 
 
 def dockerfile_copies() -> list[str]:
