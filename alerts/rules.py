@@ -52,6 +52,8 @@ _INF = float("inf")
 # Pairs of earlier sessions kept for duplicates, per pair of the reorder window (four sessions'
 # worth when each fills its window).
 _EARLIER_PAIRS_PER_WINDOW = 4
+_SAME_INSTANT_S = 0.001  # two device times this close are one instant (ts has milliseconds)
+_ANY_CODE = -1  # event codes are 1-999 (semon/protocol/models.py, DeviceEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,12 @@ class DeviceRules:
         # most _EARLIER_PAIRS_PER_WINDOW × reorder_window: a redelivered copy of any of them
         # (a replay after a crash that spans several restarts of the counter) is a duplicate.
         self.previous: dict[tuple[int, float], None] = {}
+        # The events taken, (seq, ts, code), oldest first, as many as the pairs above: an event
+        # is a copy only of an event with the same seq, stamp and code, however long ago in the
+        # stream. A frame or another code under its (seq, ts) pair (firmware stamping an event
+        # with its frame's seq, a clock standing still across a reboot) does not hide a call
+        # for help. (_ANY_CODE: a pair restored from a state that did not keep codes.)
+        self.events_taken: dict[tuple[int, float, int], None] = {}
         self.last_ts = -_INF  # device time of the newest message taken (monotone)
         self.clock_offset = 0.0  # device time = ts + clock_offset
         # The least delay (arrival − device time) seen: device time may not gain on the engine's
@@ -352,23 +360,33 @@ class DeviceRules:
             return True
         return any(s not in self.recent for s in range(self.last_frame_seq + 1, seq))
 
-    def _take_event(self, ts: float, seq: int, arrival: float) -> tuple[Order, float]:
+    def _take_event(self, ts: float, seq: int, code: int, arrival: float) -> tuple[Order, float]:
         """Place an event, note it, and give its device time. Events come on their own path,
         ahead of any telemetry backlog: an event is placed against the frames taken (new: sent
         after the newest of them; late: before it) but moves neither the stream's position nor
         its clock, which only the frames, in their own order, carry. Its time is its ``ts`` on
         the device time the frames have established, never before the newest frame if it was sent
-        after it, and never more than the tolerance ahead of the engine's clock."""
+        after it, and never more than the tolerance ahead of the engine's clock. A copy is an event
+        taken before with the same seq, stamp and code; one whose pair a frame or another code
+        holds is judged, as late (it moves nothing)."""
+        taken = self.events_taken
+        key = (seq, ts, code)
+        if key in taken or (seq, ts, _ANY_CODE) in taken:
+            return Order.DUPLICATE, self.last_ts
         order = self.place(ts, seq)
-        if order is Order.DUPLICATE:
-            return order, self.last_ts
         if order is Order.RESTART:
             self._restart()
             order = Order.NEW
-        recent = self.recent
-        recent[seq] = ts
-        if len(recent) > self.settings.reorder_window:
-            del recent[next(iter(recent))]
+        if order is Order.DUPLICATE:
+            order = Order.LATE  # the pair is a frame's or another code's, kept already
+        else:
+            recent = self.recent
+            recent[seq] = ts
+            if len(recent) > self.settings.reorder_window:
+                del recent[next(iter(recent))]
+        taken[key] = None
+        if len(taken) > _EARLIER_PAIRS_PER_WINDOW * self.settings.reorder_window:
+            del taken[next(iter(taken))]
         self._heard(arrival)
         self.event_heard = max(arrival, self.event_heard)
         ceiling = arrival + self.settings.clock_tolerance_s
@@ -429,7 +447,7 @@ class DeviceRules:
         """An event is judged whenever it arrives, late or not (a duplicate excepted): an alarm
         button, a trapped code, a fault happened. A code the device's table does not define
         changes nothing but the device's liveness."""
-        order, at = self._take_event(ts, seq, arrival)
+        order, at = self._take_event(ts, seq, code, arrival)
         if order is Order.DUPLICATE:
             return []
         changes = self._signs_of_life(at, "event")
@@ -600,7 +618,10 @@ class DeviceRules:
         if why:
             call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"alarm button ({why})", "code": code})
-            if call:
+            # Raised now, or raised by this very press before a restart (the replay of the press
+            # that raised the open entrapment, stamped with its time): it is this press's call,
+            # to be judged again on the frame it followed.
+            if call or abs(self.raised_at.get(AlarmType.ENTRAPMENT, -_INF) - at) < _SAME_INSTANT_S:
                 self.call_seq = seq
             return call
         self.button_at = at
@@ -928,6 +949,7 @@ class DeviceRules:
             "last_ts": self.last_ts, "last_seq": self.last_seq, "offline": self.offline,
             "recent": [[s, t] for s, t in sorted(self.recent.items())],
             "previous": [[s, t] for s, t in self.previous], "clock_offset": self.clock_offset,
+            "events_taken": [[s, t, c] for s, t, c in self.events_taken],
             "last_heard": self.last_heard, "lag_floor": self.lag_floor, "known": self.known, "mode": self.mode,
             "car": None if car is None else [car.running, car.door_locked, car.door_zone, car.passenger,
                                              car.power, car.floor],
@@ -966,6 +988,10 @@ class DeviceRules:
         self.last_seq = int(state.get("last_seq", -1))
         self.recent = {int(s): float(t) for s, t in state.get("recent") or []}
         self.previous = dict.fromkeys((int(s), float(t)) for s, t in state.get("previous") or [])
+        if "events_taken" in state:
+            self.events_taken = dict.fromkeys((int(s), float(t), int(c)) for s, t, c in state["events_taken"] or [])
+        else:  # a state that kept no codes: any event under a pair it kept is a copy
+            self.events_taken = dict.fromkeys((s, t, _ANY_CODE) for s, t in [*self.previous, *self.recent.items()])
         if self.last_seq >= 0 and not self.recent and self.last_ts > -_INF:
             self.recent = {self.last_seq: self.last_ts}
         self.clock_offset = number("clock_offset", 0.0)
