@@ -181,6 +181,7 @@ class DeviceRules:
         self.stuck_since: float | None = None
         self.detections: list[float] = []  # device times of presence detections while stuck
         self.stuck_judged = False  # an entrapment was raised in this episode (by any rule)
+        self.press_adopted = False  # the entrapment a pending press raised became the frames' own
         self.opened = False  # the doors opened at this landing since the car last ran
         self.freed_at = -_INF  # device time the car was last freed from an entrapment
         self.closed_at: dict[AlarmType, float] = {}  # device time an operator closed each alarm
@@ -616,8 +617,13 @@ class DeviceRules:
         self.press_pending = self._ahead(seq)
         self.changed = True
         if why:
+            episode = self.stuck_judged, list(self.detections)
             call = self._raise(AlarmType.ENTRAPMENT, Source.CODE, at,
                                {"trigger": f"alarm button ({why})", "code": code})
+            if call and self.press_pending:
+                # Judged on an older state of the car: the stuck episode the frames still to come
+                # show is judged on its own (below, _entrapment adopts this call if it matures).
+                self.stuck_judged, self.detections = episode
             # Raised now, or raised by this very press before a restart (the replay of the press
             # that raised the open entrapment, stamped with its time): it is this press's call,
             # to be judged again on the frame it followed.
@@ -627,6 +633,10 @@ class DeviceRules:
         self.button_at = at
         return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at, {"trigger": "alarm button", "code": code})
 
+    def _pending_call(self) -> bool:
+        """Whether the open entrapment is a press's, judged ahead of frames sent before it."""
+        return self.press_pending and self.call_seq == self.button_seq and AlarmType.ENTRAPMENT in self.open
+
     def _press_again(self) -> list[Change]:
         """The press, judged ahead of frames sent before it, judged again on the frame it
         followed (the car's state now): an entrapment it raised on the older state that this
@@ -635,6 +645,13 @@ class DeviceRules:
         self.press_pending = False
         self.changed = True
         at = self.last_press
+        if self.press_adopted:  # its entrapment became the frames': the press is judged in order
+            self.press_adopted = False
+            if at is None or self._button_means_trapped(at) or AlarmType.ALARM_BUTTON in self.open:
+                return []
+            self.button_at = at
+            return self._raise(AlarmType.ALARM_BUTTON, Source.CODE, at,
+                               {"trigger": "alarm button", "judged_again": "on the frame it followed"})
         if (at is None or self.call_seq != self.button_seq or AlarmType.ENTRAPMENT not in self.open
                 or self._button_means_trapped(at)):
             return []
@@ -787,7 +804,8 @@ class DeviceRules:
     def _detected(self, at: float) -> None:
         """A presence detection (a frame that saw a passenger, or the alarm button) at device
         time ``at``; kept only while the car is stuck, and only as long as a window reaches."""
-        if (self.stuck_since is None or at < self.stuck_since or self.stuck_judged or AlarmType.ENTRAPMENT in self.open
+        if (self.stuck_since is None or at < self.stuck_since or self.stuck_judged
+                or (AlarmType.ENTRAPMENT in self.open and not self._pending_call())
                 or AlarmType.ENTRAPMENT in self.suppressed):
             return
         bisect.insort(self.detections, at)
@@ -820,6 +838,13 @@ class DeviceRules:
         at = self._trapped_at(now)
         if at is None:
             self._prune(now)
+            return []
+        if self._pending_call():
+            # The frames show the car trapped on their own while the press judged ahead of them
+            # holds the entrapment open: it is theirs now, not withdrawn with the press.
+            self.stuck_judged, self.detections, self.call_seq = True, [], -1
+            self.press_adopted = True
+            self.changed = True
             return []
         where = "stopped outside the door zone" if stuck is Stuck.OUTSIDE else "doors not reopened at a landing"
         window = self._window(stuck)
@@ -964,7 +989,7 @@ class DeviceRules:
             "last_recovery_seq": self.last_recovery_seq, "last_frame_seq": self.last_frame_seq,
             "frame_ts": self.frame_ts, "frame_heard": self.frame_heard, "event_ts": self.event_ts,
             "event_heard": self.event_heard, "call_seq": self.call_seq,
-            "press_pending": self.press_pending,
+            "press_pending": self.press_pending, "press_adopted": self.press_adopted,
             "pending_mode": None if self.pending_mode is None else list(self.pending_mode),
             "raise_since": {str(k): v for k, v in self.raise_since.items()},
             "clear_since": {str(k): v for k, v in self.clear_since.items()},
@@ -1035,6 +1060,7 @@ class DeviceRules:
         self.event_heard = min(number("event_heard", -_INF), arrival)
         self.call_seq = int(state.get("call_seq", -1))
         self.press_pending = bool(state.get("press_pending", False))
+        self.press_adopted = bool(state.get("press_adopted", False))
         pending = state.get("pending_mode")
         self.pending_mode = None if pending is None else (int(pending[0]), str(ServiceMode(pending[1])))
         self.raise_since = {AlarmType(k): float(v) for k, v in state.get("raise_since", {}).items()}

@@ -184,3 +184,26 @@ def test_a_press_replayed_after_a_restart_is_still_judged_again_on_the_frame_it_
     again += restarted.on_telemetry(T0 + 7, 7, lift(**landing), T0 + 9.2)
     assert kinds(again) == [(False, "entrapment"), (True, "alarm_button")]
     assert again[0].at == raised
+
+
+def test_a_press_ahead_of_frames_that_show_the_car_trapped_on_their_own_is_not_withdrawn() -> None:
+    """The car stops between floors with a passenger inside (t 0). From t 6 its frames fall
+    behind a backlog. The alarm button, pressed at t 40 after the passenger was freed at t 30,
+    arrives at once, ahead of them, and raises an entrapment on the newest state the rules have
+    (stuck). The frames then show the car trapped for the whole window on their own (t 15): that
+    entrapment is theirs, and the frame the press followed (freed, empty) does not withdraw it
+    as the press's mistake. The frames' freeing clears it, and the press is the button alarm it
+    was in order."""
+    d = Device()
+    stuck = {"running": False, "door_zone": False, "passenger": True}
+    for t in range(0, 6):
+        d.frame(t, seq=t + 1, arrival=t + 0.1, **stuck)
+    d.event(40, 90, seq=42, arrival=40.1)  # ahead of frames 7-41, still in the backlog
+    assert kinds(d.changes) == [(True, "entrapment")]
+    for t in range(6, 30):
+        d.frame(t, seq=t + 1, arrival=40.2 + (t - 6) * 0.1, **stuck)
+    freed = {"running": False, "door_locked": False, "door_zone": True, "passenger": False}
+    for t in range(30, 41):
+        d.frame(t, seq=t + 1, arrival=42.7 + (t - 30) * 0.1, **freed)
+    assert kinds(d.changes) == [(True, "entrapment"), (False, "entrapment"), (True, "alarm_button")]
+    assert d.changes[1].details["reason"] == "doors open at a landing, car empty"

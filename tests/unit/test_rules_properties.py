@@ -653,7 +653,7 @@ def check_entrapment(case: Case, run: Run, *, held_until: float = 0.0) -> None:
     assert change.at - T0 <= when + TOL + 1e-6, f"stamped {change.at - T0}, ahead of the engine at {when}"
     if not case.device.steps:
         stamp = change.at - T0
-        assert truth.due - 0.35 <= stamp <= truth.due + run.delay + TOL, f"stamped {stamp}, due {truth.due}"
+        assert truth.due - 0.35 - 1e-6 <= stamp <= truth.due + run.delay + TOL, f"stamped {stamp}, due {truth.due}"
     cleared = run.cleared(AlarmType.ENTRAPMENT)
     assert len(cleared) == 1, f"cleared {len(cleared)} times: {cleared}"
     assert truth.rescue <= cleared[0][0] <= max(truth.rescue + run.delay, held_until) + 1e-6, (
