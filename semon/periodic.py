@@ -47,16 +47,13 @@ async def every(name: str, interval_s: float, work: Callable[[], Awaitable[objec
         started = time.monotonic()
         try:
             await work()
-        except OUTAGES as exc:
+        except Exception as exc:
             failed += 1
             delay = backoff.next_delay()
-            log.warning("%s: unavailable (%s: %s); retrying in %.1f s", name, type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
-            continue
-        except Exception:
-            failed += 1
-            delay = backoff.next_delay()
-            log.exception("%s failed; retrying in %.1f s", name, delay)
+            if isinstance(exc, OUTAGES):
+                log.warning("%s: unavailable (%s: %s); retrying in %.1f s", name, type(exc).__name__, exc, delay)
+            else:
+                log.exception("%s failed; retrying in %.1f s", name, delay)
             await asyncio.sleep(delay)
             continue
         took = time.monotonic() - started
