@@ -1,9 +1,10 @@
 """The alerts HTTP API and live stream (aiohttp): alarms, rescue incidents and their steps, the
-rescue KPIs, the OpenAPI document, and ``/api/live``, a WebSocket that sends a snapshot and then
+rescue KPIs, the health check, and ``/api/live``, a WebSocket that sends a snapshot and then
 every change from the hub.
 
-Errors are JSON ``{"error": "..."}``; psycopg errors are translated here, at the boundary (503
-when the database is away). Changes are published only after their transaction has committed.
+Errors are JSON ``{"error": "..."}``, answered by the shell (``web.app``): ``ApiError``, the
+incidents' own errors (``ERRORS``) and psycopg's, translated at the boundary (503 when the
+database is away). Changes are published only after their transaction has committed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +26,6 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.alarm_queries import AlarmFilter, get_alarm, list_alarms
 from alerts.alarm_store import open_alarms
 from alerts.api_models import AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
-from alerts.auth import LIVE_SOCKETS, add_auth_routes, auth_middleware, current_user, live_socket_session
-from alerts.http import ApiError as ApiError  # noqa: PLC0414 (re-exported: handlers elsewhere raise it)
-from alerts.http import error_response as _error
-from alerts.http import json_response as _json
-from alerts.http import read_body as _body
-from alerts.http import read_query as _query
 from alerts.hub import LiveHub, Subscription
 from alerts.incident_store import (
     IncidentFilter,
@@ -49,12 +44,18 @@ from alerts.incidents import (
     StepRequestError,
     incident_change,
 )
-from alerts.inputs import request_text_refusal
 from alerts.kpis import rescue_kpis
 from alerts.live_notify import notify_changes, notify_operator_close
 from alerts.model import Alarm
-from alerts.openapi import openapi_document
+from alerts.openapi import DESCRIPTION, TITLE, alerts_paths, alerts_schemas
 from semon.settings import Settings
+from web.app import OPENAPI_JSON, actor_of, create_app
+from web.auth import LIVE_SOCKETS, live_socket_session
+from web.http import ApiError
+from web.http import json_response as _json
+from web.http import read_body as _body
+from web.http import read_query as _query
+from web.openapi import openapi_document
 
 log = logging.getLogger(__name__)
 
@@ -78,37 +79,26 @@ class ApiContext:
 
 
 CONTEXT = web.AppKey("alerts_api", ApiContext)
-OPENAPI_JSON = web.AppKey("alerts_openapi_json", bytes)
-
-
-def actor_of(request: web.Request, claimed: str | None) -> str:
-    """Who takes a step or records an inspection: the logged-in user, whatever the body claims.
-    Only where auth is off (``build_api(auth=False)``) does the body's ``actor`` count."""
-    user = current_user(request)
-    if user is not None:
-        return user.username
-    if claimed is None:
-        raise ApiError(400, "actor: required without a session")
-    return claimed
+# The alerts' own errors, answered by the shell's error middleware with these statuses.
+ERRORS: dict[type[Exception], int] = {IncidentNotFound: 404, StepRequestError: 400, StepNotAllowed: 409}
 
 
 def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
               on_alarm_cleared: Callable[[Alarm], None] | None = None,
               db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0,
               auth: bool = True) -> web.Application:
-    """The API application. The pool is opened and closed by the caller. ``on_alarm_cleared`` hears
-    of every alarm an operator's close or false alarm cleared (the rules engine must forget it).
-    The deadline watch (``alerts.deadlines.run_deadlines``) runs beside it, not inside.
+    """The API application (``web.app.create_app``) with the alerts' routes. The pool is opened and
+    closed by the caller. ``on_alarm_cleared`` hears of every alarm an operator's close or false
+    alarm cleared (the rules engine must forget it). The deadline watch
+    (``alerts.deadlines.run_deadlines``) runs beside it, not inside.
 
     With ``auth`` (the product's default) every route but login, the OpenAPI document, the health
-    check and the console's public pages needs a session, and the role policy (``alerts.policy``)
-    applies to everything served by this application, routes added later included. The auth
-    middleware runs inside ``_errors``, so its refusals and database errors become JSON errors."""
-    app = web.Application(middlewares=[_errors, auth_middleware, _text_guard] if auth else [_errors, _text_guard])
+    check and the console's public pages needs a session, and the role policy (``web.policy``)
+    applies to everything served by this application, routes added later included."""
+    app = create_app(pool, settings, auth=auth, db_timeout_s=db_timeout_s, errors=ERRORS)
     app[CONTEXT] = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
-    app[OPENAPI_JSON] = orjson.dumps(openapi_document(auth=auth))
-    if auth:
-        add_auth_routes(app, pool, settings, db_timeout_s=db_timeout_s)
+    app[OPENAPI_JSON] = orjson.dumps(openapi_document(alerts_paths(), alerts_schemas(), auth=auth,
+                                                      title=TITLE, description=DESCRIPTION))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/alarms", _list_alarms)
     app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
@@ -117,85 +107,12 @@ def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
     app.router.add_post(r"/api/incidents/{id:\d+}/steps", _post_step)
     app.router.add_post(r"/api/incidents/{id:\d+}/comments", _post_comment)
     app.router.add_get("/api/kpis/rescue", _rescue_kpis)
-    app.router.add_get("/api/openapi.json", _openapi)
     app.router.add_get("/api/live", _live)
     app.on_shutdown.append(_close_live_sockets)
-    app.on_response_prepare.append(_security_headers)
     return app
 
 
-@contextlib.asynccontextmanager
-async def serve_api(app: web.Application, host: str, port: int) -> AsyncIterator[int]:
-    """Serve ``app``; yields the bound port (useful with port 0)."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound: int = runner.addresses[0][1]
-        log.info("alerts API on http://%s:%d/api/", host, bound)
-        yield bound
-    finally:
-        await runner.cleanup()
-
-
 # Plumbing
-
-# Every answer, pages and errors alike: scripts, styles and connections from this origin only
-# (the console has no inline script or style attribute), never framed (clickjacking), no MIME
-# sniffing, and no full URL in the Referer sent elsewhere.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                               "frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP level 2
-}
-
-
-async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    del request
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-
-
-
-@web.middleware
-async def _errors(request: web.Request,
-                  handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return _error(exc.status, exc.message, exc.headers)
-    except IncidentNotFound as exc:
-        return _error(404, str(exc))
-    except StepRequestError as exc:
-        return _error(400, str(exc))
-    except StepNotAllowed as exc:
-        return _error(409, str(exc))
-    except psycopg.OperationalError as exc:  # the database is away; PoolTimeout is one of these
-        log.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
-        return _error(503, "database unavailable; try again")
-    except psycopg.Error:
-        log.exception("%s %s: database error", request.method, request.path)
-        return _error(500, "database error")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return _error(exc.status, exc.text or exc.reason, allow)
-
-
-@web.middleware
-async def _text_guard(request: web.Request,
-                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """Text PostgreSQL refuses (U+0000, a lone surrogate), anywhere in a request to any route, is a
-    400 with its place and reason before a handler runs (after auth: strangers' bodies are not read)."""
-    why = await request_text_refusal(request)
-    if why is not None:
-        raise ApiError(400, why)
-    return await handler(request)
 
 
 def _path_id(request: web.Request, what: str) -> int:
@@ -339,10 +256,6 @@ async def _rescue_kpis(request: web.Request) -> web.Response:
                   "rows": [r.as_json() for r in rows]})
 
 
-async def _openapi(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[OPENAPI_JSON], content_type="application/json")
-
-
 # The live stream
 
 
@@ -354,7 +267,7 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
     # may repeat what the snapshot shows, and clients apply changes as upserts.
     sub = ctx.hub.subscribe()
     ctx.sockets.add(ws)
-    # The socket ends with its session (logout, a disabled user, expiry): see alerts.auth.LiveSockets.
+    # The socket ends with its session (logout, a disabled user, expiry): see web.auth.LiveSockets.
     session = live_socket_session(request)
     live_sockets = request.app.get(LIVE_SOCKETS)
     if session is not None and live_sockets is not None:

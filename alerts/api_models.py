@@ -9,18 +9,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.incidents import IncidentState
-from alerts.inputs import IsoTime
 from alerts.kpis import KpiGrouping
 from alerts.model import Severity
-from alerts.users import MIN_PASSWORD_LENGTH, Role
 from semon.alarm_types import AlarmType
+from web.inputs import IsoTime
 
 MAX_LIMIT = 1000
 _ACTOR_NOTE = "only without a session (auth off); with one, the logged-in user is the actor and this is ignored"
 
 OperatorStep = Literal["acknowledged", "dispatched", "on_site", "released", "closed", "false_alarm"]
 
-QueryTime = IsoTime  # ISO 8601 with an offset, never a number (alerts.inputs)
+QueryTime = IsoTime  # ISO 8601 with an offset, never a number (web.inputs)
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 
 
@@ -44,27 +43,6 @@ class StepBody(_Body):
 class CommentBody(_Body):
     actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
     comment: str = Field(min_length=1, max_length=2000)
-
-
-class LoginBody(BaseModel):
-    # Passwords are taken as typed: no stripping.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class NewUserBody(BaseModel):
-    """A user the administrator creates."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    username: str = Field(min_length=1, max_length=64, description="case-insensitive; letters, digits, . _ @ -")
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
-    role: Role
-    agency: str | None = Field(default=None, max_length=64,
-                               description="the agency's party code in the register; required for role agency")
-    display_name: str = Field(default="", max_length=100)
 
 
 class _Window(BaseModel):

@@ -20,7 +20,7 @@ import logging
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.api import build_api, serve_api
+from alerts.api import build_api
 from alerts.deadlines import run_deadlines
 from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine, rule_settings
 from alerts.hub import LiveHub
@@ -39,6 +39,7 @@ from semon.metrics import Registry
 from semon.profile import DeviceProfile
 from semon.settings import Settings
 from semon.supervise import Supervisor
+from web.app import serve_app
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class AlertsService:
                 app = build_api(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator)
                 add_registry_routes(app, pool)  # the register is served by the same application
                 add_console(app, pool)  # the operator console: pages, static files, device cards
-                async with serve_api(app, s.api_host, s.api_port) as port:
+                async with serve_app(app, s.api_host, s.api_port) as port:
                     self.api_port = port
                     log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
                     await listener.listening.wait()  # no console connects before changes reach it

@@ -218,8 +218,8 @@ def _registry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _users(settings: Settings, args: argparse.Namespace) -> int:
-    from alerts import users_cli
-    from alerts.users import UserError
+    from web import users_cli
+    from web.users import UserError
 
     if (url := _database(settings, "users")) is None:
         return 2
@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_registry_parser(sub).set_defaults(func=_registry)
 
-    from alerts.users_cli import add_parser as add_users_parser
+    from web.users_cli import add_parser as add_users_parser
 
     add_users_parser(sub).set_defaults(func=_users)
     sim = sub.add_parser("simulate", help="simulated elevators and boilers, each with its own MQTT connection")

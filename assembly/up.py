@@ -23,8 +23,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from alerts.passwords import hash_password
-from alerts.users import Role, UserExists, count_users, create_user
 from assembly.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
 from assembly.parts import CONFIG_FILE, PartsConfig, city_units, program_names, settings_json
 from registry.demo import DEMO_AGENCY, seed_demo_register
@@ -35,6 +33,8 @@ from semon.running import demo_password, demo_password_path, state_path
 from semon.settings import Settings
 from semon.stack import LocalStack
 from semon.stack.process import write_private
+from web.passwords import hash_password
+from web.users import Role, UserExists, count_users, create_user
 
 log = logging.getLogger(__name__)
 

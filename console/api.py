@@ -13,13 +13,14 @@ from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.api import CONTEXT, OPENAPI_JSON, ApiError
 from alerts.model import ALARM_COLUMNS, alarm_from_row, district_of
-from alerts.openapi import secure_paths
 from console.openapi import calendar_path, calendar_schema, device_card_schema, device_paths
 from registry.api import DISTRICT_NAMES
 from semon.settings import Settings
 from semon.today import Clock, utc_now
+from web.app import OPENAPI_JSON, SETTINGS
+from web.http import ApiError
+from web.openapi import secure_paths
 
 MAX_DEVICE_ID = 64  # the register's limit for a registration code
 DB_TIMEOUT_S = 5.0  # then 503 (psycopg's PoolTimeout, translated by the API's error middleware)
@@ -118,7 +119,7 @@ async def _get_device(request: web.Request) -> web.Response:
     if not device_id or len(device_id) > MAX_DEVICE_ID:
         raise ApiError(404, f"device {device_id[:MAX_DEVICE_ID]} not found")
     async with request.app[DEVICES].pool.connection(timeout=DB_TIMEOUT_S) as conn:
-        card = await device_card(conn, device_id, request.app[CONTEXT].settings.today(request.app[DEVICES].clock))
+        card = await device_card(conn, device_id, request.app[SETTINGS].today(request.app[DEVICES].clock))
     if card is None:
         raise ApiError(404, f"device {device_id} is neither registered nor reporting")
     return web.Response(body=orjson.dumps(card), content_type="application/json")
@@ -133,7 +134,7 @@ def calendar(settings: Settings, clock: Clock = utc_now) -> dict[str, str]:
 
 
 async def _get_calendar(request: web.Request) -> web.Response:
-    body = calendar(request.app[CONTEXT].settings, request.app[DEVICES].clock)
+    body = calendar(request.app[SETTINGS], request.app[DEVICES].clock)
     return web.Response(body=orjson.dumps(body), content_type="application/json",
                         headers={"Cache-Control": "no-store"})
 

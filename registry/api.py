@@ -3,7 +3,7 @@ schedules and inspections, recording an inspection, the inspection rate with its
 and an SVG chart) and the notices with their delivery state.
 
 An inspection agency's user sees only its own agency's equipment and notices, and records
-inspections only on its own units: the role policy (``alerts.policy``) lets agencies in, and
+inspections only on its own units: the role policy (``web.policy``) lets agencies in, and
 the handlers here, which know whose a unit is, do the scoping."""
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alerts.api import CONTEXT, OPENAPI_JSON, ApiError, actor_of
-from alerts.auth import current_user
-from alerts.inputs import IsoDate
-from alerts.openapi import merge_schemas, model_schemas, query_parameters, secure_paths
-from alerts.users import Role
 from registry.chart import trend_svg
 from registry.due import Category, DueError, Result, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
 from registry.store import record_inspection
 from semon.districts import XINING
+from web.app import OPENAPI_JSON, SETTINGS, actor_of
+from web.auth import current_user
+from web.http import ApiError
+from web.inputs import IsoDate
+from web.openapi import merge_schemas, model_schemas, query_parameters, secure_paths
+from web.users import Role
 
 DISTRICT_NAMES = {d.code: d.name for d in XINING}
 M = TypeVar("M", bound=BaseModel)
@@ -100,7 +101,7 @@ def _pool(request: web.Request) -> AsyncConnectionPool:
 
 
 def _today(request: web.Request) -> date:
-    return request.app[CONTEXT].settings.today()  # the register's local date, not the UTC one
+    return request.app[SETTINGS].today()  # the register's local date, not the UTC one
 
 
 _NOT_YOURS = "an inspection agency sees only its own equipment"

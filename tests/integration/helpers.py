@@ -13,13 +13,13 @@ import aiohttp
 import orjson
 import psycopg
 
-from alerts.auth import CSRF_HEADER
-from alerts.passwords import hash_password
-from alerts.users import Role, UserExists, create_user
 from bench.ingest import scrape
 from ingest.service import Ingester
 from registry.store import registration_codes
 from semon.settings import Settings
+from web.auth import CSRF_HEADER
+from web.passwords import hash_password
+from web.users import Role, UserExists, create_user
 
 _client_numbers = itertools.count(1)
 

@@ -20,17 +20,18 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import clear_alarm, raise_alarm
-from alerts.api import SLOW_CONSUMER_CLOSE, build_api, serve_api
+from alerts.api import SLOW_CONSUMER_CLOSE, build_api
 from alerts.deadlines import run_deadlines
 from alerts.hub import LiveHub
 from alerts.incident_store import apply_step, escalate_overdue, get_incident, note_alarm_cleared, open_incident
 from alerts.incidents import Incident, IncidentState, Overdue, Step
 from alerts.model import Alarm, Source
-from alerts.users import Role
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.settings import Settings
 from tests.integration.helpers import add_users, http_client, login
+from web.app import serve_app
+from web.users import Role
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +104,7 @@ async def running_api(database_url: str, settings: Settings | None = None) -> As
     async with open_pool(database_url, max_size=4, name="test-alerts-api") as pool:
         cleared: list[Alarm] = []
         app = build_api(pool, hub, settings, on_alarm_cleared=cleared.append)
-        async with serve_api(app, "127.0.0.1", 0) as port, contextlib.AsyncExitStack() as stack:
+        async with serve_app(app, "127.0.0.1", 0) as port, contextlib.AsyncExitStack() as stack:
             url = f"http://127.0.0.1:{port}"
             sessions = {name: await stack.enter_async_context(http_client(url)) for name in OPERATORS}
             for name, http in sessions.items():
@@ -648,7 +649,7 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
         app = build_api(pool, hub, settings, db_timeout_s=0.3)
         # Sessions live in the database too: the answer is "try again", not "log in".
         cookie = {"Cookie": "semon_session=some-token"}
-        async with serve_api(app, "127.0.0.1", 0) as port, \
+        async with serve_app(app, "127.0.0.1", 0) as port, \
                 aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}", headers=cookie) as http:
             async with http.get("/api/incidents") as resp:
                 assert resp.status == 503
@@ -664,7 +665,7 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
             assert refused.value.status == 503
         # The live stream's own answer to an outage, past the session check (auth off for it).
         app = build_api(pool, hub, settings, db_timeout_s=0.3, auth=False)
-        async with serve_api(app, "127.0.0.1", 0) as port, \
+        async with serve_app(app, "127.0.0.1", 0) as port, \
                 aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
             async with http.ws_connect("/api/live") as ws:
                 msg = await ws.receive(10)
@@ -678,7 +679,7 @@ async def test_shutting_down_closes_the_live_sockets(database_url: str) -> None:
     await add_users(database_url, (("operator-1", Role.OPERATOR, None),))
     async with open_pool(database_url, name="test-shutdown") as pool, http_client() as http:
         loop = asyncio.get_running_loop()
-        async with serve_api(build_api(pool, hub, settings), "127.0.0.1", 0) as port:
+        async with serve_app(build_api(pool, hub, settings), "127.0.0.1", 0) as port:
             await login(http, f"http://127.0.0.1:{port}/api", "operator-1")
             ws = await http.ws_connect(f"http://127.0.0.1:{port}/api/live")
             assert (await receive_json(ws))["topic"] == "snapshot"

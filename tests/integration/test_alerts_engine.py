@@ -16,7 +16,6 @@ import orjson
 import psycopg
 import pytest
 
-from alerts.users import Role
 from assembly.alerts_service import AlertsService
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
@@ -26,6 +25,7 @@ from simulators.profiles import profile_for
 from simulators.scenario import load_scenario
 from simulators.service import Simulation, SimulationOptions
 from tests.integration.helpers import add_users, http_client, ingest_settings, login, query
+from web.users import Role
 
 pytestmark = pytest.mark.integration
 

@@ -29,8 +29,7 @@ from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from alerts.alarm_store import raise_alarm
-from alerts.api import build_api, serve_api
-from alerts.auth import CSRF_HEADER
+from alerts.api import build_api
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.model import Source
@@ -42,6 +41,8 @@ from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.today import register_today
 from tests.integration.helpers import PASSWORD, add_users, http_client, ingest_settings, login
+from web.app import serve_app
+from web.auth import CSRF_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
         app = build_api(pool, LiveHub(), settings)
         add_registry_routes(app, pool)
         add_console(app, pool)
-        async with serve_api(app, "127.0.0.1", 0) as port:
+        async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 
 

@@ -21,14 +21,11 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import raise_alarm
-from alerts.api import build_api, serve_api
-from alerts.auth import SESSION_ENDED_CLOSE
+from alerts.api import build_api
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.incidents import Incident
 from alerts.model import Source
-from alerts.passwords import verify_password
-from alerts.users import Role
 from registry.api import add_registry_routes
 from registry.demo import seed_demo_register
 from registry.notices import scan_notices
@@ -37,6 +34,10 @@ from semon.db.pool import open_pool
 from semon.settings import Settings
 from semon.today import register_today
 from tests.integration.helpers import PASSWORD, TEST_USERS, add_users, http_client, login, query
+from web.app import serve_app
+from web.auth import SESSION_ENDED_CLOSE
+from web.passwords import verify_password
+from web.users import Role
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +96,7 @@ async def console(database_url: str, **overrides: Any) -> AsyncIterator[Console]
         for path in ("/", "/login", "/static/app.js", *PAGES):
             app.router.add_get(path, _page)
         app.router.add_get("/api/devices/{device_id}", _device)
-        port = await stack.enter_async_context(serve_api(app, "127.0.0.1", 0))
+        port = await stack.enter_async_context(serve_app(app, "127.0.0.1", 0))
         url = f"http://127.0.0.1:{port}"
         yield Console(url, f"{url}/api", app, pool, hub, settings, stack)
 

@@ -17,7 +17,7 @@ import orjson
 import psycopg
 import pytest
 
-from alerts.api import build_api, serve_api
+from alerts.api import build_api
 from alerts.hub import LiveHub
 from assembly.parts import city_units
 from console import add_console
@@ -28,6 +28,7 @@ from semon.db.pool import open_pool
 from semon.today import Clock, register_today, utc_now
 from simulators.city import city_fleet
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
+from web.app import serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ async def console_app(database_url: str, *, auth: bool = True, clock: Clock = ut
         app = build_api(pool, LiveHub(), settings, auth=auth)
         add_registry_routes(app, pool)
         add_console(app, pool, clock=clock)
-        async with serve_api(app, "127.0.0.1", 0) as port:
+        async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from alerts.api import build_api, serve_api
+from alerts.api import build_api
 from alerts.hub import LiveHub
 from assembly.parts import city_units
 from registry.api import add_registry_routes
@@ -20,6 +20,7 @@ from registry.rate import snapshot_rates
 from semon.db.pool import open_pool
 from semon.today import register_today
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
+from web.app import serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ async def api(database_url: str) -> AsyncIterator[str]:
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         app = build_api(pool, LiveHub(), settings)
         add_registry_routes(app, pool)
-        async with serve_api(app, "127.0.0.1", 0) as port:
+        async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}/api"
 
 

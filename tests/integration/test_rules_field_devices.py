@@ -24,7 +24,6 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.users import Role
 from assembly.alerts_service import AlertsService
 from semon.mqtt.client import BrokerAddress
 from semon.profile import DeviceProfile
@@ -32,6 +31,7 @@ from semon.stack import MosquittoServer
 from tests.integration.helpers import add_users, ingest_settings, query
 from tests.integration.test_alerts_engine import Live
 from tests.integration.test_alerts_engine_bad_input import _paho, _pub
+from web.users import Role
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import sys
 import psycopg
 import pytest
 
-from alerts.passwords import verify_password
 from tests.integration.helpers import query
+from web.passwords import verify_password
 
 pytestmark = pytest.mark.integration
 

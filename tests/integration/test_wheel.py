@@ -20,7 +20,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("semon", "ingest", "alerts", "registry", "simulators", "console", "bench", "assembly")
+PACKAGES = ("semon", "web", "ingest", "alerts", "registry", "simulators", "console", "bench", "assembly")
 
 
 def dockerfile_copies() -> list[str]:
@@ -84,7 +84,9 @@ import json, sys
 from pathlib import Path
 venv = Path(sys.argv[1])
 import alerts, console.web, ingest, registry.due, semon.db.migrations, semon.protocol.codes, simulators.scenario
-mods = [alerts, console.web, ingest, registry.due, semon.db.migrations, semon.protocol.codes, simulators.scenario]
+import web.app
+mods = [alerts, console.web, ingest, registry.due, semon.db.migrations, semon.protocol.codes, simulators.scenario,
+        web.app]
 outside = [m.__name__ for m in mods if not Path(m.__file__).resolve().is_relative_to(venv.resolve())]
 table = registry.due.default_table()
 print(json.dumps({

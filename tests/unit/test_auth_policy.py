@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.policy import allowed, is_api, is_public, needs_csrf
-from alerts.throttle import LoginThrottle, ThrottleLimits
-from alerts.users import Role, UserError, check_role_agency, normalise_username
+from web.policy import allowed, is_api, is_public, needs_csrf
+from web.throttle import LoginThrottle, ThrottleLimits
+from web.users import Role, UserError, check_role_agency, normalise_username
 
 OPERATOR, AGENCY, BUREAU, ADMIN = Role.OPERATOR, Role.AGENCY, Role.BUREAU, Role.ADMIN
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from alerts.inputs import IsoDate, IsoTime, text_refusal
+from web.inputs import IsoDate, IsoTime, text_refusal
 
 
 class _Q(BaseModel):

@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
-from alerts.passwords import DEFAULT_HASHER, hash_password, needs_rehash, verify_password
+from web.passwords import DEFAULT_HASHER, hash_password, needs_rehash, verify_password
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # the format and checks, not the cost
 

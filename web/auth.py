@@ -4,7 +4,7 @@
   SameSite=Strict) and answers ``{"user", "csrf_token"}``; ``POST /api/logout``; ``GET /api/me``;
   ``GET``/``POST /api/users`` for the administrator.
 - ``auth_middleware``: a session for everything not public (401), the session's CSRF token in
-  the ``X-CSRF-Token`` header on every change (403), and the role policy (``alerts.policy``, 403).
+  the ``X-CSRF-Token`` header on every change (403), and the role policy (``web.policy``, 403).
   API paths answer in JSON; the console's pages get a small HTML page instead.
 - Handlers find the logged-in user with ``current_user(request)``.
 """
@@ -27,12 +27,14 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
-from alerts.api_models import LoginBody, NewUserBody
-from alerts.auth_pages import forbidden_page, login_required_page
-from alerts.http import ApiError, json_response, read_body
-from alerts.passwords import hash_password, needs_rehash, verify_password
-from alerts.policy import allowed, is_api, is_public, needs_csrf
-from alerts.sessions import (
+from semon.periodic import every
+from semon.settings import Settings
+from web.auth_pages import forbidden_page, login_required_page
+from web.http import ApiError, json_response, read_body
+from web.models import LoginBody, NewUserBody
+from web.passwords import hash_password, needs_rehash, verify_password
+from web.policy import allowed, is_api, is_public, needs_csrf
+from web.sessions import (
     Session,
     SessionLifetime,
     close_session,
@@ -42,8 +44,8 @@ from alerts.sessions import (
     token_digest,
     use_session,
 )
-from alerts.throttle import LoginThrottle, ThrottleLimits
-from alerts.users import (
+from web.throttle import LoginThrottle, ThrottleLimits
+from web.users import (
     User,
     UserError,
     UserExists,
@@ -56,8 +58,6 @@ from alerts.users import (
     normalise_username,
     set_password_hash,
 )
-from semon.periodic import every
-from semon.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from alerts.users import Role
+from web.users import Role
 
 READ = frozenset({"GET", "HEAD"})
 POST = frozenset({"POST"})

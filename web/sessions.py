@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from psycopg import AsyncConnection
 
-from alerts.users import User, user_from_row
+from web.users import User, user_from_row
 
 TOKEN_BYTES = 32
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import psycopg
 
-from alerts.passwords import hash_password
-from alerts.users import (
+from semon.db import apply_migrations
+from web.passwords import hash_password
+from web.users import (
     Role,
     UserError,
     agency_exists,
@@ -26,7 +27,6 @@ from alerts.users import (
     normalise_username,
     set_active,
 )
-from semon.db import apply_migrations
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

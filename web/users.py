@@ -1,5 +1,5 @@
 """Console users in PostgreSQL: who they are, their role, and (for an inspection agency) which
-agency's equipment they may see. Passwords arrive here already hashed (``alerts.passwords``):
+agency's equipment they may see. Passwords arrive here already hashed (``web.passwords``):
 hashing is CPU work for a thread, not for a held database connection."""
 
 from __future__ import annotations
