@@ -47,15 +47,15 @@ from alerts.incidents import (
 from alerts.kpis import rescue_kpis
 from alerts.live_notify import notify_changes, notify_operator_close
 from alerts.model import Alarm
-from alerts.openapi import DESCRIPTION, TITLE, alerts_paths, alerts_schemas
+from alerts.openapi import alerts_paths, alerts_schemas
 from semon.settings import Settings
-from web.app import OPENAPI_JSON, actor_of, create_app
+from web.app import Part, actor_of
 from web.auth import LIVE_SOCKETS, live_socket_session
 from web.http import ApiError
 from web.http import json_response as _json
 from web.http import read_body as _body
 from web.http import read_query as _query
-from web.openapi import openapi_document
+from web.policy import BUREAU, OPERATOR, POST, READ, Rule, public, rule
 
 log = logging.getLogger(__name__)
 
@@ -83,33 +83,42 @@ CONTEXT = web.AppKey("alerts_api", ApiContext)
 ERRORS: dict[type[Exception], int] = {IncidentNotFound: 404, StepRequestError: 400, StepNotAllowed: 409}
 
 
-def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
-              on_alarm_cleared: Callable[[Alarm], None] | None = None,
-              db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0,
-              auth: bool = True) -> web.Application:
-    """The API application (``web.app.create_app``) with the alerts' routes. The pool is opened and
-    closed by the caller. ``on_alarm_cleared`` hears of every alarm an operator's close or false
-    alarm cleared (the rules engine must forget it). The deadline watch
-    (``alerts.deadlines.run_deadlines``) runs beside it, not inside.
+# Who may use the alerts' routes: the emergency centre works incidents; the bureau watches.
+ACCESS: tuple[Rule, ...] = (
+    public(READ, "/healthz"),
+    rule(READ, "/api/alarms/**", OPERATOR, BUREAU),
+    rule(READ, "/api/incidents/**", OPERATOR, BUREAU),
+    rule(POST, "/api/incidents/{id}/steps", OPERATOR),
+    rule(POST, "/api/incidents/{id}/comments", OPERATOR),
+    rule(READ, "/api/kpis/**", OPERATOR, BUREAU),
+    rule(READ, "/api/live", OPERATOR, BUREAU),
+)
+JSON_PATHS = ("/healthz",)
 
-    With ``auth`` (the product's default) every route but login, the OpenAPI document, the health
-    check and the console's public pages needs a session, and the role policy (``web.policy``)
-    applies to everything served by this application, routes added later included."""
-    app = create_app(pool, settings, auth=auth, db_timeout_s=db_timeout_s, errors=ERRORS)
-    app[CONTEXT] = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
-    app[OPENAPI_JSON] = orjson.dumps(openapi_document(alerts_paths(), alerts_schemas(), auth=auth,
-                                                      title=TITLE, description=DESCRIPTION))
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/api/alarms", _list_alarms)
-    app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
-    app.router.add_get("/api/incidents", _list_incidents)
-    app.router.add_get(r"/api/incidents/{id:\d+}", _get_incident)
-    app.router.add_post(r"/api/incidents/{id:\d+}/steps", _post_step)
-    app.router.add_post(r"/api/incidents/{id:\d+}/comments", _post_comment)
-    app.router.add_get("/api/kpis/rescue", _rescue_kpis)
-    app.router.add_get("/api/live", _live)
-    app.on_shutdown.append(_close_live_sockets)
-    return app
+
+def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
+                on_alarm_cleared: Callable[[Alarm], None] | None = None,
+                db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0) -> Part:
+    """The alerts' routes for the shell (``web.app.create_app``). The pool is opened and closed by
+    the caller. ``on_alarm_cleared`` hears of every alarm an operator's close or false alarm
+    cleared (the rules engine must forget it). The deadline watch (``alerts.deadlines.run_deadlines``)
+    runs beside the application, not inside."""
+    context = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
+
+    def add_routes(app: web.Application) -> None:
+        app[CONTEXT] = context
+        app.router.add_get("/healthz", _healthz)
+        app.router.add_get("/api/alarms", _list_alarms)
+        app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
+        app.router.add_get("/api/incidents", _list_incidents)
+        app.router.add_get(r"/api/incidents/{id:\d+}", _get_incident)
+        app.router.add_post(r"/api/incidents/{id:\d+}/steps", _post_step)
+        app.router.add_post(r"/api/incidents/{id:\d+}/comments", _post_comment)
+        app.router.add_get("/api/kpis/rescue", _rescue_kpis)
+        app.router.add_get("/api/live", _live)
+        app.on_shutdown.append(_close_live_sockets)
+
+    return Part("alerts", add_routes, ACCESS, JSON_PATHS, alerts_paths(), alerts_schemas(), ERRORS)
 
 
 # Plumbing

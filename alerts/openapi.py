@@ -13,11 +13,6 @@ from alerts.incidents import IncidentState, Step
 from alerts.model import Severity, Source
 from web.openapi import ERRORS, NOT_FOUND, json_body, model_schemas, nullable, query_parameters, ref
 
-TITLE = "semon alerts API"
-DESCRIPTION = ("Alarms, rescue incidents of the elevator emergency centre (96333), rescue KPIs "
-               "and the live stream. Errors are JSON objects {\"error\": \"...\"}. "
-               "Log in with POST /api/login; x-roles lists the roles allowed per operation.")
-
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = nullable(_TIME)
 _TEXT_OR_NULL = nullable({"type": "string"})

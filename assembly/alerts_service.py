@@ -20,15 +20,15 @@ import logging
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.api import build_api
+from alerts.api import alerts_part
 from alerts.deadlines import run_deadlines
 from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine, rule_settings
 from alerts.hub import LiveHub
 from alerts.live_notify import LiveListener
 from alerts.model import Alarm
 from alerts.register_profiles import RegisterProfiles
-from console import add_console
-from registry.api import add_registry_routes
+from console import console_part
+from registry.api import registry_part
 from registry.notices import run_scans
 from registry.outbox import run_outbox
 from registry.rate import run_snapshots
@@ -39,7 +39,7 @@ from semon.metrics import Registry
 from semon.profile import DeviceProfile
 from semon.settings import Settings
 from semon.supervise import Supervisor
-from web.app import serve_app
+from web.app import create_app, serve_app
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,10 @@ class AlertsService:
                 listener = self.listener = LiveListener(pool, self.hub,
                                                         Backoff(s.backoff_initial_s, s.backoff_max_s))
                 parts.start("live-listener", listener.run, check=listener.listening.is_set)
-                app = build_api(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator)
-                add_registry_routes(app, pool)  # the register is served by the same application
-                add_console(app, pool)  # the operator console: pages, static files, device cards
+                # One application: the alerts, the register and the operator console (pages,
+                # static files, device cards), each with its own role rules.
+                app = create_app(pool, s, [alerts_part(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator),
+                                           registry_part(pool), console_part(pool)])
                 async with serve_app(app, s.api_host, s.api_port) as port:
                     self.api_port = port
                     log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)

@@ -1,6 +1,6 @@
 """The operator console: a static single-page web app (no build step) served by the API
 application, plus the API it needs beyond alarms and the register (the device card)."""
 
-from console.web import add_console
+from console.web import console_part
 
-__all__ = ["add_console"]
+__all__ = ["console_part"]

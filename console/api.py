@@ -18,9 +18,8 @@ from console.openapi import calendar_path, calendar_schema, device_card_schema, 
 from registry.api import DISTRICT_NAMES
 from semon.settings import Settings
 from semon.today import Clock, utc_now
-from web.app import OPENAPI_JSON, SETTINGS
+from web.app import SETTINGS
 from web.http import ApiError
-from web.openapi import secure_paths
 
 MAX_DEVICE_ID = 64  # the register's limit for a registration code
 DB_TIMEOUT_S = 5.0  # then 503 (psycopg's PoolTimeout, translated by the API's error middleware)
@@ -140,16 +139,13 @@ async def _get_calendar(request: web.Request) -> web.Response:
 
 
 def add_device_routes(app: web.Application, pool: AsyncConnectionPool, *, clock: Clock = utc_now) -> None:
-    """Register ``/api/devices/{device_id}`` and ``/api/calendar`` and describe them in the OpenAPI
-    document. ``clock`` gives the instant the register's "today" is taken at."""
+    """Register ``/api/devices/{device_id}`` and ``/api/calendar``. ``clock`` gives the instant the
+    register's "today" is taken at."""
     app[DEVICES] = DeviceContext(pool, clock)
     app.router.add_get("/api/devices/{device_id}", _get_device)
     app.router.add_get("/api/calendar", _get_calendar)
-    document = orjson.loads(app[OPENAPI_JSON])
-    paths = device_paths() | calendar_path()
-    # As the register does: with auth on, each operation says how it is secured and for whom.
-    document["paths"].update(secure_paths(paths) if "securitySchemes" in document["components"] else paths)
-    document["components"]["schemas"].update({"DeviceCard": device_card_schema(),
-                                             "Calendar": calendar_schema()})
-    app[OPENAPI_JSON] = orjson.dumps(document)
 
+
+def device_openapi() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The OpenAPI paths of the device card and the calendar, and their schemas."""
+    return device_paths() | calendar_path(), {"DeviceCard": device_card_schema(), "Calendar": calendar_schema()}

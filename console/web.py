@@ -1,6 +1,6 @@
-"""Mount the console on the API application: the page shells, the static files, the device
-card API and the register's calendar. Every page path serves the same ``index.html``; the
-JavaScript renders by path. Who may open which page is decided by the server's auth layer, not here."""
+"""The console's part of the API application: the page shells, the static files, the device
+card API and the register's calendar, with who may open which (``ACCESS``, enforced by the
+shell's auth layer). Every page path serves the same ``index.html``; the JavaScript renders by path."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from console.api import add_device_routes
+from console.api import add_device_routes, device_openapi
 from semon.today import Clock, utc_now
+from web.app import Part
+from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
@@ -18,15 +20,37 @@ PAGES = ("/login", "/board", "/agency", "/bureau")
 LOGIN_ROUTE = "/api/login"
 
 
-def add_console(app: web.Application, pool: AsyncConnectionPool, *, clock: Clock = utc_now) -> None:
-    """Register ``/``, the pages, ``/static/``, ``/api/devices/{device_id}`` and ``/api/calendar``
-    on ``app``. ``clock`` gives the instant the register's "today" is taken at (tests fix it)."""
-    add_device_routes(app, pool, clock=clock)
-    app.router.add_get("/", _root)
-    for path in PAGES:
-        app.router.add_get(path, _page)
-    app.router.add_static("/static/", STATIC_DIR, name="console-static")
-    app.on_response_prepare.append(_revalidate)
+# Who may open what: the login page and its assets without a session; each role its pages; the
+# device card for the emergency centre and the bureau; the register's calendar (the console's
+# dates) for everyone logged in.
+ACCESS: tuple[Rule, ...] = (
+    public(READ, "/"),
+    public(READ, "/login"),
+    public(READ, "/static/**"),
+    public(READ, "/favicon.ico"),
+    rule(READ, "/board/**", OPERATOR, BUREAU),
+    rule(READ, "/agency/**", AGENCY),
+    rule(READ, "/bureau/**", BUREAU),
+    rule(READ, "/api/devices/**", OPERATOR, BUREAU),
+    rule(READ, "/api/calendar", *EVERYONE),
+)
+
+
+def console_part(pool: AsyncConnectionPool, *, clock: Clock = utc_now) -> Part:
+    """``/``, the pages, ``/static/``, ``/api/devices/{device_id}`` and ``/api/calendar`` for the
+    shell (``web.app.create_app``). ``clock`` gives the instant the register's "today" is taken at
+    (tests fix it)."""
+
+    def add_routes(app: web.Application) -> None:
+        add_device_routes(app, pool, clock=clock)
+        app.router.add_get("/", _root)
+        for path in PAGES:
+            app.router.add_get(path, _page)
+        app.router.add_static("/static/", STATIC_DIR, name="console-static")
+        app.on_response_prepare.append(_revalidate)
+
+    paths, schemas = device_openapi()
+    return Part("console", add_routes, ACCESS, paths=paths, schemas=schemas)
 
 
 def _auth_enabled(app: web.Application) -> bool:

@@ -3,7 +3,7 @@ schedules and inspections, recording an inspection, the inspection rate with its
 and an SVG chart) and the notices with their delivery state.
 
 An inspection agency's user sees only its own agency's equipment and notices, and records
-inspections only on its own units: the role policy (``web.policy``) lets agencies in, and
+inspections only on its own units: the role rules here (``ACCESS``) let agencies in, and
 the handlers here, which know whose a unit is, do the scoping."""
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from registry.due import Category, DueError, Result, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
 from registry.store import record_inspection
 from semon.districts import XINING
-from web.app import OPENAPI_JSON, SETTINGS, actor_of
+from web.app import SETTINGS, Part, actor_of
 from web.auth import current_user
 from web.http import ApiError
 from web.inputs import IsoDate
-from web.openapi import merge_schemas, model_schemas, query_parameters, secure_paths
+from web.openapi import model_schemas, query_parameters
+from web.policy import AGENCY, BUREAU, OPERATOR, POST, READ, Rule, rule
 from web.users import Role
 
 DISTRICT_NAMES = {d.code: d.name for d in XINING}
@@ -294,20 +295,31 @@ async def _notices(request: web.Request) -> web.Response:
     return _json({"notices": rows})
 
 
-def add_registry_routes(app: web.Application, pool: AsyncConnectionPool) -> None:
-    app[REGISTRY] = RegistryContext(pool)
-    app.router.add_get("/api/registry/equipment", _list_equipment)
-    app.router.add_get("/api/registry/equipment/{code}", _get_equipment)
-    app.router.add_post("/api/registry/equipment/{code}/inspections", _post_inspection)
-    app.router.add_get("/api/registry/rate", _rate)
-    app.router.add_get("/api/registry/rate/trend", _trend)
-    app.router.add_get("/api/registry/rate/trend.svg", _trend_svg)
-    app.router.add_get("/api/registry/notices", _notices)
-    document = orjson.loads(app[OPENAPI_JSON])
-    paths = registry_paths()
-    document["paths"].update(secure_paths(paths) if "securitySchemes" in document["components"] else paths)
-    merge_schemas(document, model_schemas([InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery]))
-    app[OPENAPI_JSON] = orjson.dumps(document)
+# Who may use the register's routes: the operator's device card, the agencies' own units
+# (scoped by the handlers here), the bureau's overview.
+ACCESS: tuple[Rule, ...] = (
+    rule(READ, "/api/registry/equipment/**", OPERATOR, AGENCY, BUREAU),
+    rule(POST, "/api/registry/equipment/{code}/inspections", AGENCY),
+    rule(READ, "/api/registry/rate/**", OPERATOR, AGENCY, BUREAU),
+    rule(READ, "/api/registry/notices/**", AGENCY, BUREAU),
+)
+
+
+def registry_part(pool: AsyncConnectionPool) -> Part:
+    """The register's routes for the shell (``web.app.create_app``); the pool is the caller's."""
+
+    def add_routes(app: web.Application) -> None:
+        app[REGISTRY] = RegistryContext(pool)
+        app.router.add_get("/api/registry/equipment", _list_equipment)
+        app.router.add_get("/api/registry/equipment/{code}", _get_equipment)
+        app.router.add_post("/api/registry/equipment/{code}/inspections", _post_inspection)
+        app.router.add_get("/api/registry/rate", _rate)
+        app.router.add_get("/api/registry/rate/trend", _trend)
+        app.router.add_get("/api/registry/rate/trend.svg", _trend_svg)
+        app.router.add_get("/api/registry/notices", _notices)
+
+    schemas = model_schemas([InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery])
+    return Part("registry", add_routes, ACCESS, paths=registry_paths(), schemas=schemas)
 
 
 def registry_paths() -> dict[str, Any]:

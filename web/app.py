@@ -1,5 +1,8 @@
 """The application every HTTP route of semon is served by (aiohttp): its middlewares, the shell's
-own routes (login and users, the OpenAPI document) and serving it.
+own routes (login and users, the OpenAPI document) and serving it. Each domain package hands the
+shell a ``Part``: its routes, the role rules of those routes, their OpenAPI paths and schemas,
+and its own errors; ``create_app`` collects them into one application, one policy and one
+document.
 
 - Errors are JSON ``{"error": "..."}``: an ``ApiError`` with its status; a domain package's own
   errors with the status it maps them to; psycopg errors translated here, at the boundary (503
@@ -14,9 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
+import orjson
 import psycopg
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
@@ -25,11 +32,15 @@ from semon.settings import Settings
 from web.auth import add_auth_routes, auth_middleware, current_user
 from web.http import ApiError, error_response
 from web.inputs import request_text_refusal
+from web.openapi import openapi_document
+from web.policy import Policy, Rule
 
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
+DESCRIPTION = ("Errors are JSON objects {\"error\": \"...\"}. Log in with POST /api/login; x-roles lists the "
+               "roles allowed per operation.")
 _ERRORS = web.AppKey("domain_errors", Mapping[type[Exception], int])
 
 # Every answer, pages and errors alike: scripts, styles and connections from this origin only
@@ -45,21 +56,63 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(pool: AsyncConnectionPool, settings: Settings, *, auth: bool = True, db_timeout_s: float = 5.0,
-               errors: Mapping[type[Exception], int] = MappingProxyType({})) -> web.Application:
-    """The application with the shell's middlewares and routes; the domain packages add theirs.
-    The pool is opened and closed by the caller. ``errors``: a domain package's exceptions and
-    the status each answers with (its message as the error). With ``auth``, every route but the
-    public ones needs a session and the role policy (``web.policy``) applies to everything served
-    by this application, routes added later included."""
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What a domain package hands the shell.
+
+    - ``add_routes``: registers its routes (and its app keys and hooks) on the application.
+    - ``access``: the role rules of those routes (``web.policy.rule``, ``web.policy.public``);
+      every route it adds must be covered by one of them (or by the shell's).
+    - ``json_paths``: its paths outside ``/api/`` that answer in JSON rather than HTML.
+    - ``paths``, ``schemas``: its OpenAPI path items and the component schemas they refer to.
+    - ``errors``: its exceptions and the status each answers with (the message as the error).
+    """
+
+    name: str
+    add_routes: Callable[[web.Application], None]
+    access: tuple[Rule, ...] = ()
+    json_paths: tuple[str, ...] = ()
+    paths: Mapping[str, Any] = field(default_factory=dict)
+    schemas: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    errors: Mapping[type[Exception], int] = field(default_factory=dict)
+
+
+def create_app(pool: AsyncConnectionPool, settings: Settings, parts: Sequence[Part], *, auth: bool = True,
+               db_timeout_s: float = 5.0, title: str = "semon API", description: str = DESCRIPTION) -> web.Application:
+    """The application with the shell's middlewares and routes and each part's. The pool is opened
+    and closed by the caller. With ``auth``, every route but the public ones needs a session and
+    the role policy collected from the parts applies to everything served by this application.
+    ValueError when a part adds a route no rule speaks of (it would be the administrator's only,
+    unnoticed), or when two parts' schemas differ under one name."""
+    policy = Policy.of(*(p.access for p in parts), json_paths=(path for p in parts for path in p.json_paths))
     app = web.Application(middlewares=[_errors, auth_middleware, _text_guard] if auth else [_errors, _text_guard])
     app[SETTINGS] = settings
-    app[_ERRORS] = MappingProxyType(dict(errors))
+    app[_ERRORS] = MappingProxyType({kind: status for p in parts for kind, status in p.errors.items()})
     if auth:
-        add_auth_routes(app, pool, settings, db_timeout_s=db_timeout_s)
+        add_auth_routes(app, pool, settings, policy, db_timeout_s=db_timeout_s)
     app.router.add_get("/api/openapi.json", _openapi)
+    for part in parts:
+        part.add_routes(app)
+    _check_covered(app, policy)
+    paths = {path: item for p in parts for path, item in p.paths.items()}
+    schemas = {name: schema for p in parts for name, schema in p.schemas.items()}
+    for p in parts:  # the same name twice must be the same schema
+        for name, schema in p.schemas.items():
+            if schemas[name] != schema:
+                raise ValueError(f"two different schemas named {name} in the OpenAPI document")
+    document = openapi_document(paths, schemas, policy if auth else None, title=title, description=description)
+    app[OPENAPI_JSON] = orjson.dumps(document)
     app.on_response_prepare.append(_security_headers)
     return app
+
+
+def _check_covered(app: web.Application, policy: Policy) -> None:
+    for route in app.router.routes():
+        if route.resource is None:
+            continue
+        sample = re.sub(r"\{[^}]+\}", "1", route.resource.canonical)
+        if not policy.covers(route.method, sample):
+            raise ValueError(f"no role rule for {route.method} {route.resource.canonical}")
 
 
 @contextlib.asynccontextmanager

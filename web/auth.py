@@ -4,7 +4,7 @@
   SameSite=Strict) and answers ``{"user", "csrf_token"}``; ``POST /api/logout``; ``GET /api/me``;
   ``GET``/``POST /api/users`` for the administrator.
 - ``auth_middleware``: a session for everything not public (401), the session's CSRF token in
-  the ``X-CSRF-Token`` header on every change (403), and the role policy (``web.policy``, 403).
+  the ``X-CSRF-Token`` header on every change (403), and the application's role policy (``web.policy``, 403).
   API paths answer in JSON; the console's pages get a small HTML page instead.
 - Handlers find the logged-in user with ``current_user(request)``.
 """
@@ -33,7 +33,7 @@ from web.auth_pages import forbidden_page, login_required_page
 from web.http import ApiError, json_response, read_body
 from web.models import LoginBody, NewUserBody
 from web.passwords import hash_password, needs_rehash, verify_password
-from web.policy import allowed, is_api, is_public, needs_csrf
+from web.policy import Policy, needs_csrf
 from web.sessions import (
     Session,
     SessionLifetime,
@@ -144,6 +144,7 @@ SESSION_ENDED_CLOSE = 4401
 SESSION_ENDED_REASON = b"session ended; log in again"
 AUTH = web.AppKey("auth", AuthContext)
 LIVE_SOCKETS = web.AppKey("auth_live_sockets", LiveSockets)
+POLICY = web.AppKey("policy", Policy)
 USER = web.RequestKey("user", User)
 SESSION = web.RequestKey("session", Session)
 
@@ -153,8 +154,11 @@ def current_user(request: web.Request) -> User | None:
     return request.get(USER)
 
 
-def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: Settings, *,
+def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: Settings, policy: Policy, *,
                     db_timeout_s: float = 5.0) -> None:
+    """The login routes and the users', and what ``auth_middleware`` needs: ``policy`` is the
+    application's role policy."""
+    app[POLICY] = policy
     lifetime = SessionLifetime(timedelta(seconds=settings.auth_session_idle_s),
                                timedelta(seconds=settings.auth_session_max_s))
     throttle = LoginThrottle(ThrottleLimits(
@@ -207,9 +211,9 @@ def live_socket_session(request: web.Request) -> bytes | None:
 # The middleware
 
 
-def _refuse(path: str, status: int, message: str, role: str = "") -> web.StreamResponse:
+def _refuse(policy: Policy, path: str, status: int, message: str, role: str = "") -> web.StreamResponse:
     """A page gets its HTML answer; an API call raises, for ``_errors`` to answer in JSON."""
-    if not is_api(path):
+    if not policy.is_api(path):
         return login_required_page(path) if status == 401 else forbidden_page(role)
     headers = {"WWW-Authenticate": 'Cookie realm="semon", cookie-name="semon_session"'} if status == 401 else None
     raise ApiError(status, message, headers)
@@ -240,23 +244,24 @@ def _foreign_origin(request: web.Request, https: bool) -> bool:
 async def auth_middleware(request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     method, path = request.method, request.rel_url.path_safe  # the path as the router matches it
-    if is_public(method, path):
+    policy = request.app[POLICY]
+    if policy.is_public(method, path):
         return await handler(request)
     session = await _session_of(request)
     if session is None:
-        return _refuse(path, 401, LOGIN_REQUIRED)
+        return _refuse(policy, path, 401, LOGIN_REQUIRED)
     role = str(session.user.role)
     if needs_csrf(method) and not _csrf_ok(request, session):
         log.warning("%s %s by %s refused: CSRF token missing or wrong", method, path, session.user.username)
-        return _refuse(path, 403, CSRF_REFUSED, role)
+        return _refuse(policy, path, 403, CSRF_REFUSED, role)
     # No route (404) or not this method (405): nothing to protect, so say which, like the router.
     routed = request.match_info.http_exception is None
-    if routed and not allowed(session.user.role, method, path):
-        return _refuse(path, 403, f"forbidden for role {role}", role)
+    if routed and not policy.allowed(session.user.role, method, path):
+        return _refuse(policy, path, 403, f"forbidden for role {role}", role)
     if _foreign_origin(request, request.app[AUTH].cookie_secure):
         log.warning("%s %s by %s refused: WebSocket from origin %r", method, path, session.user.username,
                     request.headers.get("Origin", "")[:100])
-        return _refuse(path, 403, "a WebSocket from another site", role)
+        return _refuse(policy, path, 403, "a WebSocket from another site", role)
     request[USER] = session.user
     request[SESSION] = session
     return await handler(request)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from web.models import LoginBody, NewUserBody
-from web.policy import allowed, is_public, needs_csrf
+from web.policy import Policy, needs_csrf
 from web.users import Role
 
 _REF = "#/components/schemas/{model}"
@@ -116,16 +116,16 @@ _REFUSALS = {
 }
 
 
-def secure_paths(paths: dict[str, Any]) -> dict[str, Any]:
+def secure_paths(paths: dict[str, Any], policy: Policy) -> dict[str, Any]:
     """Mark each operation with how it is secured and who may call it, from the policy."""
     for path, operations in paths.items():
         for method, operation in operations.items():
             verb = method.upper()
-            if is_public(verb, path):
+            if policy.is_public(verb, path):
                 operation["security"] = []
                 continue
             operation["security"] = [{"session": [], "csrf": []} if needs_csrf(verb) else {"session": []}]
-            operation["x-roles"] = [str(role) for role in Role if allowed(role, verb, path)]
+            operation["x-roles"] = [str(role) for role in Role if policy.allowed(role, verb, path)]
             operation["responses"] = {**operation["responses"], **_REFUSALS}
     return paths
 
@@ -172,11 +172,11 @@ def _openapi_path() -> dict[str, Any]:
     }}}
 
 
-def openapi_document(paths: dict[str, Any], schemas: dict[str, dict[str, Any]], *, auth: bool = True,
-                     title: str = "semon API", description: str = "") -> dict[str, Any]:
+def openapi_document(paths: dict[str, Any], schemas: dict[str, dict[str, Any]], policy: Policy | None, *,
+                     title: str, description: str) -> dict[str, Any]:
     """The document: the shell's operations and ``paths`` (OpenAPI path items), with the shell's
-    schemas and ``schemas`` in its components. With ``auth``, the login routes are in it and every
-    operation is marked from the policy (``secure_paths``). Every operation can answer 400 (text
+    schemas and ``schemas`` in its components. With a ``policy`` (auth on), the login routes are in
+    it and every operation is marked from it (``secure_paths``). Every operation can answer 400 (text
     PostgreSQL refuses, ``web.inputs``). ValueError if two schemas share a name."""
     document: dict[str, Any] = {"openapi": "3.1.0",
                                 "info": {"title": title, "version": "1", "description": description},
@@ -184,12 +184,12 @@ def openapi_document(paths: dict[str, Any], schemas: dict[str, dict[str, Any]], 
     merge_schemas(document, _shell_schemas())
     merge_schemas(document, model_schemas([LoginBody, NewUserBody]))
     merge_schemas(document, schemas)
-    all_paths: dict[str, Any] = {**_openapi_path(), **paths, **(_auth_paths() if auth else {})}
+    all_paths: dict[str, Any] = {**_openapi_path(), **paths, **(_auth_paths() if policy is not None else {})}
     for operations in all_paths.values():
         for operation in operations.values():
             operation["responses"].setdefault("400", json_body("Error", "bad input: the message says what is wrong"))
-    if auth:
-        secure_paths(all_paths)
+    if policy is not None:
+        secure_paths(all_paths, policy)
         document["components"]["securitySchemes"] = _SECURITY_SCHEMES
         document["security"] = [{"session": []}]
     document["paths"] = all_paths

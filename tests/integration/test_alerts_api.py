@@ -16,11 +16,12 @@ import aiohttp
 import orjson
 import psycopg
 import pytest
+from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import clear_alarm, raise_alarm
-from alerts.api import SLOW_CONSUMER_CLOSE, build_api
+from alerts.api import SLOW_CONSUMER_CLOSE, alerts_part
 from alerts.deadlines import run_deadlines
 from alerts.hub import LiveHub
 from alerts.incident_store import apply_step, escalate_overdue, get_incident, note_alarm_cleared, open_incident
@@ -30,7 +31,7 @@ from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.settings import Settings
 from tests.integration.helpers import add_users, http_client, login
-from web.app import serve_app
+from web.app import create_app, serve_app
 from web.users import Role
 
 pytestmark = pytest.mark.integration
@@ -96,6 +97,13 @@ class Api:
         return alarm, incident
 
 
+def alerts_app(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *, auth: bool = True,
+               db_timeout_s: float = 5.0, on_alarm_cleared: Callable[[Alarm], None] | None = None) -> web.Application:
+    """The shell's application with the alerts' routes alone."""
+    part = alerts_part(pool, hub, settings, on_alarm_cleared=on_alarm_cleared, db_timeout_s=db_timeout_s)
+    return create_app(pool, settings, [part], auth=auth, db_timeout_s=db_timeout_s)
+
+
 @contextlib.asynccontextmanager
 async def running_api(database_url: str, settings: Settings | None = None) -> AsyncIterator[Api]:
     settings = settings or api_settings()
@@ -103,7 +111,7 @@ async def running_api(database_url: str, settings: Settings | None = None) -> As
     await add_users(database_url, tuple((name, Role.OPERATOR, None) for name in OPERATORS))
     async with open_pool(database_url, max_size=4, name="test-alerts-api") as pool:
         cleared: list[Alarm] = []
-        app = build_api(pool, hub, settings, on_alarm_cleared=cleared.append)
+        app = alerts_app(pool, hub, settings, on_alarm_cleared=cleared.append)
         async with serve_app(app, "127.0.0.1", 0) as port, contextlib.AsyncExitStack() as stack:
             url = f"http://127.0.0.1:{port}"
             sessions = {name: await stack.enter_async_context(http_client(url)) for name in OPERATORS}
@@ -605,7 +613,7 @@ async def test_the_openapi_document_lists_every_route(database_url: str) -> None
             assert resp.status == 200 and resp.content_type == "application/json"
             doc = orjson.loads(await resp.read())
         assert doc["openapi"] == "3.1.0"
-        app = build_api(api.pool, api.hub, api.settings)
+        app = alerts_app(api.pool, api.hub, api.settings)
         routes = {(r.resource.canonical.replace(r"{id:\d+}", "{id}"), r.method.lower())
                   for r in app.router.routes() if r.resource is not None and r.method != "HEAD"}
         documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
@@ -646,7 +654,7 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
     hub = LiveHub(settings.live_queue_size)
     # Nothing listens on port 1: every connection attempt is refused.
     async with open_pool("postgresql://semon@127.0.0.1:1/semon", min_size=0, name="test-away") as pool:
-        app = build_api(pool, hub, settings, db_timeout_s=0.3)
+        app = alerts_app(pool, hub, settings, db_timeout_s=0.3)
         # Sessions live in the database too: the answer is "try again", not "log in".
         cookie = {"Cookie": "semon_session=some-token"}
         async with serve_app(app, "127.0.0.1", 0) as port, \
@@ -664,7 +672,7 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
                 await http.ws_connect("/api/live")
             assert refused.value.status == 503
         # The live stream's own answer to an outage, past the session check (auth off for it).
-        app = build_api(pool, hub, settings, db_timeout_s=0.3, auth=False)
+        app = alerts_app(pool, hub, settings, db_timeout_s=0.3, auth=False)
         async with serve_app(app, "127.0.0.1", 0) as port, \
                 aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
             async with http.ws_connect("/api/live") as ws:
@@ -679,7 +687,7 @@ async def test_shutting_down_closes_the_live_sockets(database_url: str) -> None:
     await add_users(database_url, (("operator-1", Role.OPERATOR, None),))
     async with open_pool(database_url, name="test-shutdown") as pool, http_client() as http:
         loop = asyncio.get_running_loop()
-        async with serve_app(build_api(pool, hub, settings), "127.0.0.1", 0) as port:
+        async with serve_app(alerts_app(pool, hub, settings), "127.0.0.1", 0) as port:
             await login(http, f"http://127.0.0.1:{port}/api", "operator-1")
             ws = await http.ws_connect(f"http://127.0.0.1:{port}/api/live")
             assert (await receive_json(ws))["topic"] == "snapshot"

@@ -29,19 +29,19 @@ from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from alerts.alarm_store import raise_alarm
-from alerts.api import build_api
+from alerts.api import alerts_part
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.model import Source
-from console import add_console
-from registry.api import add_registry_routes
+from console import console_part
+from registry.api import registry_part
 from registry.demo import seed_demo_register
 from registry.notices import scan_notices
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.today import register_today
 from tests.integration.helpers import PASSWORD, add_users, http_client, ingest_settings, login
-from web.app import serve_app
+from web.app import create_app, serve_app
 from web.auth import CSRF_HEADER
 
 pytestmark = pytest.mark.integration
@@ -64,9 +64,8 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
         await conn.commit()
     await add_users(database_url)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
-        app = build_api(pool, LiveHub(), settings)
-        add_registry_routes(app, pool)
-        add_console(app, pool)
+        app = create_app(pool, settings, [alerts_part(pool, LiveHub(), settings), registry_part(pool),
+                                          console_part(pool)])
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 

@@ -21,12 +21,13 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import raise_alarm
-from alerts.api import build_api
+from alerts.api import alerts_part
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.incidents import Incident
 from alerts.model import Source
-from registry.api import add_registry_routes
+from console.web import ACCESS as CONSOLE_ACCESS
+from registry.api import registry_part
 from registry.demo import seed_demo_register
 from registry.notices import scan_notices
 from semon.alarm_types import AlarmType
@@ -34,7 +35,7 @@ from semon.db.pool import open_pool
 from semon.settings import Settings
 from semon.today import register_today
 from tests.integration.helpers import PASSWORD, TEST_USERS, add_users, http_client, login, query
-from web.app import serve_app
+from web.app import Part, create_app, serve_app
 from web.auth import SESSION_ENDED_CLOSE
 from web.passwords import verify_password
 from web.users import Role
@@ -91,11 +92,13 @@ async def console(database_url: str, **overrides: Any) -> AsyncIterator[Console]
     await add_users(database_url, (*TEST_USERS, OTHER_AGENCY))
     hub = LiveHub(settings.live_queue_size)
     async with open_pool(database_url, max_size=4, name="test-auth") as pool, contextlib.AsyncExitStack() as stack:
-        app = build_api(pool, hub, settings)
-        add_registry_routes(app, pool)
-        for path in ("/", "/login", "/static/app.js", *PAGES):
-            app.router.add_get(path, _page)
-        app.router.add_get("/api/devices/{device_id}", _device)
+        def stand_ins(app: web.Application) -> None:
+            for path in ("/", "/login", "/static/app.js", *PAGES):
+                app.router.add_get(path, _page)
+            app.router.add_get("/api/devices/{device_id}", _device)
+
+        app = create_app(pool, settings, [alerts_part(pool, hub, settings), registry_part(pool),
+                                          Part("console", stand_ins, CONSOLE_ACCESS)])
         port = await stack.enter_async_context(serve_app(app, "127.0.0.1", 0))
         url = f"http://127.0.0.1:{port}"
         yield Console(url, f"{url}/api", app, pool, hub, settings, stack)

@@ -17,18 +17,18 @@ import orjson
 import psycopg
 import pytest
 
-from alerts.api import build_api
+from alerts.api import alerts_part
 from alerts.hub import LiveHub
 from assembly.parts import city_units
-from console import add_console
+from console import console_part
 from console.web import STATIC_DIR
-from registry.api import add_registry_routes
+from registry.api import registry_part
 from registry.demo import seed_demo_register
 from semon.db.pool import open_pool
 from semon.today import Clock, register_today, utc_now
 from simulators.city import city_fleet
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
-from web.app import serve_app
+from web.app import create_app, serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -42,9 +42,8 @@ async def console_app(database_url: str, *, auth: bool = True, clock: Clock = ut
     """The application as ``semon alerts`` assembles it; yields its root URL."""
     settings = ingest_settings(api_port=0, **overrides)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
-        app = build_api(pool, LiveHub(), settings, auth=auth)
-        add_registry_routes(app, pool)
-        add_console(app, pool, clock=clock)
+        parts = [alerts_part(pool, LiveHub(), settings), registry_part(pool), console_part(pool, clock=clock)]
+        app = create_app(pool, settings, parts, auth=auth)
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 
@@ -84,7 +83,7 @@ async def test_pages_and_static_files(database_url: str) -> None:
 
 
 async def test_without_auth_every_page_is_open(database_url: str) -> None:
-    """Development (``build_api(auth=False)``): no login page to go to, no /api/me (the console
+    """Development (``create_app(auth=False)``): no login page to go to, no /api/me (the console
     then runs without a session), and the device card needs none."""
     reporting, _, _ = await _seed(database_url)
     before = register_today()

@@ -11,16 +11,16 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from alerts.api import build_api
+from alerts.api import alerts_part
 from alerts.hub import LiveHub
 from assembly.parts import city_units
-from registry.api import add_registry_routes
+from registry.api import registry_part
 from registry.demo import seed_demo_register
 from registry.rate import snapshot_rates
 from semon.db.pool import open_pool
 from semon.today import register_today
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
-from web.app import serve_app
+from web.app import create_app, serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,7 @@ pytestmark = pytest.mark.integration
 async def api(database_url: str) -> AsyncIterator[str]:
     settings = ingest_settings(api_port=0)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
-        app = build_api(pool, LiveHub(), settings)
-        add_registry_routes(app, pool)
+        app = create_app(pool, settings, [alerts_part(pool, LiveHub(), settings), registry_part(pool)])
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}/api"
 

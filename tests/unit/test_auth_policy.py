@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
 
-from web.policy import allowed, is_api, is_public, needs_csrf
+from alerts.api import ACCESS as ALERTS_ACCESS
+from alerts.api import JSON_PATHS as ALERTS_JSON_PATHS
+from console.web import ACCESS as CONSOLE_ACCESS
+from registry.api import ACCESS as REGISTRY_ACCESS
+from semon.settings import Settings
+from web.app import Part, create_app
+from web.policy import READ, Policy, needs_csrf, rule
 from web.throttle import LoginThrottle, ThrottleLimits
 from web.users import Role, UserError, check_role_agency, normalise_username
 
 OPERATOR, AGENCY, BUREAU, ADMIN = Role.OPERATOR, Role.AGENCY, Role.BUREAU, Role.ADMIN
+# The policy of the application `semon alerts` serves: the shell's rules and each package's.
+POLICY = Policy.of(ALERTS_ACCESS, REGISTRY_ACCESS, CONSOLE_ACCESS, json_paths=ALERTS_JSON_PATHS)
+allowed, is_public, is_api = POLICY.allowed, POLICY.is_public, POLICY.is_api
 
 # (method, path, the roles allowed): the table, route by route.
 CASES = [
@@ -61,6 +72,23 @@ def test_csrf_and_answer_kinds() -> None:
     assert not any(needs_csrf(m) for m in ("GET", "HEAD", "OPTIONS"))
     assert all(needs_csrf(m) for m in ("POST", "PUT", "PATCH", "DELETE"))
     assert is_api("/api/alarms") and is_api("/healthz") and not is_api("/board") and not is_api("/apix")
+
+
+async def _nothing(request: web.Request) -> web.Response:
+    del request
+    return web.Response()
+
+
+def test_a_route_without_a_rule_of_its_own_is_refused_when_the_application_is_built() -> None:
+    pool = AsyncConnectionPool("", open=False)
+
+    def routes(app: web.Application) -> None:
+        app.router.add_get("/api/things/{id}", _nothing)
+
+    with pytest.raises(ValueError, match=r"no role rule for (GET|HEAD) /api/things/\{id\}"):
+        create_app(pool, Settings(), [Part("things", routes)])
+    app = create_app(pool, Settings(), [Part("things", routes, (rule(READ, "/api/things/**", OPERATOR),))])
+    assert any(r.resource is not None and r.resource.canonical == "/api/things/{id}" for r in app.router.routes())
 
 
 def test_failures_grow_a_delay_for_the_username_from_that_address_only() -> None:
