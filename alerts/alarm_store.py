@@ -9,8 +9,9 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from alerts.model import ALARM_COLUMNS, SEVERITY, Alarm, Severity, Source, alarm_from_row, district_of
+from alerts.model import ALARM_COLUMNS, SEVERITY, Alarm, Severity, Source, alarm_from_row
 from semon.alarm_types import AlarmType
+from semon.districts import district_of
 
 
 async def raise_alarm(conn: AsyncConnection, *, device_id: str, kind: str, type: AlarmType, source: Source,
@@ -74,3 +75,10 @@ async def open_alarms_readable(conn: AsyncConnection) -> tuple[list[Alarm], list
         except (ValueError, TypeError) as exc:
             unreadable.append((row[0], row[1], f"{type(exc).__name__}: {exc}"))
     return alarms, unreadable
+
+
+async def open_alarms_of(conn: AsyncConnection, device_id: str) -> list[Alarm]:
+    """The device's open alarms, newest first."""
+    cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE device_id = %s AND state = 'open' "
+                             "ORDER BY raised_at DESC", (device_id,))
+    return [alarm_from_row(r) for r in await cur.fetchall()]

@@ -84,11 +84,3 @@ def alarm_from_row(row: tuple[Any, ...]) -> Alarm:
      details) = row
     return Alarm(id_, device_id, kind, AlarmType(type_), Severity(severity), Source(source), state, raised_at,
                  seen_at, cleared_at, reason, district, details or {})
-
-
-def district_of(device_id: str) -> str | None:
-    """The administrative district code inside a national registration code (设备代码: four
-    digits of category, six of district, four of year, then the serial), if it is one."""
-    if len(device_id) == 20 and device_id.isdigit():
-        return device_id[4:10]
-    return None

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from registry.store import monitored_units
 from semon.alarm_types import EntrapmentThresholds
 from semon.periodic import every
 from semon.profile import DeviceProfile
@@ -25,6 +25,28 @@ from semon.today import register_today
 log = logging.getLogger(__name__)
 
 ProfileLookup = Callable[[str, Kind], DeviceProfile]
+
+
+class RegisterUnit(Protocol):
+    """A unit of the register as the rules read it (``registry.store.MonitoredUnit``)."""
+
+    @property
+    def registration_code(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def rated(self) -> dict[str, Any]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def fit_for_use(self) -> bool: ...
+    @property
+    def next_due(self) -> date | None: ...
+
+
+UnitReader = Callable[[AsyncConnection[Any]], Awaitable[Sequence[RegisterUnit]]]
+"""The register's own read of its monitored units (``registry.store.monitored_units``), handed
+over by the composition root: the rules do not read the register's tables themselves."""
 
 
 def _entrapment(rated: dict[str, Any], device: str) -> dict[str, Any]:
@@ -87,8 +109,11 @@ def profile_from_row(category: str, rated: dict[str, Any], status: str, fit: boo
 
 
 class RegisterProfiles:
-    def __init__(self, fallback: ProfileLookup | None = None, base: EntrapmentThresholds | None = None) -> None:
-        """``base``: the city's entrapment thresholds, which a unit's own values override."""
+    def __init__(self, units: UnitReader, fallback: ProfileLookup | None = None,
+                 base: EntrapmentThresholds | None = None) -> None:
+        """``units``: the register's read of its monitored units; ``base``: the city's entrapment
+        thresholds, which a unit's own values override."""
+        self._units = units
         self._fallback = fallback or (lambda _device, kind: DeviceProfile(kind))
         self._base = base
         self.profiles: dict[str, DeviceProfile] = {}
@@ -98,7 +123,7 @@ class RegisterProfiles:
 
     async def load(self, pool: AsyncConnectionPool, today: date) -> dict[str, DeviceProfile]:
         async with pool.connection(timeout=5) as conn:
-            units = await monitored_units(conn)
+            units = await self._units(conn)
         self.profiles = {u.registration_code: profile_from_row(u.category, u.rated, u.status, u.fit_for_use, u.next_due,
                                                                today, self._base, u.registration_code)
                          for u in units}

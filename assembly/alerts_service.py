@@ -20,6 +20,7 @@ import logging
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from alerts.alarm_store import open_alarms_of
 from alerts.api import alerts_part
 from alerts.deadlines import run_deadlines
 from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine, rule_settings
@@ -27,11 +28,13 @@ from alerts.hub import LiveHub
 from alerts.live_notify import LiveListener
 from alerts.model import Alarm
 from alerts.register_profiles import RegisterProfiles
-from console import console_part
+from console import DeviceSources, console_part
+from ingest.state import device_state_of
 from registry.api import registry_part
 from registry.notices import run_scans
 from registry.outbox import run_outbox
 from registry.rate import run_snapshots
+from registry.store import monitored_units, unit_entry
 from semon.backoff import Backoff
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
@@ -44,6 +47,8 @@ from web.app import create_app, serve_app
 log = logging.getLogger(__name__)
 
 ROLES = frozenset({"rules", "api", "jobs"})
+# The console's device card reads each table through its owner: the register, the ingester, the alarms.
+DEVICE_SOURCES = DeviceSources(register=unit_entry, state=device_state_of, open_alarms=open_alarms_of)
 
 
 class AlertsService:
@@ -60,7 +65,7 @@ class AlertsService:
         self.mqtt_url = mqtt_url
         self.database_url = database_url
         # The register decides; what it does not know, the given lookup (or defaults by kind).
-        self.register = RegisterProfiles(profiles, rule_settings(settings).entrapment)
+        self.register = RegisterProfiles(monitored_units, profiles, rule_settings(settings).entrapment)
         self.hub = LiveHub(settings.live_queue_size)
         self.supervisor = supervisor or Supervisor(backoff_initial_s=settings.backoff_initial_s,
                                                    backoff_max_s=settings.backoff_max_s)
@@ -98,7 +103,7 @@ class AlertsService:
                 # One application: the alerts, the register and the operator console (pages,
                 # static files, device cards), each with its own role rules.
                 app = create_app(pool, s, [alerts_part(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator),
-                                           registry_part(pool), console_part(pool)])
+                                           registry_part(pool), console_part(pool, DEVICE_SOURCES)])
                 async with serve_app(app, s.api_host, s.api_port) as port:
                     self.api_port = port
                     log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)

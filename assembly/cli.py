@@ -233,8 +233,12 @@ def _users(settings: Settings, args: argparse.Namespace) -> int:
         except UserError as exc:
             print(f"semon users {args.users}: {exc}", file=sys.stderr)
             return 2
-        change = users_cli.add_user if args.users == "add" else users_cli.new_password
-        code = run(lambda: change(url, args, password))
+        if args.users == "add":
+            from registry.store import agency_exists
+
+            code = run(lambda: users_cli.add_user(url, args, password, agency_exists=agency_exists))
+        else:
+            code = run(lambda: users_cli.new_password(url, args, password))
     return code if code is not None else 1
 
 

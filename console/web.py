@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from console.api import add_device_routes, device_openapi
+from console.api import DeviceSources, add_device_routes, device_openapi
 from semon.today import Clock, utc_now
 from web.app import Part
 from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
@@ -36,13 +36,13 @@ ACCESS: tuple[Rule, ...] = (
 )
 
 
-def console_part(pool: AsyncConnectionPool, *, clock: Clock = utc_now) -> Part:
+def console_part(pool: AsyncConnectionPool, sources: DeviceSources, *, clock: Clock = utc_now) -> Part:
     """``/``, the pages, ``/static/``, ``/api/devices/{device_id}`` and ``/api/calendar`` for the
-    shell (``web.app.create_app``). ``clock`` gives the instant the register's "today" is taken at
-    (tests fix it)."""
+    shell (``web.app.create_app``). ``sources``: the owners' functions the device card reads.
+    ``clock`` gives the instant the register's "today" is taken at (tests fix it)."""
 
     def add_routes(app: web.Application) -> None:
-        add_device_routes(app, pool, clock=clock)
+        add_device_routes(app, pool, sources, clock=clock)
         app.router.add_get("/", _root)
         for path in PAGES:
             app.router.add_get(path, _page)

@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ingest.batch import DeviceTouch
@@ -89,3 +91,17 @@ class DeviceStateBuffer:
             if self._pending:
                 with contextlib.suppress(psycopg.Error, PoolTimeout, asyncio.CancelledError):
                     await asyncio.shield(self.flush(pool))
+
+
+_STATE_COLUMNS = ("kind", "online", "last_seen", "last_telemetry_at", "telemetry", "last_event_at", "last_event_code",
+                  "status_changed_at")
+
+
+async def device_state_of(conn: AsyncConnection[Any], device_id: str) -> dict[str, Any] | None:
+    """The device's latest state as the ingester wrote it, or None if it has never reported:
+    ``kind``, ``online``, ``last_seen``, ``last_telemetry_at``, ``telemetry`` (the latest frame),
+    ``last_event_at``, ``last_event_code``, ``status_changed_at``."""
+    cur = await conn.execute(f"SELECT {', '.join(_STATE_COLUMNS)} FROM device_state WHERE device_id = %s",
+                             (device_id,))
+    row = await cur.fetchone()
+    return None if row is None else dict(zip(_STATE_COLUMNS, row, strict=True))

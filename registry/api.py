@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from registry.chart import trend_svg
 from registry.due import Category, DueError, Result, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
-from registry.store import record_inspection
+from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
 from web.app import SETTINGS, Part, actor_of
 from web.auth import current_user
@@ -319,7 +319,7 @@ def registry_part(pool: AsyncConnectionPool) -> Part:
         app.router.add_get("/api/registry/notices", _notices)
 
     schemas = model_schemas([InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery])
-    return Part("registry", add_routes, ACCESS, paths=registry_paths(), schemas=schemas)
+    return Part("registry", add_routes, ACCESS, paths=registry_paths(), schemas=schemas, agency_exists=agency_exists)
 
 
 def registry_paths() -> dict[str, Any]:

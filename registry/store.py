@@ -185,3 +185,55 @@ async def monitored_units(conn: AsyncConnection[Any]) -> list[MonitoredUnit]:
            WHERE category IN ('elevator', 'boiler') AND status <> 'scrapped'""")
     return [MonitoredUnit(str(code), str(category), rated or {}, str(status), bool(fit), due)
             for code, category, rated, status, fit, due in await cur.fetchall()]
+
+
+_CARD_SQL = """
+SELECT e.category, e.type, e.address, e.district_code, e.status, e.next_due, e.fit_for_use, e.commissioned_on,
+       o.code, o.name, m.code, m.name, m.phone, m.contact, a.code, a.name
+FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
+     LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id
+WHERE e.registration_code = %s"""
+_SCHEDULES_SQL = """SELECT schedule, interval_months, last_inspected, next_due FROM equipment_schedules
+                    WHERE registration_code = %s ORDER BY schedule"""
+_LAST_INSPECTION_SQL = """SELECT schedule, inspected_on, result, report_no FROM inspections
+                          WHERE registration_code = %s ORDER BY inspected_on DESC, id DESC LIMIT 1"""
+
+
+def _party_json(code: str | None, name: str | None, **extra: Any) -> dict[str, Any] | None:
+    return {"code": code, "name": name, **extra} if code else None
+
+
+async def unit_entry(conn: AsyncConnection[Any], code: str) -> dict[str, Any] | None:
+    """One unit as the register holds it, or None if it is not registered: ``category``,
+    ``type``, ``address``, ``district_code``, ``status``, ``next_due``, ``fit_for_use``,
+    ``commissioned_on``, ``owner`` / ``agency`` (``{"code", "name"}`` or None),
+    ``maintenance_unit`` (also ``phone``, ``contact``), ``schedules`` (``schedule``,
+    ``interval_months``, ``last_inspected``, ``next_due``; by schedule) and ``last_inspection``
+    (the newest recorded: ``schedule``, ``inspected_on``, ``result``, ``report_no``; or None)."""
+    cur = await conn.execute(_CARD_SQL, (code,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    (category, type_, address, district, status, next_due, fit, commissioned, owner_code, owner, maint_code, maint,
+     maint_phone, maint_contact, agency_code, agency) = row
+    cur = await conn.execute(_SCHEDULES_SQL, (code,))
+    schedules = [{"schedule": s, "interval_months": m, "last_inspected": li, "next_due": nd}
+                 for s, m, li, nd in await cur.fetchall()]
+    cur = await conn.execute(_LAST_INSPECTION_SQL, (code,))
+    last = await cur.fetchone()
+    return {
+        "category": category, "type": type_, "address": address, "district_code": district, "status": status,
+        "next_due": next_due, "fit_for_use": fit, "commissioned_on": commissioned,
+        "owner": _party_json(owner_code, owner),
+        "maintenance_unit": _party_json(maint_code, maint, phone=maint_phone, contact=maint_contact),
+        "agency": _party_json(agency_code, agency),
+        "last_inspection": None if last is None else dict(zip(("schedule", "inspected_on", "result", "report_no"),
+                                                              last, strict=True)),
+        "schedules": schedules,
+    }
+
+
+async def agency_exists(conn: AsyncConnection[Any], code: str) -> bool:
+    """Whether ``code`` is an inspection agency's party code in the register."""
+    cur = await conn.execute("SELECT 1 FROM parties WHERE code = %s AND role = 'agency'", (code,))
+    return await cur.fetchone() is not None

@@ -1,7 +1,8 @@
 """The city's districts: Xining's five districts and two counties (五区两县), with the
 administrative division codes (GB/T 2260) that open every registration code issued there. Read
 by the register (names of a district code, the demo register), the simulated city (where its
-devices stand) and the settings (the counties' longer rescue arrival limit)."""
+devices stand), the settings (the counties' longer rescue arrival limit), and the alarms and the
+console (the district of a registration code, ``district_of``)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,11 @@ XINING: tuple[District, ...] = (
 def county_codes(districts: tuple[District, ...] = XINING) -> tuple[str, ...]:
     """The division codes of the counties among ``districts``."""
     return tuple(d.code for d in districts if d.county)
+
+
+def district_of(device_id: str) -> str | None:
+    """The administrative district code inside a national registration code (设备代码: four
+    digits of category, six of district, four of year, then the serial), if it is one."""
+    if len(device_id) == 20 and device_id.isdigit():
+        return device_id[4:10]
+    return None

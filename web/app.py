@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import psycopg
 from aiohttp import web
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from semon.settings import Settings
@@ -34,6 +35,7 @@ from web.http import ApiError, error_response
 from web.inputs import request_text_refusal
 from web.openapi import openapi_document
 from web.policy import Policy, Rule
+from web.users import AgencyCheck
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class Part:
     - ``json_paths``: its paths outside ``/api/`` that answer in JSON rather than HTML.
     - ``paths``, ``schemas``: its OpenAPI path items and the component schemas they refer to.
     - ``errors``: its exceptions and the status each answers with (the message as the error).
+    - ``agency_exists``: the register's check of an agency user's party code (the register's
+      part gives it; without it no agency user can be created through the API).
     """
 
     name: str
@@ -75,6 +79,7 @@ class Part:
     paths: Mapping[str, Any] = field(default_factory=dict)
     schemas: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     errors: Mapping[type[Exception], int] = field(default_factory=dict)
+    agency_exists: AgencyCheck | None = None
 
 
 def create_app(pool: AsyncConnectionPool, settings: Settings, parts: Sequence[Part], *, auth: bool = True,
@@ -89,7 +94,9 @@ def create_app(pool: AsyncConnectionPool, settings: Settings, parts: Sequence[Pa
     app[SETTINGS] = settings
     app[_ERRORS] = MappingProxyType({kind: status for p in parts for kind, status in p.errors.items()})
     if auth:
-        add_auth_routes(app, pool, settings, policy, db_timeout_s=db_timeout_s)
+        checks = [p.agency_exists for p in parts if p.agency_exists is not None]
+        add_auth_routes(app, pool, settings, policy, db_timeout_s=db_timeout_s,
+                        agency_exists=checks[0] if checks else _no_agencies)
     app.router.add_get("/api/openapi.json", _openapi)
     for part in parts:
         part.add_routes(app)
@@ -104,6 +111,11 @@ def create_app(pool: AsyncConnectionPool, settings: Settings, parts: Sequence[Pa
     app[OPENAPI_JSON] = orjson.dumps(document)
     app.on_response_prepare.append(_security_headers)
     return app
+
+
+async def _no_agencies(conn: AsyncConnection[Any], code: str) -> bool:
+    del conn, code
+    return False  # no register in this application to know any
 
 
 def _check_covered(app: web.Application, policy: Policy) -> None:

@@ -46,10 +46,10 @@ from web.sessions import (
 )
 from web.throttle import LoginThrottle, ThrottleLimits
 from web.users import (
+    AgencyCheck,
     User,
     UserError,
     UserExists,
-    agency_exists,
     check_new_password,
     check_role_agency,
     create_user,
@@ -84,6 +84,7 @@ class AuthContext:
     cookie_secure: bool
     throttle: LoginThrottle
     db_timeout_s: float
+    agency_exists: AgencyCheck
     hashing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(_HASHING_AT_ONCE))
     hashing_waiting: int = 0
 
@@ -155,9 +156,9 @@ def current_user(request: web.Request) -> User | None:
 
 
 def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: Settings, policy: Policy, *,
-                    db_timeout_s: float = 5.0) -> None:
+                    agency_exists: AgencyCheck, db_timeout_s: float = 5.0) -> None:
     """The login routes and the users', and what ``auth_middleware`` needs: ``policy`` is the
-    application's role policy."""
+    application's role policy; ``agency_exists`` checks a new agency user's party code."""
     app[POLICY] = policy
     lifetime = SessionLifetime(timedelta(seconds=settings.auth_session_idle_s),
                                timedelta(seconds=settings.auth_session_max_s))
@@ -165,7 +166,7 @@ def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: S
         free_failures=settings.auth_login_max_failures, base_delay_s=settings.auth_login_base_delay_s,
         window_s=settings.auth_login_window_s, address_max_failures=settings.auth_login_address_max_failures,
         address_in_flight=settings.auth_login_address_in_flight))
-    app[AUTH] = AuthContext(pool, lifetime, settings.auth_cookie_secure, throttle, db_timeout_s)
+    app[AUTH] = AuthContext(pool, lifetime, settings.auth_cookie_secure, throttle, db_timeout_s, agency_exists)
     app[LIVE_SOCKETS] = LiveSockets()
     app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.auth_live_check_s))
     app.router.add_post("/api/login", _login)
@@ -380,7 +381,7 @@ async def _create_user(request: web.Request) -> web.Response:
         raise ApiError(400, str(exc)) from None
     password_hash = await auth.hashed(lambda: hash_password(body.password))
     async with auth.connection() as conn:
-        if agency is not None and not await agency_exists(conn, agency):
+        if agency is not None and not await auth.agency_exists(conn, agency):
             raise ApiError(400, f"agency {agency!r} is not an inspection agency in the register")
         try:
             created = await create_user(conn, username, password_hash, body.role, agency=agency,

@@ -5,6 +5,7 @@ hashing is CPU work for a thread, not for a held database connection."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -88,15 +89,15 @@ def user_from_row(row: tuple[Any, ...]) -> User:
     return User(int(user_id), str(username), Role(role), agency, str(display_name))
 
 
-async def agency_exists(conn: AsyncConnection, code: str) -> bool:
-    cur = await conn.execute("SELECT 1 FROM parties WHERE code = %s AND role = 'agency'", (code,))
-    return await cur.fetchone() is not None
+AgencyCheck = Callable[[AsyncConnection[Any], str], Awaitable[bool]]
+"""Whether a party code is an inspection agency's: the register's to say (``registry.store.agency_exists``,
+handed over by the register's part of the application and by the composition root to the CLI)."""
 
 
 async def create_user(conn: AsyncConnection, username: str, password_hash: str, role: Role, *,
                       agency: str | None = None, display_name: str = "") -> UserInfo:
     """Insert a user; ``UserExists`` if the name is taken. The caller validated the agency code
-    against the register where one is required (``agency_exists``)."""
+    against the register where one is required (an ``AgencyCheck``)."""
     username = normalise_username(username)
     agency = check_role_agency(role, agency)
     cur = await conn.execute(

@@ -16,9 +16,9 @@ import psycopg
 from semon.db import apply_migrations
 from web.passwords import hash_password
 from web.users import (
+    AgencyCheck,
     Role,
     UserError,
-    agency_exists,
     change_password,
     check_new_password,
     check_role_agency,
@@ -60,7 +60,8 @@ def read_password(args: argparse.Namespace) -> str:
     return first
 
 
-async def add_user(url: str, args: argparse.Namespace, password: str) -> int:
+async def add_user(url: str, args: argparse.Namespace, password: str, *, agency_exists: AgencyCheck) -> int:
+    """``semon users add``; ``agency_exists`` checks an agency user's party code in the register."""
     try:
         username = normalise_username(args.username)
         role = Role(args.role)

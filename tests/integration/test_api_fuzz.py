@@ -33,6 +33,7 @@ from alerts.api import alerts_part
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.model import Source
+from assembly.alerts_service import DEVICE_SOURCES
 from console import console_part
 from registry.api import registry_part
 from registry.demo import seed_demo_register
@@ -65,7 +66,7 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
     await add_users(database_url)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         app = create_app(pool, settings, [alerts_part(pool, LiveHub(), settings), registry_part(pool),
-                                          console_part(pool)])
+                                          console_part(pool, DEVICE_SOURCES)])
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 

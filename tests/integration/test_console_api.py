@@ -19,6 +19,7 @@ import pytest
 
 from alerts.api import alerts_part
 from alerts.hub import LiveHub
+from assembly.alerts_service import DEVICE_SOURCES
 from assembly.parts import city_units
 from console import console_part
 from console.web import STATIC_DIR
@@ -42,7 +43,8 @@ async def console_app(database_url: str, *, auth: bool = True, clock: Clock = ut
     """The application as ``semon alerts`` assembles it; yields its root URL."""
     settings = ingest_settings(api_port=0, **overrides)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
-        parts = [alerts_part(pool, LiveHub(), settings), registry_part(pool), console_part(pool, clock=clock)]
+        parts = [alerts_part(pool, LiveHub(), settings), registry_part(pool),
+                 console_part(pool, DEVICE_SOURCES, clock=clock)]
         app = create_app(pool, settings, parts, auth=auth)
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
