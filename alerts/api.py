@@ -108,7 +108,7 @@ def build_api(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
     app[CONTEXT] = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
     app[OPENAPI_JSON] = orjson.dumps(openapi_document(auth=auth))
     if auth:
-        add_auth_routes(app, pool, settings, db_timeout_s=db_timeout_s)
+        add_auth_routes(app, pool, settings.auth, db_timeout_s=db_timeout_s)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/alarms", _list_alarms)
     app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
@@ -308,7 +308,7 @@ async def _post_step(request: web.Request) -> web.Response:
     async with _connection(ctx) as conn, conn.transaction():
         outcome = await apply_step(conn, incident_id, Step(body.step), actor, body.comment,
                                    maintenance_unit=body.maintenance_unit, contact=body.contact, cause=body.cause,
-                                   now=datetime.now(UTC), settings=ctx.settings)
+                                   now=datetime.now(UTC), settings=ctx.settings.incidents)
         found = await get_incident(conn, incident_id)
         await _notify_outcome(conn, outcome)
     assert found is not None  # it was just updated in this transaction

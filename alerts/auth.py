@@ -57,7 +57,7 @@ from alerts.users import (
     set_password_hash,
 )
 from semon.periodic import every
-from semon.settings import Settings
+from semon.settings import AuthSettings
 
 log = logging.getLogger(__name__)
 
@@ -153,17 +153,17 @@ def current_user(request: web.Request) -> User | None:
     return request.get(USER)
 
 
-def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: Settings, *,
+def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: AuthSettings, *,
                     db_timeout_s: float = 5.0) -> None:
-    lifetime = SessionLifetime(timedelta(seconds=settings.auth_session_idle_s),
-                               timedelta(seconds=settings.auth_session_max_s))
+    lifetime = SessionLifetime(timedelta(seconds=settings.session_idle_s),
+                               timedelta(seconds=settings.session_max_s))
     throttle = LoginThrottle(ThrottleLimits(
-        free_failures=settings.auth_login_max_failures, base_delay_s=settings.auth_login_base_delay_s,
-        window_s=settings.auth_login_window_s, address_max_failures=settings.auth_login_address_max_failures,
-        address_in_flight=settings.auth_login_address_in_flight))
-    app[AUTH] = AuthContext(pool, lifetime, settings.auth_cookie_secure, throttle, db_timeout_s)
+        free_failures=settings.login_max_failures, base_delay_s=settings.login_base_delay_s,
+        window_s=settings.login_window_s, address_max_failures=settings.login_address_max_failures,
+        address_in_flight=settings.login_address_in_flight))
+    app[AUTH] = AuthContext(pool, lifetime, settings.cookie_secure, throttle, db_timeout_s)
     app[LIVE_SOCKETS] = LiveSockets()
-    app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.auth_live_check_s))
+    app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.live_check_s))
     app.router.add_post("/api/login", _login)
     app.router.add_post("/api/logout", _logout)
     app.router.add_get("/api/me", _me)

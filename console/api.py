@@ -18,7 +18,7 @@ from alerts.model import ALARM_COLUMNS, alarm_from_row, district_of
 from alerts.openapi import secure_paths
 from console.openapi import calendar_path, calendar_schema, device_card_schema, device_paths
 from registry.api import DISTRICT_NAMES
-from semon.settings import Settings
+from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
 
 MAX_DEVICE_ID = 64  # the register's limit for a registration code
@@ -118,22 +118,23 @@ async def _get_device(request: web.Request) -> web.Response:
     if not device_id or len(device_id) > MAX_DEVICE_ID:
         raise ApiError(404, f"device {device_id[:MAX_DEVICE_ID]} not found")
     async with request.app[DEVICES].pool.connection(timeout=DB_TIMEOUT_S) as conn:
-        card = await device_card(conn, device_id, request.app[CONTEXT].settings.today(request.app[DEVICES].clock))
+        today = request.app[CONTEXT].settings.registry.today(request.app[DEVICES].clock)
+        card = await device_card(conn, device_id, today)
     if card is None:
         raise ApiError(404, f"device {device_id} is neither registered nor reporting")
     return web.Response(body=orjson.dumps(card), content_type="application/json")
 
 
-def calendar(settings: Settings, clock: Clock = utc_now) -> dict[str, str]:
+def calendar(settings: RegistrySettings, clock: Clock = utc_now) -> dict[str, str]:
     """The register's calendar as the console needs it: ``{"today": "YYYY-MM-DD", "timezone":
     IANA name}``. ``today`` is ``settings.today(clock)``, the one "today" of the register, so the
     console's defaults, date limits and day counts agree with the server's checks whatever zone
     the browser is in."""
-    return {"today": settings.today(clock).isoformat(), "timezone": settings.notice_timezone}
+    return {"today": settings.today(clock).isoformat(), "timezone": settings.timezone}
 
 
 async def _get_calendar(request: web.Request) -> web.Response:
-    body = calendar(request.app[CONTEXT].settings, request.app[DEVICES].clock)
+    body = calendar(request.app[CONTEXT].settings.registry, request.app[DEVICES].clock)
     return web.Response(body=orjson.dumps(body), content_type="application/json",
                         headers={"Cache-Control": "no-store"})
 
