@@ -44,6 +44,13 @@ log = logging.getLogger(__name__)
 ROLES = frozenset({"rules", "api", "jobs"})
 
 
+def rules_engine(settings: Settings, mqtt_url: str, pool: AsyncConnectionPool, hub: LiveHub,
+                 profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None) -> RulesEngine:
+    """The rules engine on ``mqtt_url`` (its own account), with its sections of ``settings``."""
+    return RulesEngine(settings.rules, settings.mqtt, mqtt_url, pool, hub, profiles, metrics,
+                       incidents=settings.incidents, telemetry=settings.telemetry, backoff=settings.backoff)
+
+
 class AlertsService:
     def __init__(self, settings: Settings, mqtt_url: str, database_url: str,
                  profiles: ProfileLookup | None = None, supervisor: Supervisor | None = None,
@@ -113,10 +120,8 @@ class AlertsService:
         await asyncio.Event().wait()
 
     async def _run_engine(self, pool: AsyncConnectionPool) -> None:
-        s = self.settings
-        engine = self.engine = RulesEngine(s.rules, s.mqtt, self.mqtt_url, pool, self.hub, self.register,
-                                           self.engine_metrics, incidents=s.incidents, telemetry=s.telemetry,
-                                           backoff=s.backoff)
+        engine = self.engine = rules_engine(self.settings, self.mqtt_url, pool, self.hub, self.register,
+                                            self.engine_metrics)
 
         async def announce() -> None:  # ready once the first engine has subscribed
             await engine.ready.wait()
