@@ -1,7 +1,7 @@
 """The ingester: MQTT (shared subscription, persistent session) → validated rows → TimescaleDB.
 
 A QoS 1 message is acknowledged only after the transaction holding it has committed. The
-broker never has more than ``ingest_receive_maximum`` messages in flight to us, so that is
+broker never has more than ``IngestSettings.receive_maximum`` messages in flight to us, so that is
 also the bound on what we buffer: while the database is down, nothing is acknowledged, the
 window fills, and the broker keeps the rest queued until we resume.
 """

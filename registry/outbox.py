@@ -6,7 +6,7 @@ mid-batch leaves its rows pending: they are sent again. The idempotency key goes
 copy (``X-Semon-Notice-Key``, and the e-mail's ``Message-ID``) so that the receiver can drop
 the repeat. A failed send is retried with capped, jittered exponential backoff, and the row
 shows it (attempts, last_error, next_attempt_at) until it is delivered or, after
-``notice_max_attempts``, failed.
+``NoticeSettings.max_attempts``, failed.
 """
 
 from __future__ import annotations
