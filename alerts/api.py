@@ -234,7 +234,7 @@ async def _post_step(request: web.Request) -> web.Response:
     async with _connection(ctx) as conn, conn.transaction():
         outcome = await apply_step(conn, incident_id, Step(body.step), actor, body.comment,
                                    maintenance_unit=body.maintenance_unit, contact=body.contact, cause=body.cause,
-                                   now=datetime.now(UTC), settings=ctx.settings)
+                                   now=datetime.now(UTC), settings=ctx.settings.incidents)
         found = await get_incident(conn, incident_id)
         await _notify_outcome(conn, outcome)
     assert found is not None  # it was just updated in this transaction

@@ -1,4 +1,4 @@
-"""The deadline watch: every ``deadline_check_interval_s``, mark the incidents that have missed
+"""The deadline watch: every ``IncidentSettings.check_interval_s``, mark the incidents that have missed
 their acknowledge or arrival deadline and tell the live consoles.
 
 A late maintenance unit means trapped passengers wait for the second tier, so this task must
@@ -18,14 +18,13 @@ from alerts.hub import LiveHub
 from alerts.incident_store import Escalation, escalate_overdue
 from alerts.incidents import incident_change
 from alerts.live_notify import notify_changes
-from semon.backoff import Backoff
 from semon.periodic import every
-from semon.settings import Settings
+from semon.settings import BackoffSettings, IncidentSettings
 
 log = logging.getLogger(__name__)
 
 
-async def check_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings) -> list[Escalation]:
+async def check_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: IncidentSettings) -> list[Escalation]:
     """One pass: escalate in one transaction, announced to the other processes' live streams in
     it (``alerts.live_notify``), then publish what it committed to this process's hub."""
     async with pool.connection() as conn, conn.transaction():
@@ -37,8 +36,9 @@ async def check_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Set
     return escalations
 
 
-async def run_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings) -> NoReturn:
-    """Every ``deadline_check_interval_s`` until cancelled (``semon.periodic``: an outage warns
+async def run_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: IncidentSettings,
+                        backoff: BackoffSettings) -> NoReturn:
+    """Every ``settings.check_interval_s`` until cancelled (``semon.periodic``: an outage warns
     and backs off, any other error logs its traceback and backs off)."""
-    await every("deadline check", settings.deadline_check_interval_s, lambda: check_deadlines(pool, hub, settings),
-                log=log, backoff=Backoff(settings.backoff_initial_s, settings.backoff_max_s))
+    await every("deadline check", settings.check_interval_s, lambda: check_deadlines(pool, hub, settings),
+                log=log, backoff=backoff.backoff())

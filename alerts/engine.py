@@ -49,7 +49,7 @@ from semon.profile import DeviceProfile
 from semon.protocol.decode import Decoded, RejectReason, decode_for_rules
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage, parse
 from semon.protocol.topics import Channel, Kind, TopicError, parse_topic
-from semon.settings import Settings
+from semon.settings import BackoffSettings, IncidentSettings, MqttSettings, RulesSettings, TelemetrySettings
 
 log = logging.getLogger(__name__)
 
@@ -186,30 +186,36 @@ class EngineMetrics:
             exponential_buckets(0.001, 2, 14)))
 
 
-def rule_settings(settings: Settings) -> RuleSettings:
+def rule_settings(settings: RulesSettings) -> RuleSettings:
     return RuleSettings(
-        entrapment=EntrapmentThresholds(settings.rules_entrapment_outside_door_zone_s,
-                                        settings.rules_entrapment_in_door_zone_s,
-                                        settings.rules_entrapment_min_detections,
-                                        frozenset(str(m) for m in settings.rules_entrapment_held_modes)),
-        silent_after_s=settings.rules_silent_after_s,
-        alarm_button_ttl_s=settings.rules_alarm_button_ttl_s,
-        clock_tolerance_s=settings.rules_clock_tolerance_s,
-        reorder_window=settings.rules_reorder_window,
-        code_table=settings.rules_code_table,
+        entrapment=EntrapmentThresholds(settings.entrapment_outside_door_zone_s,
+                                        settings.entrapment_in_door_zone_s,
+                                        settings.entrapment_min_detections,
+                                        frozenset(str(m) for m in settings.entrapment_held_modes)),
+        silent_after_s=settings.silent_after_s,
+        alarm_button_ttl_s=settings.alarm_button_ttl_s,
+        clock_tolerance_s=settings.clock_tolerance_s,
+        reorder_window=settings.reorder_window,
+        code_table=settings.code_table,
     )
 
 
 class RulesEngine:
-    def __init__(self, settings: Settings, mqtt_url: str, pool: AsyncConnectionPool, hub: LiveHub,
-                 profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None) -> None:
+    def __init__(self, settings: RulesSettings, mqtt: MqttSettings, mqtt_url: str, pool: AsyncConnectionPool,
+                 hub: LiveHub, profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None, *,
+                 incidents: IncidentSettings, telemetry: TelemetrySettings, backoff: BackoffSettings) -> None:
+        """``mqtt``: how to connect (keepalive, session expiry, TLS files) to ``mqtt_url``, the
+        engine's own account; ``incidents``: the deadlines of the incidents it opens;
+        ``telemetry``: what it accepts (the ingester's limits)."""
         self.settings = settings
+        self.incidents = incidents
+        self.backoff_settings = backoff
         self.pool = pool
         self.hub = hub
         self.rules = rule_settings(settings)
         self.metrics = metrics or EngineMetrics()
         self._profiles = profiles or (lambda _device, kind: DeviceProfile(kind))
-        self._limits = settings.decode_limits()
+        self._limits = telemetry.decode_limits()
         self._loop = asyncio.get_running_loop()
         # The engine's clock for arrivals: epoch seconds that never step (wall time at start,
         # then the loop's monotonic clock), so a step of the host's clock is no device's silence.
@@ -233,14 +239,14 @@ class RulesEngine:
         # pauses at the window until a checkpoint acknowledges).
         self._pending: deque[tuple[int, Message]] = deque()
         self._pending_ready = asyncio.Event()
-        self._slice = settings.rules_telemetry_slice
+        self._slice = settings.telemetry_slice
         self._checkpoint_due = asyncio.Event()
         # Silence is judged only while the engine hears the present: connected, reading, and the
         # freshest frame of the last tick no older than a third of the silence limit. Behind a
         # backlog (after a restart, under overload) every device would look silent.
         self._hearing_since = math.inf
         self._freshest_lag = math.inf
-        self._checkpoint_early_at = max(1, settings.rules_receive_maximum // 2)
+        self._checkpoint_early_at = max(1, settings.receive_maximum // 2)
         self._dirty: set[str] = set()
         # What a tick must visit, so that its cost follows the devices with something to judge,
         # not the fleet: those waiting on time (DeviceRules.waits_on_time), and those that can
@@ -255,27 +261,27 @@ class RulesEngine:
         self.raised = 0
         self.cleared = 0
         self.ready = asyncio.Event()
-        telemetry, events = rules_filters(settings.rules_subscription)
-        options = ConnectOptions(client_id=settings.rules_client_id, clean_start=False,
-                                 keepalive=settings.mqtt_keepalive_s, session_expiry=settings.mqtt_session_expiry_s,
-                                 receive_maximum=settings.rules_receive_maximum)
-        self.session = MqttSession(BrokerAddress.from_settings(mqtt_url, settings), options,
-                                   [(f, 1) for f in telemetry], self._on_received, self._backoff(),
+        frames, events = rules_filters(settings.subscription)
+        options = ConnectOptions(client_id=settings.client_id, clean_start=False,
+                                 keepalive=mqtt.keepalive_s, session_expiry=mqtt.session_expiry_s,
+                                 receive_maximum=settings.receive_maximum)
+        self.session = MqttSession(BrokerAddress.from_settings(mqtt_url, mqtt), options,
+                                   [(f, 1) for f in frames], self._on_received, self._backoff(),
                                    on_connected=self._on_connected)
-        self._event_window = settings.rules_events_receive_maximum
+        self._event_window = settings.events_receive_maximum
         events_options = ConnectOptions(
-            client_id=settings.rules_events_client_id or f"{settings.rules_client_id}-events", clean_start=False,
-            keepalive=settings.mqtt_keepalive_s, session_expiry=settings.mqtt_session_expiry_s,
+            client_id=settings.events_client_id or f"{settings.client_id}-events", clean_start=False,
+            keepalive=mqtt.keepalive_s, session_expiry=mqtt.session_expiry_s,
             receive_maximum=self._event_window)
         self.events_session: MqttSession | None = None
         if events:
             self.events_session = MqttSession(
-                BrokerAddress.from_settings(settings.rules_events_mqtt_url or mqtt_url, settings), events_options,
+                BrokerAddress.from_settings(settings.events_mqtt_url or mqtt_url, mqtt), events_options,
                 [(f, 1) for f in events], self._on_event_message, self._backoff(),
                 on_connected=self._on_events_connected)
 
     def _backoff(self) -> Backoff:
-        return Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
+        return self.backoff_settings.backoff()
 
     def now(self) -> float:
         """Epoch seconds on the engine's clock (see ``__init__``)."""
@@ -399,7 +405,7 @@ class RulesEngine:
         when the window is taken (queued plus judged and not yet acknowledged)."""
         self._pending.append((generation, message))
         self._pending_ready.set()
-        if (len(self._pending) + len(self._acks) >= self.settings.rules_receive_maximum
+        if (len(self._pending) + len(self._acks) >= self.settings.receive_maximum
                 and not self.session.reading_paused):
             self.session.pause_reading()
 
@@ -437,7 +443,7 @@ class RulesEngine:
             # Our own bound (the broker may not honour the receive maximum): read on after a checkpoint.
             if len(self._acks) >= self._checkpoint_early_at:
                 self._checkpoint_due.set()  # half the window unacknowledged: don't wait for the timer
-                if len(self._acks) >= self.settings.rules_receive_maximum and not self.session.reading_paused:
+                if len(self._acks) >= self.settings.receive_maximum and not self.session.reading_paused:
                     self.session.pause_reading()
         self._judge_one(message)
 
@@ -648,7 +654,7 @@ class RulesEngine:
                 self.raised += 1
                 out.append({"topic": "alarm", "op": "raised", "alarm": alarm.as_json()})
                 if alarm.type is AlarmType.ENTRAPMENT:
-                    incident = await open_incident(conn, alarm, self.settings)
+                    incident = await open_incident(conn, alarm, self.incidents)
                     out.append({"topic": "incident", "op": "raised", "incident": incident.as_json()})
             else:
                 reason = json_safe(str(details.get("reason", "condition gone")))
@@ -673,7 +679,7 @@ class RulesEngine:
         of 500) and let a backlog build behind a broker that honours it."""
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.rules_checkpoint_interval_s):
+                async with asyncio.timeout(self.settings.checkpoint_interval_s):
                     await self._checkpoint_due.wait()
             self._checkpoint_due.clear()
             await self.checkpoint()
@@ -719,7 +725,7 @@ class RulesEngine:
             if self.events_session.reading_paused and len(self._event_acks) < self._event_window:
                 self.events_session.resume_reading()
         if (self.session.reading_paused
-                and len(self._pending) + len(self._acks) < self.settings.rules_receive_maximum):
+                and len(self._pending) + len(self._acks) < self.settings.receive_maximum):
             self.session.resume_reading()
         self.metrics.checkpoints.inc()
         return True
@@ -769,14 +775,14 @@ class RulesEngine:
 
     async def _ticks(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.rules_tick_interval_s)
+            await asyncio.sleep(self.settings.tick_interval_s)
             self.tick(self.now())
 
     def hears_the_present(self, now: float) -> bool:
         """Whether silence can be judged now (``now`` on the engine's clock): the engine has been
         connected, reading and current (the freshest frame since the last tick, if any, at most a
         third of the silence limit old) for the whole silence limit. Resets the lag it measured."""
-        limit = self.settings.rules_silent_after_s
+        limit = self.settings.silent_after_s
         # A tick without any frame says nothing of a backlog (a small fleet, a quiet hour): only
         # frames that arrive old do.
         current = (self.session.connected.is_set() and not self.session.reading_paused
@@ -795,7 +801,7 @@ class RulesEngine:
         current = self.hears_the_present(now)
         due = dict.fromkeys(self._waiting)
         if current:
-            limit, by_heard, devices = self.settings.rules_silent_after_s, self._by_heard, self.devices
+            limit, by_heard, devices = self.settings.silent_after_s, self._by_heard, self.devices
             while by_heard:
                 device_id = next(iter(by_heard))
                 quiet = devices.get(device_id)

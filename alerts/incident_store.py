@@ -35,7 +35,7 @@ from alerts.incidents import (
     plan_step,
 )
 from alerts.model import Alarm
-from semon.settings import Settings
+from semon.settings import IncidentSettings
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def step_from_row(row: tuple[Any, ...]) -> IncidentStep:
     return IncidentStep(id_, incident_id, Step(step), actor, at, comment, details or {})
 
 
-async def open_incident(conn: AsyncConnection, alarm: Alarm, settings: Settings) -> Incident:
+async def open_incident(conn: AsyncConnection, alarm: Alarm, settings: IncidentSettings) -> Incident:
     """Open the incident of an entrapment alarm, inside the transaction that raised it.
 
     The clock starts when the centre learnt of the alarm (``raised_seen_at``), not at the device's
@@ -112,7 +112,7 @@ async def open_incident(conn: AsyncConnection, alarm: Alarm, settings: Settings)
 
 async def apply_step(conn: AsyncConnection, incident_id: int, step: Step, actor: str, comment: str | None = None,
                      *, maintenance_unit: str | None = None, contact: str | None = None, cause: str | None = None,
-                     now: datetime, settings: Settings) -> StepOutcome:
+                     now: datetime, settings: IncidentSettings) -> StepOutcome:
     """An operator's step. The row lock makes concurrent steps queue: of two operators
     acknowledging at once, the second sees "acknowledged" and gets StepNotAllowed."""
     request = StepRequest(step, actor, comment, maintenance_unit, contact, cause)
@@ -199,7 +199,7 @@ async def list_incidents(conn: AsyncConnection, filters: IncidentFilter) -> list
     return [incident_from_row(r) for r in await cur.fetchall()]
 
 
-async def escalate_overdue(conn: AsyncConnection, now: datetime, settings: Settings) -> list[Escalation]:
+async def escalate_overdue(conn: AsyncConnection, now: datetime, settings: IncidentSettings) -> list[Escalation]:
     """Mark the incidents that have newly missed a deadline at ``now``: unacknowledged past the
     ack deadline (ack_late, a step "ack_overdue"), or dispatched and not on site past the arrival
     deadline (arrival_late, the second tier, a step "escalated"). Each happens once per incident.

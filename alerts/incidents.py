@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from semon.settings import Settings
+from semon.settings import IncidentSettings
 
 
 class IncidentState(StrEnum):
@@ -163,7 +163,7 @@ def _given(value: str | None) -> str | None:
     return value.strip() or None
 
 
-def plan_step(incident: Incident, request: StepRequest, now: datetime, settings: Settings) -> dict[str, Any]:
+def plan_step(incident: Incident, request: StepRequest, now: datetime, settings: IncidentSettings) -> dict[str, Any]:
     """The column updates ``request`` makes to ``incident`` at ``now``.
 
     Raises StepRequestError for a malformed request (checked first: it is wrong in any state) and
@@ -219,18 +219,18 @@ def with_updates(incident: Incident, updates: dict[str, Any]) -> Incident:
 # Deadlines
 
 
-def ack_deadline(raised_at: datetime, settings: Settings) -> datetime:
-    return raised_at + timedelta(seconds=settings.incident_ack_deadline_s)
+def ack_deadline(raised_at: datetime, settings: IncidentSettings) -> datetime:
+    return raised_at + timedelta(seconds=settings.ack_deadline_s)
 
 
-def arrival_limit_s(district_code: str | None, settings: Settings) -> float:
+def arrival_limit_s(district_code: str | None, settings: IncidentSettings) -> float:
     """Seconds the maintenance unit has to arrive: per district (the counties get longer)."""
     if district_code is None:
-        return settings.incident_arrival_deadline_s
-    return settings.incident_arrival_deadline_by_district.get(district_code, settings.incident_arrival_deadline_s)
+        return settings.arrival_deadline_s
+    return settings.arrival_deadline_by_district.get(district_code, settings.arrival_deadline_s)
 
 
-def arrival_deadline(dispatched_at: datetime, district_code: str | None, settings: Settings) -> datetime:
+def arrival_deadline(dispatched_at: datetime, district_code: str | None, settings: IncidentSettings) -> datetime:
     return dispatched_at + timedelta(seconds=arrival_limit_s(district_code, settings))
 
 
@@ -252,10 +252,10 @@ def overdue(incident: Incident, now: datetime) -> Overdue | None:
     return None
 
 
-def escalation_updates(kind: Overdue, now: datetime, settings: Settings) -> dict[str, Any]:
+def escalation_updates(kind: Overdue, now: datetime, settings: IncidentSettings) -> dict[str, Any]:
     if kind is Overdue.ACK:
         return {"ack_late": True, "updated_at": now}
-    return {"arrival_late": True, "escalated_at": now, "second_tier": settings.incident_second_tier,
+    return {"arrival_late": True, "escalated_at": now, "second_tier": settings.second_tier,
             "updated_at": now}
 
 

@@ -35,7 +35,6 @@ from registry.notices import run_scans
 from registry.outbox import run_outbox
 from registry.rate import run_snapshots
 from registry.store import monitored_units, unit_entry
-from semon.backoff import Backoff
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.metrics import Registry
@@ -49,6 +48,13 @@ log = logging.getLogger(__name__)
 ROLES = frozenset({"rules", "api", "jobs"})
 # The console's device card reads each table through its owner: the register, the ingester, the alarms.
 DEVICE_SOURCES = DeviceSources(register=unit_entry, state=device_state_of, open_alarms=open_alarms_of)
+
+
+def rules_engine(settings: Settings, mqtt_url: str, pool: AsyncConnectionPool, hub: LiveHub,
+                 profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None) -> RulesEngine:
+    """The rules engine on ``mqtt_url`` (its own account), with its sections of ``settings``."""
+    return RulesEngine(settings.rules, settings.mqtt, mqtt_url, pool, hub, profiles, metrics,
+                       incidents=settings.incidents, telemetry=settings.telemetry, backoff=settings.backoff)
 
 
 class AlertsService:
@@ -65,10 +71,10 @@ class AlertsService:
         self.mqtt_url = mqtt_url
         self.database_url = database_url
         # The register decides; what it does not know, the given lookup (or defaults by kind).
-        self.register = RegisterProfiles(monitored_units, profiles, rule_settings(settings).entrapment)
-        self.hub = LiveHub(settings.live_queue_size)
-        self.supervisor = supervisor or Supervisor(backoff_initial_s=settings.backoff_initial_s,
-                                                   backoff_max_s=settings.backoff_max_s)
+        self.register = RegisterProfiles(monitored_units, profiles, rule_settings(settings.rules).entrapment)
+        self.hub = LiveHub(settings.api.live_queue_size)
+        self.supervisor = supervisor or Supervisor(backoff_initial_s=settings.backoff.initial_s,
+                                                   backoff_max_s=settings.backoff.max_s)
         self.engine_metrics = EngineMetrics()  # counts across the engine's restarts
         self.registry = Registry()
         self.registry.include(lambda: self.engine_metrics.registry)
@@ -86,27 +92,27 @@ class AlertsService:
             if "rules" in self.roles:
                 # The first messages are judged with the register's profiles, not the fallback.
                 with contextlib.suppress(psycopg.Error, TimeoutError):
-                    await self.register.load(pool, s.today())
+                    await self.register.load(pool, s.registry.today())
                 parts.start("rules-engine", lambda: self._run_engine(pool), check=self._engine_up)
                 parts.start("register-profiles",
-                            lambda: self.register.run(pool, s.registry_refresh_s, self._apply_profiles, s.today))
+                            lambda: self.register.run(pool, s.registry.refresh_s, self._apply_profiles,
+                                                      s.registry.today))
             if "jobs" in self.roles:
-                parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s))
-                parts.start("notice-scans", lambda: run_scans(pool, s))
-                parts.start("rate-snapshots", lambda: run_snapshots(pool, tz=s.notice_timezone))
-                if s.notice_delivery:
-                    parts.start("notice-outbox", lambda: run_outbox(pool, s))
+                parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s.incidents, s.backoff))
+                parts.start("notice-scans", lambda: run_scans(pool, s.notices, s.registry, s.backoff))
+                parts.start("rate-snapshots", lambda: run_snapshots(pool, tz=s.registry.timezone))
+                if s.notices.delivery:
+                    parts.start("notice-outbox", lambda: run_outbox(pool, s.notices, s.smtp, s.backoff))
             if "api" in self.roles:
-                listener = self.listener = LiveListener(pool, self.hub,
-                                                        Backoff(s.backoff_initial_s, s.backoff_max_s))
+                listener = self.listener = LiveListener(pool, self.hub, s.backoff.backoff())
                 parts.start("live-listener", listener.run, check=listener.listening.is_set)
                 # One application: the alerts, the register and the operator console (pages,
                 # static files, device cards), each with its own role rules.
                 app = create_app(pool, s, [alerts_part(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator),
                                            registry_part(pool), console_part(pool, DEVICE_SOURCES)])
-                async with serve_app(app, s.api_host, s.api_port) as port:
+                async with serve_app(app, s.api.host, s.api.port) as port:
                     self.api_port = port
-                    log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api_host, port)
+                    log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api.host, port)
                     await listener.listening.wait()  # no console connects before changes reach it
                     await self._serve()
             else:
@@ -121,8 +127,8 @@ class AlertsService:
         await asyncio.Event().wait()
 
     async def _run_engine(self, pool: AsyncConnectionPool) -> None:
-        engine = self.engine = RulesEngine(self.settings, self.mqtt_url, pool, self.hub, self.register,
-                                           self.engine_metrics)
+        engine = self.engine = rules_engine(self.settings, self.mqtt_url, pool, self.hub, self.register,
+                                            self.engine_metrics)
 
         async def announce() -> None:  # ready once the first engine has subscribed
             await engine.ready.wait()

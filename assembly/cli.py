@@ -17,19 +17,18 @@ if TYPE_CHECKING:
 
 def _service_urls(settings: Settings, command: str) -> tuple[str, str] | None:
     """A service run alone needs both addresses configured (``semon up`` starts its own)."""
-    if not settings.mqtt_url or not settings.database_url:
+    if not settings.mqtt.url or not settings.database_url:
         print(f"semon {command} needs SEMON_MQTT_URL and SEMON_DATABASE_URL (or use `semon up`)", file=sys.stderr)
         return None
-    return settings.mqtt_url, settings.database_url
+    return settings.mqtt.url, settings.database_url
 
 
 def _ingest(settings: Settings, _: argparse.Namespace) -> int:
-    from ingest.service import Ingester
-    from registry.store import registration_codes
+    from assembly.parts import new_ingester
 
     if (urls := _service_urls(settings, "ingest")) is None:
         return 2
-    run(Ingester(settings, *urls, register_codes=registration_codes).run)
+    run(new_ingester(settings, *urls).run)
     return 0
 
 
@@ -120,7 +119,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         print("semon simulate needs a broker: set SEMON_MQTT_URL or start `semon up`", file=sys.stderr)
         return 2
     async def simulate() -> SimulationReport:
-        return await Simulation(mqtt_url, options, tls=settings).run()
+        return await Simulation(mqtt_url, options, tls=settings.mqtt).run()
 
     try:
         report = run(simulate)

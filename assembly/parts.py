@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semon.heap import freeze_periodically, heap_metrics
-from semon.settings import Settings
+from semon.settings import CitySettings, MqttSettings, Settings
 from semon.stack.process import write_private
 from semon.supervise import Supervisor
 
@@ -78,10 +78,11 @@ class PartsConfig:
 
 
 def settings_json(settings: Settings) -> dict[str, Any]:
-    """``settings`` as JSON that ``Settings(**...)`` takes back, secrets included (the file is 0600)."""
+    """``settings`` as JSON that ``Settings(**...)`` takes back, secrets included (the file is
+    0600): ``{"database_url": …, "ingest": {"client_id": …, …}, …}``, a section per key."""
     data: dict[str, Any] = settings.model_dump(mode="json")
-    if settings.auth_demo_password is not None:
-        data["auth_demo_password"] = settings.auth_demo_password.get_secret_value()
+    if settings.auth.demo_password is not None:
+        data["auth"]["demo_password"] = settings.auth.demo_password.get_secret_value()
     return data
 
 
@@ -96,19 +97,20 @@ def ingest_settings(settings: Settings, index: int, processes: int) -> Settings:
     """The settings of ingest process ``index`` (1-based) of ``processes``: with more than one,
     each has a client id of its own and they share one subscription (the configured share
     group, or ``semon-up``)."""
-    update: dict[str, Any] = {"metrics_port": 0}
+    update: dict[str, Any] = {"metrics": settings.metrics.model_copy(update={"port": 0})}
     if processes > 1:
-        update["ingest_client_id"] = f"{settings.ingest_client_id}-{index}"
-        update["ingest_share_group"] = settings.ingest_share_group or "semon-up"
+        update["ingest"] = settings.ingest.model_copy(update={
+            "client_id": f"{settings.ingest.client_id}-{index}",
+            "share_group": settings.ingest.share_group or "semon-up"})
     return settings.model_copy(update=update)
 
 
-def city_options(settings: Settings) -> SimulationOptions:
+def city_options(settings: CitySettings) -> SimulationOptions:
     from simulators.core import Periods
     from simulators.service import SimulationOptions
 
-    return SimulationOptions(elevators=settings.city_elevators, boilers=settings.city_boilers, seed=settings.city_seed,
-                             fault_interval_s=settings.city_fault_interval_s, periods=Periods())
+    return SimulationOptions(elevators=settings.elevators, boilers=settings.boilers, seed=settings.seed,
+                             fault_interval_s=settings.fault_interval_s, periods=Periods())
 
 
 def city_units(elevators: int, boilers: int, *, seed: int = 1) -> list[GivenUnit]:
@@ -132,13 +134,24 @@ def city_units(elevators: int, boilers: int, *, seed: int = 1) -> list[GivenUnit
     return units
 
 
-def city_profiles(settings: Settings) -> dict[str, DeviceProfile]:
+def city_profiles(settings: CitySettings) -> dict[str, DeviceProfile]:
     """The simulated devices' profiles, for the rules until the register holds them."""
     from simulators.city import city_fleet
     from simulators.profiles import profiles_for
 
-    fleet = city_fleet(settings.city_elevators, settings.city_boilers, seed=settings.city_seed)
+    fleet = city_fleet(settings.elevators, settings.boilers, seed=settings.seed)
     return profiles_for((d.device_id, d.spec) for d in fleet)
+
+
+def new_ingester(settings: Settings, mqtt_url: str, database_url: str) -> Ingester:
+    """The ingester on ``mqtt_url`` (its own account) and ``database_url``, with its sections of
+    ``settings`` and the register's reader (for ``SEMON_INGEST_REJECT_UNREGISTERED``)."""
+    from ingest.service import Ingester
+    from registry.store import registration_codes
+
+    return Ingester(settings.ingest, settings.mqtt, mqtt_url, database_url, telemetry=settings.telemetry,
+                    metrics=settings.metrics, backoff=settings.backoff, register_codes=registration_codes,
+                    register_refresh_s=settings.registry.refresh_s)
 
 
 class _Ingest:
@@ -150,11 +163,7 @@ class _Ingest:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        from ingest.service import Ingester
-        from registry.store import registration_codes
-
-        ingester = self.ingester = Ingester(self.settings, self.mqtt_url, self.database_url,
-                                            register_codes=registration_codes)
+        ingester = self.ingester = new_ingester(self.settings, self.mqtt_url, self.database_url)
 
         async def announce() -> None:
             await ingester.session.connected.wait()
@@ -176,14 +185,14 @@ class _Ingest:
 class _City:
     """The simulated city, built afresh at each start; ready once its devices first connected."""
 
-    def __init__(self, mqtt_url: str, settings: Settings) -> None:
-        self.mqtt_url, self.settings = mqtt_url, settings
+    def __init__(self, mqtt_url: str, city: CitySettings, mqtt: MqttSettings) -> None:
+        self.mqtt_url, self.city, self.mqtt = mqtt_url, city, mqtt
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
         from simulators.service import Simulation
 
-        simulation = Simulation(self.mqtt_url, city_options(self.settings), tls=self.settings)
+        simulation = Simulation(self.mqtt_url, city_options(self.city), tls=self.mqtt)
 
         async def announce() -> None:
             await simulation.connected.wait()
@@ -213,7 +222,7 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
         from assembly.alerts_service import AlertsService
         from semon.profile import DeviceProfile
 
-        profiles = city_profiles(settings) if name == "rules" else {}
+        profiles = city_profiles(settings.city) if name == "rules" else {}
         alerts = AlertsService(settings, config.rules_mqtt_url, config.database_url,
                                lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind),
                                supervisor=supervisor, roles=frozenset({name}))
@@ -225,7 +234,7 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
         supervisor.start("alerts", alerts.run)
         return _Started(alerts.ready.wait, lambda: alerts.api_port)
     if name == "city":
-        city = _City(config.devices_mqtt_url, settings)
+        city = _City(config.devices_mqtt_url, settings.city, settings.mqtt)
         supervisor.start("simulated-city", city.run)
         return _Started(city.ready.wait)
     raise ValueError(f"no part named {name!r}; the parts are {', '.join(PART_NAMES)}")
@@ -246,15 +255,18 @@ async def run_part(name: str, config_path: Path, index: int = 1) -> None:
     if name not in PART_NAMES:
         raise ValueError(f"no part named {name!r}; the parts are {', '.join(PART_NAMES)}")
     config = PartsConfig.read(config_path)
-    settings = Settings(**{**config.settings, "metrics_port": 0, **({} if name == "api" else {"api_port": 0})})
+    given = Settings(**config.settings)
+    settings = given.model_copy(update={
+        "metrics": given.metrics.model_copy(update={"port": 0}),
+        **({} if name == "api" else {"api": given.api.model_copy(update={"port": 0})})})
     program = name if name != "ingest" or config.ingest_processes == 1 else f"ingest-{index}"
-    if name in YIELDING and settings.up_telemetry_nice:
-        os.setpriority(os.PRIO_PROCESS, 0, settings.up_telemetry_nice)  # (only ever lowered: no privilege needed)
+    if name in YIELDING and settings.up.telemetry_nice:
+        os.setpriority(os.PRIO_PROCESS, 0, settings.up.telemetry_nice)  # (only ever lowered: no privilege needed)
     ready_file = ready_path(config_path, program)
-    supervisor = Supervisor(backoff_initial_s=settings.backoff_initial_s, backoff_max_s=settings.backoff_max_s)
+    supervisor = Supervisor(backoff_initial_s=settings.backoff.initial_s, backoff_max_s=settings.backoff.max_s)
     from semon.metrics_http import serve_metrics
 
-    async with supervisor, serve_metrics(supervisor.registry, settings.metrics_host, 0,
+    async with supervisor, serve_metrics(supervisor.registry, settings.metrics.host, 0,
                                          healthy=supervisor.healthy, status=supervisor.status) as metrics_port:
         started = _start(name, index, config, settings, supervisor)
         await started.ready()

@@ -69,14 +69,14 @@ def _without_password(url: str) -> str:
 @contextlib.asynccontextmanager
 async def services(settings: Settings) -> AsyncIterator[Endpoints]:
     """The configured broker and database, or private ones started in the data directory."""
-    if settings.mqtt_url and settings.database_url:
-        yield Endpoints(settings.mqtt_url, settings.mqtt_url, settings.mqtt_url, settings.database_url,
-                        _without_password(settings.mqtt_url), _without_password(settings.database_url))
+    if settings.mqtt.url and settings.database_url:
+        yield Endpoints(settings.mqtt.url, settings.mqtt.url, settings.mqtt.url, settings.database_url,
+                        _without_password(settings.mqtt.url), _without_password(settings.database_url))
         return
     async with LocalStack(settings.data_dir / "stack") as stack:
-        if settings.mqtt_url:
-            mqtt = (settings.mqtt_url,) * 3
-            shown_mqtt = _without_password(settings.mqtt_url)
+        if settings.mqtt.url:
+            mqtt = (settings.mqtt.url,) * 3
+            shown_mqtt = _without_password(settings.mqtt.url)
         else:
             mqtt = (stack.mqtt_url, stack.ingest_mqtt_url, stack.rules_mqtt_url)
             shown_mqtt = f"{stack.mosquitto.url} (accounts and passwords in {stack.secrets_path})"
@@ -90,11 +90,12 @@ async def services(settings: Settings) -> AsyncIterator[Endpoints]:
 
 async def seed_register(settings: Settings, database_url: str) -> int:
     """A generated register for the demo (the simulated city's devices included), once."""
-    if not settings.registry_demo_units:
+    if not settings.registry.demo_units:
         return 0
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        city = city_units(settings.city_elevators, settings.city_boilers, seed=settings.city_seed)
-        count = await seed_demo_register(conn, today=settings.today(), total=settings.registry_demo_units, given=city)
+        city = city_units(settings.city.elevators, settings.city.boilers, seed=settings.city.seed)
+        count = await seed_demo_register(conn, today=settings.registry.today(), total=settings.registry.demo_units,
+                                         given=city)
         await conn.commit()
     if count:
         log.info("equipment register seeded with %d generated units", count)
@@ -110,7 +111,7 @@ DEMO_USERS = (("operator", Role.OPERATOR, None, "96333 值班员 (demo)"),
 
 async def seed_demo_users(settings: Settings, database_url: str) -> str | None:
     """The demo users, if there are no users at all; their password if they were created now."""
-    if not settings.auth_demo_users:
+    if not settings.auth.demo_users:
         return None
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         if await count_users(conn):
@@ -132,10 +133,10 @@ def _users_banner(settings: Settings, created_with: str | None) -> str:
     if created_with is None:
         path = demo_password_path(settings)
         demo = (f"; the demo users, where unchanged, log in with the password in {path.resolve()}"
-                if settings.auth_demo_users and settings.auth_demo_password is None and path.exists() else "")
+                if settings.auth.demo_users and settings.auth.demo_password is None and path.exists() else "")
         return f"  users         as stored (semon users list){demo}\n"
     names = ", ".join(f"{u[0]} ({u[2]})" if u[2] else u[0] for u in DEMO_USERS)
-    kept = (f" (kept in {demo_password_path(settings).resolve()})" if settings.auth_demo_password is None
+    kept = (f" (kept in {demo_password_path(settings).resolve()})" if settings.auth.demo_password is None
             else " (SEMON_AUTH_DEMO_PASSWORD)")
     return (f"  users         {names}; password {created_with!r}{kept}\n"
             "                DEMO CREDENTIALS, shown only this once. Before real use, change them\n"
@@ -151,8 +152,8 @@ def programs_for(settings: Settings, config_path: Path) -> list[Program]:
     """The parts of ``semon up`` in start order, as the process manager's programs; the city only
     if it has devices."""
     programs = []
-    for name in program_names(settings.ingest_processes):
-        if name == "city" and not (settings.city_elevators or settings.city_boilers):
+    for name in program_names(settings.ingest.processes):
+        if name == "city" and not (settings.city.elevators or settings.city.boilers):
             continue
         part, _, index = name.partition("-")
         args = ("part", part, "--config", str(config_path.resolve()), *(("--index", index) if index else ()))
@@ -187,7 +188,7 @@ async def _keep_parts(manager: PartManager, programs: list[Program], ready: dict
 
 def _part_state(settings: Settings, ready: dict[str, dict[str, Any]]) -> dict[str, object]:
     """For running.json: the API's address and the parts' pids at their (last) start."""
-    return {"api_url": f"http://{settings.api_host}:{ready['api']['api_port']}/api",
+    return {"api_url": f"http://{settings.api.host}:{ready['api']['api_port']}/api",
             "parts": {name: record["pid"] for name, record in ready.items()}}
 
 
@@ -207,16 +208,16 @@ async def run_up(settings: Settings) -> None:
         run_dir = settings.data_dir / RUN_DIR
         config_path = run_dir / PARTS_DIR / CONFIG_FILE
         programs = programs_for(settings, config_path)
-        manager = PartManager(run_dir, programs, ManagerOptions(backoff_initial_s=max(settings.backoff_initial_s, 1.0),
-                                                                backoff_max_s=max(settings.backoff_max_s, 30.0)))
+        manager = PartManager(run_dir, programs, ManagerOptions(backoff_initial_s=max(settings.backoff.initial_s, 1.0),
+                                                                backoff_max_s=max(settings.backoff.max_s, 30.0)))
         # The URLs carry passwords: the parts read them from this 0600 file, never a command line.
         write_private(config_path, PartsConfig(
             settings_json(settings), mqtt_url, endpoints.ingest_mqtt_url, endpoints.rules_mqtt_url, database_url,
-            settings.ingest_processes).as_json())
+            settings.ingest.processes).as_json())
         stack = contextlib.AsyncExitStack()  # closed below: the parts stopped, then the metrics server
         try:
             metrics_port = await stack.enter_async_context(serve_metrics(
-                manager.registry, settings.metrics_host, settings.metrics_port,
+                manager.registry, settings.metrics.host, settings.metrics.port,
                 healthy=manager.healthy, status=manager.status, render=manager.metrics_text))
             ready: dict[str, dict[str, Any]] = {}
             started = asyncio.Event()
@@ -243,12 +244,12 @@ async def run_up(settings: Settings) -> None:
             "pid": os.getpid(),
             "mqtt_url": mqtt_url,
             "database_url": database_url,
-            "metrics_url": f"http://{settings.metrics_host}:{metrics_port}/metrics",
+            "metrics_url": f"http://{settings.metrics.host}:{metrics_port}/metrics",
             **_part_state(settings, ready),
         })
         city = ""
         if "city" in ready:
-            city = (f"  simulated     {settings.city_elevators} elevators and {settings.city_boilers} boilers "
+            city = (f"  simulated     {settings.city.elevators} elevators and {settings.city.boilers} boilers "
                     "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
         write_running(settings, state)
         print(

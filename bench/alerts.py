@@ -83,7 +83,7 @@ async def system_under_test(settings: Settings) -> AsyncIterator[System]:
     """The running ``semon up``, else one started with its default city for the run."""
     running = read_running(settings)
     if running is not None:
-        if settings.auth_demo_password is None and not demo_password_path(settings).exists():
+        if settings.auth.demo_password is None and not demo_password_path(settings).exists():
             raise BenchError(f"the running `semon up` keeps no demo password in {demo_password_path(settings)}: "
                              "give the demo operator's as SEMON_AUTH_DEMO_PASSWORD")
         yield System(str(running["mqtt_url"]), str(running["api_url"]), str(running["database_url"]),

@@ -73,9 +73,9 @@ async def bench_target(settings: Settings) -> AsyncIterator[Target]:
         yield Target(str(running["mqtt_url"]), str(running["database_url"]), str(running["metrics_url"]),
                      "running", int(str(running["pid"])))
         return
-    if settings.mqtt_url and settings.database_url:
-        yield Target(settings.mqtt_url, settings.database_url,
-                     f"http://{settings.metrics_host}:{settings.metrics_port}/metrics", "configured")
+    if settings.mqtt.url and settings.database_url:
+        yield Target(settings.mqtt.url, settings.database_url,
+                     f"http://{settings.metrics.host}:{settings.metrics.port}/metrics", "configured")
         return
     root = Path(tempfile.mkdtemp(prefix="semon-bench-", dir="/var/tmp"))
     os.chmod(root, 0o755)

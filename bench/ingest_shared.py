@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench.ingest import BenchOptions, _wait_metrics, run_bench
-from semon.settings import Settings
+from semon.settings import MetricsSettings, MqttSettings, Settings
 from semon.stack import LocalStack, free_port
 
 
@@ -59,8 +59,8 @@ async def _with_ingesters(stack: LocalStack, root: Path, ingesters: int, options
             procs.append(await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "ingest", env=env))
         for port in ports:
             await _wait_metrics(f"http://127.0.0.1:{port}/metrics")
-        settings = Settings(mqtt_url=stack.mqtt_url, database_url=stack.database_url,
-                            metrics_host="127.0.0.1", metrics_port=ports[0], data_dir=root / "var")
+        settings = Settings(mqtt=MqttSettings(url=stack.mqtt_url), database_url=stack.database_url,
+                            metrics=MetricsSettings(host="127.0.0.1", port=ports[0]), data_dir=root / "var")
         cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
         figures = await run_bench(settings, options)
         cpu = sum(_cpu_seconds(p.pid) for p in procs) - cpu_before

@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from console.openapi import calendar_path, calendar_schema, device_card_schema, device_paths
 from semon.districts import XINING, district_of
-from semon.settings import Settings
+from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
 from web.app import SETTINGS
 from web.http import ApiError
@@ -102,22 +102,22 @@ async def _get_device(request: web.Request) -> web.Response:
         raise ApiError(404, f"device {device_id[:MAX_DEVICE_ID]} not found")
     devices = request.app[DEVICES]
     async with devices.pool.connection(timeout=DB_TIMEOUT_S) as conn:
-        card = await device_card(conn, devices.sources, device_id, request.app[SETTINGS].today(devices.clock))
+        card = await device_card(conn, devices.sources, device_id, request.app[SETTINGS].registry.today(devices.clock))
     if card is None:
         raise ApiError(404, f"device {device_id} is neither registered nor reporting")
     return web.Response(body=orjson.dumps(card), content_type="application/json")
 
 
-def calendar(settings: Settings, clock: Clock = utc_now) -> dict[str, str]:
+def calendar(settings: RegistrySettings, clock: Clock = utc_now) -> dict[str, str]:
     """The register's calendar as the console needs it: ``{"today": "YYYY-MM-DD", "timezone":
     IANA name}``. ``today`` is ``settings.today(clock)``, the one "today" of the register, so the
     console's defaults, date limits and day counts agree with the server's checks whatever zone
     the browser is in."""
-    return {"today": settings.today(clock).isoformat(), "timezone": settings.notice_timezone}
+    return {"today": settings.today(clock).isoformat(), "timezone": settings.timezone}
 
 
 async def _get_calendar(request: web.Request) -> web.Response:
-    body = calendar(request.app[SETTINGS], request.app[DEVICES].clock)
+    body = calendar(request.app[SETTINGS].registry, request.app[DEVICES].clock)
     return web.Response(body=orjson.dumps(body), content_type="application/json",
                         headers={"Cache-Control": "no-store"})
 

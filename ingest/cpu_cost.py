@@ -56,7 +56,7 @@ from semon.mqtt.packets import ConnectOptions, encode_puback, encode_publish
 from semon.protocol import decode as decode_module
 from semon.protocol.decode import DecodeLimits, decode
 from semon.protocol.topics import Channel, Kind, topic_for
-from semon.settings import Settings
+from semon.settings import BackoffSettings, IngestSettings, MetricsSettings, MqttSettings, TelemetrySettings
 from semon.stack import PostgresServer
 
 
@@ -130,7 +130,8 @@ async def _measure(count: int, rounds: int, rfc3339: bool, database_url: str | N
             batches.append(batch)
 
     rows_us = _best(rounds, count, rows)
-    ingester = Ingester(Settings(), "mqtt://127.0.0.1:1", "postgresql://127.0.0.1:1/semon")
+    ingester = Ingester(IngestSettings(), MqttSettings(), "mqtt://127.0.0.1:1", "postgresql://127.0.0.1:1/semon",
+                        telemetry=TelemetrySettings(), metrics=MetricsSettings(), backoff=BackoffSettings())
 
     def after_commit() -> None:
         ingester.state = DeviceStateBuffer()

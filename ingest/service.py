@@ -1,7 +1,7 @@
 """The ingester: MQTT (shared subscription, persistent session) → validated rows → TimescaleDB.
 
 A QoS 1 message is acknowledged only after the transaction holding it has committed. The
-broker never has more than ``ingest_receive_maximum`` messages in flight to us, so that is
+broker never has more than ``IngestSettings.receive_maximum`` messages in flight to us, so that is
 also the bound on what we buffer: while the database is down, nothing is acknowledged, the
 window fills, and the broker keeps the rest queued until we resume.
 """
@@ -35,18 +35,18 @@ from semon.mqtt.session import MqttSession
 from semon.protocol.decode import Decoded, Rejection, RejectReason, decode
 from semon.protocol.models import StatusMessage
 from semon.protocol.topics import subscription_filter
-from semon.settings import Settings
+from semon.settings import BackoffSettings, IngestSettings, MetricsSettings, MqttSettings, TelemetrySettings
 
 log = logging.getLogger(__name__)
 
 
-def ingest_subscription(settings: Settings) -> str:
+def ingest_subscription(settings: IngestSettings) -> str:
     """The shared subscription when a share group is set (several ingesters split the load),
     else a plain one. Mosquitto 2.0 restores a persistent session's shared subscription without
     its group after a restart, so until the ingester has subscribed again the broker drops
     what arrives; a plain subscription survives the restart (docs/ingest.md)."""
-    if settings.ingest_share_group:
-        return f"$share/{settings.ingest_share_group}/{subscription_filter()}"
+    if settings.share_group:
+        return f"$share/{settings.share_group}/{subscription_filter()}"
     return subscription_filter()
 
 
@@ -56,21 +56,29 @@ class Inbound(NamedTuple):
 
 
 class Ingester:
-    def __init__(self, settings: Settings, mqtt_url: str, database_url: str, *,
-                 register_codes: CodesReader | None = None) -> None:
-        """``register_codes``: reads the registration codes in the equipment register (the
-        register's own function, handed in by whoever assembles the process); needed with
-        ``ingest_reject_unregistered``, which raises ValueError without it."""
-        if settings.ingest_reject_unregistered and register_codes is None:
+    def __init__(self, settings: IngestSettings, mqtt: MqttSettings, mqtt_url: str, database_url: str, *,
+                 telemetry: TelemetrySettings, metrics: MetricsSettings, backoff: BackoffSettings,
+                 register_codes: CodesReader | None = None, register_refresh_s: float = 60.0) -> None:
+        """``mqtt``: how to connect (keepalive, session expiry, TLS files) to ``mqtt_url``, this
+        ingester's own account; ``telemetry``: what is accepted and how long it is kept;
+        ``metrics``: where they are served. ``register_codes``: reads the registration codes in
+        the equipment register (the register's own function, handed in by whoever assembles the
+        process, with ``register_refresh_s``, how often it is read again); needed with
+        ``settings.reject_unregistered``, which raises ValueError without it."""
+        if settings.reject_unregistered and register_codes is None:
             raise ValueError("rejecting unregistered devices needs the register's reader (register_codes)")
         self.settings = settings
+        self.telemetry = telemetry
+        self.metrics_settings = metrics
+        self.backoff_settings = backoff
+        self.register_refresh_s = register_refresh_s
         self.database_url = database_url
-        self._limits = settings.decode_limits()
+        self._limits = telemetry.decode_limits()
         # Bounded: messages are taken from the broker only while fewer than the receive maximum
         # are held (queued or in a batch not yet committed); taken again below half of that.
         self._queue: deque[Inbound] = deque()
-        self._high_water = settings.ingest_receive_maximum
-        self._low_water = settings.ingest_receive_maximum // 2
+        self._high_water = settings.receive_maximum
+        self._low_water = settings.receive_maximum // 2
         self.reading_pauses = 0
         self._ready = asyncio.Event()
         self._in_batches = 0
@@ -79,14 +87,14 @@ class Ingester:
             connected=lambda: 1.0 if self.session.connected.is_set() else 0.0,
         )
         options = ConnectOptions(
-            client_id=settings.ingest_client_id,
+            client_id=settings.client_id,
             clean_start=False,
-            keepalive=settings.mqtt_keepalive_s,
-            session_expiry=settings.mqtt_session_expiry_s,
-            receive_maximum=settings.ingest_receive_maximum,
+            keepalive=mqtt.keepalive_s,
+            session_expiry=mqtt.session_expiry_s,
+            receive_maximum=settings.receive_maximum,
         )
         self.session = MqttSession(
-            BrokerAddress.from_settings(mqtt_url, settings),
+            BrokerAddress.from_settings(mqtt_url, mqtt),
             options,
             [(ingest_subscription(settings), 1)],
             self._on_message,
@@ -99,7 +107,7 @@ class Ingester:
         self.running = asyncio.Event()
 
     def _backoff(self) -> Backoff:
-        return Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
+        return self.backoff_settings.backoff()
 
     # --- receiving (runs in the MQTT protocol callback: no awaiting here) ------------------
 
@@ -132,21 +140,21 @@ class Ingester:
 
     async def run(self) -> None:
         await self._migrate()
-        s = self.settings
-        pool = open_pool(self.database_url, min_size=s.ingest_writers, max_size=s.ingest_writers + 1,
+        s, kept = self.settings, self.telemetry
+        pool = open_pool(self.database_url, min_size=s.writers, max_size=s.writers + 1,
                          name="semon-ingest", configure=prepare_connection)
-        async with pool, serve_metrics(self.metrics.registry, s.metrics_host, s.metrics_port,
+        async with pool, serve_metrics(self.metrics.registry, self.metrics_settings.host, self.metrics_settings.port,
                                        healthy=self.session.connected.is_set) as port:
             self.metrics_port = port
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.session.run(), name="ingest-mqtt")
-                for i in range(s.ingest_writers):
+                for i in range(s.writers):
                     tg.create_task(self._write_loop(pool), name=f"ingest-writer-{i}")
                 tg.create_task(self.state.run(pool, s.state_flush_interval_s), name="ingest-state")
-                if s.ingest_reject_unregistered:
-                    tg.create_task(self.registered.run(pool, s.registry_refresh_s), name="ingest-register")
+                if s.reject_unregistered:
+                    tg.create_task(self.registered.run(pool, self.register_refresh_s), name="ingest-register")
                 tg.create_task(
-                    run_retention(pool, timedelta(days=s.retention_days), s.retention_check_interval_s),
+                    run_retention(pool, timedelta(days=kept.retention_days), kept.retention_check_interval_s),
                     name="ingest-retention",
                 )
                 self.running.set()
@@ -164,7 +172,7 @@ class Ingester:
 
     async def _write_loop(self, pool: AsyncConnectionPool) -> None:
         backoff = self._backoff()
-        batch_max = self.settings.ingest_batch_max
+        batch_max = self.settings.batch_max
         while True:
             while not self._queue:
                 self._ready.clear()
@@ -181,7 +189,7 @@ class Ingester:
         self.metrics.received.inc(len(items))
         now = datetime.now(UTC)
         outcomes = [decode(i.message.topic, i.message.payload, now, self._limits) for i in items]
-        if self.settings.ingest_reject_unregistered:
+        if self.settings.reject_unregistered:
             outcomes = [self.registered.screen(o) for o in outcomes]
         started = time.perf_counter()
         result, outcomes = await self._store(pool, items, outcomes, now, backoff)

@@ -102,7 +102,7 @@ def _pool(request: web.Request) -> AsyncConnectionPool:
 
 
 def _today(request: web.Request) -> date:
-    return request.app[SETTINGS].today()  # the register's local date, not the UTC one
+    return request.app[SETTINGS].registry.today()  # the register's local date, not the UTC one
 
 
 _NOT_YOURS = "an inspection agency sees only its own equipment"

@@ -33,7 +33,7 @@ async def import_file(url: str, args: argparse.Namespace, settings: Settings) ->
     path = Path(args.file)
     await apply_migrations(url)
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        report = await import_register(conn, path, _format(path, args.format), today=settings.today())
+        report = await import_register(conn, path, _format(path, args.format), today=settings.registry.today())
     for problem in (*report.problems, *report.warnings):
         print(str(problem), file=sys.stderr)
     print(json.dumps({"stored": report.stored, "inserted": report.inserted, "updated": report.updated,
@@ -53,7 +53,7 @@ async def export_file(url: str, args: argparse.Namespace) -> int:
 
 
 async def rate(url: str, args: argparse.Namespace, settings: Settings) -> int:
-    day = date.fromisoformat(args.date) if args.date else settings.today()
+    day = date.fromisoformat(args.date) if args.date else settings.registry.today()
     async with await psycopg.AsyncConnection.connect(url) as conn:
         rows = await (snapshot_rates(conn, day) if args.snapshot else compute_rates(conn, day))
         await conn.commit()
@@ -71,15 +71,15 @@ async def notices(url: str, args: argparse.Namespace, settings: Settings) -> int
     from registry.notices import scan_notices
     from registry.outbox import deliver_due
 
-    day = date.fromisoformat(args.date) if args.date else settings.today()
+    day = date.fromisoformat(args.date) if args.date else settings.registry.today()
     result: dict[str, Any] = {}
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        result["created"] = await scan_notices(conn, day, months_before=settings.notice_months_before,
-                                               repeat_days=settings.notice_overdue_repeat_days)
+        result["created"] = await scan_notices(conn, day, months_before=settings.notices.months_before,
+                                               repeat_days=settings.notices.overdue_repeat_days)
         await conn.commit()
     if args.deliver:
         async with open_pool(url, min_size=1, max_size=4, name="semon-notices") as pool:
-            result["delivered"] = await deliver_due(pool, settings, datetime.now(UTC))
+            result["delivered"] = await deliver_due(pool, settings.notices, settings.smtp, datetime.now(UTC))
     async with await psycopg.AsyncConnection.connect(url) as conn:
         cur = await conn.execute("SELECT state, count(*) FROM notices GROUP BY state ORDER BY state")
         result["by_state"] = {str(s): int(n) for s, n in await cur.fetchall()}

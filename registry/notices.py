@@ -23,9 +23,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from registry.due import add_months, notice_day
-from semon.backoff import Backoff
 from semon.periodic import every
-from semon.settings import Settings
+from semon.settings import BackoffSettings, NoticeSettings, RegistrySettings
 from semon.today import Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -199,13 +198,14 @@ async def scan_notices(conn: AsyncConnection, today: date, *, months_before: int
     return created
 
 
-async def run_scans(pool: AsyncConnectionPool, settings: Settings, *, clock: Clock = utc_now) -> NoReturn:
-    """Scan now, then every ``notice_scan_interval_s``; runs until cancelled. The scan is
-    idempotent, so a short interval only makes new work appear sooner after a restart."""
+async def run_scans(pool: AsyncConnectionPool, settings: NoticeSettings, registry: RegistrySettings,
+                    backoff: BackoffSettings, *, clock: Clock = utc_now) -> NoReturn:
+    """Scan now, then every ``settings.scan_interval_s``; runs until cancelled. The scan is
+    idempotent, so a short interval only makes new work appear sooner after a restart. ``today``
+    is the register's (``registry.today(clock)``)."""
     async def scan() -> None:
         async with pool.connection() as conn:
-            await scan_notices(conn, settings.today(clock), months_before=settings.notice_months_before,
-                               repeat_days=settings.notice_overdue_repeat_days)
+            await scan_notices(conn, registry.today(clock), months_before=settings.months_before,
+                               repeat_days=settings.overdue_repeat_days)
 
-    await every("notice scan", settings.notice_scan_interval_s, scan, log=log,
-                backoff=Backoff(settings.backoff_initial_s, settings.backoff_max_s))
+    await every("notice scan", settings.scan_interval_s, scan, log=log, backoff=backoff.backoff())

@@ -6,7 +6,7 @@ mid-batch leaves its rows pending: they are sent again. The idempotency key goes
 copy (``X-Semon-Notice-Key``, and the e-mail's ``Message-ID``) so that the receiver can drop
 the repeat. A failed send is retried with capped, jittered exponential backoff, and the row
 shows it (attempts, last_error, next_attempt_at) until it is delivered or, after
-``notice_max_attempts``, failed.
+``NoticeSettings.max_attempts``, failed.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
 from registry.notices import NOTIFY_CHANNEL, STALE_REASON_SQL, STILL_DUE_SQL
-from semon.backoff import Backoff, retry_delay
-from semon.settings import Settings
+from semon.backoff import retry_delay
+from semon.settings import BackoffSettings, NoticeSettings, SmtpSettings
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +225,9 @@ def email_message(notice: Claimed, sender: str, now: datetime) -> EmailMessage:
 class Senders:
     """The clients a worker keeps open: one HTTP session (connection reuse) and the SMTP settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: NoticeSettings, smtp: SmtpSettings) -> None:
         self._settings = settings
+        self._smtp = smtp
         self._allowed = allowed_networks(settings.webhook_allow_addresses)
         self._http: aiohttp.ClientSession | None = None
 
@@ -294,12 +295,12 @@ class Senders:
     async def _email(self, notice: Claimed) -> None:
         if not notice.email:
             raise PermanentDeliveryError(f"{notice.recipient_code} has no e-mail address")
-        s = self._settings
+        s = self._smtp
         try:
             await aiosmtplib.send(
-                email_message(notice, s.smtp_from, datetime.now(UTC)),
-                hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_user, password=s.smtp_password,
-                start_tls=s.smtp_starttls, timeout=s.smtp_timeout_s)
+                email_message(notice, s.sender, datetime.now(UTC)),
+                hostname=s.host, port=s.port, username=s.user, password=s.password,
+                start_tls=s.starttls, timeout=s.timeout_s)
         except aiosmtplib.SMTPResponseException as exc:
             error = f"smtp answered {exc.code}: {exc.message}"[:300]
             # 5xx is the server's "do not try again" (no such mailbox, refused); 4xx may pass later.
@@ -343,7 +344,7 @@ class _Outcome:
     next_at: datetime | None = None
 
 
-async def _attempt(senders: Senders, notice: Claimed, settings: Settings, now: datetime) -> _Outcome:
+async def _attempt(senders: Senders, notice: Claimed, settings: NoticeSettings, now: datetime) -> _Outcome:
     try:
         await senders.send(notice)
     except DeliveryError as exc:
@@ -354,10 +355,10 @@ async def _attempt(senders: Senders, notice: Claimed, settings: Settings, now: d
     else:
         return _Outcome(notice.id, "delivered", 1)
     attempts = notice.attempts + 1
-    if permanent or attempts >= settings.notice_max_attempts:
+    if permanent or attempts >= settings.max_attempts:
         log.warning("notice %s failed after %d attempts: %s", notice.key, attempts, error)
         return _Outcome(notice.id, "failed", 1, error)
-    delay = retry_delay(attempts, settings.notice_retry_initial_s, settings.notice_retry_max_s)
+    delay = retry_delay(attempts, settings.retry_initial_s, settings.retry_max_s)
     log.info("notice %s: attempt %d failed (%s); retry in %.0fs", notice.key, attempts, error, delay)
     return _Outcome(notice.id, "pending", 1, error, now + timedelta(seconds=delay))
 
@@ -368,11 +369,11 @@ async def _record(conn: AsyncConnection, outcomes: list[_Outcome]) -> None:
         [o.error for o in outcomes], [o.next_at for o in outcomes]))
 
 
-async def _deliver_batch(pool: AsyncConnectionPool, settings: Settings, now: datetime,
+async def _deliver_batch(pool: AsyncConnectionPool, settings: NoticeSettings, now: datetime,
                          senders: Senders) -> tuple[int, int]:
     """Claim, send and record one batch in one transaction; (claimed, delivered)."""
     async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(_CLAIM, (now, settings.notice_batch_size))
+        cur = await conn.execute(_CLAIM, (now, settings.batch_size))
         rows = await cur.fetchall()
         # The inspection may have been recorded since the scan: do not send what is no longer due.
         outcomes = [_Outcome(int(r[0]), "cancelled", 0, str(r[11])) for r in rows if not r[10]]
@@ -384,30 +385,31 @@ async def _deliver_batch(pool: AsyncConnectionPool, settings: Settings, now: dat
     return len(rows), sum(o.state == "delivered" for o in outcomes)
 
 
-async def deliver_due(pool: AsyncConnectionPool, settings: Settings, now: datetime, *,
+async def deliver_due(pool: AsyncConnectionPool, settings: NoticeSettings, smtp: SmtpSettings, now: datetime, *,
                       senders: Senders | None = None) -> int:
     """Send every pending notice whose next attempt is due by ``now``, batch after batch, and
-    return how many were delivered. Retries are scheduled after ``now``, so this ends."""
+    return how many were delivered. Retries are scheduled after ``now``, so this ends. ``smtp``:
+    for the senders made here when none are given."""
     async with contextlib.AsyncExitStack() as stack:
         if senders is None:
-            senders = await stack.enter_async_context(Senders(settings))
+            senders = await stack.enter_async_context(Senders(settings, smtp))
         delivered = 0
         while True:
             claimed, ok = await _deliver_batch(pool, settings, now, senders)
             delivered += ok
-            if claimed < settings.notice_batch_size:
+            if claimed < settings.batch_size:
                 return delivered
 
 
-async def _seconds_to_next(pool: AsyncConnectionPool, settings: Settings) -> float:
+async def _seconds_to_next(pool: AsyncConnectionPool, settings: NoticeSettings) -> float:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT min(next_attempt_at) FROM notices WHERE state = 'pending'")
         row = await cur.fetchone()
     if row is None or row[0] is None:
-        return settings.notice_idle_wait_s
+        return settings.idle_wait_s
     wait = float((row[0] - datetime.now(UTC)).total_seconds())
     # At least a second: rows already due but not claimed are locked by another worker right now.
-    return min(settings.notice_idle_wait_s, max(1.0, wait))
+    return min(settings.idle_wait_s, max(1.0, wait))
 
 
 async def _listener(pool: AsyncConnectionPool) -> psycopg.AsyncConnection[Any]:
@@ -425,17 +427,18 @@ async def _listener(pool: AsyncConnectionPool) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(conninfo, **kwargs)
 
 
-async def run_outbox(pool: AsyncConnectionPool, settings: Settings) -> None:
+async def run_outbox(pool: AsyncConnectionPool, settings: NoticeSettings, smtp: SmtpSettings,
+                     backoff_settings: BackoffSettings) -> None:
     """Deliver notices until cancelled: after each pass, sleep until the next retry is due or
     the scan announces new notices (LISTEN), whichever comes first."""
-    backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s)
-    async with Senders(settings) as senders:
+    backoff = backoff_settings.backoff()
+    async with Senders(settings, smtp) as senders:
         while True:
             try:
                 async with await _listener(pool) as listener:
                     await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     while True:
-                        delivered = await deliver_due(pool, settings, datetime.now(UTC), senders=senders)
+                        delivered = await deliver_due(pool, settings, smtp, datetime.now(UTC), senders=senders)
                         if delivered:
                             log.info("outbox: %d notices delivered", delivered)
                         backoff.reset()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 COUNTY_ARRIVAL_DEADLINE_S = 3600.0
 """The rescue arrival limit in a county, seconds; the city's districts keep the general one
-(``incident_arrival_deadline_s``, 30 minutes)."""
+(``IncidentSettings.arrival_deadline_s``, 30 minutes)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,9 @@ def read_running(settings: Settings) -> dict[str, object] | None:
 
 
 def configured_or_running(settings: Settings, name: str) -> str | None:
-    """``SEMON_MQTT_URL`` / ``SEMON_DATABASE_URL`` if set, else that of a running ``semon up``."""
-    configured = getattr(settings, name)
+    """``SEMON_MQTT_URL`` / ``SEMON_DATABASE_URL`` if set, else that of a running ``semon up``
+    (``name``: ``mqtt_url`` or ``database_url``, as ``running.json`` names them)."""
+    configured = {"mqtt_url": settings.mqtt.url, "database_url": settings.database_url}[name]
     if configured:
         return str(configured)
     running = read_running(settings)
@@ -52,7 +53,7 @@ def demo_password(settings: Settings) -> str:
     The generated one (``secrets``, 24 random bytes) is kept in ``{data_dir}/demo-password``
     (mode 0600) so that a restart with an existing database still knows it.
     """
-    if settings.auth_demo_password is not None:
-        return settings.auth_demo_password.get_secret_value()
+    if settings.auth.demo_password is not None:
+        return settings.auth.demo_password.get_secret_value()
     path = demo_password_path(settings)
     return load_secrets(path, ["password"])["password"]

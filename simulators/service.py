@@ -68,7 +68,7 @@ def choose_origin_ms(speed: float, duration: float | None) -> int:
 class Simulation:
     """The devices of ``options`` on ``mqtt_url`` (``mqtt://`` or ``mqtts://``, credentials
     percent-decoded). ``tls`` gives the CA file, and the optional client certificate and key,
-    for an ``mqtts://`` broker (``Settings`` has them: ``SEMON_MQTT_CA_FILE`` and so on); without
+    for an ``mqtts://`` broker (``MqttSettings`` has them: ``SEMON_MQTT_CA_FILE`` and so on); without
     it the system's trust store verifies the broker. Raises ValueError for a bad URL and
     ScenarioError for a bad scenario file."""
 

@@ -95,7 +95,7 @@ def create_app(pool: AsyncConnectionPool, settings: Settings, parts: Sequence[Pa
     app[_ERRORS] = MappingProxyType({kind: status for p in parts for kind, status in p.errors.items()})
     if auth:
         checks = [p.agency_exists for p in parts if p.agency_exists is not None]
-        add_auth_routes(app, pool, settings, policy, db_timeout_s=db_timeout_s,
+        add_auth_routes(app, pool, settings.auth, policy, db_timeout_s=db_timeout_s,
                         agency_exists=checks[0] if checks else _no_agencies)
     app.router.add_get("/api/openapi.json", _openapi)
     for part in parts:

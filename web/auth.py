@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
 from semon.periodic import every
-from semon.settings import Settings
+from semon.settings import AuthSettings
 from web.auth_pages import forbidden_page, login_required_page
 from web.http import ApiError, json_response, read_body
 from web.models import LoginBody, NewUserBody
@@ -155,20 +155,20 @@ def current_user(request: web.Request) -> User | None:
     return request.get(USER)
 
 
-def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: Settings, policy: Policy, *,
+def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: AuthSettings, policy: Policy, *,
                     agency_exists: AgencyCheck, db_timeout_s: float = 5.0) -> None:
     """The login routes and the users', and what ``auth_middleware`` needs: ``policy`` is the
     application's role policy; ``agency_exists`` checks a new agency user's party code."""
     app[POLICY] = policy
-    lifetime = SessionLifetime(timedelta(seconds=settings.auth_session_idle_s),
-                               timedelta(seconds=settings.auth_session_max_s))
+    lifetime = SessionLifetime(timedelta(seconds=settings.session_idle_s),
+                               timedelta(seconds=settings.session_max_s))
     throttle = LoginThrottle(ThrottleLimits(
-        free_failures=settings.auth_login_max_failures, base_delay_s=settings.auth_login_base_delay_s,
-        window_s=settings.auth_login_window_s, address_max_failures=settings.auth_login_address_max_failures,
-        address_in_flight=settings.auth_login_address_in_flight))
-    app[AUTH] = AuthContext(pool, lifetime, settings.auth_cookie_secure, throttle, db_timeout_s, agency_exists)
+        free_failures=settings.login_max_failures, base_delay_s=settings.login_base_delay_s,
+        window_s=settings.login_window_s, address_max_failures=settings.login_address_max_failures,
+        address_in_flight=settings.login_address_in_flight))
+    app[AUTH] = AuthContext(pool, lifetime, settings.cookie_secure, throttle, db_timeout_s, agency_exists)
     app[LIVE_SOCKETS] = LiveSockets()
-    app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.auth_live_check_s))
+    app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.live_check_s))
     app.router.add_post("/api/login", _login)
     app.router.add_post("/api/logout", _logout)
     app.router.add_get("/api/me", _me)

@@ -65,11 +65,11 @@ class Message:
 
 class TlsSettings(Protocol):
     @property
-    def mqtt_ca_file(self) -> str | None: ...
+    def ca_file(self) -> str | None: ...
     @property
-    def mqtt_cert_file(self) -> str | None: ...
+    def cert_file(self) -> str | None: ...
     @property
-    def mqtt_key_file(self) -> str | None: ...
+    def key_file(self) -> str | None: ...
 
 
 _PLAIN_SCHEMES = ("mqtt", "tcp")
@@ -117,9 +117,8 @@ class BrokerAddress:
 
     @classmethod
     def from_settings(cls, url: str, settings: TlsSettings) -> BrokerAddress:
-        """``from_url`` with the TLS files of the settings (``mqtt_ca_file`` and so on)."""
-        return cls.from_url(url, ca_file=settings.mqtt_ca_file, cert_file=settings.mqtt_cert_file,
-                            key_file=settings.mqtt_key_file)
+        """``from_url`` with the TLS files of the settings (``MqttSettings.ca_file`` and so on)."""
+        return cls.from_url(url, ca_file=settings.ca_file, cert_file=settings.cert_file, key_file=settings.key_file)
 
     def __repr__(self) -> str:  # never the password
         scheme = "mqtts" if self.tls else "mqtt"

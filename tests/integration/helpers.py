@@ -13,10 +13,11 @@ import aiohttp
 import orjson
 import psycopg
 
+from assembly.parts import new_ingester
 from bench.ingest import scrape
 from ingest.service import Ingester
-from registry.store import registration_codes
 from semon.settings import Settings
+from tests.flat_settings import flat_settings
 from web.auth import CSRF_HEADER
 from web.passwords import hash_password
 from web.users import Role, UserExists, create_user
@@ -72,12 +73,12 @@ def ingest_settings(**overrides: object) -> Settings:
         "state_flush_interval_s": 0.1,
     }
     base.update(overrides)
-    return Settings(**base)  # type: ignore[arg-type]
+    return flat_settings(**base)
 
 
 @contextlib.asynccontextmanager
 async def running_ingester(settings: Settings, mqtt_url: str, database_url: str) -> AsyncIterator[Ingester]:
-    ingester = Ingester(settings, mqtt_url, database_url, register_codes=registration_codes)
+    ingester = new_ingester(settings, mqtt_url, database_url)
     task = asyncio.create_task(ingester.run())
     await asyncio.wait_for(ingester.running.wait(), 30)
     await asyncio.wait_for(ingester.session.connected.wait(), 30)

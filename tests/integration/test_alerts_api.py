@@ -30,6 +30,7 @@ from alerts.model import Alarm, Source
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.settings import Settings
+from tests.flat_settings import flat_settings
 from tests.integration.helpers import add_users, http_client, login
 from web.app import create_app, serve_app
 from web.users import Role
@@ -55,7 +56,7 @@ def device_in(district: str) -> str:
 def api_settings(**overrides: Any) -> Settings:
     base: dict[str, Any] = {"backoff_initial_s": 0.05, "backoff_max_s": 0.2, "deadline_check_interval_s": 0.05}
     base.update(overrides)
-    return Settings(**base)
+    return flat_settings(**base)
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Api:
                                       type=AlarmType.ENTRAPMENT, source=Source.TELEMETRY,
                                       raised_at=datetime.now(UTC), details={"floor": 3})
             assert alarm is not None
-            incident = await open_incident(conn, alarm, self.settings)
+            incident = await open_incident(conn, alarm, self.settings.incidents)
         self.hub.publish({"topic": "alarm", "op": "raised", "alarm": alarm.as_json()})
         self.hub.publish({"topic": "incident", "op": "raised", "incident": incident.as_json()})
         return alarm, incident
@@ -107,7 +108,7 @@ def alerts_app(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *, a
 @contextlib.asynccontextmanager
 async def running_api(database_url: str, settings: Settings | None = None) -> AsyncIterator[Api]:
     settings = settings or api_settings()
-    hub = LiveHub(settings.live_queue_size)
+    hub = LiveHub(settings.api.live_queue_size)
     await add_users(database_url, tuple((name, Role.OPERATOR, None) for name in OPERATORS))
     async with open_pool(database_url, max_size=4, name="test-alerts-api") as pool:
         cleared: list[Alarm] = []
@@ -438,7 +439,7 @@ async def test_a_missed_arrival_escalates_and_shows_in_the_kpis(database_url: st
             await api.step(incident.id, "dispatched", maintenance_unit=UNIT_B, contact="139 0000 0000")
         async with api.http.ws_connect("/api/live") as ws:
             await receive_json(ws)  # the snapshot
-            watch = asyncio.create_task(run_deadlines(api.pool, api.hub, settings))
+            watch = asyncio.create_task(run_deadlines(api.pool, api.hub, settings.incidents, settings.backoff))
             try:
                 change = await receive_json(ws)
                 assert (change["topic"], change["op"]) == ("incident", "escalated")
@@ -474,18 +475,19 @@ async def test_escalations_happen_once_and_skip_what_is_not_due(database_url: st
         _, waiting = await api.entrapment()
         _, acked = await api.entrapment()
         async with api.pool.connection() as conn:
-            await apply_step(conn, acked.id, Step.ACKNOWLEDGED, "operator-1", now=acked.raised_at, settings=settings)
-        past_ack = waiting.raised_at + timedelta(seconds=settings.incident_ack_deadline_s + 1)
+            await apply_step(conn, acked.id, Step.ACKNOWLEDGED, "operator-1", now=acked.raised_at,
+                             settings=settings.incidents)
+        past_ack = waiting.raised_at + timedelta(seconds=settings.incidents.ack_deadline_s + 1)
         async with api.pool.connection() as conn:
-            assert await escalate_overdue(conn, waiting.raised_at + timedelta(seconds=60), settings) == []
-            (escalation,) = await escalate_overdue(conn, past_ack, settings)
+            assert await escalate_overdue(conn, waiting.raised_at + timedelta(seconds=60), settings.incidents) == []
+            (escalation,) = await escalate_overdue(conn, past_ack, settings.incidents)
             assert escalation.kind is Overdue.ACK and escalation.incident.id == waiting.id
             assert escalation.incident.ack_late and escalation.incident.state is IncidentState.RAISED
             assert escalation.step.step is Step.ACK_OVERDUE and escalation.step.actor == "system"
-            assert await escalate_overdue(conn, past_ack + timedelta(hours=1), settings) == []
+            assert await escalate_overdue(conn, past_ack + timedelta(hours=1), settings.incidents) == []
             # Acknowledged late: still late, and never escalated for it again.
             after = await apply_step(conn, waiting.id, Step.ACKNOWLEDGED, "operator-1", now=past_ack,
-                                     settings=settings)
+                                     settings=settings.incidents)
             assert after.incident.ack_late
             found = await get_incident(conn, waiting.id)
         assert found is not None
@@ -499,7 +501,7 @@ async def test_the_deadline_watch_survives_a_database_failure(database_url: str)
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
             await admin.execute("ALTER TABLE incidents RENAME TO incidents_away")
             sub = api.hub.subscribe()
-            watch = asyncio.create_task(run_deadlines(api.pool, api.hub, settings))
+            watch = asyncio.create_task(run_deadlines(api.pool, api.hub, settings.incidents, settings.backoff))
             try:
                 await asyncio.sleep(0.5)  # every pass fails meanwhile
                 assert not watch.done() and sub.queue.empty()
@@ -538,7 +540,7 @@ async def step_at(conn: AsyncConnection, incident: Incident, step: Step, seconds
                   unit: str | None = None) -> None:
     """A step a given number of seconds after the incident was raised, for hand-checkable KPIs."""
     await apply_step(conn, incident.id, step, "operator-1", now=incident.raised_at + timedelta(seconds=seconds),
-                     settings=settings, maintenance_unit=unit, contact="0971" if unit else None)
+                     settings=settings.incidents, maintenance_unit=unit, contact="0971" if unit else None)
 
 
 async def test_rescue_kpis_by_district_and_by_maintenance_unit(database_url: str) -> None:
@@ -651,7 +653,7 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
         assert status == 200 and body["ok"] is True and body["database"] is True
 
     settings = api_settings()
-    hub = LiveHub(settings.live_queue_size)
+    hub = LiveHub(settings.api.live_queue_size)
     # Nothing listens on port 1: every connection attempt is refused.
     async with open_pool("postgresql://semon@127.0.0.1:1/semon", min_size=0, name="test-away") as pool:
         app = alerts_app(pool, hub, settings, db_timeout_s=0.3)
@@ -683,7 +685,7 @@ async def test_health_and_a_database_outage_is_a_503(database_url: str) -> None:
 
 async def test_shutting_down_closes_the_live_sockets(database_url: str) -> None:
     settings = api_settings()
-    hub = LiveHub(settings.live_queue_size)
+    hub = LiveHub(settings.api.live_queue_size)
     await add_users(database_url, (("operator-1", Role.OPERATOR, None),))
     async with open_pool(database_url, name="test-shutdown") as pool, http_client() as http:
         loop = asyncio.get_running_loop()

@@ -61,7 +61,7 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
         alarm = await raise_alarm(conn, device_id="31106301022015000001", kind="elevator", type=AlarmType.ENTRAPMENT,
                                   source=Source.TELEMETRY, raised_at=datetime.now(UTC), details={"floor": 3})
         assert alarm is not None
-        await open_incident(conn, alarm, settings)
+        await open_incident(conn, alarm, settings.incidents)
         await conn.commit()
     await add_users(database_url)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:

@@ -34,6 +34,7 @@ from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.settings import Settings
 from semon.today import register_today
+from tests.flat_settings import flat_settings
 from tests.integration.helpers import PASSWORD, TEST_USERS, add_users, http_client, login, query
 from web.app import Part, create_app, serve_app
 from web.auth import SESSION_ENDED_CLOSE
@@ -70,7 +71,7 @@ class Console:
                                       type=AlarmType.ENTRAPMENT, source=Source.TELEMETRY,
                                       raised_at=datetime.now(UTC), details={})
             assert alarm is not None
-            return await open_incident(conn, alarm, self.settings)
+            return await open_incident(conn, alarm, self.settings.incidents)
 
 
 async def _page(request: web.Request) -> web.Response:
@@ -84,13 +85,13 @@ async def _device(request: web.Request) -> web.Response:
 @contextlib.asynccontextmanager
 async def console(database_url: str, **overrides: Any) -> AsyncIterator[Console]:
     """The application as ``semon up`` serves it, with the console's pages stood in for."""
-    settings = Settings(**overrides)
+    settings = flat_settings(**overrides)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         await seed_demo_register(conn, today=register_today(), total=600)
         await scan_notices(conn, register_today())
         await conn.commit()
     await add_users(database_url, (*TEST_USERS, OTHER_AGENCY))
-    hub = LiveHub(settings.live_queue_size)
+    hub = LiveHub(settings.api.live_queue_size)
     async with open_pool(database_url, max_size=4, name="test-auth") as pool, contextlib.AsyncExitStack() as stack:
         def stand_ins(app: web.Application) -> None:
             for path in ("/", "/login", "/static/app.js", *PAGES):

@@ -25,6 +25,7 @@ from semon.settings import Settings
 from semon.stack import MosquittoServer, free_port
 from semon.up_process import semon_up_process
 from simulators.loadgen import LoadPlan, planned_total, run_load, run_load_apart
+from tests.flat_settings import flat_settings
 from tests.integration.helpers import ingest_settings, query, running_ingester
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ async def test_ingest_bench_counts_from_the_database_beside_the_c_pipe(
         mosquitto: MosquittoServer, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     async with running_ingester(ingest_settings(), mosquitto.url, database_url) as ingester:
         assert ingester.metrics_port is not None
-        settings = Settings(mqtt_url=mosquitto.url, database_url=database_url, metrics_host="127.0.0.1",
+        settings = flat_settings(mqtt_url=mosquitto.url, database_url=database_url, metrics_host="127.0.0.1",
                             metrics_port=ingester.metrics_port, data_dir=tmp_path)
         options = BenchOptions(rate=400, duration=1.5, devices=40, rounds=2, drain_timeout=60)
         result = await run_bench(settings, options)
@@ -167,7 +168,7 @@ async def running_up() -> AsyncIterator[tuple[Settings, str]]:
            "SEMON_LOG_LEVEL": "WARNING"}
     async with semon_up_process(env, prefix="semon-test-bench-") as state:
         data_dir = Path(psutil.Process(int(state["pid"])).environ()["SEMON_DATA_DIR"])
-        yield Settings(data_dir=data_dir, auth_demo_password=SecretStr(password)), str(state["database_url"])
+        yield flat_settings(data_dir=data_dir, auth_demo_password=SecretStr(password)), str(state["database_url"])
 
 
 async def test_alerts_bench_against_the_running_system(running_up: tuple[Settings, str],

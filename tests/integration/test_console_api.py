@@ -133,12 +133,12 @@ async def test_the_calendar_is_the_registers(database_url: str) -> None:
             http_client() as http:
         await login(http, f"{root}/api", "op")
         assert await (await http.get(f"{root}/api/calendar")).json() == {"today": "2026-03-31", "timezone": "UTC"}
-    # The real clock: what Settings().today() says (either side of a midnight passing meanwhile).
-    before = ingest_settings().today()
+    # The real clock: what RegistrySettings().today() says (either side of a midnight passing meanwhile).
+    before = ingest_settings().registry.today()
     async with console_app(database_url) as root, http_client() as http:
         await login(http, f"{root}/api", "op")
         today = (await (await http.get(f"{root}/api/calendar")).json())["today"]
-    assert today in {before.isoformat(), ingest_settings().today().isoformat()}
+    assert today in {before.isoformat(), ingest_settings().registry.today().isoformat()}
 
 
 def test_static_modules_import_only_what_exists() -> None:

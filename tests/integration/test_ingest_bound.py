@@ -27,7 +27,8 @@ class Watched(Ingester):
 
 async def test_buffer_stays_bounded_through_a_table_lock(mosquitto: MosquittoServer, database_url: str) -> None:
     settings = ingest_settings(ingest_receive_maximum=RECEIVE_MAXIMUM, ingest_batch_max=100)
-    ingester = Watched(settings, mosquitto.url, database_url)
+    ingester = Watched(settings.ingest, settings.mqtt, mosquitto.url, database_url, telemetry=settings.telemetry,
+                       metrics=settings.metrics, backoff=settings.backoff)
     task = asyncio.create_task(ingester.run())
     try:
         await asyncio.wait_for(ingester.session.connected.wait(), 30)

@@ -29,6 +29,7 @@ from registry.outbox import deliver_due, message_id, run_outbox, verify_signatur
 from registry.store import record_inspection, upsert_equipment, upsert_party
 from semon.db.pool import open_pool
 from semon.settings import Settings
+from tests.flat_settings import flat_settings
 from tests.integration.helpers import query, wait_for_count
 
 pytestmark = pytest.mark.integration
@@ -151,6 +152,10 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
         yield p
 
 
+async def _deliver(pool: AsyncConnectionPool, s: Settings, now: datetime) -> int:
+    return await deliver_due(pool, s.notices, s.smtp, now)
+
+
 def settings(smtp_port: int, **overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "metrics_port": 0, "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": False,
@@ -159,7 +164,7 @@ def settings(smtp_port: int, **overrides: Any) -> Settings:
         "webhook_allow_addresses": ["127.0.0.1"],  # the test receiver's; nothing else private
     }
     base.update(overrides)
-    return Settings(**base)
+    return flat_settings(**base)
 
 
 # --- the register ---
@@ -309,7 +314,7 @@ async def test_a_passing_inspection_cancels_pending_notices(database_url: str, r
     assert cancelled == {k for k in KEYS_TODAY if k.startswith("overdue:E-OVER:")}
     assert all(notices[k].last_error == "cancelled: due date now 2026-07-31" for k in cancelled)
 
-    await deliver_due(pool, settings(smtp.port), datetime.now(UTC))
+    await _deliver(pool, settings(smtp.port), datetime.now(UTC))
     assert not [k for k in receiver.accepted() | smtp.mailbox.by_key() if "E-OVER" in k]
 
 
@@ -322,7 +327,7 @@ async def test_the_outbox_does_not_send_what_stopped_being_due_since_the_scan(
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         await upsert_equipment(conn, elevator("E-DUE", date(2024, 7, 10), status=Status.STOPPED))
         await record_inspection(conn, "B-1", schedule="external", inspected_on=TODAY, result=Result.CONDITIONAL)
-    delivered = await deliver_due(pool, settings(smtp.port), datetime.now(UTC))
+    delivered = await _deliver(pool, settings(smtp.port), datetime.now(UTC))
     notices = await rows(database_url)
     for key, row in notices.items():
         if key.startswith(("due:E-DUE:", "due:B-1:")):
@@ -345,7 +350,7 @@ async def test_each_notice_is_delivered_once_per_key_across_retries(
     s = settings(smtp.port)
     now = datetime.now(UTC)
 
-    assert await deliver_due(pool, s, now) == len(KEYS_TODAY) - 2
+    assert await deliver_due(pool, s.notices, s.smtp, now) == len(KEYS_TODAY) - 2
     retrying = {k: r for k, r in (await rows(database_url)).items() if r.state == "pending"}
     assert len(retrying) == 2
     for row in retrying.values():
@@ -353,8 +358,8 @@ async def test_each_notice_is_delivered_once_per_key_across_retries(
         assert row.last_error is not None and row.last_error.startswith("webhook answered 500")
         assert now + timedelta(seconds=30) <= row.next_attempt_at <= now + timedelta(seconds=60)
 
-    assert await deliver_due(pool, s, now) == 0  # not due again yet
-    assert await deliver_due(pool, s, now + timedelta(minutes=2)) == 2
+    assert await deliver_due(pool, s.notices, s.smtp, now) == 0  # not due again yet
+    assert await deliver_due(pool, s.notices, s.smtp, now + timedelta(minutes=2)) == 2
 
     notices = await rows(database_url)
     assert all(r.state == "delivered" and r.delivered_at is not None for r in notices.values())
@@ -370,7 +375,7 @@ async def test_each_notice_is_delivered_once_per_key_across_retries(
              notice_key(Kind.DUE, "E-DUE", "periodic", DUE_JULY, "OWN1", Channel.EMAIL)]
     await query(database_url, "UPDATE notices SET state = 'pending', delivered_at = NULL, next_attempt_at = now() "
                               "WHERE key = ANY(%s) RETURNING 1", (again,))
-    assert await deliver_due(pool, s, datetime.now(UTC)) == 2
+    assert await deliver_due(pool, s.notices, s.smtp, datetime.now(UTC)) == 2
     assert receiver.accepted()[again[0]] == 2 and set(receiver.accepted()) == WEBHOOK_KEYS_TODAY
     assert smtp.mailbox.by_key()[again[1]] == 2 and set(smtp.mailbox.by_key()) == EMAIL_KEYS_TODAY
     assert len({m["Message-ID"] for m in smtp.mailbox.messages}) == len(EMAIL_KEYS_TODAY)
@@ -386,7 +391,7 @@ async def test_a_crash_after_sending_sends_the_same_key_again(
     await scan(database_url, TODAY)
     s = settings(smtp.port, notice_batch_size=len(KEYS_TODAY))
     receiver.delay = 30.0  # the answer never comes before the "crash"
-    worker = asyncio.create_task(deliver_due(pool, s, datetime.now(UTC)))
+    worker = asyncio.create_task(deliver_due(pool, s.notices, s.smtp, datetime.now(UTC)))
     await asyncio.wait_for(receiver.arrived.wait(), 10)
     await asyncio.sleep(0.2)
     worker.cancel()
@@ -397,7 +402,7 @@ async def test_a_crash_after_sending_sends_the_same_key_again(
     assert all(r.state == "pending" and r.attempts == 0 for r in (await rows(database_url)).values())
 
     receiver.delay = 0.0
-    assert await deliver_due(pool, s, datetime.now(UTC)) == len(KEYS_TODAY)
+    assert await deliver_due(pool, s.notices, s.smtp, datetime.now(UTC)) == len(KEYS_TODAY)
     seen = Counter(r.key for r in receiver.requests)
     assert {k for k, n in seen.items() if n == 2} == seen_before  # duplicates, all under their key
     assert set(seen) == WEBHOOK_KEYS_TODAY
@@ -412,7 +417,7 @@ async def test_two_workers_never_send_the_same_notice(
     receiver.delay = 0.3  # long enough for the batches to overlap
     s = settings(smtp.port, notice_batch_size=2)
     now = datetime.now(UTC)
-    first, second = await asyncio.gather(deliver_due(pool, s, now), deliver_due(pool, s, now))
+    first, second = await asyncio.gather(_deliver(pool, s, now), _deliver(pool, s, now))
     assert first > 0 and second > 0 and first + second == len(KEYS_TODAY)
     assert receiver.accepted() == Counter(WEBHOOK_KEYS_TODAY)
     assert len(receiver.requests) == len(WEBHOOK_KEYS_TODAY)
@@ -424,7 +429,7 @@ async def test_webhooks_are_signed_with_the_recipients_secret(
 ) -> None:
     await register(database_url, receiver)
     await scan(database_url, TODAY)
-    await deliver_due(pool, settings(smtp.port), datetime.now(UTC))
+    await _deliver(pool, settings(smtp.port), datetime.now(UTC))
     assert {r.path for r in receiver.requests} == {"/agency", "/bureau"}
     for r in receiver.requests:
         secret = "agency-secret" if r.path == "/agency" else "bureau-secret"
@@ -451,7 +456,7 @@ async def test_delivery_state_shows_retries_then_failure(
     now = datetime.now(UTC)
     unsigned = notice_key(Kind.OVERDUE, "E-OVER", "periodic", DUE_JUNE, "BUR1", Channel.WEBHOOK, week=1)
 
-    assert await deliver_due(pool, s, now) == 0
+    assert await deliver_due(pool, s.notices, s.smtp, now) == 0
     notices = await rows(database_url)
     assert notices[unsigned].state == "failed" and notices[unsigned].attempts == 1
     assert notices[unsigned].last_error == "BUR1 has no webhook_secret"
@@ -464,12 +469,12 @@ async def test_delivery_state_shows_retries_then_failure(
                 assert row.last_error is not None and row.last_error.startswith("smtp: SMTPConnectError")
 
     for hours in (1, 2):
-        assert await deliver_due(pool, s, now + timedelta(hours=hours)) == 0
+        assert await deliver_due(pool, s.notices, s.smtp, now + timedelta(hours=hours)) == 0
     notices = await rows(database_url)
     assert all(r.state == "failed" and r.delivered_at is None for r in notices.values())
     assert {r.attempts for k, r in notices.items() if k != unsigned} == {3}
     assert len(receiver.requests) == 3 * (len(WEBHOOK_KEYS_TODAY) - 1)
-    assert await deliver_due(pool, s, now + timedelta(days=30)) == 0  # failed stays failed
+    assert await deliver_due(pool, s.notices, s.smtp, now + timedelta(days=30)) == 0  # failed stays failed
     assert len(receiver.requests) == 3 * (len(WEBHOOK_KEYS_TODAY) - 1)
 
 
@@ -478,7 +483,7 @@ async def test_the_worker_wakes_when_the_scan_writes_notices(
 ) -> None:
     await register(database_url, receiver)
     s = settings(smtp.port, notice_idle_wait_s=120.0)
-    worker = asyncio.create_task(run_outbox(pool, s))
+    worker = asyncio.create_task(run_outbox(pool, s.notices, s.smtp, s.backoff))
     try:
         # Once it listens, a NOTIFY reaches it whatever it is doing (notifications queue on its connection).
         listening = await wait_for_count(
@@ -521,7 +526,7 @@ async def test_webhooks_never_connect_to_private_addresses(
     port = receiver.base.rsplit(":", 1)[1]
     await _register_webhook(database_url, target.format(port=port))
     await scan(database_url, TODAY)
-    await deliver_due(pool, settings(smtp.port, webhook_allow_addresses=[]), datetime.now(UTC))
+    await _deliver(pool, settings(smtp.port, webhook_allow_addresses=[]), datetime.now(UTC))
     assert not receiver.requests  # neither the agency's nor the bureau's (127.0.0.1 is not allowed here)
     agency = [r for k, r in (await rows(database_url)).items() if ":AG1:webhook" in k]
     assert agency and all(r.state == "failed" and r.attempts == 1 for r in agency)
@@ -545,7 +550,7 @@ async def test_a_redirect_is_not_followed(
         await register(database_url, receiver)
         await _register_webhook(database_url, f"http://127.0.0.1:{runner.addresses[0][1]}/agency")
         await scan(database_url, TODAY)
-        await deliver_due(pool, settings(smtp.port), datetime.now(UTC))
+        await _deliver(pool, settings(smtp.port), datetime.now(UTC))
     finally:
         await runner.cleanup()
     agency = [r for k, r in (await rows(database_url)).items() if ":AG1:webhook" in k]

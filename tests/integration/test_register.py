@@ -19,8 +19,8 @@ from registry.notices import run_scans
 from registry.rate import compute_rates, run_snapshots, snapshot_rates, trend
 from registry.store import record_inspection, upsert_equipment, upsert_party
 from semon.db import open_pool
-from semon.settings import Settings
 from simulators.city import city_fleet
+from tests.flat_settings import flat_settings
 from tests.integration.helpers import query, wait_for_count
 
 pytestmark = pytest.mark.integration
@@ -148,10 +148,11 @@ async def test_the_daily_work_at_0130_beijing_uses_the_beijing_date(database_url
             last_inspected={"external": date(2025, 11, 29), "internal": date(2026, 1, 1),
                             "hydrostatic": date(2026, 1, 1)}))
         await conn.commit()
-    settings = Settings(notice_scan_interval_s=3600)
+    settings = flat_settings(notice_scan_interval_s=3600)
     async with open_pool(database_url, min_size=1, max_size=2) as pool:
-        tasks = [asyncio.create_task(run_scans(pool, settings, clock=clock)),
-                 asyncio.create_task(run_snapshots(pool, tz=settings.notice_timezone, clock=clock))]
+        tasks = [asyncio.create_task(run_scans(pool, settings.notices, settings.registry, settings.backoff,
+                                               clock=clock)),
+                 asyncio.create_task(run_snapshots(pool, tz=settings.registry.timezone, clock=clock))]
         try:
             assert await wait_for_count(database_url, "SELECT count(*) FROM notices", 1, timeout=30) == 1
             assert await wait_for_count(database_url, "SELECT count(*) FROM rate_snapshots", 1, timeout=30) >= 1

@@ -13,6 +13,7 @@ import pytest
 from alerts.engine import RulesEngine
 from alerts.hub import LiveHub
 from alerts.rules import Change
+from assembly.alerts_service import rules_engine
 from semon.db.pool import open_pool
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings
@@ -27,7 +28,7 @@ _packet_ids = itertools.count(1)
 async def engine(database_url: str) -> AsyncIterator[RulesEngine]:
     s = ingest_settings(rules_client_id="test-rules-clock")
     async with open_pool(database_url, min_size=1, max_size=2, name="test-clock") as pool:
-        yield RulesEngine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
+        yield rules_engine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
 
 
 def _send(engine: RulesEngine, topic: str, payload: bytes | dict[str, object]) -> list[Change]:

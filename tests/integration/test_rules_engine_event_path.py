@@ -67,7 +67,8 @@ def frame(seq: int, ts_ms: int, **overrides: object) -> bytes:
 async def engine_running(mqtt_url: str, database_url: str) -> AsyncIterator[ThrottledEngine]:
     settings = ingest_settings(rules_client_id=CLIENT_ID, rules_checkpoint_interval_s=0.2)
     async with open_pool(database_url, min_size=1, max_size=4, name="test-event-path") as pool:
-        engine = ThrottledEngine(settings, mqtt_url, pool, LiveHub(10))
+        engine = ThrottledEngine(settings.rules, settings.mqtt, mqtt_url, pool, LiveHub(10),
+                                 incidents=settings.incidents, telemetry=settings.telemetry, backoff=settings.backoff)
         task = asyncio.create_task(engine.run())
         try:
             await asyncio.wait_for(engine.ready.wait(), 30)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from alerts.engine import RulesEngine
 from alerts.hub import LiveHub
+from assembly.alerts_service import rules_engine
 from semon.db.pool import open_pool
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings
@@ -117,7 +118,7 @@ async def _run(database_url: str, messages: list[tuple[str, bytes]], pauses: lis
         await conn.execute("TRUNCATE alarms, incidents, rule_state CASCADE")
     s = ingest_settings(rules_client_id="test-rules-properties")
     async with open_pool(database_url, min_size=1, max_size=4, name="test-properties") as pool:
-        engine = RulesEngine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
+        engine = rules_engine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
         await engine._restore()
         writer = asyncio.create_task(engine._write_changes())
         try:
@@ -142,7 +143,7 @@ async def _run(database_url: str, messages: list[tuple[str, bytes]], pauses: lis
 
         # A new engine from the database: it knows every open alarm, and the redelivery of what
         # it has seen (telemetry and events; statuses carry no position) raises none again.
-        again = RulesEngine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
+        again = rules_engine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
         await again._restore()
         assert again.metrics.restore_skipped.get() == 0
         known = {(d, str(t)) for d, rules in again.devices.items() for t in rules.open}

@@ -18,6 +18,7 @@ import pytest
 
 from alerts.engine import RulesEngine, instant, json_safe, transient
 from alerts.hub import LiveHub
+from assembly.alerts_service import rules_engine
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.mqtt.client import Message
@@ -51,7 +52,7 @@ def _refuse(table: str, device: str, errcode: str) -> str:
 async def engine_on(database_url: str) -> AsyncIterator[RulesEngine]:
     s = ingest_settings(rules_client_id="test-rules-refusals")
     async with open_pool(database_url, min_size=1, max_size=4, name="test-refusals") as pool:
-        engine = RulesEngine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
+        engine = rules_engine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
         await engine._restore()
         writer = asyncio.create_task(engine._write_changes())
         try:

@@ -49,7 +49,7 @@ async def test_an_operators_closing_is_not_undone_by_a_crash(database_url: str,
         incident_id = int(str((await query(database_url, "SELECT id FROM incidents"))[0][0]))
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             outcome = await apply_step(conn, incident_id, Step.FALSE_ALARM, "operator", "sensor fault",
-                                       now=datetime.now(UTC), settings=ingest_settings())
+                                       now=datetime.now(UTC), settings=ingest_settings().incidents)
         assert outcome.cleared_alarm is not None
         first.closed_by_operator(outcome.cleared_alarm)
         _stuck(first, range(21, 23))  # frames after the closing, taken but not yet checkpointed
@@ -75,7 +75,7 @@ async def test_a_new_call_after_a_close_the_engine_did_not_hear_raises_again(dat
     incident_id = int(str((await query(database_url, "SELECT id FROM incidents"))[0][0]))
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         outcome = await apply_step(conn, incident_id, Step.FALSE_ALARM, "operator", "sensor fault",
-                                   now=datetime.now(UTC), settings=ingest_settings())
+                                   now=datetime.now(UTC), settings=ingest_settings().incidents)
     assert outcome.cleared_alarm is not None
 
     async with engine_on(database_url) as second:

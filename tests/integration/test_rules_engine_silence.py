@@ -14,6 +14,7 @@ import pytest
 
 from alerts.engine import RulesEngine
 from alerts.hub import LiveHub
+from assembly.alerts_service import rules_engine
 from semon.db.pool import open_pool
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings
@@ -39,7 +40,7 @@ class Clock:
 async def engine(database_url: str) -> AsyncIterator[tuple[RulesEngine, Clock]]:
     s = ingest_settings(rules_client_id="test-rules-silence", rules_silent_after_s=SILENT_AFTER)
     async with open_pool(database_url, min_size=1, max_size=2, name="test-silence") as pool:
-        engine = RulesEngine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
+        engine = rules_engine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
         clock = Clock()
         engine._loop = clock  # type: ignore[assignment]
         engine._epoch_at_start = time.time() - clock.now  # the engine's clock starts at the real time

@@ -18,8 +18,8 @@ import assembly.up
 from semon.metrics import parse_text
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
-from semon.settings import Settings
 from semon.stack import MosquittoServer
+from tests.flat_settings import flat_settings
 from tests.integration.helpers import elevator, wait_for_count
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def _alive(pid: int) -> bool:
 async def test_a_dead_part_is_started_again_while_the_others_serve(
         mosquitto: MosquittoServer, database_url: str) -> None:
     data = Path(tempfile.mkdtemp(prefix="semon-up-sup-"))
-    settings = Settings(data_dir=data, mqtt_url=mosquitto.url, database_url=database_url, metrics_port=0,
+    settings = flat_settings(data_dir=data, mqtt_url=mosquitto.url, database_url=database_url, metrics_port=0,
                         api_port=0, city_elevators=0, city_boilers=0, registry_demo_units=0, auth_demo_users=False,
                         backoff_initial_s=0.05, backoff_max_s=0.2, ingest_client_id="up-sup-ingest",
                         rules_client_id="up-sup-rules")

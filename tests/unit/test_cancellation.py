@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 
-from alerts.engine import RulesEngine
-from semon.settings import Settings
+from assembly.alerts_service import rules_engine
+from tests.flat_settings import flat_settings
 
 
 async def test_the_checkpoint_loop_stops_when_cancelled_as_a_checkpoint_is_asked_for() -> None:
-    engine = RulesEngine(Settings(rules_checkpoint_interval_s=1.0), "mqtt://127.0.0.1:1", None, None)  # type: ignore[arg-type]
+    engine = rules_engine(flat_settings(rules_checkpoint_interval_s=1.0), "mqtt://127.0.0.1:1", None, None)  # type: ignore[arg-type]
     checkpoints = 0
 
     async def checkpoint() -> bool:

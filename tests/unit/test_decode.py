@@ -1100,9 +1100,9 @@ def test_an_offset_is_accepted_exactly_when_it_is_a_time_zone(sign: str, hours: 
     ({"max_timestamp_age_days": 90}, timedelta(days=91)),
 ])
 def test_the_age_limit_follows_retention(overrides: dict[str, int], max_age: timedelta) -> None:
-    from semon.settings import Settings
+    from semon.settings import TelemetrySettings
 
-    limits = Settings(**overrides).decode_limits()  # type: ignore[arg-type]
+    limits = TelemetrySettings(**overrides).decode_limits()
     assert limits.max_age == max_age
     assert limits.max_future_skew == timedelta(minutes=5)
 
@@ -1110,10 +1110,10 @@ def test_the_age_limit_follows_retention(overrides: dict[str, int], max_age: tim
 def test_an_age_limit_beyond_retention_is_refused_at_start() -> None:
     from pydantic import ValidationError as SettingsError
 
-    from semon.settings import Settings
+    from semon.settings import TelemetrySettings
 
     with pytest.raises(SettingsError, match="exceeds retention_days"):
-        Settings(retention_days=30, max_timestamp_age_days=31)
+        TelemetrySettings(retention_days=30, max_timestamp_age_days=31)
 
 
 @pytest.mark.parametrize("payload", [b'{"ts":1}', b"not json", b'{"ts":1748741415250,"seq":1,"code":1000}', b"\xff"])

@@ -13,8 +13,9 @@ import orjson
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from alerts.engine import RulesEngine, rule_settings
+from alerts.engine import rule_settings
 from alerts.rules import Change, DeviceRules
+from assembly.alerts_service import rules_engine
 from semon.mqtt.client import Message
 from semon.profile import DeviceProfile
 from semon.protocol.decode import Decoded, decode_for_rules
@@ -71,7 +72,7 @@ def key(device_id: str, change: Change) -> Key:
 
 async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
     """Each step's alarm changes (sorted), from the engine and from ticking every device."""
-    engine = RulesEngine(SETTINGS, "mqtt://127.0.0.1:1", None, None)  # type: ignore[arg-type]
+    engine = rules_engine(SETTINGS, "mqtt://127.0.0.1:1", None, None)  # type: ignore[arg-type]
     # Hours behind the wall clock: the decoder takes any ts up to 91 days old and the history
     # spans less than that, never the 5 minutes ahead it refuses.
     clock = [float(int(time.time())) - 6 * 3600]
@@ -81,7 +82,7 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
     seen: list[Key] = []
     engine._enqueue = lambda device_id, kind, change: seen.append(key(device_id, change))  # type: ignore[method-assign]
     reference: dict[str, DeviceRules] = {}
-    rules = rule_settings(SETTINGS)
+    rules = rule_settings(SETTINGS.rules)
     mine: list[Key] = []
     out_engine: list[list[Key]] = []
     out_reference: list[list[Key]] = []
@@ -125,7 +126,7 @@ async def both(history: list[Step]) -> tuple[list[list[Key]], list[list[Key]]]:
             if step.what == "frame":
                 last_frame[step.device] = topic, body
         engine._judge(Message(topic, body, 1, retain, False, 1))
-        result = decode_for_rules(topic, body, datetime.now(UTC), SETTINGS.decode_limits())
+        result = decode_for_rules(topic, body, datetime.now(UTC), SETTINGS.telemetry.decode_limits())
         assert isinstance(result, Decoded), result
         device_id = result.topic.device_id
         r = reference.setdefault(device_id, DeviceRules(device_id, DeviceProfile(Kind.ELEVATOR), rules))

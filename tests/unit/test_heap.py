@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from alerts.engine import RulesEngine
+from assembly.alerts_service import rules_engine
 from semon.heap import freeze_periodically, heap_metrics, with_frozen_heap
 from semon.metrics import parse_text
 from semon.mqtt.client import Message
@@ -45,7 +46,7 @@ def messages(now_ms: int, devices: int, rounds: int) -> list[Message]:
 async def garbage_in_cycles(batch: list[Message]) -> tuple[int, RulesEngine]:
     """Objects only the cycle collector could free, left by judging ``batch`` (and ticking) on
     an engine that has judged it once already (what its start-up builds is not counted)."""
-    engine = RulesEngine(Settings(), "mqtt://127.0.0.1:1", None, None)  # type: ignore[arg-type]
+    engine = rules_engine(Settings(), "mqtt://127.0.0.1:1", None, None)  # type: ignore[arg-type]
     engine.session.pause_reading = lambda: None  # type: ignore[method-assign]
     engine.hears_the_present = lambda now: True  # type: ignore[method-assign]
 

@@ -30,14 +30,13 @@ from alerts.incidents import (
     plan_step,
     with_updates,
 )
-from semon.settings import Settings
+from semon.settings import IncidentSettings
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 CITY = "630102"  # 城东区
 COUNTY = "630121"  # 大通县
-SETTINGS = Settings(incident_ack_deadline_s=120, incident_arrival_deadline_s=1800,
-                    incident_arrival_deadline_by_district={COUNTY: 3600.0, "630123": 3600.0},
-                    incident_second_tier="二级救援队")
+SETTINGS = IncidentSettings(ack_deadline_s=120, arrival_deadline_s=1800,
+                            arrival_deadline_by_district={COUNTY: 3600.0, "630123": 3600.0}, second_tier="二级救援队")
 
 S = IncidentState
 FORWARD = [(S.RAISED, Step.ACKNOWLEDGED, S.ACKNOWLEDGED), (S.ACKNOWLEDGED, Step.DISPATCHED, S.DISPATCHED),
@@ -252,7 +251,7 @@ def test_after_arrival_nothing_is_overdue(state: IncidentState) -> None:
 
 
 def test_the_second_tier_comes_from_the_settings() -> None:
-    other = Settings(incident_second_tier="消防救援支队")
+    other = IncidentSettings(second_tier="消防救援支队")
     assert escalation_updates(Overdue.ARRIVAL, T0, other)["second_tier"] == "消防救援支队"
 
 

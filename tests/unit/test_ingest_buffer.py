@@ -3,9 +3,9 @@ at half of it; nothing is dropped."""
 
 from __future__ import annotations
 
-from ingest.service import Ingester
+from assembly.parts import new_ingester
 from semon.mqtt.client import Message
-from semon.settings import Settings
+from tests.flat_settings import flat_settings
 
 
 def _message(i: int) -> Message:
@@ -13,7 +13,7 @@ def _message(i: int) -> Message:
 
 
 async def test_reading_pauses_when_full_and_resumes_below_half() -> None:
-    ingester = Ingester(Settings(ingest_receive_maximum=100), "mqtt://127.0.0.1:1", "postgresql:///none")
+    ingester = new_ingester(flat_settings(ingest_receive_maximum=100), "mqtt://127.0.0.1:1", "postgresql:///none")
     session = ingester.session
     for i in range(99):
         ingester._on_message(1, _message(i))
@@ -30,7 +30,7 @@ async def test_reading_pauses_when_full_and_resumes_below_half() -> None:
 
 
 async def test_messages_in_a_batch_count_until_committed() -> None:
-    ingester = Ingester(Settings(ingest_receive_maximum=100), "mqtt://127.0.0.1:1", "postgresql:///none")
+    ingester = new_ingester(flat_settings(ingest_receive_maximum=100), "mqtt://127.0.0.1:1", "postgresql:///none")
     ingester._in_batches = 60  # taken by a writer, not yet committed and acknowledged
     for i in range(39):
         ingester._on_message(1, _message(i))
@@ -46,7 +46,7 @@ async def test_messages_in_a_batch_count_until_committed() -> None:
 
 
 async def test_a_reconnect_drops_the_stale_copies_and_resumes() -> None:
-    ingester = Ingester(Settings(ingest_receive_maximum=10), "mqtt://127.0.0.1:1", "postgresql:///none")
+    ingester = new_ingester(flat_settings(ingest_receive_maximum=10), "mqtt://127.0.0.1:1", "postgresql:///none")
     for i in range(10):
         ingester._on_message(1, _message(i))
     assert ingester.session.reading_paused

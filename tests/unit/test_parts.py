@@ -18,6 +18,7 @@ from assembly.parts import PartsConfig, ingest_settings, program_names, settings
 from assembly.up import programs_for
 from semon.metrics import parse_text
 from semon.settings import Settings
+from tests.flat_settings import flat_settings
 
 _text = st.text(st.characters(codec="utf-8"), max_size=3000)
 
@@ -79,32 +80,34 @@ def test_a_percent_sign_is_escaped_for_supervisord(tmp_path: Path) -> None:
 
 
 def test_settings_travel_to_the_parts_whole(tmp_path: Path) -> None:
-    settings = Settings(auth_demo_password=SecretStr("s3cret"), ingest_processes=3, city_elevators=7)
+    settings = flat_settings(auth_demo_password=SecretStr("s3cret"), ingest_processes=3, city_elevators=7)
     config = PartsConfig(settings_json(settings), "mqtt://d:pw@h:1", "mqtt://i:pw@h:1", "mqtt://r:pw@h:1",
                          "postgresql://u:pw@h:2/db", 3)
     path = tmp_path / "config.json"
     path.write_text(config.as_json())
     again = PartsConfig.read(path)
     assert again == config
-    assert Settings(**again.settings) == settings
+    assert Settings(**again.settings) == settings  # as run_part takes them back
+    assert again.settings["auth"]["demo_password"] == "s3cret"
+    assert again.settings["ingest"]["processes"] == 3
 
 
 def test_several_ingest_processes_share_one_subscription() -> None:
     assert program_names(1) == ["ingest", "rules", "api", "jobs", "city"]
     assert program_names(2)[:2] == ["ingest-1", "ingest-2"]
-    settings = Settings(ingest_client_id="ing")
+    settings = flat_settings(ingest_client_id="ing")
     one = ingest_settings(settings, 1, 1)
-    assert (one.ingest_client_id, one.ingest_share_group) == ("ing", "")
-    ids = {ingest_settings(settings, i, 3).ingest_client_id for i in (1, 2, 3)}
+    assert (one.ingest.client_id, one.ingest.share_group) == ("ing", "")
+    ids = {ingest_settings(settings, i, 3).ingest.client_id for i in (1, 2, 3)}
     assert len(ids) == 3
-    assert {ingest_settings(settings, i, 3).ingest_share_group for i in (1, 2, 3)} == {"semon-up"}
+    assert {ingest_settings(settings, i, 3).ingest.share_group for i in (1, 2, 3)} == {"semon-up"}
 
 
 def test_programs_leave_out_an_empty_city(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
-    names = [p.name for p in programs_for(Settings(city_elevators=0, city_boilers=0, ingest_processes=2), config)]
+    names = [p.name for p in programs_for(flat_settings(city_elevators=0, city_boilers=0, ingest_processes=2), config)]
     assert names == ["ingest-1", "ingest-2", "rules", "api", "jobs"]
-    second = programs_for(Settings(ingest_processes=2), config)[1]
+    second = programs_for(flat_settings(ingest_processes=2), config)[1]
     assert second.args == ("part", "ingest", "--config", str(config.resolve()), "--index", "2")
 
 

@@ -17,8 +17,9 @@ from tests.integration.helpers import ingest_settings
 
 class Recording(RulesEngine):
     def __init__(self) -> None:
-        super().__init__(ingest_settings(rules_client_id="test-lanes"), "mqtt://127.0.0.1:1",
-                         None, LiveHub(10))  # type: ignore[arg-type]  # no database: _commit is ours
+        s = ingest_settings(rules_client_id="test-lanes")
+        super().__init__(s.rules, s.mqtt, "mqtt://127.0.0.1:1", None, LiveHub(10),  # type: ignore[arg-type]
+                         incidents=s.incidents, telemetry=s.telemetry, backoff=s.backoff)  # no database: our _commit
         self.written: list[tuple[str, bool, AlarmType]] = []
 
     async def _commit(self, device_id: str, kind: str, change: Change) -> list[dict[str, Any]]:

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from semon.settings import Settings
+from semon.settings import MqttSettings
 from simulators.service import Simulation, SimulationOptions
 
 URL = "mqtts://31106301022019000123:s%40cret@broker.example.org:8883"
 
 
 async def test_the_devices_connect_with_the_ca_file_of_the_settings() -> None:
-    settings = Settings(mqtt_ca_file="/etc/semon/ca.crt", mqtt_cert_file="/etc/semon/c.crt",
-                        mqtt_key_file="/etc/semon/c.key")
+    settings = MqttSettings(ca_file="/etc/semon/ca.crt", cert_file="/etc/semon/c.crt", key_file="/etc/semon/c.key")
     simulation = Simulation(URL, SimulationOptions(scenario=Path("alarm-button")), tls=settings)
     assert simulation.links
     for link in simulation.links.values():
@@ -33,6 +32,6 @@ async def test_without_settings_the_system_trust_store_verifies() -> None:
 
 
 async def test_a_client_certificate_over_plain_mqtt_is_refused() -> None:
-    settings = Settings(mqtt_cert_file="/etc/semon/c.crt")
+    settings = MqttSettings(cert_file="/etc/semon/c.crt")
     with pytest.raises(ValueError, match="needs TLS"):
         Simulation("mqtt://u:p@127.0.0.1:1883", SimulationOptions(scenario=Path("alarm-button")), tls=settings)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from registry.due import default_table
 from registry.io_rows import RegisterRow, Rejected, SourceRow, read_rows
-from semon.settings import Settings
+from semon.settings import RegistrySettings
 from semon.today import register_today
 
 
@@ -31,18 +31,18 @@ def at(text: str) -> datetime:
 ])
 def test_today_is_the_date_in_beijing(instant: str, expected: date) -> None:
     assert register_today(clock=lambda: at(instant)) == expected
-    assert Settings().today(lambda: at(instant)) == expected
+    assert RegistrySettings().today(lambda: at(instant)) == expected
 
 
 def test_the_zone_is_the_setting() -> None:
     instant = at("2026-11-29T17:30:00+00:00")
-    assert Settings(notice_timezone="UTC").today(lambda: instant) == date(2026, 11, 29)
-    assert Settings(notice_timezone="America/New_York").today(lambda: instant) == date(2026, 11, 29)
+    assert RegistrySettings(timezone="UTC").today(lambda: instant) == date(2026, 11, 29)
+    assert RegistrySettings(timezone="America/New_York").today(lambda: instant) == date(2026, 11, 29)
 
 
 def test_an_unknown_zone_is_refused_when_the_settings_are_read() -> None:
     with pytest.raises(ValidationError, match="unknown time zone 'Asia/Beijing'"):
-        Settings(notice_timezone="Asia/Beijing")
+        RegistrySettings(timezone="Asia/Beijing")
 
 
 def test_a_naive_clock_is_refused() -> None:

@@ -1,0 +1,109 @@
+"""Settings in sections: every variable of the flat settings class they replaced still sets its
+setting, now in its section; the checks across fields still refuse what they refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from semon.settings import (
+    IncidentSettings,
+    NoticeSettings,
+    RegistrySettings,
+    RulesSettings,
+    Settings,
+    SmtpSettings,
+    TelemetrySettings,
+)
+from tests.flat_settings import FLAT_FIELDS, flat_settings
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _at(settings: Settings, path: str) -> object:
+    value: object = settings
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def test_every_flat_field_has_a_row() -> None:
+    assert len(FLAT_FIELDS) == 89
+    assert len({name for name, *_ in FLAT_FIELDS}) == len({path for _, path, *_ in FLAT_FIELDS}) == 89
+
+
+@pytest.mark.parametrize(("name", "path", "env", "expected"), FLAT_FIELDS, ids=[row[0] for row in FLAT_FIELDS])
+def test_the_old_variable_sets_the_new_place(monkeypatch: pytest.MonkeyPatch, name: str, path: str, env: str,
+                                             expected: object) -> None:
+    assert _plain(_at(Settings(), path)) != expected  # the value differs from the default
+    monkeypatch.setenv(f"SEMON_{name.upper()}", env)
+    assert _plain(_at(Settings(), path)) == expected
+
+
+def test_every_setting_is_covered() -> None:
+    """A new setting needs a row here only if it had a flat name; this lists what there is now."""
+    paths: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and hasattr(section, "model_fields"):
+            paths.update(f"{name}.{inner}" for inner in section.model_fields)
+        else:
+            paths.add(name)
+    assert paths == {path for _, path, *_ in FLAT_FIELDS}
+
+
+def test_a_section_reads_the_environment_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMON_RULES_CLIENT_ID", "rules-x")
+    monkeypatch.setenv("SEMON_DEADLINE_CHECK_INTERVAL_S", "2.5")
+    monkeypatch.setenv("SEMON_SMTP_FROM", "notices@example.org")
+    assert RulesSettings().client_id == "rules-x"
+    assert IncidentSettings().check_interval_s == 2.5
+    assert SmtpSettings().sender == "notices@example.org"
+
+
+def test_fields_with_an_old_name_are_set_by_their_name_in_code() -> None:
+    assert IncidentSettings(check_interval_s=3.0).check_interval_s == 3.0
+    assert NoticeSettings(webhook_timeout_s=4.0).webhook_timeout_s == 4.0
+    assert RegistrySettings(timezone="UTC").timezone == "UTC"
+
+
+def test_the_checks_still_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="Asia/Beijing"):
+        RegistrySettings(timezone="Asia/Beijing")
+    with pytest.raises(ValidationError, match="no code table 'nonesuch'"):
+        RulesSettings(code_table="nonesuch")
+    with pytest.raises(ValidationError, match="exceeds retention_days"):
+        TelemetrySettings(retention_days=30, max_timestamp_age_days=31)
+    monkeypatch.setenv("SEMON_RETENTION_DAYS", "30")
+    monkeypatch.setenv("SEMON_MAX_TIMESTAMP_AGE_DAYS", "31")
+    with pytest.raises(ValidationError, match="exceeds retention_days"):
+        Settings()
+
+
+def test_a_dump_is_taken_back_whole() -> None:
+    """What ``semon up`` hands its parts: ``Settings(**settings.model_dump())``."""
+    settings = Settings(rules=RulesSettings(client_id="r"),
+                        incidents=IncidentSettings(check_interval_s=7.0), smtp=SmtpSettings(sender="a@b"))
+    again = Settings(**settings.model_dump())
+    assert again == settings
+    assert again.incidents.check_interval_s == 7.0 and again.smtp.sender == "a@b"
+
+
+def test_flat_names_set_their_section_for_the_tests() -> None:
+    settings = flat_settings(rules_client_id="r", smtp_from="a@b", database_url="postgresql:///x",
+                             backoff_max_s=3.0, notice_timezone="UTC")
+    assert settings.rules.client_id == "r" and settings.smtp.sender == "a@b"
+    assert settings.database_url == "postgresql:///x" and settings.backoff.max_s == 3.0
+    assert settings.registry.timezone == "UTC"
+    with pytest.raises(KeyError):
+        flat_settings(no_such_setting=1)
