@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 import orjson
 import psycopg
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
@@ -41,7 +42,7 @@ from alerts.model import Alarm, Source
 from alerts.rules import Change, DeviceRules, RuleSettings
 from semon.alarm_types import AlarmType, EntrapmentThresholds
 from semon.backoff import Backoff
-from semon.metrics import Counter, Histogram, Registry, exponential_buckets
+from semon.metrics import exponential_buckets
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
@@ -154,36 +155,37 @@ def instant(at: float) -> datetime:
 
 
 class EngineMetrics:
-    """The engine's counters, for ``/metrics``."""
+    """The engine's counters, for ``/metrics``, in a registry of their own (kept across the
+    engine's restarts)."""
 
     def __init__(self) -> None:
-        r = self.registry = Registry()
-        self.messages = r.add(Counter("semon_rules_messages_total", "Messages the rules engine received"))
-        self.message_errors = r.add(Counter(
+        r = self.registry = CollectorRegistry()
+        self.messages = Counter("semon_rules_messages_total", "Messages the rules engine received", registry=r)
+        self.message_errors = Counter(
             "semon_rules_message_errors_total",
-            "Messages the rules could not judge (acknowledged and skipped), by reason", ("reason",)))
-        self.checkpoints = r.add(Counter("semon_rules_checkpoints_total", "Checkpoints committed"))
-        self.checkpoint_retries = r.add(Counter(
-            "semon_rules_checkpoint_retries_total", "Checkpoints put off by a transient database error"))
-        self.state_refused = r.add(Counter(
-            "semon_rules_state_refused_total", "Rule-state rows the database refused (skipped, logged)"))
-        self.changes_refused = r.add(Counter(
+            "Messages the rules could not judge (acknowledged and skipped), by reason", ("reason",), registry=r)
+        self.checkpoints = Counter("semon_rules_checkpoints_total", "Checkpoints committed", registry=r)
+        self.checkpoint_retries = Counter(
+            "semon_rules_checkpoint_retries_total", "Checkpoints put off by a transient database error", registry=r)
+        self.state_refused = Counter(
+            "semon_rules_state_refused_total", "Rule-state rows the database refused (skipped, logged)", registry=r)
+        self.changes_refused = Counter(
             "semon_rules_alarm_changes_refused_total",
-            "Alarm changes the database refused (logged, dead-lettered, skipped)"))
-        self.restore_skipped = r.add(Counter(
-            "semon_rules_restore_skipped_total", "Stored rule-state rows that could not be read at start"))
-        self.errors = r.add(Counter(
+            "Alarm changes the database refused (logged, dead-lettered, skipped)", registry=r)
+        self.restore_skipped = Counter(
+            "semon_rules_restore_skipped_total", "Stored rule-state rows that could not be read at start", registry=r)
+        self.errors = Counter(
             "semon_rules_internal_errors_total", "Errors caught in the engine's background work, by where",
-            ("where",)))
+            ("where",), registry=r)
         # A call for help's time inside the engine (the alarm path's share of its latency).
-        self.call_wait = r.add(Histogram(
+        self.call_wait = Histogram(
             "semon_rules_call_wait_seconds",
             "From a call for help (entrapment, alarm button) judged to the start of its commit",
-            exponential_buckets(0.001, 2, 14)))
-        self.call_commit = r.add(Histogram(
+            buckets=exponential_buckets(0.001, 2, 14), registry=r)
+        self.call_commit = Histogram(
             "semon_rules_call_commit_seconds",
             "The commit of a call for help's alarm change: the alarm, the incident, the notice to the live streams",
-            exponential_buckets(0.001, 2, 14)))
+            buckets=exponential_buckets(0.001, 2, 14), registry=r)
 
 
 def rule_settings(settings: RulesSettings) -> RuleSettings:
@@ -453,7 +455,7 @@ class RulesEngine:
         try:
             self._judge(message)
         except Exception as exc:  # one message never ends the engine
-            self.metrics.message_errors.inc(1, "rule_error")
+            self.metrics.message_errors.labels("rule_error").inc()
             log.exception("rules: message on %r not judged (%s: %s); acknowledged and skipped",
                       message.topic[:200], type(exc).__name__, exc)
 
@@ -461,7 +463,7 @@ class RulesEngine:
         result = decode_for_rules(message.topic, message.payload, datetime.now(UTC), self._limits)
         if not isinstance(result, Decoded):
             # The ingester records why, with the payload; here only a count.
-            self.metrics.message_errors.inc(1, str(result.reason))
+            self.metrics.message_errors.labels(str(result.reason)).inc()
             self._unjudged(message, result.reason)
             return
         topic, payload = result.topic, result.payload
@@ -473,14 +475,14 @@ class RulesEngine:
             changes = rules.on_telemetry(ts, payload.seq, payload, arrival)
         elif isinstance(payload, DeviceEvent):
             if rules.table.get(payload.code) is None:  # another platform's code: stored, not judged
-                self.metrics.message_errors.inc(1, "code_not_in_device_table")
+                self.metrics.message_errors.labels("code_not_in_device_table").inc()
             changes = rules.on_event(payload.ts.timestamp(), payload.seq, payload.code, arrival)
         elif isinstance(payload, StatusMessage) and topic.channel is Channel.STATUS:
             at = payload.ts.timestamp() if payload.ts is not None else None
             changes = rules.on_status(payload.state == "online", at, arrival, orderly=payload.reason == "shutdown",
                                       retained=message.retain)
         else:
-            self.metrics.message_errors.inc(1, str(RejectReason.BAD_TOPIC))
+            self.metrics.message_errors.labels(str(RejectReason.BAD_TOPIC)).inc()
             return
         if rules.changed:
             rules.changed = False
@@ -554,7 +556,7 @@ class RulesEngine:
             try:
                 changes = rules.update_profile(profile)
             except Exception as exc:  # one device's profile never stops the others
-                self.metrics.errors.inc(1, "profile")
+                self.metrics.errors.labels("profile").inc()
                 log.exception("new register profile of %s not applied (%s: %s)", device_id,
                           type(exc).__name__, exc)
                 continue
@@ -572,7 +574,7 @@ class RulesEngine:
         try:
             rules.closed_by_operator(alarm.type)
         except Exception as exc:  # the database has it; the rules catch up at restart
-            self.metrics.errors.inc(1, "closed_by_operator")
+            self.metrics.errors.labels("closed_by_operator").inc()
             log.exception("rules of %s did not take the operator's close of alarm %d (%s: %s)", alarm.device_id,
                       alarm.id, type(exc).__name__, exc)
             return
@@ -738,7 +740,7 @@ class RulesEngine:
             try:
                 session.ack(generation, packet_ids)
             except Exception as exc:  # the connection broke under us: the broker redelivers them
-                self.metrics.errors.inc(1, "ack")
+                self.metrics.errors.labels("ack").inc()
                 log.warning("acknowledgements not sent (%s: %s); the broker will redeliver", type(exc).__name__, exc)
 
     async def _write_states(self, rows: list[tuple[str, str]]) -> None:
@@ -816,7 +818,7 @@ class RulesEngine:
             try:
                 changes = rules.tick(now, current=current)
             except Exception as exc:  # one device never stops the others' clocks
-                self.metrics.errors.inc(1, "tick")
+                self.metrics.errors.labels("tick").inc()
                 log.exception("rules tick of %s failed (%s: %s)", device_id, type(exc).__name__, exc)
                 continue
             if rules.changed:

@@ -37,7 +37,6 @@ from registry.rate import run_snapshots
 from registry.store import monitored_units, unit_entry
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
-from semon.metrics import Registry
 from semon.profile import DeviceProfile
 from semon.settings import Settings
 from semon.supervise import Supervisor
@@ -76,8 +75,7 @@ class AlertsService:
         self.supervisor = supervisor or Supervisor(backoff_initial_s=settings.backoff.initial_s,
                                                    backoff_max_s=settings.backoff.max_s)
         self.engine_metrics = EngineMetrics()  # counts across the engine's restarts
-        self.registry = Registry()
-        self.registry.include(lambda: self.engine_metrics.registry)
+        self.registry = self.engine_metrics.registry
         self.engine: RulesEngine | None = None
         self.listener: LiveListener | None = None
         self.api_port: int | None = None

@@ -248,6 +248,13 @@ def _bench_registry(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_metrics(settings: Settings, args: argparse.Namespace) -> int:
+    from bench.metrics import run_metrics_bench
+
+    run_metrics_bench(args.updates)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semon", description="Special-equipment monitoring backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -317,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     b_registry = bench_sub.add_parser("registry", help="daily due/overdue scan and inspection rate over a register")
     b_registry.add_argument("--units", type=int, default=1_000_000, help="registered units")
     b_registry.set_defaults(func=_bench_registry)
+    b_metrics = bench_sub.add_parser("metrics", help="the cost of one metric update (counter, lag histogram)")
+    b_metrics.add_argument("--updates", type=int, default=200_000, help="updates timed per figure")
+    b_metrics.set_defaults(func=_bench_metrics)
     b_fleet = bench_sub.add_parser("fleet", help="a simulated city fleet, one connection each: on a private broker, "
                                     "or --running against `semon up` (memory)")
     b_fleet.add_argument("--devices", type=int, default=5000, help="simulated devices (10%% boilers)")

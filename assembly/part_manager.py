@@ -26,19 +26,21 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import xmlrpc.client
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from semon.backoff import Backoff
-from semon.metrics import Counter, Metric, Registry
+from semon.metrics import Snapshot
 from semon.stack.process import (
     DirLock,
     leftover_server,
@@ -174,27 +176,23 @@ class PartState:
                 "pid": self.pid or None, "parts": self.health.get("parts", {})}
 
 
-class _PartUp(Metric):
-    kind = "gauge"
+class _PartsCollector:
+    """A collector: ``semon_part_up`` and ``semon_part_restarts_total`` of each part, read at
+    each collection."""
 
     def __init__(self, manager: PartManager) -> None:
-        super().__init__("semon_part_up", "1 while a part runs (and passes its health check), else 0", ("part",))
         self._manager = manager
 
-    def render(self) -> list[str]:
-        return [f'{self.name}{{part="{p.name}"}} {int(p.up)}' for p in self._manager.parts.values()]
-
-
-class _PartRestarts(Metric):
-    kind = "counter"
-
-    def __init__(self, manager: PartManager) -> None:
-        super().__init__("semon_part_restarts_total",
-                         "Times a part's process was started again after it died or was stopped", ("part",))
-        self._manager = manager
-
-    def render(self) -> list[str]:
-        return [f'{self.name}{{part="{p.name}"}} {p.restarts}' for p in self._manager.parts.values()]
+    def collect(self) -> list[Metric]:
+        up = GaugeMetricFamily("semon_part_up", "1 while a part runs (and passes its health check), else 0",
+                               labels=("part",))
+        restarts = CounterMetricFamily(
+            "semon_part_restarts_total", "Times a part's process was started again after it died or was stopped",
+            labels=("part",))
+        for p in self._manager.parts.values():
+            up.add_metric((p.name,), int(p.up))
+            restarts.add_metric((p.name,), p.restarts)
+        return [up, restarts]
 
 
 class PartManager:
@@ -207,11 +205,11 @@ class PartManager:
         self.programs = programs
         self.options = options or ManagerOptions()
         self.parts: dict[str, PartState] = {p.name: PartState(p.name) for p in programs}
-        self.registry = Registry()
-        self.registry.add(_PartUp(self))
-        self.registry.add(_PartRestarts(self))
-        self.given_up = self.registry.add(Counter(
-            "semon_part_fatal_total", "Times the process manager gave a part up after failed starts", ("part",)))
+        self.registry = CollectorRegistry()
+        self.registry.register(_PartsCollector(self))
+        self.given_up = Counter(
+            "semon_part_fatal_total", "Times the process manager gave a part up after failed starts", ("part",),
+            registry=self.registry)
         self._lock = DirLock(self.run_dir / LOCK)
         self._proc: asyncio.subprocess.Process | None = None
         self._started: list[str] = []
@@ -385,7 +383,7 @@ class PartManager:
         part = self.parts[name]
         part.healthy = False
         delay = backoff.next_delay()
-        self.given_up.inc(1, name)
+        self.given_up.labels(name).inc()
         log.error("part %s failed to start %d times; starting it again in %.1f s", name,
                   self.options.startretries + 1, delay)
         await asyncio.sleep(delay)
@@ -409,8 +407,8 @@ class PartManager:
     def status(self) -> dict[str, dict[str, Any]]:
         return {name: p.status() for name, p in self.parts.items()}
 
-    async def metrics_text(self) -> str:
-        """This registry's samples and every running part's own, read from its port now."""
+    async def metrics(self) -> Snapshot:
+        """This registry's metrics and every running part's own, read from its port now."""
         texts: dict[str, str] = {}
         if self._http is not None:
             for part in self.parts.values():
@@ -422,7 +420,7 @@ class PartManager:
                             texts[part.name] = await resp.text()
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     log.debug("metrics of part %s not read (%s)", part.name, exc)
-        return merge_expositions(self.registry.render(), texts)
+        return merge_expositions(self.registry, texts)
 
     async def stop(self) -> None:
         """The parts in reverse order of their start (each waited for), then supervisord."""
@@ -457,57 +455,34 @@ def _stopper(name: str) -> Callable[[Any], Any]:
     return lambda rpc: rpc.supervisor.stopProcess(name, True)
 
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+.*)$")
-_PART_LABEL = re.compile(r'(^|[{,])part="((?:[^"\\]|\\.)*)"')
+def _relabelled(labels: dict[str, str], part: str) -> dict[str, str]:
+    """``labels`` with the part named: an existing ``part`` label (a job inside the part)
+    becomes ``part/job``, else ``part`` is added."""
+    job = labels.get("part")
+    return {**labels, "part": part if job is None else f"{part}/{job}"}
 
 
-def _relabel(sample: str, part: str) -> str | None:
-    """``sample`` with the part named: an existing ``part`` label (a job inside the part) becomes
-    ``part/job``, else ``part="..."`` is added. None for a line that is not a sample."""
-    match = _SAMPLE.match(sample)
-    if match is None:
-        return None
-    name, labels, value = match.groups()
-    if labels and _PART_LABEL.search(labels):
-        labels = _PART_LABEL.sub(lambda m: f'{m.group(1)}part="{part}/{m.group(2)}"', labels, count=1)
-    elif labels and labels != "{}":
-        labels = f'{{part="{part}",{labels[1:]}'
-    else:
-        labels = f'{{part="{part}"}}'
-    return f"{name}{labels} {value}"
+def merge_expositions(own: Collector, parts: dict[str, str]) -> Snapshot:
+    """One exposition of ``own``'s metrics (kept as they are) and each part's text exposition
+    (its samples labelled with the part, see ``_relabelled``): each metric family once, with its
+    help and type from where it first appears and the samples of all. A part's text that does
+    not parse is left out (logged). Pure but for the log."""
+    families: dict[str, Metric] = {}
 
+    def take(found: Iterable[Metric], part: str | None) -> None:
+        for metric in found:
+            family = families.get(metric.name)
+            if family is None:
+                family = families[metric.name] = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            family.samples += (metric.samples if part is None else
+                               [s._replace(labels=_relabelled(s.labels, part)) for s in metric.samples])
 
-def merge_expositions(own: str, parts: dict[str, str]) -> str:
-    """One text exposition from ``own`` (kept as it is) and each part's (its samples labelled
-    with the part, see ``_relabel``): each metric family once, with its HELP and TYPE from where
-    it first appears and the samples of all. Pure."""
-    families: dict[str, tuple[list[str], list[str]]] = {}  # name -> (HELP/TYPE lines, samples)
-
-    def take(text: str, part: str | None) -> None:
-        current: str | None = None
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            if line.startswith("#"):
-                words = line.split(maxsplit=3)
-                if len(words) >= 3 and words[1] in ("HELP", "TYPE"):
-                    current = words[2]
-                    header, _ = families.setdefault(current, ([], []))
-                    if not any(h.split(maxsplit=2)[1] == words[1] for h in header):
-                        header.append(line)
-                continue
-            sample = line if part is None else _relabel(line, part)
-            if sample is None:
-                continue
-            name = current or sample.split("{", 1)[0].split(" ", 1)[0]
-            families.setdefault(name, ([], []))[1].append(sample)
-
-    take(own, None)
+    take(own.collect(), None)
     for part, text in parts.items():
-        take(text, part)
-    out: list[str] = []
-    for header, samples in families.values():
-        out += header
-        out += samples
-    return "\n".join(out) + "\n"
-
+        try:
+            parsed = Snapshot.parse(text).families
+        except ValueError as exc:
+            log.warning("metrics of part %s left out: not a text exposition (%s)", part, exc)
+            continue
+        take(parsed, part)
+    return Snapshot(families.values())

@@ -33,14 +33,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semon.heap import freeze_periodically, heap_metrics
+from semon.metrics import include
 from semon.settings import CitySettings, MqttSettings, Settings
 from semon.stack.process import write_private
 from semon.supervise import Supervisor
 
 if TYPE_CHECKING:  # the parts' modules are imported by the part that runs them only
+    from prometheus_client import CollectorRegistry
+
     from ingest.service import Ingester
     from registry.demo import GivenUnit
-    from semon.metrics import Registry
     from semon.profile import DeviceProfile
     from simulators.service import SimulationOptions
 
@@ -178,7 +180,7 @@ class _Ingest:
     def connected(self) -> bool:
         return self.ingester is not None and self.ingester.session.connected.is_set()
 
-    def registry(self) -> Registry | None:
+    def registry(self) -> CollectorRegistry | None:
         return self.ingester.metrics.registry if self.ingester is not None else None
 
 
@@ -215,7 +217,7 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
     if name == "ingest":
         ingest = _Ingest(ingest_settings(settings, index, config.ingest_processes), config.ingest_mqtt_url,
                          config.database_url)
-        supervisor.registry.include(ingest.registry)
+        include(supervisor.registry, ingest.registry)
         supervisor.start("ingest", ingest.run, check=ingest.connected)
         return _Started(ingest.ready.wait)
     if name in ("rules", "api", "jobs"):
@@ -227,9 +229,9 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
                                lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind),
                                supervisor=supervisor, roles=frozenset({name}))
         if name == "rules":
-            supervisor.registry.include(lambda: alerts.registry)
+            include(supervisor.registry, lambda: alerts.registry)
             heap = heap_metrics()
-            supervisor.registry.include(lambda: heap)
+            include(supervisor.registry, lambda: heap)
             supervisor.start("heap", freeze_periodically)  # the fleet's state out of the collector's walks
         supervisor.start("alerts", alerts.run)
         return _Started(alerts.ready.wait, lambda: alerts.api_port)

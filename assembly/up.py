@@ -218,7 +218,7 @@ async def run_up(settings: Settings) -> None:
         try:
             metrics_port = await stack.enter_async_context(serve_metrics(
                 manager.registry, settings.metrics.host, settings.metrics.port,
-                healthy=manager.healthy, status=manager.status, render=manager.metrics_text))
+                healthy=manager.healthy, status=manager.status, collect=manager.metrics))
             ready: dict[str, dict[str, Any]] = {}
             started = asyncio.Event()
             state: dict[str, object] = {}

@@ -101,7 +101,7 @@ class Ingester:
             self._backoff(),
             on_connected=self._on_connected,
         )
-        self.state = DeviceStateBuffer(on_refused=lambda n: self.metrics.refused_rows.inc(n, "device_state"))
+        self.state = DeviceStateBuffer(on_refused=lambda n: self.metrics.refused_rows.labels("device_state").inc(n))
         self.registered = RegisteredDevices(register_codes)
         self.metrics_port: int | None = None
         self.running = asyncio.Event()
@@ -230,7 +230,7 @@ class Ingester:
                                      kind=kind, device_id=device)
             log.error("message on %r refused by the database, dead-lettered: %s",
                       items[index].message.topic[:120], describe(exc)[:300])
-        self.metrics.refused_rows.inc(len(refused), "batch")
+        self.metrics.refused_rows.labels("batch").inc(len(refused))
         total += await self._dead_letter(pool, [(items[i], final[i]) for i, _ in refused], now, backoff)
         return total, final
 
@@ -274,17 +274,17 @@ class Ingester:
         m = self.metrics
         m.batches.inc()
         m.commit_seconds.observe(elapsed)
-        m.stored.inc(result.elevator, "elevator_telemetry")
-        m.stored.inc(result.boiler, "boiler_telemetry")
-        m.stored.inc(result.events, "device_events")
+        m.stored.labels("elevator_telemetry").inc(result.elevator)
+        m.stored.labels("boiler_telemetry").inc(result.boiler)
+        m.stored.labels("device_events").inc(result.events)
         m.duplicates.inc(result.duplicates)
         observe = m.lag_seconds.observe
         for outcome in outcomes:
             if isinstance(outcome, Rejection):
-                m.rejected.inc(1, outcome.reason.value)
+                m.rejected.labels(outcome.reason.value).inc()
                 continue
             for what in outcome.sanitised:
-                m.sanitised.inc(1, what.value)
+                m.sanitised.labels(what.value).inc()
             if not isinstance(outcome.payload, StatusMessage):
                 observe(committed - outcome.payload.ts.timestamp())
 

@@ -28,21 +28,21 @@ import gc
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from semon.metrics import Gauge, Registry
+from prometheus_client import CollectorRegistry, Gauge
 
 FREEZE_INTERVAL_S = 1.0
 T = TypeVar("T")
 
 
-def heap_metrics() -> Registry:
+def heap_metrics() -> CollectorRegistry:
     """``semon_heap_frozen_objects``: objects in the permanent generation (a count that only
     grows, in a steady fleet, would be a leak), and the collections of each generation."""
-    registry = Registry()
-    registry.add(Gauge("semon_heap_frozen_objects", "Objects moved out of the cycle collector's walks (gc.freeze)",
-                       lambda: float(gc.get_freeze_count())))
+    registry = CollectorRegistry()
+    Gauge("semon_heap_frozen_objects", "Objects moved out of the cycle collector's walks (gc.freeze)",
+          registry=registry).set_function(lambda: float(gc.get_freeze_count()))
     for generation in range(3):
-        registry.add(Gauge(f"semon_heap_gen{generation}_collections", f"Collections of generation {generation}",
-                           _collections(generation)))
+        Gauge(f"semon_heap_gen{generation}_collections", f"Collections of generation {generation}",
+              registry=registry).set_function(_collections(generation))
     return registry
 
 

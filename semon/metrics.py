@@ -1,100 +1,98 @@
-"""Minimal Prometheus text-format metrics: counters, gauges and histograms.
+"""Metrics through ``prometheus_client``: what semon adds to it.
 
-Updated per batch on the hot path, so they are plain attributes, not locked objects.
+Each part keeps its own ``CollectorRegistry``, never the library's global one: parts are built
+anew at each restart and tests build many, and the global registry refuses a name registered
+twice. A registry that must show a part rebuilt at each restart takes it through ``include``
+(a collector reading the part's current registry at each scrape); several processes' metrics
+served as one (``semon up``) are a ``Snapshot`` of families. Exposition is the library's text
+format 0.0.4 (``render``).
+
+The library's ``*_created`` series (the time each series was created) are turned off for the
+whole process on import: semon's expositions keep the series they always had.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # (the library leaves it unannotated)
 
 
-def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    if not names:
-        return ""
-    inner = ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
-    return "{" + inner + "}"
+class Included:
+    """A collector yielding the metrics of ``source()`` at each collection: the registry of a
+    part built anew at each restart (None while there is none: nothing)."""
+
+    def __init__(self, source: Callable[[], Collector | None]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        current = self._source()
+        return current.collect() if current is not None else ()
+
+
+def include(registry: CollectorRegistry, source: Callable[[], Collector | None]) -> None:
+    """Register ``Included(source)`` in ``registry``: its metrics are rendered after those
+    registered before."""
+    registry.register(Included(source))
+
+
+class Snapshot:
+    """A collector of fixed metric families: one scrape of other processes, merged."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        """The families of a text exposition. Raises ValueError for text that does not parse."""
+        return cls(text_string_to_metric_families(text))
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self.families)
+
+
+def render(source: Collector) -> str:
+    """The text exposition (format 0.0.4) of ``source``'s metrics."""
+    return generate_latest(source).decode()
+
+
+def series(metric: Collector) -> dict[tuple[str, ...], float]:
+    """A counter's or gauge's value in each of its series, by label values (in the order the
+    metric names its labels), read through its ``collect()``: for tests and tools."""
+    found: dict[tuple[str, ...], float] = {}
+    for family in metric.collect():
+        for s in family.samples:
+            if s.name in (family.name, f"{family.name}_total"):
+                found[tuple(s.labels.values())] = s.value
+    return found
+
+
+def value(metric: Collector, *labels: str) -> float:
+    """A counter's or gauge's value in the series of these label values (0 for a series not yet
+    counted): see ``series``."""
+    return series(metric).get(labels, 0.0)
+
+
+def parse_text(text: str) -> dict[str, float]:
+    """Samples of a text exposition keyed by name with labels as exposed
+    (``'x_bucket{le="0.5"}'``): for tests and the benchmarks. Raises ValueError for text that
+    does not parse."""
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in s.labels.items())
+            samples[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return samples
 
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _num(v: float) -> str:
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v)) if not float(v).is_integer() else str(int(v))
-
-
-class Metric:
-    kind = "untyped"
-
-    def __init__(self, name: str, help_text: str, labels: tuple[str, ...] = ()) -> None:
-        self.name = name
-        self.help = help_text
-        self.label_names = labels
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-    def render(self) -> list[str]:
-        raise NotImplementedError
-
-
-class Counter(Metric):
-    kind = "counter"
-
-    def __init__(self, name: str, help_text: str, labels: tuple[str, ...] = ()) -> None:
-        super().__init__(name, help_text, labels)
-        self.values: dict[tuple[str, ...], float] = {} if labels else {(): 0.0}
-
-    def inc(self, amount: float = 1.0, *labels: str) -> None:
-        self.values[labels] = self.values.get(labels, 0.0) + amount
-
-    def get(self, *labels: str) -> float:
-        return self.values.get(labels, 0.0)
-
-    def render(self) -> list[str]:
-        return [f"{self.name}{_labels(self.label_names, k)} {_num(v)}" for k, v in sorted(self.values.items())]
-
-
-class Gauge(Metric):
-    kind = "gauge"
-
-    def __init__(self, name: str, help_text: str, read: Callable[[], float]) -> None:
-        super().__init__(name, help_text)
-        self.read = read
-
-    def render(self) -> list[str]:
-        return [f"{self.name} {_num(self.read())}"]
-
-
-class Histogram(Metric):
-    kind = "histogram"
-
-    def __init__(self, name: str, help_text: str, buckets: Iterable[float]) -> None:
-        super().__init__(name, help_text)
-        self.bounds = sorted(buckets)
-        self.counts = [0] * (len(self.bounds) + 1)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def render(self) -> list[str]:
-        lines = []
-        cumulative = 0
-        for bound, n in zip([*self.bounds, math.inf], self.counts, strict=True):
-            cumulative += n
-            lines.append(f'{self.name}_bucket{{le="{_num(bound)}"}} {cumulative}')
-        lines.append(f"{self.name}_sum {_num(self.sum)}")
-        lines.append(f"{self.name}_count {self.count}")
-        return lines
 
 
 def nearest_rank(values: Iterable[float], q: float, empty: float = float("nan")) -> float:
@@ -106,44 +104,5 @@ def nearest_rank(values: Iterable[float], q: float, empty: float = float("nan"))
 
 
 def exponential_buckets(start: float, factor: float, count: int) -> list[float]:
+    """``count`` histogram bounds from ``start``, each ``factor`` times the last, rounded to 6 decimals."""
     return [round(start * factor**i, 6) for i in range(count)]
-
-
-M = TypeVar("M", bound=Metric)
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.metrics: list[Metric] = []
-        self._included: list[Callable[[], Registry | None]] = []
-
-    def add(self, metric: M) -> M:
-        self.metrics.append(metric)
-        return metric
-
-    def include(self, source: Callable[[], Registry | None]) -> None:
-        """Render ``source()``'s metrics after these, read at each render: the registry of a part
-        that is built anew at each restart (None while there is none)."""
-        self._included.append(source)
-
-    def render(self) -> str:
-        lines: list[str] = []
-        for m in self.metrics:
-            lines += m.header()
-            lines += m.render()
-        text = "\n".join(lines) + "\n"
-        for source in self._included:
-            other = source()
-            if other is not None:
-                text += other.render()
-        return text
-
-
-def parse_text(text: str) -> dict[str, float]:
-    """Samples of a text exposition keyed by name with labels: for tests and the benchmark."""
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            samples[key] = float(value)
-    return samples

@@ -8,25 +8,27 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
 
-from semon.metrics import Registry
+from semon.metrics import render
 
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def serve_metrics(
-    registry: Registry, host: str, port: int, healthy: Callable[[], bool] = lambda: True,
-    status: Callable[[], dict[str, Any]] | None = None, render: Callable[[], Awaitable[str]] | None = None,
+    registry: Collector, host: str, port: int, healthy: Callable[[], bool] = lambda: True,
+    status: Callable[[], dict[str, Any]] | None = None, collect: Callable[[], Awaitable[Collector]] | None = None,
 ) -> AsyncIterator[int]:
-    """Yields the bound port (useful with port 0). ``/healthz`` answers ``{"ok": bool}`` with 200
-    or 503, and with ``status`` its result under ``"parts"`` (e.g. the supervised parts).
-    ``render``: the exposition instead of the registry's (e.g. several processes' together)."""
+    """Yields the bound port (useful with port 0). ``/metrics`` is the text exposition (format
+    0.0.4) of ``registry``, or with ``collect`` of what it returns at each scrape (e.g. several
+    processes' metrics together). ``/healthz`` answers ``{"ok": bool}`` with 200 or 503, and
+    with ``status`` its result under ``"parts"`` (e.g. the supervised parts)."""
 
     async def metrics(_: web.Request) -> web.Response:
-        text = await render() if render is not None else registry.render()
-        return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                            headers={"X-Prometheus-Format": "0.0.4"})
+        source = await collect() if collect is not None else registry
+        return web.Response(body=render(source).encode(), headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     async def healthz(_: web.Request) -> web.Response:
         ok = healthy()

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
 from semon.backoff import Backoff
-from semon.metrics import Counter, Metric, Registry
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +62,18 @@ class Part:
         return {"up": self.up, "restarts": max(self.starts - 1, 0), "last_error": self.last_error}
 
 
-class _PartUp(Metric):
-    kind = "gauge"
+class _PartUp:
+    """A collector: ``semon_part_up`` of each part, read at each collection."""
 
     def __init__(self, supervisor: Supervisor) -> None:
-        super().__init__("semon_part_up", "1 while a supervised part runs (and passes its check), else 0",
-                         ("part",))
         self._supervisor = supervisor
 
-    def render(self) -> list[str]:
-        return [f'{self.name}{{part="{p.name}"}} {int(p.up)}' for p in self._supervisor.parts.values()]
+    def collect(self) -> list[Metric]:
+        family = GaugeMetricFamily("semon_part_up", "1 while a supervised part runs (and passes its check), else 0",
+                                   labels=("part",))
+        for p in self._supervisor.parts.values():
+            family.add_metric((p.name,), int(p.up))
+        return [family]
 
 
 class Supervisor:
@@ -77,18 +81,19 @@ class Supervisor:
     manager; leaving it (or cancelling the task in it) stops every part, the last started first."""
 
     def __init__(self, *, backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0,
-                 stable_after_s: float = 60.0, registry: Registry | None = None) -> None:
+                 stable_after_s: float = 60.0, registry: CollectorRegistry | None = None) -> None:
         """``stable_after_s``: a part that ran this long before failing starts its backoff anew."""
         self.parts: dict[str, Part] = {}
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._stable_after_s = stable_after_s
-        self.registry = registry if registry is not None else Registry()
-        self.registry.add(_PartUp(self))
-        self.restarts = self.registry.add(Counter(
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.registry.register(_PartUp(self))
+        self.restarts = Counter(
             "semon_part_restarts_total", "Times a supervised part was started again after it failed or ended",
-            ("part",)))
-        self.failures = self.registry.add(Counter(
-            "semon_part_failures_total", "Times a supervised part failed with an exception", ("part",)))
+            ("part",), registry=self.registry)
+        self.failures = Counter(
+            "semon_part_failures_total", "Times a supervised part failed with an exception", ("part",),
+            registry=self.registry)
         self._changed = asyncio.Event()
 
     async def __aenter__(self) -> Self:
@@ -107,8 +112,8 @@ class Supervisor:
             raise ValueError(f"a part named {name!r} is supervised already")
         part = Part(name, factory, Backoff(*self._backoff), check, restart)
         self.parts[name] = part
-        self.restarts.inc(0, name)
-        self.failures.inc(0, name)
+        self.restarts.labels(name)  # shown from the start, at 0
+        self.failures.labels(name)
         part.task = asyncio.create_task(self._keep(part), name=f"supervised-{name}")
         return part
 
@@ -156,7 +161,7 @@ class Supervisor:
         while True:
             part.starts += 1
             if part.starts > 1:
-                self.restarts.inc(1, part.name)
+                self.restarts.labels(part.name).inc()
             part.running = True
             self._note()
             began = loop.time()
@@ -168,7 +173,7 @@ class Supervisor:
             except Exception as exc:
                 part.running = False
                 part.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                self.failures.inc(1, part.name)
+                self.failures.labels(part.name).inc()
                 if loop.time() - began >= self._stable_after_s:
                     part.backoff.reset()
                 delay = part.backoff.next_delay()

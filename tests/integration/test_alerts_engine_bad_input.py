@@ -17,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.engine import RulesEngine
+from semon.metrics import value
 from semon.mqtt.client import BrokerAddress
 from semon.stack import MosquittoServer
 from tests.integration.helpers import elevator, query
@@ -133,24 +134,24 @@ async def test_the_bad_input_corpus_leaves_the_engine_running(mosquitto: Mosquit
         await _wait(lambda: "X-LAST" in engine.devices, "the last message")
         assert engine.messages >= expected + 1
         # Two checkpoints after the last message: everything it caused has been written.
-        done = engine.metrics.checkpoints.get()
-        await _wait(lambda: engine.metrics.checkpoints.get() >= done + 2, "two checkpoints")
+        done = value(engine.metrics.checkpoints)
+        await _wait(lambda: value(engine.metrics.checkpoints) >= done + 2, "two checkpoints")
         assert service.engine is engine  # the same engine all along: never failed, never restarted
         assert service.supervisor.parts["alerts/rules-engine"].starts == 1
-        assert engine.metrics.checkpoint_retries.get() == 0
-        assert engine.metrics.state_refused.get() == 0
-        assert engine.metrics.changes_refused.get() == 0
-        assert engine.metrics.message_errors.get("rule_error") == 0  # each bad one was told by its reason
-        assert engine.metrics.message_errors.get("not_json") >= 2
-        assert engine.metrics.message_errors.get("bad_timestamp") >= 3
-        assert engine.metrics.message_errors.get("future_timestamp") >= 2
-        assert engine.metrics.message_errors.get("stale_timestamp") >= 1
+        assert value(engine.metrics.checkpoint_retries) == 0
+        assert value(engine.metrics.state_refused) == 0
+        assert value(engine.metrics.changes_refused) == 0
+        assert value(engine.metrics.message_errors, "rule_error") == 0  # each bad one was told by its reason
+        assert value(engine.metrics.message_errors, "not_json") >= 2
+        assert value(engine.metrics.message_errors, "bad_timestamp") >= 3
+        assert value(engine.metrics.message_errors, "future_timestamp") >= 2
+        assert value(engine.metrics.message_errors, "stale_timestamp") >= 1
         # A plain entrapment afterwards: raised, once.
         t0 = int(time.time() * 1000) - 60_000
         await publish(mosquitto.url, [trapped_frame(i + 1, t0 + i * 5_000) for i in range(5)], device="E-AFTER")
         await live.wait_for(lambda: ("E-AFTER", "entrapment") in live.raised())
-        done = engine.metrics.checkpoints.get()
-        await _wait(lambda: engine.metrics.checkpoints.get() >= done + 2, "two checkpoints")
+        done = value(engine.metrics.checkpoints)
+        await _wait(lambda: value(engine.metrics.checkpoints) >= done + 2, "two checkpoints")
         raised = live.raised()
     assert raised.count(("E-AFTER", "entrapment")) == 1
     states: dict[str, Any] = {str(d): state for d, state in await query(database_url,

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ingest.batch import Batch, message_key
 from ingest.writer import prepare_connection, write_batch
 from semon.db import apply_migrations
+from semon.metrics import value
 from semon.protocol.decode import RejectReason, decode
 from semon.stack import MosquittoServer, PostgresServer
 from tests.integration.helpers import elevator, ingest_settings, now_ms, query, running_ingester, wait_for_count
@@ -129,9 +130,9 @@ async def test_poisoned_events_among_10000_frames_are_all_accounted_for(
         seconds = time.perf_counter() - started
         print(json.dumps({"test": "poisoned_events", "good": len(good), "poisoned": 10,
                           "seconds": round(seconds, 2)}))
-        assert ingester.metrics.sanitised.get("nul") == 5
-        assert ingester.metrics.sanitised.get("non_finite") == 5
-        assert ingester.metrics.refused_rows.get("batch") == 0
+        assert value(ingester.metrics.sanitised, "nul") == 5
+        assert value(ingester.metrics.sanitised, "non_finite") == 5
+        assert value(ingester.metrics.refused_rows, "batch") == 0
 
     assert await count(database_url, "SELECT count(*) FROM elevator_telemetry") == len(good)
     events = await query(database_url, "SELECT device_id, code, detail FROM device_events ORDER BY device_id")
@@ -159,8 +160,8 @@ async def test_rows_the_database_refuses_are_dead_lettered_and_the_rest_stored(
         await wait_for_count(database_url, "SELECT count(*) FROM rejected_messages", 10)
         seconds = time.perf_counter() - started
         print(json.dumps({"test": "refused_rows", "good": len(good), "refused": 10, "seconds": round(seconds, 2)}))
-        assert ingester.metrics.refused_rows.get("batch") == 10
-        assert ingester.metrics.rejected.get("storage_error") == 10
+        assert value(ingester.metrics.refused_rows, "batch") == 10
+        assert value(ingester.metrics.rejected, "storage_error") == 10
         assert ingester.session.connected.is_set()
 
     rejected = await query(database_url, "SELECT device_id, reason, detail FROM rejected_messages ORDER BY device_id")
@@ -192,11 +193,11 @@ async def test_nul_and_nan_vendor_fields_do_not_freeze_other_devices_state(
         # and it keeps flowing afterwards
         await paho_publish(mosquitto, "good", [(f"se/elevator/E-OK{i}/telemetry", elevator(2)) for i in range(3)])
         await wait_for_count(database_url, "SELECT count(*) FROM device_state WHERE last_seq = 2", 3)
-        assert ingester.metrics.refused_rows.get("device_state") == 0
-        assert ingester.metrics.sanitised.get("nul") == 2
-        assert ingester.metrics.sanitised.get("surrogate") == 1
-        assert ingester.metrics.sanitised.get("number") == 1
-        assert ingester.metrics.sanitised.get("non_finite") == 2
+        assert value(ingester.metrics.refused_rows, "device_state") == 0
+        assert value(ingester.metrics.sanitised, "nul") == 2
+        assert value(ingester.metrics.sanitised, "surrogate") == 1
+        assert value(ingester.metrics.sanitised, "number") == 1
+        assert value(ingester.metrics.sanitised, "non_finite") == 2
 
     state: dict[str, Any] = {str(r[0]): r[1] for r in await query(database_url,
                                                                   "SELECT device_id, telemetry FROM device_state")}
@@ -222,7 +223,7 @@ async def test_a_state_row_the_database_refuses_is_skipped_and_others_flow(
             *[(f"se/elevator/E-OK{i}/telemetry", elevator(1)) for i in range(3)],
         ])
         await wait_for_count(database_url, "SELECT count(*) FROM device_state", 3)
-        await wait_until(lambda: ingester.metrics.refused_rows.get("device_state") >= 1)
+        await wait_until(lambda: value(ingester.metrics.refused_rows, "device_state") >= 1)
         for seq in (2, 3):
             await paho_publish(mosquitto, "mixed", [
                 ("se/elevator/E-POISON/telemetry", elevator(seq)),
@@ -230,8 +231,8 @@ async def test_a_state_row_the_database_refuses_is_skipped_and_others_flow(
             ])
             await wait_for_count(database_url, f"SELECT count(*) FROM device_state WHERE last_seq = {seq}", 3)
         # refused once per flush that held a new E-POISON row, never retried every 0.1 s for ever
-        assert 1 <= ingester.metrics.refused_rows.get("device_state") <= 3
-        assert ingester.metrics.rejected.get("storage_error") == 1
+        assert 1 <= value(ingester.metrics.refused_rows, "device_state") <= 3
+        assert value(ingester.metrics.rejected, "storage_error") == 1
 
     assert await count(database_url, "SELECT count(*) FROM elevator_telemetry WHERE device_id = 'E-POISON'") == 3
     assert await count(database_url, "SELECT count(*) FROM device_state WHERE device_id = 'E-POISON'") == 0
@@ -254,11 +255,11 @@ async def test_a_redelivered_rejection_is_recorded_once(mosquitto: MosquittoServ
         await paho_publish(mosquitto, "device", bad)
         await wait_for_count(database_url, "SELECT count(*) FROM rejected_messages", len(bad))
     async with running_ingester(settings, mosquitto.url, database_url) as second:
-        await wait_until(lambda: second.metrics.acked.get() >= len(bad))
-        assert second.metrics.received.get() >= len(bad)  # the redelivery did arrive
+        await wait_until(lambda: value(second.metrics.acked) >= len(bad))
+        assert value(second.metrics.received) >= len(bad)  # the redelivery did arrive
         # a device resending the same bytes is the same message too
         await mosquitto_pub(mosquitto, "se/elevator/E-1/status", b"maybe")
-        await wait_until(lambda: second.metrics.acked.get() >= len(bad) + 1)
+        await wait_until(lambda: value(second.metrics.acked) >= len(bad) + 1)
     rows = await query(database_url, "SELECT topic, reason FROM rejected_messages ORDER BY reason")
     assert rows == [("se/elevator/E-1/status", "bad_status"), ("se/elevator/E-1/telemetry", "non_finite_number"),
                     ("se/elevator/E-1/telemetry", "not_json")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from semon.metrics import value
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
 from semon.stack import MosquittoServer
@@ -48,7 +49,7 @@ async def test_each_bad_message_is_recorded_with_its_reason(mosquitto: Mosquitto
         await wait_for_count(database_url, "SELECT count(*) FROM rejected_messages", len(BAD_MESSAGES))
         await wait_for_count(database_url, "SELECT count(*) FROM elevator_telemetry", 1)
         assert ingester.session.connected.is_set()
-        assert ingester.metrics.acked.get() == len(BAD_MESSAGES) + 1
+        assert value(ingester.metrics.acked) == len(BAD_MESSAGES) + 1
 
     rows = await query(
         database_url, "SELECT topic, reason, detail, payload, payload_size, device_id FROM rejected_messages"

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from semon.metrics import value
 from semon.mqtt.client import BrokerAddress
 from semon.stack import MosquittoServer, PostgresServer, free_port
 from simulators.loadgen import LoadPlan, LoadResult, run_load
@@ -58,7 +59,7 @@ async def test_database_restart_mid_stream(mosquitto: MosquittoServer, postgres:
 
         await stream_with_disruption(mosquitto, "DBR-", restart_database)
         await assert_stored_exactly_once(database_url)
-        assert ingester.metrics.db_errors.get() > 0, "the outage was not noticed"
+        assert value(ingester.metrics.db_errors) > 0, "the outage was not noticed"
     # Bounded buffer: never more than the receive window plus the batches being retried.
     assert max(backlog_while_down) <= window
 

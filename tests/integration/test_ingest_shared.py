@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ingest.service import Ingester
+from semon.metrics import value
 from semon.stack import MosquittoServer, free_port
 from tests.integration.helpers import ingest_settings, query, running_ingester, subscribed, wait_for_count
 from tests.integration.test_ingest_resilience import STREAM, stream_with_disruption
@@ -69,7 +70,7 @@ async def test_two_ingesters_share_the_stream(mosquitto: MosquittoServer, databa
                              STREAM, 120)
         assert await stored(database_url) == (STREAM, STREAM)
         # Both took a share: the group splits the load.
-        assert first.metrics.received.get() > 0 and second.metrics.received.get() > 0
+        assert value(first.metrics.received) > 0 and value(second.metrics.received) > 0
 
 
 async def start_process(mqtt_url: str, database_url: str, group: str, client_id: str,

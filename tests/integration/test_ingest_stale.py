@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from semon.metrics import value
 from semon.stack import MosquittoServer
 from tests.integration.helpers import elevator, ingest_settings, query, running_ingester, wait_for_count
 from tests.integration.test_ingest_poison import count, paho_publish, wait_until
@@ -57,7 +58,7 @@ async def test_a_burst_over_thousands_of_old_days_makes_no_chunks_and_others_flo
         # alongside another device's live frames.
         await asyncio.gather(paho_publish(mosquitto, "OLD-1", burst), good_device())
         await paho_publish(mosquitto, "OLD-1", burst)
-        await wait_until(lambda: ingester.metrics.rejected.get("stale_timestamp") == 2 * old_messages, timeout=120)
+        await wait_until(lambda: value(ingester.metrics.rejected, "stale_timestamp") == 2 * old_messages, timeout=120)
         stored = await wait_for_count(database_url,
                                       "SELECT count(*) FROM elevator_telemetry WHERE device_id = 'E-GOOD'", good)
         assert stored == good
@@ -66,8 +67,8 @@ async def test_a_burst_over_thousands_of_old_days_makes_no_chunks_and_others_flo
         assert await wait_for_count(database_url, "SELECT max(last_seq) FROM device_state WHERE device_id = 'E-GOOD'",
                                     good + 1) == good + 1
         after = await count(database_url, CHUNKS)
-        metrics = {"stale": ingester.metrics.rejected.get("stale_timestamp"),
-                   "storage_error": ingester.metrics.rejected.get("storage_error")}
+        metrics = {"stale": value(ingester.metrics.rejected, "stale_timestamp"),
+                   "storage_error": value(ingester.metrics.rejected, "storage_error")}
 
     print(json.dumps({"test": "stale_burst", "old_messages": old_messages, "chunks_before": before,
                       "chunks_after": after, **metrics}))

@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
-from semon.metrics import parse_text
+from semon.metrics import parse_text, value
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions, Will
 from semon.stack import MosquittoServer
@@ -100,12 +100,12 @@ async def test_a_redelivered_message_is_stored_once(mosquitto: MosquittoServer, 
         await device.publish("se/elevator/E-DUP/telemetry", elevator(43))
         await wait_for_count(database_url, "SELECT count(*) FROM elevator_telemetry", 2)
         for _ in range(100):  # the counter follows the commit by a moment
-            if ingester.metrics.duplicates.get() >= 2:
+            if value(ingester.metrics.duplicates) >= 2:
                 break
             await asyncio.sleep(0.05)
         rows = await query(database_url, "SELECT seq FROM elevator_telemetry ORDER BY seq")
         assert rows == [(42,), (43,)]
-        assert ingester.metrics.duplicates.get() == 2
+        assert value(ingester.metrics.duplicates) == 2
         await device.disconnect()
 
 
@@ -117,7 +117,7 @@ async def test_metrics_are_served_in_prometheus_format(mosquitto: MosquittoServe
         await device.disconnect()
         await wait_for_count(database_url, "SELECT count(*) FROM rejected_messages", 1)
         for _ in range(100):  # the counters follow the commit by a moment (another connection sees it first)
-            if ingester.metrics.acked.get() >= 2:
+            if value(ingester.metrics.acked) >= 2:
                 break
             await asyncio.sleep(0.05)
         async with aiohttp.ClientSession() as http:

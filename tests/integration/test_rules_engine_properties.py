@@ -24,6 +24,7 @@ from alerts.engine import RulesEngine
 from alerts.hub import LiveHub
 from assembly.alerts_service import rules_engine
 from semon.db.pool import open_pool
+from semon.metrics import series, value
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings
 
@@ -132,10 +133,10 @@ async def _run(database_url: str, messages: list[tuple[str, bytes]], pauses: lis
             _feed(engine, messages[done:])
             assert await engine.checkpoint()
             m = engine.metrics
-            assert m.message_errors.get("rule_error") == 0
-            assert m.errors.values == {}
-            assert m.state_refused.get() == 0 and m.changes_refused.get() == 0
-            assert m.checkpoint_retries.get() == 0
+            assert value(m.message_errors, "rule_error") == 0
+            assert series(m.errors) == {}
+            assert value(m.state_refused) == 0 and value(m.changes_refused) == 0
+            assert value(m.checkpoint_retries) == 0
         finally:
             writer.cancel()
         before = await _alarms(database_url)
@@ -145,7 +146,7 @@ async def _run(database_url: str, messages: list[tuple[str, bytes]], pauses: lis
         # it has seen (telemetry and events; statuses carry no position) raises none again.
         again = rules_engine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
         await again._restore()
-        assert again.metrics.restore_skipped.get() == 0
+        assert value(again.metrics.restore_skipped) == 0
         known = {(d, str(t)) for d, rules in again.devices.items() for t in rules.open}
         assert known == open_in_db
         writer = asyncio.create_task(again._write_changes())

@@ -21,6 +21,7 @@ from alerts.hub import LiveHub
 from assembly.alerts_service import rules_engine
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
+from semon.metrics import value
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings, query
 
@@ -75,7 +76,7 @@ async def test_a_refused_alarm_change_is_dead_lettered_and_the_next_one_commits(
         _send(engine, "se/elevator/E-REFUSED/event", _trapped(1))
         _send(engine, "se/elevator/E-OK/event", _trapped(1))
         assert await engine.checkpoint()
-        assert engine.metrics.changes_refused.get() == 1
+        assert value(engine.metrics.changes_refused) == 1
         assert engine._acks == []
     alarms = await query(database_url, "SELECT device_id, type FROM alarms")
     assert alarms == [("E-OK", "entrapment")]
@@ -95,7 +96,7 @@ async def test_a_refused_rule_state_row_is_skipped_and_the_others_written(databa
         for device in ("E-STUCK", "E-FINE", "E-NEW"):
             _send(engine, f"se/elevator/{device}/status", b"offline")
         assert await engine.checkpoint()
-        assert engine.metrics.state_refused.get() == 1
+        assert value(engine.metrics.state_refused) == 1
         assert engine._acks == [] and engine._dirty == set()
     stored = {str(d) for (d,) in await query(database_url, "SELECT device_id FROM rule_state")}
     assert stored == {"E-FINE", "E-NEW"}
@@ -107,7 +108,7 @@ async def test_a_transient_error_keeps_the_messages_for_the_next_checkpoint(data
         _send(engine, "se/elevator/E-BUSY/status", b"offline")
         assert not await engine.checkpoint()
         assert len(engine._acks) == 1 and engine._dirty == {"E-BUSY"}
-        assert engine.metrics.checkpoint_retries.get() == 1
+        assert value(engine.metrics.checkpoint_retries) == 1
         await _sql(database_url, "DROP TRIGGER refuse_rule_state ON rule_state")
         assert await engine.checkpoint()
         assert engine._acks == [] and engine._dirty == set()
@@ -127,7 +128,7 @@ async def test_a_corrupt_stored_state_is_skipped_at_start(database_url: str) -> 
         await _sql(database_url, f"""INSERT INTO alarms (device_id, kind, type, severity, source, raised_at)
                                      VALUES ('{device}', '{kind}', '{type_}', 'major', 'code', now())""")
     async with engine_on(database_url) as engine:
-        assert engine.metrics.restore_skipped.get() == len(corrupt) + 2
+        assert value(engine.metrics.restore_skipped) == len(corrupt) + 2
         assert set(engine.devices) == {"E-GOOD"}
         assert engine.devices["E-GOOD"].offline
         assert set(engine.devices["E-GOOD"].open) == {AlarmType.OFFLINE}

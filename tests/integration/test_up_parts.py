@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from assembly.part_manager import ManagerOptions, PartError, PartManager, Program
-from semon.metrics import parse_text
+from semon.metrics import parse_text, render
 from semon.stack.process import StackError
 from tests.integration.devices import paho_publish
 from tests.integration.helpers import elevator, http_client, login, now_ms, query, wait_for_count
@@ -258,9 +258,9 @@ async def test_a_part_supervisord_gives_up_is_started_again_after_a_backoff() ->
         with pytest.raises(PartError, match="did not start"):
             await manager.start_part("city")
         watching = asyncio.create_task(manager.watch())
-        await _until(lambda: parse_text(manager.registry.render()).get('semon_part_fatal_total{part="city"}', 0) >= 2,
+        await _until(lambda: parse_text(render(manager.registry)).get('semon_part_fatal_total{part="city"}', 0) >= 2,
                      "the given-up part to be started again", 60)
-        assert parse_text(manager.registry.render())['semon_part_up{part="city"}'] == 0
+        assert parse_text(render(manager.registry))['semon_part_up{part="city"}'] == 0
         assert manager.healthy() is False
     finally:
         if watching is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram
 
 from bench.ingest import histogram_quantile, ingest_samples
-from semon.metrics import Histogram, exponential_buckets, parse_text
+from semon.metrics import exponential_buckets, parse_text, render
 
 NAME = "semon_ingest_lag_seconds"
 BOUNDS = ("0.001", "0.002", "0.004", "+Inf")
@@ -83,18 +84,20 @@ def test_rank_in_inf_bucket_returns_the_largest_finite_bound() -> None:
 
 
 def test_on_scrapes_of_a_real_histogram() -> None:
-    h = Histogram(NAME, "lag", exponential_buckets(0.001, 1.15, 80))
-    before = parse_text("\n".join(h.render()))
+    bounds = exponential_buckets(0.001, 1.15, 80)
+    registry = CollectorRegistry()
+    h = Histogram(NAME, "lag", buckets=bounds, registry=registry)
+    before = parse_text(render(registry))
     for _ in range(50):
         h.observe(0.0100)
     for _ in range(49):
         h.observe(0.0300)
     h.observe(0.2000)
-    after = parse_text("\n".join(h.render()))
+    after = parse_text(render(registry))
 
     def bucket_of(value: float) -> tuple[float, float]:
-        upper = next(b for b in h.bounds if b >= value)
-        lower = max((b for b in h.bounds if b < value), default=0.0)
+        upper = next(b for b in bounds if b >= value)
+        lower = max((b for b in bounds if b < value), default=0.0)
         return lower, upper
 
     lo, hi = bucket_of(0.0100)

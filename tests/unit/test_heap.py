@@ -13,7 +13,7 @@ import pytest
 from alerts.engine import RulesEngine
 from assembly.alerts_service import rules_engine
 from semon.heap import freeze_periodically, heap_metrics, with_frozen_heap
-from semon.metrics import parse_text
+from semon.metrics import parse_text, render
 from semon.mqtt.client import Message
 from semon.settings import Settings
 from simulators.loadgen import elevator_frame
@@ -86,7 +86,7 @@ async def test_the_heap_is_frozen_at_once_and_again_at_each_interval() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        text = heap_metrics().render()
+        text = render(heap_metrics())
         assert parse_text(text)["semon_heap_frozen_objects"] == gc.get_freeze_count()
     finally:
         gc.unfreeze()

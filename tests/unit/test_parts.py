@@ -16,7 +16,7 @@ from alerts.live_notify import MAX_PAYLOAD_BYTES, Reference, decode_change, enco
 from assembly.part_manager import ManagerOptions, Program, merge_expositions, render_config
 from assembly.parts import PartsConfig, ingest_settings, program_names, settings_json
 from assembly.up import programs_for
-from semon.metrics import parse_text
+from semon.metrics import Snapshot, parse_text, render
 from semon.settings import Settings
 from tests.flat_settings import flat_settings
 
@@ -111,7 +111,7 @@ def test_programs_leave_out_an_empty_city(tmp_path: Path) -> None:
     assert second.args == ("part", "ingest", "--config", str(config.resolve()), "--index", "2")
 
 
-def test_the_parts_metrics_are_served_as_one_exposition() -> None:
+def test_the_parts_metrics_are_served_as_one_exposition(caplog: pytest.LogCaptureFixture) -> None:
     own = ("# HELP semon_part_up up\n# TYPE semon_part_up gauge\nsemon_part_up{part=\"rules\"} 1\n"
            "semon_part_up{part=\"api\"} 0\n")
     rules = ("# HELP semon_part_up up\n# TYPE semon_part_up gauge\nsemon_part_up{part=\"alerts/rules-engine\"} 1\n"
@@ -121,13 +121,14 @@ def test_the_parts_metrics_are_served_as_one_exposition() -> None:
              "semon_x_seconds_bucket{le=\"0.1\"} 3\nsemon_x_seconds_count 3\n")
     api = "# HELP semon_rules_messages_total messages\n# TYPE semon_rules_messages_total counter\n" \
           "semon_rules_messages_total 0\n"
-    text = merge_expositions(own, {"rules": rules, "api": api})
+    text = render(merge_expositions(Snapshot.parse(own), {"rules": rules, "api": api, "jobs": "not metrics"}))
     assert parse_text(text) == {
         'semon_part_up{part="rules"}': 1, 'semon_part_up{part="api"}': 0,
         'semon_part_up{part="rules/alerts/rules-engine"}': 1,
         'semon_rules_messages_total{part="rules"}': 12, 'semon_rules_messages_total{part="api"}': 0,
-        'semon_x_seconds_bucket{part="rules",le="0.1"}': 3, 'semon_x_seconds_count{part="rules"}': 3,
+        'semon_x_seconds_bucket{le="0.1",part="rules"}': 3, 'semon_x_seconds_count{part="rules"}': 3,
     }
+    assert "metrics of part jobs left out" in caplog.text  # the others are served all the same
     lines = text.splitlines()
     for family in ("semon_part_up", "semon_rules_messages_total", "semon_x_seconds"):
         assert lines.count(next(line for line in lines if line.startswith(f"# TYPE {family} "))) == 1

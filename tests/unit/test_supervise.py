@@ -9,7 +9,7 @@ import logging
 import aiohttp
 import pytest
 
-from semon.metrics import parse_text
+from semon.metrics import parse_text, render
 from semon.metrics_http import serve_metrics
 from semon.supervise import Supervisor
 
@@ -64,7 +64,7 @@ async def test_a_failing_part_is_restarted_and_the_others_keep_serving(caplog: p
         assert status["echo"] == {"up": True, "restarts": 0, "last_error": None}
         assert status["flaky"] == {"up": True, "restarts": 3, "last_error": "RuntimeError: broken start 3"}
         assert parts.healthy()
-        samples = parse_text(parts.registry.render())
+        samples = parse_text(render(parts.registry))
         assert samples['semon_part_restarts_total{part="flaky"}'] == 3
         assert samples['semon_part_failures_total{part="flaky"}'] == 3
         assert samples['semon_part_restarts_total{part="echo"}'] == 0
