@@ -70,8 +70,8 @@ class Failures:
         self.count = 0
 
     async def failed(self, exc: BaseException) -> None:
-        """Log ``exc`` by the policy (an outage: a warning; anything else: its traceback, which
-        must then be the exception being handled) and sleep the next backoff delay."""
+        """Log ``exc`` by the policy (an outage: a warning; anything else: an error with its
+        traceback) and sleep the backoff's next delay."""
         self.count += 1
         delay = self.backoff.next_delay()
         if isinstance(exc, OUTAGES):
