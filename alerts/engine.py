@@ -17,7 +17,7 @@ already seen. So a restart neither forgets an open alarm nor raises one twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
 import logging
 import math
@@ -46,6 +46,7 @@ from semon.metrics import exponential_buckets
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
+from semon.periodic import Failures, every, until_done
 from semon.profile import DeviceProfile
 from semon.protocol.decode import Decoded, RejectReason, decode_for_rules
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage, parse
@@ -314,27 +315,24 @@ class RulesEngine:
     async def _restore(self) -> None:
         """Open alarms and rule state from the database: nothing forgotten, nothing twice. A
         stored state that cannot be read is skipped with a log (that device starts afresh)."""
-        backoff = self._backoff()
-        while True:
-            try:
-                async with self.pool.connection() as conn:
-                    alarms, unreadable = await open_alarms_readable(conn)
-                    cur = await conn.execute("SELECT device_id, state FROM rule_state")
-                    states = await cur.fetchall()
-                    # Closed by an operator after the device's state was last written: the
-                    # stored state does not know yet, and the replay must not raise it again.
-                    cur = await conn.execute(
-                        """SELECT a.device_id, a.kind, a.type FROM alarms a
-                           JOIN incidents i ON i.alarm_id = a.id
-                           LEFT JOIN rule_state r ON r.device_id = a.device_id
-                           WHERE a.state = 'cleared' AND i.state IN ('closed', 'false_alarm')
-                             AND (r.updated_at IS NULL OR a.cleared_at >= r.updated_at)""")
-                    closed_since = await cur.fetchall()
-                break
-            except psycopg.OperationalError as exc:
-                delay = backoff.next_delay()
-                log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+        async def read() -> tuple[list[Alarm], list[tuple[int, str, str]], list[tuple[Any, ...]],
+                                  list[tuple[Any, ...]]]:
+            async with self.pool.connection() as conn:
+                alarms, unreadable = await open_alarms_readable(conn)
+                cur = await conn.execute("SELECT device_id, state FROM rule_state")
+                states = await cur.fetchall()
+                # Closed by an operator after the device's state was last written: the
+                # stored state does not know yet, and the replay must not raise it again.
+                cur = await conn.execute(
+                    """SELECT a.device_id, a.kind, a.type FROM alarms a
+                       JOIN incidents i ON i.alarm_id = a.id
+                       LEFT JOIN rule_state r ON r.device_id = a.device_id
+                       WHERE a.state = 'cleared' AND i.state IN ('closed', 'false_alarm')
+                         AND (r.updated_at IS NULL OR a.cleared_at >= r.updated_at)""")
+                return alarms, unreadable, states, await cur.fetchall()
+
+        alarms, unreadable, states, closed_since = await until_done("rules restore", read, log=log,
+                                                                    backoff=self._backoff())
         for alarm_id, device_id, why in unreadable:
             self.metrics.restore_skipped.inc()
             log.error("open alarm %s of %s not restored into the rules (%s); it stays open in the database",
@@ -413,7 +411,9 @@ class RulesEngine:
 
     async def _judge_telemetry(self) -> None:
         """The telemetry path: queued messages judged in slices, yielding to the event loop after
-        each, so an event (judged in its own callback) waits at most one slice."""
+        each, so an event (judged in its own callback) waits at most one slice. Not periodic
+        work (``semon.periodic``): the hot path, paced by the queue; a message's error is
+        handled per message (``_on_message``), never by backing off the whole stream."""
         pending, size = self._pending, self._slice
         while True:
             if not pending:
@@ -584,7 +584,9 @@ class RulesEngine:
     # --- alarm changes, one transaction each, in order ----------------------------------------
 
     async def _write_changes(self) -> None:
-        backoff = self._backoff()
+        # One change after the other, each retried until written (or refused): not ``every``'s
+        # shape, the queue sets the pace; ``until_done`` keeps the one policy for each change.
+        failures = Failures("alarm change", log=log, backoff=self._backoff())
         while True:
             if not self._calls.empty():
                 device_id, kind, change, judged = self._calls.get_nowait()
@@ -599,18 +601,11 @@ class RulesEngine:
                 await self._change_ready.wait()
                 continue
             published: list[dict[str, Any]] = []
-            while True:
-                try:
-                    published = await self._commit(device_id, kind, change)
-                    break
-                except Exception as exc:  # sorted below: a retry or a dead letter
-                    if not transient(exc):
-                        await self._refused(device_id, kind, change, exc)
-                        break
-                    delay = backoff.next_delay()
-                    log.warning("database unavailable for an alarm change (%s); retrying in %.1fs", exc, delay)
-                    await asyncio.sleep(delay)
-            backoff.reset()
+            try:
+                published = await until_done("alarm change", functools.partial(self._commit, device_id, kind, change),
+                                             log=log, backoff=failures, retry=transient)
+            except Exception as exc:  # not transient: a refusal, kept as a dead letter
+                await self._refused(device_id, kind, change, exc)
             for message in published:
                 self.hub.publish(message)
             self._committed += 1
@@ -678,13 +673,10 @@ class RulesEngine:
         """A checkpoint every interval, or sooner when half the receive window waits for one:
         the broker sends no more than the window until we acknowledge, so waiting for the timer
         would cap the engine at one window per interval (500 messages a second with a window
-        of 500) and let a backlog build behind a broker that honours it."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.checkpoint_interval_s):
-                    await self._checkpoint_due.wait()
-            self._checkpoint_due.clear()
-            await self.checkpoint()
+        of 500) and let a backlog build behind a broker that honours it. A checkpoint the
+        database could not take is retried after the backoff (``semon.periodic.every``)."""
+        await every("rules checkpoint", self.settings.checkpoint_interval_s, self._checkpoint, log=log,
+                    backoff=self._backoff(), wake=self._checkpoint_due)
 
     def _state_row(self, device_id: str) -> tuple[str, str] | None:
         """``(device_id, state as JSON text)``, or None (logged) for a state that cannot be taken."""
@@ -702,7 +694,16 @@ class RulesEngine:
         """Write the rule state of the devices that changed, then acknowledge the messages that
         changed it. True if committed. A row the database refuses is logged, counted and skipped,
         the others written and the messages acknowledged; only a transient error (the database
-        away) keeps them for the next checkpoint."""
+        away) keeps them for the next checkpoint (logged here, False returned)."""
+        try:
+            await self._checkpoint()
+        except Exception as exc:  # _checkpoint raises only what is transient
+            log.warning("rule state not written (%s); keeping the messages unacknowledged", exc)
+            return False
+        return True
+
+    async def _checkpoint(self) -> None:
+        """``checkpoint``, raising the transient error that kept the messages for the next."""
         acks, self._acks = self._acks, []
         event_acks, self._event_acks = self._event_acks, []
         dirty, self._dirty = self._dirty, set()
@@ -714,13 +715,12 @@ class RulesEngine:
         rows = [row for d in sorted(dirty) if (row := self._state_row(d)) is not None]
         try:
             await self._write_states(rows)
-        except Exception as exc:  # _write_states raises only what is transient
+        except Exception:  # _write_states raises only what is transient
             self.metrics.checkpoint_retries.inc()
-            log.warning("rule state not written (%s); keeping the messages unacknowledged", exc)
             self._acks = acks + self._acks
             self._event_acks = event_acks + self._event_acks
             self._dirty |= dirty
-            return False
+            raise
         self._ack(self.session, acks)
         if self.events_session is not None:
             self._ack(self.events_session, event_acks)
@@ -730,7 +730,6 @@ class RulesEngine:
                 and len(self._pending) + len(self._acks) < self.settings.receive_maximum):
             self.session.resume_reading()
         self.metrics.checkpoints.inc()
-        return True
 
     def _ack(self, session: MqttSession, acks: list[tuple[int, int]]) -> None:
         by_generation: dict[int, list[int]] = defaultdict(list)
@@ -776,9 +775,11 @@ class RulesEngine:
             )
 
     async def _ticks(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.tick_interval_s)
+        async def tick() -> None:
             self.tick(self.now())
+
+        interval = self.settings.tick_interval_s
+        await every("rules tick", interval, tick, log=log, backoff=self._backoff(), first_after_s=interval)
 
     def hears_the_present(self, now: float) -> bool:
         """Whether silence can be judged now (``now`` on the engine's clock): the engine has been

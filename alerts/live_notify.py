@@ -38,6 +38,7 @@ from alerts.incident_store import get_incident
 from alerts.incidents import incident_change
 from alerts.model import Alarm
 from semon.backoff import Backoff
+from semon.periodic import keep_connected, until_done
 
 log = logging.getLogger(__name__)
 
@@ -144,30 +145,31 @@ async def _conninfo(pool: AsyncConnectionPool) -> str:
 async def _listen(pool: AsyncConnectionPool, channel: str, on_payload: Callable[[str], Awaitable[None]],
                   on_listening: Callable[[bool], None], backoff: Backoff) -> None:
     """LISTEN on ``channel`` on a dedicated connection (to the pool's database, outside the
-    pool) until cancelled, reconnecting with
-    backoff. ``on_listening(again)`` runs each time the LISTEN is in place (``again``: after a
-    reconnect). ``on_payload`` errors are logged; none ends the loop."""
+    pool) until cancelled, made again when lost through the one reconnect loop
+    (``semon.periodic.keep_connected``, with ``backoff``). ``on_listening(again)`` runs each
+    time the LISTEN is in place (``again``: after a reconnect). ``on_payload`` errors are
+    logged; none ends the loop."""
     again = False
-    while True:
+
+    async def connection(working: Callable[[], None]) -> None:
+        nonlocal again
         try:
             async with await psycopg.AsyncConnection.connect(
                     await _conninfo(pool), autocommit=True, application_name=f"{pool.name}-listen",
                     keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3) as conn:
                 await conn.execute(f"LISTEN {channel}")
                 on_listening(again)
-                again = True
-                backoff.reset()
+                working()
                 async for notice in conn.notifies():
                     try:
                         await on_payload(notice.payload)
                     except (ValueError, psycopg.Error) as exc:
                         log.error("%s: notification not delivered (%s: %s): %.200s", channel, type(exc).__name__,
                                   exc, notice.payload)
-        except psycopg.OperationalError as exc:
-            delay = backoff.next_delay()
-            log.warning("%s: listening connection lost (%s); listening again in %.1f s", channel, exc, delay)
-            await asyncio.sleep(delay)
+        finally:
             again = True
+
+    await keep_connected(f"{channel}: listening connection", connection, log=log, backoff=backoff)
 
 
 class LiveListener:
@@ -236,19 +238,21 @@ async def listen_operator_closes(pool: AsyncConnectionPool, on_close: Callable[[
             catch_up.set()
 
     async def catch_up_loop() -> None:
+        # Woken by each reconnect, not periodic: each catch-up is retried until read, with the
+        # one policy (``semon.periodic.until_done``).
         nonlocal since
         while True:
             await catch_up.wait()
             catch_up.clear()
             from_ = since - CATCH_UP_MARGIN_S
             since = time.time()
-            try:
+
+            async def read(from_: float = from_) -> list[Alarm]:
                 async with pool.connection() as conn:
-                    alarms = await closed_by_operators_since(conn, datetime.fromtimestamp(from_, UTC))
-            except psycopg.Error as exc:  # the listener reconnects again, and this follows
-                log.warning("%s: the closes made while not listening not read (%s)", CLOSE_CHANNEL, exc)
-                since = from_ + CATCH_UP_MARGIN_S
-                continue
+                    return await closed_by_operators_since(conn, datetime.fromtimestamp(from_, UTC))
+
+            alarms = await until_done(f"{CLOSE_CHANNEL}: reading the closes made while not listening", read,
+                                      log=log, backoff=Backoff(backoff.initial, backoff.maximum))
             for alarm in alarms:
                 on_close(alarm)
             log.info("%s: listening again; %d closes since %s taken", CLOSE_CHANNEL, len(alarms),

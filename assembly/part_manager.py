@@ -351,7 +351,9 @@ class PartManager:
 
     async def watch(self) -> None:
         """Until cancelled: follows the parts' states and health; starts again, after a backoff,
-        a part supervisord gave up (FATAL). Raises PartError if supervisord itself exits."""
+        a part supervisord gave up (FATAL). Raises PartError if supervisord itself exits. A poll
+        of processes with their own states, not ``semon.periodic.every``: an unanswered poll
+        marks every part unknown and is tried again at the next poll, not after a backoff."""
         backoffs = {name: Backoff(self.options.backoff_initial_s, self.options.backoff_max_s) for name in self.parts}
         while True:
             if self._proc is not None and self._proc.returncode is not None:

@@ -166,7 +166,10 @@ async def _keep_parts(manager: PartManager, programs: list[Program], ready: dict
     """Start the process manager and the parts in order, each ready before the next (subscribed,
     listening, serving), then watch them until cancelled; then stop them in reverse order. Should
     supervisord itself die, its parts die with it: everything is started again after a backoff,
-    and ``on_restarted`` told. Raises PartError if the first start fails."""
+    and ``on_restarted`` told. Raises PartError if the first start fails.
+
+    The process layer, outside ``semon.periodic``'s: it restarts processes (supervisord and
+    the parts it gave up), each part's own loops having waited out every outage inside it."""
     backoff = Backoff(manager.options.backoff_initial_s, manager.options.backoff_max_s)
     while True:
         try:

@@ -9,6 +9,7 @@ window fills, and the broker keeps the rest queued until we resume.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from semon.metrics_http import serve_metrics
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
 from semon.mqtt.session import MqttSession
+from semon.periodic import Failures, until_done
 from semon.protocol.decode import Decoded, Rejection, RejectReason, decode
 from semon.protocol.models import StatusMessage
 from semon.protocol.topics import subscription_filter
@@ -150,7 +152,7 @@ class Ingester:
                 tg.create_task(self.session.run(), name="ingest-mqtt")
                 for i in range(s.writers):
                     tg.create_task(self._write_loop(pool), name=f"ingest-writer-{i}")
-                tg.create_task(self.state.run(pool, s.state_flush_interval_s), name="ingest-state")
+                tg.create_task(self.state.run(pool, s.state_flush_interval_s, self._backoff()), name="ingest-state")
                 if s.reject_unregistered:
                     tg.create_task(self.registered.run(pool, self.register_refresh_s), name="ingest-register")
                 tg.create_task(
@@ -160,18 +162,13 @@ class Ingester:
                 self.running.set()
 
     async def _migrate(self) -> None:
-        backoff = self._backoff()
-        while True:
-            try:
-                await apply_migrations(self.database_url)
-                return
-            except psycopg.OperationalError as exc:
-                delay = backoff.next_delay()
-                log.warning("database unavailable for migrations (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+        await until_done("ingest migrations", functools.partial(apply_migrations, self.database_url), log=log,
+                         backoff=self._backoff())
 
     async def _write_loop(self, pool: AsyncConnectionPool) -> None:
-        backoff = self._backoff()
+        # The hot path, paced by the queue, not periodic work: only the commit of each batch is
+        # retried, with the one policy (``_commit``); one writer's failures run across batches.
+        failures = Failures("ingest writer: storing a batch", log=log, backoff=self._backoff())
         batch_max = self.settings.batch_max
         while True:
             while not self._queue:
@@ -180,19 +177,19 @@ class Ingester:
             items = [self._queue.popleft() for _ in range(min(len(self._queue), batch_max))]
             self._in_batches += len(items)
             try:
-                await self._process(pool, items, backoff)
+                await self._process(pool, items, failures)
             finally:
                 self._in_batches -= len(items)
                 self._resume_if_drained()  # acknowledged now: room in the window again
 
-    async def _process(self, pool: AsyncConnectionPool, items: list[Inbound], backoff: Backoff) -> None:
+    async def _process(self, pool: AsyncConnectionPool, items: list[Inbound], failures: Failures) -> None:
         self.metrics.received.inc(len(items))
         now = datetime.now(UTC)
         outcomes = [decode(i.message.topic, i.message.payload, now, self._limits) for i in items]
         if self.settings.reject_unregistered:
             outcomes = [self.registered.screen(o) for o in outcomes]
         started = time.perf_counter()
-        result, outcomes = await self._store(pool, items, outcomes, now, backoff)
+        result, outcomes = await self._store(pool, items, outcomes, now, failures)
         committed = time.time()
         self._account(result, outcomes, committed, time.perf_counter() - started)
         self._acknowledge(items)
@@ -206,14 +203,14 @@ class Ingester:
 
     async def _store(self, pool: AsyncConnectionPool, items: list[Inbound],
                      outcomes: list[Decoded | Rejection], now: datetime,
-                     backoff: Backoff) -> tuple[WriteResult, list[Decoded | Rejection]]:
+                     failures: Failures) -> tuple[WriteResult, list[Decoded | Rejection]]:
         """Commit the batch, retrying for as long as the database is away. Rows the database
         refuses are isolated by halving the batch (ingest/isolate.py), dead-lettered in
         rejected_messages as ``storage_error`` with the database's reason, and the rest stored."""
 
         async def attempt(part: Sequence[int]) -> WriteResult:
             batch = self._batch([items[i] for i in part], [outcomes[i] for i in part], now)
-            result = await self._commit(pool, batch, backoff)
+            result = await self._commit(pool, batch, failures)
             self.state.merge(batch.devices)
             return result
 
@@ -231,16 +228,16 @@ class Ingester:
             log.error("message on %r refused by the database, dead-lettered: %s",
                       items[index].message.topic[:120], describe(exc)[:300])
         self.metrics.refused_rows.labels("batch").inc(len(refused))
-        total += await self._dead_letter(pool, [(items[i], final[i]) for i, _ in refused], now, backoff)
+        total += await self._dead_letter(pool, [(items[i], final[i]) for i, _ in refused], now, failures)
         return total, final
 
     async def _dead_letter(self, pool: AsyncConnectionPool, letters: list[tuple[Inbound, Decoded | Rejection]],
-                           now: datetime, backoff: Backoff) -> WriteResult:
+                           now: datetime, failures: Failures) -> WriteResult:
         """Record refused messages in rejected_messages; one the database refuses even there is
         logged and counted, never retried (it is acknowledged with the rest)."""
 
         async def attempt(part: Sequence[tuple[Inbound, Decoded | Rejection]]) -> WriteResult:
-            return await self._commit(pool, self._batch([i for i, _ in part], [o for _, o in part], now), backoff)
+            return await self._commit(pool, self._batch([i for i, _ in part], [o for _, o in part], now), failures)
 
         results, lost = await isolate(letters, attempt)
         for (item, _), exc in lost:
@@ -249,23 +246,21 @@ class Ingester:
                       item.message.topic[:120], describe(exc)[:300])
         return sum(results, WriteResult(0, 0, 0, 0, 0))
 
-    async def _commit(self, pool: AsyncConnectionPool, batch: Batch, backoff: Backoff) -> WriteResult:
+    async def _commit(self, pool: AsyncConnectionPool, batch: Batch, failures: Failures) -> WriteResult:
         """Write one batch in one transaction, waiting out a database that is away (transient
-        errors: retried with backoff, for ever); a refusal is raised to the caller."""
-        while True:
+        errors: retried with backoff, for ever, ``semon.periodic.until_done``); a refusal is
+        raised to the caller."""
+
+        async def attempt() -> WriteResult:
             try:
                 async with pool.connection(timeout=5) as conn:
-                    result = await write_batch(conn, batch)
-                backoff.reset()
-                return result
+                    return await write_batch(conn, batch)
             except (psycopg.Error, PoolTimeout) as exc:
-                if not is_transient(exc):
-                    raise
-                self.metrics.db_errors.inc()
-                delay = backoff.next_delay()
-                log.warning("batch of %d rows not stored (%s); retrying in %.1fs",
-                            batch.row_count, str(exc).strip()[:200], delay)
-                await asyncio.sleep(delay)
+                if is_transient(exc):
+                    self.metrics.db_errors.inc()
+                raise
+
+        return await until_done(failures.name, attempt, log=log, backoff=failures, retry=is_transient)
 
     # --- after commit ------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from ingest.batch import DeviceTouch
 from ingest.isolate import describe, isolate
 from ingest.writer import write_device_state
+from semon.backoff import Backoff
+from semon.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +82,12 @@ class DeviceStateBuffer:
             self._on_refused(len(refused))
         return sum(written)
 
-    async def run(self, pool: AsyncConnectionPool, interval: float) -> None:
+    async def run(self, pool: AsyncConnectionPool, interval: float, backoff: Backoff | None = None) -> None:
+        """Until cancelled: a flush every ``interval`` seconds (``semon.periodic.every``: one
+        the database could not take is retried after ``backoff``); the rest at cancellation."""
         try:
-            while True:
-                await asyncio.sleep(interval)
-                try:
-                    await self.flush(pool)
-                except (psycopg.Error, PoolTimeout) as exc:
-                    log.warning("device state not written (%s); retrying", str(exc).strip()[:200])
+            await every("device state flush", interval, functools.partial(self.flush, pool), log=log,
+                        backoff=backoff, first_after_s=interval)
         finally:
             if self._pending:
                 with contextlib.suppress(psycopg.Error, PoolTimeout, asyncio.CancelledError):

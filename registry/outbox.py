@@ -21,6 +21,7 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -41,6 +42,7 @@ from yarl import URL
 
 from registry.notices import NOTIFY_CHANNEL, STALE_REASON_SQL, STILL_DUE_SQL
 from semon.backoff import retry_delay
+from semon.periodic import keep_connected
 from semon.settings import BackoffSettings, NoticeSettings, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -430,24 +432,23 @@ async def _listener(pool: AsyncConnectionPool) -> psycopg.AsyncConnection[Any]:
 async def run_outbox(pool: AsyncConnectionPool, settings: NoticeSettings, smtp: SmtpSettings,
                      backoff_settings: BackoffSettings) -> None:
     """Deliver notices until cancelled: after each pass, sleep until the next retry is due or
-    the scan announces new notices (LISTEN), whichever comes first."""
-    backoff = backoff_settings.backoff()
+    the scan announces new notices (LISTEN), whichever comes first. The LISTEN connection and
+    the passes on it are kept up by the one reconnect loop (``semon.periodic.keep_connected``):
+    a database away is warned about and waited out with backoff, any other failure logged with
+    its traceback; the backoff starts anew after a pass that worked."""
     async with Senders(settings, smtp) as senders:
-        while True:
-            try:
-                async with await _listener(pool) as listener:
-                    await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    while True:
-                        delivered = await deliver_due(pool, settings, smtp, datetime.now(UTC), senders=senders)
-                        if delivered:
-                            log.info("outbox: %d notices delivered", delivered)
-                        backoff.reset()
-                        wait = await _seconds_to_next(pool, settings)
-                        async for _ in listener.notifies(timeout=wait, stop_after=1):
-                            pass
-            except psycopg.OperationalError as exc:  # the database is away (PoolTimeout is one of these)
-                log.warning("outbox: database unavailable (%s); retrying", exc)
-                await backoff.sleep()
-            except psycopg.Error:
-                log.exception("outbox pass failed; retrying")
-                await backoff.sleep()
+
+        async def connection(working: Callable[[], None]) -> None:
+            async with await _listener(pool) as listener:
+                await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                while True:
+                    delivered = await deliver_due(pool, settings, smtp, datetime.now(UTC), senders=senders)
+                    if delivered:
+                        log.info("outbox: %d notices delivered", delivered)
+                    working()
+                    wait = await _seconds_to_next(pool, settings)
+                    async for _ in listener.notifies(timeout=wait, stop_after=1):
+                        pass
+
+        await keep_connected("outbox", connection, log=log,
+                             backoff=backoff_settings.backoff())

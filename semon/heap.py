@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from semon.periodic import every
+
 FREEZE_INTERVAL_S = 1.0
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def heap_metrics() -> CollectorRegistry:
@@ -56,9 +60,11 @@ async def freeze_periodically(interval_s: float = FREEZE_INTERVAL_S) -> None:
     if not interval_s > 0:
         raise ValueError(f"the freeze interval must be positive, not {interval_s!r}")
     gc.collect()  # what start-up left behind is reclaimed, not frozen
-    while True:
+
+    async def freeze() -> None:
         gc.freeze()
-        await asyncio.sleep(interval_s)
+
+    await every("heap freeze", interval_s, freeze, log=log)
 
 
 async def with_frozen_heap(main: Callable[[], Awaitable[T]], interval_s: float = FREEZE_INTERVAL_S) -> T:

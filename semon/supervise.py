@@ -1,6 +1,10 @@
 """Supervision of a service's parts: each runs as its own task; one that fails is logged with its
 traceback and started again after a jittered, capped backoff, while the others go on.
 
+The last of the layers, for what the parts' own loops do not catch: a part waits out an outage
+of the broker or the database itself (``semon.periodic``), so what ends a part is a bug. Its
+failures are logged and backed off by the same policy (``semon.periodic.Failures``).
+
     async with Supervisor(registry=metrics) as parts:
         parts.start("ingest", lambda: Ingester(...).run())
         parts.start("alerts", alerts.run, check=lambda: alerts.ready.is_set())
@@ -25,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from semon.backoff import Backoff
+from semon.periodic import Failures
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,7 @@ class Part:
 
     name: str
     factory: PartFactory
-    backoff: Backoff
+    failures: Failures
     check: Callable[[], bool] | None = None  # up, beyond running: e.g. its broker connection is current
     restart: bool = True
     running: bool = False
@@ -110,7 +115,7 @@ class Supervisor:
         old = self.parts.get(name)
         if old is not None and old.task is not None:
             raise ValueError(f"a part named {name!r} is supervised already")
-        part = Part(name, factory, Backoff(*self._backoff), check, restart)
+        part = Part(name, factory, Failures(f"part {name}", log=log, backoff=Backoff(*self._backoff)), check, restart)
         self.parts[name] = part
         self.restarts.labels(name)  # shown from the start, at 0
         self.failures.labels(name)
@@ -174,10 +179,7 @@ class Supervisor:
                 part.running = False
                 part.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 self.failures.labels(part.name).inc()
-                if loop.time() - began >= self._stable_after_s:
-                    part.backoff.reset()
-                delay = part.backoff.next_delay()
-                log.exception("part %s failed; starting it again in %.1f s", part.name, delay)
+                failure: Exception = exc
             else:
                 part.running = False
                 if not part.restart:
@@ -185,10 +187,11 @@ class Supervisor:
                     self._note()
                     log.info("part %s finished", part.name)
                     return
-                delay = part.backoff.next_delay()
-                log.error("part %s ended by itself; starting it again in %.1f s", part.name, delay)
+                failure = RuntimeError("ended by itself")
+            if loop.time() - began >= self._stable_after_s:  # it had worked: its backoff starts anew
+                part.failures.succeeded()
             self._note()
-            await asyncio.sleep(delay)
+            await part.failures.failed(failure)
 
 
 class Scope:

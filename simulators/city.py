@@ -156,6 +156,8 @@ class CityFaults:
     async def run(self) -> None:
         clock = self.fleet.clock
         await asyncio.sleep(self.rng.uniform(0, self.first_within_s) / clock.factor)
+        # Random gaps on the simulation's clock, not periodic work (``semon.periodic``): a fault
+        # the fleet cannot take is skipped, never retried.
         while True:
             fault = self._next_fault(clock.now())
             try:

@@ -396,7 +396,11 @@ class DeviceLink:
 
     async def _connect_until_up(self, epoch: int) -> asyncio.Future[int] | None:
         """Connect with backoff while the link should be up; the ``online`` PUBACK future (None
-        if not announced)."""
+        if not announced).
+
+        Not ``semon.periodic.keep_connected``: this models a field device's own reconnecting (one
+        link per device, thousands at once, logged at debug, stopped when the link is dropped);
+        the one policy and its warnings are for semon's services."""
         while self._want_up and self._epoch == epoch:
             client = _DeviceClient(self._options)
             try:

@@ -40,6 +40,8 @@ class ReliablePublisher:
         return len(self._inflight)
 
     async def connect(self) -> None:
+        # Not ``semon.periodic``: a load generator's device side, which retries quickly and
+        # quietly (at debug) so that a benchmark measures semon, not this loop.
         while True:
             client = MqttClient(self.options)
             try:

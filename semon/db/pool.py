@@ -30,5 +30,5 @@ def open_pool(
         configure=configure,
         check=AsyncConnectionPool.check_connection,
         kwargs={"application_name": name},
-        reconnect_timeout=0,  # keep trying for ever; callers apply their own backoff
+        reconnect_timeout=0,  # keep trying for ever; callers retry their work (semon.periodic)
     )

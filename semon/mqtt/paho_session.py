@@ -24,6 +24,7 @@ from paho.mqtt.properties import Properties
 from semon.backoff import Backoff
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
+from semon.periodic import keep_connected
 
 log = logging.getLogger(__name__)
 
@@ -141,59 +142,60 @@ class PahoSession:
             self._sock = None
 
     async def run(self) -> None:
+        """Until cancelled, through the one reconnect loop (``semon.periodic.keep_connected``)."""
+        await keep_connected(f"MQTT {self.address.host}:{self.address.port}", self._connection, log=log,
+                             backoff=self._backoff)
+
+    async def _connection(self, working: Callable[[], None]) -> None:
+        """One connection: made, subscribed, held until lost (raises ``ConnectionError``)."""
         loop = asyncio.get_running_loop()
         o = self.options
-        while True:
-            generation = self.generation + 1
-            connack: asyncio.Future[bool] = loop.create_future()
-            suback: asyncio.Future[None] = loop.create_future()
-            closed: asyncio.Future[None] = loop.create_future()
-            client = self._make_client(generation, loop, connack, suback, closed)
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.ReceiveMaximum = o.receive_maximum
-            if o.session_expiry:
-                props.SessionExpiryInterval = o.session_expiry
-            if o.maximum_packet_size:
-                props.MaximumPacketSize = o.maximum_packet_size
-            self.generation = generation
-            self.client = client
-            try:
-                # Name resolution, TCP and TLS handshakes block: in a thread, as Home Assistant does.
-                await loop.run_in_executor(None, functools.partial(
-                    client.connect, self.address.host, self.address.port, o.keepalive, clean_start=o.clean_start,
-                    properties=props))
+        generation = self.generation + 1
+        connack: asyncio.Future[bool] = loop.create_future()
+        suback: asyncio.Future[None] = loop.create_future()
+        closed: asyncio.Future[None] = loop.create_future()
+        client = self._make_client(generation, loop, connack, suback, closed)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.ReceiveMaximum = o.receive_maximum
+        if o.session_expiry:
+            props.SessionExpiryInterval = o.session_expiry
+        if o.maximum_packet_size:
+            props.MaximumPacketSize = o.maximum_packet_size
+        self.generation = generation
+        self.client = client
+        try:
+            # Name resolution, TCP and TLS handshakes block: in a thread, as Home Assistant does.
+            await loop.run_in_executor(None, functools.partial(
+                client.connect, self.address.host, self.address.port, o.keepalive, clean_start=o.clean_start,
+                properties=props))
+            async with asyncio.timeout(10):
+                session_present = await asyncio.shield(connack)
+            if self._on_connected is not None:
+                self._on_connected(generation, session_present)
+            if self.subscriptions:
+                client.subscribe(self.subscriptions)
                 async with asyncio.timeout(10):
-                    session_present = await asyncio.shield(connack)
-                if self._on_connected is not None:
-                    self._on_connected(generation, session_present)
-                if self.subscriptions:
-                    client.subscribe(self.subscriptions)
-                    async with asyncio.timeout(10):
-                        await asyncio.shield(suback)
-            except (OSError, TimeoutError, ValueError) as exc:
-                await self._drop(client)
-                delay = self._backoff.next_delay()
-                log.warning("MQTT %s:%d unavailable (%s); retrying in %.1fs",
-                            self.address.host, self.address.port, exc or type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                continue
-            self.connects += 1
-            self._backoff.reset()
-            self.connected.set()
-            if self._paused:
-                self.pause_reading()
-            log.info("MQTT connected to %s:%d as %s (session present: %s)",
-                     self.address.host, self.address.port, o.client_id, session_present)
-            try:
-                await asyncio.shield(closed)
-            except asyncio.CancelledError:
-                client.disconnect()
-                await self._drop(client)
-                raise
-            finally:
-                self.connected.clear()
-                self.client = None
-            log.warning("MQTT connection to %s:%d lost", self.address.host, self.address.port)
+                    await asyncio.shield(suback)
+        except BaseException:  # an error or a cancellation: the half-made connection goes
+            await self._drop(client)
+            raise
+        self.connects += 1
+        self.connected.set()
+        if self._paused:
+            self.pause_reading()
+        log.info("MQTT connected to %s:%d as %s (session present: %s)",
+                 self.address.host, self.address.port, o.client_id, session_present)
+        working()
+        try:
+            await asyncio.shield(closed)
+        except asyncio.CancelledError:
+            client.disconnect()
+            await self._drop(client)
+            raise
+        finally:
+            self.connected.clear()
+            self.client = None
+        raise ConnectionError("connection lost")
 
     async def _drop(self, client: paho.Client) -> None:
         sock = client.socket()

@@ -1,4 +1,5 @@
-"""A persistent MQTT session: one client, reconnected with backoff for as long as it runs."""
+"""A persistent MQTT session: one client, reconnected with backoff for as long as it runs (the
+only reconnect loop for the broker: its services never reconnect themselves)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import logging
 from collections.abc import Callable
 
 from semon.backoff import Backoff
-from semon.mqtt.client import BrokerAddress, ConnectionLost, Message, MqttClient, MqttError
+from semon.mqtt.client import BrokerAddress, ConnectionLost, Message, MqttClient
 from semon.mqtt.packets import ConnectOptions
+from semon.periodic import keep_connected
 
 log = logging.getLogger(__name__)
 
@@ -53,49 +55,47 @@ class MqttSession:
         self._paused = False
 
     async def run(self) -> None:
-        while True:
-            generation = self.generation + 1
-            client = MqttClient(self.options, functools.partial(self._on_message, generation))
-            # Current before CONNACK arrives: messages that come in the same read as the CONNACK
-            # are dispatched before connect() returns, and may be acknowledged at once.
-            self.generation = generation
-            self.client = client
-            try:
-                connack = await client.connect(self.address)
-                if self._on_connected is not None:
-                    self._on_connected(generation, connack.session_present)
-                if self.subscriptions:
-                    # Even with a session present: Mosquitto restores a shared subscription from
-                    # its persistence file without the share group, so it must be renewed.
-                    await client.subscribe(self.subscriptions)
-            except (OSError, TimeoutError, MqttError) as exc:
-                client.abort()
-                self.client = None
-                delay = self._backoff.next_delay()
-                log.warning("MQTT %s:%d unavailable (%s); retrying in %.1fs",
-                            self.address.host, self.address.port, exc or type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                continue
-            except asyncio.CancelledError:
-                client.abort()
-                self.client = None
-                raise
-            self.connects += 1
-            self._backoff.reset()
-            self.connected.set()
-            if self._paused:
-                client.pause_reading()
-            log.info("MQTT connected to %s:%d as %s (session present: %s)",
-                     self.address.host, self.address.port, self.options.client_id, connack.session_present)
-            try:
-                await asyncio.shield(client.closed)
-            except asyncio.CancelledError:
-                await self._close(client)
-                raise
-            finally:
-                self.connected.clear()
-                self.client = None
-            log.warning("MQTT connection to %s:%d lost", self.address.host, self.address.port)
+        """Until cancelled: connected, subscribed, and made again when lost, through the one
+        reconnect loop (``semon.periodic.keep_connected``) with this session's backoff."""
+        await keep_connected(f"MQTT {self.address.host}:{self.address.port}", self._connection, log=log,
+                             backoff=self._backoff)
+
+    async def _connection(self, working: Callable[[], None]) -> None:
+        """One connection: made, subscribed, held until lost (raises ``ConnectionLost``)."""
+        generation = self.generation + 1
+        client = MqttClient(self.options, functools.partial(self._on_message, generation))
+        # Current before CONNACK arrives: messages that come in the same read as the CONNACK
+        # are dispatched before connect() returns, and may be acknowledged at once.
+        self.generation = generation
+        self.client = client
+        try:
+            connack = await client.connect(self.address)
+            if self._on_connected is not None:
+                self._on_connected(generation, connack.session_present)
+            if self.subscriptions:
+                # Even with a session present: Mosquitto restores a shared subscription from
+                # its persistence file without the share group, so it must be renewed.
+                await client.subscribe(self.subscriptions)
+        except BaseException:  # an error or a cancellation: the half-made connection goes
+            client.abort()
+            self.client = None
+            raise
+        self.connects += 1
+        self.connected.set()
+        if self._paused:
+            client.pause_reading()
+        log.info("MQTT connected to %s:%d as %s (session present: %s)",
+                 self.address.host, self.address.port, self.options.client_id, connack.session_present)
+        working()
+        try:
+            await asyncio.shield(client.closed)
+        except asyncio.CancelledError:
+            await self._close(client)
+            raise
+        finally:
+            self.connected.clear()
+            self.client = None
+        raise ConnectionLost("connection lost")
 
     async def _close(self, client: MqttClient) -> None:
         try:

@@ -1,17 +1,20 @@
-"""``semon.periodic.every``: one policy for every periodic loop. An outage warns without a
-traceback, any other error logs one, both back off and the loop goes on; recovery is logged
-once; a pass longer than the interval is warned about; cancellation ends it."""
+"""``semon.periodic``: one policy for every periodic, retried or reconnecting loop. An outage
+warns without a traceback, any other error logs one, both back off and the loop goes on;
+recovery is logged once; a pass longer than the interval is warned about; cancellation ends
+it. ``until_done`` returns the work's result and raises what is not to be retried;
+``keep_connected`` starts its backoff anew once a connection worked."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import psycopg
 import pytest
 
 from semon.backoff import Backoff
-from semon.periodic import every
+from semon.periodic import Failures, every, keep_connected, until_done
 
 log = logging.getLogger("test.periodic")
 
@@ -51,7 +54,7 @@ async def test_an_outage_warns_without_a_traceback_and_the_loop_goes_on(caplog: 
     assert len(warnings) == 3 and all(r.exc_info is None for r in warnings)
     assert "unavailable (OperationalError: connection refused)" in warnings[0].getMessage()
     recovered = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert recovered == ["test work: working again after 3 failed pass(es)"]  # once
+    assert recovered == ["test work: working again after 3 failure(s)"]  # once
 
 
 async def test_any_other_error_logs_its_traceback_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -61,8 +64,8 @@ async def test_any_other_error_logs_its_traceback_and_the_loop_goes_on(caplog: p
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 3 and all(r.exc_info is not None for r in errors)
     recovered = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert recovered == ["test work: working again after 2 failed pass(es)",
-                         "test work: working again after 1 failed pass(es)"]
+    assert recovered == ["test work: working again after 2 failure(s)",
+                         "test work: working again after 1 failure(s)"]
 
 
 async def test_a_pass_longer_than_the_interval_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
@@ -86,3 +89,153 @@ async def test_the_first_pass_waits_when_asked() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_wake_runs_the_next_pass_before_the_interval() -> None:
+    wake = asyncio.Event()
+    passes: list[float] = []
+    ran = asyncio.Event()
+
+    async def work() -> None:
+        passes.append(asyncio.get_running_loop().time())
+        ran.set()
+
+    task = asyncio.create_task(every("test work", 3600.0, work, log=log, wake=wake))
+    async with asyncio.timeout(5):
+        await ran.wait()
+        ran.clear()
+        await asyncio.sleep(0.05)
+        assert len(passes) == 1  # the interval is an hour
+        wake.set()
+        await ran.wait()
+    assert len(passes) == 2 and not wake.is_set()  # cleared by the pass it started
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+class _Counted(Backoff):
+    """Records the attempt number behind each delay."""
+
+    def __init__(self) -> None:
+        super().__init__(0.001, 0.002)
+        self.attempts: list[int] = []
+
+    def next_delay(self) -> float:
+        delay = super().next_delay()
+        self.attempts.append(self._attempt)
+        return delay
+
+
+async def test_until_done_retries_by_the_policy_and_returns_the_result(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "test.periodic")
+    outcomes: list[BaseException] = [psycopg.OperationalError("away"), KeyError("bug")]
+
+    async def work() -> str:
+        if outcomes:
+            raise outcomes.pop(0)
+        return "done"
+
+    backoff = _Counted()
+    assert await until_done("test write", work, log=log, backoff=backoff) == "done"
+    assert backoff.attempts == [1, 2]
+    records = [(r.levelno, r.exc_info is not None, r.getMessage()) for r in caplog.records]
+    assert records[0][:2] == (logging.WARNING, False) and "unavailable (OperationalError: away)" in records[0][2]
+    assert records[1][:2] == (logging.ERROR, True) and records[1][2].startswith("test write failed; retrying in")
+    assert records[2] == (logging.INFO, False, "test write: working again after 2 failure(s)")
+    assert len(records) == 3
+
+
+async def test_until_done_raises_what_is_not_to_be_retried_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "test.periodic")
+    calls = 0
+
+    async def work() -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await until_done("test write", work, log=log, retry=lambda exc: not isinstance(exc, ValueError))
+    assert calls == 1 and caplog.records == []
+
+
+async def test_until_done_shares_its_failures_across_calls(caplog: pytest.LogCaptureFixture) -> None:
+    """A writer's outage that ends its call with a refusal is still recovered from (and logged
+    as such) by the next call."""
+    caplog.set_level(logging.INFO, "test.periodic")
+    failures = Failures("test writer", log=log, backoff=_Counted())
+    outcomes: list[Exception | None] = [OSError("unreachable"), KeyError("refused"), None]
+
+    async def work() -> None:
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    with pytest.raises(KeyError):
+        await until_done("ignored", work, log=log, backoff=failures, retry=lambda exc: not isinstance(exc, KeyError))
+    await until_done("ignored", work, log=log, backoff=failures)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and messages[0].startswith("test writer: unavailable (OSError: unreachable)")
+    assert messages[1] == "test writer: working again after 1 failure(s)"
+    assert failures.count == 0 and failures.backoff.next_delay() <= 0.001  # anew
+
+
+async def test_keep_connected_reconnects_and_starts_its_backoff_anew_once_working(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Two connections refused, one that works and is lost, one closed in order, one that
+    works and stays: each end is logged and followed by the backoff's next delay, which starts
+    anew after a connection worked."""
+    caplog.set_level(logging.INFO, "test.periodic")
+    backoff = _Counted()
+    plan: list[str] = ["refused", "refused", "lost", "closed", "stays"]
+    up = asyncio.Event()
+
+    async def serve(working: Callable[[], None]) -> None:
+        step = plan.pop(0)
+        if step == "refused":
+            raise ConnectionRefusedError("refused")
+        working()
+        if step == "lost":
+            raise psycopg.OperationalError("server closed the connection")
+        if step == "stays":
+            up.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(keep_connected("test link", serve, log=log, backoff=backoff))
+    async with asyncio.timeout(5):
+        await up.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert backoff.attempts == [1, 2, 1, 1]
+    levels = [(r.levelno, r.exc_info is not None) for r in caplog.records]
+    assert levels == [(logging.WARNING, False), (logging.WARNING, False), (logging.INFO, False),
+                      (logging.WARNING, False), (logging.INFO, False), (logging.WARNING, False),
+                      (logging.INFO, False)]
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[2] == "test link: working again after 2 failure(s)"
+    assert "unavailable (ConnectionEnded: the connection ended)" in messages[5]
+
+
+async def test_keep_connected_logs_a_bug_with_its_traceback_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "test.periodic")
+    plan: list[BaseException | None] = [AttributeError("bug"), None]
+    up = asyncio.Event()
+
+    async def serve(working: Callable[[], None]) -> None:
+        step = plan.pop(0)
+        if step is not None:
+            raise step
+        working()
+        up.set()
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(keep_connected("test link", serve, log=log, backoff=Backoff(0.001, 0.002)))
+    async with asyncio.timeout(5):
+        await up.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None and errors[0].exc_info[0] is AttributeError
