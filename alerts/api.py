@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_queries import AlarmFilter, get_alarm, list_alarms
 from alerts.alarm_store import open_alarms
-from alerts.api_models import AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
+from alerts.api_models import ANSWERS, REQUESTS, AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
 from alerts.hub import LiveHub, Subscription
 from alerts.incident_store import (
     IncidentFilter,
@@ -47,8 +47,8 @@ from alerts.incidents import (
 from alerts.kpis import rescue_kpis
 from alerts.live_notify import notify_changes, notify_operator_close
 from alerts.model import Alarm
-from alerts.openapi import alerts_paths, alerts_schemas
-from semon.settings import Settings
+from alerts.openapi import alerts_paths
+from semon.settings import IncidentSettings
 from web.app import Part, actor_of
 from web.auth import LIVE_SOCKETS, live_socket_session
 from web.http import ApiError
@@ -70,7 +70,7 @@ class ApiContext:
 
     pool: AsyncConnectionPool
     hub: LiveHub
-    settings: Settings
+    incidents: IncidentSettings  # the deadlines an operator's step sets
     on_alarm_cleared: Callable[[Alarm], None] | None
     db_timeout_s: float  # how long a request waits for a connection before answering 503
     heartbeat_s: float
@@ -96,14 +96,15 @@ ACCESS: tuple[Rule, ...] = (
 JSON_PATHS = ("/healthz",)
 
 
-def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
+def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSettings, *,
                 on_alarm_cleared: Callable[[Alarm], None] | None = None,
                 db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0) -> Part:
     """The alerts' routes for the shell (``web.app.create_app``). The pool is opened and closed by
-    the caller. ``on_alarm_cleared`` hears of every alarm an operator's close or false alarm
-    cleared (the rules engine must forget it). The deadline watch (``alerts.deadlines.run_deadlines``)
-    runs beside the application, not inside."""
-    context = ApiContext(pool, hub, settings, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
+    the caller. ``incidents``: the incidents' section (the deadlines a step sets).
+    ``on_alarm_cleared`` hears of every alarm an operator's close or false alarm cleared (the
+    rules engine must forget it). The deadline watch (``alerts.deadlines.run_deadlines``) runs
+    beside the application, not inside."""
+    context = ApiContext(pool, hub, incidents, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
 
     def add_routes(app: web.Application) -> None:
         app[CONTEXT] = context
@@ -118,7 +119,8 @@ def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *,
         app.router.add_get("/api/live", _live)
         app.on_shutdown.append(_close_live_sockets)
 
-    return Part("alerts", add_routes, ACCESS, JSON_PATHS, alerts_paths(), alerts_schemas(), ERRORS)
+    return Part("alerts", add_routes, ACCESS, JSON_PATHS, paths=alerts_paths(), requests=REQUESTS, answers=ANSWERS,
+                errors=ERRORS)
 
 
 # Plumbing
@@ -234,7 +236,7 @@ async def _post_step(request: web.Request) -> web.Response:
     async with _connection(ctx) as conn, conn.transaction():
         outcome = await apply_step(conn, incident_id, Step(body.step), actor, body.comment,
                                    maintenance_unit=body.maintenance_unit, contact=body.contact, cause=body.cause,
-                                   now=datetime.now(UTC), settings=ctx.settings.incidents)
+                                   now=datetime.now(UTC), settings=ctx.incidents)
         found = await get_incident(conn, incident_id)
         await _notify_outcome(conn, outcome)
     assert found is not None  # it was just updated in this transaction

@@ -1,18 +1,24 @@
-"""What the HTTP API accepts: request bodies and query strings, validated with pydantic. The
-OpenAPI document takes its request schemas from these models, so the two cannot drift apart."""
+"""What the alerts' HTTP API accepts (request bodies and query strings, validated with pydantic)
+and what it answers (alarms, incidents and their steps, the KPIs, the health check, the live
+stream's messages). The answers mirror the JSON the handlers write (``Alarm.as_json``,
+``Incident.as_json``, ``IncidentStep.as_json``, ``RescueKpis.as_json``, ``incident_change``).
+The OpenAPI document takes its schemas from these models, so the two cannot drift apart; the
+API's tests validate real answers against them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from alerts.incidents import IncidentState
+from alerts.incidents import IncidentState, Step
 from alerts.kpis import KpiGrouping
-from alerts.model import Severity
+from alerts.model import Severity, Source
 from semon.alarm_types import AlarmType
 from web.inputs import IsoTime
+from web.models import Answer
 
 MAX_LIMIT = 1000
 _ACTOR_NOTE = "only without a session (auth off); with one, the logged-in user is the actor and this is ignored"
@@ -84,3 +90,144 @@ class KpiQuery(_Window):
         until = self.until or now
         since = self.since or until - timedelta(days=days)
         return since, until
+
+
+# What the alerts' routes answer
+
+
+class Health(Answer):
+    ok: bool
+    database: bool
+    live_subscribers: int
+
+
+class Alarm(Answer):
+    id: int
+    device_id: str
+    kind: Literal["elevator", "boiler"]
+    type: AlarmType
+    severity: Severity
+    source: Source
+    state: Literal["open", "cleared"]
+    raised_at: datetime = Field(description="device time the condition began")
+    raised_seen_at: datetime = Field(description="when the engine raised it")
+    cleared_at: datetime | None
+    clear_reason: str | None
+    district_code: str | None
+    details: dict[str, Any]
+
+
+class AlarmList(Answer):
+    alarms: list[Alarm]
+
+
+class Incident(Answer):
+    """A rescue incident; raised_at is when the centre received the alarm."""
+
+    id: int
+    alarm_id: int
+    device_id: str
+    district_code: str | None
+    state: IncidentState
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    dispatched_at: datetime | None
+    on_site_at: datetime | None
+    released_at: datetime | None
+    closed_at: datetime | None
+    maintenance_unit: str | None
+    maintenance_contact: str | None
+    ack_deadline: datetime
+    arrival_deadline: datetime | None
+    ack_late: bool
+    arrival_late: bool
+    escalated_at: datetime | None
+    second_tier: str | None
+    cause: str | None
+    updated_at: datetime
+    active: bool = Field(description="neither closed nor a false alarm")
+
+
+class IncidentList(Answer):
+    incidents: list[Incident]
+
+
+class IncidentStep(Answer):
+    """One entry of an incident's history: who did what, and when."""
+
+    id: int
+    incident_id: int
+    step: Step
+    actor: str
+    at: datetime
+    comment: str | None
+    details: dict[str, Any]
+
+
+class IncidentDetail(Incident):
+    """A rescue incident with its history."""
+
+    steps: list[IncidentStep] = Field(description="in the order they were taken")
+
+
+_SECONDS = "seconds"
+
+
+class RescueKpis(Answer):
+    """Response = acknowledged - raised; arrival = on_site - dispatched; rescue = released - on_site."""
+
+    key: str | None = Field(description="district code or maintenance unit")
+    incidents: int
+    false_alarms: int
+    response_mean_s: float | None = Field(description=_SECONDS)
+    response_median_s: float | None = Field(description=_SECONDS)
+    arrival_mean_s: float | None = Field(description=_SECONDS)
+    arrival_median_s: float | None = Field(description=_SECONDS)
+    rescue_mean_s: float | None = Field(description=_SECONDS)
+    rescue_median_s: float | None = Field(description=_SECONDS)
+    late_acks: int
+    late_arrivals: int
+    escalations: int
+
+
+class KpiReport(Answer):
+    by: KpiGrouping
+    since: datetime
+    until: datetime
+    rows: list[RescueKpis]
+
+
+class LiveSnapshot(Answer):
+    """The live stream's first message."""
+
+    topic: Literal["snapshot"]
+    alarms: list[Alarm] = Field(description="every open alarm")
+    incidents: list[Incident] = Field(description="every active incident")
+
+
+class AlarmChange(Answer):
+    topic: Literal["alarm"]
+    op: Literal["raised", "cleared"]
+    alarm: Alarm
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class IncidentChange(Answer):
+    topic: Literal["incident"]
+    op: Step
+    incident: Incident
+    # Absent, never null, when no step made the change.
+    step: IncidentStep | SkipJsonSchema[None] = Field(default=None, description="the step that made the change",
+                                                      json_schema_extra=_no_default)
+
+
+class LiveChange(RootModel[Annotated[AlarmChange | IncidentChange, Field(discriminator="topic")]]):
+    """Every message of the live stream after the snapshot."""
+
+
+ANSWERS: tuple[type[BaseModel], ...] = (Health, AlarmList, Alarm, IncidentList, IncidentDetail, IncidentStep,
+                                        KpiReport, LiveSnapshot, LiveChange)
+REQUESTS: tuple[type[BaseModel], ...] = (StepBody, CommentBody, AlarmQuery, IncidentQuery, KpiQuery)

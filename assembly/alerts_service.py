@@ -106,8 +106,10 @@ class AlertsService:
                 parts.start("live-listener", listener.run, check=listener.listening.is_set)
                 # One application: the alerts, the register and the operator console (pages,
                 # static files, device cards), each with its own role rules.
-                app = create_app(pool, s, [alerts_part(pool, self.hub, s, on_alarm_cleared=self._closed_by_operator),
-                                           registry_part(pool), console_part(pool, DEVICE_SOURCES)])
+                # Each part gets the sections it reads; the shell only the auth section.
+                routes = [alerts_part(pool, self.hub, s.incidents, on_alarm_cleared=self._closed_by_operator),
+                          registry_part(pool, s.registry), console_part(pool, DEVICE_SOURCES, s.registry)]
+                app = create_app(pool, s.auth, routes)
                 async with serve_app(app, s.api.host, s.api.port) as port:
                     self.api_port = port
                     log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api.host, port)

@@ -17,11 +17,9 @@ from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from console.openapi import calendar_path, calendar_schema, device_card_schema, device_paths
 from semon.districts import XINING, district_of
 from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
-from web.app import SETTINGS
 from web.http import ApiError
 
 MAX_DEVICE_ID = 64  # the register's limit for a registration code
@@ -49,6 +47,7 @@ class DeviceSources:
 class DeviceContext:
     pool: AsyncConnectionPool
     sources: DeviceSources
+    registry: RegistrySettings  # the register's calendar: its "today"
     clock: Clock = utc_now  # the instant "today" is taken at; tests pass a fixed one
 
 
@@ -102,7 +101,7 @@ async def _get_device(request: web.Request) -> web.Response:
         raise ApiError(404, f"device {device_id[:MAX_DEVICE_ID]} not found")
     devices = request.app[DEVICES]
     async with devices.pool.connection(timeout=DB_TIMEOUT_S) as conn:
-        card = await device_card(conn, devices.sources, device_id, request.app[SETTINGS].registry.today(devices.clock))
+        card = await device_card(conn, devices.sources, device_id, devices.registry.today(devices.clock))
     if card is None:
         raise ApiError(404, f"device {device_id} is neither registered nor reporting")
     return web.Response(body=orjson.dumps(card), content_type="application/json")
@@ -117,20 +116,17 @@ def calendar(settings: RegistrySettings, clock: Clock = utc_now) -> dict[str, st
 
 
 async def _get_calendar(request: web.Request) -> web.Response:
-    body = calendar(request.app[SETTINGS].registry, request.app[DEVICES].clock)
+    devices = request.app[DEVICES]
+    body = calendar(devices.registry, devices.clock)
     return web.Response(body=orjson.dumps(body), content_type="application/json",
                         headers={"Cache-Control": "no-store"})
 
 
-def add_device_routes(app: web.Application, pool: AsyncConnectionPool, sources: DeviceSources, *,
-                      clock: Clock = utc_now) -> None:
-    """Register ``/api/devices/{device_id}`` and ``/api/calendar``. ``clock`` gives the instant the
-    register's "today" is taken at."""
-    app[DEVICES] = DeviceContext(pool, sources, clock)
+def add_device_routes(app: web.Application, pool: AsyncConnectionPool, sources: DeviceSources,
+                      registry: RegistrySettings, *, clock: Clock = utc_now) -> None:
+    """Register ``/api/devices/{device_id}`` and ``/api/calendar``. ``registry``: the register's
+    section (its time zone); ``clock`` gives the instant the register's "today" is taken at."""
+    app[DEVICES] = DeviceContext(pool, sources, registry, clock)
     app.router.add_get("/api/devices/{device_id}", _get_device)
     app.router.add_get("/api/calendar", _get_calendar)
 
-
-def device_openapi() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The OpenAPI paths of the device card and the calendar, and their schemas."""
-    return device_paths() | calendar_path(), {"DeviceCard": device_card_schema(), "Calendar": calendar_schema()}

@@ -9,7 +9,10 @@ from pathlib import Path
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from console.api import DeviceSources, add_device_routes, device_openapi
+from console.api import DeviceSources, add_device_routes
+from console.api_models import ANSWERS
+from console.openapi import console_paths
+from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
 from web.app import Part
 from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
@@ -36,21 +39,22 @@ ACCESS: tuple[Rule, ...] = (
 )
 
 
-def console_part(pool: AsyncConnectionPool, sources: DeviceSources, *, clock: Clock = utc_now) -> Part:
+def console_part(pool: AsyncConnectionPool, sources: DeviceSources, registry: RegistrySettings, *,
+                 clock: Clock = utc_now) -> Part:
     """``/``, the pages, ``/static/``, ``/api/devices/{device_id}`` and ``/api/calendar`` for the
-    shell (``web.app.create_app``). ``sources``: the owners' functions the device card reads.
-    ``clock`` gives the instant the register's "today" is taken at (tests fix it)."""
+    shell (``web.app.create_app``). ``sources``: the owners' functions the device card reads;
+    ``registry``: the register's section (the calendar's zone, the card's "today"). ``clock``
+    gives the instant the register's "today" is taken at (tests fix it)."""
 
     def add_routes(app: web.Application) -> None:
-        add_device_routes(app, pool, sources, clock=clock)
+        add_device_routes(app, pool, sources, registry, clock=clock)
         app.router.add_get("/", _root)
         for path in PAGES:
             app.router.add_get(path, _page)
         app.router.add_static("/static/", STATIC_DIR, name="console-static")
         app.on_response_prepare.append(_revalidate)
 
-    paths, schemas = device_openapi()
-    return Part("console", add_routes, ACCESS, paths=paths, schemas=schemas)
+    return Part("console", add_routes, ACCESS, paths=console_paths(), answers=ANSWERS)
 
 
 def _auth_enabled(app: web.Application) -> bool:

@@ -10,24 +10,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from registry.api_models import (
+    ANSWERS,
+    REQUESTS,
+    EquipmentDetail,
+    EquipmentList,
+    EquipmentQuery,
+    InspectionBody,
+    NoticeList,
+    NoticeQuery,
+    RateQuery,
+    RateReport,
+    RateTrend,
+    RecordedInspection,
+    TrendQuery,
+)
 from registry.chart import trend_svg
-from registry.due import Category, DueError, Result, standing
+from registry.due import DueError, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
 from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
-from web.app import SETTINGS, Part, actor_of
+from semon.settings import RegistrySettings
+from web.app import Part, actor_of
 from web.auth import current_user
 from web.http import ApiError
-from web.inputs import IsoDate
-from web.openapi import model_schemas, query_parameters
+from web.models import Error
+from web.openapi import json_body, query_parameters, ref
 from web.policy import AGENCY, BUREAU, OPERATOR, POST, READ, Rule, rule
 from web.users import Role
 
@@ -38,51 +54,10 @@ M = TypeVar("M", bound=BaseModel)
 @dataclass(frozen=True, slots=True)
 class RegistryContext:
     pool: AsyncConnectionPool
+    settings: RegistrySettings  # the register's calendar
 
 
 REGISTRY = web.AppKey("registry_api", RegistryContext)
-
-
-class EquipmentQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    category: Category | None = None
-    district: str | None = None
-    agency: str | None = None  # party code
-    status: Literal["in_use", "stopped", "scrapped"] | None = None
-    overdue: bool | None = None  # in use and past its next due date
-    due_before: IsoDate | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
-
-
-class InspectionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    schedule: str = "periodic"
-    inspected_on: IsoDate
-    result: Result
-    agency: str | None = None
-    report_no: str | None = Field(default=None, max_length=64)
-    actor: str | None = Field(default=None, min_length=1, max_length=64,
-                              description="only without a session (auth off); otherwise the logged-in user")
-
-
-class RateQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    by: Literal["city", "category", "district", "agency"] | None = None
-    day: IsoDate | None = Field(default=None, alias="date")
-
-
-class TrendQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    by: Literal["city", "category", "district", "agency"] = "district"
-    days: int = Field(default=90, ge=1, le=3660)
-
-
-class NoticeQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    state: Literal["pending", "delivered", "failed", "cancelled"] | None = None
-    kind: Literal["due", "overdue"] | None = None
-    registration_code: str | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
 
 
 def _parse(model: type[M], data: Any) -> M:
@@ -102,7 +77,7 @@ def _pool(request: web.Request) -> AsyncConnectionPool:
 
 
 def _today(request: web.Request) -> date:
-    return request.app[SETTINGS].registry.today()  # the register's local date, not the UTC one
+    return request.app[REGISTRY].settings.today()  # the register's local date, not the UTC one
 
 
 _NOT_YOURS = "an inspection agency sees only its own equipment"
@@ -305,11 +280,12 @@ ACCESS: tuple[Rule, ...] = (
 )
 
 
-def registry_part(pool: AsyncConnectionPool) -> Part:
-    """The register's routes for the shell (``web.app.create_app``); the pool is the caller's."""
+def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part:
+    """The register's routes for the shell (``web.app.create_app``); the pool is the caller's,
+    ``settings`` the register's section (its calendar: the "today" of due dates and checks)."""
 
     def add_routes(app: web.Application) -> None:
-        app[REGISTRY] = RegistryContext(pool)
+        app[REGISTRY] = RegistryContext(pool, settings)
         app.router.add_get("/api/registry/equipment", _list_equipment)
         app.router.add_get("/api/registry/equipment/{code}", _get_equipment)
         app.router.add_post("/api/registry/equipment/{code}/inspections", _post_inspection)
@@ -318,36 +294,40 @@ def registry_part(pool: AsyncConnectionPool) -> Part:
         app.router.add_get("/api/registry/rate/trend.svg", _trend_svg)
         app.router.add_get("/api/registry/notices", _notices)
 
-    schemas = model_schemas([InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery])
-    return Part("registry", add_routes, ACCESS, paths=registry_paths(), schemas=schemas, agency_exists=agency_exists)
+    return Part("registry", add_routes, ACCESS, paths=registry_paths(), requests=REQUESTS, answers=ANSWERS,
+                agency_exists=agency_exists)
 
 
 def registry_paths() -> dict[str, Any]:
-    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
-    errors = {"400": {"description": "bad request"}, "404": {"description": "not found"},
-              "503": {"description": "database unavailable"}}
+    """The register's operations (OpenAPI path items)."""
+    errors = {"400": json_body(Error, "bad input: the message says what is wrong"),
+              "404": json_body(Error, "not found"),
+              "503": json_body(Error, "the database is unavailable; try again")}
     code = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
     return {
         "/api/registry/equipment": {"get": {"operationId": "listEquipment", "tags": ["register"],
                                             "summary": "Registered equipment, soonest due first",
                                             "parameters": query_parameters(EquipmentQuery),
-                                            "responses": {"200": ok, **errors}}},
+                                            "responses": {"200": json_body(EquipmentList, "the units"), **errors}}},
         "/api/registry/equipment/{code}": {"get": {"operationId": "getEquipment", "tags": ["register"],
                                                    "summary": "One unit with its schedules and inspections",
-                                                   "parameters": code, "responses": {"200": ok, **errors}}},
+                                                   "parameters": code,
+                                                   "responses": {"200": json_body(EquipmentDetail, "the unit"),
+                                                                 **errors}}},
         "/api/registry/equipment/{code}/inspections": {"post": {
             "operationId": "recordInspection", "tags": ["register"], "summary": "Record an inspection",
             "parameters": code,
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/InspectionBody"}}}},
-            "responses": {"201": ok, **errors}}},
+                "schema": ref(InspectionBody)}}},
+            "responses": {"201": json_body(RecordedInspection, "recorded"), **errors}}},
         "/api/registry/rate": {"get": {"operationId": "inspectionRate", "tags": ["register"],
                                        "summary": "定检率 by city, category, district and agency",
-                                       "parameters": query_parameters(RateQuery), "responses": {"200": ok, **errors}}},
+                                       "parameters": query_parameters(RateQuery),
+                                       "responses": {"200": json_body(RateReport, "the rates"), **errors}}},
         "/api/registry/rate/trend": {"get": {"operationId": "inspectionRateTrend", "tags": ["register"],
                                              "summary": "Daily snapshots of the rate",
                                              "parameters": query_parameters(TrendQuery),
-                                             "responses": {"200": ok, **errors}}},
+                                             "responses": {"200": json_body(RateTrend, "the trend"), **errors}}},
         "/api/registry/rate/trend.svg": {"get": {
             "operationId": "inspectionRateChart", "tags": ["register"], "summary": "The trend as an SVG chart",
             "parameters": query_parameters(TrendQuery),
@@ -356,7 +336,5 @@ def registry_paths() -> dict[str, Any]:
         "/api/registry/notices": {"get": {"operationId": "listNotices", "tags": ["register"],
                                           "summary": "Due and overdue notices with their delivery state",
                                           "parameters": query_parameters(NoticeQuery),
-                                          "responses": {"200": ok, **errors}}},
+                                          "responses": {"200": json_body(NoticeList, "the notices"), **errors}}},
     }
-
-

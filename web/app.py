@@ -1,8 +1,8 @@
 """The application every HTTP route of semon is served by (aiohttp): its middlewares, the shell's
 own routes (login and users, the OpenAPI document) and serving it. Each domain package hands the
-shell a ``Part``: its routes, the role rules of those routes, their OpenAPI paths and schemas,
-and its own errors; ``create_app`` collects them into one application, one policy and one
-document.
+shell a ``Part``: its routes, the role rules of those routes, their OpenAPI paths and the
+pydantic models those paths refer to, and its own errors; ``create_app`` collects them into one
+application, one policy and one document.
 
 - Errors are JSON ``{"error": "..."}``: an ``ApiError`` with its status; a domain package's own
   errors with the status it maps them to; psycopg errors translated here, at the boundary (503
@@ -28,18 +28,18 @@ import psycopg
 from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
 
-from semon.settings import Settings
+from semon.settings import AuthSettings
 from web.auth import add_auth_routes, auth_middleware, current_user
 from web.http import ApiError, error_response
 from web.inputs import request_text_refusal
-from web.openapi import openapi_document
+from web.openapi import openapi_document, part_schemas
 from web.policy import Policy, Rule
 from web.users import AgencyCheck
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 DESCRIPTION = ("Errors are JSON objects {\"error\": \"...\"}. Log in with POST /api/login; x-roles lists the "
                "roles allowed per operation.")
@@ -66,7 +66,10 @@ class Part:
     - ``access``: the role rules of those routes (``web.policy.rule``, ``web.policy.public``);
       every route it adds must be covered by one of them (or by the shell's).
     - ``json_paths``: its paths outside ``/api/`` that answer in JSON rather than HTML.
-    - ``paths``, ``schemas``: its OpenAPI path items and the component schemas they refer to.
+    - ``paths``: its OpenAPI path items, referring to component schemas by model name
+      (``web.openapi.json_body``, ``ref``).
+    - ``requests``, ``answers``: the pydantic models of what its routes accept (bodies, queries)
+      and of what they answer; the document's component schemas are generated from them.
     - ``errors``: its exceptions and the status each answers with (the message as the error).
     - ``agency_exists``: the register's check of an agency user's party code (the register's
       part gives it; without it no agency user can be created through the API).
@@ -77,35 +80,37 @@ class Part:
     access: tuple[Rule, ...] = ()
     json_paths: tuple[str, ...] = ()
     paths: Mapping[str, Any] = field(default_factory=dict)
-    schemas: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    requests: tuple[type[BaseModel], ...] = ()
+    answers: tuple[type[BaseModel], ...] = ()
     errors: Mapping[type[Exception], int] = field(default_factory=dict)
     agency_exists: AgencyCheck | None = None
 
 
-def create_app(pool: AsyncConnectionPool, settings: Settings, parts: Sequence[Part], *, auth: bool = True,
+def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Sequence[Part], *, auth: bool = True,
                db_timeout_s: float = 5.0, title: str = "semon API", description: str = DESCRIPTION) -> web.Application:
     """The application with the shell's middlewares and routes and each part's. The pool is opened
     and closed by the caller. With ``auth``, every route but the public ones needs a session and
-    the role policy collected from the parts applies to everything served by this application.
-    ValueError when a part adds a route no rule speaks of (it would be the administrator's only,
-    unnoticed), or when two parts' schemas differ under one name."""
+    the role policy collected from the parts applies to everything served by this application;
+    ``auth_settings`` is the auth section (sessions, throttling), the only settings the shell
+    reads: each part got its own sections when it was built. ValueError when a part adds a route
+    no rule speaks of (it would be the administrator's only, unnoticed), when two parts' models
+    give two different schemas one name, or when a path refers to a schema no model gives."""
     policy = Policy.of(*(p.access for p in parts), json_paths=(path for p in parts for path in p.json_paths))
     app = web.Application(middlewares=[_errors, auth_middleware, _text_guard] if auth else [_errors, _text_guard])
-    app[SETTINGS] = settings
     app[_ERRORS] = MappingProxyType({kind: status for p in parts for kind, status in p.errors.items()})
     if auth:
         checks = [p.agency_exists for p in parts if p.agency_exists is not None]
-        add_auth_routes(app, pool, settings.auth, policy, db_timeout_s=db_timeout_s,
+        add_auth_routes(app, pool, auth_settings, policy, db_timeout_s=db_timeout_s,
                         agency_exists=checks[0] if checks else _no_agencies)
     app.router.add_get("/api/openapi.json", _openapi)
     for part in parts:
         part.add_routes(app)
     _check_covered(app, policy)
     paths = {path: item for p in parts for path, item in p.paths.items()}
-    schemas = {name: schema for p in parts for name, schema in p.schemas.items()}
+    schemas: dict[str, dict[str, Any]] = {}
     for p in parts:  # the same name twice must be the same schema
-        for name, schema in p.schemas.items():
-            if schemas[name] != schema:
+        for name, schema in part_schemas(p.requests, p.answers).items():
+            if schemas.setdefault(name, schema) != schema:
                 raise ValueError(f"two different schemas named {name} in the OpenAPI document")
     document = openapi_document(paths, schemas, policy if auth else None, title=title, description=description)
     app[OPENAPI_JSON] = orjson.dumps(document)

@@ -1,7 +1,10 @@
-"""What the shell's own routes accept: the login and a new user, validated with pydantic (the
-OpenAPI document takes their schemas from here)."""
+"""What the shell's own routes accept (the login, a new user; validated with pydantic) and what
+they answer (the session, the users, every error): the OpenAPI document takes its schemas from
+these models, so the two cannot drift apart."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,3 +30,54 @@ class NewUserBody(BaseModel):
     agency: str | None = Field(default=None, max_length=64,
                                description="the agency's party code in the register; required for role agency")
     display_name: str = Field(default="", max_length=100)
+
+
+# What the shell's own routes answer. Each mirrors the JSON its handler writes (``User.as_json``,
+# ``UserInfo.as_json``, ``web.http.error_response``); the OpenAPI document's schemas are these
+# models', and the API's tests validate real answers against them.
+
+
+class Answer(BaseModel):
+    """The base of every response model: exactly the fields named, each one present (a nullable
+    field is null, never absent, unless it says otherwise)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Error(Answer):
+    """Every error answer."""
+
+    error: str
+
+
+class SessionUser(Answer):
+    """Who is logged in."""
+
+    username: str
+    role: Role
+    agency: str | None = Field(description="the agency's party code (role agency)")
+    display_name: str
+
+
+class Session(Answer):
+    user: SessionUser
+    csrf_token: str = Field(description="send it back in the X-CSRF-Token header on every POST")
+
+
+class UserInfo(SessionUser):
+    """A user as the administrator lists them."""
+
+    id: int
+    active: bool
+    created_at: datetime
+
+
+class UserList(Answer):
+    users: list[UserInfo]
+
+
+class CreatedUser(Answer):
+    user: UserInfo
+
+
+SHELL_ANSWERS: tuple[type[Answer], ...] = (Error, Session, UserList, CreatedUser)

@@ -65,8 +65,9 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
         await conn.commit()
     await add_users(database_url)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
-        app = create_app(pool, settings, [alerts_part(pool, LiveHub(), settings), registry_part(pool),
-                                          console_part(pool, DEVICE_SOURCES)])
+        parts = [alerts_part(pool, LiveHub(), settings.incidents), registry_part(pool, settings.registry),
+                 console_part(pool, DEVICE_SOURCES, settings.registry)]
+        app = create_app(pool, settings.auth, parts)
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 

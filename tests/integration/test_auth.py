@@ -98,8 +98,9 @@ async def console(database_url: str, **overrides: Any) -> AsyncIterator[Console]
                 app.router.add_get(path, _page)
             app.router.add_get("/api/devices/{device_id}", _device)
 
-        app = create_app(pool, settings, [alerts_part(pool, hub, settings), registry_part(pool),
-                                          Part("console", stand_ins, CONSOLE_ACCESS)])
+        parts = [alerts_part(pool, hub, settings.incidents), registry_part(pool, settings.registry),
+                 Part("console", stand_ins, CONSOLE_ACCESS)]
+        app = create_app(pool, settings.auth, parts)
         port = await stack.enter_async_context(serve_app(app, "127.0.0.1", 0))
         url = f"http://127.0.0.1:{port}"
         yield Console(url, f"{url}/api", app, pool, hub, settings, stack)

@@ -43,9 +43,9 @@ async def console_app(database_url: str, *, auth: bool = True, clock: Clock = ut
     """The application as ``semon alerts`` assembles it; yields its root URL."""
     settings = ingest_settings(api_port=0, **overrides)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
-        parts = [alerts_part(pool, LiveHub(), settings), registry_part(pool),
-                 console_part(pool, DEVICE_SOURCES, clock=clock)]
-        app = create_app(pool, settings, parts, auth=auth)
+        parts = [alerts_part(pool, LiveHub(), settings.incidents), registry_part(pool, settings.registry),
+                 console_part(pool, DEVICE_SOURCES, settings.registry, clock=clock)]
+        app = create_app(pool, settings.auth, parts, auth=auth)
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 

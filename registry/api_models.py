@@ -1,0 +1,191 @@
+"""What the register's HTTP API accepts (query strings and the inspection body, validated with
+pydantic) and what it answers (equipment, a recorded inspection, the rate and its trend, the
+notices). The answers mirror the JSON the handlers of ``registry.api`` write; the OpenAPI
+document takes its schemas from these models, and the API's tests validate real answers
+against them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.due import Category, Result, Standing
+from web.inputs import IsoDate
+from web.models import Answer
+
+Dimension = Literal["city", "category", "district", "agency"]
+UnitStatus = Literal["in_use", "stopped", "scrapped"]
+
+
+class EquipmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: Category | None = None
+    district: str | None = None
+    agency: str | None = None  # party code
+    status: UnitStatus | None = None
+    overdue: bool | None = None  # in use and past its next due date
+    due_before: IsoDate | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class InspectionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schedule: str = "periodic"
+    inspected_on: IsoDate
+    result: Result
+    agency: str | None = None
+    report_no: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, min_length=1, max_length=64,
+                              description="only without a session (auth off); otherwise the logged-in user")
+
+
+class RateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: Dimension | None = None
+    day: IsoDate | None = Field(default=None, alias="date")
+
+
+class TrendQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: Dimension = "district"
+    days: int = Field(default=90, ge=1, le=3660)
+
+
+class NoticeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["pending", "delivered", "failed", "cancelled"] | None = None
+    kind: Literal["due", "overdue"] | None = None
+    registration_code: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+# What the register's routes answer
+
+
+class Party(Answer):
+    """An owner or an inspection agency."""
+
+    code: str
+    name: str
+
+
+class MaintenanceParty(Party):
+    """A maintenance unit (维保单位)."""
+
+    phone: str | None
+
+
+class Equipment(Answer):
+    """One registered unit."""
+
+    registration_code: str = Field(description="设备代码")
+    category: Category
+    type: str | None
+    address: str | None
+    district_code: str
+    district: str | None = Field(description="the district's Chinese name")
+    status: UnitStatus
+    commissioned_on: dt.date | None
+    rated: dict[str, Any] = Field(description="rated figures: floors, rated_speed_mps, rated_pressure_mpa, …")
+    interval_overrides: dict[str, Any] = Field(description="months per schedule, where the unit's differ")
+    next_due: dt.date | None = Field(description="the earliest due date of its schedules")
+    overdue: bool = Field(description="in use and past its next due date")
+    fit_for_use: bool
+    standing: Standing
+    owner: Party | None
+    maintenance_unit: MaintenanceParty | None
+    agency: Party | None
+
+
+class EquipmentList(Answer):
+    equipment: list[Equipment]
+
+
+class Schedule(Answer):
+    schedule: str
+    interval_months: int
+    last_inspected: dt.date | None
+    next_due: dt.date | None
+
+
+class Inspection(Answer):
+    """A recorded inspection."""
+
+    schedule: str
+    inspected_on: dt.date
+    result: Result
+    agency: str | None = Field(description="the agency's party code")
+    agency_name: str | None
+    report_no: str | None
+    recorded_by: str | None
+    recorded_at: dt.datetime
+
+
+class EquipmentDetail(Equipment):
+    """One unit with its schedules and inspections (newest first)."""
+
+    schedules: list[Schedule]
+    inspections: list[Inspection]
+
+
+class RecordedInspection(Answer):
+    """The unit's standing after an inspection was recorded."""
+
+    registration_code: str
+    next_due: dt.date | None
+    fit_for_use: bool
+
+
+class Rate(Answer):
+    """定检率 of one group: the share of units in use that are not overdue."""
+
+    dimension: Dimension
+    key: str
+    in_use: int
+    overdue: int
+    rate: float | None = Field(description="percent, 2 decimals; null with no unit in use")
+    meets_target: bool
+    name: str | None = Field(default=None, description="the district's Chinese name; only on district rows")
+
+
+class RateReport(Answer):
+    day: dt.date = Field(alias="date")
+    target: float = Field(description="percent")
+    rates: list[Rate]
+
+
+class RateTrend(Answer):
+    by: Dimension
+    target: float = Field(description="percent")
+    series: dict[str, list[tuple[dt.date, float]]] = Field(description="per key: [date, rate in percent], by date")
+
+
+class Notice(Answer):
+    """A notice with its delivery state."""
+
+    id: int
+    key: str
+    kind: Literal["due", "overdue"]
+    registration_code: str
+    schedule: str
+    due_date: dt.date
+    recipient: str = Field(description="the recipient's party code")
+    recipient_name: str
+    channel: Literal["webhook", "email"]
+    state: Literal["pending", "delivered", "failed", "cancelled"]
+    attempts: int
+    last_error: str | None = Field(description="null to an agency for another's delivery")
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    next_attempt_at: dt.datetime
+
+
+class NoticeList(Answer):
+    notices: list[Notice]
+
+
+REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery)
+ANSWERS: tuple[type[BaseModel], ...] = (EquipmentList, EquipmentDetail, RecordedInspection, RateReport, RateTrend,
+                                        NoticeList)
