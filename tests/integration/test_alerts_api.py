@@ -629,7 +629,7 @@ async def test_the_openapi_document_lists_every_route(database_url: str) -> None
         assert set((await api.get(f"/api/alarms/{alarm.id}"))[1]) == set(schemas["Alarm"]["properties"])
         got = (await api.get(f"/api/incidents/{incident.id}"))[1]
         assert set(got) - {"steps"} == set(schemas["Incident"]["properties"])
-        assert set(got["steps"][0]) == set(schemas["Step"]["properties"])
+        assert set(got["steps"][0]) == set(schemas["IncidentStep"]["properties"])
         kpis = (await api.get("/api/kpis/rescue"))[1]
         assert set(kpis) == set(schemas["KpiReport"]["properties"])
         assert set(kpis["rows"][0]) == set(schemas["RescueKpis"]["properties"])

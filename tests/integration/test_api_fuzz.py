@@ -3,7 +3,9 @@ its own ``/api/openapi.json``, logged in as the administrator (who may call ever
 no answer is a server error, and every answer's status and body are as the document says.
 Generated input, positive and negative, a bounded number of examples per operation; logout is
 left out (it would end the session the run uses). Beside it, deterministic checks of what
-schemathesis found: hostile text on every route, ISO dates only, references that resolve."""
+schemathesis found: hostile text on every route, ISO dates only, references that resolve; and a
+real answer of every documented operation validated against its response model (the models the
+document's schemas come from), so the document cannot describe what the API does not send."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
@@ -30,20 +33,25 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from alerts.alarm_store import raise_alarm
 from alerts.api import alerts_part
+from alerts.api_models import ANSWERS as ALERTS_ANSWERS
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.model import Source
 from assembly.alerts_service import DEVICE_SOURCES
 from console import console_part
+from console.api_models import ANSWERS as CONSOLE_ANSWERS
 from registry.api import registry_part
+from registry.api_models import ANSWERS as REGISTRY_ANSWERS
 from registry.demo import seed_demo_register
 from registry.notices import scan_notices
+from registry.rate import snapshot_rates
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.today import register_today
 from tests.integration.helpers import PASSWORD, add_users, http_client, ingest_settings, login
 from web.app import create_app, serve_app
 from web.auth import CSRF_HEADER
+from web.models import SHELL_ANSWERS
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +66,7 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         await seed_demo_register(conn, today=register_today(), total=200)
         await scan_notices(conn, register_today())
+        await snapshot_rates(conn, register_today())
         alarm = await raise_alarm(conn, device_id="31106301022015000001", kind="elevator", type=AlarmType.ENTRAPMENT,
                                   source=Source.TELEMETRY, raised_at=datetime.now(UTC), details={"floor": 3})
         assert alarm is not None
@@ -260,3 +269,99 @@ async def test_dates_and_times_are_iso_text_never_numbers(database_url: str) -> 
             async with http.post(f"/api/registry/equipment/{code}/inspections",
                                  json={"inspected_on": inspected_on, "result": "pass", "agency": None}) as resp:
                 assert resp.status == 400, (inspected_on, await resp.text())
+
+
+# Every response model by the name its schema has in the document.
+ANSWER_MODELS: dict[str, type[BaseModel]] = {
+    m.__name__: m for m in (*SHELL_ANSWERS, *ALERTS_ANSWERS, *REGISTRY_ANSWERS, *CONSOLE_ANSWERS)}
+
+
+def _answer_model(document: dict[str, Any], method: str, path: str, status: int) -> type[BaseModel] | None:
+    """The response model the document names for this answer; None for one without a JSON body."""
+    response = document["paths"][path][method.lower()]["responses"][str(status)]
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    if "$ref" not in schema:
+        return None
+    return ANSWER_MODELS[schema["$ref"].removeprefix("#/components/schemas/")]
+
+
+async def test_every_documented_answer_is_its_response_model(database_url: str) -> None:
+    """A real answer of every documented operation (and some errors) is exactly its model:
+    strict types, no field missing, none extra. An operation added to the document without an
+    answer checked here fails the test."""
+    checked: set[tuple[str, str]] = set()
+    async with whole_api(database_url) as root, http_client(root) as http:
+        document = await (await http.get("/api/openapi.json")).json()
+
+        async def check(method: str, path: str, url: str, status: int, body: Any = None) -> Any:
+            async with http.request(method, url, json=body) as resp:
+                raw = await resp.read()
+                assert resp.status == status, (method, url, resp.status, raw[:300])
+            model = _answer_model(document, method, path, status)
+            if model is not None:
+                model.model_validate_json(raw, strict=True)
+            elif path != "/api/openapi.json":
+                assert resp.content_type != "application/json", (method, path)
+            checked.add((method, path))
+            return json.loads(raw) if resp.content_type == "application/json" else raw
+
+        await check("POST", "/api/login", "/api/login", 200, {"username": "admin", "password": PASSWORD})
+        await check("POST", "/api/login", "/api/login", 401, {"username": "admin", "password": "wrong" * 3})
+        await login(http, f"{root}/api", "admin")
+        await check("GET", "/api/openapi.json", "/api/openapi.json", 200)
+        await check("GET", "/api/me", "/api/me", 200)
+        await check("GET", "/api/users", "/api/users", 200)
+        await check("POST", "/api/users", "/api/users", 201,
+                    {"username": "checker", "password": PASSWORD, "role": "bureau", "display_name": "Checker"})
+        await check("POST", "/api/users", "/api/users", 409, {"username": "checker", "password": PASSWORD,
+                                                              "role": "bureau"})
+        await check("GET", "/healthz", "/healthz", 200)
+
+        alarms = await check("GET", "/api/alarms", "/api/alarms", 200)
+        alarm = alarms["alarms"][0]
+        await check("GET", "/api/alarms/{id}", f"/api/alarms/{alarm['id']}", 200)
+        await check("GET", "/api/alarms/{id}", "/api/alarms/999999", 404)
+        incident = (await check("GET", "/api/incidents", "/api/incidents", 200))["incidents"][0]
+        async with http.ws_connect("/api/live") as ws:
+            await check("POST", "/api/incidents/{id}/steps", f"/api/incidents/{incident['id']}/steps", 200,
+                        {"step": "acknowledged", "comment": "on it"})
+            await check("POST", "/api/incidents/{id}/steps", f"/api/incidents/{incident['id']}/steps", 409,
+                        {"step": "acknowledged"})
+            await check("POST", "/api/incidents/{id}/comments", f"/api/incidents/{incident['id']}/comments", 201,
+                        {"comment": "the car is between floors 3 and 4"})
+            snapshot = await ws.receive_str(timeout=10)
+            ANSWER_MODELS["LiveSnapshot"].model_validate_json(snapshot, strict=True)
+            for _ in range(2):  # the step's change, the comment's
+                ANSWER_MODELS["LiveChange"].model_validate_json(await ws.receive_str(timeout=10), strict=True)
+        checked.add(("GET", "/api/live"))
+        detail = await check("GET", "/api/incidents/{id}", f"/api/incidents/{incident['id']}", 200)
+        assert [s["step"] for s in detail["steps"]][-2:] == ["acknowledged", "comment"]
+        report = await check("GET", "/api/kpis/rescue", "/api/kpis/rescue", 200)
+        assert report["rows"]
+
+        units = (await check("GET", "/api/registry/equipment", "/api/registry/equipment?limit=1000", 200))["equipment"]
+        unit = next(u for u in units if u["owner"] and u["maintenance_unit"] and u["agency"])
+        code = unit["registration_code"]
+        await check("POST", "/api/registry/equipment/{code}/inspections",
+                    f"/api/registry/equipment/{code}/inspections", 201,
+                    {"inspected_on": register_today().isoformat(), "result": "pass", "report_no": "R-1"})
+        unit_detail = await check("GET", "/api/registry/equipment/{code}", f"/api/registry/equipment/{code}", 200)
+        assert unit_detail["schedules"] and unit_detail["inspections"]
+        await check("GET", "/api/registry/equipment/{code}", "/api/registry/equipment/NOPE", 404)
+        rates = await check("GET", "/api/registry/rate", "/api/registry/rate", 200)
+        assert {r["dimension"] for r in rates["rates"]} == {"city", "category", "district", "agency"}
+        trend = await check("GET", "/api/registry/rate/trend", "/api/registry/rate/trend", 200)
+        assert trend["series"]
+        await check("GET", "/api/registry/rate/trend.svg", "/api/registry/rate/trend.svg", 200)
+        notices = await check("GET", "/api/registry/notices", "/api/registry/notices", 200)
+        assert notices["notices"]
+
+        card = await check("GET", "/api/devices/{device_id}", f"/api/devices/{code}", 200)
+        assert card["registered"] and card["last_inspection"] is not None
+        card = await check("GET", "/api/devices/{device_id}", f"/api/devices/{alarm['device_id']}", 200)
+        assert card["open_alarms"]
+        await check("GET", "/api/devices/{device_id}", "/api/devices/NOPE", 404)
+        await check("GET", "/api/calendar", "/api/calendar", 200)
+        await check("POST", "/api/logout", "/api/logout", 204)
+    documented = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+    assert documented == checked, documented ^ checked
