@@ -7,9 +7,9 @@ against them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from registry.due import Category, Result, Standing
 from web.inputs import IsoDate
@@ -17,6 +17,11 @@ from web.models import Answer
 
 Dimension = Literal["city", "category", "district", "agency"]
 UnitStatus = Literal["in_use", "stopped", "scrapped"]
+# [date, rate in percent]. Its schema says "two items, each a date or a number" rather than
+# prefixItems, which the OpenAPI tools we test with do not take in a response schema.
+TrendPoint = Annotated[tuple[dt.date, float], WithJsonSchema({
+    "type": "array", "minItems": 2, "maxItems": 2, "description": "[date, rate in percent]",
+    "items": {"anyOf": [{"type": "string", "format": "date"}, {"type": "number"}]}})]
 
 
 class EquipmentQuery(BaseModel):
@@ -159,7 +164,7 @@ class RateReport(Answer):
 class RateTrend(Answer):
     by: Dimension
     target: float = Field(description="percent")
-    series: dict[str, list[tuple[dt.date, float]]] = Field(description="per key: [date, rate in percent], by date")
+    series: dict[str, list[TrendPoint]] = Field(description="per key, its points by date")
 
 
 class Notice(Answer):
