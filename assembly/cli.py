@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from semon.limits import raise_open_files_limit
 from semon.runner import configure_logging, run
-from semon.settings import Settings
+from semon.settings import Settings, SettingsProblem, load_settings
 
 if TYPE_CHECKING:
     from simulators.core import Output
@@ -349,7 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
     raise_open_files_limit()  # connections are descriptors; the servers `semon up` starts inherit it
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsProblem as exc:
+        print(f"semon: settings refused:\n{exc}", file=sys.stderr)
+        return 2
     code: int = args.func(settings, args)
     return code
 

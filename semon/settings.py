@@ -11,11 +11,20 @@ built on its own (``RulesSettings()``) reads the environment as ``Settings()`` d
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from semon.backoff import Backoff
 from semon.districts import COUNTY_ARRIVAL_DEADLINE_S, county_codes
@@ -219,7 +228,7 @@ class ApiSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
-    """Console users and their sessions (alerts/auth.py)."""
+    """Console users and their sessions (web/auth.py)."""
 
     model_config = _section("SEMON_AUTH_")
 
@@ -228,7 +237,7 @@ class AuthSettings(BaseSettings):
     session_max_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     # Off for the plain-HTTP demo on 127.0.0.1; set it wherever the console is served over HTTPS.
     cookie_secure: bool = False
-    # Login throttling (alerts/throttle.py): after this many wrong passwords for one username from
+    # Login throttling (web/throttle.py): after this many wrong passwords for one username from
     # one address, each further one doubles a delay from login_base_delay_s (capped at the
     # window); nothing locks a username from other addresses. One address: this many logins at
     # a time, and refused for the rest of the window after this many failures, before any hashing.
@@ -320,7 +329,10 @@ class UpSettings(BaseSettings):
 
 
 class Settings(BaseSettings):
-    """Every section, as the composition root (assembly/) reads them and hands them out."""
+    """Every section, as the composition root (assembly/) reads them and hands them out. Only
+    ``SEMON_DATABASE_URL`` and ``SEMON_DATA_DIR`` are read here; each section reads its own
+    variables (a variable named after a whole section, ``SEMON_API``, is nobody's and ignored).
+    ``load_settings`` reads them with errors that name the variables."""
 
     model_config = SettingsConfigDict(env_prefix="SEMON_", frozen=True)
 
@@ -342,3 +354,75 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     backoff: BackoffSettings = Field(default_factory=BackoffSettings)
     up: UpSettings = Field(default_factory=UpSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _TopLevelEnv(settings_cls)
+
+
+def _sections() -> dict[str, type[BaseSettings]]:
+    return {name: kind for name, field in Settings.model_fields.items()
+            if isinstance(kind := field.annotation, type) and issubclass(kind, BaseSettings)}
+
+
+class _TopLevelEnv(EnvSettingsSource):
+    """The environment for ``Settings`` itself: its own fields only, never a whole section."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in _sections():
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class SettingsProblem(ValueError):
+    """Settings the environment gives and semon refuses: one line per variable, each naming it,
+    its value and why."""
+
+
+def variable_of(section: type[BaseSettings], field_name: str) -> str:
+    """The environment variable of a section's field (named by its name or its alias): the alias
+    where the setting predates the sections (``SEMON_DEADLINE_CHECK_INTERVAL_S``), else
+    ``<section prefix><FIELD>``."""
+    for name, field in section.model_fields.items():
+        alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+        if field_name in (name, alias):
+            return (alias or f"{section.model_config.get('env_prefix', '')}{name}").upper()
+    return f"{section.model_config.get('env_prefix', '')}{field_name}".upper()
+
+
+def _problems(section: type[BaseSettings], exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        if not error["loc"]:  # a check across fields (model_validator)
+            lines.append(f"{section.__name__}: {error['msg']}")
+            continue
+        variable = variable_of(section, str(error["loc"][0]))
+        value = "" if error["type"] == "missing" else f"={str(error['input'])[:80]!r}"
+        lines.append(f"{variable}{value}: {error['msg']}")
+    return lines
+
+
+def load_settings() -> Settings:
+    """``Settings()`` from the environment. SettingsProblem listing every variable refused
+    (a value out of range, not of its type, a JSON list or object that does not parse)."""
+    problems: list[str] = []
+    sections: dict[str, BaseSettings] = {}
+    for name, section in _sections().items():
+        try:
+            sections[name] = section()
+        except ValidationError as exc:
+            problems += _problems(section, exc)
+        except SettingsError as exc:  # a complex value (a JSON list) that does not parse
+            variable = variable_of(section, str(exc).partition('field "')[2].partition('"')[0])
+            given = next((v for k, v in os.environ.items() if k.upper() == variable), "")
+            problems.append(f"{variable}={given[:80]!r}: not JSON ({exc.__cause__ or exc})")
+    if problems:
+        raise SettingsProblem("\n".join(problems))
+    try:
+        return Settings(**cast(dict[str, Any], sections))
+    except ValidationError as exc:
+        raise SettingsProblem("\n".join(_problems(Settings, exc))) from None

@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from assembly.cli import main
 from semon.settings import (
     IncidentSettings,
     NoticeSettings,
     RegistrySettings,
     RulesSettings,
     Settings,
+    SettingsProblem,
     SmtpSettings,
     TelemetrySettings,
+    load_settings,
 )
 from tests.flat_settings import FLAT_FIELDS, flat_settings
 
@@ -107,3 +110,50 @@ def test_flat_names_set_their_section_for_the_tests() -> None:
     assert settings.registry.timezone == "UTC"
     with pytest.raises(KeyError):
         flat_settings(no_such_setting=1)
+
+
+@pytest.mark.parametrize("name", ["SEMON_API", "SEMON_UP", "SEMON_RULES", "SEMON_MQTT", "SEMON_BACKOFF"])
+@pytest.mark.parametrize("value", ["http://example/api", "1", '{"port": 1}'])
+def test_a_variable_named_after_a_whole_section_is_nobodys(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                             value: str) -> None:
+    monkeypatch.setenv(name, value)
+    assert load_settings() == Settings()
+
+
+def test_a_sections_variable_is_not_overridden_by_one_named_after_the_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMON_API", '{"port": 1}')
+    monkeypatch.setenv("SEMON_API_PORT", "1234")
+    assert load_settings().api.port == 1234
+
+
+def _refusal(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsProblem) as refused:
+        load_settings()
+    return str(refused.value).splitlines()
+
+
+def test_a_refused_value_is_named_by_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refusal(monkeypatch, SEMON_RULES_RECEIVE_MAXIMUM="0", SEMON_API_PORT="99999",
+                     SEMON_DEADLINE_CHECK_INTERVAL_S="-1", SEMON_NOTICE_TIMEZONE="Mars/Olympus")
+    assert sorted(line.partition("=")[0] for line in lines) == [
+        "SEMON_API_PORT", "SEMON_DEADLINE_CHECK_INTERVAL_S", "SEMON_NOTICE_TIMEZONE", "SEMON_RULES_RECEIVE_MAXIMUM"]
+    assert "SEMON_RULES_RECEIVE_MAXIMUM='0': Input should be greater than or equal to 1" in lines
+
+
+def test_a_list_that_is_not_json_is_named_with_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    [line] = _refusal(monkeypatch, SEMON_RULES_ENTRAPMENT_HELD_MODES="inspection")
+    assert line.startswith("SEMON_RULES_ENTRAPMENT_HELD_MODES='inspection': not JSON")
+
+
+def test_a_check_across_fields_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    [line] = _refusal(monkeypatch, SEMON_RETENTION_DAYS="5", SEMON_MAX_TIMESTAMP_AGE_DAYS="9")
+    assert "max_timestamp_age_days (9) exceeds retention_days (5)" in line
+
+
+def test_the_command_refuses_bad_settings_before_it_starts(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SEMON_INGEST_WRITERS", "0")
+    assert main(["migrate"]) == 2
+    assert "SEMON_INGEST_WRITERS='0': Input should be greater than or equal to 1" in capsys.readouterr().err
