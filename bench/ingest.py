@@ -34,10 +34,10 @@ import aiohttp
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from bench.procstats import ProcessWatch, Root, self_root
 from ingest.store import elevator_telemetry_of
 from semon.metrics import parse_text
 from semon.mqtt.client import BrokerAddress
-from semon.procstats import ProcessWatch, Root, self_root
 from semon.protocol.topics import Channel, Kind, topic_for
 from semon.running import read_running
 from semon.settings import Settings
