@@ -86,9 +86,9 @@ async def test_a_refused_alarm_change_is_dead_lettered_and_the_next_one_commits(
     assert len(letters) == 1
     device, reason, detail, payload, topic, key, size = letters[0]
     assert (device, reason, topic) == ("E-REFUSED", "storage_error", "semon/rules/alarm")
-    assert (key, size) == (message_key(topic, payload), len(payload))  # the ingester's key of a message
     assert "refused for the test" in str(detail)
-    assert isinstance(payload, bytes)
+    assert isinstance(payload, bytes) and isinstance(topic, str)
+    assert (key, size) == (message_key(topic, payload), len(payload))  # the ingester's key of a message
     record: dict[str, Any] = orjson.loads(payload)
     assert (record["raised"], record["type"]) == (True, "entrapment")
 

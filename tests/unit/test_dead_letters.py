@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from semon.dead_letters import COLUMNS, TYPES, message_key, row
 from semon.protocol.decode import RejectReason
@@ -23,7 +24,7 @@ def test_the_separator_keeps_topic_and_payload_apart() -> None:
 
 def test_a_row_cuts_its_texts_and_keys_the_whole_payload() -> None:
     payload = b"p" * 100
-    values = dict(zip(COLUMNS, row(AT, "se/" + "t" * 300, "k" * 40, "d" * 70, RejectReason.NOT_JSON,
+    values: dict[str, Any] = dict(zip(COLUMNS, row(AT, "se/" + "t" * 300, "k" * 40, "d" * 70, RejectReason.NOT_JSON,
                                    "x\x00" * 300, payload, 10), strict=True))
     assert len(COLUMNS) == len(TYPES)
     assert values["received_at"] == AT
