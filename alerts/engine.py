@@ -40,6 +40,7 @@ from alerts.incident_store import note_alarm_cleared, open_incident
 from alerts.live_notify import listen_operator_closes, notify_changes
 from alerts.model import Alarm, Source
 from alerts.rules import Change, DeviceRules, RuleSettings
+from semon import dead_letters
 from semon.alarm_types import AlarmType, EntrapmentThresholds
 from semon.backoff import Backoff
 from semon.metrics import exponential_buckets
@@ -627,13 +628,9 @@ class RulesEngine:
         payload = json.dumps(record, ensure_ascii=False).encode()
         try:
             async with self.pool.connection() as conn, conn.transaction():
-                await conn.execute(
-                    """INSERT INTO rejected_messages (received_at, topic, kind, device_id, reason, detail,
-                                                      payload, payload_size, message_key)
-                       VALUES (now(), 'semon/rules/alarm', %s, %s, 'storage_error', %s, %s, %s,
-                               sha256(convert_to('semon/rules/alarm', 'UTF8') || decode('00', 'hex') || %s))
-                       ON CONFLICT (message_key) DO NOTHING""",
-                    (kind, device_id, json_safe(detail), payload[:1024], len(payload), payload))
+                await dead_letters.record(conn, topic="semon/rules/alarm", kind=kind, device_id=device_id,
+                                          reason=RejectReason.STORAGE_ERROR, detail=json_safe(detail),
+                                          payload=payload, keep_bytes=1024)
         except psycopg.Error as again:
             log.error("rules: the refused alarm change of %s not recorded either (%s); it is in this log only",
                       device_id, again)

@@ -35,14 +35,14 @@ import aiohttp
 import orjson
 
 from bench.ingest import wait_stored
+from bench.procstats import ProcessWatch, Root, self_root
+from bench.up_process import semon_up_process
 from semon.metrics import nearest_rank
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
-from semon.procstats import ProcessWatch, Root, self_root
 from semon.running import demo_password, demo_password_path, read_running
 from semon.settings import Settings
 from semon.stack import free_port
-from semon.up_process import semon_up_process
 from simulators.loadgen import SIGN_OFF, LoadPlan, LoadResult, run_load_apart
 
 log = logging.getLogger(__name__)

@@ -39,9 +39,9 @@ from urllib.parse import unquote, urlsplit
 
 import psutil
 
+from bench.procstats import ProcessWatch, Root, self_root
 from semon.limits import raise_open_files_limit
 from semon.mqtt.client import BrokerAddress
-from semon.procstats import ProcessWatch, Root, self_root
 from semon.running import read_running
 from semon.settings import Settings
 from semon.stack import MosquittoServer, free_port

@@ -34,9 +34,10 @@ import aiohttp
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from bench.procstats import ProcessWatch, Root, self_root
+from ingest.store import elevator_telemetry_of
 from semon.metrics import parse_text
 from semon.mqtt.client import BrokerAddress
-from semon.procstats import ProcessWatch, Root, self_root
 from semon.protocol.topics import Channel, Kind, topic_for
 from semon.running import read_running
 from semon.settings import Settings
@@ -163,14 +164,8 @@ async def stored_counts(database_url: str, prefix: str) -> tuple[int, int, float
     """Rows, distinct (device, seq), and when the last of them was taken in (epoch seconds), of the
     telemetry of the devices whose id starts with ``prefix``."""
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute(
-            "SELECT count(*), count(DISTINCT (device_id, seq)), extract(epoch FROM max(received_at))"
-            " FROM elevator_telemetry WHERE device_id LIKE %s AND time > now() - interval '1 day'",
-            (prefix.replace("_", r"\_") + "%",),
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1]), float(row[2] or 0)
+        stored = await elevator_telemetry_of(conn, prefix)
+    return stored.rows, stored.distinct, stored.last_received_at
 
 
 async def wait_stored(database_url: str, prefix: str, sent: int, stall_timeout: float) -> tuple[int, int, float]:

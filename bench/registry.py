@@ -19,11 +19,11 @@ from pathlib import Path
 
 import psycopg
 
+from bench.procstats import ProcessWatch, Root
 from registry.demo import demo_units, load_units
 from registry.notices import scan_notices
 from registry.rate import snapshot_rates
 from semon.db import apply_migrations
-from semon.procstats import ProcessWatch, Root
 from semon.stack import PostgresServer
 from semon.today import register_today
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from semon.protocol.decode import Decoded, Rejection, clean_text
+from semon import dead_letters
+from semon.protocol.decode import Decoded, Rejection
 from semon.protocol.models import (
     BoilerTelemetry,
     DeviceEvent,
@@ -33,19 +33,6 @@ BOILER_COLUMNS = (
     "received_at",
 )
 EVENT_COLUMNS = ("time", "device_id", "kind", "seq", "code", "floor", "detail", "received_at")
-REJECTED_COLUMNS = ("received_at", "topic", "kind", "device_id", "reason", "detail", "payload", "payload_size",
-                    "message_key")
-
-
-def message_key(topic: str, payload: bytes) -> bytes:
-    """What identifies a message for the record of rejections: its topic and its bytes. A
-    broker redelivery, or a device resending the same bytes, is the same message (32 bytes)."""
-    return hashlib.sha256(topic.encode("utf-8", "surrogatepass") + b"\x00" + payload).digest()
-
-
-def _text(value: str | None, limit: int) -> str | None:
-    return None if value is None else clean_text(value[:limit])
-
 
 @dataclass(slots=True)
 class LatestTelemetry:
@@ -103,11 +90,8 @@ class Batch:
             keep_bytes: int) -> None:
         if isinstance(outcome, Rejection):
             # Every text as PostgreSQL can hold it: a topic or detail may quote what the device sent.
-            self.rejected.append((
-                received_at, _text(topic, 256), _text(outcome.kind, 32), _text(outcome.device_id, 64),
-                outcome.reason.value, _text(outcome.detail, 500), payload[:keep_bytes], len(payload),
-                message_key(topic, payload),
-            ))
+            self.rejected.append(dead_letters.row(received_at, topic, outcome.kind, outcome.device_id,
+                                                  outcome.reason, outcome.detail, payload, keep_bytes))
             return
         device_id = outcome.topic.device_id
         kind = _PLAIN[outcome.topic.kind]

@@ -12,6 +12,7 @@ from datetime import timedelta
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from semon import dead_letters
 from semon.periodic import every
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ async def drop_expired(conn: AsyncConnection, keep: timedelta) -> int:
     for table in HYPERTABLES:
         cur = await conn.execute("SELECT drop_chunks(%s, older_than => now() - %s::interval)", (table, keep))
         dropped += len(await cur.fetchall())
-    await conn.execute("DELETE FROM rejected_messages WHERE received_at < now() - %s::interval", (keep,))
+    await dead_letters.forget_older_than(conn, keep)
     return dropped
 
 
@@ -49,9 +50,7 @@ async def run_retention(pool: AsyncConnectionPool, keep: timedelta, interval_s: 
             if await has_policies(conn):
                 await install_policies(conn, keep)
                 log.info("retention: TimescaleDB policies keep %s of raw telemetry", keep)
-                await conn.execute(
-                    "DELETE FROM rejected_messages WHERE received_at < now() - %s::interval", (keep,)
-                )
+                await dead_letters.forget_older_than(conn, keep)
             else:
                 dropped = await drop_expired(conn, keep)
                 if dropped:

@@ -11,16 +11,15 @@ from ingest.batch import (
     BOILER_COLUMNS,
     ELEVATOR_COLUMNS,
     EVENT_COLUMNS,
-    REJECTED_COLUMNS,
     Batch,
     DeviceTouch,
 )
+from semon import dead_letters
 
 _ELEVATOR_TYPES = ["timestamptz", "text", "int8", "bool", "text", "int2", "bool", "bool", "bool",
                    "text", "text", "float4", "int8", "float8", "timestamptz"]
 _BOILER_TYPES = ["timestamptz", "text", "int8", "bool", "bool", *["float4"] * 7, "timestamptz"]
 _EVENT_TYPES = ["timestamptz", "text", "text", "int8", "int2", "int2", "text", "timestamptz"]
-_REJECTED_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea", "int4", "bytea"]
 _DEVICE_COLUMNS = ("device_id", "kind", "first_seen", "last_seen", "last_telemetry_at", "last_seq",
                    "telemetry", "last_event_at", "last_event_code", "online", "status_changed_at")
 _DEVICE_TYPES = ["text", "text", "timestamptz", "timestamptz", "timestamptz", "int8", "text",
@@ -30,10 +29,6 @@ STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_elevator (LIKE elevator_telemetry) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_boiler (LIKE boiler_telemetry) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_events (LIKE device_events) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_rejected (
-    received_at timestamptz, topic text, kind text, device_id text, reason text, detail text,
-    payload bytea, payload_size integer, message_key bytea
-) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_devices (
     device_id text, kind text, first_seen timestamptz, last_seen timestamptz,
     last_telemetry_at timestamptz, last_seq bigint, telemetry text, last_event_at timestamptz,
@@ -88,7 +83,7 @@ class WriteResult:
 
 async def prepare_connection(conn: AsyncConnection) -> None:
     """Pool ``configure`` hook: the staging tables live as long as the connection."""
-    await conn.execute(STAGING_DDL)
+    await conn.execute(STAGING_DDL + dead_letters.STAGING_DDL)
     await conn.commit()
 
 
@@ -149,8 +144,7 @@ async def write_batch(conn: AsyncConnection, batch: Batch) -> WriteResult:
         events = await _insert_staged(conn, "stage_events", "device_events", EVENT_COLUMNS,
                                       _EVENT_TYPES, batch.events)
         # A redelivered rejection has the same key (topic and payload) and is recorded once.
-        rejected = await _insert_staged(conn, "stage_rejected", "rejected_messages", REJECTED_COLUMNS,
-                                        _REJECTED_TYPES, batch.rejected)
+        rejected = await dead_letters.write_staged(conn, batch.rejected)
         await _upsert_devices(conn, batch.status_changes())
     offered = len(batch.elevator) + len(batch.boiler) + len(batch.events)
     stored = elevator + boiler + events

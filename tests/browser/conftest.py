@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from bench.up_process import semon_up_process
 from semon.stack import free_port
-from semon.up_process import semon_up_process
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -20,10 +20,10 @@ from pydantic import SecretStr
 from bench.alerts import AlertsBenchOptions, run_alerts_bench
 from bench.fleet import SERIAL_OFFSET, FleetBenchOptions, fleet_devices, run_fleet_against_running
 from bench.ingest import COPY_COMMAND, BenchOptions, _libpq_env, c_pipe_binaries, run_bench, stored_counts
+from bench.up_process import semon_up_process
 from semon.mqtt.client import BrokerAddress
 from semon.settings import Settings
 from semon.stack import MosquittoServer, free_port
-from semon.up_process import semon_up_process
 from simulators.loadgen import LoadPlan, planned_total, run_load, run_load_apart
 from tests.flat_settings import flat_settings
 from tests.integration.helpers import ingest_settings, query, running_ingester

@@ -21,9 +21,10 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.batch import Batch, message_key
+from ingest.batch import Batch
 from ingest.writer import prepare_connection, write_batch
 from semon.db import apply_migrations
+from semon.dead_letters import message_key
 from semon.metrics import value
 from semon.protocol.decode import RejectReason, decode
 from semon.stack import MosquittoServer, PostgresServer

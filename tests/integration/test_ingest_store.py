@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import orjson
+import psycopg
 import pytest
 
+from ingest.store import StoredTelemetry, elevator_telemetry_of
 from semon.metrics import parse_text, value
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions, Will
@@ -133,3 +135,21 @@ async def test_metrics_are_served_in_prometheus_format(mosquitto: MosquittoServe
     assert samples["semon_ingest_batch_commit_seconds_count"] >= 1
     assert samples["semon_ingest_backlog"] == 0
     assert samples["semon_mqtt_connected"] == 1
+
+
+async def test_the_stored_telemetry_of_a_prefix_counts_rows_distinct_frames_and_the_last_arrival(
+        database_url: str) -> None:
+    now = datetime.now(UTC)
+    frames = [("ST_1-A", 1, now), ("ST_1-A", 1, now + timedelta(seconds=1)),  # one seq sent twice
+              ("ST_1-B", 1, now), ("ST_1-B", 2, now), ("STX1-C", 1, now),  # `_` is no wildcard
+              ("ST_1-D", 1, now - timedelta(days=2))]  # older than asked for
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for device, seq, at in frames:
+            await conn.execute(
+                "INSERT INTO elevator_telemetry VALUES (%s, %s, %s, false, 'idle', 1, true, true, false,"
+                " 'normal', 'mains', 0, 0, 0, %s)", (at, device, seq, at))
+        stored = await elevator_telemetry_of(conn, "ST_1-")
+        assert (stored.rows, stored.distinct) == (4, 3)
+        assert stored.last_received_at == pytest.approx((now + timedelta(seconds=1)).timestamp())
+        assert (await elevator_telemetry_of(conn, "ST_1-", timedelta(days=3))).rows == 5
+        assert await elevator_telemetry_of(conn, "NONE-") == StoredTelemetry(0, 0, 0.0)

@@ -21,6 +21,7 @@ from alerts.hub import LiveHub
 from assembly.alerts_service import rules_engine
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
+from semon.dead_letters import message_key
 from semon.metrics import value
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings, query
@@ -80,12 +81,14 @@ async def test_a_refused_alarm_change_is_dead_lettered_and_the_next_one_commits(
         assert engine._acks == []
     alarms = await query(database_url, "SELECT device_id, type FROM alarms")
     assert alarms == [("E-OK", "entrapment")]
-    letters = await query(database_url, "SELECT device_id, reason, detail, payload FROM rejected_messages")
+    letters = await query(database_url, "SELECT device_id, reason, detail, payload, topic, message_key, payload_size"
+                                        " FROM rejected_messages")
     assert len(letters) == 1
-    device, reason, detail, payload = letters[0]
-    assert (device, reason) == ("E-REFUSED", "storage_error")
+    device, reason, detail, payload, topic, key, size = letters[0]
+    assert (device, reason, topic) == ("E-REFUSED", "storage_error", "semon/rules/alarm")
     assert "refused for the test" in str(detail)
-    assert isinstance(payload, bytes)
+    assert isinstance(payload, bytes) and isinstance(topic, str)
+    assert (key, size) == (message_key(topic, payload), len(payload))  # the ingester's key of a message
     record: dict[str, Any] = orjson.loads(payload)
     assert (record["raised"], record["type"]) == (True, "entrapment")
 

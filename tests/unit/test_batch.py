@@ -17,13 +17,13 @@ from ingest.batch import (
     BOILER_COLUMNS,
     ELEVATOR_COLUMNS,
     EVENT_COLUMNS,
-    REJECTED_COLUMNS,
     Batch,
     DeviceTouch,
     LatestTelemetry,
-    message_key,
 )
 from ingest.isolate import describe, is_refusal, is_transient, isolate
+from semon.dead_letters import COLUMNS as REJECTED_COLUMNS
+from semon.dead_letters import message_key
 from semon.protocol.decode import Rejection, RejectReason, decode
 from tests.unit.frames import (
     BOILER_ID,

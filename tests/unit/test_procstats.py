@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bench.alerts import latency_figures, parse_rates
 from bench.fleet import split
-from semon.procstats import ProcessSample, ProcessWatch, Root, process_name, sample_tree, summarise
+from bench.procstats import ProcessSample, ProcessWatch, Root, process_name, sample_tree, summarise
 from simulators.loadgen import LoadPlan, per_connection, planned_total
 
 PY = "/usr/bin/python3"

@@ -1,6 +1,6 @@
 """What Mosquitto's persistence settings cost and what a ``kill -9`` of the broker loses.
 
-``python -m semon.stack.brokerbench [--messages N] [--publishers P] [--settings NAME ...]``
+``python -m bench.broker [--messages N] [--publishers P] [--settings NAME ...]``
 
 For each persistence setting, on a fresh broker from the system's binary (the tuning of
 deploy/mosquitto/mosquitto.conf otherwise):
@@ -270,7 +270,7 @@ def measure(setting: PersistenceSetting, messages: int, publishers: int, wait_s:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m semon.stack.brokerbench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.broker", description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--publishers", type=int, default=4)
     parser.add_argument("--kill-after", type=float, default=0.0, metavar="SECONDS",

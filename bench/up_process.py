@@ -1,5 +1,9 @@
 """A whole ``semon up`` in a process of its own, on a private data directory: for benchmarks and
-browser tests that must measure or drive the system as users run it."""
+browser tests that must measure or drive the system as users run it.
+
+It lives with the benchmarks, not in the kernel: it starts the composition root's command, and
+the kernel knows nothing above it, not even at run time. It runs the command as a user would and
+imports nothing of ``assembly``."""
 
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ the rules engine, the API, the broker, the database or the load generator itself
 are found from a root pid (the ``semon up`` that ``var/running.json`` names, or the benchmark's
 own process when it started the system under test) by walking its descendants, so this works
 whether ``semon up`` runs every part in one process or each part in its own
-(``python -m semon part NAME`` under supervisord).
+(``python -m semon part NAME`` under supervisord). Those command lines are the ``semon``
+command's, as docs/parts.md describes them: the benchmarks, the only users of this module,
+read them as ``ps`` would, importing nothing of the composition root that defines them.
 
 Figures: ``rss_mb`` is the resident set summed over a name's processes (for PostgreSQL this
 counts the shared buffers each backend touched once per backend: read ``pss_mb`` there, the
