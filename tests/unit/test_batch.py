@@ -23,7 +23,8 @@ from ingest.batch import (
     LatestTelemetry,
     message_key,
 )
-from ingest.isolate import describe, is_refusal, is_transient, isolate
+from ingest.isolate import describe, isolate
+from semon.db.errors import is_refusal, is_transient
 from semon.protocol.decode import Rejection, RejectReason, decode
 from tests.unit.frames import (
     BOILER_ID,
