@@ -11,10 +11,11 @@ built on its own (``RulesSettings()``) reads the environment as ``Settings()`` d
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from semon.backoff import Backoff
@@ -45,6 +46,21 @@ class MqttSettings(BaseSettings):
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A TLS file named must be a file this process can read (empty: unset). Refused here,
+        naming the variable and the file: a missing CA is a configuration error to be told at
+        start-up, not an outage for the session to retry for ever."""
+        if not value:
+            return None
+        variable = f"SEMON_MQTT_{(info.field_name or '').upper()}"
+        if not Path(value).is_file():
+            raise ValueError(f"{variable}={value}: no such file")
+        if not os.access(value, os.R_OK):
+            raise ValueError(f"{variable}={value}: the file cannot be read (permissions)")
+        return value
 
 
 class IngestSettings(BaseSettings):
