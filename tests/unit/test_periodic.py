@@ -9,6 +9,7 @@ connection worked."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
 import time
@@ -319,3 +320,9 @@ async def test_keep_connected_logs_a_bug_with_its_traceback_and_goes_on(caplog: 
         await task
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is not None and errors[0].exc_info[0] is AttributeError
+
+
+@pytest.mark.parametrize("shape", [every, until_done, keep_connected, Failures])
+def test_the_backoff_is_required_so_that_every_loop_has_the_settings(shape: Callable[..., object]) -> None:
+    """A loop without a backoff would ignore SEMON_BACKOFF_*: there is no default to fall on."""
+    assert inspect.signature(shape).parameters["backoff"].default is inspect.Parameter.empty
