@@ -15,9 +15,9 @@ The policy, the same for all (``Failures``):
   a warning at most every ``REMIND_AFTER_S`` ("still unavailable after N attempts, since
   HH:MM:SS"): a database away for minutes is a handful of lines per loop, not one per try.
 - **Any other error** logs its traceback (a bug, a schema mismatch, a row nobody expected) and
-  backs off the same way: the loop never ends while its process runs. The same error again is
-  logged like an outage's retries (debug, with a reminder); another kind of failure is logged
-  in full again.
+  backs off the same way: the loop never ends while its process runs. The same error again
+  (its type and message) is logged like an outage's retries (debug, with a reminder); another
+  error, or an outage after it, is logged in full again.
 - **Recovery** after failures logs once, at info, with how many tries failed.
 - **An overrun** (a periodic pass that worked and took longer than its interval) logs a
   warning: the work no longer fits its schedule. A pass that overlapped an outage of any loop
@@ -106,7 +106,7 @@ class Failures:
         self.log = log
         self.backoff = backoff
         self.count = 0
-        self._kind: str | None = None  # "outage", or the type of the other error, being failed on
+        self._kind: str | None = None  # "outage", or the other error (type and message), being failed on
         self._since = 0.0  # wall clock, when this run of failures began
         self._reported_at = 0.0  # monotonic, the last warning or error about it
 
@@ -117,7 +117,7 @@ class Failures:
         self.count += 1
         delay = self.backoff.next_delay()
         outage = is_outage(exc) if isinstance(exc, psycopg.Error) else isinstance(exc, OUTAGES)
-        kind = "outage" if outage else type(exc).__qualname__
+        kind = "outage" if outage else f"{type(exc).__qualname__}: {exc}"
         now = time.monotonic()
         if self.count == 1:
             self._since = time.time()

@@ -16,9 +16,10 @@ Three kinds of error reach a writer:
 - **a refusal** (``is_refusal``): the server (or the driver, encoding a value) says the rows
   cannot be stored, and will say so on every try: class 22 (data exception, e.g. a character
   PostgreSQL cannot hold), 23 (integrity constraint), 54 (program limit exceeded, e.g. an
-  index row too large), a driver's ``DataError``/``IntegrityError``, a value the driver cannot
-  encode (``ValueError``, ``OverflowError``). The refused rows are found and dead-lettered, the
-  others stored.
+  index row too large), P0 (a PL/pgSQL ``RAISE``: a trigger or function refusing the row by
+  the schema's own rule, a check written in code), a driver's ``DataError`` or
+  ``IntegrityError``, a value the driver cannot encode (``ValueError``, ``OverflowError``). The
+  refused rows are found and dead-lettered, the others stored.
 - **anything else from the database** (class 42 and 3F: an undefined table, column or schema,
   a permission revoked, a syntax error; XX: an internal error; an ``InterfaceError``): retried
   like an outage, but logged as an error with its traceback. A ``ProgrammingError`` is either
@@ -42,7 +43,7 @@ OUTAGE_CLASSES = frozenset({"08", "53", "57", "58"})
 """SQLSTATE classes of an outage (the first two characters)."""
 OUTAGE_STATES = frozenset({"40001", "40P01"})
 """SQLSTATEs of an outage outside those classes: serialization failure, deadlock."""
-REFUSED_CLASSES = frozenset({"22", "23", "54"})
+REFUSED_CLASSES = frozenset({"22", "23", "54", "P0"})
 """SQLSTATE classes of a refusal of the data."""
 
 

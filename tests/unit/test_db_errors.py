@@ -30,6 +30,7 @@ REFUSALS: list[BaseException] = [
     psycopg.errors.UniqueViolation("duplicate key"),  # class 23
     psycopg.errors.NotNullViolation("null"),  # 23502
     psycopg.errors.ProgramLimitExceeded("index row size"),  # class 54
+    psycopg.errors.RaiseException("refused by a trigger"),  # class P0: a RAISE in PL/pgSQL
     psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"),  # the driver's
     psycopg.IntegrityError("the driver's"),
     UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),  # encoding a value

@@ -110,7 +110,7 @@ async def test_a_repeated_error_logs_its_traceback_once_and_a_new_kind_of_failur
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "test.periodic")
     outage = psycopg.OperationalError("refused")
-    await _run_until([KeyError("a"), KeyError("b"), KeyError("c"), outage, outage, KeyError("d"), None, None])
+    await _run_until([KeyError("a"), KeyError("a"), KeyError("a"), outage, outage, KeyError("a"), None, None])
     logged = [(r.levelno, r.exc_info is not None) for r in caplog.records]
     assert logged == [(logging.ERROR, True), (logging.WARNING, False), (logging.ERROR, True), (logging.INFO, False)]
 

@@ -35,9 +35,10 @@ class _Warned(logging.Handler):
 
 
 async def _first_records(session: MqttSession | PahoSession) -> list[logging.LogRecord]:
-    """What the session logged at warning or above before it was cancelled after the first."""
+    """What the session's module logged at warning or above before it was cancelled after the
+    first (not the other clients' lines, from other tests' leftovers)."""
     warned = _Warned()
-    logger = logging.getLogger("semon.mqtt")
+    logger = logging.getLogger(type(session).__module__)
     logger.addHandler(warned)
     task = asyncio.create_task(session.run())
     try:
