@@ -43,6 +43,7 @@ from alerts.rules import Change, DeviceRules, RuleSettings
 from semon import dead_letters
 from semon.alarm_types import AlarmType, EntrapmentThresholds
 from semon.backoff import Backoff
+from semon.db.errors import is_transient
 from semon.metrics import exponential_buckets
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
@@ -60,9 +61,8 @@ ProfileLookup = Callable[[str, Kind], DeviceProfile]
 
 # PostgreSQL's jsonb and text refuse U+0000, and lone surrogates cannot be encoded as UTF-8.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# SQLSTATE classes worth a retry: connection (08), rollback (40), resources (53), operator (57),
-# system (58). Anything else is a refusal of this row: retrying it would fail the same way.
-_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+# Which database errors are retried and which are a refusal of the row is the kernel's one rule
+# (semon.db.errors.is_transient), the same as the ingester's.
 
 
 def json_safe(value: Any) -> Any:
@@ -136,15 +136,6 @@ def _event_without_clock(payload: bytes, arrival: float) -> DeviceEvent | None:
         return parse(DeviceEvent, orjson.dumps(document))
     except (orjson.JSONDecodeError, orjson.JSONEncodeError, msgspec.DecodeError, TypeError):
         return None
-
-
-def transient(exc: BaseException) -> bool:
-    """A database error that may pass by itself (connection, deadlock, resources), as opposed to
-    a refusal of the data (bad value, constraint) that would come back on every retry."""
-    if isinstance(exc, psycopg.OperationalError):
-        return True
-    sqlstate = getattr(exc, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in _TRANSIENT_CLASSES
 
 
 def instant(at: float) -> datetime:
@@ -604,7 +595,7 @@ class RulesEngine:
             published: list[dict[str, Any]] = []
             try:
                 published = await until_done("alarm change", functools.partial(self._commit, device_id, kind, change),
-                                             log=log, backoff=failures, retry=transient)
+                                             log=log, backoff=failures, retry=is_transient)
             except Exception as exc:  # not transient: a refusal, kept as a dead letter
                 await self._refused(device_id, kind, change, exc)
             for message in published:
@@ -748,14 +739,14 @@ class RulesEngine:
             await self._upsert_states(rows)
             return
         except Exception as exc:  # a refusal is sorted out row by row below
-            if transient(exc):
+            if is_transient(exc):
                 raise
             log.warning("rule state refused as a batch (%s); writing row by row", exc)
         for row in rows:
             try:
                 await self._upsert_states([row])
             except Exception as exc:
-                if transient(exc):
+                if is_transient(exc):
                     raise
                 self.metrics.state_refused.inc()
                 log.error("rule state of %s refused by the database (%s: %s); skipped: %s", row[0],

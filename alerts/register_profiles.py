@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from semon.alarm_types import EntrapmentThresholds
+from semon.backoff import Backoff
 from semon.periodic import every
 from semon.profile import DeviceProfile
 from semon.protocol.codes import table_names
@@ -131,11 +132,12 @@ class RegisterProfiles:
 
     async def run(self, pool: AsyncConnectionPool, interval_s: float,
                   on_load: Callable[[dict[str, DeviceProfile]], None],
-                  today: Callable[[], date] = register_today) -> NoReturn:
-        """Re-read every ``interval_s`` (``semon.periodic``); the first read is the caller's,
+                  today: Callable[[], date] = register_today, *, backoff: Backoff) -> NoReturn:
+        """Re-read every ``interval_s`` (``semon.periodic``, with ``backoff``); the first read is the caller's,
         before the engine starts. A failed read keeps the last profiles."""
 
         async def reload() -> None:
             on_load(await self.load(pool, today()))  # the register's date, not the UTC one
 
-        await every("equipment register read (rule profiles)", interval_s, reload, log=log, first_after_s=interval_s)
+        await every("equipment register read (rule profiles)", interval_s, reload, log=log, backoff=backoff,
+                    first_after_s=interval_s)

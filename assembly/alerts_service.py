@@ -94,11 +94,12 @@ class AlertsService:
                 parts.start("rules-engine", lambda: self._run_engine(pool), check=self._engine_up)
                 parts.start("register-profiles",
                             lambda: self.register.run(pool, s.registry.refresh_s, self._apply_profiles,
-                                                      s.registry.today))
+                                                      s.registry.today, backoff=s.backoff.backoff()))
             if "jobs" in self.roles:
                 parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s.incidents, s.backoff))
                 parts.start("notice-scans", lambda: run_scans(pool, s.notices, s.registry, s.backoff))
-                parts.start("rate-snapshots", lambda: run_snapshots(pool, tz=s.registry.timezone))
+                parts.start("rate-snapshots",
+                            lambda: run_snapshots(pool, backoff=s.backoff.backoff(), tz=s.registry.timezone))
                 if s.notices.delivery:
                     parts.start("notice-outbox", lambda: run_outbox(pool, s.notices, s.smtp, s.backoff))
             if "api" in self.roles:
@@ -109,7 +110,7 @@ class AlertsService:
                 # Each part gets the sections it reads; the shell only the auth section.
                 routes = [alerts_part(pool, self.hub, s.incidents, on_alarm_cleared=self._closed_by_operator),
                           registry_part(pool, s.registry), console_part(pool, DEVICE_SOURCES, s.registry)]
-                app = create_app(pool, s.auth, routes)
+                app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff())
                 async with serve_app(app, s.api.host, s.api.port) as port:
                     self.api_port = port
                     log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api.host, port)

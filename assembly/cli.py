@@ -39,7 +39,7 @@ def _alerts(settings: Settings, _: argparse.Namespace) -> int:
     if (urls := _service_urls(settings, "alerts")) is None:
         return 2
     service = AlertsService(settings, *urls)
-    run(lambda: with_frozen_heap(service.run))
+    run(lambda: with_frozen_heap(service.run, settings.backoff.backoff()))
     return 0
 
 

@@ -232,7 +232,8 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
             include(supervisor.registry, lambda: alerts.registry)
             heap = heap_metrics()
             include(supervisor.registry, lambda: heap)
-            supervisor.start("heap", freeze_periodically)  # the fleet's state out of the collector's walks
+            # the fleet's state out of the collector's walks
+            supervisor.start("heap", lambda: freeze_periodically(settings.backoff.backoff()))
         supervisor.start("alerts", alerts.run)
         return _Started(alerts.ready.wait, lambda: alerts.api_port)
     if name == "city":

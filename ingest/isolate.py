@@ -1,18 +1,10 @@
-"""Tell a database that is away from one that refuses a row, and find the refused rows.
+"""Find the rows a database refuses in a batch, and describe database errors in one line.
 
-Two kinds of failure reach a writer:
-
-- *transient*: the connection is lost, the pool has no connection, the server is shutting
-  down, out of resources, or a lock or serialization conflict. Nothing is wrong with the rows:
-  wait and try the same work again; nothing is acknowledged meanwhile.
-- *refusal*: the server (or the driver, encoding a value) says a row cannot be stored: a data
-  exception (SQLSTATE class 22, e.g. a character PostgreSQL cannot hold), an integrity
-  constraint (23), a program limit (54). Trying again gives the same answer, so the refused
-  rows are found and dead-lettered, and the others are stored.
-
-Any other database error (an undefined table, a permission revoked) is not the rows' fault
-either and is treated as transient: retried with backoff and logged, until an operator fixes
-it, with nothing acknowledged.
+Which errors are a refusal of the rows and which are retried is the kernel's one rule
+(``semon.db.errors``): a refusal (a data exception, a constraint, a program limit, a value the
+driver cannot encode) is isolated here, row by row, and the refused rows are dead-lettered;
+everything else from the database (an outage, an undefined table) is retried by the writer
+with nothing acknowledged.
 """
 
 from __future__ import annotations
@@ -21,28 +13,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import psycopg
-from psycopg_pool import PoolTimeout
+
+from semon.db.errors import is_refusal
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_REFUSED_CLASSES = frozenset({"22", "23", "54"})
-
-
-def is_refusal(exc: BaseException) -> bool:
-    """True when ``exc`` says the rows themselves cannot be stored (see the module docstring)."""
-    if isinstance(exc, psycopg.Error):
-        state = exc.sqlstate
-        if state is None:  # raised by the driver, before the server saw the rows
-            return isinstance(exc, psycopg.DataError | psycopg.IntegrityError)
-        return state[:2] in _REFUSED_CLASSES
-    # The driver failed to encode a value (a lone surrogate, an integer beyond int8, ...).
-    return isinstance(exc, ValueError | OverflowError)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for a database error that another attempt of the same work may overcome."""
-    return isinstance(exc, PoolTimeout) or (isinstance(exc, psycopg.Error) and not is_refusal(exc))
 
 
 def describe(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from semon.backoff import Backoff
 from semon.periodic import every
 from semon.protocol.decode import Decoded, Rejection, RejectReason
 
@@ -46,7 +47,8 @@ class RegisteredDevices:
         async with pool.connection(timeout=5) as conn:
             self._codes = await self._read_codes(conn)
 
-    async def run(self, pool: AsyncConnectionPool, interval_s: float) -> NoReturn:
-        """Read now, then every ``interval_s`` (``semon.periodic``); a failed read keeps the
+    async def run(self, pool: AsyncConnectionPool, interval_s: float, backoff: Backoff) -> NoReturn:
+        """Read now, then every ``interval_s`` (``semon.periodic``, with ``backoff``); a failed read keeps the
         last copy."""
-        await every("equipment register read (registered devices)", interval_s, lambda: self.load(pool), log=log)
+        await every("equipment register read (registered devices)", interval_s, lambda: self.load(pool), log=log,
+                    backoff=backoff)

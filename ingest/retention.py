@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from semon import dead_letters
+from semon.backoff import Backoff
 from semon.periodic import every
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ async def drop_expired(conn: AsyncConnection, keep: timedelta) -> int:
     return dropped
 
 
-async def run_retention(pool: AsyncConnectionPool, keep: timedelta, interval_s: float) -> None:
-    """Install policies once, or drop chunks every ``interval_s``; runs until cancelled."""
+async def run_retention(pool: AsyncConnectionPool, keep: timedelta, interval_s: float, backoff: Backoff) -> None:
+    """Install policies once, or drop chunks every ``interval_s`` (failures by ``semon.periodic``
+    with ``backoff``); runs until cancelled."""
     async def retention_pass() -> None:
         async with pool.connection() as conn:
             await conn.set_autocommit(True)
@@ -56,4 +58,4 @@ async def run_retention(pool: AsyncConnectionPool, keep: timedelta, interval_s: 
                 if dropped:
                     log.info("retention: dropped %d chunks older than %s", dropped, keep)
 
-    await every("retention pass", interval_s, retention_pass, log=log)
+    await every("retention pass", interval_s, retention_pass, log=log, backoff=backoff)

@@ -21,7 +21,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ingest.batch import Batch
-from ingest.isolate import describe, is_transient, isolate
+from ingest.isolate import describe, isolate
 from ingest.metrics import IngestMetrics
 from ingest.registered import CodesReader, RegisteredDevices
 from ingest.retention import run_retention
@@ -29,6 +29,7 @@ from ingest.state import DeviceStateBuffer
 from ingest.writer import WriteResult, prepare_connection, write_batch
 from semon.backoff import Backoff
 from semon.db import apply_migrations, open_pool
+from semon.db.errors import is_transient
 from semon.metrics_http import serve_metrics
 from semon.mqtt.client import BrokerAddress, Message
 from semon.mqtt.packets import ConnectOptions
@@ -154,9 +155,11 @@ class Ingester:
                     tg.create_task(self._write_loop(pool), name=f"ingest-writer-{i}")
                 tg.create_task(self.state.run(pool, s.state_flush_interval_s, self._backoff()), name="ingest-state")
                 if s.reject_unregistered:
-                    tg.create_task(self.registered.run(pool, self.register_refresh_s), name="ingest-register")
+                    tg.create_task(self.registered.run(pool, self.register_refresh_s, self._backoff()),
+                                   name="ingest-register")
                 tg.create_task(
-                    run_retention(pool, timedelta(days=kept.retention_days), kept.retention_check_interval_s),
+                    run_retention(pool, timedelta(days=kept.retention_days), kept.retention_check_interval_s,
+                                  self._backoff()),
                     name="ingest-retention",
                 )
                 self.running.set()

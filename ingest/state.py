@@ -82,7 +82,7 @@ class DeviceStateBuffer:
             self._on_refused(len(refused))
         return sum(written)
 
-    async def run(self, pool: AsyncConnectionPool, interval: float, backoff: Backoff | None = None) -> None:
+    async def run(self, pool: AsyncConnectionPool, interval: float, backoff: Backoff) -> None:
         """Until cancelled: a flush every ``interval`` seconds (``semon.periodic.every``: one
         the database could not take is retried after ``backoff``); the rest at cancellation."""
         try:

@@ -18,6 +18,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from registry.due import inspection_rate
+from semon.backoff import Backoff
 from semon.periodic import every
 from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now
 
@@ -94,12 +95,13 @@ def days_back(today: date, days: int) -> date:
     return today - timedelta(days=days)
 
 
-async def run_snapshots(pool: AsyncConnectionPool, interval_s: float = 3600.0, *, tz: str = DEFAULT_ZONE,
-                        clock: Clock = utc_now) -> NoReturn:
+async def run_snapshots(pool: AsyncConnectionPool, interval_s: float = 3600.0, *, backoff: Backoff,
+                        tz: str = DEFAULT_ZONE, clock: Clock = utc_now) -> NoReturn:
     """Keep today's rates (today in ``tz``, the register's zone) as the day's snapshot, refreshed
-    every ``interval_s`` (the last run of a day stands for it)."""
+    every ``interval_s`` (the last run of a day stands for it), failures by ``semon.periodic`` with
+    ``backoff``."""
     async def snapshot() -> None:
         async with pool.connection() as conn:
             await snapshot_rates(conn, register_today(tz, clock=clock))
 
-    await every("inspection-rate snapshot", interval_s, snapshot, log=log)
+    await every("inspection-rate snapshot", interval_s, snapshot, log=log, backoff=backoff)

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from semon.backoff import Backoff
 from semon.periodic import every
 
 FREEZE_INTERVAL_S = 1.0
@@ -54,9 +55,9 @@ def _collections(generation: int) -> Callable[[], float]:
     return lambda: float(gc.get_stats()[generation]["collections"])
 
 
-async def freeze_periodically(interval_s: float = FREEZE_INTERVAL_S) -> None:
+async def freeze_periodically(backoff: Backoff, interval_s: float = FREEZE_INTERVAL_S) -> None:
     """Until cancelled: ``gc.freeze()`` now (after the caller's start-up) and every ``interval_s``
-    seconds. Raises ValueError for an interval that is not positive."""
+    seconds (``semon.periodic``, with ``backoff``). Raises ValueError for an interval that is not positive."""
     if not interval_s > 0:
         raise ValueError(f"the freeze interval must be positive, not {interval_s!r}")
     gc.collect()  # what start-up left behind is reclaimed, not frozen
@@ -64,12 +65,13 @@ async def freeze_periodically(interval_s: float = FREEZE_INTERVAL_S) -> None:
     async def freeze() -> None:
         gc.freeze()
 
-    await every("heap freeze", interval_s, freeze, log=log)
+    await every("heap freeze", interval_s, freeze, log=log, backoff=backoff)
 
 
-async def with_frozen_heap(main: Callable[[], Awaitable[T]], interval_s: float = FREEZE_INTERVAL_S) -> T:
+async def with_frozen_heap(main: Callable[[], Awaitable[T]], backoff: Backoff,
+                           interval_s: float = FREEZE_INTERVAL_S) -> T:
     """``await main()`` with ``freeze_periodically`` beside it."""
-    freezer = asyncio.create_task(freeze_periodically(interval_s), name="heap-freeze")
+    freezer = asyncio.create_task(freeze_periodically(backoff, interval_s), name="heap-freeze")
     try:
         return await main()
     finally:

@@ -7,15 +7,25 @@ recovers the same way, and reads the same in the log.
 
 The policy, the same for all (``Failures``):
 
-- **An outage** (the broker, the database or the network away: ``OUTAGES``) logs a warning
-  with the error and retries after a backoff (``semon.backoff``: doubling from its initial
-  delay up to its maximum, jittered), whatever the interval: a 1 s check does not hammer a
-  database that is down, an hourly one does not wait an hour for one that is back.
+- **An outage** (the broker, the database or the network away: ``OUTAGES``) logs one warning
+  when it starts, with what is away and the error, and retries after a backoff
+  (``semon.backoff``: doubling from its initial delay up to its maximum, jittered), whatever
+  the interval: a 1 s check does not hammer a database that is down, an hourly one does not
+  wait an hour for one that is back. The retries that fail after it are logged at debug, with
+  a warning at most every ``REMIND_AFTER_S`` ("still unavailable after N attempts, since
+  HH:MM:SS"): a database away for minutes is a handful of lines per loop, not one per try.
 - **Any other error** logs its traceback (a bug, a schema mismatch, a row nobody expected) and
-  backs off the same way: the loop never ends while its process runs.
+  backs off the same way: the loop never ends while its process runs. The same error again
+  (its type and message) is logged like an outage's retries (debug, with a reminder); another
+  error, or an outage after it, is logged in full again.
 - **Recovery** after failures logs once, at info, with how many tries failed.
-- **An overrun** (a periodic pass that took longer than its interval) logs a warning: the work
-  no longer fits its schedule.
+- **An overrun** (a periodic pass that worked and took longer than its interval) logs a
+  warning: the work no longer fits its schedule. A pass that overlapped an outage of any loop
+  of the process (it waited for work that was waiting the outage out, like the rules'
+  checkpoint for the alarm writes) is not an overrun: it is logged at debug.
+
+The backoff is always the caller's (the settings' ``BackoffSettings``, handed down by the
+composition root): every shape requires it.
 
 The shapes:
 
@@ -36,12 +46,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
 import psycopg
 
 from semon.backoff import Backoff
+from semon.db.errors import is_outage
 from semon.mqtt.client import MqttError
 
 T = TypeVar("T")
@@ -49,36 +61,88 @@ T = TypeVar("T")
 OUTAGES: tuple[type[BaseException], ...] = (psycopg.OperationalError, MqttError, OSError, TimeoutError)
 """What an unavailable broker, database or network raises (``psycopg_pool.PoolTimeout`` is an
 ``OperationalError``; the MQTT client's errors all derive from ``MqttError``): warned about,
-not tracebacked."""
+not tracebacked. A database error is one by ``semon.db.errors.is_outage`` alone (a program
+limit exceeded is an ``OperationalError`` too, and a refusal)."""
 
 
-def _default_backoff() -> Backoff:
-    return Backoff(1.0, 60.0)
+REMIND_AFTER_S = 60.0
+"""While failures go on, the least time between two warnings (or errors) about them."""
+
+class _Outages:
+    """The loops of this process now waiting out an outage (weakly held: a loop cancelled in
+    an outage drops out with its ``Failures``), and when the last such wait ended."""
+
+    def __init__(self) -> None:
+        self.waiting: weakref.WeakSet[Failures] = weakref.WeakSet()
+        self.last_end = float("-inf")  # time.monotonic()
+
+    def end(self, failures: Failures) -> None:
+        if failures in self.waiting:
+            self.waiting.discard(failures)
+            self.last_end = time.monotonic()
+
+
+_outages = _Outages()
+
+
+def outage_since(started: float, *, besides: Failures | None = None) -> bool:
+    """Whether a loop of this process (other than ``besides``) was waiting out an outage at
+    some time after ``started`` (``time.monotonic()`` seconds)."""
+    return _outages.last_end >= started or any(f is not besides for f in _outages.waiting)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class Failures:
     """The policy's state for one loop: the failures since the last success and the backoff.
 
-    ``name`` says what the work is in the log ("deadline check"); ``backoff`` defaults to 1 s
-    doubling up to 60 s; the services pass theirs from the settings (``backoff_initial_s``,
-    ``backoff_max_s``)."""
+    ``name`` says what the work is in the log ("deadline check", "MQTT semon-ingest-1 at
+    127.0.0.1:1883"); ``backoff`` is the settings' (``BackoffSettings.backoff()``)."""
 
-    def __init__(self, name: str, *, log: logging.Logger, backoff: Backoff | None = None) -> None:
+    def __init__(self, name: str, *, log: logging.Logger, backoff: Backoff) -> None:
         self.name = name
         self.log = log
-        self.backoff = backoff or _default_backoff()
+        self.backoff = backoff
         self.count = 0
+        self._kind: str | None = None  # "outage", or the other error (type and message), being failed on
+        self._since = 0.0  # wall clock, when this run of failures began
+        self._reported_at = 0.0  # monotonic, the last warning or error about it
 
     async def failed(self, exc: BaseException) -> None:
-        """Log ``exc`` by the policy (an outage: a warning; anything else: an error with its
-        traceback) and sleep the backoff's next delay."""
+        """Log ``exc`` by the policy (an outage: a warning when it starts; anything else: an
+        error with its traceback; their repeats at debug with a reminder every
+        ``REMIND_AFTER_S``) and sleep the backoff's next delay."""
         self.count += 1
         delay = self.backoff.next_delay()
-        if isinstance(exc, OUTAGES):
-            self.log.warning("%s: unavailable (%s: %s); retrying in %.1f s", self.name, type(exc).__name__,
-                             exc, delay)
+        outage = is_outage(exc) if isinstance(exc, psycopg.Error) else isinstance(exc, OUTAGES)
+        kind = "outage" if outage else f"{type(exc).__qualname__}: {exc}"
+        now = time.monotonic()
+        if self.count == 1:
+            self._since = time.time()
+        if kind != self._kind:  # it starts, or the failure changed
+            self._kind, self._reported_at = kind, now
+            if outage:
+                self.log.warning("%s: unavailable (%s: %s); retrying in %.1f s", self.name, type(exc).__name__,
+                                 _one_line(exc), delay)
+            else:
+                self.log.error("%s failed; retrying in %.1f s", self.name, delay, exc_info=exc)
+        elif now - self._reported_at >= REMIND_AFTER_S:
+            self._reported_at = now
+            self.log.log(logging.WARNING if outage else logging.ERROR,
+                         "%s: still %s after %d attempts, since %s (%s: %s); retrying in %.1f s", self.name,
+                         "unavailable" if outage else "failing", self.count,
+                         time.strftime("%H:%M:%S", time.localtime(self._since)), type(exc).__name__,
+                         _one_line(exc), delay)
         else:
-            self.log.error("%s failed; retrying in %.1f s", self.name, delay, exc_info=exc)
+            self.log.debug("%s: %s again (attempt %d; %s: %s); retrying in %.1f s", self.name,
+                           "unavailable" if outage else "failed", self.count, type(exc).__name__, _one_line(exc),
+                           delay)
+        if outage:
+            _outages.waiting.add(self)
+        else:
+            _outages.end(self)
         await asyncio.sleep(delay)
 
     def succeeded(self) -> None:
@@ -86,15 +150,19 @@ class Failures:
         if self.count:
             self.log.info("%s: working again after %d failure(s)", self.name, self.count)
             self.count = 0
+            self._kind = None
             self.backoff.reset()
+            _outages.end(self)
 
 
 async def every(name: str, interval_s: float, work: Callable[[], Awaitable[object]], *,
-                log: logging.Logger, backoff: Backoff | None = None, first_after_s: float = 0.0,
+                log: logging.Logger, backoff: Backoff, first_after_s: float = 0.0,
                 wake: asyncio.Event | None = None) -> NoReturn:
     """Run ``work`` after ``first_after_s`` seconds, then ``interval_s`` seconds after each pass
     ends (or as soon as ``wake`` is set, which the next pass clears before it starts), until
-    cancelled, with the policy above. Never returns."""
+    cancelled, with the policy above. A pass's time is measured from its start to its end,
+    sleeps and waits included; it is an overrun only if the pass worked and no outage overlapped
+    it (``outage_since``). Never returns."""
     failures = Failures(name, log=log, backoff=backoff)
     if first_after_s > 0:
         await asyncio.sleep(first_after_s)
@@ -108,9 +176,12 @@ async def every(name: str, interval_s: float, work: Callable[[], Awaitable[objec
             await failures.failed(exc)
             continue
         took = time.monotonic() - started
-        failures.succeeded()
         if took > interval_s:
-            log.warning("%s took %.1f s, longer than its interval of %.1f s", name, took, interval_s)
+            if outage_since(started, besides=failures):
+                log.debug("%s took %.1f s, waiting out an outage", name, took)
+            else:
+                log.warning("%s took %.1f s, longer than its interval of %.1f s", name, took, interval_s)
+        failures.succeeded()
         if wake is None:
             await asyncio.sleep(interval_s)
         elif not wake.is_set():
@@ -126,7 +197,7 @@ def _always(_exc: Exception) -> bool:
 
 
 async def until_done(name: str, work: Callable[[], Awaitable[T]], *, log: logging.Logger,
-                     backoff: Backoff | Failures | None = None,
+                     backoff: Backoff | Failures,
                      retry: Callable[[Exception], bool] = _always) -> T:
     """``await work()`` until it returns, and return what it returned; each failure by the
     policy above. An error for which ``retry(exc)`` is false (a refusal that would come back on
@@ -152,7 +223,7 @@ class ConnectionEnded(ConnectionError):
 
 
 async def keep_connected(name: str, serve: Callable[[Callable[[], None]], Awaitable[object]], *,
-                         log: logging.Logger, backoff: Backoff | None = None) -> NoReturn:
+                         log: logging.Logger, backoff: Backoff) -> NoReturn:
     """Keep a connection up until cancelled. ``serve(working)`` makes the connection, calls
     ``working()`` once it is in place and doing its work, and uses it until it is lost (raises)
     or closed (returns). Every end is a failure by the policy above (a lost connection is an

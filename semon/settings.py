@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -54,6 +54,21 @@ class MqttSettings(BaseSettings):
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A TLS file named must be a file this process can read (empty: unset). Refused here,
+        naming the variable and the file: a missing CA is a configuration error to be told at
+        start-up, not an outage for the session to retry for ever."""
+        if not value:
+            return None
+        variable = f"SEMON_MQTT_{(info.field_name or '').upper()}"
+        if not Path(value).is_file():
+            raise ValueError(f"{variable}={value}: no such file")
+        if not os.access(value, os.R_OK):
+            raise ValueError(f"{variable}={value}: the file cannot be read (permissions)")
+        return value
 
 
 class IngestSettings(BaseSettings):
@@ -402,7 +417,8 @@ def _problems(section: type[BaseSettings], exc: ValidationError) -> list[str]:
             continue
         variable = variable_of(section, str(error["loc"][0]))
         value = "" if error["type"] == "missing" else f"={str(error['input'])[:80]!r}"
-        lines.append(f"{variable}{value}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(message if message.startswith(variable) else f"{variable}{value}: {message}")
     return lines
 
 

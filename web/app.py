@@ -30,6 +30,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
+from semon.backoff import Backoff
 from semon.settings import AuthSettings
 from web.auth import add_auth_routes, auth_middleware, current_user
 from web.http import ApiError, error_response
@@ -86,13 +87,15 @@ class Part:
     agency_exists: AgencyCheck | None = None
 
 
-def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Sequence[Part], *, auth: bool = True,
-               db_timeout_s: float = 5.0, title: str = "semon API", description: str = DESCRIPTION) -> web.Application:
+def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Sequence[Part], *, backoff: Backoff,
+               auth: bool = True, db_timeout_s: float = 5.0,
+               title: str = "semon API", description: str = DESCRIPTION) -> web.Application:
     """The application with the shell's middlewares and routes and each part's. The pool is opened
     and closed by the caller. With ``auth``, every route but the public ones needs a session and
     the role policy collected from the parts applies to everything served by this application;
     ``auth_settings`` is the auth section (sessions, throttling), the only settings the shell
-    reads: each part got its own sections when it was built. ValueError when a part adds a route
+    reads: each part got its own sections when it was built; ``backoff`` the settings'
+    (``BackoffSettings``), for the shell's live-session check. ValueError when a part adds a route
     no rule speaks of (it would be the administrator's only, unnoticed), when two parts' models
     give two different schemas one name, or when a path refers to a schema no model gives."""
     policy = Policy.of(*(p.access for p in parts), json_paths=(path for p in parts for path in p.json_paths))
@@ -100,7 +103,7 @@ def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Se
     app[_ERRORS] = MappingProxyType({kind: status for p in parts for kind, status in p.errors.items()})
     if auth:
         checks = [p.agency_exists for p in parts if p.agency_exists is not None]
-        add_auth_routes(app, pool, auth_settings, policy, db_timeout_s=db_timeout_s,
+        add_auth_routes(app, pool, auth_settings, policy, backoff=backoff, db_timeout_s=db_timeout_s,
                         agency_exists=checks[0] if checks else _no_agencies)
     app.router.add_get("/api/openapi.json", _openapi)
     for part in parts:

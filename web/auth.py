@@ -27,6 +27,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
+from semon.backoff import Backoff
 from semon.periodic import every
 from semon.settings import AuthSettings
 from web.auth_pages import forbidden_page, login_required_page
@@ -156,9 +157,10 @@ def current_user(request: web.Request) -> User | None:
 
 
 def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: AuthSettings, policy: Policy, *,
-                    agency_exists: AgencyCheck, db_timeout_s: float = 5.0) -> None:
+                    agency_exists: AgencyCheck, backoff: Backoff, db_timeout_s: float = 5.0) -> None:
     """The login routes and the users', and what ``auth_middleware`` needs: ``policy`` is the
-    application's role policy; ``agency_exists`` checks a new agency user's party code."""
+    application's role policy; ``agency_exists`` checks a new agency user's party code;
+    ``backoff`` (the settings') paces the live-session check's retries."""
     app[POLICY] = policy
     lifetime = SessionLifetime(timedelta(seconds=settings.session_idle_s),
                                timedelta(seconds=settings.session_max_s))
@@ -168,7 +170,7 @@ def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: A
         address_in_flight=settings.login_address_in_flight))
     app[AUTH] = AuthContext(pool, lifetime, settings.cookie_secure, throttle, db_timeout_s, agency_exists)
     app[LIVE_SOCKETS] = LiveSockets()
-    app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.live_check_s))
+    app.cleanup_ctx.append(functools.partial(_watch_live_sessions, check_s=settings.live_check_s, backoff=backoff))
     app.router.add_post("/api/login", _login)
     app.router.add_post("/api/logout", _logout)
     app.router.add_get("/api/me", _me)
@@ -176,16 +178,16 @@ def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: A
     app.router.add_post("/api/users", _create_user)
 
 
-async def _watch_live_sessions(app: web.Application, *, check_s: float) -> AsyncIterator[None]:
-    task = asyncio.create_task(_check_live_sessions(app, check_s), name="live-session-check")
+async def _watch_live_sessions(app: web.Application, *, check_s: float, backoff: Backoff) -> AsyncIterator[None]:
+    task = asyncio.create_task(_check_live_sessions(app, check_s, backoff), name="live-session-check")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
 
-async def _check_live_sessions(app: web.Application, check_s: float) -> NoReturn:
-    """Every ``check_s`` (``semon.periodic``): close the live sockets whose session has ended
+async def _check_live_sessions(app: web.Application, check_s: float, backoff: Backoff) -> NoReturn:
+    """Every ``check_s`` (``semon.periodic``, with ``backoff``): close the live sockets whose session has ended
     (one query for all)."""
     auth, sockets = app[AUTH], app[LIVE_SOCKETS]
 
@@ -200,7 +202,7 @@ async def _check_live_sessions(app: web.Application, check_s: float) -> NoReturn
                 closed = await sockets.end(digest, auth.db_timeout_s)
                 log.info("closed %d live socket(s) of an ended session", closed)
 
-    await every("live session check", check_s, check, log=log, first_after_s=check_s)
+    await every("live session check", check_s, check, log=log, backoff=backoff, first_after_s=check_s)
 
 
 def live_socket_session(request: web.Request) -> bytes | None:

@@ -49,6 +49,12 @@ class ConnectRefused(MqttError):
         self.reason_code = reason_code
 
 
+class TlsFilesError(ValueError):
+    """A TLS file of the address (CA, client certificate, key) is missing, unreadable or not
+    what it should be: a configuration error, not an outage (deliberately neither an
+    ``OSError`` nor an ``MqttError``, which ``semon.periodic`` waits out as the broker away)."""
+
+
 class ConnectionLost(MqttError):
     """The connection closed; messages not yet acknowledged will be redelivered."""
 
@@ -127,12 +133,21 @@ class BrokerAddress:
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """A verifying client context (hostname and chain), or None for plain TCP.
-        Raises OSError/ssl.SSLError when a file cannot be read."""
+        Raises TlsFilesError, naming the file, when the CA file or the client certificate or
+        key cannot be read or loaded."""
         if not self.tls:
             return None
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+        try:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+        except OSError as exc:  # ssl.SSLError is one
+            raise TlsFilesError(f"the MQTT CA file {self.ca_file} cannot be loaded: {exc}") from exc
         if self.cert_file:
-            context.load_cert_chain(self.cert_file, self.key_file)
+            try:
+                context.load_cert_chain(self.cert_file, self.key_file)
+            except OSError as exc:
+                key = f" with the key {self.key_file}" if self.key_file else ""
+                raise TlsFilesError(f"the MQTT client certificate {self.cert_file}{key} cannot be loaded: "
+                                    f"{exc}") from exc
         return context
 
 

@@ -143,7 +143,8 @@ class PahoSession:
 
     async def run(self) -> None:
         """Until cancelled, through the one reconnect loop (``semon.periodic.keep_connected``)."""
-        await keep_connected(f"MQTT {self.address.host}:{self.address.port}", self._connection, log=log,
+        await keep_connected(f"MQTT {self.options.client_id} at {self.address.host}:{self.address.port}",
+                             self._connection, log=log,
                              backoff=self._backoff)
 
     async def _connection(self, working: Callable[[], None]) -> None:

@@ -57,7 +57,8 @@ class MqttSession:
     async def run(self) -> None:
         """Until cancelled: connected, subscribed, and made again when lost, through the one
         reconnect loop (``semon.periodic.keep_connected``) with this session's backoff."""
-        await keep_connected(f"MQTT {self.address.host}:{self.address.port}", self._connection, log=log,
+        await keep_connected(f"MQTT {self.options.client_id} at {self.address.host}:{self.address.port}",
+                             self._connection, log=log,
                              backoff=self._backoff)
 
     async def _connection(self, working: Callable[[], None]) -> None:

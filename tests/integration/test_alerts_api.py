@@ -102,7 +102,8 @@ def alerts_app(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *, a
                db_timeout_s: float = 5.0, on_alarm_cleared: Callable[[Alarm], None] | None = None) -> web.Application:
     """The shell's application with the alerts' routes alone."""
     part = alerts_part(pool, hub, settings.incidents, on_alarm_cleared=on_alarm_cleared, db_timeout_s=db_timeout_s)
-    return create_app(pool, settings.auth, [part], auth=auth, db_timeout_s=db_timeout_s)
+    return create_app(pool, settings.auth, [part], backoff=settings.backoff.backoff(), auth=auth,
+                      db_timeout_s=db_timeout_s)
 
 
 @contextlib.asynccontextmanager

@@ -76,7 +76,7 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         parts = [alerts_part(pool, LiveHub(), settings.incidents), registry_part(pool, settings.registry),
                  console_part(pool, DEVICE_SOURCES, settings.registry)]
-        app = create_app(pool, settings.auth, parts)
+        app = create_app(pool, settings.auth, parts, backoff=settings.backoff.backoff())
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 

@@ -100,7 +100,7 @@ async def console(database_url: str, **overrides: Any) -> AsyncIterator[Console]
 
         parts = [alerts_part(pool, hub, settings.incidents), registry_part(pool, settings.registry),
                  Part("console", stand_ins, CONSOLE_ACCESS)]
-        app = create_app(pool, settings.auth, parts)
+        app = create_app(pool, settings.auth, parts, backoff=settings.backoff.backoff())
         port = await stack.enter_async_context(serve_app(app, "127.0.0.1", 0))
         url = f"http://127.0.0.1:{port}"
         yield Console(url, f"{url}/api", app, pool, hub, settings, stack)

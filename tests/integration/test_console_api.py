@@ -45,7 +45,7 @@ async def console_app(database_url: str, *, auth: bool = True, clock: Clock = ut
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         parts = [alerts_part(pool, LiveHub(), settings.incidents), registry_part(pool, settings.registry),
                  console_part(pool, DEVICE_SOURCES, settings.registry, clock=clock)]
-        app = create_app(pool, settings.auth, parts, auth=auth)
+        app = create_app(pool, settings.auth, parts, backoff=settings.backoff.backoff(), auth=auth)
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
 

@@ -152,7 +152,8 @@ async def test_the_daily_work_at_0130_beijing_uses_the_beijing_date(database_url
     async with open_pool(database_url, min_size=1, max_size=2) as pool:
         tasks = [asyncio.create_task(run_scans(pool, settings.notices, settings.registry, settings.backoff,
                                                clock=clock)),
-                 asyncio.create_task(run_snapshots(pool, tz=settings.registry.timezone, clock=clock))]
+                 asyncio.create_task(run_snapshots(pool, backoff=settings.backoff.backoff(),
+                                                   tz=settings.registry.timezone, clock=clock))]
         try:
             assert await wait_for_count(database_url, "SELECT count(*) FROM notices", 1, timeout=30) == 1
             assert await wait_for_count(database_url, "SELECT count(*) FROM rate_snapshots", 1, timeout=30) >= 1

@@ -30,7 +30,8 @@ async def api(database_url: str) -> AsyncIterator[str]:
     settings = ingest_settings(api_port=0)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         app = create_app(pool, settings.auth, [alerts_part(pool, LiveHub(), settings.incidents),
-                                               registry_part(pool, settings.registry)])
+                                               registry_part(pool, settings.registry)],
+                         backoff=settings.backoff.backoff())
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}/api"
 

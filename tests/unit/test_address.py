@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import ssl
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from semon.mqtt.client import BrokerAddress
+from semon.mqtt.client import BrokerAddress, MqttError, TlsFilesError
 
 
 def test_credentials_are_percent_decoded() -> None:
@@ -43,10 +45,17 @@ def test_a_client_certificate_needs_tls() -> None:
         BrokerAddress.from_url("mqtts://h", key_file="k.pem")
 
 
-def test_a_missing_ca_file_is_an_os_error_at_connect_time() -> None:
+def test_a_missing_tls_file_is_a_configuration_error_naming_it_not_an_outage(tmp_path: Path) -> None:
+    """Not an OSError nor an MqttError: ``semon.periodic`` would take it for the broker away."""
     a = BrokerAddress.from_url("mqtts://h", ca_file="/nonexistent/ca.pem")
-    with pytest.raises(OSError):
+    with pytest.raises(TlsFilesError, match=re.escape("CA file /nonexistent/ca.pem")) as caught:
         a.ssl_context()
+    assert not isinstance(caught.value, OSError | MqttError)
+    garbage = tmp_path / "client.pem"
+    garbage.write_text("not a certificate")
+    b = BrokerAddress.from_url("mqtts://h", cert_file=str(garbage), key_file="/nonexistent/client.key")
+    with pytest.raises(TlsFilesError, match=re.escape(f"certificate {garbage} with the key /nonexistent/client.key")):
+        b.ssl_context()
 
 
 def test_repr_never_shows_the_password() -> None:

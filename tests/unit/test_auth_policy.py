@@ -10,7 +10,7 @@ from alerts.api import ACCESS as ALERTS_ACCESS
 from alerts.api import JSON_PATHS as ALERTS_JSON_PATHS
 from console.web import ACCESS as CONSOLE_ACCESS
 from registry.api import ACCESS as REGISTRY_ACCESS
-from semon.settings import AuthSettings
+from semon.settings import AuthSettings, BackoffSettings
 from web.app import Part, create_app
 from web.policy import READ, Policy, needs_csrf, rule
 from web.throttle import LoginThrottle, ThrottleLimits
@@ -86,8 +86,9 @@ def test_a_route_without_a_rule_of_its_own_is_refused_when_the_application_is_bu
         app.router.add_get("/api/things/{id}", _nothing)
 
     with pytest.raises(ValueError, match=r"no role rule for (GET|HEAD) /api/things/\{id\}"):
-        create_app(pool, AuthSettings(), [Part("things", routes)])
-    app = create_app(pool, AuthSettings(), [Part("things", routes, (rule(READ, "/api/things/**", OPERATOR),))])
+        create_app(pool, AuthSettings(), [Part("things", routes)], backoff=BackoffSettings().backoff())
+    app = create_app(pool, AuthSettings(), [Part("things", routes, (rule(READ, "/api/things/**", OPERATOR),))],
+                     backoff=BackoffSettings().backoff())
     assert any(r.resource is not None and r.resource.canonical == "/api/things/{id}" for r in app.router.routes())
 
 

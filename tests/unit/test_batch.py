@@ -21,7 +21,8 @@ from ingest.batch import (
     DeviceTouch,
     LatestTelemetry,
 )
-from ingest.isolate import describe, is_refusal, is_transient, isolate
+from ingest.isolate import describe, isolate
+from semon.db.errors import is_refusal, is_transient
 from semon.dead_letters import COLUMNS as REJECTED_COLUMNS
 from semon.dead_letters import message_key
 from semon.protocol.decode import Rejection, RejectReason, decode

@@ -12,6 +12,7 @@ import pytest
 
 from alerts.engine import RulesEngine
 from assembly.alerts_service import rules_engine
+from semon.backoff import Backoff
 from semon.heap import freeze_periodically, heap_metrics, with_frozen_heap
 from semon.metrics import parse_text, render
 from semon.mqtt.client import Message
@@ -76,7 +77,7 @@ def test_judging_messages_leaves_no_garbage_in_reference_cycles() -> None:
 async def test_the_heap_is_frozen_at_once_and_again_at_each_interval() -> None:
     gc.unfreeze()
     try:
-        task = asyncio.create_task(freeze_periodically(0.05))
+        task = asyncio.create_task(freeze_periodically(Backoff(0.01, 0.1), 0.05))
         await asyncio.sleep(0.01)
         assert gc.get_freeze_count() > 0
         kept = [[n] for n in range(1000)]  # new, long-lived objects: frozen at the next interval
@@ -98,7 +99,7 @@ async def test_with_frozen_heap_returns_what_main_returns_and_stops_freezing() -
         return 7
 
     try:
-        assert await with_frozen_heap(main, interval_s=0.01) == 7
+        assert await with_frozen_heap(main, Backoff(0.01, 0.1), interval_s=0.01) == 7
         await asyncio.sleep(0)
         assert not [t for t in asyncio.all_tasks() if t.get_name() == "heap-freeze" and not t.done()]
     finally:
@@ -107,4 +108,4 @@ async def test_with_frozen_heap_returns_what_main_returns_and_stops_freezing() -
 
 async def test_an_interval_that_is_not_positive_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
-        await freeze_periodically(0)
+        await freeze_periodically(Backoff(0.01, 0.1), 0)

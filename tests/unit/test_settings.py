@@ -3,6 +3,8 @@ setting, now in its section; the checks across fields still refuse what they ref
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 from assembly.cli import main
 from semon.settings import (
     IncidentSettings,
+    MqttSettings,
     NoticeSettings,
     RegistrySettings,
     RulesSettings,
@@ -46,9 +49,12 @@ def test_every_flat_field_has_a_row() -> None:
 
 
 @pytest.mark.parametrize(("name", "path", "env", "expected"), FLAT_FIELDS, ids=[row[0] for row in FLAT_FIELDS])
-def test_the_old_variable_sets_the_new_place(monkeypatch: pytest.MonkeyPatch, name: str, path: str, env: str,
-                                             expected: object) -> None:
+def test_the_old_variable_sets_the_new_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, path: str,
+                                             env: str, expected: object) -> None:
     assert _plain(_at(Settings(), path)) != expected  # the value differs from the default
+    if name.startswith("mqtt_") and name.endswith("_file"):  # a TLS file must exist to be taken
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / env).write_text("")
     monkeypatch.setenv(f"SEMON_{name.upper()}", env)
     assert _plain(_at(Settings(), path)) == expected
 
@@ -157,3 +163,26 @@ def test_the_command_refuses_bad_settings_before_it_starts(monkeypatch: pytest.M
     monkeypatch.setenv("SEMON_INGEST_WRITERS", "0")
     assert main(["migrate"]) == 2
     assert "SEMON_INGEST_WRITERS='0': Input should be greater than or equal to 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["ca_file", "cert_file", "key_file"])
+def test_a_tls_file_that_cannot_be_read_is_refused_naming_the_variable_and_the_file(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> None:
+    variable = f"SEMON_MQTT_{name.upper()}"
+    monkeypatch.setenv(variable, "/nonexistent/tls.pem")
+    with pytest.raises(ValidationError, match=re.escape(f"{variable}=/nonexistent/tls.pem: no such file")):
+        MqttSettings()
+    monkeypatch.setenv(variable, str(tmp_path))  # a directory
+    with pytest.raises(ValidationError, match="no such file"):
+        MqttSettings()
+    present = tmp_path / "tls.pem"
+    present.write_text("")
+    monkeypatch.setenv(variable, str(present))
+    assert getattr(MqttSettings(), name) == str(present)
+    monkeypatch.setenv(variable, "")
+    assert getattr(MqttSettings(), name) is None  # empty: unset
+    if os.geteuid() != 0:  # root reads anything
+        present.chmod(0)
+        monkeypatch.setenv(variable, str(present))
+        with pytest.raises(ValidationError, match=re.escape(f"{variable}={present}: the file cannot be read")):
+            MqttSettings()
