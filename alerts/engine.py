@@ -242,6 +242,9 @@ class RulesEngine:
         self._hearing_since = math.inf
         self._freshest_lag = math.inf
         self._checkpoint_early_at = max(1, settings.receive_maximum // 2)
+        # Acknowledgements a checkpoint in progress holds (taken from _acks, given back if it
+        # fails): still unacknowledged for the broker, so still part of the window.
+        self._checkpointing = 0
         self._dirty: set[str] = set()
         # What a tick must visit, so that its cost follows the devices with something to judge,
         # not the fleet: those waiting on time (DeviceRules.waits_on_time), and those that can
@@ -397,9 +400,16 @@ class RulesEngine:
         when the window is taken (queued plus judged and not yet acknowledged)."""
         self._pending.append((generation, message))
         self._pending_ready.set()
-        if (len(self._pending) + len(self._acks) >= self.settings.receive_maximum
-                and not self.session.reading_paused):
+        if self.window_taken() and not self.session.reading_paused:
             self.session.pause_reading()
+
+    def window_taken(self) -> bool:
+        """Whether the telemetry path holds its whole window (``receive_maximum``) of messages
+        the broker has delivered and not had acknowledged: queued, judged and awaiting a
+        checkpoint, or held by a checkpoint in progress. The broker sends nothing more until a
+        checkpoint acknowledges some, so the engine then hears nothing of the present."""
+        taken = len(self._pending) + len(self._acks) + self._checkpointing
+        return taken >= self.settings.receive_maximum
 
     async def _judge_telemetry(self) -> None:
         """The telemetry path: queued messages judged in slices, yielding to the event loop after
@@ -437,7 +447,7 @@ class RulesEngine:
             # Our own bound (the broker may not honour the receive maximum): read on after a checkpoint.
             if len(self._acks) >= self._checkpoint_early_at:
                 self._checkpoint_due.set()  # half the window unacknowledged: don't wait for the timer
-                if len(self._acks) >= self.settings.receive_maximum and not self.session.reading_paused:
+                if self.window_taken() and not self.session.reading_paused:
                     self.session.pause_reading()
         self._judge_one(message)
 
@@ -695,20 +705,24 @@ class RulesEngine:
         acks, self._acks = self._acks, []
         event_acks, self._event_acks = self._event_acks, []
         dirty, self._dirty = self._dirty, set()
-        # The alarms these messages caused are committed first (each lane is written in order).
-        calls, others = self._calls_enqueued, self._enqueued - self._calls_enqueued
-        while self._calls_committed < calls or self._committed - self._calls_committed < others:
-            self._progress.clear()
-            await self._progress.wait()
-        rows = [row for d in sorted(dirty) if (row := self._state_row(d)) is not None]
+        self._checkpointing = len(acks)
         try:
+            # The alarms these messages caused are committed first (each lane is written in order).
+            calls, others = self._calls_enqueued, self._enqueued - self._calls_enqueued
+            while self._calls_committed < calls or self._committed - self._calls_committed < others:
+                self._progress.clear()
+                await self._progress.wait()
+            rows = [row for d in sorted(dirty) if (row := self._state_row(d)) is not None]
             await self._write_states(rows)
-        except Exception:  # _write_states raises only what is transient
-            self.metrics.checkpoint_retries.inc()
+        except BaseException as exc:  # _write_states raises only what is transient (or a cancel)
+            if not isinstance(exc, asyncio.CancelledError):
+                self.metrics.checkpoint_retries.inc()
             self._acks = acks + self._acks
             self._event_acks = event_acks + self._event_acks
             self._dirty |= dirty
             raise
+        finally:
+            self._checkpointing = 0
         self._ack(self.session, acks)
         if self.events_session is not None:
             self._ack(self.events_session, event_acks)
@@ -771,12 +785,16 @@ class RulesEngine:
 
     def hears_the_present(self, now: float) -> bool:
         """Whether silence can be judged now (``now`` on the engine's clock): the engine has been
-        connected, reading and current (the freshest frame since the last tick, if any, at most a
-        third of the silence limit old) for the whole silence limit. Resets the lag it measured."""
+        connected, reading, with its window not taken whole (``window_taken``) and current (the
+        freshest frame since the last tick, if any, at most a third of the silence limit old) for
+        the whole silence limit. Resets the lag it measured."""
         limit = self.settings.silent_after_s
         # A tick without any frame says nothing of a backlog (a small fleet, a quiet hour): only
-        # frames that arrive old do.
+        # frames that arrive old do, and a window taken whole (checkpoints that cannot be written
+        # while the database is away): the broker then holds every message back, however current
+        # the last ones were.
         current = (self.session.connected.is_set() and not self.session.reading_paused
+                   and not self.window_taken()
                    and (self._freshest_lag <= limit / 3 or self._freshest_lag == math.inf))
         self._freshest_lag = math.inf
         if not current:

@@ -5,11 +5,13 @@ killed mid-stream, no false silent alarms)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
 
 import orjson
+import psycopg
 import pytest
 
 from alerts.engine import RulesEngine
@@ -131,3 +133,55 @@ async def test_in_a_small_fleet_a_device_that_stops_is_silent(engine: tuple[Rule
         e.tick(e.now())
         silent |= _silent(e)
     assert silent == {"E-Q"}
+
+
+async def test_while_a_checkpoint_cannot_be_written_and_the_window_is_taken_nobody_is_silent(
+        database_url: str) -> None:
+    """The database away: a checkpoint holds the acknowledgements it took while it waits, the
+    broker sends nothing more once the whole window is unacknowledged, and no further message
+    comes to pause reading. The engine then hears nothing, and must not judge anyone silent
+    (an 80 s outage under `semon up` raised `silent` for all 110 devices)."""
+    window = 50
+    s = ingest_settings(rules_client_id="test-rules-window", rules_silent_after_s=SILENT_AFTER,
+                        rules_receive_maximum=window)
+    async with open_pool(database_url, min_size=1, max_size=2, name="test-window") as pool:
+        e = rules_engine(s, "mqtt://127.0.0.1:1", pool, LiveHub(10))
+        clock = Clock()
+        e._loop = clock  # type: ignore[assignment]
+        e._epoch_at_start = time.time() - clock.now
+        e.session.connected.set()
+        database_back = asyncio.Event()
+
+        async def unwritable(rows: object) -> None:
+            await database_back.wait()
+            raise psycopg.OperationalError("the database is away")
+
+        e._write_states = unwritable  # type: ignore[method-assign]
+        unacked = 0  # the broker's count: delivered, not acknowledged
+
+        def deliver(device: str, seq: int) -> None:
+            nonlocal unacked
+            if unacked < window and not e.session.reading_paused:  # the broker honours the window
+                e._on_message(1, _frame(e, device, seq, 0.2))
+                unacked += 1
+
+        seqs = itertools.count(1)
+        silent: set[str] = set()
+        checkpoint: asyncio.Task[None] | None = None
+        for second in range(60):
+            clock.now += 1
+            seq = next(seqs)
+            for device in ("E-A", "E-B"):
+                deliver(device, seq)
+            if second == 5:  # a checkpoint starts and waits for the database
+                checkpoint = asyncio.create_task(e._checkpoint())
+                await asyncio.sleep(0)
+            e.tick(e.now())
+            silent |= _silent(e)
+        assert unacked == window, "the test must fill the window"
+        assert silent == set()
+        database_back.set()
+        assert checkpoint is not None
+        with pytest.raises(psycopg.OperationalError):
+            await checkpoint
+        assert e.window_taken(), "the acknowledgements go back to the window"
