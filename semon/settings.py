@@ -37,7 +37,8 @@ from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now, zone
 
 def _section(prefix: str) -> SettingsConfigDict:
     # validate_by_name: a field with an alias (its old variable) is still set by its name in code.
-    return SettingsConfigDict(env_prefix=prefix, frozen=True, validate_by_name=True)
+    # allow_inf_nan off: no delay, limit or interval of ours means anything as inf or nan.
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, validate_by_name=True, allow_inf_nan=False)
 
 
 class MqttSettings(BaseSettings):
@@ -64,8 +65,10 @@ class MqttSettings(BaseSettings):
         if not value:
             return None
         variable = f"SEMON_MQTT_{(info.field_name or '').upper()}"
-        if not Path(value).is_file():
+        if not Path(value).exists():
             raise ValueError(f"{variable}={value}: no such file")
+        if not Path(value).is_file():
+            raise ValueError(f"{variable}={value}: not a file")
         if not os.access(value, os.R_OK):
             raise ValueError(f"{variable}={value}: the file cannot be read (permissions)")
         return value
@@ -115,8 +118,9 @@ class TelemetrySettings(BaseSettings):
     @model_validator(mode="after")
     def _age_within_retention(self) -> TelemetrySettings:
         if self.max_timestamp_age_days is not None and self.max_timestamp_age_days > self.retention_days:
-            raise ValueError(f"max_timestamp_age_days ({self.max_timestamp_age_days}) exceeds retention_days "
-                             f"({self.retention_days}): rows that old are dropped by retention anyway")
+            raise ValueError(f"SEMON_MAX_TIMESTAMP_AGE_DAYS ({self.max_timestamp_age_days}) exceeds "
+                             f"SEMON_RETENTION_DAYS ({self.retention_days}): rows that old are dropped by "
+                             "retention anyway")
         return self
 
     def decode_limits(self) -> DecodeLimits:
@@ -327,6 +331,12 @@ class BackoffSettings(BaseSettings):
     initial_s: float = Field(default=0.2, gt=0)
     max_s: float = Field(default=10.0, gt=0)
 
+    @model_validator(mode="after")
+    def _initial_within_max(self) -> BackoffSettings:
+        if self.initial_s > self.max_s:
+            raise ValueError(f"SEMON_BACKOFF_INITIAL_S ({self.initial_s}) exceeds SEMON_BACKOFF_MAX_S ({self.max_s})")
+        return self
+
     def backoff(self) -> Backoff:
         """A fresh ``Backoff`` (its own count of failures) with these delays."""
         return Backoff(self.initial_s, self.max_s)
@@ -412,8 +422,8 @@ def variable_of(section: type[BaseSettings], field_name: str) -> str:
 def _problems(section: type[BaseSettings], exc: ValidationError) -> list[str]:
     lines = []
     for error in exc.errors():
-        if not error["loc"]:  # a check across fields (model_validator)
-            lines.append(f"{section.__name__}: {error['msg']}")
+        if not error["loc"]:  # a check across fields (model_validator): its message names them
+            lines.append(error["msg"].removeprefix("Value error, "))
             continue
         variable = variable_of(section, str(error["loc"][0]))
         value = "" if error["type"] == "missing" else f"={str(error['input'])[:80]!r}"

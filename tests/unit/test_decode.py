@@ -1112,7 +1112,7 @@ def test_an_age_limit_beyond_retention_is_refused_at_start() -> None:
 
     from semon.settings import TelemetrySettings
 
-    with pytest.raises(SettingsError, match="exceeds retention_days"):
+    with pytest.raises(SettingsError, match="exceeds SEMON_RETENTION_DAYS"):
         TelemetrySettings(retention_days=30, max_timestamp_age_days=31)
 
 
