@@ -68,6 +68,7 @@ limit exceeded is an ``OperationalError`` too, and a refusal)."""
 REMIND_AFTER_S = 60.0
 """While failures go on, the least time between two warnings (or errors) about them."""
 
+
 class _Outages:
     """The loops of this process now waiting out an outage (weakly held: a loop cancelled in
     an outage drops out with its ``Failures``), and when the last such wait ended."""
