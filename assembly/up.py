@@ -132,12 +132,13 @@ def _users_banner(settings: Settings, created_with: str | None) -> str:
     """Shows the demo password once, when the demo users are created; later only where it is kept."""
     if created_with is None:
         path = demo_password_path(settings)
-        demo = (f"; the demo users, where unchanged, log in with the password in {path.resolve()}"
+        demo = (f"; the demo users, where unchanged, log in with the password in {path.resolve()} "
+                "(JSON key \"password\")"
                 if settings.auth.demo_users and settings.auth.demo_password is None and path.exists() else "")
         return f"  users         as stored (semon users list){demo}\n"
     names = ", ".join(f"{u[0]} ({u[2]})" if u[2] else u[0] for u in DEMO_USERS)
-    kept = (f" (kept in {demo_password_path(settings).resolve()})" if settings.auth.demo_password is None
-            else " (SEMON_AUTH_DEMO_PASSWORD)")
+    kept = (f" (kept in {demo_password_path(settings).resolve()}, JSON key \"password\")"
+            if settings.auth.demo_password is None else " (SEMON_AUTH_DEMO_PASSWORD)")
     return (f"  users         {names}; password {created_with!r}{kept}\n"
             "                DEMO CREDENTIALS, shown only this once. Before real use, change them\n"
             "                (semon users passwd NAME), or start with SEMON_AUTH_DEMO_USERS=false.\n")
