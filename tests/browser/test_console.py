@@ -4,6 +4,7 @@ bureau views show their data; the pages refuse the unauthenticated."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -117,11 +118,17 @@ async def test_the_agency_view(browser: Browser, system: System) -> None:
         assert await cur.fetchall() == [("agency", "XN-2026-0001")]
 
 
-def a_zone_on_another_day() -> str:
+async def a_zone_on_another_day(span: timedelta = timedelta(minutes=3)) -> str:
     """A browser time zone whose date differs from the register's (Asia/Shanghai) now and for the
-    next 10 minutes: Pago Pago (UTC-11) until 19:00 Beijing time, Kiritimati (UTC+14) from 18:00."""
+    next ``span`` (the test's run): Pago Pago (UTC-11) until 19:00 Beijing time, Kiritimati
+    (UTC+14) from 18:00. Across Beijing's midnight no zone differs from it both before and after
+    (and the register's today itself changes): within ``span`` of it, wait for it to pass."""
+    beijing = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    midnight = datetime.combine(beijing.date() + timedelta(days=1), datetime.min.time(), beijing.tzinfo)
+    if midnight - beijing < span:
+        await asyncio.sleep((midnight - beijing).total_seconds() + 1)
     now = datetime.now(UTC)
-    instants = (now, now + timedelta(minutes=10))
+    instants = (now, now + span)
     for name in ("Pacific/Pago_Pago", "Pacific/Kiritimati"):
         if all(t.astimezone(ZoneInfo("Asia/Shanghai")).date() != t.astimezone(ZoneInfo(name)).date()
                for t in instants):
@@ -133,7 +140,7 @@ async def test_the_agency_desk_uses_the_registers_today_in_any_browser_zone(brow
     """A desk PC whose clock shows another day than Beijing's: the inspection form still offers
     the register's today as its default and its limit, the day counts are the register's, and
     an inspection recorded with the default date is today's."""
-    zone = a_zone_on_another_day()
+    zone = await a_zone_on_another_day()
     page = await login(browser, system, "agency", timezone_id=zone)
     await expect(page).to_have_url(f"{system.base}/agency")
     assert await page.evaluate("() => Intl.DateTimeFormat().resolvedOptions().timeZone") == zone
