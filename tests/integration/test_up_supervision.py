@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.fixture
+def data() -> Iterator[Path]:
+    """A data directory with a short path (supervisord's socket lives in it: a Unix socket's path
+    is at most 107 bytes, more than pytest's tmp_path leaves), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="semon-up-sup-") as name:
+        yield Path(name)
+
+
 async def test_a_dead_part_is_started_again_while_the_others_serve(
-        mosquitto: MosquittoServer, database_url: str) -> None:
-    data = Path(tempfile.mkdtemp(prefix="semon-up-sup-"))
+        mosquitto: MosquittoServer, database_url: str, data: Path) -> None:
     settings = flat_settings(data_dir=data, mqtt_url=mosquitto.url, database_url=database_url, metrics_port=0,
                         api_port=0, city_elevators=0, city_boilers=0, registry_demo_units=0, auth_demo_users=False,
                         backoff_initial_s=0.05, backoff_max_s=0.2, ingest_client_id="up-sup-ingest",
