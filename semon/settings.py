@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -145,12 +145,38 @@ class RegistrySettings(BaseSettings):
     refresh_s: float = Field(default=60.0, gt=0)
     # `semon up` seeds an empty register with this many generated units (0: none).
     demo_units: int = Field(default=20_000, ge=0)
+    # Elevators' inspection scheme: "tsg2023" (TSG T7001-2023: periodic inspection in years 1, 4,
+    # 7, 9, 11, 13, 15 and yearly after, self-tests in the other years) or "yearly" (the former
+    # rule, for regions that have not adopted it). By region: administrative division code
+    # prefixes (2, 4 or 6 digits; the longest that matches wins), e.g. {"6301": "yearly"}. A
+    # unit's own scheme (the register's `scheme`) comes before both.
+    elevator_scheme: Literal["tsg2023", "yearly"] = "tsg2023"
+    elevator_scheme_by_region: dict[str, Literal["tsg2023", "yearly"]] = Field(default_factory=dict)
+    # The inspection rate's formula: "not_overdue", (1 − overdue / in use) × 100 (a city's
+    # published 定检率), or "passed_over_due", units inspected and passed over units due.
+    rate_formula: Literal["not_overdue", "passed_over_due"] = "not_overdue"
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         zone(value)  # ValueError with the name: refused at start, not at the first scan
         return value
+
+    @field_validator("elevator_scheme_by_region")
+    @classmethod
+    def _region_prefixes(cls, value: dict[str, str]) -> dict[str, str]:
+        for prefix in value:
+            if not (prefix.isascii() and prefix.isdigit() and len(prefix) in (2, 4, 6)):
+                raise ValueError(f"region {prefix!r} is not a division code prefix of 2, 4 or 6 digits")
+        return value
+
+    def elevator_scheme_of(self, district_code: str | None) -> str:
+        """The scheme of an elevator in ``district_code`` with no scheme of its own."""
+        best = ""
+        for prefix in self.elevator_scheme_by_region:
+            if district_code and district_code.startswith(prefix) and len(prefix) > len(best):
+                best = prefix
+        return self.elevator_scheme_by_region[best] if best else self.elevator_scheme
 
     def today(self, clock: Clock = utc_now) -> date:
         """The register's local date (see ``semon.today``)."""
