@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import NoReturn
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -31,12 +32,14 @@ from alerts.register_profiles import RegisterProfiles
 from console import DeviceSources, console_part
 from ingest.state import device_state_of
 from registry.api import registry_part
+from registry.due import Rules
 from registry.notices import run_scans
 from registry.outbox import run_outbox
 from registry.rate import run_snapshots
-from registry.store import monitored_units, unit_entry
+from registry.store import monitored_units, reschedule_if_changed, unit_entry
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
+from semon.periodic import until_done
 from semon.profile import DeviceProfile
 from semon.settings import Settings
 from semon.supervise import Supervisor
@@ -82,6 +85,18 @@ class AlertsService:
         self.ready = asyncio.Event()
         self._engine_ready = asyncio.Event()
 
+    async def _scan_notices(self, pool: AsyncConnectionPool) -> NoReturn:
+        """Bring the stored due dates up to the rules (when the rules or the scheme settings
+        changed since they were computed), then scan for notices from then on."""
+        s = self.settings
+
+        async def reschedule() -> int:
+            async with pool.connection() as conn:
+                return await reschedule_if_changed(conn, Rules.of(s.registry))
+
+        await until_done("register rules", reschedule, log=log, backoff=s.backoff.backoff())
+        await run_scans(pool, s.notices, s.registry, s.backoff)
+
     async def run(self) -> None:
         await apply_migrations(self.database_url)
         s = self.settings
@@ -97,7 +112,7 @@ class AlertsService:
                                                       s.registry.today, backoff=s.backoff.backoff()))
             if "jobs" in self.roles:
                 parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s.incidents, s.backoff))
-                parts.start("notice-scans", lambda: run_scans(pool, s.notices, s.registry, s.backoff))
+                parts.start("notice-scans", lambda: self._scan_notices(pool))
                 parts.start("rate-snapshots",
                             lambda: run_snapshots(pool, backoff=s.backoff.backoff(), tz=s.registry.timezone))
                 if s.notices.delivery:

@@ -211,6 +211,7 @@ def _registry(settings: Settings, args: argparse.Namespace) -> int:
         "export": lambda: registry_cli.export_file(url, args),
         "rate": lambda: registry_cli.rate(url, args, settings),
         "notices": lambda: registry_cli.notices(url, args, settings),
+        "reschedule": lambda: registry_cli.reschedule(url, args, settings),
     }
     code = run(commands[args.registry])
     return code if code is not None else 1

@@ -26,6 +26,7 @@ import psycopg
 from assembly.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
 from assembly.parts import CONFIG_FILE, PartsConfig, city_units, program_names, settings_json
 from registry.demo import DEMO_AGENCY, seed_demo_register
+from registry.due import Rules
 from semon.backoff import Backoff
 from semon.db import apply_migrations
 from semon.metrics_http import serve_metrics
@@ -95,7 +96,7 @@ async def seed_register(settings: Settings, database_url: str) -> int:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         city = city_units(settings.city.elevators, settings.city.boilers, seed=settings.city.seed)
         count = await seed_demo_register(conn, today=settings.registry.today(), total=settings.registry.demo_units,
-                                         given=city)
+                                         given=city, rules=Rules.of(settings.registry))
         await conn.commit()
     if count:
         log.info("equipment register seeded with %d generated units", count)

@@ -34,7 +34,7 @@ from registry.api_models import (
     TrendQuery,
 )
 from registry.chart import trend_svg
-from registry.due import DueError, standing
+from registry.due import DueError, Rules, standing
 from registry.rate import TARGET_PERCENT, compute_rates, trend
 from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
@@ -54,7 +54,11 @@ M = TypeVar("M", bound=BaseModel)
 @dataclass(frozen=True, slots=True)
 class RegistryContext:
     pool: AsyncConnectionPool
-    settings: RegistrySettings  # the register's calendar
+    settings: RegistrySettings  # the register's calendar and its elevator schemes
+
+    @property
+    def rules(self) -> Rules:
+        return Rules.of(self.settings)
 
 
 REGISTRY = web.AppKey("registry_api", RegistryContext)
@@ -100,7 +104,7 @@ def _own_agency(request: web.Request) -> str | None:
 
 _EQUIPMENT_COLUMNS = """e.registration_code, e.category, e.type, e.address, e.district_code, e.status,
     e.commissioned_on, e.rated, e.interval_overrides, e.next_due, e.fit_for_use,
-    o.code, o.name, m.code, m.name, m.phone, a.code, a.name"""
+    o.code, o.name, m.code, m.name, m.phone, a.code, a.name, e.exempt"""
 _AGENCY_CODE = 17 - 1  # a.code's place in a row of _EQUIPMENT_COLUMNS
 _EQUIPMENT_FROM = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
     LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id"""
@@ -108,13 +112,15 @@ _EQUIPMENT_FROM = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
 
 def _equipment_json(row: tuple[Any, ...], today: date) -> dict[str, Any]:
     (code, category, type_, address, district, status, commissioned, rated, overrides, next_due, fit,
-     owner_code, owner, maint_code, maint, maint_phone, agency_code, agency) = row
+     owner_code, owner, maint_code, maint, maint_phone, agency_code, agency, exempt) = row
     return {
         "registration_code": code, "category": category, "type": type_, "address": address,
         "district_code": district, "district": DISTRICT_NAMES.get(district), "status": status,
         "commissioned_on": commissioned, "rated": rated, "interval_overrides": overrides, "next_due": next_due,
         "overdue": status == "in_use" and next_due is not None and next_due < today, "fit_for_use": fit,
-        "standing": str(standing(status=status, fit_for_use=fit, next_due_date=next_due, today=today)),
+        "exempt": exempt,
+        "standing": str(standing(status=status, fit_for_use=fit, next_due_date=next_due, today=today,
+                                 exempt=exempt)),
         "owner": {"code": owner_code, "name": owner} if owner_code else None,
         "maintenance_unit": {"code": maint_code, "name": maint, "phone": maint_phone} if maint_code else None,
         "agency": {"code": agency_code, "name": agency} if agency_code else None,
@@ -158,17 +164,20 @@ async def _get_equipment(request: web.Request) -> web.Response:
         if row is None or (own is not None and row[_AGENCY_CODE] != own):
             raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
         cur = await conn.execute(
-            """SELECT schedule, interval_months, last_inspected, next_due FROM equipment_schedules
+            """SELECT schedule, interval_months, last_inspected, next_due, stated_next, basis FROM equipment_schedules
                WHERE registration_code = %s ORDER BY schedule""", (code,))
-        schedules = [{"schedule": s, "interval_months": m, "last_inspected": last, "next_due": due}
-                     for s, m, last, due in await cur.fetchall()]
+        schedules = [{"schedule": s, "interval_months": m, "last_inspected": last, "next_due": due,
+                      "stated_next": stated, "basis": basis}
+                     for s, m, last, due, stated, basis in await cur.fetchall()]
         cur = await conn.execute(
-            """SELECT i.schedule, i.inspected_on, i.result, a.code, a.name, i.report_no, i.recorded_by, i.recorded_at
+            """SELECT i.schedule, i.inspected_on, i.result, a.code, a.name, i.report_no, i.recorded_by, i.recorded_at,
+                      i.next_stated
                FROM inspections i LEFT JOIN parties a ON a.id = i.agency_id
                WHERE i.registration_code = %s ORDER BY i.inspected_on DESC, i.id DESC""", (code,))
         inspections = [{"schedule": s, "inspected_on": d, "result": r, "agency": ac, "agency_name": an,
-                        "report_no": no, "recorded_by": by, "recorded_at": at}
-                       for s, d, r, ac, an, no, by, at in await cur.fetchall()]
+                        "report_no": no, "recorded_by": by, "recorded_at": at,
+                        "next_stated": f"{ns:%Y-%m}" if ns else None}
+                       for s, d, r, ac, an, no, by, at, ns in await cur.fetchall()]
     return _json({**_equipment_json(row, _today(request)), "schedules": schedules, "inspections": inspections})
 
 
@@ -192,7 +201,8 @@ async def _post_inspection(request: web.Request) -> web.Response:
         try:
             state = await record_inspection(conn, code, schedule=body.schedule, inspected_on=body.inspected_on,
                                             result=body.result, agency=body.agency, report_no=body.report_no,
-                                            recorded_by=actor_of(request, body.actor))
+                                            recorded_by=actor_of(request, body.actor), next_stated=body.next_stated,
+                                            rules=request.app[REGISTRY].rules)
         except DueError as exc:
             raise ApiError(404 if "no equipment" in str(exc) else 400, str(exc)) from exc
     return _json(state, 201)

@@ -9,11 +9,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from registry.due import Category, Result, Standing
+from registry.due import Category, Result, Standing, end_of_month
 from web.inputs import IsoDate
 from web.models import Answer
+
+
+def _year_month(value: Any) -> dt.date:
+    """``YYYY-MM``: the month's last day (the registration record holds the next date so)."""
+    if isinstance(value, str) and len(value) == 7 and value[4] == "-" and value[:4].isdigit() and value[5:].isdigit():
+        year, month = int(value[:4]), int(value[5:])
+        if 1900 <= year <= 2200 and 1 <= month <= 12:
+            return end_of_month(dt.date(year, month, 1))
+    raise ValueError("a year and month is YYYY-MM")
+
+
+YearMonth = Annotated[dt.date, BeforeValidator(_year_month),
+                      WithJsonSchema({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"})]
 
 Dimension = Literal["city", "category", "district", "agency"]
 UnitStatus = Literal["in_use", "stopped", "scrapped"]
@@ -37,11 +50,15 @@ class EquipmentQuery(BaseModel):
 
 class InspectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    schedule: str = "periodic"
+    schedule: str = Field(default="periodic", description="the schedule it counts for (periodic, self_test, "
+                          "external, internal, hydrostatic, annual), or a supervisory inspection: installation, "
+                          "renovation (restarts an elevator's count), major_repair (TSG T7001-2023)")
     inspected_on: IsoDate
     result: Result
     agency: str | None = None
     report_no: str | None = Field(default=None, max_length=64)
+    next_stated: YearMonth | None = Field(default=None, description="the next inspection the report states, "
+                                          "YYYY-MM: the due date from then on")
     actor: str | None = Field(default=None, min_length=1, max_length=64,
                               description="only without a session (auth off); otherwise the logged-in user")
 
@@ -98,6 +115,7 @@ class Equipment(Answer):
     next_due: dt.date | None = Field(description="the earliest due date of its schedules")
     overdue: bool = Field(description="in use and past its next due date")
     fit_for_use: bool
+    exempt: bool = Field(description="owes no periodic inspection (simple pressure vessel, or by design)")
     standing: Standing
     owner: Party | None
     maintenance_unit: MaintenanceParty | None
@@ -113,6 +131,8 @@ class Schedule(Answer):
     interval_months: int
     last_inspected: dt.date | None
     next_due: dt.date | None
+    stated_next: dt.date | None = Field(description="the date the last report states (its month's last day)")
+    basis: str | None = Field(description="the rule that sets next_due")
 
 
 class Inspection(Answer):
@@ -126,6 +146,7 @@ class Inspection(Answer):
     report_no: str | None
     recorded_by: str | None
     recorded_at: dt.datetime
+    next_stated: str | None = Field(description="the next inspection the report states, YYYY-MM")
 
 
 class EquipmentDetail(Equipment):

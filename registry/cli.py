@@ -14,6 +14,7 @@ from typing import Any, Literal
 import psycopg
 
 from registry.chart import trend_svg
+from registry.due import Rules
 from registry.rate import TARGET_PERCENT, compute_rates, snapshot_rates, trend
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
@@ -33,7 +34,8 @@ async def import_file(url: str, args: argparse.Namespace, settings: Settings) ->
     path = Path(args.file)
     await apply_migrations(url)
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        report = await import_register(conn, path, _format(path, args.format), today=settings.registry.today())
+        report = await import_register(conn, path, _format(path, args.format), today=settings.registry.today(),
+                                       rules=Rules.of(settings.registry))
     for problem in (*report.problems, *report.warnings):
         print(str(problem), file=sys.stderr)
     print(json.dumps({"stored": report.stored, "inserted": report.inserted, "updated": report.updated,
@@ -87,6 +89,18 @@ async def notices(url: str, args: argparse.Namespace, settings: Settings) -> int
     return 0
 
 
+async def reschedule(url: str, args: argparse.Namespace, settings: Settings) -> int:
+    """Compute every unit's due dates by the rules and the scheme settings now in force. The
+    services do it by themselves when these change; this does it now, even when they did not."""
+    from registry.store import reschedule_if_changed
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("DELETE FROM registry_rules")  # whatever was recorded: compute them all
+        count = await reschedule_if_changed(conn, Rules.of(settings.registry))
+    print(json.dumps({"rescheduled": count}))
+    return 0
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     reg: argparse.ArgumentParser = sub.add_parser(
         "registry", help="the equipment register: import, export, inspection rate, notices")
@@ -103,6 +117,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     rt.add_argument("--snapshot", action="store_true", help="keep it as the day's snapshot (the trend)")
     rt.add_argument("--chart", help="write the trend by --by (default district) as an SVG file")
     rt.add_argument("--days", type=int, default=90, help="days of trend in the chart")
+    reg_sub.add_parser("reschedule", help="compute every unit's due dates again by the rules and the elevator "
+                       "schemes now set (SEMON_REGISTRY_ELEVATOR_SCHEME*); the services do it when these change")
     nt = reg_sub.add_parser("notices", help="scan for due and overdue notices; --deliver sends them")
     nt.add_argument("--date", help="YYYY-MM-DD (default: today in SEMON_NOTICE_TIMEZONE)")
     nt.add_argument("--deliver", action="store_true")

@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
 
-from registry.due import Category, add_months, default_table, next_due
+from registry.due import (
+    DESIGN_LIFE,
+    SELF_TEST,
+    Category,
+    Facts,
+    Rules,
+    Scheme,
+    add_months,
+    end_of_month,
+    is_periodic_year,
+    plan,
+    service_base,
+    year_due,
+)
+from registry.store import record_rules
 from semon.districts import XINING, District
 
 # Category code (设备品种代码) that opens a registration code, and how many of each in 20,000.
@@ -67,35 +81,129 @@ class DemoUnit:
     maintenance: str | None
     agency: str
     status: str
-    commissioned_on: date
-    rated: dict[str, Any]
-    last_inspected: dict[str, date]
+    facts: Facts  # what its due dates follow from
+
+    @property
+    def rated(self) -> dict[str, Any]:
+        return dict(self.facts.rated)
 
 
 def _type_and_rated(category: Category, rng: random.Random) -> tuple[str | None, dict[str, Any]]:
     match category:
         case Category.PRESSURE_VESSEL:
-            return None, {"safety_grade": rng.choices((1, 2, 3, 4), (0.35, 0.4, 0.2, 0.05))[0]}
+            type_ = rng.choices(("fixed", "simple", "non_metallic", "road_tanker", "tube_trailer"),
+                                (0.86, 0.06, 0.03, 0.03, 0.02))[0]
+            return type_, {"safety_grade": rng.choices((1, 2, 3), (0.4, 0.45, 0.15))[0]} if type_ != "simple" else {}
         case Category.PRESSURE_PIPING:
             return rng.choices(("GC1", "GC2", "GC3"), (0.1, 0.6, 0.3))[0], {}
         case Category.GAS_CYLINDER:
-            return None, {"gas": rng.choices(("general", "lpg", "inert", "corrosive"), (0.4, 0.4, 0.15, 0.05))[0]}
+            gas = rng.choices(("general", "lpg", "inert", "corrosive"), (0.4, 0.4, 0.15, 0.05))[0]
+            return ("welded_steel" if gas == "lpg" else "seamless_steel"), {"gas": gas}
         case Category.CRANE:
-            return rng.choices(("bridge", "gantry", "tower", "mobile", "construction_hoist"),
-                               (0.45, 0.15, 0.2, 0.1, 0.1))[0], {}
+            type_ = rng.choices(("bridge", "gantry", "tower", "mobile", "construction_hoist"),
+                                (0.45, 0.15, 0.2, 0.1, 0.1))[0]
+            return type_, {"lifts_molten_metal": True} if type_ == "bridge" and rng.random() < 0.08 else {}
         case Category.ELEVATOR:
             return "traction_passenger", {"floors": rng.choice((6, 11, 18, 26)), "rated_speed_mps": 1.75}
         case Category.BOILER:
-            return None, {"medium": "hot_water", "rated_pressure_mpa": 1.0, "rated_outlet_temp_c": 95.0}
+            rated: dict[str, Any] = {"medium": "hot_water", "rated_pressure_mpa": 1.0, "rated_outlet_temp_c": 95.0}
+            if rng.random() < 0.04:
+                rated["internal_impossible"] = True
+            return None, rated
         case _:
             return None, {}
 
 
+def _done(due: date, rng: random.Random) -> date:
+    """When an inspection due on ``due`` was done: on time, within six weeks before."""
+    return due - timedelta(days=rng.randint(0, 42))
+
+
+def _history(category: Category, type_: str | None, rated: dict[str, Any], commissioned: date, status: str,
+             today: date, rng: random.Random, overdue_share: float, rules: Rules) -> Facts:
+    """A unit's inspection history, drawn so that each schedule falls due ahead of ``today``,
+    or (with probability ``overdue_share`` per schedule) within the last eight months."""
+    facts = Facts(category, type_, rated, commissioned_on=commissioned)
+    if category is Category.GAS_CYLINDER:
+        life = rules.table.design_life_years(category, type_, rated) or 30
+        made = date(rng.randint(max(2003, today.year - life + 1), today.year - 1), rng.randint(1, 12),
+                    rng.randint(1, 28))
+        facts = replace(facts, manufactured_on=made, commissioned_on=made + timedelta(days=rng.randint(10, 90)))
+    if category is Category.ELEVATOR:
+        installed = commissioned - timedelta(days=rng.randint(3, 30))
+        facts = replace(facts, installed_on=installed)
+        if installed.year < today.year - 12 and rng.random() < 0.1:  # renovated (改造): the count restarts
+            facts = replace(facts, renovated_on=date(rng.randint(installed.year + 8, today.year - 1),
+                                                     rng.randint(1, 12), rng.randint(1, 28)))
+        elif installed.year < today.year - 6 and rng.random() < 0.05:  # a major repair (重大修理)
+            facts = replace(facts, major_repair_on=date(rng.randint(installed.year + 3, today.year - 1),
+                                                        rng.randint(1, 12), rng.randint(1, 28)))
+        facts = replace(facts, scheme=rules.scheme_of(None, None))
+    if status == "stopped":
+        facts = replace(facts, stopped_on=today - timedelta(days=rng.randint(30, 900)))
+    elif status == "in_use" and rng.random() < 0.01:  # back in use after a long stop
+        facts = replace(facts, stopped_on=today - timedelta(days=rng.randint(500, 900)),
+                        resumed_on=today - timedelta(days=rng.randint(1, 60)))
+    unit_plan = plan(facts, rules.table)
+    last: dict[str, date] = {}
+    if category is Category.ELEVATOR and facts.scheme is Scheme.TSG2023:
+        last = _elevator_history(facts, today, rng, overdue_share, rules)
+    else:
+        for p in unit_plan.schedules:
+            if p.name == DESIGN_LIFE or p.months <= 0 or p.due is None:
+                continue
+            if rng.random() < overdue_share:
+                due = today - timedelta(days=rng.randint(1, 240))
+            else:
+                due = today + timedelta(days=rng.randint(0, max(p.months * 30 - 1, 1)))
+            inspected = add_months(due, -p.months)
+            base = facts.manufactured_on or facts.commissioned_on
+            if base is not None and inspected > base:
+                last[p.name] = inspected
+    if facts.stopped_on is not None and facts.resumed_on is not None and rng.random() < 0.8:
+        restart = str(rules.table.entry(category).get("restart", "periodic"))  # inspected before the restart
+        last[restart] = max(last.get(restart, facts.resumed_on), facts.resumed_on - timedelta(days=rng.randint(0, 20)))
+    facts = replace(facts, last=last)
+    if last and rng.random() < 0.03:  # the last report states the next date (year and month)
+        name, on = rng.choice(sorted(last.items()))
+        stated = next((p.due for p in plan(facts, rules.table).schedules if p.name == name), None)
+        if stated is not None and stated > on:
+            facts = replace(facts, stated={name: end_of_month(stated)})
+    return facts
+
+
+def _elevator_history(facts: Facts, today: date, rng: random.Random, overdue_share: float,
+                      rules: Rules) -> dict[str, date]:
+    """The last periodic inspection and self-test of an elevator on the 2023 scheme, each done on
+    time in its service year (TSG T7001-2023), the latest one left undone with probability
+    ``overdue_share`` (twice it: an elevator owes something every year)."""
+    base = service_base(facts)
+    if base is None:
+        return {}
+    scheme = rules.table.entry(Category.ELEVATOR)["schemes"][str(Scheme.TSG2023)]
+    year = 0
+    while year_due(base, year + 1) <= today:
+        year += 1
+    skipped = year if year > 0 and rng.random() < overdue_share * 2 else None
+    periodic = max((n for n in range(1, year + 1) if is_periodic_year(n, scheme) and n != skipped), default=None)
+    self_test = max((n for n in range(1, year + 1) if not is_periodic_year(n, scheme) and n != skipped
+                     and (periodic is None or n > periodic)), default=None)
+    count = base[0]
+    last: dict[str, date] = {}
+    if periodic is not None:
+        last["periodic"] = max(_done(year_due(base, periodic), rng), count)
+    if self_test is not None:
+        last[SELF_TEST] = max(_done(year_due(base, self_test), rng), count)
+    return last
+
+
 def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequence[GivenUnit] = (),
-               overdue_share: float = 0.06) -> Iterator[DemoUnit]:
-    """``total`` units (the ``given`` ones first), with about ``overdue_share`` overdue."""
+               overdue_share: float = 0.055, rules: Rules | None = None) -> Iterator[DemoUnit]:
+    """``total`` units (the ``given`` ones first), with about ``overdue_share`` of their
+    schedules overdue, each unit's inspection history drawn so that ``rules`` give its due dates
+    (elevators on the 2023 scheme have self-tests due in their other years)."""
     rng = random.Random(f"register:{seed}")
-    table = default_table()
+    rules = rules or Rules()
     scale = total / sum(n for *_, n in _MIX)
     serial = len(given)
     by_category = {Category.ELEVATOR: [d for d in given if d.kind == "elevator"],
@@ -116,20 +224,12 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
                 type_, rated = _type_and_rated(category, rng)
             commissioned = date(year, rng.randint(1, 12), rng.randint(1, 28))
             status = rng.choices(("in_use", "stopped", "scrapped"), (0.96, 0.03, 0.01))[0]
-            last: dict[str, date] = {}
-            for schedule in table.schedules(category, type_=type_, rated=rated):
-                # Where the next due date should fall: mostly ahead, some behind (overdue).
-                if rng.random() < overdue_share / len(table.schedules(category, type_=type_, rated=rated)):
-                    due = today - timedelta(days=rng.randint(1, 240))
-                else:
-                    due = today + timedelta(days=rng.randint(0, max(schedule.months * 30 - 1, 1)))
-                inspected = add_months(due, -schedule.months)
-                last[schedule.name] = max(inspected, commissioned)
+            facts = _history(category, type_, rated, commissioned, status, today, rng, overdue_share, rules)
             agency = _AGENCIES[2][0] if category in (Category.BOILER, Category.PRESSURE_VESSEL) else \
                 rng.choice(_AGENCIES[:2])[0]
             maintenance = rng.choice(_MAINTENANCE)[0] if category is Category.ELEVATOR else None
-            yield DemoUnit(registration_code, category, type_, district.code, address, f"OWN{rng.randint(1, 600):04d}",
-                           maintenance, agency, status, commissioned, rated, last)
+            yield DemoUnit(registration_code, category, facts.type, district.code, address,
+                           f"OWN{rng.randint(1, 600):04d}", maintenance, agency, status, facts)
 
 
 async def _seed_parties(conn: AsyncConnection) -> dict[str, int]:
@@ -146,43 +246,46 @@ async def _seed_parties(conn: AsyncConnection) -> dict[str, int]:
         return {str(c): int(i) for c, i in await cur.fetchall()}
 
 
-async def load_units(conn: AsyncConnection, units: Iterator[DemoUnit], *, today: date) -> int:
-    """Bulk-load generated units with COPY (the register's own upsert is per row)."""
+async def load_units(conn: AsyncConnection, units: Iterator[DemoUnit], *, today: date,
+                     rules: Rules | None = None) -> int:
+    """Bulk-load generated units with COPY (the register's own upsert is per row), their due
+    dates by ``rules``, and note the rules they follow."""
+    rules = rules or Rules()
     ids = await _seed_parties(conn)
-    table = default_table()
     count = 0
     async with conn.cursor() as cur:
         async with cur.copy("""COPY equipment (registration_code, category, type, address, district_code, owner_id,
-                                 maintenance_id, agency_id, status, commissioned_on, rated, next_due)
+                                 maintenance_id, agency_id, status, commissioned_on, rated, next_due, scheme,
+                                 installed_on, renovated_on, major_repair_on, manufactured_on, stopped_on,
+                                 resumed_on, exempt)
                                FROM STDIN""") as equipment_copy:
             schedules: list[tuple[Any, ...]] = []
             for unit in units:
-                dues = []
-                for schedule in table.schedules(unit.category, type_=unit.type, rated=unit.rated):
-                    last = unit.last_inspected.get(schedule.name)
-                    due = next_due(schedule, last_inspected=last, commissioned=unit.commissioned_on,
-                                   category=unit.category, table=table)
-                    dues.append(due)
-                    schedules.append((unit.registration_code, schedule.name, schedule.months, last, due))
-                known = [d for d in dues if d is not None]
+                facts = unit.facts
+                unit_plan = plan(facts, rules.table)
+                schedules += [(unit.registration_code, p.name, p.months, facts.last.get(p.name), p.due,
+                               facts.stated.get(p.name), p.basis) for p in unit_plan.schedules]
                 await equipment_copy.write_row((
                     unit.registration_code, str(unit.category), unit.type, unit.address, unit.district_code,
                     ids[unit.owner], ids.get(unit.maintenance or ""), ids[unit.agency], unit.status,
-                    unit.commissioned_on, orjson.dumps(unit.rated).decode(), min(known) if known else None))
+                    facts.commissioned_on, orjson.dumps(dict(facts.rated)).decode(), unit_plan.next_due, None,
+                    facts.installed_on, facts.renovated_on, facts.major_repair_on, facts.manufactured_on,
+                    facts.stopped_on, facts.resumed_on, unit_plan.exempt is not None))
                 count += 1
         async with cur.copy("""COPY equipment_schedules (registration_code, schedule, interval_months, last_inspected,
-                                 next_due) FROM STDIN""") as schedule_copy:
+                                 next_due, stated_next, basis) FROM STDIN""") as schedule_copy:
             for row in schedules:
                 await schedule_copy.write_row(row)
+    await record_rules(conn, rules)
     return count
 
 
 async def seed_demo_register(conn: AsyncConnection, *, today: date, total: int = 20_000,
-                             given: Sequence[GivenUnit] = ()) -> int:
+                             given: Sequence[GivenUnit] = (), rules: Rules | None = None) -> int:
     """Seed an empty register (a register that has anything in it is left alone) with ``total``
     units, the ``given`` ones among them."""
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM equipment)")
     row = await cur.fetchone()
     if row and row[0]:
         return 0
-    return await load_units(conn, demo_units(total, today=today, given=given), today=today)
+    return await load_units(conn, demo_units(total, today=today, given=given, rules=rules), today=today, rules=rules)

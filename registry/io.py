@@ -28,7 +28,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from registry.due import Category, DueError, IntervalTable, default_table
+from registry.due import Category, DueError, Rules
 from registry.io_rows import (
     COLUMNS,
     Cell,
@@ -43,6 +43,7 @@ from registry.io_rows import (
 )
 from registry.model import Equipment, Role, Status
 from registry.store import party_ids, upsert_equipment
+from semon.today import register_today
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,13 @@ def _by_line(problems: list[Problem]) -> tuple[Problem, ...]:
 
 
 async def import_register(conn_or_pool: AsyncConnection | AsyncConnectionPool, path_or_bytes: Source,
-                          format: RegisterFormat, *, table: IntervalTable | None = None, today: date | None = None,
+                          format: RegisterFormat, *, rules: Rules | None = None, today: date | None = None,
                           batch_size: int = 1000, max_problems: int = 10_000,
                           limits: FileLimits | None = None) -> ImportReport:
     """Store every good row of the file (upsert), report every bad one. Each batch of
     ``batch_size`` rows is one transaction; ``today`` (default: the register's today, see
-    ``semon.today``) bounds the last-inspection dates. A file that cannot be read, or is past
+    ``semon.today``) bounds the last-inspection dates; ``rules``: the due dates' rules and the
+    elevator schemes by region (``RegistrySettings``). A file that cannot be read, or is past
     ``limits``, is a file problem (``Problem`` with no line) in the report, never an exception;
     only an unreadable path (OSError) and a database failure raise."""
     if format not in ("csv", "xlsx"):
@@ -141,16 +143,17 @@ async def import_register(conn_or_pool: AsyncConnection | AsyncConnectionPool, p
     limits = limits or FileLimits()
     if isinstance(conn_or_pool, AsyncConnectionPool):
         async with conn_or_pool.connection() as conn:
-            return await _import(conn, path_or_bytes, format, table or default_table(), today, batch_size,
+            return await _import(conn, path_or_bytes, format, rules or Rules(), today, batch_size,
                                  max_problems, limits)
-    return await _import(conn_or_pool, path_or_bytes, format, table or default_table(), today, batch_size,
+    return await _import(conn_or_pool, path_or_bytes, format, rules or Rules(), today, batch_size,
                          max_problems, limits)
 
 
-async def _import(conn: AsyncConnection, source: Source, format: RegisterFormat, table: IntervalTable,
+async def _import(conn: AsyncConnection, source: Source, format: RegisterFormat, rules: Rules,
                   today: date | None, batch_size: int, max_problems: int, limits: FileLimits) -> ImportReport:
     tally = _Tally(max_problems)
-    items = read_rows(_source_rows(source, format, limits), table=table, today=today)
+    today = today or register_today()
+    items = read_rows(_source_rows(source, format, limits), rules=rules, today=today)
     try:
         done = False
         while not done:
@@ -158,7 +161,7 @@ async def _import(conn: AsyncConnection, source: Source, format: RegisterFormat,
             for other in others:
                 tally.add(other)
             if rows:
-                await _store_batch(conn, rows, table, tally)
+                await _store_batch(conn, rows, rules, today, tally)
     finally:
         # Closes the file or workbook. After a cancellation the generator may still be running in
         # its thread (ValueError): it closes when collected.
@@ -393,16 +396,17 @@ def _count_shared_strings(xml: IO[bytes], most: int) -> int:
 
 # --- storing a batch ---------------------------------------------------------------------------
 
-async def _store_batch(conn: AsyncConnection, rows: list[RegisterRow], table: IntervalTable, tally: _Tally) -> None:
+async def _store_batch(conn: AsyncConnection, rows: list[RegisterRow], rules: Rules, today: date,
+                       tally: _Tally) -> None:
     try:
         # Pipeline mode: the upserts' statements go out without waiting for each reply.
         async with conn.pipeline(), conn.transaction():
-            outcome = await _write_batch(conn, rows, table, isolate=False)
+            outcome = await _write_batch(conn, rows, rules, today, isolate=False)
     except _ROW_ERRORS as exc:
         # Rare (the rows were checked): find the culprit with a savepoint per row.
         log.info("register import: a batch failed (%s); retrying row by row", str(exc)[:200])
         async with conn.transaction():
-            outcome = await _write_batch(conn, rows, table, isolate=True)
+            outcome = await _write_batch(conn, rows, rules, today, isolate=True)
     inserted, updated, unchanged, rejected = outcome
     tally.inserted += inserted
     tally.updated += updated
@@ -411,18 +415,18 @@ async def _store_batch(conn: AsyncConnection, rows: list[RegisterRow], table: In
         tally.add(item)
 
 
-async def _write_batch(conn: AsyncConnection, rows: list[RegisterRow], table: IntervalTable, *,
+async def _write_batch(conn: AsyncConnection, rows: list[RegisterRow], rules: Rules, today: date, *,
                        isolate: bool) -> tuple[int, int, int, list[Rejected]]:
     before = await _fingerprints(conn, [r.equipment.registration_code for r in rows], lock=True)
     rows, rejected, ids = await _resolve_parties(conn, rows)
     written: list[str] = []
     for row in rows:
         if not isolate:
-            await upsert_equipment(conn, row.equipment, table=table, parties=ids)
+            await upsert_equipment(conn, row.equipment, rules=rules, parties=ids, today=today)
         else:
             try:
                 async with conn.transaction():
-                    await upsert_equipment(conn, row.equipment, table=table, parties=ids)
+                    await upsert_equipment(conn, row.equipment, rules=rules, parties=ids, today=today)
             except _ROW_ERRORS as exc:
                 rejected.append(Rejected(row.line, (Problem(row.line, _reason(exc)),)))
                 continue
@@ -518,11 +522,15 @@ def _merge(a: PartyRef | None, b: PartyRef) -> PartyRef:
 # --- export ------------------------------------------------------------------------------------
 
 _PARTY_FIELDS = ("code", "name", "phone", "email", "webhook_url")
+_FACT_FIELDS = ("scheme", "installed_on", "renovated_on", "major_repair_on", "manufactured_on", "stopped_on",
+                "resumed_on", "relocated_on")
 _EXPORT_SQL = f"""
 SELECT e.registration_code, e.category, e.type, e.address, e.district_code, e.status, e.commissioned_on, e.rated,
        e.interval_overrides, e.next_due, e.fit_for_use,
        {", ".join(f"{p}.{f}" for p in "oma" for f in _PARTY_FIELDS)},
-       (SELECT coalesce(jsonb_object_agg(s.schedule, jsonb_build_array(s.last_inspected, s.next_due)), '{{}}')
+       {", ".join(f"e.{f}" for f in _FACT_FIELDS)},
+       (SELECT coalesce(jsonb_object_agg(s.schedule, jsonb_build_array(s.last_inspected, s.next_due, s.stated_next)),
+                        '{{}}')
         FROM equipment_schedules s WHERE s.registration_code = e.registration_code)
 FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id LEFT JOIN parties m ON m.id = e.maintenance_id
      LEFT JOIN parties a ON a.id = e.agency_id
@@ -565,10 +573,12 @@ def _export_cells(record: Sequence[Any]) -> list[Cell]:
         if values[0] is not None:
             parties.append(PartyRef(role, *values))
     schedules: dict[str, list[str | None]] = record[-1]
+    facts = dict(zip(_FACT_FIELDS, record[-1 - len(_FACT_FIELDS):-1], strict=True))
     equipment = Equipment(
         code, Category(category), district, type=type_, address=address, status=Status(status),
         commissioned_on=commissioned, rated=rated, interval_overrides=overrides,
-        last_inspected={s: date.fromisoformat(v[0]) for s, v in schedules.items() if v[0]})
+        last_inspected={s: date.fromisoformat(v[0]) for s, v in schedules.items() if v[0]},
+        stated_next={s: date.fromisoformat(v[2]) for s, v in schedules.items() if v[2]}, **facts)
     extra: dict[str, Cell] = {"next_due": due, "fit_for_use": fit}
     extra |= {f"next_{s}": date.fromisoformat(v[1]) if v[1] else None for s, v in schedules.items()}
     return row_cells(equipment, parties, extra)

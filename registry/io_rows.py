@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from registry.due import Category, DueError, IntervalTable, default_table
+from registry.due import Category, DueError, IntervalTable, Rules, Scheme, default_table, end_of_month
 from registry.model import Equipment, Role, Status
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
@@ -26,10 +26,12 @@ from semon.today import register_today
 # What a cell holds: text from CSV; text, numbers, dates (datetime for date cells) from XLSX.
 Cell = str | int | float | date | None
 
-SCHEDULES = ("periodic", "external", "internal", "hydrostatic")
+SCHEDULES = ("periodic", "self_test", "external", "internal", "hydrostatic", "annual")
+# Schedules without an interval of their own to override (an elevator's self-tests follow its service years).
+_NO_OVERRIDE = ("self_test",)
 PARTY_ROLES = (Role.OWNER, Role.MAINTENANCE, Role.AGENCY)
 
-Group = Literal["equipment", "owner", "maintenance", "agency", "rated", "last", "months", "read_only"]
+Group = Literal["equipment", "owner", "maintenance", "agency", "rated", "last", "stated", "months", "read_only"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +56,13 @@ def _schedule_columns() -> tuple[Column, ...]:
         out += [
             Column(f"last_{s}", "date", f"last {s} inspection (YYYY-MM-DD); an older date than the stored one is "
                    "ignored", "last", s),
-            Column(f"{s}_months", "int", f"interval override for the {s} schedule, in months (empty: the "
-                   "statutory interval)", "months", s, lo=1, hi=240),
-            Column(f"next_{s}", "date", f"next {s} inspection due (export only)", "read_only", f"next_{s}"),
+            Column(f"stated_next_{s}", "month", f"the next {s} inspection the last report states (YYYY-MM, as the "
+                   "registration record holds it): the due date from then on", "stated", s),
         ]
+        if s not in _NO_OVERRIDE:
+            out.append(Column(f"{s}_months", "int", f"interval override for the {s} schedule, in months (empty: "
+                              "the statutory interval)", "months", s, lo=1, hi=240))
+        out.append(Column(f"next_{s}", "date", f"next {s} inspection due (export only)", "read_only", f"next_{s}"))
     return tuple(out)
 
 
@@ -83,6 +88,23 @@ COLUMNS: tuple[Column, ...] = (
     Column("agency_webhook_url", "url", "检验机构 webhook for notices (http or https)", "agency", "webhook_url"),
     Column("status", "status", "in_use (default), stopped, scrapped; or 在用, 停用, 报废", "equipment", "status"),
     Column("commissioned_on", "date", "commissioning date (YYYY-MM-DD)", "equipment", "commissioned_on"),
+    Column("scheme", "scheme", "elevator: inspection scheme, tsg2023 (TSG T7001-2023: periodic inspection in years 1, "
+           "4, 7, 9, 11, 13, 15 and yearly after, self-tests in the other years) or yearly (empty: the region's "
+           "setting)", "equipment", "scheme"),
+    Column("installed_on", "date", "elevator: installation supervisory inspection (安装监督检验), the base its service "
+           "years count from (empty: the commissioning date)", "equipment", "installed_on"),
+    Column("renovated_on", "date", "latest renovation supervisory inspection (改造监督检验): restarts an elevator's "
+           "count; an older date than the stored one is ignored", "equipment", "renovated_on"),
+    Column("major_repair_on", "date", "latest major repair supervisory inspection (重大修理监督检验): stands in for "
+           "that year's inspection and keeps the count", "equipment", "major_repair_on"),
+    Column("manufactured_on", "date", "gas cylinder: manufacturing date, which its periods and design life count "
+           "from", "equipment", "manufactured_on"),
+    Column("stopped_on", "date", "when the latest stop (停用) began (empty with status stopped: the import's day)",
+           "equipment", "stopped_on"),
+    Column("resumed_on", "date", "when the unit came back into use after it: after a stop of a year or more it is "
+           "inspected before it runs again", "equipment", "resumed_on"),
+    Column("relocated_on", "date", "boiler: latest relocation (移装), after which an internal inspection is due",
+           "equipment", "relocated_on"),
     Column("floors", "int", "elevator: floors served", "rated", "floors", lo=1, hi=300),
     Column("rated_speed_mps", "float", "rated speed, m/s", "rated", "rated_speed_mps", lo=0, hi=30),
     Column("rated_pressure_mpa", "float", "rated pressure, MPa", "rated", "rated_pressure_mpa", lo=0, hi=1000),
@@ -92,6 +114,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("safety_grade", "int", "pressure vessel safety grade 1–5 (5: not to be used)", "rated", "safety_grade",
            lo=1, hi=5),
     Column("gas", "gas", "gas cylinder class: corrosive, general, inert, lpg (picks the interval)", "rated", "gas"),
+    Column("design_life_years", "int", "gas cylinder: design life in years (empty: its type's: seamless_steel 30, "
+           "welded_steel 8, aluminium 20, composite 15)", "rated", "design_life_years", lo=1, hi=100),
+    Column("internal_impossible", "flag", "boiler: its structure makes internal inspection impossible (a hydrostatic "
+           "test every 3 years)", "rated", "internal_impossible"),
+    Column("lifts_molten_metal", "flag", "crane: lifts molten or hot metal (inspected every year)", "rated",
+           "lifts_molten_metal"),
+    Column("periodic_inspection", "flag", "false: its design documents say no periodic inspection is needed (exempt, "
+           "never overdue)", "rated", "periodic_inspection"),
     Column("reports_events", "flag", "elevator, boiler: the device sends its own fault codes (true, the default) or "
            "its faults are derived from telemetry (false)", "rated", "reports_events"),
     Column("code_table", "code_table", "elevator, boiler: the device's code table (semon-v1, the default; "
@@ -282,6 +312,28 @@ def _date(col: Column, text: str, cell: Cell) -> Any:
     raise CellError(f"{col.name} {_show(text)} is not a date (YYYY-MM-DD)")
 
 
+_MONTH = re.compile(r"(\d{4})[-/年.](\d{1,2})月?(?:[-/](\d{1,2}))?")
+
+
+def _month(col: Column, text: str, cell: Cell) -> Any:
+    """A year and month (YYYY-MM, YYYY年MM月, or a full date): the month's last day."""
+    if isinstance(cell, datetime):
+        return end_of_month(cell.date())
+    if isinstance(cell, date):
+        return end_of_month(cell)
+    m = _MONTH.fullmatch(text)
+    if m and 1 <= int(m[2]) <= 12 and 1900 <= int(m[1]) <= 2200:
+        return end_of_month(date(int(m[1]), int(m[2]), 1))
+    raise CellError(f"{col.name} {_show(text)} is not a year and month (YYYY-MM)")
+
+
+def _scheme(col: Column, text: str, cell: Cell) -> Any:
+    try:
+        return Scheme(_normal(text))
+    except ValueError:
+        raise CellError(f"{col.name} {_show(text)} is not one of {', '.join(Scheme)}") from None
+
+
 def _int(col: Column, text: str, cell: Cell) -> Any:
     value: int | None = None
     if isinstance(cell, int) and not isinstance(cell, bool):
@@ -354,7 +406,7 @@ def _modes(col: Column, text: str, cell: Cell) -> Any:
 _PARSERS: dict[str, Callable[[Column, str, Cell], Any]] = {
     "text": _text, "party_code": _text, "code": _code, "category": _category, "status": _status, "district": _district,
     "phone": _phone, "email": _email, "url": _url, "date": _date, "int": _int, "float": _float, "gas": _gas,
-    "bool": _bool, "flag": _flag, "code_table": _code_table, "modes": _modes,
+    "bool": _bool, "flag": _flag, "code_table": _code_table, "modes": _modes, "month": _month, "scheme": _scheme,
 }
 
 
@@ -448,7 +500,7 @@ def is_blank(cells: Sequence[Cell]) -> bool:
 
 
 def parse_row(header: Header, line: int, cells: Sequence[Cell], *, table: IntervalTable,
-              today: date) -> RegisterRow | Rejected:
+              today: date, rules: Rules | None = None) -> RegisterRow | Rejected:
     """One row on its own (the file-wide checks are ``read_rows``'s)."""
     values: dict[str, Any] = {}
     reasons: list[str] = []
@@ -461,7 +513,7 @@ def parse_row(header: Header, line: int, cells: Sequence[Cell], *, table: Interv
     reasons += party_reasons
     warnings: list[Problem] = []
     if isinstance(values.get("category"), Category):
-        reasons += _schedule_checks(values, table, today, warnings, line)
+        reasons += _schedule_checks(values, table, today, warnings, line, rules)
     if reasons:
         return Rejected(line, tuple(Problem(line, r) for r in reasons))
     return RegisterRow(line, _equipment(values), parties, tuple(warnings))
@@ -480,20 +532,21 @@ def _parties(values: Mapping[str, Any]) -> tuple[tuple[PartyRef, ...], list[str]
     return tuple(refs), reasons
 
 
-def _keyed(table: IntervalTable, category: Category, by: str) -> dict[str, str] | None:
-    """The keys an interval is looked up by (type, gas), folded for matching; None if not keyed so."""
-    entry = table.raw.get(str(category), {})
-    if entry.get("by") != by:
-        return None
-    return {_normal(str(k)): str(k) for k in entry.get("periodic", {}) if k != "default"}
+def _keyed(names: list[str]) -> dict[str, str] | None:
+    """The keys an interval is looked up by (type, gas), folded for matching; None if there are none."""
+    return {_normal(k): k for k in names} or None
+
+
+_EVENT_DATES = ("installed_on", "renovated_on", "major_repair_on", "manufactured_on", "stopped_on", "resumed_on",
+                "relocated_on")
 
 
 def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, warnings: list[Problem],
-                     line: int) -> list[str]:
-    """Checks against the interval table; spells ``type`` as the table does (Tower → tower)."""
+                     line: int, rules: Rules | None = None) -> list[str]:
+    """Checks against the rules; spells ``type`` as the table does (Tower → tower)."""
     category: Category = values["category"]
     reasons: list[str] = []
-    types = _keyed(table, category, "type")
+    types = _keyed(table.types(category))
     if types is not None and values.get("type") is not None:
         canonical = types.get(_normal(values["type"]))
         if canonical is None:  # a silent default interval would hide a typo
@@ -501,20 +554,37 @@ def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, 
                                     f"({', '.join(types.values())}): the default applies", warning=True))
         else:
             values["type"] = canonical
-    gases = _keyed(table, category, "gas")
+    gases = _keyed(table.keys_of(category, "gas"))
     if values.get("gas") is not None and gases is not None and values["gas"] not in gases:
         reasons.append(f"gas {_show(values['gas'])} is not one of {', '.join(gases.values())}")
+    if values.get("scheme") is not None and category is not Category.ELEVATOR:
+        reasons.append(f"scheme given, but only an elevator has an inspection scheme, not a {category}")
+    own = values.get("scheme")
+    scheme = rules.scheme_of(own, values.get("district_code")) if rules else Scheme(own or Scheme.TSG2023)
+    rated = _group(values, "rated")
     try:
-        names = [s.name for s in table.schedules(category, type_=values.get("type"), rated=_group(values, "rated"))]
+        names = [s.name for s in table.schedules(category, type_=values.get("type"), rated=rated,
+                                                 overrides=_group(values, "months"), scheme=scheme)]
     except DueError as exc:
         return [*reasons, str(exc)]
+    exempt = table.exempt(category, values.get("type"), rated)
     for s in SCHEDULES:
-        for column in (f"last_{s}", f"{s}_months"):
-            if values.get(column) is not None and s not in names:
+        for column in (f"last_{s}", f"stated_next_{s}", f"{s}_months"):
+            if values.get(column) is None or s in names:
+                continue
+            if exempt:
+                reasons.append(f"{column} given, but the unit owes no periodic inspection ({exempt})")
+            else:
                 reasons.append(f"{column} given, but {category} has no {s} schedule (it has {', '.join(names)})")
         last = values.get(f"last_{s}")
         if last is not None and last > today:
             reasons.append(f"last_{s} {last.isoformat()} is in the future")
+        stated = values.get(f"stated_next_{s}")
+        if stated is not None and last is not None and stated <= last:
+            reasons.append(f"stated_next_{s} {stated:%Y-%m} is not after last_{s} {last.isoformat()}")
+    for column in _EVENT_DATES:
+        if (on := values.get(column)) is not None and on > today:
+            reasons.append(f"{column} {on.isoformat()} is in the future")
     return reasons
 
 
@@ -526,7 +596,8 @@ def _group(values: Mapping[str, Any], group: Group) -> dict[str, Any]:
 def _equipment(values: Mapping[str, Any]) -> Equipment:
     roles: dict[str, Any] = {str(role): values.get(f"{role}_code") for role in PARTY_ROLES}
     return Equipment(**_group(values, "equipment"), **roles, rated=_group(values, "rated"),
-                     interval_overrides=_group(values, "months"), last_inspected=_group(values, "last"))
+                     interval_overrides=_group(values, "months"), last_inspected=_group(values, "last"),
+                     stated_next=_group(values, "stated"))
 
 
 # --- the whole file ----------------------------------------------------------------------------
@@ -571,11 +642,12 @@ class _FileChecks:
 
 
 def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | None = None,
-              today: date | None = None) -> Generator[RegisterRow | Rejected | Problem, None, None]:
+              today: date | None = None, rules: Rules | None = None,
+              ) -> Generator[RegisterRow | Rejected | Problem, None, None]:
     """Good rows, rejected rows and file-level problems (errors and warnings), in file order.
 
     The first non-blank record is the header; without the required columns nothing is read."""
-    table = table or default_table()
+    table = table or (rules.table if rules else default_table())
     today = today or register_today()
     header: Header | None = None
     checks = _FileChecks()
@@ -599,7 +671,7 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
         if item.problem is not None:
             yield Rejected(item.line, (Problem(item.line, item.problem),))
             continue
-        outcome = parse_row(header, item.line, item.cells, table=table, today=today)
+        outcome = parse_row(header, item.line, item.cells, table=table, today=today, rules=rules)
         code = cell_text(_cell(item.cells, header.index["registration_code"]))
         repeat = checks.code_seen(code, item.line) if code else None
         if isinstance(outcome, Rejected):
@@ -638,11 +710,15 @@ def row_cells(equipment: Equipment, parties: Iterable[PartyRef], read_only: Mapp
             value = equipment.rated.get(col.key)
         elif col.group == "last":
             value = equipment.last_inspected.get(col.key)
+        elif col.group == "stated":
+            value = equipment.stated_next.get(col.key)
         elif col.group == "months":
             value = equipment.interval_overrides.get(col.key)
         else:
             value = read_only.get(col.key)
-        out.append(str(value) if isinstance(value, Category | Status) else value)
+        if col.kind == "month" and isinstance(value, date):
+            value = f"{value:%Y-%m}"
+        out.append(str(value) if isinstance(value, Category | Status | Scheme) else value)
     return out
 
 

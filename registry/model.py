@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from registry.due import Category
+from registry.due import Category, Scheme
 
 
 class Role(StrEnum):
@@ -52,3 +52,13 @@ class Equipment:
     interval_overrides: dict[str, int] = field(default_factory=dict)
     # The last inspection of each schedule, where known (an import carries them).
     last_inspected: dict[str, date] = field(default_factory=dict)
+    # The next date the last inspection report of a schedule states (the last day of its month).
+    stated_next: dict[str, date] = field(default_factory=dict)
+    scheme: Scheme | None = None  # an elevator's own scheme; None: its region's (RegistrySettings)
+    installed_on: date | None = None  # installation supervisory inspection (安装监督检验)
+    renovated_on: date | None = None  # latest renovation supervisory inspection (改造)
+    major_repair_on: date | None = None  # latest major repair supervisory inspection (重大修理)
+    manufactured_on: date | None = None  # gas cylinders: periods and design life count from it
+    stopped_on: date | None = None  # when the latest stop (停用) began
+    resumed_on: date | None = None  # when the unit came back into use after it
+    relocated_on: date | None = None  # boilers: the latest relocation (移装)

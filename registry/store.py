@@ -7,6 +7,8 @@ rate are one indexed pass over one table.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,8 +16,21 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from registry.due import Category, DueError, IntervalTable, Result, Schedule, default_table, next_due
-from registry.model import Equipment, Party
+from registry.due import (
+    DESIGN_LIFE,
+    Category,
+    DueError,
+    Facts,
+    Result,
+    Rules,
+    Supervision,
+    end_of_month,
+    plan,
+)
+from registry.model import Equipment, Party, Status
+from semon.today import register_today
+
+log = logging.getLogger(__name__)
 
 
 async def upsert_party(conn: AsyncConnection, party: Party) -> int:
@@ -41,55 +56,101 @@ async def party_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, int]:
     return {str(code): int(id_) for code, id_ in await cur.fetchall()}
 
 
-async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, table: IntervalTable | None = None,
-                           parties: dict[str, int] | None = None) -> None:
+_EQUIPMENT_DATES = ("installed_on", "renovated_on", "major_repair_on", "manufactured_on", "stopped_on", "resumed_on",
+                    "relocated_on")
+
+
+async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rules | None = None,
+                           parties: dict[str, int] | None = None, today: date | None = None) -> None:
     """Insert or update one piece of equipment and its schedules (idempotent: the same record
-    twice changes nothing). Known last inspections are kept unless the record brings newer."""
-    table = table or default_table()
-    schedules = table.schedules(item.category, type_=item.type, rated=item.rated, overrides=item.interval_overrides)
+    twice changes nothing). Known last inspections are kept unless the record brings newer,
+    and so are the dates of its latest renovation, major repair and relocation; a date the
+    record leaves empty keeps the stored one. A unit that goes from in use to stopped without a
+    ``stopped_on`` is stopped ``today``, and one that comes back without a ``resumed_on``
+    resumes ``today`` (the register's local date): a stop of a year or more is inspected
+    before the unit runs again (TSG 08-2017). Raises ``DueError`` for a party not registered
+    or an interval the rules do not have."""
+    rules = rules or Rules()
+    today = today or register_today()
+    rules.table.schedules(item.category, type_=item.type, rated=item.rated, overrides=item.interval_overrides,
+                          scheme=rules.scheme_of(str(item.scheme) if item.scheme else None, item.district_code))
     ids = parties if parties is not None else await party_ids(
         conn, {c for c in (item.owner, item.maintenance, item.agency) if c})
     for role, code in (("owner", item.owner), ("maintenance unit", item.maintenance), ("agency", item.agency)):
         if code and code not in ids:
             raise DueError(f"{role} {code!r} is not a registered party")
+    cur = await conn.execute("SELECT status, stopped_on FROM equipment WHERE registration_code = %s",
+                             (item.registration_code,))
+    before = await cur.fetchone()
+    stopped_on, resumed_on = item.stopped_on, item.resumed_on
+    if before is not None:
+        was, known_stop = before
+        if item.status == Status.STOPPED and was == "in_use" and stopped_on is None:
+            stopped_on = today
+        if item.status == Status.IN_USE and was == "stopped" and resumed_on is None and known_stop is not None:
+            resumed_on = today
+    elif item.status == Status.STOPPED and stopped_on is None:
+        stopped_on = today
     await conn.execute(
         """INSERT INTO equipment (registration_code, category, type, address, district_code, owner_id, maintenance_id,
-             agency_id, status, commissioned_on, rated, interval_overrides)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+             agency_id, status, commissioned_on, rated, interval_overrides, scheme, installed_on, renovated_on,
+             major_repair_on, manufactured_on, stopped_on, resumed_on, relocated_on)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (registration_code) DO UPDATE SET category = excluded.category, type = excluded.type,
              address = excluded.address, district_code = excluded.district_code, owner_id = excluded.owner_id,
              maintenance_id = excluded.maintenance_id, agency_id = excluded.agency_id, status = excluded.status,
              commissioned_on = excluded.commissioned_on, rated = excluded.rated,
-             interval_overrides = excluded.interval_overrides, updated_at = now()""",
+             interval_overrides = excluded.interval_overrides, scheme = excluded.scheme,
+             installed_on = coalesce(excluded.installed_on, equipment.installed_on),
+             renovated_on = greatest(excluded.renovated_on, equipment.renovated_on),
+             major_repair_on = greatest(excluded.major_repair_on, equipment.major_repair_on),
+             manufactured_on = coalesce(excluded.manufactured_on, equipment.manufactured_on),
+             stopped_on = coalesce(excluded.stopped_on, equipment.stopped_on),
+             resumed_on = coalesce(excluded.resumed_on, equipment.resumed_on),
+             relocated_on = greatest(excluded.relocated_on, equipment.relocated_on),
+             updated_at = now()""",
         (item.registration_code, str(item.category), item.type, item.address, item.district_code,
          ids.get(item.owner or ""), ids.get(item.maintenance or ""), ids.get(item.agency or ""), str(item.status),
-         item.commissioned_on, Jsonb(item.rated), Jsonb(item.interval_overrides)),
+         item.commissioned_on, Jsonb(item.rated), Jsonb(item.interval_overrides),
+         str(item.scheme) if item.scheme else None, item.installed_on, item.renovated_on, item.major_repair_on,
+         item.manufactured_on, stopped_on, resumed_on, item.relocated_on),
     )
-    cur = await conn.execute(
-        "SELECT schedule, last_inspected FROM equipment_schedules WHERE registration_code = %s",
-        (item.registration_code,))
-    known: dict[str, date | None] = {str(s): d for s, d in await cur.fetchall()}
-    names = [s.name for s in schedules]
-    await conn.execute("DELETE FROM equipment_schedules WHERE registration_code = %s AND NOT schedule = ANY(%s)",
-                       (item.registration_code, names))
-    for schedule in schedules:
-        last = _later(known.get(schedule.name), item.last_inspected.get(schedule.name))
-        due = next_due(schedule, last_inspected=last, commissioned=item.commissioned_on, category=item.category,
-                       table=table)
-        await conn.execute(
-            """INSERT INTO equipment_schedules (registration_code, schedule, interval_months, last_inspected, next_due)
-               VALUES (%s, %s, %s, %s, %s)
-               ON CONFLICT (registration_code, schedule) DO UPDATE SET interval_months = excluded.interval_months,
-                 last_inspected = excluded.last_inspected, next_due = excluded.next_due""",
-            (item.registration_code, schedule.name, schedule.months, last, due))
-    await _refresh(conn, item.registration_code)
+    for schedule, last in item.last_inspected.items():
+        await _note_inspection(conn, item.registration_code, schedule, last, item.stated_next.get(schedule),
+                               keep_stated=schedule not in item.stated_next)
+    for schedule in item.stated_next.keys() - item.last_inspected.keys():
+        await conn.execute("""UPDATE equipment_schedules SET stated_next = %s
+                              WHERE registration_code = %s AND schedule = %s""",
+                           (item.stated_next[schedule], item.registration_code, schedule))
+    await reschedule(conn, [item.registration_code], rules)
 
 
-def _later(a: date | None, b: date | None) -> date | None:
-    if a is None or b is None:
-        return a or b
-    return max(a, b)
+async def _note_inspection(conn: AsyncConnection, code: str, schedule: str, inspected_on: date,
+                           stated: date | None, *, keep_stated: bool = False) -> None:
+    """Keep ``inspected_on`` as the schedule's last inspection when it is the newest; the newest
+    inspection's stated next date goes with it (an older one's is not the one that counts)."""
+    await conn.execute(
+        """INSERT INTO equipment_schedules AS s (registration_code, schedule, interval_months, last_inspected,
+             stated_next)
+           VALUES (%(code)s, %(schedule)s, 12, %(on)s, %(stated)s)
+           ON CONFLICT (registration_code, schedule) DO UPDATE SET
+             stated_next = CASE WHEN s.last_inspected IS NULL OR %(on)s > s.last_inspected
+                                THEN CASE WHEN %(keep)s THEN NULL ELSE %(stated)s END
+                                WHEN %(on)s = s.last_inspected AND NOT %(keep)s THEN %(stated)s
+                                ELSE s.stated_next END,
+             last_inspected = greatest(s.last_inspected, %(on)s)""",
+        {"code": code, "schedule": schedule, "on": inspected_on, "stated": stated, "keep": keep_stated})
 
+
+# --- due dates --------------------------------------------------------------------------------
+
+_FACTS_SQL = """
+SELECT e.registration_code, e.category, e.type, e.rated, e.interval_overrides, e.scheme, e.district_code,
+       e.commissioned_on, e.installed_on, e.renovated_on, e.major_repair_on, e.manufactured_on, e.stopped_on,
+       e.resumed_on, e.relocated_on,
+       coalesce((SELECT jsonb_object_agg(s.schedule, jsonb_build_array(s.last_inspected, s.stated_next))
+                 FROM equipment_schedules s WHERE s.registration_code = e.registration_code), '{}')
+FROM equipment e WHERE e.registration_code = ANY(%s)"""
 
 # A unit is fit for use only when every one of its schedules is: none may be a 0-month schedule
 # (a grade 5 vessel: not to be used at all) and none may have a failed inspection as its latest
@@ -105,49 +166,142 @@ UPDATE equipment SET
            OR (SELECT i.result FROM inspections i
                WHERE i.registration_code = s.registration_code AND i.schedule = s.schedule
                ORDER BY i.inspected_on DESC LIMIT 1) = 'fail'))
-WHERE registration_code = %s
+WHERE registration_code = ANY(%s)
 """
 
 
-async def _refresh(conn: AsyncConnection, code: str) -> None:
-    """Recompute the unit's earliest due date and its fitness from its schedules and inspections."""
-    await conn.execute(_REFRESH, (code,))
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def facts_of(row: Sequence[Any], rules: Rules) -> Facts:
+    """A ``_FACTS_SQL`` row as the rules read it (without its registration code)."""
+    (category, type_, rated, overrides, scheme, district, commissioned, installed, renovated, major_repair,
+     manufactured, stopped, resumed, relocated, schedules) = row
+    last = {name: d for name, (li, _) in schedules.items() if (d := _day(li)) is not None}
+    stated = {name: d for name, (_, sn) in schedules.items() if (d := _day(sn)) is not None}
+    return Facts(Category(category), type_, rated or {}, overrides or {}, rules.scheme_of(scheme, district),
+                 commissioned, installed, renovated, major_repair, manufactured, stopped, resumed, relocated,
+                 last, stated)
+
+
+async def reschedule(conn: AsyncConnection, codes: Sequence[str], rules: Rules | None = None) -> None:
+    """Compute the due dates of the ``codes``' schedules from what is stored (``registry.due.plan``)
+    and store them with the rule that set each, drop schedules the rules no longer give, and
+    refresh each unit's earliest due date, exemption and fitness."""
+    rules = rules or Rules()
+    cur = await conn.execute(_FACTS_SQL, (list(codes),))
+    rows: list[tuple[str, str, int, date | None, str]] = []
+    exempt: dict[str, bool] = {}
+    for code, *facts in await cur.fetchall():
+        unit_plan = plan(facts_of(facts, rules), rules.table)
+        exempt[str(code)] = unit_plan.exempt is not None
+        rows += [(str(code), p.name, p.months, p.due, p.basis) for p in unit_plan.schedules]
+    if not exempt:
+        return
+    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
+    await conn.execute(
+        """DELETE FROM equipment_schedules WHERE registration_code = ANY(%s)
+             AND (registration_code, schedule) NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))""",
+        (list(exempt), columns[0], columns[1]))
+    await conn.execute(
+        """INSERT INTO equipment_schedules (registration_code, schedule, interval_months, next_due, basis)
+           SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::date[], %s::text[])
+           ON CONFLICT (registration_code, schedule) DO UPDATE SET interval_months = excluded.interval_months,
+             next_due = excluded.next_due, basis = excluded.basis""", columns)
+    await conn.execute(
+        """UPDATE equipment e SET exempt = v.exempt FROM unnest(%s::text[], %s::bool[]) AS v (code, exempt)
+           WHERE e.registration_code = v.code AND e.exempt IS DISTINCT FROM v.exempt""",
+        (list(exempt), list(exempt.values())))
+    await conn.execute(_REFRESH, (list(exempt),))
+
+
+async def reschedule_if_changed(conn: AsyncConnection, rules: Rules, *, batch: int = 2000) -> int:
+    """When the rules (``registry/intervals.toml``) or the scheme settings differ from those the
+    stored due dates were computed by, compute every unit's again, ``batch`` units per
+    transaction (committed as it goes); return how many were computed (0: nothing changed). An
+    empty register only records the rules."""
+    fingerprint = rules.fingerprint()
+    cur = await conn.execute("SELECT fingerprint FROM registry_rules")
+    row = await cur.fetchone()
+    if row is not None and row[0] == fingerprint:
+        return 0
+    done = 0
+    after = ""
+    while True:
+        cur = await conn.execute("""SELECT registration_code FROM equipment WHERE registration_code > %s
+                                    ORDER BY registration_code LIMIT %s""", (after, batch))
+        codes = [str(r[0]) for r in await cur.fetchall()]
+        if not codes:
+            break
+        await reschedule(conn, codes, rules)
+        await _commit(conn)
+        done += len(codes)
+        after = codes[-1]
+    await record_rules(conn, rules)
+    await _commit(conn)
+    if done:
+        log.info("register: the inspection rules changed; due dates of %d units computed again", done)
+    return done
+
+
+async def _commit(conn: AsyncConnection) -> None:
+    if not conn.autocommit:
+        await conn.commit()
+
+
+async def record_rules(conn: AsyncConnection, rules: Rules) -> None:
+    """Note that the stored due dates follow ``rules``."""
+    await conn.execute("""INSERT INTO registry_rules (id, fingerprint, applied_at) VALUES (1, %s, now())
+                          ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
+                            applied_at = excluded.applied_at""", (rules.fingerprint(),))
 
 
 async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, inspected_on: date, result: Result,
                             agency: str | None = None, report_no: str | None = None, recorded_by: str | None = None,
-                            table: IntervalTable | None = None) -> dict[str, Any]:
-    """Record an inspection. A pass (or conditional pass) moves its schedule on; a fail leaves
-    the schedule where it was. The unit is fit for use when the latest inspection of every one
-    of its schedules is not a fail (and none is a 0-month schedule): a pass on one schedule does
-    not make up for a fail on another."""
-    table = table or default_table()
-    cur = await conn.execute(
-        """SELECT e.category, e.commissioned_on, s.interval_months, s.last_inspected
-           FROM equipment e JOIN equipment_schedules s USING (registration_code)
-           WHERE e.registration_code = %s AND s.schedule = %s FOR UPDATE""", (code, schedule))
-    row = await cur.fetchone()
-    if row is None:
+                            next_stated: date | None = None, rules: Rules | None = None) -> dict[str, Any]:
+    """Record an inspection of one of the unit's schedules, or a supervisory inspection
+    (``schedule`` ``installation``, ``renovation`` or ``major_repair``: TSG T7001-2023). A pass
+    (or conditional pass) counts for its schedule: the due dates follow the rules, so an early
+    or late elevator inspection does not move the base. ``next_stated``: the next inspection
+    date the report states (kept as its month's last day; it must be after ``inspected_on``),
+    the due date from then on. A fail leaves the schedule where it was and makes the unit unfit
+    until that schedule passes; a pass on one schedule does not make up for a fail on another.
+    Raises ``DueError`` for an unknown unit or schedule, a design life, or an unknown agency."""
+    rules = rules or Rules()
+    cur = await conn.execute("SELECT category FROM equipment WHERE registration_code = %s FOR UPDATE", (code,))
+    if await cur.fetchone() is None:
         raise DueError(f"no equipment {code!r} with a {schedule!r} schedule")
-    category, commissioned, months, last = row
+    supervisory = schedule in {str(s) for s in Supervision}
+    if not supervisory:
+        cur = await conn.execute("SELECT 1 FROM equipment_schedules WHERE registration_code = %s AND schedule = %s",
+                                 (code, schedule))
+        if await cur.fetchone() is None or schedule == DESIGN_LIFE:
+            raise DueError(f"no equipment {code!r} with a {schedule!r} schedule")
+    if next_stated is not None:
+        next_stated = end_of_month(next_stated)
+        if next_stated <= inspected_on:
+            raise DueError(f"the stated next inspection {next_stated:%Y-%m} is not after the inspection")
     agency_id = (await party_ids(conn, {agency})).get(agency) if agency else None
     if agency and agency_id is None:
         raise DueError(f"agency {agency!r} is not a registered party")
     await conn.execute(
         """INSERT INTO inspections
-             (registration_code, schedule, inspected_on, result, agency_id, report_no, recorded_by)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)
+             (registration_code, schedule, inspected_on, result, agency_id, report_no, recorded_by, next_stated)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (registration_code, schedule, inspected_on) DO UPDATE SET result = excluded.result,
-             agency_id = excluded.agency_id, report_no = excluded.report_no, recorded_by = excluded.recorded_by""",
-        (code, schedule, inspected_on, str(result), agency_id, report_no, recorded_by))
+             agency_id = excluded.agency_id, report_no = excluded.report_no, recorded_by = excluded.recorded_by,
+             next_stated = excluded.next_stated""",
+        (code, schedule, inspected_on, str(result), agency_id, report_no, recorded_by, next_stated))
     if result is not Result.FAIL:
-        newest = _later(last, inspected_on)
-        due = next_due(Schedule(schedule, int(months)), last_inspected=newest, commissioned=commissioned,
-                       category=Category(category), table=table)
-        await conn.execute(
-            """UPDATE equipment_schedules SET last_inspected = %s, next_due = %s
-               WHERE registration_code = %s AND schedule = %s""", (newest, due, code, schedule))
-    await _refresh(conn, code)
+        if supervisory:
+            column = {"installation": "installed_on", "renovation": "renovated_on",
+                      "major_repair": "major_repair_on"}[schedule]
+            await conn.execute(f"UPDATE equipment SET {column} = greatest({column}, %s) WHERE registration_code = %s",
+                               (inspected_on, code))
+        else:
+            await _note_inspection(conn, code, schedule, inspected_on, next_stated)
+    await reschedule(conn, [code], rules)
     cur = await conn.execute("SELECT next_due, fit_for_use FROM equipment WHERE registration_code = %s", (code,))
     state = await cur.fetchone()
     assert state is not None

@@ -16,5 +16,15 @@ ALTER TABLE equipment
 
 -- The next date the latest inspection report of the schedule states (the registration record
 -- holds it as a year and month: kept as the month's last day). When present, it is the due date.
-ALTER TABLE equipment_schedules ADD COLUMN stated_next date;
+ALTER TABLE equipment_schedules
+    ADD COLUMN stated_next date,
+    ADD COLUMN basis       text;                 -- why it falls due then: the rule, e.g. "year 4: periodic inspection"
 ALTER TABLE inspections ADD COLUMN next_stated date;
+
+-- The rules the stored due dates were computed by (a digest of registry/intervals.toml and the
+-- scheme settings): when they change, every unit's due dates are computed again.
+CREATE TABLE registry_rules (
+    id           integer PRIMARY KEY CHECK (id = 1),
+    fingerprint  text NOT NULL,
+    applied_at   timestamptz NOT NULL
+);
