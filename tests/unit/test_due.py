@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -9,14 +10,15 @@ import pytest
 from registry.due import (
     Category,
     DueError,
-    Schedule,
+    Facts,
+    Scheme,
     add_months,
     default_table,
     end_of_month,
     inspection_rate,
     is_overdue,
-    next_due,
     notice_day,
+    plan,
     standing,
 )
 
@@ -42,25 +44,45 @@ def schedules(category: Category, **kw: object) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(("category", "kw", "expected"), [
-    (Category.ELEVATOR, {}, {"periodic": 12}),
-    (Category.BOILER, {}, {"external": 12, "internal": 24, "hydrostatic": 72}),
+    # TSG T7001-2023: a periodic inspection or a self-test every service year
+    (Category.ELEVATOR, {}, {"periodic": 12, "self_test": 12}),
+    (Category.ELEVATOR, {"scheme": Scheme.YEARLY}, {"periodic": 12}),  # TSG T7001-2009
+    # TSG 11-2020: no routine hydrostatic test
+    (Category.BOILER, {}, {"external": 12, "internal": 24}),
+    (Category.BOILER, {"rated": {"internal_impossible": True}}, {"external": 12, "internal": 24, "hydrostatic": 36}),
+    # TSG 21-2016
     (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 1}}, {"periodic": 72}),
     (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 2}}, {"periodic": 72}),
     (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 3}}, {"periodic": 36}),
     (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 4}}, {"periodic": 36}),
     (Category.PRESSURE_VESSEL, {"rated": {"safety_grade": 5}}, {"periodic": 0}),
     (Category.PRESSURE_VESSEL, {}, {"periodic": 36}),
+    (Category.PRESSURE_VESSEL, {"type_": "simple"}, {}),  # exempt
+    (Category.PRESSURE_VESSEL, {"type_": "non_metallic", "rated": {"safety_grade": 3}}, {"periodic": 12}),
+    # TSG R0005-2011: mobile vessels, a yearly inspection and a full one by type and grade
+    (Category.PRESSURE_VESSEL, {"type_": "road_tanker", "rated": {"safety_grade": 2}}, {"annual": 12, "periodic": 60}),
+    (Category.PRESSURE_VESSEL, {"type_": "rail_tanker", "rated": {"safety_grade": 3}}, {"annual": 12, "periodic": 24}),
+    # TSG D7005-2018: the smaller of the class's and the grade's
     (Category.PRESSURE_PIPING, {"type_": "GC1"}, {"periodic": 72}),
     (Category.PRESSURE_PIPING, {"type_": "GC2"}, {"periodic": 72}),
     (Category.PRESSURE_PIPING, {"type_": "GC3"}, {"periodic": 108}),
+    (Category.PRESSURE_PIPING, {"type_": "GC3", "rated": {"safety_grade": 3}}, {"periodic": 36}),
+    (Category.PRESSURE_PIPING, {"type_": "GC2", "rated": {"safety_grade": 4}}, {"periodic": 0}),
+    (Category.PRESSURE_PIPING, {"type_": "GA"}, {"periodic": 96}),
+    # TSG 23-2021: by gas, and the end of the design life
     (Category.GAS_CYLINDER, {"rated": {"gas": "corrosive"}}, {"periodic": 24}),
     (Category.GAS_CYLINDER, {"rated": {"gas": "general"}}, {"periodic": 36}),
     (Category.GAS_CYLINDER, {"rated": {"gas": "inert"}}, {"periodic": 60}),
-    (Category.GAS_CYLINDER, {"rated": {"gas": "lpg"}}, {"periodic": 48}),
+    (Category.GAS_CYLINDER, {"type_": "welded_steel", "rated": {"gas": "lpg"}}, {"periodic": 48, "design_life": 96}),
+    (Category.GAS_CYLINDER, {"type_": "seamless_steel", "rated": {"gas": "inert", "design_life_years": 20}},
+     {"periodic": 60, "design_life": 240}),
+    # TSG Q7015-2016
     (Category.CRANE, {"type_": "tower"}, {"periodic": 12}),
     (Category.CRANE, {"type_": "mobile"}, {"periodic": 12}),
     (Category.CRANE, {"type_": "construction_hoist"}, {"periodic": 12}),
+    (Category.CRANE, {"type_": "hoist"}, {"periodic": 12}),
     (Category.CRANE, {"type_": "bridge"}, {"periodic": 24}),
+    (Category.CRANE, {"type_": "bridge", "rated": {"lifts_molten_metal": True}}, {"periodic": 12}),
     (Category.CRANE, {"type_": "gantry"}, {"periodic": 24}),
     (Category.CRANE, {"type_": "jib"}, {"periodic": 24}),
     (Category.IN_PLANT_VEHICLE, {}, {"periodic": 12}),
@@ -71,52 +93,48 @@ def test_intervals_for_every_category(category: Category, kw: dict[str, object],
     assert schedules(category, **kw) == expected
 
 
-def test_an_elevator_falls_due_at_the_end_of_the_month() -> None:
-    due = next_due(Schedule("periodic", 12), last_inspected=date(2025, 3, 3), commissioned=None,
-                   category=Category.ELEVATOR)
-    assert due == date(2026, 3, 31)
-    leap = next_due(Schedule("periodic", 12), last_inspected=date(2023, 2, 14), commissioned=None,
-                    category=Category.ELEVATOR)
-    assert leap == date(2024, 2, 29)
+def due(facts: Facts) -> dict[str, date | None]:
+    return {p.name: p.due for p in plan(facts).schedules}
+
+
+def test_an_elevator_on_the_yearly_scheme_falls_due_at_the_end_of_the_month() -> None:
+    # TSG T7001-2009: 12 months after the last periodic inspection, at the end of the month.
+    f = Facts(Category.ELEVATOR, scheme=Scheme.YEARLY, last={"periodic": date(2025, 3, 3)})
+    assert due(f) == {"periodic": date(2026, 3, 31)}
+    assert due(replace(f, last={"periodic": date(2023, 2, 14)})) == {"periodic": date(2024, 2, 29)}
 
 
 def test_overrides_per_equipment() -> None:
-    # A region alternating inspection and self-test years: the elevator's interval is two years.
-    two_years = T.schedules(Category.ELEVATOR, overrides={"periodic": 24})
-    assert next_due(two_years[0], last_inspected=date(2025, 6, 10), commissioned=None,
-                    category=Category.ELEVATOR) == date(2027, 6, 30)
+    # A unit's own interval replaces the scheme: an elevator inspected every two years.
+    f = Facts(Category.ELEVATOR, overrides={"periodic": 24}, last={"periodic": date(2025, 6, 10)})
+    assert due(f) == {"periodic": date(2027, 6, 30)}
     with pytest.raises(DueError, match="no schedule 'internal'"):
         T.schedules(Category.ELEVATOR, overrides={"internal": 24})
 
 
 def test_a_boilers_schedules_are_independent() -> None:
-    last = {"external": date(2025, 10, 1), "internal": date(2024, 4, 20), "hydrostatic": date(2020, 5, 5)}
-    dues = {s.name: next_due(s, last_inspected=last[s.name], commissioned=None, category=Category.BOILER)
-            for s in T.schedules(Category.BOILER)}
-    assert dues == {"external": date(2026, 10, 1), "internal": date(2026, 4, 20), "hydrostatic": date(2026, 5, 5)}
+    # TSG 11-2020: external every year, internal every two years.
+    f = Facts(Category.BOILER, commissioned_on=date(2020, 1, 1),
+              last={"external": date(2025, 10, 1), "internal": date(2024, 4, 20)})
+    assert due(f) == {"external": date(2026, 10, 1), "internal": date(2026, 4, 20)}
 
 
 def test_first_inspection_of_a_pressure_vessel_within_three_years() -> None:
-    s = T.schedules(Category.PRESSURE_VESSEL, rated={"safety_grade": 1})[0]
-    assert next_due(s, last_inspected=None, commissioned=date(2024, 8, 31), category=Category.PRESSURE_VESSEL) == \
-        date(2027, 8, 31)
-    # then by its grade
-    assert next_due(s, last_inspected=date(2027, 8, 1), commissioned=date(2024, 8, 31),
-                    category=Category.PRESSURE_VESSEL) == date(2033, 8, 1)
+    # TSG 21-2016: first within 3 years of entering service, then by its grade.
+    f = Facts(Category.PRESSURE_VESSEL, rated={"safety_grade": 1}, commissioned_on=date(2024, 8, 31))
+    assert due(f) == {"periodic": date(2027, 8, 31)}
+    assert due(replace(f, last={"periodic": date(2027, 8, 1)})) == {"periodic": date(2033, 8, 1)}
 
 
 def test_other_categories_count_from_commissioning_before_their_first_inspection() -> None:
-    s = T.schedules(Category.CRANE, type_="tower")[0]
-    assert next_due(s, last_inspected=None, commissioned=date(2025, 1, 31), category=Category.CRANE) == \
-        date(2026, 1, 31)
+    f = Facts(Category.CRANE, type="tower", commissioned_on=date(2025, 1, 31))
+    assert due(f) == {"periodic": date(2026, 1, 31)}
 
 
 def test_grade_5_and_unknown_dates_have_no_due_date() -> None:
-    grade5 = T.schedules(Category.PRESSURE_VESSEL, rated={"safety_grade": 5})[0]
-    assert next_due(grade5, last_inspected=date(2025, 1, 1), commissioned=None,
-                    category=Category.PRESSURE_VESSEL) is None
-    s = T.schedules(Category.ELEVATOR)[0]
-    assert next_due(s, last_inspected=None, commissioned=None, category=Category.ELEVATOR) is None
+    grade5 = Facts(Category.PRESSURE_VESSEL, rated={"safety_grade": 5}, last={"periodic": date(2025, 1, 1)})
+    assert due(grade5) == {"periodic": None}
+    assert due(Facts(Category.ELEVATOR)) == {"periodic": None, "self_test": None}
 
 
 def test_notice_day_and_overdue() -> None:
@@ -151,7 +169,7 @@ def test_unknown_category_is_an_error() -> None:
     ("in_use", True, date(2026, 11, 27), "due_soon"),  # due today: not yet overdue
     ("in_use", True, date(2026, 12, 27), "due_soon"),  # exactly a month ahead: apply now
     ("in_use", True, date(2026, 12, 28), "ok"),
-    ("in_use", True, None, "ok"),
+    ("in_use", True, None, "no_due_date"),
 ])
 def test_standing(status: str, fit: bool, due: date | None, expected: str) -> None:
     assert standing(status=status, fit_for_use=fit, next_due_date=due, today=date(2026, 11, 27)) == expected
