@@ -35,7 +35,7 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from functools import cache
@@ -404,8 +404,12 @@ def _elevator_2023(facts: Facts, table: IntervalTable) -> list[Planned]:
     early = rules["early_months"]
     base = service_base(facts)
     if base is None:
-        return [Planned("periodic", 12, None, "no supervisory inspection or commissioning date known"),
-                Planned(SELF_TEST, 12, None, "no supervisory inspection or commissioning date known")]
+        # Without the base the service years cannot be counted: the most frequent rule holds,
+        # 12 months after the last periodic inspection, until the register learns the base.
+        yearly = _interval_due(replace(facts, scheme=Scheme.YEARLY), Schedule("periodic", 12), table)
+        why = "no installation or commissioning date known"
+        return [Planned("periodic", 12, yearly.due, f"{yearly.basis} ({why}: the service years cannot be counted)"),
+                Planned(SELF_TEST, 12, None, why)]
     count = base[0]
     # A major repair's supervisory inspection stands in for that year's periodic inspection.
     periodic_done = max((d for d in (_last(facts, "periodic", count), facts.major_repair_on) if d is not None

@@ -563,8 +563,10 @@ def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, 
     scheme = rules.scheme_of(own, values.get("district_code")) if rules else Scheme(own or Scheme.TSG2023)
     rated = _group(values, "rated")
     try:
+        statutory = {s.name for s in table.schedules(category, type_=values.get("type"), rated=rated)}
+        overrides = {k: v for k, v in _group(values, "months").items() if k in statutory}
         names = [s.name for s in table.schedules(category, type_=values.get("type"), rated=rated,
-                                                 overrides=_group(values, "months"), scheme=scheme)]
+                                                 overrides=overrides, scheme=scheme)]
     except DueError as exc:
         return [*reasons, str(exc)]
     exempt = table.exempt(category, values.get("type"), rated)

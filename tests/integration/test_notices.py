@@ -22,7 +22,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from psycopg_pool import AsyncConnectionPool
 
-from registry.due import Category, Result
+from registry.due import Category, Result, Scheme
 from registry.model import Equipment, Party, Role, Status
 from registry.notices import NOTIFY_CHANNEL, Channel, Kind, notice_key, notice_slot, scan_notices
 from registry.outbox import deliver_due, message_id, run_outbox, verify_signature
@@ -34,7 +34,7 @@ from tests.integration.helpers import query, wait_for_count
 
 pytestmark = pytest.mark.integration
 
-# Elevators fall due at the end of the month, 12 months after their last inspection.
+# Elevators on the yearly scheme fall due at the end of the month, 12 months after their last inspection.
 TODAY = date(2025, 7, 1)
 DUE_JULY = date(2025, 7, 31)  # inspected July 2024: due notice since 30 June
 DUE_JUNE = date(2025, 6, 30)  # inspected June 2024: overdue since 1 July
@@ -182,7 +182,7 @@ def parties(receiver: Receiver) -> list[Party]:
 
 def elevator(code: str, last: date, *, owner: str = "OWN1", status: Status = Status.IN_USE) -> Equipment:
     return Equipment(code, Category.ELEVATOR, "630102", address=f"西宁市城东区八一路{len(code)}号", owner=owner,
-                     agency="AG1", status=status, last_inspected={"periodic": last})
+                     agency="AG1", status=status, last_inspected={"periodic": last}, scheme=Scheme.YEARLY)
 
 
 UNITS = [
@@ -194,8 +194,7 @@ UNITS = [
     elevator("E-NOCONTACT", date(2024, 7, 10), owner="OWN2"),
     # Three independent schedules; only the external inspection is due next month.
     Equipment("B-1", Category.BOILER, "630103", address="西宁市城中区南大街9号", owner="OWN1", agency="AG1",
-              last_inspected={"external": date(2024, 7, 20), "internal": date(2024, 3, 1),
-                              "hydrostatic": date(2021, 1, 1)}),
+              last_inspected={"external": date(2024, 7, 20), "internal": date(2024, 3, 1)}),
 ]
 
 
@@ -264,11 +263,10 @@ async def test_the_scan_agrees_with_notice_slot_around_month_ends(database_url: 
     lasts = [date(2023, 2, 27), date(2023, 2, 28), date(2023, 3, 28), date(2023, 3, 29), date(2023, 3, 30),
              date(2023, 3, 31), date(2023, 4, 1)]
     units = [Equipment(f"B-{last}", Category.BOILER, "630104", agency="AG1",
-                       last_inspected={"external": last, "internal": date(2023, 6, 1), "hydrostatic": date(2022, 1, 1)})
+                       last_inspected={"external": last, "internal": date(2023, 6, 1)})
              for last in lasts]
     units.append(Equipment("B-LEAP", Category.BOILER, "630104", agency="AG1", interval_overrides={"external": 48},
-                           last_inspected={"external": date(2020, 2, 29), "internal": date(2023, 6, 1),
-                                           "hydrostatic": date(2022, 1, 1)}))
+                           last_inspected={"external": date(2020, 2, 29), "internal": date(2023, 6, 1)}))
     await register(database_url, receiver, units)
     dues = {str(c): d for c, d in await query(
         database_url, "SELECT registration_code, next_due FROM equipment_schedules WHERE schedule = 'external'")}

@@ -68,10 +68,11 @@ async def test_snapshots_keep_the_trend_and_draw_it(database_url: str) -> None:
 async def test_inspections_move_the_schedule_and_a_failure_makes_the_unit_unfit(database_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         await upsert_party(conn, Party("AG1", "检验所", Role.AGENCY, email="a@example.cn"))
+        # TSG 11-2020: a hydrostatic test every three years where internal inspection is impossible.
         boiler = Equipment("11006301022020000001", Category.BOILER, "630102", agency="AG1",
-                           commissioned_on=date(2020, 5, 1),
+                           commissioned_on=date(2020, 5, 1), rated={"internal_impossible": True},
                            last_inspected={"external": date(2025, 10, 1), "internal": date(2024, 4, 20),
-                                           "hydrostatic": date(2020, 5, 5)})
+                                           "hydrostatic": date(2023, 5, 5)})
         await upsert_equipment(conn, boiler)
         await upsert_equipment(conn, boiler)  # idempotent
         cur = await conn.execute("SELECT schedule, next_due FROM equipment_schedules ORDER BY schedule")
@@ -111,6 +112,7 @@ async def test_a_unit_is_fit_only_when_the_latest_result_of_every_schedule_is(da
 
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         boiler = Equipment(code, Category.BOILER, "630102", commissioned_on=date(2020, 5, 1),
+                           rated={"internal_impossible": True},
                            last_inspected={"external": date(2025, 10, 1), "internal": date(2024, 4, 20)})
         await upsert_equipment(conn, boiler)
         assert await fit()

@@ -126,7 +126,7 @@ async def test_good_rows_are_stored_and_bad_ones_reported(database_url: str, for
         FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id LEFT JOIN parties m ON m.id = e.maintenance_id
              LEFT JOIN parties a ON a.id = e.agency_id ORDER BY 1""")
     assert equipment == [
-        ("B-001", "boiler", "630104", "in_use", "91630100OWNER1", None, None, {}, {}, date(2025, 5, 1), True),
+        ("B-001", "boiler", "630104", "in_use", "91630100OWNER1", None, None, {}, {}, date(2026, 1, 10), True),
         ("E-001", "elevator", "630102", "in_use", "91630100OWNER1", "91630100MAINT1", "AGENCY-1",
          {"floors": 18, "rated_speed_mps": 1.75}, {}, date(2026, 3, 31), True),
         ("E-005", "elevator", "630102", "stopped", None, "91630100MAINT1", "AGENCY-1", {}, {"periodic": 24},
@@ -139,9 +139,11 @@ async def test_good_rows_are_stored_and_bad_ones_reported(database_url: str, for
         ORDER BY 1, 2""")
     assert schedules == [
         ("B-001", "external", 12, date(2025, 1, 10), date(2026, 1, 10)),
-        ("B-001", "hydrostatic", 72, None, date(2025, 5, 1)),
         ("B-001", "internal", 24, date(2024, 6, 1), date(2026, 6, 1)),
+        # No installation date: the service years of TSG T7001-2023 cannot be counted, so 12
+        # months after the last periodic inspection, and no self-test date.
         ("E-001", "periodic", 12, date(2025, 3, 15), date(2026, 3, 31)),
+        ("E-001", "self_test", 12, None, None),
         ("E-005", "periodic", 24, date(2024, 11, 20), date(2026, 11, 30)),
         ("G-001", "periodic", 48, date(2024, 1, 1), date(2028, 1, 1)),
         ("V-001", "periodic", 0, None, None),
@@ -240,7 +242,8 @@ async def test_an_inspection_dated_today_in_beijing_imports_at_0130_beijing(data
         report = await import_register(conn, csv_bytes(rows), "csv", today=today)
     assert report.stored == 1
     assert [str(p) for p in report.problems] == ["line 3: last_periodic 2026-12-01 is in the future"]
-    assert await query(database_url, "SELECT last_inspected FROM equipment_schedules") == [(date(2026, 11, 30),)]
+    assert await query(database_url, "SELECT last_inspected FROM equipment_schedules WHERE schedule = 'periodic'"
+                       ) == [(date(2026, 11, 30),)]
 
 
 async def test_hostile_files_are_file_problems_through_the_import(database_url: str, tmp_path: Path) -> None:
@@ -279,7 +282,8 @@ async def test_csv_export_then_import_is_a_round_trip(database_url: str) -> None
     assert list(by_code) == GOOD
     assert by_code["E-001"]["owner_name"] == "西宁某物业有限公司"
     assert by_code["E-001"]["next_periodic"] == by_code["E-001"]["next_due"] == "2026-03-31"
-    assert by_code["B-001"]["next_hydrostatic"] == "2025-05-01"
+    assert by_code["B-001"]["next_internal"] == "2026-06-01"
+    assert by_code["B-001"]["next_hydrostatic"] == ""  # TSG 11-2020: no routine hydrostatic test
     assert by_code["V-001"]["fit_for_use"] == "false"
     assert by_code["E-005"]["periodic_months"] == "24"
 

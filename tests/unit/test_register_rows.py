@@ -229,18 +229,50 @@ def test_every_bad_cell_of_a_row_is_reported() -> None:
 # --- schedules ---------------------------------------------------------------------------------
 
 def test_last_inspections_and_overrides_by_schedule() -> None:
-    header = (*BASE, "last_external", "last_internal", "hydrostatic_months")
-    row = good("B1", "锅炉", "630102", "2025-01-10", "2024-03-01", "60", header=header)
+    header = (*BASE, "last_external", "last_internal", "internal_months")
+    row = good("B1", "锅炉", "630102", "2025-01-10", "2024-03-01", "12", header=header)
     assert row.equipment.last_inspected == {"external": date(2025, 1, 10), "internal": date(2024, 3, 1)}
-    assert row.equipment.interval_overrides == {"hydrostatic": 60}
+    assert row.equipment.interval_overrides == {"internal": 12}
 
 
 def test_a_schedule_the_category_does_not_have() -> None:
     header = (*BASE, "last_external", "internal_months")
     assert reasons("E1", "elevator", "630102", "2025-01-10", "12", header=header) == [
-        "line 2: last_external given, but elevator has no external schedule (it has periodic)",
-        "line 2: internal_months given, but elevator has no internal schedule (it has periodic)",
+        "line 2: last_external given, but elevator has no external schedule (it has periodic, self_test)",
+        "line 2: internal_months given, but elevator has no internal schedule (it has periodic, self_test)",
     ]
+    # TSG 11-2020: a boiler has a hydrostatic schedule only where internal inspection is impossible.
+    header = (*BASE, "hydrostatic_months")
+    assert reasons("B1", "boiler", "630102", "60", header=header) == [
+        "line 2: hydrostatic_months given, but boiler has no hydrostatic schedule (it has external, internal)"]
+    assert good("B1", "boiler", "630102", "60", "true", header=(*header, "internal_impossible")
+                ).equipment.interval_overrides == {"hydrostatic": 60}
+
+
+def test_a_self_test_belongs_to_an_elevator_on_the_2023_scheme() -> None:
+    header = (*BASE, "scheme", "last_self_test", "stated_next_periodic", "last_periodic")
+    row = good("E1", "elevator", "630102", "", "2025-03-01", "2026-04", "2025-04-02", header=header)
+    assert row.equipment.last_inspected == {"self_test": date(2025, 3, 1), "periodic": date(2025, 4, 2)}
+    assert row.equipment.stated_next == {"periodic": date(2026, 4, 30)}
+    assert reasons("E1", "elevator", "630102", "yearly", "2025-03-01", "", "", header=header) == [
+        "line 2: last_self_test given, but elevator has no self_test schedule (it has periodic)"]
+    assert reasons("E1", "elevator", "630102", "", "", "2025-03", "2025-04-02", header=header) == [
+        "line 2: stated_next_periodic 2025-03 is not after last_periodic 2025-04-02"]
+    assert reasons("B1", "boiler", "630102", "yearly", "", "", "", header=header) == [
+        "line 2: scheme given, but only an elevator has an inspection scheme, not a boiler"]
+
+
+def test_an_exempt_unit_has_no_schedule_to_import() -> None:
+    header = (*BASE, "type", "last_periodic")
+    assert reasons("V1", "pressure_vessel", "630102", "simple", "2025-01-02", header=header) == [
+        "line 2: last_periodic given, but the unit owes no periodic inspection (TSG 21-2016: simple pressure "
+        "vessels (简单压力容器) need no periodic inspection)"]
+
+
+def test_event_dates_in_the_future_are_refused() -> None:
+    header = (*BASE, "renovated_on", "resumed_on")
+    assert reasons("E1", "elevator", "630102", "2025-06-02", "2025-05-01", header=header) == [
+        "line 2: renovated_on 2025-06-02 is in the future"]
 
 
 def test_a_last_inspection_in_the_future() -> None:
@@ -260,7 +292,7 @@ def test_a_type_is_matched_to_the_interval_table_and_an_unknown_one_is_a_warning
     out = rows_of(("C2", "crane", "630102", "塔式起重机"), header=(*BASE, "type"))
     assert [str(o) for o in out if isinstance(o, Problem)] == [
         "line 2: type '塔式起重机' has no interval of its own for crane (tower, mobile, construction_hoist, "
-        "bridge, gantry): the default applies"]
+        "hoist, bridge, gantry, portal, cable, mast, parking, light): the default applies"]
     assert isinstance(out[-1], RegisterRow) and out[-1].equipment.type == "塔式起重机"
 
 
