@@ -149,16 +149,18 @@ def _history(category: Category, type_: str | None, rated: dict[str, Any], commi
     if category is Category.ELEVATOR and facts.scheme is Scheme.TSG2023:
         last = _elevator_history(facts, today, rng, overdue_share, rules)
     else:
-        for p in unit_plan.schedules:
-            if p.name == DESIGN_LIFE or p.months <= 0 or p.due is None:
+        owed = [p for p in unit_plan.schedules if p.name != DESIGN_LIFE and p.months > 0 and p.due is not None]
+        base = facts.manufactured_on or facts.commissioned_on or today
+        for p in owed:
+            assert p.due is not None
+            if rng.random() < overdue_share / len(owed):  # the latest inspection is late
+                inspected = add_months(today - timedelta(days=rng.randint(1, 240)), -p.months)
+            elif p.due > today:  # the first inspection is still ahead
                 continue
-            if rng.random() < overdue_share:
-                due = today - timedelta(days=rng.randint(1, 240))
-            else:
-                due = today + timedelta(days=rng.randint(0, max(p.months * 30 - 1, 1)))
-            inspected = add_months(due, -p.months)
-            base = facts.manufactured_on or facts.commissioned_on
-            if base is not None and inspected > base:
+            else:  # inspected within the last interval
+                earliest = max(base, add_months(today, -p.months)) + timedelta(days=1)
+                inspected = earliest + timedelta(days=rng.randint(0, max((today - earliest).days, 0)))
+            if base < inspected <= today:
                 last[p.name] = inspected
     if facts.stopped_on is not None and facts.resumed_on is not None and rng.random() < 0.8:
         restart = str(rules.table.entry(category).get("restart", "periodic"))  # inspected before the restart
@@ -176,7 +178,7 @@ def _elevator_history(facts: Facts, today: date, rng: random.Random, overdue_sha
                       rules: Rules) -> dict[str, date]:
     """The last periodic inspection and self-test of an elevator on the 2023 scheme, each done on
     time in its service year (TSG T7001-2023), the latest one left undone with probability
-    ``overdue_share`` (twice it: an elevator owes something every year)."""
+    ``overdue_share``."""
     base = service_base(facts)
     if base is None:
         return {}
@@ -184,7 +186,7 @@ def _elevator_history(facts: Facts, today: date, rng: random.Random, overdue_sha
     year = 0
     while year_due(base, year + 1) <= today:
         year += 1
-    skipped = year if year > 0 and rng.random() < overdue_share * 2 else None
+    skipped = year if year > 0 and rng.random() < overdue_share else None
     periodic = max((n for n in range(1, year + 1) if is_periodic_year(n, scheme) and n != skipped), default=None)
     self_test = max((n for n in range(1, year + 1) if not is_periodic_year(n, scheme) and n != skipped
                      and (periodic is None or n > periodic)), default=None)

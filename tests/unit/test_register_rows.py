@@ -242,10 +242,10 @@ def test_a_schedule_the_category_does_not_have() -> None:
         "line 2: internal_months given, but elevator has no internal schedule (it has periodic, self_test)",
     ]
     # TSG 11-2020: a boiler has a hydrostatic schedule only where internal inspection is impossible.
-    header = (*BASE, "hydrostatic_months")
-    assert reasons("B1", "boiler", "630102", "60", header=header) == [
+    boiler = (*BASE, "hydrostatic_months")
+    assert reasons("B1", "boiler", "630102", "60", header=boiler) == [
         "line 2: hydrostatic_months given, but boiler has no hydrostatic schedule (it has external, internal)"]
-    assert good("B1", "boiler", "630102", "60", "true", header=(*header, "internal_impossible")
+    assert good("B1", "boiler", "630102", "60", "true", header=(*boiler, "internal_impossible")
                 ).equipment.interval_overrides == {"hydrostatic": 60}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -59,8 +60,17 @@ def test_the_old_variable_sets_the_new_place(monkeypatch: pytest.MonkeyPatch, tm
     assert _plain(_at(Settings(), path)) == expected
 
 
+# Settings born in their sections (no flat name): their variable, a value, and what it reads as.
+SECTION_ONLY: list[tuple[str, str, str, Any]] = [
+    ("SEMON_REGISTRY_ELEVATOR_SCHEME", "registry.elevator_scheme", "yearly", "yearly"),
+    ("SEMON_REGISTRY_ELEVATOR_SCHEME_BY_REGION", "registry.elevator_scheme_by_region", '{"6301": "yearly"}',
+     {"6301": "yearly"}),
+    ("SEMON_REGISTRY_RATE_FORMULA", "registry.rate_formula", "passed_over_due", "passed_over_due"),
+]
+
+
 def test_every_setting_is_covered() -> None:
-    """A new setting needs a row here only if it had a flat name; this lists what there is now."""
+    """A setting with a flat name has a row in FLAT_FIELDS; a newer one in SECTION_ONLY."""
     paths: set[str] = set()
     for name, field in Settings.model_fields.items():
         section = field.annotation
@@ -68,7 +78,24 @@ def test_every_setting_is_covered() -> None:
             paths.update(f"{name}.{inner}" for inner in section.model_fields)
         else:
             paths.add(name)
-    assert paths == {path for _, path, *_ in FLAT_FIELDS}
+    assert paths == {path for _, path, *_ in FLAT_FIELDS} | {path for _, path, *_ in SECTION_ONLY}
+
+
+@pytest.mark.parametrize(("variable", "path", "env", "expected"), SECTION_ONLY)
+def test_section_only_settings_read_their_variable(monkeypatch: pytest.MonkeyPatch, variable: str, path: str,
+                                                   env: str, expected: Any) -> None:
+    monkeypatch.setenv(variable, env)
+    assert _plain(_at(Settings(), path)) == expected
+
+
+def test_an_elevator_scheme_by_region_takes_the_longest_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMON_REGISTRY_ELEVATOR_SCHEME_BY_REGION", '{"63": "yearly", "630121": "tsg2023"}')
+    registry = RegistrySettings()
+    assert [registry.elevator_scheme_of(d) for d in ("630102", "630121", "110101", None)] == [
+        "yearly", "tsg2023", "tsg2023", "tsg2023"]
+    monkeypatch.setenv("SEMON_REGISTRY_ELEVATOR_SCHEME_BY_REGION", '{"Xining": "yearly"}')
+    with pytest.raises(ValueError, match="not a division code prefix"):
+        RegistrySettings()
 
 
 def test_a_section_reads_the_environment_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
