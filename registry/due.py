@@ -234,6 +234,49 @@ class IntervalTable:
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def rules_markdown(table: IntervalTable | None = None) -> str:
+    """The rules of ``table`` as a markdown table (docs/registry.md, "Due dates"): each
+    category's schedules, by type where a type has its own, with their sources."""
+    table = table or default_table()
+    lines = ["| category | schedule | rule | source |", "|---|---|---|---|"]
+
+    def row(where: str, name: str, spec: Mapping[str, Any]) -> None:
+        parts = [f"{spec['months']} months" if spec.get("months") else ""]
+        for limit in spec.get("limits", ()):
+            values = ", ".join(f"{k}: {v or 'not to be used'}" for k, v in limit["values"].items())
+            parts.append(f"by {limit['by']} ({values})")
+        if spec.get("first"):
+            parts.append(f"first {spec['first']} months after entering service")
+        if spec.get("only_if"):
+            parts.append(f"only where {spec['only_if']}")
+        source = str(spec.get("source", ""))
+        lines.append(f"| {where} | {name} | {'; '.join(p for p in parts if p)} | {source} |")
+
+    for category in Category:
+        entry = table.entry(category)
+        title = f"{category} ({entry.get('name', '')})"
+        for scheme, spec in entry.get("schemes", {}).items():
+            lines.append(f"| {title} | scheme `{scheme}` | {spec['rule']} | {spec['source']} |")
+        for name, spec in entry.get("schedules", {}).items():
+            row(title, name, spec)
+        for type_, spec in entry.get("types", {}).items():
+            if spec.get("exempt"):
+                lines.append(f"| {title}, type `{type_}` | none | exempt: never overdue | {spec['source']} |")
+            for name, inner in spec.get("schedules", {}).items():
+                row(f"{title}, type `{type_}`", name, inner)
+        if "design_life" in entry:
+            lives = ", ".join(f"{k} {v} years" for k, v in entry["design_life"].items())
+            lines.append(f"| {title} | design_life | ends its use: {lives} (or its own design_life_years) | "
+                         f"{entry['design_life_source']} |")
+        if "restart" in entry:
+            lines.append(f"| {title} | {entry['restart']} | before it runs again after "
+                         f"{entry.get('restart_after_months', 12)} months or more out of use | "
+                         f"{entry['restart_source']} |")
+        if "relocation" in entry:
+            lines.append(f"| {title} | {entry['relocation']} | after a relocation | {entry['relocation_source']} |")
+    return "\n".join(lines) + "\n"
+
+
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1", "yes")
 
