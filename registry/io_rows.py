@@ -582,7 +582,7 @@ def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, 
         if last is not None and last > today:
             reasons.append(f"last_{s} {last.isoformat()} is in the future")
         stated = values.get(f"stated_next_{s}")
-        if stated is not None and last is not None and stated <= last:
+        if stated is not None and last is not None and stated <= end_of_month(last):
             reasons.append(f"stated_next_{s} {stated:%Y-%m} is not after last_{s} {last.isoformat()}")
     for column in _EVENT_DATES:
         if (on := values.get(column)) is not None and on > today:

@@ -274,14 +274,15 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
         raise DueError(f"no equipment {code!r} with a {schedule!r} schedule")
     supervisory = schedule in {str(s) for s in Supervision}
     if not supervisory:
-        cur = await conn.execute("SELECT 1 FROM equipment_schedules WHERE registration_code = %s AND schedule = %s",
-                                 (code, schedule))
-        if await cur.fetchone() is None or schedule == DESIGN_LIFE:
-            raise DueError(f"no equipment {code!r} with a {schedule!r} schedule")
+        cur = await conn.execute("SELECT schedule FROM equipment_schedules WHERE registration_code = %s", (code,))
+        owed = sorted(str(r[0]) for r in await cur.fetchall() if r[0] != DESIGN_LIFE)
+        if schedule not in owed:
+            kinds = ", ".join([*owed, *(str(s) for s in Supervision)])
+            raise DueError(f"unit {code!r} has no {schedule!r} schedule to inspect (it has {kinds})")
     if next_stated is not None:
         next_stated = end_of_month(next_stated)
-        if next_stated <= inspected_on:
-            raise DueError(f"the stated next inspection {next_stated:%Y-%m} is not after the inspection")
+        if next_stated <= end_of_month(inspected_on):
+            raise DueError(f"the stated next inspection {next_stated:%Y-%m} is not after the inspection's month")
     agency_id = (await party_ids(conn, {agency})).get(agency) if agency else None
     if agency and agency_id is None:
         raise DueError(f"agency {agency!r} is not a registered party")
