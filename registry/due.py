@@ -161,6 +161,10 @@ class IntervalTable:
                     names += [k for k in limit["values"] if k not in names]
         return names
 
+    def type_aliases(self, category: Category) -> Mapping[str, str]:
+        """The types' other names (a Chinese register's: 塔式起重机 → tower)."""
+        return self.entry(category).get("aliases", {})  # type: ignore[no-any-return]
+
     def keys_of(self, category: Category, by: str) -> list[str]:
         """The values of rated key ``by`` (gas, safety_grade…) that some rule of the category names."""
         out: list[str] = []
@@ -274,6 +278,9 @@ def rules_markdown(table: IntervalTable | None = None) -> str:
                          f"{entry['restart_source']} |")
         if "relocation" in entry:
             lines.append(f"| {title} | {entry['relocation']} | after a relocation | {entry['relocation_source']} |")
+        if aliases := entry.get("aliases"):
+            names = ", ".join(f"{k} → {v}" for k, v in aliases.items())
+            lines.append(f"| {title} | (type names) | {names} | a Chinese register's names for the types |")
     return "\n".join(lines) + "\n"
 
 

@@ -548,7 +548,8 @@ def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, 
     reasons: list[str] = []
     types = _keyed(table.types(category))
     if types is not None and values.get("type") is not None:
-        canonical = types.get(_normal(values["type"]))
+        given = table.type_aliases(category).get(values["type"], values["type"])
+        canonical = types.get(_normal(given))
         if canonical is None:  # a silent default interval would hide a typo
             warnings.append(Problem(line, f"type {_show(values['type'])} has no interval of its own for {category} "
                                     f"({', '.join(types.values())}): the default applies", warning=True))
