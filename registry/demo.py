@@ -16,21 +16,26 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection
 
+from registry.codes import CodeMaker
 from registry.due import Category, add_months, default_table, next_due
 from semon.districts import XINING, District
 
-# Category code (设备品种代码) that opens a registration code, and how many of each in 20,000.
+# The 品种 code (特种设备目录 2014, registry.codes.CATALOG) that opens each unit's 设备代码, and how
+# many of each in 20,000: traction passenger elevators, hot-water boilers, class II vessels,
+# industrial piping (GC), seamless cylinders, cranes (by type: _CRANE_CODES), forklifts' class,
+# observation wheels' class, aerial ropeways.
 _MIX: tuple[tuple[Category, str, int], ...] = (
     (Category.ELEVATOR, "3110", 9000),
-    (Category.BOILER, "1100", 800),
-    (Category.PRESSURE_VESSEL, "2110", 5000),
-    (Category.PRESSURE_PIPING, "8100", 1200),
+    (Category.BOILER, "1200", 800),
+    (Category.PRESSURE_VESSEL, "2150", 5000),
+    (Category.PRESSURE_PIPING, "8300", 1200),
     (Category.GAS_CYLINDER, "2310", 2000),
     (Category.CRANE, "4100", 1500),
     (Category.IN_PLANT_VEHICLE, "5100", 800),
     (Category.LARGE_AMUSEMENT_RIDE, "6100", 150),
     (Category.PASSENGER_ROPEWAY, "9100", 10),
 )
+_CRANE_CODES = {"bridge": "4100", "gantry": "4200", "tower": "4300", "mobile": "4400", "construction_hoist": "4860"}
 _AGENCIES = (("QHTJY", "青海省特种设备检验检测院", "inspect@qhtjy.example.cn"),
              ("XNTJS", "西宁市特种设备检验所", "jianyan@xntjs.example.cn"),
              ("QHGLJ", "青海省锅炉压力容器检验所", "glrq@qhglj.example.cn"))
@@ -97,7 +102,7 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
     rng = random.Random(f"register:{seed}")
     table = default_table()
     scale = total / sum(n for *_, n in _MIX)
-    serial = len(given)
+    codes = CodeMaker(d.registration_code for d in given)
     by_category = {Category.ELEVATOR: [d for d in given if d.kind == "elevator"],
                    Category.BOILER: [d for d in given if d.kind == "boiler"]}
     shares = [d.share for d in XINING]
@@ -110,10 +115,9 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
             if device:
                 registration_code, address, type_, rated = device.registration_code, device.address, None, device.rated
             else:
-                registration_code = f"{code}{district.code}{year}{serial:06d}"
-                serial += 1
                 address = f"西宁市{district.name}{rng.choice(district.streets)}{rng.randint(1, 280)}号"
                 type_, rated = _type_and_rated(category, rng)
+                registration_code = codes(category, _CRANE_CODES.get(type_ or "", code), year)
             commissioned = date(year, rng.randint(1, 12), rng.randint(1, 28))
             status = rng.choices(("in_use", "stopped", "scrapped"), (0.96, 0.03, 0.01))[0]
             last: dict[str, date] = {}
