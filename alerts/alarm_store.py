@@ -11,16 +11,18 @@ from psycopg.types.json import Jsonb
 
 from alerts.model import ALARM_COLUMNS, SEVERITY, Alarm, Severity, Source, alarm_from_row
 from semon.alarm_types import AlarmType
-from semon.districts import district_of
 
 
 async def raise_alarm(conn: AsyncConnection, *, device_id: str, kind: str, type: AlarmType, source: Source,
                       raised_at: datetime, details: dict[str, Any] | None = None,
-                      replay: bool = False) -> Alarm | None:
+                      replay: bool = False, district_code: str | None = None) -> Alarm | None:
     """Open an alarm; None if one of this device and type is open already. With ``replay``
     (the rules engine), also None if an alarm of this device and type was raised at or after
     ``raised_at``: the engine restored from a checkpoint replays the messages since, and an
-    alarm raised and cleared in that span is history already written, not a new one."""
+    alarm raised and cleared in that span is history already written, not a new one.
+    ``district_code``: the district the unit stands in, as the register holds it (None: not
+    registered); the alarm and its incident are filed under it (the county's longer arrival
+    limit follows it). Never taken from the device's code, which names no district."""
     cur = await conn.execute(
         f"""INSERT INTO alarms (device_id, kind, type, severity, source, raised_at, district_code, details)
             SELECT %s, %s, %s, %s, %s, %s, %s, %s
@@ -28,7 +30,7 @@ async def raise_alarm(conn: AsyncConnection, *, device_id: str, kind: str, type:
             ON CONFLICT (device_id, type) WHERE state = 'open' DO NOTHING
             RETURNING {ALARM_COLUMNS}""",
         (device_id, kind, str(type), str(SEVERITY.get(type, Severity.MINOR)), str(source), raised_at,
-         district_of(device_id), Jsonb(details or {}), replay, device_id, str(type), raised_at),
+         district_code, Jsonb(details or {}), replay, device_id, str(type), raised_at),
     )
     row = await cur.fetchone()
     return alarm_from_row(row) if row else None

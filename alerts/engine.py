@@ -636,6 +636,12 @@ class RulesEngine:
             log.error("rules: the refused alarm change of %s not recorded either (%s); it is in this log only",
                       device_id, again)
 
+    def _district(self, device_id: str, kind: str) -> str | None:
+        """The district the register puts the device in (its profile's), None when unregistered."""
+        rules = self.devices.get(device_id)
+        profile = rules.profile if rules is not None else self._profiles(device_id, Kind(kind))
+        return profile.district_code
+
     async def _commit(self, device_id: str, kind: str, change: Change) -> list[dict[str, Any]]:
         at = instant(change.at)
         details = json_safe(change.details)
@@ -643,7 +649,8 @@ class RulesEngine:
         async with self.pool.connection() as conn, conn.transaction():
             if change.raised:
                 alarm = await raise_alarm(conn, device_id=device_id, kind=kind, type=change.type,
-                                          source=change.source, raised_at=at, details=details, replay=True)
+                                          source=change.source, raised_at=at, details=details, replay=True,
+                                          district_code=self._district(device_id, kind))
                 if alarm is None:
                     return []  # open already, or raised since (a replay after a restart)
                 self.raised += 1

@@ -1,5 +1,6 @@
 """Device profiles from the equipment register: whether a device reports its own codes, its
-rated values, and whether it may be used at all (inspection overdue or failed, or stopped).
+rated values, whether it may be used at all (inspection overdue or failed, or stopped), and
+the district it stands in (its alarms' district: the register's, never read from its code).
 Re-read in the background; a device the register does not know gets the fallback."""
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class RegisterUnit(Protocol):
     def fit_for_use(self) -> bool: ...
     @property
     def next_due(self) -> date | None: ...
+    @property
+    def district_code(self) -> str: ...
 
 
 UnitReader = Callable[[AsyncConnection[Any]], Awaitable[Sequence[RegisterUnit]]]
@@ -87,9 +90,11 @@ def _entrapment(rated: dict[str, Any], device: str) -> dict[str, Any]:
 
 
 def profile_from_row(category: str, rated: dict[str, Any], status: str, fit: bool, next_due: date | None,
-                     today: date, base: EntrapmentThresholds | None = None, device: str = "") -> DeviceProfile:
+                     today: date, base: EntrapmentThresholds | None = None, device: str = "", *,
+                     district_code: str | None = None) -> DeviceProfile:
     """A unit's profile from its register row. ``base``: the city's entrapment thresholds, which
-    the unit's own ``entrapment_*`` values override one by one."""
+    the unit's own ``entrapment_*`` values override one by one; ``district_code``: the district
+    the register puts it in."""
     expired = status == "stopped" or not fit or (next_due is not None and next_due < today)
     table = rated.get("code_table")
     kind = Kind.ELEVATOR if category == "elevator" else Kind.BOILER
@@ -97,7 +102,7 @@ def profile_from_row(category: str, rated: dict[str, Any], status: str, fit: boo
         log.warning("register: code table %r of %s is not shipped for %s; the default applies", table, device, kind)
         table = None
     common: dict[str, Any] = {"reports_events": bool(rated.get("reports_events", True)),
-                              "inspection_expired": expired, "code_table": table}
+                              "inspection_expired": expired, "code_table": table, "district_code": district_code}
     if kind is Kind.ELEVATOR:
         own = _entrapment(rated, device)
         entrapment = replace(base or EntrapmentThresholds(), **own) if own else None
@@ -126,7 +131,8 @@ class RegisterProfiles:
         async with pool.connection(timeout=5) as conn:
             units = await self._units(conn)
         self.profiles = {u.registration_code: profile_from_row(u.category, u.rated, u.status, u.fit_for_use, u.next_due,
-                                                               today, self._base, u.registration_code)
+                                                               today, self._base, u.registration_code,
+                                                               district_code=u.district_code)
                          for u in units}
         return self.profiles
 

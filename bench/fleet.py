@@ -54,9 +54,10 @@ log = logging.getLogger(__name__)
 
 # Descriptors a simulator process keeps for itself (event loop, stdio, logs) beside its devices'.
 FD_RESERVE = 200
-# Device serials of a fleet run against a running system start here: the system's own simulated
-# city numbers its devices from 0, and two connections under one client id would throw each other off.
-SERIAL_OFFSET = 500_000
+# Device serials (制造顺序号) of a fleet run against a running system start after this: the system's
+# own simulated city numbers its devices from 1, and two connections under one client id would throw
+# each other off. Room for 159,999 devices below semon.equipment_codes.MAX_SERIAL.
+SERIAL_OFFSET = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +83,10 @@ def _rss_bytes() -> int:
 
 
 def fleet_devices(devices: int, boiler_share: float, seed: int, serial_offset: int = 0) -> list[CityDevice]:
-    """The city's devices, their serials (the code's last six digits) moved by ``serial_offset``."""
+    """The city's devices, their serials (制造顺序号, the code's last five characters) moved by
+    ``serial_offset``."""
     boilers = round(devices * boiler_share)
-    city = city_fleet(devices - boilers, boilers, seed=seed)
-    if not serial_offset:
-        return city
-    return [dataclasses.replace(d, device_id=f"{d.device_id[:-6]}{n + serial_offset:06d}")
-            for n, d in enumerate(city)]
+    return city_fleet(devices - boilers, boilers, seed=seed, first_serial=serial_offset + 1)
 
 
 def split(total: int, per_part: int) -> list[range]:

@@ -17,7 +17,7 @@ from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from semon.districts import XINING, district_of
+from semon.districts import XINING
 from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
 from web.http import ApiError
@@ -59,9 +59,10 @@ _STATE_NAMES = ("kind", "online", "last_seen", "last_telemetry_at", "telemetry",
 
 def _register_part(entry: dict[str, Any] | None, today: date) -> dict[str, Any]:
     if entry is None:
-        return {"registered": False, "category": None, "type": None, "address": None, "status": None,
-                "next_due": None, "overdue": False, "fit_for_use": None, "commissioned_on": None, "owner": None,
-                "maintenance_unit": None, "agency": None, "last_inspection": None, "schedules": []}
+        return {"registered": False, "category": None, "type": None, "address": None, "district_code": None,
+                "use_registration_no": None, "status": None, "next_due": None, "overdue": False,
+                "fit_for_use": None, "commissioned_on": None, "owner": None, "maintenance_unit": None, "agency": None,
+                "last_inspection": None, "schedules": []}
     next_due = entry["next_due"]
     return {**entry, "registered": True,
             "overdue": entry["status"] == "in_use" and next_due is not None and next_due < today}
@@ -75,14 +76,15 @@ def _state_part(state: dict[str, Any] | None) -> dict[str, Any]:
 
 async def device_card(conn: AsyncConnection, sources: DeviceSources, device_id: str,
                       today: date) -> dict[str, Any] | None:
-    """The card, or None when neither the register nor the ingester knows the device."""
+    """The card, or None when neither the register nor the ingester knows the device. Its
+    district is the register's (None for an unregistered device): a registration code names
+    no district (``registry.codes``)."""
     registered = await sources.register(conn, device_id)
     state = await sources.state(conn, device_id)
     if registered is None and state is None:
         return None
     alarms = [a.as_json() for a in await sources.open_alarms(conn, device_id)]
-    card: dict[str, Any] = {"device_id": device_id, "registration_code": device_id,
-                            "district_code": district_of(device_id)}
+    card: dict[str, Any] = {"device_id": device_id, "registration_code": device_id}
     card |= _register_part(registered, today)
     card |= _state_part(state)
     if card["kind"] is None and card["category"] in ("elevator", "boiler"):

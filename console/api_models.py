@@ -55,8 +55,10 @@ class DeviceCard(Answer):
     category: str | None
     type: str | None
     address: str | None
-    district_code: str | None
+    district_code: str | None = Field(description="the district it stands in, from the register (null: not "
+                                      "registered)")
     district: str | None = Field(description="the district's Chinese name")
+    use_registration_no: str | None = Field(description="使用登记证编号, from the register")
     status: Literal["in_use", "stopped", "scrapped"] | None
     commissioned_on: dt.date | None
     owner: CardParty | None

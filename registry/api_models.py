@@ -102,11 +102,12 @@ class MaintenanceParty(Party):
 class Equipment(Answer):
     """One registered unit."""
 
-    registration_code: str = Field(description="设备代码")
+    registration_code: str = Field(description="设备代码, 注册代码, or the device's own id")
+    use_registration_no: str | None = Field(description="使用登记证编号: the registration certificate's number")
     category: Category
     type: str | None
     address: str | None
-    district_code: str
+    district_code: str = Field(description="the district it stands in, as the register holds it")
     district: str | None = Field(description="the district's Chinese name")
     status: UnitStatus
     commissioned_on: dt.date | None

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection
 
+from registry.codes import CodeMaker
 from registry.due import (
     DESIGN_LIFE,
     SELF_TEST,
@@ -33,18 +34,22 @@ from registry.due import (
 from registry.store import record_rules
 from semon.districts import XINING, District
 
-# Category code (设备品种代码) that opens a registration code, and how many of each in 20,000.
+# The 品种 code (特种设备目录 2014, registry.codes.CATALOG) that opens each unit's 设备代码, and how
+# many of each in 20,000: traction passenger elevators, hot-water boilers, class II vessels,
+# industrial piping (GC), seamless cylinders, cranes (by type: _CRANE_CODES), forklifts' class,
+# observation wheels' class, aerial ropeways.
 _MIX: tuple[tuple[Category, str, int], ...] = (
     (Category.ELEVATOR, "3110", 9000),
-    (Category.BOILER, "1100", 800),
-    (Category.PRESSURE_VESSEL, "2110", 5000),
-    (Category.PRESSURE_PIPING, "8100", 1200),
+    (Category.BOILER, "1200", 800),
+    (Category.PRESSURE_VESSEL, "2150", 5000),
+    (Category.PRESSURE_PIPING, "8300", 1200),
     (Category.GAS_CYLINDER, "2310", 2000),
     (Category.CRANE, "4100", 1500),
     (Category.IN_PLANT_VEHICLE, "5100", 800),
     (Category.LARGE_AMUSEMENT_RIDE, "6100", 150),
     (Category.PASSENGER_ROPEWAY, "9100", 10),
 )
+_CRANE_CODES = {"bridge": "4100", "gantry": "4200", "tower": "4300", "mobile": "4400", "construction_hoist": "4860"}
 _AGENCIES = (("QHTJY", "青海省特种设备检验检测院", "inspect@qhtjy.example.cn"),
              ("XNTJS", "西宁市特种设备检验所", "jianyan@xntjs.example.cn"),
              ("QHGLJ", "青海省锅炉压力容器检验所", "glrq@qhglj.example.cn"))
@@ -207,7 +212,7 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
     rng = random.Random(f"register:{seed}")
     rules = rules or Rules()
     scale = total / sum(n for *_, n in _MIX)
-    serial = len(given)
+    codes = CodeMaker(d.registration_code for d in given)
     by_category = {Category.ELEVATOR: [d for d in given if d.kind == "elevator"],
                    Category.BOILER: [d for d in given if d.kind == "boiler"]}
     shares = [d.share for d in XINING]
@@ -220,13 +225,14 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
             if device:
                 registration_code, address, type_, rated = device.registration_code, device.address, None, device.rated
             else:
-                registration_code = f"{code}{district.code}{year}{serial:06d}"
-                serial += 1
                 address = f"西宁市{district.name}{rng.choice(district.streets)}{rng.randint(1, 280)}号"
                 type_, rated = _type_and_rated(category, rng)
             commissioned = date(year, rng.randint(1, 12), rng.randint(1, 28))
             status = rng.choices(("in_use", "stopped", "scrapped"), (0.96, 0.03, 0.01))[0]
             facts = _history(category, type_, rated, commissioned, status, today, rng, overdue_share, rules)
+            if not device:  # the code's year is the manufacturing year (TSG 08-2017)
+                made = facts.manufactured_on or facts.commissioned_on or commissioned
+                registration_code = codes(category, _CRANE_CODES.get(type_ or "", code), made.year)
             agency = _AGENCIES[2][0] if category in (Category.BOILER, Category.PRESSURE_VESSEL) else \
                 rng.choice(_AGENCIES[:2])[0]
             maintenance = rng.choice(_MAINTENANCE)[0] if category is Category.ELEVATOR else None

@@ -526,7 +526,7 @@ _FACT_FIELDS = ("scheme", "installed_on", "renovated_on", "major_repair_on", "ma
                 "resumed_on", "relocated_on")
 _EXPORT_SQL = f"""
 SELECT e.registration_code, e.category, e.type, e.address, e.district_code, e.status, e.commissioned_on, e.rated,
-       e.interval_overrides, e.next_due, e.fit_for_use,
+       e.interval_overrides, e.next_due, e.fit_for_use, e.use_registration_no,
        {", ".join(f"{p}.{f}" for p in "oma" for f in _PARTY_FIELDS)},
        {", ".join(f"e.{f}" for f in _FACT_FIELDS)},
        (SELECT coalesce(jsonb_object_agg(s.schedule, jsonb_build_array(s.last_inspected, s.next_due, s.stated_next)),
@@ -566,10 +566,10 @@ async def _export(conn: AsyncConnection, out: Target, format: RegisterFormat, ba
 
 
 def _export_cells(record: Sequence[Any]) -> list[Cell]:
-    code, category, type_, address, district, status, commissioned, rated, overrides, due, fit = record[:11]
+    code, category, type_, address, district, status, commissioned, rated, overrides, due, fit, use_no = record[:12]
     parties: list[PartyRef] = []
     for i, role in enumerate((Role.OWNER, Role.MAINTENANCE, Role.AGENCY)):
-        values = record[11 + i * len(_PARTY_FIELDS):11 + (i + 1) * len(_PARTY_FIELDS)]
+        values = record[12 + i * len(_PARTY_FIELDS):12 + (i + 1) * len(_PARTY_FIELDS)]
         if values[0] is not None:
             parties.append(PartyRef(role, *values))
     schedules: dict[str, list[str | None]] = record[-1]
@@ -578,7 +578,8 @@ def _export_cells(record: Sequence[Any]) -> list[Cell]:
         code, Category(category), district, type=type_, address=address, status=Status(status),
         commissioned_on=commissioned, rated=rated, interval_overrides=overrides,
         last_inspected={s: date.fromisoformat(v[0]) for s, v in schedules.items() if v[0]},
-        stated_next={s: date.fromisoformat(v[2]) for s, v in schedules.items() if v[2]}, **facts)
+        stated_next={s: date.fromisoformat(v[2]) for s, v in schedules.items() if v[2]},
+        use_registration_no=use_no, **facts)
     extra: dict[str, Cell] = {"next_due": due, "fit_for_use": fit}
     extra |= {f"next_{s}": date.fromisoformat(v[1]) if v[1] else None for s, v in schedules.items()}
     return row_cells(equipment, parties, extra)

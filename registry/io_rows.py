@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from registry.codes import category_conflict
 from registry.due import Category, DueError, IntervalTable, Rules, Scheme, default_table, end_of_month
 from registry.model import Equipment, Role, Status
 from semon.protocol.codes import table_names
@@ -67,15 +68,21 @@ def _schedule_columns() -> tuple[Column, ...]:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("registration_code", "code", "设备代码; 1–64 letters, digits, `_`, `.`, `-`, starting with a letter or "
-           "digit (also the device's MQTT id)", "equipment", "registration_code", required=True),
+    Column("registration_code", "code", "设备代码 (18 or 19 characters) or 注册代码 (20 digits), or the device's own "
+           "id: 1–64 letters, digits, `_`, `.`, `-`, starting with a letter or digit (also the device's MQTT id). A "
+           "设备代码 or 注册代码 whose category code is another category's is stored with a warning", "equipment",
+           "registration_code", required=True),
+    Column("use_registration_no", "use_no", "使用登记证编号, the registration certificate's own number (not the "
+           "设备代码): 1–64 letters, digits, Chinese characters, `-` and brackets, e.g. 梯11青A00123(19); full-width "
+           "digits, letters and brackets are kept as ASCII ones", "equipment", "use_registration_no"),
     Column("category", "category", "elevator, boiler, pressure_vessel, pressure_piping, gas_cylinder, crane, "
            "in_plant_vehicle, large_amusement_ride, passenger_ropeway; or 电梯, 锅炉, 压力容器, 压力管道, 气瓶, "
            "起重机械, 场(厂)内专用机动车辆, 大型游乐设施, 客运索道", "equipment", "category", required=True),
     Column("type", "text", "e.g. tower, mobile, bridge (crane); GC1, GC2, GC3 (piping): picks the interval",
            "equipment", "type"),
     Column("address", "text", "where it is installed", "equipment", "address"),
-    Column("district_code", "district", "administrative division code, 6 digits (e.g. 630102)", "equipment",
+    Column("district_code", "district", "the district it stands in, administrative division code, 6 digits (e.g. "
+           "630102): the only source of its district (its alarms, the rate by district)", "equipment",
            "district_code", required=True),
     Column("owner_code", "party_code", "使用单位: unified social credit code (the party's identity)", "owner", "code"),
     Column("owner_name", "text", "使用单位 name (needed the first time a code appears)", "owner", "name"),
@@ -124,8 +131,8 @@ COLUMNS: tuple[Column, ...] = (
            "never overdue)", "rated", "periodic_inspection"),
     Column("reports_events", "flag", "elevator, boiler: the device sends its own fault codes (true, the default) or "
            "its faults are derived from telemetry (false)", "rated", "reports_events"),
-    Column("code_table", "code_table", "elevator, boiler: the device's code table (semon-v1, the default; "
-           "gbt24476-2023; chongqing): docs/protocol.md section 7", "rated", "code_table"),
+    Column("code_table", "code_table", "elevator, boiler: the device's code table (`semon-v1`, the default; "
+           "`gbt24476-2023`; `chongqing`): docs/protocol.md section 7", "rated", "code_table"),
     Column("entrapment_outside_door_zone_s", "float", "elevator: seconds stopped outside the door zone before an "
            "entrapment (empty: the city's setting, 15)", "rated", "entrapment_outside_door_zone_s", lo=0, hi=3600),
     Column("entrapment_in_door_zone_s", "float", "elevator: seconds at a landing with the doors not reopened before "
@@ -133,7 +140,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("entrapment_min_detections", "int", "elevator: presence detections within the window that make it an "
            "entrapment (empty: the city's setting, 1)", "rated", "entrapment_min_detections", lo=1, hi=1000),
     Column("entrapment_held_modes", "modes", "elevator: service modes in which no entrapment is judged from "
-           "telemetry, space-separated, or none (empty: the city's setting, inspection)", "rated",
+           "telemetry, space-separated, or `none` (empty: the city's setting, `inspection`)", "rated",
            "entrapment_held_modes"),
     *_schedule_columns(),
     Column("next_due", "date", "earliest due date of all schedules (export only)", "read_only", "next_due"),
@@ -251,6 +258,21 @@ def _code(col: Column, text: str, cell: Cell) -> Any:
         raise CellError(f"{col.name} {_show(text)} is not valid: 1–64 letters, digits, '_', '.', '-', "
                         "starting with a letter or digit")
     return text
+
+
+# Letters, digits, CJK ideographs (with extension A), '-' and brackets: the certificate's number
+# ends with its year in brackets, e.g. 梯11青A00123(19).
+_USE_NO = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff()-]{1,64}")
+
+
+def _use_no(col: Column, text: str, cell: Cell) -> Any:
+    """A 使用登记证编号 in its NFKC form: full-width digits, letters and brackets (typed with a
+    Chinese input method) are the ASCII ones."""
+    number = unicodedata.normalize("NFKC", text)
+    if not _USE_NO.fullmatch(number):
+        raise CellError(f"{col.name} {_show(text)} is not a 使用登记证编号: 1–64 letters, digits, Chinese characters, "
+                        "'-' and brackets")
+    return number
 
 
 def _category(col: Column, text: str, cell: Cell) -> Any:
@@ -404,16 +426,17 @@ def _modes(col: Column, text: str, cell: Cell) -> Any:
 
 
 _PARSERS: dict[str, Callable[[Column, str, Cell], Any]] = {
-    "text": _text, "party_code": _text, "code": _code, "category": _category, "status": _status, "district": _district,
-    "phone": _phone, "email": _email, "url": _url, "date": _date, "int": _int, "float": _float, "gas": _gas,
-    "bool": _bool, "flag": _flag, "code_table": _code_table, "modes": _modes, "month": _month, "scheme": _scheme,
+    "text": _text, "party_code": _text, "code": _code, "use_no": _use_no, "category": _category, "status": _status,
+    "district": _district, "phone": _phone, "email": _email, "url": _url, "date": _date, "int": _int,
+    "float": _float, "gas": _gas, "bool": _bool, "flag": _flag, "code_table": _code_table, "modes": _modes,
+    "month": _month, "scheme": _scheme,
 }
 
 
 # Columns of identifiers: digits that are not a quantity. Typed into a number cell, Excel keeps
-# 15 significant digits (a 20-digit 设备代码 becomes 3.11063010220268E+19) and drops leading
+# 15 significant digits (a 20-digit 注册代码 becomes 3.11063010220268E+19) and drops leading
 # zeros, and its CSV shows the exponent form: the code read back is another code.
-IDENTIFIER_KINDS = frozenset({"code", "party_code", "phone", "district"})
+IDENTIFIER_KINDS = frozenset({"code", "use_no", "party_code", "phone", "district"})
 _EXPONENT = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
 _AS_TEXT = "format the column as text (or start each code with an apostrophe) and type the codes again"
 
@@ -514,6 +537,10 @@ def parse_row(header: Header, line: int, cells: Sequence[Cell], *, table: Interv
     warnings: list[Problem] = []
     if isinstance(values.get("category"), Category):
         reasons += _schedule_checks(values, table, today, warnings, line, rules)
+        if values.get("registration_code") is not None:
+            conflict = category_conflict(values["registration_code"], values["category"], this_year=today.year)
+            if conflict is not None:
+                warnings.append(Problem(line, conflict, warning=True))
     if reasons:
         return Rejected(line, tuple(Problem(line, r) for r in reasons))
     return RegisterRow(line, _equipment(values), parties, tuple(warnings))

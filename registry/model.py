@@ -52,6 +52,7 @@ class Equipment:
     interval_overrides: dict[str, int] = field(default_factory=dict)
     # The last inspection of each schedule, where known (an import carries them).
     last_inspected: dict[str, date] = field(default_factory=dict)
+    use_registration_no: str | None = None  # 使用登记证编号: the certificate's own number, not the 设备代码
     # The next date the last inspection report of a schedule states (the last day of its month).
     stated_next: dict[str, date] = field(default_factory=dict)
     scheme: Scheme | None = None  # an elevator's own scheme; None: its region's (RegistrySettings)

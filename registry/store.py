@@ -93,14 +93,15 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
         stopped_on = today
     await conn.execute(
         """INSERT INTO equipment (registration_code, category, type, address, district_code, owner_id, maintenance_id,
-             agency_id, status, commissioned_on, rated, interval_overrides, scheme, installed_on, renovated_on,
-             major_repair_on, manufactured_on, stopped_on, resumed_on, relocated_on)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+             agency_id, status, commissioned_on, rated, interval_overrides, use_registration_no, scheme, installed_on,
+             renovated_on, major_repair_on, manufactured_on, stopped_on, resumed_on, relocated_on)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (registration_code) DO UPDATE SET category = excluded.category, type = excluded.type,
              address = excluded.address, district_code = excluded.district_code, owner_id = excluded.owner_id,
              maintenance_id = excluded.maintenance_id, agency_id = excluded.agency_id, status = excluded.status,
              commissioned_on = excluded.commissioned_on, rated = excluded.rated,
-             interval_overrides = excluded.interval_overrides, scheme = excluded.scheme,
+             interval_overrides = excluded.interval_overrides, use_registration_no = excluded.use_registration_no,
+             scheme = excluded.scheme,
              installed_on = coalesce(excluded.installed_on, equipment.installed_on),
              renovated_on = greatest(excluded.renovated_on, equipment.renovated_on),
              major_repair_on = greatest(excluded.major_repair_on, equipment.major_repair_on),
@@ -111,7 +112,7 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
              updated_at = now()""",
         (item.registration_code, str(item.category), item.type, item.address, item.district_code,
          ids.get(item.owner or ""), ids.get(item.maintenance or ""), ids.get(item.agency or ""), str(item.status),
-         item.commissioned_on, Jsonb(item.rated), Jsonb(item.interval_overrides),
+         item.commissioned_on, Jsonb(item.rated), Jsonb(item.interval_overrides), item.use_registration_no,
          str(item.scheme) if item.scheme else None, item.installed_on, item.renovated_on, item.major_repair_on,
          item.manufactured_on, stopped_on, resumed_on, item.relocated_on),
     )
@@ -323,7 +324,8 @@ class MonitoredUnit:
     """An elevator or boiler of the register that is not scrapped, as the rules need it:
     ``category`` ``"elevator"`` or ``"boiler"``; ``rated`` its rated values and per-unit rule
     overrides (JSON object); ``fit_for_use`` False when an inspection is overdue or failed;
-    ``next_due`` the earliest due date of its schedules (None: none)."""
+    ``next_due`` the earliest due date of its schedules (None: none); ``district_code`` the
+    district it stands in (what its alarms are filed under: never read from its code)."""
 
     registration_code: str
     category: str
@@ -331,20 +333,21 @@ class MonitoredUnit:
     status: str
     fit_for_use: bool
     next_due: date | None
+    district_code: str
 
 
 async def monitored_units(conn: AsyncConnection[Any]) -> list[MonitoredUnit]:
     """The elevators and boilers that are not scrapped (``MonitoredUnit``)."""
     cur = await conn.execute(
-        """SELECT registration_code, category, rated, status, fit_for_use, next_due FROM equipment
+        """SELECT registration_code, category, rated, status, fit_for_use, next_due, district_code FROM equipment
            WHERE category IN ('elevator', 'boiler') AND status <> 'scrapped'""")
-    return [MonitoredUnit(str(code), str(category), rated or {}, str(status), bool(fit), due)
-            for code, category, rated, status, fit, due in await cur.fetchall()]
+    return [MonitoredUnit(str(code), str(category), rated or {}, str(status), bool(fit), due, str(district))
+            for code, category, rated, status, fit, due, district in await cur.fetchall()]
 
 
 _CARD_SQL = """
 SELECT e.category, e.type, e.address, e.district_code, e.status, e.next_due, e.fit_for_use, e.commissioned_on,
-       o.code, o.name, m.code, m.name, m.phone, m.contact, a.code, a.name
+       o.code, o.name, m.code, m.name, m.phone, m.contact, a.code, a.name, e.use_registration_no
 FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
      LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id
 WHERE e.registration_code = %s"""
@@ -360,7 +363,8 @@ def _party_json(code: str | None, name: str | None, **extra: Any) -> dict[str, A
 
 async def unit_entry(conn: AsyncConnection[Any], code: str) -> dict[str, Any] | None:
     """One unit as the register holds it, or None if it is not registered: ``category``,
-    ``type``, ``address``, ``district_code``, ``status``, ``next_due``, ``fit_for_use``,
+    ``type``, ``address``, ``district_code`` (the district it stands in), ``use_registration_no``
+    (使用登记证编号 or None), ``status``, ``next_due``, ``fit_for_use``,
     ``commissioned_on``, ``owner`` / ``agency`` (``{"code", "name"}`` or None),
     ``maintenance_unit`` (also ``phone``, ``contact``), ``schedules`` (``schedule``,
     ``interval_months``, ``last_inspected``, ``next_due``; by schedule) and ``last_inspection``
@@ -370,14 +374,15 @@ async def unit_entry(conn: AsyncConnection[Any], code: str) -> dict[str, Any] | 
     if row is None:
         return None
     (category, type_, address, district, status, next_due, fit, commissioned, owner_code, owner, maint_code, maint,
-     maint_phone, maint_contact, agency_code, agency) = row
+     maint_phone, maint_contact, agency_code, agency, use_no) = row
     cur = await conn.execute(_SCHEDULES_SQL, (code,))
     schedules = [{"schedule": s, "interval_months": m, "last_inspected": li, "next_due": nd}
                  for s, m, li, nd in await cur.fetchall()]
     cur = await conn.execute(_LAST_INSPECTION_SQL, (code,))
     last = await cur.fetchone()
     return {
-        "category": category, "type": type_, "address": address, "district_code": district, "status": status,
+        "category": category, "type": type_, "address": address, "district_code": district,
+        "use_registration_no": use_no, "status": status,
         "next_due": next_due, "fit_for_use": fit, "commissioned_on": commissioned,
         "owner": _party_json(owner_code, owner),
         "maintenance_unit": _party_json(maint_code, maint, phone=maint_phone, contact=maint_contact),

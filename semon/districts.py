@@ -1,8 +1,12 @@
-"""The city's districts: Xining's five districts and two counties (五区两县), with the
-administrative division codes (GB/T 2260) that open every registration code issued there. Read
-by the register (names of a district code, the demo register), the simulated city (where its
-devices stand), the settings (the counties' longer rescue arrival limit), and the alarms and the
-console (the district of a registration code, ``district_of``)."""
+"""The city's districts: Xining's five districts and two counties (五区两县), with their
+administrative division codes (GB/T 2260). Read by the register (names of a district code, the
+demo register), the simulated city (where its devices stand), the settings (the counties' longer
+rescue arrival limit) and the console (a district's name).
+
+Where a unit stands is the register's ``equipment.district_code`` and nothing else: no equipment
+code holds it. A 设备代码 (TSG 08-2017) names the manufacturer, and the older 20-digit 注册代码
+the authority that registered the unit, which may be the city's bureau for every district
+(``registry.codes``)."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ COUNTY_ARRIVAL_DEADLINE_S = 3600.0
 @dataclass(frozen=True, slots=True)
 class District:
     name: str
-    code: str  # administrative division code, part of every registration code issued there
+    code: str  # administrative division code (GB/T 2260)
     share: float  # of the city's equipment
     streets: tuple[str, ...]
     county: bool = False  # a county: an hour for rescue arrival (COUNTY_ARRIVAL_DEADLINE_S), not 30 minutes
@@ -37,10 +41,3 @@ def county_codes(districts: tuple[District, ...] = XINING) -> tuple[str, ...]:
     """The division codes of the counties among ``districts``."""
     return tuple(d.code for d in districts if d.county)
 
-
-def district_of(device_id: str) -> str | None:
-    """The administrative district code inside a national registration code (设备代码: four
-    digits of category, six of district, four of year, then the serial), if it is one."""
-    if len(device_id) == 20 and device_id.isdigit():
-        return device_id[4:10]
-    return None

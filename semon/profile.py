@@ -1,7 +1,9 @@
 """A device's profile: what the rules need to know of one device (its kind, ratings, the
-thresholds and code table that apply to it, whether its inspection has expired). The register
-provides it for registered units (``alerts.register_profiles``), the simulators for the devices
-they simulate (``simulators.profiles``); the rules engine judges by it (``alerts.rules``)."""
+thresholds and code table that apply to it, whether its inspection has expired, the district
+its alarms are filed under). The register provides it for registered units
+(``alerts.register_profiles``), the simulators for the devices they simulate
+(``simulators.profiles``: no district, which is the register's alone); the rules engine judges
+by it (``alerts.rules``)."""
 
 from __future__ import annotations
 
@@ -26,3 +28,6 @@ class DeviceProfile:
     # From the register: the periodic inspection is overdue, or the last one failed.
     inspection_expired: bool = False
     code_table: str | None = None  # None: the settings' table (semon-v1 unless configured)
+    # From the register: the district it stands in, which its alarms are filed under (None: not
+    # registered). Never read from the device's code.
+    district_code: str | None = None

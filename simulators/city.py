@@ -3,6 +3,8 @@
 
 ``city_fleet`` is a pure function of its arguments, so the equipment register can generate
 the same devices (registration code, district, address, rated values) as the simulators run.
+Each device's registration code is an 18-character 设备代码 (TSG 08-2017:
+``semon.equipment_codes``); its district is an attribute of its own, as in the register.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from semon.districts import XINING, District
+from semon.equipment_codes import BOILER_MANUFACTURERS, ELEVATOR_MANUFACTURERS, device_code
 from semon.protocol.topics import Kind
 from simulators import faults as f
 from simulators.boiler import Boiler, BoilerSpec
@@ -26,15 +29,15 @@ from simulators.traffic import Building
 log = logging.getLogger(__name__)
 
 
-# Equipment category codes (设备品种代码) that open a registration code.
-ELEVATOR_CATEGORY = "3110"  # traction passenger elevator
-STEAM_BOILER_CATEGORY = "1100"
-HOT_WATER_BOILER_CATEGORY = "1200"
+# Category codes (设备品种代码, 特种设备目录 2014) that open a 设备代码.
+ELEVATOR_CATEGORY = "3110"  # 曳引驱动乘客电梯
+STEAM_BOILER_CATEGORY = "1100"  # 承压蒸汽锅炉
+HOT_WATER_BOILER_CATEGORY = "1200"  # 承压热水锅炉
 
 
 @dataclass(frozen=True, slots=True)
 class CityDevice:
-    device_id: str  # the registration code (设备代码): category, district code, year, serial
+    device_id: str  # the registration code (设备代码): category code, 制造单位代号, year, serial
     kind: Kind
     district: District
     address: str
@@ -78,8 +81,11 @@ def _elevator_spec(rng: random.Random) -> ElevatorSpec:
     )
 
 
-def city_fleet(elevators: int, boilers: int, *, seed: int = 1, districts: tuple[District, ...] = XINING
-               ) -> list[CityDevice]:
+def city_fleet(elevators: int, boilers: int, *, seed: int = 1, districts: tuple[District, ...] = XINING,
+               first_serial: int = 1) -> list[CityDevice]:
+    """``elevators`` elevators, then ``boilers`` boilers, drawn from ``seed``. Device ``n`` (from
+    0) has the 制造顺序号 ``first_serial + n``, so the codes are unique; ValueError past
+    ``semon.equipment_codes.MAX_SERIAL``."""
     rng = random.Random(f"city:{seed}")
     shares = [d.share for d in districts]
     devices: list[CityDevice] = []
@@ -90,11 +96,12 @@ def city_fleet(elevators: int, boilers: int, *, seed: int = 1, districts: tuple[
         spec: ElevatorSpec | BoilerSpec
         if n < elevators:
             kind, category, spec = Kind.ELEVATOR, ELEVATOR_CATEGORY, _elevator_spec(rng)
+            makers = ELEVATOR_MANUFACTURERS
         else:
             spec = BoilerSpec.draw(rng)
-            kind = Kind.BOILER
+            kind, makers = Kind.BOILER, BOILER_MANUFACTURERS
             category = STEAM_BOILER_CATEGORY if spec.medium == "steam" else HOT_WATER_BOILER_CATEGORY
-        device_id = f"{category}{district.code}{year}{n:06d}"
+        device_id = device_code(category, makers[n % len(makers)], year, first_serial + n)
         devices.append(CityDevice(device_id, kind, district, address, year, spec))
     return devices
 

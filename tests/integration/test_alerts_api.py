@@ -49,7 +49,9 @@ _serials = itertools.count(1)
 
 
 def device_in(district: str) -> str:
-    """A 20-digit registration code: category 3110, the district, the year, a serial."""
+    """A 20-digit 注册代码 whose authority digits are ``district``'s: they name who registered the
+    unit, not where it stands, so ``entrapment`` files its alarm under ``district`` as the engine
+    does, from the register."""
     return f"3110{district}2015{next(_serials):06d}"
 
 
@@ -90,7 +92,7 @@ class Api:
         async with self.pool.connection() as conn, conn.transaction():
             alarm = await raise_alarm(conn, device_id=device_in(district), kind="elevator",
                                       type=AlarmType.ENTRAPMENT, source=Source.TELEMETRY,
-                                      raised_at=datetime.now(UTC), details={"floor": 3})
+                                      raised_at=datetime.now(UTC), details={"floor": 3}, district_code=district)
             assert alarm is not None
             incident = await open_incident(conn, alarm, self.settings.incidents)
         self.hub.publish({"topic": "alarm", "op": "raised", "alarm": alarm.as_json()})

@@ -208,3 +208,32 @@ async def test_an_elevator_running_with_an_expired_inspection(mosquitto: Mosquit
         assert live.raised() == []  # standing still is allowed
         await publish(mosquitto.url, [trapped_frame(3, t0 + 10_000, trip_count=2, **idle)], device=code)
         await live.wait_for(lambda: (code, "inspection_expired_running") in live.raised())
+
+
+async def test_an_alarm_is_filed_under_the_register_s_district_never_the_code_s(
+        mosquitto: MosquittoServer, database_url: str) -> None:
+    """A 注册代码's digits 5–10 name the authority that registered the unit (here 大通县's code, a
+    county: an hour to arrive); the register puts the unit in 城西区 (30 minutes). The alarm and
+    its incident carry the register's district; a device the register does not know gets none,
+    whatever its code says."""
+    from registry.due import Category
+    from registry.model import Equipment
+    from registry.store import upsert_equipment
+
+    registered, unregistered = "31106301212019000555", "31106301022019000556"
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await upsert_equipment(conn, Equipment(registered, Category.ELEVATOR, "630104"))
+        await conn.commit()
+    t0 = int(time.time() * 1000) - 60_000
+    async with alerts(mosquitto.url, database_url) as (service, live, _):
+        assert service.register.profiles[registered].district_code == "630104"
+        for device in (registered, unregistered):
+            await publish(mosquitto.url, [trapped_frame(i + 1, t0 + i * 8_000) for i in range(3)], device=device)
+        await live.wait_for(lambda: {(registered, "entrapment"), (unregistered, "entrapment")} <= set(live.raised()))
+        filed = {c["alarm"]["device_id"]: c["alarm"]["district_code"] for c in live.changes
+                 if c.get("topic") == "alarm" and c.get("op") == "raised"}
+        assert filed == {registered: "630104", unregistered: None}
+    alarms = await query(database_url, "SELECT device_id, district_code FROM alarms ORDER BY device_id")
+    assert alarms == [(unregistered, None), (registered, "630104")]
+    incidents = await query(database_url, "SELECT device_id, district_code FROM incidents ORDER BY device_id")
+    assert incidents == [(unregistered, None), (registered, "630104")]

@@ -67,8 +67,14 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
         await seed_demo_register(conn, today=register_today(), total=200)
         await scan_notices(conn, register_today())
         await snapshot_rates(conn, register_today())
-        alarm = await raise_alarm(conn, device_id="31106301022015000001", kind="elevator", type=AlarmType.ENTRAPMENT,
-                                  source=Source.TELEMETRY, raised_at=datetime.now(UTC), details={"floor": 3})
+        # A registered elevator's alarm, filed under its district as the rules engine files it.
+        cur = await conn.execute("SELECT registration_code, district_code FROM equipment WHERE category = 'elevator' "
+                                 "ORDER BY registration_code LIMIT 1")
+        elevator = await cur.fetchone()
+        assert elevator is not None
+        alarm = await raise_alarm(conn, device_id=elevator[0], kind="elevator", type=AlarmType.ENTRAPMENT,
+                                  source=Source.TELEMETRY, raised_at=datetime.now(UTC), details={"floor": 3},
+                                  district_code=elevator[1])
         assert alarm is not None
         await open_incident(conn, alarm, settings.incidents)
         await conn.commit()

@@ -155,7 +155,9 @@ async def _seed(database_url: str) -> tuple[str, str, str]:
     alarm; one unregistered device reporting. Returns (reporting, unregistered, silent) ids."""
     today = register_today()
     elevator = city_fleet(2, 0)[0]
-    unregistered = "31106301232020999999"  # a 20-digit registration code from 湟源县, not in the register
+    # A 20-digit 注册代码 with 湟源县's division code after its category code, not in the register:
+    # those digits name the authority that registered it, not a district, so its card has none.
+    unregistered = "31106301232020999999"
     now = datetime.now(UTC)
     telemetry = {"ts": now.isoformat(), "seq": 7, "running": False, "direction": "stop", "floor": 5,
                  "door_locked": True, "door_zone": False, "passenger": True, "mode": "normal", "power": "main",
@@ -194,6 +196,7 @@ async def test_device_card(database_url: str) -> None:
         assert card["registration_code"] == reporting and card["registered"] and card["reporting"]
         assert card["kind"] == "elevator" and card["category"] == "elevator"
         assert card["address"] == elevator.address and card["district"] == elevator.district.name
+        assert card["district_code"] == elevator.district.code and card["use_registration_no"] is None
         assert card["maintenance_unit"]["name"].endswith("电梯维保有限公司")
         assert card["maintenance_unit"]["phone"].startswith("0971-")
         assert card["agency"]["code"] and card["owner"]["name"] and card["status"] in ("in_use", "stopped", "scrapped")
@@ -203,7 +206,8 @@ async def test_device_card(database_url: str) -> None:
         assert [a["type"] for a in card["open_alarms"]] == ["entrapment"]
 
         other = await (await http.get(f"{root}/api/devices/{unregistered}")).json()
-        assert not other["registered"] and other["reporting"] and other["district"] == "湟源县"
+        assert not other["registered"] and other["reporting"]
+        assert other["district_code"] is None and other["district"] is None
         assert other["maintenance_unit"] is None and other["open_alarms"] == []
         quiet = await (await http.get(f"{root}/api/devices/{silent}")).json()
         assert quiet["registered"] and not quiet["reporting"] and quiet["online"] is None

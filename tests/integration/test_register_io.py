@@ -23,10 +23,10 @@ from tests.integration.helpers import query
 pytestmark = pytest.mark.integration
 
 TODAY = date(2025, 6, 1)
-HEADER = ["registration_code", "category", "type", "address", "district_code", "owner_code", "owner_name",
-          "maintenance_code", "maintenance_name", "maintenance_phone", "agency_code", "agency_name", "agency_email",
-          "status", "commissioned_on", "floors", "rated_speed_mps", "safety_grade", "gas", "last_periodic",
-          "last_external", "last_internal", "periodic_months", "colour"]
+HEADER = ["registration_code", "use_registration_no", "category", "type", "address", "district_code", "owner_code",
+          "owner_name", "maintenance_code", "maintenance_name", "maintenance_phone", "agency_code", "agency_name",
+          "agency_email", "status", "commissioned_on", "floors", "rated_speed_mps", "safety_grade", "gas",
+          "last_periodic", "last_external", "last_internal", "periodic_months", "colour"]
 
 
 def row(**cells: object) -> list[object]:
@@ -38,12 +38,14 @@ def row(**cells: object) -> list[object]:
 # Sheet rows from row 2; the boiler's address has a newline, so in the CSV every later row
 # starts one line further down than in the workbook.
 ROWS = [
-    row(registration_code="E-001", category="电梯", address="城东区八一路 1 号", district_code="630102",
+    row(registration_code="E-001", use_registration_no="梯11青A00123(19)", category="电梯",
+        address="城东区八一路 1 号", district_code="630102",
         owner_code="91630100OWNER1", owner_name="西宁某物业有限公司", maintenance_code="91630100MAINT1",
         maintenance_name="青海某电梯维保公司", maintenance_phone="0971-8123456", agency_code="AGENCY-1",
         agency_name="青海省特种设备检验检测院", agency_email="notice@agency.example.cn", floors=18,
         rated_speed_mps=1.75, last_periodic="2025-03-15", colour="red"),
-    row(registration_code="B-001", category="锅炉", address="城西区\n供热站", district_code="630104",
+    row(registration_code="B-001", use_registration_no="锅11青A00007（18）", category="锅炉",
+        address="城西区\n供热站", district_code="630104",
         owner_code="91630100OWNER1", status="在用", commissioned_on="2019-05-01", last_external="2025-01-10",
         last_internal="2024-06-01"),
     row(registration_code="E-bad", category="lift", district_code="630102"),  # 4
@@ -156,6 +158,9 @@ async def test_good_rows_are_stored_and_bad_ones_reported(database_url: str, for
     ]
     address = await query(database_url, "SELECT address FROM equipment WHERE registration_code = 'B-001'")
     assert address == [("城西区\n供热站",)]
+    numbers = await query(database_url, "SELECT registration_code, use_registration_no FROM equipment ORDER BY 1")
+    assert numbers == [("B-001", "锅11青A00007(18)"), ("E-001", "梯11青A00123(19)"), ("E-005", None),
+                       ("G-001", None), ("V-001", None)]
 
 
 @pytest.mark.parametrize("format", ["csv", "xlsx"])
@@ -213,6 +218,28 @@ async def test_a_file_without_a_required_column_stores_nothing(database_url: str
 async def test_not_a_workbook(database_url: str) -> None:
     report = await import_(database_url, b"registration_code,category,district_code\n", "xlsx")
     assert len(report.problems) == 1 and str(report.problems[0]).startswith("file: not an XLSX workbook")
+
+
+async def test_a_code_of_another_category_is_stored_with_a_warning(database_url: str) -> None:
+    """An elevator's 设备代码 (3110) on a boiler's row and a tower crane's 注册代码 (4300) on an
+    elevator's row are stored as the rows say, each with a warning; a code that agrees with its
+    row and a device's own id get none."""
+    rows = [row(registration_code="311010036201900001", category="锅炉", district_code="630102"),
+            row(registration_code="43006301012015000001", category="电梯", district_code="630103"),
+            row(registration_code="120010153201800002", category="锅炉", district_code="630104"),
+            row(registration_code="E-LOCAL-1", category="电梯", district_code="630105")]
+    report = await import_(database_url, csv_bytes(rows), "csv")
+    assert report.problems == () and (report.inserted, report.rejected) == (4, 0)
+    check = ": check the code and the category"
+    assert [str(w) for w in report.warnings] == [
+        "line 1: unknown columns ignored: colour",
+        "line 2: registration_code 311010036201900001 reads as a 设备代码 of category code 3110 (曳引驱动乘客电梯: "
+        f"elevator), but the row's category is boiler{check}",
+        "line 3: registration_code 43006301012015000001 reads as a 注册代码 of category code 4300 (塔式起重机: crane), "
+        f"but the row's category is elevator{check}"]
+    stored = await query(database_url, "SELECT registration_code, category FROM equipment ORDER BY 1")
+    assert stored == [("120010153201800002", "boiler"), ("311010036201900001", "boiler"),
+                      ("43006301012015000001", "elevator"), ("E-LOCAL-1", "elevator")]
 
 
 async def test_a_code_excel_turned_into_a_number_is_refused_not_stored_as_another(database_url: str) -> None:
@@ -286,6 +313,7 @@ async def test_csv_export_then_import_is_a_round_trip(database_url: str) -> None
     assert by_code["B-001"]["next_hydrostatic"] == ""  # TSG 11-2020: no routine hydrostatic test
     assert by_code["V-001"]["fit_for_use"] == "false"
     assert by_code["E-005"]["periodic_months"] == "24"
+    assert [by_code[c]["use_registration_no"] for c in ("E-001", "E-005")] == ["梯11青A00123(19)", ""]
 
     report = await import_(database_url, data, "csv")
     assert report.problems == () and report.warnings == ()
@@ -303,6 +331,8 @@ async def test_xlsx_export_then_import_is_a_round_trip(database_url: str, tmp_pa
         rows = list(sheet.iter_rows(values_only=True))
         assert list(rows[0]) == [c.name for c in COLUMNS]
         assert [r[0] for r in rows[1:]] == GOOD
+        use_no = [c.name for c in COLUMNS].index("use_registration_no")
+        assert [r[use_no] for r in rows[1:3]] == ["锅11青A00007(18)", "梯11青A00123(19)"]  # full-width brackets: ASCII
         report = await import_register(pool, path, "xlsx", today=TODAY)
     assert report.problems == () and report.warnings == ()
     assert (report.inserted, report.updated, report.unchanged) == (0, 0, len(GOOD))

@@ -300,12 +300,10 @@ def test_any_facts_give_a_plan_or_a_due_error(category: Category, type_: str | N
             assert p.due > last[p.name] or category is Category.ELEVATOR
 
 
-def test_the_docs_show_the_rules_and_the_columns_as_they_are() -> None:
+def test_the_docs_show_the_rules_as_they_are() -> None:
     from pathlib import Path
 
     from registry.due import rules_markdown
-    from registry.io_rows import columns_markdown
 
     doc = (Path(__file__).parents[2] / "docs" / "registry.md").read_text(encoding="utf-8")
     assert rules_markdown() in doc
-    assert columns_markdown() in doc

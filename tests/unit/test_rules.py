@@ -244,6 +244,10 @@ def test_register_profiles_from_rows() -> None:
     assert profile_from_row("elevator", {}, "stopped", True, date(2027, 1, 1), today).inspection_expired
     boiler = profile_from_row("boiler", {"rated_pressure_mpa": 1.25}, "in_use", True, None, today)
     assert boiler.rated_pressure_mpa == 1.25 and not boiler.inspection_expired
+    # The district is the register's: carried for the alarms, whatever the code's digits say.
+    placed = profile_from_row("elevator", {}, "in_use", True, None, today, device="31106301212019000555",
+                              district_code="630104")
+    assert placed.district_code == "630104" and ok.district_code is None and boiler.district_code is None
 
 
 def test_a_device_that_sent_only_offline_stores_and_restores_its_state() -> None:
