@@ -59,8 +59,13 @@ def test_the_old_variable_sets_the_new_place(monkeypatch: pytest.MonkeyPatch, tm
     assert _plain(_at(Settings(), path)) == expected
 
 
+# Settings added after the sections, which never had a flat name (their variable is the section's).
+SECTIONED_ONLY = {"registry.elevator_scheme", "registry.elevator_scheme_by_region", "registry.rate_formula"}
+
+
 def test_every_setting_is_covered() -> None:
-    """A new setting needs a row here only if it had a flat name; this lists what there is now."""
+    """A new setting needs a row here only if it had a flat name, else a place in SECTIONED_ONLY;
+    this lists what there is now."""
     paths: set[str] = set()
     for name, field in Settings.model_fields.items():
         section = field.annotation
@@ -68,7 +73,7 @@ def test_every_setting_is_covered() -> None:
             paths.update(f"{name}.{inner}" for inner in section.model_fields)
         else:
             paths.add(name)
-    assert paths == {path for _, path, *_ in FLAT_FIELDS}
+    assert paths == {path for _, path, *_ in FLAT_FIELDS} | SECTIONED_ONLY
 
 
 def test_a_section_reads_the_environment_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
