@@ -79,17 +79,18 @@ def recipients(schedule: str, kind: Kind) -> tuple[Role, ...]:
     """Who gets a notice of ``kind`` about ``schedule``: a self-test's due notice the owner and
     its maintenance unit, its overdue notice the owner and the bureau (TSG T7008-2023: the owner
     has the self-test done); any other schedule's due notice the owner and the agency, its
-    overdue notice the agency and the bureau. ``_TARGETS`` picks the same parties in SQL."""
+    overdue notice the agency and the bureau. ``_RECIPIENTS`` picks the same parties in SQL."""
     if schedule == SELF_TEST:
         return (Role.OWNER, Role.MAINTENANCE) if kind is Kind.DUE else (Role.OWNER, Role.BUREAU)
     return (Role.OWNER, Role.AGENCY) if kind is Kind.DUE else (Role.AGENCY, Role.BUREAU)
 
 
-def next_change(due: date, today: date, *, months_before: int = 1, repeat_days: int = 7) -> date | None:
+def next_change(due: date, today: date, *, months_before: int = 1, repeat_days: int = 7) -> date:
     """The first day after ``today`` on which ``notice_slot`` of ``due`` differs from today's:
     the day its due notice starts, the day after the due date (overdue, week 1), or the first day
-    of the next overdue week. The scan stores it per schedule (``_SCAN`` computes the same) and
-    reads the schedule again on that day. None never occurs for a date: every slot ends."""
+    of the next overdue week. The due day itself, which owes nothing, is no change after a due
+    notice. The scan keeps it per schedule (``_SCAN`` computes the same in SQL) and reads the
+    schedule again on that day."""
     if due < today:
         week = ((today - due).days - 1) // repeat_days + 1
         return due + timedelta(days=repeat_days * week + 1)
@@ -114,7 +115,8 @@ def due_window_end(today: date, months_before: int = 1) -> date:
 
 def notice_key(kind: Kind, code: str, schedule: str, due: date, recipient_code: str, channel: Channel,
                week: int | None = None) -> str:
-    """The idempotency key; ``_INSERT`` builds the same string in SQL (integration tests hold them together)."""
+    """The idempotency key; ``_SLOT_KEY`` and ``_INSERT`` build the same string in SQL (integration
+    tests hold them together)."""
     parts = [str(kind), code, schedule, due.isoformat()]
     if kind is Kind.OVERDUE:
         parts.append(f"w{week}")
@@ -167,14 +169,17 @@ _ABOUT = f"""jsonb_build_object(
 _PARTIES_OF_K = """LEFT JOIN parties o ON o.id = k.owner_id LEFT JOIN parties m ON m.id = k.maintenance_id
     LEFT JOIN parties a ON a.id = k.agency_id"""
 
-# From ``targets`` (a row of ``_ABOUT``'s with ``about`` and ``party_id``): one notice per channel
-# the party can be reached on, under its key (concat_ws skips NULLs, so the week part 'w' || NULL
-# drops out of due keys); ON CONFLICT leaves a notice that exists alone, however it got there.
+# The key of a slot, less its recipient and channel (``notice_key``): concat_ws skips NULLs, so
+# the week part ('w' || NULL) drops out of due keys.
+_SLOT_KEY = "concat_ws(':', k.kind, k.code, k.schedule, to_char(k.due_date, 'YYYY-MM-DD'), 'w' || k.week)"
+
+# From ``targets`` (a row of ``_ABOUT``'s with ``about``, ``slot_key`` and ``party_id``): one
+# notice per channel the party can be reached on, under its key; ON CONFLICT leaves a notice
+# that exists alone, however it got there.
 _INSERT = """
 addressed AS (
     SELECT t.code, t.kind, t.schedule, t.due_date, t.about, p.id AS recipient_id, ch.channel,
-           concat_ws(':', t.kind, t.code, t.schedule, to_char(t.due_date, 'YYYY-MM-DD'), 'w' || t.week,
-                     p.code, ch.channel) AS key,
+           t.slot_key || ':' || p.code || ':' || ch.channel AS key,
            jsonb_build_object('code', p.code, 'name', p.name, 'role', p.role) AS recipient
     FROM targets t
     JOIN parties p ON p.id = t.party_id
@@ -311,7 +316,7 @@ cancelled AS (
     RETURNING 1
 ),
 given AS MATERIALIZED (
-    SELECT k.*, {_ABOUT} AS about
+    SELECT k.*, {_ABOUT} AS about, {_SLOT_KEY} AS slot_key
     FROM picked k {_PARTIES_OF_K}
     WHERE k.kind IS NOT NULL
       AND (k.unit_changed OR (k.kind, k.week, k.next_due) IS DISTINCT FROM (k.notice_kind, k.notice_week, k.notice_due))
@@ -348,7 +353,7 @@ held AS MATERIALIZED (
       AND e.status = 'in_use' AND NOT e.exempt
 ),
 targets AS MATERIALIZED (
-    SELECT k.*, {_ABOUT} AS about, r.party_id
+    SELECT k.*, {_ABOUT} AS about, {_SLOT_KEY} AS slot_key, r.party_id
     FROM held k {_PARTIES_OF_K}
     CROSS JOIN LATERAL ({_RECIPIENTS}) AS r (party_id)
     WHERE r.party_id = ANY(%(parties)s)

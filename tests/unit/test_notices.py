@@ -126,7 +126,7 @@ def test_next_change_is_the_first_day_the_owed_slot_differs(due: date, offset: i
     (but for the due day itself, which owes nothing new after the due notice), and differs on it."""
     today = due + timedelta(days=offset)
     change = next_change(due, today, months_before=months_before, repeat_days=repeat_days)
-    assert change is not None and change > today
+    assert change > today
     now = _slot_of(due, today, months_before, repeat_days)
     for day in days(today + timedelta(1), change - timedelta(1)):
         assert _slot_of(due, day, months_before, repeat_days) in (now, None) and (
