@@ -132,7 +132,8 @@ SELECT CASE WHEN GROUPING(u.category) = 0 THEN 'category'
             WHEN GROUPING(u.district_code) = 0 THEN u.district_code
             WHEN GROUPING(a.code) = 0 THEN coalesce(a.code, 'none')
             ELSE 'all' END AS key,
-       sum(u.in_use), sum(u.overdue), sum(u.no_due_date), sum(u.exempt), sum(u.due), sum(u.passed)
+       coalesce(sum(u.in_use), 0), coalesce(sum(u.overdue), 0), coalesce(sum(u.no_due_date), 0),
+       coalesce(sum(u.exempt), 0), sum(u.due), sum(u.passed)
 FROM units u LEFT JOIN parties a ON a.id = u.agency_id
 GROUP BY GROUPING SETS ((), (u.category), (u.district_code), (a.code))
 """
@@ -150,10 +151,13 @@ def _count(value: Any) -> int | None:
 
 async def compute_rates(conn: AsyncConnection, today: date,
                         formula: Formula = Formula.NOT_OVERDUE) -> list[RateRow]:
-    """The rate on ``today`` under ``formula``: the city's row first, then each category,
-    district and agency (``none``: units without one), each by key."""
+    """The rate on ``today`` under ``formula``: the city's row first (also of an empty register,
+    with no rate), then each category, district and agency (``none``: units without one), each by
+    key."""
     cur = await conn.execute(_rate_sql(formula), {"today": today, "year_start": date(today.year, 1, 1)})
-    rows = [RateRow(str(d), str(k), int(n), int(o), int(nd), int(x), formula, _count(due), _count(passed))
+    counted = formula is Formula.PASSED_OVER_DUE  # due and passed: 0 of nothing, None when not computed
+    rows = [RateRow(str(d), str(k), int(n), int(o), int(nd), int(x), formula,
+                    int(due or 0) if counted else None, int(passed or 0) if counted else None)
             for d, k, n, o, nd, x, due, passed in await cur.fetchall()]
     order = {d: i for i, d in enumerate(DIMENSIONS)}
     return sorted(rows, key=lambda r: (order[r.dimension], r.key))

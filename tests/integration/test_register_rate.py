@@ -33,8 +33,8 @@ D = date(2026, 11, 27)  # the day the rate is for
 
 
 def lift(code: str, *, last: date | None = None, **kw: Any) -> Equipment:
-    return Equipment(code, Category.ELEVATOR, "630102", agency="AG1",
-                     last_inspected={"periodic": last} if last else {}, **kw)
+    return Equipment(code, Category.ELEVATOR, "630102", last_inspected={"periodic": last} if last else {},
+                     **{"agency": "AG1", **kw})
 
 
 async def build_register(url: str) -> None:
@@ -116,6 +116,21 @@ async def test_both_formulas_by_hand(database_url: str) -> None:
     # On 2 January 2027: overdue are E-OVER, E-FAILED, B-1, E-LASTYEAR (31 December), E-SELFTEST's
     # periodic (31 December); nothing inspected in 2027 yet.
     assert (next_year.overdue, next_year.due, next_year.passed) == (5, 5, 0)
+
+
+@pytest.mark.parametrize("formula", list(Formula))
+async def test_an_empty_register_has_a_city_row_and_no_rate(database_url: str, formula: Formula) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        [city] = await compute_rates(conn, D, formula)
+        await upsert_equipment(conn, lift("E-STOP", last=date(2024, 1, 1), status=Status.STOPPED, agency=None))
+        [still] = await compute_rates(conn, D, formula)  # nothing in use: groups of nothing are not listed
+        await upsert_equipment(conn, lift("E-NOAGENCY", last=date(2024, 1, 1), agency=None))
+        agencies = {r.key: r for r in await compute_rates(conn, D, formula) if r.dimension == "agency"}
+    counted = 0 if formula is Formula.PASSED_OVER_DUE else None
+    for row in (city, still):
+        assert row == RateRow("city", "all", 0, 0, 0, 0, formula, counted, counted)
+        assert row.rate is None and not row.as_json()["meets_target"]
+    assert list(agencies) == ["none"] and (agencies["none"].in_use, agencies["none"].overdue) == (1, 1)
 
 
 async def test_snapshots_keep_each_formulas_figures_and_the_trend_follows_the_setting(database_url: str) -> None:
