@@ -35,7 +35,7 @@ from registry.api import registry_part
 from registry.due import Rules
 from registry.notices import run_scans
 from registry.outbox import run_outbox
-from registry.rate import run_snapshots
+from registry.rate import Formula, run_snapshots
 from registry.store import monitored_units, reschedule_if_changed, unit_entry
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
@@ -114,7 +114,8 @@ class AlertsService:
                 parts.start("incident-deadlines", lambda: run_deadlines(pool, self.hub, s.incidents, s.backoff))
                 parts.start("notice-scans", lambda: self._scan_notices(pool))
                 parts.start("rate-snapshots",
-                            lambda: run_snapshots(pool, backoff=s.backoff.backoff(), tz=s.registry.timezone))
+                            lambda: run_snapshots(pool, backoff=s.backoff.backoff(), tz=s.registry.timezone,
+                                                  formula=Formula(s.registry.rate_formula)))
                 if s.notices.delivery:
                     parts.start("notice-outbox", lambda: run_outbox(pool, s.notices, s.smtp, s.backoff))
             if "api" in self.roles:

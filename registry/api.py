@@ -35,7 +35,7 @@ from registry.api_models import (
 )
 from registry.chart import trend_svg
 from registry.due import DueError, Rules, standing
-from registry.rate import TARGET_PERCENT, compute_rates, trend
+from registry.rate import TARGET_PERCENT, Formula, compute_rates, trend
 from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
 from semon.settings import RegistrySettings
@@ -54,11 +54,15 @@ M = TypeVar("M", bound=BaseModel)
 @dataclass(frozen=True, slots=True)
 class RegistryContext:
     pool: AsyncConnectionPool
-    settings: RegistrySettings  # the register's calendar and its elevator schemes
+    settings: RegistrySettings  # the register's calendar, its elevator schemes and its rate's formula
 
     @property
     def rules(self) -> Rules:
         return Rules.of(self.settings)
+
+    @property
+    def formula(self) -> Formula:
+        return Formula(self.settings.rate_formula)
 
 
 REGISTRY = web.AppKey("registry_api", RegistryContext)
@@ -220,25 +224,26 @@ async def _check_own_unit(conn: AsyncConnection, code: str, agency: str) -> None
 async def _rate(request: web.Request) -> web.Response:
     q = _parse(RateQuery, dict(request.query))
     day = q.day or _today(request)
+    formula = request.app[REGISTRY].formula
     async with _pool(request).connection() as conn:
-        rows = await compute_rates(conn, day)
+        rows = await compute_rates(conn, day, formula)
     out = [r.as_json() for r in rows if q.by is None or r.dimension == q.by]
     for row in out:
         if row["dimension"] == "district":
             row["name"] = DISTRICT_NAMES.get(row["key"])
-    return _json({"date": day, "target": TARGET_PERCENT, "rates": out})
+    return _json({"date": day, "formula": formula, "target": TARGET_PERCENT, "rates": out})
 
 
 async def _trend_series(request: web.Request) -> tuple[TrendQuery, dict[str, list[tuple[date, float]]]]:
     q = _parse(TrendQuery, dict(request.query))
     today = _today(request)
     async with _pool(request).connection() as conn:
-        return q, await trend(conn, q.by, today - timedelta(days=q.days), today)
+        return q, await trend(conn, q.by, today - timedelta(days=q.days), today, request.app[REGISTRY].formula)
 
 
 async def _trend(request: web.Request) -> web.Response:
     q, series = await _trend_series(request)
-    return _json({"by": q.by, "target": TARGET_PERCENT,
+    return _json({"by": q.by, "formula": request.app[REGISTRY].formula, "target": TARGET_PERCENT,
                   "series": {k: [[d, round(v, 2)] for d, v in points] for k, points in series.items()}})
 
 

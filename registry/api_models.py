@@ -29,6 +29,7 @@ YearMonth = Annotated[dt.date, BeforeValidator(_year_month),
                       WithJsonSchema({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"})]
 
 Dimension = Literal["city", "category", "district", "agency"]
+FormulaName = Literal["not_overdue", "passed_over_due"]
 UnitStatus = Literal["in_use", "stopped", "scrapped"]
 # [date, rate in percent]. Its schema says "two items, each a date or a number" rather than
 # prefixItems, which the OpenAPI tools we test with do not take in a response schema.
@@ -166,25 +167,34 @@ class RecordedInspection(Answer):
 
 
 class Rate(Answer):
-    """定检率 of one group: the share of units in use that are not overdue."""
+    """定检率 of one group under the register's formula (``formula``): ``not_overdue``,
+    (1 − overdue / in use) × 100; or ``passed_over_due``, passed / due × 100 (docs/registry.md)."""
 
     dimension: Dimension
-    key: str
-    in_use: int
-    overdue: int
-    rate: float | None = Field(description="percent, 2 decimals; null with no unit in use")
+    key: str = Field(description="the category, district code or agency code ('none': no agency); 'all'")
+    formula: FormulaName
+    in_use: int = Field(description="in use and not exempt (stopped and scrapped units left out)")
+    overdue: int = Field(description="in use with a next due date before the day")
+    no_due_date: int = Field(description="in use with no due date at all: in in_use, not overdue")
+    exempt: int = Field(description="in use and exempt from periodic inspection: left out of in_use")
+    due: int | None = Field(description="passed_over_due: overdue, or statutorily inspected this year")
+    passed: int | None = Field(description="passed_over_due: of those due, the latest inspection passed, not overdue")
+    rate: float | None = Field(description="percent, 2 decimals; null with nothing to divide by")
     meets_target: bool
     name: str | None = Field(default=None, description="the district's Chinese name; only on district rows")
 
 
 class RateReport(Answer):
     day: dt.date = Field(alias="date")
+    formula: FormulaName
     target: float = Field(description="percent")
     rates: list[Rate]
 
 
 class RateTrend(Answer):
     by: Dimension
+    formula: FormulaName = Field(description="the days kept under another formula, where it cannot be "
+                                             "computed from them, have no point")
     target: float = Field(description="percent")
     series: dict[str, list[TrendPoint]] = Field(description="per key, its points by date")
 

@@ -15,7 +15,7 @@ import psycopg
 
 from registry.chart import trend_svg
 from registry.due import Rules
-from registry.rate import TARGET_PERCENT, compute_rates, snapshot_rates, trend
+from registry.rate import TARGET_PERCENT, Formula, compute_rates, snapshot_rates, trend
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.settings import Settings
@@ -56,11 +56,13 @@ async def export_file(url: str, args: argparse.Namespace) -> int:
 
 async def rate(url: str, args: argparse.Namespace, settings: Settings) -> int:
     day = date.fromisoformat(args.date) if args.date else settings.registry.today()
+    formula = Formula(settings.registry.rate_formula)
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        rows = await (snapshot_rates(conn, day) if args.snapshot else compute_rates(conn, day))
+        rows = await (snapshot_rates(conn, day, formula) if args.snapshot else compute_rates(conn, day, formula))
         await conn.commit()
         if args.chart:
-            series = await trend(conn, args.by or "district", date.fromordinal(day.toordinal() - args.days), day)
+            series = await trend(conn, args.by or "district", date.fromordinal(day.toordinal() - args.days), day,
+                                 formula)
             svg = trend_svg(series, title=f"定检率 by {args.by or 'district'}")
             await asyncio.to_thread(Path(args.chart).write_text, svg, encoding="utf-8")
     for row in rows:
@@ -111,7 +113,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     exp = reg_sub.add_parser("export", help="export the register as CSV or XLSX")
     exp.add_argument("file")
     exp.add_argument("--format", choices=("csv", "xlsx"))
-    rt = reg_sub.add_parser("rate", help=f"the inspection rate (定检率) against the {TARGET_PERCENT:.0f}%% target")
+    rt = reg_sub.add_parser("rate", help=f"the inspection rate (定检率) against the {TARGET_PERCENT:.0f}%% target, "
+                                         "by SEMON_REGISTRY_RATE_FORMULA (not_overdue, passed_over_due)")
     rt.add_argument("--date", help="YYYY-MM-DD (default: today in SEMON_NOTICE_TIMEZONE)")
     rt.add_argument("--by", choices=("category", "district", "agency"))
     rt.add_argument("--snapshot", action="store_true", help="keep it as the day's snapshot (the trend)")

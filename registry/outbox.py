@@ -40,6 +40,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
+from registry.model import SELF_TEST
 from registry.notices import NOTIFY_CHANNEL, STALE_REASON_SQL, STILL_DUE_SQL
 from semon.backoff import retry_delay
 from semon.periodic import keep_connected
@@ -166,7 +167,8 @@ CATEGORY_ZH = {
     "gas_cylinder": "气瓶", "crane": "起重机械", "in_plant_vehicle": "场(厂)内专用机动车辆",
     "large_amusement_ride": "大型游乐设施", "passenger_ropeway": "客运索道",
 }
-SCHEDULE_ZH = {"periodic": "定期检验", "external": "外部检验", "internal": "内部检验", "hydrostatic": "耐压试验"}
+SCHEDULE_ZH = {"periodic": "定期检验", "external": "外部检验", "internal": "内部检验", "hydrostatic": "耐压试验",
+               SELF_TEST: "自行检测"}
 
 
 def message_id(key: str, sender: str) -> str:
@@ -187,8 +189,18 @@ def email_message(notice: Claimed, sender: str, now: datetime) -> EmailMessage:
     code, due, schedule = p["registration_code"], p["due_date"], str(p["schedule"])
     schedule_zh = SCHEDULE_ZH.get(schedule, schedule)
     category = str(p.get("category"))
-    if notice.kind == "overdue":
-        days = p["days_overdue"]
+    days = p.get("days_overdue", 0)
+    if schedule == SELF_TEST:  # the owner's self-test (TSG T7008-2023), not the agency's inspection
+        if notice.kind == "overdue":
+            subject = f"【自行检测超期通知】{code} 自行检测已超期{days}天 / Self-test overdue by {days} days: {code}"
+            duty = ("电梯自行检测已超期，使用单位应当立即安排自行检测。\n"
+                    "The elevator's self-test is overdue: the owner must have it done at once.")
+        else:
+            subject = f"【自行检测到期提醒】{code} 自行检测将于{due}到期 / Self-test due {due}: {code}"
+            duty = ("使用单位应当在到期前安排电梯自行检测（由维保单位或检验检测机构实施）。\n"
+                    "The owner must have the elevator's self-test done before the due date "
+                    "(by its maintenance unit or an agency).")
+    elif notice.kind == "overdue":
         subject = (f"【定期检验超期通知】{code} {schedule_zh}已超期{days}天 / "
                    f"Periodic inspection overdue by {days} days: {code}")
         duty = ("未经定期检验或者检验不合格的特种设备，不得继续使用。\n"
@@ -205,8 +217,9 @@ def email_message(notice: Claimed, sender: str, now: datetime) -> EmailMessage:
         f"行政区划 District: {p.get('district_code') or '-'}",
         f"检验项目 Schedule: {schedule_zh} {schedule}",
         f"检验到期日 Due date: {due}",
-        f"超期天数 Days overdue: {p.get('days_overdue', 0)}",
+        f"超期天数 Days overdue: {days}",
         f"使用单位 Owner: {_party(p.get('owner'))}",
+        *([f"维保单位 Maintenance: {_party(p.get('maintenance'))}"] if p.get("maintenance") else []),
         f"检验机构 Agency: {_party(p.get('agency'))}",
         "", duty, "",
         f"通知编号 Notice key: {notice.key}",

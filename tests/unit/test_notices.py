@@ -9,9 +9,21 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from registry.due import end_of_month
-from registry.notices import Channel, Kind, Slot, due_window_end, notice_key, notice_slot
+from registry.model import SELF_TEST, Role
+from registry.notices import (
+    Channel,
+    Kind,
+    Slot,
+    due_window_end,
+    next_change,
+    notice_key,
+    notice_slot,
+    recipients,
+)
 from registry.outbox import (
     SIGNATURE_TOLERANCE_S,
     Claimed,
@@ -101,6 +113,46 @@ def test_on_the_leap_day_the_window_reaches_the_end_of_march() -> None:
     assert due_window_end(date(2025, 1, 31)) == date(2025, 2, 28)
 
 
+def _slot_of(due: date, day: date, months_before: int, repeat_days: int) -> tuple[Kind, int | None] | None:
+    slot = notice_slot(due, day, months_before=months_before, repeat_days=repeat_days)
+    return None if slot is None else (slot.kind, slot.week)
+
+
+@given(due=st.dates(date(2023, 1, 1), date(2026, 12, 31)), offset=st.integers(-120, 120),
+       months_before=st.integers(1, 3), repeat_days=st.integers(1, 14))
+def test_next_change_is_the_first_day_the_owed_slot_differs(due: date, offset: int, months_before: int,
+                                                            repeat_days: int) -> None:
+    """The scan reads a schedule again on next_change(): the slot owed stays the same until then
+    (but for the due day itself, which owes nothing new after the due notice), and differs on it."""
+    today = due + timedelta(days=offset)
+    change = next_change(due, today, months_before=months_before, repeat_days=repeat_days)
+    assert change > today
+    now = _slot_of(due, today, months_before, repeat_days)
+    for day in days(today + timedelta(1), change - timedelta(1)):
+        assert _slot_of(due, day, months_before, repeat_days) in (now, None) and (
+            _slot_of(due, day, months_before, repeat_days) == now or day == due), (today, day, change)
+    assert _slot_of(due, change, months_before, repeat_days) not in (now, None)
+
+
+def test_next_change_by_hand() -> None:
+    due = date(2025, 7, 31)
+    assert next_change(due, date(2025, 6, 1)) == date(2025, 6, 30)  # the due notice starts
+    assert next_change(due, date(2025, 6, 30)) == date(2025, 8, 1)  # due → overdue, over the due day
+    assert next_change(due, due) == date(2025, 8, 1)
+    assert next_change(due, date(2025, 8, 1)) == date(2025, 8, 8)  # week 1 → week 2
+    assert next_change(due, date(2025, 8, 7)) == date(2025, 8, 8)
+    assert next_change(due, date(2025, 8, 8)) == date(2025, 8, 15)
+    assert next_change(due, date(2025, 8, 8), repeat_days=3) == date(2025, 8, 10)
+
+
+def test_a_self_test_is_the_owners_business_and_an_inspection_the_agencys() -> None:
+    assert recipients(SELF_TEST, Kind.DUE) == (Role.OWNER, Role.MAINTENANCE)
+    assert recipients(SELF_TEST, Kind.OVERDUE) == (Role.OWNER, Role.BUREAU)
+    for schedule in ("periodic", "external", "internal", "hydrostatic"):
+        assert recipients(schedule, Kind.DUE) == (Role.OWNER, Role.AGENCY)
+        assert recipients(schedule, Kind.OVERDUE) == (Role.AGENCY, Role.BUREAU)
+
+
 def test_keys_name_the_notice_so_a_rescan_adds_nothing() -> None:
     due = date(2025, 7, 31)
     assert (notice_key(Kind.DUE, "E1", "periodic", due, "AG1", Channel.WEBHOOK)
@@ -185,6 +237,29 @@ def test_email_is_bilingual_and_carries_the_facts(kind: str, zh: str, en: str) -
         assert fact in text
     assert parsed["X-Semon-Notice-Key"] == notice.key
     assert parsed["To"] == "owner@example.test"
+
+
+@pytest.mark.parametrize(("kind", "zh", "en", "duty"), [
+    ("due", "【自行检测到期提醒】", "Self-test due 2025-06-30", "维保单位或检验检测机构"),
+    ("overdue", "【自行检测超期通知】", "Self-test overdue by 8 days", "立即安排自行检测"),
+])
+def test_a_self_test_email_says_it_is_a_self_test_and_names_the_maintenance_unit(
+        kind: str, zh: str, en: str, duty: str) -> None:
+    notice = claimed(kind, schedule=SELF_TEST, self_test=True, inspection="自行检测",
+                     maintenance={"code": "MNT1", "name": "西宁通达电梯维保有限公司", "phone": "0971-6100000"})
+    parsed = message_from_bytes(bytes(email_message(notice, "notices@semon.example", datetime(2025, 7, 8, tzinfo=UTC))),
+                                policy=policy.default)
+    assert str(parsed["Subject"]).startswith(zh) and en in str(parsed["Subject"])
+    body = parsed.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "自行检测 self_test" in text and duty in text
+    assert "维保单位 Maintenance: 西宁通达电梯维保有限公司 (0971-6100000)" in text
+    assert "定期检验" not in text  # not a periodic inspection's notice
+    # A periodic inspection's e-mail has no maintenance line when the payload names none.
+    plain = message_from_bytes(bytes(email_message(claimed(kind), "n@semon.example", datetime(2025, 7, 8, tzinfo=UTC))),
+                               policy=policy.default).get_body(("plain",))
+    assert plain is not None and "维保单位" not in plain.get_content()
 
 
 def test_message_id_is_fixed_by_the_key() -> None:
