@@ -523,13 +523,6 @@ def is_overdue(next_due_date: date | None, today: date) -> bool:
     return next_due_date is not None and next_due_date < today
 
 
-def inspection_rate(in_use: int, overdue: int) -> float | None:
-    """定检率 = (1 − overdue / in use) × 100 %; None when nothing is in use."""
-    if in_use <= 0:
-        return None
-    return (1 - overdue / in_use) * 100
-
-
 class Standing(StrEnum):
     """Where a unit stands on a given day, for notices, lists and the rate."""
 

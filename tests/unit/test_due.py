@@ -15,7 +15,6 @@ from registry.due import (
     add_months,
     default_table,
     end_of_month,
-    inspection_rate,
     is_overdue,
     notice_day,
     plan,
@@ -143,17 +142,6 @@ def test_notice_day_and_overdue() -> None:
     assert not is_overdue(date(2026, 11, 27), date(2026, 11, 27))  # due today is not yet overdue
     assert is_overdue(date(2026, 11, 26), date(2026, 11, 27))
     assert not is_overdue(None, date(2026, 11, 27))
-
-
-@pytest.mark.parametrize(("in_use", "overdue", "rate"), [
-    (100, 4, 96.0), (1000, 95, 90.5), (3, 1, 200 / 3), (50, 0, 100.0), (10, 10, 0.0),
-])
-def test_inspection_rate(in_use: int, overdue: int, rate: float) -> None:
-    assert inspection_rate(in_use, overdue) == pytest.approx(rate)
-
-
-def test_inspection_rate_with_nothing_in_use() -> None:
-    assert inspection_rate(0, 0) is None
 
 
 def test_unknown_category_is_an_error() -> None:
