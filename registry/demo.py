@@ -125,7 +125,7 @@ def _done(due: date, rng: random.Random) -> date:
 
 
 def _history(category: Category, type_: str | None, rated: dict[str, Any], commissioned: date, status: str,
-             today: date, rng: random.Random, overdue_share: float, rules: Rules) -> Facts:
+             today: date, rng: random.Random, overdue_share: float, rules: Rules, district_code: str) -> Facts:
     """A unit's inspection history, drawn so that each schedule falls due ahead of ``today``,
     or (with probability ``overdue_share`` per schedule) within the last eight months."""
     facts = Facts(category, type_, rated, commissioned_on=commissioned)
@@ -143,7 +143,7 @@ def _history(category: Category, type_: str | None, rated: dict[str, Any], commi
         elif installed.year < today.year - 6 and rng.random() < 0.05:  # a major repair (重大修理)
             facts = replace(facts, major_repair_on=date(rng.randint(installed.year + 3, today.year - 1),
                                                         rng.randint(1, 12), rng.randint(1, 28)))
-        facts = replace(facts, scheme=rules.scheme_of(None, None))
+        facts = replace(facts, scheme=rules.scheme_of(None, district_code))
     if status == "stopped":
         facts = replace(facts, stopped_on=today - timedelta(days=rng.randint(30, 900)))
     elif status == "in_use" and rng.random() < 0.01:  # back in use after a long stop
@@ -229,7 +229,8 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
                 type_, rated = _type_and_rated(category, rng)
             commissioned = date(year, rng.randint(1, 12), rng.randint(1, 28))
             status = rng.choices(("in_use", "stopped", "scrapped"), (0.96, 0.03, 0.01))[0]
-            facts = _history(category, type_, rated, commissioned, status, today, rng, overdue_share, rules)
+            facts = _history(category, type_, rated, commissioned, status, today, rng, overdue_share, rules,
+                             district.code)
             if not device:  # the code's year is the manufacturing year (TSG 08-2017)
                 made = facts.manufactured_on or facts.commissioned_on or commissioned
                 registration_code = codes(category, _CRANE_CODES.get(type_ or "", code), made.year)

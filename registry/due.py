@@ -80,7 +80,7 @@ class Supervision(StrEnum):
     MAJOR_REPAIR = "major_repair"  # 重大修理: stands in for that year's inspection, keeps the count
 
 
-SELF_TEST = "self_test"
+SELF_TEST = "self_test"  # 自行检测 (TSG T7008-2023): the owner's, in the years without a periodic inspection
 DESIGN_LIFE = "design_life"  # not an inspection: the day a gas cylinder's use ends
 
 
@@ -155,6 +155,7 @@ class IntervalTable:
         """The types with rules of their own (in ``types`` or a ``by = "type"`` limit)."""
         entry = self.entry(category)
         names = list(entry.get("types", {}))
+        names += [k for k in entry.get("design_life", {}) if k not in names]
         for spec in entry.get("schedules", {}).values():
             for limit in spec.get("limits", ()):
                 if limit["by"] == "type":
@@ -296,6 +297,10 @@ def _interval(spec: Mapping[str, Any], type_: str | None, rated: Mapping[str, An
         if key is None:
             continue
         value = limit["values"].get(str(key).lower() if isinstance(key, bool) else str(key))
+        if value is None and limit["by"] == "safety_grade" and str(key).isdigit():
+            graded = [int(k) for k in limit["values"] if str(k).isdigit()]
+            if graded and int(key) > max(graded):  # worse than the worst the rules grade: not to be used
+                value = 0
         if value is not None:
             found.append(int(value))
     return min(found) if found else int(spec["months"])
@@ -501,6 +506,9 @@ def _before_running_again(facts: Facts, planned: Planned, table: IntervalTable) 
     if due is None:
         return planned
     last = facts.last.get(planned.name)
+    if facts.category is Category.ELEVATOR and planned.name == "periodic":  # a supervisory inspection counts
+        last = max((d for d in (last, facts.installed_on, facts.renovated_on, facts.major_repair_on) if d),
+                   default=None)
     if (entry.get("restart") == planned.name and facts.stopped_on and facts.resumed_on
             and facts.resumed_on >= add_months(facts.stopped_on, int(entry.get("restart_after_months", 12)))
             and not (last is not None and last >= facts.stopped_on) and facts.resumed_on < due):

@@ -615,6 +615,9 @@ def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, 
     for column in _EVENT_DATES:
         if (on := values.get(column)) is not None and on > today:
             reasons.append(f"{column} {on.isoformat()} is in the future")
+    stopped, resumed = values.get("stopped_on"), values.get("resumed_on")
+    if stopped is not None and resumed is not None and resumed < stopped:
+        reasons.append(f"resumed_on {resumed.isoformat()} is before stopped_on {stopped.isoformat()}")
     return reasons
 
 

@@ -9,10 +9,6 @@ from typing import Any
 
 from registry.due import Category, Scheme
 
-# The elevator's self-test schedule (自行检测, TSG T7008-2023): done by or for the owner in the
-# years without a periodic inspection; no statutory inspection, so not the agency's business.
-SELF_TEST = "self_test"
-
 
 class Role(StrEnum):
     OWNER = "owner"  # 使用单位

@@ -32,8 +32,8 @@ from typing import NoReturn
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from registry.due import add_months, notice_day
-from registry.model import SELF_TEST, Role
+from registry.due import DESIGN_LIFE, SELF_TEST, add_months, notice_day
+from registry.model import Role
 from semon.periodic import every
 from semon.settings import BackoffSettings, NoticeSettings, RegistrySettings
 from semon.today import Clock, utc_now
@@ -160,7 +160,8 @@ _ABOUT = f"""jsonb_build_object(
         'registration_code', k.code, 'category', k.category, 'type', k.type,
         'address', k.address, 'district_code', k.district_code,
         'schedule', k.schedule, 'self_test', k.schedule = '{SELF_TEST}',
-        'inspection', CASE WHEN k.schedule = '{SELF_TEST}' THEN '自行检测' ELSE '定期检验' END,
+        'inspection', CASE WHEN k.schedule = '{SELF_TEST}' THEN '自行检测'
+                           WHEN k.schedule = '{DESIGN_LIFE}' THEN '设计使用年限届满' ELSE '定期检验' END,
         'due_date', k.due_date, 'days_overdue', k.days_overdue, 'week', k.week,
         'owner', jsonb_build_object('code', o.code, 'name', o.name, 'contact', o.contact, 'phone', o.phone),
         'maintenance', CASE WHEN m.id IS NOT NULL THEN

@@ -40,7 +40,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
-from registry.model import SELF_TEST
+from registry.due import DESIGN_LIFE, SELF_TEST
 from registry.notices import NOTIFY_CHANNEL, STALE_REASON_SQL, STILL_DUE_SQL
 from semon.backoff import retry_delay
 from semon.periodic import keep_connected
@@ -168,7 +168,7 @@ CATEGORY_ZH = {
     "large_amusement_ride": "大型游乐设施", "passenger_ropeway": "客运索道",
 }
 SCHEDULE_ZH = {"periodic": "定期检验", "external": "外部检验", "internal": "内部检验", "hydrostatic": "耐压试验",
-               SELF_TEST: "自行检测"}
+               "annual": "年度检验", SELF_TEST: "自行检测", "design_life": "设计使用年限"}
 
 
 def message_id(key: str, sender: str) -> str:
@@ -200,6 +200,14 @@ def email_message(notice: Claimed, sender: str, now: datetime) -> EmailMessage:
             duty = ("使用单位应当在到期前安排电梯自行检测（由维保单位或检验检测机构实施）。\n"
                     "The owner must have the elevator's self-test done before the due date "
                     "(by its maintenance unit or an agency).")
+    elif schedule == DESIGN_LIFE:  # the end of a cylinder's use (TSG 23-2021), not an inspection
+        if notice.kind == "overdue":
+            subject = (f"【设计使用年限届满】{code} 已超过设计使用年限{days}天 / "
+                       f"Past its design life by {days} days: {code}")
+        else:
+            subject = f"【设计使用年限到期提醒】{code} 设计使用年限将于{due}届满 / Design life ends {due}: {code}"
+        duty = ("达到设计使用年限的气瓶应当报废，不得继续使用（TSG 23-2021）。\n"
+                "A cylinder at the end of its design life must be scrapped, not used or inspected again.")
     elif notice.kind == "overdue":
         subject = (f"【定期检验超期通知】{code} {schedule_zh}已超期{days}天 / "
                    f"Periodic inspection overdue by {days} days: {code}")

@@ -38,7 +38,7 @@ from typing import Any, NoReturn
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from registry.model import SELF_TEST
+from registry.due import SELF_TEST
 from semon.backoff import Backoff
 from semon.periodic import every
 from semon.today import DEFAULT_ZONE, Clock, register_today, utc_now
@@ -105,7 +105,8 @@ inspected AS (
 ),"""
 _DUE_PASSED = """
            count(*) FILTER (WHERE NOT e.exempt AND (e.next_due < %(today)s OR i.registration_code IS NOT NULL)) AS due,
-           count(*) FILTER (WHERE NOT e.exempt AND i.passed AND NOT coalesce(e.next_due < %(today)s, false)) AS passed
+           count(*) FILTER (WHERE NOT e.exempt AND i.passed AND e.fit_for_use
+                                  AND NOT coalesce(e.next_due < %(today)s, false)) AS passed
     FROM equipment e LEFT JOIN inspected i USING (registration_code)"""
 _NO_DUE_PASSED = """
            NULL::bigint AS due, NULL::bigint AS passed

@@ -120,9 +120,11 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
         await _note_inspection(conn, item.registration_code, schedule, last, item.stated_next.get(schedule),
                                keep_stated=schedule not in item.stated_next)
     for schedule in item.stated_next.keys() - item.last_inspected.keys():
-        await conn.execute("""UPDATE equipment_schedules SET stated_next = %s
-                              WHERE registration_code = %s AND schedule = %s""",
-                           (item.stated_next[schedule], item.registration_code, schedule))
+        await conn.execute("""INSERT INTO equipment_schedules AS s (registration_code, schedule, interval_months,
+                                stated_next) VALUES (%s, %s, 12, %s)
+                              ON CONFLICT (registration_code, schedule)
+                              DO UPDATE SET stated_next = excluded.stated_next""",
+                           (item.registration_code, schedule, item.stated_next[schedule]))
     await reschedule(conn, [item.registration_code], rules)
 
 
@@ -167,6 +169,11 @@ UPDATE equipment SET
            OR (SELECT i.result FROM inspections i
                WHERE i.registration_code = s.registration_code AND i.schedule = s.schedule
                ORDER BY i.inspected_on DESC LIMIT 1) = 'fail'))
+    -- and a failed supervisory inspection (TSG T7001-2023) until a later one passes
+    AND coalesce((SELECT i.result <> 'fail' FROM inspections i
+                  WHERE i.registration_code = equipment.registration_code
+                    AND i.schedule IN ('installation', 'renovation', 'major_repair')
+                  ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1), true)
 WHERE registration_code = ANY(%s)
 """
 
@@ -299,7 +306,10 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
         if supervisory:
             column = {"installation": "installed_on", "renovation": "renovated_on",
                       "major_repair": "major_repair_on"}[schedule]
-            await conn.execute(f"UPDATE equipment SET {column} = greatest({column}, %s) WHERE registration_code = %s",
+            # The installation is one event (a corrected date replaces it); renovations and major
+            # repairs recur, and the latest counts.
+            value = "%s" if schedule == "installation" else f"greatest({column}, %s)"
+            await conn.execute(f"UPDATE equipment SET {column} = {value} WHERE registration_code = %s",
                                (inspected_on, code))
         else:
             await _note_inspection(conn, code, schedule, inspected_on, next_stated)

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from registry.due import Category, Result
-from registry.model import SELF_TEST, Equipment, Party, Role, Status
+from registry.due import SELF_TEST, Category, Result
+from registry.model import Equipment, Party, Role, Status
 from registry.notices import Channel, Kind, next_change, notice_key, notice_slot, recipients, scan_notices
 from registry.store import record_inspection, upsert_equipment, upsert_party
 from tests.integration.helpers import query

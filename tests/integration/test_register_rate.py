@@ -18,8 +18,8 @@ import pytest
 
 from registry.api import registry_part
 from registry.cli import rate as rate_command
-from registry.due import Category, Result
-from registry.model import SELF_TEST, Equipment, Party, Role, Status
+from registry.due import SELF_TEST, Category, Result
+from registry.model import Equipment, Party, Role, Status
 from registry.rate import Formula, RateRow, compute_rates, run_snapshots, snapshot_rates, trend
 from registry.store import record_inspection, upsert_equipment, upsert_party
 from semon.db.pool import open_pool

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.due import end_of_month
-from registry.model import SELF_TEST, Role
+from registry.due import SELF_TEST, end_of_month
+from registry.model import Role
 from registry.notices import (
     Channel,
     Kind,
