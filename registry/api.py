@@ -169,7 +169,7 @@ async def _get_equipment(request: web.Request) -> web.Response:
             raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
         cur = await conn.execute(
             """SELECT schedule, interval_months, last_inspected, next_due, stated_next, basis FROM equipment_schedules
-               WHERE registration_code = %s ORDER BY schedule""", (code,))
+               WHERE registration_code = %s AND owed ORDER BY schedule""", (code,))
         schedules = [{"schedule": s, "interval_months": m, "last_inspected": last, "next_due": due,
                       "stated_next": stated, "basis": basis}
                      for s, m, last, due, stated, basis in await cur.fetchall()]

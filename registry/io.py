@@ -531,7 +531,7 @@ SELECT e.registration_code, e.category, e.type, e.address, e.district_code, e.st
        {", ".join(f"e.{f}" for f in _FACT_FIELDS)},
        (SELECT coalesce(jsonb_object_agg(s.schedule, jsonb_build_array(s.last_inspected, s.next_due, s.stated_next)),
                         '{{}}')
-        FROM equipment_schedules s WHERE s.registration_code = e.registration_code)
+        FROM equipment_schedules s WHERE s.registration_code = e.registration_code AND s.owed)
 FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id LEFT JOIN parties m ON m.id = e.maintenance_id
      LEFT JOIN parties a ON a.id = e.agency_id
 ORDER BY e.registration_code"""

@@ -627,10 +627,20 @@ def _group(values: Mapping[str, Any], group: Group) -> dict[str, Any]:
 
 
 def _equipment(values: Mapping[str, Any]) -> Equipment:
+    """The row as a record; the columns the file has are what it gives (``Equipment.given``)."""
     roles: dict[str, Any] = {str(role): values.get(f"{role}_code") for role in PARTY_ROLES}
+    given = {str(role) for role in PARTY_ROLES if f"{role}_code" in values}
+    for name in values:
+        col = COLUMN_BY_NAME[name]
+        if col.group == "equipment":
+            given.add(col.key)
+        elif col.group == "rated":
+            given.add(f"rated.{col.key}")
+        elif col.group == "months":
+            given.add(f"interval_overrides.{col.key}")
     return Equipment(**_group(values, "equipment"), **roles, rated=_group(values, "rated"),
                      interval_overrides=_group(values, "months"), last_inspected=_group(values, "last"),
-                     stated_next=_group(values, "stated"))
+                     stated_next=_group(values, "stated"), given=frozenset(given))
 
 
 # --- the whole file ----------------------------------------------------------------------------

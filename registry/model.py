@@ -63,3 +63,17 @@ class Equipment:
     stopped_on: date | None = None  # when the latest stop (停用) began
     resumed_on: date | None = None  # when the unit came back into use after it
     relocated_on: date | None = None  # boilers: the latest relocation (移装)
+    # What the record gives: field names, and "rated.<key>" / "interval_overrides.<key>" for
+    # those mappings' keys (an import: its file's columns); None: everything. A field it does not
+    # give is left as stored.
+    given: frozenset[str] | None = field(default=None, compare=False)
+
+    def gave(self, name: str) -> bool:
+        """Whether the record gives field ``name`` (of a mapping: any of its keys)."""
+        return self.given is None or name in self.given or any(g.startswith(f"{name}.") for g in self.given)
+
+    def given_keys(self, mapping: str) -> set[str]:
+        """The keys of ``mapping`` (rated, interval_overrides) the record gives, empty ones included."""
+        if self.given is None:
+            return set(getattr(self, mapping))
+        return {g.split(".", 1)[1] for g in self.given if g.startswith(f"{mapping}.")}

@@ -56,8 +56,11 @@ async def party_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, int]:
     return {str(code): int(id_) for code, id_ in await cur.fetchall()}
 
 
-_EQUIPMENT_DATES = ("installed_on", "renovated_on", "major_repair_on", "manufactured_on", "stopped_on", "resumed_on",
-                    "relocated_on")
+# Columns a record overwrites when it gives them (an import's file may leave some out: they stay).
+_OVERWRITTEN = (("category", "category"), ("type", "type"), ("address", "address"),
+                ("district_code", "district_code"), ("owner_id", "owner"), ("maintenance_id", "maintenance"),
+                ("agency_id", "agency"), ("status", "status"), ("commissioned_on", "commissioned_on"),
+                ("use_registration_no", "use_registration_no"), ("scheme", "scheme"))
 
 
 async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rules | None = None,
@@ -65,15 +68,17 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
     """Insert or update one piece of equipment and its schedules (idempotent: the same record
     twice changes nothing). Known last inspections are kept unless the record brings newer,
     and so are the dates of its latest renovation, major repair and relocation; a date the
-    record leaves empty keeps the stored one. A unit that goes from in use to stopped without a
-    ``stopped_on`` is stopped ``today``, and one that comes back without a ``resumed_on``
-    resumes ``today`` (the register's local date): a stop of a year or more is inspected
-    before the unit runs again (TSG 08-2017). Raises ``DueError`` for a party not registered
+    record leaves empty keeps the stored one. A record that does not give a field at all
+    (``item.given``: an import's file without that column) leaves it as stored. A unit that goes
+    from in use to stopped without a ``stopped_on`` is stopped ``today``, and one that comes
+    back without a ``resumed_on`` resumes ``today`` (the register's local date): a stop of a
+    year or more is inspected before the unit runs again (TSG 08-2017). Raises ``DueError`` for a party not registered
     or an interval the rules do not have."""
     rules = rules or Rules()
     today = today or register_today()
-    rules.table.schedules(item.category, type_=item.type, rated=item.rated, overrides=item.interval_overrides,
-                          scheme=rules.scheme_of(str(item.scheme) if item.scheme else None, item.district_code))
+    if item.given is None:  # a partial record is checked against what it is merged with (reschedule)
+        rules.table.schedules(item.category, type_=item.type, rated=item.rated, overrides=item.interval_overrides,
+                              scheme=rules.scheme_of(str(item.scheme) if item.scheme else None, item.district_code))
     ids = parties if parties is not None else await party_ids(
         conn, {c for c in (item.owner, item.maintenance, item.agency) if c})
     for role, code in (("owner", item.owner), ("maintenance unit", item.maintenance), ("agency", item.agency)):
@@ -83,7 +88,7 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
                              (item.registration_code,))
     before = await cur.fetchone()
     stopped_on, resumed_on = item.stopped_on, item.resumed_on
-    if before is not None:
+    if before is not None and item.gave("status"):
         was, known_stop = before
         if item.status == Status.STOPPED and was == "in_use" and stopped_on is None:
             stopped_on = today
@@ -91,17 +96,20 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
             resumed_on = today
     elif item.status == Status.STOPPED and stopped_on is None:
         stopped_on = today
+    sets = [f"{column} = excluded.{column}" for column, field in _OVERWRITTEN if item.gave(field)]
+    for mapping, keys in (("rated", "rated_keys"), ("interval_overrides", "months_keys")):
+        if item.given is None:
+            sets.append(f"{mapping} = excluded.{mapping}")
+        elif item.gave(mapping):  # the keys the record gives (empty ones clear); the others stay
+            sets.append(f"{mapping} = (equipment.{mapping} - %({keys})s::text[]) || excluded.{mapping}")
     await conn.execute(
-        """INSERT INTO equipment (registration_code, category, type, address, district_code, owner_id, maintenance_id,
-             agency_id, status, commissioned_on, rated, interval_overrides, use_registration_no, scheme, installed_on,
-             renovated_on, major_repair_on, manufactured_on, stopped_on, resumed_on, relocated_on)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (registration_code) DO UPDATE SET category = excluded.category, type = excluded.type,
-             address = excluded.address, district_code = excluded.district_code, owner_id = excluded.owner_id,
-             maintenance_id = excluded.maintenance_id, agency_id = excluded.agency_id, status = excluded.status,
-             commissioned_on = excluded.commissioned_on, rated = excluded.rated,
-             interval_overrides = excluded.interval_overrides, use_registration_no = excluded.use_registration_no,
-             scheme = excluded.scheme,
+        f"""INSERT INTO equipment (registration_code, category, type, address, district_code, owner_id,
+             maintenance_id, agency_id, status, commissioned_on, rated, interval_overrides, use_registration_no, scheme,
+             installed_on, renovated_on, major_repair_on, manufactured_on, stopped_on, resumed_on, relocated_on)
+           VALUES (%(code)s, %(category)s, %(type)s, %(address)s, %(district)s, %(owner)s, %(maintenance)s,
+             %(agency)s, %(status)s, %(commissioned)s, %(rated)s, %(months)s, %(use_no)s, %(scheme)s, %(installed)s,
+             %(renovated)s, %(major_repair)s, %(manufactured)s, %(stopped)s, %(resumed)s, %(relocated)s)
+           ON CONFLICT (registration_code) DO UPDATE SET {", ".join(sets)},
              installed_on = coalesce(excluded.installed_on, equipment.installed_on),
              renovated_on = greatest(excluded.renovated_on, equipment.renovated_on),
              major_repair_on = greatest(excluded.major_repair_on, equipment.major_repair_on),
@@ -110,11 +118,15 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
              resumed_on = coalesce(excluded.resumed_on, equipment.resumed_on),
              relocated_on = greatest(excluded.relocated_on, equipment.relocated_on),
              updated_at = now()""",
-        (item.registration_code, str(item.category), item.type, item.address, item.district_code,
-         ids.get(item.owner or ""), ids.get(item.maintenance or ""), ids.get(item.agency or ""), str(item.status),
-         item.commissioned_on, Jsonb(item.rated), Jsonb(item.interval_overrides), item.use_registration_no,
-         str(item.scheme) if item.scheme else None, item.installed_on, item.renovated_on, item.major_repair_on,
-         item.manufactured_on, stopped_on, resumed_on, item.relocated_on),
+        {"code": item.registration_code, "category": str(item.category), "type": item.type, "address": item.address,
+         "district": item.district_code, "owner": ids.get(item.owner or ""),
+         "maintenance": ids.get(item.maintenance or ""), "agency": ids.get(item.agency or ""),
+         "status": str(item.status), "commissioned": item.commissioned_on, "rated": Jsonb(item.rated),
+         "months": Jsonb(item.interval_overrides), "use_no": item.use_registration_no,
+         "scheme": str(item.scheme) if item.scheme else None, "installed": item.installed_on,
+         "renovated": item.renovated_on, "major_repair": item.major_repair_on, "manufactured": item.manufactured_on,
+         "stopped": stopped_on, "resumed": resumed_on, "relocated": item.relocated_on,
+         "rated_keys": sorted(item.given_keys("rated")), "months_keys": sorted(item.given_keys("interval_overrides"))},
     )
     for schedule, last in item.last_inspected.items():
         await _note_inspection(conn, item.registration_code, schedule, last, item.stated_next.get(schedule),
@@ -164,7 +176,7 @@ UPDATE equipment SET
               WHERE s.registration_code = equipment.registration_code),
   fit_for_use = NOT EXISTS (
     SELECT 1 FROM equipment_schedules s
-    WHERE s.registration_code = equipment.registration_code
+    WHERE s.registration_code = equipment.registration_code AND s.owed
       AND (s.interval_months <= 0
            OR (SELECT i.result FROM inspections i
                WHERE i.registration_code = s.registration_code AND i.schedule = s.schedule
@@ -208,15 +220,19 @@ async def reschedule(conn: AsyncConnection, codes: Sequence[str], rules: Rules |
     if not exempt:
         return
     columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
+    # A schedule the rules no longer give keeps its row and history (a scheme switched back, a
+    # type corrected, finds them again), without a due date.
     await conn.execute(
-        """DELETE FROM equipment_schedules WHERE registration_code = ANY(%s)
+        """UPDATE equipment_schedules SET owed = false, next_due = NULL,
+             basis = 'not owed under the rules now in force'
+           WHERE registration_code = ANY(%s) AND owed
              AND (registration_code, schedule) NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))""",
         (list(exempt), columns[0], columns[1]))
     await conn.execute(
-        """INSERT INTO equipment_schedules (registration_code, schedule, interval_months, next_due, basis)
-           SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::date[], %s::text[])
+        """INSERT INTO equipment_schedules (registration_code, schedule, interval_months, next_due, basis, owed)
+           SELECT *, true FROM unnest(%s::text[], %s::text[], %s::int[], %s::date[], %s::text[])
            ON CONFLICT (registration_code, schedule) DO UPDATE SET interval_months = excluded.interval_months,
-             next_due = excluded.next_due, basis = excluded.basis""", columns)
+             next_due = excluded.next_due, basis = excluded.basis, owed = true""", columns)
     await conn.execute(
         """UPDATE equipment e SET exempt = v.exempt FROM unnest(%s::text[], %s::bool[]) AS v (code, exempt)
            WHERE e.registration_code = v.code AND e.exempt IS DISTINCT FROM v.exempt""",
@@ -282,7 +298,8 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
         raise DueError(f"no equipment {code!r} with a {schedule!r} schedule")
     supervisory = schedule in {str(s) for s in Supervision}
     if not supervisory:
-        cur = await conn.execute("SELECT schedule FROM equipment_schedules WHERE registration_code = %s", (code,))
+        cur = await conn.execute("SELECT schedule FROM equipment_schedules WHERE registration_code = %s AND owed",
+                                 (code,))
         owed = sorted(str(r[0]) for r in await cur.fetchall() if r[0] != DESIGN_LIFE)
         if schedule not in owed:
             kinds = ", ".join([*owed, *(str(s) for s in Supervision)])
@@ -362,7 +379,7 @@ FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
      LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id
 WHERE e.registration_code = %s"""
 _SCHEDULES_SQL = """SELECT schedule, interval_months, last_inspected, next_due FROM equipment_schedules
-                    WHERE registration_code = %s ORDER BY schedule"""
+                    WHERE registration_code = %s AND owed ORDER BY schedule"""
 _LAST_INSPECTION_SQL = """SELECT schedule, inspected_on, result, report_no FROM inspections
                           WHERE registration_code = %s ORDER BY inspected_on DESC, id DESC LIMIT 1"""
 

@@ -97,11 +97,17 @@ async def test_exempt_units_and_a_change_of_scheme_by_region(database_url: str) 
         yearly = Rules(rules.table, Scheme.TSG2023, {"6301": Scheme.YEARLY, "630121": Scheme.TSG2023})
         assert await reschedule_if_changed(conn, yearly) == 3
         assert await query(database_url, """SELECT registration_code, schedule, next_due FROM equipment_schedules
-                                            ORDER BY 1, 2""") == [
+                                            WHERE owed ORDER BY 1, 2""") == [
             ("31106301022020000001", "periodic", date(2022, 3, 31)),
             ("31106301212020000002", "periodic", date(2024, 3, 31)),
             ("31106301212020000002", "self_test", date(2022, 3, 31)),
         ]
+        # The city's self-test row is kept, not owed, with its history; back on 2023, owed again.
+        assert await query(database_url, """SELECT owed, next_due FROM equipment_schedules
+                                            WHERE registration_code = '31106301022020000001' AND schedule = 'self_test'
+                                            """) == [(False, None)]
+        assert await reschedule_if_changed(conn, rules) == 3
+        assert await query(database_url, "SELECT count(*) FROM equipment_schedules WHERE NOT owed") == [(0,)]
 
 
 async def test_the_api_records_stated_dates_and_shows_the_rule(database_url: str) -> None:

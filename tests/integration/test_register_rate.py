@@ -61,7 +61,9 @@ async def build_register(url: str) -> None:
         await inspect("E-LASTYEAR", date(2025, 12, 20), Result.PASS)  # last year's: not due in 2026
         await upsert_equipment(conn, lift("E-SELFTEST", last=date(2025, 12, 1)))
         await conn.execute("""INSERT INTO equipment_schedules (registration_code, schedule, interval_months, next_due)
-                              VALUES ('E-SELFTEST', %s, 12, '2026-06-30')""", (SELF_TEST,))
+                              VALUES ('E-SELFTEST', %s, 12, '2026-06-30')
+                              ON CONFLICT (registration_code, schedule) DO UPDATE SET next_due = excluded.next_due""",
+                           (SELF_TEST,))
         await inspect("E-SELFTEST", date(2026, 6, 1), Result.PASS, SELF_TEST)  # no statutory inspection
         await upsert_equipment(conn, lift("E-AFTER", last=date(2025, 11, 28)))
         await inspect("E-AFTER", date(2026, 11, 28), Result.PASS)  # after D: not counted for D

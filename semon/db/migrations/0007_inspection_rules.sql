@@ -18,7 +18,10 @@ ALTER TABLE equipment
 -- holds it as a year and month: kept as the month's last day). When present, it is the due date.
 ALTER TABLE equipment_schedules
     ADD COLUMN stated_next date,
-    ADD COLUMN basis       text;                 -- why it falls due then: the rule, e.g. "year 4: periodic inspection"
+    ADD COLUMN basis       text,                 -- why it falls due then: the rule, e.g. "year 4: periodic inspection"
+    -- false: the rules now in force do not give the unit this schedule (a scheme or type changed);
+    -- the row keeps its history, in case they give it again, but has no due date.
+    ADD COLUMN owed        boolean NOT NULL DEFAULT true;
 ALTER TABLE inspections ADD COLUMN next_stated date;
 
 -- The rules the stored due dates were computed by (a digest of registry/intervals.toml and the
