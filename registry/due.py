@@ -166,6 +166,14 @@ class IntervalTable:
         """The types' other names (a Chinese register's: 塔式起重机 → tower)."""
         return self.entry(category).get("aliases", {})  # type: ignore[no-any-return]
 
+    def variety(self, category: Category, code: str) -> Mapping[str, Any] | None:
+        """What a category code (特种设备目录 2014) says of a unit's type and rated flags
+        (``{"type": "construction_hoist"}`` for 4860): the code's own line, else its family's
+        (4210 → 4200); None when the rules have neither."""
+        varieties = self.entry(category).get("varieties", {})
+        found = varieties.get(code) or varieties.get(f"{code[:2]}00")
+        return found  # type: ignore[no-any-return]
+
     def keys_of(self, category: Category, by: str) -> list[str]:
         """The values of rated key ``by`` (gas, safety_grade…) that some rule of the category names."""
         out: list[str] = []

@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from registry.codes import category_conflict
+from registry.codes import category_conflict, read_code
 from registry.due import Category, DueError, IntervalTable, Rules, Scheme, default_table, end_of_month
 from registry.model import Equipment, Role, Status
 from semon.protocol.codes import table_names
@@ -568,11 +568,31 @@ _EVENT_DATES = ("installed_on", "renovated_on", "major_repair_on", "manufactured
                 "relocated_on")
 
 
+def _type_from_code(values: dict[str, Any], table: IntervalTable, today: date) -> None:
+    """A row without a type takes it from its code's category code when that says what the unit
+    is (4860 施工升降机: a construction hoist, inspected yearly under TSG Q7015-2016; 4150
+    冶金桥式起重机: a bridge crane lifting molten metal), rated flags the row leaves empty too."""
+    reading = read_code(values["registration_code"], this_year=today.year)
+    category: Category = values["category"]
+    if reading.variety is None or reading.category is not category:
+        return
+    said = table.variety(category, reading.variety)
+    if not said:
+        return
+    values["type"] = said["type"]
+    for key, value in said.items():
+        column = COLUMN_BY_NAME.get(key)
+        if key != "type" and column is not None and values.get(column.name) is None:
+            values[column.name] = value
+
+
 def _schedule_checks(values: dict[str, Any], table: IntervalTable, today: date, warnings: list[Problem],
                      line: int, rules: Rules | None = None) -> list[str]:
     """Checks against the rules; spells ``type`` as the table does (Tower → tower)."""
     category: Category = values["category"]
     reasons: list[str] = []
+    if values.get("type") is None and values.get("registration_code") is not None:
+        _type_from_code(values, table, today)
     types = _keyed(table.types(category))
     if types is not None and values.get("type") is not None:
         given = table.type_aliases(category).get(values["type"], values["type"])

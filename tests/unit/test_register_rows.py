@@ -652,3 +652,18 @@ def test_a_registration_code_is_stored_exactly_as_typed_or_refused(cell: Cell) -
 def test_a_code_the_spreadsheet_read_as_a_date_or_a_boolean(cell: Cell, kind: str) -> None:
     (problem,) = reasons(cell, "elevator", "630102")
     assert f"is a {kind} in the file, not text" in problem and problem.endswith(AS_TEXT)
+
+
+def test_a_row_without_a_type_takes_it_from_its_code() -> None:
+    # TSG Q7015-2016: a construction hoist (4860 施工升降机) is inspected yearly, a bridge crane
+    # lifting molten metal (4150 冶金桥式起重机) too; the code says what the unit is.
+    header = (*BASE, "type")
+    hoist = good("486012345202000001", "crane", "630102", "", header=header).equipment
+    assert hoist.type == "construction_hoist"
+    molten = good("415012345202000002", "起重机械", "630102", "", header=header).equipment
+    assert (molten.type, molten.rated) == ("bridge", {"lifts_molten_metal": True})
+    tanker = good("222012345202000003", "压力容器", "630102", "", header=header).equipment
+    assert tanker.type == "road_tanker"
+    # The row's own type wins; a code of another category, or another id, says nothing.
+    assert good("486012345202000004", "crane", "630102", "tower", header=header).equipment.type == "tower"
+    assert good("C-1", "crane", "630102", "", header=header).equipment.type is None
