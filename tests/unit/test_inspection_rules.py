@@ -307,3 +307,21 @@ def test_the_docs_show_the_rules_as_they_are() -> None:
 
     doc = (Path(__file__).parents[2] / "docs" / "registry.md").read_text(encoding="utf-8")
     assert rules_markdown() in doc
+
+
+def test_a_supervisory_inspection_after_a_long_stop_settles_the_restart() -> None:
+    # Stopped 1 January 2022, renovated (supervised) 20 May 2023, back in use 1 June 2023: the
+    # renovation's inspection was done before it ran again (TSG 08-2017), and restarts the count
+    # (TSG T7001-2023): year 1 is May 2024.
+    lift = replace(LIFT, stopped_on=date(2022, 1, 1), resumed_on=date(2023, 6, 1), renovated_on=date(2023, 5, 20))
+    assert due(lift) == {"periodic": date(2024, 5, 31), "self_test": date(2025, 5, 31)}
+
+
+def test_the_demo_follows_the_schemes_by_region() -> None:
+    from registry.demo import demo_units
+    from registry.due import Rules
+
+    rules = Rules(default_table(), Scheme.TSG2023, {"6301": Scheme.YEARLY, "630121": Scheme.TSG2023})
+    lifts = [u for u in demo_units(2_000, today=date(2026, 11, 30), rules=rules) if u.category is Category.ELEVATOR]
+    assert lifts and all(u.facts.scheme is (Scheme.TSG2023 if u.district_code == "630121" else Scheme.YEARLY)
+                         for u in lifts)

@@ -1,4 +1,5 @@
-"""Review findings on the register's rules, as failing tests (pure: no database).
+"""The register's rules at their edges: a worse grade, piping of unknown class, cylinder type
+names (pure: no database).
 
 Each test states the rule and the hand computation it checks."""
 

@@ -1,4 +1,5 @@
-"""Review findings on the stored register, as failing tests against a real PostgreSQL.
+"""The stored register at its edges against a real PostgreSQL: partial imports, a scheme switched
+and back, stated dates without an inspection, failed supervisory inspections, the passed-over-due rate.
 
 Each test states the rule and the hand computation it checks."""
 
