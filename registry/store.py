@@ -7,6 +7,7 @@ rate are one indexed pass over one table.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -205,20 +206,41 @@ def facts_of(row: Sequence[Any], rules: Rules) -> Facts:
                  last, stated)
 
 
-async def reschedule(conn: AsyncConnection, codes: Sequence[str], rules: Rules | None = None) -> None:
-    """Compute the due dates of the ``codes``' schedules from what is stored (``registry.due.plan``)
-    and store them with the rule that set each, drop schedules the rules no longer give, and
-    refresh each unit's earliest due date, exemption and fitness."""
-    rules = rules or Rules()
-    cur = await conn.execute(_FACTS_SQL, (list(codes),))
+def _plans(records: Sequence[Sequence[Any]], rules: Rules, *, strict: bool,
+           ) -> tuple[list[tuple[str, str, int, date | None, str]], dict[str, bool], dict[str, str]]:
+    """The planned schedules of ``_FACTS_SQL`` records, each unit's exemption, and (not
+    ``strict``) the units the rules refuse, with why; ``strict`` raises ``DueError`` instead."""
     rows: list[tuple[str, str, int, date | None, str]] = []
     exempt: dict[str, bool] = {}
-    for code, *facts in await cur.fetchall():
-        unit_plan = plan(facts_of(facts, rules), rules.table)
+    refused: dict[str, str] = {}
+    for code, *facts in records:
+        try:
+            unit_plan = plan(facts_of(facts, rules), rules.table)
+        except DueError as exc:
+            if strict:
+                raise
+            refused[str(code)] = str(exc)
+            continue
         exempt[str(code)] = unit_plan.exempt is not None
         rows += [(str(code), p.name, p.months, p.due, p.basis) for p in unit_plan.schedules]
+    return rows, exempt, refused
+
+
+async def reschedule(conn: AsyncConnection, codes: Sequence[str], rules: Rules | None = None, *,
+                     strict: bool = True) -> dict[str, str]:
+    """Compute the due dates of the ``codes``' schedules from what is stored (``registry.due.plan``)
+    and store them with the rule that set each, mark schedules the rules no longer give as not
+    owed, and refresh each unit's earliest due date, exemption and fitness. A unit the rules
+    refuse (``DueError``: an override of a schedule they no longer give) raises, or, not
+    ``strict``, keeps its stored dates and is returned with the reason (code → reason)."""
+    rules = rules or Rules()
+    cur = await conn.execute(_FACTS_SQL, (list(codes),))
+    records = await cur.fetchall()
+    # Planning many units is CPU work: off the event loop, so nothing else in the process waits.
+    rows, exempt, refused = (_plans(records, rules, strict=strict) if len(records) <= 1
+                             else await asyncio.to_thread(_plans, records, rules, strict=strict))
     if not exempt:
-        return
+        return refused
     columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
     # A schedule the rules no longer give keeps its row and history (a scheme switched back, a
     # type corrected, finds them again), without a due date.
@@ -238,13 +260,15 @@ async def reschedule(conn: AsyncConnection, codes: Sequence[str], rules: Rules |
            WHERE e.registration_code = v.code AND e.exempt IS DISTINCT FROM v.exempt""",
         (list(exempt), list(exempt.values())))
     await conn.execute(_REFRESH, (list(exempt),))
+    return refused
 
 
 async def reschedule_if_changed(conn: AsyncConnection, rules: Rules, *, batch: int = 2000) -> int:
     """When the rules (``registry/intervals.toml``) or the scheme settings differ from those the
     stored due dates were computed by, compute every unit's again, ``batch`` units per
     transaction (committed as it goes); return how many were computed (0: nothing changed). An
-    empty register only records the rules."""
+    empty register only records the rules. A unit the new rules refuse keeps its dates and is
+    logged with why; it never stops the others."""
     fingerprint = rules.fingerprint()
     cur = await conn.execute("SELECT fingerprint FROM registry_rules")
     row = await cur.fetchone()
@@ -258,7 +282,8 @@ async def reschedule_if_changed(conn: AsyncConnection, rules: Rules, *, batch: i
         codes = [str(r[0]) for r in await cur.fetchall()]
         if not codes:
             break
-        await reschedule(conn, codes, rules)
+        for code, reason in (await reschedule(conn, codes, rules, strict=False)).items():
+            log.warning("register: %s keeps its due dates: the rules refuse it (%s)", code, reason)
         await _commit(conn)
         done += len(codes)
         after = codes[-1]

@@ -170,14 +170,6 @@ class RegistrySettings(BaseSettings):
                 raise ValueError(f"region {prefix!r} is not a division code prefix of 2, 4 or 6 digits")
         return value
 
-    def elevator_scheme_of(self, district_code: str | None) -> str:
-        """The scheme of an elevator in ``district_code`` with no scheme of its own."""
-        best = ""
-        for prefix in self.elevator_scheme_by_region:
-            if district_code and district_code.startswith(prefix) and len(prefix) > len(best):
-                best = prefix
-        return self.elevator_scheme_by_region[best] if best else self.elevator_scheme
-
     def today(self, clock: Clock = utc_now) -> date:
         """The register's local date (see ``semon.today``)."""
         return register_today(self.timezone, clock=clock)

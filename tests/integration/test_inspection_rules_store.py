@@ -135,3 +135,18 @@ async def test_the_api_records_stated_dates_and_shows_the_rule(database_url: str
                          {"inspected_on": "2024-03-03", "result": "pass", "schedule": "external"}):
                 resp = await http.post(f"{base}/inspections", json=body)
                 assert resp.status == 400, (body, await resp.text())
+
+
+async def test_a_unit_the_rules_refuse_never_stops_the_others(database_url: str) -> None:
+    """After a change, a boiler whose own hydrostatic interval the rules no longer give keeps its
+    dates and is logged; every other unit is computed again, and the scan can start."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await upsert_equipment(conn, Equipment("B-ODD", Category.BOILER, "630102", commissioned_on=date(2020, 1, 1),
+                                               rated={"internal_impossible": True},
+                                               interval_overrides={"hydrostatic": 60}))
+        await upsert_equipment(conn, LIFT)
+        await conn.execute("""UPDATE equipment SET rated = '{}' WHERE registration_code = 'B-ODD'""")
+        await conn.execute("UPDATE equipment_schedules SET next_due = NULL")
+        assert await reschedule_if_changed(conn, Rules()) == 2
+        assert await query(database_url, """SELECT registration_code, count(next_due) FROM equipment_schedules
+                                            GROUP BY 1 ORDER BY 1""") == [("31106301022020000001", 2), ("B-ODD", 0)]

@@ -90,8 +90,10 @@ def test_section_only_settings_read_their_variable(monkeypatch: pytest.MonkeyPat
 
 def test_an_elevator_scheme_by_region_takes_the_longest_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEMON_REGISTRY_ELEVATOR_SCHEME_BY_REGION", '{"63": "yearly", "630121": "tsg2023"}')
-    registry = RegistrySettings()
-    assert [registry.elevator_scheme_of(d) for d in ("630102", "630121", "110101", None)] == [
+    from registry.due import Rules
+
+    rules = Rules.of(RegistrySettings())
+    assert [rules.scheme_of(None, d) for d in ("630102", "630121", "110101", None)] == [
         "yearly", "tsg2023", "tsg2023", "tsg2023"]
     monkeypatch.setenv("SEMON_REGISTRY_ELEVATOR_SCHEME_BY_REGION", '{"Xining": "yearly"}')
     with pytest.raises(ValueError, match="not a division code prefix"):
