@@ -55,10 +55,7 @@ M = TypeVar("M", bound=BaseModel)
 class RegistryContext:
     pool: AsyncConnectionPool
     settings: RegistrySettings  # the register's calendar, its elevator schemes and its rate's formula
-
-    @property
-    def rules(self) -> Rules:
-        return Rules.of(self.settings)
+    rules: Rules  # the due dates' rules with those schemes (Rules.of(settings)), built once
 
     @property
     def formula(self) -> Formula:
@@ -300,7 +297,7 @@ def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part
     ``settings`` the register's section (its calendar: the "today" of due dates and checks)."""
 
     def add_routes(app: web.Application) -> None:
-        app[REGISTRY] = RegistryContext(pool, settings)
+        app[REGISTRY] = RegistryContext(pool, settings, Rules.of(settings))
         app.router.add_get("/api/registry/equipment", _list_equipment)
         app.router.add_get("/api/registry/equipment/{code}", _get_equipment)
         app.router.add_post("/api/registry/equipment/{code}/inspections", _post_inspection)
