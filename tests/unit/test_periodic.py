@@ -25,6 +25,13 @@ from semon.periodic import Failures, every, keep_connected, until_done
 log = logging.getLogger("test.periodic")
 
 
+@pytest.fixture(autouse=True)
+def _only_these_loops(caplog: pytest.LogCaptureFixture) -> None:
+    """The records are this module's loops' only: a client another test left running in the same
+    process (an MQTT session's keep-alive warnings) is not theirs."""
+    caplog.handler.addFilter(logging.Filter("test.periodic"))
+
+
 async def _run_until(outcomes: list[BaseException | float | None], interval_s: float = 0.001,
                      backoff: Backoff | None = None) -> list[int]:
     """Run ``every`` over ``outcomes`` (an exception to raise, seconds to take, or None), one a
@@ -59,8 +66,7 @@ async def test_an_outage_warns_once_without_a_traceback_and_the_loop_goes_on(
     outage = psycopg.OperationalError("connection to server failed:\n\tConnection refused")
     passes = await _run_until([outage, TimeoutError("pool timeout"), OSError("unreachable"), None, None])
     assert len(passes) == 5
-    # Only this loop's records: a client another test left behind may log in the same process.
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "test.periodic"]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].exc_info is None  # when it started, on one line
     assert "unavailable (OperationalError: connection to server failed: Connection refused)" in warnings[0].getMessage()
     quiet = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
@@ -98,7 +104,7 @@ async def test_a_long_outage_is_one_warning_then_reminders_at_most_every_remind_
     started = time.time()
     await _run_until(outcomes, backoff=Backoff(0.005, 0.005))
     took = time.time() - started
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "test.periodic"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings[0].startswith("test work: unavailable (OperationalError: refused)")
     reminders = warnings[1:]
     # At most one a remind interval (however slow a loaded machine makes the attempts), and
