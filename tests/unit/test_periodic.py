@@ -13,7 +13,7 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -26,10 +26,14 @@ log = logging.getLogger("test.periodic")
 
 
 @pytest.fixture(autouse=True)
-def _only_these_loops(caplog: pytest.LogCaptureFixture) -> None:
+def _only_these_loops(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """The records are this module's loops' only: a client another test left running in the same
-    process (an MQTT session's keep-alive warnings) is not theirs."""
-    caplog.handler.addFilter(logging.Filter("test.periodic"))
+    process (an MQTT session's keep-alive warnings) is not theirs. The capture's handler is the
+    session's, so the filter goes again after the test."""
+    only = logging.Filter("test.periodic")
+    caplog.handler.addFilter(only)
+    yield
+    caplog.handler.removeFilter(only)
 
 
 async def _run_until(outcomes: list[BaseException | float | None], interval_s: float = 0.001,
