@@ -42,7 +42,8 @@ T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 CITY = "630102"  # 城东区
 COUNTY = "630121"  # 大通县
 STATIONS = (
-    SecondTierStation(name="城东网格救援站", phone="0971-8100001", district_code=CITY, latitude=36.616, longitude=101.806),
+    SecondTierStation(name="城东网格救援站", phone="0971-8100001", district_code=CITY, latitude=36.616,
+                      longitude=101.806),
     SecondTierStation(name="大通网格救援站", phone="0971-8100002", district_code=COUNTY, latitude=36.928,
                       longitude=101.685),
 )
@@ -399,7 +400,8 @@ def test_register_facts_from_the_register_entry() -> None:
         "maintenance_unit": {"code": "M1", "name": "维保公司", "phone": "0971-1", "contact": "王",
                              "contacts": [{"name": "李", "phone": "139"}, {"name": "赵", "phone": "138"}]}})
     assert facts.area is Area.URBAN and facts.maintenance_unit == "维保公司" and facts.maintenance_contact == "李 139"
-    bare = RegisterFacts.from_entry({"area": "nowhere", "maintenance_unit": {"name": "M", "phone": "1", "contact": "王"}})
+    bare = RegisterFacts.from_entry({"area": "nowhere",
+                                     "maintenance_unit": {"name": "M", "phone": "1", "contact": "王"}})
     assert bare.area is None and bare.maintenance_contact == "王 1"
 
 

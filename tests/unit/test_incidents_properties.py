@@ -52,7 +52,7 @@ def requests() -> st.SearchStrategy[StepRequest]:
     blank_or_text = st.sampled_from([None, "", "  ", "维保公司", "0971-1234567"])
     return st.builds(
         StepRequest,
-        step=st.sampled_from(sorted(OPERATOR_STEPS) + [Step.COMMENT, Step.ESCALATED]),
+        step=st.sampled_from([*sorted(OPERATOR_STEPS), Step.COMMENT, Step.ESCALATED]),
         actor=st.sampled_from(["op-1", "op-2", " "]),
         maintenance_unit=blank_or_text, contact=blank_or_text,
         tier=st.sampled_from([None, None, 1, 2, 3, 0, 4]),
