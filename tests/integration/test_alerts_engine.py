@@ -148,17 +148,19 @@ async def test_restart_in_the_middle_of_an_open_incident(mosquitto: MosquittoSer
         await publish(mosquitto.url, [trapped_frame(7, t0 + 30_000, door_zone=True, door_locked=False,
                                                     passenger=False)])
         await live.wait_for(lambda: any(c.get("op") == "cleared" for c in live.changes))
-        # Trapped again later: a new alarm, and a new incident.
+        # Trapped again later, the incident still open: a new alarm, linked to the same incident
+        # (one device, one open incident).
         await publish(mosquitto.url, [trapped_frame(8 + i, t0 + 40_000 + i * 6_000) for i in range(4)])
         await live.wait_for(lambda: ("E-TRAP", "entrapment") in live.raised())
         async with http_client() as http:
             await login(http, api, "op")
             detail = await (await http.get(f"{api}/incidents/{incident['id']}")).json()
-    assert [s["step"] for s in detail["steps"]] == ["raised", "acknowledged", "alarm_cleared"]
-    rows = await query(database_url, "SELECT state FROM alarms WHERE type = 'entrapment' ORDER BY id")
-    assert [r[0] for r in rows] == ["cleared", "open"]
-    incidents = await query(database_url, "SELECT count(*) FROM incidents")
-    assert incidents[0][0] == 2
+    assert [s["step"] for s in detail["steps"]] == ["raised", "acknowledged", "alarm_cleared", "alarm_linked"]
+    rows = await query(database_url, "SELECT id, state FROM alarms WHERE type = 'entrapment' ORDER BY id")
+    assert [r[1] for r in rows] == ["cleared", "open"]
+    assert detail["steps"][-1]["details"]["previous_alarm_id"] == rows[0][0]
+    incidents = await query(database_url, "SELECT count(*), min(alarm_id) FROM incidents")
+    assert incidents == [(1, rows[1][0])]
 
 
 async def test_walk_an_entrapment_to_closed(mosquitto: MosquittoServer, database_url: str) -> None:
@@ -174,7 +176,9 @@ async def test_walk_an_entrapment_to_closed(mosquitto: MosquittoServer, database
                       "contact": "0971-1234567"},
                      {"step": "on_site", "actor": "op"},
                      {"step": "released", "actor": "op", "comment": "2 passengers out"},
-                     {"step": "closed", "actor": "op", "cause": "safety circuit"}]
+                     {"step": "closed", "actor": "op", "cause": "safety circuit", "persons_released": 2,
+                      "injuries": 0, "cause_class": "control_system", "self_release": False,
+                      "callback_confirmed": True}]
             for body in steps:
                 resp = await http.post(f"{api}/incidents/{incident['id']}/steps", json=body)
                 assert resp.status == 200, await resp.text()
