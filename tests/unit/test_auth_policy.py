@@ -30,6 +30,10 @@ CASES = [
     ("POST", "/api/incidents/7/steps", {OPERATOR, ADMIN}),
     ("POST", "/api/incidents/7/comments", {OPERATOR, ADMIN}),
     ("POST", "/api/incidents/7", {ADMIN}),
+    ("POST", "/api/incidents", {OPERATOR, ADMIN}),  # a phone-reported incident
+    ("GET", "/api/incidents/handover", {OPERATOR, BUREAU, ADMIN}),
+    ("GET", "/api/incidents/causes", {OPERATOR, BUREAU, ADMIN}),
+    ("GET", "/api/registry/search", {OPERATOR, AGENCY, BUREAU, ADMIN}),
     ("GET", "/api/kpis/rescue", {OPERATOR, BUREAU, ADMIN}),
     ("GET", "/api/live", {OPERATOR, BUREAU, ADMIN}),
     ("GET", "/api/devices/31106301022015000001", {OPERATOR, BUREAU, ADMIN}),
