@@ -6,9 +6,12 @@ without the record, operators acting at once, the shift's lists and its handover
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Any
 
+import psycopg
 import pytest
 from psycopg import AsyncConnection
 
@@ -23,6 +26,7 @@ from registry.store import unit_entry
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
 from semon.settings import SecondTierStation
+from semon.stack.postgres import PostgresServer
 from tests.integration.helpers import add_users, http_client, login
 from tests.integration.test_alerts_api import CLOSE, Api, api_settings, running_api
 from web.app import create_app, serve_app
@@ -370,3 +374,39 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
                 "100901", "urban", "mall", True)  # a county seat is urban
             assert (opened["maintenance_unit"], opened["maintenance_contact"]) == ("青海丙电梯公司", "王工 13800000009")
             assert opened["address"] == "大通县桥头镇园林路8号"
+
+
+async def test_the_migration_keeps_one_open_incident_per_device(postgres: PostgresServer) -> None:
+    """A database from before the rule, with two open incidents of one lift (its alarm cleared and
+    came again): migration 0010 closes the older one with a note, and from then on the database
+    refuses a second open incident."""
+    name = f"test_migration_0010_{os.getpid()}"
+    async with await AsyncConnection.connect(postgres.url_for("postgres"), autocommit=True) as admin:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    folder = resources.files("semon.db") / "migrations"
+    files = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    before = [f for f in files if f < "0010"]
+    async with await AsyncConnection.connect(postgres.url_for(name), autocommit=True) as conn:
+        for file in before:
+            await conn.execute((folder / file).read_text(encoding="utf-8").encode())
+        now = datetime.now(UTC)
+        for n, state in enumerate(("cleared", "open", "open")):
+            await conn.execute("INSERT INTO alarms (device_id, kind, type, severity, source, state, raised_at) "
+                               "VALUES (%s, 'elevator', 'entrapment', 'critical', 'code', %s, %s)",
+                               ("E-OLD" if n < 2 else "E-OTHER", state, now + timedelta(seconds=n)))
+        for alarm_id, device in ((1, "E-OLD"), (2, "E-OLD"), (3, "E-OTHER")):
+            await conn.execute("INSERT INTO incidents (alarm_id, device_id, state, raised_at, ack_deadline, "
+                               "dispatched_at, maintenance_unit) VALUES (%s, %s, 'dispatched', %s, %s, %s, 'M')",
+                               (alarm_id, device, now + timedelta(seconds=alarm_id), now, now))
+        await conn.execute((folder / "0010_rescue_workflow.sql").read_text(encoding="utf-8").encode())
+        cur = await conn.execute("SELECT alarm_id, state, tier, rescuer, source FROM incidents ORDER BY id")
+        assert await cur.fetchall() == [(1, "closed", 1, "M", "device"), (2, "dispatched", 1, "M", "device"),
+                                        (3, "dispatched", 1, "M", "device")]
+        cur = await conn.execute("SELECT incident_id, step, actor FROM incident_steps")
+        assert await cur.fetchall() == [(1, "comment", "system")]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            await conn.execute("INSERT INTO incidents (device_id, source, raised_at, ack_deadline) "
+                               "VALUES ('E-OLD', 'phone', now(), now())")
+        with pytest.raises(psycopg.errors.CheckViolation):  # a device's incident has its alarm
+            await conn.execute("INSERT INTO incidents (device_id, raised_at, ack_deadline) "
+                               "VALUES ('E-NEW', now(), now())")
