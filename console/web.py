@@ -15,11 +15,11 @@ from console.openapi import console_paths
 from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
 from web.app import Part
-from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
+from web.policy import ADMIN, AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
-PAGES = ("/login", "/board", "/agency", "/bureau")
+PAGES = ("/login", "/board", "/agency", "/bureau", "/admin/users")
 LOGIN_ROUTE = "/api/login"
 
 
@@ -34,6 +34,7 @@ ACCESS: tuple[Rule, ...] = (
     rule(READ, "/board/**", OPERATOR, BUREAU),
     rule(READ, "/agency/**", AGENCY),
     rule(READ, "/bureau/**", BUREAU),
+    rule(READ, "/admin/**", ADMIN),
     rule(READ, "/api/devices/**", OPERATOR, BUREAU),
     rule(READ, "/api/calendar", *EVERYONE),
 )

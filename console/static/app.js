@@ -11,6 +11,7 @@ const VIEWS = {
   "/board": () => import("./board.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/admin/users": () => import("./users.js"),
 };
 const LIVE_VIEWS = new Set(["/board", "/bureau"]);
 const $ = (id) => document.getElementById(id);
@@ -29,7 +30,7 @@ function renderHeader(user, path) {
   };
   if (!user) return;
   const paths = devMode() ? Object.keys(PAGES) : pagesFor(user.role);
-  replace($("nav"), paths.map((p) => h("a", { href: p, class: p === path ? "current" : "", "data-testid": `nav-${p.slice(1)}` },
+  replace($("nav"), paths.map((p) => h("a", { href: p, class: p === path ? "current" : "", "data-testid": `nav-${p.slice(1).replaceAll("/", "-")}` },
     t(PAGES[p].title))));
   $("user").textContent = devMode() ? t("dev_mode") : `${user.display_name || user.username} · ${name("role", user.role)}`;
   $("logout").hidden = devMode();
@@ -115,7 +116,7 @@ async function main() {
   }
   const setLive = liveIndicator();
   if (LIVE_VIEWS.has(path)) setLive({ live: false });
-  root.dataset.view = path.slice(1);
+  root.dataset.view = path.slice(1).replaceAll("/", "-");
   const view = await VIEWS[path]();
   view.mount(root, { user: currentUser(), setLive, checkSession });
 }
