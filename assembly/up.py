@@ -95,12 +95,13 @@ def _without_password(url: str) -> str:
 async def services(settings: Settings) -> AsyncIterator[Endpoints]:
     """The configured broker and database, or private ones started in the data directory."""
     if settings.mqtt.url and settings.database_url:
-        yield Endpoints(settings.mqtt.url, settings.mqtt.url, settings.mqtt.url, settings.database_url,
+        rules_url = settings.rules.mqtt_url or settings.mqtt.url  # its own account, where the broker binds ids
+        yield Endpoints(settings.mqtt.url, settings.mqtt.url, rules_url, settings.database_url,
                         _without_password(settings.mqtt.url), _without_password(settings.database_url))
         return
     async with LocalStack(settings.data_dir / "stack") as stack:
         if settings.mqtt.url:
-            mqtt = (settings.mqtt.url,) * 3
+            mqtt = (settings.mqtt.url, settings.mqtt.url, settings.rules.mqtt_url or settings.mqtt.url)
             shown_mqtt = _without_password(settings.mqtt.url)
         else:
             mqtt = (stack.mqtt_url, stack.ingest_mqtt_url, stack.rules_mqtt_url)

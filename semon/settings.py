@@ -206,6 +206,9 @@ class RulesSettings(BaseSettings):
     # 2,000 put it 65 ms / 0.76 s (docs/alerts.md, "Benchmark").
     receive_maximum: int = Field(default=2_000, ge=1, le=65_535)
     events_client_id: str | None = None
+    # The engine's own broker URL under `semon up` against a configured broker that binds client
+    # ids to accounts (deploy/mosquitto: the semon-rules-1 account). Unset: SEMON_MQTT_URL.
+    mqtt_url: str | None = None
     # The event session's broker URL, for a broker that binds the client id to the account
     # (use_username_as_clientid: deploy/mosquitto): the events account's. Unset: the engine's URL.
     events_mqtt_url: str | None = None
