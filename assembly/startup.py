@@ -5,7 +5,8 @@ naming the setting to change, not a traceback minutes later from a part that nev
 - the API's and the metrics' ports (``SEMON_API_PORT``, ``SEMON_METRICS_PORT``) are free on
   their hosts (``SEMON_API_HOST``, ``SEMON_METRICS_HOST``);
 - a configured database (``SEMON_DATABASE_URL``) answers and takes the credentials;
-- a configured broker (``SEMON_MQTT_URL``) accepts a connection and the account.
+- a configured broker (``SEMON_MQTT_URL``, and ``SEMON_RULES_MQTT_URL`` if set) accepts a
+  connection and the account.
 
 Each check raises ``StartupProblem`` whose message is that one line; ``one_line`` makes one of
 any other error (a third-party message of several lines)."""
@@ -98,17 +99,18 @@ async def check_database(url: str, timeout_s: float = CHECK_TIMEOUT_S) -> None:
     await conn.close()
 
 
-async def check_broker(settings: Settings, timeout_s: float = CHECK_TIMEOUT_S) -> None:
-    """The configured broker accepts a connection with the URL's account. It connects with the
-    ingester's client id and without a clean start (the broker may bind client ids to accounts:
-    a clean start would throw away the session and the messages queued for the ingester), asks
-    for one message at most and acknowledges none, so whatever is queued stays for the ingester."""
-    url = settings.mqtt.url or ""
+async def check_broker(settings: Settings, url: str, client_id: str, variable: str = "SEMON_MQTT_URL",
+                       timeout_s: float = CHECK_TIMEOUT_S) -> None:
+    """The configured broker accepts a connection to ``url`` (the setting ``variable``) with its
+    account. It connects as the service that will use it (``client_id``) without a clean start
+    (the broker may bind client ids to accounts: a clean start would throw away the session and
+    the messages queued for it), asks for one message at most and acknowledges none, so whatever
+    is queued stays for the service."""
     try:
         address = BrokerAddress.from_settings(url, settings.mqtt)
     except (ValueError, TlsFilesError) as exc:
-        raise StartupProblem(f"SEMON_MQTT_URL: {one_line(exc, 200)}") from None
-    client = MqttClient(ConnectOptions(settings.ingest.client_id, clean_start=False,
+        raise StartupProblem(f"{variable}: {one_line(exc, 200)}") from None
+    client = MqttClient(ConnectOptions(client_id, clean_start=False,
                                        session_expiry=settings.mqtt.session_expiry_s, receive_maximum=1))
     try:
         await client.connect(address, timeout=timeout_s)
@@ -119,9 +121,9 @@ async def check_broker(settings: Settings, timeout_s: float = CHECK_TIMEOUT_S) -
         why = {0x86: "wrong username or password", 0x87: "not authorised (wrong username or password?)",
                 0x85: "client id refused"}.get(
             exc.reason_code, f"reason 0x{exc.reason_code:02x}")
-        raise StartupProblem(f"the broker {_shown(url)} refused the connection (SEMON_MQTT_URL): {why}") from None
+        raise StartupProblem(f"the broker {_shown(url)} refused the connection ({variable}): {why}") from None
     except (OSError, TimeoutError, MqttError) as exc:
-        raise StartupProblem(f"the broker {_shown(url)} cannot be reached (SEMON_MQTT_URL): "
+        raise StartupProblem(f"the broker {_shown(url)} cannot be reached ({variable}): "
                              f"{one_line(exc, 200) or type(exc).__name__}") from None
     with contextlib.suppress(OSError, TimeoutError, MqttError):  # accepted: that was the question
         async with asyncio.timeout(timeout_s):
@@ -141,4 +143,6 @@ async def preflight(settings: Settings) -> None:
     if settings.database_url:
         await check_database(settings.database_url)
     if settings.mqtt.url:
-        await check_broker(settings)
+        await check_broker(settings, settings.mqtt.url, settings.ingest.client_id)
+        if settings.rules.mqtt_url:
+            await check_broker(settings, settings.rules.mqtt_url, settings.rules.client_id, "SEMON_RULES_MQTT_URL")
