@@ -329,8 +329,10 @@ async def _login(request: web.Request) -> web.Response:
         await purge_expired(conn)
     log.info("%s (%s) logged in from %s", user.username, user.role, request.remote)
     response = json_response(_session_json(user, session.csrf_token))
+    # Secure when told so, and whenever the request came over HTTPS (a trusted proxy's X-Forwarded-Proto).
     response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", path="/",
-                        secure=auth.cookie_secure, max_age=int(auth.lifetime.max_age.total_seconds()))
+                        secure=auth.cookie_secure or request.scheme == "https",
+                        max_age=int(auth.lifetime.max_age.total_seconds()))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -367,7 +369,8 @@ async def _logout(request: web.Request) -> web.Response:
     if user is not None:
         log.info("%s logged out", user.username)
     response = web.Response(status=204)
-    response.del_cookie(COOKIE, path="/", secure=auth.cookie_secure, httponly=True, samesite="Strict")
+    response.del_cookie(COOKIE, path="/", secure=auth.cookie_secure or request.scheme == "https", httponly=True,
+                        samesite="Strict")
     return response
 
 
