@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 @contextlib.asynccontextmanager
-async def api(database_url: str, proxies: list[str] | None = None, **overrides: Any) -> AsyncIterator[str]:
+async def api(database_url: str, *, proxies: list[str] | None = None, **overrides: Any) -> AsyncIterator[str]:
     """The shell with the register's part (which knows the agencies); yields the API's root."""
     settings = flat_settings(**overrides)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
@@ -121,7 +121,7 @@ async def _failed_logins(base: str, times: int, forwarded_for: str | None) -> in
 
 
 async def test_behind_a_trusted_proxy_the_throttle_sees_the_client(database_url: str) -> None:
-    limits = {"auth_login_address_max_failures": 3, "auth_login_max_failures": 100}
+    limits: dict[str, Any] = {"auth_login_address_max_failures": 3, "auth_login_max_failures": 100}
     async with api(database_url, proxies=["127.0.0.1"], **limits) as base:
         # one desk PC guessing is held up; another behind the same proxy is not
         assert await _failed_logins(base, 4, "198.51.100.7") == 429
@@ -135,7 +135,7 @@ async def test_behind_a_trusted_proxy_the_throttle_sees_the_client(database_url:
 
 
 async def test_without_a_trusted_proxy_the_header_is_not_believed(database_url: str) -> None:
-    limits = {"auth_login_address_max_failures": 3, "auth_login_max_failures": 100}
+    limits: dict[str, Any] = {"auth_login_address_max_failures": 3, "auth_login_max_failures": 100}
     async with api(database_url, **limits) as base:
         # a client naming another address each time is still one address: its own
         for n in range(4):

@@ -51,7 +51,7 @@ OUTSIDE_SETTINGS = {"SEMON_LOG_LEVEL"}  # read by semon.runner before the settin
 def _every_variable() -> set[str]:
     from semon.settings import Settings, variable_of
 
-    names = set()
+    names: set[str] = set()
     for name, field in Settings.model_fields.items():
         section = field.annotation
         if isinstance(section, type) and hasattr(section, "model_fields"):
