@@ -23,11 +23,26 @@ def _service_urls(settings: Settings, command: str) -> tuple[str, str] | None:
     return settings.mqtt.url, settings.database_url
 
 
+def _checked(settings: Settings, command: str, *, serves_api: bool, client_id: str) -> bool:
+    """A service's ports, checked before it starts (``assembly.startup``): a problem is one line
+    naming its setting. The broker and the database it waits out, as ever."""
+    from assembly.startup import StartupProblem, check_service, one_line
+
+    try:
+        run(lambda: check_service(settings, serves_api=serves_api, client_id=client_id))
+    except StartupProblem as exc:
+        print(f"semon {command}: {one_line(exc, 500)}", file=sys.stderr)
+        return False
+    return True
+
+
 def _ingest(settings: Settings, _: argparse.Namespace) -> int:
     from assembly.parts import new_ingester
 
     if (urls := _service_urls(settings, "ingest")) is None:
         return 2
+    if not _checked(settings, "ingest", serves_api=False, client_id=settings.ingest.client_id):
+        return 1
     run(new_ingester(settings, *urls).run)
     return 0
 
@@ -38,6 +53,8 @@ def _alerts(settings: Settings, _: argparse.Namespace) -> int:
 
     if (urls := _service_urls(settings, "alerts")) is None:
         return 2
+    if not _checked(settings, "alerts", serves_api=True, client_id=settings.rules.client_id):
+        return 1
     service = AlertsService(settings, *urls)
     run(lambda: with_frozen_heap(service.run, settings.backoff.backoff()))
     return 0

@@ -1,5 +1,7 @@
 """What ``semon up`` checks before it starts anything, so that a start-up problem is one line
-naming the setting to change, not a traceback minutes later from a part that never got ready.
+naming the setting to change, not a traceback minutes later from a part that never got ready
+(``semon ingest`` and ``semon alerts`` check their ports the same way; they wait out a broker or
+database outage as they always do, under systemd's restarts).
 
 - the data directory (``SEMON_DATA_DIR``) can be created and written;
 - the API's and the metrics' ports (``SEMON_API_PORT``, ``SEMON_METRICS_PORT``) are free on
@@ -131,18 +133,26 @@ async def check_broker(settings: Settings, url: str, client_id: str, variable: s
 
 
 async def preflight(settings: Settings) -> None:
-    """Every check of this module that applies: the data directory and the ports always, the
-    database and the broker when they are configured (a private stack checks its own)."""
+    """``semon up``'s checks: the data directory, then ``check_service``'s for the API, the
+    ingester's and (if set) the rules engine's own broker account."""
     check_data_dir(settings.data_dir)
-    check_port(settings.api.host, settings.api.port, "SEMON_API_PORT", "SEMON_API_HOST")
+    await check_service(settings, serves_api=True, client_id=settings.ingest.client_id, reach=True)
+    if settings.mqtt.url and settings.rules.mqtt_url:
+        await check_broker(settings, settings.rules.mqtt_url, settings.rules.client_id, "SEMON_RULES_MQTT_URL")
+
+
+async def check_service(settings: Settings, *, serves_api: bool, client_id: str, reach: bool = False) -> None:
+    """A service's checks before it starts: its ports (the API's if it ``serves_api``, the
+    metrics'), then with ``reach`` the database and the broker when configured, the broker with
+    the client id the service connects as (``client_id``)."""
+    if serves_api:
+        check_port(settings.api.host, settings.api.port, "SEMON_API_PORT", "SEMON_API_HOST")
     check_port(settings.metrics.host, settings.metrics.port, "SEMON_METRICS_PORT", "SEMON_METRICS_HOST")
-    if settings.api.port and settings.api.port == settings.metrics.port and \
+    if serves_api and settings.api.port and settings.api.port == settings.metrics.port and \
             settings.api.host == settings.metrics.host:
         raise StartupProblem(f"the API and the metrics both want port {settings.api.port} "
                              "(SEMON_API_PORT, SEMON_METRICS_PORT); give them different ports")
-    if settings.database_url:
+    if reach and settings.database_url:
         await check_database(settings.database_url)
-    if settings.mqtt.url:
-        await check_broker(settings, settings.mqtt.url, settings.ingest.client_id)
-        if settings.rules.mqtt_url:
-            await check_broker(settings, settings.rules.mqtt_url, settings.rules.client_id, "SEMON_RULES_MQTT_URL")
+    if reach and settings.mqtt.url:
+        await check_broker(settings, settings.mqtt.url, client_id)

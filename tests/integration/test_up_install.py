@@ -42,9 +42,9 @@ def _env(data: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-async def _refused(env: dict[str, str]) -> tuple[int, list[str]]:
-    """Run `semon up` that must not start: its exit status and its stderr's lines."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
+async def _refused(env: dict[str, str], command: str = "up") -> tuple[int, list[str]]:
+    """Run `semon up` (or ``command``) that must not start: its exit status and its stderr's lines."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", command, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -57,9 +57,9 @@ async def _refused(env: dict[str, str]) -> tuple[int, list[str]]:
     return proc.returncode, err.decode().splitlines()
 
 
-def _the_line(lines: list[str]) -> str:
+def _the_line(lines: list[str], command: str = "up") -> str:
     assert not [line for line in lines if "Traceback" in line], "\n".join(lines)
-    [line] = [line for line in lines if line.startswith("semon up:")]
+    [line] = [line for line in lines if line.startswith(f"semon {command}:")]
     return line
 
 
@@ -80,6 +80,17 @@ async def test_a_taken_api_port_is_one_line_naming_its_setting(data_dir: Path) -
     assert line == (f"semon up: port {port} is in use (SEMON_API_PORT); choose another port, "
                     "or stop the program that holds it")
     assert not (data_dir / "stack").exists()  # refused before a private server was started
+
+
+@pytest.mark.parametrize("command", ["alerts", "ingest"])
+async def test_a_service_run_alone_says_so_of_its_ports_too(data_dir: Path, command: str) -> None:
+    urls = {"SEMON_MQTT_URL": f"mqtt://127.0.0.1:{free_port()}",
+            "SEMON_DATABASE_URL": f"postgresql://semon@127.0.0.1:{free_port()}/semon"}
+    variable = "SEMON_API_PORT" if command == "alerts" else "SEMON_METRICS_PORT"
+    with _listening() as port:
+        code, lines = await _refused(_env(data_dir, **urls, **{variable: str(port)}), command)
+    assert code == 1
+    assert _the_line(lines, command).startswith(f"semon {command}: port {port} is in use ({variable})")
 
 
 async def test_a_taken_metrics_port_is_one_line_naming_its_setting(data_dir: Path) -> None:
