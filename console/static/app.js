@@ -11,8 +11,9 @@ const VIEWS = {
   "/board": () => import("./board.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/map": () => import("./map.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/bureau"]);
+const LIVE_VIEWS = new Set(["/board", "/bureau", "/map"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {
