@@ -6,6 +6,8 @@ public boundaries needs no session)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -15,9 +17,10 @@ from alerts.alarm_store import raise_alarm
 from alerts.incident_store import open_incident
 from alerts.model import Source
 from assembly.parts import city_units
+from console.web import STATIC_DIR
 from registry.demo import seed_demo_register
 from semon.alarm_types import AlarmType
-from semon.district_outlines import xining_outlines
+from semon.district_outlines import OUTLINES_FILE, xining_outlines
 from semon.districts import XINING
 from semon.today import register_today
 from simulators.city import city_fleet
@@ -26,6 +29,7 @@ from tests.integration.test_console_api import console_app
 
 pytestmark = pytest.mark.integration
 
+NODE = shutil.which("node")
 UNREGISTERED = "31106301232020999999"
 
 
@@ -107,3 +111,57 @@ async def test_an_empty_city_has_zeros_everywhere(database_url: str) -> None:
         answer = await (await http.get(f"{root}/api/map")).json()
     assert answer == {"alarms": [], "incidents": [], "unlocated": 0,
                       "districts": [{"code": d.code, "alarms": 0, "incidents": 0} for d in XINING]}
+
+
+# The map's pure logic in node: the projection keeps the outlines in the frame, each incident is
+# one marker (its alarm not again), the most urgent are drawn last, counts per district.
+_MAP_LOGIC = r"""
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { bounds, contains, countsByDistrict, labelPoint, markers, pathOf, projection, unasked } from "./map-geo.js";
+
+const geo = JSON.parse(readFileSync(process.argv[1], "utf8"));
+const box = bounds(geo.features);
+const project = projection(box, 1000, 760, 24);
+for (const f of geo.features) {
+  for (const ring of f.geometry.coordinates) for (const p of ring) {
+    const [x, y] = project(p);
+    assert.ok(x >= 23.9 && x <= 976.1 && y >= 23.9 && y <= 736.1, `${f.properties.code} ${x},${y}`);
+  }
+  assert.ok(contains(f.geometry, labelPoint(f)), f.properties.code);
+  assert.ok(contains(f.geometry, f.properties.seat), f.properties.code);
+  assert.match(pathOf(f.geometry, project), /^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+Z$/);
+}
+const [w, s, e, n] = box;
+const [x1, y1] = project([w, n]);
+const [x2, y2] = project([e, s]);
+assert.ok(x1 < x2 && y1 < y2);  // north is up, east is right
+const core = bounds(geo.features, ["630102", "630103", "630104", "630105"]);
+assert.ok(core[0] >= box[0] && core[2] <= box[2] && core[1] >= box[1] && core[3] <= box[3], `${core} in ${box}`);
+assert.ok((core[2] - core[0]) * (core[3] - core[1]) < ((box[2] - box[0]) * (box[3] - box[1])) / 10);
+
+const store = {
+  incidents: new Map([[1, { id: 1, alarm_id: 10, device_id: "A", district_code: "630102", state: "raised" }]]),
+  alarms: new Map([
+    [10, { id: 10, device_id: "A", district_code: "630102", severity: "critical", type: "entrapment", state: "open" }],
+    [11, { id: 11, device_id: "B", district_code: "630104", severity: "minor", type: "offline", state: "open" }],
+    [12, { id: 12, device_id: "C", district_code: null, severity: "critical", type: "overspeed", state: "open" }],
+  ]),
+};
+const located = new Map([["A", [36.6, 101.8]], ["B", null]]);
+const list = markers(store, located);
+assert.deepEqual(list.map((m) => [m.kind, m.id]), [["alarm", 11], ["alarm", 12], ["incident", 1]]);
+assert.deepEqual(list.map((m) => m.at), [null, null, [36.6, 101.8]]);
+assert.deepEqual(unasked(list, located), ["C"]);
+const counts = countsByDistrict(list, ["630102", "630104"]);
+assert.deepEqual(counts, { "630102": { incidents: 1, alarms: 0 }, "630104": { incidents: 0, alarms: 1 },
+  null: { incidents: 0, alarms: 1 } });
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_map_logic_in_node() -> None:
+    assert NODE is not None
+    done = subprocess.run([NODE, "--input-type=module", "-e", _MAP_LOGIC, str(OUTLINES_FILE)], cwd=STATIC_DIR,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
