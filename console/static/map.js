@@ -90,14 +90,17 @@ export function mount(root, ctx) {
     if (!layers) return;
     const { project, radius } = layers;
     replace(layers.markers, ...list.filter((m) => m.at).map((m) => {
-      const [x, y] = project([m.at[1], m.at[0]]);
-      const cls = m.kind === "incident" ? "marker incident" : `marker sev-${m.severity}`;
-      return s("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: m.kind === "incident" ? radius + 3 : radius, class: cls,
+      const [x, y] = project([m.at[1], m.at[0]]).map((v) => v.toFixed(1));
+      const incident = m.kind === "incident";
+      const dot = s("circle", { cx: x, cy: y, r: incident ? radius + 3 : radius,
+        class: incident ? "marker incident" : `marker sev-${m.severity}`,
         "data-testid": "map-marker", "data-kind": m.kind, "data-id": m.id, "data-device-id": m.device_id,
         tabindex: 0, onclick: () => showDeviceCard(m.device_id),
         onkeydown: (e) => { if (e.key === "Enter") showDeviceCard(m.device_id); } },
       s("title", {}, `${name("alarm_type", m.type)} · ${m.device_id} · ${name("district", m.district_code)}`));
-    }));
+      // An incident is unmissable: a flashing ring around a solid marker (the marker stays clickable).
+      return incident ? [s("circle", { cx: x, cy: y, r: radius + 8, class: "halo" }), dot] : dot;
+    }).flat());
     locate(list);
   }
 
