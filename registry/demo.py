@@ -32,6 +32,7 @@ from registry.due import (
     year_due,
 )
 from registry.store import record_rules
+from semon.district_outlines import place_in_district
 from semon.districts import XINING, District
 
 # The 品种 code (特种设备目录 2014, registry.codes.CATALOG) that opens each unit's 设备代码, and how
@@ -73,6 +74,7 @@ class GivenUnit:
     address: str
     installed_year: int
     rated: dict[str, Any]
+    location: tuple[float, float] | None = None  # (latitude, longitude), WGS84; None: the register places it
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class DemoUnit:
     agency: str
     status: str
     facts: Facts  # what its due dates follow from
+    location: tuple[float, float] | None = None  # (latitude, longitude), WGS84, inside its district's outline
 
     @property
     def rated(self) -> dict[str, Any]:
@@ -237,8 +240,12 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
             agency = _AGENCIES[2][0] if category in (Category.BOILER, Category.PRESSURE_VESSEL) else \
                 rng.choice(_AGENCIES[:2])[0]
             maintenance = rng.choice(_MAINTENANCE)[0] if category is Category.ELEVATOR else None
+            # Inside its district's outline, near the seat; a generator of its own, so the position
+            # changes none of the other draws (semon.district_outlines.place).
+            location = (device.location if device and device.location else
+                        place_in_district(district.code, f"register:{seed}:{registration_code}"))
             yield DemoUnit(registration_code, category, facts.type, district.code, address,
-                           f"OWN{rng.randint(1, 600):04d}", maintenance, agency, status, facts)
+                           f"OWN{rng.randint(1, 600):04d}", maintenance, agency, status, facts, location)
 
 
 async def _seed_parties(conn: AsyncConnection) -> dict[str, int]:

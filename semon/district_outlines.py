@@ -13,7 +13,7 @@ import functools
 import itertools
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -22,6 +22,9 @@ OUTLINES_FILE = Path(__file__).with_name("geodata") / "xining-districts.json"
 KM_PER_DEGREE_LAT = 111.32  # on the WGS84 ellipsoid, near enough at 36.6° N for a demo's spread
 
 Ring = tuple[tuple[float, float], ...]  # (longitude, latitude), closed: the first point repeated last
+
+
+BANDS = 32  # horizontal bands of the point-in-polygon index
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +36,43 @@ class Outline:
     name: str
     seat: tuple[float, float]
     polygons: tuple[tuple[Ring, ...], ...]
+    # The rings' edges by horizontal band, each (y1, y2, x1, dx/dy): a point is tested against
+    # the few edges of its band only (the demo places tens of thousands of units).
+    _south: float = field(init=False, repr=False, compare=False)
+    _band_height: float = field(init=False, repr=False, compare=False)
+    _bands: tuple[tuple[tuple[float, float, float, float], ...], ...] = field(init=False, repr=False, compare=False)
+    _area_km2: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        edges = [(y1, y2, x1, (x2 - x1) / (y2 - y1))
+                 for polygon in self.polygons for ring in polygon
+                 for (x1, y1), (x2, y2) in itertools.pairwise(ring) if y1 != y2]
+        south = min((min(e[0], e[1]) for e in edges), default=0.0)
+        north = max((max(e[0], e[1]) for e in edges), default=0.0)
+        height = (north - south) / BANDS or 1.0
+        bands: list[list[tuple[float, float, float, float]]] = [[] for _ in range(BANDS)]
+        for edge in edges:
+            low, high = sorted(edge[:2])
+            for band in range(max(0, int((low - south) / height)), min(BANDS - 1, int((high - south) / height)) + 1):
+                bands[band].append(edge)
+        object.__setattr__(self, "_south", south)
+        object.__setattr__(self, "_band_height", height)
+        object.__setattr__(self, "_bands", tuple(tuple(b) for b in bands))
+        km2 = KM_PER_DEGREE_LAT ** 2 * math.cos(math.radians(self.seat[1]))
+        area = sum((-1 if index else 1) * abs(ring_area(ring)) * km2
+                   for polygon in self.polygons for index, ring in enumerate(polygon))
+        object.__setattr__(self, "_area_km2", area)
 
     def contains(self, longitude: float, latitude: float) -> bool:
         """Whether the point lies inside (even-odd over every ring: a hole's point is outside)."""
-        return any(sum(_crosses(ring, longitude, latitude) for ring in polygon) % 2 == 1 for polygon in self.polygons)
+        band = int((latitude - self._south) / self._band_height) if latitude >= self._south else -1
+        if not 0 <= band < BANDS:
+            return False
+        inside = False
+        for y1, y2, x1, slope in self._bands[band]:
+            if (y1 > latitude) != (y2 > latitude) and longitude < x1 + slope * (latitude - y1):
+                inside = not inside
+        return inside
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -48,26 +84,11 @@ class Outline:
     @property
     def area_km2(self) -> float:
         """The area on an equirectangular projection at the seat's latitude (a demo's scale, ±1 %)."""
-        kx = KM_PER_DEGREE_LAT * math.cos(math.radians(self.seat[1]))
-        total = 0.0
-        for polygon in self.polygons:
-            for index, ring in enumerate(polygon):
-                area = abs(ring_area(ring)) * kx * KM_PER_DEGREE_LAT
-                total += -area if index else area
-        return total
-
+        return self._area_km2
 
 def ring_area(ring: Ring) -> float:
     """The signed area in square degrees (shoelace; positive counter-clockwise)."""
     return sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in itertools.pairwise(ring)) / 2
-
-
-def _crosses(ring: Ring, x: float, y: float) -> int:
-    count = 0
-    for (x1, y1), (x2, y2) in itertools.pairwise(ring):
-        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
-            count += 1
-    return count
 
 
 def parse_outlines(data: bytes | str) -> dict[str, Outline]:

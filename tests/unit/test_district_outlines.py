@@ -125,3 +125,25 @@ def test_placement_is_denser_near_the_seat() -> None:
         assert near / len(points) > 4 * box_share, code  # far above what a uniform spread would put there
     assert place_in_district("630102", "same") == place_in_district("630102", "same")
     assert place_in_district("999999", "x") is None
+
+
+def test_the_demo_register_and_the_simulated_city_place_units_in_their_districts() -> None:
+    from datetime import date
+
+    from assembly.parts import city_units
+    from registry.demo import demo_units
+    from simulators.city import city_fleet
+
+    fleet = city_fleet(30, 5, seed=3)
+    for device in fleet:
+        assert device.location is not None
+        assert district_at(OUTLINES, *device.location) == device.district.code, device
+    given = city_units(30, 5, seed=3)
+    units = list(demo_units(600, today=date(2026, 11, 30), seed=3, given=given))
+    by_code = {u.registration_code: u for u in units}
+    for device in fleet:  # the register holds the city's devices where they stand
+        assert by_code[device.device_id].location == device.location
+    for unit in units:
+        assert unit.location is not None
+        assert district_at(OUTLINES, *unit.location) == unit.district_code, unit.registration_code
+    assert len({u.location for u in units}) == len(units)
