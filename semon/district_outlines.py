@@ -123,15 +123,23 @@ def spread_km(outline: Outline) -> float:
     return min(3.0, max(1.0, 0.2 * math.sqrt(outline.area_km2)))
 
 
-def place(outline: Outline, rng: random.Random, *, tries: int = 200) -> tuple[float, float]:
+def place(outline: Outline, rng: random.Random, *, centre: tuple[float, float] | None = None,
+          spread: float | None = None, tries: int = 200) -> tuple[float, float]:
     """A plausible ``(latitude, longitude)`` of a unit in ``outline``, rounded to 6 decimals
-    (0.1 m): normally distributed around the seat (``spread_km``), redrawn until inside;
-    uniform over the district's box (still inside) if ``tries`` draws all fell outside, and
-    the seat itself as the last resort. Deterministic for a seeded ``rng``."""
-    sigma_lat = spread_km(outline) / KM_PER_DEGREE_LAT
-    sigma_lon = sigma_lat / math.cos(math.radians(outline.seat[1]))
+    (0.1 m): normally distributed around ``centre`` (``(latitude, longitude)``; the outline's
+    seat by default) with a standard deviation of ``spread`` km (``spread_km`` by default), each
+    coordinate kept within 3 deviations, redrawn until inside; uniform over the district's box
+    (still inside) if ``tries`` draws all fell outside, and the centre itself as the last resort.
+    Deterministic for a seeded ``rng``."""
+    lat0, lon0 = centre if centre is not None else (outline.seat[1], outline.seat[0])
+    sigma_lat = (spread if spread is not None else spread_km(outline)) / KM_PER_DEGREE_LAT
+    sigma_lon = sigma_lat / math.cos(math.radians(lat0))
+
+    def draw(mean: float, sigma: float) -> float:
+        return mean + max(-3.0, min(3.0, rng.gauss(0.0, 1.0))) * sigma
+
     for _ in range(tries):
-        lon, lat = rng.gauss(outline.seat[0], sigma_lon), rng.gauss(outline.seat[1], sigma_lat)
+        lon, lat = draw(lon0, sigma_lon), draw(lat0, sigma_lat)
         if outline.contains(lon, lat):
             return round(lat, 6), round(lon, 6)
     west, south, east, north = outline.bbox
@@ -139,15 +147,16 @@ def place(outline: Outline, rng: random.Random, *, tries: int = 200) -> tuple[fl
         lon, lat = rng.uniform(west, east), rng.uniform(south, north)
         if outline.contains(lon, lat):
             return round(lat, 6), round(lon, 6)
-    return round(outline.seat[1], 6), round(outline.seat[0], 6)
+    return round(lat0, 6), round(lon0, 6)
 
 
-def place_in_district(code: str, seed: str) -> tuple[float, float] | None:
+def place_in_district(code: str, seed: str, *, centre: tuple[float, float] | None = None,
+                      spread: float | None = None) -> tuple[float, float] | None:
     """``place`` in the shipped outline of district ``code`` with a generator of its own seeded
     by ``seed`` (so a unit's position never shifts the draws of anything else); None for a
     code without an outline."""
     outline = xining_outlines().get(code)
-    return None if outline is None else place(outline, random.Random(seed))
+    return None if outline is None else place(outline, random.Random(seed), centre=centre, spread=spread)
 
 
 def district_at(outlines: dict[str, Outline], latitude: float, longitude: float) -> str | None:
