@@ -3,8 +3,8 @@
 
 ``city_fleet`` is a pure function of its arguments, so the equipment register can generate
 the same devices (registration code, district, address, position, rated values) as the
-simulators run. A device stands inside its district's shipped outline, most near the district's
-seat (``semon.district_outlines.place``).
+simulators run. A device stands inside its district's shipped outline, in its built-up core around
+the district's seat (``semon.district_outlines.place``).
 Each device's registration code is an 18-character 设备代码 (TSG 08-2017:
 ``semon.equipment_codes``); its district is an attribute of its own, as in the register.
 """
@@ -107,7 +107,7 @@ def city_fleet(elevators: int, boilers: int, *, seed: int = 1, districts: tuple[
             category = STEAM_BOILER_CATEGORY if spec.medium == "steam" else HOT_WATER_BOILER_CATEGORY
         device_id = device_code(category, makers[n % len(makers)], year, first_serial + n)
         # A generator of its own: placing a device never changes the draws of the devices after it.
-        location = place_in_district(district.code, f"city:{seed}:{device_id}")
+        location = place_in_district(district.code, f"city:{seed}:{device_id}", centre=district.seat)
         devices.append(CityDevice(device_id, kind, district, address, year, spec, location))
     return devices
 

@@ -22,7 +22,7 @@ from semon.district_outlines import (
     ring_area,
     xining_outlines,
 )
-from semon.districts import XINING
+from semon.districts import XINING, District
 
 OUTLINES = xining_outlines()
 
@@ -77,9 +77,15 @@ def test_each_outline_is_a_simple_polygon(code: str) -> None:
 
 @pytest.mark.parametrize("code", sorted(OUTLINES))
 def test_each_outline_holds_its_seat_and_no_other(code: str) -> None:
-    seat = OUTLINES[code].seat
+    seat = OUTLINES[code].seat  # the data's 行政中心 (longitude, latitude)
     assert district_at(OUTLINES, seat[1], seat[0]) == code
     assert [c for c, o in OUTLINES.items() if o.contains(*seat)] == [code]
+
+
+@pytest.mark.parametrize("district", XINING, ids=lambda d: d.code)
+def test_each_districts_seat_is_inside_its_outline(district: District) -> None:
+    """The seat the demo places units around (``semon.districts``, latitude first)."""
+    assert district_at(OUTLINES, *district.seat) == district.code
 
 
 def test_the_outlines_lie_where_xining_is() -> None:
@@ -142,8 +148,15 @@ def test_the_demo_register_and_the_simulated_city_place_units_in_their_districts
     units = list(demo_units(600, today=date(2026, 11, 30), seed=3, given=given))
     by_code = {u.registration_code: u for u in units}
     for device in fleet:  # the register holds the city's devices where they stand
-        assert by_code[device.device_id].location == device.location
+        unit = by_code[device.device_id]
+        assert (unit.latitude, unit.longitude) == device.location
     for unit in units:
-        assert unit.location is not None
-        assert district_at(OUTLINES, *unit.location) == unit.district_code, unit.registration_code
-    assert len({u.location for u in units}) == len(units)
+        assert unit.latitude is not None and unit.longitude is not None
+        assert district_at(OUTLINES, unit.latitude, unit.longitude) == unit.district_code, unit.registration_code
+    assert len({(u.latitude, u.longitude) for u in units}) == len(units)
+    # Urban units stand in their district's built-up core, within three spreads (3 km at most) of the seat.
+    seats = {d.code: d.seat for d in XINING}
+    for unit in units:
+        if unit.area == "urban":
+            lat, lon = seats[unit.district_code]
+            assert abs(unit.latitude - lat) < 0.082 and abs(unit.longitude - lon) < 0.102, unit.registration_code
