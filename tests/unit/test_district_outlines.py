@@ -158,5 +158,6 @@ def test_the_demo_register_and_the_simulated_city_place_units_in_their_districts
     seats = {d.code: d.seat for d in XINING}
     for unit in units:
         if unit.area == "urban":
+            assert unit.latitude is not None and unit.longitude is not None
             lat, lon = seats[unit.district_code]
             assert abs(unit.latitude - lat) < 0.082 and abs(unit.longitude - lon) < 0.102, unit.registration_code
