@@ -368,6 +368,8 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
         assert card["open_alarms"]
         await check("GET", "/api/devices/{device_id}", "/api/devices/NOPE", 404)
         await check("GET", "/api/calendar", "/api/calendar", 200)
+        city_map = await check("GET", "/api/map", "/api/map", 200)
+        assert city_map["alarms"] or city_map["incidents"]
         await check("POST", "/api/logout", "/api/logout", 204)
     documented = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
     assert documented == checked, documented ^ checked
