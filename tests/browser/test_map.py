@@ -22,10 +22,16 @@ from tests.browser.conftest import ARTEFACTS, DEMO_PASSWORD, System
 
 pytestmark = pytest.mark.integration
 
+# The map is drawn under the console's Content-Security-Policy (SVG built through the DOM, no
+# style attributes): any violation is recorded and fails the test.
+_RECORD_CSP_VIOLATIONS = """window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(e.violatedDirective));"""
+
 
 async def login(browser: Browser, system: System, username: str, width: int = 1366, height: int = 768,
                 locale: str = "zh-CN") -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    await context.add_init_script(_RECORD_CSP_VIOLATIONS)
     page = await context.new_page()
     await page.goto(f"{system.base}/login")
     await page.get_by_test_id("login-username").fill(username)
@@ -101,6 +107,7 @@ async def test_the_map_shows_the_districts_and_a_live_incident(browser: Browser,
     await expect(panel.locator("dl")).to_contain_text(trapped[:6])
     await page.keyboard.press("Escape")
     await page.screenshot(path=str(ARTEFACTS / "console-map-1366.png"))
+    assert await page.evaluate("window.__violations") == []
 
     wall = await login(browser, system, "bureau", 1920, 1080)
     await wall.goto(f"{system.base}/map")
