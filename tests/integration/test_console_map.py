@@ -74,6 +74,8 @@ async def test_the_map_places_alarms_and_incidents_in_their_districts(database_u
                 assert resp.status == 200, (user, await resp.text())
                 assert resp.headers["Cache-Control"] == "no-store"
                 answer = await resp.json()
+                page = await http.get(f"{root}/map")
+                assert page.status == 200 and page.content_type == "text/html", user
 
         # The entrapment is one marker, its incident's; its alarm is not listed again.
         [incident] = answer["incidents"]
