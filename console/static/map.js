@@ -16,6 +16,7 @@ const OUTLINES_URL = "/static/xining-districts.json";
 const CORE = ["630102", "630103", "630104", "630105"]; // the four city districts: where most units stand
 const WIDTH = 1000;
 const HEIGHT = 760;
+const RETRY_MS = 10000;
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -84,7 +85,7 @@ export function mount(root, ctx) {
   function drawMarkers() {
     const list = markers(store, located);
     renderCounts(list);
-    const missing = list.filter((m) => !m.at).length;
+    const missing = list.filter((m) => located.get(m.device_id) === null).length; // the register does not place it
     unlocated.hidden = missing === 0;
     unlocated.textContent = t("map_unlocated", { n: missing });
     if (!layers) return;
@@ -119,18 +120,22 @@ export function mount(root, ctx) {
       h("th", { class: "num" }, sum("alarms"))));
   }
 
-  // One request at a time; a device that appears meanwhile is asked for by the next one.
+  // One request at a time; a device that appears meanwhile is asked for by the next one. A device
+  // the answer did not list (its alarm cleared meanwhile) is asked for again on a later change, not
+  // before RETRY_MS: a change never turns into a stream of requests.
   let inFlight = false;
+  const missedAt = new Map(); // device id → when an answer last left it out
   async function locate(list) {
-    if (inFlight || !unasked(list, located).length) return;
+    const asked = unasked(list, located).filter((id) => !(Date.now() - (missedAt.get(id) ?? 0) < RETRY_MS));
+    if (inFlight || !asked.length) return;
     inFlight = true;
-    const asked = unasked(list, located);
     try {
       const answer = await get("/api/map");
       for (const m of [...answer.alarms, ...answer.incidents]) {
         located.set(m.device_id, m.latitude === null ? null : [m.latitude, m.longitude]);
+        missedAt.delete(m.device_id);
       }
-      for (const id of asked) if (!located.has(id)) located.set(id, null); // gone meanwhile, or never placed
+      for (const id of asked) if (!located.has(id)) missedAt.set(id, Date.now());
       status.hidden = true;
     } catch (err) {
       status.hidden = false;
