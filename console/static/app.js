@@ -11,9 +11,10 @@ const VIEWS = {
   "/board": () => import("./board.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/map": () => import("./map.js"),
   "/admin/users": () => import("./users.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/bureau"]);
+const LIVE_VIEWS = new Set(["/board", "/bureau", "/map"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {

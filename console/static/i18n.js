@@ -48,6 +48,11 @@ const zh = {
   rate_by_district: "按区县", rate_by_category: "按类别", city_rate: "全市定检率", in_use: "在用",
   overdue: "超期", rate: "定检率", meets_target: "达标", below_target: "未达标", trend: "定检率趋势（近 90 天）",
   expired_running: "超期未检仍在运行", no_expired_running: "当前无超期运行设备", in_minutes: "单位：分钟",
+  // Map (the city map of alarms and incidents)
+  nav_map: "地图", map_title: "全市告警与救援分布", map_city: "全市", map_core: "城区",
+  map_incidents: "救援事件", map_alarms: "告警", map_total: "合计", map_unlocated: "{n} 个未登记坐标",
+  map_outlines_failed: "区划边界加载失败：{msg}", map_legend_incident: "困人救援", map_legend_critical: "紧急告警",
+  map_legend_other: "其他告警", map_source: "区划边界：天地图（示意，非权威界线）",
   // Users (the administrator's page, /admin/users)
   nav_users: "用户管理", users_title: "用户管理", users_add: "新增用户", users_log: "操作记录",
   users_display_name: "显示名称", users_role: "角色", users_initial_password: "初始密码",
@@ -103,6 +108,12 @@ const en = {
   overdue: "overdue", rate: "rate", meets_target: "meets target", below_target: "below target",
   trend: "Inspection-rate trend (90 days)", expired_running: "Running with an expired inspection",
   no_expired_running: "none running with an expired inspection", in_minutes: "in minutes",
+  // Map (the city map of alarms and incidents)
+  nav_map: "Map", map_title: "Alarms and incidents across the city", map_city: "Whole city", map_core: "Urban core",
+  map_incidents: "incidents", map_alarms: "alarms", map_total: "total", map_unlocated: "{n} without coordinates",
+  map_outlines_failed: "the district outlines could not be loaded: {msg}", map_legend_incident: "entrapment rescue",
+  map_legend_critical: "critical alarm", map_legend_other: "other alarm",
+  map_source: "district outlines: Tianditu (for orientation, not an authoritative boundary)",
   // Users (the administrator's page, /admin/users)
   nav_users: "Users", users_title: "Users", users_add: "Add user", users_log: "Changes",
   users_display_name: "display name", users_role: "role", users_initial_password: "initial password",
