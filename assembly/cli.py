@@ -313,7 +313,8 @@ acknowledges it only once committed; it applies the database migrations at start
 
 Needs: SEMON_MQTT_URL (the ingester's broker account, named after SEMON_INGEST_CLIENT_ID where
 the broker binds client ids to accounts) and SEMON_DATABASE_URL. Serves /metrics and /healthz on
-SEMON_METRICS_HOST:SEMON_METRICS_PORT (127.0.0.1:9464).
+SEMON_METRICS_HOST:SEMON_METRICS_PORT (127.0.0.1:9464); a taken port is one line naming its
+setting (exit status 1). It waits out a broker or database that is away.
 
 examples:
   SEMON_MQTT_URL=mqtt://semon-ingest-1:PASSWORD@127.0.0.1:1883 \\
@@ -329,7 +330,8 @@ the engine needs each device's messages in order.
 Needs: SEMON_MQTT_URL (the rules engine's account, named after SEMON_RULES_CLIENT_ID, and
 SEMON_RULES_EVENTS_MQTT_URL for its event session where accounts are bound to client ids) and
 SEMON_DATABASE_URL. Serves the console and the API on http://SEMON_API_HOST:SEMON_API_PORT/
-(127.0.0.1:8080) and metrics on SEMON_METRICS_PORT. Behind a reverse proxy see docs/deploy-https.md.
+(127.0.0.1:8080) and metrics on SEMON_METRICS_PORT; a taken port is one line naming its setting
+(exit status 1). Behind a reverse proxy see docs/deploy-https.md.
 
 examples:
   SEMON_MQTT_URL=mqtt://semon-rules-1:PASSWORD@127.0.0.1:1883 \\

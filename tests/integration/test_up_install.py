@@ -162,12 +162,13 @@ async def _up(env: dict[str, str], stderr: Path) -> AsyncIterator[tuple[asyncio.
         assert proc.stdout is not None
         banner = (await asyncio.wait_for(proc.stdout.readuntil(BANNER_END), 120)).decode()
         yield proc, banner
-        proc.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(proc.wait(), 60) == 0
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
+        async with asyncio.timeout(60):
+            assert await proc.wait() == 0
     finally:
-        if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):  # gone already, as it should be
             proc.kill()
-            await proc.wait()
+        await proc.wait()
 
 
 async def test_against_real_services_it_is_an_installation_not_a_demo(data_dir: Path, database_url: str,

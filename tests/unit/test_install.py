@@ -69,3 +69,21 @@ def test_the_client_is_always_the_peer_or_a_forwarded_address(chain: list[str], 
 def test_the_setting_refuses_what_is_no_address() -> None:
     with pytest.raises(ValueError, match="'nginx' is not an IP address or network"):
         ApiSettings(trusted_proxies=["nginx"])
+
+
+@pytest.mark.parametrize(("command", "needs"), [
+    ("up", ["SEMON_MQTT_URL", "SEMON_DATABASE_URL", "SEMON_API_PORT", "SEMON_METRICS_PORT", "SEMON_DATA_DIR",
+            "--demo"]),
+    ("ingest", ["SEMON_MQTT_URL", "SEMON_DATABASE_URL", "SEMON_INGEST_CLIENT_ID", "SEMON_METRICS_PORT"]),
+    ("alerts", ["SEMON_MQTT_URL", "SEMON_DATABASE_URL", "SEMON_RULES_CLIENT_ID", "SEMON_API_PORT"]),
+    ("migrate", ["SEMON_DATABASE_URL", "TimescaleDB"]),
+])
+def test_the_help_of_each_service_says_what_it_needs_with_examples(command: str, needs: list[str],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from assembly.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    text = capsys.readouterr().out
+    assert "Needs:" in text and "examples:" in text and f"semon {command}" in text
+    assert [n for n in needs if n not in text] == []
