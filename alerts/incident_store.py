@@ -235,11 +235,16 @@ async def open_phone_incident(conn: AsyncConnection, report: PhoneReport, *, now
         columns["maintenance_unit"] = report.maintenance_unit
     if report.contact:
         columns["maintenance_contact"] = report.contact
-    incident = await _insert_open(conn, columns)
-    if incident is None:
+    for _ in range(3):  # the open incident may be closed between the two statements: try again
+        incident = await _insert_open(conn, columns)
+        if incident is not None:
+            break
         cur = await conn.execute("SELECT id FROM incidents WHERE device_id = %s AND " + _OPEN, (report.device_id,))
         row = await cur.fetchone()
-        raise IncidentOpen(report.device_id, int(row[0]) if row is not None else 0)
+        if row is not None:
+            raise IncidentOpen(report.device_id, int(row[0]))
+    else:
+        raise RuntimeError(f"no incident opened for {report.device_id} after three tries")
     await _add_step(conn, incident.id, Step.RAISED, report.actor, now, report.comment,
                     {"source": "phone", "caller": report.caller, "caller_phone": report.caller_phone,
                      "registered": registered})
