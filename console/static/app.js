@@ -9,10 +9,11 @@ import { homeFor, mayOpen, PAGES, pagesFor } from "./pages.js";
 
 const VIEWS = {
   "/board": () => import("./board.js"),
+  "/board/shift": () => import("./shift.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/bureau"]);
+const LIVE_VIEWS = new Set(["/board", "/board/shift", "/bureau"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {
