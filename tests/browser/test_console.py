@@ -71,12 +71,18 @@ async def test_an_entrapment_reaches_the_board_and_is_worked_to_closed(browser: 
     await expect(card.get_by_test_id("arrival-countdown")).to_be_visible()
     await page.screenshot(path=str(ARTEFACTS / "board-entrapment.png"))
 
-    for expected_state in ("acknowledged", "dispatched", "on_site", "released", "closed"):
+    for expected_state in ("acknowledged", "dispatched", "responded", "on_site", "released", "closed"):
         button = card.get_by_test_id("next-step")
         await expect(button).to_have_attribute("data-step", expected_state)
         if expected_state == "dispatched":  # prefilled from the device card
             await expect(card.get_by_test_id("dispatch-unit")).not_to_have_value("")
             await expect(card.get_by_test_id("dispatch-contact")).not_to_have_value("")
+        if expected_state == "closed":  # closing asks for the record
+            await card.get_by_test_id("close-persons").fill("1")
+            await card.get_by_test_id("close-injuries").fill("0")
+            await card.get_by_test_id("close-cause").select_option("door_system")
+            await card.get_by_test_id("close-self-release").select_option("no")
+            await card.get_by_test_id("close-callback").select_option("yes")
         await card.get_by_test_id("step-comment").fill(f"{expected_state} by the browser test")
         await button.click()
         if expected_state != "closed":
@@ -92,8 +98,8 @@ async def test_an_entrapment_reaches_the_board_and_is_worked_to_closed(browser: 
                JOIN incident_steps s ON s.incident_id = i.id WHERE i.device_id = %s GROUP BY i.id""", (device,))
         state, steps = (await cur.fetchall())[0]
     assert state == "closed"
-    assert steps == ["raised:system", "acknowledged:operator", "dispatched:operator", "on_site:operator",
-                     "released:operator", "closed:operator"]
+    assert steps == ["raised:system", "acknowledged:operator", "dispatched:operator", "responded:operator",
+                     "on_site:operator", "released:operator", "closed:operator"]
 
 
 async def test_the_agency_view(browser: Browser, system: System) -> None:
