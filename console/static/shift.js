@@ -5,7 +5,7 @@
 //
 // The open incidents come from the live stream; today's list is read again whenever an incident
 // changes (at most every few seconds), so a closed incident moves from "open" to "over" by itself.
-import { get, registerToday } from "./api.js";
+import { get, now, registerToday } from "./api.js";
 import { coalesce, h, replace } from "./dom.js";
 import { addDays, shortDateTime, timeZone } from "./format.js";
 import { keysOf, name, t } from "./i18n.js";
@@ -19,6 +19,13 @@ const TODAY_LIMIT = 1000;
 const RELOAD_GAP_MS = 3000;
 const STATES = ["raised", "acknowledged", "dispatched", "responded", "on_site", "released", "closed", "false_alarm"];
 const SOURCES = ["device", "phone"];
+const SHIFT_CHANGES = ["08:00", "20:00"]; // the centre's two 12-hour shifts
+
+// Where the running shift began: the latest shift change at or before the register's now.
+export function shiftStart(today, nowTime) {
+  const started = SHIFT_CHANGES.filter((at) => at <= nowTime);
+  return started.length ? { day: today, time: started.at(-1) } : { day: addDays(today, -1), time: SHIFT_CHANGES.at(-1) };
+}
 
 // The offset of the register's zone from UTC at the instant `ms`, in milliseconds.
 function zoneOffsetMs(ms) {
@@ -30,9 +37,10 @@ function zoneOffsetMs(ms) {
   return wall - Math.floor(ms / 1000) * 1000;
 }
 
-// The instant (ISO 8601, UTC) the register's day `day` (YYYY-MM-DD) begins.
-export function dayStart(day) {
-  const wall = Date.parse(`${day}T00:00:00Z`);
+// The instant (ISO 8601, UTC) of the register's wall time `time` (HH:MM) on `day` (YYYY-MM-DD);
+// by default the day's start.
+export function dayStart(day, time = "00:00") {
+  const wall = Date.parse(`${day}T${time}:00Z`);
   let at = wall - zoneOffsetMs(wall);
   at = wall - zoneOffsetMs(at); // across a change of offset, the offset at the answer counts
   return new Date(at).toISOString();
@@ -125,7 +133,10 @@ export function mount(root, ctx) {
   const todayError = h("p", { class: "error", role: "status" });
   let todayIncidents = [];
 
-  const handoverSince = h("input", { type: "date", "data-testid": "handover-since", value: today, max: today });
+  const at = now();
+  const shift = shiftStart(today, new Date(at + zoneOffsetMs(at)).toISOString().slice(11, 16));
+  const handoverSince = h("input", { type: "date", "data-testid": "handover-since", value: shift.day, max: today });
+  const handoverTime = h("input", { type: "time", "data-testid": "handover-time", value: shift.time });
   const handoverBox = h("div", { "data-testid": "handover" });
   const handoverButton = h("button", { type: "button", "data-testid": "handover-refresh" }, t("refresh"));
 
@@ -150,7 +161,8 @@ export function mount(root, ctx) {
     h("section", { class: "shift-today" }, h("h2", {}, t("shift_today"), " ", h("span", { class: "muted" }, today)),
       todayError, openTitle, openBox, overTitle, overBox),
     h("section", { class: "shift-handover card" }, h("h2", {}, t("handover")),
-      h("div", { class: "filters" }, h("label", {}, h("span", {}, t("handover_since")), handoverSince), handoverButton),
+      h("div", { class: "filters" }, h("label", {}, h("span", {}, t("handover_since")), handoverSince, handoverTime),
+        handoverButton),
       handoverBox),
     h("section", { class: "shift-history" }, h("h2", {}, t("shift_history")), form, historyCount, historyBox, moreButton)));
 
@@ -178,10 +190,10 @@ export function mount(root, ctx) {
   }
 
   async function loadHandover() {
-    const day = handoverSince.value || today;
+    const since = dayStart(handoverSince.value || shift.day, handoverTime.value || shift.time);
     replace(handoverBox, t("loading"));
     try {
-      replace(handoverBox, renderHandover(await get(`/api/incidents/handover?${query({ since: dayStart(day) })}`)));
+      replace(handoverBox, renderHandover(await get(`/api/incidents/handover?${query({ since })}`)));
     } catch (err) {
       replace(handoverBox, h("p", { class: "error" }, t("error", { msg: err.message })));
     }
@@ -220,6 +232,7 @@ export function mount(root, ctx) {
   moreButton.addEventListener("click", () => loadHistory(true));
   handoverButton.addEventListener("click", loadHandover);
   handoverSince.addEventListener("change", loadHandover);
+  handoverTime.addEventListener("change", loadHandover);
 
   // An incident changed: show the stream's version now, read today's list again soon after.
   let reloadAt = 0;

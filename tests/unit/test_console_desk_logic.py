@@ -75,13 +75,18 @@ console.log("ok");
 _DAY_START = r"""
 import assert from "node:assert/strict";
 import { setTimeZone } from "./format.js";
-import { dayStart } from "./shift.js";
+import { dayStart, shiftStart } from "./shift.js";
 
 setTimeZone("Asia/Shanghai");
 assert.equal(dayStart("2026-03-01"), "2026-02-28T16:00:00.000Z");
 setTimeZone("America/New_York");  // the day a change of offset happens on
 assert.equal(dayStart("2026-03-08"), "2026-03-08T05:00:00.000Z");
 assert.equal(dayStart("2026-03-09"), "2026-03-09T04:00:00.000Z");
+assert.equal(dayStart("2026-03-09", "08:00"), "2026-03-09T12:00:00.000Z");
+// The running shift began at the latest 08:00 or 20:00 before now, yesterday's 20:00 before 08:00.
+assert.deepEqual(shiftStart("2026-03-09", "07:59"), { day: "2026-03-08", time: "20:00" });
+assert.deepEqual(shiftStart("2026-03-09", "08:00"), { day: "2026-03-09", time: "08:00" });
+assert.deepEqual(shiftStart("2026-03-09", "23:10"), { day: "2026-03-09", time: "20:00" });
 console.log("ok");
 """
 
