@@ -39,29 +39,35 @@ const dispatched = incident("dispatched", { response_deadline: at(130), arrival_
 assert.deepEqual(responseDeadline(dispatched, now), { seconds: 30, done: false, at: null, late: false });
 assert.equal(responseDeadline({ ...dispatched, response_deadline: at(90) }, now).late, true);
 assert.equal(responseDeadline({ ...dispatched, response_late: true }, now).late, true);
-const responded = incident("responded", { response_deadline: at(130), responded_at: at(95), arrival_deadline: at(1900) });
+const responded = incident("responded", { response_deadline: at(130), responded_at: at(95),
+  arrival_deadline: at(1900) });
 assert.deepEqual(responseDeadline(responded, now), { seconds: null, done: true, at: at(95), late: false });
 assert.equal(responseDeadline({ ...responded, responded_at: at(140) }, now).late, true);
 // The arrival countdown runs through "responded" too.
 assert.deepEqual(deadline(responded, now), { kind: "arrival", seconds: 1800, late: false });
 
 // The close record: every field asked for; counts are whole and not negative; yes/no chosen.
-const full = { persons_released: "2", injuries: "0", cause_class: "external", self_release: "no", callback_confirmed: "yes" };
+const full = { persons_released: "2", injuries: "0", cause_class: "external", self_release: "no",
+  callback_confirmed: "yes" };
 assert.deepEqual(closeRecord(full), { body: { persons_released: 2, injuries: 0, cause_class: "external",
   self_release: false, callback_confirmed: true } });
 assert.deepEqual(closeRecord({}).missing.sort(),
   ["callback_confirmed", "cause_class", "injuries", "persons_released", "self_release"]);
-for (const bad of ["-1", "1.5", "x", " "]) assert.deepEqual(closeRecord({ ...full, injuries: bad }).missing, ["injuries"]);
+for (const bad of ["-1", "1.5", "x", " "]) {
+  assert.deepEqual(closeRecord({ ...full, injuries: bad }).missing, ["injuries"]);
+}
 assert.deepEqual(closeRecord({ ...full, cause_class: "weather" }).missing, ["cause_class"]);
 
 // The timeline: by time then id; the system's steps and comments told apart from the operators'.
 const steps = [
   { id: 3, step: "comment", actor: "op", at: at(20) },
-  { id: 2, step: "escalated", actor: "system", at: at(10), details: { from_tier: 1, to_tier: 2, reason: "no_response" } },
+  { id: 2, step: "escalated", actor: "system", at: at(10),
+    details: { from_tier: 1, to_tier: 2, reason: "no_response" } },
   { id: 1, step: "raised", actor: "op", at: at(0) },
   { id: 4, step: "dispatched", actor: "op", at: at(10) },
 ];
-assert.deepEqual(timeline(steps).map((s) => [s.id, s.kind]), [[1, "system"], [2, "system"], [4, "operator"], [3, "comment"]]);
+assert.deepEqual(timeline(steps).map((s) => [s.id, s.kind]),
+  [[1, "system"], [2, "system"], [4, "operator"], [3, "comment"]]);
 
 // A phone incident (no alarm) is on the board once, with the stream's latest step for its timeline.
 const store = new LiveStore();
