@@ -12,20 +12,12 @@ import { h, replace } from "./dom.js";
 import { clock, duration } from "./format.js";
 import { name, t } from "./i18n.js";
 import {
-  CAUSE_CLASSES, canFalseAlarm, canRedispatch, closeRecord, deadline, nextStep, responseDeadline, tierOf, trapped,
+  CAUSE_CLASSES, canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, nextStep, responseDeadline, tierOf,
+  trapped,
 } from "./incident.js";
 import { CardTimeline } from "./timeline.js";
 
 const ARM_MS = 5000; // how long an armed "false alarm" waits for its second click
-const FIRE_BRIGADE = "119";
-
-// The second-tier station the server named for this incident: a name, or {name, phone}.
-function station(incident) {
-  const s = incident?.second_tier;
-  if (!s) return { name: "", phone: "" };
-  if (typeof s === "string") return { name: s, phone: "" };
-  return { name: s.name ?? "", phone: s.phone ?? "" };
-}
 
 function contactsOf(party) {
   if (!party) return [];
@@ -164,17 +156,22 @@ export class IncidentCard {
     const callerText = [incident?.caller, incident?.caller_phone].filter(Boolean).join(" ");
     this.caller.hidden = !callerText;
     this.caller.textContent = callerText ? `${t("caller")}${t("sep")}${callerText}` : "";
-    this.note.hidden = tier < 2 && !incident?.escalated_at;
-    this.note.textContent = this.note.hidden ? "" : this.escalationText(incident);
-    if (incident?.maintenance_unit) {
-      this.maintenance.textContent = `${name("tier_unit", tier)}${t("sep")}${incident.maintenance_unit} · ${incident.maintenance_contact ?? ""}`;
+    this.note.hidden = tier < 2;
+    this.note.textContent = tier < 2 ? "" : t(tier >= 3 ? "tier_3_note" : "escalated",
+      { who: incident.rescuer ?? incident.second_tier ?? "" });
+    const rescuer = incident?.rescuer ?? incident?.maintenance_unit;
+    if (rescuer) {
+      const contact = incident.rescuer_contact ?? incident.maintenance_contact ?? "";
+      this.maintenance.textContent = `${name("tier_unit", tier)}${t("sep")}${rescuer}${contact ? ` · ${contact}` : ""}`;
     }
+    if (incident?.address && !this.address.textContent) this.address.textContent = incident.address;
+    if (incident?.registered === false) this.showUnregistered();
     const step = incident ? nextStep(state) : null;
     this.next.hidden = !step;
     this.next.dataset.step = step ?? "";
     this.next.textContent = step ? t(`step_${step}`) : "";
     const under = canRedispatch(state);
-    this.noAnswer.hidden = !under;
+    this.noAnswer.hidden = !canNoAnswer(state);
     this.redispatch.hidden = !under;
     this.tier2.hidden = !under || tier >= 2;
     this.call119.hidden = !under || tier >= 3;
@@ -189,11 +186,11 @@ export class IncidentCard {
     this.tick(nowMs);
   }
 
-  escalationText(incident) {
-    const tier = tierOf(incident);
-    const s = station(incident);
-    if (tier >= 3) return t("tier_3_note");
-    return t("escalated", { who: s.name || name("tier_unit", tier) });
+  showUnregistered() {
+    this.unregistered.hidden = false;
+    this.el.classList.add("unregistered");
+    if (!this.address.textContent) this.address.textContent = t("unregistered_hint");
+    if (!this.unit.value) this.unit.placeholder = t("unregistered_unit");
   }
 
   setMode(mode) {
@@ -206,23 +203,19 @@ export class IncidentCard {
     this.dispatchCancel.hidden = !mode.redispatch;
   }
 
-  // The dispatch fields for re-dispatch (same tier), the second tier or the fire brigade, prefilled.
+  // The dispatch fields for a re-dispatch (same tier: the unit kept, another contact), the second
+  // tier or the fire brigade. Left empty for tiers 2 and 3, the server sends the station nearest
+  // the lift (SEMON_INCIDENT_SECOND_TIER_STATIONS) or the fire brigade (SEMON_INCIDENT_FIRE_BRIGADE).
   openDispatch(tier, redispatch) {
     const incident = this.entry?.incident;
+    const current = tierOf(incident);
     this.setMode({ tier, redispatch });
-    if (tier === 2) {
-      const s = station(incident);
-      this.unit.value = s.name;
-      this.contact.value = s.phone;
-    } else if (tier === 3) {
-      this.unit.value = t("fire_brigade");
-      this.contact.value = FIRE_BRIGADE;
-    } else {
-      this.unit.value = incident?.maintenance_unit ?? this.unit.value;
-      this.contact.value = "";
-    }
+    this.unit.placeholder = tier === 1 ? t("maintenance_unit") : t(`tier_${tier}_default`);
+    this.contact.placeholder = tier === 1 ? t("contact") : t("tier_default_contact");
+    this.unit.value = tier === current ? (incident?.rescuer ?? incident?.maintenance_unit ?? "") : "";
+    this.contact.value = "";
     this.edited = true;
-    (this.unit.value ? this.contact : this.unit).focus();
+    (this.unit.value || tier > 1 ? this.contact : this.unit).focus();
   }
 
   async loadDevice(deviceId) {
@@ -239,9 +232,8 @@ export class IncidentCard {
     }
     this.device = card;
     const incident = this.entry.incident;
-    this.unregistered.hidden = card.registered !== false;
-    this.el.classList.toggle("unregistered", card.registered === false);
-    this.address.textContent = card.address ?? (card.registered === false ? t("unregistered_hint") : "");
+    if (card.address) this.address.textContent = card.address;
+    if (card.registered === false) this.showUnregistered();
     const m = card.maintenance_unit;
     if (m && !incident?.maintenance_unit) {
       this.maintenance.textContent = `${t("maintenance_unit")}${t("sep")}${m.name} · ${m.phone ?? ""}`;
@@ -257,7 +249,6 @@ export class IncidentCard {
       this.unit.value = incident?.maintenance_unit ?? m?.name ?? "";
       this.contact.value = incident?.maintenance_contact ?? (first ? [first.name, first.phone].filter(Boolean).join(" ") : "");
     }
-    if (card.registered === false && !this.unit.value) this.unit.placeholder = t("unregistered_unit");
   }
 
   tick(nowMs) {
@@ -311,13 +302,18 @@ export class IncidentCard {
     if (step === "comment" && !comment) return { focus: this.comment };
     if (step === "dispatched") {
       body.tier = this.mode?.tier ?? tierOf(incident);
-      body.maintenance_unit = this.unit.value.trim();
-      body.contact = this.contact.value.trim();
-      if (!body.maintenance_unit || !body.contact) return { error: t("dispatch_needs") };
+      const unit = this.unit.value.trim();
+      const contact = this.contact.value.trim();
+      // Tier 1 names its maintenance unit; tiers 2 and 3 default to the server's station or 119.
+      if (body.tier === 1 && (!unit || !contact)) return { error: t("dispatch_needs") };
+      if (unit) body.maintenance_unit = unit;
+      if (contact) body.contact = contact;
     }
-    if (step === "no_answer") {
-      body.maintenance_unit = (this.mode ? this.unit.value.trim() : "") || incident.maintenance_unit || "";
-      body.contact = (this.mode ? this.contact.value.trim() : "") || incident.maintenance_contact || "";
+    if (step === "no_answer") { // who did not answer: the fields when out, else the server takes the rescuer
+      const unit = this.mode ? this.unit.value.trim() : "";
+      const contact = this.mode ? this.contact.value.trim() : "";
+      if (unit) body.maintenance_unit = unit;
+      if (contact) body.contact = contact;
     }
     if (step === "closed") {
       const record = closeRecord({ persons_released: this.persons.value, injuries: this.injuries.value,

@@ -9,8 +9,10 @@ export const NEXT_STEP = {
   on_site: "released", released: "closed",
 };
 const FALSE_ALARM_FROM = new Set(["raised", "acknowledged", "dispatched", "responded", "on_site"]);
-// Re-dispatch, the next tier and "no answer" belong to a rescue under way, before the arrival.
+// Re-dispatch and the next tier belong to a rescue under way, before the arrival; "no answer" also
+// to the calls before the first dispatch.
 const REDISPATCH_FROM = new Set(["dispatched", "responded"]);
+const NO_ANSWER_FROM = new Set(["acknowledged", "dispatched", "responded"]);
 // Three-level rescue: 1 the contracted maintenance unit, 2 the nearest 网格救援站, 3 the fire brigade.
 export const TIERS = [1, 2, 3];
 // The close record's cause classes (the centres' monthly reports): 人为, 外部/停电, 门系统, 控制系统, 其他.
@@ -31,6 +33,14 @@ export function canFalseAlarm(state) {
 export function canRedispatch(state) {
   return REDISPATCH_FROM.has(state);
 }
+
+export function canNoAnswer(state) {
+  return NO_ANSWER_FROM.has(state);
+}
+
+// The current dispatch missed its arrival (arrival_missed; older servers: arrival_late, which
+// stays set after an escalation gave the next tier fresh deadlines).
+const arrivalMissed = (incident) => Boolean(incident.arrival_missed ?? incident.arrival_late);
 
 // The tier an incident is at (1 until dispatched elsewhere or escalated).
 export function tierOf(incident) {
@@ -64,26 +74,27 @@ export function deadline(incident, nowMs) {
   const due = parseTime(incident.arrival_deadline);
   if (state === "dispatched" || state === "responded") {
     const seconds = due === null ? null : (due - nowMs) / 1000;
-    return { kind: "arrival", seconds, late: Boolean(incident.arrival_late) || (seconds !== null && seconds < 0) };
+    return { kind: "arrival", seconds, late: arrivalMissed(incident) || (seconds !== null && seconds < 0) };
   }
   const arrived = parseTime(incident.on_site_at);
   const late = Boolean(incident.arrival_late) || (arrived !== null && due !== null && arrived > due);
   return { kind: "arrived", seconds: null, late, at: incident.on_site_at };
 }
 
-// The maintenance unit's confirmation (响应时限): between dispatch and "responded". null before
-// dispatch; { seconds, late, done, at } after (done once it responded, at its time).
+// The rescuer's confirmation (响应时限): between a dispatch and "responded". null before dispatch;
+// { seconds, late, done, at } after (done once it responded, at its time). Every dispatch (a
+// re-dispatch, the next tier) starts it again: in "dispatched" the current rescuer has not responded.
 export function responseDeadline(incident, nowMs) {
-  if (!incident || !["dispatched", "responded", "on_site", "released", "closed"].includes(incident.state)) return null;
+  if (!incident) return null;
   const due = parseTime(incident.response_deadline);
-  const at = parseTime(incident.responded_at);
-  if (at !== null) {
-    return { seconds: null, done: true, at: incident.responded_at,
-      late: Boolean(incident.response_late) || (due !== null && at > due) };
+  const missed = Boolean(incident.response_missed ?? incident.response_late);
+  if (incident.state === "dispatched") {
+    const seconds = due === null ? null : (due - nowMs) / 1000;
+    return { seconds, done: false, at: null, late: missed || (seconds !== null && seconds < 0) };
   }
-  if (incident.state !== "dispatched") return null;
-  const seconds = due === null ? null : (due - nowMs) / 1000;
-  return { seconds, done: false, at: null, late: Boolean(incident.response_late) || (seconds !== null && seconds < 0) };
+  const at = parseTime(incident.responded_at);
+  if (at === null || !["responded", "on_site", "released", "closed"].includes(incident.state)) return null;
+  return { seconds: null, done: true, at: incident.responded_at, late: missed || (due !== null && at > due) };
 }
 
 // The close record from the form's raw values (strings, "" when not chosen): { body } to send with

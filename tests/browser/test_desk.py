@@ -134,13 +134,12 @@ async def test_a_phone_call_from_search_to_close_with_its_record(browser: Browse
     card = page.locator(f'[data-testid="entrapment-card"][data-device-id="{device}"]')
     await expect(card).to_be_visible(timeout=STEP_TIMEOUT_MS)
     await expect(card).to_have_attribute("data-source", "phone")
-    await expect(card).to_have_attribute("data-state", "raised")
+    await expect(card).to_have_attribute("data-state", "acknowledged")  # the operator took the call
     await expect(card.get_by_test_id("caller")).to_contain_text("13900001111")
     await expect(card.get_by_test_id("device-link")).to_contain_text(rescue_code)
     await expect(card.get_by_test_id("incident-tier")).to_have_attribute("data-tier", "1")
     await expect(card.get_by_test_id("unregistered")).to_be_hidden()
 
-    await take(card, "acknowledged")
     # The dispatch is prefilled from the device card; its contacts are offered.
     await expect(card.get_by_test_id("dispatch-unit")).not_to_have_value("")
     await expect(card.get_by_test_id("dispatch-contact")).not_to_have_value("")
@@ -221,7 +220,6 @@ async def test_no_response_moves_the_rescue_to_tier_2_and_the_operator_calls_119
     card = page.locator(f'[data-testid="entrapment-card"][data-device-id="{device}"]')
     await expect(card).to_be_visible(timeout=STEP_TIMEOUT_MS)
     await expect(card.get_by_test_id("unregistered")).to_be_visible()
-    await take(card, "acknowledged")
     # The maintenance unit given at the call is prefilled; the operator may change it.
     await expect(card.get_by_test_id("dispatch-unit")).to_have_value("西宁安达电梯维保有限公司")
     await card.get_by_test_id("dispatch-contact").fill("李师傅 13800002222")
@@ -240,9 +238,9 @@ async def test_no_response_moves_the_rescue_to_tier_2_and_the_operator_calls_119
     # The operator calls 119 by hand.
     await card.get_by_test_id("call-119").click()
     await expect(card.get_by_test_id("dispatch-box")).to_have_attribute("data-tier", "3")
-    await expect(card.get_by_test_id("dispatch-contact")).to_have_value("119")
-    await card.get_by_test_id("dispatch-submit").click()
+    await card.get_by_test_id("dispatch-submit").click()  # left empty: the server sends the fire brigade
     await expect(tier).to_have_attribute("data-tier", "3", timeout=STEP_TIMEOUT_MS)
+    await expect(card.get_by_test_id("maintenance")).to_contain_text("119")
     await expect(card.get_by_test_id("call-119")).to_be_hidden()
 
     record = await incident_row(system, device)
@@ -261,19 +259,20 @@ async def test_enter_in_the_comment_box_adds_the_comment_and_never_takes_a_step(
     page = await operator_page(browser, system)
     await open_call(page, unregistered=(device, "", ""), caller="住户", phone="13700003333")
     card = page.locator(f'[data-testid="entrapment-card"][data-device-id="{device}"]')
-    await expect(card).to_have_attribute("data-state", "raised", timeout=STEP_TIMEOUT_MS)
-    for state, text in (("raised", "来电人情绪稳定"), ("acknowledged", "正在联系维保单位")):
-        if state == "acknowledged":
-            await take(card, "acknowledged")
+    await expect(card).to_have_attribute("data-state", "acknowledged", timeout=STEP_TIMEOUT_MS)
+    # Once with the dispatch fields empty, once filled in (a dispatch would then be accepted).
+    for unit, contact, text in (("", "", "来电人情绪稳定"), ("西宁安达电梯", "李师傅 13800002222", "正在联系维保单位")):
+        await card.get_by_test_id("dispatch-unit").fill(unit)
+        await card.get_by_test_id("dispatch-contact").fill(contact)
         box = card.get_by_test_id("step-comment")
         await box.fill(text)
         await box.press("Enter")
         await expect(card.locator('[data-testid="timeline-comment"]', has_text=text)).to_be_visible()
         await expect(box).to_have_value("")
         await asyncio.sleep(1)  # a step, had one been sent, would have come back by now
-        await expect(card).to_have_attribute("data-state", state)
+        await expect(card).to_have_attribute("data-state", "acknowledged")
     record = await incident_row(system, device)
     assert record["state"] == "acknowledged"
     steps = await steps_of(system, record["id"])
-    assert [s for s, _, _ in steps if s != "raised"] == ["comment", "acknowledged", "comment"]
+    assert [s for s, _, _ in steps] == ["raised", "acknowledged", "comment", "comment"]
     await page.screenshot(path=str(ARTEFACTS / "desk-enter.png"))

@@ -15,8 +15,8 @@ NODE = shutil.which("node")
 
 _LOGIC = r"""
 import assert from "node:assert/strict";
-import { canFalseAlarm, canRedispatch, closeRecord, deadline, entrapments, nextStep, responseDeadline, tierOf,
-  timeline } from "./incident.js";
+import { canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, entrapments, nextStep, responseDeadline,
+  tierOf, timeline } from "./incident.js";
 import { LiveStore } from "./live.js";
 
 const at = (s) => new Date(Date.UTC(2026, 0, 1, 8, 0, s)).toISOString();
@@ -30,6 +30,7 @@ const order = ["raised", "acknowledged", "dispatched", "responded", "on_site", "
 assert.deepEqual(order.map(nextStep), [...order.slice(1), null]);
 assert.deepEqual(order.map(canRedispatch), [false, false, true, true, false, false, false]);
 assert.deepEqual(order.map(canFalseAlarm), [true, true, true, true, true, false, false]);
+assert.deepEqual(order.map(canNoAnswer), [false, true, true, true, false, false, false]);
 assert.deepEqual([undefined, null, 1, 2, 3, "3", 4].map((tier) => tierOf({ tier })), [1, 1, 1, 2, 3, 3, 1]);
 
 // The response limit: counting down after dispatch, late once missed or flagged, done at "responded".
@@ -43,6 +44,11 @@ const responded = incident("responded", { response_deadline: at(130), responded_
   arrival_deadline: at(1900) });
 assert.deepEqual(responseDeadline(responded, now), { seconds: null, done: true, at: at(95), late: false });
 assert.equal(responseDeadline({ ...responded, responded_at: at(140) }, now).late, true);
+// After an escalation the next tier is "dispatched" again: its own countdown, whatever responded before.
+const escalated = { ...responded, state: "dispatched", tier: 2, response_deadline: at(400), response_late: true,
+  response_missed: false };
+assert.deepEqual(responseDeadline(escalated, now), { seconds: 300, done: false, at: null, late: false });
+assert.equal(deadline({ ...escalated, arrival_late: true, arrival_missed: false }, now).late, false);
 // The arrival countdown runs through "responded" too.
 assert.deepEqual(deadline(responded, now), { kind: "arrival", seconds: 1800, late: false });
 
