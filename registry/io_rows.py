@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -310,7 +311,8 @@ def _rescue_code(col: Column, text: str, cell: Cell) -> Any:
     return code
 
 
-def _named(col: Column, text: str, names: Mapping[str, Any], values: type[Area] | type[Place]) -> Any:
+def _named(col: Column, text: str, names: Mapping[str, Any], values: type[StrEnum]) -> Any:
+    """One of ``values``, by its value or by one of its Chinese ``names``."""
     key = _normal(text)
     found = names.get(key) or next((v for v in values if v.value == key), None)
     if found is None:
@@ -366,11 +368,7 @@ def _category(col: Column, text: str, cell: Cell) -> Any:
 
 
 def _status(col: Column, text: str, cell: Cell) -> Any:
-    key = _normal(text)
-    found = _STATUS_NAMES.get(key) or next((s for s in Status if s.value == key), None)
-    if found is None:
-        raise CellError(f"status {_show(text)} is not one of {', '.join(Status)} (or {', '.join(_STATUS_NAMES)})")
-    return found
+    return _named(col, text, _STATUS_NAMES, Status)
 
 
 def _district(col: Column, text: str, cell: Cell) -> Any:

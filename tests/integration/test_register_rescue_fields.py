@@ -67,7 +67,7 @@ async def test_the_demo_register_has_rescue_codes_areas_places_and_positions(dat
     [(elevators, coded, distinct)] = await query(
         database_url, """SELECT count(*), count(rescue_code), count(DISTINCT rescue_code) FROM equipment
                          WHERE category = 'elevator'""")
-    assert elevators > 0 and coded == distinct == elevators
+    assert isinstance(elevators, int) and elevators > 0 and coded == distinct == elevators
     assert await query(database_url, "SELECT count(*) FROM equipment WHERE category <> 'elevator' "
                        "AND rescue_code IS NOT NULL") == [(0,)]
     seats = {d.code: d.seat for d in XINING}
@@ -75,9 +75,10 @@ async def test_the_demo_register_has_rescue_codes_areas_places_and_positions(dat
     assert all(place is not None and area in ("urban", "other") for _, area, place, _, _ in rows)
     # Near their own district's seat: urban units within a few km, rural ones within a county's reach.
     for district, area, _, lat, lon in rows:
+        assert isinstance(lat, float) and isinstance(lon, float)
         seat_lat, seat_lon = seats[str(district)]
         reach = 0.1 if area == "urban" else 0.45
-        assert abs(float(lat) - seat_lat) < reach and abs(float(lon) - seat_lon) < reach * 1.2, (district, lat, lon)
+        assert abs(lat - seat_lat) < reach and abs(lon - seat_lon) < reach * 1.2, (district, lat, lon)
     urban_only = {"630102", "630103", "630104"}
     assert not [r for r in rows if r[0] in urban_only and r[1] != "urban"]
     assert {r[1] for r in rows if r[0] == "630121"} == {"urban", "other"}
