@@ -90,7 +90,7 @@ async def test_an_entrapment_reaches_the_board_and_is_worked_to_closed(browser: 
         if expected_state == "dispatched":
             await expect(card.get_by_test_id("arrival-countdown")).to_have_attribute("data-deadline-kind", "arrival")
             await page.screenshot(path=str(ARTEFACTS / "board-dispatched.png"))
-    await expect(card).to_have_count(0)  # closed: off the board
+    await expect(card).to_have_count(0)  # closed: off the board, pushed live
 
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute(

@@ -24,7 +24,14 @@ from alerts.alarm_store import clear_alarm, raise_alarm
 from alerts.api import SLOW_CONSUMER_CLOSE, alerts_part
 from alerts.deadlines import run_deadlines
 from alerts.hub import LiveHub
-from alerts.incident_store import apply_step, escalate_overdue, get_incident, note_alarm_cleared, open_incident
+from alerts.incident_store import (
+    RegisterLookup,
+    apply_step,
+    escalate_overdue,
+    get_incident,
+    note_alarm_cleared,
+    open_incident,
+)
 from alerts.incidents import CauseClass, Incident, IncidentState, Overdue, Step, StepRequest
 from alerts.model import Alarm, Source
 from semon.alarm_types import AlarmType
@@ -66,7 +73,7 @@ def api_settings(incidents: dict[str, Any] | None = None, **overrides: Any) -> S
     return settings
 
 
-CLOSE = {"persons_released": 1, "injuries": 0, "cause_class": "door_system", "self_release": False,
+CLOSE: dict[str, Any] = {"persons_released": 1, "injuries": 0, "cause_class": "door_system", "self_release": False,
          "callback_confirmed": True}
 
 
@@ -117,21 +124,24 @@ class Api:
 
 
 def alerts_app(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *, auth: bool = True,
-               db_timeout_s: float = 5.0, on_alarm_cleared: Callable[[Alarm], None] | None = None) -> web.Application:
+               db_timeout_s: float = 5.0, on_alarm_cleared: Callable[[Alarm], None] | None = None,
+               register: RegisterLookup | None = None) -> web.Application:
     """The shell's application with the alerts' routes alone."""
-    part = alerts_part(pool, hub, settings.incidents, on_alarm_cleared=on_alarm_cleared, db_timeout_s=db_timeout_s)
+    part = alerts_part(pool, hub, settings.incidents, register=register, on_alarm_cleared=on_alarm_cleared,
+                       db_timeout_s=db_timeout_s)
     return create_app(pool, settings.auth, [part], backoff=settings.backoff.backoff(), auth=auth,
                       db_timeout_s=db_timeout_s)
 
 
 @contextlib.asynccontextmanager
-async def running_api(database_url: str, settings: Settings | None = None) -> AsyncIterator[Api]:
+async def running_api(database_url: str, settings: Settings | None = None,
+                      register: RegisterLookup | None = None) -> AsyncIterator[Api]:
     settings = settings or api_settings()
     hub = LiveHub(settings.api.live_queue_size)
     await add_users(database_url, tuple((name, Role.OPERATOR, None) for name in OPERATORS))
     async with open_pool(database_url, max_size=4, name="test-alerts-api") as pool:
         cleared: list[Alarm] = []
-        app = alerts_app(pool, hub, settings, on_alarm_cleared=cleared.append)
+        app = alerts_app(pool, hub, settings, on_alarm_cleared=cleared.append, register=register)
         async with serve_app(app, "127.0.0.1", 0) as port, contextlib.AsyncExitStack() as stack:
             url = f"http://127.0.0.1:{port}"
             sessions = {name: await stack.enter_async_context(http_client(url)) for name in OPERATORS}
@@ -168,7 +178,8 @@ async def test_the_whole_rescue_through_the_api(database_url: str) -> None:
         status, listed = await api.get("/api/incidents", active="true")
         assert status == 200 and [i["id"] for i in listed["incidents"]] == [incident.id]
 
-        steps = [("acknowledged", "operator-1", {}), ("dispatched", "operator-1", DISPATCH),
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+                 ("acknowledged", "operator-1", {}), ("dispatched", "operator-1", DISPATCH),
                  ("responded", "operator-1", {}), ("on_site", "operator-2", {}),
                  ("released", "operator-2", {"cause": "power cut"}),
                  ("closed", "operator-1", {"comment": "passengers out, unit back in service", **CLOSE})]
@@ -567,7 +578,7 @@ async def test_the_device_clearing_the_alarm_is_noted_without_ending_the_inciden
 async def step_at(conn: AsyncConnection, incident: Incident, step: Step, seconds: int, settings: Settings,
                   unit: str | None = None) -> None:
     """A step a given number of seconds after the incident was raised, for hand-checkable KPIs."""
-    close = ({"persons_released": 1, "injuries": 0, "cause_class": CauseClass.OTHER, "self_release": False,
+    close: dict[str, Any] = ({"persons_released": 1, "injuries": 0, "cause_class": CauseClass.OTHER, "self_release": False,
               "callback_confirmed": True} if step is Step.CLOSED else {})
     request = StepRequest(step, "operator-1", maintenance_unit=unit, contact="0971" if unit else None, **close)
     await apply_step(conn, incident.id, request, now=incident.raised_at + timedelta(seconds=seconds),
