@@ -67,7 +67,9 @@ const zh = {
   shift_history: "历史查询", handover: "交接班摘要", handover_since: "本班开始", date_from: "起始日期",
   date_to: "截止日期", search_text: "关键词（设备代码、救援识别码、来电人、维保单位）", search: "查询", more: "更多",
   all: "全部", source: "来源", id: "编号", no_incidents: "无事件", result_count: "共 {n} 条",
-  handover_open: "未结事件", handover_counts: "本班统计",
+  handover_open: "未结", handover_closed: "本班结案", handover_late_acks: "接警超时", handover_late_responses: "响应超时",
+  handover_late_arrivals: "到场超时", handover_escalations: "升级", handover_open_list: "未结事件（移交下一班）",
+  handover_closed_list: "本班结案", rescuer: "救援单位",
 };
 
 const en = {
@@ -135,7 +137,9 @@ const en = {
   shift_history: "History", handover: "Handover summary", handover_since: "shift began", date_from: "from",
   date_to: "to", search_text: "text (device, rescue code, caller, maintenance unit)", search: "Search", more: "more",
   all: "all", source: "source", id: "no.", no_incidents: "no incident", result_count: "{n} found",
-  handover_open: "open incidents", handover_counts: "this shift",
+  handover_open: "open", handover_closed: "closed in the shift", handover_late_acks: "late acks",
+  handover_late_responses: "late responses", handover_late_arrivals: "late arrivals", handover_escalations: "escalations",
+  handover_open_list: "Open (handed over)", handover_closed_list: "Closed in the shift", rescuer: "rescuer",
 };
 
 // Names of domain values, per language: [zh, en].
@@ -216,7 +220,7 @@ const NAMES = {
     responded: ["响应", "responded"], on_site: ["到场", "on site"], released: ["解困", "released"],
     closed: ["结案", "closed"], false_alarm: ["误报", "false alarm"], comment: ["备注", "comment"],
     no_answer: ["无人接听", "no answer"], ack_overdue: ["接警超时", "acknowledge limit missed"],
-    response_overdue: ["响应超时", "response limit missed"], escalated: ["升级", "escalated"],
+    response_overdue: ["响应超时", "response limit missed"], arrival_overdue: ["到场超时", "arrival limit missed"], escalated: ["升级", "escalated"],
     alarm_cleared: ["告警消除", "alarm cleared"], alarm_linked: ["关联设备告警", "device alarm linked"],
   },
   place: {

@@ -18,8 +18,8 @@ export const TIERS = [1, 2, 3];
 // The close record's cause classes (the centres' monthly reports): 人为, 外部/停电, 门系统, 控制系统, 其他.
 export const CAUSE_CLASSES = ["human", "external", "door_system", "control_system", "other"];
 // Steps the system records (deadline watch, alarm links), shown apart from the operators' own.
-export const SYSTEM_STEPS = new Set(["raised", "ack_overdue", "response_overdue", "escalated", "alarm_cleared",
-  "alarm_linked"]);
+export const SYSTEM_STEPS = new Set(["ack_overdue", "response_overdue", "arrival_overdue", "escalated",
+  "alarm_cleared", "alarm_linked"]);
 export const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, warning: 3 };
 
 export function nextStep(state) {

@@ -84,43 +84,39 @@ function select(testid, label, values, group) {
     h("option", { value: "" }, t("all")), values.map((v) => h("option", { value: v }, group ? name(group, v) : v))));
 }
 
-// The handover summary as the server gives it: counts as tiles, incident lists as tables, the rest as a list.
+// A compact list for the handover's narrow column: when, what, where it stands, who is on it.
+function compactTable(testid, incidents) {
+  return h("table", { class: "shift-table compact", "data-testid": testid },
+    h("thead", {}, h("tr", {}, [t("id"), t("raised_at"), t("device"), t("incident_state"), t("tier"), t("rescuer")]
+      .map((label) => h("th", {}, label)))),
+    h("tbody", {}, incidents.length ? incidents.map((i) => h("tr", { "data-testid": "shift-row", "data-incident-id": i.id,
+      "data-state": i.state, onclick: () => showIncident(i.id) },
+    cell(`#${i.id}`), cell(shortDateTime(i.raised_at)), cell(i.rescue_code || i.device_id),
+    cell(h("span", { class: `badge state-${i.state}` }, name("incident_state", i.state))), cell(name("tier", tierOf(i))),
+    cell(i.rescuer ?? i.maintenance_unit))) : h("tr", {}, h("td", { colspan: 6, class: "muted" }, t("no_incidents")))));
+}
+
+const tile = (key, value, late = false) => h("div", { class: `tile${late && value ? " sev-critical" : ""}`,
+  "data-testid": `handover-${key}` }, h("span", {}, t(`handover_${key}`)), h("strong", {}, value));
+
+// The handover (GET /api/incidents/handover): counts, what stays open, what closed, the escalations.
 function renderHandover(data) {
-  const tiles = [];
-  const tables = [];
-  const rest = [];
-  for (const [key, value] of Object.entries(data ?? {})) {
-    if (["since", "until"].includes(key)) continue;
-    if (typeof value === "number") {
-      tiles.push(h("div", { class: "tile", "data-testid": `handover-${key}` }, h("span", {}, label(key)), h("strong", {}, value)));
-    } else if (Array.isArray(value) && value.every((v) => v && typeof v === "object" && "state" in v && "id" in v)) {
-      tables.push(h("h4", {}, label(key), ` (${value.length})`), incidentTable(`handover-${key}`, value));
-    } else if (value && typeof value === "object" && !Array.isArray(value)) {
-      rest.push(h("div", { class: "handover-group" }, h("h4", {}, label(key)), h("div", { class: "tiles" },
-        Object.entries(value).map(([k, v]) => h("div", { class: "tile small" }, h("span", {}, subLabel(key, k)),
-          h("strong", {}, typeof v === "object" ? JSON.stringify(v) : String(v)))))));
-    } else if (value !== null && value !== undefined) {
-      rest.push(h("p", {}, `${label(key)}${t("sep")}${Array.isArray(value) ? value.join("、") : value}`));
-    }
-  }
-  return [h("div", { class: "tiles" }, tiles), rest, tables];
-}
-
-// A handover key's label: the desk's own, else a state or cause name, else the key.
-function label(key) {
-  const own = t(`handover_${key}`);
-  if (own !== `handover_${key}`) return own;
-  for (const group of ["incident_state", "cause_class", "incident_source", "step"]) {
-    if (keysOf(group).includes(key)) return name(group, key);
-  }
-  return key.replaceAll("_", " ");
-}
-
-function subLabel(group, key) {
-  for (const g of [group, "incident_state", "cause_class", "incident_source", "tier", "district", "place"]) {
-    if (keysOf(g).includes(key)) return name(g, key);
-  }
-  return key;
+  const open = data.open ?? [];
+  const closed = data.closed ?? [];
+  const escalations = data.escalations ?? [];
+  return [
+    h("div", { class: "tiles" }, tile("open", open.length), tile("closed", closed.length),
+      tile("late_acks", data.late_acks ?? 0, true), tile("late_responses", data.late_responses ?? 0, true),
+      tile("late_arrivals", data.late_arrivals ?? 0, true), tile("escalations", escalations.length, true)),
+    h("p", { class: "muted", "data-testid": "handover-by-state" }, Object.entries(data.by_state ?? {})
+      .map(([state, n]) => `${name("incident_state", state)} ${n}`).join(" · ")),
+    h("h4", {}, t("handover_open_list")), compactTable("handover-open", open),
+    h("h4", {}, t("handover_closed_list")), compactTable("handover-closed", closed),
+    escalations.length ? [h("h4", {}, t("handover_escalations")), h("ul", { class: "handover-escalations" },
+      escalations.map((e) => h("li", { onclick: () => showIncident(e.incident_id) },
+        `${shortDateTime(e.at)} #${e.incident_id} ${e.device_id} ${name("tier", e.from_tier)} → ${name("tier", e.to_tier)}`,
+        e.reason ? ` (${name("escalation_reason", e.reason)})` : "")))] : null,
+  ];
 }
 
 export function mount(root, ctx) {

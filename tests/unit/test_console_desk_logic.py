@@ -73,7 +73,8 @@ const steps = [
   { id: 4, step: "dispatched", actor: "op", at: at(10) },
 ];
 assert.deepEqual(timeline(steps).map((s) => [s.id, s.kind]),
-  [[1, "system"], [2, "system"], [4, "operator"], [3, "comment"]]);
+  [[1, "operator"], [2, "system"], [4, "operator"], [3, "comment"]]);
+assert.equal(timeline([{ id: 1, step: "raised", actor: "system", at: at(0) }])[0].kind, "system");
 
 // A phone incident (no alarm) is on the board once, with the stream's latest step for its timeline.
 const store = new LiveStore();
