@@ -16,7 +16,7 @@ const zh = {
   sep: "：", retry: "重试", none: "无", yes: "是", no: "否", close: "关闭", unknown: "未知",
   // Board
   entrapments: "困人救援", no_entrapments: "当前无困人事件", other_alarms: "其他告警", no_alarms: "当前无告警",
-  entrapment_banner: "困人告警！{n} 起未应答", trapped_for: "被困时长", trapped_ended: "已解困（{t}）",
+  entrapment_banner: "困人告警！{n} 起未接警", trapped_for: "被困时长", trapped_ended: "已解困（{t}）",
   ack_deadline: "接警时限", arrival_deadline: "到场时限", overdue_by: "已超时 {t}", remaining: "剩余 {t}",
   awaiting_dispatch: "待派遣", arrived_at: "到场 {time}", late: "超时", on_time: "准时",
   incident_state: "状态", maintenance_unit: "维保单位", contact: "联系人/电话", comment: "备注",
@@ -161,7 +161,7 @@ const NAMES = {
   },
   severity: { critical: ["紧急", "critical"], major: ["重要", "major"], minor: ["一般", "minor"], warning: ["提示", "warning"] },
   incident_state: {
-    raised: ["待应答", "raised"], acknowledged: ["已应答", "acknowledged"], dispatched: ["已派遣", "dispatched"],
+    raised: ["待接警", "raised"], acknowledged: ["已接警", "call taken"], dispatched: ["已派遣", "dispatched"],
     responded: ["已响应", "responded"], on_site: ["已到场", "on site"], released: ["已解困", "released"], closed: ["已结案", "closed"],
     false_alarm: ["误报", "false alarm"],
   },

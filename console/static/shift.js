@@ -64,7 +64,7 @@ function incidentRow(i) {
   cell(name("district", i.district_code)),
   cell(h("span", { class: `badge state-${i.state}` }, name("incident_state", i.state))),
   cell(name("tier", tierOf(i))),
-  cell(i.maintenance_unit),
+  cell(i.rescuer ?? i.maintenance_unit),
   cell(i.cause_class ? name("cause_class", i.cause_class) : ""),
   cell(i.persons_released, { class: "num" }),
   cell(shortDateTime(i.closed_at)));
@@ -72,7 +72,7 @@ function incidentRow(i) {
 
 function incidentTable(testid, rows) {
   const heads = [t("id"), t("raised_at"), t("source"), t("device"), t("district"), t("incident_state"), t("tier"),
-    t("maintenance_unit"), t("rec_cause_class"), t("rec_persons_released"), t("closed_at")];
+    t("rescuer"), t("rec_cause_class"), t("rec_persons_released"), t("closed_at")];
   return h("table", { class: "shift-table", "data-testid": testid },
     h("thead", {}, h("tr", {}, heads.map((label) => h("th", {}, label)))),
     h("tbody", {}, rows.length ? rows.map(incidentRow) : h("tr", {}, h("td", { colspan: heads.length, class: "muted" },
