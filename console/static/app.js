@@ -12,8 +12,9 @@ const VIEWS = {
   "/board/shift": () => import("./shift.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/map": () => import("./map.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/board/shift", "/bureau"]);
+const LIVE_VIEWS = new Set(["/board", "/board/shift", "/bureau", "/map"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {

@@ -70,6 +70,11 @@ const zh = {
   handover_open: "未结", handover_closed: "本班结案", handover_late_acks: "接警超时", handover_late_responses: "响应超时",
   handover_late_arrivals: "到场超时", handover_escalations: "升级", handover_open_list: "未结事件（移交下一班）",
   handover_closed_list: "本班结案", rescuer: "救援单位",
+  // Map (the city map of alarms and incidents)
+  nav_map: "地图", map_title: "全市告警与救援分布", map_city: "全市", map_core: "城区",
+  map_incidents: "救援事件", map_alarms: "告警", map_total: "合计", map_unlocated: "{n} 个未登记坐标",
+  map_outlines_failed: "区划边界加载失败：{msg}", map_legend_incident: "困人救援", map_legend_critical: "紧急告警",
+  map_legend_other: "其他告警", map_source: "区划边界：天地图（示意，非权威界线）",
 };
 
 const en = {
@@ -140,6 +145,12 @@ const en = {
   handover_open: "open", handover_closed: "closed in the shift", handover_late_acks: "late acks",
   handover_late_responses: "late responses", handover_late_arrivals: "late arrivals", handover_escalations: "escalations",
   handover_open_list: "Open (handed over)", handover_closed_list: "Closed in the shift", rescuer: "rescuer",
+  // Map (the city map of alarms and incidents)
+  nav_map: "Map", map_title: "Alarms and incidents across the city", map_city: "Whole city", map_core: "Urban core",
+  map_incidents: "incidents", map_alarms: "alarms", map_total: "total", map_unlocated: "{n} without coordinates",
+  map_outlines_failed: "the district outlines could not be loaded: {msg}", map_legend_incident: "entrapment rescue",
+  map_legend_critical: "critical alarm", map_legend_other: "other alarm",
+  map_source: "district outlines: Tianditu (for orientation, not an authoritative boundary)",
 };
 
 // Names of domain values, per language: [zh, en].

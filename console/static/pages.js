@@ -4,6 +4,7 @@ export const PAGES = {
   "/board/shift": { title: "nav_shift", roles: ["operator", "bureau", "admin"] },
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
+  "/map": { title: "nav_map", roles: ["operator", "bureau", "admin"] },
 };
 const HOME = { operator: "/board", agency: "/agency", bureau: "/bureau", admin: "/board" };
 
