@@ -148,7 +148,7 @@ export class IncidentCard {
     this.source.classList.toggle("phone", incident?.source === "phone");
     this.deviceButton.textContent = [incident?.rescue_code, deviceId].filter(Boolean).join(" · ");
     this.district.textContent = name("district", incident?.district_code ?? alarm?.district_code);
-    this.tier.textContent = name("tier", tier);
+    this.tier.textContent = `${name("tier", tier)} · ${name("tier_unit", tier)}`;
     this.tier.dataset.tier = tier;
     this.tier.className = `badge tier tier-${tier}`;
     this.stateBadge.textContent = incident ? name("incident_state", state) : t("no_incident");

@@ -83,6 +83,7 @@ export class CardTimeline {
   add(steps) {
     for (const step of steps) this.steps.set(step.id, step);
     replace(this.list, renderTimeline([...this.steps.values()]));
+    this.list.scrollTop = this.list.scrollHeight; // the newest in view; the card stays short
   }
 
   // The whole history from a step's answer (POST .../steps answers the incident with its steps).
