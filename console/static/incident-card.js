@@ -197,7 +197,10 @@ export class IncidentCard {
     this.mode = mode;
     this.dispatchFields.hidden = !mode;
     if (!mode) return;
-    this.dispatchTitle.textContent = `${mode.redispatch ? t("redispatch") : t("step_dispatched")} · ${name("tier", mode.tier)}`;
+    const current = tierOf(this.entry?.incident);
+    const what = !mode.redispatch ? t("step_dispatched") : mode.tier === current ? t("redispatch")
+      : mode.tier === 2 ? t("start_tier_2") : t("call_119");
+    this.dispatchTitle.textContent = `${what} · ${name("tier", mode.tier)} ${name("tier_unit", mode.tier)}`;
     this.dispatchFields.dataset.tier = mode.tier;
     this.dispatchSubmit.hidden = !mode.redispatch;
     this.dispatchCancel.hidden = !mode.redispatch;
