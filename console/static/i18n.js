@@ -226,6 +226,11 @@ const NAMES = {
   },
   escalation_reason: { no_response: ["未响应", "no response"], late_arrival: ["到场超时", "late arrival"] },
   incident_source: { device: ["设备报警", "device alarm"], phone: ["电话接警", "phone call"] },
+  search_match: {
+    rescue_code: ["救援识别码", "rescue code"], registration_code: ["设备代码", "registration code"],
+    use_registration_no: ["使用登记证编号", "use registration no."], code_prefix: ["代码开头", "code prefix"],
+    address: ["地址", "address"],
+  },
   step: {
     raised: ["接入", "received"], acknowledged: ["接警", "call taken"], dispatched: ["派遣", "dispatched"],
     responded: ["响应", "responded"], on_site: ["到场", "on site"], released: ["解困", "released"],

@@ -186,5 +186,6 @@ function describeUnit(unit) {
     h("code", {}, codeOf(unit)),
     h("span", { class: "addr" }, unit.address ?? ""),
     h("span", { class: "muted" }, [name("district", unit.district_code), unit.use_registration_no,
-      m ? `${t("maintenance_unit")}${t("sep")}${m}` : null].filter(Boolean).join(" · ")));
+      m ? `${t("maintenance_unit")}${t("sep")}${m}` : null].filter(Boolean).join(" · ")),
+    unit.matched ? h("span", { class: "badge", "data-testid": "intake-matched" }, name("search_match", unit.matched)) : null);
 }
