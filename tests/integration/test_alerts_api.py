@@ -578,8 +578,10 @@ async def test_the_device_clearing_the_alarm_is_noted_without_ending_the_inciden
 async def step_at(conn: AsyncConnection, incident: Incident, step: Step, seconds: int, settings: Settings,
                   unit: str | None = None) -> None:
     """A step a given number of seconds after the incident was raised, for hand-checkable KPIs."""
-    close: dict[str, Any] = ({"persons_released": 1, "injuries": 0, "cause_class": CauseClass.OTHER, "self_release": False,
-              "callback_confirmed": True} if step is Step.CLOSED else {})
+    close: dict[str, Any] = {}
+    if step is Step.CLOSED:
+        close = {"persons_released": 1, "injuries": 0, "cause_class": CauseClass.OTHER, "self_release": False,
+                 "callback_confirmed": True}
     request = StepRequest(step, "operator-1", maintenance_unit=unit, contact="0971" if unit else None, **close)
     await apply_step(conn, incident.id, request, now=incident.raised_at + timedelta(seconds=seconds),
                      settings=settings.incidents)
