@@ -46,6 +46,7 @@ from semon.profile import DeviceProfile
 from semon.settings import Settings
 from semon.supervise import Supervisor
 from web.app import create_app, serve_app
+from web.proxy import TrustedProxies
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,9 @@ class AlertsService:
                                       on_alarm_cleared=self._closed_by_operator),
                           registry_part(pool, s.registry),
                           console_part(pool, DEVICE_SOURCES, s.registry, maps=MAP_SOURCES)]
-                app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff())
-                async with serve_app(app, s.api.host, s.api.port) as port:
+                app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff(),
+                                 proxies=TrustedProxies.of(s.api.trusted_proxies))
+                async with serve_app(app, s.api.host, s.api.port, access_log=s.api.access_log) as port:
                     self.api_port = port
                     log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api.host, port)
                     await listener.listening.wait()  # no console connects before changes reach it

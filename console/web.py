@@ -16,11 +16,11 @@ from console.openapi import console_paths
 from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
 from web.app import Part
-from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
+from web.policy import ADMIN, AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
-PAGES = ("/login", "/board", "/board/shift", "/agency", "/bureau", "/map")
+PAGES = ("/login", "/board", "/board/shift", "/agency", "/bureau", "/map", "/admin/users")
 LOGIN_ROUTE = "/api/login"
 
 
@@ -35,6 +35,7 @@ ACCESS: tuple[Rule, ...] = (
     rule(READ, "/board/**", OPERATOR, BUREAU),
     rule(READ, "/agency/**", AGENCY),
     rule(READ, "/bureau/**", BUREAU),
+    rule(READ, "/admin/**", ADMIN),
     rule(READ, "/api/devices/**", OPERATOR, BUREAU),
     rule(READ, "/api/calendar", *EVERYONE),
     # the city map: its page and its markers for the emergency centre and the bureau

@@ -5,6 +5,7 @@ export const PAGES = {
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
   "/map": { title: "nav_map", roles: ["operator", "bureau", "admin"] },
+  "/admin/users": { title: "nav_users", roles: ["admin"] },
 };
 const HOME = { operator: "/board", agency: "/agency", bureau: "/bureau", admin: "/board" };
 
