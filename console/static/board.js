@@ -56,7 +56,7 @@ export function mount(root, ctx) {
     }
     entries.forEach((entry, index) => {
       let card = cards.get(entry.key);
-      if (!card) cards.set(entry.key, (card = new IncidentCard(canAct, act)));
+      if (!card) cards.set(entry.key, (card = new IncidentCard(canAct, act, store)));
       card.update(entry, now());
       // Move only what is out of place: moving a card would take the focus from its comment field.
       if (list.children[index] !== card.el) list.insertBefore(card.el, list.children[index] ?? null);
@@ -102,7 +102,6 @@ function alarmRow(alarm) {
   h("td", {}, shortDateTime(alarm.raised_at)));
 }
 
-// A step (answered with the incident and its steps) or a comment (answered with its step).
 async function takeStep(store, incident, body) {
   const path = body.step === "comment" ? `/api/incidents/${incident.id}/comments` : `/api/incidents/${incident.id}/steps`;
   const payload = body.step === "comment" ? { comment: body.comment } : body;

@@ -27,9 +27,11 @@ function contactsOf(party) {
 }
 
 export class IncidentCard {
-  // act(incident, body) → the server's answer (the incident with its steps, or the comment's step).
-  constructor(canAct, act) {
+  // act(incident, body) → the server's answer (the incident with its steps, or the comment's step);
+  // store: the live store (its latest step per incident grows the timeline).
+  constructor(canAct, act, store) {
     this.act = act;
+    this.store = store;
     this.entry = null;
     this.deviceLoaded = null;
     this.device = null; // the device card, or {registered: false}
@@ -182,7 +184,7 @@ export class IncidentCard {
     if (step === "dispatched" && !this.mode) this.setMode({ tier: 1, redispatch: false });
     else if (this.mode && (this.mode.redispatch ? !under : step !== "dispatched")) this.setMode(null);
     if (this.deviceLoaded !== deviceId) this.loadDevice(deviceId);
-    this.timeline.update(incident, incident ? entry.step : null);
+    this.timeline.update(incident, incident ? this.store?.lastSteps.get(incident.id) : null);
     this.tick(nowMs);
   }
 

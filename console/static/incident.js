@@ -135,8 +135,7 @@ export function entrapments(store) {
   const covered = new Set();
   for (const incident of store.incidents.values()) {
     covered.add(incident.alarm_id);
-    out.push({ key: `i${incident.id}`, incident, alarm: store.alarm(incident.alarm_id),
-      step: store.lastSteps?.get(incident.id) ?? null });
+    out.push({ key: `i${incident.id}`, incident, alarm: store.alarm(incident.alarm_id) });
   }
   for (const alarm of store.alarms.values()) {
     if (alarm.type === "entrapment" && !covered.has(alarm.id)) out.push({ key: `a${alarm.id}`, incident: null, alarm });
