@@ -1,8 +1,9 @@
 """The 96333 desk in a real headless Chromium: a phone call found by its rescue code and worked
 from 新建接警 to closed with its record; an unregistered lift whose maintenance unit does not
 respond, so the rescue moves to the second tier by itself and the operator calls 119; Enter in
-the comment box adds the comment and never takes a step; the shift view with today's incidents,
-the history and the handover. Screenshots of the card and the shift view go to docs/."""
+the comment box adds the comment and never takes a step, and a false alarm needs no confirm()
+dialog; the shift view with today's incidents, the history and the handover. Screenshots of the
+card and the shift view go to docs/."""
 
 from __future__ import annotations
 
@@ -284,3 +285,14 @@ async def test_enter_in_the_comment_box_adds_the_comment_and_never_takes_a_step(
     await expect(page.get_by_test_id("shift-open").locator(f'[data-incident-id="{record["id"]}"]')).to_be_visible()
     await expect(page.get_by_test_id("handover-open").locator(f'[data-incident-id="{record["id"]}"]')).to_be_visible()
     await shoot(page, "shift")
+
+    # A false alarm takes a second click on the armed button, no confirm() dialog (Playwright
+    # dismisses dialogs: a confirm() would have answered "no" and nothing would be sent).
+    await page.goto(f"{system.base}/board")
+    card = page.locator(f'[data-testid="entrapment-card"][data-device-id="{device}"]')
+    await card.get_by_test_id("false-alarm").click()
+    await asyncio.sleep(1)
+    await expect(card).to_have_attribute("data-state", "acknowledged")
+    await card.get_by_test_id("false-alarm").click()
+    await expect(card).to_have_count(0, timeout=STEP_TIMEOUT_MS)
+    assert (await incident_row(system, device))["state"] == "false_alarm"
