@@ -9,12 +9,13 @@ import { homeFor, mayOpen, PAGES, pagesFor } from "./pages.js";
 
 const VIEWS = {
   "/board": () => import("./board.js"),
+  "/board/shift": () => import("./shift.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
   "/map": () => import("./map.js"),
   "/admin/users": () => import("./users.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/bureau", "/map"]);
+const LIVE_VIEWS = new Set(["/board", "/board/shift", "/bureau", "/map"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {

@@ -2,11 +2,24 @@
 // trapped, which deadline counts now. Pure (no DOM), so node can test it.
 import { parseTime } from "./format.js";
 
-// Each step is named after the state it leads to (docs/alerts.md).
+// Each step is named after the state it leads to (docs/alerts.md). "responded": the maintenance
+// unit confirmed it is on its way (DB32/T 4130-2021's 响应).
 export const NEXT_STEP = {
-  raised: "acknowledged", acknowledged: "dispatched", dispatched: "on_site", on_site: "released", released: "closed",
+  raised: "acknowledged", acknowledged: "dispatched", dispatched: "responded", responded: "on_site",
+  on_site: "released", released: "closed",
 };
-const FALSE_ALARM_FROM = new Set(["raised", "acknowledged", "dispatched", "on_site"]);
+const FALSE_ALARM_FROM = new Set(["raised", "acknowledged", "dispatched", "responded", "on_site"]);
+// Re-dispatch and the next tier belong to a rescue under way, before the arrival; "no answer" also
+// to the calls before the first dispatch.
+const REDISPATCH_FROM = new Set(["dispatched", "responded"]);
+const NO_ANSWER_FROM = new Set(["acknowledged", "dispatched", "responded"]);
+// Three-level rescue: 1 the contracted maintenance unit, 2 the nearest 网格救援站, 3 the fire brigade.
+export const TIERS = [1, 2, 3];
+// The close record's cause classes (the centres' monthly reports): 人为, 外部/停电, 门系统, 控制系统, 其他.
+export const CAUSE_CLASSES = ["human", "external", "door_system", "control_system", "other"];
+// Steps the system records (deadline watch, alarm links), shown apart from the operators' own.
+export const SYSTEM_STEPS = new Set(["ack_overdue", "response_overdue", "arrival_overdue", "escalated",
+  "alarm_cleared", "alarm_linked"]);
 export const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, warning: 3 };
 
 export function nextStep(state) {
@@ -15,6 +28,24 @@ export function nextStep(state) {
 
 export function canFalseAlarm(state) {
   return FALSE_ALARM_FROM.has(state);
+}
+
+export function canRedispatch(state) {
+  return REDISPATCH_FROM.has(state);
+}
+
+export function canNoAnswer(state) {
+  return NO_ANSWER_FROM.has(state);
+}
+
+// The current dispatch missed its arrival (arrival_missed; older servers: arrival_late, which
+// stays set after an escalation gave the next tier fresh deadlines).
+const arrivalMissed = (incident) => Boolean(incident.arrival_missed ?? incident.arrival_late);
+
+// The tier an incident is at (1 until dispatched elsewhere or escalated).
+export function tierOf(incident) {
+  const tier = Number(incident?.tier);
+  return TIERS.includes(tier) ? tier : 1;
 }
 
 // Since when the passengers are trapped (the alarm's raised_at, the condition's start in device
@@ -29,7 +60,7 @@ export function trapped(incident, alarm, nowMs) {
 // The deadline that matters in the incident's state:
 //   ack      (raised):               acknowledge by ack_deadline
 //   awaiting (acknowledged):         acknowledged, not yet dispatched
-//   arrival  (dispatched):           on site by arrival_deadline
+//   arrival  (dispatched, responded): on site by arrival_deadline
 //   arrived  (on_site and later):    arrived at on_site_at
 // `seconds` is what is left (negative once missed); `late` once missed or flagged by the server.
 export function deadline(incident, nowMs) {
@@ -41,13 +72,60 @@ export function deadline(incident, nowMs) {
   }
   if (state === "acknowledged") return { kind: "awaiting", seconds: null, late: Boolean(incident.ack_late) };
   const due = parseTime(incident.arrival_deadline);
-  if (state === "dispatched") {
+  if (state === "dispatched" || state === "responded") {
     const seconds = due === null ? null : (due - nowMs) / 1000;
-    return { kind: "arrival", seconds, late: Boolean(incident.arrival_late) || (seconds !== null && seconds < 0) };
+    return { kind: "arrival", seconds, late: arrivalMissed(incident) || (seconds !== null && seconds < 0) };
   }
   const arrived = parseTime(incident.on_site_at);
   const late = Boolean(incident.arrival_late) || (arrived !== null && due !== null && arrived > due);
   return { kind: "arrived", seconds: null, late, at: incident.on_site_at };
+}
+
+// The rescuer's confirmation (响应时限): between a dispatch and "responded". null before dispatch;
+// { seconds, late, done, at } after (done once it responded, at its time). Every dispatch (a
+// re-dispatch, the next tier) starts it again: in "dispatched" the current rescuer has not responded.
+export function responseDeadline(incident, nowMs) {
+  if (!incident) return null;
+  const due = parseTime(incident.response_deadline);
+  const missed = Boolean(incident.response_missed ?? incident.response_late);
+  if (incident.state === "dispatched") {
+    const seconds = due === null ? null : (due - nowMs) / 1000;
+    return { seconds, done: false, at: null, late: missed || (seconds !== null && seconds < 0) };
+  }
+  const at = parseTime(incident.responded_at);
+  if (at === null || !["responded", "on_site", "released", "closed"].includes(incident.state)) return null;
+  return { seconds: null, done: true, at: incident.responded_at, late: missed || (due !== null && at > due) };
+}
+
+// The close record from the form's raw values (strings, "" when not chosen): { body } to send with
+// the "closed" step, or { missing: [field names] }. Every field is asked for (issue 15).
+export function closeRecord(raw) {
+  const missing = [];
+  const count = (key) => {
+    const text = String(raw[key] ?? "").trim();
+    const n = Number(text);
+    if (text === "" || !Number.isInteger(n) || n < 0) missing.push(key);
+    return n;
+  };
+  const yesNo = (key) => {
+    if (raw[key] !== "yes" && raw[key] !== "no") missing.push(key);
+    return raw[key] === "yes";
+  };
+  const body = { persons_released: count("persons_released"), injuries: count("injuries") };
+  if (!CAUSE_CLASSES.includes(raw.cause_class)) missing.push("cause_class");
+  body.cause_class = raw.cause_class;
+  body.self_release = yesNo("self_release");
+  body.callback_confirmed = yesNo("callback_confirmed");
+  return missing.length ? { missing } : { body };
+}
+
+// An incident's history in the order it happened (by time, then id), each marked as the system's,
+// a comment, or an operator's step.
+export function timeline(steps) {
+  return [...(steps ?? [])]
+    .sort((a, b) => (parseTime(a.at) ?? 0) - (parseTime(b.at) ?? 0) || a.id - b.id)
+    .map((s) => ({ ...s, kind: s.step === "comment" ? "comment" : SYSTEM_STEPS.has(s.step) || s.actor === "system"
+      ? "system" : "operator" }));
 }
 
 // The board's entrapments: every active incident, and any open entrapment alarm that (still)

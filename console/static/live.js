@@ -7,6 +7,7 @@ export class LiveStore {
     this.alarms = new Map(); // open alarms by id
     this.incidents = new Map(); // active incidents by id
     this.cleared = new Map(); // cleared alarms that an active incident still refers to
+    this.lastSteps = new Map(); // incident id → the latest step the stream told of (its timeline grows live)
     this.listeners = new Set();
   }
 
@@ -23,6 +24,7 @@ export class LiveStore {
   applySnapshot(message) {
     this.alarms.clear();
     this.incidents.clear();
+    this.lastSteps.clear();
     for (const alarm of message.alarms ?? []) this.upsertAlarm(alarm);
     for (const incident of message.incidents ?? []) this.upsertIncident(incident);
     this.prune();
@@ -32,8 +34,11 @@ export class LiveStore {
   apply(message) {
     if (message.topic === "snapshot") return this.applySnapshot(message);
     if (message.topic === "alarm" && message.alarm) this.upsertAlarm(message.alarm);
-    else if (message.topic === "incident" && message.incident) this.upsertIncident(message.incident);
-    else return;
+    else if (message.topic === "incident" && message.incident) {
+      this.upsertIncident(message.incident);
+      if (message.step) this.lastSteps.set(message.incident.id, message.step);
+      if (message.incident.active === false) this.lastSteps.delete(message.incident.id);
+    } else return;
     this.prune();
     this.emit();
   }

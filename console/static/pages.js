@@ -1,6 +1,7 @@
 // Which pages each role may open (the server enforces the same) and where each role starts.
 export const PAGES = {
   "/board": { title: "nav_board", roles: ["operator", "bureau", "admin"] },
+  "/board/shift": { title: "nav_shift", roles: ["operator", "bureau", "admin"] },
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
   "/map": { title: "nav_map", roles: ["operator", "bureau", "admin"] },

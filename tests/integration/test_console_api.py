@@ -268,8 +268,8 @@ store.apply({ topic: "incident", op: "closed", incident: incident(10, 1, "closed
 assert.ok(!store.incidents.has(10) && store.alarm(1) === null);
 assert.ok(changes >= 7);
 
-assert.deepEqual(["raised", "acknowledged", "dispatched", "on_site", "released", "closed"].map(nextStep),
-  ["acknowledged", "dispatched", "on_site", "released", "closed", null]);
+assert.deepEqual(["raised", "acknowledged", "dispatched", "responded", "on_site", "released", "closed"].map(nextStep),
+  ["acknowledged", "dispatched", "responded", "on_site", "released", "closed", null]);
 const now = Date.parse(at(100));
 assert.equal(trapped(null, alarm(5, "entrapment", "critical", 40), now).seconds, 60);
 assert.deepEqual(deadline(incident(11, 5, "raised", 1), now), { kind: "ack", seconds: 21, late: false });
