@@ -48,6 +48,7 @@ from alerts.kpis import rescue_kpis
 from alerts.live_notify import notify_changes, notify_operator_close
 from alerts.model import Alarm
 from alerts.openapi import alerts_paths
+from alerts.report_api import ReportSources, add_report_routes
 from semon.settings import IncidentSettings
 from web.app import Part, actor_of
 from web.auth import LIVE_SOCKETS, live_socket_session
@@ -91,6 +92,7 @@ ACCESS: tuple[Rule, ...] = (
     rule(POST, "/api/incidents/{id}/steps", OPERATOR),
     rule(POST, "/api/incidents/{id}/comments", OPERATOR),
     rule(READ, "/api/kpis/**", OPERATOR, BUREAU),
+    rule(READ, "/api/reports/**", OPERATOR, BUREAU),
     rule(READ, "/api/live", OPERATOR, BUREAU),
 )
 JSON_PATHS = ("/healthz",)
@@ -98,12 +100,14 @@ JSON_PATHS = ("/healthz",)
 
 def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSettings, *,
                 on_alarm_cleared: Callable[[Alarm], None] | None = None,
-                db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0) -> Part:
+                db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0,
+                report: ReportSources | None = None) -> Part:
     """The alerts' routes for the shell (``web.app.create_app``). The pool is opened and closed by
     the caller. ``incidents``: the incidents' section (the deadlines a step sets).
     ``on_alarm_cleared`` hears of every alarm an operator's close or false alarm cleared (the
     rules engine must forget it). The deadline watch (``alerts.deadlines.run_deadlines``) runs
-    beside the application, not inside."""
+    beside the application, not inside. ``report``: the register's lifts and zone for the monthly
+    report (``alerts.report_api``; without it, no lifts in the Asia/Shanghai zone)."""
     context = ApiContext(pool, hub, incidents, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
 
     def add_routes(app: web.Application) -> None:
@@ -116,6 +120,7 @@ def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSett
         app.router.add_post(r"/api/incidents/{id:\d+}/steps", _post_step)
         app.router.add_post(r"/api/incidents/{id:\d+}/comments", _post_comment)
         app.router.add_get("/api/kpis/rescue", _rescue_kpis)
+        add_report_routes(app, pool, report or ReportSources())
         app.router.add_get("/api/live", _live)
         app.on_shutdown.append(_close_live_sockets)
 

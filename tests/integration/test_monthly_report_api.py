@@ -1,0 +1,97 @@
+"""GET /api/reports/monthly against a real PostgreSQL: the incidents of a Beijing month read
+from the table, the lifts from the function handed over, JSON and XLSX, and refusals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+
+import pytest
+from openpyxl import load_workbook
+from psycopg import AsyncConnection
+
+from alerts.alarm_store import raise_alarm
+from alerts.api import alerts_part
+from alerts.hub import LiveHub
+from alerts.incident_store import open_incident
+from alerts.model import Source
+from alerts.monthly_report import LiftRow
+from alerts.report_api import ReportSources
+from semon.alarm_types import AlarmType
+from semon.db.pool import open_pool
+from tests.flat_settings import flat_settings
+from tests.integration.helpers import add_users, http_client, login
+from web.app import create_app, serve_app
+from web.users import Role
+
+pytestmark = pytest.mark.integration
+
+LIFTS = [LiftRow("L1", "甲维保", "业主一"), LiftRow("L2", "甲维保", "业主一"), LiftRow("L3", "乙维保", "业主二"),
+         LiftRow("L4", "乙维保", "业主二")]
+
+
+async def lifts(conn: AsyncConnection) -> Sequence[LiftRow]:
+    return LIFTS
+
+
+async def entrapment(conn: AsyncConnection, device: str, raised: datetime, **columns: object) -> int:
+    settings = flat_settings()
+    alarm = await raise_alarm(conn, device_id=device, kind="elevator", type=AlarmType.ENTRAPMENT,
+                              source=Source.TELEMETRY, raised_at=raised, details={}, district_code="630102")
+    assert alarm is not None
+    incident = await open_incident(conn, alarm, settings.incidents)
+    columns = {"raised_at": raised, **columns}  # the centre's clock: raised_seen_at, now; the month's own time
+    for column, value in columns.items():  # the steps' results, set as a finished month holds them
+        await conn.execute(f"UPDATE incidents SET {column} = %s WHERE id = %s", (value, incident.id))  # noqa: S608
+    return incident.id
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[tuple[str, object]]:
+    settings = flat_settings()
+    await add_users(database_url, (("bureau-1", Role.BUREAU, None),))
+    async with open_pool(database_url, max_size=2, name="test-report") as pool:
+        async with pool.connection() as conn, conn.transaction():
+            t1 = datetime(2031, 2, 28, 16, 30, tzinfo=UTC)  # 2031-03-01 00:30 Beijing
+            await entrapment(conn, "L1", t1, state="closed", dispatched_at=t1 + timedelta(minutes=1),
+                             on_site_at=t1 + timedelta(minutes=21))
+            t2 = datetime(2031, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 Beijing
+            await entrapment(conn, "L3", t2, state="dispatched", dispatched_at=t2 + timedelta(minutes=1))
+            t3 = datetime(2031, 3, 12, 4, 0, tzinfo=UTC)
+            await entrapment(conn, "L4", t3, state="false_alarm")
+            await entrapment(conn, "L2", datetime(2031, 3, 31, 16, 0, tzinfo=UTC))  # April 1st in Beijing
+        part = alerts_part(pool, LiveHub(16), settings.incidents, report=ReportSources(lifts=lifts))
+        app = create_app(pool, settings.auth, [part], backoff=settings.backoff.backoff())
+        async with serve_app(app, "127.0.0.1", 0) as port, http_client(f"http://127.0.0.1:{port}") as http:
+            await login(http, f"http://127.0.0.1:{port}/api", "bureau-1")
+            yield f"http://127.0.0.1:{port}", http
+
+
+async def test_a_month_as_json_and_as_a_workbook(api: tuple[str, object]) -> None:
+    url, http = api
+    async with http.get(f"{url}/api/reports/monthly", params={"month": "2031-03"}) as resp:  # type: ignore[attr-defined]
+        assert resp.status == 200
+        body = await resp.json()
+    # Incidents 1, 2, 3 (4 is April's in Beijing); 3 a false alarm; entrapments on L1 (甲) and L3 (乙)
+    assert (body["incidents"], body["false_alarms"], body["entrapments"]) == (3, 1, 2)
+    assert body["dispatched"] == 2 and body["arrived_30min"] == 1 and body["arrival_30min_rate_pct"] == 50.0
+    assert body["lifts"] == 4 and body["entrapments_per_lift"] == 0.5  # 2 / 4
+    assert {s["slot"]: s["entrapments"] for s in body["slots"]}["00:00–02:00"] == 1
+    assert [(u["name"], u["per_100_lifts"]) for u in body["top_units"]] == [("乙维保", 50.0), ("甲维保", 50.0)]
+    async with http.get(f"{url}/api/reports/monthly",  # type: ignore[attr-defined]
+                        params={"since": "2031-03-01", "until": "2031-04-02", "format": "xlsx", "lang": "en"}) as resp:
+        assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+        book = load_workbook(BytesIO(await resp.read()))
+    figures = {row[0]: row[1] for row in book["report"].iter_rows(values_only=True) if row and row[0]}
+    assert figures["Entrapments"] == 3 and figures["Incidents"] == 4  # April 1st is in this range
+    assert figures["Entrapments per lift"] == 0.75
+
+
+async def test_bad_periods_are_400(api: tuple[str, object]) -> None:
+    url, http = api
+    for params in ({}, {"month": "2031-3"}, {"month": "2031-13"}, {"since": "2031-03-01"},
+                   {"since": "2031-03-02", "until": "2031-03-01"}, {"month": "2031-03", "format": "pdf"}):
+        async with http.get(f"{url}/api/reports/monthly", params=params) as resp:  # type: ignore[attr-defined]
+            assert resp.status == 400, params
+            assert (await resp.json())["error"]
