@@ -17,7 +17,7 @@ from alerts.incidents import IncidentState, Step
 from alerts.kpis import KpiGrouping
 from alerts.model import Severity, Source
 from semon.alarm_types import AlarmType
-from web.inputs import IsoTime
+from web.inputs import IsoDate, IsoTime
 from web.models import Answer
 
 MAX_LIMIT = 1000
@@ -237,8 +237,8 @@ class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
-    since: date | None = Field(default=None, description="the first day, in the register's zone")
-    until: date | None = Field(default=None, description="the day after the last one")
+    since: IsoDate | None = Field(default=None, description="the first day, in the register's zone")
+    until: IsoDate | None = Field(default=None, description="the day after the last one")
     format: Literal["json", "xlsx"] = "json"
     lang: Literal["zh-CN", "en"] = Field(default="zh-CN", description="the workbook's labels")
 
