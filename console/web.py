@@ -19,7 +19,7 @@ from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, r
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
-PAGES = ("/login", "/board", "/agency", "/bureau")
+PAGES = ("/login", "/board", "/agency", "/bureau", "/bureau/report")
 LOGIN_ROUTE = "/api/login"
 
 

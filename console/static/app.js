@@ -11,6 +11,7 @@ const VIEWS = {
   "/board": () => import("./board.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/bureau/report": () => import("./report.js"),
 };
 const LIVE_VIEWS = new Set(["/board", "/bureau"]);
 const $ = (id) => document.getElementById(id);
@@ -28,7 +29,7 @@ function renderHeader(user, path) {
     location.reload(); // every view renders its text once; a reload is the simplest full switch
   };
   if (!user) return;
-  const paths = devMode() ? Object.keys(PAGES) : pagesFor(user.role);
+  const paths = devMode() ? Object.keys(PAGES).filter((p) => PAGES[p].nav !== false) : pagesFor(user.role);
   replace($("nav"), paths.map((p) => h("a", { href: p, class: p === path ? "current" : "", "data-testid": `nav-${p.slice(1)}` },
     t(PAGES[p].title))));
   $("user").textContent = devMode() ? t("dev_mode") : `${user.display_name || user.username} · ${name("role", user.role)}`;
@@ -115,7 +116,7 @@ async function main() {
   }
   const setLive = liveIndicator();
   if (LIVE_VIEWS.has(path)) setLive({ live: false });
-  root.dataset.view = path.slice(1);
+  root.dataset.view = path.slice(1).replace("/", "-");
   const view = await VIEWS[path]();
   view.mount(root, { user: currentUser(), setLive, checkSession });
 }

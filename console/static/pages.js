@@ -3,6 +3,8 @@ export const PAGES = {
   "/board": { title: "nav_board", roles: ["operator", "bureau", "admin"] },
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
+  // The bureau's printable monthly report: opened from the bureau page, not from the navigation.
+  "/bureau/report": { title: "report", roles: ["bureau", "admin"], nav: false },
 };
 const HOME = { operator: "/board", agency: "/agency", bureau: "/bureau", admin: "/board" };
 
@@ -15,5 +17,5 @@ export function mayOpen(role, path) {
 }
 
 export function pagesFor(role) {
-  return Object.keys(PAGES).filter((path) => mayOpen(role, path));
+  return Object.keys(PAGES).filter((path) => mayOpen(role, path) && PAGES[path].nav !== false);
 }
