@@ -308,7 +308,7 @@ function renderExpired(el, store, cards, rerender) {
     h("td", { class: reason === "overdue" ? "" : "late" }, reason ? name("expired_reason", reason) : "…"),
     h("td", {}, card?.address ?? ""), h("td", {}, name("district", alarm.district_code)),
     h("td", {}, card?.owner?.name ?? ""), h("td", {}, card?.agency?.name ?? ""),
-    h("td", { class: "late" }, day(card?.next_due)), h("td", {}, dateTime(alarm.raised_at))));
+    h("td", { class: reason === "overdue" ? "late" : "" }, day(card?.next_due)), h("td", {}, dateTime(alarm.raised_at))));
     if (!cards.has(alarm.device_id)) {
       cards.set(alarm.device_id, null); // asked once; the answer re-renders
       loadCard(alarm.device_id).then((c) => { cards.set(alarm.device_id, c); rerender(); }, () => {});

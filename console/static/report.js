@@ -10,12 +10,18 @@ import { dayQuery, periodFrom, periodSearch } from "./period.js";
 const table = (testid, head, rows) => h("table", { class: "data report-table", "data-testid": testid },
   h("thead", {}, h("tr", {}, head.map((x) => h("th", {}, x)))),
   h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c, i) => h("td", { class: i ? "num" : "" }, c))))));
+// Numbers right, names left: a ranked row's name is its second cell.
+const rankedTable = (testid, head, rows) => {
+  const el = table(testid, head, rows);
+  for (const td of el.querySelectorAll("tbody td:nth-child(2)")) td.className = "name";
+  return el;
+};
 
 const split = (testid, title, group, counts) => h("section", { class: "report-split" }, h("h3", {}, title),
   table(testid, [title, t("count")], Object.entries(counts).map(([k, n]) => [name(group, k), n])));
 
 const ranked = (testid, title, rows) => h("section", { class: "report-top" }, h("h3", {}, title),
-  rows.length ? table(testid, [t("rank"), t("name_col"), t("entrapments_n"), t("lifts"), t("entrapments_per_100_lifts")],
+  rows.length ? rankedTable(testid, [t("rank"), t("name_col"), t("entrapments_n"), t("lifts"), t("entrapments_per_100_lifts")],
     rows.map((r, i) => [i + 1, r.name, r.entrapments, r.lifts, r.per_100_lifts.toFixed(2)]))
     : h("p", { class: "muted" }, t("none")));
 

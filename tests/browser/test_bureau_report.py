@@ -8,6 +8,7 @@ scrolling, and no clipped table cell at 1280×800 in English or Chinese. Screens
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -235,14 +236,15 @@ async def test_expired_running_split_by_reason(browser: Browser, system: System,
     for reason, device in month.expired.items():
         row = section.locator(f"tr[data-device-id='{device}']")
         await expect(row).to_have_attribute("data-reason", reason)
+        await expect(row.locator("td").nth(4)).not_to_be_empty()  # its owner, from the register's card
     for reason in ("stopped", "unfit", "overdue"):
         tile = page.get_by_test_id(f"expired-{reason}")
         count = int(await tile.locator("strong").inner_text())
         assert count >= 1
         await tile.click()
-        rows = section.get_by_test_id("expired-row")
-        await expect(rows).to_have_count(count)
-        assert set(await rows.evaluate_all("rows => rows.map(r => r.dataset.reason)")) == {reason}
+        await expect(page.get_by_test_id(f"expired-{reason}")).to_have_class(re.compile(r"\bpicked\b"))
+        await expect(section.locator(f"tr[data-testid='expired-row']:not([data-reason='{reason}'])")).to_have_count(0)
+        await expect(section.get_by_test_id("expired-row")).to_have_count(count)
     await page.get_by_test_id("expired-stopped").click()
     await expect(section.get_by_test_id("expired-row").first).to_contain_text("stopped yet running")
 
