@@ -73,10 +73,12 @@ async def month(system: System) -> AsyncIterator[Month]:
     simulated = [d.device_id for d in city_fleet(20, 2, seed=1)]
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute(
-            """SELECT registration_code, district_code FROM equipment WHERE category = 'elevator'
-               AND status = 'in_use' AND fit_for_use AND maintenance_id IS NOT NULL AND owner_id IS NOT NULL
-               AND NOT registration_code = ANY(%s) ORDER BY registration_code LIMIT 6""", (simulated,))
-        units = [(str(c), str(d)) for c, d in await cur.fetchall()]
+            """SELECT e.registration_code, e.district_code, m.name
+               FROM equipment e JOIN parties m ON m.id = e.maintenance_id WHERE e.category = 'elevator' AND e.status = 'in_use' AND e.fit_for_use AND e.owner_id IS NOT NULL
+               AND NOT e.registration_code = ANY(%s) ORDER BY e.registration_code LIMIT 6""", (simulated,))
+        found = [(str(c), str(d), str(m)) for c, d, m in await cur.fetchall()]
+        units = [(c, d) for c, d, _ in found]
+        unit_of = {c: m for c, _, m in found}
         assert len(units) == 6
         new = {"source", "persons_released", "cause_class"} <= await _columns(conn)
 
@@ -84,11 +86,13 @@ async def month(system: System) -> AsyncIterator[Month]:
             return fields if new else {}
 
         (a, da), (b, db), (c, dc) = units[:3]
-        await _incident(conn, a, da, T1, {"state": "closed", "dispatched_at": T1 + 2 * MIN,
+        await _incident(conn, a, da, T1, {"state": "closed", "acknowledged_at": T1 + MIN, "dispatched_at": T1 + 2 * MIN,
+                                          "maintenance_unit": unit_of[a],
                                           "on_site_at": T1 + 22 * MIN, "released_at": T1 + 30 * MIN,
                                           "closed_at": T1 + 40 * MIN,
                                           **extra(source="phone", persons_released=2, cause_class="door_system")})
-        await _incident(conn, b, db, T2, {"state": "closed", "dispatched_at": T2 + MIN, "on_site_at": T2 + 36 * MIN,
+        await _incident(conn, b, db, T2, {"state": "closed", "acknowledged_at": T2 + MIN / 2, "dispatched_at": T2 + MIN,
+                                          "maintenance_unit": unit_of[b], "on_site_at": T2 + 36 * MIN,
                                           "released_at": T2 + 40 * MIN, "closed_at": T2 + 50 * MIN,
                                           **extra(persons_released=1, cause_class="external")})
         await _incident(conn, c, dc, T3, {"state": "false_alarm", **extra(source="phone")})
@@ -117,6 +121,7 @@ async def open_bureau(browser: Browser, system: System, *, width: int, height: i
     context = await browser.new_context(viewport={"width": width, "height": height}, locale=lang,
                                         accept_downloads=True)
     await context.add_init_script(f"localStorage.setItem('semon.lang', '{lang}')")
+    await context.add_init_script(CSP_RECORD)
     page = await context.new_page()
     await page.goto(f"{system.base}/login")
     await page.get_by_test_id("login-username").fill("bureau")
@@ -129,6 +134,10 @@ async def open_bureau(browser: Browser, system: System, *, width: int, height: i
     await expect(page.get_by_test_id("rate-agency").locator("tbody tr").first).to_be_visible()
     return page
 
+
+# Every page here runs under the console's Content-Security-Policy: a violation is recorded.
+CSP_RECORD = """window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(e.violatedDirective));"""
 
 CLIPPED = """() => {
   const clipped = [];
@@ -192,6 +201,7 @@ async def test_the_printable_report(browser: Browser, system: System, month: Mon
     await expect(page.locator("header.top")).to_be_hidden()
     await expect(page.get_by_test_id("report-print")).to_be_hidden()
     await expect(report).to_be_visible()
+    assert await page.evaluate("window.__violations") == []
     pdf = await page.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF")
     await page.emulate_media(media="screen")
@@ -299,3 +309,4 @@ async def test_the_period_picker_and_the_wall(browser: Browser, system: System, 
     found = await page.evaluate(CLIPPED)
     assert found["overflowX"] <= 0 and found["overflowY"] <= 0, found
     await page.screenshot(path=str(ARTEFACTS / "console-bureau-wall-1920.png"))
+    assert await page.evaluate("window.__violations") == []
