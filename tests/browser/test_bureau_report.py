@@ -74,7 +74,8 @@ async def month(system: System) -> AsyncIterator[Month]:
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute(
             """SELECT e.registration_code, e.district_code, m.name
-               FROM equipment e JOIN parties m ON m.id = e.maintenance_id WHERE e.category = 'elevator' AND e.status = 'in_use' AND e.fit_for_use AND e.owner_id IS NOT NULL
+               FROM equipment e JOIN parties m ON m.id = e.maintenance_id
+               WHERE e.category = 'elevator' AND e.status = 'in_use' AND e.fit_for_use AND e.owner_id IS NOT NULL
                AND NOT e.registration_code = ANY(%s) ORDER BY e.registration_code LIMIT 6""", (simulated,))
         found = [(str(c), str(d), str(m)) for c, d, m in await cur.fetchall()]
         units = [(c, d) for c, d, _ in found]
