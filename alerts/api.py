@@ -25,22 +25,40 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_queries import AlarmFilter, get_alarm, list_alarms
 from alerts.alarm_store import open_alarms
-from alerts.api_models import ANSWERS, REQUESTS, AlarmQuery, CommentBody, IncidentQuery, KpiQuery, StepBody
+from alerts.api_models import (
+    ANSWERS,
+    REQUESTS,
+    AlarmQuery,
+    CommentBody,
+    HandoverQuery,
+    IncidentQuery,
+    KpiQuery,
+    PhoneReportBody,
+    StepBody,
+)
 from alerts.hub import LiveHub, Subscription
 from alerts.incident_store import (
     IncidentFilter,
+    PhoneReport,
+    RegisterLookup,
     StepOutcome,
     add_comment,
     apply_step,
     get_incident,
+    handover,
+    incident_page,
     list_incidents,
+    open_phone_incident,
 )
 from alerts.incidents import (
+    CAUSE_LABELS,
     Incident,
     IncidentNotFound,
+    IncidentOpen,
     IncidentStep,
     Step,
     StepNotAllowed,
+    StepRequest,
     StepRequestError,
     incident_change,
 )
@@ -72,6 +90,7 @@ class ApiContext:
     pool: AsyncConnectionPool
     hub: LiveHub
     incidents: IncidentSettings  # the deadlines an operator's step sets
+    register: RegisterLookup | None  # the register's entry of a unit (a phone-reported incident copies it)
     on_alarm_cleared: Callable[[Alarm], None] | None
     db_timeout_s: float  # how long a request waits for a connection before answering 503
     heartbeat_s: float
@@ -81,7 +100,8 @@ class ApiContext:
 
 CONTEXT = web.AppKey("alerts_api", ApiContext)
 # The alerts' own errors, answered by the shell's error middleware with these statuses.
-ERRORS: dict[type[Exception], int] = {IncidentNotFound: 404, StepRequestError: 400, StepNotAllowed: 409}
+ERRORS: dict[type[Exception], int] = {IncidentNotFound: 404, StepRequestError: 400, StepNotAllowed: 409,
+                                      IncidentOpen: 409}
 
 
 # Who may use the alerts' routes: the emergency centre works incidents; the bureau watches.
@@ -89,6 +109,7 @@ ACCESS: tuple[Rule, ...] = (
     public(READ, "/healthz"),
     rule(READ, "/api/alarms/**", OPERATOR, BUREAU),
     rule(READ, "/api/incidents/**", OPERATOR, BUREAU),
+    rule(POST, "/api/incidents", OPERATOR),
     rule(POST, "/api/incidents/{id}/steps", OPERATOR),
     rule(POST, "/api/incidents/{id}/comments", OPERATOR),
     rule(READ, "/api/kpis/**", OPERATOR, BUREAU),
@@ -99,16 +120,20 @@ JSON_PATHS = ("/healthz",)
 
 
 def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSettings, *,
+                register: RegisterLookup | None = None,
                 on_alarm_cleared: Callable[[Alarm], None] | None = None,
                 db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0,
                 report: ReportSources | None = None) -> Part:
     """The alerts' routes for the shell (``web.app.create_app``). The pool is opened and closed by
-    the caller. ``incidents``: the incidents' section (the deadlines a step sets).
+    the caller. ``incidents``: the incidents' section (the deadlines a step sets). ``register``:
+    the register's entry of a unit (``alerts.incident_store.RegisterLookup``), copied into a
+    phone-reported incident; without it every phone-reported unit counts as unregistered.
     ``on_alarm_cleared`` hears of every alarm an operator's close or false alarm cleared (the
     rules engine must forget it). The deadline watch (``alerts.deadlines.run_deadlines``) runs
     beside the application, not inside. ``report``: the register's lifts and zone for the monthly
     report (``alerts.report_api``; without it, no lifts in the Asia/Shanghai zone)."""
-    context = ApiContext(pool, hub, incidents, on_alarm_cleared, db_timeout_s, heartbeat_s, close_timeout_s)
+    context = ApiContext(pool, hub, incidents, register, on_alarm_cleared, db_timeout_s, heartbeat_s,
+                         close_timeout_s)
 
     def add_routes(app: web.Application) -> None:
         app[CONTEXT] = context
@@ -116,6 +141,9 @@ def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSett
         app.router.add_get("/api/alarms", _list_alarms)
         app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
         app.router.add_get("/api/incidents", _list_incidents)
+        app.router.add_post("/api/incidents", _post_incident)
+        app.router.add_get("/api/incidents/causes", _causes)
+        app.router.add_get("/api/incidents/handover", _handover)
         app.router.add_get(r"/api/incidents/{id:\d+}", _get_incident)
         app.router.add_post(r"/api/incidents/{id:\d+}/steps", _post_step)
         app.router.add_post(r"/api/incidents/{id:\d+}/comments", _post_comment)
@@ -218,10 +246,44 @@ async def _get_alarm(request: web.Request) -> web.Response:
 async def _list_incidents(request: web.Request) -> web.Response:
     q = _query(request, IncidentQuery)
     filters = IncidentFilter(state=q.state, active=q.active, district=q.district,
-                             maintenance_unit=q.maintenance_unit, since=q.since, until=q.until, limit=q.limit)
+                             maintenance_unit=q.maintenance_unit, source=q.source, cause_class=q.cause_class, q=q.q,
+                             since=q.since, until=q.until, limit=q.limit, offset=q.offset)
     async with _connection(_ctx(request)) as conn:
-        incidents = await list_incidents(conn, filters)
-    return _json({"incidents": [i.as_json() for i in incidents]})
+        incidents, total = await incident_page(conn, filters)
+    return _json({"incidents": [i.as_json() for i in incidents], "total": total, "limit": q.limit,
+                  "offset": q.offset})
+
+
+async def _post_incident(request: web.Request) -> web.Response:
+    """A phone-reported incident (新建接警); 201 with the incident and its steps, 409 when the
+    unit has an open incident already (its id in the message)."""
+    ctx = _ctx(request)
+    body = await _body(request, PhoneReportBody)
+    report = PhoneReport(body.device_id, actor_of(request, body.actor), body.caller, body.caller_phone, body.comment,
+                         body.maintenance_unit, body.contact)
+    async with _connection(ctx) as conn, conn.transaction():
+        incident = await open_phone_incident(conn, report, now=datetime.now(UTC), settings=ctx.incidents,
+                                             register=ctx.register)
+        found = await get_incident(conn, incident.id)
+        assert found is not None  # it was just inserted in this transaction
+        change = incident_change(str(Step.RAISED), found[0], found[1][0])
+        await notify_changes(conn, [change])
+    ctx.hub.publish(change)
+    return _json(_detail(*found), 201)
+
+
+async def _causes(request: web.Request) -> web.Response:
+    return _json({"causes": [{"cause_class": str(c), "zh": zh, "en": en} for c, (zh, en) in CAUSE_LABELS.items()]})
+
+
+async def _handover(request: web.Request) -> web.Response:
+    q = _query(request, HandoverQuery)
+    since, until = q.window(datetime.now(UTC))
+    if since >= until:
+        raise ApiError(400, "since must be before until")
+    async with _connection(_ctx(request)) as conn:
+        summary = await handover(conn, since, until)
+    return _json(summary.as_json())
 
 
 async def _get_incident(request: web.Request) -> web.Response:
@@ -239,9 +301,10 @@ async def _post_step(request: web.Request) -> web.Response:
     body = await _body(request, StepBody)
     actor = actor_of(request, body.actor)
     async with _connection(ctx) as conn, conn.transaction():
-        outcome = await apply_step(conn, incident_id, Step(body.step), actor, body.comment,
-                                   maintenance_unit=body.maintenance_unit, contact=body.contact, cause=body.cause,
-                                   now=datetime.now(UTC), settings=ctx.incidents)
+        step_request = StepRequest(Step(body.step), actor, body.comment, body.maintenance_unit, body.contact,
+                                   body.cause, body.tier, body.persons_released, body.injuries, body.cause_class,
+                                   body.self_release, body.callback_confirmed)
+        outcome = await apply_step(conn, incident_id, step_request, now=datetime.now(UTC), settings=ctx.incidents)
         found = await get_incident(conn, incident_id)
         await _notify_outcome(conn, outcome)
     assert found is not None  # it was just updated in this transaction

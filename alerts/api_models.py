@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from alerts.incidents import IncidentState, Step
+from alerts.incidents import CLOSE_FIELDS, TIERS, Area, CauseClass, IncidentState, Step
+from alerts.incidents import Source as IncidentSource
 from alerts.kpis import KpiGrouping
 from alerts.model import Severity, Source
 from semon.alarm_types import AlarmType
@@ -23,7 +24,10 @@ from web.models import Answer
 MAX_LIMIT = 1000
 _ACTOR_NOTE = "only without a session (auth off); with one, the logged-in user is the actor and this is ignored"
 
-OperatorStep = Literal["acknowledged", "dispatched", "on_site", "released", "closed", "false_alarm"]
+OperatorStep = Literal["acknowledged", "dispatched", "responded", "no_answer", "on_site", "released", "closed",
+                       "false_alarm"]
+Tier = Literal[1, 2, 3]
+assert set(TIERS) == {1, 2, 3}
 
 QueryTime = IsoTime  # ISO 8601 with an offset, never a number (web.inputs)
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
@@ -39,11 +43,41 @@ class StepBody(_Body):
     step: OperatorStep
     actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
     comment: str | None = Field(default=None, max_length=2000)
-    maintenance_unit: str | None = Field(default=None, max_length=200,
-                                         description="required with dispatched (维保单位)")
+    maintenance_unit: str | None = Field(
+        default=None, max_length=200,
+        description="who is sent (dispatched) or was called (no_answer); required with a tier-1 dispatch (维保单位); "
+                    "a tier 2 or 3 dispatch defaults to the nearest second-tier station or the fire brigade")
     contact: str | None = Field(default=None, max_length=100,
-                                description="the maintenance unit's contact; required with dispatched")
-    cause: str | None = Field(default=None, max_length=500)
+                                description="their contact; required with a tier-1 dispatch")
+    cause: str | None = Field(default=None, max_length=500, description="a free-text note on the cause")
+    tier: Tier | None = Field(default=None, description="dispatched only: 1 maintenance unit, 2 second-tier station "
+                                                        "(网格救援站), 3 fire brigade (119); default the current tier, "
+                                                        "else 1; never lower than the current tier")
+    persons_released: int | None = Field(default=None, ge=0, le=10_000, description="closed only; required there")
+    injuries: int | None = Field(default=None, ge=0, le=10_000, description="closed only; required there")
+    cause_class: CauseClass | None = Field(default=None, description="closed only; required there "
+                                                                     "(GET /api/incidents/causes)")
+    self_release: bool | None = Field(default=None, description="closed only; required there: the passengers got "
+                                                                "out by themselves")
+    callback_confirmed: bool | None = Field(default=None, description="closed only; required there: the call-back "
+                                                                      "confirmed the release")
+
+
+assert set(CLOSE_FIELDS) <= set(StepBody.model_fields)
+
+
+class PhoneReportBody(_Body):
+    """A phone call reporting an entrapment (新建接警): the unit (find it with GET
+    /api/registry/search), who called, and for an unregistered unit its maintenance unit."""
+
+    device_id: str = Field(min_length=1, max_length=64, description="the unit's registration code (设备代码)")
+    actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
+    caller: str | None = Field(default=None, max_length=100)
+    caller_phone: str | None = Field(default=None, max_length=40)
+    comment: str | None = Field(default=None, max_length=2000)
+    maintenance_unit: str | None = Field(default=None, max_length=200,
+                                         description="overrides the register's (an unregistered unit has none)")
+    contact: str | None = Field(default=None, max_length=100)
 
 
 class CommentBody(_Body):
@@ -79,7 +113,20 @@ class IncidentQuery(_Window):
     active: bool | None = None
     district: str | None = None
     maintenance_unit: str | None = None
+    source: IncidentSource | None = None
+    cause_class: CauseClass | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200,
+                          description="text in the device id, address, rescue code, caller, maintenance unit")
     limit: Limit = 100
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class HandoverQuery(_Window):
+    """The shift: [since, until); default the last 12 hours up to now."""
+
+    def window(self, now: datetime, hours: int = 12) -> tuple[datetime, datetime]:
+        until = self.until or now
+        return self.since or until - timedelta(hours=hours), until
 
 
 class KpiQuery(_Window):
@@ -125,7 +172,7 @@ class Incident(Answer):
     """A rescue incident; raised_at is when the centre received the alarm."""
 
     id: int
-    alarm_id: int
+    alarm_id: int | None = Field(description="null for a phone-reported incident until a device alarm links")
     device_id: str
     district_code: str | None
     state: IncidentState
@@ -145,11 +192,74 @@ class Incident(Answer):
     second_tier: str | None
     cause: str | None
     updated_at: datetime
+    source: IncidentSource
+    registered: bool = Field(description="false: the unit is not in the register")
+    caller: str | None
+    caller_phone: str | None
+    rescue_code: str | None = Field(description="救援识别码, copied from the register")
+    address: str | None
+    area: Area | None = Field(description="the arrival limit's area")
+    place: str | None = Field(description="使用场所 class, from the register")
+    latitude: float | None
+    longitude: float | None
+    tier: Tier | None = Field(description="the level of rescue sent: 1 maintenance unit, 2 second-tier station, "
+                                          "3 fire brigade")
+    rescuer: str | None = Field(description="who the current tier sent")
+    rescuer_contact: str | None
+    responded_at: datetime | None
+    response_deadline: datetime | None
+    response_late: bool = Field(description="a response deadline was missed at some tier")
+    response_missed: bool = Field(description="the current dispatch missed its response deadline")
+    arrival_missed: bool = Field(description="the current dispatch missed its arrival deadline")
+    persons_released: int | None
+    injuries: int | None
+    cause_class: CauseClass | None
+    self_release: bool | None
+    callback_confirmed: bool | None
+    callback_at: datetime | None
     active: bool = Field(description="neither closed nor a false alarm")
 
 
 class IncidentList(Answer):
     incidents: list[Incident]
+    total: int = Field(description="how many the filters select, whatever the limit")
+    limit: int
+    offset: int
+
+
+class CauseClassLabel(Answer):
+    cause_class: CauseClass
+    zh: str
+    en: str
+
+
+class CauseList(Answer):
+    """The cause classes of an entrapment, as closing asks for them."""
+
+    causes: list[CauseClassLabel]
+
+
+class Escalated(Answer):
+    incident_id: int
+    device_id: str
+    at: datetime
+    from_tier: Tier | None
+    to_tier: Tier | None
+    reason: Literal["no_response", "late_arrival"] | None
+
+
+class Handover(Answer):
+    """A shift's handover: what stays open, what closed in the shift, counts, lateness, escalations."""
+
+    since: datetime
+    until: datetime
+    open: list[Incident] = Field(description="every incident still open")
+    closed: list[Incident] = Field(description="closed or false alarm within the shift")
+    by_state: dict[str, int] = Field(description="the shift's incidents (open, or raised or closed in it) by state")
+    late_acks: int
+    late_responses: int
+    late_arrivals: int
+    escalations: list[Escalated]
 
 
 class IncidentStep(Answer):
@@ -188,6 +298,16 @@ class RescueKpis(Answer):
     late_acks: int
     late_arrivals: int
     escalations: int
+    dispatched: int
+    late_responses: int
+    response_rate_pct: float | None = Field(description="dispatched incidents whose rescuers all responded within "
+                                                        "the response deadline, of those decided (responded, or "
+                                                        "late); percent")
+    arrival_30min_rate_pct: float | None = Field(description="dispatched incidents on site within 30 minutes of "
+                                                             "the first dispatch, of those on site or past the 30 "
+                                                             "minutes (false alarms left out); percent")
+    tier_2: int = Field(description="incidents that reached the second tier")
+    tier_3: int = Field(description="incidents that reached the fire brigade")
 
 
 class KpiReport(Answer):
@@ -277,8 +397,9 @@ class MonthlyReport(Answer):
     injuries: int
     dispatched: int
     arrived_30min: int
-    arrival_counted: int = Field(description="dispatched and not self-released")
+    arrival_counted: int = Field(description="dispatched entrapments on site or past 30 minutes")
     responded_in_time: int
+    response_counted: int = Field(description="dispatched incidents with a response recorded or missed")
     arrival_30min_rate_pct: float | None
     response_rate_pct: float | None
     tiers: dict[str, int] = Field(description="1, 2, 3 and none")
@@ -293,5 +414,6 @@ class MonthlyReport(Answer):
 
 
 ANSWERS: tuple[type[BaseModel], ...] = (Health, AlarmList, Alarm, IncidentList, IncidentDetail, IncidentStep,
-                                        KpiReport, LiveSnapshot, LiveChange, MonthlyReport)
-REQUESTS: tuple[type[BaseModel], ...] = (StepBody, CommentBody, AlarmQuery, IncidentQuery, KpiQuery, ReportQuery)
+                                        KpiReport, LiveSnapshot, LiveChange, CauseList, Handover, MonthlyReport)
+REQUESTS: tuple[type[BaseModel], ...] = (StepBody, CommentBody, PhoneReportBody, AlarmQuery, IncidentQuery,
+                                         HandoverQuery, KpiQuery, ReportQuery)

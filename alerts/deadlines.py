@@ -1,5 +1,6 @@
 """The deadline watch: every ``IncidentSettings.check_interval_s``, mark the incidents that have missed
-their acknowledge or arrival deadline and tell the live consoles.
+their acknowledge, response or arrival deadline, escalate them to the next tier of rescue, and
+tell the live consoles (one change per recorded step).
 
 A late maintenance unit means trapped passengers wait for the second tier, so this task must
 outlive a database outage: it logs, backs off and carries on; the escalations it could not
@@ -29,7 +30,7 @@ async def check_deadlines(pool: AsyncConnectionPool, hub: LiveHub, settings: Inc
     it (``alerts.live_notify``), then publish what it committed to this process's hub."""
     async with pool.connection() as conn, conn.transaction():
         escalations = await escalate_overdue(conn, datetime.now(UTC), settings)
-        changes = [incident_change(str(e.kind), e.incident, e.step) for e in escalations]
+        changes = [incident_change(str(step.step), e.incident, step) for e in escalations for step in e.steps]
         await notify_changes(conn, changes)
     for change in changes:
         hub.publish(change)

@@ -36,7 +36,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import clear_alarm, open_alarms_readable, raise_alarm
 from alerts.hub import LiveHub
-from alerts.incident_store import note_alarm_cleared, open_incident
+from alerts.incident_store import RegisterLookup, note_alarm_cleared, open_incident
+from alerts.incidents import incident_change
 from alerts.live_notify import listen_operator_closes, notify_changes
 from alerts.model import Alarm, Source
 from alerts.rules import Change, DeviceRules, RuleSettings
@@ -198,12 +199,15 @@ def rule_settings(settings: RulesSettings) -> RuleSettings:
 class RulesEngine:
     def __init__(self, settings: RulesSettings, mqtt: MqttSettings, mqtt_url: str, pool: AsyncConnectionPool,
                  hub: LiveHub, profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None, *,
-                 incidents: IncidentSettings, telemetry: TelemetrySettings, backoff: BackoffSettings) -> None:
+                 incidents: IncidentSettings, telemetry: TelemetrySettings, backoff: BackoffSettings,
+                 register: RegisterLookup | None = None) -> None:
         """``mqtt``: how to connect (keepalive, session expiry, TLS files) to ``mqtt_url``, the
         engine's own account; ``incidents``: the deadlines of the incidents it opens;
-        ``telemetry``: what it accepts (the ingester's limits)."""
+        ``telemetry``: what it accepts (the ingester's limits); ``register``: the register's entry
+        of a unit, copied into the incidents it opens (``alerts.incident_store.RegisterLookup``)."""
         self.settings = settings
         self.incidents = incidents
+        self.register = register
         self.backoff_settings = backoff
         self.pool = pool
         self.hub = hub
@@ -656,8 +660,8 @@ class RulesEngine:
                 self.raised += 1
                 out.append({"topic": "alarm", "op": "raised", "alarm": alarm.as_json()})
                 if alarm.type is AlarmType.ENTRAPMENT:
-                    incident = await open_incident(conn, alarm, self.incidents)
-                    out.append({"topic": "incident", "op": "raised", "incident": incident.as_json()})
+                    opened = await open_incident(conn, alarm, self.incidents, self.register)
+                    out.append(incident_change(str(opened.step.step), opened.incident, opened.step))
             else:
                 reason = json_safe(str(details.get("reason", "condition gone")))
                 alarm = await clear_alarm(conn, device_id=device_id, type=change.type, cleared_at=at, reason=reason)

@@ -1,25 +1,37 @@
 """The rescue incident as pure logic: its states, which step may follow which, what a step writes,
-and when an incident is overdue. No I/O here; ``alerts.incident_store`` applies the results.
+the three levels of rescue, and when an incident is overdue. No I/O here; ``alerts.incident_store``
+applies the results.
 
-raised → acknowledged → dispatched → on_site → released → closed, and false_alarm from any state
-before the passengers are released. Every step is named after the state it leads to.
+raised → acknowledged → dispatched → responded → on_site → released → closed, and false_alarm from
+any state before the passengers are released. Every operator step that changes the state is named
+after the state it leads to; ``dispatched`` again (from dispatched or responded) re-dispatches or
+sends the next tier, ``no_answer`` records a call nobody answered and changes nothing.
+
+Sources of the rules (docs/alerts.md, "Rescue incidents"): TSG T5002 (the maintenance unit's
+30-minute arrival in a city's urban area, an hour elsewhere), DB32/T 4130-2021 and DB37/T
+3451-2018 (three levels of rescue: the contracted maintenance unit, the nearest second-tier
+rescue station 网格救援站, the fire brigade 119; escalation on no response or a missed arrival;
+the record at close), and the 96333 centres' published rules (a response within 1-5 minutes).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from semon.settings import IncidentSettings
+from semon.settings import IncidentSettings, SecondTierStation
 
 
 class IncidentState(StrEnum):
     RAISED = "raised"
     ACKNOWLEDGED = "acknowledged"
     DISPATCHED = "dispatched"
+    RESPONDED = "responded"
     ON_SITE = "on_site"
     RELEASED = "released"
     CLOSED = "closed"
@@ -28,30 +40,85 @@ class IncidentState(StrEnum):
 
 class Step(StrEnum):
     """What an incident's history records: the operator's steps, which change the state, and
-    the notes that do not (comments, the system's deadline and alarm notes)."""
+    the notes that do not (comments, no_answer, the system's deadline and alarm notes)."""
 
     RAISED = "raised"
     ACKNOWLEDGED = "acknowledged"
     DISPATCHED = "dispatched"
+    RESPONDED = "responded"
+    NO_ANSWER = "no_answer"
     ON_SITE = "on_site"
     RELEASED = "released"
     CLOSED = "closed"
     FALSE_ALARM = "false_alarm"
     COMMENT = "comment"
     ACK_OVERDUE = "ack_overdue"
+    RESPONSE_OVERDUE = "response_overdue"
+    ARRIVAL_OVERDUE = "arrival_overdue"
     ESCALATED = "escalated"
     ALARM_CLEARED = "alarm_cleared"
+    ALARM_LINKED = "alarm_linked"
 
 
-# The steps an operator takes; each leads to the state of the same name.
+class Source(StrEnum):
+    """How the centre learnt of the incident: a device's entrapment alarm, or a phone call (新建接警)."""
+
+    DEVICE = "device"
+    PHONE = "phone"
+
+
+class Area(StrEnum):
+    """The arrival limit's area (the register's ``equipment.area``): the urban core, county seats
+    included, or elsewhere."""
+
+    URBAN = "urban"
+    OTHER = "other"
+
+
+class CauseClass(StrEnum):
+    """The cause of an entrapment as the 96333 centres' monthly reports class it."""
+
+    HUMAN = "human"
+    EXTERNAL = "external"
+    DOOR_SYSTEM = "door_system"
+    CONTROL_SYSTEM = "control_system"
+    OTHER = "other"
+
+
+# The one table of the cause classes' labels (zh-CN, en), served at GET /api/incidents/causes.
+CAUSE_LABELS: dict[CauseClass, tuple[str, str]] = {
+    CauseClass.HUMAN: ("人为", "human (misuse)"),
+    CauseClass.EXTERNAL: ("外部/停电", "external / power cut"),
+    CauseClass.DOOR_SYSTEM: ("门系统", "door system"),
+    CauseClass.CONTROL_SYSTEM: ("控制系统", "control system"),
+    CauseClass.OTHER: ("其他", "other"),
+}
+
+# The three levels of rescue.
+TIER_MAINTENANCE = 1  # the contracted maintenance unit (维保单位)
+TIER_STATION = 2  # the nearest second-tier rescue station (网格救援站)
+TIER_FIRE = 3  # the fire brigade (119)
+TIERS = (TIER_MAINTENANCE, TIER_STATION, TIER_FIRE)
+FIRE_BRIGADE = "消防救援"  # the third tier's name; its number is IncidentSettings.fire_brigade
+
+
+class EscalationReason(StrEnum):
+    NO_RESPONSE = "no_response"
+    LATE_ARRIVAL = "late_arrival"
+
+
+# The steps an operator takes; all but no_answer lead to the state of the same name.
 OPERATOR_STEPS: frozenset[Step] = frozenset({
-    Step.ACKNOWLEDGED, Step.DISPATCHED, Step.ON_SITE, Step.RELEASED, Step.CLOSED, Step.FALSE_ALARM,
+    Step.ACKNOWLEDGED, Step.DISPATCHED, Step.RESPONDED, Step.NO_ANSWER, Step.ON_SITE, Step.RELEASED, Step.CLOSED,
+    Step.FALSE_ALARM,
 })
+NOTE_STEPS: frozenset[Step] = frozenset({Step.NO_ANSWER})  # recorded, the state stays
 
 ALLOWED: dict[IncidentState, tuple[Step, ...]] = {
     IncidentState.RAISED: (Step.ACKNOWLEDGED, Step.FALSE_ALARM),
-    IncidentState.ACKNOWLEDGED: (Step.DISPATCHED, Step.FALSE_ALARM),
-    IncidentState.DISPATCHED: (Step.ON_SITE, Step.FALSE_ALARM),
+    IncidentState.ACKNOWLEDGED: (Step.DISPATCHED, Step.NO_ANSWER, Step.FALSE_ALARM),
+    IncidentState.DISPATCHED: (Step.DISPATCHED, Step.RESPONDED, Step.NO_ANSWER, Step.ON_SITE, Step.FALSE_ALARM),
+    IncidentState.RESPONDED: (Step.DISPATCHED, Step.NO_ANSWER, Step.ON_SITE, Step.FALSE_ALARM),
     IncidentState.ON_SITE: (Step.RELEASED, Step.FALSE_ALARM),
     IncidentState.RELEASED: (Step.CLOSED,),
     IncidentState.CLOSED: (),
@@ -59,6 +126,8 @@ ALLOWED: dict[IncidentState, tuple[Step, ...]] = {
 }
 
 FINAL_STATES: frozenset[IncidentState] = frozenset({IncidentState.CLOSED, IncidentState.FALSE_ALARM})
+# What closing asks for (DB37/T 3451-2018's record of a rescue): all required.
+CLOSE_FIELDS = ("persons_released", "injuries", "cause_class", "self_release", "callback_confirmed")
 
 SYSTEM_ACTOR = "system"
 
@@ -86,12 +155,31 @@ class StepNotAllowed(InvalidStep):
     operator acknowledging what the first one already did)."""
 
 
+class IncidentOpen(IncidentError):
+    """The device has an open incident already (one device, one open incident)."""
+
+    def __init__(self, device_id: str, incident_id: int) -> None:
+        super().__init__(f"device {device_id} has an open incident already: {incident_id}")
+        self.device_id = device_id
+        self.incident_id = incident_id
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """One row of ``incidents``."""
+    """One row of ``incidents``. The fields after ``updated_at`` came with the rescue workflow
+    (migration 0010); their defaults are those of a device incident nobody dispatched yet.
+
+    ``registered``: the device is in the register (False: the operator supplies the maintenance
+    unit at dispatch). ``area``, ``place``, ``rescue_code``, ``address``, ``latitude`` /
+    ``longitude`` (WGS84): copied from the register at opening. ``tier``: the level of rescue
+    now sent (1-3; None before dispatch); ``rescuer`` / ``rescuer_contact``: who that is
+    (``maintenance_unit`` / ``maintenance_contact`` stay the contracted unit's). ``response_late``
+    / ``arrival_late``: a response or an arrival deadline was missed at some tier (sticky, for
+    the KPIs); ``response_missed`` / ``arrival_missed``: the current dispatch's deadline was
+    missed and noted (reset by every dispatch)."""
 
     id: int
-    alarm_id: int
+    alarm_id: int | None
     device_id: str
     district_code: str | None
     state: IncidentState
@@ -111,6 +199,30 @@ class Incident:
     second_tier: str | None
     cause: str | None
     updated_at: datetime
+    source: Source = Source.DEVICE
+    registered: bool = True
+    caller: str | None = None
+    caller_phone: str | None = None
+    rescue_code: str | None = None
+    address: str | None = None
+    area: Area | None = None
+    place: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    tier: int | None = None
+    rescuer: str | None = None
+    rescuer_contact: str | None = None
+    responded_at: datetime | None = None
+    response_deadline: datetime | None = None
+    response_late: bool = False
+    response_missed: bool = False
+    arrival_missed: bool = False
+    persons_released: int | None = None
+    injuries: int | None = None
+    cause_class: CauseClass | None = None
+    self_release: bool | None = None
+    callback_confirmed: bool | None = None
+    callback_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -120,13 +232,27 @@ class Incident:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, datetime) else value
-        out["state"] = str(self.state)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, StrEnum):
+                value = str(value)
+            out[f.name] = value
         out["active"] = self.active
         return out
 
 
 INCIDENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Incident))
+_ENUM_FIELDS: dict[str, type[StrEnum]] = {"state": IncidentState, "source": Source, "area": Area,
+                                          "cause_class": CauseClass}
+
+
+def incident_of(values: Mapping[str, Any]) -> Incident:
+    """An ``Incident`` from its columns (by name), the enumerations parsed."""
+    parsed = dict(values)
+    for name, kind in _ENUM_FIELDS.items():
+        if parsed.get(name) is not None:
+            parsed[name] = kind(parsed[name])
+    return Incident(**parsed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +280,12 @@ class StepRequest:
     maintenance_unit: str | None = None
     contact: str | None = None
     cause: str | None = None
+    tier: int | None = None
+    persons_released: int | None = None
+    injuries: int | None = None
+    cause_class: CauseClass | None = None
+    self_release: bool | None = None
+    callback_confirmed: bool | None = None
 
 
 def _given(value: str | None) -> str | None:
@@ -163,12 +295,8 @@ def _given(value: str | None) -> str | None:
     return value.strip() or None
 
 
-def plan_step(incident: Incident, request: StepRequest, now: datetime, settings: IncidentSettings) -> dict[str, Any]:
-    """The column updates ``request`` makes to ``incident`` at ``now``.
-
-    Raises StepRequestError for a malformed request (checked first: it is wrong in any state) and
-    StepNotAllowed when the step does not follow from the current state.
-    """
+def _check_request(incident: Incident, request: StepRequest) -> None:
+    """StepRequestError for what is wrong with ``request`` in any state."""
     step = request.step
     if step not in OPERATOR_STEPS:
         raise StepRequestError(f"{step!s} is not a step an operator takes; "
@@ -177,43 +305,197 @@ def plan_step(incident: Incident, request: StepRequest, now: datetime, settings:
         raise StepRequestError("every step needs an actor")
     unit, contact = _given(request.maintenance_unit), _given(request.contact)
     if step is Step.DISPATCHED:
-        if unit is None or contact is None:
+        if request.tier is not None and request.tier not in TIERS:
+            raise StepRequestError(f"tier must be one of {', '.join(map(str, TIERS))}, not {request.tier}")
+        if dispatch_tier(incident, request) == TIER_MAINTENANCE and (unit is None or contact is None):
             raise StepRequestError("dispatched needs the maintenance unit and its contact")
-    elif unit is not None or contact is not None:
-        raise StepRequestError("maintenance_unit and contact belong to the dispatched step")
+    elif step is not Step.NO_ANSWER and (unit is not None or contact is not None):
+        raise StepRequestError("maintenance_unit and contact belong to the dispatched and no_answer steps")
+    if step is not Step.DISPATCHED and request.tier is not None:
+        raise StepRequestError("tier belongs to the dispatched step")
+    close = {name: getattr(request, name) for name in CLOSE_FIELDS}
+    if step is Step.CLOSED:
+        missing = [name for name, value in close.items() if value is None]
+        if missing:
+            raise StepRequestError(f"closed needs {', '.join(missing)} (missing)")
+        for name in ("persons_released", "injuries"):
+            if close[name] < 0:
+                raise StepRequestError(f"{name} cannot be negative")
+    elif any(value is not None for value in close.values()):
+        raise StepRequestError(f"{', '.join(CLOSE_FIELDS)} belong to the closed step")
 
+
+def dispatch_tier(incident: Incident, request: StepRequest) -> int:
+    """The tier a dispatch goes to: the one asked for, else the incident's current tier, else 1."""
+    if request.tier is not None:
+        return request.tier
+    return incident.tier or TIER_MAINTENANCE
+
+
+def step_time(incident: Incident, now: datetime) -> datetime:
+    """The time a step is taken at: ``now``, but never before the incident's last change, so a
+    clock stepping back cannot reorder its history or move a deadline earlier."""
+    return max(now, incident.updated_at)
+
+
+def plan_step(incident: Incident, request: StepRequest, now: datetime, settings: IncidentSettings) -> dict[str, Any]:
+    """The column updates ``request`` makes to ``incident`` at ``now`` (``updated_at`` is the
+    step's time, ``step_time``).
+
+    Raises StepRequestError for a malformed request (checked first: it is wrong in any state),
+    StepNotAllowed when the step does not follow from the current state (or would send a lower
+    tier than the one already sent).
+    """
+    _check_request(incident, request)
+    step = request.step
     allowed = ALLOWED[incident.state]
     if step not in allowed:
         then = ", ".join(allowed) if allowed else "nothing: it is over"
         raise StepNotAllowed(f"incident {incident.id} is {incident.state}: {step} is not allowed "
                              f"(allowed: {then})")
-
-    updates: dict[str, Any] = {"state": IncidentState(step.value), "updated_at": now}
+    at = step_time(incident, now)
+    updates: dict[str, Any] = {"updated_at": at}
+    if step not in NOTE_STEPS:
+        updates["state"] = IncidentState(step.value)
     if step is Step.ACKNOWLEDGED:
-        updates["acknowledged_at"] = now
+        updates["acknowledged_at"] = at
         # Late even if the deadline check has not run yet (e.g. during a database outage).
-        updates["ack_late"] = incident.ack_late or now > incident.ack_deadline
+        updates["ack_late"] = incident.ack_late or at > incident.ack_deadline
     elif step is Step.DISPATCHED:
-        updates["dispatched_at"] = now
-        updates["maintenance_unit"] = unit
-        updates["maintenance_contact"] = contact
-        updates["arrival_deadline"] = arrival_deadline(now, incident.district_code, settings)
+        updates.update(_dispatch(incident, request, at, settings))
+    elif step is Step.RESPONDED:
+        updates["responded_at"] = at
+        updates["response_late"] = incident.response_late or _past(incident.response_deadline, at)
     elif step is Step.ON_SITE:
-        updates["on_site_at"] = now
-        late = incident.arrival_deadline is not None and now > incident.arrival_deadline
-        updates["arrival_late"] = incident.arrival_late or late
+        updates["on_site_at"] = at
+        updates["arrival_late"] = incident.arrival_late or _past(incident.arrival_deadline, at)
+        if incident.state is IncidentState.DISPATCHED:  # arrived without confirming: arriving answers
+            updates["responded_at"] = at
+            updates["response_late"] = incident.response_late or _past(incident.response_deadline, at)
     elif step is Step.RELEASED:
-        updates["released_at"] = now
-    else:  # closed or false_alarm: the incident is over either way
-        updates["closed_at"] = now
+        updates["released_at"] = at
+    elif step is Step.CLOSED:
+        updates["closed_at"] = at
+        for name in CLOSE_FIELDS:
+            updates[name] = getattr(request, name)
+        updates["cause_class"] = CauseClass(str(request.cause_class))
+        updates["callback_at"] = at if request.callback_confirmed else None
+    elif step is Step.FALSE_ALARM:
+        updates["closed_at"] = at
     cause = _given(request.cause)
     if cause is not None:
         updates["cause"] = cause
     return updates
 
 
+def _past(deadline: datetime | None, at: datetime) -> bool:
+    return deadline is not None and at > deadline
+
+
+def _dispatch(incident: Incident, request: StepRequest, at: datetime, settings: IncidentSettings) -> dict[str, Any]:
+    tier = dispatch_tier(incident, request)
+    if incident.tier is not None and tier < incident.tier:
+        raise StepNotAllowed(f"incident {incident.id} is at tier {incident.tier}: a dispatch cannot go back "
+                             f"to tier {tier}")
+    unit, contact = _given(request.maintenance_unit), _given(request.contact)
+    default_unit, default_contact = tier_rescuer(tier, incident, settings)
+    rescuer, rescuer_contact = unit or default_unit, contact or default_contact
+    updates: dict[str, Any] = {"dispatched_at": incident.dispatched_at or at, "tier": tier, "rescuer": rescuer,
+                               "rescuer_contact": rescuer_contact, **_deadlines_from(incident, at, settings)}
+    if tier == TIER_MAINTENANCE:
+        updates["maintenance_unit"], updates["maintenance_contact"] = unit, contact
+    elif tier == TIER_STATION:
+        updates["second_tier"] = rescuer
+    return updates
+
+
+def _deadlines_from(incident: Incident, at: datetime, settings: IncidentSettings) -> dict[str, Any]:
+    """A dispatch's deadlines (each a new dispatch of the rescue): response and arrival from ``at``."""
+    return {"response_deadline": at + timedelta(seconds=settings.response_deadline_s),
+            "arrival_deadline": arrival_deadline(at, incident.area, settings),
+            "response_missed": False, "arrival_missed": False}
+
+
 def with_updates(incident: Incident, updates: dict[str, Any]) -> Incident:
     return dataclasses.replace(incident, **updates)
+
+
+# The register's facts an incident copies when it opens
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterFacts:
+    """What an incident copies from the register at opening (handed over by the composition root,
+    ``registry.store.rescue_entry``: alerts never read the register's tables).
+    ``maintenance_contact``: the first duty contact as "name phone"."""
+
+    district_code: str | None = None
+    address: str | None = None
+    area: Area | None = None
+    place: str | None = None
+    rescue_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    maintenance_unit: str | None = None
+    maintenance_contact: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> RegisterFacts:
+        """From the register's entry: ``district_code``, ``address``, ``area``, ``place``,
+        ``rescue_code``, ``latitude``, ``longitude``, ``maintenance_unit`` (``{"name", "phone",
+        "contact", "contacts": [{"name", "phone"}]}`` or None). Unknown areas count as unknown."""
+        unit = entry.get("maintenance_unit") or {}
+        contacts = [c for c in unit.get("contacts") or [] if isinstance(c, Mapping)]
+        if contacts:
+            first = contacts[0]
+            contact = " ".join(str(v) for v in (first.get("name"), first.get("phone")) if v) or None
+        else:
+            contact = " ".join(str(v) for v in (unit.get("contact"), unit.get("phone")) if v) or None
+        area = entry.get("area")
+        return cls(district_code=entry.get("district_code"), address=entry.get("address"),
+                   area=Area(area) if area in set(Area) else None, place=entry.get("place"),
+                   rescue_code=entry.get("rescue_code"), latitude=entry.get("latitude"),
+                   longitude=entry.get("longitude"), maintenance_unit=unit.get("name"), maintenance_contact=contact)
+
+    def columns(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+# The three levels of rescue
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+def nearest_station(stations: tuple[SecondTierStation, ...], latitude: float | None, longitude: float | None,
+                    district_code: str | None) -> SecondTierStation | None:
+    """The second-tier station to send: the nearest by the unit's coordinates when they and the
+    stations' are known, else the first of the unit's district, else the first; None if none."""
+    if latitude is not None and longitude is not None:
+        placed = [s for s in stations if s.latitude is not None and s.longitude is not None]
+        if placed:
+            return min(placed, key=lambda s: _distance_km(latitude, longitude, s.latitude or 0.0,
+                                                          s.longitude or 0.0))
+    same = [s for s in stations if district_code is not None and s.district_code == district_code]
+    candidates = same or list(stations)
+    return candidates[0] if candidates else None
+
+
+def tier_rescuer(tier: int, incident: Incident, settings: IncidentSettings) -> tuple[str | None, str | None]:
+    """Who a tier is by default, (name, phone): the contracted maintenance unit, the nearest
+    second-tier station (``second_tier`` when none is configured), the fire brigade."""
+    if tier == TIER_MAINTENANCE:
+        return incident.maintenance_unit, incident.maintenance_contact
+    if tier == TIER_STATION:
+        station = nearest_station(settings.second_tier_stations, incident.latitude, incident.longitude,
+                                  incident.district_code)
+        return (station.name, station.phone) if station is not None else (settings.second_tier, None)
+    return FIRE_BRIGADE, settings.fire_brigade
 
 
 # Deadlines
@@ -223,40 +505,91 @@ def ack_deadline(raised_at: datetime, settings: IncidentSettings) -> datetime:
     return raised_at + timedelta(seconds=settings.ack_deadline_s)
 
 
-def arrival_limit_s(district_code: str | None, settings: IncidentSettings) -> float:
-    """Seconds the maintenance unit has to arrive: per district (the counties get longer)."""
-    if district_code is None:
-        return settings.arrival_deadline_s
-    return settings.arrival_deadline_by_district.get(district_code, settings.arrival_deadline_s)
+def arrival_limit_s(area: Area | str | None, settings: IncidentSettings) -> float:
+    """Seconds a dispatched rescuer has to arrive, by the unit's area: urban (the urban core,
+    county seats included) or other. An unknown area gets the urban limit, the stricter."""
+    if area == Area.OTHER:
+        return settings.arrival_deadline_other_s
+    return settings.arrival_deadline_urban_s
 
 
-def arrival_deadline(dispatched_at: datetime, district_code: str | None, settings: IncidentSettings) -> datetime:
-    return dispatched_at + timedelta(seconds=arrival_limit_s(district_code, settings))
+def arrival_deadline(dispatched_at: datetime, area: Area | str | None, settings: IncidentSettings) -> datetime:
+    return dispatched_at + timedelta(seconds=arrival_limit_s(area, settings))
 
 
 class Overdue(StrEnum):
     """A missed deadline, named after the step that records it."""
 
     ACK = "ack_overdue"  # nobody acknowledged in time
-    ARRIVAL = "escalated"  # the maintenance unit did not arrive in time: the second tier goes
+    RESPONSE = "response_overdue"  # the dispatched rescuer did not confirm in time
+    ARRIVAL = "arrival_overdue"  # the dispatched rescuer did not arrive in time
 
 
 def overdue(incident: Incident, now: datetime) -> Overdue | None:
-    """The deadline ``incident`` has newly missed at ``now``, if any; each is reported only once."""
-    if incident.state is IncidentState.RAISED and not incident.ack_late and now > incident.ack_deadline:
+    """The deadline ``incident`` has newly missed at ``now``, if any; each is reported once per
+    dispatch (a response is due before the arrival, so the response is looked at first)."""
+    at = step_time(incident, now)
+    if incident.state is IncidentState.RAISED and not incident.ack_late and at > incident.ack_deadline:
         return Overdue.ACK
-    if (incident.state is IncidentState.DISPATCHED and incident.escalated_at is None
-            and not incident.arrival_late and incident.arrival_deadline is not None
-            and now > incident.arrival_deadline):
+    if (incident.state is IncidentState.DISPATCHED and not incident.response_missed
+            and _past(incident.response_deadline, at)):
+        return Overdue.RESPONSE
+    if (incident.state in (IncidentState.DISPATCHED, IncidentState.RESPONDED) and not incident.arrival_missed
+            and _past(incident.arrival_deadline, at)):
         return Overdue.ARRIVAL
     return None
 
 
-def escalation_updates(kind: Overdue, now: datetime, settings: IncidentSettings) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SystemNote:
+    """A step the system records: what, and its details."""
+
+    step: Step
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlinePlan:
+    """What a missed deadline does: the column updates and the steps to record, in order."""
+
+    kind: Overdue
+    updates: dict[str, Any]
+    notes: tuple[SystemNote, ...]
+
+
+def deadline_plan(incident: Incident, now: datetime, settings: IncidentSettings) -> DeadlinePlan | None:
+    """What ``incident`` newly overdue at ``now`` gets, or None: a missed acknowledgement is
+    marked (``ack_late``, a step ack_overdue); a missed response or arrival is marked (the late
+    flag, a step response_overdue / arrival_overdue) and escalates to the next tier, dispatched
+    at once with fresh deadlines (a step escalated {from_tier, to_tier, reason}); at tier 3 there
+    is nobody further, so it is only marked. Each tier escalates at most once: tiers only rise."""
+    kind = overdue(incident, now)
+    if kind is None:
+        return None
+    at = step_time(incident, now)
     if kind is Overdue.ACK:
-        return {"ack_late": True, "updated_at": now}
-    return {"arrival_late": True, "escalated_at": now, "second_tier": settings.second_tier,
-            "updated_at": now}
+        return DeadlinePlan(kind, {"ack_late": True, "updated_at": at},
+                            (SystemNote(Step.ACK_OVERDUE, {"ack_deadline": incident.ack_deadline.isoformat()}),))
+    response = kind is Overdue.RESPONSE
+    deadline = incident.response_deadline if response else incident.arrival_deadline
+    assert deadline is not None  # overdue() checked it
+    tier = incident.tier or TIER_MAINTENANCE
+    updates: dict[str, Any] = {"updated_at": at}
+    updates["response_late" if response else "arrival_late"] = True
+    updates["response_missed" if response else "arrival_missed"] = True
+    notes = [SystemNote(Step(kind.value), {"deadline": deadline.isoformat(), "tier": tier,
+                                           "rescuer": incident.rescuer})]
+    if tier < TIER_FIRE:
+        to_tier = tier + 1
+        rescuer, contact = tier_rescuer(to_tier, incident, settings)
+        reason = EscalationReason.NO_RESPONSE if response else EscalationReason.LATE_ARRIVAL
+        updates.update({"state": IncidentState.DISPATCHED, "tier": to_tier, "rescuer": rescuer,
+                        "rescuer_contact": contact, "escalated_at": at, **_deadlines_from(incident, at, settings)})
+        if to_tier == TIER_STATION:
+            updates["second_tier"] = rescuer
+        notes.append(SystemNote(Step.ESCALATED, {"from_tier": tier, "to_tier": to_tier, "reason": str(reason),
+                                                 "rescuer": rescuer, "contact": contact}))
+    return DeadlinePlan(kind, updates, tuple(notes))
 
 
 # Live stream messages

@@ -10,7 +10,10 @@ from alerts.api_models import Alarm as AlarmAnswer
 from alerts.api_models import (
     AlarmList,
     AlarmQuery,
+    CauseList,
     CommentBody,
+    Handover,
+    HandoverQuery,
     Health,
     IncidentDetail,
     IncidentList,
@@ -21,6 +24,7 @@ from alerts.api_models import (
     LiveChange,
     LiveSnapshot,
     MonthlyReport,
+    PhoneReportBody,
     ReportQuery,
     StepBody,
 )
@@ -47,10 +51,37 @@ def alerts_paths() -> dict[str, Any]:
             "operationId": "getAlarm", "summary": "One alarm", "tags": ["alarms"], "parameters": _ID,
             "responses": {"200": json_body(AlarmAnswer, "the alarm"), **NOT_FOUND, **ERRORS},
         }},
-        "/api/incidents": {"get": {
-            "operationId": "listIncidents", "summary": "Rescue incidents, newest first", "tags": ["incidents"],
-            "parameters": query_parameters(IncidentQuery),
-            "responses": {"200": json_body(IncidentList, "the incidents"), **ERRORS},
+        "/api/incidents": {
+            "get": {
+                "operationId": "listIncidents", "tags": ["incidents"],
+                "summary": "Rescue incidents, newest first: filters, text search (q), a page (limit, offset) and "
+                           "the total the filters select",
+                "parameters": query_parameters(IncidentQuery),
+                "responses": {"200": json_body(IncidentList, "the incidents"), **ERRORS},
+            },
+            "post": {
+                "operationId": "reportIncident", "tags": ["incidents"],
+                "summary": "Open an incident reported by phone (新建接警), without any alarm; opened acknowledged",
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": ref(PhoneReportBody)}}},
+                "responses": {
+                    "201": json_body(IncidentDetail, "the incident with its steps"), **ERRORS,
+                    "409": json_body(Error, "the unit has an open incident already (its id in the message)"),
+                },
+            },
+        },
+        "/api/incidents/causes": {"get": {
+            "operationId": "incidentCauses", "tags": ["incidents"],
+            "summary": "The cause classes closing asks for, with their labels in zh-CN and en",
+            "responses": {"200": json_body(CauseList, "the cause classes"), **ERRORS},
+        }},
+        "/api/incidents/handover": {"get": {
+            "operationId": "incidentHandover", "tags": ["incidents"],
+            "summary": "A shift's handover over [since, until) (default the last 12 hours): open incidents, those "
+                       "closed in the shift, counts by state, late acknowledgements, responses and arrivals, "
+                       "escalations",
+            "parameters": query_parameters(HandoverQuery),
+            "responses": {"200": json_body(Handover, "the handover"), **ERRORS},
         }},
         "/api/incidents/{id}": {"get": {
             "operationId": "getIncident", "summary": "One incident with its steps", "tags": ["incidents"],
@@ -59,8 +90,11 @@ def alerts_paths() -> dict[str, Any]:
         }},
         "/api/incidents/{id}/steps": {"post": {
             "operationId": "stepIncident", "tags": ["incidents"],
-            "summary": "Take the next step: acknowledged, dispatched (maintenance_unit and contact required), "
-                       "on_site, released, closed; or false_alarm before release. Closing clears the alarm.",
+            "summary": "Take the next step: acknowledged, dispatched {tier, maintenance_unit, contact} (again from "
+                       "dispatched or responded: a re-dispatch or the next tier), responded, no_answer (a note), "
+                       "on_site, released, closed {persons_released, injuries, cause_class, self_release, "
+                       "callback_confirmed} (all required); or false_alarm before release. Closing clears the "
+                       "alarm.",
             "parameters": _ID,
             "requestBody": {"required": True, "content": {"application/json": {"schema": ref(StepBody)}}},
             "responses": {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 from aiohttp import web
@@ -55,7 +56,7 @@ async def monthly_report(request: web.Request) -> web.Response:
     async with request.app[POOL].connection() as conn:
         incidents = await report_incidents(conn, start, end)
         lifts = await sources.lifts(conn)
-    figures = report(incidents, lifts, since=since, until=until, tz=sources.timezone)
+    figures = report(incidents, lifts, since=since, until=until, now=datetime.now(UTC), tz=sources.timezone)
     if q.format == "xlsx":
         name = f"96333-report-{since.isoformat()}-{until.isoformat()}.xlsx"
         return web.Response(body=report_xlsx(figures, q.lang), content_type=MEDIA_TYPE,

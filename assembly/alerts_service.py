@@ -64,7 +64,8 @@ def rules_engine(settings: Settings, mqtt_url: str, pool: AsyncConnectionPool, h
                  profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None) -> RulesEngine:
     """The rules engine on ``mqtt_url`` (its own account), with its sections of ``settings``."""
     return RulesEngine(settings.rules, settings.mqtt, mqtt_url, pool, hub, profiles, metrics,
-                       incidents=settings.incidents, telemetry=settings.telemetry, backoff=settings.backoff)
+                       incidents=settings.incidents, telemetry=settings.telemetry, backoff=settings.backoff,
+                       register=unit_entry)
 
 
 class AlertsService:
@@ -132,9 +133,12 @@ class AlertsService:
                 # One application: the alerts, the register and the operator console (pages,
                 # static files, device cards), each with its own role rules.
                 # Each part gets the sections it reads; the shell only the auth section.
+                # An incident copies the register's entry of its unit (area, place, rescue code,
+                # maintenance unit and its contacts) through the register's own function; the
+                # monthly report counts the register's elevators in use.
                 report = ReportSources(lifts=register_lifts, timezone=s.registry.timezone)
-                routes = [alerts_part(pool, self.hub, s.incidents, on_alarm_cleared=self._closed_by_operator,
-                                      report=report),
+                routes = [alerts_part(pool, self.hub, s.incidents, register=unit_entry,
+                                      on_alarm_cleared=self._closed_by_operator, report=report),
                           registry_part(pool, s.registry), console_part(pool, DEVICE_SOURCES, s.registry)]
                 app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff())
                 async with serve_app(app, s.api.host, s.api.port) as port:

@@ -36,6 +36,7 @@ from registry.api_models import (
 from registry.chart import trend_svg
 from registry.due import DueError, Rules, standing
 from registry.rate import TARGET_PERCENT, Formula, compute_rates, trend
+from registry.search import SearchQuery, SearchResult, search_units
 from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
 from semon.settings import RegistrySettings
@@ -306,6 +307,7 @@ ACCESS: tuple[Rule, ...] = (
     rule(POST, "/api/registry/equipment/{code}/inspections", AGENCY),
     rule(READ, "/api/registry/rate/**", OPERATOR, AGENCY, BUREAU),
     rule(READ, "/api/registry/notices/**", AGENCY, BUREAU),
+    rule(READ, "/api/registry/search", OPERATOR, AGENCY, BUREAU),
 )
 
 
@@ -322,9 +324,18 @@ def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part
         app.router.add_get("/api/registry/rate/trend", _trend)
         app.router.add_get("/api/registry/rate/trend.svg", _trend_svg)
         app.router.add_get("/api/registry/notices", _notices)
+        app.router.add_get("/api/registry/search", _search)
 
-    return Part("registry", add_routes, ACCESS, paths=registry_paths(), requests=REQUESTS, answers=ANSWERS,
-                agency_exists=agency_exists)
+    return Part("registry", add_routes, ACCESS, paths=registry_paths(), requests=(*REQUESTS, SearchQuery),
+                answers=(*ANSWERS, SearchResult), agency_exists=agency_exists)
+
+
+async def _search(request: web.Request) -> web.Response:
+    """A unit by what a caller reads or says (``registry.search``); an agency finds only its own."""
+    q = _parse(SearchQuery, dict(request.query))
+    async with _pool(request).connection() as conn:
+        found = await search_units(conn, q.q, limit=q.limit, agency=_own_agency(request))
+    return _json(found)
 
 
 def registry_paths() -> dict[str, Any]:
@@ -362,6 +373,12 @@ def registry_paths() -> dict[str, Any]:
             "parameters": query_parameters(TrendQuery),
             "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
                           **errors}}},
+        "/api/registry/search": {"get": {"operationId": "searchRegister", "tags": ["register"],
+                                         "summary": "Find a unit by rescue code (救援识别码), registration code "
+                                                    "(设备代码), registration certificate number or address text",
+                                         "parameters": query_parameters(SearchQuery),
+                                         "responses": {"200": json_body(SearchResult, "the units, best first"),
+                                                       **errors}}},
         "/api/registry/notices": {"get": {"operationId": "listNotices", "tags": ["register"],
                                           "summary": "Due and overdue notices with their delivery state",
                                           "parameters": query_parameters(NoticeQuery),

@@ -16,7 +16,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -27,7 +36,6 @@ from pydantic_settings import (
 )
 
 from semon.backoff import Backoff
-from semon.districts import COUNTY_ARRIVAL_DEADLINE_S, county_codes
 from semon.protocol.codes import table_names
 from semon.protocol.decode import TIMESTAMP_AGE_MARGIN, DecodeLimits
 from semon.protocol.models import ServiceMode
@@ -239,17 +247,36 @@ class RulesSettings(BaseSettings):
         return value
 
 
+class SecondTierStation(BaseModel):
+    """A second-tier rescue station (网格救援站): who goes when the maintenance unit does not respond
+    or arrive. ``latitude``/``longitude`` WGS84 degrees (None: unknown; the district then decides)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    phone: str | None = None
+    district_code: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
 class IncidentSettings(BaseSettings):
-    """Rescue incidents: deadlines from the alarm (acknowledge) and from dispatch (arrival)."""
+    """Rescue incidents (alerts/incidents.py): the acknowledge deadline from the alarm, the
+    response deadline (the rescuer confirms it is on its way; cities use 1-5 min) and the arrival
+    deadline from each dispatch, per area (TSG T5002 and the 96333 centres' rules: 30 minutes in
+    the urban core including county seats, an hour elsewhere), and the three levels of rescue:
+    the contracted maintenance unit, the nearest second-tier station, the fire brigade."""
 
     model_config = _section("SEMON_INCIDENT_")
 
     ack_deadline_s: float = Field(default=120.0, gt=0)
-    arrival_deadline_s: float = Field(default=1800.0, gt=0)  # 30 minutes in the city
-    # Per district code; the counties get an hour (semon.districts). JSON in the environment.
-    arrival_deadline_by_district: dict[str, float] = Field(
-        default_factory=lambda: dict.fromkeys(county_codes(), COUNTY_ARRIVAL_DEADLINE_S))
-    second_tier: str = "市级二级救援队"  # who is sent when the maintenance unit is late
+    response_deadline_s: float = Field(default=300.0, gt=0)
+    arrival_deadline_urban_s: float = Field(default=1800.0, gt=0)  # 30 minutes in the urban core
+    arrival_deadline_other_s: float = Field(default=3600.0, gt=0)  # an hour elsewhere
+    # JSON list of {name, phone, district_code, latitude, longitude}; empty: ``second_tier`` stands in.
+    second_tier_stations: tuple[SecondTierStation, ...] = ()
+    second_tier: str = "市级二级救援队"  # the second tier's name when no station is configured
+    fire_brigade: str = "119"  # the third tier's number
     # How often the deadlines are checked (alerts/deadlines.py).
     check_interval_s: float = Field(default=1.0, gt=0, validation_alias="semon_deadline_check_interval_s")
 

@@ -62,8 +62,6 @@ FLAT_FIELDS: list[tuple[str, str, str, Any]] = [
     ('rules_reorder_window', 'rules.reorder_window', '33', 33),
     ('rules_code_table', 'rules.code_table', 'chongqing', 'chongqing'),
     ('incident_ack_deadline_s', 'incidents.ack_deadline_s', '120.5', 120.5),
-    ('incident_arrival_deadline_s', 'incidents.arrival_deadline_s', '1800.5', 1800.5),
-    ('incident_arrival_deadline_by_district', 'incidents.arrival_deadline_by_district', '{"A": 60.5}', {'A': 60.5}),
     ('incident_second_tier', 'incidents.second_tier', 'x-incident_second_tier', 'x-incident_second_tier'),
     ('deadline_check_interval_s', 'incidents.check_interval_s', '1.5', 1.5),
     ('api_host', 'api.host', 'x-api_host', 'x-api_host'),

@@ -45,13 +45,7 @@ class Month:
 
     devices: list[str]
     lifts: int  # elevators in use in the register
-    new_fields: bool  # the incidents table has migration 0010's fields
     expired: dict[str, str]  # reason → device
-
-
-async def _columns(conn: psycopg.AsyncConnection[Any]) -> set[str]:
-    cur = await conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'incidents'")
-    return {str(r[0]) for r in await cur.fetchall()}
 
 
 async def _incident(conn: psycopg.AsyncConnection[Any], device: str, district: str, raised: datetime,
@@ -59,7 +53,7 @@ async def _incident(conn: psycopg.AsyncConnection[Any], device: str, district: s
     alarm = await raise_alarm(conn, device_id=device, kind="elevator", type=AlarmType.ENTRAPMENT,
                               source=Source.TELEMETRY, raised_at=raised, details={}, district_code=district)
     assert alarm is not None
-    incident = await open_incident(conn, alarm, flat_settings().incidents)
+    incident = (await open_incident(conn, alarm, flat_settings().incidents)).incident
     for column, value in {"raised_at": raised, **columns}.items():
         await conn.execute(sql.SQL("UPDATE incidents SET {} = %s WHERE id = %s").format(sql.Identifier(column)),
                            (value, incident.id))
@@ -81,22 +75,22 @@ async def month(system: System) -> AsyncIterator[Month]:
         units = [(c, d) for c, d, _ in found]
         unit_of = {c: m for c, _, m in found}
         assert len(units) == 6
-        new = {"source", "persons_released", "cause_class"} <= await _columns(conn)
-
-        def extra(**fields: Any) -> dict[str, Any]:  # the fields of migration 0010, where the table has them
-            return fields if new else {}
-
         (a, da), (b, db), (c, dc) = units[:3]
-        await _incident(conn, a, da, T1, {"state": "closed", "acknowledged_at": T1 + MIN, "dispatched_at": T1 + 2 * MIN,
-                                          "maintenance_unit": unit_of[a],
-                                          "on_site_at": T1 + 22 * MIN, "released_at": T1 + 30 * MIN,
-                                          "closed_at": T1 + 40 * MIN,
-                                          **extra(source="phone", persons_released=2, cause_class="door_system")})
-        await _incident(conn, b, db, T2, {"state": "closed", "acknowledged_at": T2 + MIN / 2, "dispatched_at": T2 + MIN,
-                                          "maintenance_unit": unit_of[b], "on_site_at": T2 + 36 * MIN,
-                                          "released_at": T2 + 40 * MIN, "closed_at": T2 + 50 * MIN,
-                                          **extra(persons_released=1, cause_class="external")})
-        await _incident(conn, c, dc, T3, {"state": "false_alarm", **extra(source="phone")})
+        # 1: a call, tier 1, responded in time, on site 20 min after dispatch, 2 released, 门系统
+        await _incident(conn, a, da, T1, {
+            "state": "closed", "source": "phone", "acknowledged_at": T1 + MIN, "dispatched_at": T1 + 2 * MIN,
+            "tier": 1, "maintenance_unit": unit_of[a], "responded_at": T1 + 3 * MIN, "on_site_at": T1 + 22 * MIN,
+            "released_at": T1 + 30 * MIN, "closed_at": T1 + 40 * MIN, "persons_released": 2, "injuries": 0,
+            "cause_class": "door_system", "self_release": False, "place": "residential"})
+        # 2: from the device, escalated to tier 2, its response late, on site after 35 min, 1 released and hurt
+        await _incident(conn, b, db, T2, {
+            "state": "closed", "acknowledged_at": T2 + MIN / 2, "dispatched_at": T2 + MIN, "tier": 2,
+            "maintenance_unit": unit_of[b], "responded_at": T2 + 9 * MIN, "response_late": True,
+            "on_site_at": T2 + 36 * MIN, "released_at": T2 + 40 * MIN, "closed_at": T2 + 50 * MIN,
+            "persons_released": 1, "injuries": 1, "cause_class": "external", "self_release": False,
+            "place": "hospital"})
+        # 3: a call that was a false alarm
+        await _incident(conn, c, dc, T3, {"state": "false_alarm", "source": "phone"})
         await _incident(conn, a, da, T4, {"state": "closed"})  # November's in Beijing
         # Three running with an expired inspection, one for each reason.
         expired: dict[str, str] = {}
@@ -114,7 +108,7 @@ async def month(system: System) -> AsyncIterator[Month]:
         row = await cur.fetchone()
         assert row is not None
         await conn.commit()
-    yield Month([a, b, c], int(row[0]), new, expired)
+    yield Month([a, b, c], int(row[0]), expired)
 
 
 async def open_bureau(browser: Browser, system: System, *, width: int, height: int, lang: str = "zh-CN",
@@ -162,6 +156,8 @@ async def test_the_month_on_the_page_and_in_the_downloaded_workbook(browser: Bro
     await expect(page.get_by_test_id("period-label")).to_have_text("2026-10-01 – 2026-10-31")
     # Arrival: 1 on site 20 min after dispatch, 2 after 35 min: 1 of 2 = 50 %.
     await expect(page.get_by_test_id("count-arrival")).to_contain_text("50.00%")
+    await expect(page.get_by_test_id("count-calls")).to_contain_text("2")
+    await expect(page.get_by_test_id("count-released")).to_contain_text("3")
     async with page.expect_download() as info:
         await page.get_by_test_id("report-xlsx").click()
     download = await info.value
@@ -171,16 +167,21 @@ async def test_the_month_on_the_page_and_in_the_downloaded_workbook(browser: Bro
     assert book.sheetnames == ["report", "top ten"]
     figures = {r[0]: r[1] for r in book["report"].iter_rows(values_only=True) if r and r[0]}
     assert figures["Incidents"] == 3 and figures["False alarms"] == 1 and figures["Entrapments"] == 2
-    assert figures["Dispatched"] == 2 and figures["30-minute arrival rate (%)"] == 50.0
+    assert figures["Calls (phone-reported)"] == 2  # 1 and the false alarm 3
+    assert figures["Persons released"] == 3 and figures["Injuries"] == 1  # 2 + 1; 0 + 1
+    assert figures["Dispatched"] == 2
+    assert figures["30-minute arrival rate (%)"] == 50.0  # 1 in 20 min, 2 in 35: 1 of 2
+    assert figures["Response rate (%)"] == 50.0  # 1 in time, 2 late: 1 of 2
     assert figures["Elevators in use"] == month.lifts
     assert figures["Entrapments per lift"] == round(2 / month.lifts, 6)  # 困人率
-    assert figures["Calls (phone-reported)"] == (2 if month.new_fields else 0)  # 1 and the false alarm 3
-    assert figures["Persons released"] == (3 if month.new_fields else 0)  # 2 + 1
     rows = list(book["report"].iter_rows(values_only=True))
+    named = {r[0]: r[1] for r in rows if r and r[0]}
+    assert [named[k] for k in ("1 maintenance unit", "2 second-tier station", "3 fire brigade 119",
+                               "not dispatched")] == [1, 1, 0, 0]
+    assert named["door system"] == 1 and named["external / power"] == 1 and named["not recorded"] == 0
+    assert named["residential"] == 1 and named["hospital"] == 1 and named["unknown"] == 0
     slots = {r[0]: r[1] for r in rows if r and isinstance(r[0], str) and r[0][:2].isdigit() and "–" in r[0]}
     assert slots["00:00–02:00"] == 1 and slots["06:00–08:00"] == 1 and sum(slots.values()) == 2
-    tiers = {r[0]: r[1] for r in rows if r and r[0] in ("1 maintenance unit", "not dispatched")}
-    assert tiers == {"1 maintenance unit": 2, "not dispatched": 0}
     top = [r for r in book["top ten"].iter_rows(values_only=True) if r and isinstance(r[0], int)]
     assert sum(r[2] for r in top) == 4  # two entrapments, each counted for its unit and its owner
     await page.screenshot(path=str(ARTEFACTS / "console-bureau-1366.png"))

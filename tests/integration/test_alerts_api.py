@@ -24,12 +24,19 @@ from alerts.alarm_store import clear_alarm, raise_alarm
 from alerts.api import SLOW_CONSUMER_CLOSE, alerts_part
 from alerts.deadlines import run_deadlines
 from alerts.hub import LiveHub
-from alerts.incident_store import apply_step, escalate_overdue, get_incident, note_alarm_cleared, open_incident
-from alerts.incidents import Incident, IncidentState, Overdue, Step
+from alerts.incident_store import (
+    RegisterLookup,
+    apply_step,
+    escalate_overdue,
+    get_incident,
+    note_alarm_cleared,
+    open_incident,
+)
+from alerts.incidents import CauseClass, Incident, IncidentState, Overdue, Step, StepRequest
 from alerts.model import Alarm, Source
 from semon.alarm_types import AlarmType
 from semon.db.pool import open_pool
-from semon.settings import Settings
+from semon.settings import IncidentSettings, Settings
 from tests.flat_settings import flat_settings
 from tests.integration.helpers import add_users, http_client, login
 from web.app import create_app, serve_app
@@ -37,8 +44,8 @@ from web.users import Role
 
 pytestmark = pytest.mark.integration
 
-CITY = "630102"  # 城东区: 30 minutes to arrive
-COUNTY = "630121"  # 大通县: an hour
+CITY = "630102"  # 城东区: its units urban, 30 minutes to arrive
+COUNTY = "630121"  # 大通县: these tests' units outside the county seat (area "other"), an hour
 UNIT_A = "西宁甲电梯维保有限公司"
 UNIT_B = "青海乙电梯工程有限公司"
 Json = dict[str, Any]
@@ -55,10 +62,26 @@ def device_in(district: str) -> str:
     return f"3110{district}2015{next(_serials):06d}"
 
 
-def api_settings(**overrides: Any) -> Settings:
+def api_settings(incidents: dict[str, Any] | None = None, **overrides: Any) -> Settings:
+    """``incidents``: fields of the incidents' section born after the flat names (the limits per area...)."""
     base: dict[str, Any] = {"backoff_initial_s": 0.05, "backoff_max_s": 0.2, "deadline_check_interval_s": 0.05}
     base.update(overrides)
-    return flat_settings(**base)
+    settings = flat_settings(**base)
+    if incidents:
+        section = IncidentSettings(**{**settings.incidents.model_dump(), **incidents})
+        settings = settings.model_copy(update={"incidents": section})
+    return settings
+
+
+CLOSE = {"persons_released": 1, "injuries": 0, "cause_class": "door_system", "self_release": False,
+         "callback_confirmed": True}
+
+
+async def register_entry(conn: AsyncConnection, device_id: str) -> dict[str, Any]:
+    """The register's entry as these tests' units have it (the district in the device id's
+    authority digits, see ``device_in``): a county's units outside its seat."""
+    district = device_id[4:10]
+    return {"district_code": district, "area": "other" if district == COUNTY else "urban", "address": "八一路1号"}
 
 
 @dataclass
@@ -84,7 +107,7 @@ class Api:
         async with http.post(path, data=data, headers={"Content-Type": "application/json"}) as resp:
             return resp.status, await resp.json()
 
-    async def step(self, incident_id: int, step: str, actor: str = "operator-1", **fields: str) -> tuple[int, Any]:
+    async def step(self, incident_id: int, step: str, actor: str = "operator-1", **fields: Any) -> tuple[int, Any]:
         return await self.post(f"/api/incidents/{incident_id}/steps", {"step": step, "actor": actor, **fields})
 
     async def entrapment(self, district: str = CITY) -> tuple[Alarm, Incident]:
@@ -94,28 +117,31 @@ class Api:
                                       type=AlarmType.ENTRAPMENT, source=Source.TELEMETRY,
                                       raised_at=datetime.now(UTC), details={"floor": 3}, district_code=district)
             assert alarm is not None
-            incident = await open_incident(conn, alarm, self.settings.incidents)
+            incident = (await open_incident(conn, alarm, self.settings.incidents, register_entry)).incident
         self.hub.publish({"topic": "alarm", "op": "raised", "alarm": alarm.as_json()})
         self.hub.publish({"topic": "incident", "op": "raised", "incident": incident.as_json()})
         return alarm, incident
 
 
 def alerts_app(pool: AsyncConnectionPool, hub: LiveHub, settings: Settings, *, auth: bool = True,
-               db_timeout_s: float = 5.0, on_alarm_cleared: Callable[[Alarm], None] | None = None) -> web.Application:
+               db_timeout_s: float = 5.0, on_alarm_cleared: Callable[[Alarm], None] | None = None,
+               register: RegisterLookup | None = None) -> web.Application:
     """The shell's application with the alerts' routes alone."""
-    part = alerts_part(pool, hub, settings.incidents, on_alarm_cleared=on_alarm_cleared, db_timeout_s=db_timeout_s)
+    part = alerts_part(pool, hub, settings.incidents, register=register, on_alarm_cleared=on_alarm_cleared,
+                       db_timeout_s=db_timeout_s)
     return create_app(pool, settings.auth, [part], backoff=settings.backoff.backoff(), auth=auth,
                       db_timeout_s=db_timeout_s)
 
 
 @contextlib.asynccontextmanager
-async def running_api(database_url: str, settings: Settings | None = None) -> AsyncIterator[Api]:
+async def running_api(database_url: str, settings: Settings | None = None,
+                      register: RegisterLookup | None = None) -> AsyncIterator[Api]:
     settings = settings or api_settings()
     hub = LiveHub(settings.api.live_queue_size)
     await add_users(database_url, tuple((name, Role.OPERATOR, None) for name in OPERATORS))
     async with open_pool(database_url, max_size=4, name="test-alerts-api") as pool:
         cleared: list[Alarm] = []
-        app = alerts_app(pool, hub, settings, on_alarm_cleared=cleared.append)
+        app = alerts_app(pool, hub, settings, on_alarm_cleared=cleared.append, register=register)
         async with serve_app(app, "127.0.0.1", 0) as port, contextlib.AsyncExitStack() as stack:
             url = f"http://127.0.0.1:{port}"
             sessions = {name: await stack.enter_async_context(http_client(url)) for name in OPERATORS}
@@ -153,8 +179,9 @@ async def test_the_whole_rescue_through_the_api(database_url: str) -> None:
         assert status == 200 and [i["id"] for i in listed["incidents"]] == [incident.id]
 
         steps = [("acknowledged", "operator-1", {}), ("dispatched", "operator-1", DISPATCH),
-                 ("on_site", "operator-2", {}), ("released", "operator-2", {"cause": "power cut"}),
-                 ("closed", "operator-1", {"comment": "passengers out, unit back in service"})]
+                 ("responded", "operator-1", {}), ("on_site", "operator-2", {}),
+                 ("released", "operator-2", {"cause": "power cut"}),
+                 ("closed", "operator-1", {"comment": "passengers out, unit back in service", **CLOSE})]
         for step, actor, fields in steps:
             status, body = await api.step(incident.id, step, actor, **fields)
             assert status == 200, body
@@ -171,12 +198,17 @@ async def test_the_whole_rescue_through_the_api(database_url: str) -> None:
         # Each step's time is the time its state records.
         at = {s["step"]: s["at"] for s in got["steps"]}
         for step, column in [("acknowledged", "acknowledged_at"), ("dispatched", "dispatched_at"),
-                             ("on_site", "on_site_at"), ("released", "released_at"), ("closed", "closed_at")]:
+                             ("responded", "responded_at"), ("on_site", "on_site_at"), ("released", "released_at"),
+                             ("closed", "closed_at"), ("closed", "callback_at")]:
             assert datetime.fromisoformat(at[step]) == datetime.fromisoformat(got[column])
         times = [datetime.fromisoformat(s["at"]) for s in got["steps"]]
         assert times == sorted(times)
         assert got["steps"][-1]["comment"] == "passengers out, unit back in service"
         assert got["steps"][-1]["details"]["alarm_cleared"] == alarm.id
+        assert got["steps"][-1]["details"]["cause_class"] == "door_system"
+        assert (got["persons_released"], got["injuries"], got["cause_class"], got["self_release"],
+                got["callback_confirmed"]) == (1, 0, "door_system", False, True)
+        assert got["tier"] == 1 and got["rescuer"] == UNIT_A and not got["response_late"]
         # The arrival deadline is the city's 30 minutes from dispatch.
         assert (datetime.fromisoformat(got["arrival_deadline"]) - datetime.fromisoformat(got["dispatched_at"])
                 == timedelta(minutes=30))
@@ -213,7 +245,7 @@ async def test_a_step_out_of_order_and_a_second_acknowledge_conflict(database_ur
         assert status == 409
         assert body == {"error": f"incident {incident.id} is raised: dispatched is not allowed "
                                  "(allowed: acknowledged, false_alarm)"}
-        status, body = await api.step(incident.id, "closed")
+        status, body = await api.step(incident.id, "closed", **CLOSE)
         assert status == 409
 
         # Two operators acknowledge at the same moment: the row lock lets exactly one win.
@@ -372,7 +404,7 @@ async def test_closing_clears_the_alarm_and_the_live_stream_shows_it(database_ur
             snapshot = await receive_json(ws)
             assert [i["state"] for i in snapshot["incidents"]] == ["released"]
             assert [a["id"] for a in snapshot["alarms"]] == [alarm.id]
-            assert (await api.step(incident.id, "closed"))[0] == 200
+            assert (await api.step(incident.id, "closed", **CLOSE))[0] == 200
             closed, cleared = await receive_json(ws), await receive_json(ws)
             assert (closed["topic"], closed["op"], closed["incident"]["state"]) == ("incident", "closed", "closed")
             assert (cleared["topic"], cleared["op"]) == ("alarm", "cleared")
@@ -432,7 +464,7 @@ async def test_a_slow_subscriber_is_cut_off_while_the_others_get_everything(data
 
 
 async def test_a_missed_arrival_escalates_and_shows_in_the_kpis(database_url: str) -> None:
-    settings = api_settings(incident_arrival_deadline_by_district={CITY: 0.3, COUNTY: 3600.0},
+    settings = api_settings({"arrival_deadline_urban_s": 0.3, "arrival_deadline_other_s": 3600.0},
                             incident_second_tier="市级二级救援队")
     async with running_api(database_url, settings) as api:
         _, late = await api.entrapment(CITY)
@@ -444,9 +476,12 @@ async def test_a_missed_arrival_escalates_and_shows_in_the_kpis(database_url: st
             await receive_json(ws)  # the snapshot
             watch = asyncio.create_task(run_deadlines(api.pool, api.hub, settings.incidents, settings.backoff))
             try:
-                change = await receive_json(ws)
+                overdue, change = await receive_json(ws), await receive_json(ws)
+                assert (overdue["op"], overdue["step"]["details"]["rescuer"]) == ("arrival_overdue", UNIT_B)
                 assert (change["topic"], change["op"]) == ("incident", "escalated")
                 assert change["incident"]["id"] == late.id
+                assert change["step"]["details"] == {"from_tier": 1, "to_tier": 2, "reason": "late_arrival",
+                                                     "rescuer": "市级二级救援队", "contact": None}
                 await asyncio.sleep(0.3)  # several more passes: nothing happens twice, the county waits
                 assert not watch.done()
             finally:
@@ -454,11 +489,11 @@ async def test_a_missed_arrival_escalates_and_shows_in_the_kpis(database_url: st
                 with contextlib.suppress(asyncio.CancelledError):
                     await watch
             status, got = await api.get(f"/api/incidents/{late.id}")
-            assert got["arrival_late"] is True and got["second_tier"] == "市级二级救援队"
+            assert got["arrival_late"] is True and got["second_tier"] == "市级二级救援队" and got["tier"] == 2
             assert got["escalated_at"] is not None and got["state"] == "dispatched"
             escalated = [s for s in got["steps"] if s["step"] == "escalated"]
             assert len(escalated) == 1 and escalated[0]["actor"] == "system"
-            assert escalated[0]["details"]["maintenance_unit"] == UNIT_B
+            assert got["maintenance_unit"] == UNIT_B  # the lateness stays the maintenance unit's
             assert (await api.get(f"/api/incidents/{county.id}"))[1]["arrival_late"] is False
         for incident in (late, county):
             assert (await api.step(incident.id, "on_site"))[0] == 200
@@ -478,7 +513,7 @@ async def test_escalations_happen_once_and_skip_what_is_not_due(database_url: st
         _, waiting = await api.entrapment()
         _, acked = await api.entrapment()
         async with api.pool.connection() as conn:
-            await apply_step(conn, acked.id, Step.ACKNOWLEDGED, "operator-1", now=acked.raised_at,
+            await apply_step(conn, acked.id, StepRequest(Step.ACKNOWLEDGED, "operator-1"), now=acked.raised_at,
                              settings=settings.incidents)
         past_ack = waiting.raised_at + timedelta(seconds=settings.incidents.ack_deadline_s + 1)
         async with api.pool.connection() as conn:
@@ -486,10 +521,10 @@ async def test_escalations_happen_once_and_skip_what_is_not_due(database_url: st
             (escalation,) = await escalate_overdue(conn, past_ack, settings.incidents)
             assert escalation.kind is Overdue.ACK and escalation.incident.id == waiting.id
             assert escalation.incident.ack_late and escalation.incident.state is IncidentState.RAISED
-            assert escalation.step.step is Step.ACK_OVERDUE and escalation.step.actor == "system"
+            assert [(s.step, s.actor) for s in escalation.steps] == [(Step.ACK_OVERDUE, "system")]
             assert await escalate_overdue(conn, past_ack + timedelta(hours=1), settings.incidents) == []
             # Acknowledged late: still late, and never escalated for it again.
-            after = await apply_step(conn, waiting.id, Step.ACKNOWLEDGED, "operator-1", now=past_ack,
+            after = await apply_step(conn, waiting.id, StepRequest(Step.ACKNOWLEDGED, "operator-1"), now=past_ack,
                                      settings=settings.incidents)
             assert after.incident.ack_late
             found = await get_incident(conn, waiting.id)
@@ -542,20 +577,24 @@ async def test_the_device_clearing_the_alarm_is_noted_without_ending_the_inciden
 async def step_at(conn: AsyncConnection, incident: Incident, step: Step, seconds: int, settings: Settings,
                   unit: str | None = None) -> None:
     """A step a given number of seconds after the incident was raised, for hand-checkable KPIs."""
-    await apply_step(conn, incident.id, step, "operator-1", now=incident.raised_at + timedelta(seconds=seconds),
-                     settings=settings.incidents, maintenance_unit=unit, contact="0971" if unit else None)
+    close = ({"persons_released": 1, "injuries": 0, "cause_class": CauseClass.OTHER, "self_release": False,
+              "callback_confirmed": True} if step is Step.CLOSED else {})
+    request = StepRequest(step, "operator-1", maintenance_unit=unit, contact="0971" if unit else None, **close)
+    await apply_step(conn, incident.id, request, now=incident.raised_at + timedelta(seconds=seconds),
+                     settings=settings.incidents)
 
 
 async def test_rescue_kpis_by_district_and_by_maintenance_unit(database_url: str) -> None:
     settings = api_settings()
     async with running_api(database_url, settings) as api:
-        # (district, unit or None for a false alarm, seconds after raised: ack, dispatch, on_site, release)
+        # (district, unit or None for a false alarm, seconds after raised: ack, dispatch, responded,
+        # on_site, release); the response deadline is 300 s from dispatch
         plans: list[tuple[str, str | None, tuple[int, ...]]] = [
-            (CITY, UNIT_A, (60, 120, 720, 1020)),  # response 60, arrival 600, rescue 300
-            (CITY, UNIT_A, (120, 180, 1380, 1980)),  # 120, 1200, 600
-            (COUNTY, UNIT_B, (30, 60, 2460, 2520)),  # 30, 2400 (in time for a county), 60
+            (CITY, UNIT_A, (60, 120, 180, 720, 1020)),  # response 60, arrival 600, rescue 300
+            (CITY, UNIT_A, (120, 180, 300, 1380, 1980)),  # 120, 1200, 600
+            (COUNTY, UNIT_B, (30, 60, 120, 2460, 2520)),  # 30, 2400 (in time outside the urban area), 60
             (COUNTY, None, (90, 100)),  # 90, then a false alarm
-            (CITY, UNIT_B, (30, 60, 1960, 2080)),  # 30, 1900 (late for the city), 120
+            (CITY, UNIT_B, (30, 60, 460, 1960, 2080)),  # 30, responded 400 s after dispatch (late), 1900 (late), 120
         ]
         for district, unit, offsets in plans:
             _, incident = await api.entrapment(district)
@@ -565,9 +604,10 @@ async def test_rescue_kpis_by_district_and_by_maintenance_unit(database_url: str
                     await step_at(conn, incident, Step.FALSE_ALARM, offsets[1], settings)
                     continue
                 await step_at(conn, incident, Step.DISPATCHED, offsets[1], settings, unit)
-                await step_at(conn, incident, Step.ON_SITE, offsets[2], settings)
-                await step_at(conn, incident, Step.RELEASED, offsets[3], settings)
-                await step_at(conn, incident, Step.CLOSED, offsets[3] + 60, settings)
+                await step_at(conn, incident, Step.RESPONDED, offsets[2], settings)
+                await step_at(conn, incident, Step.ON_SITE, offsets[3], settings)
+                await step_at(conn, incident, Step.RELEASED, offsets[4], settings)
+                await step_at(conn, incident, Step.CLOSED, offsets[4] + 60, settings)
 
         status, report = await api.get("/api/kpis/rescue", by="district")
         assert status == 200
@@ -579,6 +619,9 @@ async def test_rescue_kpis_by_district_and_by_maintenance_unit(database_url: str
             "arrival_mean_s": pytest.approx(3700 / 3), "arrival_median_s": 1200.0,
             "rescue_mean_s": 340.0, "rescue_median_s": 300.0,
             "late_acks": 0, "late_arrivals": 1, "escalations": 0,
+            # 2 of 3 responded within 300 s; 2 of 3 on site within 30 minutes of dispatch
+            "dispatched": 3, "late_responses": 1, "response_rate_pct": 66.7, "arrival_30min_rate_pct": 66.7,
+            "tier_2": 0, "tier_3": 0,
         }
         assert by_district[COUNTY] == {
             "key": COUNTY, "incidents": 2, "false_alarms": 1,
@@ -586,6 +629,10 @@ async def test_rescue_kpis_by_district_and_by_maintenance_unit(database_url: str
             "arrival_mean_s": 2400.0, "arrival_median_s": 2400.0,
             "rescue_mean_s": 60.0, "rescue_median_s": 60.0,
             "late_acks": 0, "late_arrivals": 0, "escalations": 0,
+            # in time for its area, but not within the published figure's 30 minutes; the false
+            # alarm was never dispatched and counts in neither rate
+            "dispatched": 1, "late_responses": 0, "response_rate_pct": 100.0, "arrival_30min_rate_pct": 0.0,
+            "tier_2": 0, "tier_3": 0,
         }
 
         status, report = await api.get("/api/kpis/rescue", by="maintenance_unit")
@@ -638,7 +685,7 @@ async def test_the_openapi_document_lists_every_route(database_url: str) -> None
         assert set(kpis["rows"][0]) == set(schemas["RescueKpis"]["properties"])
         step_body = schemas["StepBody"]
         assert step_body["properties"]["step"]["enum"] == [
-            "acknowledged", "dispatched", "on_site", "released", "closed", "false_alarm"]
+            "acknowledged", "dispatched", "responded", "no_answer", "on_site", "released", "closed", "false_alarm"]
 
 
 def _refs(node: Any) -> list[str]:

@@ -71,7 +71,7 @@ class Console:
                                       type=AlarmType.ENTRAPMENT, source=Source.TELEMETRY,
                                       raised_at=datetime.now(UTC), details={})
             assert alarm is not None
-            return await open_incident(conn, alarm, self.settings.incidents)
+            return (await open_incident(conn, alarm, self.settings.incidents)).incident
 
 
 async def _page(request: web.Request) -> web.Response:

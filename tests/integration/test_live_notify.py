@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.alarm_store import raise_alarm
 from alerts.hub import LiveHub
 from alerts.incident_store import apply_step, open_incident
-from alerts.incidents import Step
+from alerts.incidents import Step, StepRequest
 from alerts.live_notify import (
     CLOSE_CHANNEL,
     LIVE_CHANNEL,
@@ -140,12 +140,12 @@ async def test_closes_made_while_the_engines_listener_was_away_are_read_when_it_
                 alarm = await raise_alarm(conn, device_id="E-AWAY", kind="elevator", type=AlarmType.ENTRAPMENT,
                                           source=Source.CODE, raised_at=datetime.now(UTC))
                 assert alarm is not None
-                incident = await open_incident(conn, alarm, ingest_settings().incidents)
+                incident = (await open_incident(conn, alarm, ingest_settings().incidents)).incident
                 await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                    "WHERE application_name = 'catch-up-test-listen'")
             ready.clear()
             async with pool.connection() as conn:  # closed while nobody listens: its notification is lost
-                outcome = await apply_step(conn, incident.id, Step.FALSE_ALARM, "operator", "test",
+                outcome = await apply_step(conn, incident.id, StepRequest(Step.FALSE_ALARM, "operator", "test"),
                                            now=datetime.now(UTC), settings=ingest_settings().incidents)
                 assert outcome.cleared_alarm is not None
                 await notify_operator_close(conn, outcome.cleared_alarm)

@@ -14,7 +14,7 @@ import pytest
 
 from alerts.engine import RulesEngine
 from alerts.incident_store import apply_step
-from alerts.incidents import Step
+from alerts.incidents import Step, StepRequest
 from semon.mqtt.client import Message
 from tests.integration.helpers import ingest_settings, query
 from tests.integration.test_rules_engine_refusals import engine_on
@@ -48,7 +48,7 @@ async def test_an_operators_closing_is_not_undone_by_a_crash(database_url: str,
         assert [s for s, _ in await _entrapments(database_url)] == ["open"]
         incident_id = int(str((await query(database_url, "SELECT id FROM incidents"))[0][0]))
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            outcome = await apply_step(conn, incident_id, Step.FALSE_ALARM, "operator", "sensor fault",
+            outcome = await apply_step(conn, incident_id, StepRequest(Step.FALSE_ALARM, "operator", "sensor fault"),
                                        now=datetime.now(UTC), settings=ingest_settings().incidents)
         assert outcome.cleared_alarm is not None
         first.closed_by_operator(outcome.cleared_alarm)
@@ -74,7 +74,7 @@ async def test_a_new_call_after_a_close_the_engine_did_not_hear_raises_again(dat
         # the engine dies here, before it hears of the close below
     incident_id = int(str((await query(database_url, "SELECT id FROM incidents"))[0][0]))
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        outcome = await apply_step(conn, incident_id, Step.FALSE_ALARM, "operator", "sensor fault",
+        outcome = await apply_step(conn, incident_id, StepRequest(Step.FALSE_ALARM, "operator", "sensor fault"),
                                    now=datetime.now(UTC), settings=ingest_settings().incidents)
     assert outcome.cleared_alarm is not None
 

@@ -1,5 +1,6 @@
-"""The incident state machine, its required fields, the deadlines per district and the overdue
-decisions: pure logic, no database."""
+"""The incident state machine, its required fields, the deadlines per area, the three tiers and
+the overdue decisions: pure logic, no database (tests/unit/test_incidents_properties.py: the
+same under generated histories)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import pytest
 from alerts.api_models import OperatorStep
 from alerts.incidents import (
     ALLOWED,
+    CAUSE_LABELS,
     INCIDENT_FIELDS,
     OPERATOR_STEPS,
+    Area,
+    CauseClass,
     Incident,
     IncidentState,
     IncidentStep,
     Overdue,
+    RegisterFacts,
     Step,
     StepNotAllowed,
     StepRequest,
@@ -24,26 +29,40 @@ from alerts.incidents import (
     ack_deadline,
     arrival_deadline,
     arrival_limit_s,
-    escalation_updates,
+    deadline_plan,
     incident_change,
+    nearest_station,
     overdue,
     plan_step,
     with_updates,
 )
-from semon.settings import IncidentSettings
+from semon.settings import IncidentSettings, SecondTierStation
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 CITY = "630102"  # 城东区
 COUNTY = "630121"  # 大通县
-SETTINGS = IncidentSettings(ack_deadline_s=120, arrival_deadline_s=1800,
-                            arrival_deadline_by_district={COUNTY: 3600.0, "630123": 3600.0}, second_tier="二级救援队")
+STATIONS = (
+    SecondTierStation(name="城东网格救援站", phone="0971-8100001", district_code=CITY, latitude=36.616,
+                      longitude=101.806),
+    SecondTierStation(name="大通网格救援站", phone="0971-8100002", district_code=COUNTY, latitude=36.928,
+                      longitude=101.685),
+)
+SETTINGS = IncidentSettings(ack_deadline_s=120, response_deadline_s=300, arrival_deadline_urban_s=1800,
+                            arrival_deadline_other_s=3600, second_tier="二级救援队", second_tier_stations=STATIONS)
+CLOSE = {"persons_released": 2, "injuries": 0, "cause_class": CauseClass.DOOR_SYSTEM, "self_release": False,
+         "callback_confirmed": True}
 
 S = IncidentState
 FORWARD = [(S.RAISED, Step.ACKNOWLEDGED, S.ACKNOWLEDGED), (S.ACKNOWLEDGED, Step.DISPATCHED, S.DISPATCHED),
-           (S.DISPATCHED, Step.ON_SITE, S.ON_SITE), (S.ON_SITE, Step.RELEASED, S.RELEASED),
-           (S.RELEASED, Step.CLOSED, S.CLOSED)]
-FALSE_ALARM_FROM = [S.RAISED, S.ACKNOWLEDGED, S.DISPATCHED, S.ON_SITE]
-ALLOWED_PAIRS = {(state, step) for state, step, _ in FORWARD} | {(s, Step.FALSE_ALARM) for s in FALSE_ALARM_FROM}
+           (S.DISPATCHED, Step.RESPONDED, S.RESPONDED), (S.RESPONDED, Step.ON_SITE, S.ON_SITE),
+           (S.ON_SITE, Step.RELEASED, S.RELEASED), (S.RELEASED, Step.CLOSED, S.CLOSED)]
+FALSE_ALARM_FROM = [S.RAISED, S.ACKNOWLEDGED, S.DISPATCHED, S.RESPONDED, S.ON_SITE]
+# Beyond the forward path: re-dispatch (or the next tier), arrival without a response step, and
+# the no_answer note while someone is being called.
+MORE = {(S.DISPATCHED, Step.DISPATCHED), (S.RESPONDED, Step.DISPATCHED), (S.DISPATCHED, Step.ON_SITE),
+        (S.ACKNOWLEDGED, Step.NO_ANSWER), (S.DISPATCHED, Step.NO_ANSWER), (S.RESPONDED, Step.NO_ANSWER)}
+ALLOWED_PAIRS = ({(state, step) for state, step, _ in FORWARD} | {(s, Step.FALSE_ALARM) for s in FALSE_ALARM_FROM}
+                 | MORE)
 FORBIDDEN_PAIRS = [(state, step) for state in IncidentState for step in sorted(OPERATOR_STEPS)
                    if (state, step) not in ALLOWED_PAIRS]
 
@@ -59,10 +78,12 @@ def incident(state: IncidentState = S.RAISED, district: str | None = CITY, **cha
     return with_updates(base, dict(changes))
 
 
-def request(step: Step, **fields: str) -> StepRequest:
-    if step is Step.DISPATCHED:
+def request(step: Step, **fields: object) -> StepRequest:
+    if step is Step.DISPATCHED and fields.get("tier") in (None, 1):
         fields = {"maintenance_unit": "青海某电梯维保有限公司", "contact": "0971-1234567", **fields}
-    return StepRequest(step, fields.pop("actor", "operator-1"), **fields)
+    if step is Step.CLOSED:
+        fields = {**CLOSE, **fields}
+    return StepRequest(step, str(fields.pop("actor", "operator-1")), **fields)  # type: ignore[arg-type]
 
 
 # Transitions
@@ -71,7 +92,7 @@ def request(step: Step, **fields: str) -> StepRequest:
 @pytest.mark.parametrize(("state", "step", "after"), FORWARD + [(s, Step.FALSE_ALARM, S.FALSE_ALARM)
                                                                for s in FALSE_ALARM_FROM])
 def test_every_allowed_step_moves_to_its_state(state: IncidentState, step: Step, after: IncidentState) -> None:
-    updates = plan_step(incident(state), request(step), T0 + timedelta(seconds=30), SETTINGS)
+    updates = plan_step(incident(state, tier=1), request(step), T0 + timedelta(seconds=30), SETTINGS)
     assert updates["state"] is after
     assert updates["updated_at"] == T0 + timedelta(seconds=30)
 
@@ -96,7 +117,7 @@ def test_double_acknowledge_names_the_current_state_and_what_is_allowed() -> Non
     with pytest.raises(StepNotAllowed) as err:
         plan_step(incident(S.ACKNOWLEDGED), request(Step.ACKNOWLEDGED), T0, SETTINGS)
     assert str(err.value) == ("incident 7 is acknowledged: acknowledged is not allowed "
-                              "(allowed: dispatched, false_alarm)")
+                              "(allowed: dispatched, no_answer, false_alarm)")
 
 
 def test_a_finished_incident_allows_nothing() -> None:
@@ -104,7 +125,8 @@ def test_a_finished_incident_allows_nothing() -> None:
         plan_step(incident(S.CLOSED), request(Step.FALSE_ALARM), T0, SETTINGS)
 
 
-@pytest.mark.parametrize("step", [Step.RAISED, Step.COMMENT, Step.ESCALATED, Step.ACK_OVERDUE, Step.ALARM_CLEARED])
+@pytest.mark.parametrize("step", [Step.RAISED, Step.COMMENT, Step.ESCALATED, Step.ACK_OVERDUE, Step.ALARM_CLEARED,
+                                  Step.RESPONSE_OVERDUE, Step.ARRIVAL_OVERDUE, Step.ALARM_LINKED])
 def test_system_steps_are_not_operator_steps(step: Step) -> None:
     with pytest.raises(StepRequestError, match="not a step an operator takes"):
         plan_step(incident(), StepRequest(step, "operator-1"), T0, SETTINGS)
@@ -128,13 +150,19 @@ def test_the_whole_lifecycle_writes_each_timestamp_once() -> None:
     assert current.state is S.CLOSED and not current.active
     assert current.acknowledged_at == times[Step.ACKNOWLEDGED]
     assert current.dispatched_at == times[Step.DISPATCHED]
+    assert current.responded_at == times[Step.RESPONDED]
+    assert current.response_deadline == times[Step.DISPATCHED] + timedelta(minutes=5)
     assert current.on_site_at == times[Step.ON_SITE]
     assert current.released_at == times[Step.RELEASED]
     assert current.closed_at == times[Step.CLOSED]
     assert current.maintenance_unit == "青海某电梯维保有限公司"
     assert current.maintenance_contact == "0971-1234567"
     assert current.arrival_deadline == times[Step.DISPATCHED] + timedelta(minutes=30)
-    assert not current.ack_late and not current.arrival_late
+    assert not current.ack_late and not current.arrival_late and not current.response_late
+    assert current.tier == 1 and current.rescuer == "青海某电梯维保有限公司"
+    assert (current.persons_released, current.injuries, current.cause_class, current.self_release,
+            current.callback_confirmed) == (2, 0, CauseClass.DOOR_SYSTEM, False, True)
+    assert current.callback_at == times[Step.CLOSED]
 
 
 @pytest.mark.parametrize(("unit", "contact"), [(None, "0971-1"), ("维保公司", None), ("  ", "0971-1"), (None, None)])
@@ -151,7 +179,7 @@ def test_a_malformed_request_is_reported_before_the_state_conflict() -> None:
 
 
 def test_the_maintenance_unit_belongs_to_dispatch_only() -> None:
-    with pytest.raises(StepRequestError, match="belong to the dispatched step"):
+    with pytest.raises(StepRequestError, match="belong to the dispatched and no_answer steps"):
         plan_step(incident(), StepRequest(Step.ACKNOWLEDGED, "op", maintenance_unit="维保公司"), T0, SETTINGS)
 
 
@@ -196,19 +224,97 @@ def test_ack_deadline() -> None:
     assert ack_deadline(T0, SETTINGS) == T0 + timedelta(minutes=2)
 
 
-@pytest.mark.parametrize(("district", "limit"), [
-    (CITY, 1800.0), ("630103", 1800.0), (COUNTY, 3600.0), ("630123", 3600.0), (None, 1800.0),
-])
-def test_arrival_limit_per_district(district: str | None, limit: float) -> None:
-    assert arrival_limit_s(district, SETTINGS) == limit
-    assert arrival_deadline(T0, district, SETTINGS) == T0 + timedelta(seconds=limit)
+@pytest.mark.parametrize(("area", "limit"), [(Area.URBAN, 1800.0), (Area.OTHER, 3600.0), (None, 1800.0),
+                                             ("other", 3600.0)])
+def test_arrival_limit_per_area(area: Area | str | None, limit: float) -> None:
+    assert arrival_limit_s(area, SETTINGS) == limit
+    assert arrival_deadline(T0, area, SETTINGS) == T0 + timedelta(seconds=limit)
 
 
-def test_dispatch_sets_the_arrival_deadline_of_the_district() -> None:
-    city = plan_step(incident(S.ACKNOWLEDGED, CITY), request(Step.DISPATCHED), T0, SETTINGS)
-    county = plan_step(incident(S.ACKNOWLEDGED, COUNTY), request(Step.DISPATCHED), T0, SETTINGS)
-    assert city["arrival_deadline"] == T0 + timedelta(minutes=30)
-    assert county["arrival_deadline"] == T0 + timedelta(hours=1)
+def test_dispatch_sets_the_deadlines_of_the_area_not_of_the_district() -> None:
+    seat = plan_step(incident(S.ACKNOWLEDGED, COUNTY, area=Area.URBAN), request(Step.DISPATCHED), T0, SETTINGS)
+    rural = plan_step(incident(S.ACKNOWLEDGED, CITY, area=Area.OTHER), request(Step.DISPATCHED), T0, SETTINGS)
+    assert seat["arrival_deadline"] == T0 + timedelta(minutes=30)  # a county seat is urban
+    assert rural["arrival_deadline"] == T0 + timedelta(hours=1)
+    assert seat["response_deadline"] == rural["response_deadline"] == T0 + timedelta(minutes=5)
+
+
+def test_a_late_response_is_marked_late_even_without_the_deadline_check() -> None:
+    dispatched = incident(S.DISPATCHED, tier=1, response_deadline=T0 + timedelta(minutes=5))
+    assert plan_step(dispatched, request(Step.RESPONDED), T0 + timedelta(minutes=5), SETTINGS)["response_late"] is False
+    assert plan_step(dispatched, request(Step.RESPONDED), T0 + timedelta(minutes=6), SETTINGS)["response_late"] is True
+
+
+def test_arriving_without_a_response_step_counts_as_the_response() -> None:
+    dispatched = incident(S.DISPATCHED, tier=1, response_deadline=T0 + timedelta(minutes=5),
+                          arrival_deadline=T0 + timedelta(minutes=30))
+    updates = plan_step(dispatched, request(Step.ON_SITE), T0 + timedelta(minutes=4), SETTINGS)
+    assert updates["responded_at"] == updates["on_site_at"] == T0 + timedelta(minutes=4)
+    assert updates["response_late"] is False
+
+
+# Closing asks for the record
+
+
+@pytest.mark.parametrize("missing", sorted(CLOSE))
+def test_closing_without_a_field_of_the_record_is_refused_naming_it(missing: str) -> None:
+    fields = {k: v for k, v in CLOSE.items() if k != missing}
+    with pytest.raises(StepRequestError, match=f"closed needs {missing}"):
+        plan_step(incident(S.RELEASED), StepRequest(Step.CLOSED, "op", **fields), T0, SETTINGS)  # type: ignore[arg-type]
+
+
+def test_closing_names_everything_missing() -> None:
+    with pytest.raises(StepRequestError) as err:
+        plan_step(incident(S.RELEASED), StepRequest(Step.CLOSED, "op"), T0, SETTINGS)
+    assert str(err.value) == ("closed needs persons_released, injuries, cause_class, self_release, "
+                              "callback_confirmed (missing)")
+
+
+def test_the_record_belongs_to_the_closed_step() -> None:
+    with pytest.raises(StepRequestError, match="belong to the closed step"):
+        plan_step(incident(S.ON_SITE), StepRequest(Step.RELEASED, "op", injuries=0), T0, SETTINGS)
+
+
+def test_a_call_back_not_confirmed_has_no_time() -> None:
+    updates = plan_step(incident(S.RELEASED), request(Step.CLOSED, callback_confirmed=False), T0, SETTINGS)
+    assert updates["callback_confirmed"] is False and updates["callback_at"] is None
+
+
+def test_the_cause_classes_have_one_label_table() -> None:
+    assert set(CAUSE_LABELS) == set(CauseClass)
+    assert [zh for zh, _ in CAUSE_LABELS.values()] == ["人为", "外部/停电", "门系统", "控制系统", "其他"]
+
+
+# The three tiers
+
+
+def test_the_nearest_station_by_coordinates_else_the_district_else_the_first() -> None:
+    assert nearest_station(STATIONS, 36.93, 101.69, CITY) is STATIONS[1]  # the coordinates win
+    assert nearest_station(STATIONS, None, None, COUNTY) is STATIONS[1]
+    assert nearest_station(STATIONS, None, None, "630199") is STATIONS[0]
+    assert nearest_station((), 36.9, 101.6, CITY) is None
+
+
+def test_a_tier_two_dispatch_defaults_to_the_nearest_station_and_keeps_the_maintenance_unit() -> None:
+    dispatched = incident(S.DISPATCHED, COUNTY, tier=1, maintenance_unit="维保公司", maintenance_contact="139")
+    updates = plan_step(dispatched, StepRequest(Step.DISPATCHED, "op", tier=2), T0, SETTINGS)
+    assert (updates["tier"], updates["rescuer"], updates["rescuer_contact"]) == (2, "大通网格救援站", "0971-8100002")
+    assert updates["second_tier"] == "大通网格救援站" and "maintenance_unit" not in updates
+
+
+def test_calling_119_by_hand() -> None:
+    updates = plan_step(incident(S.ACKNOWLEDGED), StepRequest(Step.DISPATCHED, "op", tier=3), T0, SETTINGS)
+    assert (updates["tier"], updates["rescuer_contact"], updates["state"]) == (3, "119", S.DISPATCHED)
+
+
+def test_a_dispatch_never_goes_back_a_tier() -> None:
+    with pytest.raises(StepNotAllowed, match="at tier 2: a dispatch cannot go back to tier 1"):
+        plan_step(incident(S.DISPATCHED, tier=2), request(Step.DISPATCHED, tier=1), T0, SETTINGS)
+
+
+def test_no_answer_is_a_note() -> None:
+    updates = plan_step(incident(S.DISPATCHED, tier=1), request(Step.NO_ANSWER, contact="139"), T0, SETTINGS)
+    assert updates == {"updated_at": T0}
 
 
 # Overdue decisions
@@ -218,7 +324,9 @@ def test_unacknowledged_past_the_deadline_is_ack_overdue_once() -> None:
     raised = incident()
     assert overdue(raised, T0 + timedelta(seconds=120)) is None
     assert overdue(raised, T0 + timedelta(seconds=121)) is Overdue.ACK
-    marked = with_updates(raised, escalation_updates(Overdue.ACK, T0 + timedelta(seconds=121), SETTINGS))
+    plan = deadline_plan(raised, T0 + timedelta(seconds=121), SETTINGS)
+    assert plan is not None and [n.step for n in plan.notes] == [Step.ACK_OVERDUE]
+    marked = with_updates(raised, plan.updates)
     assert marked.ack_late and marked.state is S.RAISED
     assert overdue(marked, T0 + timedelta(hours=1)) is None
 
@@ -227,32 +335,74 @@ def test_acknowledged_in_time_is_never_ack_overdue() -> None:
     assert overdue(incident(S.ACKNOWLEDGED, acknowledged_at=T0), T0 + timedelta(hours=1)) is None
 
 
-@pytest.mark.parametrize(("district", "still_fine", "late"), [
-    (CITY, timedelta(minutes=30), timedelta(minutes=30, seconds=1)),
-    (COUNTY, timedelta(minutes=59), timedelta(hours=1, seconds=1)),
+def _dispatched(area: Area = Area.URBAN) -> Incident:
+    acknowledged = incident(S.ACKNOWLEDGED, CITY, acknowledged_at=T0, area=area, latitude=36.62, longitude=101.8)
+    return with_updates(acknowledged, plan_step(acknowledged, request(Step.DISPATCHED), T0, SETTINGS))
+
+
+def test_no_response_escalates_to_the_nearest_station_then_to_119() -> None:
+    first = _dispatched()
+    assert overdue(first, T0 + timedelta(minutes=5)) is None
+    plan = deadline_plan(first, T0 + timedelta(minutes=5, seconds=1), SETTINGS)
+    assert plan is not None and plan.kind is Overdue.RESPONSE
+    assert [n.step for n in plan.notes] == [Step.RESPONSE_OVERDUE, Step.ESCALATED]
+    assert plan.notes[1].details == {"from_tier": 1, "to_tier": 2, "reason": "no_response",
+                                     "rescuer": "城东网格救援站", "contact": "0971-8100001"}
+    second = with_updates(first, plan.updates)
+    assert (second.tier, second.state, second.response_late) == (2, S.DISPATCHED, True)
+    assert second.maintenance_unit == "青海某电梯维保有限公司"  # lateness stays against the unit
+    assert second.response_deadline == T0 + timedelta(minutes=10, seconds=1)
+    plan = deadline_plan(second, T0 + timedelta(minutes=10, seconds=2), SETTINGS)
+    assert plan is not None and plan.notes[1].details["to_tier"] == 3
+    third = with_updates(second, plan.updates)
+    assert (third.tier, third.rescuer, third.rescuer_contact) == (3, "消防救援", "119")
+    plan = deadline_plan(third, T0 + timedelta(minutes=16), SETTINGS)
+    assert plan is not None and [n.step for n in plan.notes] == [Step.RESPONSE_OVERDUE]  # nobody further
+    done = with_updates(third, plan.updates)
+    assert done.tier == 3 and done.response_missed
+    assert overdue(done, T0 + timedelta(minutes=20)) is None
+
+
+@pytest.mark.parametrize(("area", "still_fine", "late"), [
+    (Area.URBAN, timedelta(minutes=30), timedelta(minutes=30, seconds=1)),
+    (Area.OTHER, timedelta(minutes=59), timedelta(hours=1, seconds=1)),
 ])
-def test_dispatched_past_the_district_deadline_escalates_once(district: str, still_fine: timedelta,
-                                                              late: timedelta) -> None:
-    acknowledged = incident(S.ACKNOWLEDGED, district, acknowledged_at=T0)
-    dispatched = with_updates(acknowledged, plan_step(acknowledged, request(Step.DISPATCHED), T0, SETTINGS))
-    assert overdue(dispatched, T0 + still_fine) is None
-    assert overdue(dispatched, T0 + late) is Overdue.ARRIVAL
-    escalated = with_updates(dispatched, escalation_updates(Overdue.ARRIVAL, T0 + late, SETTINGS))
+def test_a_missed_arrival_escalates_once(area: Area, still_fine: timedelta, late: timedelta) -> None:
+    responded = with_updates(_dispatched(area), {"state": S.RESPONDED, "responded_at": T0})
+    assert overdue(responded, T0 + still_fine) is None
+    plan = deadline_plan(responded, T0 + late, SETTINGS)
+    assert plan is not None and plan.kind is Overdue.ARRIVAL
+    assert plan.notes[1].details["reason"] == "late_arrival"
+    escalated = with_updates(responded, plan.updates)
     assert escalated.arrival_late and escalated.escalated_at == T0 + late
-    assert escalated.second_tier == "二级救援队"
-    assert escalated.state is S.DISPATCHED  # the maintenance unit is still on its way too
-    assert overdue(escalated, T0 + timedelta(hours=5)) is None
+    assert escalated.second_tier == "城东网格救援站" and escalated.tier == 2
+    assert escalated.state is S.DISPATCHED  # the station has to respond in its turn
+    assert overdue(escalated, T0 + late) is None
 
 
 @pytest.mark.parametrize("state", [S.ON_SITE, S.RELEASED, S.CLOSED, S.FALSE_ALARM])
 def test_after_arrival_nothing_is_overdue(state: IncidentState) -> None:
     past = T0 - timedelta(hours=2)
-    assert overdue(incident(state, arrival_deadline=past, ack_deadline=past), T0) is None
+    assert overdue(incident(state, arrival_deadline=past, ack_deadline=past, response_deadline=past), T0) is None
 
 
-def test_the_second_tier_comes_from_the_settings() -> None:
+def test_the_second_tier_without_stations_is_the_settings_name() -> None:
     other = IncidentSettings(second_tier="消防救援支队")
-    assert escalation_updates(Overdue.ARRIVAL, T0, other)["second_tier"] == "消防救援支队"
+    first = _dispatched()
+    plan = deadline_plan(first, T0 + timedelta(hours=2), other)
+    assert plan is not None and plan.updates["second_tier"] == "消防救援支队"
+
+
+def test_register_facts_from_the_register_entry() -> None:
+    facts = RegisterFacts.from_entry({
+        "district_code": CITY, "address": "八一路1号", "area": "urban", "place": "residential", "rescue_code": "100234",
+        "latitude": 36.6, "longitude": 101.8,
+        "maintenance_unit": {"code": "M1", "name": "维保公司", "phone": "0971-1", "contact": "王",
+                             "contacts": [{"name": "李", "phone": "139"}, {"name": "赵", "phone": "138"}]}})
+    assert facts.area is Area.URBAN and facts.maintenance_unit == "维保公司" and facts.maintenance_contact == "李 139"
+    bare = RegisterFacts.from_entry({"area": "nowhere",
+                                     "maintenance_unit": {"name": "M", "phone": "1", "contact": "王"}})
+    assert bare.area is None and bare.maintenance_contact == "王 1"
 
 
 # JSON

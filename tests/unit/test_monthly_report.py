@@ -18,7 +18,7 @@ def utc(text: str) -> datetime:
 
 
 MIN = timedelta(minutes=1)
-
+NOW = utc("2026-12-01T00:00:00")  # the report is made after the month
 # The register: 8 elevators in use.
 #   unit A (甲维保): L1, L2, L3, L4   unit B (乙维保): L5, L6   no unit: L7   unit C (丙维保): L8
 #   owner O1: L1, L2   O2: L3, L4, L5   O3: L6, L7   O4: L8
@@ -60,7 +60,7 @@ MONTH = [
 
 def test_a_hand_made_month() -> None:
     since, until = month_period("2026-10")
-    r = report(MONTH, LIFTS, since=since, until=until, tz="Asia/Shanghai", slot_hours=2)
+    r = report(MONTH, LIFTS, since=since, until=until, now=NOW, tz="Asia/Shanghai", slot_hours=2)
     assert (r.since, r.until) == (date(2026, 10, 1), date(2026, 11, 1))
     assert r.incidents == 6  # 1, 2, 3, 4, 5, 7 (6 is November's, 8 September's in Beijing)
     assert r.calls == 3  # phone: 1, 3, 5
@@ -69,11 +69,13 @@ def test_a_hand_made_month() -> None:
     assert r.persons_released == 4  # 2 + 1 + 0 (4: not recorded) + 1 + 0 (7)
     assert r.injuries == 1  # 2
     assert r.dispatched == 4  # 1, 2, 4, 5
-    assert r.responded_in_time == 2  # 1 and 5; 2 was late, 4 never responded
-    assert r.response_rate_pct == pytest.approx(50.0)  # 2 / 4
-    assert r.arrival_counted == 3  # dispatched, not self-released: 1, 2, 4 (5 released themselves)
-    assert r.arrived_30min == 2  # 1 (20 min), 4 (30 min exactly); 2 took 35 min
-    assert r.arrival_30min_rate_pct == pytest.approx(200 / 3)  # 2 / 3 = 66.67 %
+    # Response decided (recorded, or late): 1, 2, 5 (4 has neither); in time: 1 and 5
+    assert (r.response_counted, r.responded_in_time) == (3, 2)
+    assert r.response_rate_pct == pytest.approx(200 / 3)  # 2 / 3 = 66.67 %
+    # Arrival counted (on site, or 30 min past dispatch by NOW): 1, 2, 4, 5 (5's passengers left
+    # by themselves, no rescuer arrived); within 30 min: 1 (20 min), 4 (exactly 30); 2 took 35
+    assert (r.arrival_counted, r.arrived_30min) == (4, 2)
+    assert r.arrival_30min_rate_pct == pytest.approx(50.0)  # 2 / 4
     assert r.tiers == {"1": 2, "2": 1, "3": 1, "none": 1}  # 1, 5 | 2 | 4 | 7 never dispatched
     assert r.causes == {"human": 1, "external": 0, "door_system": 1, "control_system": 1, "other": 0,
                         "unrecorded": 2}  # 5 | – | 1 | 2 | – | 4 and 7 not closed
@@ -99,7 +101,7 @@ def test_a_hand_made_month() -> None:
     assert [(o.name, o.entrapments, o.lifts, round(o.per_100_lifts, 2)) for o in r.top_owners] == [
         ("O1", 3, 2, 150.0), ("O3", 1, 2, 50.0), ("O2", 1, 3, 33.33)]
     out = r.as_json()
-    assert out["arrival_30min_rate_pct"] == 66.67 and out["response_rate_pct"] == 50.0
+    assert out["arrival_30min_rate_pct"] == 50.0 and out["response_rate_pct"] == 66.67
     assert out["entrapments_per_lift"] == 0.625 and out["entrapments_per_100_lifts"] == 62.5
 
 
@@ -107,7 +109,7 @@ def test_beijing_night_hours_on_a_utc_machine() -> None:
     """00:00–08:00 Beijing is 16:00–24:00 UTC of the day before: each hour lands in its own slot."""
     rows = [IncidentRow(i, "L1", "device", "raised", utc("2026-10-09T16:00:00") + timedelta(hours=i, minutes=5))
             for i in range(8)]
-    r = report(rows, LIFTS, since=date(2026, 10, 10), until=date(2026, 10, 11), slot_hours=1)
+    r = report(rows, LIFTS, since=date(2026, 10, 10), until=date(2026, 10, 11), now=NOW, slot_hours=1)
     counts = dict(r.slots)
     assert [counts[f"{h:02d}:00–{h + 1:02d}:00"] for h in range(8)] == [1] * 8
     assert sum(counts.values()) == 8 and r.entrapments == 8
@@ -119,7 +121,7 @@ def test_top_ten_and_ties() -> None:
     lifts = [LiftRow(f"L{i}", f"U{i:02d}", None) for i in range(12)] + [LiftRow("X", "U00", None)]
     rows = [IncidentRow(i, f"L{i}", "device", "raised", utc("2026-10-02T00:00:00")) for i in range(10)]
     rows.append(IncidentRow(99, "X", "device", "raised", utc("2026-10-02T00:00:00")))
-    r = report(rows, lifts, since=date(2026, 10, 1), until=date(2026, 11, 1))
+    r = report(rows, lifts, since=date(2026, 10, 1), until=date(2026, 11, 1), now=NOW)
     names = [u.name for u in r.top_units]
     assert len(names) == 10  # U10, U11 had none
     assert names[0] == "U00"  # 2 entrapments on 2 lifts: 100 per 100, as the others, but more of them
@@ -128,12 +130,12 @@ def test_top_ten_and_ties() -> None:
 
 
 def test_no_lifts_no_rate_and_bad_periods() -> None:
-    r = report([], [], since=date(2026, 10, 1), until=date(2026, 11, 1))
+    r = report([], [], since=date(2026, 10, 1), until=date(2026, 11, 1), now=NOW)
     assert r.entrapments_per_lift is None and r.arrival_30min_rate_pct is None and r.response_rate_pct is None
     with pytest.raises(ReportError):
-        report([], [], since=date(2026, 10, 1), until=date(2026, 10, 1))
+        report([], [], since=date(2026, 10, 1), until=date(2026, 10, 1), now=NOW)
     with pytest.raises(ReportError):
-        report([], [], since=date(2026, 10, 1), until=date(2026, 11, 1), slot_hours=5)
+        report([], [], since=date(2026, 10, 1), until=date(2026, 11, 1), now=NOW, slot_hours=5)
     with pytest.raises(ReportError):
         month_period("2026-13")
     assert month_period("2026-12") == (date(2026, 12, 1), date(2027, 1, 1))
@@ -158,13 +160,13 @@ _rows = st.lists(st.builds(
 
 @given(_rows)
 def test_every_split_adds_up(rows: list[IncidentRow]) -> None:
-    r = report(rows, LIFTS, since=date(2026, 10, 1), until=date(2026, 11, 1))
+    r = report(rows, LIFTS, since=date(2026, 10, 1), until=date(2026, 11, 1), now=NOW)
     assert r.entrapments + r.false_alarms == r.incidents
     assert r.calls <= r.incidents
     for split in (r.tiers, r.causes, r.places, dict(r.slots)):
         assert sum(split.values()) == r.entrapments
     assert r.arrived_30min <= r.arrival_counted <= r.dispatched <= r.entrapments
-    assert r.responded_in_time <= r.dispatched
+    assert r.responded_in_time <= r.response_counted <= r.incidents
     for pct in (r.arrival_30min_rate_pct, r.response_rate_pct):
         assert pct is None or 0 <= pct <= 100
     assert sum(u.entrapments for u in r.top_units) <= r.entrapments

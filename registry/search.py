@@ -1,0 +1,124 @@
+"""Finding a unit in the register from what a caller reads or says (the 96333 desk's 新建接警):
+the rescue identification code on the plate in the car (救援识别码), the 设备代码 or 注册代码
+(``registration_code``), the 使用登记证编号, or the address as text.
+
+Exact matches of a code come first (rescue code, then registration code, then registration
+certificate number), then codes that begin with what was typed, then addresses containing it;
+in use before stopped, scrapped last. The text is normalised first (NFKC: full-width digits and
+letters typed on a Chinese keyboard become ASCII; spaces around it are dropped); ``%`` and ``_``
+are taken literally.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from psycopg import AsyncConnection
+from pydantic import BaseModel, ConfigDict, Field
+
+from web.models import Answer
+
+MAX_SEARCH = 50
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    q: str = Field(min_length=1, max_length=200, description="rescue code, registration code, registration "
+                                                              "certificate number, or address text")
+    limit: int = Field(default=10, ge=1, le=MAX_SEARCH)
+
+
+class Contact(Answer):
+    name: str | None
+    phone: str | None
+
+
+class FoundParty(Answer):
+    code: str
+    name: str
+    phone: str | None
+    contacts: list[Contact] = Field(description="duty contacts")
+
+
+class FoundUnit(Answer):
+    """A unit the search found, with what the desk needs to open an incident on it."""
+
+    registration_code: str
+    rescue_code: str | None = Field(description="救援识别码")
+    use_registration_no: str | None = Field(description="使用登记证编号")
+    category: str
+    address: str | None
+    district_code: str
+    status: str
+    area: str | None = Field(description="urban | other: the arrival limit's area")
+    place: str | None = Field(description="使用场所 class")
+    matched: str = Field(description="what matched: rescue_code, registration_code, use_registration_no, "
+                                     "code_prefix or address")
+    maintenance_unit: FoundParty | None
+    owner: FoundParty | None
+
+
+class SearchResult(Answer):
+    q: str = Field(description="the text searched for, normalised")
+    units: list[FoundUnit]
+
+
+def normalise(text: str) -> str:
+    """What is searched for: NFKC (full-width to ASCII), trimmed."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_MATCHED = ("rescue_code", "registration_code", "use_registration_no", "code_prefix", "address")
+
+_SEARCH_SQL = """
+SELECT e.registration_code, e.rescue_code, e.use_registration_no, e.category, e.address, e.district_code,
+       e.status, e.area, e.place,
+       m.code, m.name, m.phone, m.contact, m.contacts, o.code, o.name, o.phone, o.contact, o.contacts,
+       CASE WHEN e.rescue_code = %(q)s THEN 0
+            WHEN e.registration_code = %(q)s THEN 1
+            WHEN e.use_registration_no = %(q)s THEN 2
+            WHEN e.registration_code LIKE %(prefix)s OR e.rescue_code LIKE %(prefix)s THEN 3
+            ELSE 4 END AS rank
+FROM equipment e LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties o ON o.id = e.owner_id
+     LEFT JOIN parties a ON a.id = e.agency_id
+WHERE (e.rescue_code = %(q)s OR e.registration_code = %(q)s OR e.use_registration_no = %(q)s
+       OR e.registration_code LIKE %(prefix)s OR e.rescue_code LIKE %(prefix)s OR e.address ILIKE %(contains)s)
+  AND (%(agency)s::text IS NULL OR a.code = %(agency)s)
+ORDER BY rank, CASE e.status WHEN 'in_use' THEN 0 WHEN 'stopped' THEN 1 ELSE 2 END, e.registration_code
+LIMIT %(limit)s"""
+
+
+def _party(code: str | None, name: str | None, phone: str | None, contact: str | None,
+           contacts: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    if not code:
+        return None
+    duty = [{"name": c.get("name"), "phone": c.get("phone")} for c in contacts or [] if isinstance(c, dict)]
+    if not duty and (contact or phone):  # a register without duty contacts: its one contact stands in
+        duty = [{"name": contact, "phone": phone}]
+    return {"code": code, "name": name, "phone": phone, "contacts": duty}
+
+
+async def search_units(conn: AsyncConnection[Any], text: str, *, limit: int = 10,
+                       agency: str | None = None) -> dict[str, Any]:
+    """The units ``text`` finds (``SearchResult``'s JSON), at most ``limit``; ``agency``: only
+    that inspection agency's units (an agency user sees only its own)."""
+    q = normalise(text)
+    if not q:
+        return {"q": q, "units": []}
+    cur = await conn.execute(_SEARCH_SQL, {"q": q, "prefix": _like(q) + "%", "contains": "%" + _like(q) + "%",
+                                           "agency": agency, "limit": min(limit, MAX_SEARCH)})
+    units = []
+    for (code, rescue, use_no, category, address, district, status, area, place, m_code, m_name, m_phone,
+         m_contact, m_contacts, o_code, o_name, o_phone, o_contact, o_contacts, rank) in await cur.fetchall():
+        units.append({"registration_code": code, "rescue_code": rescue, "use_registration_no": use_no,
+                      "category": category, "address": address, "district_code": district, "status": status,
+                      "area": area, "place": place, "matched": _MATCHED[rank],
+                      "maintenance_unit": _party(m_code, m_name, m_phone, m_contact, m_contacts),
+                      "owner": _party(o_code, o_name, o_phone, o_contact, o_contacts)})
+    return {"q": q, "units": units}

@@ -1,0 +1,314 @@
+"""The 96333 rescue workflow against a real PostgreSQL and the real API (issue 15, "The 96333
+operator"): a phone-reported incident from the call to its record, a device's later alarm linked
+to it, escalation through the three tiers on no response and on a late arrival, closing refused
+without the record, operators acting at once, the shift's lists and its handover, and the KPIs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from psycopg import AsyncConnection
+
+from alerts.alarm_store import clear_alarm, raise_alarm
+from alerts.incident_store import escalate_overdue, get_incident, open_incident
+from alerts.model import Source
+from semon.alarm_types import AlarmType
+from semon.settings import SecondTierStation
+from tests.integration.test_alerts_api import CLOSE, Api, api_settings, running_api
+
+pytestmark = pytest.mark.integration
+
+UNIT = "31106301022015000777"  # a registered elevator
+RURAL = "31106301212015000778"  # one outside the urban area
+MAINTENANCE = "西宁甲电梯维保有限公司"
+STATIONS = (
+    {"name": "城东网格救援站", "phone": "0971-8100001", "district_code": "630102", "latitude": 36.616,
+     "longitude": 101.806},
+    {"name": "大通网格救援站", "phone": "0971-8100002", "district_code": "630121", "latitude": 36.928,
+     "longitude": 101.685},
+)
+REGISTER: dict[str, dict[str, Any]] = {
+    UNIT: {"district_code": "630102", "address": "城东区八一路12号3单元", "area": "urban", "place": "residential",
+           "rescue_code": "100777", "latitude": 36.62, "longitude": 101.80,
+           "maintenance_unit": {"code": "M1", "name": MAINTENANCE, "phone": "0971-6100000", "contact": "王",
+                                "contacts": [{"name": "李师傅", "phone": "13900000001"},
+                                             {"name": "赵师傅", "phone": "13900000002"}]}},
+    RURAL: {"district_code": "630121", "address": "大通县黄家寨镇1号", "area": "other", "place": "school",
+            "rescue_code": "100778", "latitude": 36.93, "longitude": 101.68,
+            "maintenance_unit": {"code": "M1", "name": MAINTENANCE, "phone": "0971-6100000", "contact": "王",
+                                 "contacts": []}},
+}
+
+
+async def register(conn: AsyncConnection, device_id: str) -> dict[str, Any] | None:
+    """The register's entry (``registry.store.unit_entry``'s keys that incidents read)."""
+    return REGISTER.get(device_id)
+
+
+def settings(**incidents: Any) -> Any:
+    return api_settings({"second_tier_stations": tuple(SecondTierStation(**s) for s in STATIONS), **incidents})
+
+
+async def report(api: Api, device_id: str = UNIT, **fields: Any) -> tuple[int, Any]:
+    return await api.post("/api/incidents", {"device_id": device_id, "caller": "张女士",
+                                             "caller_phone": "13800000000", **fields})
+
+
+async def device_alarm(api: Api, device_id: str) -> Any:
+    """What the rules engine does when the device reports the entrapment."""
+    async with api.pool.connection() as conn, conn.transaction():
+        alarm = await raise_alarm(conn, device_id=device_id, kind="elevator", type=AlarmType.ENTRAPMENT,
+                                  source=Source.CODE, raised_at=datetime.now(UTC), details={"code": 11},
+                                  district_code=REGISTER.get(device_id, {}).get("district_code"))
+        assert alarm is not None
+        return alarm, await open_incident(conn, alarm, api.settings.incidents, register)
+
+
+async def test_a_phone_call_from_the_report_to_its_record(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        status, opened = await report(api, comment="困在3楼与4楼之间, 两人")
+        assert status == 201, opened
+        assert (opened["source"], opened["alarm_id"], opened["state"], opened["registered"]) == (
+            "phone", None, "acknowledged", True)
+        assert (opened["caller"], opened["caller_phone"]) == ("张女士", "13800000000")
+        # Copied from the register at opening.
+        assert (opened["rescue_code"], opened["area"], opened["place"], opened["district_code"]) == (
+            "100777", "urban", "residential", "630102")
+        assert opened["maintenance_unit"] == MAINTENANCE and opened["maintenance_contact"] == "李师傅 13900000001"
+        assert [(s["step"], s["actor"], s["comment"]) for s in opened["steps"]] == [
+            ("raised", "operator-1", "困在3楼与4楼之间, 两人"), ("acknowledged", "operator-1", None)]
+        incident_id = opened["id"]
+
+        assert (await api.step(incident_id, "no_answer", contact="李师傅 13900000001"))[0] == 200
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+            ("dispatched", "operator-1", {"maintenance_unit": MAINTENANCE, "contact": "赵师傅 13900000002"}),
+            ("responded", "operator-2", {}), ("on_site", "operator-2", {}), ("released", "operator-2", {}),
+            ("closed", "operator-1", {**CLOSE, "comment": "回访确认两人已安全离开"}),
+        ]
+        for step, actor, fields in steps:
+            status, body = await api.step(incident_id, step, actor, **fields)
+            assert status == 200, body
+        status, got = await api.get(f"/api/incidents/{incident_id}")
+        assert got["state"] == "closed" and got["tier"] == 1 and got["rescuer_contact"] == "赵师傅 13900000002"
+        assert (got["persons_released"], got["cause_class"], got["callback_confirmed"]) == (1, "door_system", True)
+        # The timeline: every step with who and when, the note of the unanswered call and the comments.
+        timeline = [(s["step"], s["actor"]) for s in got["steps"]]
+        assert timeline == [("raised", "operator-1"), ("acknowledged", "operator-1"), ("no_answer", "operator-1"),
+                            *((step, actor) for step, actor, _ in steps)]
+        assert all(s["at"] for s in got["steps"])
+        assert got["steps"][2]["details"] == {"maintenance_unit": MAINTENANCE, "contact": "李师傅 13900000001",
+                                              "tier": None}
+        assert got["steps"][-1]["comment"] == "回访确认两人已安全离开"
+        times = [datetime.fromisoformat(s["at"]) for s in got["steps"]]
+        assert times == sorted(times)
+        # The same unit is free for a new call once closed.
+        assert (await report(api))[0] == 201
+
+
+async def test_an_unregistered_unit_says_so_and_takes_the_maintenance_unit_at_dispatch(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        status, opened = await report(api, "NOT-IN-THE-REGISTER-1")
+        assert status == 201 and opened["registered"] is False and opened["maintenance_unit"] is None
+        status, body = await api.step(opened["id"], "dispatched")
+        assert status == 400 and body["error"] == "dispatched needs the maintenance unit and its contact"
+        status, body = await api.step(opened["id"], "dispatched", maintenance_unit="临时维保公司", contact="139")
+        assert status == 200 and (body["maintenance_unit"], body["tier"]) == ("临时维保公司", 1)
+        # A device alarm on an unregistered device: the incident says so too.
+        _, opened_by_alarm = await device_alarm(api, "NOT-IN-THE-REGISTER-2")
+        assert opened_by_alarm.incident.registered is False and not opened_by_alarm.linked
+
+
+async def test_a_device_alarm_after_the_call_links_to_the_open_incident(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        _, opened = await report(api)
+        alarm, linked = await device_alarm(api, UNIT)
+        assert linked.linked and linked.incident.id == opened["id"] and linked.incident.alarm_id == alarm.id
+        assert linked.step.details["alarm_id"] == alarm.id and linked.step.actor == "system"
+        async with api.pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) FROM incidents WHERE device_id = %s", (UNIT,))
+            assert await cur.fetchone() == (1,)
+        # The device's alarm clears; later it raises again: still the same incident.
+        async with api.pool.connection() as conn, conn.transaction():
+            assert await clear_alarm(conn, device_id=UNIT, type=AlarmType.ENTRAPMENT, cleared_at=datetime.now(UTC),
+                                     reason="doors open, car empty") is not None
+        again, relinked = await device_alarm(api, UNIT)
+        assert relinked.linked and relinked.incident.id == opened["id"]
+        assert relinked.step.details["previous_alarm_id"] == alarm.id
+        # Closing the incident clears the alarm it holds now.
+        for step, fields in [("false_alarm", {})]:
+            assert (await api.step(opened["id"], step, **fields))[0] == 200
+        status, got = await api.get(f"/api/alarms/{again.id}")
+        assert got["state"] == "cleared" and got["clear_reason"] == "false alarm"
+        status, got = await api.get(f"/api/incidents/{opened['id']}")
+        assert [s["step"] for s in got["steps"]].count("alarm_linked") == 2
+        # A phone call while the device's own incident is open: refused, naming that incident.
+        _, by_device = await device_alarm(api, RURAL)
+        status, body = await report(api, RURAL)
+        assert status == 409 and body["error"] == (f"device {RURAL} has an open incident already: "
+                                                   f"{by_device.incident.id}")
+
+
+async def test_no_response_and_a_late_arrival_escalate_through_the_three_tiers(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        _, opened = await report(api)
+        incident_id = opened["id"]
+        _, body = await api.step(incident_id, "dispatched", maintenance_unit=MAINTENANCE, contact="李师傅")
+        dispatched = datetime.fromisoformat(body["dispatched_at"])
+        assert datetime.fromisoformat(body["response_deadline"]) == dispatched + timedelta(minutes=5)
+        assert datetime.fromisoformat(body["arrival_deadline"]) == dispatched + timedelta(minutes=30)
+        incidents = api.settings.incidents
+        async with api.pool.connection() as conn:
+            assert await escalate_overdue(conn, dispatched + timedelta(minutes=5), incidents) == []
+            # Nobody confirms within 5 minutes: the nearest second-tier station goes.
+            (first,) = await escalate_overdue(conn, dispatched + timedelta(minutes=5, seconds=1), incidents)
+            assert [s.step for s in first.steps] == ["response_overdue", "escalated"]
+            assert first.steps[1].details == {"from_tier": 1, "to_tier": 2, "reason": "no_response",
+                                              "rescuer": "城东网格救援站", "contact": "0971-8100001"}
+            assert (first.incident.tier, first.incident.state, first.incident.response_late) == (2, "dispatched", True)
+            assert await escalate_overdue(conn, dispatched + timedelta(minutes=6), incidents) == []  # once
+        # The station confirms, but does not arrive in time: the fire brigade.
+        assert (await api.step(incident_id, "responded", "operator-2"))[0] == 200
+        second_at = first.incident.escalated_at
+        assert second_at is not None
+        async with api.pool.connection() as conn:
+            (second,) = await escalate_overdue(conn, second_at + timedelta(minutes=30, seconds=1), incidents)
+            assert second.steps[1].details["reason"] == "late_arrival"
+            assert (second.incident.tier, second.incident.rescuer, second.incident.rescuer_contact) == (
+                3, "消防救援", "119")
+            # At the last tier a miss is noted once, and nobody further is sent.
+            (third,) = await escalate_overdue(conn, second_at + timedelta(minutes=36), incidents)
+            assert [s.step for s in third.steps] == ["response_overdue"] and third.incident.tier == 3
+            (fourth,) = await escalate_overdue(conn, second_at + timedelta(hours=5), incidents)
+            assert [s.step for s in fourth.steps] == ["arrival_overdue"] and fourth.incident.tier == 3
+            assert await escalate_overdue(conn, second_at + timedelta(hours=6), incidents) == []
+            found = await get_incident(conn, incident_id)
+        assert found is not None
+        assert [(s.details["from_tier"], s.details["to_tier"]) for s in found[1] if s.step == "escalated"] == [
+            (1, 2), (2, 3)]
+        # A hand dispatch can never go back down a tier.
+        status, body = await api.step(incident_id, "dispatched", tier=2)
+        assert status == 409 and "cannot go back to tier 2" in body["error"]
+        status, handover = await api.get("/api/incidents/handover",
+                                         since=(dispatched - timedelta(hours=1)).isoformat(),
+                                         until=(dispatched + timedelta(hours=6)).isoformat())
+        assert status == 200
+        assert [(e["from_tier"], e["to_tier"], e["reason"]) for e in handover["escalations"]] == [
+            (1, 2, "no_response"), (2, 3, "late_arrival")]
+        assert handover["late_responses"] == 1 and handover["late_arrivals"] == 1
+        assert [i["id"] for i in handover["open"]] == [incident_id]
+        status, kpis = await api.get("/api/kpis/rescue", by="district")
+        (row,) = kpis["rows"]
+        assert (row["tier_2"], row["tier_3"], row["response_rate_pct"], row["late_responses"]) == (1, 1, 0.0, 1)
+
+
+async def test_the_operator_starts_tier_2_and_calls_119_by_hand(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        _, opened = await report(api, RURAL)
+        status, body = await api.step(opened["id"], "dispatched", tier=2)
+        assert status == 200 and (body["tier"], body["rescuer"]) == (2, "大通网格救援站")  # by coordinates
+        assert (datetime.fromisoformat(body["arrival_deadline"]) - datetime.fromisoformat(body["dispatched_at"])
+                == timedelta(hours=1))  # outside the urban area
+        status, body = await api.step(opened["id"], "dispatched", tier=3)
+        assert status == 200 and (body["tier"], body["rescuer_contact"], body["state"]) == (3, "119", "dispatched")
+        details = [s["details"] for s in body["steps"] if s["step"] == "dispatched"]
+        assert [(d["tier"], d["maintenance_unit"]) for d in details] == [(2, "大通网格救援站"), (3, "消防救援")]
+
+
+async def test_closing_without_the_record_is_refused_naming_what_is_missing(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        _, opened = await report(api)
+        for step, fields in [("dispatched", {"maintenance_unit": MAINTENANCE, "contact": "李"}), ("on_site", {}),
+                             ("released", {})]:
+            assert (await api.step(opened["id"], step, **fields))[0] == 200
+        status, body = await api.step(opened["id"], "closed")
+        assert status == 400 and body["error"] == (
+            "closed needs persons_released, injuries, cause_class, self_release, callback_confirmed (missing)")
+        status, body = await api.step(opened["id"], "closed", **{**CLOSE, "cause_class": None, "injuries": None})
+        assert status == 400 and body["error"] == "closed needs injuries, cause_class (missing)"
+        status, body = await api.step(opened["id"], "closed", **{**CLOSE, "cause_class": "gremlins"})
+        assert status == 400 and body["error"].startswith("cause_class: Input should be 'human'")
+        status, body = await api.step(opened["id"], "closed", **{**CLOSE, "persons_released": -1})
+        assert status == 400 and "persons_released" in body["error"]
+        status, got = await api.get(f"/api/incidents/{opened['id']}")
+        assert got["state"] == "released" and got["steps"][-1]["step"] == "released"
+        status, causes = await api.get("/api/incidents/causes")
+        assert [(c["cause_class"], c["zh"]) for c in causes["causes"]] == [
+            ("human", "人为"), ("external", "外部/停电"), ("door_system", "门系统"), ("control_system", "控制系统"),
+            ("other", "其他")]
+
+
+async def test_operators_acting_at_once(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        # Two operators take the same call: one incident.
+        results = await asyncio.gather(report(api), api.post("/api/incidents", {"device_id": UNIT,
+                                                                                "actor": "operator-2"}))
+        assert sorted(status for status, _ in results) == [201, 409]
+        incident_id = next(body for status, body in results if status == 201)["id"]
+        # Two dispatch at once: both are taken, in order (the second is a re-dispatch).
+        dispatches = await asyncio.gather(
+            api.step(incident_id, "dispatched", "operator-1", maintenance_unit=MAINTENANCE, contact="李"),
+            api.step(incident_id, "dispatched", "operator-2", maintenance_unit=MAINTENANCE, contact="赵"))
+        assert [status for status, _ in dispatches] == [200, 200]
+        for step in ("on_site", "released"):
+            assert (await api.step(incident_id, step))[0] == 200
+        # Two close at once: exactly one wins; the other is told it is over.
+        closes = await asyncio.gather(api.step(incident_id, "closed", "operator-1", **CLOSE),
+                                      api.step(incident_id, "closed", "operator-2", **CLOSE))
+        assert sorted(status for status, _ in closes) == [200, 409]
+        _, got = await api.get(f"/api/incidents/{incident_id}")
+        assert [s["step"] for s in got["steps"]].count("closed") == 1
+        # A call and the device's own alarm at the same moment: one incident, the alarm linked or first.
+        rural_call, (alarm, opened) = await asyncio.gather(report(api, RURAL), device_alarm(api, RURAL))
+        async with api.pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*), min(alarm_id) FROM incidents WHERE device_id = %s "
+                                     "AND state NOT IN ('closed', 'false_alarm')", (RURAL,))
+            assert await cur.fetchone() == (1, alarm.id)
+        assert rural_call[0] in (201, 409) and opened.linked == (rural_call[0] == 201)
+
+
+async def test_the_shift_lists_search_and_handover(database_url: str) -> None:
+    async with running_api(database_url, settings(), register) as api:
+        _, phone = await report(api, caller="王先生")
+        _, device = await device_alarm(api, RURAL)
+        start = datetime.fromisoformat(phone["raised_at"]) - timedelta(minutes=1)
+        for step, fields in [("dispatched", {"maintenance_unit": MAINTENANCE, "contact": "李"}), ("on_site", {}),
+                             ("released", {}), ("closed", {**CLOSE, "cause_class": "external"})]:
+            assert (await api.step(phone["id"], step, **fields))[0] == 200
+
+        async def ids(**params: str) -> tuple[list[int], int]:
+            status, body = await api.get("/api/incidents", **params)
+            assert status == 200, body
+            return [i["id"] for i in body["incidents"]], body["total"]
+
+        both = device.incident.id, phone["id"]
+        assert await ids() == ([*both], 2)
+        assert await ids(source="phone") == ([phone["id"]], 1)
+        assert await ids(cause_class="external") == ([phone["id"]], 1)
+        assert await ids(q="王先生") == ([phone["id"]], 1)
+        assert await ids(q="黄家寨") == ([device.incident.id], 1)  # the address
+        assert await ids(q="西宁甲") == ([*both], 2)  # the maintenance unit: both units have it
+        assert await ids(q="31106301212015") == ([device.incident.id], 1)  # the device id
+        assert await ids(q="100_77") == ([], 0)  # the pattern's characters are literal
+        assert await ids(limit="1", offset="1") == ([phone["id"]], 2)
+        assert await ids(limit="1", offset="5") == ([], 2)
+        assert await ids(active="true", since=start.isoformat()) == ([device.incident.id], 1)
+        status, _ = await api.get("/api/incidents", source="fax")
+        assert status == 400
+
+        status, handover = await api.get("/api/incidents/handover", since=start.isoformat())
+        assert status == 200
+        assert [i["id"] for i in handover["open"]] == [device.incident.id]
+        assert [i["id"] for i in handover["closed"]] == [phone["id"]]
+        assert handover["by_state"] == {"raised": 1, "closed": 1}
+        assert (handover["late_acks"], handover["late_responses"], handover["late_arrivals"]) == (0, 0, 0)
+        assert handover["escalations"] == []
+        # A shift that ended before: the open incident still shows, the closed one does not.
+        status, earlier = await api.get("/api/incidents/handover", since=(start - timedelta(hours=8)).isoformat(),
+                                        until=start.isoformat())
+        assert [i["id"] for i in earlier["open"]] == [device.incident.id] and earlier["closed"] == []
+        status, _ = await api.get("/api/incidents/handover", since=start.isoformat(),
+                                     until=(start - timedelta(hours=1)).isoformat())
+        assert status == 400
