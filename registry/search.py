@@ -30,7 +30,7 @@ class SearchQuery(BaseModel):
     limit: int = Field(default=10, ge=1, le=MAX_SEARCH)
 
 
-class Contact(Answer):
+class PartyContact(Answer):
     name: str | None
     phone: str | None
 
@@ -39,7 +39,7 @@ class FoundParty(Answer):
     code: str
     name: str
     phone: str | None
-    contacts: list[Contact] = Field(description="duty contacts")
+    contacts: list[PartyContact] = Field(description="duty contacts")
 
 
 class FoundUnit(Answer):

@@ -191,7 +191,7 @@ function kpiTable(rows, label) {
   if (!rows.length) return h("p", { class: "muted" }, t("none"));
   const head = [" ", t("incidents"), t("false_alarms"), `${t("response")} ${t("mean")}/${t("median")}`,
     `${t("arrival")} ${t("mean")}/${t("median")}`, `${t("rescue")} ${t("mean")}/${t("median")}`,
-    t("late_acks"), t("late_arrivals"), t("escalations")];
+    t("response_rate"), t("arrival_30min_rate"), t("late_acks"), t("late_arrivals"), t("escalations")];
   const pair = (mean, median) => `${minutes(mean)} / ${minutes(median)}`;
   return h("table", { class: "data kpi" },
     h("caption", {}, t("in_minutes")),
@@ -202,6 +202,8 @@ function kpiTable(rows, label) {
       h("td", { class: "num" }, pair(r.response_mean_s, r.response_median_s)),
       h("td", { class: "num" }, pair(r.arrival_mean_s, r.arrival_median_s)),
       h("td", { class: "num" }, pair(r.rescue_mean_s, r.rescue_median_s)),
+      h("td", { class: "num" }, percent(r.response_rate_pct ?? null)),
+      h("td", { class: "num" }, percent(r.arrival_30min_rate_pct ?? null)),
       h("td", { class: `num ${r.late_acks ? "late" : ""}` }, r.late_acks),
       h("td", { class: `num ${r.late_arrivals ? "late" : ""}` }, r.late_arrivals),
       h("td", { class: "num" }, r.escalations)))));
