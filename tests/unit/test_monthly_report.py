@@ -171,3 +171,26 @@ def test_every_split_adds_up(rows: list[IncidentRow]) -> None:
         assert pct is None or 0 <= pct <= 100
     assert sum(u.entrapments for u in r.top_units) <= r.entrapments
     assert r.entrapments_per_lift == pytest.approx(r.entrapments / 8)
+
+
+def test_the_workbook_in_chinese() -> None:
+    """The XLSX (alerts.report_xlsx) as a Chinese office reads it: the hand-made month's figures
+    under their Chinese names, its splits and its top ten."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from alerts.report_xlsx import report_xlsx
+
+    since, until = month_period("2026-10")
+    r = report(MONTH, LIFTS, since=since, until=until, now=NOW)
+    book = load_workbook(BytesIO(report_xlsx(r, "zh-CN")))
+    assert book.sheetnames == ["月报", "前十名"]
+    cells = {row[0]: row[1] for row in book["月报"].iter_rows(values_only=True) if row and row[0]}
+    assert cells["统计期间"] == "2026-10-01 – 2026-11-01"
+    assert cells["困人事件"] == 5 and cells["电话接警"] == 3 and cells["解救人数"] == 4
+    assert cells["30分钟到场率 (%)"] == 50.0 and cells["响应率 (%)"] == 66.67
+    assert cells["困人率 (次/台)"] == 0.625 and cells["门系统"] == 1 and cells["住宅"] == 3
+    assert cells["00:00–02:00"] == 1 and cells["二级 网格救援站"] == 1
+    top = [row for row in book["前十名"].iter_rows(values_only=True) if row and isinstance(row[0], int)]
+    assert top[0][1:] == ("乙维保", 2, 2, 100.0) and top[2][1:] == ("O1", 3, 2, 150.0)
