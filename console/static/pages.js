@@ -5,6 +5,8 @@ export const PAGES = {
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
   // The bureau's printable monthly report: opened from the bureau page, not from the navigation.
   "/bureau/report": { title: "report", roles: ["bureau", "admin"], nav: false },
+  "/map": { title: "nav_map", roles: ["operator", "bureau", "admin"] },
+  "/admin/users": { title: "nav_users", roles: ["admin"] },
 };
 const HOME = { operator: "/board", agency: "/agency", bureau: "/bureau", admin: "/board" };
 
