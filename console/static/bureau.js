@@ -98,8 +98,10 @@ export function mount(root, ctx) {
     periodLabel.textContent = `${period.since} – ${last}`;
     reportLink.href = `/bureau/report${periodSearch(period)}`;
     xlsxLink.href = `/api/reports/monthly?${dayQuery(period)}&format=xlsx&lang=${lang()}`;
-    trend.src = `/api/registry/rate/trend.svg?by=district&${dayQuery({ since: period.since,
-      until: period.until > addDays(today, 1) ? addDays(today, 1) : period.until })}`;
+    // The trend has kept days only up to today: a period in the future has none to show.
+    const end = period.until > addDays(today, 1) ? addDays(today, 1) : period.until;
+    trend.hidden = period.since >= end;
+    if (!trend.hidden) trend.src = `/api/registry/rate/trend.svg?by=district&${dayQuery({ since: period.since, until: end })}`;
     updated.textContent = t("updated_at", { time: dateTime(new Date().toISOString()) });
     return Promise.all([
       fill(counts, `/api/reports/monthly?${dayQuery(period)}`, countsView),
