@@ -58,7 +58,6 @@ export async function mount(root) {
     h("a", { class: "button", href: `/bureau${periodSearch(period)}` }, "← ", t("nav_bureau")),
     h("button", { type: "button", class: "primary", "data-testid": "report-print", onclick: () => window.print() }, t("print")),
     h("a", { class: "button", href: xlsx, download: "", "data-testid": "report-xlsx" }, t("download_xlsx")));
-  document.body.classList.add("printable");
   replace(root, tools, h("p", {}, t("loading")));
   try {
     replace(root, tools, render(await get(`/api/reports/monthly?${dayQuery(period)}`)));
