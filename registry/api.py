@@ -31,12 +31,14 @@ from registry.api_models import (
     RateReport,
     RateTrend,
     RecordedInspection,
+    SearchQuery,
+    SearchResult,
     TrendQuery,
 )
 from registry.chart import trend_svg
 from registry.due import DueError, Rules, standing
 from registry.rate import TARGET_PERCENT, Formula, compute_rates, trend
-from registry.search import SearchQuery, SearchResult, search_units
+from registry.search import search_units
 from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
 from semon.settings import RegistrySettings
@@ -326,8 +328,8 @@ def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part
         app.router.add_get("/api/registry/notices", _notices)
         app.router.add_get("/api/registry/search", _search)
 
-    return Part("registry", add_routes, ACCESS, paths=registry_paths(), requests=(*REQUESTS, SearchQuery),
-                answers=(*ANSWERS, SearchResult), agency_exists=agency_exists)
+    return Part("registry", add_routes, ACCESS, paths=registry_paths(), requests=REQUESTS, answers=ANSWERS,
+                agency_exists=agency_exists)
 
 
 async def _search(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from registry.due import Category, Result, Standing, end_of_month
+from registry.search import MAX_SEARCH
 from web.inputs import IsoDate
 from web.models import Answer
 
@@ -245,6 +246,55 @@ class NoticeList(Answer):
     notices: list[Notice]
 
 
-REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery)
+# The register search (registry/search.py: the 96333 desk's 新建接警)
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    q: str = Field(min_length=1, max_length=200, description="rescue code, registration code, registration "
+                                                              "certificate number, or address text")
+    limit: int = Field(default=10, ge=1, le=MAX_SEARCH)
+
+
+class FoundContact(Answer):
+    """A duty contact (name and phone; the party's one contact and phone when it lists none)."""
+
+    name: str | None
+    phone: str | None
+
+
+class FoundParty(Answer):
+    code: str
+    name: str
+    phone: str | None
+    contacts: list[FoundContact] = Field(description="duty contacts")
+
+
+class FoundUnit(Answer):
+    """A unit the search found, with what the desk needs to open an incident on it."""
+
+    registration_code: str
+    rescue_code: str | None = Field(description="救援识别码")
+    use_registration_no: str | None = Field(description="使用登记证编号")
+    category: str
+    address: str | None
+    district_code: str
+    status: str
+    area: str | None = Field(description="urban | other: the arrival limit's area")
+    place: str | None = Field(description="使用场所 class")
+    matched: str = Field(description="what matched: rescue_code, registration_code, use_registration_no, "
+                                     "code_prefix or address")
+    maintenance_unit: FoundParty | None
+    owner: FoundParty | None
+
+
+class SearchResult(Answer):
+    q: str = Field(description="the text searched for, normalised")
+    units: list[FoundUnit]
+
+
+REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery,
+                                         SearchQuery)
 ANSWERS: tuple[type[BaseModel], ...] = (EquipmentList, EquipmentDetail, RecordedInspection, RateReport, RateTrend,
-                                        NoticeList)
+                                        NoticeList, SearchResult)

@@ -15,54 +15,8 @@ import unicodedata
 from typing import Any
 
 from psycopg import AsyncConnection
-from pydantic import BaseModel, ConfigDict, Field
 
-from web.models import Answer
-
-MAX_SEARCH = 50
-
-
-class SearchQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    q: str = Field(min_length=1, max_length=200, description="rescue code, registration code, registration "
-                                                              "certificate number, or address text")
-    limit: int = Field(default=10, ge=1, le=MAX_SEARCH)
-
-
-class PartyContact(Answer):
-    name: str | None
-    phone: str | None
-
-
-class FoundParty(Answer):
-    code: str
-    name: str
-    phone: str | None
-    contacts: list[PartyContact] = Field(description="duty contacts")
-
-
-class FoundUnit(Answer):
-    """A unit the search found, with what the desk needs to open an incident on it."""
-
-    registration_code: str
-    rescue_code: str | None = Field(description="救援识别码")
-    use_registration_no: str | None = Field(description="使用登记证编号")
-    category: str
-    address: str | None
-    district_code: str
-    status: str
-    area: str | None = Field(description="urban | other: the arrival limit's area")
-    place: str | None = Field(description="使用场所 class")
-    matched: str = Field(description="what matched: rescue_code, registration_code, use_registration_no, "
-                                     "code_prefix or address")
-    maintenance_unit: FoundParty | None
-    owner: FoundParty | None
-
-
-class SearchResult(Answer):
-    q: str = Field(description="the text searched for, normalised")
-    units: list[FoundUnit]
+MAX_SEARCH = 50  # units in one answer
 
 
 def normalise(text: str) -> str:
@@ -106,7 +60,7 @@ def _party(code: str | None, name: str | None, phone: str | None, contact: str |
 
 async def search_units(conn: AsyncConnection[Any], text: str, *, limit: int = 10,
                        agency: str | None = None) -> dict[str, Any]:
-    """The units ``text`` finds (``SearchResult``'s JSON), at most ``limit``; ``agency``: only
+    """The units ``text`` finds (``registry.api_models.SearchResult``'s JSON), at most ``limit``; ``agency``: only
     that inspection agency's units (an agency user sees only its own)."""
     q = normalise(text)
     if not q:

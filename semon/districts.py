@@ -1,7 +1,9 @@
 """The city's districts: Xining's five districts and two counties (五区两县), with their
 administrative division codes (GB/T 2260). Read by the register (names of a district code, the
-demo register), the simulated city (where its devices stand), the settings (the counties' longer
-rescue arrival limit) and the console (a district's name).
+demo register: where its units stand and which are outside the urban area), the simulated city
+(where its devices stand) and the console (a district's name). The rescue arrival limit goes by a
+unit's area (``equipment.area``: the urban core, county seats included, or other), not by its
+district (``alerts.incidents.arrival_limit_s``).
 
 Where a unit stands is the register's ``equipment.district_code`` and nothing else: no equipment
 code holds it. A 设备代码 (TSG 08-2017) names the manufacturer, and the older 20-digit 注册代码
@@ -12,10 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-COUNTY_ARRIVAL_DEADLINE_S = 3600.0
-"""The rescue arrival limit in a county, seconds; the city's districts keep the general one
-(``IncidentSettings.arrival_deadline_s``, 30 minutes)."""
-
 
 @dataclass(frozen=True, slots=True)
 class District:
@@ -25,7 +23,7 @@ class District:
     streets: tuple[str, ...]
     seat: tuple[float, float]  # where its government sits, WGS84 (latitude, longitude), degrees, approximate
     rural: tuple[str, ...] = ()  # townships outside the urban core and the county seat (area "other")
-    county: bool = False  # a county: an hour for rescue arrival (COUNTY_ARRIVAL_DEADLINE_S), not 30 minutes
+    county: bool = False  # a county (县), not a district (区)
 
 
 XINING: tuple[District, ...] = (

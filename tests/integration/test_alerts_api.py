@@ -73,7 +73,7 @@ def api_settings(incidents: dict[str, Any] | None = None, **overrides: Any) -> S
     return settings
 
 
-CLOSE = {"persons_released": 1, "injuries": 0, "cause_class": "door_system", "self_release": False,
+CLOSE: dict[str, Any] = {"persons_released": 1, "injuries": 0, "cause_class": "door_system", "self_release": False,
          "callback_confirmed": True}
 
 
@@ -178,7 +178,8 @@ async def test_the_whole_rescue_through_the_api(database_url: str) -> None:
         status, listed = await api.get("/api/incidents", active="true")
         assert status == 200 and [i["id"] for i in listed["incidents"]] == [incident.id]
 
-        steps = [("acknowledged", "operator-1", {}), ("dispatched", "operator-1", DISPATCH),
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+                 ("acknowledged", "operator-1", {}), ("dispatched", "operator-1", DISPATCH),
                  ("responded", "operator-1", {}), ("on_site", "operator-2", {}),
                  ("released", "operator-2", {"cause": "power cut"}),
                  ("closed", "operator-1", {"comment": "passengers out, unit back in service", **CLOSE})]
@@ -577,8 +578,10 @@ async def test_the_device_clearing_the_alarm_is_noted_without_ending_the_inciden
 async def step_at(conn: AsyncConnection, incident: Incident, step: Step, seconds: int, settings: Settings,
                   unit: str | None = None) -> None:
     """A step a given number of seconds after the incident was raised, for hand-checkable KPIs."""
-    close = ({"persons_released": 1, "injuries": 0, "cause_class": CauseClass.OTHER, "self_release": False,
-              "callback_confirmed": True} if step is Step.CLOSED else {})
+    close: dict[str, Any] = {}
+    if step is Step.CLOSED:
+        close = {"persons_released": 1, "injuries": 0, "cause_class": CauseClass.OTHER, "self_release": False,
+                 "callback_confirmed": True}
     request = StepRequest(step, "operator-1", maintenance_unit=unit, contact="0971" if unit else None, **close)
     await apply_step(conn, incident.id, request, now=incident.raised_at + timedelta(seconds=seconds),
                      settings=settings.incidents)

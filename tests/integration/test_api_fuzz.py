@@ -363,6 +363,16 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
         await check("GET", "/api/registry/rate/trend.svg", "/api/registry/rate/trend.svg", 200)
         notices = await check("GET", "/api/registry/notices", "/api/registry/notices", 200)
         assert notices["notices"]
+        # The 96333 desk's call: the unit found in the register, an incident opened on it, a second refused.
+        found = await check("GET", "/api/registry/search", f"/api/registry/search?q={code}", 200)
+        assert [u["registration_code"] for u in found["units"]][:1] == [code]
+        opened = await check("POST", "/api/incidents", "/api/incidents", 201, {"device_id": code, "caller": "住户"})
+        assert opened["source"] == "phone" and opened["steps"]
+        await check("POST", "/api/incidents", "/api/incidents", 409, {"device_id": code})
+        causes = await check("GET", "/api/incidents/causes", "/api/incidents/causes", 200)
+        assert len(causes["causes"]) == 5
+        handover = await check("GET", "/api/incidents/handover", "/api/incidents/handover", 200)
+        assert opened["id"] in [i["id"] for i in handover["open"]]
 
         card = await check("GET", "/api/devices/{device_id}", f"/api/devices/{code}", 200)
         assert card["registered"] and card["last_inspection"] is not None

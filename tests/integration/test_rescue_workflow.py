@@ -13,18 +13,27 @@ import pytest
 from psycopg import AsyncConnection
 
 from alerts.alarm_store import clear_alarm, raise_alarm
+from alerts.api import alerts_part
+from alerts.hub import LiveHub
 from alerts.incident_store import escalate_overdue, get_incident, open_incident
 from alerts.model import Source
+from registry.api import registry_part
+from registry.io import import_register
+from registry.store import unit_entry
 from semon.alarm_types import AlarmType
+from semon.db.pool import open_pool
 from semon.settings import SecondTierStation
+from tests.integration.helpers import add_users, http_client, login
 from tests.integration.test_alerts_api import CLOSE, Api, api_settings, running_api
+from web.app import create_app, serve_app
+from web.users import Role
 
 pytestmark = pytest.mark.integration
 
 UNIT = "31106301022015000777"  # a registered elevator
 RURAL = "31106301212015000778"  # one outside the urban area
 MAINTENANCE = "西宁甲电梯维保有限公司"
-STATIONS = (
+STATIONS: tuple[dict[str, Any], ...] = (
     {"name": "城东网格救援站", "phone": "0971-8100001", "district_code": "630102", "latitude": 36.616,
      "longitude": 101.806},
     {"name": "大通网格救援站", "phone": "0971-8100002", "district_code": "630121", "latitude": 36.928,
@@ -138,8 +147,7 @@ async def test_a_device_alarm_after_the_call_links_to_the_open_incident(database
         assert relinked.linked and relinked.incident.id == opened["id"]
         assert relinked.step.details["previous_alarm_id"] == alarm.id
         # Closing the incident clears the alarm it holds now.
-        for step, fields in [("false_alarm", {})]:
-            assert (await api.step(opened["id"], step, **fields))[0] == 200
+        assert (await api.step(opened["id"], "false_alarm"))[0] == 200
         status, got = await api.get(f"/api/alarms/{again.id}")
         assert got["state"] == "cleared" and got["clear_reason"] == "false alarm"
         status, got = await api.get(f"/api/incidents/{opened['id']}")
@@ -312,3 +320,53 @@ async def test_the_shift_lists_search_and_handover(database_url: str) -> None:
         status, _ = await api.get("/api/incidents/handover", since=start.isoformat(),
                                      until=(start - timedelta(hours=1)).isoformat())
         assert status == 400
+
+
+async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url: str) -> None:
+    """新建接警 end to end against the register itself: search by what the caller reads, open,
+    and the register's facts on the incident (``registry.store.unit_entry`` as the composition
+    root hands it over)."""
+    csv = ("registration_code,category,district_code,address,rescue_code,area,place,latitude,longitude,"
+           "maintenance_code,maintenance_name,maintenance_contacts\n"
+           "31106301212015000901,电梯,630121,大通县桥头镇园林路8号,100901,urban,mall,36.93,101.68,WB9,青海丙电梯公司,"
+           "王工 13800000009; 李工 13800000010\n"
+           "31106301212015000902,电梯,630121,大通县桥头镇园林路10号,100902,other,school,36.95,101.70,WB9,青海丙电梯公司,\n")
+    async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
+        report_ = await import_register(conn, csv.encode("utf-8"), "csv", today=datetime.now(UTC).date())
+    assert [str(p) for p in report_.problems] == []
+    settings_ = settings()
+    await add_users(database_url, (("operator-1", Role.OPERATOR, None),))
+    async with open_pool(database_url, max_size=4, name="test-rescue-register") as pool:
+        parts = [alerts_part(pool, LiveHub(), settings_.incidents, register=unit_entry),
+                 registry_part(pool, settings_.registry)]
+        app = create_app(pool, settings_.auth, parts, backoff=settings_.backoff.backoff())
+        async with serve_app(app, "127.0.0.1", 0) as port, http_client(f"http://127.0.0.1:{port}") as http:
+            await login(http, f"http://127.0.0.1:{port}/api", "operator-1")
+
+            async def search(q: str) -> list[tuple[str, str]]:
+                async with http.get("/api/registry/search", params={"q": q}) as resp:
+                    assert resp.status == 200, await resp.text()
+                    body = await resp.json()
+                return [(u["registration_code"], u["matched"]) for u in body["units"]]
+
+            assert await search("１００９０１") == [("31106301212015000901", "rescue_code")]  # full-width digits
+            assert await search("31106301212015000902") == [("31106301212015000902", "registration_code")]
+            assert await search("3110630121") == [("31106301212015000901", "code_prefix"),
+                                                  ("31106301212015000902", "code_prefix")]
+            assert await search("园林路10") == [("31106301212015000902", "address")]
+            assert await search("100%") == []
+            async with http.get("/api/registry/search", params={"q": "100901"}) as resp:
+                (unit,) = (await resp.json())["units"]
+            assert unit["maintenance_unit"]["contacts"] == [{"name": "王工", "phone": "13800000009"},
+                                                            {"name": "李工", "phone": "13800000010"}]
+            async with http.get("/api/registry/search", params={"q": ""}) as resp:
+                assert resp.status == 400
+
+            async with http.post("/api/incidents", json={"device_id": unit["registration_code"],
+                                                         "caller": "商场保安"}) as resp:
+                assert resp.status == 201, await resp.text()
+                opened = await resp.json()
+            assert (opened["rescue_code"], opened["area"], opened["place"], opened["registered"]) == (
+                "100901", "urban", "mall", True)  # a county seat is urban
+            assert (opened["maintenance_unit"], opened["maintenance_contact"]) == ("青海丙电梯公司", "王工 13800000009")
+            assert opened["address"] == "大通县桥头镇园林路8号"
