@@ -66,6 +66,7 @@ from alerts.kpis import rescue_kpis
 from alerts.live_notify import notify_changes, notify_operator_close
 from alerts.model import Alarm
 from alerts.openapi import alerts_paths
+from alerts.report_api import ReportSources, add_report_routes
 from semon.settings import IncidentSettings
 from web.app import Part, actor_of
 from web.auth import LIVE_SOCKETS, live_socket_session
@@ -112,6 +113,7 @@ ACCESS: tuple[Rule, ...] = (
     rule(POST, "/api/incidents/{id}/steps", OPERATOR),
     rule(POST, "/api/incidents/{id}/comments", OPERATOR),
     rule(READ, "/api/kpis/**", OPERATOR, BUREAU),
+    rule(READ, "/api/reports/**", OPERATOR, BUREAU),
     rule(READ, "/api/live", OPERATOR, BUREAU),
 )
 JSON_PATHS = ("/healthz",)
@@ -120,14 +122,16 @@ JSON_PATHS = ("/healthz",)
 def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSettings, *,
                 register: RegisterLookup | None = None,
                 on_alarm_cleared: Callable[[Alarm], None] | None = None,
-                db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0) -> Part:
+                db_timeout_s: float = 5.0, heartbeat_s: float = 25.0, close_timeout_s: float = 5.0,
+                report: ReportSources | None = None) -> Part:
     """The alerts' routes for the shell (``web.app.create_app``). The pool is opened and closed by
     the caller. ``incidents``: the incidents' section (the deadlines a step sets). ``register``:
     the register's entry of a unit (``alerts.incident_store.RegisterLookup``), copied into a
     phone-reported incident; without it every phone-reported unit counts as unregistered.
     ``on_alarm_cleared`` hears of every alarm an operator's close or false alarm cleared (the
     rules engine must forget it). The deadline watch (``alerts.deadlines.run_deadlines``) runs
-    beside the application, not inside."""
+    beside the application, not inside. ``report``: the register's lifts and zone for the monthly
+    report (``alerts.report_api``; without it, no lifts in the Asia/Shanghai zone)."""
     context = ApiContext(pool, hub, incidents, register, on_alarm_cleared, db_timeout_s, heartbeat_s,
                          close_timeout_s)
 
@@ -144,6 +148,7 @@ def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSett
         app.router.add_post(r"/api/incidents/{id:\d+}/steps", _post_step)
         app.router.add_post(r"/api/incidents/{id:\d+}/comments", _post_comment)
         app.router.add_get("/api/kpis/rescue", _rescue_kpis)
+        add_report_routes(app, pool, report or ReportSources())
         app.router.add_get("/api/live", _live)
         app.on_shutdown.append(_close_live_sockets)
 

@@ -7,7 +7,7 @@ API's tests validate real answers against them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
@@ -18,7 +18,7 @@ from alerts.incidents import Source as IncidentSource
 from alerts.kpis import KpiGrouping
 from alerts.model import Severity, Source
 from semon.alarm_types import AlarmType
-from web.inputs import IsoTime
+from web.inputs import IsoDate, IsoTime
 from web.models import Answer
 
 MAX_LIMIT = 1000
@@ -348,7 +348,72 @@ class LiveChange(RootModel[Annotated[AlarmChange | IncidentChange, Field(discrim
     """Every message of the live stream after the snapshot."""
 
 
+# The monthly 96333 report (alerts.monthly_report; docs/reports.md)
+
+
+class ReportQuery(BaseModel):
+    """A calendar month, or a range of the register's local days [since, until)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+    since: IsoDate | None = Field(default=None, description="the first day, in the register's zone")
+    until: IsoDate | None = Field(default=None, description="the day after the last one")
+    format: Literal["json", "xlsx"] = "json"
+    lang: Literal["zh-CN", "en"] = Field(default="zh-CN", description="the workbook's labels")
+
+    @model_validator(mode="after")
+    def _one_period(self) -> ReportQuery:
+        if (self.month is None) == (self.since is None or self.until is None):
+            raise ValueError("give either month, or since and until")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise ValueError("since must be before until")
+        return self
+
+
+class RankedParty(Answer):
+    name: str
+    entrapments: int
+    lifts: int = Field(description="its elevators in use in the register")
+    per_100_lifts: float
+
+
+class ReportSlot(Answer):
+    slot: str = Field(description="HH:00–HH:00 in the register's zone")
+    entrapments: int
+
+
+class MonthlyReport(Answer):
+    """The report's figures (docs/reports.md); percentages 0–100, null without a denominator."""
+
+    since: date
+    until: date
+    timezone: str
+    incidents: int
+    calls: int = Field(description="phone-reported incidents, false alarms included")
+    false_alarms: int
+    entrapments: int = Field(description="incidents that were not false alarms")
+    persons_released: int
+    injuries: int
+    dispatched: int
+    arrived_30min: int
+    arrival_counted: int = Field(description="dispatched entrapments on site or past 30 minutes")
+    responded_in_time: int
+    response_counted: int = Field(description="dispatched incidents with a response recorded or missed")
+    arrival_30min_rate_pct: float | None
+    response_rate_pct: float | None
+    tiers: dict[str, int] = Field(description="1, 2, 3 and none")
+    causes: dict[str, int]
+    places: dict[str, int]
+    slots: list[ReportSlot]
+    lifts: int = Field(description="elevators in use in the register")
+    entrapments_per_lift: float | None = Field(description="困人率")
+    entrapments_per_100_lifts: float | None
+    top_units: list[RankedParty]
+    top_owners: list[RankedParty]
+
+
 ANSWERS: tuple[type[BaseModel], ...] = (Health, AlarmList, Alarm, IncidentList, IncidentDetail, IncidentStep,
-                                        KpiReport, LiveSnapshot, LiveChange, CauseList, Handover)
+                                        KpiReport, LiveSnapshot, LiveChange, CauseList, Handover, MonthlyReport)
 REQUESTS: tuple[type[BaseModel], ...] = (StepBody, CommentBody, PhoneReportBody, AlarmQuery, IncidentQuery,
-                                         HandoverQuery, KpiQuery)
+                                         HandoverQuery, KpiQuery, ReportQuery)

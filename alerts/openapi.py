@@ -23,7 +23,9 @@ from alerts.api_models import (
     KpiReport,
     LiveChange,
     LiveSnapshot,
+    MonthlyReport,
     PhoneReportBody,
+    ReportQuery,
     StepBody,
 )
 from web.models import Error
@@ -112,6 +114,17 @@ def alerts_paths() -> dict[str, Any]:
                        "(default: the last 30 days)",
             "parameters": query_parameters(KpiQuery),
             "responses": {"200": json_body(KpiReport, "one row per group"), **ERRORS},
+        }},
+        "/api/reports/monthly": {"get": {
+            "operationId": "monthlyReport", "tags": ["kpis"],
+            "summary": "The monthly 96333 report over a calendar month or the register's local days [since, until), "
+                       "as JSON or (format=xlsx) an XLSX workbook (docs/reports.md)",
+            "parameters": query_parameters(ReportQuery),
+            "responses": {"200": {"description": "the report",
+                                  "content": {"application/json": {"schema": ref(MonthlyReport)},
+                                              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                                                  {"schema": {"type": "string", "format": "binary"}}}},
+                          **ERRORS},
         }},
         "/api/live": {"get": {
             "operationId": "live", "tags": ["live"], "summary": "Live stream (WebSocket)",

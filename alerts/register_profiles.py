@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from semon.alarm_types import EntrapmentThresholds
 from semon.backoff import Backoff
 from semon.periodic import every
-from semon.profile import DeviceProfile
+from semon.profile import EXPIRED_REASONS, DeviceProfile
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
 from semon.protocol.topics import Kind
@@ -95,14 +95,18 @@ def profile_from_row(category: str, rated: dict[str, Any], status: str, fit: boo
     """A unit's profile from its register row. ``base``: the city's entrapment thresholds, which
     the unit's own ``entrapment_*`` values override one by one; ``district_code``: the district
     the register puts it in."""
-    expired = status == "stopped" or not fit or (next_due is not None and next_due < today)
+    reasons = tuple(reason for reason, holds in zip(
+        EXPIRED_REASONS, (status == "stopped", not fit, next_due is not None and next_due < today), strict=True)
+        if holds)
+    expired = bool(reasons)
     table = rated.get("code_table")
     kind = Kind.ELEVATOR if category == "elevator" else Kind.BOILER
     if table is not None and table not in table_names(kind):
         log.warning("register: code table %r of %s is not shipped for %s; the default applies", table, device, kind)
         table = None
     common: dict[str, Any] = {"reports_events": bool(rated.get("reports_events", True)),
-                              "inspection_expired": expired, "code_table": table, "district_code": district_code}
+                              "inspection_expired": expired,
+                            "inspection_expired_reasons": reasons, "code_table": table, "district_code": district_code}
     if kind is Kind.ELEVATOR:
         own = _entrapment(rated, device)
         entrapment = replace(base or EntrapmentThresholds(), **own) if own else None

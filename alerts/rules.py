@@ -875,7 +875,7 @@ class DeviceRules:
         self.trip_count = f.trip_count
         expired = self.profile.inspection_expired
         self._condition(AlarmType.INSPECTION_EXPIRED_RUNNING, expired and ran, not expired, ts, 0.0,
-                        {"trip_count": f.trip_count})
+                        {"trip_count": f.trip_count, "reasons": list(self.profile.inspection_expired_reasons)})
         stopped = not f.running
         shut = f.door_locked
         outside = stopped and shut and not f.door_zone

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_store import open_alarms, open_alarms_of
@@ -30,7 +31,9 @@ from alerts.incident_store import IncidentFilter, list_incidents
 from alerts.incidents import Incident
 from alerts.live_notify import LiveListener
 from alerts.model import Alarm
+from alerts.monthly_report import LiftRow
 from alerts.register_profiles import RegisterProfiles
+from alerts.report_api import ReportSources
 from console import DeviceSources, MapSources, console_part
 from ingest.state import device_state_of
 from registry.api import registry_part
@@ -38,7 +41,7 @@ from registry.due import Rules
 from registry.notices import run_scans
 from registry.outbox import run_outbox
 from registry.rate import Formula, run_snapshots
-from registry.store import locations_of, monitored_units, reschedule_if_changed, unit_entry
+from registry.store import elevators_in_use, locations_of, monitored_units, reschedule_if_changed, unit_entry
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.periodic import until_done
@@ -53,6 +56,11 @@ log = logging.getLogger(__name__)
 ROLES = frozenset({"rules", "api", "jobs"})
 # The console's device card reads each table through its owner: the register, the ingester, the alarms.
 DEVICE_SOURCES = DeviceSources(register=unit_entry, state=device_state_of, open_alarms=open_alarms_of)
+
+
+async def register_lifts(conn: AsyncConnection[Any]) -> list[LiftRow]:
+    """The monthly report's lifts: the register's elevators in use (registry.store.elevators_in_use)."""
+    return [LiftRow(code, maint, owner) for code, maint, owner in await elevators_in_use(conn)]
 
 
 async def active_incidents(conn: psycopg.AsyncConnection) -> list[Incident]:
@@ -138,9 +146,11 @@ class AlertsService:
                 # static files, device cards), each with its own role rules.
                 # Each part gets the sections it reads; the shell only the auth section.
                 # An incident copies the register's entry of its unit (area, place, rescue code,
-                # maintenance unit and its contacts) through the register's own function.
+                # maintenance unit and its contacts) through the register's own function; the
+                # monthly report counts the register's elevators in use.
+                report = ReportSources(lifts=register_lifts, timezone=s.registry.timezone)
                 routes = [alerts_part(pool, self.hub, s.incidents, register=unit_entry,
-                                      on_alarm_cleared=self._closed_by_operator),
+                                      on_alarm_cleared=self._closed_by_operator, report=report),
                           registry_part(pool, s.registry),
                           console_part(pool, DEVICE_SOURCES, s.registry, maps=MAP_SOURCES)]
                 app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff(),

@@ -20,7 +20,7 @@ from web.policy import ADMIN, AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, pu
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
-PAGES = ("/login", "/board", "/board/shift", "/agency", "/bureau", "/map", "/admin/users")
+PAGES = ("/login", "/board", "/board/shift", "/agency", "/bureau", "/bureau/report", "/map", "/admin/users")
 LOGIN_ROUTE = "/api/login"
 
 

@@ -230,18 +230,32 @@ async def _rate(request: web.Request) -> web.Response:
     formula = request.app[REGISTRY].formula
     async with _pool(request).connection() as conn:
         rows = await compute_rates(conn, day, formula)
-    out = [r.as_json() for r in rows if q.by is None or r.dimension == q.by]
+        out = [r.as_json() for r in rows if q.by is None or r.dimension == q.by]
+        agencies = await _party_names(conn, [r["key"] for r in out if r["dimension"] == "agency"])
     for row in out:
         if row["dimension"] == "district":
             row["name"] = DISTRICT_NAMES.get(row["key"])
+        elif row["dimension"] == "agency":
+            row["name"] = agencies.get(row["key"])
     return _json({"date": day, "formula": formula, "target": TARGET_PERCENT, "rates": out})
+
+
+async def _party_names(conn: AsyncConnection, codes: list[str]) -> dict[str, str]:
+    """The names of the parties with these codes (an agency's row shows its name, not its code)."""
+    if not codes:
+        return {}
+    cur = await conn.execute("SELECT code, name FROM parties WHERE code = ANY(%s)", (codes,))
+    return {str(code): str(name) for code, name in await cur.fetchall()}
 
 
 async def _trend_series(request: web.Request) -> tuple[TrendQuery, dict[str, list[tuple[date, float]]]]:
     q = _parse(TrendQuery, dict(request.query))
     today = _today(request)
+    since, last = today - timedelta(days=q.days), today
+    if q.since is not None and q.until is not None:  # a reporting period: its days [since, until)
+        since, last = q.since, q.until - timedelta(days=1)
     async with _pool(request).connection() as conn:
-        return q, await trend(conn, q.by, today - timedelta(days=q.days), today, request.app[REGISTRY].formula)
+        return q, await trend(conn, q.by, since, last, request.app[REGISTRY].formula)
 
 
 async def _trend(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from registry.due import Category, Result, Standing, end_of_month
 from registry.search import MAX_SEARCH
@@ -72,9 +72,25 @@ class RateQuery(BaseModel):
 
 
 class TrendQuery(BaseModel):
+    """The last ``days`` days up to today, or the register's days [since, until) (a reporting
+    period; both or neither)."""
+
     model_config = ConfigDict(extra="forbid")
     by: Dimension = "district"
     days: int = Field(default=90, ge=1, le=3660)
+    since: IsoDate | None = None
+    until: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> TrendQuery:
+        if (self.since is None) != (self.until is None):
+            raise ValueError("give since and until together")
+        if self.since is not None and self.until is not None:
+            if self.since >= self.until:
+                raise ValueError("since must be before until")
+            if (self.until - self.since).days > 3660:
+                raise ValueError("a period of at most 3660 days")
+        return self
 
 
 class NoticeQuery(BaseModel):
@@ -187,7 +203,8 @@ class Rate(Answer):
     passed: int | None = Field(description="passed_over_due: of those due, the latest inspection passed, not overdue")
     rate: float | None = Field(description="percent, 2 decimals; null with nothing to divide by")
     meets_target: bool
-    name: str | None = Field(default=None, description="the district's Chinese name; only on district rows")
+    name: str | None = Field(default=None, description="the district's Chinese name, or the agency's name; "
+                                                   "only on district and agency rows")
 
 
 class RateReport(Answer):

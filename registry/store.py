@@ -409,6 +409,17 @@ async def monitored_units(conn: AsyncConnection[Any]) -> list[MonitoredUnit]:
             for code, category, rated, status, fit, due, district in await cur.fetchall()]
 
 
+async def elevators_in_use(conn: AsyncConnection[Any]) -> list[tuple[str, str | None, str | None]]:
+    """The elevators in use (在用; stopped and scrapped left out), each as (registration code, its
+    maintenance unit's name, its owner's name; None where the register names none): the lifts the
+    monthly 96333 report divides by (困人率, entrapments per 100 lifts)."""
+    cur = await conn.execute(
+        """SELECT e.registration_code, m.name, o.name FROM equipment e
+           LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties o ON o.id = e.owner_id
+           WHERE e.category = 'elevator' AND e.status = 'in_use'""")
+    return [(str(code), maint, owner) for code, maint, owner in await cur.fetchall()]
+
+
 _CARD_SQL = """
 SELECT e.category, e.type, e.address, e.district_code, e.status, e.next_due, e.fit_for_use, e.commissioned_on,
        o.code, o.name, m.code, m.name, m.phone, m.contact, a.code, a.name, e.use_registration_no,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from semon.alarm_types import EntrapmentThresholds
 from semon.protocol.topics import Kind
 
+EXPIRED_REASONS = ("stopped", "unfit", "overdue")
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceProfile:
@@ -27,6 +29,9 @@ class DeviceProfile:
     entrapment: EntrapmentThresholds | None = None  # a per-device override
     # From the register: the periodic inspection is overdue, or the last one failed.
     inspection_expired: bool = False
+    # Why it must not be used, most serious first (EXPIRED_REASONS): stopped (停用, yet it runs),
+    # unfit (an inspection failed, 不合格), overdue (past its next due date). Empty when it may be.
+    inspection_expired_reasons: tuple[str, ...] = ()
     code_table: str | None = None  # None: the settings' table (semon-v1 unless configured)
     # From the register: the district it stands in, which its alarms are filed under (None: not
     # registered). Never read from the device's code.

@@ -12,6 +12,7 @@ const VIEWS = {
   "/board/shift": () => import("./shift.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/bureau/report": () => import("./report.js"),
   "/map": () => import("./map.js"),
   "/admin/users": () => import("./users.js"),
 };
@@ -31,7 +32,7 @@ function renderHeader(user, path) {
     location.reload(); // every view renders its text once; a reload is the simplest full switch
   };
   if (!user) return;
-  const paths = devMode() ? Object.keys(PAGES) : pagesFor(user.role);
+  const paths = devMode() ? Object.keys(PAGES).filter((p) => PAGES[p].nav !== false) : pagesFor(user.role);
   replace($("nav"), paths.map((p) => h("a", { href: p, class: p === path ? "current" : "", "data-testid": `nav-${p.slice(1).replaceAll("/", "-")}` },
     t(PAGES[p].title))));
   $("user").textContent = devMode() ? t("dev_mode") : `${user.display_name || user.username} · ${name("role", user.role)}`;

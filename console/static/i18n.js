@@ -270,6 +270,54 @@ const NAMES = {
   },
 };
 
+// Bureau: the reporting period, the monthly 96333 report, drill-down, the expired split and the
+// wall (helper "bureau").
+Object.assign(zh, {
+  period: "统计期间", period_month: "按月", period_range: "按日期", period_from: "起", period_to: "止", apply: "确定",
+  rescue_kpis_period: "困人救援指标", trend_period: "定检率趋势", rate_today: "（截至今日 {date}）",
+  rate_by_agency: "按检验机构", no_agency: "未指定检验机构", counts: "本期统计",
+  report: "96333 月报", open_report: "打印版月报", download_xlsx: "下载 Excel", print: "打印",
+  report_title: "96333 电梯应急处置月报", report_period: "统计期间：{since} 至 {last}",
+  calls: "电话接警", entrapments_n: "困人事件", persons_released: "解救人数", injuries: "受伤人数",
+  arrival_30min_rate: "30 分钟到场率", response_rate: "响应率", entrapments_per_lift: "困人率（次/台）",
+  entrapments_per_100_lifts: "每百台困人", lifts_in_use: "在用电梯（台）", dispatched_n: "已派单",
+  tiers: "分级救援", causes: "困人原因", places: "使用场所", slots: "时段分布（{zone}）",
+  top_units: "维保单位前十（每百台困人）", top_owners: "使用单位前十（每百台困人）", rank: "排名",
+  name_col: "名称", lifts: "电梯（台）", count: "次数", figure: "指标", value: "数值",
+  overdue_units: "超期未检设备：{what}（{n} 台）", drill_hint: "点击行查看超期设备",
+  more_rows: "仅显示前 {n} 台", expired_reason: "原因", expired_all: "全部",
+  wall_on: "大屏模式", wall_off: "退出大屏", updated_at: "更新于 {time}",
+});
+Object.assign(en, {
+  period: "Period", period_month: "month", period_range: "dates", period_from: "from", period_to: "to", apply: "apply",
+  rescue_kpis_period: "Rescue KPIs", trend_period: "Inspection-rate trend", rate_today: "(as of today, {date})",
+  rate_by_agency: "by agency", no_agency: "no agency named", counts: "This period",
+  report: "96333 monthly report", open_report: "printable report", download_xlsx: "download Excel", print: "print",
+  report_title: "96333 elevator emergency report", report_period: "Period: {since} to {last}",
+  calls: "calls", entrapments_n: "entrapments", persons_released: "persons released", injuries: "injuries",
+  arrival_30min_rate: "30-minute arrival rate", response_rate: "response rate",
+  entrapments_per_lift: "entrapments per lift", entrapments_per_100_lifts: "per 100 lifts",
+  lifts_in_use: "elevators in use", dispatched_n: "dispatched", tiers: "Rescue tier", causes: "Causes",
+  places: "Places", slots: "Time of day ({zone})", top_units: "Top ten maintenance units (per 100 lifts)",
+  top_owners: "Top ten owners (per 100 lifts)", rank: "rank", name_col: "name", lifts: "lifts", count: "count",
+  figure: "figure", value: "value", overdue_units: "Overdue: {what} ({n} units)",
+  drill_hint: "click a row for its overdue units", more_rows: "the first {n} shown", expired_reason: "reason",
+  expired_all: "all", wall_on: "wall display", wall_off: "leave wall display", updated_at: "updated {time}",
+});
+Object.assign(NAMES, {
+  expired_reason: {
+    overdue: ["超期未检", "overdue"], unfit: ["检验不合格", "failed (unfit)"], stopped: ["停用仍运行", "stopped yet running"],
+  },
+  tier: { 1: ["一级 维保单位", "1 maintenance unit"], 2: ["二级 网格救援站", "2 second-tier station"],
+    3: ["三级 消防 119", "3 fire brigade 119"], none: ["未派单", "not dispatched"] },
+  cause_class: { human: ["人为", "human"], external: ["外部/停电", "external / power"], door_system: ["门系统", "door system"],
+    control_system: ["控制系统", "control system"], other: ["其他", "other"], unrecorded: ["未记录", "not recorded"] },
+  place: { residential: ["住宅", "residential"], mall: ["商场", "mall"], hospital: ["医院", "hospital"],
+    school: ["学校", "school"], office: ["办公", "office"], hotel: ["宾馆", "hotel"], transport: ["交通", "transport"],
+    public: ["公共场所", "public"], industrial: ["工业", "industrial"], other: ["其他", "other"],
+    unknown: ["未知", "unknown"] },
+});
+
 const DICTS = { "zh-CN": zh, en };
 let current = readStored();
 

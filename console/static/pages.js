@@ -4,6 +4,8 @@ export const PAGES = {
   "/board/shift": { title: "nav_shift", roles: ["operator", "bureau", "admin"] },
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
+  // The bureau's printable monthly report: opened from the bureau page, not from the navigation.
+  "/bureau/report": { title: "report", roles: ["bureau", "admin"], nav: false },
   "/map": { title: "nav_map", roles: ["operator", "bureau", "admin"] },
   "/admin/users": { title: "nav_users", roles: ["admin"] },
 };
@@ -18,5 +20,5 @@ export function mayOpen(role, path) {
 }
 
 export function pagesFor(role) {
-  return Object.keys(PAGES).filter((path) => mayOpen(role, path));
+  return Object.keys(PAGES).filter((path) => mayOpen(role, path) && PAGES[path].nav !== false);
 }

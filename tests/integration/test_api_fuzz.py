@@ -344,6 +344,8 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
         assert [s["step"] for s in detail["steps"]][-2:] == ["acknowledged", "comment"]
         report = await check("GET", "/api/kpis/rescue", "/api/kpis/rescue", 200)
         assert report["rows"]
+        month = await check("GET", "/api/reports/monthly", f"/api/reports/monthly?month={register_today():%Y-%m}", 200)
+        assert month["entrapments"] >= 1
 
         units = (await check("GET", "/api/registry/equipment", "/api/registry/equipment?limit=1000", 200))["equipment"]
         unit = next(u for u in units if u["owner"] and u["maintenance_unit"] and u["agency"])

@@ -217,3 +217,26 @@ async def test_the_snapshot_job_keeps_the_configured_formula(database_url: str) 
                 await job
     assert await query(database_url, """SELECT day, due, passed, formula FROM rate_snapshots
                                         WHERE dimension = 'city'""") == [(D, 6, 3, "passed_over_due")]
+
+
+async def test_agency_rows_are_named_and_the_trend_takes_a_reporting_period(database_url: str) -> None:
+    """The bureau's page: the rate by agency shows the agency's name; the trend follows the
+    period picked, its days [since, until)."""
+    await build_register(database_url)
+    await add_users(database_url)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for back in range(5):  # D-4 … D
+            await snapshot_rates(conn, D - timedelta(days=back))
+        await conn.commit()
+    async with api(database_url, "not_overdue") as base, http_client() as http:
+        await login(http, base, "bureau")
+        answer = await (await http.get(f"{base}/registry/rate?date={D}&by=agency")).json()
+        names = {r["key"]: r["name"] for r in answer["rates"]}
+        assert names["AG1"] == "青海省特种设备检验检测院"
+        assert all(r["dimension"] == "agency" for r in answer["rates"])
+        period = f"since={D - timedelta(days=3)}&until={D - timedelta(days=1)}"  # D-3 and D-2
+        got = await (await http.get(f"{base}/registry/rate/trend?by=city&{period}")).json()
+        assert [day for day, _ in got["series"]["all"]] == [str(D - timedelta(days=3)), str(D - timedelta(days=2))]
+        for bad in (f"since={D}", f"since={D}&until={D}", "since=0&until=1"):
+            resp = await http.get(f"{base}/registry/rate/trend?by=city&{bad}")
+            assert resp.status == 400, bad

@@ -215,13 +215,14 @@ def test_state_survives_a_restart() -> None:
 
 
 def test_running_with_an_expired_inspection_until_it_is_recorded() -> None:
-    expired = DeviceProfile(Kind.ELEVATOR, inspection_expired=True)
+    expired = DeviceProfile(Kind.ELEVATOR, inspection_expired=True, inspection_expired_reasons=("unfit", "overdue"))
     d = Device(expired)
     d.frame(0, trip_count=10)
     d.frame(5, trip_count=10)
     assert d.changes == []  # standing still is allowed
     d.frame(10, trip_count=11)
     assert d.log() == [(True, "inspection_expired_running", 10.0)]
+    assert d.changes[0].details["reasons"] == ["unfit", "overdue"]  # why, for the bureau's split
     d.frame(20, trip_count=12)
     assert len(d.changes) == 1  # once
     d.changes += d.rules.update_profile(DeviceProfile(Kind.ELEVATOR))  # the inspection was recorded
@@ -242,6 +243,12 @@ def test_register_profiles_from_rows() -> None:
     assert profile_from_row("elevator", {}, "in_use", True, date(2026, 11, 26), today).inspection_expired
     assert profile_from_row("elevator", {}, "in_use", False, date(2027, 1, 1), today).inspection_expired
     assert profile_from_row("elevator", {}, "stopped", True, date(2027, 1, 1), today).inspection_expired
+    # Each reason named, most serious first: stopped (yet running), unfit (failed), overdue.
+    reasons = [profile_from_row("elevator", {}, status, fit, due, today).inspection_expired_reasons
+               for status, fit, due in (("in_use", True, date(2026, 11, 26)), ("in_use", False, date(2027, 1, 1)),
+                                        ("stopped", True, date(2027, 1, 1)), ("stopped", False, date(2026, 1, 1)),
+                                        ("in_use", True, date(2026, 11, 27)), ("in_use", True, None))]
+    assert reasons == [("overdue",), ("unfit",), ("stopped",), ("stopped", "unfit", "overdue"), (), ()]
     boiler = profile_from_row("boiler", {"rated_pressure_mpa": 1.25}, "in_use", True, None, today)
     assert boiler.rated_pressure_mpa == 1.25 and not boiler.inspection_expired
     # The district is the register's: carried for the alarms, whatever the code's digits say.
