@@ -19,7 +19,7 @@ from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, r
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
-PAGES = ("/login", "/board", "/agency", "/bureau")
+PAGES = ("/login", "/board", "/agency", "/bureau", "/boiler", "/iot")
 LOGIN_ROUTE = "/api/login"
 
 
@@ -34,6 +34,8 @@ ACCESS: tuple[Rule, ...] = (
     rule(READ, "/board/**", OPERATOR, BUREAU),
     rule(READ, "/agency/**", AGENCY),
     rule(READ, "/bureau/**", BUREAU),
+    rule(READ, "/boiler/**", OPERATOR, BUREAU),  # the boiler desk
+    rule(READ, "/iot/**", OPERATOR, BUREAU),  # the IoT view: connectivity
     rule(READ, "/api/devices/**", OPERATOR, BUREAU),
     rule(READ, "/api/calendar", *EVERYONE),
 )

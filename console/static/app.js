@@ -11,8 +11,10 @@ const VIEWS = {
   "/board": () => import("./board.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/boiler": () => import("./boiler.js"),
+  "/iot": () => import("./iot.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/bureau"]);
+const LIVE_VIEWS = new Set(["/board", "/bureau", "/boiler", "/iot"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {

@@ -9,6 +9,7 @@ import { SEVERITY_RANK } from "./incident.js";
 import { name, t } from "./i18n.js";
 import { followLive } from "./follow.js";
 import { LiveStore } from "./live.js";
+import "./inspection-alarms.js"; // the register's alarms, a list of their own
 
 const EXPIRED = "inspection_expired_running";
 const KPI_REFRESH_MS = 60000;

@@ -48,6 +48,18 @@ const zh = {
   rate_by_district: "按区县", rate_by_category: "按类别", city_rate: "全市定检率", in_use: "在用",
   overdue: "超期", rate: "定检率", meets_target: "达标", below_target: "未达标", trend: "定检率趋势（近 90 天）",
   expired_running: "超期未检仍在运行", no_expired_running: "当前无超期运行设备", in_minutes: "单位：分钟",
+  // Alarm desks (board helper): the 96333 line's faults, the boiler desk, the IoT view, shelving, sound
+  nav_boiler: "锅炉监测", nav_iot: "物联网监测", line_faults: "电梯故障告警（96333）",
+  desk_title_96333: "96333 电梯应急处置", desk_title_boiler: "锅炉告警", desk_title_iot: "物联网监测：离线与数据中断",
+  desk_title_inspection: "准用状态告警（超期未检仍在运行）", desk_count: "{n} 条",
+  all_types: "全部类型", all_districts: "全部区县", all_states: "全部状态", search_alarms: "搜索设备代码、类型、原因",
+  alarm_unacknowledged: "未确认", alarm_acknowledged: "已确认", alarm_handling: "处理",
+  alarm_acknowledge: "确认", alarm_shelve: "搁置", alarm_unshelve: "取消搁置", shelved_alarms: "已搁置",
+  shelved_until: "搁置至", shelved_reason: "搁置原因", shelve_minutes: "搁置时长",
+  shelve_reason_placeholder: "搁置原因（必填）", shelve_needs_reason: "请填写搁置原因", minutes_n: "{n} 分钟",
+  cancel: "取消", acknowledged_by: "{who} 于 {time} 确认",
+  sound_on_turn_off: "声音已开启（点击关闭）", click_to_enable_sound: "点击此处或页面任意处以开启声音",
+  notify_title: "【{type}】96333 新告警", permit_state: "准用状态",
 };
 
 const en = {
@@ -94,6 +106,20 @@ const en = {
   overdue: "overdue", rate: "rate", meets_target: "meets target", below_target: "below target",
   trend: "Inspection-rate trend (90 days)", expired_running: "Running with an expired inspection",
   no_expired_running: "none running with an expired inspection", in_minutes: "in minutes",
+  // Alarm desks (board helper)
+  nav_boiler: "Boiler desk", nav_iot: "IoT view", line_faults: "Elevator faults (96333)",
+  desk_title_96333: "96333 elevator emergency line", desk_title_boiler: "Boiler alarms",
+  desk_title_iot: "IoT: offline and data interrupted",
+  desk_title_inspection: "Permit-state alarms (running with an expired inspection)", desk_count: "{n}",
+  all_types: "all types", all_districts: "all districts", all_states: "all states",
+  search_alarms: "search device, type, reason",
+  alarm_unacknowledged: "not acknowledged", alarm_acknowledged: "acknowledged", alarm_handling: "handling",
+  alarm_acknowledge: "Acknowledge", alarm_shelve: "Shelve", alarm_unshelve: "Unshelve", shelved_alarms: "Shelved",
+  shelved_until: "shelved until", shelved_reason: "reason", shelve_minutes: "shelve for",
+  shelve_reason_placeholder: "reason (required)", shelve_needs_reason: "a reason is required", minutes_n: "{n} min",
+  cancel: "Cancel", acknowledged_by: "acknowledged by {who} at {time}",
+  sound_on_turn_off: "sound on (click to turn off)", click_to_enable_sound: "click here or anywhere to enable sound",
+  notify_title: "[{type}] new 96333 alarm", permit_state: "permit state",
 };
 
 // Names of domain values, per language: [zh, en].
@@ -102,17 +128,18 @@ const NAMES = {
     entrapment: ["困人", "entrapment"], alarm_button: ["报警按钮（无人）", "alarm button (empty car)"],
     safety_circuit_open: ["安全回路断开", "safety circuit open"], door_close_fault: ["关门故障", "door close fault"],
     door_open_fault: ["开门故障", "door open fault"],
-    stopped_outside_door_zone: ["门区外停梯", "stopped outside the door zone"],
-    unintended_car_movement: ["开门走车", "unintended car movement"],
+    stopped_outside_door_zone: ["非平层停梯", "stopped outside the door zone"],
+    unintended_car_movement: ["轿厢意外移动", "unintended car movement"],
     motor_runtime_limiter: ["电动机运转时间限制器动作", "motor run-time limiter"],
-    floor_position_lost: ["楼层位置丢失", "floor position lost"], prevent_restart_fault: ["防止重开故障", "prevent-restart fault"],
+    floor_position_lost: ["楼层位置丢失", "floor position lost"], prevent_restart_fault: ["防止电梯再启动故障", "prevent-restart fault"],
     overrun_top: ["冲顶", "overrun top"], overrun_bottom: ["蹲底", "overrun bottom"], overspeed: ["超速", "overspeed"],
     main_power_lost: ["主电源断电", "main power lost"], extreme_low_water: ["极低水位", "extreme-low water"],
     high_water: ["高水位", "high water"], over_pressure: ["超压", "over-pressure"],
     over_temperature: ["超温", "over-temperature"], flame_failure: ["熄火", "flame failure"],
-    inspection_expired_running: ["超期未检仍在运行", "running with an expired inspection"],
-    offline: ["离线", "offline"], silent: ["无数据", "silent"],
+    inspection_expired_running: ["准用状态异常：超期未检仍在运行", "permit state: running with an expired inspection"],
+    offline: ["离线", "offline"], silent: ["数据中断", "data interrupted"],
   },
+  desk: { 96333: ["96333 应急", "96333"], boiler: ["锅炉", "boiler"], iot: ["物联网", "IoT"], inspection: ["准用状态", "permit state"] },
   severity: { critical: ["紧急", "critical"], major: ["重要", "major"], minor: ["一般", "minor"], warning: ["提示", "warning"] },
   incident_state: {
     raised: ["待应答", "raised"], acknowledged: ["已应答", "acknowledged"], dispatched: ["已派遣", "dispatched"],

@@ -1,6 +1,8 @@
 // Which pages each role may open (the server enforces the same) and where each role starts.
 export const PAGES = {
   "/board": { title: "nav_board", roles: ["operator", "bureau", "admin"] },
+  "/boiler": { title: "nav_boiler", roles: ["operator", "bureau", "admin"] },
+  "/iot": { title: "nav_iot", roles: ["operator", "bureau", "admin"] },
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
 };
