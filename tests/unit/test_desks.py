@@ -10,7 +10,7 @@ from semon.alarm_types import AlarmType
 
 def test_every_alarm_type_has_a_desk_and_a_severity() -> None:
     assert set(ALARM_CLASSES) == set(AlarmType)
-    assert SEVERITY == {t: c.severity for t, c in ALARM_CLASSES.items()}
+    assert {t: c.severity for t, c in ALARM_CLASSES.items()} == SEVERITY
 
 
 def test_the_desks_split_the_types_as_the_issue_asks() -> None:
