@@ -19,11 +19,12 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from alerts.live_notify import LIVE_CHANNEL, encode_change
-from alerts.model import alarm_from_row
+from alerts.model import ALARM_COLUMNS, alarm_from_row
 from semon.mqtt.client import BrokerAddress, MqttClient
 from semon.mqtt.packets import ConnectOptions
 from simulators.city import city_fleet
 from tests.browser.conftest import ARTEFACTS, DEMO_PASSWORD, System
+from tests.browser.test_security import _RECORD
 
 pytestmark = pytest.mark.integration
 
@@ -69,23 +70,25 @@ def event(code: int) -> bytes:
     return orjson.dumps({"ts": int(time.time() * 1000), "seq": next(_seq), "code": code, "floor": 5})
 
 
+async def announce(conn: psycopg.AsyncConnection, op: str, row: tuple[object, ...] | None) -> None:
+    """Commit, and tell the consoles as another process of semon would (alerts.live_notify)."""
+    assert row is not None
+    change = {"topic": "alarm", "op": op, "alarm": alarm_from_row(row).as_json()}
+    await conn.execute("SELECT pg_notify(%s, %s)", (LIVE_CHANNEL, encode_change(change, origin="desk-test")))
+    await conn.commit()
+
+
 async def expired_running_alarm(system: System, device: str) -> None:
     """The register's alarm, as the rules engine raises it when a unit runs past its due date
     (written here, as waiting for the demo register's due dates would take minutes), announced
     on the live channel as the engine's process would."""
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute(
-            """INSERT INTO alarms (device_id, kind, type, severity, source, raised_at, district_code)
+            f"""INSERT INTO alarms (device_id, kind, type, severity, source, raised_at, district_code)
                SELECT %s, 'elevator', 'inspection_expired_running', 'major', 'telemetry', now(), district_code
                FROM equipment WHERE registration_code = %s
-               RETURNING id, device_id, kind, type, severity, source, state, raised_at, raised_seen_at, cleared_at,
-                         clear_reason, district_code, details, acknowledged_at, acknowledged_by, shelved_until,
-                         shelved_by, shelved_reason""", (device, device))
-        row = await cur.fetchone()
-        assert row is not None
-        change = {"topic": "alarm", "op": "raised", "alarm": alarm_from_row(row).as_json()}
-        await conn.execute("SELECT pg_notify(%s, %s)", (LIVE_CHANNEL, encode_change(change, origin="desk-test")))
-        await conn.commit()
+               RETURNING {ALARM_COLUMNS}""", (device, device))
+        await announce(conn, "raised", await cur.fetchone())
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +110,7 @@ async def city(system: System) -> AsyncIterator[City]:
 async def login(browser: Browser, system: System, username: str, *, width: int = 1366, height: int = 768,
                 locale: str = "zh-CN") -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    await context.add_init_script(_RECORD)  # the pages must work under the Content-Security-Policy
     page = await context.new_page()
     await page.goto(f"{system.base}/login")
     await page.get_by_test_id("login-username").fill(username)
@@ -121,7 +125,7 @@ async def shoot(page: Page, view: str) -> None:
     for width, height in SIZES:
         await page.set_viewport_size({"width": width, "height": height})
         await page.evaluate("window.scrollTo(0, 0)")
-        await page.screenshot(path=str(DOCS / f"console-{view}-{width}.png"))
+        await page.screenshot(path=str(DOCS / f"console-{view}-{width}.png"), animations="disabled")
 
 
 def row(page: Page, device: str, testid: str = "alarm-row") -> Locator:
@@ -183,6 +187,8 @@ async def test_the_boiler_desk_and_the_iot_view_carry_theirs(browser: Browser, s
     await bureau.goto(f"{system.base}/boiler")
     await expect(row(bureau, city.boiler)).to_be_visible(timeout=10_000)
     await expect(row(bureau, city.boiler).get_by_test_id("alarm-shelve")).to_have_count(0)  # looks, never handles
+    assert await page.evaluate("window.__violations") == []
+    assert await bureau.evaluate("window.__violations") == []
     await page.context.close()
     await bureau.context.close()
 
@@ -235,16 +241,9 @@ async def test_an_operator_shelves_a_fault_and_unshelves_it(browser: Browser, sy
     await expect(row(page, city.door, "shelved-row")).to_be_visible()
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute(
-            """UPDATE alarms SET shelved_until = now() + interval '2 seconds' WHERE device_id = %s
-               AND type = 'door_close_fault' AND state = 'open'
-               RETURNING id, device_id, kind, type, severity, source, state, raised_at, raised_seen_at, cleared_at,
-                         clear_reason, district_code, details, acknowledged_at, acknowledged_by, shelved_until,
-                         shelved_by, shelved_reason""", (city.door,))
-        updated = await cur.fetchone()
-        assert updated is not None
-        change = {"topic": "alarm", "op": "shelved", "alarm": alarm_from_row(updated).as_json()}
-        await conn.execute("SELECT pg_notify(%s, %s)", (LIVE_CHANNEL, encode_change(change, origin="desk-test")))
-        await conn.commit()
+            f"""UPDATE alarms SET shelved_until = now() + interval '2 seconds' WHERE device_id = %s
+               AND type = 'door_close_fault' AND state = 'open' RETURNING {ALARM_COLUMNS}""", (city.door,))
+        await announce(conn, "shelved", await cur.fetchone())
     await expect(row(page, city.door)).to_be_visible(timeout=10_000)
     await expect(row(page, city.door, "shelved-row")).to_have_count(0)
     await page.context.close()
@@ -321,4 +320,5 @@ async def test_screenshots_of_the_boiler_desk_and_the_iot_view(browser: Browser,
         await expect(row(page, device)).to_be_visible(timeout=10_000)
         await shoot(page, view)
     await page.screenshot(path=str(ARTEFACTS / "iot.png"), full_page=True)
+    assert await page.evaluate("window.__violations") == []
     await page.context.close()

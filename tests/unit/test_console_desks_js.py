@@ -4,14 +4,7 @@ desktop notification, and the board's one entry per trapped car (incident.js).""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-import pytest
-
-from console.web import STATIC_DIR
-
-NODE = shutil.which("node")
+from tests.node import needs_node, run_module
 
 _LOGIC = """
 import assert from "node:assert/strict";
@@ -68,9 +61,6 @@ console.log("ok");
 """
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@needs_node
 def test_desk_logic_in_node() -> None:
-    assert NODE is not None
-    done = subprocess.run([NODE, "--input-type=module", "-e", _LOGIC], cwd=STATIC_DIR, capture_output=True,
-                          text=True, timeout=30, check=False)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    run_module(_LOGIC)
