@@ -1,8 +1,8 @@
 // The emergency centre's live board, the 96333 line only: entrapments first (banner, sound,
-// flashing, timers, the next step), then the line's faults (alarm-desk.js: those endangering people
-// highlighted, acknowledge, shelve, filter). Boiler, connectivity and register alarms have views
-// of their own; an entrapment's device is listed once, on its card. State comes only from the live stream;
-// a step's answer is applied at once and the stream confirms it.
+// flashing, timers, the next step), then the line's faults (alarm-desk.js: those endangering
+// people highlighted; acknowledge, shelve, filter). Boiler, connectivity and register alarms have
+// views of their own; an entrapment's device is listed once, on its card. State comes only from
+// the live stream; a step's answer is applied at once and the stream confirms it.
 import { ApiError, currentUser, devMode, get, now, post, withActor } from "./api.js";
 import { loadCard, showDeviceCard } from "./device-card.js";
 import { coalesce, h, replace } from "./dom.js";
