@@ -23,9 +23,20 @@ class CardParty(Answer):
     name: str
 
 
+class Contact(Answer):
+    name: str
+    phone: str
+
+
+class CardOwner(CardParty):
+    phone: str | None
+    contacts: list[Contact] = Field(description="duty contacts beyond its phone")
+
+
 class CardMaintenanceUnit(CardParty):
     phone: str | None
     contact: str | None
+    contacts: list[Contact] = Field(description="duty contacts beyond its phone (the rescue engineers on call)")
 
 
 class CardInspection(Answer):
@@ -61,7 +72,14 @@ class DeviceCard(Answer):
     use_registration_no: str | None = Field(description="使用登记证编号, from the register")
     status: Literal["in_use", "stopped", "scrapped"] | None
     commissioned_on: dt.date | None
-    owner: CardParty | None
+    rescue_code: str | None = Field(description="救援识别码: the code on the plate in the car")
+    area: Literal["urban", "other"] | None = Field(description="the area that sets the arrival limit: urban (the "
+                                                    "urban core, county seats included) or other")
+    place: str | None = Field(description="使用场所: residential, mall, hospital, school, office, hotel, transport, "
+                              "public, industrial, other")
+    latitude: float | None = Field(description="WGS84 degrees")
+    longitude: float | None = Field(description="WGS84 degrees")
+    owner: CardOwner | None
     maintenance_unit: CardMaintenanceUnit | None
     agency: CardParty | None
     fit_for_use: bool | None
