@@ -33,6 +33,7 @@ from registry.due import (
 )
 from registry.model import Area, Place
 from registry.store import record_rules
+from semon.district_outlines import place_in_district
 from semon.districts import XINING, District
 
 # The 品种 code (特种设备目录 2014, registry.codes.CATALOG) that opens each unit's 设备代码, and how
@@ -74,6 +75,7 @@ class GivenUnit:
     address: str
     installed_year: int
     rated: dict[str, Any]
+    location: tuple[float, float] | None = None  # (latitude, longitude), WGS84; None: the register places it
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ class DemoUnit:
     rescue_code: str | None = None  # elevators: 救援识别码
     area: Area = Area.URBAN
     place: Place = Place.OTHER
-    latitude: float | None = None
+    latitude: float | None = None  # WGS84, inside its district's outline (semon.district_outlines)
     longitude: float | None = None
 
     @property
@@ -221,25 +223,28 @@ _OTHER_PLACES = ((Place.INDUSTRIAL, Place.PUBLIC, Place.HOSPITAL, Place.SCHOOL, 
                  (0.6, 0.15, 0.05, 0.05, 0.15))
 
 
-def _where(district: District, rng: random.Random, address: str | None = None) -> tuple[Area, str, float, float]:
-    """Area, address (``address`` when given) and a position near the district's seat: the four
-    districts are urban, a county or Huangzhong has a rural part (township addresses, farther
-    from the seat)."""
+RURAL_SPREAD_KM = 10.0  # a township's units: spread over the district around its seat, not in the town
+
+
+def _where(district: District, rng: random.Random, address: str | None = None) -> tuple[Area, str]:
+    """Area and address (``address`` when given): the four districts are urban, a county or
+    Huangzhong has a rural part (township addresses, placed farther from the seat: ``_position``)."""
     if address is not None:
         rural = bool(district.rural) and not any(street in address for street in district.streets)
-    else:
-        rural = bool(district.rural) and rng.random() < (0.3 if district.county or district.code == "630106" else 0.1)
-    spread = 0.09 if rural else 0.018
-
-    def near(centre: float, scale: float) -> float:
-        return round(centre + max(-3.0, min(3.0, rng.gauss(0, 1))) * scale, 6)
-
-    lat, lon = near(district.seat[0], spread), near(district.seat[1], spread * 1.2)
-    if address is not None:
-        return (Area.OTHER if rural else Area.URBAN), address, lat, lon
+        return (Area.OTHER if rural else Area.URBAN), address
+    rural = bool(district.rural) and rng.random() < (0.3 if district.county or district.code == "630106" else 0.1)
     if rural:
-        return Area.OTHER, f"西宁市{district.name}{rng.choice(district.rural)}{rng.randint(1, 30)}村", lat, lon
-    return Area.URBAN, f"西宁市{district.name}{rng.choice(district.streets)}{rng.randint(1, 280)}号", lat, lon
+        return Area.OTHER, f"西宁市{district.name}{rng.choice(district.rural)}{rng.randint(1, 30)}村"
+    return Area.URBAN, f"西宁市{district.name}{rng.choice(district.streets)}{rng.randint(1, 280)}号"
+
+
+def _position(district: District, area: Area, key: str) -> tuple[float, float] | tuple[None, None]:
+    """Where a generated unit stands, ``(latitude, longitude)``: inside its district's shipped
+    outline, around the district's seat (urban: within its built-up core, a spread of 1–3 km;
+    rural: ``RURAL_SPREAD_KM``), from a generator of its own seeded by ``key``, so the position
+    changes none of the register's other draws (``semon.district_outlines.place``)."""
+    spread = RURAL_SPREAD_KM if area is Area.OTHER else None
+    return place_in_district(district.code, key, centre=district.seat, spread=spread) or (None, None)
 
 
 def _rescue_codes(rng: random.Random) -> Iterator[str]:
@@ -271,7 +276,7 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
             device = simulated[n] if n < len(simulated) else None
             district = device.district if device else rng.choices(XINING, shares)[0]
             year = device.installed_year if device else rng.randint(2003, 2025)
-            area, address, latitude, longitude = _where(district, rng, device.address if device else None)
+            area, address = _where(district, rng, device.address if device else None)
             if device:
                 registration_code, type_, rated = device.registration_code, None, device.rated
             else:
@@ -288,6 +293,8 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
             agency = _AGENCIES[2][0] if category in (Category.BOILER, Category.PRESSURE_VESSEL) else \
                 rng.choice(_AGENCIES[:2])[0]
             maintenance = rng.choice(_MAINTENANCE)[0] if category is Category.ELEVATOR else None
+            latitude, longitude = (device.location if device and device.location else
+                                   _position(district, area, f"register:{seed}:{registration_code}"))
             yield DemoUnit(registration_code, category, facts.type, district.code, address,
                            f"OWN{rng.randint(1, 600):04d}", maintenance, agency, status, facts,
                            next(rescue_codes) if category is Category.ELEVATOR else None, area, place, latitude,

@@ -468,3 +468,15 @@ async def agency_exists(conn: AsyncConnection[Any], code: str) -> bool:
     """Whether ``code`` is an inspection agency's party code in the register."""
     cur = await conn.execute("SELECT 1 FROM parties WHERE code = %s AND role = 'agency'", (code,))
     return await cur.fetchone() is not None
+
+
+async def locations_of(conn: AsyncConnection[Any], codes: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Where the registered units among ``codes`` stand: ``{registration_code: (latitude,
+    longitude)}`` in WGS84 degrees (``equipment.latitude``/``longitude``); a unit not registered,
+    or registered without both coordinates, is left out."""
+    if not codes:
+        return {}
+    cur = await conn.execute("""SELECT registration_code, latitude, longitude FROM equipment
+                                WHERE registration_code = ANY(%s) AND latitude IS NOT NULL AND longitude IS NOT NULL""",
+                             (list(codes),))
+    return {str(code): (float(lat), float(lon)) for code, lat, lon in await cur.fetchall()}

@@ -60,6 +60,20 @@ const zh = {
   cancel: "取消", acknowledged_by: "{who} 于 {time} 确认",
   sound_on_turn_off: "声音已开启（点击关闭）", click_to_enable_sound: "点击此处或页面任意处以开启声音",
   notify_title: "【{type}】96333 新告警", permit_state: "准用状态",
+  // Map (the city map of alarms and incidents)
+  nav_map: "地图", map_title: "全市告警与救援分布", map_city: "全市", map_core: "城区",
+  map_incidents: "救援事件", map_alarms: "告警", map_total: "合计", map_unlocated: "{n} 个未登记坐标",
+  map_outlines_failed: "区划边界加载失败：{msg}", map_legend_incident: "困人救援", map_legend_critical: "紧急告警",
+  map_legend_other: "其他告警", map_source: "区划边界：天地图（示意，非权威界线）",
+  // Users (the administrator's page, /admin/users)
+  nav_users: "用户管理", users_title: "用户管理", users_add: "新增用户", users_log: "操作记录",
+  users_display_name: "显示名称", users_role: "角色", users_initial_password: "初始密码",
+  users_password_rule: "密码至少 8 个字符；请当面或通过安全渠道告知用户。", users_new_password: "新密码",
+  users_reset: "重置", users_disable: "停用", users_enable: "启用", users_active: "启用中", users_inactive: "已停用",
+  users_you: "本人", users_not_yourself: "不能停用自己的账号", users_none: "暂无用户", users_no_events: "暂无操作记录",
+  users_created_on: "创建日期", users_when: "时间", users_who: "操作人", users_action: "操作", users_detail: "详情",
+  users_created: "已新增用户 {user}", users_password_set: "已重置 {user} 的密码，其登录已失效",
+  users_disabled: "已停用 {user}，其登录已失效", users_enabled: "已启用 {user}",
 };
 
 const en = {
@@ -120,6 +134,22 @@ const en = {
   cancel: "Cancel", acknowledged_by: "acknowledged by {who} at {time}",
   sound_on_turn_off: "sound on (click to turn off)", click_to_enable_sound: "click here or anywhere to enable sound",
   notify_title: "[{type}] new 96333 alarm", permit_state: "permit state",
+  // Map (the city map of alarms and incidents)
+  nav_map: "Map", map_title: "Alarms and incidents across the city", map_city: "Whole city", map_core: "Urban core",
+  map_incidents: "incidents", map_alarms: "alarms", map_total: "total", map_unlocated: "{n} without coordinates",
+  map_outlines_failed: "the district outlines could not be loaded: {msg}", map_legend_incident: "entrapment rescue",
+  map_legend_critical: "critical alarm", map_legend_other: "other alarm",
+  map_source: "district outlines: Tianditu (for orientation, not an authoritative boundary)",
+  // Users (the administrator's page, /admin/users)
+  nav_users: "Users", users_title: "Users", users_add: "Add user", users_log: "Changes",
+  users_display_name: "display name", users_role: "role", users_initial_password: "initial password",
+  users_password_rule: "At least 8 characters; hand it over in person or by a safe channel.",
+  users_new_password: "new password", users_reset: "Reset", users_disable: "Disable", users_enable: "Enable",
+  users_active: "active", users_inactive: "disabled", users_you: "you", users_not_yourself: "you cannot disable yourself",
+  users_created_on: "created", users_none: "no users", users_no_events: "no changes recorded", users_when: "when", users_who: "by",
+  users_action: "change", users_detail: "detail", users_created: "user {user} added",
+  users_password_set: "password of {user} reset; their sessions ended", users_disabled: "{user} disabled; their sessions ended",
+  users_enabled: "{user} enabled",
 };
 
 // Names of domain values, per language: [zh, en].
@@ -167,6 +197,11 @@ const NAMES = {
   notice_state: { pending: ["待发送", "pending"], delivered: ["已送达", "delivered"], failed: ["失败", "failed"], cancelled: ["已取消", "cancelled"] },
   channel: { webhook: ["Webhook", "webhook"], email: ["电子邮件", "e-mail"] },
   role: { operator: ["值班员", "operator"], agency: ["检验机构", "agency"], bureau: ["监管局", "bureau"], admin: ["管理员", "admin"] },
+  // Users: what user_events records
+  user_action: {
+    created: ["新增", "created"], password_reset: ["重置密码", "password reset"], disabled: ["停用", "disabled"],
+    enabled: ["启用", "enabled"],
+  },
   kind: { elevator: ["电梯", "elevator"], boiler: ["锅炉", "boiler"] },
   telemetry: {
     running: ["运行", "running"], direction: ["方向", "direction"], floor: ["楼层", "floor"],
