@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from alerts.desks import Desk, types_of
 from alerts.filters import where_clause
 from alerts.model import ALARM_COLUMNS, Alarm, Severity, alarm_from_row
 from semon.alarm_types import AlarmType
@@ -23,13 +25,39 @@ class AlarmFilter:
     since: datetime | None = None  # on raised_at, inclusive
     until: datetime | None = None  # on raised_at, exclusive
     limit: int = 100
+    desk: Desk | None = None  # the desk's types (alerts.desks)
+    acknowledged: bool | None = None
+    shelved: bool | None = None  # shelved now (shelved_until in the future)
+    text: str | None = None  # in the device id, the type or the shelving reason, any case
+
+
+def _handling(filters: AlarmFilter) -> tuple[list[sql.Composable], list[Any]]:
+    """The conditions on the desk, the operator's handling and the text, and their parameters
+    (``where_clause`` puts these conditions first)."""
+    extra: list[sql.Composable] = []
+    params: list[Any] = []
+    if filters.desk is not None:
+        extra.append(sql.SQL("type = ANY(%s)"))
+        params.append([str(t) for t in types_of(filters.desk)])
+    if filters.acknowledged is not None:
+        extra.append(sql.SQL("acknowledged_at IS NOT NULL" if filters.acknowledged else "acknowledged_at IS NULL"))
+    if filters.shelved is not None:
+        shelved = "shelved_until IS NOT NULL AND shelved_until > now()"
+        extra.append(sql.SQL(shelved if filters.shelved else f"NOT ({shelved})"))
+    if filters.text:
+        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        extra.append(sql.SQL("(device_id ILIKE %s OR type ILIKE %s OR coalesce(shelved_reason, '') ILIKE %s)"))
+        params += [pattern] * 3
+    return extra, params
 
 
 async def list_alarms(conn: AsyncConnection, filters: AlarmFilter) -> list[Alarm]:
     """Newest first."""
     equal = (("state", filters.state), ("type", filters.type), ("severity", filters.severity),
              ("kind", filters.kind), ("device_id", filters.device_id), ("district_code", filters.district))
-    where, params = where_clause(equal, filters.since, filters.until)
+    extra, extra_params = _handling(filters)
+    where, params = where_clause(equal, filters.since, filters.until, extra)
+    params = extra_params + params
     query = sql.SQL("SELECT {} FROM alarms").format(sql.SQL(ALARM_COLUMNS)) + where
     query = sql.SQL("{} ORDER BY raised_at DESC, id DESC LIMIT %s").format(query)
     params.append(filters.limit)

@@ -3,12 +3,13 @@ alarm per device and type" a fact of the database, not only of the engine's memo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from alerts.desks import alarm_class
 from alerts.model import ALARM_COLUMNS, SEVERITY, Alarm, Severity, Source, alarm_from_row
 from semon.alarm_types import AlarmType
 
@@ -84,3 +85,77 @@ async def open_alarms_of(conn: AsyncConnection, device_id: str) -> list[Alarm]:
     cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE device_id = %s AND state = 'open' "
                              "ORDER BY raised_at DESC", (device_id,))
     return [alarm_from_row(r) for r in await cur.fetchall()]
+
+
+# An operator's handling of an alarm that is not an entrapment (issue 15): acknowledge, shelve
+# for a while with a reason, unshelve. Entrapments are worked through their incidents.
+
+
+class AlarmHandlingError(Exception):
+    """An alarm cannot be handled so; ``status`` is the HTTP answer (404 not found, 400 never
+    allowed for its type, 409 not in a state that allows it)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _open_for_handling(conn: AsyncConnection, alarm_id: int, action: str) -> Alarm:
+    """The alarm, locked for this transaction; raises AlarmHandlingError unless it is open and
+    of a type that may be handled so."""
+    cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE id = %s FOR UPDATE", (alarm_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise AlarmHandlingError(404, f"alarm {alarm_id} not found")
+    alarm = alarm_from_row(row)
+    if not alarm_class(alarm.type).shelvable:
+        raise AlarmHandlingError(400, f"alarm {alarm_id} is an {alarm.type}: it cannot be {action}; "
+                                      "work it through its rescue incident")
+    if alarm.state != "open":
+        raise AlarmHandlingError(409, f"alarm {alarm_id} is cleared already")
+    return alarm
+
+
+async def acknowledge_alarm(conn: AsyncConnection, alarm_id: int, *, actor: str, now: datetime) -> tuple[Alarm, bool]:
+    """Acknowledge the open alarm ``alarm_id`` as ``actor``: ``(alarm, changed)``; an alarm
+    acknowledged already keeps its first acknowledgement (``changed`` False). Raises
+    AlarmHandlingError (404, 400 for an entrapment, 409 when cleared)."""
+    alarm = await _open_for_handling(conn, alarm_id, "acknowledged")
+    if alarm.acknowledged_at is not None:
+        return alarm, False
+    cur = await conn.execute(
+        f"""UPDATE alarms SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s RETURNING {ALARM_COLUMNS}""",
+        (now, actor, alarm_id))
+    row = await cur.fetchone()
+    assert row is not None  # locked above
+    return alarm_from_row(row), True
+
+
+async def shelve_alarm(conn: AsyncConnection, alarm_id: int, *, actor: str, minutes: int, reason: str,
+                       now: datetime) -> Alarm:
+    """Shelve the open alarm ``alarm_id`` until ``now`` + ``minutes`` (a shelved alarm shelved
+    again gets the new time and reason). It comes back by itself when the time ends: nothing is
+    written then, ``Alarm.shelved(now)`` is simply false. Raises AlarmHandlingError (404, 400
+    for an entrapment, 409 when cleared)."""
+    await _open_for_handling(conn, alarm_id, "shelved")
+    cur = await conn.execute(
+        f"""UPDATE alarms SET shelved_until = %s, shelved_by = %s, shelved_reason = %s WHERE id = %s
+            RETURNING {ALARM_COLUMNS}""",
+        (now + timedelta(minutes=minutes), actor, reason, alarm_id))
+    row = await cur.fetchone()
+    assert row is not None
+    return alarm_from_row(row)
+
+
+async def unshelve_alarm(conn: AsyncConnection, alarm_id: int, *, now: datetime) -> tuple[Alarm, bool]:
+    """End the shelving of ``alarm_id`` now (``shelved_until`` becomes ``now``; who shelved it
+    and why stay on the row): ``(alarm, changed)``, ``changed`` False when it was not shelved.
+    Raises AlarmHandlingError (404, 400 for an entrapment, 409 when cleared)."""
+    alarm = await _open_for_handling(conn, alarm_id, "unshelved")
+    if not alarm.shelved(now):
+        return alarm, False
+    cur = await conn.execute(f"UPDATE alarms SET shelved_until = %s WHERE id = %s RETURNING {ALARM_COLUMNS}",
+                             (now, alarm_id))
+    row = await cur.fetchone()
+    assert row is not None
+    return alarm_from_row(row), True

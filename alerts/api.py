@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,18 +24,27 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.alarm_queries import AlarmFilter, get_alarm, list_alarms
-from alerts.alarm_store import open_alarms
+from alerts.alarm_store import (
+    AlarmHandlingError,
+    acknowledge_alarm,
+    open_alarms,
+    shelve_alarm,
+    unshelve_alarm,
+)
 from alerts.api_models import (
     ANSWERS,
     REQUESTS,
+    AlarmActBody,
     AlarmQuery,
     CommentBody,
     HandoverQuery,
     IncidentQuery,
     KpiQuery,
     PhoneReportBody,
+    ShelveBody,
     StepBody,
 )
+from alerts.desks import table_json
 from alerts.hub import LiveHub, Subscription
 from alerts.incident_store import (
     IncidentFilter,
@@ -102,12 +111,16 @@ CONTEXT = web.AppKey("alerts_api", ApiContext)
 # The alerts' own errors, answered by the shell's error middleware with these statuses.
 ERRORS: dict[type[Exception], int] = {IncidentNotFound: 404, StepRequestError: 400, StepNotAllowed: 409,
                                       IncidentOpen: 409}
+# (AlarmHandlingError carries its own status: translated to ApiError in the handlers.)
 
 
 # Who may use the alerts' routes: the emergency centre works incidents; the bureau watches.
 ACCESS: tuple[Rule, ...] = (
     public(READ, "/healthz"),
     rule(READ, "/api/alarms/**", OPERATOR, BUREAU),
+    rule(POST, "/api/alarms/{id}/acknowledge", OPERATOR),
+    rule(POST, "/api/alarms/{id}/shelve", OPERATOR),
+    rule(POST, "/api/alarms/{id}/unshelve", OPERATOR),
     rule(READ, "/api/incidents/**", OPERATOR, BUREAU),
     rule(POST, "/api/incidents", OPERATOR),
     rule(POST, "/api/incidents/{id}/steps", OPERATOR),
@@ -139,7 +152,11 @@ def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSett
         app[CONTEXT] = context
         app.router.add_get("/healthz", _healthz)
         app.router.add_get("/api/alarms", _list_alarms)
+        app.router.add_get("/api/alarms/types", _alarm_types)
         app.router.add_get(r"/api/alarms/{id:\d+}", _get_alarm)
+        app.router.add_post(r"/api/alarms/{id:\d+}/acknowledge", _acknowledge_alarm)
+        app.router.add_post(r"/api/alarms/{id:\d+}/shelve", _shelve_alarm)
+        app.router.add_post(r"/api/alarms/{id:\d+}/unshelve", _unshelve_alarm)
         app.router.add_get("/api/incidents", _list_incidents)
         app.router.add_post("/api/incidents", _post_incident)
         app.router.add_get("/api/incidents/causes", _causes)
@@ -228,7 +245,8 @@ async def _healthz(request: web.Request) -> web.Response:
 async def _list_alarms(request: web.Request) -> web.Response:
     q = _query(request, AlarmQuery)
     filters = AlarmFilter(state=q.state, type=q.type, severity=q.severity, kind=q.kind, device_id=q.device_id,
-                          district=q.district, since=q.since, until=q.until, limit=q.limit)
+                          district=q.district, since=q.since, until=q.until, limit=q.limit, desk=q.desk,
+                          acknowledged=q.acknowledged, shelved=q.shelved, text=q.q)
     async with _connection(_ctx(request)) as conn:
         alarms = await list_alarms(conn, filters)
     return _json({"alarms": [a.as_json() for a in alarms]})
@@ -241,6 +259,63 @@ async def _get_alarm(request: web.Request) -> web.Response:
     if alarm is None:
         raise ApiError(404, f"alarm {alarm_id} not found")
     return _json(alarm.as_json())
+
+
+async def _alarm_types(request: web.Request) -> web.Response:
+    del request
+    return _json({"types": table_json()})
+
+
+AlarmAct = Callable[[AsyncConnection, int, str, datetime], Awaitable[tuple[Alarm, bool]]]
+
+
+async def _handle_alarm(request: web.Request, op: str, body_actor: str | None, act: AlarmAct) -> web.Response:
+    """One operator's handling of an alarm, in one transaction: the change announced to the
+    other processes at commit, then published here; nothing is announced when nothing changed
+    (acknowledged twice, unshelved when not shelved)."""
+    ctx = _ctx(request)
+    alarm_id = _path_id(request, "alarm")
+    actor = actor_of(request, body_actor)
+    try:
+        async with _connection(ctx) as conn, conn.transaction():
+            alarm, changed = await act(conn, alarm_id, actor, datetime.now(UTC))
+            change = {"topic": "alarm", "op": op, "alarm": alarm.as_json()}
+            if changed:
+                await notify_changes(conn, [change])
+    except AlarmHandlingError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    if changed:
+        ctx.hub.publish(change)
+    return _json(change["alarm"])
+
+
+async def _acknowledge_alarm(request: web.Request) -> web.Response:
+    body = await _body(request, AlarmActBody)
+
+    async def act(conn: AsyncConnection, alarm_id: int, actor: str, now: datetime) -> tuple[Alarm, bool]:
+        return await acknowledge_alarm(conn, alarm_id, actor=actor, now=now)
+
+    return await _handle_alarm(request, "acknowledged", body.actor, act)
+
+
+async def _shelve_alarm(request: web.Request) -> web.Response:
+    body = await _body(request, ShelveBody)
+
+    async def act(conn: AsyncConnection, alarm_id: int, actor: str, now: datetime) -> tuple[Alarm, bool]:
+        alarm = await shelve_alarm(conn, alarm_id, actor=actor, minutes=body.minutes, reason=body.reason, now=now)
+        return alarm, True
+
+    return await _handle_alarm(request, "shelved", body.actor, act)
+
+
+async def _unshelve_alarm(request: web.Request) -> web.Response:
+    body = await _body(request, AlarmActBody)
+
+    async def act(conn: AsyncConnection, alarm_id: int, actor: str, now: datetime) -> tuple[Alarm, bool]:
+        del actor
+        return await unshelve_alarm(conn, alarm_id, now=now)
+
+    return await _handle_alarm(request, "unshelved", body.actor, act)
 
 
 async def _list_incidents(request: web.Request) -> web.Response:

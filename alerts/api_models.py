@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from alerts.desks import Desk
 from alerts.incidents import CLOSE_FIELDS, TIERS, Area, CauseClass, IncidentState, Step
 from alerts.incidents import Source as IncidentSource
 from alerts.kpis import KpiGrouping
@@ -80,6 +81,24 @@ class PhoneReportBody(_Body):
     contact: str | None = Field(default=None, max_length=100)
 
 
+MAX_SHELVE_MINUTES = 24 * 60  # a shift and more; longer is a maintenance matter, not a shelving
+
+
+class AlarmActBody(_Body):
+    """Acknowledging or unshelving an alarm (not an entrapment: its incident is worked instead)."""
+
+    actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
+
+
+class ShelveBody(_Body):
+    """Shelving an alarm (not an entrapment): hidden from its desk's list for ``minutes``, then
+    shown again by itself."""
+
+    actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
+    minutes: int = Field(ge=1, le=MAX_SHELVE_MINUTES, description="how long, in minutes")
+    reason: str = Field(min_length=1, max_length=500, description="why (shown with the shelved alarm)")
+
+
 class CommentBody(_Body):
     actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
     comment: str = Field(min_length=1, max_length=2000)
@@ -105,6 +124,11 @@ class AlarmQuery(_Window):
     kind: Literal["elevator", "boiler"] | None = None
     device_id: str | None = None
     district: str | None = None
+    desk: Desk | None = Field(default=None, description="the desk's alarm types (GET /api/alarms/types)")
+    acknowledged: bool | None = None
+    shelved: bool | None = Field(default=None, description="shelved now")
+    q: str | None = Field(default=None, min_length=1, max_length=100,
+                          description="text in the device id, the type or the shelving reason")
     limit: Limit = 100
 
 
@@ -162,6 +186,29 @@ class Alarm(Answer):
     clear_reason: str | None
     district_code: str | None
     details: dict[str, Any]
+    desk: Desk = Field(description="the desk that works this type (alerts.desks)")
+    sounds: bool = Field(description="the console beeps while it is neither acknowledged nor shelved")
+    endangers: bool = Field(description="people may be at risk: highlighted")
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    shelved_until: datetime | None = Field(description="shelved while in the future; the end of the last shelving")
+    shelved_by: str | None
+    shelved_reason: str | None
+
+
+class AlarmTypeClass(Answer):
+    type: AlarmType
+    desk: Desk
+    severity: Severity
+    sounds: bool
+    endangers: bool
+    shelvable: bool = Field(description="may be acknowledged and shelved (an entrapment may not)")
+
+
+class AlarmTypes(Answer):
+    """Each alarm type's desk, severity and sound: the one table (alerts.desks)."""
+
+    types: list[AlarmTypeClass]
 
 
 class AlarmList(Answer):
@@ -327,7 +374,7 @@ class LiveSnapshot(Answer):
 
 class AlarmChange(Answer):
     topic: Literal["alarm"]
-    op: Literal["raised", "cleared"]
+    op: Literal["raised", "cleared", "acknowledged", "shelved", "unshelved"]
     alarm: Alarm
 
 
@@ -413,7 +460,8 @@ class MonthlyReport(Answer):
     top_owners: list[RankedParty]
 
 
-ANSWERS: tuple[type[BaseModel], ...] = (Health, AlarmList, Alarm, IncidentList, IncidentDetail, IncidentStep,
-                                        KpiReport, LiveSnapshot, LiveChange, CauseList, Handover, MonthlyReport)
-REQUESTS: tuple[type[BaseModel], ...] = (StepBody, CommentBody, PhoneReportBody, AlarmQuery, IncidentQuery,
-                                         HandoverQuery, KpiQuery, ReportQuery)
+ANSWERS: tuple[type[BaseModel], ...] = (Health, AlarmList, Alarm, AlarmTypes, IncidentList, IncidentDetail,
+                                        IncidentStep, KpiReport, LiveSnapshot, LiveChange, CauseList, Handover,
+                                        MonthlyReport)
+REQUESTS: tuple[type[BaseModel], ...] = (StepBody, CommentBody, PhoneReportBody, AlarmActBody, ShelveBody, AlarmQuery,
+                                         IncidentQuery, HandoverQuery, KpiQuery, ReportQuery)

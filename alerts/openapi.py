@@ -8,8 +8,10 @@ from typing import Any
 
 from alerts.api_models import Alarm as AlarmAnswer
 from alerts.api_models import (
+    AlarmActBody,
     AlarmList,
     AlarmQuery,
+    AlarmTypes,
     CauseList,
     CommentBody,
     Handover,
@@ -26,12 +28,26 @@ from alerts.api_models import (
     MonthlyReport,
     PhoneReportBody,
     ReportQuery,
+    ShelveBody,
     StepBody,
 )
 from web.models import Error
 from web.openapi import ERRORS, NOT_FOUND, json_body, query_parameters, ref
 
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}]
+
+
+def _alarm_act(operation: str, summary: str, body: type[AlarmActBody] | type[ShelveBody]) -> dict[str, Any]:
+    return {"post": {
+        "operationId": operation, "summary": summary, "tags": ["alarms"], "parameters": _ID,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref(body)}}},
+        "responses": {
+            "200": json_body(AlarmAnswer, "the alarm after it"), **NOT_FOUND, **ERRORS,
+            "409": json_body(Error, "the alarm is cleared already"),
+        },
+        "description": "400 for an entrapment: it is worked through its rescue incident, never acknowledged "
+                       "or shelved as an alarm. The change is pushed on the live stream.",
+    }}
 
 
 def alerts_paths() -> dict[str, Any]:
@@ -47,10 +63,21 @@ def alerts_paths() -> dict[str, Any]:
             "parameters": query_parameters(AlarmQuery),
             "responses": {"200": json_body(AlarmList, "the alarms"), **ERRORS},
         }},
+        "/api/alarms/types": {"get": {
+            "operationId": "alarmTypes", "summary": "Each alarm type's desk, severity and sound", "tags": ["alarms"],
+            "responses": {"200": json_body(AlarmTypes, "one entry per type"), **ERRORS},
+        }},
         "/api/alarms/{id}": {"get": {
             "operationId": "getAlarm", "summary": "One alarm", "tags": ["alarms"], "parameters": _ID,
             "responses": {"200": json_body(AlarmAnswer, "the alarm"), **NOT_FOUND, **ERRORS},
         }},
+        "/api/alarms/{id}/acknowledge": _alarm_act(
+            "acknowledgeAlarm", "Acknowledge an open alarm (once; again answers it unchanged)", AlarmActBody),
+        "/api/alarms/{id}/shelve": _alarm_act(
+            "shelveAlarm", "Shelve an open alarm for `minutes` with a reason; it is shown again when the time ends",
+            ShelveBody),
+        "/api/alarms/{id}/unshelve": _alarm_act(
+            "unshelveAlarm", "End an alarm's shelving now (a no-op when it is not shelved)", AlarmActBody),
         "/api/incidents": {
             "get": {
                 "operationId": "listIncidents", "tags": ["incidents"],

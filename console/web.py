@@ -20,7 +20,8 @@ from web.policy import ADMIN, AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, pu
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
-PAGES = ("/login", "/board", "/board/shift", "/agency", "/bureau", "/bureau/report", "/map", "/admin/users")
+PAGES = ("/login", "/board", "/board/shift", "/agency", "/bureau", "/bureau/report", "/boiler", "/iot", "/map",
+         "/admin/users")
 LOGIN_ROUTE = "/api/login"
 
 
@@ -35,6 +36,8 @@ ACCESS: tuple[Rule, ...] = (
     rule(READ, "/board/**", OPERATOR, BUREAU),
     rule(READ, "/agency/**", AGENCY),
     rule(READ, "/bureau/**", BUREAU),
+    rule(READ, "/boiler/**", OPERATOR, BUREAU),  # the boiler desk
+    rule(READ, "/iot/**", OPERATOR, BUREAU),  # the IoT view: connectivity
     rule(READ, "/admin/**", ADMIN),
     rule(READ, "/api/devices/**", OPERATOR, BUREAU),
     rule(READ, "/api/calendar", *EVERYONE),

@@ -13,10 +13,12 @@ const VIEWS = {
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
   "/bureau/report": () => import("./report.js"),
+  "/boiler": () => import("./boiler.js"),
+  "/iot": () => import("./iot.js"),
   "/map": () => import("./map.js"),
   "/admin/users": () => import("./users.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/board/shift", "/bureau", "/map"]);
+const LIVE_VIEWS = new Set(["/board", "/board/shift", "/bureau", "/boiler", "/iot", "/map"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {

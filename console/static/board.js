@@ -1,34 +1,32 @@
-// The emergency centre's live board: entrapments first (banner, sound, flashing, timers, the next
-// step), then every other open alarm by severity and time. State comes only from the live stream;
-// a step's answer is applied at once and the stream confirms it.
+// The emergency centre's live board, the 96333 line only: entrapments first (banner, sound,
+// flashing, timers, the next step), then the line's faults (alarm-desk.js: those endangering
+// people highlighted; acknowledge, shelve, filter). Boiler, connectivity and register alarms have
+// views of their own; an entrapment's device is listed once, on its card. State comes only from
+// the live stream; a step's answer is applied at once and the stream confirms it.
 import { currentUser, devMode, now, post, withActor } from "./api.js";
-import { showDeviceCard } from "./device-card.js";
 import { coalesce, h, replace } from "./dom.js";
-import { shortDateTime } from "./format.js";
-import { entrapments, otherAlarms } from "./incident.js";
+import { entrapments } from "./incident.js";
 import { IncidentCard } from "./incident-card.js";
 import { name, t } from "./i18n.js";
 import { followLive } from "./follow.js";
 import { Intake } from "./intake.js";
 import { LiveStore } from "./live.js";
-import { Beeper } from "./sound.js";
+import { soundControl } from "./sound.js";
+import { AlarmDesk, showCoAlarms } from "./alarm-desk.js";
+import { notifyNew } from "./notify.js";
 
-const MAX_ROWS = 500; // a city-wide outage can open thousands of offline alarms
 const ACTING_ROLES = new Set(["operator", "admin"]);
 
 export function mount(root, ctx) {
   const store = new LiveStore();
   const canAct = devMode() || ACTING_ROLES.has(currentUser()?.role);
   const cards = new Map(); // entry key → EntrapmentCard
-  const beeper = new Beeper({ onState: (on) => { soundButton.hidden = on; } });
-  const soundButton = h("button", { class: "sound-button", "data-testid": "enable-sound", onclick: () => beeper.enable() },
-    t("enable_sound"));
+  const { beeper, element: soundButton } = soundControl(h, t);
+  let onCards = new Set(); // devices with an entrapment card
+  const desk = new AlarmDesk({ desk: "96333", store, now, canAct, beeper, hide: (a) => onCards.has(a.device_id) });
   const banner = h("div", { class: "entrapment-banner", role: "alert", "data-testid": "entrapment-banner", hidden: true });
   const list = h("div", { class: "entrapment-list", "data-testid": "entrapment-list" });
   const empty = h("p", { class: "muted", "data-testid": "no-entrapments" }, t("no_entrapments"));
-  const alarmRows = h("tbody");
-  const alarmsEmpty = h("p", { class: "muted" }, t("no_alarms"));
-  const alarmsMore = h("p", { class: "muted", hidden: true });
   const baseTitle = document.title;
 
   const intake = canAct ? new Intake((incident) => store.apply({ topic: "incident", op: "raised", incident })) : null;
@@ -37,17 +35,13 @@ export function mount(root, ctx) {
     intake?.el,
     h("div", { class: "board" },
       h("section", { class: "entrapments" }, h("h2", {}, t("entrapments")), empty, list),
-      h("section", { class: "alarms" }, h("h2", {}, t("other_alarms")),
-        h("table", { class: "alarm-table", "data-testid": "alarm-list" },
-          h("thead", {}, h("tr", {}, [t("severity"), t("type"), t("device"), t("district"), t("raised_at")]
-            .map((label) => h("th", {}, label)))),
-          alarmRows),
-        alarmsEmpty, alarmsMore)));
+      h("section", { class: "alarms" }, h("h2", {}, t("line_faults")), desk.el)));
 
   const act = (incident, body) => takeStep(store, incident, body);
   function renderEntrapments() {
     const entries = entrapments(store);
     const keys = new Set(entries.map((e) => e.key));
+    onCards = new Set(entries.map((e) => e.alarm?.device_id ?? e.incident.device_id));
     for (const [key, card] of cards) {
       if (!keys.has(key)) {
         card.el.remove();
@@ -58,6 +52,7 @@ export function mount(root, ctx) {
       let card = cards.get(entry.key);
       if (!card) cards.set(entry.key, (card = new IncidentCard(canAct, act, store)));
       card.update(entry, now());
+      showCoAlarms(card.el, store, entry.alarm?.device_id ?? entry.incident.device_id);
       // Move only what is out of place: moving a card would take the focus from its comment field.
       if (list.children[index] !== card.el) list.insertBefore(card.el, list.children[index] ?? null);
     });
@@ -70,36 +65,17 @@ export function mount(root, ctx) {
     document.title = unacked > 0 ? `【${name("alarm_type", "entrapment")}】${baseTitle}` : baseTitle;
   }
 
-  function renderAlarms() {
-    const alarms = otherAlarms(store);
-    replace(alarmRows, alarms.slice(0, MAX_ROWS).map(alarmRow));
-    alarmsEmpty.hidden = alarms.length > 0;
-    alarmsMore.hidden = alarms.length <= MAX_ROWS;
-    alarmsMore.textContent = `+${alarms.length - MAX_ROWS}`;
-  }
-
   store.onChange(coalesce(() => {
     renderEntrapments();
-    renderAlarms();
+    desk.render();
   }));
+  notifyNew(store, { desk: "96333", now });
   setInterval(() => {
     const at = now();
     for (const card of cards.values()) card.tick(at);
   }, 1000);
 
   followLive(store, root, ctx);
-}
-
-function alarmRow(alarm) {
-  return h("tr", {
-    class: `sev-${alarm.severity}`, "data-testid": "alarm-row", "data-alarm-id": alarm.id,
-    "data-severity": alarm.severity, "data-type": alarm.type, onclick: () => showDeviceCard(alarm.device_id),
-  },
-  h("td", {}, h("span", { class: `badge sev-${alarm.severity}` }, name("severity", alarm.severity))),
-  h("td", {}, name("alarm_type", alarm.type)),
-  h("td", {}, h("code", {}, alarm.device_id)),
-  h("td", {}, name("district", alarm.district_code)),
-  h("td", {}, shortDateTime(alarm.raised_at)));
 }
 
 async function takeStep(store, incident, body) {

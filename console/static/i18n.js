@@ -70,6 +70,18 @@ const zh = {
   handover_open: "未结", handover_closed: "本班结案", handover_late_acks: "接警超时", handover_late_responses: "响应超时",
   handover_late_arrivals: "到场超时", handover_escalations: "升级", handover_open_list: "未结事件（移交下一班）",
   handover_closed_list: "本班结案", rescuer: "救援单位",
+  // Alarm desks (board helper): the 96333 line's faults, the boiler desk, the IoT view, shelving, sound
+  nav_boiler: "锅炉监测", nav_iot: "物联网监测", line_faults: "电梯故障告警（96333）",
+  desk_title_96333: "96333 电梯应急处置", desk_title_boiler: "锅炉告警", desk_title_iot: "物联网监测：离线与数据中断",
+  desk_title_inspection: "准用状态告警（超期未检仍在运行）", desk_count: "{n} 条",
+  all_types: "全部类型", all_districts: "全部区县", all_states: "全部状态", search_alarms: "搜索设备代码、类型、原因",
+  alarm_unacknowledged: "未确认", alarm_acknowledged: "已确认", alarm_handling: "处理",
+  alarm_acknowledge: "确认", alarm_shelve: "搁置", alarm_unshelve: "取消搁置", shelved_alarms: "已搁置",
+  shelved_until: "搁置至", shelved_reason: "搁置原因", shelve_minutes: "搁置时长",
+  shelve_reason_placeholder: "搁置原因（必填）", shelve_needs_reason: "请填写搁置原因", minutes_n: "{n} 分钟",
+  acknowledged_by: "{who} 于 {time} 确认",
+  sound_on_turn_off: "声音已开启（点击关闭）", click_to_enable_sound: "点击此处或页面任意处以开启声音",
+  notify_title: "【{type}】96333 新告警", permit_state: "准用状态",
   // Map (the city map of alarms and incidents)
   nav_map: "地图", map_title: "全市告警与救援分布", map_city: "全市", map_core: "城区",
   map_incidents: "救援事件", map_alarms: "告警", map_total: "合计", map_unlocated: "{n} 个未登记坐标",
@@ -154,6 +166,20 @@ const en = {
   handover_open: "open", handover_closed: "closed in the shift", handover_late_acks: "late acks",
   handover_late_responses: "late responses", handover_late_arrivals: "late arrivals", handover_escalations: "escalations",
   handover_open_list: "Open (handed over)", handover_closed_list: "Closed in the shift", rescuer: "rescuer",
+  // Alarm desks (board helper)
+  nav_boiler: "Boiler desk", nav_iot: "IoT view", line_faults: "Elevator faults (96333)",
+  desk_title_96333: "96333 elevator emergency line", desk_title_boiler: "Boiler alarms",
+  desk_title_iot: "IoT: offline and data interrupted",
+  desk_title_inspection: "Permit-state alarms (running with an expired inspection)", desk_count: "{n}",
+  all_types: "all types", all_districts: "all districts", all_states: "all states",
+  search_alarms: "search device, type, reason",
+  alarm_unacknowledged: "not acknowledged", alarm_acknowledged: "acknowledged", alarm_handling: "handling",
+  alarm_acknowledge: "Acknowledge", alarm_shelve: "Shelve", alarm_unshelve: "Unshelve", shelved_alarms: "Shelved",
+  shelved_until: "shelved until", shelved_reason: "reason", shelve_minutes: "shelve for",
+  shelve_reason_placeholder: "reason (required)", shelve_needs_reason: "a reason is required", minutes_n: "{n} min",
+  acknowledged_by: "acknowledged by {who} at {time}",
+  sound_on_turn_off: "sound on (click to turn off)", click_to_enable_sound: "click here or anywhere to enable sound",
+  notify_title: "[{type}] new 96333 alarm", permit_state: "permit state",
   // Map (the city map of alarms and incidents)
   nav_map: "Map", map_title: "Alarms and incidents across the city", map_city: "Whole city", map_core: "Urban core",
   map_incidents: "incidents", map_alarms: "alarms", map_total: "total", map_unlocated: "{n} without coordinates",
@@ -186,9 +212,10 @@ const NAMES = {
     main_power_lost: ["主电源断电", "main power lost"], extreme_low_water: ["极低水位", "extreme-low water"],
     high_water: ["高水位", "high water"], over_pressure: ["超压", "over-pressure"],
     over_temperature: ["超温", "over-temperature"], flame_failure: ["熄火", "flame failure"],
-    inspection_expired_running: ["超期未检仍在运行", "running with an expired inspection"],
-    offline: ["数据中断", "data interrupted (offline)"], silent: ["无数据", "silent"],
+    inspection_expired_running: ["准用状态异常：超期未检仍在运行", "permit state: running with an expired inspection"],
+    offline: ["离线", "offline"], silent: ["数据中断", "data interrupted"],
   },
+  desk: { 96333: ["96333 应急", "96333"], boiler: ["锅炉", "boiler"], iot: ["物联网", "IoT"], inspection: ["准用状态", "permit state"] },
   severity: { critical: ["紧急", "critical"], major: ["重要", "major"], minor: ["一般", "minor"], warning: ["提示", "warning"] },
   incident_state: {
     raised: ["待接警", "raised"], acknowledged: ["已接警", "call taken"], dispatched: ["已派遣", "dispatched"],
@@ -246,7 +273,7 @@ const NAMES = {
   },
   cause_class: {
     human: ["人为", "human"], external: ["外部/停电", "external / power cut"], door_system: ["门系统", "door system"],
-    control_system: ["控制系统", "control system"], other: ["其他", "other"],
+    control_system: ["控制系统", "control system"], other: ["其他", "other"], unrecorded: ["未记录", "not recorded"],
   },
   escalation_reason: { no_response: ["未响应", "no response"], late_arrival: ["到场超时", "late arrival"] },
   incident_source: { device: ["设备报警", "device alarm"], phone: ["电话接警", "phone call"] },
@@ -267,6 +294,7 @@ const NAMES = {
     residential: ["住宅", "residential"], mall: ["商场", "mall"], hospital: ["医院", "hospital"],
     school: ["学校", "school"], office: ["办公", "office"], hotel: ["宾馆", "hotel"], transport: ["交通枢纽", "transport"],
     public: ["公共场所", "public"], industrial: ["工业", "industrial"], other: ["其他", "other"],
+    unknown: ["未知", "unknown"],
   },
 };
 
@@ -308,14 +336,9 @@ Object.assign(NAMES, {
   expired_reason: {
     overdue: ["超期未检", "overdue"], unfit: ["检验不合格", "failed (unfit)"], stopped: ["停用仍运行", "stopped yet running"],
   },
-  tier: { 1: ["一级 维保单位", "1 maintenance unit"], 2: ["二级 网格救援站", "2 second-tier station"],
+  // The report's tier rows name who each tier sends; "none": never dispatched.
+  report_tier: { 1: ["一级 维保单位", "1 maintenance unit"], 2: ["二级 网格救援站", "2 second-tier station"],
     3: ["三级 消防 119", "3 fire brigade 119"], none: ["未派单", "not dispatched"] },
-  cause_class: { human: ["人为", "human"], external: ["外部/停电", "external / power"], door_system: ["门系统", "door system"],
-    control_system: ["控制系统", "control system"], other: ["其他", "other"], unrecorded: ["未记录", "not recorded"] },
-  place: { residential: ["住宅", "residential"], mall: ["商场", "mall"], hospital: ["医院", "hospital"],
-    school: ["学校", "school"], office: ["办公", "office"], hotel: ["宾馆", "hotel"], transport: ["交通", "transport"],
-    public: ["公共场所", "public"], industrial: ["工业", "industrial"], other: ["其他", "other"],
-    unknown: ["未知", "unknown"] },
 });
 
 const DICTS = { "zh-CN": zh, en };

@@ -133,12 +133,16 @@ export function timeline(steps) {
 export function entrapments(store) {
   const out = [];
   const covered = new Set();
+  const devices = new Set(); // a device with an incident (a phone call, say) is not listed twice
   for (const incident of store.incidents.values()) {
     covered.add(incident.alarm_id);
+    devices.add(incident.device_id);
     out.push({ key: `i${incident.id}`, incident, alarm: store.alarm(incident.alarm_id) });
   }
   for (const alarm of store.alarms.values()) {
-    if (alarm.type === "entrapment" && !covered.has(alarm.id)) out.push({ key: `a${alarm.id}`, incident: null, alarm });
+    if (alarm.type === "entrapment" && !covered.has(alarm.id) && !devices.has(alarm.device_id)) {
+      out.push({ key: `a${alarm.id}`, incident: null, alarm });
+    }
   }
   const unacked = (e) => (!e.incident || e.incident.state === "raised" ? 0 : 1);
   const since = (e) => parseTime(e.alarm?.raised_at) ?? parseTime(e.incident?.raised_at) ?? 0;

@@ -2,6 +2,8 @@
 export const PAGES = {
   "/board": { title: "nav_board", roles: ["operator", "bureau", "admin"] },
   "/board/shift": { title: "nav_shift", roles: ["operator", "bureau", "admin"] },
+  "/boiler": { title: "nav_boiler", roles: ["operator", "bureau", "admin"] },
+  "/iot": { title: "nav_iot", roles: ["operator", "bureau", "admin"] },
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
   // The bureau's printable monthly report: opened from the bureau page, not from the navigation.

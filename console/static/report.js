@@ -42,7 +42,7 @@ export function render(r) {
     h("div", { class: "report-grid" },
       h("section", { class: "report-figures" }, h("h3", {}, t("figure")),
         table("report-figures", [t("figure"), t("value")], figures)),
-      split("report-tiers", t("tiers"), "tier", r.tiers),
+      split("report-tiers", t("tiers"), "report_tier", r.tiers),
       split("report-causes", t("causes"), "cause_class", r.causes),
       split("report-places", t("places"), "place", r.places),
       h("section", { class: "report-split" }, h("h3", {}, t("slots", { zone: r.timezone })),

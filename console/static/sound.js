@@ -1,45 +1,115 @@
-// The entrapment alarm sound: a two-tone beep (WebAudio, no sound files) repeating while an
-// entrapment waits for acknowledgement. Browsers allow audio only after a user gesture, so the
-// board shows an "enable sound" button until the audio context runs.
+// The alarm sound: a two-tone beep (WebAudio, no sound files) repeating while something calls for
+// the operator (an entrapment waiting for acknowledgement, a sounding fault nobody handled). Each
+// caller names its source (setAlerting(on, source)); it beeps while any source is on.
+//
+// Browsers allow audio only after a user gesture. The operator's "sound on" is remembered
+// (localStorage), so a reload or a language switch re-arms it: where the browser lets a page
+// that was given sound before play at once, it plays; where it does not, a visible "click to
+// enable sound" notice stays up and the first click or key anywhere on the page re-arms it.
 
 const PATTERN = [[880, 0.0, 0.22], [660, 0.28, 0.22], [880, 0.56, 0.22]]; // [Hz, start s, length s]
 const REPEAT_MS = 2000;
+const PREFERENCE_KEY = "semon.sound";
+
+function stored() {
+  try {
+    return globalThis.localStorage?.getItem(PREFERENCE_KEY) === "on";
+  } catch {
+    return false; // storage blocked: ask again after each reload
+  }
+}
+
+function store(on) {
+  try {
+    globalThis.localStorage?.setItem(PREFERENCE_KEY, on ? "on" : "off");
+  } catch {
+    // not remembered; this page still plays
+  }
+}
 
 export class Beeper {
+  // onState(state): "off" (never enabled here), "blocked" (wanted, the browser waits for a
+  // gesture), "on".
   constructor({ onState = () => {} } = {}) {
     this.ctx = null;
-    this.alerting = false;
+    this.sources = new Set();
     this.timer = null;
     this.onState = onState;
-    // Any click on the page counts as the gesture the browser waits for.
-    document.addEventListener("pointerdown", () => this.enable(), { capture: true });
+    this.wanted = stored();
+    // Any click or key on the page counts as the gesture the browser waits for.
+    // (The sound control's own button decides for itself.)
+    const gesture = (event) => {
+      if (event.target?.closest?.("[data-sound-control]")) return;
+      if (this.wanted || this.sources.size) this.enable();
+    };
+    document.addEventListener("pointerdown", gesture, { capture: true });
+    document.addEventListener("keydown", gesture, { capture: true });
+    if (this.wanted) this.arm();
+    queueMicrotask(() => this.onState(this.state));
   }
 
   get enabled() {
     return this.ctx?.state === "running";
   }
 
+  get state() {
+    return this.enabled ? "on" : this.wanted ? "blocked" : "off";
+  }
+
+  get alerting() {
+    return this.sources.size > 0;
+  }
+
+  // Without a gesture: try, as a page the operator gave sound before may play at once.
+  async arm() {
+    const Context = window.AudioContext ?? window.webkitAudioContext;
+    if (!Context) return;
+    this.ctx ??= new Context();
+    this.ctx.onstatechange = () => this.onState(this.state);
+    try {
+      await Promise.race([this.ctx.resume(), new Promise((resolve) => setTimeout(resolve, 500))]);
+    } catch {
+      // stays suspended until a gesture
+    }
+    this.onState(this.state);
+  }
+
+  // From a user gesture: sound on, and remembered.
   async enable() {
     const Context = window.AudioContext ?? window.webkitAudioContext;
     if (!Context) return false;
+    this.wanted = true;
+    store(true);
     this.ctx ??= new Context();
+    this.ctx.onstatechange = () => this.onState(this.state);
     if (this.ctx.state !== "running") {
       try {
         await this.ctx.resume();
       } catch {
+        this.onState(this.state);
         return false;
       }
     }
-    this.onState(this.enabled);
+    this.onState(this.state);
+    if (this.alerting) this.beep();
     return this.enabled;
   }
 
-  setAlerting(alerting) {
-    if (alerting === this.alerting) return;
-    this.alerting = alerting;
+  disable() {
+    this.wanted = false;
+    store(false);
+    this.ctx?.suspend();
+    this.onState("off");
+  }
+
+  setAlerting(alerting, source = "main") {
+    const was = this.alerting;
+    if (alerting) this.sources.add(source);
+    else this.sources.delete(source);
+    if (this.alerting === was) return;
     clearInterval(this.timer);
     this.timer = null;
-    if (alerting) {
+    if (this.alerting) {
       this.beep();
       this.timer = setInterval(() => this.beep(), REPEAT_MS);
     }
@@ -61,4 +131,26 @@ export class Beeper {
       osc.stop(t0 + start + length + 0.02);
     }
   }
+}
+
+// The sound control for a view's header: "enable sound" (off), a flashing "click to enable sound"
+// notice (wanted, blocked by the browser), or "sound on" with a way to turn it off.
+// data-sound on the element: off | blocked | on.
+export function soundControl(h, t) {
+  const element = h("button", { type: "button", class: "sound-button", "data-testid": "enable-sound",
+    "data-sound-control": true });
+  const beeper = new Beeper({
+    onState: (state) => {
+      element.dataset.sound = state;
+      element.textContent = t(state === "on" ? "sound_on_turn_off" : state === "blocked" ? "click_to_enable_sound"
+        : "enable_sound");
+      element.classList.toggle("blocked", state === "blocked");
+      element.classList.toggle("on", state === "on");
+    },
+  });
+  element.addEventListener("click", () => {
+    if (beeper.state === "on") beeper.disable();
+    else beeper.enable();
+  });
+  return { beeper, element };
 }

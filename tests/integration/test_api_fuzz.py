@@ -77,6 +77,9 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
                                   district_code=elevator[1])
         assert alarm is not None
         await open_incident(conn, alarm, settings.incidents)
+        # And a fault on it, which an operator may acknowledge and shelve.
+        await raise_alarm(conn, device_id=elevator[0], kind="elevator", type=AlarmType.DOOR_CLOSE_FAULT,
+                          source=Source.CODE, raised_at=datetime.now(UTC), district_code=elevator[1])
         await conn.commit()
     await add_users(database_url)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
@@ -327,6 +330,15 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
         alarm = alarms["alarms"][0]
         await check("GET", "/api/alarms/{id}", f"/api/alarms/{alarm['id']}", 200)
         await check("GET", "/api/alarms/{id}", "/api/alarms/999999", 404)
+        await check("GET", "/api/alarms/types", "/api/alarms/types", 200)
+        fault = next(a for a in alarms["alarms"] if a["type"] == "door_close_fault")
+        entrapment = next(a for a in alarms["alarms"] if a["type"] == "entrapment")
+        await check("POST", "/api/alarms/{id}/acknowledge", f"/api/alarms/{fault['id']}/acknowledge", 200, {})
+        await check("POST", "/api/alarms/{id}/shelve", f"/api/alarms/{fault['id']}/shelve", 200,
+                    {"minutes": 30, "reason": "门机更换"})
+        await check("POST", "/api/alarms/{id}/shelve", f"/api/alarms/{entrapment['id']}/shelve", 400,
+                    {"minutes": 30, "reason": "busy"})
+        await check("POST", "/api/alarms/{id}/unshelve", f"/api/alarms/{fault['id']}/unshelve", 200, {})
         incident = (await check("GET", "/api/incidents", "/api/incidents", 200))["incidents"][0]
         async with http.ws_connect("/api/live") as ws:
             await check("POST", "/api/incidents/{id}/steps", f"/api/incidents/{incident['id']}/steps", 200,
