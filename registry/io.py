@@ -9,10 +9,10 @@ and the blocking file work runs in a thread, off the event loop.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import csv
 import io
+import itertools
 import logging
 import os
 import zipfile
@@ -29,6 +29,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from registry.due import Category, DueError, Rules
+from registry.io_encoding import Encoding, delimiter_of, detect_encoding
 from registry.io_rows import (
     COLUMNS,
     Cell,
@@ -203,47 +204,35 @@ def _take(items: Iterator[RegisterRow | Rejected | Problem],
 # --- reading files -----------------------------------------------------------------------------
 
 def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[SourceRow | Problem]:
-    """Records of a comma-separated UTF-8 file (with or without Excel's BOM), each with the line
-    it starts on; a quoted newline continues the record. A line that is not UTF-8, or longer than
-    ``limits.max_line_bytes``, spoils only its record, which comes with the reason instead of being
-    read. A file over ``limits.max_file_bytes``, or in UTF-16/32, is one file problem."""
+    """Records of a delimited text file, each with the line it starts on; a quoted newline
+    continues the record. The encoding is told by ``registry.io_encoding.detect_encoding``
+    (UTF-8 with or without Excel's BOM, GB18030/GBK as Excel saves "CSV" on a Chinese system,
+    UTF-16 as it saves "Unicode Text"), the delimiter by the header line (comma, tab or
+    semicolon). A line that does not decode, or is longer than ``limits.max_line_bytes``,
+    spoils only its record, which comes with the reason instead of being read. A file over
+    ``limits.max_file_bytes`` is one file problem."""
     limits = limits or FileLimits()
     size = _size(stream)
     if size > limits.max_file_bytes:
         yield Problem(None, f"the file is {_mib(size)}, more than the {_mib(limits.max_file_bytes)} allowed: "
                             "split it")
         return
-    start = stream.read(4)
-    stream.seek(-len(start), os.SEEK_CUR)
-    if start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        yield Problem(None, "UTF-16 or UTF-32 text (Excel's 'Unicode Text'): save as 'CSV UTF-8'")
-        return
-    undecodable: dict[int, bool] = {}  # line → whether it reads as GB18030 (GBK), Excel's Chinese "CSV"
+    here = stream.tell()
+    sample = stream.read(_SAMPLE_BYTES)
+    stream.seek(here)
+    if len(sample) == _SAMPLE_BYTES and b"\n" in sample:
+        sample = sample[:sample.rindex(b"\n") + 1]  # whole lines: no character cut in two
+    encoding = detect_encoding(sample, complete=len(sample) >= size - here)
+    stream.seek(here + encoding.bom)
+    if encoding.why != "utf-8":
+        log.info("register import: reading a %s file (%s)", encoding.label, encoding.why)
+    undecodable: set[int] = set()
     too_long: set[int] = set()
-
-    def lines() -> Iterator[str]:
-        number = 0
-        while raw := stream.readline(limits.max_line_bytes + 1):
-            number += 1
-            if len(raw) > limits.max_line_bytes and not raw.endswith(b"\n"):
-                too_long.add(number)
-                while (rest := stream.readline(limits.max_line_bytes)) and not rest.endswith(b"\n"):
-                    pass  # skip the rest of the line without holding it
-                yield "\n"
-                continue
-            data = raw[len(codecs.BOM_UTF8):] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                try:
-                    text = data.decode("gb18030")
-                    undecodable[number] = True
-                except UnicodeDecodeError:
-                    text = data.decode("utf-8", "replace")
-                    undecodable[number] = False
-            yield text
-
-    reader = csv.reader(lines(), strict=True)
+    decoded = _text_lines(stream, encoding, limits, undecodable, too_long)
+    first = next(decoded, None)
+    if first is None:
+        return
+    reader = csv.reader(itertools.chain((first,), decoded), strict=True, delimiter=delimiter_of(first))
     end = 0
     while True:
         try:
@@ -259,10 +248,51 @@ def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[So
             too_long.difference_update(spanned)
             cells, problem = [], f"a line longer than {_mib(limits.max_line_bytes)}: not read"
         elif any(n in undecodable for n in spanned):
-            gbk = all([undecodable.pop(n) for n in spanned if n in undecodable])
-            cells, problem = [], ("not UTF-8 text" + (" (it reads as GBK)" if gbk else "")
-                                  + ": in Excel, save as 'CSV UTF-8'")
+            undecodable.difference_update(spanned)
+            cells, problem = [], (f"not {encoding.label} text, the encoding of the file's start: save the whole "
+                                  "file in one encoding (in Excel, 'CSV UTF-8')")
         yield SourceRow(start_line, cells, problem)
+
+
+_SAMPLE_BYTES = _MIB  # what the encoding is told from
+
+
+def _text_lines(stream: IO[bytes], encoding: Encoding, limits: FileLimits, undecodable: set[int],
+                too_long: set[int]) -> Iterator[str]:
+    """The file's lines as text, numbered from 1 into ``undecodable`` and ``too_long`` when they
+    cannot be read (each such line is given as an empty one, to keep the numbering)."""
+    number = 0
+    if not encoding.line_safe:  # UTF-16/32: a newline byte is half a character; decode as a stream
+        text = io.TextIOWrapper(stream, encoding=encoding.name, errors="replace", newline="")
+        try:
+            while line := text.readline(limits.max_line_bytes + 1):
+                number += 1
+                if len(line) > limits.max_line_bytes and not line.endswith("\n"):
+                    too_long.add(number)
+                    while (rest := text.readline(limits.max_line_bytes)) and not rest.endswith("\n"):
+                        pass
+                    yield "\n"
+                elif "\ufffd" in line:
+                    undecodable.add(number)
+                    yield "\n"
+                else:
+                    yield line
+        finally:
+            text.detach()  # the caller's stream stays open
+        return
+    while raw := stream.readline(limits.max_line_bytes + 1):
+        number += 1
+        if len(raw) > limits.max_line_bytes and not raw.endswith(b"\n"):
+            too_long.add(number)
+            while (rest := stream.readline(limits.max_line_bytes)) and not rest.endswith(b"\n"):
+                pass  # skip the rest of the line without holding it
+            yield "\n"
+            continue
+        try:
+            yield raw.decode(encoding.name)
+        except UnicodeDecodeError:
+            undecodable.add(number)
+            yield "\n"
 
 
 def _size(stream: IO[bytes]) -> int:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from registry.codes import category_conflict, read_code
 from registry.due import Category, DueError, IntervalTable, Rules, Scheme, default_table, end_of_month
+from registry.io_headings import chinese_heading, column_of, heading_index
 from registry.model import Equipment, Role, Status
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
@@ -149,6 +150,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+_HEADING_INDEX = heading_index(tuple(COLUMN_BY_NAME))
 
 # A text cell starting with one of these is a formula to Excel: the CSV export prefixes an apostrophe
 # (OWASP's advice against CSV injection) and the import takes it off again.
@@ -503,19 +505,39 @@ class Header:
         unknown: list[str] = []
         errors: list[Problem] = []
         for pos, cell in enumerate(cells):
-            name = (cell_text(cell) or "").lower()
-            if not name:
+            heading = cell_text(cell) or ""
+            if not heading:
                 continue
+            # English names, Chinese headings and their aliases alike (registry.io_headings).
+            name = column_of(heading, _HEADING_INDEX) or heading.lower()
             column = COLUMN_BY_NAME.get(name)
             if column is None:
-                unknown.append(name)
+                unknown.append(heading)
             elif name in index:
                 errors.append(Problem(line, f"column {name} appears twice"))
             elif not column.read_only:
                 index[name] = pos
-        errors += [Problem(line, f"required column {name} is missing") for name in REQUIRED if name not in index]
+        errors += [Problem(line, f"required column {name} ({chinese_heading(name)}) is missing")
+                   for name in REQUIRED if name not in index]
         warnings = [Problem(line, f"unknown columns ignored: {', '.join(unknown)}", warning=True)] if unknown else []
+        warnings += _nameless_parties(line, index)
         return (None if errors else cls(line, index)), errors + warnings
+
+
+def _nameless_parties(line: int, index: dict[str, int]) -> list[Problem]:
+    """A party's details without its code column (a Chinese register's 使用单位 is the owner's name
+    alone) cannot name a party: those columns are left out, with a warning, and the row is read."""
+    out: list[Problem] = []
+    for role in PARTY_ROLES:
+        if f"{role}_code" in index:
+            continue
+        dropped = [c.name for c in COLUMNS if c.group == role and c.name in index]
+        for name in dropped:
+            del index[name]
+        if dropped:
+            out.append(Problem(line, f"{', '.join(dropped)} ignored: without {role}_code "
+                                     f"({chinese_heading(role + '_code')}) no party can be named", warning=True))
+    return out
 
 
 def is_blank(cells: Sequence[Cell]) -> bool:
