@@ -8,9 +8,13 @@ the handlers here, which know whose a unit is, do the scoping."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import orjson
 from aiohttp import web
@@ -22,8 +26,10 @@ from registry.api_models import (
     ANSWERS,
     REQUESTS,
     EquipmentDetail,
+    EquipmentFilterQuery,
     EquipmentList,
     EquipmentQuery,
+    ExportQuery,
     InspectionBody,
     NoticeList,
     NoticeQuery,
@@ -35,6 +41,8 @@ from registry.api_models import (
 )
 from registry.chart import trend_svg
 from registry.due import DueError, Rules, standing
+from registry.io import export_register
+from registry.listing import JOINS, EquipmentFilter, order_by, where
 from registry.rate import TARGET_PERCENT, Formula, compute_rates, trend
 from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
@@ -42,12 +50,25 @@ from semon.settings import RegistrySettings
 from web.app import Part, actor_of
 from web.auth import current_user
 from web.http import ApiError
+from web.i18n import request_lang
 from web.models import Error
 from web.openapi import json_body, query_parameters, ref
 from web.policy import AGENCY, BUREAU, OPERATOR, POST, READ, Rule, rule
 from web.users import Role
 
 DISTRICT_NAMES = {d.code: d.name for d in XINING}
+
+# The register's error messages by key, in each language (web.i18n).
+MESSAGES: dict[str, dict[str, str]] = {
+    "registry.not_in_register": {"zh-CN": "登记册中没有设备 {code}", "en": "equipment {code} is not in the register"},
+    "registry.not_yours": {"zh-CN": "检验机构只能查看本机构的设备",
+                           "en": "an inspection agency sees only its own equipment"},
+    "registry.own_only": {"zh-CN": "检验机构只能录入本机构的检验",
+                          "en": "an inspection agency records its own inspections only"},
+    "registry.not_json": {"zh-CN": "请求内容不是 JSON", "en": "body is not JSON"},
+    "registry.inspection_in_future": {"zh-CN": "检验日期不能晚于今天", "en": "inspected_on is in the future"},
+    "registry.refused": {"zh-CN": "无法录入：{detail}", "en": "{detail}"},
+}
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -70,7 +91,8 @@ def _parse(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ApiError(400, f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}") from exc
+        detail = f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}"
+        raise ApiError(400, detail, key="web.bad_input", params={"detail": detail}) from exc
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -107,8 +129,7 @@ _EQUIPMENT_COLUMNS = """e.registration_code, e.category, e.type, e.address, e.di
     e.commissioned_on, e.rated, e.interval_overrides, e.next_due, e.fit_for_use,
     o.code, o.name, m.code, m.name, m.phone, a.code, a.name, e.use_registration_no, e.exempt"""
 _AGENCY_CODE = 17 - 1  # a.code's place in a row of _EQUIPMENT_COLUMNS
-_EQUIPMENT_FROM = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
-    LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id"""
+_EQUIPMENT_FROM = JOINS
 
 
 def _equipment_json(row: tuple[Any, ...], today: date) -> dict[str, Any]:
@@ -128,31 +149,58 @@ def _equipment_json(row: tuple[Any, ...], today: date) -> dict[str, Any]:
     }
 
 
-async def _list_equipment(request: web.Request) -> web.Response:
-    q = _parse(EquipmentQuery, dict(request.query))
+def _filter_of(request: web.Request, q: EquipmentFilterQuery) -> EquipmentFilter:
+    """The query's filter, an agency user's narrowed to its own units (403 for another's)."""
     own = _own_agency(request)
     if own is not None:
         if q.agency not in (None, own):
-            raise ApiError(403, _NOT_YOURS)
+            raise ApiError(403, _NOT_YOURS, key="registry.not_yours")
         q = q.model_copy(update={"agency": own})
+    return EquipmentFilter(q=q.q, category=str(q.category) if q.category else None, district=q.district,
+                           agency=q.agency, status=q.status, overdue=q.overdue, due_from=q.due_from,
+                           due_before=q.due_before)
+
+
+async def _list_equipment(request: web.Request) -> web.Response:
+    q = _parse(EquipmentQuery, dict(request.query))
     today = _today(request)
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    for clause, value in (("e.category = %s", q.category), ("e.district_code = %s", q.district),
-                          ("a.code = %s", q.agency), ("e.status = %s", q.status), ("e.next_due < %s", q.due_before)):
-        if value is not None:
-            where.append(clause)
-            params.append(str(value) if not isinstance(value, date) else value)
-    if q.overdue is not None:
-        where.append("(e.status = 'in_use' AND e.next_due < %s)" if q.overdue
-                     else "NOT (e.status = 'in_use' AND coalesce(e.next_due < %s, false))")
-        params.append(today)
-    params.append(q.limit)
+    clause, params = where(_filter_of(request, q), today)
     async with _pool(request).connection() as conn:
-        cur = await conn.execute(f"SELECT {_EQUIPMENT_COLUMNS} {_EQUIPMENT_FROM} WHERE {' AND '.join(where)} "
-                                 "ORDER BY e.next_due NULLS LAST, e.registration_code LIMIT %s", params)
+        cur = await conn.execute(f"SELECT count(*) {JOINS} WHERE {clause}", params)
+        counted = await cur.fetchone()
+        cur = await conn.execute(f"SELECT {_EQUIPMENT_COLUMNS} {JOINS} WHERE {clause} "
+                                 f"ORDER BY {order_by(q.sort, q.desc)} LIMIT %s OFFSET %s",
+                                 [*params, q.limit, q.offset])
         rows = await cur.fetchall()
-    return _json({"equipment": [_equipment_json(r, today) for r in rows]})
+    return _json({"equipment": [_equipment_json(r, today) for r in rows], "total": counted[0] if counted else 0,
+                  "limit": q.limit, "offset": q.offset})
+
+
+async def _export(request: web.Request) -> web.StreamResponse:
+    """The whole filtered list as XLSX (or CSV) in the import's layout; in Chinese headings and
+    values for zh-CN. Written to a temporary file off the event loop, then streamed."""
+    q = _parse(ExportQuery, dict(request.query))
+    lang = q.lang or request_lang(request)
+    today = _today(request)
+    clause, params = where(_filter_of(request, q), today)
+    context = request.app[REGISTRY]
+    with tempfile.TemporaryFile() as spool:
+        count = await export_register(context.pool, spool, q.format, where=(clause, params),
+                                      order=order_by(q.sort, q.desc), chinese=lang == "zh-CN",
+                                      table=context.rules.table)
+        size = await asyncio.to_thread(spool.seek, 0, os.SEEK_END)
+        await asyncio.to_thread(spool.seek, 0)
+        kind = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if q.format == "xlsx"
+                else "text/csv; charset=utf-8")
+        name = f"register-{today.isoformat()}.{q.format}"
+        response = web.StreamResponse(headers={
+            "Content-Type": kind, "Content-Length": str(size), "X-Total-Count": str(count),
+            "Content-Disposition": f'attachment; filename="{name}"; filename*=UTF-8\'\'{quote("设备清单-" + name)}'})
+        await response.prepare(request)
+        while chunk := await asyncio.to_thread(spool.read, 256 * 1024):
+            await response.write(chunk)
+        await response.write_eof()
+    return response
 
 
 async def _get_equipment(request: web.Request) -> web.Response:
@@ -163,7 +211,7 @@ async def _get_equipment(request: web.Request) -> web.Response:
         row = await cur.fetchone()
         own = _own_agency(request)
         if row is None or (own is not None and row[_AGENCY_CODE] != own):
-            raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
+            raise ApiError(404, _not_in_register(code), key="registry.not_in_register", params={"code": code[:64]})
         cur = await conn.execute(
             """SELECT schedule, interval_months, last_inspected, next_due, stated_next, basis FROM equipment_schedules
                WHERE registration_code = %s AND owed ORDER BY schedule""", (code,))
@@ -187,14 +235,14 @@ async def _post_inspection(request: web.Request) -> web.Response:
     try:
         raw = await request.json(loads=orjson.loads)
     except ValueError as exc:
-        raise ApiError(400, "body is not JSON") from exc
+        raise ApiError(400, "body is not JSON", key="registry.not_json") from exc
     body = _parse(InspectionBody, raw)
     if body.inspected_on > _today(request):
-        raise ApiError(400, "inspected_on is in the future")
+        raise ApiError(400, "inspected_on is in the future", key="registry.inspection_in_future")
     own = _own_agency(request)
     if own is not None:
         if body.agency not in (None, own):
-            raise ApiError(403, "an inspection agency records its own inspections only")
+            raise ApiError(403, "an inspection agency records its own inspections only", key="registry.own_only")
         body = body.model_copy(update={"agency": own})
     async with _pool(request).connection() as conn, conn.transaction():
         if own is not None:
@@ -205,7 +253,8 @@ async def _post_inspection(request: web.Request) -> web.Response:
                                             recorded_by=actor_of(request, body.actor), next_stated=body.next_stated,
                                             rules=request.app[REGISTRY].rules)
         except DueError as exc:
-            raise ApiError(404 if "no equipment" in str(exc) else 400, str(exc)) from exc
+            raise ApiError(404 if "no equipment" in str(exc) else 400, str(exc), key="registry.refused",
+                           params={"detail": str(exc)}) from exc
     return _json(state, 201)
 
 
@@ -215,7 +264,8 @@ async def _check_own_unit(conn: AsyncConnection, code: str, agency: str) -> None
                                 WHERE e.registration_code = %s FOR UPDATE OF e""", (code,))
     row = await cur.fetchone()
     if row is None or row[0] != agency:
-        raise ApiError(404, _not_in_register(code))  # another's unit: the same answer as no unit
+        # Another's unit: the same answer as no unit.
+        raise ApiError(404, _not_in_register(code), key="registry.not_in_register", params={"code": code[:64]})
 
 
 async def _rate(request: web.Request) -> web.Response:
@@ -286,6 +336,7 @@ async def _notices(request: web.Request) -> web.Response:
 # (scoped by the handlers here), the bureau's overview.
 ACCESS: tuple[Rule, ...] = (
     rule(READ, "/api/registry/equipment/**", OPERATOR, AGENCY, BUREAU),
+    rule(READ, "/api/registry/export", AGENCY, BUREAU),
     rule(POST, "/api/registry/equipment/{code}/inspections", AGENCY),
     rule(READ, "/api/registry/rate/**", OPERATOR, AGENCY, BUREAU),
     rule(READ, "/api/registry/notices/**", AGENCY, BUREAU),
@@ -299,6 +350,7 @@ def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part
     def add_routes(app: web.Application) -> None:
         app[REGISTRY] = RegistryContext(pool, settings, Rules.of(settings))
         app.router.add_get("/api/registry/equipment", _list_equipment)
+        app.router.add_get("/api/registry/export", _export)
         app.router.add_get("/api/registry/equipment/{code}", _get_equipment)
         app.router.add_post("/api/registry/equipment/{code}/inspections", _post_inspection)
         app.router.add_get("/api/registry/rate", _rate)
@@ -307,7 +359,7 @@ def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part
         app.router.add_get("/api/registry/notices", _notices)
 
     return Part("registry", add_routes, ACCESS, paths=registry_paths(), requests=REQUESTS, answers=ANSWERS,
-                agency_exists=agency_exists)
+                agency_exists=agency_exists, messages=MESSAGES)
 
 
 def registry_paths() -> dict[str, Any]:

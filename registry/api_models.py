@@ -38,15 +38,36 @@ TrendPoint = Annotated[tuple[dt.date, float], WithJsonSchema({
     "items": {"anyOf": [{"type": "string", "format": "date"}, {"type": "number"}]}})]
 
 
-class EquipmentQuery(BaseModel):
+SortKey = Literal["next_due", "registration_code", "category", "district", "address", "status", "owner", "agency"]
+Lang = Literal["zh-CN", "en"]
+
+
+class EquipmentFilterQuery(BaseModel):
+    """The filters of the list and of its export (``registry.listing.EquipmentFilter``)."""
+
     model_config = ConfigDict(extra="forbid")
+    q: str | None = Field(default=None, max_length=100, description="part of the 设备代码, 使用登记证编号, address "
+                          "or owner's name")
     category: Category | None = None
-    district: str | None = None
-    agency: str | None = None  # party code
+    district: str | None = Field(default=None, max_length=12)
+    agency: str | None = Field(default=None, max_length=64)  # party code
     status: UnitStatus | None = None
     overdue: bool | None = None  # in use and past its next due date
-    due_before: IsoDate | None = None
+    due_from: IsoDate | None = Field(default=None, description="next due on or after this day")
+    due_before: IsoDate | None = Field(default=None, description="next due before this day")
+    sort: SortKey = "next_due"
+    desc: bool = False
+
+
+class EquipmentQuery(EquipmentFilterQuery):
     limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class ExportQuery(EquipmentFilterQuery):
+    format: Literal["xlsx", "csv"] = "xlsx"
+    lang: Lang | None = Field(default=None, description="headings and values in Chinese for zh-CN (default: the "
+                              "request's X-Semon-Lang or Accept-Language)")
 
 
 class InspectionBody(BaseModel):
@@ -126,6 +147,9 @@ class Equipment(Answer):
 
 class EquipmentList(Answer):
     equipment: list[Equipment]
+    total: int = Field(description="units matching the filters, of which this page is a part")
+    limit: int
+    offset: int
 
 
 class Schedule(Answer):
@@ -223,6 +247,7 @@ class NoticeList(Answer):
     notices: list[Notice]
 
 
-REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery)
+REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, ExportQuery, RateQuery, TrendQuery,
+                                         NoticeQuery)
 ANSWERS: tuple[type[BaseModel], ...] = (EquipmentList, EquipmentDetail, RecordedInspection, RateReport, RateTrend,
                                         NoticeList)

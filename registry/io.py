@@ -28,8 +28,9 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from registry.due import Category, DueError, Rules
+from registry.due import Category, DueError, IntervalTable, Rules, default_table
 from registry.io_encoding import Encoding, delimiter_of, detect_encoding
+from registry.io_headings import chinese_heading
 from registry.io_rows import (
     COLUMNS,
     Cell,
@@ -38,9 +39,11 @@ from registry.io_rows import (
     RegisterRow,
     Rejected,
     SourceRow,
+    ZhNames,
     csv_text,
     read_rows,
     row_cells,
+    zh_names,
 )
 from registry.model import Equipment, Role, Status
 from registry.store import party_ids, upsert_equipment
@@ -269,7 +272,7 @@ def _text_lines(stream: IO[bytes], encoding: Encoding, limits: FileLimits, undec
                 number += 1
                 if len(line) > limits.max_line_bytes and not line.endswith("\n"):
                     too_long.add(number)
-                    while (rest := text.readline(limits.max_line_bytes)) and not rest.endswith("\n"):
+                    while (tail := text.readline(limits.max_line_bytes)) and not tail.endswith("\n"):
                         pass
                     yield "\n"
                 elif "\ufffd" in line:
@@ -563,31 +566,42 @@ SELECT e.registration_code, e.category, e.type, e.address, e.district_code, e.st
                         '{{}}')
         FROM equipment_schedules s WHERE s.registration_code = e.registration_code AND s.owed)
 FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id LEFT JOIN parties m ON m.id = e.maintenance_id
-     LEFT JOIN parties a ON a.id = e.agency_id
-ORDER BY e.registration_code"""
+     LEFT JOIN parties a ON a.id = e.agency_id"""
+
+# Which units an export holds: a WHERE clause over e, o, m, a (registry.listing.where) and its parameters.
+Where = tuple[str, Sequence[Any]]
 
 
 async def export_register(conn_or_pool: AsyncConnection | AsyncConnectionPool, out: Target,
-                          format: RegisterFormat, *, batch_size: int = 1000) -> int:
-    """Write all equipment in the import's layout, with each schedule's next due date and the
-    unit's fitness as export-only columns; return the number of rows. CSV is UTF-8 with a BOM,
-    so Excel shows Chinese correctly."""
+                          format: RegisterFormat, *, batch_size: int = 1000, where: Where = ("TRUE", ()),
+                          order: str = "e.registration_code", chinese: bool = False,
+                          table: IntervalTable | None = None) -> int:
+    """Write the units ``where`` selects (all by default), in ``order``, in the import's layout,
+    with each schedule's next due date and the unit's fitness as export-only columns; return the
+    number of rows. ``chinese``: the zh-CN headings and coded values (电梯, 在用, 塔式起重机;
+    ``registry.io_headings``, the types' names from ``table``), which the import reads back as
+    the same register. CSV is UTF-8 with a BOM, so Excel shows Chinese correctly."""
     if format not in ("csv", "xlsx"):
         raise ValueError(f"format must be 'csv' or 'xlsx', not {format!r}")
+    names = zh_names(table or default_table()) if chinese else None
     if isinstance(conn_or_pool, AsyncConnectionPool):
         async with conn_or_pool.connection() as conn:
-            return await _export(conn, out, format, batch_size)
-    return await _export(conn_or_pool, out, format, batch_size)
+            return await _export(conn, out, format, batch_size, where, order, names)
+    return await _export(conn_or_pool, out, format, batch_size, where, order, names)
 
 
-async def _export(conn: AsyncConnection, out: Target, format: RegisterFormat, batch_size: int) -> int:
-    writer: _CsvWriter | _XlsxWriter = await asyncio.to_thread(_CsvWriter if format == "csv" else _XlsxWriter, out)
+async def _export(conn: AsyncConnection, out: Target, format: RegisterFormat, batch_size: int, where: Where,
+                  order: str, names: ZhNames | None) -> int:
+    header = [chinese_heading(c.name) if names else c.name for c in COLUMNS]
+    writer: _CsvWriter | _XlsxWriter = await asyncio.to_thread(
+        _CsvWriter if format == "csv" else _XlsxWriter, out, header)
     count = 0
     try:
         async with conn.transaction(), conn.cursor(name="register_export") as cur:  # a server-side cursor
-            await cur.execute(_EXPORT_SQL)
+            await cur.execute(f"{_EXPORT_SQL} WHERE {where[0]} ORDER BY {order}", where[1])
             while records := await cur.fetchmany(batch_size):
-                await asyncio.to_thread(writer.write, [_export_cells(r) for r in records])
+                cells = [_export_cells(r) for r in records]
+                await asyncio.to_thread(writer.write, [names.row(c) for c in cells] if names else cells)
                 count += len(records)
     finally:
         await asyncio.to_thread(writer.close)
@@ -616,13 +630,13 @@ def _export_cells(record: Sequence[Any]) -> list[Cell]:
 
 
 class _CsvWriter:
-    def __init__(self, out: Target) -> None:
+    def __init__(self, out: Target, header: list[str]) -> None:
         self._owned = isinstance(out, str | PathLike)
         stream = open(out, "wb") if isinstance(out, str | PathLike) else out  # noqa: SIM115
         # utf-8-sig writes the BOM Excel needs to read UTF-8.
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         self._csv = csv.writer(self._text)
-        self._csv.writerow([c.name for c in COLUMNS])
+        self._csv.writerow(header)
 
     def write(self, rows: list[list[Cell]]) -> None:
         self._csv.writerows([csv_text(cell) for cell in row] for row in rows)
@@ -636,7 +650,7 @@ class _CsvWriter:
 
 
 class _XlsxWriter:
-    def __init__(self, out: Target) -> None:
+    def __init__(self, out: Target, names: list[str]) -> None:
         import openpyxl  # heavy; only an XLSX export needs it
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Font
@@ -647,8 +661,8 @@ class _XlsxWriter:
         self._sheet = self._book.create_sheet("register")
         self._sheet.freeze_panes = "A2"
         header = []
-        for col in COLUMNS:
-            cell = WriteOnlyCell(self._sheet, value=col.name)
+        for name in names:
+            cell = WriteOnlyCell(self._sheet, value=name)
             cell.font = Font(bold=True)
             header.append(cell)
         self._sheet.append(header)

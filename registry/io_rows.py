@@ -828,3 +828,38 @@ def columns_markdown() -> str:
         need = "yes" if col.required else ("export only" if col.read_only else "")
         lines.append(f"| `{col.name}` | {need} | {col.doc} |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ZhNames:
+    """The Chinese names a zh-CN export writes for coded values: category (电梯), status (在用)
+    and type (塔式起重机, the first of the rules' ``aliases`` for it), each one the import reads
+    back as the same value."""
+
+    categories: Mapping[str, str]
+    statuses: Mapping[str, str]
+    types: Mapping[tuple[str, str], str]  # (category, type) → name
+
+    def row(self, cells: list[Cell]) -> list[Cell]:
+        """An export row (``row_cells``) with its coded values in Chinese."""
+        out = list(cells)
+        category = cells[_CATEGORY_AT]
+        out[_CATEGORY_AT] = self.categories.get(str(category), category)
+        out[_STATUS_AT] = self.statuses.get(str(cells[_STATUS_AT]), cells[_STATUS_AT])
+        if cells[_TYPE_AT] is not None:
+            out[_TYPE_AT] = self.types.get((str(category), str(cells[_TYPE_AT])), cells[_TYPE_AT])
+        return out
+
+
+_CATEGORY_AT, _STATUS_AT, _TYPE_AT = (next(i for i, c in enumerate(COLUMNS) if c.name == n)
+                                      for n in ("category", "status", "type"))
+
+
+def zh_names(table: IntervalTable) -> ZhNames:
+    """The Chinese names of ``table``'s categories' types, with the register's category and status names."""
+    types: dict[tuple[str, str], str] = {}
+    for category in Category:
+        for name, type_ in table.type_aliases(category).items():
+            types.setdefault((str(category), type_), name)
+    return ZhNames({str(c): n for n, c in _CATEGORY_NAMES.items()}, {str(s): n for n, s in _STATUS_NAMES.items()},
+                   types)

@@ -47,7 +47,8 @@ class Answer(BaseModel):
 class Error(Answer):
     """Every error answer."""
 
-    error: str
+    error: str = Field(description="what is wrong, in the request's language (X-Semon-Lang, lang, Accept-Language)")
+    code: str | None = Field(default=None, description="the message's key (web.i18n), where it has one")
 
 
 class SessionUser(Answer):
