@@ -33,7 +33,7 @@ from console import DeviceSources, console_part
 from ingest.state import device_state_of
 from registry.api import registry_part
 from registry.due import Rules
-from registry.notices import run_scans
+from registry.notices import Delivery, run_scans
 from registry.outbox import run_outbox
 from registry.rate import Formula, run_snapshots
 from registry.store import monitored_units, reschedule_if_changed, unit_entry
@@ -125,7 +125,8 @@ class AlertsService:
                 # static files, device cards), each with its own role rules.
                 # Each part gets the sections it reads; the shell only the auth section.
                 routes = [alerts_part(pool, self.hub, s.incidents, on_alarm_cleared=self._closed_by_operator),
-                          registry_part(pool, s.registry), console_part(pool, DEVICE_SOURCES, s.registry)]
+                          registry_part(pool, s.registry, Delivery(s.notices.delivery, s.smtp.host)),
+                          console_part(pool, DEVICE_SOURCES, s.registry)]
                 app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff())
                 async with serve_app(app, s.api.host, s.api.port) as port:
                     self.api_port = port

@@ -9,6 +9,7 @@ the handlers here, which know whose a unit is, do the scoping."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from pydantic import BaseModel, ValidationError
 from registry.api_models import (
     ANSWERS,
     REQUESTS,
+    AgencyParty,
+    ConclusionList,
     EquipmentDetail,
     EquipmentFilterQuery,
     EquipmentList,
@@ -37,20 +40,27 @@ from registry.api_models import (
     RateReport,
     RateTrend,
     RecordedInspection,
+    ReportQuery,
+    ResultsImport,
+    ResultsQuery,
     TrendQuery,
 )
 from registry.chart import trend_svg
-from registry.due import DueError, Rules, standing
+from registry.conclusions import judge
+from registry.conclusions import load as load_conclusions
+from registry.due import Category, DueError, Rules, standing
 from registry.io import export_register
 from registry.listing import JOINS, EquipmentFilter, order_by, where
+from registry.notices import WAITING, Delivery, waiting_reason
 from registry.rate import TARGET_PERCENT, Formula, compute_rates, trend
+from registry.results import import_results
 from registry.store import agency_exists, record_inspection
 from semon.districts import XINING
 from semon.settings import RegistrySettings
 from web.app import Part, actor_of
 from web.auth import current_user
 from web.http import ApiError
-from web.i18n import request_lang
+from web.i18n import render, request_lang
 from web.models import Error
 from web.openapi import json_body, query_parameters, ref
 from web.policy import AGENCY, BUREAU, OPERATOR, POST, READ, Rule, rule
@@ -68,7 +78,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "registry.not_json": {"zh-CN": "请求内容不是 JSON", "en": "body is not JSON"},
     "registry.inspection_in_future": {"zh-CN": "检验日期不能晚于今天", "en": "inspected_on is in the future"},
     "registry.refused": {"zh-CN": "无法录入：{detail}", "en": "{detail}"},
+    "registry.too_large": {"zh-CN": "文件超过 {limit} 字节", "en": "the file is larger than {limit} bytes"},
+    "registry.empty_file": {"zh-CN": "文件为空", "en": "the file is empty"},
+    "registry.report_type": {"zh-CN": "检验报告须为 PDF、PNG 或 JPEG 文件，而不是 {type}",
+                             "en": "a report is a PDF, PNG or JPEG file, not {type}"},
+    "registry.report_content": {"zh-CN": "文件内容不是 {type}", "en": "the file is not a {type} file"},
+    "registry.no_inspection": {"zh-CN": "没有编号为 {id} 的检验记录", "en": "no inspection {id}"},
+    "registry.no_report": {"zh-CN": "检验记录 {id} 没有报告文件", "en": "inspection {id} has no report file"},
+    "registry.no_agency": {"zh-CN": "没有检验机构 {code}", "en": "no inspection agency {code}"},
+    "notice.no_webhook": {"zh-CN": "该接收方没有 Webhook，无法送达", "en": WAITING["notice.no_webhook"]},
+    "notice.no_email": {"zh-CN": "该接收方没有电子邮箱，无法送达", "en": WAITING["notice.no_email"]},
+    "notice.delivery_off": {"zh-CN": "未开启发送（未设置 SEMON_NOTICE_DELIVERY），通知待发送",
+                            "en": WAITING["notice.delivery_off"]},
+    "notice.no_smtp": {"zh-CN": "邮件发送未开启：未配置 SMTP 服务器（SEMON_SMTP_HOST）",
+                       "en": WAITING["notice.no_smtp"]},
 }
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -77,6 +102,7 @@ class RegistryContext:
     pool: AsyncConnectionPool
     settings: RegistrySettings  # the register's calendar, its elevator schemes and its rate's formula
     rules: Rules  # the due dates' rules with those schemes (Rules.of(settings)), built once
+    delivery: Delivery  # how notices go out: why a pending one waits
 
     @property
     def formula(self) -> Formula:
@@ -219,14 +245,22 @@ async def _get_equipment(request: web.Request) -> web.Response:
                       "stated_next": stated, "basis": basis}
                      for s, m, last, due, stated, basis in await cur.fetchall()]
         cur = await conn.execute(
-            """SELECT i.schedule, i.inspected_on, i.result, a.code, a.name, i.report_no, i.recorded_by, i.recorded_at,
+            """SELECT i.id, i.conclusion, i.kind, i.inspector, i.safety_grade, r.filename, r.content_type, r.size,
+                      r.uploaded_by, r.uploaded_at,
+                      i.schedule, i.inspected_on, i.result, a.code, a.name, i.report_no, i.recorded_by, i.recorded_at,
                       i.next_stated
                FROM inspections i LEFT JOIN parties a ON a.id = i.agency_id
+               LEFT JOIN inspection_reports r ON r.inspection_id = i.id
                WHERE i.registration_code = %s ORDER BY i.inspected_on DESC, i.id DESC""", (code,))
-        inspections = [{"schedule": s, "inspected_on": d, "result": r, "agency": ac, "agency_name": an,
+        inspections = [{"id": id_, "conclusion": conclusion, "kind": kind, "inspector": inspector,
+                        "safety_grade": grade,
+                        "report": {"filename": fn, "content_type": ct, "size": size, "uploaded_by": ub,
+                                   "uploaded_at": ua} if fn else None,
+                        "schedule": s, "inspected_on": d, "result": r, "agency": ac, "agency_name": an,
                         "report_no": no, "recorded_by": by, "recorded_at": at,
                         "next_stated": f"{ns:%Y-%m}" if ns else None}
-                       for s, d, r, ac, an, no, by, at, ns in await cur.fetchall()]
+                       for (id_, conclusion, kind, inspector, grade, fn, ct, size, ub, ua,
+                            s, d, r, ac, an, no, by, at, ns) in await cur.fetchall()]
     return _json({**_equipment_json(row, _today(request)), "schedules": schedules, "inspections": inspections})
 
 
@@ -248,10 +282,19 @@ async def _post_inspection(request: web.Request) -> web.Response:
         if own is not None:
             await _check_own_unit(conn, code, own)
         try:
+            cur = await conn.execute("SELECT category FROM equipment WHERE registration_code = %s", (code,))
+            unit = await cur.fetchone()
+            if unit is None:
+                raise ApiError(404, _not_in_register(code), key="registry.not_in_register",
+                               params={"code": code[:64]})
+            judged = judge(Category(unit[0]), conclusion=body.conclusion, result=body.result, kind=body.kind,
+                           safety_grade=body.safety_grade)
             state = await record_inspection(conn, code, schedule=body.schedule, inspected_on=body.inspected_on,
-                                            result=body.result, agency=body.agency, report_no=body.report_no,
+                                            result=judged.result, agency=body.agency, report_no=body.report_no,
                                             recorded_by=actor_of(request, body.actor), next_stated=body.next_stated,
-                                            rules=request.app[REGISTRY].rules)
+                                            rules=request.app[REGISTRY].rules, conclusion=judged.conclusion,
+                                            kind=judged.kind, inspector=body.inspector,
+                                            safety_grade=judged.safety_grade)
         except DueError as exc:
             raise ApiError(404 if "no equipment" in str(exc) else 400, str(exc), key="registry.refused",
                            params={"detail": str(exc)}) from exc
@@ -266,6 +309,127 @@ async def _check_own_unit(conn: AsyncConnection, code: str, agency: str) -> None
     if row is None or row[0] != agency:
         # Another's unit: the same answer as no unit.
         raise ApiError(404, _not_in_register(code), key="registry.not_in_register", params={"code": code[:64]})
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The request's body, refused with 413 past ``limit`` bytes (read in chunks, never whole)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the file is larger than {limit:,} bytes", key="registry.too_large",
+                       params={"limit": f"{limit:,}"})
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the file is larger than {limit:,} bytes", key="registry.too_large",
+                           params={"limit": f"{limit:,}"})
+        parts.append(chunk)
+    if not size:
+        raise ApiError(400, "the file is empty", key="registry.empty_file")
+    return b"".join(parts)
+
+
+async def _import_results(request: web.Request) -> web.Response:
+    """A file of inspection results (CSV or XLSX, as the body): every good row recorded, every
+    bad one reported by line (``registry.results``)."""
+    q = _parse(ResultsQuery, dict(request.query))
+    context = request.app[REGISTRY]
+    data = await _read_limited(request, context.settings.results_max_bytes)
+    async with _pool(request).connection() as conn:
+        report = await import_results(conn, data, q.format, today=_today(request),
+                                      recorded_by=actor_of(request, None if current_user(request) else "console"),
+                                      agency=_own_agency(request), rules=context.rules)
+    return _json(report.as_json())
+
+
+# What a report's file must start with, by its content type (the body is checked, not the header alone).
+_MAGIC = {"application/pdf": (b"%PDF-",), "image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)}
+
+
+def _safe_filename(name: str) -> str:
+    """The file's own name, without any path, quotes or control characters (at most 120 characters)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    kept = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?').strip(" .")
+    return kept[:120] or "report"
+
+
+async def _inspection_unit(conn: AsyncConnection, inspection_id: int, own: str | None) -> str:
+    """The unit of an inspection the user may see (404 otherwise, the same for another's)."""
+    cur = await conn.execute("""SELECT e.registration_code, a.code FROM inspections i
+                                JOIN equipment e ON e.registration_code = i.registration_code
+                                LEFT JOIN parties a ON a.id = e.agency_id WHERE i.id = %s""", (inspection_id,))
+    row = await cur.fetchone()
+    if row is None or (own is not None and row[1] != own):
+        raise ApiError(404, f"no inspection {inspection_id}", key="registry.no_inspection",
+                       params={"id": inspection_id})
+    return str(row[0])
+
+
+def _inspection_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(404, f"no inspection {raw[:20]}", key="registry.no_inspection", params={"id": raw[:20]})
+    return int(raw)
+
+
+async def _put_report(request: web.Request) -> web.Response:
+    """The inspection's report file (PDF, PNG or JPEG; its Content-Type and first bytes must
+    agree), at most ``report_max_bytes``; a second upload replaces the first."""
+    inspection_id = _inspection_id(request)
+    q = _parse(ReportQuery, dict(request.query))
+    kind = request.content_type
+    if kind not in _MAGIC:
+        raise ApiError(415, f"a report is a PDF, PNG or JPEG file, not {kind[:60]}", key="registry.report_type",
+                       params={"type": kind[:60]})
+    data = await _read_limited(request, request.app[REGISTRY].settings.report_max_bytes)
+    if not data.startswith(_MAGIC[kind]):
+        raise ApiError(415, f"the file is not a {kind} file", key="registry.report_content", params={"type": kind})
+    user = current_user(request)
+    async with _pool(request).connection() as conn, conn.transaction():
+        await _inspection_unit(conn, inspection_id, _own_agency(request))
+        await conn.execute(
+            """INSERT INTO inspection_reports (inspection_id, filename, content_type, size, sha256, data, uploaded_by)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (inspection_id) DO UPDATE SET filename = excluded.filename,
+                 content_type = excluded.content_type, size = excluded.size, sha256 = excluded.sha256,
+                 data = excluded.data, uploaded_by = excluded.uploaded_by, uploaded_at = now()""",
+            (inspection_id, _safe_filename(q.filename), kind, len(data), hashlib.sha256(data).hexdigest(), data,
+             user.username if user else None))
+    return _json({"inspection_id": inspection_id, "filename": _safe_filename(q.filename), "size": len(data)}, 201)
+
+
+async def _get_report(request: web.Request) -> web.Response:
+    inspection_id = _inspection_id(request)
+    async with _pool(request).connection() as conn:
+        await _inspection_unit(conn, inspection_id, _own_agency(request))
+        cur = await conn.execute("SELECT filename, content_type, data FROM inspection_reports WHERE inspection_id = %s",
+                                 (inspection_id,))
+        row = await cur.fetchone()
+    if row is None:
+        raise ApiError(404, f"inspection {inspection_id} has no report file", key="registry.no_report",
+                       params={"id": inspection_id})
+    filename, kind, data = row
+    ascii_name = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "._-" else "_" for ch in filename)
+    return web.Response(body=bytes(data), headers={
+        "Content-Type": kind, "Cache-Control": "private, no-store",
+        "Content-Disposition": f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(filename)}'})
+
+
+async def _conclusions(request: web.Request) -> web.Response:
+    del request
+    return _json({"categories": [c.as_json() for c in load_conclusions().values()]})
+
+
+async def _agency(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    own = _own_agency(request)
+    async with _pool(request).connection() as conn:
+        cur = await conn.execute(
+            "SELECT code, name, email, webhook_url FROM parties WHERE code = %s AND role = 'agency'", (code,))
+        row = await cur.fetchone()
+    if row is None or (own is not None and own != code):
+        raise ApiError(404, f"no inspection agency {code[:64]}", key="registry.no_agency", params={"code": code[:64]})
+    return _json({"code": row[0], "name": row[1], "email": row[2], "webhook": row[3] is not None})
 
 
 async def _rate(request: web.Request) -> web.Response:
@@ -317,14 +481,26 @@ async def _notices(request: web.Request) -> web.Response:
     async with _pool(request).connection() as conn:
         cur = await conn.execute(
             f"""SELECT n.id, n.key, n.kind, n.registration_code, n.schedule, n.due_date, p.code, p.name, n.channel,
-                       n.state, n.attempts, n.last_error, n.created_at, n.delivered_at, n.next_attempt_at
+                       n.state, n.attempts, n.last_error, n.created_at, n.delivered_at, n.next_attempt_at,
+                       p.email, p.webhook_url
                 FROM notices n JOIN parties p ON p.id = n.recipient_id
                 LEFT JOIN equipment e ON e.registration_code = n.registration_code
                 LEFT JOIN parties ea ON ea.id = e.agency_id WHERE {' AND '.join(where)}
                 ORDER BY n.created_at DESC, n.id DESC LIMIT %s""", params)
         names = ("id", "key", "kind", "registration_code", "schedule", "due_date", "recipient", "recipient_name",
                  "channel", "state", "attempts", "last_error", "created_at", "delivered_at", "next_attempt_at")
-        rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+        records = await cur.fetchall()
+    delivery = request.app[REGISTRY].delivery
+    lang = request_lang(request)
+    rows = []
+    for record in records:
+        row = dict(zip(names, record[:len(names)], strict=True))
+        why = waiting_reason(delivery, state=row["state"], channel=row["channel"], email=record[-2],
+                             webhook_url=record[-1])
+        if own is not None and row["recipient"] != own and why in ("notice.no_webhook", "notice.no_email"):
+            why = None  # another party's channels are theirs
+        row["waiting"] = None if why is None else render(MESSAGES, why, {}, lang, WAITING[why])
+        rows.append(row)
     if own is not None:  # about its equipment, but to someone else: how that delivery fared is theirs
         for row in rows:
             if row["recipient"] != own:
@@ -340,15 +516,22 @@ ACCESS: tuple[Rule, ...] = (
     rule(POST, "/api/registry/equipment/{code}/inspections", AGENCY),
     rule(READ, "/api/registry/rate/**", OPERATOR, AGENCY, BUREAU),
     rule(READ, "/api/registry/notices/**", AGENCY, BUREAU),
+    rule(POST, "/api/registry/inspections/import", AGENCY),
+    rule(POST, "/api/registry/inspections/{id}/report", AGENCY),
+    rule(READ, "/api/registry/inspections/{id}/report", AGENCY, BUREAU),
+    rule(READ, "/api/registry/conclusions", OPERATOR, AGENCY, BUREAU),
+    rule(READ, "/api/registry/agencies/{code}", AGENCY, BUREAU),
 )
 
 
-def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part:
+def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings, delivery: Delivery | None = None) -> Part:
     """The register's routes for the shell (``web.app.create_app``); the pool is the caller's,
-    ``settings`` the register's section (its calendar: the "today" of due dates and checks)."""
+    ``settings`` the register's section (its calendar: the "today" of due dates and checks, the
+    upload limits); ``delivery``: how notices go out (the notices' and SMTP sections, as the
+    composition root reads them), so the notice list says why a notice waits."""
 
     def add_routes(app: web.Application) -> None:
-        app[REGISTRY] = RegistryContext(pool, settings, Rules.of(settings))
+        app[REGISTRY] = RegistryContext(pool, settings, Rules.of(settings), delivery or Delivery())
         app.router.add_get("/api/registry/equipment", _list_equipment)
         app.router.add_get("/api/registry/export", _export)
         app.router.add_get("/api/registry/equipment/{code}", _get_equipment)
@@ -357,6 +540,11 @@ def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings) -> Part
         app.router.add_get("/api/registry/rate/trend", _trend)
         app.router.add_get("/api/registry/rate/trend.svg", _trend_svg)
         app.router.add_get("/api/registry/notices", _notices)
+        app.router.add_post("/api/registry/inspections/import", _import_results)
+        app.router.add_post("/api/registry/inspections/{id}/report", _put_report)
+        app.router.add_get("/api/registry/inspections/{id}/report", _get_report)
+        app.router.add_get("/api/registry/conclusions", _conclusions)
+        app.router.add_get("/api/registry/agencies/{code}", _agency)
 
     return Part("registry", add_routes, ACCESS, paths=registry_paths(), requests=REQUESTS, answers=ANSWERS,
                 agency_exists=agency_exists, messages=MESSAGES)
@@ -368,6 +556,7 @@ def registry_paths() -> dict[str, Any]:
               "404": json_body(Error, "not found"),
               "503": json_body(Error, "the database is unavailable; try again")}
     code = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
+    report_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
     return {
         "/api/registry/equipment": {"get": {"operationId": "listEquipment", "tags": ["register"],
                                             "summary": "Registered equipment, soonest due first",
@@ -397,6 +586,45 @@ def registry_paths() -> dict[str, Any]:
             "parameters": query_parameters(TrendQuery),
             "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
                           **errors}}},
+        "/api/registry/export": {"get": {
+            "operationId": "exportEquipment", "tags": ["register"],
+            "summary": "The whole filtered list as XLSX or CSV, in the import's layout (Chinese for zh-CN)",
+            "parameters": query_parameters(ExportQuery),
+            "responses": {"200": {"description": "the file, as an attachment; X-Total-Count: its rows", "content": {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}}}}, **errors}}},
+        "/api/registry/inspections/import": {"post": {
+            "operationId": "importInspectionResults", "tags": ["register"],
+            "summary": "Record a file of inspection results (CSV in any office encoding, or XLSX)",
+            "parameters": query_parameters(ResultsQuery),
+            "requestBody": {"required": True, "content": {
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"200": json_body(ResultsImport, "what was stored, and each bad row's line and reason"),
+                          "413": json_body(Error, "the file is too large"), **errors}}},
+        "/api/registry/inspections/{id}/report": {
+            "post": {"operationId": "uploadInspectionReport", "tags": ["register"],
+                     "summary": "The inspection's report file (PDF, PNG or JPEG)",
+                     "parameters": [*report_id, *query_parameters(ReportQuery)],
+                     "requestBody": {"required": True, "content": {
+                         kind: {"schema": {"type": "string", "format": "binary"}} for kind in _MAGIC}},
+                     "responses": {"201": {"description": "stored"},
+                                   "413": json_body(Error, "the file is too large"),
+                                   "415": json_body(Error, "not a PDF, PNG or JPEG file"), **errors}},
+            "get": {"operationId": "getInspectionReport", "tags": ["register"],
+                    "summary": "The inspection's report file, as an attachment", "parameters": report_id,
+                    "responses": {"200": {"description": "the file", "content": {
+                        kind: {"schema": {"type": "string", "format": "binary"}} for kind in _MAGIC}}, **errors}}},
+        "/api/registry/conclusions": {"get": {
+            "operationId": "listConclusions", "tags": ["register"],
+            "summary": "Inspection conclusions and kinds per category, as the TSG rules name them",
+            "responses": {"200": json_body(ConclusionList, "by category, with the source")}}},
+        "/api/registry/agencies/{code}": {"get": {
+            "operationId": "getAgency", "tags": ["register"], "summary": "An inspection agency (an agency: its own)",
+            "parameters": code,
+            "responses": {"200": json_body(AgencyParty, "the agency"), **errors}}},
         "/api/registry/notices": {"get": {"operationId": "listNotices", "tags": ["register"],
                                           "summary": "Due and overdue notices with their delivery state",
                                           "parameters": query_parameters(NoticeQuery),

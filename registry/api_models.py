@@ -76,7 +76,13 @@ class InspectionBody(BaseModel):
                           "external, internal, hydrostatic, annual), or a supervisory inspection: installation, "
                           "renovation (restarts an elevator's count), major_repair (TSG T7001-2023)")
     inspected_on: IsoDate
-    result: Result
+    result: Result | None = Field(default=None, description="pass, conditional or fail; or give the conclusion")
+    conclusion: str | None = Field(default=None, max_length=32, description="检验结论 as the category's rules "
+                                   "name it (GET /api/registry/conclusions): 合格, 不合格, 符合要求, 基本符合要求 …")
+    kind: Literal["regular", "reinspection"] = Field(default="regular", description="reinspection: 复检")
+    inspector: str | None = Field(default=None, min_length=1, max_length=64, description="检验员")
+    safety_grade: int | None = Field(default=None, ge=1, le=5, description="安全状况等级 (vessels, piping): gives "
+                                     "the conclusion and becomes the unit's grade")
     agency: str | None = None
     report_no: str | None = Field(default=None, max_length=64)
     next_stated: YearMonth | None = Field(default=None, description="the next inspection the report states, "
@@ -161,9 +167,25 @@ class Schedule(Answer):
     basis: str | None = Field(description="the rule that sets next_due")
 
 
+class ReportFile(Answer):
+    """The report's file, served at /api/registry/inspections/{id}/report."""
+
+    filename: str
+    content_type: Literal["application/pdf", "image/png", "image/jpeg"]
+    size: int
+    uploaded_by: str | None
+    uploaded_at: dt.datetime
+
+
 class Inspection(Answer):
     """A recorded inspection."""
 
+    id: int
+    conclusion: str | None = Field(description="检验结论 as the report words it")
+    kind: Literal["regular", "reinspection"]
+    inspector: str | None = Field(description="检验员")
+    safety_grade: int | None
+    report: ReportFile | None
     schedule: str
     inspected_on: dt.date
     result: Result
@@ -188,6 +210,58 @@ class RecordedInspection(Answer):
     registration_code: str
     next_due: dt.date | None
     fit_for_use: bool
+    inspection_id: int
+
+
+class Problem(Answer):
+    line: int | None = Field(description="as an editor shows it, the header being line 1; null: the whole file")
+    reason: str
+
+
+class ResultsImport(Answer):
+    """What a file of inspection results did."""
+
+    stored: int
+    rejected: int = Field(description="rows not stored")
+    problems: list[Problem]
+    warnings: list[Problem]
+
+
+class ResultsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["csv", "xlsx"]
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filename: str = Field(min_length=1, max_length=200)
+
+
+class ConclusionEntry(Answer):
+    name: str
+    en: str
+    result: Result
+    grades: list[int]
+
+
+class CategoryConclusions(Answer):
+    category: Category
+    source: str
+    kinds: list[Literal["regular", "reinspection"]]
+    conclusions: list[ConclusionEntry]
+
+
+class ConclusionList(Answer):
+    categories: list[CategoryConclusions]
+
+
+class AgencyParty(Answer):
+    """An inspection agency as its desk shows it."""
+
+    code: str
+    name: str
+    email: str | None
+    webhook: bool = Field(description="it has a webhook for notices")
 
 
 class Rate(Answer):
@@ -238,6 +312,8 @@ class Notice(Answer):
     state: Literal["pending", "delivered", "failed", "cancelled"]
     attempts: int
     last_error: str | None = Field(description="null to an agency for another's delivery")
+    waiting: str | None = Field(description="why a pending notice waits: delivery off, no SMTP host, no webhook "
+                                "or e-mail for the party (registry.notices.waiting_reason); null otherwise")
     created_at: dt.datetime
     delivered_at: dt.datetime | None
     next_attempt_at: dt.datetime
@@ -248,6 +324,6 @@ class NoticeList(Answer):
 
 
 REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, ExportQuery, RateQuery, TrendQuery,
-                                         NoticeQuery)
+                                         NoticeQuery, ResultsQuery, ReportQuery)
 ANSWERS: tuple[type[BaseModel], ...] = (EquipmentList, EquipmentDetail, RecordedInspection, RateReport, RateTrend,
-                                        NoticeList)
+                                        NoticeList, ResultsImport, ConclusionList, AgencyParty)

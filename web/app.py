@@ -34,7 +34,7 @@ from semon.backoff import Backoff
 from semon.settings import AuthSettings
 from web.auth import add_auth_routes, auth_middleware, current_user
 from web.http import ApiError, error_response
-from web.i18n import DEFAULT_LANG, MESSAGES, Catalogue, render, request_lang
+from web.i18n import DEFAULT_LANG, MESSAGES, Catalogue, lang_stated, render, request_lang
 from web.inputs import request_text_refusal
 from web.openapi import openapi_document, part_schemas
 from web.policy import Policy, Rule
@@ -213,10 +213,15 @@ async def _errors(request: web.Request,
 def _localized(request: web.Request, status: int, message: str, headers: dict[str, str] | None = None,
                key: str | None = None, params: Mapping[str, Any] | None = None) -> web.Response:
     """The error in the request's language (``web.i18n``); its English text where no key names it."""
+    if key is None:
+        return error_response(status, message, headers)
     lang = request_lang(request)
-    if key is None or lang == DEFAULT_LANG:  # the English text is the caller's own
-        return error_response(status, message, headers, key)
-    return error_response(status, render(request.app[_MESSAGES], key, params or {}, lang, message), headers, key)
+    # The key goes to a client that states its language (the console does); the others keep the
+    # answer they always had.
+    code = key if lang_stated(request) else None
+    if lang == DEFAULT_LANG:  # the English text is the caller's own
+        return error_response(status, message, headers, code)
+    return error_response(status, render(request.app[_MESSAGES], key, params or {}, lang, message), headers, code)
 
 
 @web.middleware

@@ -3,7 +3,9 @@
 An ``ApiError`` may carry a message key and its parameters (``ApiError(400, "english text",
 key="registry.unknown_unit", params={"code": code})``); the error middleware (``web.app``) looks
 the key up in the catalogue of the parts (each ``Part`` hands its own, ``Part.messages``, beside
-the shell's ``MESSAGES``) and answers ``{"error": "<text in the language>", "code": "<key>"}``.
+the shell's ``MESSAGES``) and answers ``{"error": "<text in the language>"}``, with
+``"code": "<key>"`` beside it for a client that states its language (``X-Semon-Lang`` or ``lang``:
+the console does).
 An error without a key, or a key no catalogue holds, keeps its English text.
 
 The language of a request (``request_lang``): the console's choice in the ``X-Semon-Lang`` header
@@ -68,6 +70,12 @@ def request_lang(request: web.Request) -> str:
         if given and given.lower().startswith("zh"):
             return "zh-CN"
     return _accepted(request.headers.get("Accept-Language", "")) or DEFAULT_LANG
+
+
+def lang_stated(request: web.Request) -> bool:
+    """The client says its language itself (``X-Semon-Lang`` or ``lang``): it gets the message's
+    key as ``code`` beside the text."""
+    return LANG_HEADER in request.headers or "lang" in request.query
 
 
 def render(catalogue: Catalogue, key: str, params: Mapping[str, Any], lang: str, fallback: str) -> str:

@@ -19,6 +19,7 @@ from assembly.parts import city_units
 from registry.api import registry_part
 from registry.demo import seed_demo_register
 from registry.io import export_register, import_register
+from registry.notices import scan_notices
 from semon.db.pool import open_pool
 from semon.today import register_today
 from tests.integration.helpers import add_users, http_client, ingest_settings, login
@@ -144,6 +145,100 @@ async def test_errors_are_in_the_users_language(database_url: str) -> None:
         assert (await resp.json())["error"] == "equipment NOPE is not in the register"
         resp = await http.get(f"{base}/registry/equipment?limit=0", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
         body = await resp.json()
-        assert resp.status == 400 and body["error"].startswith("输入有误：") and body["code"] == "web.bad_input"
+        assert resp.status == 400 and body["error"].startswith("输入有误：") and "code" not in body  # not asked for
         resp = await http.get(f"{base}/no/such/page", headers={"X-Semon-Lang": "zh-CN"})
         assert resp.status == 404 and (await resp.json())["error"] == "未找到"
+
+
+async def _agency_units(database_url: str, category: str, n: int) -> list[str]:
+    """``n`` units in use of ``category`` owing a periodic inspection, made XNTJS's."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute("""SELECT e.registration_code FROM equipment e
+                                    JOIN equipment_schedules s ON s.registration_code = e.registration_code
+                                    WHERE e.category = %s AND e.status = 'in_use' AND e.fit_for_use
+                                      AND s.schedule = 'periodic' AND s.owed AND NOT e.exempt
+                                    ORDER BY 1 LIMIT %s""", (category, n))
+        codes = [str(r[0]) for r in await cur.fetchall()]
+        await conn.execute("""UPDATE equipment SET agency_id = (SELECT id FROM parties WHERE code = 'XNTJS')
+                              WHERE registration_code = ANY(%s)""", (codes,))
+        await conn.commit()
+        return codes
+
+
+async def test_results_uploaded_as_a_chinese_office_saves_them(database_url: str) -> None:
+    await _seed(database_url)
+    lifts = await _agency_units(database_url, "elevator", 3)
+    vessels = await _agency_units(database_url, "pressure_vessel", 1)
+    today = register_today()
+    day = (today - timedelta(days=2)).isoformat()
+    lines = ["设备代码,检验项目,检验日期,检验结论,检验性质,报告编号,检验员,安全状况等级",
+             f"{lifts[0]},定期检验,{day},合格,定期检验,R-1,王工,",
+             f"{lifts[1]},定期检验,{day},符合要求,,R-2,李工,",  # 3: a boiler's word, not an elevator's
+             f"{lifts[2]},定期检验,{day},不合格,,R-3,张工,",
+             f"{lifts[2]},定期检验,{today.isoformat()},合格,复检,R-3F,张工,",
+             f"{vessels[0]},定期检验,{day},,,R-5,赵工,4",
+             f"NOT-OURS,定期检验,{day},合格,,R-6,王工,",  # 7
+             ""]
+    data = "\r\n".join(lines).encode("gbk")  # as Excel saves "CSV" on a Chinese Windows
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data=data,
+                               headers={"Content-Type": "text/csv", "X-Semon-Lang": "zh-CN"})
+        report = await resp.json()
+        assert resp.status == 200, report
+        assert (report["stored"], report["rejected"]) == (4, 2), report
+        assert [p["line"] for p in report["problems"]] == [3, 7]
+        assert "符合要求" in report["problems"][0]["reason"] and "TSG T7001-2023" in report["problems"][0]["reason"]
+        detail = await (await http.get(f"{base}/registry/equipment/{lifts[2]}")).json()
+        latest = detail["inspections"][0]
+        assert (latest["conclusion"], latest["kind"], latest["inspector"], latest["result"]) == (
+            "合格", "reinspection", "张工", "pass")
+        assert detail["fit_for_use"]  # the re-inspection passed
+        vessel = await (await http.get(f"{base}/registry/equipment/{vessels[0]}")).json()
+        assert vessel["inspections"][0]["conclusion"] == "基本符合要求" and vessel["rated"]["safety_grade"] == 4
+
+        # One inspection by hand, with its conclusion; then its report file.
+        resp = await http.post(f"{base}/registry/equipment/{lifts[0]}/inspections",
+                               json={"inspected_on": str(today), "conclusion": "不合格", "inspector": "王工"})
+        recorded = await resp.json()
+        assert resp.status == 201 and not recorded["fit_for_use"]
+        report_url = f"{base}/registry/inspections/{recorded['inspection_id']}/report"
+        pdf = b"%PDF-1.4\n" + b"0" * 2000
+        resp = await http.post(f"{report_url}?filename=../../报告 R-9.pdf", data=pdf,
+                               headers={"Content-Type": "application/pdf"})
+        assert resp.status == 201, await resp.text()
+        for body, kind, status in [(b"<html>", "text/html", 415), (b"MZ\x90\x00", "application/pdf", 415),
+                                   (b"%PDF-" + b"0" * (11 * 1024 * 1024), "application/pdf", 413)]:
+            resp = await http.post(f"{report_url}?filename=x.pdf", data=body, headers={"Content-Type": kind})
+            assert resp.status == status, await resp.text()
+        resp = await http.get(report_url)
+        assert resp.status == 200 and await resp.read() == pdf and resp.content_type == "application/pdf"
+        assert resp.headers["Content-Disposition"] == (
+            "attachment; filename=\"___R-9.pdf\"; filename*=UTF-8''%E6%8A%A5%E5%91%8A%20R-9.pdf")
+        detail = await (await http.get(f"{base}/registry/equipment/{lifts[0]}")).json()
+        assert detail["inspections"][0]["report"]["filename"] == "报告 R-9.pdf"
+
+        agency = await (await http.get(f"{base}/registry/agencies/XNTJS")).json()
+        assert agency["code"] == "XNTJS" and agency["name"] != "XNTJS"
+        assert (await http.get(f"{base}/registry/agencies/OTHER")).status == 404
+
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "bureau")
+        resp = await http.get(f"{base}/registry/inspections/{recorded['inspection_id']}/report")
+        assert resp.status == 200  # the bureau reads it too
+        conclusions = await (await http.get(f"{base}/registry/conclusions")).json()
+        boiler = next(c for c in conclusions["categories"] if c["category"] == "boiler")
+        assert [c["name"] for c in boiler["conclusions"]] == ["符合要求", "基本符合要求", "不符合要求"]
+
+
+async def test_pending_notices_say_why_they_wait(database_url: str) -> None:
+    await _seed(database_url)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await scan_notices(conn, register_today())
+        await conn.commit()
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "bureau")
+        notices = (await (await http.get(f"{base}/registry/notices?state=pending&limit=50",
+                                         headers={"X-Semon-Lang": "zh-CN"})).json())["notices"]
+        assert notices and all(n["waiting"] and "SEMON_NOTICE_DELIVERY" in n["waiting"] for n in notices)
+        assert notices[0]["waiting"].startswith("未开启发送")

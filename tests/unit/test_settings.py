@@ -66,6 +66,8 @@ SECTION_ONLY: list[tuple[str, str, str, Any]] = [
     ("SEMON_REGISTRY_ELEVATOR_SCHEME_BY_REGION", "registry.elevator_scheme_by_region", '{"6301": "yearly"}',
      {"6301": "yearly"}),
     ("SEMON_REGISTRY_RATE_FORMULA", "registry.rate_formula", "passed_over_due", "passed_over_due"),
+    ("SEMON_REGISTRY_REPORT_MAX_BYTES", "registry.report_max_bytes", "2048", 2048),
+    ("SEMON_REGISTRY_RESULTS_MAX_BYTES", "registry.results_max_bytes", "4096", 4096),
 ]
 
 
