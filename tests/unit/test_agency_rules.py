@@ -82,7 +82,8 @@ def test_the_language_of_a_request(headers: dict[str, str], query: str, lang: st
 
 
 def test_messages_render_in_each_language_and_fall_back() -> None:
-    assert render(MESSAGES, "web.bad_input", {"detail": "limit: too small"}, "zh-CN", "x") == "输入有误：limit: too small"
+    detail = {"detail": "limit: too small"}
+    assert render(MESSAGES, "web.bad_input", detail, "zh-CN", "x") == "输入有误：limit: too small"
     assert render(MESSAGES, "web.bad_input", {}, "zh-CN", "fallback") == "fallback"  # a parameter missing
     assert render(MESSAGES, "no.such.key", {}, "zh-CN", "fallback") == "fallback"
     for key, templates in MESSAGES.items():
