@@ -109,7 +109,7 @@ async def test_the_agency_view(browser: Browser, system: System) -> None:
     await form.get_by_test_id("inspection-code").fill(code)
     await form.get_by_test_id("inspection-date").fill(register_today().isoformat())
     await form.get_by_test_id("inspection-report").fill("XN-2026-0001")
-    await form.get_by_role("button").click()
+    await form.locator("button[type=submit]").click()
     await expect(form.get_by_test_id("inspection-message")).not_to_have_text("")
     await expect(page.locator(f'[data-testid="equipment-list"] [data-code="{code}"]')).to_have_count(0)
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
@@ -162,7 +162,7 @@ async def test_the_agency_desk_uses_the_registers_today_in_any_browser_zone(brow
     assert code
     await form.get_by_test_id("inspection-code").fill(code)
     await form.get_by_test_id("inspection-report").fill("XN-2026-TZ01")
-    await form.get_by_role("button").click()
+    await form.locator("button[type=submit]").click()
     await expect(form.get_by_test_id("inspection-message")).to_contain_text("已录入")
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute("SELECT inspected_on FROM inspections WHERE report_no = 'XN-2026-TZ01'")
