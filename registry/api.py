@@ -43,6 +43,7 @@ from registry.api_models import (
     ReportQuery,
     ResultsImport,
     ResultsQuery,
+    StoredReport,
     TrendQuery,
 )
 from registry.chart import trend_svg
@@ -610,7 +611,7 @@ def registry_paths() -> dict[str, Any]:
                      "parameters": [*report_id, *query_parameters(ReportQuery)],
                      "requestBody": {"required": True, "content": {
                          kind: {"schema": {"type": "string", "format": "binary"}} for kind in _MAGIC}},
-                     "responses": {"201": {"description": "stored"},
+                     "responses": {"201": json_body(StoredReport, "stored (a second upload replaces the first)"),
                                    "413": json_body(Error, "the file is too large"),
                                    "415": json_body(Error, "not a PDF, PNG or JPEG file"), **errors}},
             "get": {"operationId": "getInspectionReport", "tags": ["register"],

@@ -227,6 +227,14 @@ class ResultsImport(Answer):
     warnings: list[Problem]
 
 
+class StoredReport(Answer):
+    """A report's file, stored."""
+
+    inspection_id: int
+    filename: str = Field(description="as kept: its own name, without any path")
+    size: int
+
+
 class ResultsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal["csv", "xlsx"]
@@ -326,4 +334,4 @@ class NoticeList(Answer):
 REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, ExportQuery, RateQuery, TrendQuery,
                                          NoticeQuery, ResultsQuery, ReportQuery)
 ANSWERS: tuple[type[BaseModel], ...] = (EquipmentList, EquipmentDetail, RecordedInspection, RateReport, RateTrend,
-                                        NoticeList, ResultsImport, ConclusionList, AgencyParty)
+                                        NoticeList, ResultsImport, ConclusionList, AgencyParty, StoredReport)
