@@ -60,15 +60,19 @@ def test_what_does_not_go_together_is_refused() -> None:
 
 def test_why_a_notice_waits() -> None:
     off, on, no_smtp = Delivery(), Delivery(True, "smtp.example.cn"), Delivery(True, "")
-    mail = {"channel": "email", "email": "a@b.cn", "webhook_url": None}
-    hook = {"channel": "webhook", "email": None, "webhook_url": "https://x.example.cn/h"}
-    assert waiting_reason(off, state="pending", **mail) == "notice.delivery_off"
-    assert waiting_reason(on, state="pending", **mail) is None
-    assert waiting_reason(no_smtp, state="pending", **mail) == "notice.no_smtp"
-    assert waiting_reason(no_smtp, state="pending", **hook) is None
-    assert waiting_reason(on, state="pending", **{**hook, "webhook_url": None}) == "notice.no_webhook"
-    assert waiting_reason(off, state="pending", **{**mail, "email": None}) == "notice.no_email"
-    assert waiting_reason(off, state="delivered", **mail) is None
+    hook = "https://x.example.cn/h"
+
+    def why(delivery: Delivery, channel: str, email: str | None = "a@b.cn", webhook_url: str | None = hook,
+            state: str = "pending") -> str | None:
+        return waiting_reason(delivery, state=state, channel=channel, email=email, webhook_url=webhook_url)
+
+    assert why(off, "email") == "notice.delivery_off"
+    assert why(on, "email") is None
+    assert why(no_smtp, "email") == "notice.no_smtp"
+    assert why(no_smtp, "webhook") is None
+    assert why(on, "webhook", webhook_url=None) == "notice.no_webhook"
+    assert why(off, "email", email=None) == "notice.no_email"
+    assert why(off, "email", state="delivered") is None
 
 
 @pytest.mark.parametrize(("headers", "query", "lang"), [

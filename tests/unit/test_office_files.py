@@ -130,7 +130,7 @@ def _disguise(text: str, wide: bool, pad: bool) -> str:
 def headers(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     chosen = draw(st.lists(st.sampled_from(_COLUMNS), unique_by=lambda c: c.name, max_size=12))
     names = [*REQUIRED, *(c.name for c in chosen if c.name not in REQUIRED)]
-    names = draw(st.permutations(names))
+    names = list(draw(st.permutations(names)))
     cells = [_disguise(draw(st.sampled_from(_spellings(n))), draw(st.booleans()), draw(st.booleans()))
              for n in names]
     return names, cells
@@ -154,8 +154,8 @@ _COLUMN = {c.name: c for c in COLUMNS}
 @st.composite
 def coded(draw: st.DrawFn) -> tuple[Category, Status, str | None]:
     category = draw(st.sampled_from(list(Category)))
-    types = sorted(set(_TABLE.type_aliases(category).values()))
-    type_ = draw(st.sampled_from(types)) if types and draw(st.booleans()) else None
+    types: list[str | None] = [None, *sorted(set(_TABLE.type_aliases(category).values()))]
+    type_ = draw(st.sampled_from(types))
     return category, draw(st.sampled_from(list(Status))), type_
 
 

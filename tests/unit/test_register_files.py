@@ -189,7 +189,8 @@ def test_csv_in_utf16_or_utf32_is_read(encoding: str) -> None:
     if encoding == "utf-16-be":
         data = b"\xfe\xff" + data
     out = csv_rows(data)
-    assert [type(o).__name__ for o in out] == ["RegisterRow"] and out[0].equipment.category == "elevator"
+    assert [type(o).__name__ for o in out] == ["RegisterRow"]
+    assert isinstance(out[0], RegisterRow) and out[0].equipment.category == "elevator"
 
 
 def test_csv_in_gbk_is_read() -> None:

@@ -210,7 +210,8 @@ def test_a_party_detail_without_its_code() -> None:
         "line 1: owner_name ignored: without owner_code (使用单位代码) no party can be named",
         "line 1: maintenance_phone ignored: without maintenance_code (维保单位代码) no party can be named"]
     row = out[-1]
-    assert isinstance(row, RegisterRow) and row.equipment.owner is None and "owner" not in row.equipment.given
+    assert isinstance(row, RegisterRow) and row.equipment.owner is None
+    assert row.equipment.given is not None and "owner" not in row.equipment.given
     assert row.parties == (PartyRef(Role.AGENCY, "A1", "Agency"),)
 
 
