@@ -21,22 +21,24 @@ from typing import NoReturn
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.alarm_store import open_alarms_of
+from alerts.alarm_store import open_alarms, open_alarms_of
 from alerts.api import alerts_part
 from alerts.deadlines import run_deadlines
 from alerts.engine import EngineMetrics, ProfileLookup, RulesEngine, rule_settings
 from alerts.hub import LiveHub
+from alerts.incident_store import IncidentFilter, list_incidents
+from alerts.incidents import Incident
 from alerts.live_notify import LiveListener
 from alerts.model import Alarm
 from alerts.register_profiles import RegisterProfiles
-from console import DeviceSources, console_part
+from console import DeviceSources, MapSources, console_part
 from ingest.state import device_state_of
 from registry.api import registry_part
 from registry.due import Rules
 from registry.notices import Delivery, run_scans
 from registry.outbox import run_outbox
 from registry.rate import Formula, run_snapshots
-from registry.store import monitored_units, reschedule_if_changed, unit_entry
+from registry.store import locations_of, monitored_units, reschedule_if_changed, unit_entry
 from semon.db import apply_migrations
 from semon.db.pool import open_pool
 from semon.periodic import until_done
@@ -44,12 +46,22 @@ from semon.profile import DeviceProfile
 from semon.settings import Settings
 from semon.supervise import Supervisor
 from web.app import create_app, serve_app
+from web.proxy import TrustedProxies
 
 log = logging.getLogger(__name__)
 
 ROLES = frozenset({"rules", "api", "jobs"})
 # The console's device card reads each table through its owner: the register, the ingester, the alarms.
 DEVICE_SOURCES = DeviceSources(register=unit_entry, state=device_state_of, open_alarms=open_alarms_of)
+
+
+async def active_incidents(conn: psycopg.AsyncConnection) -> list[Incident]:
+    """Every incident not closed nor a false alarm, for the console's map."""
+    return await list_incidents(conn, IncidentFilter(active=True, limit=None))
+
+
+# The console's city map: the open alarms and active incidents, and where the register places their units.
+MAP_SOURCES = MapSources(open_alarms=open_alarms, active_incidents=active_incidents, locations=locations_of)
 
 
 def rules_engine(settings: Settings, mqtt_url: str, pool: AsyncConnectionPool, hub: LiveHub,
@@ -126,9 +138,10 @@ class AlertsService:
                 # Each part gets the sections it reads; the shell only the auth section.
                 routes = [alerts_part(pool, self.hub, s.incidents, on_alarm_cleared=self._closed_by_operator),
                           registry_part(pool, s.registry, Delivery(s.notices.delivery, s.smtp.host)),
-                          console_part(pool, DEVICE_SOURCES, s.registry)]
-                app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff())
-                async with serve_app(app, s.api.host, s.api.port) as port:
+                          console_part(pool, DEVICE_SOURCES, s.registry, maps=MAP_SOURCES)]
+                app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff(),
+                                 proxies=TrustedProxies.of(s.api.trusted_proxies))
+                async with serve_app(app, s.api.host, s.api.port, access_log=s.api.access_log) as port:
                     self.api_port = port
                     log.info("alerts API on http://%s:%d/api (live stream /api/live)", s.api.host, port)
                     await listener.listening.wait()  # no console connects before changes reach it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from semon.limits import raise_open_files_limit
 from semon.runner import configure_logging, run
@@ -23,11 +23,26 @@ def _service_urls(settings: Settings, command: str) -> tuple[str, str] | None:
     return settings.mqtt.url, settings.database_url
 
 
+def _checked(settings: Settings, command: str, *, serves_api: bool, client_id: str) -> bool:
+    """A service's ports, checked before it starts (``assembly.startup``): a problem is one line
+    naming its setting. The broker and the database it waits out, as ever."""
+    from assembly.startup import StartupProblem, check_service, one_line
+
+    try:
+        run(lambda: check_service(settings, serves_api=serves_api, client_id=client_id))
+    except StartupProblem as exc:
+        print(f"semon {command}: {one_line(exc, 500)}", file=sys.stderr)
+        return False
+    return True
+
+
 def _ingest(settings: Settings, _: argparse.Namespace) -> int:
     from assembly.parts import new_ingester
 
     if (urls := _service_urls(settings, "ingest")) is None:
         return 2
+    if not _checked(settings, "ingest", serves_api=False, client_id=settings.ingest.client_id):
+        return 1
     run(new_ingester(settings, *urls).run)
     return 0
 
@@ -38,6 +53,8 @@ def _alerts(settings: Settings, _: argparse.Namespace) -> int:
 
     if (urls := _service_urls(settings, "alerts")) is None:
         return 2
+    if not _checked(settings, "alerts", serves_api=True, client_id=settings.rules.client_id):
+        return 1
     service = AlertsService(settings, *urls)
     run(lambda: with_frozen_heap(service.run, settings.backoff.backoff()))
     return 0
@@ -52,10 +69,17 @@ def _database(settings: Settings, command: str) -> str | None:
     return url
 
 
-def _up(settings: Settings, _: argparse.Namespace) -> int:
+def _up(settings: Settings, args: argparse.Namespace) -> int:
+    from assembly.part_manager import PartError
+    from assembly.startup import StartupProblem, one_line
     from assembly.up import run_up
+    from semon.stack.process import StackError
 
-    run(lambda: run_up(settings))
+    try:
+        run(lambda: run_up(settings, demo=args.demo))
+    except (StartupProblem, StackError, PartError) as exc:
+        print(f"semon up: {one_line(exc, 500)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -256,15 +280,100 @@ def _bench_metrics(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+_UP_HELP = """\
+Run the whole system: the ingester, the rules engine, the HTTP API with the console, the
+register's jobs (incident deadlines, notices, rate snapshots), each in a process of its own
+under supervisord, and the metrics with /healthz. It prints where everything is, the console's
+address last; Ctrl-C stops everything.
+
+With neither SEMON_MQTT_URL nor SEMON_DATABASE_URL set it is a demonstration: a private
+Mosquitto and PostgreSQL with TimescaleDB under SEMON_DATA_DIR/stack (system binaries, bin/setup
+installs them), a generated register, a simulated city and demo users (password shown once).
+
+With SEMON_MQTT_URL and SEMON_DATABASE_URL set (either alone: a private server stands in for the
+other) it is an installation: it checks that both answer, applies the migrations
+and runs against them, with no generated data, no simulated city and no demo users (--demo adds
+them); on a fresh database create the first administrator with `semon users add NAME --role admin`.
+The sample environment file deploy/systemd/semon.env.example lists every setting.
+
+Needs: SEMON_API_PORT (8080) and SEMON_METRICS_PORT (9464) free on SEMON_API_HOST and
+SEMON_METRICS_HOST (127.0.0.1), SEMON_DATA_DIR (var) writable; a start-up problem is one line
+naming the setting to change, and exit status 1 (2 for a refused setting).
+
+examples:
+  semon up                                   # the demo on this machine, console on :8080
+  SEMON_API_HOST=0.0.0.0 SEMON_API_PORT=8081 semon up
+  set -a; . /etc/semon/semon.env; set +a; semon up   # an installation against real services
+"""
+
+_INGEST_HELP = """\
+Run the MQTT -> TimescaleDB ingester alone (one process; several share a subscription with
+SEMON_INGEST_SHARE_GROUP). It subscribes to se/+/+/+, validates and stores every message and
+acknowledges it only once committed; it applies the database migrations at start.
+
+Needs: SEMON_MQTT_URL (the ingester's broker account, named after SEMON_INGEST_CLIENT_ID where
+the broker binds client ids to accounts) and SEMON_DATABASE_URL. Serves /metrics and /healthz on
+SEMON_METRICS_HOST:SEMON_METRICS_PORT (127.0.0.1:9464); a taken port is one line naming its
+setting (exit status 1). It waits out a broker or database that is away.
+
+examples:
+  SEMON_MQTT_URL=mqtt://semon-ingest-1:PASSWORD@127.0.0.1:1883 \\
+  SEMON_DATABASE_URL=postgresql://semon:PASSWORD@127.0.0.1:5432/semon semon ingest
+  systemctl enable --now semon-ingest        # deploy/systemd/semon-ingest.service
+"""
+
+_ALERTS_HELP = """\
+Run the rules engine, the incident deadlines, the register's jobs and the HTTP API with the
+console and its live stream, in one process (`semon up` runs them as separate parts). Run one:
+the engine needs each device's messages in order.
+
+Needs: SEMON_MQTT_URL (the rules engine's account, named after SEMON_RULES_CLIENT_ID, and
+SEMON_RULES_EVENTS_MQTT_URL for its event session where accounts are bound to client ids) and
+SEMON_DATABASE_URL. Serves the console and the API on http://SEMON_API_HOST:SEMON_API_PORT/
+(127.0.0.1:8080) and metrics on SEMON_METRICS_PORT; a taken port is one line naming its setting
+(exit status 1). Behind a reverse proxy see docs/deploy-https.md.
+
+examples:
+  SEMON_MQTT_URL=mqtt://semon-rules-1:PASSWORD@127.0.0.1:1883 \\
+  SEMON_DATABASE_URL=postgresql://semon:PASSWORD@127.0.0.1:5432/semon semon alerts
+  systemctl enable --now semon-alerts        # deploy/systemd/semon-alerts.service
+"""
+
+_MIGRATE_HELP = """\
+Apply the database migrations (semon/db/migrations) that the database has not had yet, and
+print which; nothing else starts. Idempotent: the services and `semon up` apply them too.
+
+Needs: SEMON_DATABASE_URL, an account that may create tables and the TimescaleDB extension
+(installed for the server: deploy/install-timescaledb.sh).
+
+examples:
+  SEMON_DATABASE_URL=postgresql://semon:PASSWORD@db.example:5432/semon semon migrate
+"""
+
+
+def _add_service_parsers(sub: Any) -> None:
+    """``up``, ``ingest``, ``alerts`` and ``migrate``: what each starts and needs, with examples."""
+    def add(name: str, summary: str, text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name, help=summary, description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
+        return parser
+
+    up = add("up", "run the whole system (a demo on a private broker and database unless both URLs are set)",
+             _UP_HELP)
+    up.add_argument("--demo", action="store_true",
+                    help="with configured services too: a generated register, the simulated city and demo users")
+    up.set_defaults(func=_up)
+    add("ingest", "run the MQTT -> TimescaleDB ingester (needs SEMON_MQTT_URL, SEMON_DATABASE_URL)",
+        _INGEST_HELP).set_defaults(func=_ingest)
+    add("alerts", "run the rules engine, incident deadlines and the HTTP API with the console "
+        "(needs SEMON_MQTT_URL, SEMON_DATABASE_URL)", _ALERTS_HELP).set_defaults(func=_alerts)
+    add("migrate", "apply database migrations (needs SEMON_DATABASE_URL)", _MIGRATE_HELP).set_defaults(func=_migrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semon", description="Special-equipment monitoring backend")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="run the whole system; starts a private broker and database if none is set"
-                   ).set_defaults(func=_up)
-    sub.add_parser("ingest", help="run the MQTT → TimescaleDB ingester").set_defaults(func=_ingest)
-    sub.add_parser("alerts", help="run the rules engine, incident deadlines and the HTTP API"
-                   ).set_defaults(func=_alerts)
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    _add_service_parsers(sub)
     from assembly.parts import PART_NAMES
 
     part = sub.add_parser("part", help="one part of `semon up` (started by it, not by hand)")
@@ -353,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except SettingsProblem as exc:
-        print(f"semon: settings refused:\n{exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # one line per setting, each naming its variable
+            print(f"semon {args.command}: setting refused: {line}", file=sys.stderr)
         return 2
     code: int = args.func(settings, args)
     return code

@@ -117,7 +117,7 @@ def city_options(settings: CitySettings) -> SimulationOptions:
 
 def city_units(elevators: int, boilers: int, *, seed: int = 1) -> list[GivenUnit]:
     """The simulated city's devices as the generated register holds them (registry.demo): the
-    same registration codes, districts, addresses and rated values as the devices that run."""
+    same registration codes, districts, addresses, positions and rated values as the devices that run."""
     from registry.demo import GivenUnit
     from simulators.boiler import BoilerSpec
     from simulators.city import city_fleet
@@ -132,7 +132,7 @@ def city_units(elevators: int, boilers: int, *, seed: int = 1) -> list[GivenUnit
             rated = {"floors": len(spec.landings), "rated_speed_mps": spec.rated_speed_mps,
                      "reports_events": spec.reports_events}
         units.append(GivenUnit(device.device_id, str(device.kind), device.district, device.address,
-                               device.installed_year, rated))
+                               device.installed_year, rated, device.location))
     return units
 
 

@@ -15,6 +15,8 @@ import contextlib
 import json
 import logging
 import os
+import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import psycopg
 
 from assembly.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
 from assembly.parts import CONFIG_FILE, PartsConfig, city_units, program_names, settings_json
+from assembly.startup import StartupProblem, preflight
 from registry.demo import DEMO_AGENCY, seed_demo_register
 from registry.due import Rules
 from semon.backoff import Backoff
@@ -42,6 +45,27 @@ log = logging.getLogger(__name__)
 RUN_DIR = "run"  # the process manager's configuration, socket and pid file; the parts' files
 
 
+def is_demo(settings: Settings, asked: bool = False) -> bool:
+    """A demonstration: the private stack (neither ``SEMON_MQTT_URL`` nor ``SEMON_DATABASE_URL``
+    set), or ``semon up --demo``. Against real services ``semon up`` is an installation."""
+    return asked or not (settings.mqtt.url or settings.database_url)
+
+
+def without_demo(settings: Settings) -> Settings:
+    """``settings`` for a real installation: no generated register, no simulated city, no demo
+    users, whatever ``SEMON_REGISTRY_DEMO_UNITS``, ``SEMON_CITY_*`` and ``SEMON_AUTH_DEMO_*`` say."""
+    return settings.model_copy(update={
+        "registry": settings.registry.model_copy(update={"demo_units": 0}),
+        "city": settings.city.model_copy(update={"elevators": 0, "boilers": 0}),
+        "auth": settings.auth.model_copy(update={"demo_users": False}),
+    })
+
+
+def console_address(host: str, port: int) -> str:
+    """The console's address as a browser on this or another machine opens it: on every address
+    (0.0.0.0, ::) the machine's name stands for the host."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:
@@ -71,12 +95,13 @@ def _without_password(url: str) -> str:
 async def services(settings: Settings) -> AsyncIterator[Endpoints]:
     """The configured broker and database, or private ones started in the data directory."""
     if settings.mqtt.url and settings.database_url:
-        yield Endpoints(settings.mqtt.url, settings.mqtt.url, settings.mqtt.url, settings.database_url,
+        rules_url = settings.rules.mqtt_url or settings.mqtt.url  # its own account, where the broker binds ids
+        yield Endpoints(settings.mqtt.url, settings.mqtt.url, rules_url, settings.database_url,
                         _without_password(settings.mqtt.url), _without_password(settings.database_url))
         return
     async with LocalStack(settings.data_dir / "stack") as stack:
         if settings.mqtt.url:
-            mqtt = (settings.mqtt.url,) * 3
+            mqtt = (settings.mqtt.url, settings.mqtt.url, settings.rules.mqtt_url or settings.mqtt.url)
             shown_mqtt = _without_password(settings.mqtt.url)
         else:
             mqtt = (stack.mqtt_url, stack.ingest_mqtt_url, stack.rules_mqtt_url)
@@ -129,8 +154,21 @@ async def seed_demo_users(settings: Settings, database_url: str) -> str | None:
     return password
 
 
-def _users_banner(settings: Settings, created_with: str | None) -> str:
-    """Shows the demo password once, when the demo users are created; later only where it is kept."""
+async def _has_users(database_url: str) -> bool:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return await count_users(conn) > 0
+
+
+FIRST_ADMIN = ("  users         none yet: create the first administrator (it asks for a password), e.g.\n"
+               "                  semon users add NAME --role admin --display-name 'Your Name'\n"
+               "                then add the others in the console (admin: Users) or with semon users add\n")
+
+
+def _users_banner(settings: Settings, created_with: str | None, *, has_users: bool = True) -> str:
+    """Shows the demo password once, when the demo users are created; later only where it is kept.
+    With no user at all (a real installation), how to create the first administrator."""
+    if not has_users:
+        return FIRST_ADMIN
     if created_with is None:
         path = demo_password_path(settings)
         demo = (f"; the demo users, where unchanged, log in with the password in {path.resolve()} "
@@ -203,13 +241,22 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
         await task
 
 
-async def run_up(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+async def run_up(settings: Settings, *, demo: bool = False) -> None:
+    """Everything, until cancelled. ``demo`` (``--demo``): the generated register, the simulated
+    city and the demo users even against configured services; without it they come only with
+    the private stack (``is_demo``). Raises StartupProblem (one line naming the setting) for what
+    the start-up checks find (``assembly.startup``), StackError or PartError for a private server
+    or a part that does not start."""
+    demo = is_demo(settings, demo)
+    if not demo:
+        settings = without_demo(settings)
+    await preflight(settings)
     async with services(settings) as endpoints:
         mqtt_url, database_url = endpoints.mqtt_url, endpoints.database_url
         await apply_migrations(database_url)
         seeded = await seed_register(settings, database_url)
         demo_users = await seed_demo_users(settings, database_url)
+        has_users = demo_users is not None or await _has_users(database_url)
         run_dir = settings.data_dir / RUN_DIR
         config_path = run_dir / PARTS_DIR / CONFIG_FILE
         programs = programs_for(settings, config_path)
@@ -221,9 +268,13 @@ async def run_up(settings: Settings) -> None:
             settings.ingest.processes).as_json())
         stack = contextlib.AsyncExitStack()  # closed below: the parts stopped, then the metrics server
         try:
-            metrics_port = await stack.enter_async_context(serve_metrics(
-                manager.registry, settings.metrics.host, settings.metrics.port,
-                healthy=manager.healthy, status=manager.status, collect=manager.metrics))
+            try:
+                metrics_port = await stack.enter_async_context(serve_metrics(
+                    manager.registry, settings.metrics.host, settings.metrics.port,
+                    healthy=manager.healthy, status=manager.status, collect=manager.metrics))
+            except OSError as exc:  # taken since the check
+                raise StartupProblem(f"cannot listen on {settings.metrics.host}:{settings.metrics.port} "
+                                     f"(SEMON_METRICS_PORT): {exc.strerror or exc}") from None
             ready: dict[str, dict[str, Any]] = {}
             started = asyncio.Event()
             state: dict[str, object] = {}
@@ -257,8 +308,10 @@ async def run_up(settings: Settings) -> None:
             city = (f"  simulated     {settings.city.elevators} elevators and {settings.city.boilers} boilers "
                     "across Xining's 7 districts (SEMON_CITY_ELEVATORS=0 SEMON_CITY_BOILERS=0 for none)\n")
         write_running(settings, state)
+        console = console_address(settings.api.host, int(ready["api"]["api_port"]))
+        sys.stderr.flush()  # the parts' start-up lines before the banner, not inside it
         print(
-            "semon is up\n"
+            f"semon is up{'' if demo else ' (an installation: no demo data, no simulated city)'}\n"
             f"  MQTT broker   {endpoints.shown_mqtt_url}\n"
             f"  database      {endpoints.shown_database_url}\n"
             f"  API           {state['api_url']} (live stream: {state['api_url']}/live)\n"
@@ -267,7 +320,8 @@ async def run_up(settings: Settings) -> None:
             f"{city}"
             f"  register      {'seeded with ' + format(seeded, ',') + ' generated units' if seeded else 'as stored'}\n"
             f"  parts         {', '.join(p.name for p in programs)}, a process each (semon part NAME)\n"
-            f"{_users_banner(settings, demo_users)}"
+            f"{_users_banner(settings, demo_users, has_users=has_users)}"
+            f"  CONSOLE       {console}  <- open this in a browser\n"
             "Ctrl-C stops everything.",
             flush=True,
         )

@@ -61,6 +61,7 @@ def _register_part(entry: dict[str, Any] | None, today: date) -> dict[str, Any]:
     if entry is None:
         return {"registered": False, "category": None, "type": None, "address": None, "district_code": None,
                 "use_registration_no": None, "status": None, "next_due": None, "overdue": False,
+                "rescue_code": None, "area": None, "place": None, "latitude": None, "longitude": None,
                 "fit_for_use": None, "commissioned_on": None, "owner": None, "maintenance_unit": None, "agency": None,
                 "last_inspection": None, "schedules": []}
     next_due = entry["next_due"]

@@ -1,4 +1,4 @@
-"""What the console's API answers: the device card and the register's calendar, mirroring the
+"""What the console's API answers: the device card, the register's calendar and the city map, mirroring the
 JSON ``console.api`` writes. The OpenAPI document takes its schemas from these models, and the
 API's tests validate real answers against them.
 
@@ -23,9 +23,20 @@ class CardParty(Answer):
     name: str
 
 
+class Contact(Answer):
+    name: str
+    phone: str
+
+
+class CardOwner(CardParty):
+    phone: str | None
+    contacts: list[Contact] = Field(description="duty contacts beyond its phone")
+
+
 class CardMaintenanceUnit(CardParty):
     phone: str | None
     contact: str | None
+    contacts: list[Contact] = Field(description="duty contacts beyond its phone (the rescue engineers on call)")
 
 
 class CardInspection(Answer):
@@ -61,7 +72,14 @@ class DeviceCard(Answer):
     use_registration_no: str | None = Field(description="使用登记证编号, from the register")
     status: Literal["in_use", "stopped", "scrapped"] | None
     commissioned_on: dt.date | None
-    owner: CardParty | None
+    rescue_code: str | None = Field(description="救援识别码: the code on the plate in the car")
+    area: Literal["urban", "other"] | None = Field(description="the area that sets the arrival limit: urban (the "
+                                                    "urban core, county seats included) or other")
+    place: str | None = Field(description="使用场所: residential, mall, hospital, school, office, hotel, transport, "
+                              "public, industrial, other")
+    latitude: float | None = Field(description="WGS84 degrees")
+    longitude: float | None = Field(description="WGS84 degrees")
+    owner: CardOwner | None
     maintenance_unit: CardMaintenanceUnit | None
     agency: CardParty | None
     fit_for_use: bool | None
@@ -88,4 +106,46 @@ class Calendar(Answer):
     timezone: str = Field(description="IANA name (SEMON_NOTICE_TIMEZONE)", examples=["Asia/Shanghai"])
 
 
-ANSWERS: tuple[type[BaseModel], ...] = (DeviceCard, Calendar)
+class MapAlarm(Answer):
+    """An open alarm on the city map."""
+
+    id: int
+    device_id: str
+    type: str
+    severity: str
+    district_code: str | None = Field(description="the district the alarm counts in (the register's)")
+    raised_at: dt.datetime
+    latitude: float | None = Field(description="WGS84 degrees, from the register; null: not placed")
+    longitude: float | None = Field(description="WGS84 degrees, from the register; null: not placed")
+
+
+class MapIncident(Answer):
+    """An active rescue incident on the city map."""
+
+    id: int
+    device_id: str
+    alarm_id: int | None
+    state: str
+    district_code: str | None
+    raised_at: dt.datetime
+    latitude: float | None = Field(description="WGS84 degrees, from the register; null: not placed")
+    longitude: float | None = Field(description="WGS84 degrees, from the register; null: not placed")
+
+
+class MapDistrict(Answer):
+    code: str | None = Field(description="GB/T 2260 division code; null: outside the city's districts")
+    alarms: int = Field(description="open alarms")
+    incidents: int = Field(description="active incidents")
+
+
+class CityMap(Answer):
+    """The open alarms and active incidents of the city with their units' coordinates, and their
+    count per district (every district of the city, zeros included)."""
+
+    alarms: list[MapAlarm]
+    incidents: list[MapIncident]
+    districts: list[MapDistrict]
+    unlocated: int = Field(description="markers whose unit the register does not place")
+
+
+ANSWERS: tuple[type[BaseModel], ...] = (DeviceCard, Calendar, CityMap)

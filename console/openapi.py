@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.api_models import Calendar, DeviceCard
+from console.api_models import Calendar, CityMap, DeviceCard
 from web.models import Error
 from web.openapi import json_body
 
@@ -27,5 +27,13 @@ def console_paths() -> dict[str, Any]:
             "operationId": "getCalendar", "tags": ["console"],
             "summary": "The register's today and time zone (the console's date defaults, limits and day counts)",
             "responses": {"200": json_body(Calendar, "the calendar")},
+        }},
+        "/api/map": {"get": {
+            "operationId": "getCityMap", "tags": ["console"],
+            "summary": "The open alarms and active incidents with their units' coordinates, counted per district",
+            "responses": {
+                "200": json_body(CityMap, "the map's markers and counts"),
+                "503": json_body(Error, "the database is unavailable; try again"),
+            },
         }},
     }

@@ -11,15 +11,16 @@ from psycopg_pool import AsyncConnectionPool
 
 from console.api import DeviceSources, add_device_routes
 from console.api_models import ANSWERS
+from console.map_api import MapSources, add_map_routes
 from console.openapi import console_paths
 from semon.settings import RegistrySettings
 from semon.today import Clock, utc_now
 from web.app import Part
-from web.policy import AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
+from web.policy import ADMIN, AGENCY, BUREAU, EVERYONE, OPERATOR, READ, Rule, public, rule
 
 STATIC_DIR = Path(__file__).with_name("static")
 INDEX_HTML = STATIC_DIR / "index.html"
-PAGES = ("/login", "/board", "/agency", "/bureau")
+PAGES = ("/login", "/board", "/agency", "/bureau", "/map", "/admin/users")
 LOGIN_ROUTE = "/api/login"
 
 
@@ -34,20 +35,26 @@ ACCESS: tuple[Rule, ...] = (
     rule(READ, "/board/**", OPERATOR, BUREAU),
     rule(READ, "/agency/**", AGENCY),
     rule(READ, "/bureau/**", BUREAU),
+    rule(READ, "/admin/**", ADMIN),
     rule(READ, "/api/devices/**", OPERATOR, BUREAU),
     rule(READ, "/api/calendar", *EVERYONE),
+    # the city map: its page and its markers for the emergency centre and the bureau
+    rule(READ, "/map/**", OPERATOR, BUREAU),
+    rule(READ, "/api/map", OPERATOR, BUREAU),
 )
 
 
 def console_part(pool: AsyncConnectionPool, sources: DeviceSources, registry: RegistrySettings, *,
-                 clock: Clock = utc_now) -> Part:
-    """``/``, the pages, ``/static/``, ``/api/devices/{device_id}`` and ``/api/calendar`` for the
-    shell (``web.app.create_app``). ``sources``: the owners' functions the device card reads;
+                 maps: MapSources, clock: Clock = utc_now) -> Part:
+    """``/``, the pages, ``/static/``, ``/api/devices/{device_id}``, ``/api/calendar`` and
+    ``/api/map`` for the shell (``web.app.create_app``). ``sources``: the owners' functions the
+    device card reads; ``maps``: those the city map reads;
     ``registry``: the register's section (the calendar's zone, the card's "today"). ``clock``
     gives the instant the register's "today" is taken at (tests fix it)."""
 
     def add_routes(app: web.Application) -> None:
         add_device_routes(app, pool, sources, registry, clock=clock)
+        add_map_routes(app, pool, maps)
         app.router.add_get("/", _root)
         for path in PAGES:
             app.router.add_get(path, _page)

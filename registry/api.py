@@ -154,20 +154,23 @@ def _own_agency(request: web.Request) -> str | None:
 
 _EQUIPMENT_COLUMNS = """e.registration_code, e.category, e.type, e.address, e.district_code, e.status,
     e.commissioned_on, e.rated, e.interval_overrides, e.next_due, e.fit_for_use,
-    o.code, o.name, m.code, m.name, m.phone, a.code, a.name, e.use_registration_no, e.exempt"""
+    o.code, o.name, m.code, m.name, m.phone, a.code, a.name, e.use_registration_no, e.exempt,
+    e.rescue_code, e.area, e.place, e.latitude, e.longitude"""
 _AGENCY_CODE = 17 - 1  # a.code's place in a row of _EQUIPMENT_COLUMNS
 _EQUIPMENT_FROM = JOINS
 
 
 def _equipment_json(row: tuple[Any, ...], today: date) -> dict[str, Any]:
     (code, category, type_, address, district, status, commissioned, rated, overrides, next_due, fit,
-     owner_code, owner, maint_code, maint, maint_phone, agency_code, agency, use_no, exempt) = row
+     owner_code, owner, maint_code, maint, maint_phone, agency_code, agency, use_no, exempt, rescue_code, area, place,
+     latitude, longitude) = row
     return {
         "registration_code": code, "use_registration_no": use_no, "category": category, "type": type_,
         "address": address, "district_code": district, "district": DISTRICT_NAMES.get(district), "status": status,
         "commissioned_on": commissioned, "rated": rated, "interval_overrides": overrides, "next_due": next_due,
         "overdue": status == "in_use" and next_due is not None and next_due < today, "fit_for_use": fit,
-        "exempt": exempt,
+        "exempt": exempt, "rescue_code": rescue_code, "area": area, "place": place, "latitude": latitude,
+        "longitude": longitude,
         "standing": str(standing(status=status, fit_for_use=fit, next_due_date=next_due, today=today,
                                  exempt=exempt)),
         "owner": {"code": owner_code, "name": owner} if owner_code else None,

@@ -146,6 +146,11 @@ class Equipment(Answer):
     fit_for_use: bool
     exempt: bool = Field(description="owes no periodic inspection (simple pressure vessel, or by design)")
     standing: Standing
+    rescue_code: str | None = Field(description="救援识别码: the code on the plate in the car")
+    area: Literal["urban", "other"] | None = Field(description="the area that sets the rescue arrival limit")
+    place: str | None = Field(description="使用场所 (registry.model.Place)")
+    latitude: float | None = Field(description="WGS84 degrees")
+    longitude: float | None = Field(description="WGS84 degrees")
     owner: Party | None
     maintenance_unit: MaintenanceParty | None
     agency: Party | None

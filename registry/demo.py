@@ -31,7 +31,9 @@ from registry.due import (
     service_base,
     year_due,
 )
+from registry.model import Area, Place
 from registry.store import record_rules
+from semon.district_outlines import place_in_district
 from semon.districts import XINING, District
 
 # The 品种 code (特种设备目录 2014, registry.codes.CATALOG) that opens each unit's 设备代码, and how
@@ -73,6 +75,7 @@ class GivenUnit:
     address: str
     installed_year: int
     rated: dict[str, Any]
+    location: tuple[float, float] | None = None  # (latitude, longitude), WGS84; None: the register places it
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,11 @@ class DemoUnit:
     agency: str
     status: str
     facts: Facts  # what its due dates follow from
+    rescue_code: str | None = None  # elevators: 救援识别码
+    area: Area = Area.URBAN
+    place: Place = Place.OTHER
+    latitude: float | None = None  # WGS84, inside its district's outline (semon.district_outlines)
+    longitude: float | None = None
 
     @property
     def rated(self) -> dict[str, Any]:
@@ -204,6 +212,51 @@ def _elevator_history(facts: Facts, today: date, rng: random.Random, overdue_sha
     return last
 
 
+_PLACES: dict[Category, tuple[tuple[Place, ...], tuple[float, ...]]] = {
+    Category.ELEVATOR: ((Place.RESIDENTIAL, Place.OFFICE, Place.MALL, Place.HOSPITAL, Place.HOTEL, Place.SCHOOL,
+                         Place.TRANSPORT, Place.PUBLIC, Place.INDUSTRIAL),
+                        (0.62, 0.1, 0.08, 0.05, 0.05, 0.04, 0.02, 0.02, 0.02)),
+    Category.LARGE_AMUSEMENT_RIDE: ((Place.PUBLIC,), (1.0,)),
+    Category.PASSENGER_ROPEWAY: ((Place.PUBLIC,), (1.0,)),
+}
+_OTHER_PLACES = ((Place.INDUSTRIAL, Place.PUBLIC, Place.HOSPITAL, Place.SCHOOL, Place.OTHER),
+                 (0.6, 0.15, 0.05, 0.05, 0.15))
+
+
+RURAL_SPREAD_KM = 10.0  # a township's units: spread over the district around its seat, not in the town
+
+
+def _where(district: District, rng: random.Random, address: str | None = None) -> tuple[Area, str]:
+    """Area and address (``address`` when given): the four districts are urban, a county or
+    Huangzhong has a rural part (township addresses, placed farther from the seat: ``_position``)."""
+    if address is not None:
+        rural = bool(district.rural) and not any(street in address for street in district.streets)
+        return (Area.OTHER if rural else Area.URBAN), address
+    rural = bool(district.rural) and rng.random() < (0.3 if district.county or district.code == "630106" else 0.1)
+    if rural:
+        return Area.OTHER, f"西宁市{district.name}{rng.choice(district.rural)}{rng.randint(1, 30)}村"
+    return Area.URBAN, f"西宁市{district.name}{rng.choice(district.streets)}{rng.randint(1, 280)}号"
+
+
+def _position(district: District, area: Area, key: str) -> tuple[float, float] | tuple[None, None]:
+    """Where a generated unit stands, ``(latitude, longitude)``: inside its district's shipped
+    outline, around the district's seat (urban: within its built-up core, a spread of 1–3 km;
+    rural: ``RURAL_SPREAD_KM``), from a generator of its own seeded by ``key``, so the position
+    changes none of the register's other draws (``semon.district_outlines.place``)."""
+    spread = RURAL_SPREAD_KM if area is Area.OTHER else None
+    return place_in_district(district.code, key, centre=district.seat, spread=spread) or (None, None)
+
+
+def _rescue_codes(rng: random.Random) -> Iterator[str]:
+    """Six-digit 救援识别码, unique, in no particular order."""
+    seen: set[int] = set()
+    while True:
+        n = rng.randint(100_000, 999_999)
+        if n not in seen:
+            seen.add(n)
+            yield f"{n:06d}"
+
+
 def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequence[GivenUnit] = (),
                overdue_share: float = 0.055, rules: Rules | None = None) -> Iterator[DemoUnit]:
     """``total`` units (the ``given`` ones first), with about ``overdue_share`` of their
@@ -216,17 +269,20 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
     by_category = {Category.ELEVATOR: [d for d in given if d.kind == "elevator"],
                    Category.BOILER: [d for d in given if d.kind == "boiler"]}
     shares = [d.share for d in XINING]
+    rescue_codes = _rescue_codes(random.Random(f"rescue:{seed}"))
     for category, code, count in _MIX:
         simulated = by_category.get(category, [])
         for n in range(max(round(count * scale), len(simulated))):
             device = simulated[n] if n < len(simulated) else None
             district = device.district if device else rng.choices(XINING, shares)[0]
             year = device.installed_year if device else rng.randint(2003, 2025)
+            area, address = _where(district, rng, device.address if device else None)
             if device:
-                registration_code, address, type_, rated = device.registration_code, device.address, None, device.rated
+                registration_code, type_, rated = device.registration_code, None, device.rated
             else:
-                address = f"西宁市{district.name}{rng.choice(district.streets)}{rng.randint(1, 280)}号"
                 type_, rated = _type_and_rated(category, rng)
+            places, weights = _PLACES.get(category, _OTHER_PLACES)
+            place = rng.choices(places, weights)[0]
             commissioned = date(year, rng.randint(1, 12), rng.randint(1, 28))
             status = rng.choices(("in_use", "stopped", "scrapped"), (0.96, 0.03, 0.01))[0]
             facts = _history(category, type_, rated, commissioned, status, today, rng, overdue_share, rules,
@@ -237,20 +293,29 @@ def demo_units(total: int = 20_000, *, today: date, seed: int = 1, given: Sequen
             agency = _AGENCIES[2][0] if category in (Category.BOILER, Category.PRESSURE_VESSEL) else \
                 rng.choice(_AGENCIES[:2])[0]
             maintenance = rng.choice(_MAINTENANCE)[0] if category is Category.ELEVATOR else None
+            latitude, longitude = (device.location if device and device.location else
+                                   _position(district, area, f"register:{seed}:{registration_code}"))
             yield DemoUnit(registration_code, category, facts.type, district.code, address,
-                           f"OWN{rng.randint(1, 600):04d}", maintenance, agency, status, facts)
+                           f"OWN{rng.randint(1, 600):04d}", maintenance, agency, status, facts,
+                           next(rescue_codes) if category is Category.ELEVATOR else None, area, place, latitude,
+                           longitude)
 
 
 async def _seed_parties(conn: AsyncConnection) -> dict[str, int]:
     rows: list[tuple[Any, ...]] = [(c, n, "agency", None, None, e, None) for c, n, e in _AGENCIES]
-    rows += [(c, n, "maintenance", None, p, None, None) for c, n, p in _MAINTENANCE]
+    rows += [(c, n, "maintenance", "值班调度", p, None, None) for c, n, p in _MAINTENANCE]
     rows += [(BUREAU[0], BUREAU[1], "bureau", None, None, BUREAU[2], None)]
-    rows += [(f"OWN{i:04d}", f"西宁业主单位{i:04d}", "owner", None, None, f"owner{i:04d}@example.cn", None)
-             for i in range(1, 601)]
+    rows += [(f"OWN{i:04d}", f"西宁业主单位{i:04d}", "owner", None, f"0971-{5200000 + i * 7:07d}",
+              f"owner{i:04d}@example.cn", None) for i in range(1, 601)]
+    # Each maintenance unit's duty engineers, besides its dispatch desk's phone.
+    contacts = {c: orjson.dumps([{"name": f"{surname}工", "phone": f"138{i:04d}{k:04d}"}
+                                 for k, surname in enumerate(("王", "李"))]).decode()
+                for i, (c, _, _) in enumerate(_MAINTENANCE)}
     async with conn.cursor() as cur:
         await cur.executemany(
-            """INSERT INTO parties (code, name, role, contact, phone, email, district_code)
-               VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING""", rows)
+            """INSERT INTO parties (code, name, role, contact, phone, email, district_code, contacts)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING""",
+            [(*row, contacts.get(row[0], "[]")) for row in rows])
         await cur.execute("SELECT code, id FROM parties")
         return {str(c): int(i) for c, i in await cur.fetchall()}
 
@@ -266,7 +331,7 @@ async def load_units(conn: AsyncConnection, units: Iterator[DemoUnit], *, today:
         async with cur.copy("""COPY equipment (registration_code, category, type, address, district_code, owner_id,
                                  maintenance_id, agency_id, status, commissioned_on, rated, next_due, scheme,
                                  installed_on, renovated_on, major_repair_on, manufactured_on, stopped_on,
-                                 resumed_on, exempt)
+                                 resumed_on, exempt, rescue_code, area, place, latitude, longitude)
                                FROM STDIN""") as equipment_copy:
             schedules: list[tuple[Any, ...]] = []
             for unit in units:
@@ -279,7 +344,8 @@ async def load_units(conn: AsyncConnection, units: Iterator[DemoUnit], *, today:
                     ids[unit.owner], ids.get(unit.maintenance or ""), ids[unit.agency], unit.status,
                     facts.commissioned_on, orjson.dumps(dict(facts.rated)).decode(), unit_plan.next_due, None,
                     facts.installed_on, facts.renovated_on, facts.major_repair_on, facts.manufactured_on,
-                    facts.stopped_on, facts.resumed_on, unit_plan.exempt is not None))
+                    facts.stopped_on, facts.resumed_on, unit_plan.exempt is not None, unit.rescue_code,
+                    str(unit.area), str(unit.place), unit.latitude, unit.longitude))
                 count += 1
         async with cur.copy("""COPY equipment_schedules (registration_code, schedule, interval_months, last_inspected,
                                  next_due, stated_next, basis) FROM STDIN""") as schedule_copy:

@@ -26,6 +26,7 @@ from xml.etree.ElementTree import ParseError
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from registry.due import Category, DueError, IntervalTable, Rules, default_table
@@ -475,7 +476,13 @@ async def _write_batch(conn: AsyncConnection, rows: list[RegisterRow], rules: Ru
     return inserted, len(written) - inserted - len(same), len(same), rejected
 
 
+# A constraint a row can break that the row's own checks cannot see: another unit's value.
+_CONSTRAINT_REASONS = {"equipment_rescue_code": "rescue_code is another unit's: a 救援识别码 names one lift"}
+
+
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, psycopg.Error) and exc.diag.constraint_name in _CONSTRAINT_REASONS:
+        return f"not stored: {_CONSTRAINT_REASONS[exc.diag.constraint_name]}"
     if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
         return f"not stored: {exc.diag.message_primary}"
     return f"not stored: {exc}"
@@ -517,18 +524,24 @@ async def _resolve_parties(conn: AsyncConnection, rows: list[RegisterRow],
     for ref in merged.values():
         name = ref.name or (known[ref.code][1] if ref.code in known else None)
         # Nameless and unknown (its naming row was rejected): the store refuses the row that needs it.
-        if name is not None and (ref.name or ref.phone or ref.email or ref.webhook_url):
-            params.append((ref.code, name, str(ref.role), ref.phone, ref.email, ref.webhook_url))
+        if name is not None and (ref.name or ref.phone or ref.email or ref.webhook_url or ref.contacts is not None):
+            contacts = None if ref.contacts is None else Jsonb([{"name": n, "phone": p} for n, p in ref.contacts])
+            params.append((ref.code, name, str(ref.role), ref.phone, ref.email, ref.webhook_url, contacts))
     if params:
         async with conn.cursor() as cur:
             await cur.executemany(
-                """INSERT INTO parties (code, name, role, phone, email, webhook_url) VALUES (%s, %s, %s, %s, %s, %s)
+                """INSERT INTO parties (code, name, role, phone, email, webhook_url, contacts)
+                   VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, '[]'::jsonb))
                    ON CONFLICT (code) DO UPDATE SET name = excluded.name,
                      phone = coalesce(excluded.phone, parties.phone), email = coalesce(excluded.email, parties.email),
-                     webhook_url = coalesce(excluded.webhook_url, parties.webhook_url)
-                   WHERE (parties.name, parties.phone, parties.email, parties.webhook_url) IS DISTINCT FROM
+                     webhook_url = coalesce(excluded.webhook_url, parties.webhook_url),
+                     contacts = CASE WHEN %s::jsonb IS NULL THEN parties.contacts ELSE excluded.contacts END
+                   WHERE (parties.name, parties.phone, parties.email, parties.webhook_url, parties.contacts)
+                     IS DISTINCT FROM
                      (excluded.name, coalesce(excluded.phone, parties.phone), coalesce(excluded.email, parties.email),
-                      coalesce(excluded.webhook_url, parties.webhook_url))""", params)
+                      coalesce(excluded.webhook_url, parties.webhook_url),
+                      CASE WHEN %s::jsonb IS NULL THEN parties.contacts ELSE excluded.contacts END)""",
+                [(*p, p[-1], p[-1]) for p in params])
     return rows, rejected, await party_ids(conn, set(merged))
 
 
@@ -549,14 +562,14 @@ def _merge(a: PartyRef | None, b: PartyRef) -> PartyRef:
     if a is None:
         return b
     return PartyRef(a.role, a.code, a.name or b.name, a.phone or b.phone, a.email or b.email,
-                    a.webhook_url or b.webhook_url)
+                    a.webhook_url or b.webhook_url, a.contacts if a.contacts is not None else b.contacts)
 
 
 # --- export ------------------------------------------------------------------------------------
 
-_PARTY_FIELDS = ("code", "name", "phone", "email", "webhook_url")
+_PARTY_FIELDS = ("code", "name", "phone", "email", "webhook_url", "contacts")
 _FACT_FIELDS = ("scheme", "installed_on", "renovated_on", "major_repair_on", "manufactured_on", "stopped_on",
-                "resumed_on", "relocated_on")
+                "resumed_on", "relocated_on", "rescue_code", "area", "place", "latitude", "longitude")
 _EXPORT_SQL = f"""
 SELECT e.registration_code, e.category, e.type, e.address, e.district_code, e.status, e.commissioned_on, e.rated,
        e.interval_overrides, e.next_due, e.fit_for_use, e.use_registration_no,
@@ -615,7 +628,9 @@ def _export_cells(record: Sequence[Any]) -> list[Cell]:
     for i, role in enumerate((Role.OWNER, Role.MAINTENANCE, Role.AGENCY)):
         values = record[12 + i * len(_PARTY_FIELDS):12 + (i + 1) * len(_PARTY_FIELDS)]
         if values[0] is not None:
-            parties.append(PartyRef(role, *values))
+            party, name, phone, email, webhook_url, contacts = values
+            parties.append(PartyRef(role, party, name, phone, email, webhook_url,
+                                    tuple((c["name"], c["phone"]) for c in contacts or ())))
     schedules: dict[str, list[str | None]] = record[-1]
     facts = dict(zip(_FACT_FIELDS, record[-1 - len(_FACT_FIELDS):-1], strict=True))
     equipment = Equipment(

@@ -13,13 +13,14 @@ import unicodedata
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from registry.codes import category_conflict, read_code
 from registry.due import Category, DueError, IntervalTable, Rules, Scheme, default_table, end_of_month
 from registry.io_headings import chinese_heading, column_of, heading_index
-from registry.model import Equipment, Role, Status
+from registry.model import Area, Equipment, Place, Role, Status
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
 from semon.protocol.topics import DEVICE_ID_PATTERN, Kind
@@ -76,6 +77,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("use_registration_no", "use_no", "使用登记证编号, the registration certificate's own number (not the "
            "设备代码): 1–64 letters, digits, Chinese characters, `-` and brackets, e.g. 梯11青A00123(19); full-width "
            "digits, letters and brackets are kept as ASCII ones", "equipment", "use_registration_no"),
+    Column("rescue_code", "rescue_code", "救援识别码, the code on the plate in the car that a caller reads to the "
+           "emergency centre (96333): 3–20 digits or letters (six digits in Xining), unique in the register",
+           "equipment", "rescue_code"),
     Column("category", "category", "elevator, boiler, pressure_vessel, pressure_piping, gas_cylinder, crane, "
            "in_plant_vehicle, large_amusement_ride, passenger_ropeway; or 电梯, 锅炉, 压力容器, 压力管道, 气瓶, "
            "起重机械, 场(厂)内专用机动车辆, 大型游乐设施, 客运索道", "equipment", "category", required=True),
@@ -85,11 +89,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("district_code", "district", "the district it stands in, administrative division code, 6 digits (e.g. "
            "630102): the only source of its district (its alarms, the rate by district)", "equipment",
            "district_code", required=True),
+    Column("area", "area", "urban (the urban core, county seats included) or other; or 城区, 县城 / 其他: the area "
+           "that sets the maintenance unit's arrival limit", "equipment", "area"),
+    Column("place", "place", "使用场所: residential, mall, hospital, school, office, hotel, transport, public, "
+           "industrial, other; or 住宅, 商场, 医院, 学校, 办公, 宾馆, 交通, 公共场所, 厂房, 其他", "equipment",
+           "place"),
+    Column("latitude", "degrees", "WGS84 latitude in degrees (with longitude)", "equipment", "latitude", lo=-90,
+           hi=90),
+    Column("longitude", "degrees", "WGS84 longitude in degrees (with latitude)", "equipment", "longitude",
+           lo=-180, hi=180),
     Column("owner_code", "party_code", "使用单位: unified social credit code (the party's identity)", "owner", "code"),
     Column("owner_name", "text", "使用单位 name (needed the first time a code appears)", "owner", "name"),
     Column("maintenance_code", "party_code", "维保单位 code", "maintenance", "code"),
     Column("maintenance_name", "text", "维保单位 name", "maintenance", "name"),
     Column("maintenance_phone", "phone", "维保单位 phone (digits, spaces, `+ - ( )`)", "maintenance", "phone"),
+    Column("maintenance_contacts", "contacts", "维保单位 duty contacts beyond its phone, `name phone` separated by "
+           "`;`, e.g. `王工 13800000001; 值班室 0971-6100001`", "maintenance", "contacts"),
     Column("agency_code", "party_code", "检验机构 code", "agency", "code"),
     Column("agency_name", "text", "检验机构 name", "agency", "name"),
     Column("agency_email", "email", "检验机构 e-mail for notices", "agency", "email"),
@@ -166,6 +181,15 @@ _CATEGORY_NAMES: dict[str, Category] = {
 _CATEGORY_ALIASES = {**_CATEGORY_NAMES, "场内专用机动车辆": Category.IN_PLANT_VEHICLE,
                      "厂内专用机动车辆": Category.IN_PLANT_VEHICLE}
 _STATUS_NAMES: dict[str, Status] = {"在用": Status.IN_USE, "停用": Status.STOPPED, "报废": Status.SCRAPPED}
+_AREA_NAMES: dict[str, Area] = {"城区": Area.URBAN, "市区": Area.URBAN, "县城": Area.URBAN, "其他": Area.OTHER,
+                                "其他区域": Area.OTHER, "郊区": Area.OTHER, "乡镇": Area.OTHER, "农村": Area.OTHER}
+_PLACE_NAMES: dict[str, Place] = {
+    "住宅": Place.RESIDENTIAL, "住宅小区": Place.RESIDENTIAL, "商场": Place.MALL, "商场超市": Place.MALL,
+    "医院": Place.HOSPITAL, "学校": Place.SCHOOL, "办公": Place.OFFICE, "办公楼": Place.OFFICE, "宾馆": Place.HOTEL,
+    "酒店": Place.HOTEL, "宾馆酒店": Place.HOTEL, "交通": Place.TRANSPORT, "车站": Place.TRANSPORT,
+    "机场": Place.TRANSPORT, "地铁": Place.TRANSPORT, "公共场所": Place.PUBLIC, "厂房": Place.INDUSTRIAL,
+    "工厂": Place.INDUSTRIAL, "其他": Place.OTHER,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +212,7 @@ class PartyRef:
     phone: str | None = None
     email: str | None = None
     webhook_url: str | None = None
+    contacts: tuple[tuple[str, str], ...] | None = None  # (name, phone); None: not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +302,64 @@ def _use_no(col: Column, text: str, cell: Cell) -> Any:
     return number
 
 
+_RESCUE_CODE = re.compile(r"[0-9A-Za-z-]{3,20}")
+
+
+def _rescue_code(col: Column, text: str, cell: Cell) -> Any:
+    """A 救援识别码 in its NFKC form (full-width digits typed with a Chinese input method are the ASCII ones)."""
+    code = unicodedata.normalize("NFKC", text).upper()
+    if not _RESCUE_CODE.fullmatch(code):
+        raise CellError(f"{col.name} {_show(text)} is not a rescue code: 3–20 digits, letters or '-'")
+    return code
+
+
+def _named(col: Column, text: str, names: Mapping[str, Any], values: type[StrEnum]) -> Any:
+    """One of ``values``, by its value or by one of its Chinese ``names``."""
+    key = _normal(text)
+    found = names.get(key) or next((v for v in values if v.value == key), None)
+    if found is None:
+        raise CellError(f"{col.name} {_show(text)} is not one of {', '.join(values)} (or {', '.join(names)})")
+    return found
+
+
+def _area(col: Column, text: str, cell: Cell) -> Any:
+    return _named(col, text, _AREA_NAMES, Area)
+
+
+def _place(col: Column, text: str, cell: Cell) -> Any:
+    return _named(col, text, _PLACE_NAMES, Place)
+
+
+def _degrees(col: Column, text: str, cell: Cell) -> Any:
+    value: float | None = None
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        value = float(cell)
+    elif isinstance(cell, str) and _NUMBER.fullmatch(text):
+        value = float(text)
+    assert col.lo is not None and col.hi is not None
+    if value is None or not col.lo <= value <= col.hi:  # also rejects NaN
+        raise CellError(f"{col.name} {_show(text)} is not a number of degrees from {col.lo:g} to {col.hi:g}")
+    return value
+
+
+_CONTACT = re.compile(r"(.+?)[\s:：]+(\+?[\d()\-]{3,32})")
+
+
+def _contacts(col: Column, text: str, cell: Cell) -> Any:
+    """``name phone; name phone``: (name, phone) pairs, at most 10."""
+    found: list[tuple[str, str]] = []
+    for part in (p.strip() for p in re.split(r"[;；\n]", text)):
+        if not part:
+            continue
+        m = _CONTACT.fullmatch(part)
+        if m is None or sum(ch.isdigit() for ch in m[2]) < 3:
+            raise CellError(f"{col.name}: {_show(part)} is not `name phone`")
+        found.append((m[1].strip(), m[2]))
+    if len(found) > 10:
+        raise CellError(f"{col.name}: {len(found)} contacts, at most 10")
+    return tuple(found)
+
+
 def _category(col: Column, text: str, cell: Cell) -> Any:
     key = _normal(text)
     found = _CATEGORY_ALIASES.get(key) or next((c for c in Category if c.value == key), None)
@@ -287,11 +370,7 @@ def _category(col: Column, text: str, cell: Cell) -> Any:
 
 
 def _status(col: Column, text: str, cell: Cell) -> Any:
-    key = _normal(text)
-    found = _STATUS_NAMES.get(key) or next((s for s in Status if s.value == key), None)
-    if found is None:
-        raise CellError(f"status {_show(text)} is not one of {', '.join(Status)} (or {', '.join(_STATUS_NAMES)})")
-    return found
+    return _named(col, text, _STATUS_NAMES, Status)
 
 
 def _district(col: Column, text: str, cell: Cell) -> Any:
@@ -431,14 +510,15 @@ _PARSERS: dict[str, Callable[[Column, str, Cell], Any]] = {
     "text": _text, "party_code": _text, "code": _code, "use_no": _use_no, "category": _category, "status": _status,
     "district": _district, "phone": _phone, "email": _email, "url": _url, "date": _date, "int": _int,
     "float": _float, "gas": _gas, "bool": _bool, "flag": _flag, "code_table": _code_table, "modes": _modes,
-    "month": _month, "scheme": _scheme,
+    "month": _month, "scheme": _scheme, "rescue_code": _rescue_code, "area": _area, "place": _place,
+    "degrees": _degrees, "contacts": _contacts,
 }
 
 
 # Columns of identifiers: digits that are not a quantity. Typed into a number cell, Excel keeps
 # 15 significant digits (a 20-digit 注册代码 becomes 3.11063010220268E+19) and drops leading
 # zeros, and its CSV shows the exponent form: the code read back is another code.
-IDENTIFIER_KINDS = frozenset({"code", "use_no", "party_code", "phone", "district"})
+IDENTIFIER_KINDS = frozenset({"code", "use_no", "party_code", "phone", "district", "rescue_code"})
 _EXPONENT = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
 _AS_TEXT = "format the column as text (or start each code with an apostrophe) and type the codes again"
 
@@ -556,6 +636,8 @@ def parse_row(header: Header, line: int, cells: Sequence[Cell], *, table: Interv
             reasons.append(str(exc))
     parties, party_reasons = _parties(values)
     reasons += party_reasons
+    if (values.get("latitude") is None) != (values.get("longitude") is None):
+        reasons.append("latitude and longitude go together: give both or neither")
     warnings: list[Problem] = []
     if isinstance(values.get("category"), Category):
         reasons += _schedule_checks(values, table, today, warnings, line, rules)
@@ -692,12 +774,20 @@ class _FileChecks:
     """What one row cannot see: a registration code given twice, a party described two ways."""
 
     codes: dict[str, int] = field(default_factory=dict)  # registration code → first line
+    rescue_codes: dict[str, int] = field(default_factory=dict)  # rescue code → first line
     # party code → its role and, per detail, the first value given and its line
     parties: dict[str, tuple[Role, int, dict[str, tuple[str, int]]]] = field(default_factory=dict)
 
     def code_seen(self, code: str, line: int) -> str | None:
         first = self.codes.setdefault(code, line)
         return None if first == line else f"registration_code {_show(code)} repeats line {first}"
+
+    def rescue_code_seen(self, row: RegisterRow) -> list[str]:
+        code = row.equipment.rescue_code
+        if code is None:
+            return []
+        first = self.rescue_codes.setdefault(code, row.line)
+        return [] if first == row.line else [f"rescue_code {_show(code)} is the unit's on line {first}"]
 
     def party_conflicts(self, row: RegisterRow) -> list[str]:
         reasons: list[str] = []
@@ -763,7 +853,7 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
             extra = (Problem(item.line, repeat),) if repeat else ()
             yield Rejected(outcome.line, outcome.problems + extra)
             continue
-        reasons = ([repeat] if repeat else []) + checks.party_conflicts(outcome)
+        reasons = ([repeat] if repeat else []) + checks.party_conflicts(outcome) + checks.rescue_code_seen(outcome)
         if reasons:
             yield Rejected(item.line, tuple(Problem(item.line, r) for r in reasons))
             continue
@@ -803,7 +893,9 @@ def row_cells(equipment: Equipment, parties: Iterable[PartyRef], read_only: Mapp
             value = read_only.get(col.key)
         if col.kind == "month" and isinstance(value, date):
             value = f"{value:%Y-%m}"
-        out.append(str(value) if isinstance(value, Category | Status | Scheme) else value)
+        elif col.kind == "contacts":
+            value = "; ".join(f"{name} {phone}" for name, phone in value or ()) or None
+        out.append(str(value) if isinstance(value, Category | Status | Scheme | Area | Place) else value)
     return out
 
 

@@ -17,6 +17,30 @@ class Role(StrEnum):
     BUREAU = "bureau"  # 市场监管局
 
 
+class Area(StrEnum):
+    """The area a unit stands in, which sets the maintenance unit's arrival limit (到场时限): the
+    urban core, county seats included (30 minutes), or the rest (1 hour), as the 96333 rules of
+    DB32/T 4130-2021 and DB37/T 3451-2018 set them; the limits themselves are settings."""
+
+    URBAN = "urban"
+    OTHER = "other"
+
+
+class Place(StrEnum):
+    """The kind of place a unit serves (使用场所), as the 96333 monthly reports group entrapments."""
+
+    RESIDENTIAL = "residential"  # 住宅
+    MALL = "mall"  # 商场
+    HOSPITAL = "hospital"  # 医院
+    SCHOOL = "school"  # 学校
+    OFFICE = "office"  # 办公楼
+    HOTEL = "hotel"  # 宾馆酒店
+    TRANSPORT = "transport"  # 车站、机场、地铁
+    PUBLIC = "public"  # 其他公众聚集场所
+    INDUSTRIAL = "industrial"  # 厂房
+    OTHER = "other"  # 其他
+
+
 class Status(StrEnum):
     IN_USE = "in_use"
     STOPPED = "stopped"  # 停用: left out of the inspection rate, no notices
@@ -34,6 +58,8 @@ class Party:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     district_code: str | None = None
+    # Duty contacts beyond ``contact``/``phone`` (a maintenance unit's rescue phones): (name, phone).
+    contacts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +89,11 @@ class Equipment:
     stopped_on: date | None = None  # when the latest stop (停用) began
     resumed_on: date | None = None  # when the unit came back into use after it
     relocated_on: date | None = None  # boilers: the latest relocation (移装)
+    rescue_code: str | None = None  # 救援识别码: the digits on the plate in the car
+    area: Area | None = None  # sets the arrival limit
+    place: Place | None = None  # 使用场所
+    latitude: float | None = None  # WGS84 degrees; both or neither
+    longitude: float | None = None
     # What the record gives: field names, and "rated.<key>" / "interval_overrides.<key>" for
     # those mappings' keys (an import: its file's columns); None: everything. A field it does not
     # give is left as stored.

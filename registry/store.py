@@ -36,18 +36,25 @@ log = logging.getLogger(__name__)
 
 async def upsert_party(conn: AsyncConnection, party: Party) -> int:
     cur = await conn.execute(
-        """INSERT INTO parties (code, name, role, contact, phone, email, webhook_url, webhook_secret, district_code)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        """INSERT INTO parties (code, name, role, contact, phone, email, webhook_url, webhook_secret, district_code,
+             contacts)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (code) DO UPDATE SET name = excluded.name, role = excluded.role, contact = excluded.contact,
              phone = excluded.phone, email = excluded.email, webhook_url = excluded.webhook_url,
-             webhook_secret = excluded.webhook_secret, district_code = excluded.district_code
+             webhook_secret = excluded.webhook_secret, district_code = excluded.district_code,
+             contacts = excluded.contacts
            RETURNING id""",
         (party.code, party.name, str(party.role), party.contact, party.phone, party.email, party.webhook_url,
-         party.webhook_secret, party.district_code),
+         party.webhook_secret, party.district_code, Jsonb(contacts_json(party.contacts))),
     )
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
+
+
+def contacts_json(contacts: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """A party's duty contacts as stored and served: ``[{"name", "phone"}, …]``."""
+    return [{"name": name, "phone": phone} for name, phone in contacts]
 
 
 async def party_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, int]:
@@ -61,7 +68,8 @@ async def party_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, int]:
 _OVERWRITTEN = (("category", "category"), ("type", "type"), ("address", "address"),
                 ("district_code", "district_code"), ("owner_id", "owner"), ("maintenance_id", "maintenance"),
                 ("agency_id", "agency"), ("status", "status"), ("commissioned_on", "commissioned_on"),
-                ("use_registration_no", "use_registration_no"), ("scheme", "scheme"))
+                ("use_registration_no", "use_registration_no"), ("scheme", "scheme"), ("rescue_code", "rescue_code"),
+                ("area", "area"), ("place", "place"), ("latitude", "latitude"), ("longitude", "longitude"))
 
 
 async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rules | None = None,
@@ -106,10 +114,12 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
     await conn.execute(
         f"""INSERT INTO equipment (registration_code, category, type, address, district_code, owner_id,
              maintenance_id, agency_id, status, commissioned_on, rated, interval_overrides, use_registration_no, scheme,
-             installed_on, renovated_on, major_repair_on, manufactured_on, stopped_on, resumed_on, relocated_on)
+             installed_on, renovated_on, major_repair_on, manufactured_on, stopped_on, resumed_on, relocated_on,
+             rescue_code, area, place, latitude, longitude)
            VALUES (%(code)s, %(category)s, %(type)s, %(address)s, %(district)s, %(owner)s, %(maintenance)s,
              %(agency)s, %(status)s, %(commissioned)s, %(rated)s, %(months)s, %(use_no)s, %(scheme)s, %(installed)s,
-             %(renovated)s, %(major_repair)s, %(manufactured)s, %(stopped)s, %(resumed)s, %(relocated)s)
+             %(renovated)s, %(major_repair)s, %(manufactured)s, %(stopped)s, %(resumed)s, %(relocated)s,
+             %(rescue_code)s, %(area)s, %(place)s, %(latitude)s, %(longitude)s)
            ON CONFLICT (registration_code) DO UPDATE SET {", ".join(sets)},
              installed_on = coalesce(excluded.installed_on, equipment.installed_on),
              renovated_on = greatest(excluded.renovated_on, equipment.renovated_on),
@@ -127,6 +137,8 @@ async def upsert_equipment(conn: AsyncConnection, item: Equipment, *, rules: Rul
          "scheme": str(item.scheme) if item.scheme else None, "installed": item.installed_on,
          "renovated": item.renovated_on, "major_repair": item.major_repair_on, "manufactured": item.manufactured_on,
          "stopped": stopped_on, "resumed": resumed_on, "relocated": item.relocated_on,
+         "rescue_code": item.rescue_code, "area": str(item.area) if item.area else None,
+         "place": str(item.place) if item.place else None, "latitude": item.latitude, "longitude": item.longitude,
          "rated_keys": sorted(item.given_keys("rated")), "months_keys": sorted(item.given_keys("interval_overrides"))},
     )
     for schedule, last in item.last_inspected.items():
@@ -414,7 +426,8 @@ async def monitored_units(conn: AsyncConnection[Any]) -> list[MonitoredUnit]:
 
 _CARD_SQL = """
 SELECT e.category, e.type, e.address, e.district_code, e.status, e.next_due, e.fit_for_use, e.commissioned_on,
-       o.code, o.name, m.code, m.name, m.phone, m.contact, a.code, a.name, e.use_registration_no
+       o.code, o.name, m.code, m.name, m.phone, m.contact, a.code, a.name, e.use_registration_no,
+       e.rescue_code, e.area, e.place, e.latitude, e.longitude, o.phone, o.contacts, m.contacts
 FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
      LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties a ON a.id = e.agency_id
 WHERE e.registration_code = %s"""
@@ -432,8 +445,11 @@ async def unit_entry(conn: AsyncConnection[Any], code: str) -> dict[str, Any] | 
     """One unit as the register holds it, or None if it is not registered: ``category``,
     ``type``, ``address``, ``district_code`` (the district it stands in), ``use_registration_no``
     (使用登记证编号 or None), ``status``, ``next_due``, ``fit_for_use``,
-    ``commissioned_on``, ``owner`` / ``agency`` (``{"code", "name"}`` or None),
-    ``maintenance_unit`` (also ``phone``, ``contact``), ``schedules`` (``schedule``,
+    ``commissioned_on``, ``rescue_code`` (救援识别码), ``area`` (``urban`` | ``other``: the arrival
+    limit's), ``place`` (使用场所, ``registry.model.Place``), ``latitude`` / ``longitude`` (WGS84
+    degrees or None), ``owner`` / ``agency`` (``{"code", "name"}`` or None; the owner also
+    ``phone`` and ``contacts``), ``maintenance_unit`` (also ``phone``, ``contact`` and ``contacts``,
+    ``[{"name", "phone"}]``: its duty contacts), ``schedules`` (``schedule``,
     ``interval_months``, ``last_inspected``, ``next_due``; by schedule) and ``last_inspection``
     (the newest recorded: ``schedule``, ``inspected_on``, ``result``, ``report_no``; or None)."""
     cur = await conn.execute(_CARD_SQL, (code,))
@@ -441,7 +457,8 @@ async def unit_entry(conn: AsyncConnection[Any], code: str) -> dict[str, Any] | 
     if row is None:
         return None
     (category, type_, address, district, status, next_due, fit, commissioned, owner_code, owner, maint_code, maint,
-     maint_phone, maint_contact, agency_code, agency, use_no) = row
+     maint_phone, maint_contact, agency_code, agency, use_no, rescue_code, area, place, latitude, longitude,
+     owner_phone, owner_contacts, maint_contacts) = row
     cur = await conn.execute(_SCHEDULES_SQL, (code,))
     schedules = [{"schedule": s, "interval_months": m, "last_inspected": li, "next_due": nd}
                  for s, m, li, nd in await cur.fetchall()]
@@ -451,8 +468,10 @@ async def unit_entry(conn: AsyncConnection[Any], code: str) -> dict[str, Any] | 
         "category": category, "type": type_, "address": address, "district_code": district,
         "use_registration_no": use_no, "status": status,
         "next_due": next_due, "fit_for_use": fit, "commissioned_on": commissioned,
-        "owner": _party_json(owner_code, owner),
-        "maintenance_unit": _party_json(maint_code, maint, phone=maint_phone, contact=maint_contact),
+        "rescue_code": rescue_code, "area": area, "place": place, "latitude": latitude, "longitude": longitude,
+        "owner": _party_json(owner_code, owner, phone=owner_phone, contacts=owner_contacts or []),
+        "maintenance_unit": _party_json(maint_code, maint, phone=maint_phone, contact=maint_contact,
+                                        contacts=maint_contacts or []),
         "agency": _party_json(agency_code, agency),
         "last_inspection": None if last is None else dict(zip(("schedule", "inspected_on", "result", "report_no"),
                                                               last, strict=True)),
@@ -464,3 +483,15 @@ async def agency_exists(conn: AsyncConnection[Any], code: str) -> bool:
     """Whether ``code`` is an inspection agency's party code in the register."""
     cur = await conn.execute("SELECT 1 FROM parties WHERE code = %s AND role = 'agency'", (code,))
     return await cur.fetchone() is not None
+
+
+async def locations_of(conn: AsyncConnection[Any], codes: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Where the registered units among ``codes`` stand: ``{registration_code: (latitude,
+    longitude)}`` in WGS84 degrees (``equipment.latitude``/``longitude``); a unit not registered,
+    or registered without both coordinates, is left out."""
+    if not codes:
+        return {}
+    cur = await conn.execute("""SELECT registration_code, latitude, longitude FROM equipment
+                                WHERE registration_code = ANY(%s) AND latitude IS NOT NULL AND longitude IS NOT NULL""",
+                             (list(codes),))
+    return {str(code): (float(lat), float(lon)) for code, lat, lon in await cur.fetchall()}

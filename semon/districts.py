@@ -23,17 +23,23 @@ class District:
     code: str  # administrative division code (GB/T 2260)
     share: float  # of the city's equipment
     streets: tuple[str, ...]
+    seat: tuple[float, float]  # where its government sits, WGS84 (latitude, longitude), degrees, approximate
+    rural: tuple[str, ...] = ()  # townships outside the urban core and the county seat (area "other")
     county: bool = False  # a county: an hour for rescue arrival (COUNTY_ARRIVAL_DEADLINE_S), not 30 minutes
 
 
 XINING: tuple[District, ...] = (
-    District("城东区", "630102", 0.20, ("八一路", "东关大街", "建国路", "互助路", "康乐路")),
-    District("城中区", "630103", 0.21, ("南大街", "西大街", "长江路", "南山路", "南川东路")),
-    District("城西区", "630104", 0.23, ("五四大街", "胜利路", "西关大街", "黄河路", "海晏路")),
-    District("城北区", "630105", 0.17, ("柴达木路", "朝阳东路", "小桥大街", "祁连路", "宁张路")),
-    District("湟中区", "630106", 0.09, ("鲁沙尔镇和平路", "多巴镇康川路", "塔尔寺路")),
-    District("大通县", "630121", 0.06, ("桥头镇园林路", "桥头镇人民路", "长宁镇建设路"), county=True),
-    District("湟源县", "630123", 0.04, ("城关镇文化街", "城关镇解放路"), county=True),
+    District("城东区", "630102", 0.20, ("八一路", "东关大街", "建国路", "互助路", "康乐路"), (36.6160, 101.8060)),
+    District("城中区", "630103", 0.21, ("南大街", "西大街", "长江路", "南山路", "南川东路"), (36.6200, 101.7800)),
+    District("城西区", "630104", 0.23, ("五四大街", "胜利路", "西关大街", "黄河路", "海晏路"), (36.6280, 101.7530)),
+    District("城北区", "630105", 0.17, ("柴达木路", "朝阳东路", "小桥大街", "祁连路", "宁张路"), (36.6620, 101.7660),
+             ("二十里铺镇",)),
+    District("湟中区", "630106", 0.09, ("鲁沙尔镇和平路", "多巴镇康川路", "塔尔寺路"), (36.5010, 101.5710),
+             ("上新庄镇", "田家寨镇", "李家山镇")),
+    District("大通县", "630121", 0.06, ("桥头镇园林路", "桥头镇人民路", "长宁镇建设路"), (36.9280, 101.6850),
+             ("黄家寨镇", "多林镇", "青林乡"), county=True),
+    District("湟源县", "630123", 0.04, ("城关镇文化街", "城关镇解放路"), (36.6820, 101.2560), ("大华镇", "日月乡"),
+             county=True),
 )
 
 

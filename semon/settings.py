@@ -11,6 +11,7 @@ built on its own (``RulesSettings()``) reads the environment as ``Settings()`` d
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import date, timedelta
 from pathlib import Path
@@ -209,6 +210,9 @@ class RulesSettings(BaseSettings):
     # 2,000 put it 65 ms / 0.76 s (docs/alerts.md, "Benchmark").
     receive_maximum: int = Field(default=2_000, ge=1, le=65_535)
     events_client_id: str | None = None
+    # The engine's own broker URL under `semon up` against a configured broker that binds client
+    # ids to accounts (deploy/mosquitto: the semon-rules-1 account). Unset: SEMON_MQTT_URL.
+    mqtt_url: str | None = None
     # The event session's broker URL, for a broker that binds the client id to the account
     # (use_username_as_clientid: deploy/mosquitto): the events account's. Unset: the engine's URL.
     events_mqtt_url: str | None = None
@@ -266,6 +270,23 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65_535)
     live_queue_size: int = Field(default=1000, ge=1, validation_alias="semon_live_queue_size")  # per WebSocket
+    # One line per HTTP request on the logger aiohttp.access (INFO); off, the console's requests
+    # do not bury the rest of the log.
+    access_log: bool = False
+    # Reverse proxies (addresses or networks, JSON list, e.g. ["127.0.0.1", "::1"]) whose
+    # X-Forwarded-For and X-Forwarded-Proto are believed: the client's address (login throttle,
+    # logs) and the scheme (https) come from them. Empty: the TCP peer, as seen (docs/deploy-https.md).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return [item.strip() for item in value]
 
 
 class AuthSettings(BaseSettings):

@@ -2,7 +2,9 @@
 (五区两县), with occasional faults so that a demo shows live alarms within minutes.
 
 ``city_fleet`` is a pure function of its arguments, so the equipment register can generate
-the same devices (registration code, district, address, rated values) as the simulators run.
+the same devices (registration code, district, address, position, rated values) as the
+simulators run. A device stands inside its district's shipped outline, in its built-up core around
+the district's seat (``semon.district_outlines.place``).
 Each device's registration code is an 18-character 设备代码 (TSG 08-2017:
 ``semon.equipment_codes``); its district is an attribute of its own, as in the register.
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from semon.district_outlines import place_in_district
 from semon.districts import XINING, District
 from semon.equipment_codes import BOILER_MANUFACTURERS, ELEVATOR_MANUFACTURERS, device_code
 from semon.protocol.topics import Kind
@@ -43,6 +46,7 @@ class CityDevice:
     address: str
     installed_year: int
     spec: ElevatorSpec | BoilerSpec
+    location: tuple[float, float] | None = None  # (latitude, longitude), WGS84; None: a district without an outline
 
     def build(self, *, origin_ms: int, seed: int, periods: Periods | None = None) -> SimDevice:
         if isinstance(self.spec, ElevatorSpec):
@@ -102,7 +106,9 @@ def city_fleet(elevators: int, boilers: int, *, seed: int = 1, districts: tuple[
             kind, makers = Kind.BOILER, BOILER_MANUFACTURERS
             category = STEAM_BOILER_CATEGORY if spec.medium == "steam" else HOT_WATER_BOILER_CATEGORY
         device_id = device_code(category, makers[n % len(makers)], year, first_serial + n)
-        devices.append(CityDevice(device_id, kind, district, address, year, spec))
+        # A generator of its own: placing a device never changes the draws of the devices after it.
+        location = place_in_district(district.code, f"city:{seed}:{device_id}", centre=district.seat)
+        devices.append(CityDevice(device_id, kind, district, address, year, spec, location))
     return devices
 
 

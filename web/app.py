@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import psycopg
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
@@ -38,6 +39,7 @@ from web.i18n import DEFAULT_LANG, MESSAGES, Catalogue, lang_stated, render, req
 from web.inputs import request_text_refusal
 from web.openapi import openapi_document, part_schemas
 from web.policy import Policy, Rule
+from web.proxy import TrustedProxies, proxy_middleware
 from web.users import AgencyCheck
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ class Part:
 
 
 def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Sequence[Part], *, backoff: Backoff,
-               auth: bool = True, db_timeout_s: float = 5.0,
+               auth: bool = True, db_timeout_s: float = 5.0, proxies: TrustedProxies | None = None,
                title: str = "semon API", description: str = DESCRIPTION) -> web.Application:
     """The application with the shell's middlewares and routes and each part's. The pool is opened
     and closed by the caller. With ``auth``, every route but the public ones needs a session and
@@ -101,9 +103,13 @@ def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Se
     reads: each part got its own sections when it was built; ``backoff`` the settings'
     (``BackoffSettings``), for the shell's live-session check. ValueError when a part adds a route
     no rule speaks of (it would be the administrator's only, unnoticed), when two parts' models
-    give two different schemas one name, or when a path refers to a schema no model gives."""
+    give two different schemas one name, or when a path refers to a schema no model gives.
+    ``proxies``: the reverse proxies whose ``X-Forwarded-For``/``-Proto`` are believed (``web.proxy``)."""
     policy = Policy.of(*(p.access for p in parts), json_paths=(path for p in parts for path in p.json_paths))
-    app = web.Application(middlewares=[_errors, auth_middleware, _text_guard] if auth else [_errors, _text_guard])
+    middlewares: list[Middleware] = [_errors, auth_middleware, _text_guard] if auth else [_errors, _text_guard]
+    if proxies is not None and proxies.networks:
+        middlewares.insert(0, proxy_middleware(proxies))
+    app = web.Application(middlewares=middlewares)
     app[_ERRORS] = MappingProxyType({kind: status for p in parts for kind, status in p.errors.items()})
     app[_MESSAGES] = MappingProxyType({**MESSAGES, **{k: v for p in parts for k, v in p.messages.items()}})
     if auth:
@@ -141,9 +147,11 @@ def _check_covered(app: web.Application, policy: Policy) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: web.Application, host: str, port: int) -> AsyncIterator[int]:
-    """Serve ``app``; yields the bound port (useful with port 0)."""
-    runner = web.AppRunner(app)
+async def serve_app(app: web.Application, host: str, port: int, *, access_log: bool = False) -> AsyncIterator[int]:
+    """Serve ``app``; yields the bound port (useful with port 0). ``access_log``: a line per
+    request on the logger ``aiohttp.access`` (off by default: the console's requests would bury
+    the rest of the log)."""
+    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if access_log else None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -2,7 +2,8 @@
 
 - ``POST /api/login`` ``{"username", "password"}`` sets the ``semon_session`` cookie (HttpOnly,
   SameSite=Strict) and answers ``{"user", "csrf_token"}``; ``POST /api/logout``; ``GET /api/me``;
-  ``GET``/``POST /api/users`` for the administrator.
+  ``GET``/``POST /api/users``, ``POST /api/users/{username}/password`` and ``…/active``,
+  ``GET /api/users/events`` for the administrator, every change recorded with who and when.
 - ``auth_middleware``: a session for everything not public (401), the session's CSRF token in
   the ``X-CSRF-Token`` header on every change (403), and the application's role policy (``web.policy``, 403).
   API paths answer in JSON; the console's pages get a small HTML page instead.
@@ -31,8 +32,8 @@ from semon.backoff import Backoff
 from semon.periodic import every
 from semon.settings import AuthSettings
 from web.auth_pages import forbidden_page, login_required_page
-from web.http import ApiError, json_response, read_body
-from web.models import LoginBody, NewUserBody
+from web.http import ApiError, json_response, read_body, read_query
+from web.models import ActiveBody, EventsQuery, LoginBody, NewPasswordBody, NewUserBody
 from web.passwords import hash_password, needs_rehash, verify_password
 from web.policy import Policy, needs_csrf
 from web.sessions import (
@@ -49,15 +50,21 @@ from web.throttle import LoginThrottle, ThrottleLimits
 from web.users import (
     AgencyCheck,
     User,
+    UserAction,
     UserError,
     UserExists,
+    change_password,
     check_new_password,
     check_role_agency,
     create_user,
     list_users,
     login_candidate,
     normalise_username,
+    record_user_event,
+    set_active,
     set_password_hash,
+    user_events,
+    user_info,
 )
 
 log = logging.getLogger(__name__)
@@ -176,6 +183,9 @@ def add_auth_routes(app: web.Application, pool: AsyncConnectionPool, settings: A
     app.router.add_get("/api/me", _me)
     app.router.add_get("/api/users", _list_users)
     app.router.add_post("/api/users", _create_user)
+    app.router.add_get("/api/users/events", _list_user_events)
+    app.router.add_post("/api/users/{username}/password", _reset_password)
+    app.router.add_post("/api/users/{username}/active", _set_active)
 
 
 async def _watch_live_sessions(app: web.Application, *, check_s: float, backoff: Backoff) -> AsyncIterator[None]:
@@ -320,8 +330,10 @@ async def _login(request: web.Request) -> web.Response:
         await purge_expired(conn)
     log.info("%s (%s) logged in from %s", user.username, user.role, request.remote)
     response = json_response(_session_json(user, session.csrf_token))
+    # Secure when told so, and whenever the request came over HTTPS (a trusted proxy's X-Forwarded-Proto).
     response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", path="/",
-                        secure=auth.cookie_secure, max_age=int(auth.lifetime.max_age.total_seconds()))
+                        secure=auth.cookie_secure or request.scheme == "https",
+                        max_age=int(auth.lifetime.max_age.total_seconds()))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -358,7 +370,8 @@ async def _logout(request: web.Request) -> web.Response:
     if user is not None:
         log.info("%s logged out", user.username)
     response = web.Response(status=204)
-    response.del_cookie(COOKIE, path="/", secure=auth.cookie_secure, httponly=True, samesite="Strict")
+    response.del_cookie(COOKIE, path="/", secure=auth.cookie_secure or request.scheme == "https", httponly=True,
+                        samesite="Strict")
     return response
 
 
@@ -391,6 +404,54 @@ async def _create_user(request: web.Request) -> web.Response:
                                         display_name=body.display_name)
         except UserExists as exc:
             raise ApiError(409, str(exc)) from None
-    creator = current_user(request)
-    log.info("%s created user %s (%s)", creator.username if creator else "?", username, body.role)
+        await record_user_event(conn, _actor(request), username, UserAction.CREATED,
+                                {"role": str(body.role), "agency": agency, "display_name": body.display_name.strip()})
+    log.info("%s created user %s (%s)", _actor(request), username, body.role)
     return json_response({"user": created.as_json()}, 201)
+
+
+def _actor(request: web.Request) -> str:
+    user = current_user(request)
+    return user.username if user is not None else "?"
+
+
+async def _list_user_events(request: web.Request) -> web.Response:
+    query = read_query(request, EventsQuery)
+    async with request.app[AUTH].connection() as conn:
+        events = await user_events(conn, username=query.username, limit=query.limit)
+    return json_response({"events": [e.as_json() for e in events]})
+
+
+async def _reset_password(request: web.Request) -> web.Response:
+    """A new password for a user; its sessions end (its live sockets within the live check)."""
+    auth = request.app[AUTH]
+    username = request.match_info["username"].lower()
+    body = await read_body(request, NewPasswordBody)
+    password_hash = await auth.hashed(lambda: hash_password(body.password))
+    async with auth.connection() as conn:
+        if not await change_password(conn, username, password_hash):
+            raise ApiError(404, f"no user {username!r}")
+        await record_user_event(conn, _actor(request), username, UserAction.PASSWORD_RESET)
+    log.info("%s reset the password of %s", _actor(request), username)
+    return web.Response(status=204)
+
+
+async def _set_active(request: web.Request) -> web.Response:
+    """Disable or enable a user; a disabled user's sessions end at once. Nobody disables
+    themselves (an administrator locking the last way in out)."""
+    username = request.match_info["username"].lower()
+    body = await read_body(request, ActiveBody)
+    if not body.active and username == _actor(request):
+        raise ApiError(400, "you cannot disable yourself; another administrator can")
+    async with request.app[AUTH].connection() as conn:
+        before = await user_info(conn, username)
+        if before is None:
+            raise ApiError(404, f"no user {username!r}")
+        if before.active != body.active:
+            await set_active(conn, username, body.active)
+            await record_user_event(conn, _actor(request), username,
+                                    UserAction.ENABLED if body.active else UserAction.DISABLED)
+            log.info("%s %s user %s", _actor(request), "enabled" if body.active else "disabled", username)
+        after = await user_info(conn, username)
+    assert after is not None
+    return json_response({"user": after.as_json()})

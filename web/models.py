@@ -5,6 +5,7 @@ these models, so the two cannot drift apart."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +31,29 @@ class NewUserBody(BaseModel):
     agency: str | None = Field(default=None, max_length=64,
                                description="the agency's party code in the register; required for role agency")
     display_name: str = Field(default="", max_length=100)
+
+
+class NewPasswordBody(BaseModel):
+    """A password the administrator sets for a user (ends the user's sessions)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
+
+
+class ActiveBody(BaseModel):
+    """Disable (false: logged out at once, cannot log in) or enable (true) a user."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    active: bool = Field(strict=True, description="true or false, nothing read as either")
+
+
+class EventsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str | None = Field(default=None, max_length=64, description="one user's changes only")
+    limit: int = Field(default=100, ge=1, le=1000)
 
 
 # What the shell's own routes answer. Each mirrors the JSON its handler writes (``User.as_json``,
@@ -82,4 +106,19 @@ class CreatedUser(Answer):
     user: UserInfo
 
 
-SHELL_ANSWERS: tuple[type[Answer], ...] = (Error, Session, UserList, CreatedUser)
+class UserEvent(Answer):
+    """One change to a user, by whom and when."""
+
+    at: datetime
+    actor: str = Field(description="the administrator's username, or 'semon users (<system user>)'")
+    username: str
+    action: Literal["created", "password_reset", "disabled", "enabled"]
+    detail: dict[str, str | None] = Field(description="at creation: role, agency, display_name")
+
+
+class UserEventList(Answer):
+    events: list[UserEvent]
+
+
+SHELL_ANSWERS: tuple[type[Answer], ...] = (Error, Session, UserList, CreatedUser, UserEventList)
+SHELL_REQUESTS: tuple[type[BaseModel], ...] = (LoginBody, NewUserBody, NewPasswordBody, ActiveBody, EventsQuery)

@@ -20,7 +20,20 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from web.models import SHELL_ANSWERS, CreatedUser, Error, LoginBody, NewUserBody, Session, UserList
+from web.models import (
+    SHELL_ANSWERS,
+    SHELL_REQUESTS,
+    ActiveBody,
+    CreatedUser,
+    Error,
+    EventsQuery,
+    LoginBody,
+    NewPasswordBody,
+    NewUserBody,
+    Session,
+    UserEventList,
+    UserList,
+)
 from web.policy import Policy, needs_csrf
 from web.users import Role
 
@@ -157,7 +170,31 @@ def _auth_paths() -> dict[str, Any]:
                      "responses": {"201": json_body(CreatedUser, "created"), **ERRORS,
                                    "409": json_body(Error, "the username is taken")}},
         },
+        "/api/users/events": {"get": {
+            "operationId": "userEvents", "tags": ["auth"],
+            "summary": "Changes to users (created, password_reset, disabled, enabled), by whom and when, latest first",
+            "parameters": [{"name": name, "in": "query", "required": False, "schema": schema}
+                           for name, schema in EventsQuery.model_json_schema()["properties"].items()],
+            "responses": {"200": json_body(UserEventList, "the changes"), **ERRORS},
+        }},
+        "/api/users/{username}/password": {"post": {
+            "operationId": "resetPassword", "tags": ["auth"], "summary": "Set a user's password; ends its sessions",
+            "parameters": [_USERNAME],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref(NewPasswordBody)}}},
+            "responses": {"204": {"description": "set"}, **ERRORS, "404": json_body(Error, "no such user")},
+        }},
+        "/api/users/{username}/active": {"post": {
+            "operationId": "setUserActive", "tags": ["auth"],
+            "summary": "Disable (logged out at once) or enable a user; nobody disables themselves",
+            "parameters": [_USERNAME],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref(ActiveBody)}}},
+            "responses": {"200": json_body(CreatedUser, "the user as it is now"), **ERRORS,
+                          "404": json_body(Error, "no such user")},
+        }},
     }
+
+
+_USERNAME = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _openapi_path() -> dict[str, Any]:
@@ -178,7 +215,7 @@ def openapi_document(paths: dict[str, Any], schemas: dict[str, dict[str, Any]], 
     document: dict[str, Any] = {"openapi": "3.1.0",
                                 "info": {"title": title, "version": "1", "description": description},
                                 "paths": {}, "components": {"schemas": {}}}
-    merge_schemas(document, part_schemas([LoginBody, NewUserBody], SHELL_ANSWERS))
+    merge_schemas(document, part_schemas(SHELL_REQUESTS, SHELL_ANSWERS))
     merge_schemas(document, schemas)
     all_paths: dict[str, Any] = {**_openapi_path(), **paths, **(_auth_paths() if policy is not None else {})}
     for operations in all_paths.values():

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 MIN_PASSWORD_LENGTH = 8
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -22,6 +23,15 @@ class Role(StrEnum):
     AGENCY = "agency"  # an inspection agency (检验机构): its own equipment only
     BUREAU = "bureau"  # the city bureau (市场监管局): reads everything
     ADMIN = "admin"  # everything, and the users
+
+
+class UserAction(StrEnum):
+    """What ``user_events`` records (migration 0013)."""
+
+    CREATED = "created"
+    PASSWORD_RESET = "password_reset"
+    DISABLED = "disabled"
+    ENABLED = "enabled"
 
 
 class UserError(Exception):
@@ -153,3 +163,42 @@ async def count_users(conn: AsyncConnection) -> int:
 async def list_users(conn: AsyncConnection) -> list[UserInfo]:
     cur = await conn.execute(f"SELECT {_COLUMNS}, active, created_at FROM users ORDER BY username")
     return [UserInfo(user_from_row(row), bool(row[5]), row[6]) for row in await cur.fetchall()]
+
+
+async def user_info(conn: AsyncConnection, username: str) -> UserInfo | None:
+    cur = await conn.execute(f"SELECT {_COLUMNS}, active, created_at FROM users WHERE username = %s",
+                             (username.strip().lower(),))
+    row = await cur.fetchone()
+    return UserInfo(user_from_row(row), bool(row[5]), row[6]) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class UserEvent:
+    """One change to a user: when (UTC), by whom (a username, or ``semon users (<system user>)``),
+    to whom, what, and its details (the role and agency at creation)."""
+
+    at: datetime
+    actor: str
+    username: str
+    action: UserAction
+    detail: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "actor": self.actor, "username": self.username,
+                "action": str(self.action), "detail": self.detail}
+
+
+async def record_user_event(conn: AsyncConnection, actor: str, username: str, action: UserAction,
+                            detail: dict[str, Any] | None = None) -> None:
+    """Record a change in the caller's transaction, so the change and its record stand or fall together."""
+    await conn.execute("INSERT INTO user_events (actor, username, action, detail) VALUES (%s, %s, %s, %s)",
+                       (actor, username.strip().lower(), str(action), Jsonb(detail or {})))
+
+
+async def user_events(conn: AsyncConnection, *, username: str | None = None, limit: int = 100) -> list[UserEvent]:
+    """The latest changes first, all users' or one's."""
+    where, params = ("WHERE username = %s", (username.strip().lower(), limit)) if username else ("", (limit,))
+    cur = await conn.execute(f"SELECT at, actor, username, action, detail FROM user_events {where} "
+                             "ORDER BY at DESC, id DESC LIMIT %s", params)
+    return [UserEvent(row[0], str(row[1]), str(row[2]), UserAction(row[3]), dict(row[4]))
+            for row in await cur.fetchall()]

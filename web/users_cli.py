@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 from typing import Any
 
@@ -18,6 +19,7 @@ from web.passwords import hash_password
 from web.users import (
     AgencyCheck,
     Role,
+    UserAction,
     UserError,
     change_password,
     check_new_password,
@@ -25,6 +27,7 @@ from web.users import (
     create_user,
     list_users,
     normalise_username,
+    record_user_event,
     set_active,
 )
 
@@ -48,6 +51,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                        ("enable", "let a disabled user log in again")):
         users_sub.add_parser(name, help=what).add_argument("username")
     return users
+
+
+def cli_actor() -> str:
+    """Who changes users on the command line, as ``user_events`` records it."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        who = f"uid {os.getuid()}"
+    return f"semon users ({who})"
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -82,6 +94,8 @@ async def add_user(url: str, args: argparse.Namespace, password: str, *, agency_
         except UserError as exc:
             print(f"semon users add: {exc}", file=sys.stderr)
             return 1
+        await record_user_event(conn, cli_actor(), username, UserAction.CREATED,
+                                {"role": str(role), "agency": agency, "display_name": args.display_name.strip()})
         await conn.commit()
     print(json.dumps(created.as_json(), ensure_ascii=False))
     return 0
@@ -105,6 +119,8 @@ async def new_password(url: str, args: argparse.Namespace, password: str) -> int
     await apply_migrations(url)
     async with await psycopg.AsyncConnection.connect(url) as conn:
         found = await change_password(conn, args.username, password_hash)
+        if found:
+            await record_user_event(conn, cli_actor(), args.username, UserAction.PASSWORD_RESET)
         await conn.commit()
     if not found:
         print(f"semon users passwd: no user {args.username!r}", file=sys.stderr)
@@ -116,6 +132,9 @@ async def activate(url: str, args: argparse.Namespace, active: bool) -> int:
     await apply_migrations(url)
     async with await psycopg.AsyncConnection.connect(url) as conn:
         found = await set_active(conn, args.username, active)
+        if found:
+            await record_user_event(conn, cli_actor(), args.username,
+                                    UserAction.ENABLED if active else UserAction.DISABLED)
         await conn.commit()
     if not found:
         print(f"semon users {args.users}: no user {args.username!r}", file=sys.stderr)

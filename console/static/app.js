@@ -11,8 +11,10 @@ const VIEWS = {
   "/board": () => import("./board.js"),
   "/agency": () => import("./agency.js"),
   "/bureau": () => import("./bureau.js"),
+  "/map": () => import("./map.js"),
+  "/admin/users": () => import("./users.js"),
 };
-const LIVE_VIEWS = new Set(["/board", "/bureau"]);
+const LIVE_VIEWS = new Set(["/board", "/bureau", "/map"]);
 const $ = (id) => document.getElementById(id);
 
 function toLogin() {
@@ -29,7 +31,7 @@ function renderHeader(user, path) {
   };
   if (!user) return;
   const paths = devMode() ? Object.keys(PAGES) : pagesFor(user.role);
-  replace($("nav"), paths.map((p) => h("a", { href: p, class: p === path ? "current" : "", "data-testid": `nav-${p.slice(1)}` },
+  replace($("nav"), paths.map((p) => h("a", { href: p, class: p === path ? "current" : "", "data-testid": `nav-${p.slice(1).replaceAll("/", "-")}` },
     t(PAGES[p].title))));
   $("user").textContent = devMode() ? t("dev_mode") : `${user.display_name || user.username} · ${name("role", user.role)}`;
   $("logout").hidden = devMode();
@@ -115,7 +117,7 @@ async function main() {
   }
   const setLive = liveIndicator();
   if (LIVE_VIEWS.has(path)) setLive({ live: false });
-  root.dataset.view = path.slice(1);
+  root.dataset.view = path.slice(1).replaceAll("/", "-");
   const view = await VIEWS[path]();
   view.mount(root, { user: currentUser(), setLive, checkSession });
 }

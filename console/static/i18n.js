@@ -48,6 +48,20 @@ const zh = {
   rate_by_district: "按区县", rate_by_category: "按类别", city_rate: "全市定检率", in_use: "在用",
   overdue: "超期", rate: "定检率", meets_target: "达标", below_target: "未达标", trend: "定检率趋势（近 90 天）",
   expired_running: "超期未检仍在运行", no_expired_running: "当前无超期运行设备", in_minutes: "单位：分钟",
+  // Map (the city map of alarms and incidents)
+  nav_map: "地图", map_title: "全市告警与救援分布", map_city: "全市", map_core: "城区",
+  map_incidents: "救援事件", map_alarms: "告警", map_total: "合计", map_unlocated: "{n} 个未登记坐标",
+  map_outlines_failed: "区划边界加载失败：{msg}", map_legend_incident: "困人救援", map_legend_critical: "紧急告警",
+  map_legend_other: "其他告警", map_source: "区划边界：天地图（示意，非权威界线）",
+  // Users (the administrator's page, /admin/users)
+  nav_users: "用户管理", users_title: "用户管理", users_add: "新增用户", users_log: "操作记录",
+  users_display_name: "显示名称", users_role: "角色", users_initial_password: "初始密码",
+  users_password_rule: "密码至少 8 个字符；请当面或通过安全渠道告知用户。", users_new_password: "新密码",
+  users_reset: "重置", users_disable: "停用", users_enable: "启用", users_active: "启用中", users_inactive: "已停用",
+  users_you: "本人", users_not_yourself: "不能停用自己的账号", users_none: "暂无用户", users_no_events: "暂无操作记录",
+  users_created_on: "创建日期", users_when: "时间", users_who: "操作人", users_action: "操作", users_detail: "详情",
+  users_created: "已新增用户 {user}", users_password_set: "已重置 {user} 的密码，其登录已失效",
+  users_disabled: "已停用 {user}，其登录已失效", users_enabled: "已启用 {user}",
   // Agency desk (helper "agency"): lists, export, results upload, conclusions
   equipment_list: "设备清单", search_equipment: "设备代码、登记证编号、地址或使用单位", search: "查询",
   all_districts: "全部区县", all_categories: "全部类别", all_statuses: "全部状态", due_window: "到期范围",
@@ -107,6 +121,22 @@ const en = {
   overdue: "overdue", rate: "rate", meets_target: "meets target", below_target: "below target",
   trend: "Inspection-rate trend (90 days)", expired_running: "Running with an expired inspection",
   no_expired_running: "none running with an expired inspection", in_minutes: "in minutes",
+  // Map (the city map of alarms and incidents)
+  nav_map: "Map", map_title: "Alarms and incidents across the city", map_city: "Whole city", map_core: "Urban core",
+  map_incidents: "incidents", map_alarms: "alarms", map_total: "total", map_unlocated: "{n} without coordinates",
+  map_outlines_failed: "the district outlines could not be loaded: {msg}", map_legend_incident: "entrapment rescue",
+  map_legend_critical: "critical alarm", map_legend_other: "other alarm",
+  map_source: "district outlines: Tianditu (for orientation, not an authoritative boundary)",
+  // Users (the administrator's page, /admin/users)
+  nav_users: "Users", users_title: "Users", users_add: "Add user", users_log: "Changes",
+  users_display_name: "display name", users_role: "role", users_initial_password: "initial password",
+  users_password_rule: "At least 8 characters; hand it over in person or by a safe channel.",
+  users_new_password: "new password", users_reset: "Reset", users_disable: "Disable", users_enable: "Enable",
+  users_active: "active", users_inactive: "disabled", users_you: "you", users_not_yourself: "you cannot disable yourself",
+  users_created_on: "created", users_none: "no users", users_no_events: "no changes recorded", users_when: "when", users_who: "by",
+  users_action: "change", users_detail: "detail", users_created: "user {user} added",
+  users_password_set: "password of {user} reset; their sessions ended", users_disabled: "{user} disabled; their sessions ended",
+  users_enabled: "{user} enabled",
   // Agency desk (helper "agency"): lists, export, results upload, conclusions
   equipment_list: "Equipment", search_equipment: "code, certificate no., address or owner", search: "Search",
   all_districts: "all districts", all_categories: "all categories", all_statuses: "all statuses",
@@ -169,6 +199,11 @@ const NAMES = {
   notice_state: { pending: ["待发送", "pending"], delivered: ["已送达", "delivered"], failed: ["失败", "failed"], cancelled: ["已取消", "cancelled"] },
   channel: { webhook: ["Webhook", "webhook"], email: ["电子邮件", "e-mail"] },
   role: { operator: ["值班员", "operator"], agency: ["检验机构", "agency"], bureau: ["监管局", "bureau"], admin: ["管理员", "admin"] },
+  // Users: what user_events records
+  user_action: {
+    created: ["新增", "created"], password_reset: ["重置密码", "password reset"], disabled: ["停用", "disabled"],
+    enabled: ["启用", "enabled"],
+  },
   kind: { elevator: ["电梯", "elevator"], boiler: ["锅炉", "boiler"] },
   telemetry: {
     running: ["运行", "running"], direction: ["方向", "direction"], floor: ["楼层", "floor"],

@@ -3,6 +3,8 @@ export const PAGES = {
   "/board": { title: "nav_board", roles: ["operator", "bureau", "admin"] },
   "/agency": { title: "nav_agency", roles: ["agency", "admin"] },
   "/bureau": { title: "nav_bureau", roles: ["bureau", "admin"] },
+  "/map": { title: "nav_map", roles: ["operator", "bureau", "admin"] },
+  "/admin/users": { title: "nav_users", roles: ["admin"] },
 };
 const HOME = { operator: "/board", agency: "/agency", bureau: "/bureau", admin: "/board" };
 

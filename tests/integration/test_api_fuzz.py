@@ -37,7 +37,7 @@ from alerts.api_models import ANSWERS as ALERTS_ANSWERS
 from alerts.hub import LiveHub
 from alerts.incident_store import open_incident
 from alerts.model import Source
-from assembly.alerts_service import DEVICE_SOURCES
+from assembly.alerts_service import DEVICE_SOURCES, MAP_SOURCES
 from console import console_part
 from console.api_models import ANSWERS as CONSOLE_ANSWERS
 from registry.api import registry_part
@@ -81,7 +81,7 @@ async def whole_api(database_url: str) -> AsyncIterator[str]:
     await add_users(database_url)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         parts = [alerts_part(pool, LiveHub(), settings.incidents), registry_part(pool, settings.registry),
-                 console_part(pool, DEVICE_SOURCES, settings.registry)]
+                 console_part(pool, DEVICE_SOURCES, settings.registry, maps=MAP_SOURCES)]
         app = create_app(pool, settings.auth, parts, backoff=settings.backoff.backoff())
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"
@@ -387,6 +387,8 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
         assert card["open_alarms"]
         await check("GET", "/api/devices/{device_id}", "/api/devices/NOPE", 404)
         await check("GET", "/api/calendar", "/api/calendar", 200)
+        city_map = await check("GET", "/api/map", "/api/map", 200)
+        assert city_map["alarms"] or city_map["incidents"]
         await check("POST", "/api/logout", "/api/logout", 204)
     documented = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
     assert documented == checked, documented ^ checked

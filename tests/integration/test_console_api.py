@@ -19,7 +19,7 @@ import pytest
 
 from alerts.api import alerts_part
 from alerts.hub import LiveHub
-from assembly.alerts_service import DEVICE_SOURCES
+from assembly.alerts_service import DEVICE_SOURCES, MAP_SOURCES
 from assembly.parts import city_units
 from console import console_part
 from console.web import STATIC_DIR
@@ -44,7 +44,7 @@ async def console_app(database_url: str, *, auth: bool = True, clock: Clock = ut
     settings = ingest_settings(api_port=0, **overrides)
     async with open_pool(database_url, min_size=1, max_size=4) as pool:
         parts = [alerts_part(pool, LiveHub(), settings.incidents), registry_part(pool, settings.registry),
-                 console_part(pool, DEVICE_SOURCES, settings.registry, clock=clock)]
+                 console_part(pool, DEVICE_SOURCES, settings.registry, maps=MAP_SOURCES, clock=clock)]
         app = create_app(pool, settings.auth, parts, backoff=settings.backoff.backoff(), auth=auth)
         async with serve_app(app, "127.0.0.1", 0) as port:
             yield f"http://127.0.0.1:{port}"

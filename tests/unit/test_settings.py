@@ -68,6 +68,10 @@ SECTION_ONLY: list[tuple[str, str, str, Any]] = [
     ("SEMON_REGISTRY_RATE_FORMULA", "registry.rate_formula", "passed_over_due", "passed_over_due"),
     ("SEMON_REGISTRY_REPORT_MAX_BYTES", "registry.report_max_bytes", "2048", 2048),
     ("SEMON_REGISTRY_RESULTS_MAX_BYTES", "registry.results_max_bytes", "4096", 4096),
+    # the installer's
+    ("SEMON_API_ACCESS_LOG", "api.access_log", "true", True),
+    ("SEMON_RULES_MQTT_URL", "rules.mqtt_url", "mqtt://semon-rules-1:pw@broker:1883", "mqtt://semon-rules-1:pw@broker:1883"),
+    ("SEMON_API_TRUSTED_PROXIES", "api.trusted_proxies", '["127.0.0.1", "10.1.0.0/16"]', ["127.0.0.1", "10.1.0.0/16"]),
 ]
 
 
