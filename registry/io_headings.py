@@ -39,6 +39,7 @@ HEADINGS: Mapping[str, str] = {
     "maintenance_code": "维保单位代码",
     "maintenance_name": "维保单位",
     "maintenance_phone": "维保单位电话",
+    "maintenance_contacts": "维保单位值班联系人",
     "agency_code": "检验机构代码",
     "agency_name": "检验机构",
     "agency_email": "检验机构电子邮箱",

@@ -924,34 +924,46 @@ def columns_markdown() -> str:
 
 @dataclass(frozen=True, slots=True)
 class ZhNames:
-    """The Chinese names a zh-CN export writes for coded values: category (电梯), status (在用)
-    and type (塔式起重机, the first of the rules' ``aliases`` for it), each one the import reads
-    back as the same value."""
+    """The Chinese names a zh-CN export writes for coded values: category (电梯), status (在用),
+    area (城区), place (住宅) and type (塔式起重机, the first of the rules' ``aliases`` for it),
+    each one the import reads back as the same value."""
 
     categories: Mapping[str, str]
     statuses: Mapping[str, str]
     types: Mapping[tuple[str, str], str]  # (category, type) → name
+    others: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # column → value → name
 
     def row(self, cells: list[Cell]) -> list[Cell]:
         """An export row (``row_cells``) with its coded values in Chinese."""
         out = list(cells)
-        category = cells[_CATEGORY_AT]
-        out[_CATEGORY_AT] = self.categories.get(str(category), category)
-        out[_STATUS_AT] = self.statuses.get(str(cells[_STATUS_AT]), cells[_STATUS_AT])
-        if cells[_TYPE_AT] is not None:
-            out[_TYPE_AT] = self.types.get((str(category), str(cells[_TYPE_AT])), cells[_TYPE_AT])
+        category = cells[_AT["category"]]
+        out[_AT["category"]] = self.categories.get(str(category), category)
+        out[_AT["status"]] = self.statuses.get(str(cells[_AT["status"]]), cells[_AT["status"]])
+        if cells[_AT["type"]] is not None:
+            out[_AT["type"]] = self.types.get((str(category), str(cells[_AT["type"]])), cells[_AT["type"]])
+        for column, names in self.others.items():
+            if column in _AT and cells[_AT[column]] is not None:
+                out[_AT[column]] = names.get(str(cells[_AT[column]]), cells[_AT[column]])
         return out
 
 
-_CATEGORY_AT, _STATUS_AT, _TYPE_AT = (next(i for i, c in enumerate(COLUMNS) if c.name == n)
-                                      for n in ("category", "status", "type"))
+_AT = {c.name: i for i, c in enumerate(COLUMNS)}
+
+
+def _first_names(names: Mapping[str, Any]) -> dict[str, str]:
+    """value → its first Chinese name."""
+    out: dict[str, str] = {}
+    for name, value in names.items():
+        out.setdefault(str(value), name)
+    return out
 
 
 def zh_names(table: IntervalTable) -> ZhNames:
-    """The Chinese names of ``table``'s categories' types, with the register's category and status names."""
+    """The Chinese names of ``table``'s categories' types, with the register's category, status,
+    area and place names."""
     types: dict[tuple[str, str], str] = {}
     for category in Category:
         for name, type_ in table.type_aliases(category).items():
             types.setdefault((str(category), type_), name)
-    return ZhNames({str(c): n for n, c in _CATEGORY_NAMES.items()}, {str(s): n for n, s in _STATUS_NAMES.items()},
-                   types)
+    return ZhNames(_first_names(_CATEGORY_NAMES), _first_names(_STATUS_NAMES), types,
+                   {"area": _first_names(_AREA_NAMES), "place": _first_names(_PLACE_NAMES)})

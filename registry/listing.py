@@ -26,7 +26,7 @@ JOINS = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
 @dataclass(frozen=True, slots=True)
 class EquipmentFilter:
     """Which units: each given field narrows the list. ``q`` matches part of the 设备代码, the
-    使用登记证编号, the address or the owner's name (case-insensitive); ``due_from`` ≤ next due
+    使用登记证编号, the 救援识别码, the address or the owner's name (case-insensitive); ``due_from`` ≤ next due
     < ``due_before``; ``overdue``: in use and past due on ``today``."""
 
     q: str | None = None
@@ -61,9 +61,9 @@ def where(f: EquipmentFilter, today: date) -> tuple[str, list[Any]]:
         params.append(today)
     if f.q is not None and f.q.strip():
         pattern = _like(f.q.strip())
-        clauses.append("(e.registration_code ILIKE %s OR e.use_registration_no ILIKE %s OR e.address ILIKE %s "
-                       "OR o.name ILIKE %s)")
-        params += [pattern] * 4
+        clauses.append("(e.registration_code ILIKE %s OR e.use_registration_no ILIKE %s OR e.rescue_code ILIKE %s "
+                       "OR e.address ILIKE %s OR o.name ILIKE %s)")
+        params += [pattern] * 5
     return " AND ".join(clauses), params
 
 

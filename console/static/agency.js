@@ -17,7 +17,7 @@ const NOTICE_LIMIT = 200;
 export function mount(root) {
   const user = currentUser();
   const mayFilter = devMode() || user?.role === "admin";
-  const state = { offset: 0 };
+  const state = { offset: 0, asked: 0 };
   const list = h("div", { "data-testid": "equipment-list" });
   const count = h("span", { class: "muted", "data-testid": "list-count" });
   const notices = h("div", { "data-testid": "notice-list" });
@@ -69,13 +69,17 @@ export function mount(root) {
 
   async function loadList() {
     const params = filters();
-    exportLink.href = `/api/registry/export?${params}&format=xlsx&lang=${encodeURIComponent(lang())}`;
+    const query = params.toString();
+    exportLink.href = `/api/registry/export?${query}&format=xlsx&lang=${encodeURIComponent(lang())}`;
     params.set("limit", size.value);
     params.set("offset", String(state.offset));
     const today = registerToday();
+    const asked = ++state.asked; // filters changed quickly: only the latest answer is shown
     replace(list, h("p", { class: "muted" }, t("loading")));
     try {
       const data = await get(`/api/registry/equipment?${params}`);
+      if (asked !== state.asked) return;
+      list.dataset.query = query; // what the rows shown were asked with
       const from = data.total ? data.offset + 1 : 0;
       count.textContent = t("list_count", { from, to: data.offset + data.equipment.length, total: data.total });
       count.dataset.total = String(data.total);
@@ -83,6 +87,7 @@ export function mount(root) {
       next.disabled = data.offset + data.equipment.length >= data.total;
       replace(list, equipmentTable(data.equipment, today, form));
     } catch (err) {
+      if (asked !== state.asked) return;
       count.textContent = "";
       replace(list, h("p", { class: "error" }, t("error", { msg: err.message })));
     }

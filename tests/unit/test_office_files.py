@@ -17,7 +17,18 @@ from registry.due import Category, default_table
 from registry.io import iter_csv
 from registry.io_encoding import delimiter_of, detect_encoding, gb_or_same
 from registry.io_headings import ALIASES, HEADINGS, chinese_heading
-from registry.io_rows import COLUMNS, REQUIRED, Header, Problem, RegisterRow, Rejected, parse_cell, read_rows, zh_names
+from registry.io_rows import (
+    COLUMNS,
+    REQUIRED,
+    Cell,
+    Header,
+    Problem,
+    RegisterRow,
+    Rejected,
+    parse_cell,
+    read_rows,
+    zh_names,
+)
 from registry.model import Status
 
 TODAY = date(2026, 6, 1)
@@ -169,6 +180,11 @@ def test_a_chinese_exports_values_read_back_as_themselves(value: tuple[Category,
     assert parse_cell(_COLUMN["category"], zh[at["category"]]) is category
     assert parse_cell(_COLUMN["status"], zh[at["status"]]) is status
     assert all(not str(zh[at[n]]).isascii() for n in ("category", "status"))
+    for column in ("area", "place"):  # the rescue fields' coded values too
+        for code, zh_name in _NAMES.others[column].items():
+            plain: list[Cell] = [code if i == at[column] else c for i, c in enumerate(cells)]  # type: ignore[misc]
+            assert str(parse_cell(_COLUMN[column], _NAMES.row(plain)[at[column]])) == code
+            assert not zh_name.isascii()
     if type_ is not None:
         name = str(zh[at["type"]])
         assert not name.isascii() and _TABLE.type_aliases(category)[name] == type_
