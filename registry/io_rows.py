@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from registry.codes import category_conflict, read_code
@@ -824,25 +824,12 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
     The first non-blank record is the header; without the required columns nothing is read."""
     table = table or (rules.table if rules else default_table())
     today = today or register_today()
-    header: Header | None = None
     checks = _FileChecks()
-    unreadable = False
-    for item in source:
-        if isinstance(item, Problem):
-            unreadable = unreadable or item.line is None
-            yield item
+    for entry in records(source, Header.parse):
+        if isinstance(entry, Problem):
+            yield entry
             continue
-        if item.problem is None and is_blank(item.cells):
-            continue
-        if header is None:
-            if item.problem is not None:
-                yield Problem(item.line, f"header: {item.problem}")
-                return
-            header, problems = Header.parse(item.line, item.cells)
-            yield from problems
-            if header is None:
-                return
-            continue
+        header, item = entry
         if item.problem is not None:
             yield Rejected(item.line, (Problem(item.line, item.problem),))
             continue
@@ -860,6 +847,37 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
         checks.remember(outcome)
         yield from outcome.warnings
         yield outcome
+
+
+_Head = TypeVar("_Head")
+
+
+def records(source: Iterable[SourceRow | Problem],
+            parse_header: Callable[[int, Sequence[Cell]], tuple[_Head | None, list[Problem]]],
+            ) -> Generator[Problem | tuple[_Head, SourceRow], None, None]:
+    """The file's problems, and each record after the header paired with the parsed header, in
+    file order. Blank records are skipped; the first other one is the header, and a header that
+    cannot be read or parsed ends the file with its problems; a file without any record (and no
+    file problem) is one problem. The register's import and the inspection results share it."""
+    header: _Head | None = None
+    unreadable = False
+    for item in source:
+        if isinstance(item, Problem):
+            unreadable = unreadable or item.line is None
+            yield item
+            continue
+        if item.problem is None and is_blank(item.cells):
+            continue
+        if header is None:
+            if item.problem is not None:
+                yield Problem(item.line, f"header: {item.problem}")
+                return
+            header, problems = parse_header(item.line, item.cells)
+            yield from problems
+            if header is None:
+                return
+            continue
+        yield header, item
     if header is None and not unreadable:
         yield Problem(None, "no header row: the file is empty")
 

@@ -28,7 +28,7 @@ from registry.conclusions import judge
 from registry.due import Category, DueError, Result, Rules
 from registry.io import FileLimits, RegisterFormat, iter_csv, iter_xlsx
 from registry.io_headings import heading_index
-from registry.io_rows import CellError, Column, Problem, SourceRow, cell_text, is_blank, parse_cell
+from registry.io_rows import CellError, Column, Problem, SourceRow, cell_text, parse_cell, records
 from registry.store import record_inspection
 
 log = logging.getLogger(__name__)
@@ -157,22 +157,11 @@ def parse_result(index: Mapping[str, int], line: int, cells: Sequence[Any]) -> R
 
 def read_results(source: Iterator[SourceRow | Problem]) -> Iterator[ResultRow | Problem]:
     """Good rows and problems (by line), in file order; a bad header ends the file."""
-    index: dict[str, int] | None = None
-    for item in source:
-        if isinstance(item, Problem):
-            yield item
+    for entry in records(source, header_of):
+        if isinstance(entry, Problem):
+            yield entry
             continue
-        if item.problem is None and is_blank(item.cells):
-            continue
-        if index is None:
-            if item.problem is not None:
-                yield Problem(item.line, f"header: {item.problem}")
-                return
-            index, problems = header_of(item.line, item.cells)
-            yield from problems
-            if index is None:
-                return
-            continue
+        index, item = entry
         if item.problem is not None:
             yield Problem(item.line, item.problem)
             continue

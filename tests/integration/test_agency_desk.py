@@ -4,39 +4,23 @@ register; errors in the user's language."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import openpyxl
 import psycopg
 import pytest
 
-from alerts.api import alerts_part
-from alerts.hub import LiveHub
 from assembly.parts import city_units
-from registry.api import registry_part
 from registry.demo import seed_demo_register
 from registry.io import export_register, import_register
 from registry.notices import scan_notices
 from semon.db.pool import open_pool
 from semon.today import register_today
-from tests.integration.helpers import add_users, http_client, ingest_settings, login
-from web.app import create_app, serve_app
+from tests.integration.helpers import add_users, http_client, login
+from tests.integration.test_register_api import api
 
 pytestmark = pytest.mark.integration
-
-
-@contextlib.asynccontextmanager
-async def api(database_url: str) -> AsyncIterator[str]:
-    settings = ingest_settings(api_port=0)
-    async with open_pool(database_url, min_size=1, max_size=4) as pool:
-        app = create_app(pool, settings.auth, [alerts_part(pool, LiveHub(), settings.incidents),
-                                               registry_part(pool, settings.registry)],
-                         backoff=settings.backoff.backoff())
-        async with serve_app(app, "127.0.0.1", 0) as port:
-            yield f"http://127.0.0.1:{port}/api"
 
 
 async def _seed(database_url: str, total: int = 2_000) -> None:
