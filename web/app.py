@@ -239,5 +239,5 @@ async def _text_guard(request: web.Request,
     400 with its place and reason before a handler runs (after auth: strangers' bodies are not read)."""
     why = await request_text_refusal(request)
     if why is not None:
-        raise ApiError(400, why)
+        raise ApiError(400, why, key="web.bad_input", params={"detail": why})
     return await handler(request)

@@ -102,7 +102,7 @@ class AuthContext:
     async def hashed(self, work: Callable[[], _T]) -> _T:
         """Run one hash computation in a thread, a few at a time."""
         if self.hashing_waiting >= _HASHING_WAITING_MAX:
-            raise ApiError(503, "too many logins at once; try again", {"Retry-After": "1"})
+            raise ApiError(503, "too many logins at once; try again", {"Retry-After": "1"}, key="web.login_busy")
         self.hashing_waiting += 1
         try:
             async with self.hashing:
@@ -301,7 +301,7 @@ async def _login(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     # Only JSON: a cross-site HTML form cannot send it, so no page can log a browser in as someone else.
     if request.content_type != "application/json":
-        raise ApiError(415, "send the credentials as application/json")
+        raise ApiError(415, "send the credentials as application/json", key="web.login_json")
     body = await read_body(request, LoginBody)
     key = body.username.strip().lower()
     address = request.remote or "?"
@@ -311,10 +311,12 @@ async def _login(request: web.Request) -> web.Response:
     wait = throttle.retry_after(key, address, loop.time())
     if wait > 0:
         log.warning("login for %r from %s refused: too many failures", key[:64], address)
-        raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(math.ceil(wait))})
+        raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(math.ceil(wait))},
+                       key="web.login_throttled")
     if not throttle.begin(address, loop.time()):
         log.warning("login for %r from %s refused: too many logins under way from there", key[:64], address)
-        raise ApiError(429, "too many logins at once from this address; try again", {"Retry-After": "1"})
+        raise ApiError(429, "too many logins at once from this address; try again", {"Retry-After": "1"},
+                       key="web.login_busy")
     try:
         # Counted before the check, so parallel guesses count too; a success forgives it.
         throttle.failed(key, address, loop.time())

@@ -41,6 +41,10 @@ MESSAGES: Catalogue = {
     "web.forbidden_role": {"zh-CN": "角色“{role}”无权执行此操作", "en": "forbidden for role {role}"},
     "web.csrf": {"zh-CN": "页面已过期（CSRF 令牌无效），请刷新后重试", "en": "CSRF token missing or wrong"},
     "web.wrong_credentials": {"zh-CN": "用户名或密码错误", "en": "wrong username or password"},
+    "web.login_json": {"zh-CN": "请以 application/json 提交用户名和密码",
+                       "en": "send the credentials as application/json"},
+    "web.login_throttled": {"zh-CN": "登录失败次数过多，请稍后再试", "en": "too many failed logins; try again later"},
+    "web.login_busy": {"zh-CN": "同时登录的请求过多，请重试", "en": "too many logins at once; try again"},
 }
 
 
