@@ -81,6 +81,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "registry.refused": {"zh-CN": "无法录入：{detail}", "en": "{detail}"},
     "registry.too_large": {"zh-CN": "文件超过 {limit} 字节", "en": "the file is larger than {limit} bytes"},
     "registry.empty_file": {"zh-CN": "文件为空", "en": "the file is empty"},
+    "registry.results_type": {"zh-CN": "请以 CSV（text/csv）或 XLSX 上传结果文件，而不是 {type}",
+                              "en": "send the file as text/csv or as an XLSX workbook, not {type}"},
     "registry.report_type": {"zh-CN": "检验报告须为 PDF、PNG 或 JPEG 文件，而不是 {type}",
                              "en": "a report is a PDF, PNG or JPEG file, not {type}"},
     "registry.report_content": {"zh-CN": "文件内容不是 {type}", "en": "the file is not a {type} file"},
@@ -333,10 +335,16 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
+_RESULTS_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
 async def _import_results(request: web.Request) -> web.Response:
     """A file of inspection results (CSV or XLSX, as the body): every good row recorded, every
     bad one reported by line (``registry.results``)."""
     q = _parse(ResultsQuery, dict(request.query))
+    if request.content_type not in _RESULTS_TYPES:
+        raise ApiError(415, f"send the file as text/csv or as an XLSX workbook, not {request.content_type[:60]}",
+                       key="registry.results_type", params={"type": request.content_type[:60]})
     context = request.app[REGISTRY]
     data = await _read_limited(request, context.settings.results_max_bytes)
     async with _pool(request).connection() as conn:
@@ -607,7 +615,8 @@ def registry_paths() -> dict[str, Any]:
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
                     "schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": json_body(ResultsImport, "what was stored, and each bad row's line and reason"),
-                          "413": json_body(Error, "the file is too large"), **errors}}},
+                          "413": json_body(Error, "the file is too large"),
+                          "415": json_body(Error, "neither CSV nor XLSX"), **errors}}},
         "/api/registry/inspections/{id}/report": {
             "post": {"operationId": "uploadInspectionReport", "tags": ["register"],
                      "summary": "The inspection's report file (PDF, PNG or JPEG)",

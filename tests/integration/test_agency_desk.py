@@ -229,3 +229,40 @@ async def test_pending_notices_say_why_they_wait(database_url: str) -> None:
                                          headers={"X-Semon-Lang": "zh-CN"})).json())["notices"]
         assert notices and all(n["waiting"] and "SEMON_NOTICE_DELIVERY" in n["waiting"] for n in notices)
         assert notices[0]["waiting"].startswith("未开启发送")
+
+
+async def test_results_as_an_xlsx_workbook_and_what_is_refused(database_url: str) -> None:
+    await _seed(database_url)
+    (lift,) = await _agency_units(database_url, "elevator", 1)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["registration_code", "schedule", "inspected_on", "conclusion", "inspector"])
+    sheet.append([lift, "periodic", register_today() - timedelta(days=1), "pass", "Wang"])
+    sheet.append([lift, "periodic", register_today() + timedelta(days=1), "合格", "Wang"])  # 3: the future
+    out = io.BytesIO()
+    book.save(out)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        resp = await http.post(f"{base}/registry/inspections/import?format=xlsx", data=out.getvalue(),
+                               headers={"Content-Type": xlsx})
+        report = await resp.json()
+        assert (report["stored"], [p["line"] for p in report["problems"]]) == (1, [3]), report
+        detail = await (await http.get(f"{base}/registry/equipment/{lift}")).json()
+        assert (detail["inspections"][0]["conclusion"], detail["inspections"][0]["inspector"]) == ("合格", "Wang")
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data=b"a,b\n",
+                               headers={"Content-Type": "application/json", "X-Semon-Lang": "zh-CN"})
+        assert resp.status == 415 and (await resp.json())["code"] == "registry.results_type"
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data=b"",
+                               headers={"Content-Type": "text/csv"})
+        assert resp.status == 400
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data=b"x" * (17 * 1024 * 1024),
+                               headers={"Content-Type": "text/csv"})
+        assert resp.status == 413
+    # Another role may not upload results.
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "op")
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data=b"x",
+                               headers={"Content-Type": "text/csv"})
+        assert resp.status == 403
