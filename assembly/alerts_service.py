@@ -38,7 +38,7 @@ from console import DeviceSources, MapSources, console_part
 from ingest.state import device_state_of
 from registry.api import registry_part
 from registry.due import Rules
-from registry.notices import run_scans
+from registry.notices import Delivery, run_scans
 from registry.outbox import run_outbox
 from registry.rate import Formula, run_snapshots
 from registry.store import elevators_in_use, locations_of, monitored_units, reschedule_if_changed, unit_entry
@@ -151,7 +151,7 @@ class AlertsService:
                 report = ReportSources(lifts=register_lifts, timezone=s.registry.timezone)
                 routes = [alerts_part(pool, self.hub, s.incidents, register=unit_entry,
                                       on_alarm_cleared=self._closed_by_operator, report=report),
-                          registry_part(pool, s.registry),
+                          registry_part(pool, s.registry, Delivery(s.notices.delivery, s.smtp.host)),
                           console_part(pool, DEVICE_SOURCES, s.registry, maps=MAP_SOURCES)]
                 app = create_app(pool, s.auth, routes, backoff=s.backoff.backoff(),
                                  proxies=TrustedProxies.of(s.api.trusted_proxies))

@@ -39,15 +39,36 @@ TrendPoint = Annotated[tuple[dt.date, float], WithJsonSchema({
     "items": {"anyOf": [{"type": "string", "format": "date"}, {"type": "number"}]}})]
 
 
-class EquipmentQuery(BaseModel):
+SortKey = Literal["next_due", "registration_code", "category", "district", "address", "status", "owner", "agency"]
+Lang = Literal["zh-CN", "en"]
+
+
+class EquipmentFilterQuery(BaseModel):
+    """The filters of the list and of its export (``registry.listing.EquipmentFilter``)."""
+
     model_config = ConfigDict(extra="forbid")
+    q: str | None = Field(default=None, max_length=100, description="part of the 设备代码, 使用登记证编号, address "
+                          "or owner's name")
     category: Category | None = None
-    district: str | None = None
-    agency: str | None = None  # party code
+    district: str | None = Field(default=None, max_length=12)
+    agency: str | None = Field(default=None, max_length=64)  # party code
     status: UnitStatus | None = None
     overdue: bool | None = None  # in use and past its next due date
-    due_before: IsoDate | None = None
+    due_from: IsoDate | None = Field(default=None, description="next due on or after this day")
+    due_before: IsoDate | None = Field(default=None, description="next due before this day")
+    sort: SortKey = "next_due"
+    desc: bool = False
+
+
+class EquipmentQuery(EquipmentFilterQuery):
     limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class ExportQuery(EquipmentFilterQuery):
+    format: Literal["xlsx", "csv"] = "xlsx"
+    lang: Lang | None = Field(default=None, description="headings and values in Chinese for zh-CN (default: the "
+                              "request's X-Semon-Lang or Accept-Language)")
 
 
 class InspectionBody(BaseModel):
@@ -56,7 +77,13 @@ class InspectionBody(BaseModel):
                           "external, internal, hydrostatic, annual), or a supervisory inspection: installation, "
                           "renovation (restarts an elevator's count), major_repair (TSG T7001-2023)")
     inspected_on: IsoDate
-    result: Result
+    result: Result | None = Field(default=None, description="pass, conditional or fail; or give the conclusion")
+    conclusion: str | None = Field(default=None, max_length=32, description="检验结论 as the category's rules "
+                                   "name it (GET /api/registry/conclusions): 合格, 不合格, 符合要求, 基本符合要求 …")
+    kind: Literal["regular", "reinspection"] = Field(default="regular", description="reinspection: 复检")
+    inspector: str | None = Field(default=None, min_length=1, max_length=64, description="检验员")
+    safety_grade: int | None = Field(default=None, ge=1, le=5, description="安全状况等级 (vessels, piping): gives "
+                                     "the conclusion and becomes the unit's grade")
     agency: str | None = None
     report_no: str | None = Field(default=None, max_length=64)
     next_stated: YearMonth | None = Field(default=None, description="the next inspection the report states, "
@@ -148,6 +175,9 @@ class Equipment(Answer):
 
 class EquipmentList(Answer):
     equipment: list[Equipment]
+    total: int = Field(description="units matching the filters, of which this page is a part")
+    limit: int
+    offset: int
 
 
 class Schedule(Answer):
@@ -159,9 +189,25 @@ class Schedule(Answer):
     basis: str | None = Field(description="the rule that sets next_due")
 
 
+class ReportFile(Answer):
+    """The report's file, served at /api/registry/inspections/{id}/report."""
+
+    filename: str
+    content_type: Literal["application/pdf", "image/png", "image/jpeg"]
+    size: int
+    uploaded_by: str | None
+    uploaded_at: dt.datetime
+
+
 class Inspection(Answer):
     """A recorded inspection."""
 
+    id: int
+    conclusion: str | None = Field(description="检验结论 as the report words it")
+    kind: Literal["regular", "reinspection"]
+    inspector: str | None = Field(description="检验员")
+    safety_grade: int | None
+    report: ReportFile | None
     schedule: str
     inspected_on: dt.date
     result: Result
@@ -186,6 +232,68 @@ class RecordedInspection(Answer):
     registration_code: str
     next_due: dt.date | None
     fit_for_use: bool
+    inspection_id: int
+
+
+class Problem(Answer):
+    line: int | None = Field(description="as an editor shows it, the header being line 1; null: the whole file")
+    reason: str
+
+
+class ResultsImport(Answer):
+    """What a file of inspection results did."""
+
+    stored: int
+    rejected: int = Field(description="rows not stored")
+    problems: list[Problem]
+    warnings: list[Problem]
+
+
+class StoredReport(Answer):
+    """A report's file, stored."""
+
+    inspection_id: int
+    filename: str = Field(description="as kept: its own name, without any path")
+    size: int
+
+
+class ResultsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["csv", "xlsx"]
+
+
+class ReportFileQuery(BaseModel):
+    """The name a report file is stored and served under."""
+
+    model_config = ConfigDict(extra="forbid")
+    filename: str = Field(min_length=1, max_length=200)
+
+
+class ConclusionEntry(Answer):
+    name: str
+    en: str
+    result: Result
+    grades: list[int]
+
+
+class CategoryConclusions(Answer):
+    category: Category
+    source: str
+    kinds: list[Literal["regular", "reinspection"]]
+    conclusions: list[ConclusionEntry]
+
+
+class ConclusionList(Answer):
+    categories: list[CategoryConclusions]
+
+
+class AgencyParty(Answer):
+    """An inspection agency as its desk shows it."""
+
+    code: str
+    name: str
+    email: str | None
+    webhook: bool = Field(description="it has a webhook for notices")
 
 
 class Rate(Answer):
@@ -237,6 +345,8 @@ class Notice(Answer):
     state: Literal["pending", "delivered", "failed", "cancelled"]
     attempts: int
     last_error: str | None = Field(description="null to an agency for another's delivery")
+    waiting: str | None = Field(description="why a pending notice waits: delivery off, no SMTP host, no webhook "
+                                "or e-mail for the party (registry.notices.waiting_reason); null otherwise")
     created_at: dt.datetime
     delivered_at: dt.datetime | None
     next_attempt_at: dt.datetime
@@ -294,7 +404,8 @@ class SearchResult(Answer):
     units: list[FoundUnit]
 
 
-REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, RateQuery, TrendQuery, NoticeQuery,
-                                         SearchQuery)
+REQUESTS: tuple[type[BaseModel], ...] = (InspectionBody, EquipmentQuery, ExportQuery, RateQuery, TrendQuery,
+                                         NoticeQuery, ResultsQuery, ReportFileQuery, SearchQuery)
 ANSWERS: tuple[type[BaseModel], ...] = (EquipmentList, EquipmentDetail, RecordedInspection, RateReport, RateTrend,
-                                        NoticeList, SearchResult)
+                                        NoticeList, ResultsImport, ConclusionList, AgencyParty, StoredReport,
+                                        SearchResult)

@@ -49,7 +49,7 @@ async def export_file(url: str, args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        count = await export_register(conn, path, _format(path, args.format))
+        count = await export_register(conn, path, _format(path, args.format), chinese=args.lang == "zh-CN")
     print(json.dumps({"exported": count, "file": str(path)}))
     return 0
 
@@ -113,6 +113,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     exp = reg_sub.add_parser("export", help="export the register as CSV or XLSX")
     exp.add_argument("file")
     exp.add_argument("--format", choices=("csv", "xlsx"))
+    exp.add_argument("--lang", choices=("en", "zh-CN"), default="en",
+                     help="zh-CN: Chinese headings and values (设备代码, 电梯, 在用), read back by the import")
     rt = reg_sub.add_parser("rate", help=f"the inspection rate (定检率) against the {TARGET_PERCENT:.0f}%% target, "
                                          "by SEMON_REGISTRY_RATE_FORMULA (not_overdue, passed_over_due)")
     rt.add_argument("--date", help="YYYY-MM-DD (default: today in SEMON_NOTICE_TIMEZONE)")

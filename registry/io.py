@@ -9,10 +9,10 @@ and the blocking file work runs in a thread, off the event loop.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import csv
 import io
+import itertools
 import logging
 import os
 import zipfile
@@ -29,7 +29,9 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from registry.due import Category, DueError, Rules
+from registry.due import Category, DueError, IntervalTable, Rules, default_table
+from registry.io_encoding import Encoding, delimiter_of, detect_encoding
+from registry.io_headings import chinese_heading
 from registry.io_rows import (
     COLUMNS,
     Cell,
@@ -38,9 +40,11 @@ from registry.io_rows import (
     RegisterRow,
     Rejected,
     SourceRow,
+    ZhNames,
     csv_text,
     read_rows,
     row_cells,
+    zh_names,
 )
 from registry.model import Equipment, Role, Status
 from registry.store import party_ids, upsert_equipment
@@ -204,47 +208,35 @@ def _take(items: Iterator[RegisterRow | Rejected | Problem],
 # --- reading files -----------------------------------------------------------------------------
 
 def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[SourceRow | Problem]:
-    """Records of a comma-separated UTF-8 file (with or without Excel's BOM), each with the line
-    it starts on; a quoted newline continues the record. A line that is not UTF-8, or longer than
-    ``limits.max_line_bytes``, spoils only its record, which comes with the reason instead of being
-    read. A file over ``limits.max_file_bytes``, or in UTF-16/32, is one file problem."""
+    """Records of a delimited text file, each with the line it starts on; a quoted newline
+    continues the record. The encoding is told by ``registry.io_encoding.detect_encoding``
+    (UTF-8 with or without Excel's BOM, GB18030/GBK as Excel saves "CSV" on a Chinese system,
+    UTF-16 as it saves "Unicode Text"), the delimiter by the header line (comma, tab or
+    semicolon). A line that does not decode, or is longer than ``limits.max_line_bytes``,
+    spoils only its record, which comes with the reason instead of being read. A file over
+    ``limits.max_file_bytes`` is one file problem."""
     limits = limits or FileLimits()
     size = _size(stream)
     if size > limits.max_file_bytes:
         yield Problem(None, f"the file is {_mib(size)}, more than the {_mib(limits.max_file_bytes)} allowed: "
                             "split it")
         return
-    start = stream.read(4)
-    stream.seek(-len(start), os.SEEK_CUR)
-    if start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        yield Problem(None, "UTF-16 or UTF-32 text (Excel's 'Unicode Text'): save as 'CSV UTF-8'")
-        return
-    undecodable: dict[int, bool] = {}  # line → whether it reads as GB18030 (GBK), Excel's Chinese "CSV"
+    here = stream.tell()
+    sample = stream.read(_SAMPLE_BYTES)
+    stream.seek(here)
+    if len(sample) == _SAMPLE_BYTES and b"\n" in sample:
+        sample = sample[:sample.rindex(b"\n") + 1]  # whole lines: no character cut in two
+    encoding = detect_encoding(sample, complete=len(sample) >= size - here)
+    stream.seek(here + encoding.bom)
+    if encoding.why != "utf-8":
+        log.info("register import: reading a %s file (%s)", encoding.label, encoding.why)
+    undecodable: set[int] = set()
     too_long: set[int] = set()
-
-    def lines() -> Iterator[str]:
-        number = 0
-        while raw := stream.readline(limits.max_line_bytes + 1):
-            number += 1
-            if len(raw) > limits.max_line_bytes and not raw.endswith(b"\n"):
-                too_long.add(number)
-                while (rest := stream.readline(limits.max_line_bytes)) and not rest.endswith(b"\n"):
-                    pass  # skip the rest of the line without holding it
-                yield "\n"
-                continue
-            data = raw[len(codecs.BOM_UTF8):] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                try:
-                    text = data.decode("gb18030")
-                    undecodable[number] = True
-                except UnicodeDecodeError:
-                    text = data.decode("utf-8", "replace")
-                    undecodable[number] = False
-            yield text
-
-    reader = csv.reader(lines(), strict=True)
+    decoded = _text_lines(stream, encoding, limits, undecodable, too_long)
+    first = next(decoded, None)
+    if first is None:
+        return
+    reader = csv.reader(itertools.chain((first,), decoded), strict=True, delimiter=delimiter_of(first))
     end = 0
     while True:
         try:
@@ -260,10 +252,51 @@ def iter_csv(stream: IO[bytes], limits: FileLimits | None = None) -> Iterator[So
             too_long.difference_update(spanned)
             cells, problem = [], f"a line longer than {_mib(limits.max_line_bytes)}: not read"
         elif any(n in undecodable for n in spanned):
-            gbk = all([undecodable.pop(n) for n in spanned if n in undecodable])
-            cells, problem = [], ("not UTF-8 text" + (" (it reads as GBK)" if gbk else "")
-                                  + ": in Excel, save as 'CSV UTF-8'")
+            undecodable.difference_update(spanned)
+            cells, problem = [], (f"not {encoding.label} text, the encoding of the file's start: save the whole "
+                                  "file in one encoding (in Excel, 'CSV UTF-8')")
         yield SourceRow(start_line, cells, problem)
+
+
+_SAMPLE_BYTES = _MIB  # what the encoding is told from
+
+
+def _text_lines(stream: IO[bytes], encoding: Encoding, limits: FileLimits, undecodable: set[int],
+                too_long: set[int]) -> Iterator[str]:
+    """The file's lines as text, numbered from 1 into ``undecodable`` and ``too_long`` when they
+    cannot be read (each such line is given as an empty one, to keep the numbering)."""
+    number = 0
+    if not encoding.line_safe:  # UTF-16/32: a newline byte is half a character; decode as a stream
+        text = io.TextIOWrapper(stream, encoding=encoding.name, errors="replace", newline="")
+        try:
+            while line := text.readline(limits.max_line_bytes + 1):
+                number += 1
+                if len(line) > limits.max_line_bytes and not line.endswith("\n"):
+                    too_long.add(number)
+                    while (tail := text.readline(limits.max_line_bytes)) and not tail.endswith("\n"):
+                        pass
+                    yield "\n"
+                elif "\ufffd" in line:
+                    undecodable.add(number)
+                    yield "\n"
+                else:
+                    yield line
+        finally:
+            text.detach()  # the caller's stream stays open
+        return
+    while raw := stream.readline(limits.max_line_bytes + 1):
+        number += 1
+        if len(raw) > limits.max_line_bytes and not raw.endswith(b"\n"):
+            too_long.add(number)
+            while (rest := stream.readline(limits.max_line_bytes)) and not rest.endswith(b"\n"):
+                pass  # skip the rest of the line without holding it
+            yield "\n"
+            continue
+        try:
+            yield raw.decode(encoding.name)
+        except UnicodeDecodeError:
+            undecodable.add(number)
+            yield "\n"
 
 
 def _size(stream: IO[bytes]) -> int:
@@ -546,31 +579,42 @@ SELECT e.registration_code, e.category, e.type, e.address, e.district_code, e.st
                         '{{}}')
         FROM equipment_schedules s WHERE s.registration_code = e.registration_code AND s.owed)
 FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id LEFT JOIN parties m ON m.id = e.maintenance_id
-     LEFT JOIN parties a ON a.id = e.agency_id
-ORDER BY e.registration_code"""
+     LEFT JOIN parties a ON a.id = e.agency_id"""
+
+# Which units an export holds: a WHERE clause over e, o, m, a (registry.listing.where) and its parameters.
+Where = tuple[str, Sequence[Any]]
 
 
 async def export_register(conn_or_pool: AsyncConnection | AsyncConnectionPool, out: Target,
-                          format: RegisterFormat, *, batch_size: int = 1000) -> int:
-    """Write all equipment in the import's layout, with each schedule's next due date and the
-    unit's fitness as export-only columns; return the number of rows. CSV is UTF-8 with a BOM,
-    so Excel shows Chinese correctly."""
+                          format: RegisterFormat, *, batch_size: int = 1000, where: Where = ("TRUE", ()),
+                          order: str = "e.registration_code", chinese: bool = False,
+                          table: IntervalTable | None = None) -> int:
+    """Write the units ``where`` selects (all by default), in ``order``, in the import's layout,
+    with each schedule's next due date and the unit's fitness as export-only columns; return the
+    number of rows. ``chinese``: the zh-CN headings and coded values (电梯, 在用, 塔式起重机;
+    ``registry.io_headings``, the types' names from ``table``), which the import reads back as
+    the same register. CSV is UTF-8 with a BOM, so Excel shows Chinese correctly."""
     if format not in ("csv", "xlsx"):
         raise ValueError(f"format must be 'csv' or 'xlsx', not {format!r}")
+    names = zh_names(table or default_table()) if chinese else None
     if isinstance(conn_or_pool, AsyncConnectionPool):
         async with conn_or_pool.connection() as conn:
-            return await _export(conn, out, format, batch_size)
-    return await _export(conn_or_pool, out, format, batch_size)
+            return await _export(conn, out, format, batch_size, where, order, names)
+    return await _export(conn_or_pool, out, format, batch_size, where, order, names)
 
 
-async def _export(conn: AsyncConnection, out: Target, format: RegisterFormat, batch_size: int) -> int:
-    writer: _CsvWriter | _XlsxWriter = await asyncio.to_thread(_CsvWriter if format == "csv" else _XlsxWriter, out)
+async def _export(conn: AsyncConnection, out: Target, format: RegisterFormat, batch_size: int, where: Where,
+                  order: str, names: ZhNames | None) -> int:
+    header = [chinese_heading(c.name) if names else c.name for c in COLUMNS]
+    writer: _CsvWriter | _XlsxWriter = await asyncio.to_thread(
+        _CsvWriter if format == "csv" else _XlsxWriter, out, header)
     count = 0
     try:
         async with conn.transaction(), conn.cursor(name="register_export") as cur:  # a server-side cursor
-            await cur.execute(_EXPORT_SQL)
+            await cur.execute(f"{_EXPORT_SQL} WHERE {where[0]} ORDER BY {order}", where[1])
             while records := await cur.fetchmany(batch_size):
-                await asyncio.to_thread(writer.write, [_export_cells(r) for r in records])
+                cells = [_export_cells(r) for r in records]
+                await asyncio.to_thread(writer.write, [names.row(c) for c in cells] if names else cells)
                 count += len(records)
     finally:
         await asyncio.to_thread(writer.close)
@@ -601,13 +645,13 @@ def _export_cells(record: Sequence[Any]) -> list[Cell]:
 
 
 class _CsvWriter:
-    def __init__(self, out: Target) -> None:
+    def __init__(self, out: Target, header: list[str]) -> None:
         self._owned = isinstance(out, str | PathLike)
         stream = open(out, "wb") if isinstance(out, str | PathLike) else out  # noqa: SIM115
         # utf-8-sig writes the BOM Excel needs to read UTF-8.
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         self._csv = csv.writer(self._text)
-        self._csv.writerow([c.name for c in COLUMNS])
+        self._csv.writerow(header)
 
     def write(self, rows: list[list[Cell]]) -> None:
         self._csv.writerows([csv_text(cell) for cell in row] for row in rows)
@@ -621,7 +665,7 @@ class _CsvWriter:
 
 
 class _XlsxWriter:
-    def __init__(self, out: Target) -> None:
+    def __init__(self, out: Target, names: list[str]) -> None:
         import openpyxl  # heavy; only an XLSX export needs it
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Font
@@ -632,8 +676,8 @@ class _XlsxWriter:
         self._sheet = self._book.create_sheet("register")
         self._sheet.freeze_panes = "A2"
         header = []
-        for col in COLUMNS:
-            cell = WriteOnlyCell(self._sheet, value=col.name)
+        for name in names:
+            cell = WriteOnlyCell(self._sheet, value=name)
             cell.font = Font(bold=True)
             header.append(cell)
         self._sheet.append(header)

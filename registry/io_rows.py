@@ -14,11 +14,12 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from registry.codes import category_conflict, read_code
 from registry.due import Category, DueError, IntervalTable, Rules, Scheme, default_table, end_of_month
+from registry.io_headings import chinese_heading, column_of, heading_index
 from registry.model import Area, Equipment, Place, Role, Status
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
@@ -164,6 +165,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+_HEADING_INDEX = heading_index(tuple(COLUMN_BY_NAME))
 
 # A text cell starting with one of these is a formula to Excel: the CSV export prefixes an apostrophe
 # (OWASP's advice against CSV injection) and the import takes it off again.
@@ -583,19 +585,39 @@ class Header:
         unknown: list[str] = []
         errors: list[Problem] = []
         for pos, cell in enumerate(cells):
-            name = (cell_text(cell) or "").lower()
-            if not name:
+            heading = cell_text(cell) or ""
+            if not heading:
                 continue
+            # English names, Chinese headings and their aliases alike (registry.io_headings).
+            name = column_of(heading, _HEADING_INDEX) or heading.lower()
             column = COLUMN_BY_NAME.get(name)
             if column is None:
-                unknown.append(name)
+                unknown.append(heading)
             elif name in index:
                 errors.append(Problem(line, f"column {name} appears twice"))
             elif not column.read_only:
                 index[name] = pos
-        errors += [Problem(line, f"required column {name} is missing") for name in REQUIRED if name not in index]
+        errors += [Problem(line, f"required column {name} ({chinese_heading(name)}) is missing")
+                   for name in REQUIRED if name not in index]
         warnings = [Problem(line, f"unknown columns ignored: {', '.join(unknown)}", warning=True)] if unknown else []
+        warnings += _nameless_parties(line, index)
         return (None if errors else cls(line, index)), errors + warnings
+
+
+def _nameless_parties(line: int, index: dict[str, int]) -> list[Problem]:
+    """A party's details without its code column (a Chinese register's 使用单位 is the owner's name
+    alone) cannot name a party: those columns are left out, with a warning, and the row is read."""
+    out: list[Problem] = []
+    for role in PARTY_ROLES:
+        if f"{role}_code" in index:
+            continue
+        dropped = [c.name for c in COLUMNS if c.group == role and c.name in index]
+        for name in dropped:
+            del index[name]
+        if dropped:
+            out.append(Problem(line, f"{', '.join(dropped)} ignored: without {role}_code "
+                                     f"({chinese_heading(role + '_code')}) no party can be named", warning=True))
+    return out
 
 
 def is_blank(cells: Sequence[Cell]) -> bool:
@@ -802,25 +824,12 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
     The first non-blank record is the header; without the required columns nothing is read."""
     table = table or (rules.table if rules else default_table())
     today = today or register_today()
-    header: Header | None = None
     checks = _FileChecks()
-    unreadable = False
-    for item in source:
-        if isinstance(item, Problem):
-            unreadable = unreadable or item.line is None
-            yield item
+    for entry in records(source, Header.parse):
+        if isinstance(entry, Problem):
+            yield entry
             continue
-        if item.problem is None and is_blank(item.cells):
-            continue
-        if header is None:
-            if item.problem is not None:
-                yield Problem(item.line, f"header: {item.problem}")
-                return
-            header, problems = Header.parse(item.line, item.cells)
-            yield from problems
-            if header is None:
-                return
-            continue
+        header, item = entry
         if item.problem is not None:
             yield Rejected(item.line, (Problem(item.line, item.problem),))
             continue
@@ -838,6 +847,37 @@ def read_rows(source: Iterable[SourceRow | Problem], *, table: IntervalTable | N
         checks.remember(outcome)
         yield from outcome.warnings
         yield outcome
+
+
+_Head = TypeVar("_Head")
+
+
+def records(source: Iterable[SourceRow | Problem],
+            parse_header: Callable[[int, Sequence[Cell]], tuple[_Head | None, list[Problem]]],
+            ) -> Generator[Problem | tuple[_Head, SourceRow], None, None]:
+    """The file's problems, and each record after the header paired with the parsed header, in
+    file order. Blank records are skipped; the first other one is the header, and a header that
+    cannot be read or parsed ends the file with its problems; a file without any record (and no
+    file problem) is one problem. The register's import and the inspection results share it."""
+    header: _Head | None = None
+    unreadable = False
+    for item in source:
+        if isinstance(item, Problem):
+            unreadable = unreadable or item.line is None
+            yield item
+            continue
+        if item.problem is None and is_blank(item.cells):
+            continue
+        if header is None:
+            if item.problem is not None:
+                yield Problem(item.line, f"header: {item.problem}")
+                return
+            header, problems = parse_header(item.line, item.cells)
+            yield from problems
+            if header is None:
+                return
+            continue
+        yield header, item
     if header is None and not unreadable:
         yield Problem(None, "no header row: the file is empty")
 
@@ -898,3 +938,50 @@ def columns_markdown() -> str:
         need = "yes" if col.required else ("export only" if col.read_only else "")
         lines.append(f"| `{col.name}` | {need} | {col.doc} |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ZhNames:
+    """The Chinese names a zh-CN export writes for coded values: category (电梯), status (在用),
+    area (城区), place (住宅) and type (塔式起重机, the first of the rules' ``aliases`` for it),
+    each one the import reads back as the same value."""
+
+    categories: Mapping[str, str]
+    statuses: Mapping[str, str]
+    types: Mapping[tuple[str, str], str]  # (category, type) → name
+    others: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # column → value → name
+
+    def row(self, cells: list[Cell]) -> list[Cell]:
+        """An export row (``row_cells``) with its coded values in Chinese."""
+        out = list(cells)
+        category = cells[_AT["category"]]
+        out[_AT["category"]] = self.categories.get(str(category), category)
+        out[_AT["status"]] = self.statuses.get(str(cells[_AT["status"]]), cells[_AT["status"]])
+        if cells[_AT["type"]] is not None:
+            out[_AT["type"]] = self.types.get((str(category), str(cells[_AT["type"]])), cells[_AT["type"]])
+        for column, names in self.others.items():
+            if column in _AT and cells[_AT[column]] is not None:
+                out[_AT[column]] = names.get(str(cells[_AT[column]]), cells[_AT[column]])
+        return out
+
+
+_AT = {c.name: i for i, c in enumerate(COLUMNS)}
+
+
+def _first_names(names: Mapping[str, Any]) -> dict[str, str]:
+    """value → its first Chinese name."""
+    out: dict[str, str] = {}
+    for name, value in names.items():
+        out.setdefault(str(value), name)
+    return out
+
+
+def zh_names(table: IntervalTable) -> ZhNames:
+    """The Chinese names of ``table``'s categories' types, with the register's category, status,
+    area and place names."""
+    types: dict[tuple[str, str], str] = {}
+    for category in Category:
+        for name, type_ in table.type_aliases(category).items():
+            types.setdefault((str(category), type_), name)
+    return ZhNames(_first_names(_CATEGORY_NAMES), _first_names(_STATUS_NAMES), types,
+                   {"area": _first_names(_AREA_NAMES), "place": _first_names(_PLACE_NAMES)})

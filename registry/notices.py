@@ -57,6 +57,43 @@ class Channel(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """How notices go out, as the composition root knows it (``NoticeSettings.delivery``, the
+    SMTP host), so that a notice list can say why a notice waits."""
+
+    on: bool = False  # SEMON_NOTICE_DELIVERY: the outbox worker runs
+    smtp_host: str = ""  # SEMON_SMTP_HOST; empty: none configured
+
+
+# Why a pending notice waits: its key (the register's messages) and the English text.
+WAITING: dict[str, str] = {
+    "notice.no_webhook": "no webhook for this party: it will not be delivered",
+    "notice.no_email": "no e-mail address for this party: it will not be delivered",
+    "notice.delivery_off": "delivery off: SEMON_NOTICE_DELIVERY is not set, notices wait as pending",
+    "notice.no_smtp": "delivery off for e-mail: no SMTP host configured (SEMON_SMTP_HOST)",
+}
+
+
+def waiting_reason(delivery: Delivery, *, state: str, channel: str, email: str | None,
+                   webhook_url: str | None) -> str | None:
+    """The key of why a notice in ``state`` waits (``WAITING``), or None when it does not wait
+    for a reason of ours (delivered, failed with its own error, or on its way). The party's
+    current channels come first: a party whose webhook or e-mail was removed after the notice
+    was written can never get it."""
+    if state != "pending":
+        return None
+    if channel == Channel.WEBHOOK and not webhook_url:
+        return "notice.no_webhook"
+    if channel == Channel.EMAIL and not email:
+        return "notice.no_email"
+    if not delivery.on:
+        return "notice.delivery_off"
+    if channel == Channel.EMAIL and not delivery.smtp_host:
+        return "notice.no_smtp"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class Slot:
     """The notice a schedule is owed on one day."""
 

@@ -320,7 +320,9 @@ async def record_rules(conn: AsyncConnection, rules: Rules) -> None:
 
 async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, inspected_on: date, result: Result,
                             agency: str | None = None, report_no: str | None = None, recorded_by: str | None = None,
-                            next_stated: date | None = None, rules: Rules | None = None) -> dict[str, Any]:
+                            next_stated: date | None = None, rules: Rules | None = None,
+                            conclusion: str | None = None, kind: str = "regular", inspector: str | None = None,
+                            safety_grade: int | None = None) -> dict[str, Any]:
     """Record an inspection of one of the unit's schedules, or a supervisory inspection
     (``schedule`` ``installation``, ``renovation`` or ``major_repair``: TSG T7001-2023). A pass
     (or conditional pass) counts for its schedule: the due dates follow the rules, so an early
@@ -328,6 +330,10 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
     date the report states (kept as its month's last day; it must be after ``inspected_on``),
     the due date from then on. A fail leaves the schedule where it was and makes the unit unfit
     until that schedule passes; a pass on one schedule does not make up for a fail on another.
+    ``conclusion`` (as the report words it), ``kind`` (regular or reinspection 复检) and
+    ``inspector`` (检验员) are kept with it (``registry.conclusions.judge`` checks them); a
+    ``safety_grade`` becomes the unit's, which its interval follows (TSG 21-2016, TSG D7005-2018).
+    Returns the unit's standing and the inspection's ``id``.
     Raises ``DueError`` for an unknown unit or schedule, a design life, or an unknown agency."""
     rules = rules or Rules()
     cur = await conn.execute("SELECT category FROM equipment WHERE registration_code = %s FOR UPDATE", (code,))
@@ -348,14 +354,23 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
     agency_id = (await party_ids(conn, {agency})).get(agency) if agency else None
     if agency and agency_id is None:
         raise DueError(f"agency {agency!r} is not a registered party")
-    await conn.execute(
+    cur = await conn.execute(
         """INSERT INTO inspections
-             (registration_code, schedule, inspected_on, result, agency_id, report_no, recorded_by, next_stated)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+             (registration_code, schedule, inspected_on, result, agency_id, report_no, recorded_by, next_stated,
+              conclusion, kind, inspector, safety_grade)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (registration_code, schedule, inspected_on) DO UPDATE SET result = excluded.result,
              agency_id = excluded.agency_id, report_no = excluded.report_no, recorded_by = excluded.recorded_by,
-             next_stated = excluded.next_stated""",
-        (code, schedule, inspected_on, str(result), agency_id, report_no, recorded_by, next_stated))
+             next_stated = excluded.next_stated, conclusion = excluded.conclusion, kind = excluded.kind,
+             inspector = excluded.inspector, safety_grade = excluded.safety_grade
+           RETURNING id""",
+        (code, schedule, inspected_on, str(result), agency_id, report_no, recorded_by, next_stated, conclusion,
+         kind, inspector, safety_grade))
+    inserted = await cur.fetchone()
+    assert inserted is not None
+    if safety_grade is not None:
+        await conn.execute("""UPDATE equipment SET rated = rated || jsonb_build_object('safety_grade', %s::int)
+                              WHERE registration_code = %s""", (safety_grade, code))
     if result is not Result.FAIL:
         if supervisory:
             column = {"installation": "installed_on", "renovation": "renovated_on",
@@ -371,7 +386,7 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
     cur = await conn.execute("SELECT next_due, fit_for_use FROM equipment WHERE registration_code = %s", (code,))
     state = await cur.fetchone()
     assert state is not None
-    return {"registration_code": code, "next_due": state[0], "fit_for_use": state[1]}
+    return {"registration_code": code, "next_due": state[0], "fit_for_use": state[1], "inspection_id": inserted[0]}
 
 
 # --- what other packages read of the register: through these, never its tables ---------------

@@ -164,6 +164,10 @@ class RegistrySettings(BaseSettings):
     # The inspection rate's formula: "not_overdue", (1 − overdue / in use) × 100 (a city's
     # published 定检率), or "passed_over_due", units inspected and passed over units due.
     rate_formula: Literal["not_overdue", "passed_over_due"] = "not_overdue"
+    # An inspection report's file (PDF, PNG or JPEG) the agency uploads: at most this many bytes.
+    report_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    # A file of inspection results uploaded from the agency's page: at most this many bytes.
+    results_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("timezone")
     @classmethod

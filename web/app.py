@@ -35,6 +35,7 @@ from semon.backoff import Backoff
 from semon.settings import AuthSettings
 from web.auth import add_auth_routes, auth_middleware, current_user
 from web.http import ApiError, error_response
+from web.i18n import DEFAULT_LANG, MESSAGES, Catalogue, lang_stated, render, request_lang
 from web.inputs import request_text_refusal
 from web.openapi import openapi_document, part_schemas
 from web.policy import Policy, Rule
@@ -47,6 +48,7 @@ OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 DESCRIPTION = ("Errors are JSON objects {\"error\": \"...\"}. Log in with POST /api/login; x-roles lists the "
                "roles allowed per operation.")
 _ERRORS = web.AppKey("domain_errors", Mapping[type[Exception], int])
+_MESSAGES = web.AppKey("error_messages", Catalogue)
 
 # Every answer, pages and errors alike: scripts, styles and connections from this origin only
 # (the console has no inline script or style attribute), never framed (clickjacking), no MIME
@@ -76,6 +78,7 @@ class Part:
     - ``errors``: its exceptions and the status each answers with (the message as the error).
     - ``agency_exists``: the register's check of an agency user's party code (the register's
       part gives it; without it no agency user can be created through the API).
+    - ``messages``: its error messages by key, in each language (``web.i18n``).
     """
 
     name: str
@@ -87,6 +90,7 @@ class Part:
     answers: tuple[type[BaseModel], ...] = ()
     errors: Mapping[type[Exception], int] = field(default_factory=dict)
     agency_exists: AgencyCheck | None = None
+    messages: Catalogue = field(default_factory=dict)
 
 
 def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Sequence[Part], *, backoff: Backoff,
@@ -107,6 +111,7 @@ def create_app(pool: AsyncConnectionPool, auth_settings: AuthSettings, parts: Se
         middlewares.insert(0, proxy_middleware(proxies))
     app = web.Application(middlewares=middlewares)
     app[_ERRORS] = MappingProxyType({kind: status for p in parts for kind, status in p.errors.items()})
+    app[_MESSAGES] = MappingProxyType({**MESSAGES, **{k: v for p in parts for k, v in p.messages.items()}})
     if auth:
         checks = [p.agency_exists for p in parts if p.agency_exists is not None]
         add_auth_routes(app, pool, auth_settings, policy, backoff=backoff, db_timeout_s=db_timeout_s,
@@ -166,7 +171,7 @@ def actor_of(request: web.Request, claimed: str | None) -> str:
     if user is not None:
         return user.username
     if claimed is None:
-        raise ApiError(400, "actor: required without a session")
+        raise ApiError(400, "actor: required without a session", key="web.actor_required")
     return claimed
 
 
@@ -193,23 +198,38 @@ async def _errors(request: web.Request,
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.message, exc.headers)
+        return _localized(request, exc.status, exc.message, exc.headers, exc.key, exc.params)
     except psycopg.OperationalError as exc:  # the database is away; PoolTimeout is one of these
         log.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
-        return error_response(503, "database unavailable; try again")
+        return _localized(request, 503, "database unavailable; try again", key="web.database_unavailable")
     except psycopg.Error:
         log.exception("%s %s: database error", request.method, request.path)
-        return error_response(500, "database error")
+        return _localized(request, 500, "database error", key="web.database_error")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return error_response(exc.status, exc.text or exc.reason, allow)
+        key = {404: "web.not_found", 405: "web.method_not_allowed", 413: "web.too_large"}.get(exc.status)
+        return _localized(request, exc.status, exc.text or exc.reason, allow, key)
     except Exception as exc:
         status = _domain_status(request, exc)
         if status is None:
             raise
         return error_response(status, str(exc))
+
+
+def _localized(request: web.Request, status: int, message: str, headers: dict[str, str] | None = None,
+               key: str | None = None, params: Mapping[str, Any] | None = None) -> web.Response:
+    """The error in the request's language (``web.i18n``); its English text where no key names it."""
+    if key is None:
+        return error_response(status, message, headers)
+    lang = request_lang(request)
+    # The key goes to a client that states its language (the console does); the others keep the
+    # answer they always had.
+    code = key if lang_stated(request) else None
+    if lang == DEFAULT_LANG:  # the English text is the caller's own
+        return error_response(status, message, headers, code)
+    return error_response(status, render(request.app[_MESSAGES], key, params or {}, lang, message), headers, code)
 
 
 @web.middleware
@@ -219,5 +239,5 @@ async def _text_guard(request: web.Request,
     400 with its place and reason before a handler runs (after auth: strangers' bodies are not read)."""
     why = await request_text_refusal(request)
     if why is not None:
-        raise ApiError(400, why)
+        raise ApiError(400, why, key="web.bad_input", params={"detail": why})
     return await handler(request)

@@ -102,7 +102,7 @@ class AuthContext:
     async def hashed(self, work: Callable[[], _T]) -> _T:
         """Run one hash computation in a thread, a few at a time."""
         if self.hashing_waiting >= _HASHING_WAITING_MAX:
-            raise ApiError(503, "too many logins at once; try again", {"Retry-After": "1"})
+            raise ApiError(503, "too many logins at once; try again", {"Retry-After": "1"}, key="web.login_busy")
         self.hashing_waiting += 1
         try:
             async with self.hashing:
@@ -224,12 +224,13 @@ def live_socket_session(request: web.Request) -> bytes | None:
 # The middleware
 
 
-def _refuse(policy: Policy, path: str, status: int, message: str, role: str = "") -> web.StreamResponse:
+def _refuse(policy: Policy, path: str, status: int, message: str, role: str = "",
+            key: str | None = None) -> web.StreamResponse:
     """A page gets its HTML answer; an API call raises, for ``_errors`` to answer in JSON."""
     if not policy.is_api(path):
         return login_required_page(path) if status == 401 else forbidden_page(role)
     headers = {"WWW-Authenticate": 'Cookie realm="semon", cookie-name="semon_session"'} if status == 401 else None
-    raise ApiError(status, message, headers)
+    raise ApiError(status, message, headers, key=key, params={"role": role})
 
 
 def _csrf_ok(request: web.Request, session: Session) -> bool:
@@ -262,15 +263,15 @@ async def auth_middleware(request: web.Request,
         return await handler(request)
     session = await _session_of(request)
     if session is None:
-        return _refuse(policy, path, 401, LOGIN_REQUIRED)
+        return _refuse(policy, path, 401, LOGIN_REQUIRED, key="web.login_required")
     role = str(session.user.role)
     if needs_csrf(method) and not _csrf_ok(request, session):
         log.warning("%s %s by %s refused: CSRF token missing or wrong", method, path, session.user.username)
-        return _refuse(policy, path, 403, CSRF_REFUSED, role)
+        return _refuse(policy, path, 403, CSRF_REFUSED, role, key="web.csrf")
     # No route (404) or not this method (405): nothing to protect, so say which, like the router.
     routed = request.match_info.http_exception is None
     if routed and not policy.allowed(session.user.role, method, path):
-        return _refuse(policy, path, 403, f"forbidden for role {role}", role)
+        return _refuse(policy, path, 403, f"forbidden for role {role}", role, key="web.forbidden_role")
     if _foreign_origin(request, request.app[AUTH].cookie_secure):
         log.warning("%s %s by %s refused: WebSocket from origin %r", method, path, session.user.username,
                     request.headers.get("Origin", "")[:100])
@@ -300,7 +301,7 @@ async def _login(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     # Only JSON: a cross-site HTML form cannot send it, so no page can log a browser in as someone else.
     if request.content_type != "application/json":
-        raise ApiError(415, "send the credentials as application/json")
+        raise ApiError(415, "send the credentials as application/json", key="web.login_json")
     body = await read_body(request, LoginBody)
     key = body.username.strip().lower()
     address = request.remote or "?"
@@ -310,10 +311,12 @@ async def _login(request: web.Request) -> web.Response:
     wait = throttle.retry_after(key, address, loop.time())
     if wait > 0:
         log.warning("login for %r from %s refused: too many failures", key[:64], address)
-        raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(math.ceil(wait))})
+        raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(math.ceil(wait))},
+                       key="web.login_throttled")
     if not throttle.begin(address, loop.time()):
         log.warning("login for %r from %s refused: too many logins under way from there", key[:64], address)
-        raise ApiError(429, "too many logins at once from this address; try again", {"Retry-After": "1"})
+        raise ApiError(429, "too many logins at once from this address; try again", {"Retry-After": "1"},
+                       key="web.login_busy")
     try:
         # Counted before the check, so parallel guesses count too; a success forgives it.
         throttle.failed(key, address, loop.time())
@@ -322,7 +325,7 @@ async def _login(request: web.Request) -> web.Response:
         throttle.end(address)
     if user is None:
         log.warning("login failed for %r from %s", key[:64], address)
-        raise ApiError(401, "wrong username or password")
+        raise ApiError(401, "wrong username or password", key="web.wrong_credentials")
     throttle.succeeded(key, address)
     async with auth.connection() as conn:
         session = await open_session(conn, user.id, auth.lifetime)

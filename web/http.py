@@ -3,6 +3,7 @@ error middleware turns into ``{"error": "..."}``, and reading validated bodies a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -13,19 +14,27 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """An error answer: ``message`` in English; ``key`` and ``params`` name it in the parts'
+    catalogues (``web.i18n``), so the user reads it in their language."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+                 key: str | None = None, params: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers
+        self.key = key
+        self.params: Mapping[str, Any] = params or {}
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    response = json_response({"error": message}, status)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None,
+                   code: str | None = None) -> web.Response:
+    """``{"error": message}``, with ``"code"`` (the message's key, ``web.i18n``) when it has one."""
+    response = json_response({"error": message} if code is None else {"error": message, "code": code}, status)
     if headers:
         response.headers.update(headers)
     return response
@@ -44,15 +53,15 @@ def explain(exc: ValidationError) -> str:
 async def read_body(request: web.Request, model: type[_Model]) -> _Model:
     raw = await request.read()
     if not raw:
-        raise ApiError(400, "a JSON body is required")
+        raise ApiError(400, "a JSON body is required", key="web.json_required")
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise ApiError(400, explain(exc)) from None
+        raise ApiError(400, explain(exc), key="web.bad_input", params={"detail": explain(exc)}) from None
 
 
 def read_query(request: web.Request, model: type[_Model]) -> _Model:
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
-        raise ApiError(400, explain(exc)) from None
+        raise ApiError(400, explain(exc), key="web.bad_input", params={"detail": explain(exc)}) from None

@@ -68,7 +68,8 @@ def _streamed(content_type: str) -> bool:
 
 
 _FILE_TYPES = frozenset({"text/csv", "application/xml", "text/xml",
-                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         "application/pdf", "image/png", "image/jpeg"})
 
 
 async def request_text_refusal(request: web.Request) -> str | None:

@@ -71,7 +71,9 @@ class Answer(BaseModel):
 class Error(Answer):
     """Every error answer."""
 
-    error: str
+    error: str = Field(description="what is wrong, in the request's language (X-Semon-Lang, lang, Accept-Language)")
+    code: str | None = Field(default=None, description="the message's key (web.i18n), where it has one, to a "
+                             "client that states its language (X-Semon-Lang or lang)")
 
 
 class SessionUser(Answer):

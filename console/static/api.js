@@ -7,6 +7,7 @@
 // Until the server has users (GET /api/me answers 404) the console runs in development mode:
 // everyone may see everything, and request bodies name the actor themselves.
 import { addDays, daysUntil, isoDay, setTimeZone } from "./format.js";
+import { lang } from "./i18n.js";
 
 const session = { user: null, csrf: null, devMode: false, clockOffsetMs: 0, calendar: null };
 const DEV_ACTOR_KEY = "semon.devActor";
@@ -57,13 +58,15 @@ function learnClock(response, sentAt) {
   session.clockOffsetMs = Math.abs(offset) > 3000 ? offset : 0;
 }
 
-async function send(method, path, body) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+// The console's language goes with every request, so the server's errors come in it (web.i18n).
+const LANG_HEADER = "X-Semon-Lang";
+
+async function send(method, path, body, contentType) {
+  const headers = { Accept: "application/json", [LANG_HEADER]: lang() };
+  if (body !== undefined) headers["Content-Type"] = contentType ?? "application/json";
   if (method !== "GET" && session.csrf) headers["X-CSRF-Token"] = session.csrf;
-  return fetch(path, {
-    method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const payload = body === undefined || contentType ? body : JSON.stringify(body);
+  return fetch(path, { method, headers, credentials: "same-origin", body: payload });
 }
 
 async function decode(response) {
@@ -79,12 +82,12 @@ async function mentionsCsrf(response) {
   return /csrf/i.test(text);
 }
 
-export async function request(method, path, body) {
-  let response = await send(method, path, body);
+export async function request(method, path, body, contentType) {
+  let response = await send(method, path, body, contentType);
   if (response.status === 403 && method !== "GET" && !session.devMode && (await mentionsCsrf(response))) {
     // The token was rotated (e.g. a login in another tab): refresh it and try once more.
     const fresh = await loadSession();
-    if (fresh) response = await send(method, path, body);
+    if (fresh) response = await send(method, path, body, contentType);
   }
   if (response.status === 401 && !session.devMode && path !== "/api/login") {
     window.dispatchEvent(new CustomEvent("semon:unauthenticated"));
@@ -94,11 +97,14 @@ export async function request(method, path, body) {
 
 export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body ?? {});
+// A file as the request's body (a File or Blob), with its content type.
+export const postFile = (path, file, contentType) => request("POST", path, file, contentType || "application/octet-stream");
 
 // Who the server thinks we are: the user, null when not logged in; throws when unreachable.
 export async function loadSession() {
   const sentAt = Date.now();
-  const response = await fetch("/api/me", { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const response = await fetch("/api/me", { credentials: "same-origin",
+    headers: { Accept: "application/json", [LANG_HEADER]: lang() } });
   learnClock(response, sentAt);
   if (response.status === 404) {
     session.devMode = true;

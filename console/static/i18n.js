@@ -96,6 +96,19 @@ const zh = {
   users_created_on: "创建日期", users_when: "时间", users_who: "操作人", users_action: "操作", users_detail: "详情",
   users_created: "已新增用户 {user}", users_password_set: "已重置 {user} 的密码，其登录已失效",
   users_disabled: "已停用 {user}，其登录已失效", users_enabled: "已启用 {user}",
+  // Agency desk (helper "agency"): lists, export, results upload, conclusions
+  equipment_list: "设备清单", search_equipment: "设备代码、登记证编号、地址或使用单位", search: "查询",
+  all_districts: "全部区县", all_categories: "全部类别", all_statuses: "全部状态", due_window: "到期范围",
+  window_overdue: "超期未检", window_due30: "30 天内到期", window_due60: "60 天内到期", window_due90: "90 天内到期",
+  window_all: "全部", sort_by: "排序", sort_next_due: "按下次检验日期", sort_registration_code: "按设备代码",
+  sort_district: "按区县", sort_category: "按类别", sort_address: "按地址", sort_status: "按状态",
+  sort_owner: "按使用单位", descending: "倒序", page_size: "每页条数", per_page: "每页 {n} 条",
+  prev_page: "上一页", next_page: "下一页", export_xlsx: "导出 Excel（全部筛选结果）",
+  list_count: "第 {from}–{to} 条，共 {total} 条", upload_results: "批量上传检验结果", upload_file: "结果文件",
+  upload: "上传", upload_template: "下载模板", upload_done: "已录入 {stored} 条，退回 {rejected} 条",
+  upload_hint: "CSV（Excel 另存的 CSV、CSV UTF-8 或 Unicode 文本均可）或 XLSX；列：设备代码、检验项目、检验日期、检验结论、检验性质、报告编号、检验员、下次检验日期、安全状况等级。正确的行会保存，错误的行按行号列出。",
+  line: "行号", reason: "原因", whole_file: "整个文件", safety_grade: "安全状况等级", conclusion: "检验结论",
+  inspection_kind: "检验性质", inspector: "检验员", report_file: "检验报告文件", report_uploaded: "报告文件已上传",
 };
 
 const en = {
@@ -196,6 +209,20 @@ const en = {
   users_action: "change", users_detail: "detail", users_created: "user {user} added",
   users_password_set: "password of {user} reset; their sessions ended", users_disabled: "{user} disabled; their sessions ended",
   users_enabled: "{user} enabled",
+  // Agency desk (helper "agency"): lists, export, results upload, conclusions
+  equipment_list: "Equipment", search_equipment: "code, certificate no., address or owner", search: "Search",
+  all_districts: "all districts", all_categories: "all categories", all_statuses: "all statuses",
+  due_window: "due window", window_overdue: "overdue", window_due30: "due within 30 days",
+  window_due60: "due within 60 days", window_due90: "due within 90 days", window_all: "all", sort_by: "sort by",
+  sort_next_due: "next due", sort_registration_code: "registration code", sort_district: "district",
+  sort_category: "category", sort_address: "address", sort_status: "status", sort_owner: "owner",
+  descending: "descending", page_size: "rows per page", per_page: "{n} per page", prev_page: "previous",
+  next_page: "next", export_xlsx: "Export XLSX (whole filtered list)", list_count: "{from}–{to} of {total}",
+  upload_results: "Upload inspection results", upload_file: "results file", upload: "Upload",
+  upload_template: "template", upload_done: "{stored} recorded, {rejected} rows refused",
+  upload_hint: "CSV (Excel's CSV, CSV UTF-8 or Unicode Text) or XLSX; columns: registration code, schedule, inspected on, conclusion, kind, report no., inspector, next stated, safety grade, in English or Chinese. Good rows are stored; bad ones are listed by line.",
+  line: "line", reason: "reason", whole_file: "whole file", safety_grade: "safety grade", conclusion: "conclusion",
+  inspection_kind: "kind", inspector: "inspector", report_file: "report file", report_uploaded: "report file uploaded",
 };
 
 // Names of domain values, per language: [zh, en].
@@ -240,6 +267,8 @@ const NAMES = {
   },
   result: { pass: ["合格", "pass"], conditional: ["有条件合格", "conditional"], fail: ["不合格", "fail"] },
   notice_kind: { due: ["到期提醒", "due"], overdue: ["超期通知", "overdue"] },
+  // Agency desk (helper "agency")
+  inspection_kind: { regular: ["定期检验", "regular"], reinspection: ["复检", "re-inspection"] },
   notice_state: { pending: ["待发送", "pending"], delivered: ["已送达", "delivered"], failed: ["失败", "failed"], cancelled: ["已取消", "cancelled"] },
   channel: { webhook: ["Webhook", "webhook"], email: ["电子邮件", "e-mail"] },
   role: { operator: ["值班员", "operator"], agency: ["检验机构", "agency"], bureau: ["监管局", "bureau"], admin: ["管理员", "admin"] },

@@ -105,7 +105,7 @@ async def test_an_entrapment_reaches_the_board_and_is_worked_to_closed(browser: 
 async def test_the_agency_view(browser: Browser, system: System) -> None:
     page = await login(browser, system, "agency")
     await expect(page).to_have_url(f"{system.base}/agency")
-    overdue = page.get_by_test_id("overdue-list").get_by_test_id("equipment-row")
+    overdue = page.get_by_test_id("equipment-list").get_by_test_id("equipment-row")
     await expect(overdue.first).to_be_visible()
     await expect(page.get_by_test_id("notice-list")).to_be_visible()
     await page.screenshot(path=str(ARTEFACTS / "agency.png"), full_page=True)
@@ -115,9 +115,9 @@ async def test_the_agency_view(browser: Browser, system: System) -> None:
     await form.get_by_test_id("inspection-code").fill(code)
     await form.get_by_test_id("inspection-date").fill(register_today().isoformat())
     await form.get_by_test_id("inspection-report").fill("XN-2026-0001")
-    await form.get_by_role("button").click()
+    await form.locator("button[type=submit]").click()
     await expect(form.get_by_test_id("inspection-message")).not_to_have_text("")
-    await expect(page.locator(f'[data-testid="overdue-list"] [data-code="{code}"]')).to_have_count(0)
+    await expect(page.locator(f'[data-testid="equipment-list"] [data-code="{code}"]')).to_have_count(0)
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute("SELECT recorded_by, report_no FROM inspections WHERE registration_code = %s",
                                  (code,))
@@ -157,7 +157,7 @@ async def test_the_agency_desk_uses_the_registers_today_in_any_browser_zone(brow
     await expect(date_input).to_have_attribute("max", today.isoformat())
     assert await page.evaluate("() => import('/static/format.js').then((m) => m.timeZone())") == "Asia/Shanghai"
 
-    overdue = page.get_by_test_id("overdue-list").get_by_test_id("equipment-row")
+    overdue = page.get_by_test_id("equipment-list").get_by_test_id("equipment-row")
     await expect(overdue.first).to_be_visible()
     cells = overdue.first.locator("td")
     next_due = date.fromisoformat((await cells.nth(4).inner_text()).strip())
@@ -168,7 +168,7 @@ async def test_the_agency_desk_uses_the_registers_today_in_any_browser_zone(brow
     assert code
     await form.get_by_test_id("inspection-code").fill(code)
     await form.get_by_test_id("inspection-report").fill("XN-2026-TZ01")
-    await form.get_by_role("button").click()
+    await form.locator("button[type=submit]").click()
     await expect(form.get_by_test_id("inspection-message")).to_contain_text("已录入")
     async with await psycopg.AsyncConnection.connect(system.database_url) as conn:
         cur = await conn.execute("SELECT inspected_on FROM inspections WHERE report_no = 'XN-2026-TZ01'")

@@ -362,9 +362,9 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
         units = (await check("GET", "/api/registry/equipment", "/api/registry/equipment?limit=1000", 200))["equipment"]
         unit = next(u for u in units if u["owner"] and u["maintenance_unit"] and u["agency"])
         code = unit["registration_code"]
-        await check("POST", "/api/registry/equipment/{code}/inspections",
-                    f"/api/registry/equipment/{code}/inspections", 201,
-                    {"inspected_on": register_today().isoformat(), "result": "pass", "report_no": "R-1"})
+        recorded = await check("POST", "/api/registry/equipment/{code}/inspections",
+                               f"/api/registry/equipment/{code}/inspections", 201,
+                               {"inspected_on": register_today().isoformat(), "result": "pass", "report_no": "R-1"})
         unit_detail = await check("GET", "/api/registry/equipment/{code}", f"/api/registry/equipment/{code}", 200)
         assert unit_detail["schedules"] and unit_detail["inspections"]
         await check("GET", "/api/registry/equipment/{code}", "/api/registry/equipment/NOPE", 404)
@@ -385,6 +385,25 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
         assert len(causes["causes"]) == 5
         handover = await check("GET", "/api/incidents/handover", "/api/incidents/handover", 200)
         assert opened["id"] in [i["id"] for i in handover["open"]]
+        # The agency's desk: export, conclusions, the agency, a report's file, a file of results.
+        export = await check("GET", "/api/registry/export", "/api/registry/export?format=csv&category=elevator", 200)
+        assert export.startswith(b"\xef\xbb\xbfregistration_code,")
+        await check("GET", "/api/registry/conclusions", "/api/registry/conclusions", 200)
+        await check("GET", "/api/registry/agencies/{code}", f"/api/registry/agencies/{unit['agency']['code']}", 200)
+        report_url = f"/api/registry/inspections/{recorded['inspection_id']}/report"
+        async with http.post(f"{report_url}?filename=r.pdf", data=b"%PDF-1.4 report",
+                             headers={"Content-Type": "application/pdf"}) as resp:
+            ANSWER_MODELS["StoredReport"].model_validate_json(await resp.read(), strict=True)
+            assert resp.status == 201
+        checked.add(("POST", "/api/registry/inspections/{id}/report"))
+        assert await check("GET", "/api/registry/inspections/{id}/report", report_url, 200) == b"%PDF-1.4 report"
+        results = f"设备代码,检验日期,检验结论\n{code},{register_today().isoformat()},合格\n".encode("gbk")
+        async with http.post("/api/registry/inspections/import?format=csv", data=results,
+                             headers={"Content-Type": "text/csv"}) as resp:
+            raw = await resp.read()
+            ANSWER_MODELS["ResultsImport"].model_validate_json(raw, strict=True)
+            assert resp.status == 200 and json.loads(raw)["stored"] == 1, raw
+        checked.add(("POST", "/api/registry/inspections/import"))
 
         card = await check("GET", "/api/devices/{device_id}", f"/api/devices/{code}", 200)
         assert card["registered"] and card["last_inspection"] is not None

@@ -72,7 +72,7 @@ def csv_rows(data: bytes) -> list[Outcome]:
 
 def test_a_missing_required_column_is_one_error_for_the_file() -> None:
     out = rows_of(("E1", "elevator"), ("E2", "elevator"), header=("registration_code", "category"))
-    assert [str(o) for o in out] == ["line 1: required column district_code is missing"]
+    assert [str(o) for o in out] == ["line 1: required column district_code (区县代码) is missing"]
 
 
 def test_unknown_columns_are_one_warning_and_export_only_columns_are_ignored() -> None:
@@ -80,7 +80,7 @@ def test_unknown_columns_are_one_warning_and_export_only_columns_are_ignored() -
                   ("E2", "elevator", "630102", "x", "nonsense", "y"),
                   header=(*BASE, "colour", "next_due", "Remarks"))
     warnings = [o for o in out if isinstance(o, Problem)]
-    assert [str(w) for w in warnings] == ["line 1: unknown columns ignored: colour, remarks"]
+    assert [str(w) for w in warnings] == ["line 1: unknown columns ignored: colour, Remarks"]
     assert warnings[0].warning
     assert [o.equipment.registration_code for o in out if isinstance(o, RegisterRow)] == ["E1", "E2"]
 
@@ -204,8 +204,15 @@ def test_safety_grade_5_is_stored_not_rejected() -> None:
 
 def test_a_party_detail_without_its_code() -> None:
     header = (*BASE, "owner_name", "maintenance_phone", "agency_code", "agency_name")
-    assert reasons("E1", "elevator", "630102", "Owner", "0971-8123456", "A1", "Agency", header=header) == [
-        "line 2: owner_name given without owner_code", "line 2: maintenance_phone given without maintenance_code"]
+    # A Chinese register's 使用单位 is the owner's name alone: the column is left out with a warning.
+    out = rows_of(("E1", "elevator", "630102", "Owner", "0971-8123456", "A1", "Agency"), header=header)
+    assert [str(p) for p in out if isinstance(p, Problem)] == [
+        "line 1: owner_name ignored: without owner_code (使用单位代码) no party can be named",
+        "line 1: maintenance_phone ignored: without maintenance_code (维保单位代码) no party can be named"]
+    row = out[-1]
+    assert isinstance(row, RegisterRow) and row.equipment.owner is None
+    assert row.equipment.given is not None and "owner" not in row.equipment.given
+    assert row.parties == (PartyRef(Role.AGENCY, "A1", "Agency"),)
 
 
 def test_a_party_code_alone_names_a_registered_party() -> None:
@@ -429,21 +436,24 @@ def test_csv_header_with_a_bom_is_recognised() -> None:
     assert [type(o).__name__ for o in out] == ["RegisterRow"]
 
 
-def test_a_line_that_is_not_utf8_spoils_only_its_record() -> None:
-    data = (b"registration_code,category,district_code\n" + "E1,电梯,630102\n".encode("gbk")
-            + "E2,电梯,630102\n".encode())
+def test_a_line_in_another_encoding_than_the_files_start_spoils_only_its_record() -> None:
+    # UTF-8 at the start; one line saved in GBK (\xb5\xe7 is 电 in GBK, no UTF-8).
+    data = (b"registration_code,category,district_code\n" + "E1,电梯,630102\n".encode()
+            + "E2,电梯,630102\n".encode("gbk") + b"E3,elevator,630102\n")
     out = csv_rows(data)
-    assert isinstance(out[0], Rejected)
-    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text (it reads as GBK): in Excel, save as "
-                                                 "'CSV UTF-8'"]
-    assert isinstance(out[1], RegisterRow) and out[1].line == 3
+    assert isinstance(out[0], RegisterRow)
+    assert isinstance(out[1], Rejected)
+    assert [str(p) for p in out[1].problems] == ["line 3: not UTF-8 text, the encoding of the file's start: save "
+                                                 "the whole file in one encoding (in Excel, 'CSV UTF-8')"]
+    assert isinstance(out[2], RegisterRow) and out[2].line == 4
 
 
 def test_a_line_in_no_known_encoding() -> None:
-    out = csv_rows(b"registration_code,category,district_code\nE1,\xff\x80,630102\nE2,elevator,630102\n")
-    assert isinstance(out[0], Rejected)
-    assert [str(p) for p in out[0].problems] == ["line 2: not UTF-8 text: in Excel, save as 'CSV UTF-8'"]
-    assert isinstance(out[1], RegisterRow)
+    out = csv_rows("registration_code,category,district_code\nE0,电梯,630102\n".encode()
+                   + b"E1,\xff\x80,630102\nE2,elevator,630102\n")
+    assert isinstance(out[1], Rejected)
+    assert "not UTF-8 text" in out[1].problems[0].reason
+    assert isinstance(out[0], RegisterRow) and isinstance(out[2], RegisterRow)
 
 
 def test_broken_quotes_are_reported_and_reading_goes_on() -> None:

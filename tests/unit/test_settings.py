@@ -81,6 +81,8 @@ SECTION_ONLY: list[tuple[str, str, str, Any]] = [
      ({"name": "城东网格救援站", "phone": "0971-8123456", "district_code": "630102", "latitude": 36.62,
        "longitude": 101.8},)),
     ("SEMON_INCIDENT_FIRE_BRIGADE", "incidents.fire_brigade", "12119", "12119"),
+    ("SEMON_REGISTRY_REPORT_MAX_BYTES", "registry.report_max_bytes", "2048", 2048),
+    ("SEMON_REGISTRY_RESULTS_MAX_BYTES", "registry.results_max_bytes", "4096", 4096),
     # the installer's
     ("SEMON_API_ACCESS_LOG", "api.access_log", "true", True),
     ("SEMON_RULES_MQTT_URL", "rules.mqtt_url", "mqtt://semon-rules-1:pw@broker:1883", "mqtt://semon-rules-1:pw@broker:1883"),
