@@ -324,6 +324,14 @@ async def test_every_documented_answer_is_its_response_model(database_url: str) 
                     {"username": "checker", "password": PASSWORD, "role": "bureau", "display_name": "Checker"})
         await check("POST", "/api/users", "/api/users", 409, {"username": "checker", "password": PASSWORD,
                                                               "role": "bureau"})
+        await check("POST", "/api/users/{username}/password", "/api/users/checker/password", 204,
+                    {"password": PASSWORD + "x"})
+        await check("POST", "/api/users/{username}/password", "/api/users/nobody/password", 404,
+                    {"password": PASSWORD})
+        await check("POST", "/api/users/{username}/active", "/api/users/checker/active", 200, {"active": False})
+        await check("POST", "/api/users/{username}/active", "/api/users/admin/active", 400, {"active": False})
+        events = await check("GET", "/api/users/events", "/api/users/events", 200)
+        assert [e["action"] for e in events["events"]][:3] == ["disabled", "password_reset", "created"], events
         await check("GET", "/healthz", "/healthz", 200)
 
         alarms = await check("GET", "/api/alarms", "/api/alarms", 200)
