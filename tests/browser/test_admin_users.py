@@ -1,20 +1,17 @@
 """The administrator's users page (/admin/users) in Chromium: add a user, who logs in; disable them
 and their open console ends its session; add an agency user with its code and reset a password;
 the administrator cannot disable themselves; every change is listed with who did it; no CSP
-violation. Screenshots for docs/ at 1366x768 and 1920x1080."""
+violation. Screenshots at 1366x768 and 1920x1080 in var/test-artifacts/ (docs/ holds copies)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, System
+from tests.browser.conftest import ARTEFACTS, DEMO_PASSWORD, System
 
 pytestmark = pytest.mark.integration
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 _RECORD = """window.__violations = [];
 document.addEventListener("securitypolicyviolation",
   (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
@@ -116,7 +113,7 @@ async def test_an_agency_user_with_its_code_and_a_password_reset(browser: Browse
         await admin.set_viewport_size({"width": width, "height": height})
         await admin.reload()
         await expect(_row(admin, "li.na")).to_be_visible()
-        await admin.screenshot(path=str(DOCS / f"console-users-{width}.png"))
+        await admin.screenshot(path=str(ARTEFACTS / f"console-users-{width}.png"))
     await admin_context.close()
 
 

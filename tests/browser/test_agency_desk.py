@@ -2,11 +2,9 @@
 filtered, counted and paged; the filtered export downloaded as XLSX and opened (its rows, its
 Chinese headings and values); a file of inspection results in GBK with Chinese headings uploaded
 from the page, its good rows stored and its bad row shown by line; pending notices say why they
-wait. Screenshots of the desk at 1366x768 and 1920x1080 go to docs/."""
+wait. Screenshots of the desk at 1366x768 and 1920x1080 go to var/test-artifacts/ (docs/ holds copies)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import openpyxl
 import psycopg
@@ -15,8 +13,6 @@ from playwright.async_api import Browser, Page, expect
 from registry.demo import DEMO_AGENCY
 from semon.today import register_today
 from tests.browser.conftest import ARTEFACTS, DEMO_PASSWORD, System
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 async def agency_page(browser: Browser, system: System, width: int = 1400, height: int = 1000) -> Page:
@@ -126,5 +122,5 @@ async def test_screenshots_of_the_desk(browser: Browser, system: System) -> None
         if await page.get_by_test_id("notice-row").count():
             await expect(waiting.first).to_contain_text("SEMON_NOTICE_DELIVERY")
         await page.evaluate("() => window.scrollTo(0, 0)")
-        await page.screenshot(path=str(DOCS / f"console-agency-{width}.png"))
+        await page.screenshot(path=str(ARTEFACTS / f"console-agency-{width}.png"))
         await page.context.close()

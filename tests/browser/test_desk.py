@@ -3,13 +3,12 @@ from 新建接警 to closed with its record; an unregistered lift whose maintena
 respond, so the rescue moves to the second tier by itself and the operator calls 119; Enter in
 the comment box adds the comment and never takes a step, and a false alarm needs no confirm()
 dialog; the shift view with today's incidents, the history and the handover. Screenshots of the
-card and the shift view go to docs/."""
+card and the shift view go to var/test-artifacts/ (docs/ holds copies)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,7 +21,6 @@ from tests.browser.conftest import ARTEFACTS, DEMO_PASSWORD, System
 
 pytestmark = pytest.mark.integration
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 RESPONSE_DEADLINE_S = 8  # short, so a unit that does not confirm is escalated during the test
 STEP_TIMEOUT_MS = 5_000
 SIZES = ((1366, 768), (1920, 1080))
@@ -126,7 +124,7 @@ async def shoot(page: Page, name: str, locator: Locator | None = None) -> None:
             await page.evaluate("window.scrollTo(0, 0)")
         else:
             await locator.scroll_into_view_if_needed()
-        await page.screenshot(path=str(DOCS / f"console-{name}-{width}.png"))
+        await page.screenshot(path=str(ARTEFACTS / f"console-{name}-{width}.png"))
 
 
 async def test_a_phone_call_from_search_to_close_with_its_record(browser: Browser, system: System) -> None:
