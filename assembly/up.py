@@ -32,9 +32,10 @@ from registry.demo import DEMO_AGENCY, seed_demo_register
 from registry.due import Rules
 from semon.backoff import Backoff
 from semon.db import apply_migrations
+from semon.districts import XINING
 from semon.metrics_http import serve_metrics
 from semon.running import demo_password, demo_password_path, state_path
-from semon.settings import Settings
+from semon.settings import SecondTierStation, Settings
 from semon.stack import LocalStack
 from semon.stack.process import write_private
 from web.passwords import hash_password
@@ -59,6 +60,21 @@ def without_demo(settings: Settings) -> Settings:
         "city": settings.city.model_copy(update={"elevators": 0, "boilers": 0}),
         "auth": settings.auth.model_copy(update={"demo_users": False}),
     })
+
+
+def demo_stations() -> tuple[SecondTierStation, ...]:
+    """The demo's second-tier rescue stations (网格救援站): one at each district's seat, with a
+    made-up duty phone, so the demo's escalations name a station and its phone."""
+    return tuple(SecondTierStation(name=f"{d.name}网格救援站", phone=f"0971-96333{i:02d}", district_code=d.code,
+                                   latitude=d.seat[0], longitude=d.seat[1]) for i, d in enumerate(XINING, 1))
+
+
+def with_demo_stations(settings: Settings) -> Settings:
+    """``settings`` with the demo's stations where none are configured (SEMON_INCIDENT_SECOND_TIER_STATIONS)."""
+    if settings.incidents.second_tier_stations:
+        return settings
+    return settings.model_copy(update={
+        "incidents": settings.incidents.model_copy(update={"second_tier_stations": demo_stations()})})
 
 
 def console_address(host: str, port: int) -> str:
@@ -248,8 +264,7 @@ async def run_up(settings: Settings, *, demo: bool = False) -> None:
     the start-up checks find (``assembly.startup``), StackError or PartError for a private server
     or a part that does not start."""
     demo = is_demo(settings, demo)
-    if not demo:
-        settings = without_demo(settings)
+    settings = with_demo_stations(settings) if demo else without_demo(settings)
     await preflight(settings)
     async with services(settings) as endpoints:
         mqtt_url, database_url = endpoints.mqtt_url, endpoints.database_url

@@ -7,8 +7,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assembly.up import console_address, is_demo, without_demo
-from semon.settings import ApiSettings, AuthSettings, CitySettings, MqttSettings, RegistrySettings, Settings
+from assembly.up import console_address, demo_stations, is_demo, with_demo_stations, without_demo
+from semon.district_outlines import xining_outlines
+from semon.settings import (
+    ApiSettings,
+    AuthSettings,
+    CitySettings,
+    IncidentSettings,
+    MqttSettings,
+    RegistrySettings,
+    SecondTierStation,
+    Settings,
+)
 from web.proxy import TrustedProxies
 
 
@@ -87,3 +97,17 @@ def test_the_help_of_each_service_says_what_it_needs_with_examples(command: str,
     text = capsys.readouterr().out
     assert "Needs:" in text and "examples:" in text and f"semon {command}" in text
     assert [n for n in needs if n not in text] == []
+
+
+def test_the_demo_has_a_second_tier_station_in_each_district_unless_some_are_configured() -> None:
+    stations = demo_stations()
+    outlines = xining_outlines()
+    assert len({s.district_code for s in stations}) == len(stations) == len(outlines)
+    for station in stations:
+        assert station.latitude is not None and station.longitude is not None and station.phone
+        assert outlines[str(station.district_code)].contains(station.longitude, station.latitude), station
+    demo = with_demo_stations(Settings())
+    assert demo.incidents.second_tier_stations == stations
+    own = (SecondTierStation(name="城东救援站", phone="0971-1"),)
+    configured = Settings(incidents=IncidentSettings(second_tier_stations=own))
+    assert with_demo_stations(configured).incidents.second_tier_stations == own
