@@ -58,7 +58,7 @@ from registry.notices import WAITING, Delivery, waiting_reason
 from registry.rate import TARGET_PERCENT, Formula, compute_rates, trend
 from registry.results import import_results
 from registry.search import search_units
-from registry.store import agency_exists, record_inspection
+from registry.store import EARLIEST_INSPECTION, agency_exists, inspection_too_early, record_inspection
 from semon.districts import XINING
 from semon.settings import RegistrySettings
 from web.app import Part, actor_of
@@ -81,6 +81,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "en": "an inspection agency records its own inspections only"},
     "registry.not_json": {"zh-CN": "请求内容不是 JSON", "en": "body is not JSON"},
     "registry.inspection_in_future": {"zh-CN": "检验日期不能晚于今天", "en": "inspected_on is in the future"},
+    "registry.inspection_too_early": {"zh-CN": "检验日期 {date} 早于设备投用日期或 1950 年（{since}）",
+                                      "en": "inspected_on {date} is before the unit's commissioning or 1950 ({since})"},
     "registry.refused": {"zh-CN": "无法录入：{detail}", "en": "{detail}"},
     "registry.too_large": {"zh-CN": "文件超过 {limit} 字节", "en": "the file is larger than {limit} bytes"},
     "registry.empty_file": {"zh-CN": "文件为空", "en": "the file is empty"},
@@ -291,11 +293,17 @@ async def _post_inspection(request: web.Request) -> web.Response:
         if own is not None:
             await _check_own_unit(conn, code, own)
         try:
-            cur = await conn.execute("SELECT category FROM equipment WHERE registration_code = %s", (code,))
+            cur = await conn.execute("SELECT category, commissioned_on FROM equipment WHERE registration_code = %s",
+                                     (code,))
             unit = await cur.fetchone()
             if unit is None:
                 raise ApiError(404, _not_in_register(code), key="registry.not_in_register",
                                params={"code": code[:64]})
+            too_early = inspection_too_early(body.inspected_on, unit[1], body.schedule)
+            if too_early is not None:
+                raise ApiError(400, too_early, key="registry.inspection_too_early",
+                               params={"date": body.inspected_on.isoformat(),
+                                       "since": (unit[1] or EARLIEST_INSPECTION).isoformat()})
             judged = judge(Category(unit[0]), conclusion=body.conclusion, result=body.result, kind=body.kind,
                            safety_grade=body.safety_grade)
             state = await record_inspection(conn, code, schedule=body.schedule, inspected_on=body.inspected_on,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from registry.conclusions import KIND_NAMES
 from registry.due import Category, Result, Standing, end_of_month
 from registry.search import MAX_SEARCH
 from web.inputs import IsoDate
@@ -71,6 +72,11 @@ class ExportQuery(EquipmentFilterQuery):
                               "request's X-Semon-Lang or Accept-Language)")
 
 
+def _kind_alias(value: Any) -> Any:
+    """An inspection kind by its Chinese name too, as the results file gives it (``KIND_NAMES``)."""
+    return KIND_NAMES.get(value.strip(), value.strip()) if isinstance(value, str) else value
+
+
 class InspectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     schedule: str = Field(default="periodic", description="the schedule it counts for (periodic, self_test, "
@@ -80,7 +86,8 @@ class InspectionBody(BaseModel):
     result: Result | None = Field(default=None, description="pass, conditional or fail; or give the conclusion")
     conclusion: str | None = Field(default=None, max_length=32, description="检验结论 as the category's rules "
                                    "name it (GET /api/registry/conclusions): 合格, 不合格, 符合要求, 基本符合要求 …")
-    kind: Literal["regular", "reinspection"] = Field(default="regular", description="reinspection: 复检")
+    kind: Annotated[Literal["regular", "reinspection"], BeforeValidator(_kind_alias)] = Field(
+        default="regular", description="regular (定期检验, 定检, 首检) or reinspection (复检): the Chinese names too")
     inspector: str | None = Field(default=None, min_length=1, max_length=64, description="检验员")
     safety_grade: int | None = Field(default=None, ge=1, le=5, description="安全状况等级 (vessels, piping): gives "
                                      "the conclusion and becomes the unit's grade")
@@ -233,6 +240,10 @@ class RecordedInspection(Answer):
     next_due: dt.date | None
     fit_for_use: bool
     inspection_id: int
+    replaced: bool = Field(description="true: a record of the same kind on the same day existed and this one "
+                           "corrects it (the same id); false: a new record")
+    warnings: list[str] = Field(default_factory=list, description="stored, but worth a look (e.g. a 复检 with no "
+                                "earlier failure)")
 
 
 class Problem(Answer):
@@ -243,7 +254,8 @@ class Problem(Answer):
 class ResultsImport(Answer):
     """What a file of inspection results did."""
 
-    stored: int
+    stored: int = Field(description="new records")
+    replaced: int = Field(description="rows that corrected a record of the same unit, schedule, day and kind")
     rejected: int = Field(description="rows not stored")
     problems: list[Problem]
     warnings: list[Problem]

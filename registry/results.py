@@ -24,12 +24,12 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 
-from registry.conclusions import judge
+from registry.conclusions import KIND_NAMES, judge
 from registry.due import Category, DueError, Result, Rules
 from registry.io import FileLimits, RegisterFormat, iter_csv, iter_xlsx
 from registry.io_headings import heading_index
 from registry.io_rows import CellError, Column, Problem, SourceRow, cell_text, parse_cell, records
-from registry.store import record_inspection
+from registry.store import inspection_too_early, record_inspection
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +93,14 @@ class ResultRow:
 
 @dataclass(frozen=True, slots=True)
 class ResultsReport:
-    stored: int
+    stored: int  # new records
+    replaced: int  # rows that corrected a record of the same unit, schedule, day and kind
     rejected: int
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
 
     def as_json(self) -> dict[str, Any]:
-        return {"stored": self.stored, "rejected": self.rejected,
+        return {"stored": self.stored, "replaced": self.replaced, "rejected": self.rejected,
                 "problems": [{"line": p.line, "reason": p.reason} for p in self.problems],
                 "warnings": [{"line": p.line, "reason": p.reason} for p in self.warnings]}
 
@@ -199,38 +200,61 @@ async def import_results(conn: AsyncConnection, data: bytes, format: RegisterFor
     warnings = [p for p in items if isinstance(p, Problem) and p.warning]
     rows = [r for r in items if isinstance(r, ResultRow)]
     bad_lines = {p.line for p in problems}
-    stored = 0
+    stored = replaced = 0
+    first_line: dict[tuple[str, str, date, str], int] = {}
     async with conn.transaction():
         for row in rows:
-            reason = await _record(conn, row, today, recorded_by, agency, rules)
-            if reason is None:
-                stored += 1
-            else:
-                problems.append(Problem(row.line, reason))
+            key = (row.registration_code, row.schedule, row.inspected_on, KIND_NAMES.get(row.kind.strip(),
+                                                                                          row.kind.strip().lower()))
+            if key in first_line:  # the file says two things of one inspection: neither silently wins
+                problems.append(Problem(row.line, f"the same inspection as line {first_line[key]} (unit, schedule, "
+                                                  "date and kind): give each inspection once"))
                 bad_lines.add(row.line)
+                continue
+            first_line[key] = row.line
+            outcome = await _record(conn, row, today, recorded_by, agency, rules)
+            if isinstance(outcome, str):
+                problems.append(Problem(row.line, outcome))
+                bad_lines.add(row.line)
+                continue
+            if outcome["replaced"]:
+                replaced += 1
+                warnings.append(Problem(row.line, f"replaces the {row.inspected_on.isoformat()} {key[3]} inspection "
+                                                  f"of {row.registration_code} ({row.schedule}) already recorded",
+                                        warning=True))
+            else:
+                stored += 1
+            warnings += [Problem(row.line, w, warning=True) for w in outcome["warnings"]]
     problems.sort(key=lambda p: p.line or 0)
-    log.info("inspection results: %d stored, %d rows refused", stored, len(bad_lines - {None}))
-    return ResultsReport(stored, len(bad_lines - {None}), tuple(problems), tuple(warnings))
+    warnings.sort(key=lambda p: p.line or 0)
+    log.info("inspection results: %d stored, %d replaced, %d rows refused", stored, replaced,
+             len(bad_lines - {None}))
+    return ResultsReport(stored, replaced, len(bad_lines - {None}), tuple(problems), tuple(warnings))
 
 
 async def _record(conn: AsyncConnection, row: ResultRow, today: date, recorded_by: str, agency: str | None,
-                  rules: Rules) -> str | None:
+                  rules: Rules) -> str | dict[str, Any]:
+    """The recorded inspection's state (``record_inspection``), or why the row is refused."""
     if row.inspected_on > today:
         return f"inspected_on {row.inspected_on.isoformat()} is in the future"
-    cur = await conn.execute("""SELECT e.category, a.code FROM equipment e LEFT JOIN parties a ON a.id = e.agency_id
-                                WHERE e.registration_code = %s""", (row.registration_code,))
+    cur = await conn.execute("""SELECT e.category, a.code, e.commissioned_on FROM equipment e
+                                LEFT JOIN parties a ON a.id = e.agency_id WHERE e.registration_code = %s""",
+                             (row.registration_code,))
     unit = await cur.fetchone()
     if unit is None or (agency is not None and unit[1] != agency):
         return f"equipment {row.registration_code} is not in the register"
+    too_early = inspection_too_early(row.inspected_on, unit[2], row.schedule)
+    if too_early is not None:
+        return too_early
     try:
         judged = judge(Category(unit[0]), conclusion=row.conclusion, result=row.result, kind=row.kind,
                        safety_grade=row.safety_grade)
         async with conn.transaction():
-            await record_inspection(conn, row.registration_code, schedule=row.schedule,
-                                    inspected_on=row.inspected_on, result=judged.result, agency=agency or unit[1],
-                                    report_no=row.report_no, recorded_by=recorded_by, next_stated=row.next_stated,
-                                    rules=rules, conclusion=judged.conclusion, kind=judged.kind,
-                                    inspector=row.inspector, safety_grade=judged.safety_grade)
+            return await record_inspection(conn, row.registration_code, schedule=row.schedule,
+                                           inspected_on=row.inspected_on, result=judged.result,
+                                           agency=agency or unit[1], report_no=row.report_no,
+                                           recorded_by=recorded_by, next_stated=row.next_stated, rules=rules,
+                                           conclusion=judged.conclusion, kind=judged.kind, inspector=row.inspector,
+                                           safety_grade=judged.safety_grade)
     except (DueError, psycopg.DataError, psycopg.IntegrityError) as exc:
         return str(exc)
-    return None

@@ -318,6 +318,21 @@ async def record_rules(conn: AsyncConnection, rules: Rules) -> None:
                             applied_at = excluded.applied_at""", (rules.fingerprint(),))
 
 
+EARLIEST_INSPECTION = date(1950, 1, 1)  # before the register's records begin: a typo, not an inspection
+
+
+def inspection_too_early(inspected_on: date, commissioned_on: date | None, schedule: str = "periodic") -> str | None:
+    """Why an inspection date is implausible, or None: before the unit was commissioned (投用日期;
+    not for the installation's supervisory inspection, which comes first), or before
+    ``EARLIEST_INSPECTION`` (1950-01-01), the bound when the register does not know the date."""
+    if commissioned_on is not None and inspected_on < commissioned_on and schedule != "installation":
+        return (f"inspected_on {inspected_on.isoformat()} is before the unit was commissioned "
+                f"({commissioned_on.isoformat()})")
+    if inspected_on < EARLIEST_INSPECTION:
+        return f"inspected_on {inspected_on.isoformat()} is before {EARLIEST_INSPECTION.isoformat()}"
+    return None
+
+
 async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, inspected_on: date, result: Result,
                             agency: str | None = None, report_no: str | None = None, recorded_by: str | None = None,
                             next_stated: date | None = None, rules: Rules | None = None,
@@ -333,7 +348,11 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
     ``conclusion`` (as the report words it), ``kind`` (regular or reinspection 复检) and
     ``inspector`` (检验员) are kept with it (``registry.conclusions.judge`` checks them); a
     ``safety_grade`` becomes the unit's, which its interval follows (TSG 21-2016, TSG D7005-2018).
-    Returns the unit's standing and the inspection's ``id``.
+    An inspection is keyed by unit, schedule, day and kind (migration 0014): a 复检 on the day of
+    the failure it follows is a record of its own; a second record of the same kind on the same
+    day corrects the first (``replaced``: True, the same ``id``).
+    A 复检 with no earlier failure of that schedule on record is stored with a warning.
+    Returns the unit's standing, the inspection's ``id``, ``replaced`` and ``warnings`` (English).
     Raises ``DueError`` for an unknown unit or schedule, a design life, or an unknown agency."""
     rules = rules or Rules()
     cur = await conn.execute("SELECT category FROM equipment WHERE registration_code = %s FOR UPDATE", (code,))
@@ -359,15 +378,22 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
              (registration_code, schedule, inspected_on, result, agency_id, report_no, recorded_by, next_stated,
               conclusion, kind, inspector, safety_grade)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (registration_code, schedule, inspected_on) DO UPDATE SET result = excluded.result,
+           ON CONFLICT (registration_code, schedule, inspected_on, kind) DO UPDATE SET result = excluded.result,
              agency_id = excluded.agency_id, report_no = excluded.report_no, recorded_by = excluded.recorded_by,
              next_stated = excluded.next_stated, conclusion = excluded.conclusion, kind = excluded.kind,
              inspector = excluded.inspector, safety_grade = excluded.safety_grade
-           RETURNING id""",
+           RETURNING id, xmax <> 0""",
         (code, schedule, inspected_on, str(result), agency_id, report_no, recorded_by, next_stated, conclusion,
          kind, inspector, safety_grade))
     inserted = await cur.fetchone()
     assert inserted is not None
+    warnings: list[str] = []
+    if kind == "reinspection" and result is not Result.FAIL:
+        cur = await conn.execute(
+            """SELECT 1 FROM inspections WHERE registration_code = %s AND schedule = %s AND result = 'fail'
+               AND inspected_on <= %s AND id <> %s LIMIT 1""", (code, schedule, inspected_on, inserted[0]))
+        if await cur.fetchone() is None:  # 复检 follows a failure, once rectified (registry.conclusions.KINDS)
+            warnings.append(f"a reinspection (复检) of {code}'s {schedule} with no earlier failure on record")
     if safety_grade is not None:
         await conn.execute("""UPDATE equipment SET rated = rated || jsonb_build_object('safety_grade', %s::int)
                               WHERE registration_code = %s""", (safety_grade, code))
@@ -386,7 +412,8 @@ async def record_inspection(conn: AsyncConnection, code: str, *, schedule: str, 
     cur = await conn.execute("SELECT next_due, fit_for_use FROM equipment WHERE registration_code = %s", (code,))
     state = await cur.fetchone()
     assert state is not None
-    return {"registration_code": code, "next_due": state[0], "fit_for_use": state[1], "inspection_id": inserted[0]}
+    return {"registration_code": code, "next_due": state[0], "fit_for_use": state[1], "inspection_id": inserted[0],
+            "replaced": bool(inserted[1]), "warnings": warnings}
 
 
 # --- what other packages read of the register: through these, never its tables ---------------

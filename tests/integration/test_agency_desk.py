@@ -266,3 +266,75 @@ async def test_results_as_an_xlsx_workbook_and_what_is_refused(database_url: str
         resp = await http.post(f"{base}/registry/inspections/import?format=csv", data=b"x",
                                headers={"Content-Type": "text/csv"})
         assert resp.status == 403
+
+
+async def test_a_reinspection_the_same_day_is_its_own_record_and_a_second_one_a_correction(
+        database_url: str) -> None:
+    await _seed(database_url)
+    lift, other = await _agency_units(database_url, "elevator", 2)
+    today = register_today().isoformat()
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        url = f"{base}/registry/equipment/{lift}/inspections"
+        failed = await (await http.post(url, json={"inspected_on": today, "conclusion": "不合格",
+                                                   "report_no": "R-F"})).json()
+        assert failed["replaced"] is False and failed["warnings"] == []
+        # 复检 by its Chinese name, the same day: a record of its own; the failure stays.
+        resp = await http.post(url, json={"inspected_on": today, "conclusion": "合格", "kind": "复检",
+                                          "report_no": "R-P"})
+        passed = await resp.json()
+        assert resp.status == 201, passed
+        assert passed["replaced"] is False and passed["inspection_id"] != failed["inspection_id"]
+        assert passed["warnings"] == [] and passed["fit_for_use"]
+        detail = await (await http.get(f"{base}/registry/equipment/{lift}")).json()
+        assert {(i["kind"], i["report_no"]) for i in detail["inspections"] if str(i["inspected_on"]) == today} == {
+            ("regular", "R-F"), ("reinspection", "R-P")}
+        # The same kind again that day: a correction of the first, said so.
+        again = await (await http.post(url, json={"inspected_on": today, "conclusion": "不合格",
+                                                  "report_no": "R-F2"})).json()
+        assert again["replaced"] is True and again["inspection_id"] == failed["inspection_id"]
+        # A 复检 with no earlier failure: stored, with a warning.
+        lone = await (await http.post(f"{base}/registry/equipment/{other}/inspections",
+                                      json={"inspected_on": today, "conclusion": "合格",
+                                            "kind": "reinspection"})).json()
+        assert lone["replaced"] is False and len(lone["warnings"]) == 1 and "no earlier failure" in lone["warnings"][0]
+
+        # In a file: a row that corrects a record counts as replaced, not stored; the same
+        # inspection twice in one file: the second refused with the first's line.
+        data = "\r\n".join(["设备代码,检验项目,检验日期,检验结论,检验性质,报告编号",
+                            f"{lift},定期检验,{today},合格,复检,R-P2",
+                            f"{other},定期检验,{today},不合格,,R-X",
+                            f"{other},定期检验,{today},合格,定期检验,R-Y", ""]).encode()
+        report = await (await http.post(f"{base}/registry/inspections/import?format=csv", data=data,
+                                        headers={"Content-Type": "text/csv"})).json()
+        assert (report["stored"], report["replaced"], report["rejected"]) == (1, 1, 1), report
+        assert [(p["line"], "line 3" in p["reason"]) for p in report["problems"]] == [(4, True)]
+        assert [w["line"] for w in report["warnings"] if "replaces" in w["reason"]] == [2]
+        detail = await (await http.get(f"{base}/registry/equipment/{lift}")).json()
+        assert sorted(i["report_no"] for i in detail["inspections"] if str(i["inspected_on"]) == today) == [
+            "R-F2", "R-P2"]
+
+
+async def test_implausible_inspection_dates_are_refused(database_url: str) -> None:
+    await _seed(database_url)
+    (lift,) = await _agency_units(database_url, "elevator", 1)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute("UPDATE equipment SET commissioned_on = '2015-06-01' WHERE registration_code = %s",
+                           (lift,))
+        await conn.commit()
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        url = f"{base}/registry/equipment/{lift}/inspections"
+        for day in ("1900-01-01", "2015-05-31"):
+            resp = await http.post(url, json={"inspected_on": day, "conclusion": "合格"},
+                                   headers={"X-Semon-Lang": "zh-CN"})
+            body = await resp.json()
+            assert resp.status == 400 and body["code"] == "registry.inspection_too_early", body
+            assert day in body["error"] and "投用" in body["error"]
+        resp = await http.post(url, json={"inspected_on": "2015-06-01", "conclusion": "合格"})
+        assert resp.status == 201
+        data = f"设备代码,检验日期,检验结论\r\n{lift},1900-01-01,合格\r\n".encode()
+        report = await (await http.post(f"{base}/registry/inspections/import?format=csv", data=data,
+                                        headers={"Content-Type": "text/csv"})).json()
+        assert report["stored"] == 0 and report["rejected"] == 1
+        assert "before the unit was commissioned" in report["problems"][0]["reason"]
