@@ -195,7 +195,7 @@ def _filter_of(request: web.Request, q: EquipmentFilterQuery) -> EquipmentFilter
         q = q.model_copy(update={"agency": own})
     return EquipmentFilter(q=q.q, category=str(q.category) if q.category else None, district=q.district,
                            agency=q.agency, status=q.status, overdue=q.overdue, due_from=q.due_from,
-                           due_before=q.due_before)
+                           due_before=q.due_before, due_until=q.due_until)
 
 
 async def _list_equipment(request: web.Request) -> web.Response:

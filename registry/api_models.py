@@ -56,7 +56,9 @@ class EquipmentFilterQuery(BaseModel):
     status: UnitStatus | None = None
     overdue: bool | None = None  # in use and past its next due date
     due_from: IsoDate | None = Field(default=None, description="next due on or after this day")
-    due_before: IsoDate | None = Field(default=None, description="next due before this day")
+    due_before: IsoDate | None = Field(default=None, description="next due before this day (exclusive)")
+    due_until: IsoDate | None = Field(default=None, description="next due on or before this day (inclusive): "
+                                      "due within 30 days is due_until = today + 30")
     sort: SortKey = "next_due"
     desc: bool = False
 

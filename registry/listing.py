@@ -27,7 +27,8 @@ JOINS = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
 class EquipmentFilter:
     """Which units: each given field narrows the list. ``q`` matches part of the 设备代码, the
     使用登记证编号, the 救援识别码, the address or the owner's name (case-insensitive); ``due_from`` ≤ next due
-    < ``due_before``; ``overdue``: in use and past due on ``today``."""
+    < ``due_before`` (exclusive) and next due ≤ ``due_until`` (inclusive: "due within 30 days" is
+    ``due_until`` = today + 30, the unit due on day 30 included); ``overdue``: in use and past due on ``today``."""
 
     q: str | None = None
     category: str | None = None
@@ -37,6 +38,7 @@ class EquipmentFilter:
     overdue: bool | None = None
     due_from: date | None = None
     due_before: date | None = None
+    due_until: date | None = None
 
 
 def _like(text: str) -> str:
@@ -51,7 +53,8 @@ def where(f: EquipmentFilter, today: date) -> tuple[str, list[Any]]:
     params: list[Any] = []
     for clause, value in (("e.category = %s", f.category), ("e.district_code = %s", f.district),
                           ("a.code = %s", f.agency), ("e.status = %s", f.status),
-                          ("e.next_due >= %s", f.due_from), ("e.next_due < %s", f.due_before)):
+                          ("e.next_due >= %s", f.due_from), ("e.next_due < %s", f.due_before),
+                          ("e.next_due <= %s", f.due_until)):
         if value is not None:
             clauses.append(clause)
             params.append(value)

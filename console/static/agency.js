@@ -58,7 +58,8 @@ export function mount(root) {
     if (dueWindow.value === "overdue") params.set("overdue", "true");
     else if (dueWindow.value !== "all") {
       params.set("overdue", "false");
-      params.set("due_before", addDays(today, Number(dueWindow.value.slice(3))));
+      // Within N days: due on day N too (due_until is inclusive).
+      params.set("due_until", addDays(today, Number(dueWindow.value.slice(3))));
       if (!status.value) params.set("status", "in_use");
     }
     params.set("sort", sort.value);

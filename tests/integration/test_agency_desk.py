@@ -338,3 +338,23 @@ async def test_implausible_inspection_dates_are_refused(database_url: str) -> No
                                         headers={"Content-Type": "text/csv"})).json()
         assert report["stored"] == 0 and report["rejected"] == 1
         assert "before the unit was commissioned" in report["problems"][0]["reason"]
+
+
+async def test_due_within_30_days_includes_the_unit_due_on_day_30(database_url: str) -> None:
+    await _seed(database_url, total=300)
+    (lift,) = await _agency_units(database_url, "elevator", 1)
+    today = register_today()
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute("UPDATE equipment SET next_due = %s WHERE registration_code = %s",
+                           (today + timedelta(days=30), lift))
+        await conn.commit()
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        # As the desk asks for its 30-day window (console/static/agency.js).
+        found = await (await http.get(f"{base}/registry/equipment?overdue=false&status=in_use&limit=1000"
+                                      f"&due_until={today + timedelta(days=30)}")).json()
+        assert lift in {e["registration_code"] for e in found["equipment"]}
+        assert all(e["next_due"] <= str(today + timedelta(days=30)) for e in found["equipment"])
+        found = await (await http.get(f"{base}/registry/equipment?overdue=false&status=in_use&limit=1000"
+                                      f"&due_until={today + timedelta(days=29)}")).json()
+        assert lift not in {e["registration_code"] for e in found["equipment"]}
