@@ -21,6 +21,7 @@ from registry.codes import category_conflict, read_code
 from registry.due import Category, DueError, IntervalTable, Rules, Scheme, default_table, end_of_month
 from registry.io_headings import chinese_heading, column_of, heading_index
 from registry.model import Area, Equipment, Place, Role, Status
+from semon.districts import XINING
 from semon.protocol.codes import table_names
 from semon.protocol.models import ServiceMode
 from semon.protocol.topics import DEVICE_ID_PATTERN, Kind
@@ -87,7 +88,8 @@ COLUMNS: tuple[Column, ...] = (
            "equipment", "type"),
     Column("address", "text", "where it is installed", "equipment", "address"),
     Column("district_code", "district", "the district it stands in, administrative division code, 6 digits (e.g. "
-           "630102): the only source of its district (its alarms, the rate by district)", "equipment",
+           "630102), one of the city's divisions (semon.districts.XINING): the only source of its district (its "
+           "alarms, the rate by district)", "equipment",
            "district_code", required=True),
     Column("area", "area", "urban (the urban core, county seats included) or other; or 城区, 县城 / 其他: the area "
            "that sets the maintenance unit's arrival limit", "equipment", "area"),
@@ -373,9 +375,17 @@ def _status(col: Column, text: str, cell: Cell) -> Any:
     return _named(col, text, _STATUS_NAMES, Status)
 
 
+# The divisions the register accepts: the city's own (semon.districts.XINING, GB/T 2260). A code
+# of another division, or none at all, would file the unit under a district no one names.
+REGISTER_DISTRICTS: Mapping[str, str] = {d.code: d.name for d in XINING}
+
+
 def _district(col: Column, text: str, cell: Cell) -> Any:
     if not re.fullmatch(r"\d{6}", text):
         raise CellError(f"district_code {_show(text)} is not 6 digits")
+    if text not in REGISTER_DISTRICTS:
+        valid = ", ".join(f"{code} {name}" for code, name in REGISTER_DISTRICTS.items())
+        raise CellError(f"district_code {text} is not one of the city's divisions: {valid}")
     return text
 
 
@@ -668,7 +678,8 @@ def _keyed(names: list[str]) -> dict[str, str] | None:
     return {_normal(k): k for k in names} or None
 
 
-_EVENT_DATES = ("installed_on", "renovated_on", "major_repair_on", "manufactured_on", "stopped_on", "resumed_on",
+_EVENT_DATES = ("commissioned_on", "installed_on", "renovated_on", "major_repair_on", "manufactured_on", "stopped_on",
+                "resumed_on",
                 "relocated_on")
 
 

@@ -677,3 +677,15 @@ def test_a_row_without_a_type_takes_it_from_its_code() -> None:
     # The row's own type wins; a code of another category, or another id, says nothing.
     assert good("486012345202000004", "crane", "630102", "tower", header=header).equipment.type == "tower"
     assert good("C-1", "crane", "630102", "", header=header).equipment.type is None
+
+
+@pytest.mark.parametrize("code", ["999999", "630100", "110101"])
+def test_a_district_code_not_of_the_citys_divisions_is_refused_with_the_valid_ones(code: str) -> None:
+    (reason,) = reasons("E1", "elevator", code)
+    assert reason.startswith(f"line 2: district_code {code} is not one of the city's divisions: ")
+    assert "630102 城东区" in reason and "630123 湟源县" in reason
+
+
+def test_a_commissioning_date_in_the_future_is_refused() -> None:
+    assert reasons("E1", "elevator", "630102", "2025-06-02", header=(*BASE, "commissioned_on")) == [
+        "line 2: commissioned_on 2025-06-02 is in the future"]
