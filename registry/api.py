@@ -514,16 +514,18 @@ async def _notices(request: web.Request) -> web.Response:
     if own is not None:  # sent to the agency, or about its equipment
         where.append("(p.code = %s OR ea.code = %s)")
         params += [own, own]
-    params.append(q.limit)
+    joins = """FROM notices n JOIN parties p ON p.id = n.recipient_id
+                LEFT JOIN equipment e ON e.registration_code = n.registration_code
+                LEFT JOIN parties ea ON ea.id = e.agency_id"""
     async with _pool(request).connection() as conn:
+        cur = await conn.execute(f"SELECT count(*) {joins} WHERE {' AND '.join(where)}", params)
+        counted = await cur.fetchone()
         cur = await conn.execute(
             f"""SELECT n.id, n.key, n.kind, n.registration_code, n.schedule, n.due_date, p.code, p.name, n.channel,
                        n.state, n.attempts, n.last_error, n.created_at, n.delivered_at, n.next_attempt_at,
                        p.email, p.webhook_url
-                FROM notices n JOIN parties p ON p.id = n.recipient_id
-                LEFT JOIN equipment e ON e.registration_code = n.registration_code
-                LEFT JOIN parties ea ON ea.id = e.agency_id WHERE {' AND '.join(where)}
-                ORDER BY n.created_at DESC, n.id DESC LIMIT %s""", params)
+                {joins} WHERE {' AND '.join(where)}
+                ORDER BY n.created_at DESC, n.id DESC LIMIT %s OFFSET %s""", [*params, q.limit, q.offset])
         names = ("id", "key", "kind", "registration_code", "schedule", "due_date", "recipient", "recipient_name",
                  "channel", "state", "attempts", "last_error", "created_at", "delivered_at", "next_attempt_at")
         records = await cur.fetchall()
@@ -542,7 +544,7 @@ async def _notices(request: web.Request) -> web.Response:
         for row in rows:
             if row["recipient"] != own:
                 row["last_error"] = None
-    return _json({"notices": rows})
+    return _json({"notices": rows, "total": counted[0] if counted else 0, "limit": q.limit, "offset": q.offset})
 
 
 # Who may use the register's routes: the operator's device card, the agencies' own units

@@ -135,6 +135,7 @@ class NoticeQuery(BaseModel):
     kind: Literal["due", "overdue"] | None = None
     registration_code: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
 
 
 # What the register's routes answer
@@ -368,6 +369,9 @@ class Notice(Answer):
 
 class NoticeList(Answer):
     notices: list[Notice]
+    total: int = Field(description="the notices matching, however many are on this page")
+    limit: int
+    offset: int
 
 
 # The register search (registry/search.py: the 96333 desk's 新建接警)

@@ -12,15 +12,21 @@ import { keysOf, lang, name, t } from "./i18n.js";
 const PAGE_SIZES = [50, 100, 200, 500];
 const WINDOWS = ["overdue", "due30", "due60", "due90", "all"];
 const SORTS = ["next_due", "registration_code", "district", "category", "address", "status", "owner"];
-const NOTICE_LIMIT = 200;
+const NOTICE_LIMIT = 100;
 
 export function mount(root) {
   const user = currentUser();
   const mayFilter = devMode() || user?.role === "admin";
-  const state = { offset: 0, asked: 0 };
+  const state = { offset: 0, asked: 0, noticeOffset: 0 };
   const list = h("div", { "data-testid": "equipment-list" });
   const count = h("span", { class: "muted", "data-testid": "list-count" });
   const notices = h("div", { "data-testid": "notice-list" });
+  const noticeCount = h("span", { class: "muted", "data-testid": "notice-count" });
+  const noticePrev = h("button", { type: "button", class: "secondary", "data-testid": "notice-prev",
+    onclick: () => { state.noticeOffset = Math.max(0, state.noticeOffset - NOTICE_LIMIT); loadNotices(); } },
+  t("prev_page"));
+  const noticeNext = h("button", { type: "button", class: "secondary", "data-testid": "notice-next",
+    onclick: () => { state.noticeOffset += NOTICE_LIMIT; loadNotices(); } }, t("next_page"));
   const title = h("span", { "data-testid": "agency-name" }, user?.agency ?? "");
   const form = inspectionForm(user, () => refresh());
 
@@ -81,8 +87,7 @@ export function mount(root) {
       const data = await get(`/api/registry/equipment?${params}`);
       if (asked !== state.asked) return;
       list.dataset.query = query; // what the rows shown were asked with
-      const from = data.total ? data.offset + 1 : 0;
-      count.textContent = t("list_count", { from, to: data.offset + data.equipment.length, total: data.total });
+      count.textContent = pageCount("list_count", data, data.equipment.length);
       count.dataset.total = String(data.total);
       prev.disabled = data.offset === 0;
       next.disabled = data.offset + data.equipment.length >= data.total;
@@ -94,9 +99,19 @@ export function mount(root) {
     }
   }
 
+  // The notices, a page at a time, counted: never cut silently.
+  async function loadNotices() {
+    await fill(notices, `/api/registry/notices?limit=${NOTICE_LIMIT}&offset=${state.noticeOffset}`, (d) => {
+      noticeCount.textContent = pageCount("notice_count", d, d.notices.length);
+      noticeCount.dataset.total = String(d.total);
+      noticePrev.disabled = d.offset === 0;
+      noticeNext.disabled = d.offset + d.notices.length >= d.total;
+      return noticeTable(d.notices);
+    });
+  }
+
   async function refresh() {
-    await Promise.all([loadList(), fill(notices, `/api/registry/notices?limit=${NOTICE_LIMIT}`,
-      (d) => noticeTable(d.notices))]);
+    await Promise.all([loadList(), loadNotices()]);
   }
 
   const research = () => { state.offset = 0; loadList(); };
@@ -116,13 +131,21 @@ export function mount(root) {
           h("div", { class: "scroll tall" }, list)),
         h("section", {}, h("h3", {}, t("upload_results")), resultsUpload(() => refresh()))),
       h("section", { class: "card sticky" }, h("h3", {}, t("record_inspection")), form.el)),
-    h("section", {}, h("h3", {}, t("notices")), h("div", { class: "scroll" }, notices)));
+    h("section", {}, h("h3", {}, t("notices")),
+      h("div", { class: "list-bar" }, noticeCount, h("span", { class: "grow" }), noticePrev, noticeNext),
+      h("div", { class: "scroll" }, notices)));
   if (user?.agency) {
     get(`/api/registry/agencies/${encodeURIComponent(user.agency)}`)
       .then((agency) => { title.textContent = agency.name; title.title = agency.code; })
       .catch(() => {}); // the code stays as the heading
   }
   refresh();
+}
+
+// "11–20 of 35", or "nothing found" for an empty answer (never "0–0 of 0").
+function pageCount(key, data, shown) {
+  if (!data.total) return t("list_empty");
+  return t(key, { from: data.offset + 1, to: data.offset + shown, total: data.total });
 }
 
 async function fill(el, path, render) {
@@ -212,7 +235,7 @@ function uploadReport(report) {
   const problems = [...report.problems, ...report.warnings];
   return h("div", {},
     h("p", { class: report.rejected ? "warn" : "ok", "data-testid": "upload-summary" },
-      t("upload_done", { stored: report.stored, rejected: report.rejected })),
+      report.replaced ? t("upload_done_replaced", report) : t("upload_done", report)),
     problems.length ? h("table", { class: "data compact" },
       h("thead", {}, h("tr", {}, h("th", {}, t("line")), h("th", {}, t("reason")))),
       h("tbody", {}, problems.map((p) => h("tr", { "data-testid": "upload-problem", "data-line": p.line ?? "" },
@@ -304,17 +327,26 @@ function inspectionForm(user, onRecorded) {
     if (reportNo.value.trim()) body.report_no = reportNo.value.trim();
     if (agency.value.trim()) body.agency = agency.value.trim();
     message.className = "";
+    delete message.dataset.reportRefused;
     try {
       const unit = code.value.trim();
       const state = await post(`/api/registry/equipment/${encodeURIComponent(unit)}/inspections`, withActor(body));
-      let text = t("recorded", { date: day(state.next_due) || "–" });
+      let text = t(state.replaced ? "recorded_replaced" : "recorded", { date: day(state.next_due) || "–" });
+      for (const warning of state.warnings ?? []) text += ` · ${warning}`;
       const chosen = reportFile.files?.[0];
       if (chosen) {
         const type = REPORT_TYPES[chosen.name.split(".").pop().toLowerCase()] ?? chosen.type;
-        await postFile(`/api/registry/inspections/${state.inspection_id}/report?filename=${encodeURIComponent(chosen.name)}`,
-          chosen, type);
-        text += ` · ${t("report_uploaded")}`;
-        reportFile.value = "";
+        try {
+          await postFile(`/api/registry/inspections/${state.inspection_id}/report?filename=${encodeURIComponent(chosen.name)}`,
+            chosen, type);
+          text += ` · ${t("report_uploaded")}`;
+          reportFile.value = "";
+        } catch (err) {
+          // The inspection stands; only its file was refused: say so plainly, and how to retry.
+          message.className = "error";
+          message.dataset.reportRefused = "true";
+          text = `${text} · ${t("report_refused", { msg: err.message })}`;
+        }
       }
       message.textContent = text;
       onRecorded();

@@ -109,6 +109,11 @@ const zh = {
   upload_hint: "CSV（Excel 另存的 CSV、CSV UTF-8 或 Unicode 文本均可）或 XLSX；列：设备代码、检验项目、检验日期、检验结论、检验性质、报告编号、检验员、下次检验日期、安全状况等级。正确的行会保存，错误的行按行号列出。",
   line: "行号", reason: "原因", whole_file: "整个文件", safety_grade: "安全状况等级", conclusion: "检验结论",
   inspection_kind: "检验性质", inspector: "检验员", report_file: "检验报告文件", report_uploaded: "报告文件已上传",
+  // Agency desk fixes (fixagency): empty lists, the notices' pager, corrections, a refused report file.
+  list_empty: "无结果", notice_count: "第 {from}–{to} 条，共 {total} 条通知",
+  upload_done_replaced: "已录入 {stored} 条，更正 {replaced} 条，退回 {rejected} 条",
+  recorded_replaced: "已更正当天同性质的检验记录，下次检验：{date}",
+  report_refused: "检验记录已保存，但报告文件未保存：{msg}。请选择 PDF、PNG 或 JPEG 文件后再次提交（同一天同性质的记录会被更正，不会重复）。",
 };
 
 const en = {
@@ -223,6 +228,11 @@ const en = {
   upload_hint: "CSV (Excel's CSV, CSV UTF-8 or Unicode Text) or XLSX; columns: registration code, schedule, inspected on, conclusion, kind, report no., inspector, next stated, safety grade, in English or Chinese. Good rows are stored; bad ones are listed by line.",
   line: "line", reason: "reason", whole_file: "whole file", safety_grade: "safety grade", conclusion: "conclusion",
   inspection_kind: "kind", inspector: "inspector", report_file: "report file", report_uploaded: "report file uploaded",
+  // Agency desk fixes (fixagency): empty lists, the notices' pager, corrections, a refused report file.
+  list_empty: "nothing found", notice_count: "notices {from}–{to} of {total}",
+  upload_done_replaced: "{stored} recorded, {replaced} corrected, {rejected} rows refused",
+  recorded_replaced: "the same day's inspection of this kind was corrected; next due {date}",
+  report_refused: "The inspection WAS recorded, but its report file was not: {msg}. Choose a PDF, PNG or JPEG file and submit again (the same day's record of this kind is corrected, not doubled).",
 };
 
 // Names of domain values, per language: [zh, en].

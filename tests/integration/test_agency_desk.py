@@ -358,3 +358,26 @@ async def test_due_within_30_days_includes_the_unit_due_on_day_30(database_url: 
         found = await (await http.get(f"{base}/registry/equipment?overdue=false&status=in_use&limit=1000"
                                       f"&due_until={today + timedelta(days=29)}")).json()
         assert lift not in {e["registration_code"] for e in found["equipment"]}
+
+
+async def test_the_notices_are_counted_and_paged_not_cut(database_url: str) -> None:
+    await _seed(database_url)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await scan_notices(conn, register_today())
+        await conn.commit()
+    total = await _count(database_url, "SELECT count(*) FROM notices")
+    assert total > 10
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "bureau")
+        seen: list[int] = []
+        offset = 0
+        while True:
+            page = await (await http.get(f"{base}/registry/notices?limit=7&offset={offset}")).json()
+            assert (page["total"], page["limit"], page["offset"]) == (total, 7, offset)
+            seen += [n["id"] for n in page["notices"]]
+            if len(page["notices"]) < 7:
+                break
+            offset += 7
+        assert len(seen) == len(set(seen)) == total
+        resp = await http.get(f"{base}/registry/notices?offset=-1")
+        assert resp.status == 400
