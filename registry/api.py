@@ -369,11 +369,18 @@ async def _import_results(request: web.Request) -> web.Response:
 _MAGIC = {"application/pdf": (b"%PDF-",), "image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)}
 
 
-def _safe_filename(name: str) -> str:
-    """The file's own name, without any path, quotes or control characters (at most 120 characters)."""
+_EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+
+
+def _safe_filename(name: str, kind: str, inspection_id: int) -> str:
+    """The name a report is stored and served under: the given name's stem, without any path,
+    quotes or control characters (at most 120 characters; ``report-<id>`` when none is left),
+    and the extension of the content type its first bytes were checked as, whatever the given
+    name ends in (a PNG called photo.pdf is kept as photo.png; a PDF called x.html as x.pdf)."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     kept = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?').strip(" .")
-    return kept[:120] or "report"
+    stem = kept.rsplit(".", 1)[0].strip(" .") if "." in kept else kept
+    return f"{stem[:120] or f'report-{inspection_id}'}{_EXTENSIONS[kind]}"
 
 
 async def _inspection_unit(conn: AsyncConnection, inspection_id: int, own: str | None) -> str:
@@ -397,7 +404,8 @@ def _inspection_id(request: web.Request) -> int:
 
 async def _put_report(request: web.Request) -> web.Response:
     """The inspection's report file (PDF, PNG or JPEG; its Content-Type and first bytes must
-    agree), at most ``report_max_bytes``; a second upload replaces the first."""
+    agree), at most ``report_max_bytes``, kept under the given name's stem with the checked type's
+    extension (``_safe_filename``); a second upload replaces the first."""
     inspection_id = _inspection_id(request)
     q = _parse(ReportFileQuery, dict(request.query))
     kind = request.content_type
@@ -408,6 +416,7 @@ async def _put_report(request: web.Request) -> web.Response:
     if not data.startswith(_MAGIC[kind]):
         raise ApiError(415, f"the file is not a {kind} file", key="registry.report_content", params={"type": kind})
     user = current_user(request)
+    filename = _safe_filename(q.filename, kind, inspection_id)
     async with _pool(request).connection() as conn, conn.transaction():
         await _inspection_unit(conn, inspection_id, _own_agency(request))
         await conn.execute(
@@ -416,9 +425,9 @@ async def _put_report(request: web.Request) -> web.Response:
                ON CONFLICT (inspection_id) DO UPDATE SET filename = excluded.filename,
                  content_type = excluded.content_type, size = excluded.size, sha256 = excluded.sha256,
                  data = excluded.data, uploaded_by = excluded.uploaded_by, uploaded_at = now()""",
-            (inspection_id, _safe_filename(q.filename), kind, len(data), hashlib.sha256(data).hexdigest(), data,
+            (inspection_id, filename, kind, len(data), hashlib.sha256(data).hexdigest(), data,
              user.username if user else None))
-    return _json({"inspection_id": inspection_id, "filename": _safe_filename(q.filename), "size": len(data)}, 201)
+    return _json({"inspection_id": inspection_id, "filename": filename, "size": len(data)}, 201)
 
 
 async def _get_report(request: web.Request) -> web.Response:

@@ -268,7 +268,8 @@ class StoredReport(Answer):
     """A report's file, stored."""
 
     inspection_id: int
-    filename: str = Field(description="as kept: its own name, without any path")
+    filename: str = Field(description="as kept: its own name's stem, without any path, and the extension of "
+                          "its checked type (.pdf, .png, .jpg)")
     size: int
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from urllib.parse import quote
 
 import openpyxl
 import psycopg
@@ -381,3 +382,23 @@ async def test_the_notices_are_counted_and_paged_not_cut(database_url: str) -> N
         assert len(seen) == len(set(seen)) == total
         resp = await http.get(f"{base}/registry/notices?offset=-1")
         assert resp.status == 400
+
+
+async def test_a_report_is_served_under_the_extension_of_its_checked_type(database_url: str) -> None:
+    await _seed(database_url, total=300)
+    (lift,) = await _agency_units(database_url, "elevator", 1)
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        recorded = await (await http.post(f"{base}/registry/equipment/{lift}/inspections",
+                                          json={"inspected_on": str(register_today()), "conclusion": "合格"})).json()
+        url = f"{base}/registry/inspections/{recorded['inspection_id']}/report"
+        png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+        for body, kind, given, kept in [(png, "image/png", "photo.pdf", "photo.png"),
+                                        (b"%PDF-1.7\n" + b"0" * 100, "application/pdf", "x.html", "x.pdf"),
+                                        (b"\xff\xd8\xff\xe0" + b"0" * 100, "image/jpeg", "扫描件", "扫描件.jpg"),
+                                        (png, "image/png", "...", f"report-{recorded['inspection_id']}.png")]:
+            resp = await http.post(url, params={"filename": given}, data=body, headers={"Content-Type": kind})
+            assert resp.status == 201 and (await resp.json())["filename"] == kept
+            resp = await http.get(url)
+            assert resp.content_type == kind and await resp.read() == body
+            assert resp.headers["Content-Disposition"].endswith(f"filename*=UTF-8''{quote(kept)}")
