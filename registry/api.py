@@ -63,7 +63,7 @@ from semon.districts import XINING
 from semon.settings import RegistrySettings
 from web.app import Part, actor_of
 from web.auth import current_user
-from web.http import ApiError
+from web.http import ApiError, query_of
 from web.i18n import render, request_lang
 from web.models import Error
 from web.openapi import json_body, query_parameters, ref
@@ -199,7 +199,7 @@ def _filter_of(request: web.Request, q: EquipmentFilterQuery) -> EquipmentFilter
 
 
 async def _list_equipment(request: web.Request) -> web.Response:
-    q = _parse(EquipmentQuery, dict(request.query))
+    q = _parse(EquipmentQuery, query_of(request))
     today = _today(request)
     clause, params = where(_filter_of(request, q), today)
     async with _pool(request).connection() as conn:
@@ -216,7 +216,7 @@ async def _list_equipment(request: web.Request) -> web.Response:
 async def _export(request: web.Request) -> web.StreamResponse:
     """The whole filtered list as XLSX (or CSV) in the import's layout; in Chinese headings and
     values for zh-CN. Written to a temporary file off the event loop, then streamed."""
-    q = _parse(ExportQuery, dict(request.query))
+    q = _parse(ExportQuery, query_of(request))
     lang = q.lang or request_lang(request)
     today = _today(request)
     clause, params = where(_filter_of(request, q), today)
@@ -352,7 +352,7 @@ _RESULTS_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spr
 async def _import_results(request: web.Request) -> web.Response:
     """A file of inspection results (CSV or XLSX, as the body): every good row recorded, every
     bad one reported by line (``registry.results``)."""
-    q = _parse(ResultsQuery, dict(request.query))
+    q = _parse(ResultsQuery, query_of(request))
     if request.content_type not in _RESULTS_TYPES:
         raise ApiError(415, f"send the file as text/csv or as an XLSX workbook, not {request.content_type[:60]}",
                        key="registry.results_type", params={"type": request.content_type[:60]})
@@ -407,7 +407,7 @@ async def _put_report(request: web.Request) -> web.Response:
     agree), at most ``report_max_bytes``, kept under the given name's stem with the checked type's
     extension (``_safe_filename``); a second upload replaces the first."""
     inspection_id = _inspection_id(request)
-    q = _parse(ReportFileQuery, dict(request.query))
+    q = _parse(ReportFileQuery, query_of(request))
     kind = request.content_type
     if kind not in _MAGIC:
         raise ApiError(415, f"a report is a PDF, PNG or JPEG file, not {kind[:60]}", key="registry.report_type",
@@ -465,7 +465,7 @@ async def _agency(request: web.Request) -> web.Response:
 
 
 async def _rate(request: web.Request) -> web.Response:
-    q = _parse(RateQuery, dict(request.query))
+    q = _parse(RateQuery, query_of(request))
     day = q.day or _today(request)
     formula = request.app[REGISTRY].formula
     async with _pool(request).connection() as conn:
@@ -489,7 +489,7 @@ async def _party_names(conn: AsyncConnection, codes: list[str]) -> dict[str, str
 
 
 async def _trend_series(request: web.Request) -> tuple[TrendQuery, dict[str, list[tuple[date, float]]]]:
-    q = _parse(TrendQuery, dict(request.query))
+    q = _parse(TrendQuery, query_of(request))
     today = _today(request)
     since, last = today - timedelta(days=q.days), today
     if q.since is not None and q.until is not None:  # a reporting period: its days [since, until)
@@ -511,7 +511,7 @@ async def _trend_svg(request: web.Request) -> web.Response:
 
 
 async def _notices(request: web.Request) -> web.Response:
-    q = _parse(NoticeQuery, dict(request.query))
+    q = _parse(NoticeQuery, query_of(request))
     where: list[str] = ["TRUE"]
     params: list[Any] = []
     for clause, value in (("n.state = %s", q.state), ("n.kind = %s", q.kind),
@@ -602,7 +602,7 @@ def registry_part(pool: AsyncConnectionPool, settings: RegistrySettings, deliver
 
 async def _search(request: web.Request) -> web.Response:
     """A unit by what a caller reads or says (``registry.search``); an agency finds only its own."""
-    q = _parse(SearchQuery, dict(request.query))
+    q = _parse(SearchQuery, query_of(request))
     async with _pool(request).connection() as conn:
         found = await search_units(conn, q.q, limit=q.limit, agency=_own_agency(request))
     return _json(found)

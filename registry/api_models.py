@@ -51,7 +51,8 @@ class EquipmentFilterQuery(BaseModel):
     q: str | None = Field(default=None, max_length=100, description="part of the 设备代码, 使用登记证编号, address "
                           "or owner's name")
     category: Category | None = None
-    district: str | None = Field(default=None, max_length=12)
+    district: str | None = Field(default=None, pattern=r"^\d{6}$", description="administrative division code, "
+                                 "6 digits")
     agency: str | None = Field(default=None, max_length=64)  # party code
     status: UnitStatus | None = None
     overdue: bool | None = None  # in use and past its next due date
@@ -61,6 +62,15 @@ class EquipmentFilterQuery(BaseModel):
                                       "due within 30 days is due_until = today + 30")
     sort: SortKey = "next_due"
     desc: bool = False
+
+    @model_validator(mode="after")
+    def _window(self) -> EquipmentFilterQuery:
+        start = self.due_from
+        if start is not None and self.due_before is not None and self.due_before <= start:
+            raise ValueError(f"due_before {self.due_before} is not after due_from {start}: the window is empty")
+        if start is not None and self.due_until is not None and self.due_until < start:
+            raise ValueError(f"due_until {self.due_until} is before due_from {start}: the window is inverted")
+        return self
 
 
 class EquipmentQuery(EquipmentFilterQuery):

@@ -7,6 +7,7 @@ The same filter drives the list (``GET /api/registry/equipment``, with its total
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -26,9 +27,10 @@ JOINS = """FROM equipment e LEFT JOIN parties o ON o.id = e.owner_id
 @dataclass(frozen=True, slots=True)
 class EquipmentFilter:
     """Which units: each given field narrows the list. ``q`` matches part of the 设备代码, the
-    使用登记证编号, the 救援识别码, the address or the owner's name (case-insensitive); ``due_from`` ≤ next due
-    < ``due_before`` (exclusive) and next due ≤ ``due_until`` (inclusive: "due within 30 days" is
-    ``due_until`` = today + 30, the unit due on day 30 included); ``overdue``: in use and past due on ``today``."""
+    使用登记证编号, the 救援识别码, the address or the owner's name (case-insensitive, NFKC-normalised);
+    ``due_from`` ≤ next due < ``due_before`` (exclusive) and next due ≤ ``due_until`` (inclusive: "due
+    within 30 days" is ``due_until`` = today + 30, the unit due on day 30 included);
+    ``overdue``: in use and past due on ``today``."""
 
     q: str | None = None
     category: str | None = None
@@ -62,8 +64,9 @@ def where(f: EquipmentFilter, today: date) -> tuple[str, list[Any]]:
         clauses.append("(e.status = 'in_use' AND e.next_due < %s)" if f.overdue
                        else "NOT (e.status = 'in_use' AND coalesce(e.next_due < %s, false))")
         params.append(today)
-    if f.q is not None and f.q.strip():
-        pattern = _like(f.q.strip())
+    text = unicodedata.normalize("NFKC", f.q).strip() if f.q is not None else ""
+    if text:  # NFKC as the register search: full-width digits and letters match their ASCII
+        pattern = _like(text)
         clauses.append("(e.registration_code ILIKE %s OR e.use_registration_no ILIKE %s OR e.rescue_code ILIKE %s "
                        "OR e.address ILIKE %s OR o.name ILIKE %s)")
         params += [pattern] * 5

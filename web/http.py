@@ -60,8 +60,18 @@ async def read_body(request: web.Request, model: type[_Model]) -> _Model:
         raise ApiError(400, explain(exc), key="web.bad_input", params={"detail": explain(exc)}) from None
 
 
+def query_of(request: web.Request) -> dict[str, str]:
+    """The query's parameters, each once: a parameter given twice (``category=elevator&category=boiler``)
+    is a 400 naming it, never silently its first value."""
+    repeated = sorted({key for key in request.query if len(request.query.getall(key)) > 1})
+    if repeated:
+        why = f"query parameter {', '.join(k[:40] for k in repeated)} given more than once: give each once"
+        raise ApiError(400, why, key="web.bad_input", params={"detail": why})
+    return dict(request.query)
+
+
 def read_query(request: web.Request, model: type[_Model]) -> _Model:
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(query_of(request))
     except ValidationError as exc:
         raise ApiError(400, explain(exc), key="web.bad_input", params={"detail": explain(exc)}) from None

@@ -402,3 +402,26 @@ async def test_a_report_is_served_under_the_extension_of_its_checked_type(databa
             resp = await http.get(url)
             assert resp.content_type == kind and await resp.read() == body
             assert resp.headers["Content-Disposition"].endswith(f"filename*=UTF-8''{quote(kept)}")
+
+
+async def test_bad_list_filters_are_refused_and_full_width_digits_found(database_url: str) -> None:
+    await _seed(database_url, total=300)
+    (lift,) = await _agency_units(database_url, "elevator", 1)
+    today = register_today()
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        for query, says in [("district=abc", "district"), ("district=6301020", "district"),
+                            (f"due_from={today}&due_before={today - timedelta(days=1)}", "due_before"),
+                            (f"due_from={today}&due_until={today - timedelta(days=1)}", "due_until"),
+                            ("category=elevator&category=boiler", "category"),
+                            ("sort=address&sort=owner", "sort")]:
+            for path in ("equipment", "export"):
+                resp = await http.get(f"{base}/registry/{path}?{query}")
+                body = await resp.json()
+                assert resp.status == 400 and says in body["error"], (path, query, body)
+        resp = await http.get(f"{base}/registry/equipment?district=abc", headers={"X-Semon-Lang": "zh-CN"})
+        assert (await resp.json())["error"].startswith("输入有误：")
+        full_width = lift[-6:].translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+        assert full_width != lift[-6:]
+        found = await (await http.get(f"{base}/registry/equipment", params={"q": full_width})).json()
+        assert lift in {e["registration_code"] for e in found["equipment"]}
