@@ -56,6 +56,8 @@ from registry.io import export_register
 from registry.listing import JOINS, EquipmentFilter, order_by, where
 from registry.notices import WAITING, Delivery, waiting_reason
 from registry.rate import TARGET_PERCENT, Formula, compute_rates, trend
+from registry.reasons import MESSAGES as REASON_MESSAGES
+from registry.reasons import localised
 from registry.results import import_results
 from registry.search import search_units
 from registry.store import EARLIEST_INSPECTION, agency_exists, inspection_too_early, record_inspection
@@ -100,6 +102,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "en": WAITING["notice.delivery_off"]},
     "notice.no_smtp": {"zh-CN": "邮件发送未开启：未配置 SMTP 服务器（SEMON_SMTP_HOST）",
                        "en": WAITING["notice.no_smtp"]},
+    **REASON_MESSAGES,
 }
 
 M = TypeVar("M", bound=BaseModel)
@@ -230,9 +233,10 @@ async def _export(request: web.Request) -> web.StreamResponse:
         kind = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if q.format == "xlsx"
                 else "text/csv; charset=utf-8")
         name = f"register-{today.isoformat()}.{q.format}"
+        shown = f"设备清单-{name}" if lang == "zh-CN" else name  # the user's language, as the headings
         response = web.StreamResponse(headers={
             "Content-Type": kind, "Content-Length": str(size), "X-Total-Count": str(count),
-            "Content-Disposition": f'attachment; filename="{name}"; filename*=UTF-8\'\'{quote("设备清单-" + name)}'})
+            "Content-Disposition": f'attachment; filename="{name}"; filename*=UTF-8\'\'{quote(shown)}'})
         await response.prepare(request)
         while chunk := await asyncio.to_thread(spool.read, 256 * 1024):
             await response.write(chunk)
@@ -313,8 +317,10 @@ async def _post_inspection(request: web.Request) -> web.Response:
                                             kind=judged.kind, inspector=body.inspector,
                                             safety_grade=judged.safety_grade)
         except DueError as exc:
+            detail = localised(str(exc), request_lang(request), MESSAGES)
             raise ApiError(404 if "no equipment" in str(exc) else 400, str(exc), key="registry.refused",
-                           params={"detail": str(exc)}) from exc
+                           params={"detail": detail}) from exc
+    state["warnings"] = [localised(w, request_lang(request), MESSAGES) for w in state["warnings"]]
     return _json(state, 201)
 
 
@@ -362,7 +368,12 @@ async def _import_results(request: web.Request) -> web.Response:
         report = await import_results(conn, data, q.format, today=_today(request),
                                       recorded_by=actor_of(request, None if current_user(request) else "console"),
                                       agency=_own_agency(request), rules=context.rules)
-    return _json(report.as_json())
+    answer = report.as_json()
+    lang = request_lang(request)  # each row's reason in the user's language (registry.reasons)
+    for group in ("problems", "warnings"):
+        for problem in answer[group]:
+            problem["reason"] = localised(problem["reason"], lang, MESSAGES)
+    return _json(answer)
 
 
 # What a report's file must start with, by its content type (the body is checked, not the header alone).

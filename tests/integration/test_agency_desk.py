@@ -425,3 +425,41 @@ async def test_bad_list_filters_are_refused_and_full_width_digits_found(database
         assert full_width != lift[-6:]
         found = await (await http.get(f"{base}/registry/equipment", params={"q": full_width})).json()
         assert lift in {e["registration_code"] for e in found["equipment"]}
+
+
+async def test_row_reasons_and_refusals_are_in_the_users_language(database_url: str) -> None:
+    await _seed(database_url, total=300)
+    (lift,) = await _agency_units(database_url, "elevator", 1)
+    today = register_today()
+    lines = ["设备代码,检验日期,检验结论",
+             f"NOT-OURS,{today},合格",  # 2
+             f"{lift},{today + timedelta(days=3)},合格",  # 3
+             f"{lift},{today},符合要求",  # 4
+             f"3.1101E+19,{today},合格",  # 5
+             ""]
+    async with api(database_url) as base, http_client() as http:
+        await login(http, base, "xntjs")
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data="\r\n".join(lines).encode(),
+                               headers={"Content-Type": "text/csv", "X-Semon-Lang": "zh-CN"})
+        reasons = {p["line"]: p["reason"] for p in (await resp.json())["problems"]}
+        assert reasons[2] == "登记册中没有设备 NOT-OURS"
+        assert reasons[3] == f"inspected_on {today + timedelta(days=3)} 晚于今天"
+        assert reasons[4].startswith("检验结论 '符合要求' 不是该类设备（elevator）的结论：合格 / 不合格")
+        assert reasons[5].startswith("registration_code '3.1101E+19' 是科学计数法的数字")
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data=b"x,y\r\n1,2\r\n",
+                               headers={"Content-Type": "text/csv", "X-Semon-Lang": "zh-CN"})
+        assert (await resp.json())["problems"][0]["reason"] == "缺少必填列“设备代码”（registration_code）"
+        # The same in English when asked so.
+        resp = await http.post(f"{base}/registry/inspections/import?format=csv", data="\r\n".join(lines).encode(),
+                               headers={"Content-Type": "text/csv", "X-Semon-Lang": "en"})
+        assert {p["line"]: p["reason"] for p in (await resp.json())["problems"]}[2] == (
+            "equipment NOT-OURS is not in the register")
+        resp = await http.post(f"{base}/registry/equipment/{lift}/inspections", json={
+            "inspected_on": str(today), "conclusion": "符合要求"}, headers={"X-Semon-Lang": "zh-CN"})
+        body = await resp.json()
+        assert resp.status == 400 and body["error"].startswith("无法录入：检验结论 '符合要求' 不是该类设备"), body
+        # The English export's file name is English.
+        resp = await http.get(f"{base}/registry/export?format=csv&lang=en")
+        assert resp.headers["Content-Disposition"].endswith(f"''register-{today}.csv")
+        resp = await http.get(f"{base}/registry/export?format=csv&lang=zh-CN")
+        assert resp.headers["Content-Disposition"].endswith(quote(f"设备清单-register-{today}.csv"))
