@@ -6,6 +6,8 @@ wait. Screenshots of the desk at 1366x768 and 1920x1080 go to var/test-artifacts
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import openpyxl
 import psycopg
 from playwright.async_api import Browser, Page, expect
@@ -124,3 +126,30 @@ async def test_screenshots_of_the_desk(browser: Browser, system: System) -> None
         await page.evaluate("() => window.scrollTo(0, 0)")
         await page.screenshot(path=str(ARTEFACTS / f"console-agency-{width}.png"))
         await page.context.close()
+
+
+async def test_windows_empty_lists_notices_and_a_refused_report_file(browser: Browser, system: System) -> None:
+    page = await agency_page(browser, system)
+    listed = page.get_by_test_id("equipment-list")
+    await page.get_by_test_id("filter-window").select_option("due30")
+    day_30 = (register_today() + timedelta(days=30)).isoformat()
+    await expect(listed).to_have_attribute("data-query", f"overdue=false&due_until={day_30}&status=in_use"
+                                                         "&sort=next_due")  # day 30 included
+    await page.get_by_test_id("filter-q").fill("没有这样的设备")
+    await page.get_by_test_id("filter-q").press("Enter")
+    await expect(page.get_by_test_id("list-count")).to_have_text("无结果")
+    notices = page.get_by_test_id("notice-count")
+    await expect(notices).to_contain_text("共")
+    assert int(await notices.get_attribute("data-total") or 0) >= await page.get_by_test_id("notice-row").count()
+
+    (unit,) = await _overdue_elevators(system, 1)
+    await page.get_by_test_id("filter-q").fill(unit)
+    await page.get_by_test_id("filter-window").select_option("all")
+    await page.locator(f'[data-testid="equipment-row"][data-code="{unit}"]').get_by_role("button").click()
+    await expect(page.get_by_test_id("inspection-conclusion")).to_contain_text("合格")
+    await page.get_by_test_id("inspection-file").set_input_files(
+        {"name": "photo.pdf", "mimeType": "application/pdf", "buffer": b"\x89PNG\r\n\x1a\n" + b"0" * 64})
+    await page.get_by_test_id("inspection-form").locator("button[type=submit]").click()
+    message = page.get_by_test_id("inspection-message")
+    await expect(message).to_contain_text("检验记录已保存，但报告文件未保存")
+    await expect(message).to_have_attribute("data-report-refused", "true")
