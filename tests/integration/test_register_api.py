@@ -68,7 +68,7 @@ async def test_register_api(database_url: str) -> None:
         svg = await http.get(f"{base}/registry/rate/trend.svg")
         assert svg.content_type == "image/svg+xml" and "<polyline" in await svg.text()
         notices = await (await http.get(f"{base}/registry/notices")).json()
-        assert notices == {"notices": []}
+        assert notices == {"notices": [], "total": 0, "limit": 100, "offset": 0}
 
         for url, body, status in [
             (f"{base}/registry/equipment/NOPE/inspections", {"inspected_on": str(today), "result": "pass",
