@@ -429,6 +429,10 @@ async def _reset_password(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     username = request.match_info["username"].lower()
     body = await read_body(request, NewPasswordBody)
+    try:
+        check_new_password(body.password)
+    except UserError as exc:
+        raise ApiError(400, str(exc)) from None
     password_hash = await auth.hashed(lambda: hash_password(body.password))
     async with auth.connection() as conn:
         if not await change_password(conn, username, password_hash):

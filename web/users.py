@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_DISTINCT = 4  # "abababab" is eight characters, but guessed at once
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 
 
@@ -77,8 +78,15 @@ def normalise_username(name: str) -> str:
 
 
 def check_new_password(password: str) -> None:
+    """UserError unless ``password`` may be set: at least ``MIN_PASSWORD_LENGTH`` characters,
+    not only whitespace, and at least ``MIN_PASSWORD_DISTINCT`` different characters (eight
+    spaces, "aaaaaaaa" or "abababab" are refused: the length alone lets them through)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise UserError("a password cannot be only spaces")
+    if len(set(password)) < MIN_PASSWORD_DISTINCT:
+        raise UserError(f"a password has at least {MIN_PASSWORD_DISTINCT} different characters")
 
 
 def check_role_agency(role: Role, agency: str | None) -> str | None:

@@ -96,6 +96,15 @@ async def test_nobody_disables_themselves_and_only_the_admin_manages_users(datab
         assert status == 404
         status, body = await _status(admin, "POST", f"{base}/users/op/password", json={"password": "short"})
         assert status == 400
+        # Eight spaces are eight characters, but no password: refused with the reason, on creation and reset.
+        for password, reason in ((" " * 8, "only spaces"), ("abababab", "at least 4 different characters")):
+            status, body = await _status(admin, "POST", f"{base}/users/op/password", json={"password": password})
+            assert status == 400 and reason in body["error"], body
+            status, body = await _status(admin, "POST", f"{base}/users", json={
+                "username": "spaces", "password": password, "role": "operator"})
+            assert status == 400 and reason in body["error"], body
+        assert await query(database_url, "SELECT count(*) FROM users WHERE username = 'spaces'") == [(0,)]
+        assert await query(database_url, "SELECT count(*) FROM user_events WHERE username = 'op'") == [(0,)]
         status, body = await _status(admin, "POST", f"{base}/users/op/active", json={"active": "no"})
         assert status == 400
 
