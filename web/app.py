@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from semon.backoff import Backoff
 from semon.settings import AuthSettings
 from web.auth import add_auth_routes, auth_middleware, current_user
+from web.auth_pages import STYLE_SOURCE as AUTH_PAGE_STYLE
 from web.http import ApiError, error_response
 from web.i18n import DEFAULT_LANG, MESSAGES, Catalogue, lang_stated, render, request_lang
 from web.inputs import request_text_refusal
@@ -51,10 +52,12 @@ _ERRORS = web.AppKey("domain_errors", Mapping[type[Exception], int])
 _MESSAGES = web.AppKey("error_messages", Catalogue)
 
 # Every answer, pages and errors alike: scripts, styles and connections from this origin only
-# (the console has no inline script or style attribute), never framed (clickjacking), no MIME
-# sniffing, and no full URL in the Referer sent elsewhere.
+# (the console has no inline script or style attribute; the 401/403 pages' one style block is
+# allowed by its hash, web.auth_pages), never framed (clickjacking), no MIME sniffing, and no full
+# URL in the Referer sent elsewhere.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "Content-Security-Policy": f"default-src 'self'; script-src 'self'; style-src 'self' {AUTH_PAGE_STYLE}; "
+                               "img-src 'self' data:; "
                                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
                                "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
