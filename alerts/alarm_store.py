@@ -3,6 +3,7 @@ alarm per device and type" a fact of the database, not only of the engine's memo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,10 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from alerts.desks import alarm_class
+from alerts.messages import ALARM_ACTION_NAMES, ALARM_TYPE_NAMES, named
 from alerts.model import ALARM_COLUMNS, SEVERITY, Alarm, Severity, Source, alarm_from_row
 from semon.alarm_types import AlarmType
+from web.i18n import KeyedError
 
 
 async def raise_alarm(conn: AsyncConnection, *, device_id: str, kind: str, type: AlarmType, source: Source,
@@ -91,12 +94,13 @@ async def open_alarms_of(conn: AsyncConnection, device_id: str) -> list[Alarm]:
 # for a while with a reason, unshelve. Entrapments are worked through their incidents.
 
 
-class AlarmHandlingError(Exception):
+class AlarmHandlingError(KeyedError):
     """An alarm cannot be handled so; ``status`` is the HTTP answer (404 not found, 400 never
-    allowed for its type, 409 not in a state that allows it)."""
+    allowed for its type, 409 not in a state that allows it); ``key`` and ``params`` name it in
+    ``alerts.messages``."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str, *, key: str, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, key=key, params=params)
         self.status = status
 
 
@@ -106,13 +110,17 @@ async def _open_for_handling(conn: AsyncConnection, alarm_id: int, action: str) 
     cur = await conn.execute(f"SELECT {ALARM_COLUMNS} FROM alarms WHERE id = %s FOR UPDATE", (alarm_id,))
     row = await cur.fetchone()
     if row is None:
-        raise AlarmHandlingError(404, f"alarm {alarm_id} not found")
+        raise AlarmHandlingError(404, f"alarm {alarm_id} not found", key="alerts.alarm_not_found",
+                                 params={"id": alarm_id})
     alarm = alarm_from_row(row)
     if not alarm_class(alarm.type).shelvable:
         raise AlarmHandlingError(400, f"alarm {alarm_id} is an {alarm.type}: it cannot be {action}; "
-                                      "work it through its rescue incident")
+                                      "work it through its rescue incident", key="alerts.alarm_not_handled",
+                                 params={"id": alarm_id, "type": named(ALARM_TYPE_NAMES, str(alarm.type)),
+                                         "action": named(ALARM_ACTION_NAMES, action)})
     if alarm.state != "open":
-        raise AlarmHandlingError(409, f"alarm {alarm_id} is cleared already")
+        raise AlarmHandlingError(409, f"alarm {alarm_id} is cleared already", key="alerts.alarm_cleared",
+                                 params={"id": alarm_id})
     return alarm
 
 

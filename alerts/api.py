@@ -73,6 +73,7 @@ from alerts.incidents import (
 )
 from alerts.kpis import rescue_kpis
 from alerts.live_notify import notify_changes, notify_operator_close
+from alerts.messages import MESSAGES
 from alerts.model import Alarm
 from alerts.openapi import alerts_paths
 from alerts.report_api import ReportSources, add_report_routes
@@ -170,7 +171,7 @@ def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSett
         app.on_shutdown.append(_close_live_sockets)
 
     return Part("alerts", add_routes, ACCESS, JSON_PATHS, paths=alerts_paths(), requests=REQUESTS, answers=ANSWERS,
-                errors=ERRORS)
+                errors=ERRORS, messages=MESSAGES)
 
 
 # Plumbing
@@ -179,7 +180,8 @@ def alerts_part(pool: AsyncConnectionPool, hub: LiveHub, incidents: IncidentSett
 def _path_id(request: web.Request, what: str) -> int:
     value = int(request.match_info["id"])
     if not 0 < value <= _MAX_ID:
-        raise ApiError(404, f"{what} {value} not found")
+        key = {"alarm": "alerts.alarm_not_found", "incident": "alerts.incident_not_found"}[what]
+        raise ApiError(404, f"{what} {value} not found", key=key, params={"id": value})
     return value
 
 
@@ -257,7 +259,7 @@ async def _get_alarm(request: web.Request) -> web.Response:
     async with _connection(_ctx(request)) as conn:
         alarm = await get_alarm(conn, alarm_id)
     if alarm is None:
-        raise ApiError(404, f"alarm {alarm_id} not found")
+        raise ApiError(404, f"alarm {alarm_id} not found", key="alerts.alarm_not_found", params={"id": alarm_id})
     return _json(alarm.as_json())
 
 
@@ -283,7 +285,7 @@ async def _handle_alarm(request: web.Request, op: str, body_actor: str | None, a
             if changed:
                 await notify_changes(conn, [change])
     except AlarmHandlingError as exc:
-        raise ApiError(exc.status, str(exc)) from None
+        raise ApiError(exc.status, str(exc), key=exc.key, params=exc.params) from None
     if changed:
         ctx.hub.publish(change)
     return _json(change["alarm"])
@@ -355,7 +357,7 @@ async def _handover(request: web.Request) -> web.Response:
     q = _query(request, HandoverQuery)
     since, until = q.window(datetime.now(UTC))
     if since >= until:
-        raise ApiError(400, "since must be before until")
+        raise ApiError(400, "since must be before until", key="alerts.since_until")
     async with _connection(_ctx(request)) as conn:
         summary = await handover(conn, since, until)
     return _json(summary.as_json())
@@ -403,7 +405,7 @@ async def _rescue_kpis(request: web.Request) -> web.Response:
     q = _query(request, KpiQuery)
     since, until = q.window(datetime.now(UTC))
     if since >= until:
-        raise ApiError(400, "since must be before until")
+        raise ApiError(400, "since must be before until", key="alerts.since_until")
     async with _connection(_ctx(request)) as conn:
         rows = await rescue_kpis(conn, q.by, since, until)
     return _json({"by": str(q.by), "since": since.isoformat(), "until": until.isoformat(),

@@ -24,7 +24,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from alerts.messages import FIELD_NAMES, STATE_NAMES, STEP_NAMES, named
 from semon.settings import IncidentSettings, SecondTierStation
+from web.i18n import KeyedError
 
 
 class IncidentState(StrEnum):
@@ -132,13 +134,14 @@ CLOSE_FIELDS = ("persons_released", "injuries", "cause_class", "self_release", "
 SYSTEM_ACTOR = "system"
 
 
-class IncidentError(Exception):
-    """Base of the incident desk's errors."""
+class IncidentError(KeyedError):
+    """Base of the incident desk's errors; ``key`` and ``params`` name them in ``alerts.messages``."""
 
 
 class IncidentNotFound(IncidentError):
     def __init__(self, incident_id: int) -> None:
-        super().__init__(f"incident {incident_id} not found")
+        super().__init__(f"incident {incident_id} not found", key="alerts.incident_not_found",
+                         params={"id": incident_id})
         self.incident_id = incident_id
 
 
@@ -159,7 +162,8 @@ class IncidentOpen(IncidentError):
     """The device has an open incident already (one device, one open incident)."""
 
     def __init__(self, device_id: str, incident_id: int) -> None:
-        super().__init__(f"device {device_id} has an open incident already: {incident_id}")
+        super().__init__(f"device {device_id} has an open incident already: {incident_id}",
+                         key="alerts.incident_open", params={"device_id": device_id, "id": incident_id})
         self.device_id = device_id
         self.incident_id = incident_id
 
@@ -300,29 +304,37 @@ def _check_request(incident: Incident, request: StepRequest) -> None:
     step = request.step
     if step not in OPERATOR_STEPS:
         raise StepRequestError(f"{step!s} is not a step an operator takes; "
-                               f"one of {', '.join(sorted(OPERATOR_STEPS))}")
+                               f"one of {', '.join(sorted(OPERATOR_STEPS))}", key="alerts.not_operator_step",
+                               params={"step": named(STEP_NAMES, str(step)),
+                                       "steps": named(STEP_NAMES, sorted(OPERATOR_STEPS))})
     if not _given(request.actor):
-        raise StepRequestError("every step needs an actor")
+        raise StepRequestError("every step needs an actor", key="alerts.actor_needed")
     unit, contact = _given(request.maintenance_unit), _given(request.contact)
     if step is Step.DISPATCHED:
         if request.tier is not None and request.tier not in TIERS:
-            raise StepRequestError(f"tier must be one of {', '.join(map(str, TIERS))}, not {request.tier}")
+            raise StepRequestError(f"tier must be one of {', '.join(map(str, TIERS))}, not {request.tier}",
+                                   key="alerts.tier_unknown",
+                                   params={"tiers": named({}, map(str, TIERS)), "tier": request.tier})
         if dispatch_tier(incident, request) == TIER_MAINTENANCE and (unit is None or contact is None):
-            raise StepRequestError("dispatched needs the maintenance unit and its contact")
+            raise StepRequestError("dispatched needs the maintenance unit and its contact", key="alerts.dispatch_needs")
     elif step is not Step.NO_ANSWER and (unit is not None or contact is not None):
-        raise StepRequestError("maintenance_unit and contact belong to the dispatched and no_answer steps")
+        raise StepRequestError("maintenance_unit and contact belong to the dispatched and no_answer steps",
+                               key="alerts.dispatch_fields")
     if step is not Step.DISPATCHED and request.tier is not None:
-        raise StepRequestError("tier belongs to the dispatched step")
+        raise StepRequestError("tier belongs to the dispatched step", key="alerts.tier_field")
     close = {name: getattr(request, name) for name in CLOSE_FIELDS}
     if step is Step.CLOSED:
         missing = [name for name, value in close.items() if value is None]
         if missing:
-            raise StepRequestError(f"closed needs {', '.join(missing)} (missing)")
+            raise StepRequestError(f"closed needs {', '.join(missing)} (missing)", key="alerts.close_needs",
+                                   params={"fields": named(FIELD_NAMES, missing)})
         for name in ("persons_released", "injuries"):
             if close[name] < 0:
-                raise StepRequestError(f"{name} cannot be negative")
+                raise StepRequestError(f"{name} cannot be negative", key="alerts.negative",
+                                       params={"field": named(FIELD_NAMES, name)})
     elif any(value is not None for value in close.values()):
-        raise StepRequestError(f"{', '.join(CLOSE_FIELDS)} belong to the closed step")
+        raise StepRequestError(f"{', '.join(CLOSE_FIELDS)} belong to the closed step", key="alerts.close_fields",
+                               params={"fields": named(FIELD_NAMES, CLOSE_FIELDS)})
 
 
 def dispatch_tier(incident: Incident, request: StepRequest) -> int:
@@ -352,7 +364,11 @@ def plan_step(incident: Incident, request: StepRequest, now: datetime, settings:
     if step not in allowed:
         then = ", ".join(allowed) if allowed else "nothing: it is over"
         raise StepNotAllowed(f"incident {incident.id} is {incident.state}: {step} is not allowed "
-                             f"(allowed: {then})")
+                             f"(allowed: {then})", key="alerts.step_not_allowed",
+                             params={"id": incident.id, "state": named(STATE_NAMES, str(incident.state)),
+                                     "step": named(STEP_NAMES, str(step)),
+                                     "allowed": named(STEP_NAMES, map(str, allowed), empty_zh="无，事件已结束",
+                                                      empty_en=then)})
     at = step_time(incident, now)
     updates: dict[str, Any] = {"updated_at": at}
     if step not in NOTE_STEPS:
@@ -396,7 +412,8 @@ def _dispatch(incident: Incident, request: StepRequest, at: datetime, settings: 
     tier = dispatch_tier(incident, request)
     if incident.tier is not None and tier < incident.tier:
         raise StepNotAllowed(f"incident {incident.id} is at tier {incident.tier}: a dispatch cannot go back "
-                             f"to tier {tier}")
+                             f"to tier {tier}", key="alerts.tier_back",
+                             params={"id": incident.id, "tier": incident.tier, "to": tier})
     unit, contact = _given(request.maintenance_unit), _given(request.contact)
     default_unit, default_contact = tier_rescuer(tier, incident, settings)
     rescuer, rescuer_contact = unit or default_unit, contact or default_contact

@@ -44,6 +44,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from web.i18n import KeyedError
+
 ARRIVAL_LIMIT_S = 1800.0  # TSG T5002: 30 minutes in a city's urban area
 TOP = 10
 CAUSES = ("human", "external", "door_system", "control_system", "other")
@@ -52,9 +54,9 @@ PLACES = ("residential", "mall", "hospital", "school", "office", "hotel", "trans
 TIERS = ("1", "2", "3")
 
 
-class ReportError(ValueError):
+class ReportError(KeyedError, ValueError):
     """A period or a slot width the report cannot take (an empty period, a slot that does not
-    divide a day)."""
+    divide a day); ``key`` and ``params`` name it in ``alerts.messages``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +169,15 @@ def month_period(month: str) -> tuple[date, date]:
     try:
         first = datetime.strptime(month, "%Y-%m").date()
     except ValueError as exc:
-        raise ReportError(f"month must be YYYY-MM, not {month[:20]!r}") from exc
+        raise ReportError(f"month must be YYYY-MM, not {month[:20]!r}", key="alerts.report_month",
+                          params={"month": repr(month[:20])}) from exc
     return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def period_bounds(since: date, until: date, tz: str) -> tuple[datetime, datetime]:
     """The local days [since, until) of zone ``tz`` as aware instants (for the SQL's window)."""
     if since >= until:
-        raise ReportError("since must be before until")
+        raise ReportError("since must be before until", key="alerts.since_until")
     zone = ZoneInfo(tz)
     return datetime.combine(since, time(), zone), datetime.combine(until, time(), zone)
 

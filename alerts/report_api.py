@@ -52,7 +52,7 @@ async def monthly_report(request: web.Request) -> web.Response:
         assert since is not None and until is not None  # ReportQuery: one or the other
         start, end = period_bounds(since, until, sources.timezone)
     except ReportError as exc:
-        raise ApiError(400, str(exc)) from None
+        raise ApiError(400, str(exc), key=exc.key, params=exc.params) from None
     async with request.app[POOL].connection() as conn:
         incidents = await report_incidents(conn, start, end)
         lifts = await sources.lifts(conn)

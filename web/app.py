@@ -34,8 +34,9 @@ from pydantic import BaseModel
 from semon.backoff import Backoff
 from semon.settings import AuthSettings
 from web.auth import add_auth_routes, auth_middleware, current_user
+from web.auth_pages import STYLE_SOURCE as AUTH_PAGE_STYLE
 from web.http import ApiError, error_response
-from web.i18n import DEFAULT_LANG, MESSAGES, Catalogue, lang_stated, render, request_lang
+from web.i18n import DEFAULT_LANG, MESSAGES, Catalogue, lang_stated, message_key, render, request_lang
 from web.inputs import request_text_refusal
 from web.openapi import openapi_document, part_schemas
 from web.policy import Policy, Rule
@@ -51,10 +52,12 @@ _ERRORS = web.AppKey("domain_errors", Mapping[type[Exception], int])
 _MESSAGES = web.AppKey("error_messages", Catalogue)
 
 # Every answer, pages and errors alike: scripts, styles and connections from this origin only
-# (the console has no inline script or style attribute), never framed (clickjacking), no MIME
-# sniffing, and no full URL in the Referer sent elsewhere.
+# (the console has no inline script or style attribute; the 401/403 pages' one style block is
+# allowed by its hash, web.auth_pages), never framed (clickjacking), no MIME sniffing, and no full
+# URL in the Referer sent elsewhere.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "Content-Security-Policy": f"default-src 'self'; script-src 'self'; style-src 'self' {AUTH_PAGE_STYLE}; "
+                               "img-src 'self' data:; "
                                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
                                "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -75,7 +78,8 @@ class Part:
       (``web.openapi.json_body``, ``ref``).
     - ``requests``, ``answers``: the pydantic models of what its routes accept (bodies, queries)
       and of what they answer; the document's component schemas are generated from them.
-    - ``errors``: its exceptions and the status each answers with (the message as the error).
+    - ``errors``: its exceptions and the status each answers with (the message as the error; in
+      the user's language when the exception carries ``key`` and ``params``, ``web.i18n``).
     - ``agency_exists``: the register's check of an agency user's party code (the register's
       part gives it; without it no agency user can be created through the API).
     - ``messages``: its error messages by key, in each language (``web.i18n``).
@@ -215,7 +219,7 @@ async def _errors(request: web.Request,
         status = _domain_status(request, exc)
         if status is None:
             raise
-        return error_response(status, str(exc))
+        return _localized(request, status, str(exc), None, *message_key(exc))
 
 
 def _localized(request: web.Request, status: int, message: str, headers: dict[str, str] | None = None,

@@ -275,7 +275,7 @@ async def auth_middleware(request: web.Request,
     if _foreign_origin(request, request.app[AUTH].cookie_secure):
         log.warning("%s %s by %s refused: WebSocket from origin %r", method, path, session.user.username,
                     request.headers.get("Origin", "")[:100])
-        return _refuse(policy, path, 403, "a WebSocket from another site", role)
+        return _refuse(policy, path, 403, "a WebSocket from another site", role, key="web.foreign_websocket")
     request[USER] = session.user
     request[SESSION] = session
     return await handler(request)
@@ -396,16 +396,17 @@ async def _create_user(request: web.Request) -> web.Response:
         check_new_password(body.password)
         agency = check_role_agency(body.role, body.agency)
     except UserError as exc:
-        raise ApiError(400, str(exc)) from None
+        raise ApiError(400, str(exc), key=exc.key, params=exc.params) from None
     password_hash = await auth.hashed(lambda: hash_password(body.password))
     async with auth.connection() as conn:
         if agency is not None and not await auth.agency_exists(conn, agency):
-            raise ApiError(400, f"agency {agency!r} is not an inspection agency in the register")
+            raise ApiError(400, f"agency {agency!r} is not an inspection agency in the register",
+                           key="web.not_an_agency", params={"agency": agency})
         try:
             created = await create_user(conn, username, password_hash, body.role, agency=agency,
                                         display_name=body.display_name)
         except UserExists as exc:
-            raise ApiError(409, str(exc)) from None
+            raise ApiError(409, str(exc), key=exc.key, params=exc.params) from None
         await record_user_event(conn, _actor(request), username, UserAction.CREATED,
                                 {"role": str(body.role), "agency": agency, "display_name": body.display_name.strip()})
     log.info("%s created user %s (%s)", _actor(request), username, body.role)
@@ -429,10 +430,14 @@ async def _reset_password(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     username = request.match_info["username"].lower()
     body = await read_body(request, NewPasswordBody)
+    try:
+        check_new_password(body.password)
+    except UserError as exc:
+        raise ApiError(400, str(exc), key=exc.key, params=exc.params) from None
     password_hash = await auth.hashed(lambda: hash_password(body.password))
     async with auth.connection() as conn:
         if not await change_password(conn, username, password_hash):
-            raise ApiError(404, f"no user {username!r}")
+            raise ApiError(404, f"no user {username!r}", key="web.no_user", params={"username": username})
         await record_user_event(conn, _actor(request), username, UserAction.PASSWORD_RESET)
     log.info("%s reset the password of %s", _actor(request), username)
     return web.Response(status=204)
@@ -444,11 +449,11 @@ async def _set_active(request: web.Request) -> web.Response:
     username = request.match_info["username"].lower()
     body = await read_body(request, ActiveBody)
     if not body.active and username == _actor(request):
-        raise ApiError(400, "you cannot disable yourself; another administrator can")
+        raise ApiError(400, "you cannot disable yourself; another administrator can", key="web.disable_self")
     async with request.app[AUTH].connection() as conn:
         before = await user_info(conn, username)
         if before is None:
-            raise ApiError(404, f"no user {username!r}")
+            raise ApiError(404, f"no user {username!r}", key="web.no_user", params={"username": username})
         if before.active != body.active:
             await set_active(conn, username, body.active)
             await record_user_event(conn, _actor(request), username,

@@ -1,8 +1,14 @@
 """The small HTML answers a browser gets for a console page it may not open: 401 (log in
-first) and 403 (this role may not), in Chinese and English."""
+first) and 403 (this role may not), in Chinese and English.
+
+Their one ``<style>`` block is allowed by its hash (``STYLE_SOURCE``, in the shell's
+Content-Security-Policy, ``web.app.SECURITY_HEADERS``): the page needs nothing else, not even the
+console's stylesheet (an application without the console part answers these pages too)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
 from urllib.parse import quote
 
@@ -12,8 +18,7 @@ _PAGE = """<!doctype html>
 <html lang="zh-CN">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}}
-h1{{font-size:1.4rem}}</style></head>
+<style>{style}</style></head>
 <body>
 <h1>{zh_title}</h1>
 <p>{zh_text}</p>
@@ -23,10 +28,15 @@ h1{{font-size:1.4rem}}</style></head>
 </html>
 """
 
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}"
+          "h1{font-size:1.4rem}")
+# The CSP source that allows exactly this style block and no other inline style.
+STYLE_SOURCE = f"'sha256-{base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()}'"
+
 
 def _html(status: int, **parts: str) -> web.Response:
-    return web.Response(text=_PAGE.format(**parts), status=status, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-store"})
+    return web.Response(text=_PAGE.format(style=_STYLE, **parts), status=status, content_type="text/html",
+                        charset="utf-8", headers={"Cache-Control": "no-store"})
 
 
 def login_required_page(path: str) -> web.Response:

@@ -10,21 +10,21 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from web.i18n import KeyedError
+
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-class ApiError(Exception):
+class ApiError(KeyedError):
     """An error answer: ``message`` in English; ``key`` and ``params`` name it in the parts'
     catalogues (``web.i18n``), so the user reads it in their language."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, *,
                  key: str | None = None, params: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, key=key, params=params)
         self.status = status
         self.message = message
         self.headers = headers
-        self.key = key
-        self.params: Mapping[str, Any] = params or {}
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -14,7 +14,10 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from web.i18n import ROLE_NAMES, KeyedError
+
 MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_DISTINCT = 4  # "abababab" is eight characters, but guessed at once
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 
 
@@ -34,8 +37,9 @@ class UserAction(StrEnum):
     ENABLED = "enabled"
 
 
-class UserError(Exception):
-    """A user that cannot be created as asked; the message says why."""
+class UserError(KeyedError):
+    """A user that cannot be created as asked; the message says why (in English), ``key`` and
+    ``params`` name it in the shell's catalogue (``web.i18n.MESSAGES``)."""
 
 
 class UserExists(UserError):
@@ -72,22 +76,33 @@ def normalise_username(name: str) -> str:
     """Usernames are case-insensitive: stored and looked up in lower case."""
     username = name.strip().lower()
     if not _USERNAME.fullmatch(username):
-        raise UserError("a username is 1-64 letters, digits or . _ @ - (starting with a letter or digit)")
+        raise UserError("a username is 1-64 letters, digits or . _ @ - (starting with a letter or digit)",
+                        key="web.username_format")
     return username
 
 
 def check_new_password(password: str) -> None:
+    """UserError unless ``password`` may be set: at least ``MIN_PASSWORD_LENGTH`` characters,
+    not only whitespace, and at least ``MIN_PASSWORD_DISTINCT`` different characters (eight
+    spaces, "aaaaaaaa" or "abababab" are refused: the length alone lets them through)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters", key="web.password_short",
+                        params={"min": MIN_PASSWORD_LENGTH})
+    if not password.strip():
+        raise UserError("a password cannot be only spaces", key="web.password_spaces")
+    if len(set(password)) < MIN_PASSWORD_DISTINCT:
+        raise UserError(f"a password has at least {MIN_PASSWORD_DISTINCT} different characters",
+                        key="web.password_distinct", params={"min": MIN_PASSWORD_DISTINCT})
 
 
 def check_role_agency(role: Role, agency: str | None) -> str | None:
     """The agency code an agency user needs (and the others must not have)."""
     agency = agency.strip() if agency else None
     if role is Role.AGENCY and not agency:
-        raise UserError("an agency user needs its agency's party code")
+        raise UserError("an agency user needs its agency's party code", key="web.agency_code_needed")
     if role is not Role.AGENCY and agency:
-        raise UserError(f"only agency users belong to an agency, not {role} users")
+        raise UserError(f"only agency users belong to an agency, not {role} users", key="web.agency_only",
+                        params={"role": ROLE_NAMES.get(str(role), str(role))})
     return agency
 
 
@@ -117,7 +132,7 @@ async def create_user(conn: AsyncConnection, username: str, password_hash: str, 
         (username, password_hash, str(role), agency, display_name.strip()))
     row = await cur.fetchone()
     if row is None:
-        raise UserExists(f"user {username!r} exists")
+        raise UserExists(f"user {username!r} exists", key="web.user_exists", params={"username": username})
     return UserInfo(user_from_row(row), bool(row[5]), row[6])
 
 

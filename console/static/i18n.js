@@ -90,7 +90,7 @@ const zh = {
   // Users (the administrator's page, /admin/users)
   nav_users: "用户管理", users_title: "用户管理", users_add: "新增用户", users_log: "操作记录",
   users_display_name: "显示名称", users_role: "角色", users_initial_password: "初始密码",
-  users_password_rule: "密码至少 8 个字符；请当面或通过安全渠道告知用户。", users_new_password: "新密码",
+  users_password_rule: "密码至少 8 个字符，不能全是空格，至少含 4 个不同的字符；请当面或通过安全渠道告知用户。", users_new_password: "新密码",
   users_reset: "重置", users_disable: "停用", users_enable: "启用", users_active: "启用中", users_inactive: "已停用",
   users_you: "本人", users_not_yourself: "不能停用自己的账号", users_none: "暂无用户", users_no_events: "暂无操作记录",
   users_created_on: "创建日期", users_when: "时间", users_who: "操作人", users_action: "操作", users_detail: "详情",
@@ -207,7 +207,7 @@ const en = {
   // Users (the administrator's page, /admin/users)
   nav_users: "Users", users_title: "Users", users_add: "Add user", users_log: "Changes",
   users_display_name: "display name", users_role: "role", users_initial_password: "initial password",
-  users_password_rule: "At least 8 characters; hand it over in person or by a safe channel.",
+  users_password_rule: "At least 8 characters, not only spaces, at least 4 different ones; hand it over in person or by a safe channel.",
   users_new_password: "new password", users_reset: "Reset", users_disable: "Disable", users_enable: "Enable",
   users_active: "active", users_inactive: "disabled", users_you: "you", users_not_yourself: "you cannot disable yourself",
   users_created_on: "created", users_none: "no users", users_no_events: "no changes recorded", users_when: "when", users_who: "by",

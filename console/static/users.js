@@ -4,7 +4,7 @@
 // shown below the list. No dialogs: each action is a button, its answer a line on the page.
 import { currentUser, get, post } from "./api.js";
 import { h, replace } from "./dom.js";
-import { dateTime, isoDay, parseTime } from "./format.js";
+import { dateTime, isoDay, parseTime, shortDateTime } from "./format.js";
 import { name, t } from "./i18n.js";
 
 const ROLES = ["operator", "agency", "bureau", "admin"];
@@ -154,7 +154,7 @@ function eventTable(events) {
   return h("table", { class: "data compact" },
     h("thead", {}, h("tr", {}, head.map((label) => h("th", {}, label)))),
     h("tbody", {}, events.map((e) => h("tr", { "data-testid": "user-event", "data-action": e.action },
-      h("td", {}, dateTime(e.at)),
+      h("td", { "data-testid": "user-event-at", title: dateTime(e.at) }, shortDateTime(e.at)),
       h("td", {}, e.actor),
       h("td", {}, h("code", {}, e.username)),
       h("td", {}, name("user_action", e.action)),

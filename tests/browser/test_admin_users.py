@@ -5,6 +5,8 @@ violation. Screenshots at 1366x768 and 1920x1080 in var/test-artifacts/ (docs/ h
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
@@ -74,6 +76,9 @@ async def test_add_a_user_who_logs_in_then_disable_them_and_their_session_ends(b
     events = admin.get_by_test_id("user-event")
     await expect(events.first).to_have_attribute("data-action", "disabled")
     await expect(events.first).to_contain_text("admin")
+    # its time as every other list shows one (format.js's shortDateTime: "12-01 04:39:43"), not the
+    # browser's locale format ("2026/12/1 04:45:05")
+    await expect(events.first.get_by_test_id("user-event-at")).to_have_text(re.compile(r"^\d\d-\d\d \d\d:\d\d:\d\d$"))
     await expect(admin.locator('[data-testid="user-event"][data-action="created"]').first).to_contain_text("wang.wei")
     assert await admin.evaluate("window.__violations") == []
     await admin_context.close()

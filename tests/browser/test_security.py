@@ -1,5 +1,5 @@
 """The console under its Content-Security-Policy in a real Chromium: every page works with no
-violation reported, and the login page's next= never leaves the site."""
+violation reported (the 401 and 403 pages too), and the login page's next= never leaves the site."""
 
 from __future__ import annotations
 
@@ -54,4 +54,27 @@ async def test_next_never_leaves_the_site(browser: Browser, system: System) -> N
         await page.context.close()
     page = await _login(browser, system, "operator", "?next=/board%3Fx%3D1")
     await expect(page).to_have_url(f"{system.base}/board?x=1")
+    await page.context.close()
+
+
+async def test_the_401_and_403_pages_keep_their_own_policy(browser: Browser, system: System) -> None:
+    """Their style block is allowed by its hash: no violation, and the page is styled (the
+    block applied: the body's width is limited), for a stranger (401) and a role refused (403)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await context.add_init_script(_RECORD)
+    page = await context.new_page()
+    for path in ("/boiler", "/board", "/admin/users"):
+        response = await page.goto(f"{system.base}{path}")
+        assert response is not None and response.status == 401, path
+        await expect(page.get_by_role("link", name="登录")).to_be_visible()
+        assert await page.evaluate("getComputedStyle(document.body).maxWidth") != "none", path
+        assert await page.evaluate("window.__violations") == [], path
+    await context.close()
+    page = await _login(browser, system, "agency")
+    await expect(page).to_have_url(f"{system.base}/agency")
+    for path in ("/boiler", "/admin/users"):
+        response = await page.goto(f"{system.base}{path}")
+        assert response is not None and response.status == 403, path
+        assert await page.evaluate("getComputedStyle(document.body).maxWidth") != "none", path
+        assert await page.evaluate("window.__violations") == [], path
     await page.context.close()

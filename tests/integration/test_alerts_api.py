@@ -754,3 +754,50 @@ async def test_shutting_down_closes_the_live_sockets(database_url: str) -> None:
                                                    "server shutdown")
         await ws.close()
         await wait_until(lambda: hub.subscribers == 0)
+
+
+# Errors in the user's language (web.i18n): the console sends X-Semon-Lang.
+
+
+async def _asked(api: Api, method: str, path: str, body: Json | None, lang: str | None) -> tuple[int, Any]:
+    headers = {"X-Semon-Lang": lang} if lang else {}
+    async with api.http.request(method, path, json=body, headers=headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_the_alerts_errors_answer_in_the_users_language(database_url: str) -> None:
+    async with running_api(database_url) as api:
+        alarm, incident = await api.entrapment()
+        assert (await api.step(incident.id, "acknowledged"))[0] == 200
+        n, device, steps = incident.id, incident.device_id, f"/api/incidents/{incident.id}/steps"
+        cases: list[tuple[str, str, Json | None, int, str, str, str]] = [
+            ("POST", steps, {"step": "acknowledged"}, 409, "alerts.step_not_allowed",
+             f"incident {n} is acknowledged: acknowledged is not allowed (allowed: dispatched, no_answer, false_alarm)",
+             f"事件 {n} 当前为“已接警”，不能再“接警”（可执行：派遣、无人接听、误报）"),
+            ("POST", steps, {"step": "dispatched", "contact": "0971-8123456"}, 400, "alerts.dispatch_needs",
+             "dispatched needs the maintenance unit and its contact", "派遣需要填写维保单位和联系人"),
+            ("POST", steps, {"step": "closed", "injuries": 0}, 400, "alerts.close_needs",
+             "closed needs persons_released, cause_class, self_release, callback_confirmed (missing)",
+             "结案需填写：解救人数、困人原因、自行脱困、回访确认"),
+            ("GET", "/api/incidents/99999", None, 404, "alerts.incident_not_found",
+             "incident 99999 not found", "没有编号为 99999 的救援事件"),
+            ("POST", "/api/incidents/99999/steps", {"step": "acknowledged"}, 404, "alerts.incident_not_found",
+             "incident 99999 not found", "没有编号为 99999 的救援事件"),
+            ("POST", "/api/incidents", {"device_id": device}, 409, "alerts.incident_open",
+             f"device {device} has an open incident already: {n}", f"设备 {device} 已有未结的救援事件：{n}"),
+            ("POST", f"/api/alarms/{alarm.id}/acknowledge", {}, 400, "alerts.alarm_not_handled",
+             f"alarm {alarm.id} is an entrapment: it cannot be acknowledged; work it through its rescue incident",
+             f"告警 {alarm.id} 为困人告警，不能确认，请在其救援事件中处置"),
+            ("GET", "/api/alarms/99999", None, 404, "alerts.alarm_not_found", "alarm 99999 not found",
+             "没有编号为 99999 的告警"),
+            ("POST", "/api/alarms/99999/shelve", {"minutes": 30, "reason": "检修"}, 404, "alerts.alarm_not_found",
+             "alarm 99999 not found", "没有编号为 99999 的告警"),
+            ("GET", "/api/reports/monthly?month=2026-13", None, 400, "alerts.report_month",
+             "month must be YYYY-MM, not '2026-13'", "月份须为 YYYY-MM 格式，而不是 '2026-13'"),
+        ]
+        for method, path, body, status, key, english, chinese in cases:
+            assert await _asked(api, method, path, body, None) == (status, {"error": english}), path
+            assert await _asked(api, method, path, body, "zh-CN") == (status, {"error": chinese, "code": key}), path
+            assert await _asked(api, method, path, body, "en") == (status, {"error": english, "code": key}), path
+        status, got = await api.get(f"/api/incidents/{n}")
+        assert got["state"] == "acknowledged" and len(got["steps"]) == 2  # none of it changed anything

@@ -96,6 +96,15 @@ async def test_nobody_disables_themselves_and_only_the_admin_manages_users(datab
         assert status == 404
         status, body = await _status(admin, "POST", f"{base}/users/op/password", json={"password": "short"})
         assert status == 400
+        # Eight spaces are eight characters, but no password: refused with the reason, on creation and reset.
+        for password, reason in ((" " * 8, "only spaces"), ("abababab", "at least 4 different characters")):
+            status, body = await _status(admin, "POST", f"{base}/users/op/password", json={"password": password})
+            assert status == 400 and reason in body["error"], body
+            status, body = await _status(admin, "POST", f"{base}/users", json={
+                "username": "spaces", "password": password, "role": "operator"})
+            assert status == 400 and reason in body["error"], body
+        assert await query(database_url, "SELECT count(*) FROM users WHERE username = 'spaces'") == [(0,)]
+        assert await query(database_url, "SELECT count(*) FROM user_events WHERE username = 'op'") == [(0,)]
         status, body = await _status(admin, "POST", f"{base}/users/op/active", json={"active": "no"})
         assert status == 400
 
@@ -145,3 +154,36 @@ async def test_without_a_trusted_proxy_the_header_is_not_believed(database_url: 
             status, _ = await _status(http, "POST", f"{base}/login", headers={"X-Forwarded-For": "203.0.113.1"},
                                       json={"username": "op", "password": PASSWORD})
             assert status == 429
+
+
+async def test_the_user_routes_errors_answer_in_the_users_language(database_url: str) -> None:
+    new = {"username": "op", "password": "long-enough", "role": "operator"}
+    cases: list[tuple[str, str, dict[str, Any], int, str, str, str]] = [
+        ("POST", "/users", new, 409, "web.user_exists", "user 'op' exists", "用户 op 已存在"),
+        ("POST", "/users/admin/active", {"active": False}, 400, "web.disable_self",
+         "you cannot disable yourself; another administrator can", "不能停用自己的账号，请由另一位管理员操作"),
+        ("POST", "/users", {**new, "username": "op9", "agency": "XNTJS"}, 400, "web.agency_only",
+         "only agency users belong to an agency, not operator users", "只有检验机构用户属于检验机构，值班员用户不属于"),
+        ("POST", "/users", {**new, "username": "ag9", "role": "agency"}, 400, "web.agency_code_needed",
+         "an agency user needs its agency's party code", "检验机构用户需要填写其检验机构代码"),
+        ("POST", "/users", {**new, "username": "ag9", "role": "agency", "agency": "NOPE"}, 400, "web.not_an_agency",
+         "agency 'NOPE' is not an inspection agency in the register", "登记册中没有代码为 NOPE 的检验机构"),
+        ("POST", "/users", {**new, "username": "a b"}, 400, "web.username_format",
+         "a username is 1-64 letters, digits or . _ @ - (starting with a letter or digit)",
+         "用户名为 1–64 个字母、数字或 . _ @ -（以字母或数字开头）"),
+        ("POST", "/users/op/password", {"password": " " * 8}, 400, "web.password_spaces",
+         "a password cannot be only spaces", "密码不能全是空格"),
+        ("POST", "/users/op/password", {"password": "abababab"}, 400, "web.password_distinct",
+         "a password has at least 4 different characters", "密码至少要有 4 个不同的字符"),
+        ("POST", "/users/nobody/password", {"password": "long-enough"}, 404, "web.no_user",
+         "no user 'nobody'", "没有用户 nobody"),
+        ("POST", "/users/nobody/active", {"active": True}, 404, "web.no_user", "no user 'nobody'", "没有用户 nobody"),
+    ]
+    async with api(database_url) as base, http_client() as admin:
+        await login(admin, base, "admin")
+        for method, path, body, status, key, english, chinese in cases:
+            for lang, expected in ((None, {"error": english}), ("zh-CN", {"error": chinese, "code": key}),
+                                   ("en", {"error": english, "code": key})):
+                headers = {"X-Semon-Lang": lang} if lang else {}
+                assert await _status(admin, method, f"{base}{path}", json=body, headers=headers) == (status, expected)
+        assert await query(database_url, "SELECT count(*) FROM user_events") == [(0,)]  # nothing changed

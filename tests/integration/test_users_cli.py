@@ -49,6 +49,9 @@ async def test_add_list_passwd_disable(database_url: str) -> None:
         (("add", "x1", "--role", "agency", "--agency", "NOPE"), "long enough\n", "not an inspection agency"),
         (("add", "x2", "--role", "agency"), "long enough\n", "needs its agency"),
         (("add", "x3", "--role", "operator"), "short\n", "at least 8"),
+        (("add", "x4", "--role", "operator"), " " * 8 + "\n", "only spaces"),
+        (("passwd", "li.na"), " " * 8 + "\n", "only spaces"),
+        (("passwd", "li.na"), "abababab\n", "4 different characters"),
         (("passwd", "nobody"), "long enough\n", "no user"),
     ]:
         code, _, err = await semon_users(database_url, *args, stdin=stdin)

@@ -14,7 +14,7 @@ from semon.settings import AuthSettings, BackoffSettings
 from web.app import Part, create_app
 from web.policy import READ, Policy, needs_csrf, rule
 from web.throttle import LoginThrottle, ThrottleLimits
-from web.users import Role, UserError, check_role_agency, normalise_username
+from web.users import Role, UserError, check_new_password, check_role_agency, normalise_username
 
 OPERATOR, AGENCY, BUREAU, ADMIN = Role.OPERATOR, Role.AGENCY, Role.BUREAU, Role.ADMIN
 # The policy of the application `semon alerts` serves: the shell's rules and each package's.
@@ -159,3 +159,17 @@ def test_usernames_and_agencies() -> None:
         check_role_agency(AGENCY, None)
     with pytest.raises(UserError):
         check_role_agency(BUREAU, "XNTJS")
+
+
+@pytest.mark.parametrize(("password", "reason"), [
+    ("short", "at least 8 characters"), (" " * 8, "only spaces"), ("\t \u3000 \n   ", "only spaces"),
+    ("aaaaaaaa", "4 different characters"), ("abababab", "4 different characters"), ("abcabcab", "4 different"),
+])
+def test_a_password_of_spaces_or_of_few_characters_is_refused(password: str, reason: str) -> None:
+    with pytest.raises(UserError, match=reason):
+        check_new_password(password)
+
+
+@pytest.mark.parametrize("password", ["abcdabcd", "correct horse battery", " spaced out ", "密码是八个字符吧"])
+def test_a_password_of_eight_and_four_different_characters_is_taken(password: str) -> None:
+    check_new_password(password)
