@@ -57,7 +57,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                    "每次检验只填一行",
                            "en": "the same inspection as line {line} (unit, schedule, date and kind): give each "
                                  "inspection once"},
-    "registry.row_replaces": {"zh-CN": "更正了已录入的 {code}（{schedule}）{date} 的同性质检验记录",
+    "registry.row_replaces": {"zh-CN": "更正了已录入的 {code}（{schedule}，{kind}）{date} 的检验记录",
                               "en": "replaces the {date} {kind} inspection of {code} ({schedule}) already recorded"},
     "registry.reinspection_alone": {"zh-CN": "{code} 的 {schedule} 复检之前没有不合格记录，请核对检验性质",
                                     "en": "a reinspection (复检) of {code}'s {schedule} with no earlier failure on "
