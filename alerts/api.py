@@ -378,7 +378,7 @@ async def _post_step(request: web.Request) -> web.Response:
     async with _connection(ctx) as conn, conn.transaction():
         step_request = StepRequest(Step(body.step), actor, body.comment, body.maintenance_unit, body.contact,
                                    body.cause, body.tier, body.persons_released, body.injuries, body.cause_class,
-                                   body.self_release, body.callback_confirmed)
+                                   body.self_release, body.callback_confirmed, body.expected_state)
         outcome = await apply_step(conn, incident_id, step_request, now=datetime.now(UTC), settings=ctx.incidents)
         found = await get_incident(conn, incident_id)
         await _notify_outcome(conn, outcome)

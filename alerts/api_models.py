@@ -62,6 +62,11 @@ class StepBody(_Body):
                                                                 "out by themselves")
     callback_confirmed: bool | None = Field(default=None, description="closed only; required there: the call-back "
                                                                       "confirmed the release")
+    expected_state: IncidentState | None = Field(
+        default=None, description="the state the operator saw: when the incident has moved on since, the step is "
+                                  "refused with 409 (a first dispatch on an incident someone else dispatched "
+                                  "meanwhile); a re-dispatch sends dispatched or responded. Optional: without it "
+                                  "only the state machine decides")
 
 
 assert set(CLOSE_FIELDS) <= set(StepBody.model_fields)

@@ -40,11 +40,13 @@ from alerts.incidents import (
     RegisterFacts,
     Source,
     Step,
+    StepNotAllowed,
     StepRequest,
     ack_deadline,
     deadline_plan,
     incident_of,
     plan_step,
+    stale_view,
 )
 from alerts.model import Alarm
 from semon.db.errors import is_outage
@@ -280,9 +282,16 @@ def _iso(value: datetime | None) -> str | None:
 async def apply_step(conn: AsyncConnection, incident_id: int, request: StepRequest, *, now: datetime,
                      settings: IncidentSettings) -> StepOutcome:
     """An operator's step. The row lock makes concurrent steps queue: of two operators
-    acknowledging at once, the second sees "acknowledged" and gets StepNotAllowed."""
+    acknowledging at once, the second sees "acknowledged" and gets StepNotAllowed; of two
+    dispatching at once, the second's ``expected_state`` (acknowledged) is stale and it gets
+    StepNotAllowed naming who dispatched and when (``alerts.incidents.stale_view``)."""
     async with conn.transaction():
         incident = await _locked(conn, incident_id)
+        if request.expected_state is not None and request.expected_state is not incident.state:
+            last = await _last_step(conn, incident_id)
+            refused = stale_view(incident, request, *(last or (None, None)))
+            if refused is not None:
+                raise StepNotAllowed(refused)
         updates = plan_step(incident, request, now, settings)
         updated = await _update(conn, incident_id, updates)
         details = _step_details(request.step, incident, updated, request)
@@ -482,6 +491,14 @@ async def escalate_overdue(conn: AsyncConnection, now: datetime, settings: Incid
                         candidate.tier, candidate.rescuer or candidate.maintenance_unit,
                         f"; tier {updated.tier} sent: {updated.rescuer}" if updated.tier != candidate.tier else "")
     return escalations
+
+
+async def _last_step(conn: AsyncConnection, incident_id: int) -> tuple[str, datetime] | None:
+    """Who took the incident's latest step that was not a comment, and when."""
+    cur = await conn.execute("SELECT actor, at FROM incident_steps WHERE incident_id = %s AND step <> 'comment' "
+                             "ORDER BY id DESC LIMIT 1", (incident_id,))
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), row[1])
 
 
 async def _locked(conn: AsyncConnection, incident_id: int) -> Incident:

@@ -286,6 +286,26 @@ class StepRequest:
     cause_class: CauseClass | None = None
     self_release: bool | None = None
     callback_confirmed: bool | None = None
+    # The state the operator saw when taking the step (None: an API client that does not say):
+    # a step based on a stale view is refused (``stale_view``).
+    expected_state: IncidentState | None = None
+
+
+def stale_view(incident: Incident, request: StepRequest, last_actor: str | None,
+               last_at: datetime | None) -> str | None:
+    """Why ``request`` is refused as based on a stale view, or None: the operator saw the incident
+    in ``expected_state`` but it has moved on since (``last_actor`` took its latest step at
+    ``last_at``). Two operators dispatching the same acknowledged incident: the second one's
+    first dispatch is refused (409 "already dispatched by X at T"); a re-dispatch is sent by a
+    client that saw ``dispatched`` (or ``responded``). Without ``expected_state`` nothing is
+    checked (API clients of before keep working)."""
+    expected = request.expected_state
+    if expected is None or expected is incident.state:
+        return None
+    who = f" by {last_actor}" if last_actor else ""
+    when = f" at {last_at.isoformat(timespec='seconds')}" if last_at is not None else ""
+    return (f"incident {incident.id} is already {incident.state}{who}{when}; the step was taken on a view "
+            f"that showed it {expected}: look again")
 
 
 def _given(value: str | None) -> str | None:

@@ -302,6 +302,8 @@ export class IncidentCard {
   // The request for `step` from the card's fields, or a message saying what is missing.
   request(step, incident) {
     const body = { step };
+    // What the operator saw: a step on a view someone else's step made stale is refused (409).
+    if (step !== "comment") body.expected_state = incident.state;
     const comment = this.comment.value.trim();
     if (comment) body.comment = comment;
     if (step === "comment" && !comment) return { focus: this.comment };

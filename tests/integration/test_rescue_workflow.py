@@ -259,11 +259,26 @@ async def test_operators_acting_at_once(database_url: str) -> None:
                                                                                 "actor": "operator-2"}))
         assert sorted(status for status, _ in results) == [201, 409]
         incident_id = next(body for status, body in results if status == 201)["id"]
-        # Two dispatch at once: both are taken, in order (the second is a re-dispatch).
+        # Two dispatch at once from what they both saw (acknowledged): exactly one is taken; the
+        # other is told who dispatched it and when, and nothing of its own is written.
         dispatches = await asyncio.gather(
-            api.step(incident_id, "dispatched", "operator-1", maintenance_unit=MAINTENANCE, contact="李"),
-            api.step(incident_id, "dispatched", "operator-2", maintenance_unit=MAINTENANCE, contact="赵"))
-        assert [status for status, _ in dispatches] == [200, 200]
+            api.step(incident_id, "dispatched", "operator-1", maintenance_unit=MAINTENANCE, contact="李",
+                     expected_state="acknowledged"),
+            api.step(incident_id, "dispatched", "operator-2", maintenance_unit=MAINTENANCE, contact="赵",
+                     expected_state="acknowledged"))
+        assert sorted(status for status, _ in dispatches) == [200, 409]
+        winner = next(body for status, body in dispatches if status == 200)
+        refused = next(body for status, body in dispatches if status == 409)
+        assert "already dispatched by" in refused["error"]
+        assert winner["steps"][-1]["actor"] in refused["error"]
+        _, got = await api.get(f"/api/incidents/{incident_id}")
+        assert [s["step"] for s in got["steps"]].count("dispatched") == 1
+        # A re-dispatch says it saw the dispatch; a client that says nothing is taken as before.
+        assert (await api.step(incident_id, "dispatched", "operator-2", maintenance_unit=MAINTENANCE, contact="赵",
+                               expected_state="dispatched"))[0] == 200
+        assert (await api.step(incident_id, "dispatched", "operator-1", maintenance_unit=MAINTENANCE,
+                               contact="李"))[0] == 200
+        assert (await api.step(incident_id, "on_site", expected_state="acknowledged"))[0] == 409
         for step in ("on_site", "released"):
             assert (await api.step(incident_id, step))[0] == 200
         # Two close at once: exactly one wins; the other is told it is over.

@@ -34,6 +34,7 @@ from alerts.incidents import (
     nearest_station,
     overdue,
     plan_step,
+    stale_view,
     with_updates,
 )
 from semon.settings import IncidentSettings, SecondTierStation
@@ -424,3 +425,17 @@ def test_step_json_and_the_hub_message() -> None:
     assert change["topic"] == "incident" and change["op"] == "acknowledged"
     assert change["incident"]["id"] == 7 and change["step"]["actor"] == "operator-1"
     assert "step" not in incident_change("escalated", incident())
+
+
+# A step based on a stale view (two operators at once)
+
+
+def test_a_first_dispatch_on_an_incident_dispatched_meanwhile_is_refused_naming_who_and_when() -> None:
+    dispatched = incident(S.DISPATCHED, tier=1)
+    first = request(Step.DISPATCHED, expected_state=S.ACKNOWLEDGED)
+    why = stale_view(dispatched, first, "operator-2", T0)
+    assert why is not None
+    assert "already dispatched by operator-2 at 2025" in why and "acknowledged" in why
+    # A re-dispatch saw the dispatch; a client that does not say is not checked.
+    assert stale_view(dispatched, request(Step.DISPATCHED, expected_state=S.DISPATCHED), "operator-2", T0) is None
+    assert stale_view(dispatched, request(Step.DISPATCHED), "operator-2", T0) is None
