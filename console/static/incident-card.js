@@ -67,7 +67,8 @@ export class IncidentCard {
     this.contact = field("dispatch-contact", t("contact"), { name: "contact", maxlength: 100 });
     this.dispatchSubmit = h("button", { type: "button", class: "primary", "data-testid": "dispatch-submit" }, t("dispatch_send"));
     this.dispatchCancel = h("button", { type: "button", class: "secondary", "data-testid": "dispatch-cancel" }, t("cancel"));
-    this.dispatchFields = h("div", { class: "dispatch-fields", "data-testid": "dispatch-box" },
+    // Out only at the dispatch step or after 重新派遣 / 启动二级救援 / 呼叫 119 (setMode), never by default.
+    this.dispatchFields = h("div", { class: "dispatch-fields", "data-testid": "dispatch-box", hidden: true },
       h("div", { class: "dispatch-head" }, this.dispatchTitle), this.unit, this.contact,
       h("div", { class: "buttons" }, this.dispatchSubmit, this.dispatchCancel));
 
@@ -183,6 +184,7 @@ export class IncidentCard {
     this.closeForm.hidden = step !== "closed";
     if (step === "dispatched" && !this.mode) this.setMode({ tier: 1, redispatch: false });
     else if (this.mode && (this.mode.redispatch ? !under : step !== "dispatched")) this.setMode(null);
+    this.dispatchFields.hidden = !this.mode; // every path, a fresh card included
     if (this.deviceLoaded !== deviceId) this.loadDevice(deviceId);
     this.timeline.update(incident, incident ? this.store?.lastSteps.get(incident.id) : null);
     this.tick(nowMs);
