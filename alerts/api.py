@@ -65,6 +65,7 @@ from alerts.incidents import (
     IncidentNotFound,
     IncidentOpen,
     IncidentStep,
+    ReportRefused,
     Step,
     StepNotAllowed,
     StepRequest,
@@ -110,7 +111,7 @@ class ApiContext:
 CONTEXT = web.AppKey("alerts_api", ApiContext)
 # The alerts' own errors, answered by the shell's error middleware with these statuses.
 ERRORS: dict[type[Exception], int] = {IncidentNotFound: 404, StepRequestError: 400, StepNotAllowed: 409,
-                                      IncidentOpen: 409}
+                                      IncidentOpen: 409, ReportRefused: 400}
 # (AlarmHandlingError carries its own status: translated to ApiError in the handlers.)
 
 

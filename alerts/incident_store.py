@@ -38,6 +38,7 @@ from alerts.incidents import (
     IncidentStep,
     Overdue,
     RegisterFacts,
+    ReportRefused,
     Source,
     Step,
     StepNotAllowed,
@@ -45,6 +46,7 @@ from alerts.incidents import (
     ack_deadline,
     deadline_plan,
     incident_of,
+    phone_report_refusal,
     plan_step,
     stale_view,
 )
@@ -144,11 +146,12 @@ async def _insert_open(conn: AsyncConnection, columns: dict[str, Any]) -> Incide
 
 
 async def _facts(conn: AsyncConnection, register: RegisterLookup | None, device_id: str,
-                 district_code: str | None) -> tuple[RegisterFacts, bool]:
-    """The register's facts of ``device_id`` and whether it is registered. Without a lookup, a
-    device the rules placed in a district is taken as registered (the district is the register's)."""
+                 district_code: str | None) -> tuple[RegisterFacts, bool, str | None]:
+    """The register's facts of ``device_id``, whether it is registered, and its category (None when
+    not known). Without a lookup, a device the rules placed in a district is taken as registered
+    (the district is the register's)."""
     if register is None:
-        return RegisterFacts(district_code=district_code), district_code is not None
+        return RegisterFacts(district_code=district_code), district_code is not None, None
     try:
         async with conn.transaction():  # a savepoint: a failed lookup leaves the alarm's transaction usable
             entry = await register(conn, device_id)
@@ -158,11 +161,11 @@ async def _facts(conn: AsyncConnection, register: RegisterLookup | None, device_
         # The incident opens all the same, without the register's facts: a trapped passenger's
         # alarm never waits for the register's data.
         log.exception("register entry of %s not read for its incident; opened without it", device_id)
-        return RegisterFacts(district_code=district_code), district_code is not None
+        return RegisterFacts(district_code=district_code), district_code is not None, None
     if entry is None:
-        return RegisterFacts(district_code=district_code), False
-    facts = RegisterFacts.from_entry(entry)
-    return facts, True
+        return RegisterFacts(district_code=district_code), False, None
+    category = entry.get("category")
+    return RegisterFacts.from_entry(entry), True, None if category is None else str(category)
 
 
 async def open_incident(conn: AsyncConnection, alarm: Alarm, settings: IncidentSettings,
@@ -177,7 +180,7 @@ async def open_incident(conn: AsyncConnection, alarm: Alarm, settings: IncidentS
     outage, must not make an incident overdue before anyone could see it.
     """
     raised_at = alarm.raised_seen_at
-    facts, registered = await _facts(conn, register, alarm.device_id, alarm.district_code)
+    facts, registered, _ = await _facts(conn, register, alarm.device_id, alarm.district_code)
     for _ in range(3):  # the open incident may be closed between the two statements: try again
         columns = {**facts.columns(), "alarm_id": alarm.id, "device_id": alarm.device_id,
                    "district_code": facts.district_code or alarm.district_code, "raised_at": raised_at,
@@ -226,9 +229,13 @@ async def open_phone_incident(conn: AsyncConnection, report: PhoneReport, *, now
     """Open an incident reported by phone, without any alarm: answered as it is taken (state
     acknowledged, steps ``raised`` and ``acknowledged`` by the operator). The register's facts
     are copied (an unregistered unit is opened with ``registered`` false); a maintenance unit or
-    contact given overrides the register's. Raises IncidentOpen when the unit has an open
+    contact given overrides the register's. Raises ReportRefused for a registered unit that is no
+    elevator (``phone_report_refusal``), IncidentOpen when the unit has an open
     incident already (one device, one open incident)."""
-    facts, registered = await _facts(conn, register, report.device_id, None)
+    facts, registered, category = await _facts(conn, register, report.device_id, None)
+    refused = phone_report_refusal(report.device_id, category)
+    if refused is not None:
+        raise ReportRefused(refused)
     columns = {**facts.columns(), "alarm_id": None, "device_id": report.device_id, "raised_at": now,
                "acknowledged_at": now, "state": IncidentState.ACKNOWLEDGED,
                "ack_deadline": ack_deadline(now, settings), "updated_at": now, "source": Source.PHONE,

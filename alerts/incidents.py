@@ -164,6 +164,26 @@ class IncidentOpen(IncidentError):
         self.incident_id = incident_id
 
 
+class ReportRefused(IncidentError):
+    """A phone report the desk refuses whatever the register's state of incidents (400): a
+    registered unit that is no elevator, a device id that is no code."""
+
+
+# What a 96333 call (an entrapment) may be opened on: the register's elevators, escalators and
+# moving walks included (they are registered in the elevator category, TSG 08-2017). A unit the
+# register does not hold is allowed: the operator checks it with the caller.
+PHONE_REPORT_CATEGORIES: frozenset[str] = frozenset({"elevator"})
+
+
+def phone_report_refusal(device_id: str, category: str | None) -> str | None:
+    """Why a phone-reported entrapment on ``device_id`` (registered in ``category``; None: not
+    registered or not known) is refused, or None."""
+    if category is None or category in PHONE_REPORT_CATEGORIES:
+        return None
+    return (f"{device_id} is registered as {category}, not an elevator: a 96333 entrapment is opened on an "
+            f"elevator, escalator or moving walk")
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     """One row of ``incidents``. The fields after ``updated_at`` came with the rescue workflow

@@ -370,6 +370,15 @@ Object.assign(NAMES, {
     3: ["三级 消防 119", "3 fire brigade 119"], none: ["未派单", "not dispatched"] },
 });
 
+// The 96333 desk's fixes (helper "fixdesk"): intake categories and address, sound muted, close
+// record, shelving, no answer, history range, drafts across a language switch.
+Object.assign(zh, {
+  intake_not_a_lift: "非电梯设备，不能作为困人接警",
+});
+Object.assign(en, {
+  intake_not_a_lift: "not a lift: no entrapment call on it",
+});
+
 const DICTS = { "zh-CN": zh, en };
 let current = readStored();
 

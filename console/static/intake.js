@@ -22,6 +22,10 @@ function resultsOf(data) {
 }
 
 const codeOf = (unit) => unit.registration_code ?? unit.device_id ?? unit.code;
+// A 96333 call is an entrapment: on a lift, the register's elevator category (escalators and moving
+// walks included). The server refuses the others (400).
+const LIFT_CATEGORY = "elevator";
+const isLift = (unit) => !unit.category || unit.category === LIFT_CATEGORY;
 const unitName = (party) => (typeof party === "string" ? party : party?.name ?? "");
 
 export class Intake {
@@ -107,16 +111,20 @@ export class Intake {
     this.status.textContent = t("loading");
     let found;
     try {
-      found = resultsOf(await get(`/api/registry/search?q=${encodeURIComponent(q)}&limit=${SEARCH_LIMIT}`));
+      found = resultsOf(await get(`/api/registry/search?q=${encodeURIComponent(q)}&limit=${SEARCH_LIMIT}`
+        + `&category=${LIFT_CATEGORY}`)); // the lifts first
     } catch (err) {
       if (seq === this.searchSeq) this.status.textContent = t("error", { msg: err.message });
       return;
     }
     if (seq !== this.searchSeq) return; // a later search overtook this one
     this.status.textContent = found.length ? t("intake_found", { n: found.length }) : t("intake_none");
+    // Only a lift (elevator, escalator, moving walk: the register's elevator category) can be picked:
+    // a boiler's or a vessel's code found by the same text is shown, greyed, saying what it is.
     replace(this.results, found.map((unit) => h("li", {},
       h("button", { type: "button", class: "intake-result", "data-testid": "intake-result", "data-code": codeOf(unit),
-        onclick: () => this.pick(unit) }, describeUnit(unit)))));
+        "data-category": unit.category ?? "", disabled: !isLift(unit),
+        title: isLift(unit) ? "" : t("intake_not_a_lift"), onclick: () => this.pick(unit) }, describeUnit(unit)))));
   }
 
   pick(unit) {
@@ -182,6 +190,8 @@ export class Intake {
 function describeUnit(unit) {
   const m = unitName(unit.maintenance_unit) || unit.maintenance_unit_name;
   return h("span", { class: "intake-unit" },
+    unit.category ? h("span", { class: `badge category${isLift(unit) ? "" : " warn"}`, "data-testid": "intake-category" },
+      name("category", unit.category)) : null,
     unit.rescue_code ? h("span", { class: "badge rescue-code", title: t("rescue_code") }, unit.rescue_code) : null,
     h("code", {}, codeOf(unit)),
     h("span", { class: "addr" }, unit.address ?? ""),

@@ -349,7 +349,8 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
            "maintenance_code,maintenance_name,maintenance_contacts\n"
            "31106301212015000901,电梯,630121,大通县桥头镇园林路8号,100901,urban,mall,36.93,101.68,WB9,青海丙电梯公司,"
            "王工 13800000009; 李工 13800000010\n"
-           "31106301212015000902,电梯,630121,大通县桥头镇园林路10号,100902,other,school,36.95,101.70,WB9,青海丙电梯公司,\n")
+           "31106301212015000902,电梯,630121,大通县桥头镇园林路10号,100902,other,school,36.95,101.70,WB9,青海丙电梯公司,\n"
+           "11106301212015000903,锅炉,630121,大通县桥头镇园林路12号,,,industrial,36.95,101.70,,,\n")
     async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
         report_ = await import_register(conn, csv.encode("utf-8"), "csv", today=datetime.now(UTC).date())
     assert [str(p) for p in report_.problems] == []
@@ -389,6 +390,17 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
                 "100901", "urban", "mall", True)  # a county seat is urban
             assert (opened["maintenance_unit"], opened["maintenance_contact"]) == ("青海丙电梯公司", "王工 13800000009")
             assert opened["address"] == "大通县桥头镇园林路8号"
+
+            # A boiler is no lift: the desk's search (category=elevator) offers the lifts first and says
+            # the category; a call on the boiler's code is refused, naming why.
+            async with http.get("/api/registry/search", params={"q": "园林路", "category": "elevator"}) as resp:
+                units = (await resp.json())["units"]
+            assert [(u["registration_code"], u["category"]) for u in units] == [
+                ("31106301212015000901", "elevator"), ("31106301212015000902", "elevator"),
+                ("11106301212015000903", "boiler")]
+            async with http.post("/api/incidents", json={"device_id": "11106301212015000903"}) as resp:
+                assert resp.status == 400
+                assert "registered as boiler, not an elevator" in (await resp.json())["error"]
 
 
 async def test_the_migration_keeps_one_open_incident_per_device(postgres: PostgresServer) -> None:
