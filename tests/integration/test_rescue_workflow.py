@@ -398,6 +398,22 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
             assert [(u["registration_code"], u["category"]) for u in units] == [
                 ("31106301212015000901", "elevator"), ("31106301212015000902", "elevator"),
                 ("11106301212015000903", "boiler")]
+            # A code typed full-width on the unregistered path is the registered unit: a second call on
+            # the open one is refused (no second card), the other lift opens registered; the caller's
+            # phone is stored as ASCII digits and the history finds it typed either way.
+            wide = "".join(chr(ord(c) + 0xFEE0) for c in "31106301212015000901")
+            async with http.post("/api/incidents", json={"device_id": f" {wide} "}) as resp:
+                assert resp.status == 409 and "already" in (await resp.json())["error"]
+            wide = "".join(chr(ord(c) + 0xFEE0) for c in "31106301212015000902")
+            call = {"device_id": wide, "caller_phone": "１３９０００００１２３"}
+            async with http.post("/api/incidents", json=call) as resp:
+                assert resp.status == 201, await resp.text()
+                second = await resp.json()
+            assert (second["device_id"], second["registered"], second["caller_phone"]) == (
+                "31106301212015000902", True, "13900000123")
+            async with http.get("/api/incidents", params={"q": "１３９００００"}) as resp:
+                assert [i["id"] for i in (await resp.json())["incidents"]] == [second["id"]]
+
             async with http.post("/api/incidents", json={"device_id": "11106301212015000903"}) as resp:
                 assert resp.status == 400
                 assert "registered as boiler, not an elevator" in (await resp.json())["error"]
