@@ -336,7 +336,7 @@ async def _post_incident(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     body = await _body(request, PhoneReportBody)
     report = PhoneReport(body.device_id, actor_of(request, body.actor), body.caller, body.caller_phone, body.comment,
-                         body.maintenance_unit, body.contact)
+                         body.maintenance_unit, body.contact, body.address)
     async with _connection(ctx) as conn, conn.transaction():
         incident = await open_phone_incident(conn, report, now=datetime.now(UTC), settings=ctx.incidents,
                                              register=ctx.register)

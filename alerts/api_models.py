@@ -11,7 +11,7 @@ import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from alerts.desks import Desk
@@ -42,7 +42,7 @@ def _device_code(value: str) -> str:
 
 # Normalised on the way in (NFKC, trimmed): device ids, phones and search text.
 Normalised = BeforeValidator(_nfkc)
-DeviceCode = Annotated[str, Normalised]
+DeviceCode = Annotated[str, Normalised, AfterValidator(_device_code)]
 _ACTOR_NOTE = "only without a session (auth off); with one, the logged-in user is the actor and this is ignored"
 
 OperatorStep = Literal["acknowledged", "dispatched", "responded", "no_answer", "on_site", "released", "closed",

@@ -222,6 +222,7 @@ class PhoneReport:
     comment: str | None = None
     maintenance_unit: str | None = None  # for an unregistered unit, or to correct the register
     contact: str | None = None
+    address: str | None = None  # where the caller says it is (the register's, when registered, counts)
 
 
 async def open_phone_incident(conn: AsyncConnection, report: PhoneReport, *, now: datetime,
@@ -244,6 +245,8 @@ async def open_phone_incident(conn: AsyncConnection, report: PhoneReport, *, now
         columns["maintenance_unit"] = report.maintenance_unit
     if report.contact:
         columns["maintenance_contact"] = report.contact
+    if report.address and not facts.address:
+        columns["address"] = report.address
     for _ in range(3):  # the open incident may be closed between the two statements: try again
         incident = await _insert_open(conn, columns)
         if incident is not None:

@@ -374,9 +374,13 @@ Object.assign(NAMES, {
 // record, shelving, no answer, history range, drafts across a language switch.
 Object.assign(zh, {
   intake_not_a_lift: "非电梯设备，不能作为困人接警",
+  intake_address: "设备地址（来电人所述）",
+  intake_bad_device: "设备代码只能含字母、数字和 . _ -（最多 64 位）；地址请填在地址栏",
 });
 Object.assign(en, {
   intake_not_a_lift: "not a lift: no entrapment call on it",
+  intake_address: "address (as the caller says)",
+  intake_bad_device: "the device code takes letters, digits and . _ - only (at most 64); put an address in the address field",
 });
 
 const DICTS = { "zh-CN": zh, en };

@@ -26,6 +26,10 @@ const codeOf = (unit) => unit.registration_code ?? unit.device_id ?? unit.code;
 // walks included). The server refuses the others (400).
 const LIFT_CATEGORY = "elevator";
 const isLift = (unit) => !unit.category || unit.category === LIFT_CATEGORY;
+// A device id as the devices send it (semon.protocol.topics.DEVICE_ID_PATTERN), typed full-width or not.
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const normaliseCode = (text) => String(text ?? "").normalize("NFKC").trim();
+export const looksLikeCode = (text) => DEVICE_ID.test(text);
 const unitName = (party) => (typeof party === "string" ? party : party?.name ?? "");
 
 export class Intake {
@@ -46,9 +50,11 @@ export class Intake {
     this.selected = h("div", { class: "intake-selected", "data-testid": "intake-selected", hidden: true });
     this.unregistered = h("input", { type: "checkbox", "data-testid": "intake-unregistered" });
     this.device = field("intake-device", t("registration_code"), { maxlength: MAX_DEVICE_ID });
+    this.address = field("intake-address", t("intake_address"), { maxlength: 300 });
     this.unit = field("intake-unit", t("maintenance_unit"), { maxlength: 200 });
     this.contact = field("intake-contact", t("contact"), { maxlength: 100 });
     this.unregisteredFields = h("div", { class: "intake-grid", hidden: true }, labelled(t("registration_code"), this.device),
+      labelled(t("intake_address"), this.address),
       labelled(t("maintenance_unit"), this.unit), labelled(t("contact"), this.contact));
     this.caller = field("intake-caller", t("caller"), { maxlength: 100 });
     this.phone = field("intake-phone", t("caller_phone"), { type: "tel", maxlength: 40 });
@@ -95,7 +101,13 @@ export class Intake {
     this.unregisteredFields.hidden = !on;
     if (on) {
       this.pick(null);
-      if (!this.device.value && this.query.value.trim().length <= MAX_DEVICE_ID) this.device.value = this.query.value.trim();
+      // What was searched goes where it belongs: a code into the code, anything else into the address.
+      const typed = normaliseCode(this.query.value);
+      if (looksLikeCode(typed)) {
+        if (!this.device.value) this.device.value = typed;
+      } else if (typed && !this.address.value) {
+        this.address.value = this.query.value.trim();
+      }
       this.device.focus();
     }
   }
@@ -141,8 +153,11 @@ export class Intake {
   body() {
     const body = {};
     if (this.unregistered.checked) {
-      body.device_id = this.device.value.trim();
+      body.device_id = normaliseCode(this.device.value);
       if (!body.device_id) return { error: t("intake_needs_device") };
+      if (!looksLikeCode(body.device_id)) return { error: t("intake_bad_device") };
+      const address = this.address.value.trim();
+      if (address) body.address = address;
       const unit = this.unit.value.trim();
       const contact = this.contact.value.trim();
       if (unit) body.maintenance_unit = unit;
@@ -179,7 +194,7 @@ export class Intake {
   }
 
   reset() {
-    for (const input of [this.query, this.device, this.unit, this.contact, this.caller, this.phone, this.note]) input.value = "";
+    for (const input of [this.query, this.device, this.address, this.unit, this.contact, this.caller, this.phone, this.note]) input.value = "";
     this.showUnregistered(false);
     this.pick(null);
     replace(this.results);

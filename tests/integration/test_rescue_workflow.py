@@ -123,8 +123,12 @@ async def test_a_phone_call_from_the_report_to_its_record(database_url: str) -> 
 
 async def test_an_unregistered_unit_says_so_and_takes_the_maintenance_unit_at_dispatch(database_url: str) -> None:
     async with running_api(database_url, settings(), register) as api:
-        status, opened = await report(api, "NOT-IN-THE-REGISTER-1")
+        status, opened = await report(api, "NOT-IN-THE-REGISTER-1", address="南川东路 88号 3单元")
         assert status == 201 and opened["registered"] is False and opened["maintenance_unit"] is None
+        assert opened["address"] == "南川东路 88号 3单元"
+        # An address is no device id: refused, saying where it goes.
+        status, body = await report(api, "南川东路 88号 3单元")
+        assert status == 400 and "an address goes in address" in body["error"]
         status, body = await api.step(opened["id"], "dispatched")
         assert status == 400 and body["error"] == "dispatched needs the maintenance unit and its contact"
         status, body = await api.step(opened["id"], "dispatched", maintenance_unit="临时维保公司", contact="139")
