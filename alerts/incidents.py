@@ -361,6 +361,10 @@ def _check_request(incident: Incident, request: StepRequest) -> None:
         for name in ("persons_released", "injuries"):
             if close[name] < 0:
                 raise StepRequestError(f"{name} cannot be negative")
+        if close["injuries"] > close["persons_released"]:
+            # Injuries count the trapped persons hurt, all released by the close (self-released included).
+            raise StepRequestError(f"injuries ({close['injuries']}) cannot exceed persons_released "
+                                   f"({close['persons_released']}): injuries count the released persons hurt")
     elif any(value is not None for value in close.values()):
         raise StepRequestError(f"{', '.join(CLOSE_FIELDS)} belong to the closed step")
 

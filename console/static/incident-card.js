@@ -325,9 +325,15 @@ export class IncidentCard {
       if (contact) body.contact = contact;
     }
     if (step === "closed") {
-      const record = closeRecord({ persons_released: this.persons.value, injuries: this.injuries.value,
+      // A number field with text the browser cannot read has value "": it is wrong, not missing.
+      const raw = (input) => (input.validity?.badInput ? "?" : input.value);
+      const record = closeRecord({ persons_released: raw(this.persons), injuries: raw(this.injuries),
         cause_class: this.cause.value, self_release: this.selfRelease.value, callback_confirmed: this.callback.value });
-      if (record.missing) return { error: t("close_needs", { what: record.missing.map((k) => t(`rec_${k}`)).join("、") }) };
+      const names = (keys) => keys.map((k) => t(`rec_${k}`)).join("、");
+      if (!record.body) {
+        return { error: [record.missing.length ? t("close_needs", { what: names(record.missing) }) : "",
+          record.invalid.length ? t("close_invalid", { what: names(record.invalid) }) : ""].filter(Boolean).join(" ") };
+      }
       Object.assign(body, record.body);
     }
     return { body };

@@ -248,6 +248,11 @@ async def test_closing_without_the_record_is_refused_naming_what_is_missing(data
         assert status == 400 and body["error"].startswith("cause_class: Input should be 'human'")
         status, body = await api.step(opened["id"], "closed", **{**CLOSE, "persons_released": -1})
         assert status == 400 and "persons_released" in body["error"]
+        status, body = await api.step(opened["id"], "closed", **{**CLOSE, "persons_released": 1.5})
+        assert status == 400 and "persons_released" in body["error"] and "missing" not in body["error"]
+        status, body = await api.step(opened["id"], "closed", **{**CLOSE, "persons_released": 1, "injuries": 5})
+        assert status == 400 and body["error"] == (
+            "injuries (5) cannot exceed persons_released (1): injuries count the released persons hurt")
         status, got = await api.get(f"/api/incidents/{opened['id']}")
         assert got["state"] == "released" and got["steps"][-1]["step"] == "released"
         status, causes = await api.get("/api/incidents/causes")

@@ -59,10 +59,15 @@ assert.deepEqual(closeRecord(full), { body: { persons_released: 2, injuries: 0, 
   self_release: false, callback_confirmed: true } });
 assert.deepEqual(closeRecord({}).missing.sort(),
   ["callback_confirmed", "cause_class", "injuries", "persons_released", "self_release"]);
-for (const bad of ["-1", "1.5", "x", " "]) {
-  assert.deepEqual(closeRecord({ ...full, injuries: bad }).missing, ["injuries"]);
+// Wrong is not missing: -1, 1.5, text and more injured than released are invalid; blank is missing.
+for (const bad of ["-1", "1.5", "x", "1e3", "?"]) {
+  assert.deepEqual(closeRecord({ ...full, injuries: bad }), { missing: [], invalid: ["injuries"] });
 }
-assert.deepEqual(closeRecord({ ...full, cause_class: "weather" }).missing, ["cause_class"]);
+assert.deepEqual(closeRecord({ ...full, injuries: " " }), { missing: ["injuries"], invalid: [] });
+assert.deepEqual(closeRecord({ ...full, persons_released: "1", injuries: "5" }),
+  { missing: [], invalid: ["injuries"] });
+assert.equal(closeRecord({ ...full, persons_released: "2", injuries: "2" }).body.injuries, 2);
+assert.deepEqual(closeRecord({ ...full, cause_class: "weather" }).invalid, ["cause_class"]);
 
 // The timeline: by time then id; the system's steps and comments told apart from the operators'.
 const steps = [

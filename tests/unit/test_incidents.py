@@ -439,3 +439,10 @@ def test_a_first_dispatch_on_an_incident_dispatched_meanwhile_is_refused_naming_
     # A re-dispatch saw the dispatch; a client that does not say is not checked.
     assert stale_view(dispatched, request(Step.DISPATCHED, expected_state=S.DISPATCHED), "operator-2", T0) is None
     assert stale_view(dispatched, request(Step.DISPATCHED), "operator-2", T0) is None
+
+
+def test_closing_with_more_injured_than_released_is_refused() -> None:
+    released = incident(S.RELEASED, tier=1)
+    with pytest.raises(StepRequestError, match=r"injuries \(5\) cannot exceed persons_released \(1\)"):
+        plan_step(released, request(Step.CLOSED, persons_released=1, injuries=5), T0, SETTINGS)
+    assert plan_step(released, request(Step.CLOSED, persons_released=2, injuries=2), T0, SETTINGS)["injuries"] == 2
