@@ -30,6 +30,7 @@ from alerts.filters import where_clause
 from alerts.incidents import (
     INCIDENT_FIELDS,
     SYSTEM_ACTOR,
+    TIER_MAINTENANCE,
     CauseClass,
     Incident,
     IncidentNotFound,
@@ -46,6 +47,7 @@ from alerts.incidents import (
     ack_deadline,
     deadline_plan,
     incident_of,
+    no_answer_callee,
     phone_report_refusal,
     plan_step,
     stale_view,
@@ -271,9 +273,8 @@ def _step_details(step: Step, before: Incident, after: Incident, request: StepRe
         return {"tier": after.tier, "maintenance_unit": after.rescuer, "contact": after.rescuer_contact,
                 "response_deadline": _iso(after.response_deadline), "arrival_deadline": _iso(after.arrival_deadline)}
     if step is Step.NO_ANSWER:
-        return {"maintenance_unit": request.maintenance_unit or before.rescuer or before.maintenance_unit,
-                "contact": request.contact or before.rescuer_contact or before.maintenance_contact,
-                "tier": before.tier}
+        unit, contact = no_answer_callee(before, request)
+        return {"maintenance_unit": unit, "contact": contact, "tier": before.tier or TIER_MAINTENANCE}
     if step is Step.RESPONDED:
         return {"tier": after.tier, "late": after.response_late and not before.response_late}
     if step is Step.ON_SITE:

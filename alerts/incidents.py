@@ -369,6 +369,15 @@ def _check_request(incident: Incident, request: StepRequest) -> None:
         raise StepRequestError(f"{', '.join(CLOSE_FIELDS)} belong to the closed step")
 
 
+def no_answer_callee(incident: Incident, request: StepRequest) -> tuple[str | None, str | None]:
+    """Who did not answer, (unit, phone): the request's, else the rescuer now sent, else the
+    contracted maintenance unit (before any dispatch the centre calls the unit the register or the
+    caller named)."""
+    unit, contact = _given(request.maintenance_unit), _given(request.contact)
+    return (unit or incident.rescuer or incident.maintenance_unit,
+            contact or incident.rescuer_contact or incident.maintenance_contact)
+
+
 def dispatch_tier(incident: Incident, request: StepRequest) -> int:
     """The tier a dispatch goes to: the one asked for, else the incident's current tier, else 1."""
     if request.tier is not None:
@@ -397,6 +406,9 @@ def plan_step(incident: Incident, request: StepRequest, now: datetime, settings:
         then = ", ".join(allowed) if allowed else "nothing: it is over"
         raise StepNotAllowed(f"incident {incident.id} is {incident.state}: {step} is not allowed "
                              f"(allowed: {then})")
+    if step is Step.NO_ANSWER and None in no_answer_callee(incident, request):
+        raise StepRequestError("no_answer needs who did not answer: maintenance_unit and contact (the phone "
+                               "called); none is known for this incident yet")
     at = step_time(incident, now)
     updates: dict[str, Any] = {"updated_at": at}
     if step not in NOTE_STEPS:

@@ -323,6 +323,10 @@ export class IncidentCard {
       const contact = this.mode ? this.contact.value.trim() : "";
       if (unit) body.maintenance_unit = unit;
       if (contact) body.contact = contact;
+      // Nobody known yet (an unregistered lift before any dispatch): ask who did not answer.
+      const knownUnit = incident.rescuer ?? incident.maintenance_unit;
+      const knownPhone = incident.rescuer_contact ?? incident.maintenance_contact;
+      if (!(unit || knownUnit) || !(contact || knownPhone)) return { error: t("no_answer_needs") };
     }
     if (step === "closed") {
       // A number field with text the browser cannot read has value "": it is wrong, not missing.
