@@ -113,7 +113,7 @@ async def test_a_phone_call_from_the_report_to_its_record(database_url: str) -> 
                             *((step, actor) for step, actor, _ in steps)]
         assert all(s["at"] for s in got["steps"])
         assert got["steps"][2]["details"] == {"maintenance_unit": MAINTENANCE, "contact": "李师傅 13900000001",
-                                              "tier": None}
+                                              "tier": 1}  # before any dispatch the centre calls tier 1
         assert got["steps"][-1]["comment"] == "回访确认两人已安全离开"
         times = [datetime.fromisoformat(s["at"]) for s in got["steps"]]
         assert times == sorted(times)
@@ -131,6 +131,12 @@ async def test_an_unregistered_unit_says_so_and_takes_the_maintenance_unit_at_di
         assert status == 400 and "an address goes in address" in body["error"]
         status, body = await api.step(opened["id"], "dispatched")
         assert status == 400 and body["error"] == "dispatched needs the maintenance unit and its contact"
+        # Nobody known to have not answered: asked for; given, the note names them at tier 1.
+        status, body = await api.step(opened["id"], "no_answer")
+        assert status == 400 and body["error"].startswith("no_answer needs who did not answer")
+        status, body = await api.step(opened["id"], "no_answer", maintenance_unit="住户说的维保", contact="138")
+        assert status == 200 and body["steps"][-1]["details"] == {"maintenance_unit": "住户说的维保", "contact": "138",
+                                                                  "tier": 1}
         status, body = await api.step(opened["id"], "dispatched", maintenance_unit="临时维保公司", contact="139")
         assert status == 200 and (body["maintenance_unit"], body["tier"]) == ("临时维保公司", 1)
         # A device alarm on an unregistered device: the incident says so too.
