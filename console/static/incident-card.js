@@ -12,8 +12,8 @@ import { h, replace } from "./dom.js";
 import { clock, duration } from "./format.js";
 import { name, t } from "./i18n.js";
 import {
-  CAUSE_CLASSES, canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, nextStep, responseDeadline, tierOf,
-  trapped,
+  CAUSE_CLASSES, canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, nextStep, rescuerOf, responseDeadline,
+  tierOf, trapped,
 } from "./incident.js";
 import { CardTimeline } from "./timeline.js";
 
@@ -162,10 +162,13 @@ export class IncidentCard {
     this.note.hidden = tier < 2;
     this.note.textContent = tier < 2 ? "" : t(tier >= 3 ? "tier_3_note" : "escalated",
       { who: incident.rescuer ?? incident.second_tier ?? "" });
-    const rescuer = incident?.rescuer ?? incident?.maintenance_unit;
-    if (rescuer) {
-      const contact = incident.rescuer_contact ?? incident.maintenance_contact ?? "";
-      this.maintenance.textContent = `${name("tier_unit", tier)}${t("sep")}${rescuer}${contact ? ` · ${contact}` : ""}`;
+    const { who, contact, noPhone } = rescuerOf(incident);
+    if (who) {
+      // Never another tier's contact: without a phone of its own, say so and let the operator type one.
+      replace(this.maintenance, `${name("tier_unit", tier)}${t("sep")}${who} · `,
+        noPhone ? [h("span", { class: "warn", "data-testid": "no-phone" }, t("no_phone_configured")), " ",
+          canRedispatch(state) ? h("button", { type: "button", class: "link", "data-testid": "type-phone",
+            onclick: () => this.openDispatch(tier, true) }, t("type_phone")) : null] : contact);
     }
     if (incident?.address && !this.address.textContent) this.address.textContent = incident.address;
     if (incident?.registered === false) this.showUnregistered();
@@ -242,7 +245,7 @@ export class IncidentCard {
     if (card.address) this.address.textContent = card.address;
     if (card.registered === false) this.showUnregistered();
     const m = card.maintenance_unit;
-    if (m && !incident?.maintenance_unit) {
+    if (m && !incident?.maintenance_unit && !incident?.rescuer) {
       this.maintenance.textContent = `${t("maintenance_unit")}${t("sep")}${m.name} · ${m.phone ?? ""}`;
     }
     const options = contactsOf(m).map((c) => ({ ...c, unit: m.name }));

@@ -48,6 +48,18 @@ export function tierOf(incident) {
   return TIERS.includes(tier) ? tier : 1;
 }
 
+// Who the card names as sent, and their phone: the rescuer the current tier sent with that tier's
+// own contact, never another tier's (a station without a phone must not show the maintenance
+// unit's); before any dispatch the contracted maintenance unit and its contact. { who, contact,
+// noPhone }: noPhone when someone is named but no phone is known for them.
+export function rescuerOf(incident) {
+  if (!incident) return { who: null, contact: null, noPhone: false };
+  const sent = incident.rescuer ?? null;
+  const who = sent ?? incident.maintenance_unit ?? null;
+  const contact = (sent !== null ? incident.rescuer_contact : incident.maintenance_contact) ?? null;
+  return { who, contact, noPhone: who !== null && !contact };
+}
+
 // Since when the passengers are trapped (the alarm's raised_at, the condition's start in device
 // time) and until when: the release, or the device seeing the car empty.
 export function trapped(incident, alarm, nowMs) {

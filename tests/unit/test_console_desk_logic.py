@@ -15,8 +15,8 @@ NODE = shutil.which("node")
 
 _LOGIC = r"""
 import assert from "node:assert/strict";
-import { canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, entrapments, nextStep, responseDeadline,
-  tierOf, timeline } from "./incident.js";
+import { canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, entrapments, nextStep, rescuerOf,
+  responseDeadline, tierOf, timeline } from "./incident.js";
 import { LiveStore } from "./live.js";
 
 const at = (s) => new Date(Date.UTC(2026, 0, 1, 8, 0, s)).toISOString();
@@ -68,6 +68,16 @@ assert.deepEqual(closeRecord({ ...full, persons_released: "1", injuries: "5" }),
   { missing: [], invalid: ["injuries"] });
 assert.equal(closeRecord({ ...full, persons_released: "2", injuries: "2" }).body.injuries, 2);
 assert.deepEqual(closeRecord({ ...full, cause_class: "weather" }).invalid, ["cause_class"]);
+
+// The rescuer's phone is the current tier's own: a second-tier station without one never shows the
+// maintenance unit's contact.
+const station = incident("dispatched", { tier: 2, rescuer: "市级二级救援队", rescuer_contact: null,
+  maintenance_unit: "甲维保", maintenance_contact: "王工 13800000000" });
+assert.deepEqual(rescuerOf(station), { who: "市级二级救援队", contact: null, noPhone: true });
+assert.deepEqual(rescuerOf({ ...station, rescuer_contact: "0971-8100001" }),
+  { who: "市级二级救援队", contact: "0971-8100001", noPhone: false });
+assert.deepEqual(rescuerOf(incident("acknowledged", { maintenance_unit: "甲维保", maintenance_contact: "王工 138" })),
+  { who: "甲维保", contact: "王工 138", noPhone: false });
 
 // The timeline: by time then id; the system's steps and comments told apart from the operators'.
 const steps = [
