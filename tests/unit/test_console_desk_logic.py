@@ -119,6 +119,58 @@ assert.deepEqual(shiftStart("2026-03-09", "23:10"), { day: "2026-03-09", time: "
 console.log("ok");
 """
 
+_SOUND = r"""
+import assert from "node:assert/strict";
+
+// A page without a browser: storage, a document that takes listeners, an audio context that runs.
+const listeners = [];
+const saved = new Map();
+globalThis.localStorage = { getItem: (k) => saved.get(k) ?? null, setItem: (k, v) => saved.set(k, v) };
+globalThis.document = { addEventListener: (type, fn) => listeners.push([type, fn]) };
+class Context {
+  constructor() { this.state = "suspended"; this.currentTime = 0; }
+  async resume() { this.state = "running"; this.onstatechange?.(); }
+  async suspend() { this.state = "suspended"; this.onstatechange?.(); }
+  createOscillator() { return { frequency: {}, connect: (x) => x, start() {}, stop() {} }; }
+  createGain() { return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (x) => x }; }
+}
+globalThis.window = { AudioContext: Context };
+const { Beeper } = await import("./sound.js");
+const click = async () => {
+  for (const [type, fn] of listeners) if (type === "pointerdown") fn({ target: { closest: () => null } });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+};
+
+// Never chosen: a click while something alerts turns it on (the browser's gesture).
+const all = [];
+let beeper = new Beeper();
+all.push(beeper);
+beeper.setAlerting(true);
+await click();
+assert.equal(beeper.state, "on");
+// Turned off by the operator: it stays off, whatever is clicked while it alerts, and is remembered.
+beeper.disable();
+assert.equal(beeper.state, "muted");
+await click();
+assert.equal(beeper.state, "muted");
+assert.equal(saved.get("semon.sound"), "off");
+listeners.length = 0;
+beeper = new Beeper(); // a reload
+all.push(beeper);
+beeper.setAlerting(true);
+await click();
+assert.equal(beeper.state, "muted");
+// Turned on again by the operator: remembered, and a reload's first click re-arms it.
+await beeper.enable();
+assert.equal(saved.get("semon.sound"), "on");
+listeners.length = 0;
+beeper = new Beeper();
+await click();
+assert.equal(beeper.state, "on");
+for (const b of all) b.setAlerting(false); // their repeating beeps would keep node running
+console.log("ok");
+"""
+
 
 def _run(script: str) -> None:
     assert NODE is not None
@@ -135,3 +187,8 @@ def test_the_desks_incident_logic_in_node() -> None:
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_a_registers_day_starts_at_its_own_midnight_in_node() -> None:
     _run(_DAY_START)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_sound_turned_off_stays_off_until_the_operator_turns_it_on_in_node() -> None:
+    _run(_SOUND)
