@@ -113,6 +113,7 @@ class PhoneReportBody(_Body):
                                             "registered unit's address is the register's")
 
 
+MIN_SHELVE_MINUTES = 15  # the console's shortest choice (alarm-desk.js SHELVE_MINUTES); docs/console.md
 MAX_SHELVE_MINUTES = 24 * 60  # a shift and more; longer is a maintenance matter, not a shelving
 
 
@@ -127,7 +128,8 @@ class ShelveBody(_Body):
     shown again by itself."""
 
     actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
-    minutes: int = Field(ge=1, le=MAX_SHELVE_MINUTES, description="how long, in minutes")
+    minutes: int = Field(ge=MIN_SHELVE_MINUTES, le=MAX_SHELVE_MINUTES,
+                         description="how long, in minutes: 15 minutes to a day")
     reason: str = Field(min_length=1, max_length=500, description="why (shown with the shelved alarm)")
 
 
