@@ -389,6 +389,9 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
             assert await search("3110630121") == [("31106301212015000901", "code_prefix"),
                                                   ("31106301212015000902", "code_prefix")]
             assert await search("园林路10") == [("31106301212015000902", "address")]
+            # Every word, in any order: spaces as a caller's words come do not hide the unit.
+            assert await search("园林路 8") == [("31106301212015000901", "address")]
+            assert await search(" 10号　桥头镇 ") == [("31106301212015000902", "address")]
             assert await search("100%") == []
             async with http.get("/api/registry/search", params={"q": "100901"}) as resp:
                 (unit,) = (await resp.json())["units"]
