@@ -103,6 +103,9 @@ export class IncidentCard {
       this.error);
 
     for (const input of [this.unit, this.contact]) input.addEventListener("input", () => { this.edited = true; });
+    // A half-typed comment outlives a reload (a language switch reloads the page): kept per incident
+    // in sessionStorage, restored into an empty box, dropped once sent.
+    this.comment.addEventListener("input", () => saveDraft(this.entry?.incident?.id, this.comment.value));
     this.comment.addEventListener("keydown", (e) => {
       if (e.key !== "Enter" || e.isComposing) return; // an IME's Enter picks characters
       e.preventDefault();
@@ -188,6 +191,10 @@ export class IncidentCard {
     if (step === "dispatched" && !this.mode) this.setMode({ tier: 1, redispatch: false });
     else if (this.mode && (this.mode.redispatch ? !under : step !== "dispatched")) this.setMode(null);
     this.dispatchFields.hidden = !this.mode; // every path, a fresh card included
+    if (incident && this.draftFor !== incident.id) {
+      this.draftFor = incident.id;
+      if (!this.comment.value) this.comment.value = loadDraft(incident.id);
+    }
     if (this.deviceLoaded !== deviceId) this.loadDevice(deviceId);
     this.timeline.update(incident, incident ? this.store?.lastSteps.get(incident.id) : null);
     this.tick(nowMs);
@@ -196,7 +203,10 @@ export class IncidentCard {
   showUnregistered() {
     this.unregistered.hidden = false;
     this.el.classList.add("unregistered");
-    if (!this.address.textContent) this.address.textContent = t("unregistered_hint");
+    // Nobody called about a device's own alarm: it is not "the caller" who can tell.
+    if (!this.address.textContent) {
+      this.address.textContent = t(this.entry?.incident?.source === "phone" ? "unregistered_hint" : "unregistered_hint_device");
+    }
     if (!this.unit.value) this.unit.placeholder = t("unregistered_unit");
   }
 
@@ -356,6 +366,7 @@ export class IncidentCard {
     try {
       const answer = await this.act(incident, body);
       this.comment.value = "";
+      saveDraft(incident.id, "");
       this.error.textContent = "";
       if (step === "comment") this.timeline.add([answer]);
       else this.timeline.setDetail(answer);
@@ -373,6 +384,26 @@ export class IncidentCard {
 
   setBusy(busy) {
     for (const button of this.form.querySelectorAll("button")) button.disabled = busy;
+  }
+}
+
+const DRAFT_KEY = "semon.draft.";
+
+function saveDraft(incidentId, text) {
+  if (!incidentId) return;
+  try {
+    if (text) globalThis.sessionStorage?.setItem(DRAFT_KEY + incidentId, text);
+    else globalThis.sessionStorage?.removeItem(DRAFT_KEY + incidentId);
+  } catch {
+    // storage blocked: the draft lives as long as the page
+  }
+}
+
+function loadDraft(incidentId) {
+  try {
+    return globalThis.sessionStorage?.getItem(DRAFT_KEY + incidentId) ?? "";
+  } catch {
+    return "";
   }
 }
 
