@@ -65,6 +65,7 @@ from alerts.incidents import (
     IncidentNotFound,
     IncidentOpen,
     IncidentStep,
+    ReportRefused,
     Step,
     StepNotAllowed,
     StepRequest,
@@ -111,7 +112,7 @@ class ApiContext:
 CONTEXT = web.AppKey("alerts_api", ApiContext)
 # The alerts' own errors, answered by the shell's error middleware with these statuses.
 ERRORS: dict[type[Exception], int] = {IncidentNotFound: 404, StepRequestError: 400, StepNotAllowed: 409,
-                                      IncidentOpen: 409}
+                                      IncidentOpen: 409, ReportRefused: 400}
 # (AlarmHandlingError carries its own status: translated to ApiError in the handlers.)
 
 
@@ -337,7 +338,7 @@ async def _post_incident(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     body = await _body(request, PhoneReportBody)
     report = PhoneReport(body.device_id, actor_of(request, body.actor), body.caller, body.caller_phone, body.comment,
-                         body.maintenance_unit, body.contact)
+                         body.maintenance_unit, body.contact, body.address)
     async with _connection(ctx) as conn, conn.transaction():
         incident = await open_phone_incident(conn, report, now=datetime.now(UTC), settings=ctx.incidents,
                                              register=ctx.register)
@@ -380,7 +381,7 @@ async def _post_step(request: web.Request) -> web.Response:
     async with _connection(ctx) as conn, conn.transaction():
         step_request = StepRequest(Step(body.step), actor, body.comment, body.maintenance_unit, body.contact,
                                    body.cause, body.tier, body.persons_released, body.injuries, body.cause_class,
-                                   body.self_release, body.callback_confirmed)
+                                   body.self_release, body.callback_confirmed, body.expected_state)
         outcome = await apply_step(conn, incident_id, step_request, now=datetime.now(UTC), settings=ctx.incidents)
         found = await get_incident(conn, incident_id)
         await _notify_outcome(conn, outcome)

@@ -7,10 +7,11 @@ API's tests validate real answers against them."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from alerts.desks import Desk
@@ -19,10 +20,29 @@ from alerts.incidents import Source as IncidentSource
 from alerts.kpis import KpiGrouping
 from alerts.model import Severity, Source
 from semon.alarm_types import AlarmType
+from semon.protocol.topics import DEVICE_ID_PATTERN
 from web.inputs import IsoDate, IsoTime
 from web.models import Answer
 
 MAX_LIMIT = 1000
+
+
+def _nfkc(value: Any) -> Any:
+    """Text as an operator's keyboard may give it, normalised: NFKC (full-width digits and letters
+    of a Chinese input method become ASCII), trimmed."""
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
+
+
+def _device_code(value: str) -> str:
+    if not DEVICE_ID_PATTERN.fullmatch(value):
+        raise ValueError("device_id must be the unit's code as the devices send it (letters, digits, '.', '_', '-'; "
+                         "at most 64, the first a letter or digit); an address goes in address")
+    return value
+
+
+# Normalised on the way in (NFKC, trimmed): device ids, phones and search text.
+Normalised = BeforeValidator(_nfkc)
+DeviceCode = Annotated[str, Normalised, AfterValidator(_device_code)]
 _ACTOR_NOTE = "only without a session (auth off); with one, the logged-in user is the actor and this is ignored"
 
 OperatorStep = Literal["acknowledged", "dispatched", "responded", "no_answer", "on_site", "released", "closed",
@@ -48,8 +68,8 @@ class StepBody(_Body):
         default=None, max_length=200,
         description="who is sent (dispatched) or was called (no_answer); required with a tier-1 dispatch (维保单位); "
                     "a tier 2 or 3 dispatch defaults to the nearest second-tier station or the fire brigade")
-    contact: str | None = Field(default=None, max_length=100,
-                                description="their contact; required with a tier-1 dispatch")
+    contact: Annotated[str | None, Normalised] = Field(default=None, max_length=100,
+                                                       description="their contact; required with a tier-1 dispatch")
     cause: str | None = Field(default=None, max_length=500, description="a free-text note on the cause")
     tier: Tier | None = Field(default=None, description="dispatched only: 1 maintenance unit, 2 second-tier station "
                                                         "(网格救援站), 3 fire brigade (119); default the current tier, "
@@ -62,6 +82,11 @@ class StepBody(_Body):
                                                                 "out by themselves")
     callback_confirmed: bool | None = Field(default=None, description="closed only; required there: the call-back "
                                                                       "confirmed the release")
+    expected_state: IncidentState | None = Field(
+        default=None, description="the state the operator saw: when the incident has moved on since, the step is "
+                                  "refused with 409 (a first dispatch on an incident someone else dispatched "
+                                  "meanwhile); a re-dispatch sends dispatched or responded. Optional: without it "
+                                  "only the state machine decides")
 
 
 assert set(CLOSE_FIELDS) <= set(StepBody.model_fields)
@@ -71,16 +96,24 @@ class PhoneReportBody(_Body):
     """A phone call reporting an entrapment (新建接警): the unit (find it with GET
     /api/registry/search), who called, and for an unregistered unit its maintenance unit."""
 
-    device_id: str = Field(min_length=1, max_length=64, description="the unit's registration code (设备代码)")
+    device_id: DeviceCode = Field(min_length=1, max_length=64,
+                                  description="the unit's registration code (设备代码), as the devices send it "
+                                              "(semon.protocol.topics.DEVICE_ID_PATTERN); NFKC-normalised and "
+                                              "trimmed, so a code typed full-width finds the registered unit")
     actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
     caller: str | None = Field(default=None, max_length=100)
-    caller_phone: str | None = Field(default=None, max_length=40)
+    caller_phone: Annotated[str | None, Normalised] = Field(default=None, max_length=40,
+                                                            description="NFKC-normalised, trimmed")
     comment: str | None = Field(default=None, max_length=2000)
     maintenance_unit: str | None = Field(default=None, max_length=200,
                                          description="overrides the register's (an unregistered unit has none)")
-    contact: str | None = Field(default=None, max_length=100)
+    contact: Annotated[str | None, Normalised] = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=300,
+                                description="where the lift is, as the caller says (an unregistered unit); a "
+                                            "registered unit's address is the register's")
 
 
+MIN_SHELVE_MINUTES = 15  # the console's shortest choice (alarm-desk.js SHELVE_MINUTES); docs/console.md
 MAX_SHELVE_MINUTES = 24 * 60  # a shift and more; longer is a maintenance matter, not a shelving
 
 
@@ -95,7 +128,8 @@ class ShelveBody(_Body):
     shown again by itself."""
 
     actor: str | None = Field(default=None, min_length=1, max_length=100, description=_ACTOR_NOTE)
-    minutes: int = Field(ge=1, le=MAX_SHELVE_MINUTES, description="how long, in minutes")
+    minutes: int = Field(ge=MIN_SHELVE_MINUTES, le=MAX_SHELVE_MINUTES,
+                         description="how long, in minutes: 15 minutes to a day")
     reason: str = Field(min_length=1, max_length=500, description="why (shown with the shelved alarm)")
 
 
@@ -122,13 +156,14 @@ class AlarmQuery(_Window):
     type: AlarmType | None = None
     severity: Severity | None = None
     kind: Literal["elevator", "boiler"] | None = None
-    device_id: str | None = None
+    device_id: Annotated[str | None, Normalised] = None
     district: str | None = None
     desk: Desk | None = Field(default=None, description="the desk's alarm types (GET /api/alarms/types)")
     acknowledged: bool | None = None
     shelved: bool | None = Field(default=None, description="shelved now")
-    q: str | None = Field(default=None, min_length=1, max_length=100,
-                          description="text in the device id, the type or the shelving reason")
+    q: Annotated[str | None, Normalised] = Field(default=None, min_length=1, max_length=100,
+                                                 description="text in the device id, the type or the shelving "
+                                                             "reason (NFKC-normalised, trimmed)")
     limit: Limit = 100
 
 
@@ -139,8 +174,10 @@ class IncidentQuery(_Window):
     maintenance_unit: str | None = None
     source: IncidentSource | None = None
     cause_class: CauseClass | None = None
-    q: str | None = Field(default=None, min_length=1, max_length=200,
-                          description="text in the device id, address, rescue code, caller, maintenance unit")
+    q: Annotated[str | None, Normalised] = Field(default=None, min_length=1, max_length=200,
+                                                 description="text in the device id, address, rescue code, caller, "
+                                                             "caller's phone, maintenance unit (NFKC-normalised, "
+                                                             "trimmed)")
     limit: Limit = 100
     offset: int = Field(default=0, ge=0, le=1_000_000)
 

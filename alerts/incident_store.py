@@ -30,6 +30,7 @@ from alerts.filters import where_clause
 from alerts.incidents import (
     INCIDENT_FIELDS,
     SYSTEM_ACTOR,
+    TIER_MAINTENANCE,
     CauseClass,
     Incident,
     IncidentNotFound,
@@ -44,7 +45,10 @@ from alerts.incidents import (
     ack_deadline,
     deadline_plan,
     incident_of,
+    no_answer_callee,
+    phone_report_refusal,
     plan_step,
+    stale_view,
 )
 from alerts.model import Alarm
 from semon.db.errors import is_outage
@@ -142,11 +146,12 @@ async def _insert_open(conn: AsyncConnection, columns: dict[str, Any]) -> Incide
 
 
 async def _facts(conn: AsyncConnection, register: RegisterLookup | None, device_id: str,
-                 district_code: str | None) -> tuple[RegisterFacts, bool]:
-    """The register's facts of ``device_id`` and whether it is registered. Without a lookup, a
-    device the rules placed in a district is taken as registered (the district is the register's)."""
+                 district_code: str | None) -> tuple[RegisterFacts, bool, str | None]:
+    """The register's facts of ``device_id``, whether it is registered, and its category (None when
+    not known). Without a lookup, a device the rules placed in a district is taken as registered
+    (the district is the register's)."""
     if register is None:
-        return RegisterFacts(district_code=district_code), district_code is not None
+        return RegisterFacts(district_code=district_code), district_code is not None, None
     try:
         async with conn.transaction():  # a savepoint: a failed lookup leaves the alarm's transaction usable
             entry = await register(conn, device_id)
@@ -156,11 +161,11 @@ async def _facts(conn: AsyncConnection, register: RegisterLookup | None, device_
         # The incident opens all the same, without the register's facts: a trapped passenger's
         # alarm never waits for the register's data.
         log.exception("register entry of %s not read for its incident; opened without it", device_id)
-        return RegisterFacts(district_code=district_code), district_code is not None
+        return RegisterFacts(district_code=district_code), district_code is not None, None
     if entry is None:
-        return RegisterFacts(district_code=district_code), False
-    facts = RegisterFacts.from_entry(entry)
-    return facts, True
+        return RegisterFacts(district_code=district_code), False, None
+    category = entry.get("category")
+    return RegisterFacts.from_entry(entry), True, None if category is None else str(category)
 
 
 async def open_incident(conn: AsyncConnection, alarm: Alarm, settings: IncidentSettings,
@@ -175,7 +180,7 @@ async def open_incident(conn: AsyncConnection, alarm: Alarm, settings: IncidentS
     outage, must not make an incident overdue before anyone could see it.
     """
     raised_at = alarm.raised_seen_at
-    facts, registered = await _facts(conn, register, alarm.device_id, alarm.district_code)
+    facts, registered, _ = await _facts(conn, register, alarm.device_id, alarm.district_code)
     for _ in range(3):  # the open incident may be closed between the two statements: try again
         columns = {**facts.columns(), "alarm_id": alarm.id, "device_id": alarm.device_id,
                    "district_code": facts.district_code or alarm.district_code, "raised_at": raised_at,
@@ -217,6 +222,7 @@ class PhoneReport:
     comment: str | None = None
     maintenance_unit: str | None = None  # for an unregistered unit, or to correct the register
     contact: str | None = None
+    address: str | None = None  # where the caller says it is (the register's, when registered, counts)
 
 
 async def open_phone_incident(conn: AsyncConnection, report: PhoneReport, *, now: datetime,
@@ -224,9 +230,13 @@ async def open_phone_incident(conn: AsyncConnection, report: PhoneReport, *, now
     """Open an incident reported by phone, without any alarm: answered as it is taken (state
     acknowledged, steps ``raised`` and ``acknowledged`` by the operator). The register's facts
     are copied (an unregistered unit is opened with ``registered`` false); a maintenance unit or
-    contact given overrides the register's. Raises IncidentOpen when the unit has an open
+    contact given overrides the register's. Raises ReportRefused for a registered unit that is no
+    elevator (``phone_report_refusal``), IncidentOpen when the unit has an open
     incident already (one device, one open incident)."""
-    facts, registered = await _facts(conn, register, report.device_id, None)
+    facts, registered, category = await _facts(conn, register, report.device_id, None)
+    refused = phone_report_refusal(report.device_id, category)
+    if refused is not None:
+        raise refused
     columns = {**facts.columns(), "alarm_id": None, "device_id": report.device_id, "raised_at": now,
                "acknowledged_at": now, "state": IncidentState.ACKNOWLEDGED,
                "ack_deadline": ack_deadline(now, settings), "updated_at": now, "source": Source.PHONE,
@@ -235,6 +245,8 @@ async def open_phone_incident(conn: AsyncConnection, report: PhoneReport, *, now
         columns["maintenance_unit"] = report.maintenance_unit
     if report.contact:
         columns["maintenance_contact"] = report.contact
+    if report.address and not facts.address:
+        columns["address"] = report.address
     for _ in range(3):  # the open incident may be closed between the two statements: try again
         incident = await _insert_open(conn, columns)
         if incident is not None:
@@ -259,9 +271,8 @@ def _step_details(step: Step, before: Incident, after: Incident, request: StepRe
         return {"tier": after.tier, "maintenance_unit": after.rescuer, "contact": after.rescuer_contact,
                 "response_deadline": _iso(after.response_deadline), "arrival_deadline": _iso(after.arrival_deadline)}
     if step is Step.NO_ANSWER:
-        return {"maintenance_unit": request.maintenance_unit or before.rescuer or before.maintenance_unit,
-                "contact": request.contact or before.rescuer_contact or before.maintenance_contact,
-                "tier": before.tier}
+        unit, contact = no_answer_callee(before, request)
+        return {"maintenance_unit": unit, "contact": contact, "tier": before.tier or TIER_MAINTENANCE}
     if step is Step.RESPONDED:
         return {"tier": after.tier, "late": after.response_late and not before.response_late}
     if step is Step.ON_SITE:
@@ -280,9 +291,16 @@ def _iso(value: datetime | None) -> str | None:
 async def apply_step(conn: AsyncConnection, incident_id: int, request: StepRequest, *, now: datetime,
                      settings: IncidentSettings) -> StepOutcome:
     """An operator's step. The row lock makes concurrent steps queue: of two operators
-    acknowledging at once, the second sees "acknowledged" and gets StepNotAllowed."""
+    acknowledging at once, the second sees "acknowledged" and gets StepNotAllowed; of two
+    dispatching at once, the second's ``expected_state`` (acknowledged) is stale and it gets
+    StepNotAllowed naming who dispatched and when (``alerts.incidents.stale_view``)."""
     async with conn.transaction():
         incident = await _locked(conn, incident_id)
+        if request.expected_state is not None and request.expected_state is not incident.state:
+            last = await _last_step(conn, incident_id)
+            refused = stale_view(incident, request, *(last or (None, None)))
+            if refused is not None:
+                raise refused
         updates = plan_step(incident, request, now, settings)
         updated = await _update(conn, incident_id, updates)
         details = _step_details(request.step, incident, updated, request)
@@ -482,6 +500,14 @@ async def escalate_overdue(conn: AsyncConnection, now: datetime, settings: Incid
                         candidate.tier, candidate.rescuer or candidate.maintenance_unit,
                         f"; tier {updated.tier} sent: {updated.rescuer}" if updated.tier != candidate.tier else "")
     return escalations
+
+
+async def _last_step(conn: AsyncConnection, incident_id: int) -> tuple[str, datetime] | None:
+    """Who took the incident's latest step that was not a comment, and when."""
+    cur = await conn.execute("SELECT actor, at FROM incident_steps WHERE incident_id = %s AND step <> 'comment' "
+                             "ORDER BY id DESC LIMIT 1", (incident_id,))
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), row[1])
 
 
 async def _locked(conn: AsyncConnection, incident_id: int) -> Incident:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from alerts.messages import FIELD_NAMES, STATE_NAMES, STEP_NAMES, named
+from alerts.messages import CATEGORY_NAMES, FIELD_NAMES, STATE_NAMES, STEP_NAMES, named
 from semon.settings import IncidentSettings, SecondTierStation
 from web.i18n import KeyedError
 
@@ -168,6 +168,27 @@ class IncidentOpen(IncidentError):
         self.incident_id = incident_id
 
 
+class ReportRefused(IncidentError):
+    """A phone report the desk refuses whatever the register's state of incidents (400): a
+    registered unit that is no elevator, a device id that is no code."""
+
+
+# What a 96333 call (an entrapment) may be opened on: the register's elevators, escalators and
+# moving walks included (they are registered in the elevator category, TSG 08-2017). A unit the
+# register does not hold is allowed: the operator checks it with the caller.
+PHONE_REPORT_CATEGORIES: frozenset[str] = frozenset({"elevator"})
+
+
+def phone_report_refusal(device_id: str, category: str | None) -> ReportRefused | None:
+    """Why a phone-reported entrapment on ``device_id`` (registered in ``category``; None: not
+    registered or not known) is refused, or None."""
+    if category is None or category in PHONE_REPORT_CATEGORIES:
+        return None
+    return ReportRefused(f"{device_id} is registered as {category}, not an elevator: a 96333 entrapment is opened "
+                         f"on an elevator, escalator or moving walk", key="alerts.not_an_elevator",
+                         params={"device_id": device_id, "category": named(CATEGORY_NAMES, category)})
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     """One row of ``incidents``. The fields after ``updated_at`` came with the rescue workflow
@@ -290,6 +311,29 @@ class StepRequest:
     cause_class: CauseClass | None = None
     self_release: bool | None = None
     callback_confirmed: bool | None = None
+    # The state the operator saw when taking the step (None: an API client that does not say):
+    # a step based on a stale view is refused (``stale_view``).
+    expected_state: IncidentState | None = None
+
+
+def stale_view(incident: Incident, request: StepRequest, last_actor: str | None,
+               last_at: datetime | None) -> StepNotAllowed | None:
+    """Why ``request`` is refused as based on a stale view, or None: the operator saw the incident
+    in ``expected_state`` but it has moved on since (``last_actor`` took its latest step at
+    ``last_at``). Two operators dispatching the same acknowledged incident: the second one's
+    first dispatch is refused (409 "already dispatched by X at T"); a re-dispatch is sent by a
+    client that saw ``dispatched`` (or ``responded``). Without ``expected_state`` nothing is
+    checked (API clients of before keep working)."""
+    expected = request.expected_state
+    if expected is None or expected is incident.state:
+        return None
+    who = f" by {last_actor}" if last_actor else ""
+    when = f" at {last_at.isoformat(timespec='seconds')}" if last_at is not None else ""
+    return StepNotAllowed(f"incident {incident.id} is already {incident.state}{who}{when}; the step was taken on a "
+                          f"view that showed it {expected}: look again", key="alerts.stale_view",
+                          params={"id": incident.id, "state": named(STATE_NAMES, str(incident.state)),
+                                  "expected": named(STATE_NAMES, str(expected)), "who": last_actor or "?",
+                                  "at": last_at.isoformat(timespec="seconds") if last_at is not None else "?"})
 
 
 def _given(value: str | None) -> str | None:
@@ -332,9 +376,24 @@ def _check_request(incident: Incident, request: StepRequest) -> None:
             if close[name] < 0:
                 raise StepRequestError(f"{name} cannot be negative", key="alerts.negative",
                                        params={"field": named(FIELD_NAMES, name)})
+        if close["injuries"] > close["persons_released"]:
+            # Injuries count the trapped persons hurt, all released by the close (self-released included).
+            raise StepRequestError(f"injuries ({close['injuries']}) cannot exceed persons_released "
+                                   f"({close['persons_released']}): injuries count the released persons hurt",
+                                   key="alerts.injuries_exceed_released",
+                                   params={"injuries": close["injuries"], "released": close["persons_released"]})
     elif any(value is not None for value in close.values()):
         raise StepRequestError(f"{', '.join(CLOSE_FIELDS)} belong to the closed step", key="alerts.close_fields",
                                params={"fields": named(FIELD_NAMES, CLOSE_FIELDS)})
+
+
+def no_answer_callee(incident: Incident, request: StepRequest) -> tuple[str | None, str | None]:
+    """Who did not answer, (unit, phone): the request's, else the rescuer now sent, else the
+    contracted maintenance unit (before any dispatch the centre calls the unit the register or the
+    caller named)."""
+    unit, contact = _given(request.maintenance_unit), _given(request.contact)
+    return (unit or incident.rescuer or incident.maintenance_unit,
+            contact or incident.rescuer_contact or incident.maintenance_contact)
 
 
 def dispatch_tier(incident: Incident, request: StepRequest) -> int:
@@ -369,6 +428,9 @@ def plan_step(incident: Incident, request: StepRequest, now: datetime, settings:
                                      "step": named(STEP_NAMES, str(step)),
                                      "allowed": named(STEP_NAMES, map(str, allowed), empty_zh="无，事件已结束",
                                                       empty_en=then)})
+    if step is Step.NO_ANSWER and None in no_answer_callee(incident, request):
+        raise StepRequestError("no_answer needs who did not answer: maintenance_unit and contact (the phone "
+                               "called); none is known for this incident yet", key="alerts.no_answer_callee")
     at = step_time(incident, now)
     updates: dict[str, Any] = {"updated_at": at}
     if step not in NOTE_STEPS:

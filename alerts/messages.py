@@ -32,6 +32,12 @@ FIELD_NAMES: Final[Mapping[str, str]] = {
 }
 # What an operator does with an alarm (console: alarm_acknowledge, alarm_shelve, alarm_unshelve).
 ALARM_ACTION_NAMES: Final[Mapping[str, str]] = {"acknowledged": "确认", "shelved": "搁置", "unshelved": "取消搁置"}
+# The register's categories (特种设备目录), as a refused phone report names them.
+CATEGORY_NAMES: Final[Mapping[str, str]] = {
+    "elevator": "电梯", "boiler": "锅炉", "pressure_vessel": "压力容器", "pressure_piping": "压力管道",
+    "gas_cylinder": "气瓶", "crane": "起重机械", "in_plant_vehicle": "场（厂）内专用机动车辆",
+    "large_amusement_ride": "大型游乐设施", "passenger_ropeway": "客运索道",
+}
 # The alarm types an operator cannot handle as alarms (alerts.desks: not shelvable).
 ALARM_TYPE_NAMES: Final[Mapping[str, str]] = {"entrapment": "困人"}
 
@@ -67,6 +73,22 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
     "alerts.tier_field": {"zh-CN": "救援级别只用于“派遣”", "en": "tier belongs to the dispatched step"},
     "alerts.close_needs": {"zh-CN": "结案需填写：{fields}", "en": "closed needs {fields} (missing)"},
     "alerts.negative": {"zh-CN": "{field}不能为负数", "en": "{field} cannot be negative"},
+    "alerts.injuries_exceed_released": {
+        "zh-CN": "受伤人数（{injuries}）不能多于解救人数（{released}）：受伤人数只计被解救者中受伤的人",
+        "en": "injuries ({injuries}) cannot exceed persons_released ({released}): injuries count the released "
+              "persons hurt"},
+    "alerts.not_an_elevator": {
+        "zh-CN": "{device_id} 登记为{category}，不是电梯：96333 困人事件只对电梯、自动扶梯和自动人行道建立",
+        "en": "{device_id} is registered as {category}, not an elevator: a 96333 entrapment is opened on an "
+              "elevator, escalator or moving walk"},
+    "alerts.stale_view": {
+        "zh-CN": "事件 {id} 已由 {who} 于 {at} 变为“{state}”；此操作基于显示为“{expected}”的旧画面，请重新查看",
+        "en": "incident {id} is already {state} by {who} at {at}; the step was taken on a view that showed it "
+              "{expected}: look again"},
+    "alerts.no_answer_callee": {
+        "zh-CN": "记录无人接听需填写未接听的单位和电话：本事件尚无已知的联系单位",
+        "en": "no_answer needs who did not answer: maintenance_unit and contact (the phone called); none is known "
+              "for this incident yet"},
     "alerts.close_fields": {"zh-CN": "{fields}只用于“结案”", "en": "{fields} belong to the closed step"},
     # Alarms (alerts.alarm_store, alerts.api)
     "alerts.alarm_not_found": {"zh-CN": "没有编号为 {id} 的告警", "en": "alarm {id} not found"},

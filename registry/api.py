@@ -615,7 +615,8 @@ async def _search(request: web.Request) -> web.Response:
     """A unit by what a caller reads or says (``registry.search``); an agency finds only its own."""
     q = _parse(SearchQuery, query_of(request))
     async with _pool(request).connection() as conn:
-        found = await search_units(conn, q.q, limit=q.limit, agency=_own_agency(request))
+        found = await search_units(conn, q.q, limit=q.limit, agency=_own_agency(request),
+                                   category=None if q.category is None else str(q.category))
     return _json(found)
 
 

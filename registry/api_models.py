@@ -394,6 +394,8 @@ class SearchQuery(BaseModel):
     q: str = Field(min_length=1, max_length=200, description="rescue code, registration code, registration "
                                                               "certificate number, or address text")
     limit: int = Field(default=10, ge=1, le=MAX_SEARCH)
+    category: Category | None = Field(default=None, description="this category's units first (the 96333 desk: "
+                                                                 "elevator, escalators and moving walks included)")
 
 
 class FoundContact(Answer):

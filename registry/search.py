@@ -3,8 +3,11 @@ the rescue identification code on the plate in the car (救援识别码), the �
 (``registration_code``), the 使用登记证编号, or the address as text.
 
 Exact matches of a code come first (rescue code, then registration code, then registration
-certificate number), then codes that begin with what was typed, then addresses containing it;
-in use before stopped, scrapped last. The text is normalised first (NFKC: full-width digits and
+certificate number), then codes that begin with what was typed, then addresses containing every word of it
+(split on spaces, in any order);
+in use before stopped, scrapped last. ``category`` (the 96333 desk sends ``elevator``, which
+holds escalators and moving walks too): that category's units first, the others after. The
+text is normalised first (NFKC: full-width digits and
 letters typed on a Chinese keyboard become ASCII; spaces around it are dropped); ``%`` and ``_``
 are taken literally.
 """
@@ -42,9 +45,10 @@ SELECT e.registration_code, e.rescue_code, e.use_registration_no, e.category, e.
 FROM equipment e LEFT JOIN parties m ON m.id = e.maintenance_id LEFT JOIN parties o ON o.id = e.owner_id
      LEFT JOIN parties a ON a.id = e.agency_id
 WHERE (e.rescue_code = %(q)s OR e.registration_code = %(q)s OR e.use_registration_no = %(q)s
-       OR e.registration_code LIKE %(prefix)s OR e.rescue_code LIKE %(prefix)s OR e.address ILIKE %(contains)s)
+       OR e.registration_code LIKE %(prefix)s OR e.rescue_code LIKE %(prefix)s OR e.address ILIKE ALL(%(words)s))
   AND (%(agency)s::text IS NULL OR a.code = %(agency)s)
-ORDER BY rank, CASE e.status WHEN 'in_use' THEN 0 WHEN 'stopped' THEN 1 ELSE 2 END, e.registration_code
+ORDER BY CASE WHEN %(category)s::text IS NULL OR e.category = %(category)s THEN 0 ELSE 1 END,
+         rank, CASE e.status WHEN 'in_use' THEN 0 WHEN 'stopped' THEN 1 ELSE 2 END, e.registration_code
 LIMIT %(limit)s"""
 
 
@@ -59,19 +63,22 @@ def _party(code: str | None, name: str | None, phone: str | None, contact: str |
 
 
 async def search_units(conn: AsyncConnection[Any], text: str, *, limit: int = 10,
-                       agency: str | None = None) -> dict[str, Any]:
+                       agency: str | None = None, category: str | None = None) -> dict[str, Any]:
     """The units ``text`` finds (``registry.api_models.SearchResult``'s JSON), at most ``limit``; ``agency``: only
-    that inspection agency's units (an agency user sees only its own)."""
+    that inspection agency's units (an agency user sees only its own); ``category``: its units first."""
     q = normalise(text)
     if not q:
         return {"q": q, "units": []}
-    cur = await conn.execute(_SEARCH_SQL, {"q": q, "prefix": _like(q) + "%", "contains": "%" + _like(q) + "%",
-                                           "agency": agency, "limit": min(limit, MAX_SEARCH)})
+    # Address text: every word typed, in any order ("西大街 151" finds "西大街151号").
+    words = ["%" + _like(word) + "%" for word in q.split()]
+    cur = await conn.execute(_SEARCH_SQL, {"q": q, "prefix": _like(q) + "%", "words": words,
+                                           "agency": agency, "category": category,
+                                           "limit": min(limit, MAX_SEARCH)})
     units = []
-    for (code, rescue, use_no, category, address, district, status, area, place, m_code, m_name, m_phone,
+    for (code, rescue, use_no, unit_category, address, district, status, area, place, m_code, m_name, m_phone,
          m_contact, m_contacts, o_code, o_name, o_phone, o_contact, o_contacts, rank) in await cur.fetchall():
         units.append({"registration_code": code, "rescue_code": rescue, "use_registration_no": use_no,
-                      "category": category, "address": address, "district_code": district, "status": status,
+                      "category": unit_category, "address": address, "district_code": district, "status": status,
                       "area": area, "place": place, "matched": _MATCHED[rank],
                       "maintenance_unit": _party(m_code, m_name, m_phone, m_contact, m_contacts),
                       "owner": _party(o_code, o_name, o_phone, o_contact, o_contacts)})

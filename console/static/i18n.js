@@ -380,6 +380,31 @@ Object.assign(NAMES, {
     3: ["三级 消防 119", "3 fire brigade 119"], none: ["未派单", "not dispatched"] },
 });
 
+// The 96333 desk's fixes (helper "fixdesk"): intake categories and address, sound muted, close
+// record, shelving, no answer, history range, drafts across a language switch.
+Object.assign(zh, {
+  intake_not_a_lift: "非电梯设备，不能作为困人接警",
+  intake_address: "设备地址（来电人所述）",
+  no_answer_needs: "无人接听：请在上方填写所拨打的单位和电话",
+  no_phone_configured: "未配置电话", type_phone: "填写电话并重新派遣",
+  unregistered_hint_device: "未登记设备报警：地址和维保单位请向使用单位或现场核实",
+  date_range_reversed: "起始日期晚于截止日期，请调整后再查询",
+  sound_muted: "声音已关闭（点击开启）", sound_muted_alerting: "声音已关闭，有告警！点击开启",
+  close_invalid: "填写有误：{what}（人数为不小于 0 的整数，受伤人数不超过解救人数）",
+  intake_bad_device: "设备代码只能含字母、数字和 . _ -（最多 64 位）；地址请填在地址栏",
+});
+Object.assign(en, {
+  intake_not_a_lift: "not a lift: no entrapment call on it",
+  intake_address: "address (as the caller says)",
+  no_answer_needs: "No answer: type the unit and the phone you called above",
+  no_phone_configured: "no phone configured", type_phone: "type a phone and send again",
+  unregistered_hint_device: "alarm from an unregistered lift: check the address and maintenance unit with its owner or on site",
+  date_range_reversed: "the start date is after the end date: change them and search again",
+  sound_muted: "sound off (click to turn on)", sound_muted_alerting: "sound off, alarm waiting! click to turn on",
+  close_invalid: "Wrong: {what} (whole numbers from 0; injuries at most the persons released)",
+  intake_bad_device: "the device code takes letters, digits and . _ - only (at most 64); put an address in the address field",
+});
+
 const DICTS = { "zh-CN": zh, en };
 let current = readStored();
 

@@ -12,8 +12,8 @@ import { h, replace } from "./dom.js";
 import { clock, duration } from "./format.js";
 import { name, t } from "./i18n.js";
 import {
-  CAUSE_CLASSES, canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, nextStep, responseDeadline, tierOf,
-  trapped,
+  CAUSE_CLASSES, canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, nextStep, rescuerOf, responseDeadline,
+  tierOf, trapped,
 } from "./incident.js";
 import { CardTimeline } from "./timeline.js";
 
@@ -67,7 +67,8 @@ export class IncidentCard {
     this.contact = field("dispatch-contact", t("contact"), { name: "contact", maxlength: 100 });
     this.dispatchSubmit = h("button", { type: "button", class: "primary", "data-testid": "dispatch-submit" }, t("dispatch_send"));
     this.dispatchCancel = h("button", { type: "button", class: "secondary", "data-testid": "dispatch-cancel" }, t("cancel"));
-    this.dispatchFields = h("div", { class: "dispatch-fields", "data-testid": "dispatch-box" },
+    // Out only at the dispatch step or after 重新派遣 / 启动二级救援 / 呼叫 119 (setMode), never by default.
+    this.dispatchFields = h("div", { class: "dispatch-fields", "data-testid": "dispatch-box", hidden: true },
       h("div", { class: "dispatch-head" }, this.dispatchTitle), this.unit, this.contact,
       h("div", { class: "buttons" }, this.dispatchSubmit, this.dispatchCancel));
 
@@ -102,6 +103,9 @@ export class IncidentCard {
       this.error);
 
     for (const input of [this.unit, this.contact]) input.addEventListener("input", () => { this.edited = true; });
+    // A half-typed comment outlives a reload (a language switch reloads the page): kept per incident
+    // in sessionStorage, restored into an empty box, dropped once sent.
+    this.comment.addEventListener("input", () => saveDraft(this.entry?.incident?.id, this.comment.value));
     this.comment.addEventListener("keydown", (e) => {
       if (e.key !== "Enter" || e.isComposing) return; // an IME's Enter picks characters
       e.preventDefault();
@@ -161,10 +165,13 @@ export class IncidentCard {
     this.note.hidden = tier < 2;
     this.note.textContent = tier < 2 ? "" : t(tier >= 3 ? "tier_3_note" : "escalated",
       { who: incident.rescuer ?? incident.second_tier ?? "" });
-    const rescuer = incident?.rescuer ?? incident?.maintenance_unit;
-    if (rescuer) {
-      const contact = incident.rescuer_contact ?? incident.maintenance_contact ?? "";
-      this.maintenance.textContent = `${name("tier_unit", tier)}${t("sep")}${rescuer}${contact ? ` · ${contact}` : ""}`;
+    const { who, contact, noPhone } = rescuerOf(incident);
+    if (who) {
+      // Never another tier's contact: without a phone of its own, say so and let the operator type one.
+      replace(this.maintenance, `${name("tier_unit", tier)}${t("sep")}${who} · `,
+        noPhone ? [h("span", { class: "warn", "data-testid": "no-phone" }, t("no_phone_configured")), " ",
+          canRedispatch(state) ? h("button", { type: "button", class: "link", "data-testid": "type-phone",
+            onclick: () => this.openDispatch(tier, true) }, t("type_phone")) : null] : contact);
     }
     if (incident?.address && !this.address.textContent) this.address.textContent = incident.address;
     if (incident?.registered === false) this.showUnregistered();
@@ -183,6 +190,11 @@ export class IncidentCard {
     this.closeForm.hidden = step !== "closed";
     if (step === "dispatched" && !this.mode) this.setMode({ tier: 1, redispatch: false });
     else if (this.mode && (this.mode.redispatch ? !under : step !== "dispatched")) this.setMode(null);
+    this.dispatchFields.hidden = !this.mode; // every path, a fresh card included
+    if (incident && this.draftFor !== incident.id) {
+      this.draftFor = incident.id;
+      if (!this.comment.value) this.comment.value = loadDraft(incident.id);
+    }
     if (this.deviceLoaded !== deviceId) this.loadDevice(deviceId);
     this.timeline.update(incident, incident ? this.store?.lastSteps.get(incident.id) : null);
     this.tick(nowMs);
@@ -191,7 +203,10 @@ export class IncidentCard {
   showUnregistered() {
     this.unregistered.hidden = false;
     this.el.classList.add("unregistered");
-    if (!this.address.textContent) this.address.textContent = t("unregistered_hint");
+    // Nobody called about a device's own alarm: it is not "the caller" who can tell.
+    if (!this.address.textContent) {
+      this.address.textContent = t(this.entry?.incident?.source === "phone" ? "unregistered_hint" : "unregistered_hint_device");
+    }
     if (!this.unit.value) this.unit.placeholder = t("unregistered_unit");
   }
 
@@ -240,7 +255,7 @@ export class IncidentCard {
     if (card.address) this.address.textContent = card.address;
     if (card.registered === false) this.showUnregistered();
     const m = card.maintenance_unit;
-    if (m && !incident?.maintenance_unit) {
+    if (m && !incident?.maintenance_unit && !incident?.rescuer) {
       this.maintenance.textContent = `${t("maintenance_unit")}${t("sep")}${m.name} · ${m.phone ?? ""}`;
     }
     const options = contactsOf(m).map((c) => ({ ...c, unit: m.name }));
@@ -302,6 +317,8 @@ export class IncidentCard {
   // The request for `step` from the card's fields, or a message saying what is missing.
   request(step, incident) {
     const body = { step };
+    // What the operator saw: a step on a view someone else's step made stale is refused (409).
+    if (step !== "comment") body.expected_state = incident.state;
     const comment = this.comment.value.trim();
     if (comment) body.comment = comment;
     if (step === "comment" && !comment) return { focus: this.comment };
@@ -319,11 +336,21 @@ export class IncidentCard {
       const contact = this.mode ? this.contact.value.trim() : "";
       if (unit) body.maintenance_unit = unit;
       if (contact) body.contact = contact;
+      // Nobody known yet (an unregistered lift before any dispatch): ask who did not answer.
+      const knownUnit = incident.rescuer ?? incident.maintenance_unit;
+      const knownPhone = incident.rescuer_contact ?? incident.maintenance_contact;
+      if (!(unit || knownUnit) || !(contact || knownPhone)) return { error: t("no_answer_needs") };
     }
     if (step === "closed") {
-      const record = closeRecord({ persons_released: this.persons.value, injuries: this.injuries.value,
+      // A number field with text the browser cannot read has value "": it is wrong, not missing.
+      const raw = (input) => (input.validity?.badInput ? "?" : input.value);
+      const record = closeRecord({ persons_released: raw(this.persons), injuries: raw(this.injuries),
         cause_class: this.cause.value, self_release: this.selfRelease.value, callback_confirmed: this.callback.value });
-      if (record.missing) return { error: t("close_needs", { what: record.missing.map((k) => t(`rec_${k}`)).join("、") }) };
+      const names = (keys) => keys.map((k) => t(`rec_${k}`)).join("、");
+      if (!record.body) {
+        return { error: [record.missing.length ? t("close_needs", { what: names(record.missing) }) : "",
+          record.invalid.length ? t("close_invalid", { what: names(record.invalid) }) : ""].filter(Boolean).join(" ") };
+      }
       Object.assign(body, record.body);
     }
     return { body };
@@ -339,6 +366,7 @@ export class IncidentCard {
     try {
       const answer = await this.act(incident, body);
       this.comment.value = "";
+      saveDraft(incident.id, "");
       this.error.textContent = "";
       if (step === "comment") this.timeline.add([answer]);
       else this.timeline.setDetail(answer);
@@ -356,6 +384,26 @@ export class IncidentCard {
 
   setBusy(busy) {
     for (const button of this.form.querySelectorAll("button")) button.disabled = busy;
+  }
+}
+
+const DRAFT_KEY = "semon.draft.";
+
+function saveDraft(incidentId, text) {
+  if (!incidentId) return;
+  try {
+    if (text) globalThis.sessionStorage?.setItem(DRAFT_KEY + incidentId, text);
+    else globalThis.sessionStorage?.removeItem(DRAFT_KEY + incidentId);
+  } catch {
+    // storage blocked: the draft lives as long as the page
+  }
+}
+
+function loadDraft(incidentId) {
+  try {
+    return globalThis.sessionStorage?.getItem(DRAFT_KEY + incidentId) ?? "";
+  } catch {
+    return "";
   }
 }
 

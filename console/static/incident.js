@@ -48,6 +48,18 @@ export function tierOf(incident) {
   return TIERS.includes(tier) ? tier : 1;
 }
 
+// Who the card names as sent, and their phone: the rescuer the current tier sent with that tier's
+// own contact, never another tier's (a station without a phone must not show the maintenance
+// unit's); before any dispatch the contracted maintenance unit and its contact. { who, contact,
+// noPhone }: noPhone when someone is named but no phone is known for them.
+export function rescuerOf(incident) {
+  if (!incident) return { who: null, contact: null, noPhone: false };
+  const sent = incident.rescuer ?? null;
+  const who = sent ?? incident.maintenance_unit ?? null;
+  const contact = (sent !== null ? incident.rescuer_contact : incident.maintenance_contact) ?? null;
+  return { who, contact, noPhone: who !== null && !contact };
+}
+
 // Since when the passengers are trapped (the alarm's raised_at, the condition's start in device
 // time) and until when: the release, or the device seeing the car empty.
 export function trapped(incident, alarm, nowMs) {
@@ -98,13 +110,18 @@ export function responseDeadline(incident, nowMs) {
 }
 
 // The close record from the form's raw values (strings, "" when not chosen): { body } to send with
-// the "closed" step, or { missing: [field names] }. Every field is asked for (issue 15).
+// the "closed" step, or { missing: [field names], invalid: [field names] }: a field left empty is
+// missing, one filled wrongly (−1, 1.5, more injured than released) invalid. Every field is asked for
+// (issue 15). Injuries count the trapped persons hurt, all of whom are released by the close
+// (self-released ones included), so injuries ≤ persons released (the server checks the same).
 export function closeRecord(raw) {
   const missing = [];
+  const invalid = [];
   const count = (key) => {
     const text = String(raw[key] ?? "").trim();
     const n = Number(text);
-    if (text === "" || !Number.isInteger(n) || n < 0) missing.push(key);
+    if (text === "") missing.push(key);
+    else if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) invalid.push(key);
     return n;
   };
   const yesNo = (key) => {
@@ -112,11 +129,14 @@ export function closeRecord(raw) {
     return raw[key] === "yes";
   };
   const body = { persons_released: count("persons_released"), injuries: count("injuries") };
-  if (!CAUSE_CLASSES.includes(raw.cause_class)) missing.push("cause_class");
+  if (!invalid.length && !missing.includes("injuries") && !missing.includes("persons_released")
+    && body.injuries > body.persons_released) invalid.push("injuries");
+  if (!raw.cause_class) missing.push("cause_class");
+  else if (!CAUSE_CLASSES.includes(raw.cause_class)) invalid.push("cause_class");
   body.cause_class = raw.cause_class;
   body.self_release = yesNo("self_release");
   body.callback_confirmed = yesNo("callback_confirmed");
-  return missing.length ? { missing } : { body };
+  return missing.length || invalid.length ? { missing, invalid } : { body };
 }
 
 // An incident's history in the order it happened (by time, then id), each marked as the system's,

@@ -22,6 +22,14 @@ function resultsOf(data) {
 }
 
 const codeOf = (unit) => unit.registration_code ?? unit.device_id ?? unit.code;
+// A 96333 call is an entrapment: on a lift, the register's elevator category (escalators and moving
+// walks included). The server refuses the others (400).
+const LIFT_CATEGORY = "elevator";
+const isLift = (unit) => !unit.category || unit.category === LIFT_CATEGORY;
+// A device id as the devices send it (semon.protocol.topics.DEVICE_ID_PATTERN), typed full-width or not.
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const normaliseCode = (text) => String(text ?? "").normalize("NFKC").trim();
+export const looksLikeCode = (text) => DEVICE_ID.test(text);
 const unitName = (party) => (typeof party === "string" ? party : party?.name ?? "");
 
 export class Intake {
@@ -42,9 +50,11 @@ export class Intake {
     this.selected = h("div", { class: "intake-selected", "data-testid": "intake-selected", hidden: true });
     this.unregistered = h("input", { type: "checkbox", "data-testid": "intake-unregistered" });
     this.device = field("intake-device", t("registration_code"), { maxlength: MAX_DEVICE_ID });
+    this.address = field("intake-address", t("intake_address"), { maxlength: 300 });
     this.unit = field("intake-unit", t("maintenance_unit"), { maxlength: 200 });
     this.contact = field("intake-contact", t("contact"), { maxlength: 100 });
     this.unregisteredFields = h("div", { class: "intake-grid", hidden: true }, labelled(t("registration_code"), this.device),
+      labelled(t("intake_address"), this.address),
       labelled(t("maintenance_unit"), this.unit), labelled(t("contact"), this.contact));
     this.caller = field("intake-caller", t("caller"), { maxlength: 100 });
     this.phone = field("intake-phone", t("caller_phone"), { type: "tel", maxlength: 40 });
@@ -91,7 +101,13 @@ export class Intake {
     this.unregisteredFields.hidden = !on;
     if (on) {
       this.pick(null);
-      if (!this.device.value && this.query.value.trim().length <= MAX_DEVICE_ID) this.device.value = this.query.value.trim();
+      // What was searched goes where it belongs: a code into the code, anything else into the address.
+      const typed = normaliseCode(this.query.value);
+      if (looksLikeCode(typed)) {
+        if (!this.device.value) this.device.value = typed;
+      } else if (typed && !this.address.value) {
+        this.address.value = this.query.value.trim();
+      }
       this.device.focus();
     }
   }
@@ -107,16 +123,20 @@ export class Intake {
     this.status.textContent = t("loading");
     let found;
     try {
-      found = resultsOf(await get(`/api/registry/search?q=${encodeURIComponent(q)}&limit=${SEARCH_LIMIT}`));
+      found = resultsOf(await get(`/api/registry/search?q=${encodeURIComponent(q)}&limit=${SEARCH_LIMIT}`
+        + `&category=${LIFT_CATEGORY}`)); // the lifts first
     } catch (err) {
       if (seq === this.searchSeq) this.status.textContent = t("error", { msg: err.message });
       return;
     }
     if (seq !== this.searchSeq) return; // a later search overtook this one
     this.status.textContent = found.length ? t("intake_found", { n: found.length }) : t("intake_none");
+    // Only a lift (elevator, escalator, moving walk: the register's elevator category) can be picked:
+    // a boiler's or a vessel's code found by the same text is shown, greyed, saying what it is.
     replace(this.results, found.map((unit) => h("li", {},
       h("button", { type: "button", class: "intake-result", "data-testid": "intake-result", "data-code": codeOf(unit),
-        onclick: () => this.pick(unit) }, describeUnit(unit)))));
+        "data-category": unit.category ?? "", disabled: !isLift(unit),
+        title: isLift(unit) ? "" : t("intake_not_a_lift"), onclick: () => this.pick(unit) }, describeUnit(unit)))));
   }
 
   pick(unit) {
@@ -133,8 +153,11 @@ export class Intake {
   body() {
     const body = {};
     if (this.unregistered.checked) {
-      body.device_id = this.device.value.trim();
+      body.device_id = normaliseCode(this.device.value);
       if (!body.device_id) return { error: t("intake_needs_device") };
+      if (!looksLikeCode(body.device_id)) return { error: t("intake_bad_device") };
+      const address = this.address.value.trim();
+      if (address) body.address = address;
       const unit = this.unit.value.trim();
       const contact = this.contact.value.trim();
       if (unit) body.maintenance_unit = unit;
@@ -171,7 +194,7 @@ export class Intake {
   }
 
   reset() {
-    for (const input of [this.query, this.device, this.unit, this.contact, this.caller, this.phone, this.note]) input.value = "";
+    for (const input of [this.query, this.device, this.address, this.unit, this.contact, this.caller, this.phone, this.note]) input.value = "";
     this.showUnregistered(false);
     this.pick(null);
     replace(this.results);
@@ -182,6 +205,8 @@ export class Intake {
 function describeUnit(unit) {
   const m = unitName(unit.maintenance_unit) || unit.maintenance_unit_name;
   return h("span", { class: "intake-unit" },
+    unit.category ? h("span", { class: `badge category${isLift(unit) ? "" : " warn"}`, "data-testid": "intake-category" },
+      name("category", unit.category)) : null,
     unit.rescue_code ? h("span", { class: "badge rescue-code", title: t("rescue_code") }, unit.rescue_code) : null,
     h("code", {}, codeOf(unit)),
     h("span", { class: "addr" }, unit.address ?? ""),

@@ -204,6 +204,14 @@ export function mount(root, ctx) {
   }
 
   async function loadHistory(more = false) {
+    const f = new FormData(form);
+    if (!more && f.get("from") && f.get("to") && f.get("from") > f.get("to")) {
+      // Reversed: say so rather than search something else.
+      historyCount.textContent = t("date_range_reversed");
+      historyCount.classList.add("error");
+      return;
+    }
+    historyCount.classList.remove("error");
     const params = more ? history.params : historyParams();
     const offset = more ? history.rows.length : 0;
     historyCount.textContent = t("loading");

@@ -5,17 +5,20 @@
 // Browsers allow audio only after a user gesture. The operator's "sound on" is remembered
 // (localStorage), so a reload or a language switch re-arms it: where the browser lets a page
 // that was given sound before play at once, it plays; where it does not, a visible "click to
-// enable sound" notice stays up and the first click or key anywhere on the page re-arms it.
+// enable sound" notice stays up and the first click or key anywhere on the page re-arms it. An
+// operator's "off" is remembered too and stays off: no click re-arms it but the sound button's.
 
 const PATTERN = [[880, 0.0, 0.22], [660, 0.28, 0.22], [880, 0.56, 0.22]]; // [Hz, start s, length s]
 const REPEAT_MS = 2000;
 const PREFERENCE_KEY = "semon.sound";
 
+// The operator's stored choice: "on", "off" (turned off by hand: stays off), or null (never chosen).
 function stored() {
   try {
-    return globalThis.localStorage?.getItem(PREFERENCE_KEY) === "on";
+    const value = globalThis.localStorage?.getItem(PREFERENCE_KEY);
+    return value === "on" || value === "off" ? value : null;
   } catch {
-    return false; // storage blocked: ask again after each reload
+    return null; // storage blocked: ask again after each reload
   }
 }
 
@@ -28,19 +31,23 @@ function store(on) {
 }
 
 export class Beeper {
-  // onState(state): "off" (never enabled here), "blocked" (wanted, the browser waits for a
-  // gesture), "on".
+  // onState(state): "off" (never enabled here), "muted" (turned off by the operator: stays off until
+  // they turn it on), "blocked" (wanted, the browser waits for a gesture), "on".
   constructor({ onState = () => {} } = {}) {
     this.ctx = null;
     this.sources = new Set();
     this.timer = null;
     this.onState = onState;
-    this.wanted = stored();
-    // Any click or key on the page counts as the gesture the browser waits for.
+    const preference = stored();
+    this.wanted = preference === "on";
+    this.muted = preference === "off";
+    // Any click or key on the page counts as the gesture the browser waits for: it re-arms a sound
+    // the operator wants, or one never chosen while something alerts; never one they turned off.
     // (The sound control's own button decides for itself.)
     const gesture = (event) => {
       if (event.target?.closest?.("[data-sound-control]")) return;
-      if (this.wanted || this.sources.size) this.enable();
+      if (this.enabled) return;
+      if (this.wanted || (!this.muted && this.sources.size)) this.enable();
     };
     document.addEventListener("pointerdown", gesture, { capture: true });
     document.addEventListener("keydown", gesture, { capture: true });
@@ -53,7 +60,7 @@ export class Beeper {
   }
 
   get state() {
-    return this.enabled ? "on" : this.wanted ? "blocked" : "off";
+    return this.enabled ? "on" : this.wanted ? "blocked" : this.muted ? "muted" : "off";
   }
 
   get alerting() {
@@ -79,6 +86,7 @@ export class Beeper {
     const Context = window.AudioContext ?? window.webkitAudioContext;
     if (!Context) return false;
     this.wanted = true;
+    this.muted = false;
     store(true);
     this.ctx ??= new Context();
     this.ctx.onstatechange = () => this.onState(this.state);
@@ -97,9 +105,10 @@ export class Beeper {
 
   disable() {
     this.wanted = false;
+    this.muted = true;
     store(false);
     this.ctx?.suspend();
-    this.onState("off");
+    this.onState(this.state);
   }
 
   setAlerting(alerting, source = "main") {
@@ -107,6 +116,7 @@ export class Beeper {
     if (alerting) this.sources.add(source);
     else this.sources.delete(source);
     if (this.alerting === was) return;
+    this.onState(this.state); // a muted control reminds the operator while something alerts
     clearInterval(this.timer);
     this.timer = null;
     if (this.alerting) {
@@ -134,18 +144,22 @@ export class Beeper {
 }
 
 // The sound control for a view's header: "enable sound" (off), a flashing "click to enable sound"
-// notice (wanted, blocked by the browser), or "sound on" with a way to turn it off.
-// data-sound on the element: off | blocked | on.
+// notice (wanted, blocked by the browser), "sound on" with a way to turn it off, or "sound off"
+// (muted by the operator; a reminder while something alerts). data-sound: off | muted | blocked | on.
 export function soundControl(h, t) {
   const element = h("button", { type: "button", class: "sound-button", "data-testid": "enable-sound",
     "data-sound-control": true });
-  const beeper = new Beeper({
+  let beeper = null; // set below; onState runs only after the constructor (a microtask, a resume)
+  beeper = new Beeper({
     onState: (state) => {
+      const reminder = state === "muted" && Boolean(beeper?.alerting);
       element.dataset.sound = state;
       element.textContent = t(state === "on" ? "sound_on_turn_off" : state === "blocked" ? "click_to_enable_sound"
-        : "enable_sound");
+        : state === "muted" ? (reminder ? "sound_muted_alerting" : "sound_muted") : "enable_sound");
       element.classList.toggle("blocked", state === "blocked");
       element.classList.toggle("on", state === "on");
+      element.classList.toggle("muted", state === "muted");
+      element.classList.toggle("reminder", reminder);
     },
   });
   element.addEventListener("click", () => {

@@ -267,15 +267,17 @@ async def test_the_sound_preference_outlives_a_reload_and_a_language_switch(brow
         assert state in ("on", "blocked"), state
         if state == "blocked":
             await expect(sound).to_be_visible()
-            await page.locator("h2").first.click()
+            await page.locator("h2:visible").first.click()
         await expect(sound).to_have_attribute("data-sound", "on")
     await expect(page.locator("html")).to_have_attribute("lang", "en")
 
-    # Turned off, it stays off over a reload.
+    # Turned off, it says so (muted) and stays off over a reload and any click on the page.
     await sound.click()
-    await expect(sound).to_have_attribute("data-sound", "off")
+    await expect(sound).to_have_attribute("data-sound", "muted")
     await page.reload()
-    await expect(page.get_by_test_id("enable-sound")).to_have_attribute("data-sound", "off")
+    await expect(page.get_by_test_id("enable-sound")).to_have_attribute("data-sound", "muted")
+    await page.locator("h2:visible").first.click()
+    await expect(page.get_by_test_id("enable-sound")).to_have_attribute("data-sound", "muted")
     await page.context.close()
 
 

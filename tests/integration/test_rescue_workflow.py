@@ -113,7 +113,7 @@ async def test_a_phone_call_from_the_report_to_its_record(database_url: str) -> 
                             *((step, actor) for step, actor, _ in steps)]
         assert all(s["at"] for s in got["steps"])
         assert got["steps"][2]["details"] == {"maintenance_unit": MAINTENANCE, "contact": "李师傅 13900000001",
-                                              "tier": None}
+                                              "tier": 1}  # before any dispatch the centre calls tier 1
         assert got["steps"][-1]["comment"] == "回访确认两人已安全离开"
         times = [datetime.fromisoformat(s["at"]) for s in got["steps"]]
         assert times == sorted(times)
@@ -123,10 +123,20 @@ async def test_a_phone_call_from_the_report_to_its_record(database_url: str) -> 
 
 async def test_an_unregistered_unit_says_so_and_takes_the_maintenance_unit_at_dispatch(database_url: str) -> None:
     async with running_api(database_url, settings(), register) as api:
-        status, opened = await report(api, "NOT-IN-THE-REGISTER-1")
+        status, opened = await report(api, "NOT-IN-THE-REGISTER-1", address="南川东路 88号 3单元")
         assert status == 201 and opened["registered"] is False and opened["maintenance_unit"] is None
+        assert opened["address"] == "南川东路 88号 3单元"
+        # An address is no device id: refused, saying where it goes.
+        status, body = await report(api, "南川东路 88号 3单元")
+        assert status == 400 and "an address goes in address" in body["error"]
         status, body = await api.step(opened["id"], "dispatched")
         assert status == 400 and body["error"] == "dispatched needs the maintenance unit and its contact"
+        # Nobody known to have not answered: asked for; given, the note names them at tier 1.
+        status, body = await api.step(opened["id"], "no_answer")
+        assert status == 400 and body["error"].startswith("no_answer needs who did not answer")
+        status, body = await api.step(opened["id"], "no_answer", maintenance_unit="住户说的维保", contact="138")
+        assert status == 200 and body["steps"][-1]["details"] == {"maintenance_unit": "住户说的维保", "contact": "138",
+                                                                  "tier": 1}
         status, body = await api.step(opened["id"], "dispatched", maintenance_unit="临时维保公司", contact="139")
         assert status == 200 and (body["maintenance_unit"], body["tier"]) == ("临时维保公司", 1)
         # A device alarm on an unregistered device: the incident says so too.
@@ -244,6 +254,11 @@ async def test_closing_without_the_record_is_refused_naming_what_is_missing(data
         assert status == 400 and body["error"].startswith("cause_class: Input should be 'human'")
         status, body = await api.step(opened["id"], "closed", **{**CLOSE, "persons_released": -1})
         assert status == 400 and "persons_released" in body["error"]
+        status, body = await api.step(opened["id"], "closed", **{**CLOSE, "persons_released": 1.5})
+        assert status == 400 and "persons_released" in body["error"] and "missing" not in body["error"]
+        status, body = await api.step(opened["id"], "closed", **{**CLOSE, "persons_released": 1, "injuries": 5})
+        assert status == 400 and body["error"] == (
+            "injuries (5) cannot exceed persons_released (1): injuries count the released persons hurt")
         status, got = await api.get(f"/api/incidents/{opened['id']}")
         assert got["state"] == "released" and got["steps"][-1]["step"] == "released"
         status, causes = await api.get("/api/incidents/causes")
@@ -259,11 +274,26 @@ async def test_operators_acting_at_once(database_url: str) -> None:
                                                                                 "actor": "operator-2"}))
         assert sorted(status for status, _ in results) == [201, 409]
         incident_id = next(body for status, body in results if status == 201)["id"]
-        # Two dispatch at once: both are taken, in order (the second is a re-dispatch).
+        # Two dispatch at once from what they both saw (acknowledged): exactly one is taken; the
+        # other is told who dispatched it and when, and nothing of its own is written.
         dispatches = await asyncio.gather(
-            api.step(incident_id, "dispatched", "operator-1", maintenance_unit=MAINTENANCE, contact="李"),
-            api.step(incident_id, "dispatched", "operator-2", maintenance_unit=MAINTENANCE, contact="赵"))
-        assert [status for status, _ in dispatches] == [200, 200]
+            api.step(incident_id, "dispatched", "operator-1", maintenance_unit=MAINTENANCE, contact="李",
+                     expected_state="acknowledged"),
+            api.step(incident_id, "dispatched", "operator-2", maintenance_unit=MAINTENANCE, contact="赵",
+                     expected_state="acknowledged"))
+        assert sorted(status for status, _ in dispatches) == [200, 409]
+        winner = next(body for status, body in dispatches if status == 200)
+        refused = next(body for status, body in dispatches if status == 409)
+        assert "already dispatched by" in refused["error"]
+        assert winner["steps"][-1]["actor"] in refused["error"]
+        _, got = await api.get(f"/api/incidents/{incident_id}")
+        assert [s["step"] for s in got["steps"]].count("dispatched") == 1
+        # A re-dispatch says it saw the dispatch; a client that says nothing is taken as before.
+        assert (await api.step(incident_id, "dispatched", "operator-2", maintenance_unit=MAINTENANCE, contact="赵",
+                               expected_state="dispatched"))[0] == 200
+        assert (await api.step(incident_id, "dispatched", "operator-1", maintenance_unit=MAINTENANCE,
+                               contact="李"))[0] == 200
+        assert (await api.step(incident_id, "on_site", expected_state="acknowledged"))[0] == 409
         for step in ("on_site", "released"):
             assert (await api.step(incident_id, step))[0] == 200
         # Two close at once: exactly one wins; the other is told it is over.
@@ -334,7 +364,8 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
            "maintenance_code,maintenance_name,maintenance_contacts\n"
            "31106301212015000901,电梯,630121,大通县桥头镇园林路8号,100901,urban,mall,36.93,101.68,WB9,青海丙电梯公司,"
            "王工 13800000009; 李工 13800000010\n"
-           "31106301212015000902,电梯,630121,大通县桥头镇园林路10号,100902,other,school,36.95,101.70,WB9,青海丙电梯公司,\n")
+           "31106301212015000902,电梯,630121,大通县桥头镇园林路10号,100902,other,school,36.95,101.70,WB9,青海丙电梯公司,\n"
+           "11106301212015000903,锅炉,630121,大通县桥头镇园林路12号,,,industrial,36.95,101.70,,,\n")
     async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
         report_ = await import_register(conn, csv.encode("utf-8"), "csv", today=datetime.now(UTC).date())
     assert [str(p) for p in report_.problems] == []
@@ -358,6 +389,9 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
             assert await search("3110630121") == [("31106301212015000901", "code_prefix"),
                                                   ("31106301212015000902", "code_prefix")]
             assert await search("园林路10") == [("31106301212015000902", "address")]
+            # Every word, in any order: spaces as a caller's words come do not hide the unit.
+            assert await search("园林路 8") == [("31106301212015000901", "address")]
+            assert await search(" 10号　桥头镇 ") == [("31106301212015000902", "address")]
             assert await search("100%") == []
             async with http.get("/api/registry/search", params={"q": "100901"}) as resp:
                 (unit,) = (await resp.json())["units"]
@@ -374,6 +408,33 @@ async def test_a_call_found_in_the_real_register_by_its_rescue_code(database_url
                 "100901", "urban", "mall", True)  # a county seat is urban
             assert (opened["maintenance_unit"], opened["maintenance_contact"]) == ("青海丙电梯公司", "王工 13800000009")
             assert opened["address"] == "大通县桥头镇园林路8号"
+
+            # A boiler is no lift: the desk's search (category=elevator) offers the lifts first and says
+            # the category; a call on the boiler's code is refused, naming why.
+            async with http.get("/api/registry/search", params={"q": "园林路", "category": "elevator"}) as resp:
+                units = (await resp.json())["units"]
+            assert [(u["registration_code"], u["category"]) for u in units] == [
+                ("31106301212015000901", "elevator"), ("31106301212015000902", "elevator"),
+                ("11106301212015000903", "boiler")]
+            # A code typed full-width on the unregistered path is the registered unit: a second call on
+            # the open one is refused (no second card), the other lift opens registered; the caller's
+            # phone is stored as ASCII digits and the history finds it typed either way.
+            wide = "".join(chr(ord(c) + 0xFEE0) for c in "31106301212015000901")
+            async with http.post("/api/incidents", json={"device_id": f" {wide} "}) as resp:
+                assert resp.status == 409 and "already" in (await resp.json())["error"]
+            wide = "".join(chr(ord(c) + 0xFEE0) for c in "31106301212015000902")
+            call = {"device_id": wide, "caller_phone": "１３９０００００１２３"}
+            async with http.post("/api/incidents", json=call) as resp:
+                assert resp.status == 201, await resp.text()
+                second = await resp.json()
+            assert (second["device_id"], second["registered"], second["caller_phone"]) == (
+                "31106301212015000902", True, "13900000123")
+            async with http.get("/api/incidents", params={"q": "１３９００００"}) as resp:
+                assert [i["id"] for i in (await resp.json())["incidents"]] == [second["id"]]
+
+            async with http.post("/api/incidents", json={"device_id": "11106301212015000903"}) as resp:
+                assert resp.status == 400
+                assert "registered as boiler, not an elevator" in (await resp.json())["error"]
 
 
 async def test_the_migration_keeps_one_open_incident_per_device(postgres: PostgresServer) -> None:

@@ -15,8 +15,8 @@ NODE = shutil.which("node")
 
 _LOGIC = r"""
 import assert from "node:assert/strict";
-import { canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, entrapments, nextStep, responseDeadline,
-  tierOf, timeline } from "./incident.js";
+import { canFalseAlarm, canNoAnswer, canRedispatch, closeRecord, deadline, entrapments, nextStep, rescuerOf,
+  responseDeadline, tierOf, timeline } from "./incident.js";
 import { LiveStore } from "./live.js";
 
 const at = (s) => new Date(Date.UTC(2026, 0, 1, 8, 0, s)).toISOString();
@@ -59,10 +59,25 @@ assert.deepEqual(closeRecord(full), { body: { persons_released: 2, injuries: 0, 
   self_release: false, callback_confirmed: true } });
 assert.deepEqual(closeRecord({}).missing.sort(),
   ["callback_confirmed", "cause_class", "injuries", "persons_released", "self_release"]);
-for (const bad of ["-1", "1.5", "x", " "]) {
-  assert.deepEqual(closeRecord({ ...full, injuries: bad }).missing, ["injuries"]);
+// Wrong is not missing: -1, 1.5, text and more injured than released are invalid; blank is missing.
+for (const bad of ["-1", "1.5", "x", "1e3", "?"]) {
+  assert.deepEqual(closeRecord({ ...full, injuries: bad }), { missing: [], invalid: ["injuries"] });
 }
-assert.deepEqual(closeRecord({ ...full, cause_class: "weather" }).missing, ["cause_class"]);
+assert.deepEqual(closeRecord({ ...full, injuries: " " }), { missing: ["injuries"], invalid: [] });
+assert.deepEqual(closeRecord({ ...full, persons_released: "1", injuries: "5" }),
+  { missing: [], invalid: ["injuries"] });
+assert.equal(closeRecord({ ...full, persons_released: "2", injuries: "2" }).body.injuries, 2);
+assert.deepEqual(closeRecord({ ...full, cause_class: "weather" }).invalid, ["cause_class"]);
+
+// The rescuer's phone is the current tier's own: a second-tier station without one never shows the
+// maintenance unit's contact.
+const station = incident("dispatched", { tier: 2, rescuer: "市级二级救援队", rescuer_contact: null,
+  maintenance_unit: "甲维保", maintenance_contact: "王工 13800000000" });
+assert.deepEqual(rescuerOf(station), { who: "市级二级救援队", contact: null, noPhone: true });
+assert.deepEqual(rescuerOf({ ...station, rescuer_contact: "0971-8100001" }),
+  { who: "市级二级救援队", contact: "0971-8100001", noPhone: false });
+assert.deepEqual(rescuerOf(incident("acknowledged", { maintenance_unit: "甲维保", maintenance_contact: "王工 138" })),
+  { who: "甲维保", contact: "王工 138", noPhone: false });
 
 // The timeline: by time then id; the system's steps and comments told apart from the operators'.
 const steps = [
@@ -104,6 +119,58 @@ assert.deepEqual(shiftStart("2026-03-09", "23:10"), { day: "2026-03-09", time: "
 console.log("ok");
 """
 
+_SOUND = r"""
+import assert from "node:assert/strict";
+
+// A page without a browser: storage, a document that takes listeners, an audio context that runs.
+const listeners = [];
+const saved = new Map();
+globalThis.localStorage = { getItem: (k) => saved.get(k) ?? null, setItem: (k, v) => saved.set(k, v) };
+globalThis.document = { addEventListener: (type, fn) => listeners.push([type, fn]) };
+class Context {
+  constructor() { this.state = "suspended"; this.currentTime = 0; }
+  async resume() { this.state = "running"; this.onstatechange?.(); }
+  async suspend() { this.state = "suspended"; this.onstatechange?.(); }
+  createOscillator() { return { frequency: {}, connect: (x) => x, start() {}, stop() {} }; }
+  createGain() { return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (x) => x }; }
+}
+globalThis.window = { AudioContext: Context };
+const { Beeper } = await import("./sound.js");
+const click = async () => {
+  for (const [type, fn] of listeners) if (type === "pointerdown") fn({ target: { closest: () => null } });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+};
+
+// Never chosen: a click while something alerts turns it on (the browser's gesture).
+const all = [];
+let beeper = new Beeper();
+all.push(beeper);
+beeper.setAlerting(true);
+await click();
+assert.equal(beeper.state, "on");
+// Turned off by the operator: it stays off, whatever is clicked while it alerts, and is remembered.
+beeper.disable();
+assert.equal(beeper.state, "muted");
+await click();
+assert.equal(beeper.state, "muted");
+assert.equal(saved.get("semon.sound"), "off");
+listeners.length = 0;
+beeper = new Beeper(); // a reload
+all.push(beeper);
+beeper.setAlerting(true);
+await click();
+assert.equal(beeper.state, "muted");
+// Turned on again by the operator: remembered, and a reload's first click re-arms it.
+await beeper.enable();
+assert.equal(saved.get("semon.sound"), "on");
+listeners.length = 0;
+beeper = new Beeper();
+await click();
+assert.equal(beeper.state, "on");
+for (const b of all) b.setAlerting(false); // their repeating beeps would keep node running
+console.log("ok");
+"""
+
 
 def _run(script: str) -> None:
     assert NODE is not None
@@ -120,3 +187,8 @@ def test_the_desks_incident_logic_in_node() -> None:
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_a_registers_day_starts_at_its_own_midnight_in_node() -> None:
     _run(_DAY_START)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_sound_turned_off_stays_off_until_the_operator_turns_it_on_in_node() -> None:
+    _run(_SOUND)

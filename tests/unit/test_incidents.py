@@ -32,8 +32,10 @@ from alerts.incidents import (
     deadline_plan,
     incident_change,
     nearest_station,
+    no_answer_callee,
     overdue,
     plan_step,
+    stale_view,
     with_updates,
 )
 from semon.settings import IncidentSettings, SecondTierStation
@@ -313,7 +315,8 @@ def test_a_dispatch_never_goes_back_a_tier() -> None:
 
 
 def test_no_answer_is_a_note() -> None:
-    updates = plan_step(incident(S.DISPATCHED, tier=1), request(Step.NO_ANSWER, contact="139"), T0, SETTINGS)
+    updates = plan_step(incident(S.DISPATCHED, tier=1, rescuer="甲维保"), request(Step.NO_ANSWER, contact="139"), T0,
+                        SETTINGS)
     assert updates == {"updated_at": T0}
 
 
@@ -424,3 +427,36 @@ def test_step_json_and_the_hub_message() -> None:
     assert change["topic"] == "incident" and change["op"] == "acknowledged"
     assert change["incident"]["id"] == 7 and change["step"]["actor"] == "operator-1"
     assert "step" not in incident_change("escalated", incident())
+
+
+# A step based on a stale view (two operators at once)
+
+
+def test_a_first_dispatch_on_an_incident_dispatched_meanwhile_is_refused_naming_who_and_when() -> None:
+    dispatched = incident(S.DISPATCHED, tier=1)
+    first = request(Step.DISPATCHED, expected_state=S.ACKNOWLEDGED)
+    why = stale_view(dispatched, first, "operator-2", T0)
+    assert why is not None
+    assert "already dispatched by operator-2 at 2025" in str(why) and "acknowledged" in str(why)
+    # A re-dispatch saw the dispatch; a client that does not say is not checked.
+    assert stale_view(dispatched, request(Step.DISPATCHED, expected_state=S.DISPATCHED), "operator-2", T0) is None
+    assert stale_view(dispatched, request(Step.DISPATCHED), "operator-2", T0) is None
+
+
+def test_closing_with_more_injured_than_released_is_refused() -> None:
+    released = incident(S.RELEASED, tier=1)
+    with pytest.raises(StepRequestError, match=r"injuries \(5\) cannot exceed persons_released \(1\)"):
+        plan_step(released, request(Step.CLOSED, persons_released=1, injuries=5), T0, SETTINGS)
+    assert plan_step(released, request(Step.CLOSED, persons_released=2, injuries=2), T0, SETTINGS)["injuries"] == 2
+
+
+def test_no_answer_names_who_did_not_answer_and_asks_when_nobody_is_known() -> None:
+    unknown = incident(S.ACKNOWLEDGED, registered=False)
+    with pytest.raises(StepRequestError, match="no_answer needs who did not answer"):
+        plan_step(unknown, request(Step.NO_ANSWER), T0, SETTINGS)
+    with pytest.raises(StepRequestError, match="no_answer needs who did not answer"):
+        plan_step(unknown, request(Step.NO_ANSWER, maintenance_unit="某维保公司"), T0, SETTINGS)
+    assert plan_step(unknown, request(Step.NO_ANSWER, maintenance_unit="某维保公司", contact="139"), T0,
+                     SETTINGS) == {"updated_at": T0}
+    known = incident(S.ACKNOWLEDGED, maintenance_unit="甲维保", maintenance_contact="王 138")
+    assert no_answer_callee(known, request(Step.NO_ANSWER)) == ("甲维保", "王 138")
