@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -139,9 +140,6 @@ class MonthlyReport:
         return None if self.entrapments_per_lift is None else self.entrapments_per_lift * 100
 
     def as_json(self) -> dict[str, Any]:
-        def pct(x: float | None) -> float | None:
-            return None if x is None else round(x, 2)
-
         per_lift = self.entrapments_per_lift
         return {
             "since": self.since.isoformat(), "until": self.until.isoformat(), "timezone": self.timezone,
@@ -150,8 +148,8 @@ class MonthlyReport:
             "dispatched": self.dispatched, "arrived_30min": self.arrived_30min,
             "arrival_counted": self.arrival_counted, "responded_in_time": self.responded_in_time,
             "response_counted": self.response_counted,
-            "arrival_30min_rate_pct": pct(self.arrival_30min_rate_pct),
-            "response_rate_pct": pct(self.response_rate_pct),
+            "arrival_30min_rate_pct": self.arrival_30min_rate_pct,
+            "response_rate_pct": self.response_rate_pct,
             "tiers": self.tiers, "causes": self.causes, "places": self.places,
             "slots": [{"slot": s, "entrapments": n} for s, n in self.slots],
             "lifts": self.lifts,
@@ -185,8 +183,13 @@ def _slots(slot_hours: int) -> list[str]:
     return [f"{h:02d}:00–{h + slot_hours:02d}:00" for h in range(0, 24, slot_hours)]
 
 
-def _pct(part: int, whole: int) -> float | None:
-    return part / whole * 100 if whole else None
+def rate_pct(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in percent, 0-100 rounded to two decimals (half up, on the exact
+    fraction), or None when ``whole`` is 0. The one rounding of every published rate: this report
+    and the rescue KPIs (``alerts.kpis``) both use it, so they agree to the last digit."""
+    if not whole:
+        return None
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 def _ranked(counts: Counter[str], lifts: Counter[str]) -> list[Ranked]:
@@ -262,7 +265,7 @@ def report(incidents: Iterable[IncidentRow], lifts: Sequence[LiftRow], *, since:
         entrapments=entrapments, persons_released=released, injuries=injuries, dispatched=dispatched,
         arrived_30min=arrived, arrival_counted=counted, responded_in_time=responded,
         response_counted=response_counted,
-        arrival_30min_rate_pct=_pct(arrived, counted), response_rate_pct=_pct(responded, response_counted),
+        arrival_30min_rate_pct=rate_pct(arrived, counted), response_rate_pct=rate_pct(responded, response_counted),
         tiers=ordered(tiers, TIERS, "none"), causes=ordered(causes, CAUSES, "unrecorded"),
         places=ordered(places, PLACES, "unknown"),
         slots=[(label, slots.get(i, 0)) for i, label in enumerate(labels)],

@@ -71,7 +71,7 @@ def test_a_hand_made_month() -> None:
     assert r.dispatched == 4  # 1, 2, 4, 5
     # Response decided (recorded, or late): 1, 2, 5 (4 has neither); in time: 1 and 5
     assert (r.response_counted, r.responded_in_time) == (3, 2)
-    assert r.response_rate_pct == pytest.approx(200 / 3)  # 2 / 3 = 66.67 %
+    assert r.response_rate_pct == 66.67  # 2 / 3, two decimals
     # Arrival counted (on site, or 30 min past dispatch by NOW): 1, 2, 4, 5 (5's passengers left
     # by themselves, no rescuer arrived); within 30 min: 1 (20 min), 4 (exactly 30); 2 took 35
     assert (r.arrival_counted, r.arrived_30min) == (4, 2)
@@ -194,3 +194,12 @@ def test_the_workbook_in_chinese() -> None:
     assert cells["00:00–02:00"] == 1 and cells["二级 网格救援站"] == 1
     top = [row for row in book["前十名"].iter_rows(values_only=True) if row and isinstance(row[0], int)]
     assert top[0][1:] == ("乙维保", 2, 2, 100.0) and top[2][1:] == ("O1", 3, 2, 150.0)
+
+
+def test_one_rounding_of_rates() -> None:
+    """rate_pct: two decimals, half up on the exact fraction (1/32 = 3.125 % → 3.13, where a
+    float's round() would give 3.12), None for nothing to count."""
+    from alerts.monthly_report import rate_pct
+
+    assert rate_pct(1, 3) == 33.33 and rate_pct(2, 3) == 66.67 and rate_pct(1, 32) == 3.13
+    assert rate_pct(0, 5) == 0.0 and rate_pct(5, 5) == 100.0 and rate_pct(0, 0) is None
