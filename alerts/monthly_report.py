@@ -45,6 +45,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from web.inputs import MAX_YEAR, MIN_YEAR
+
 ARRIVAL_LIMIT_S = 1800.0  # TSG T5002: 30 minutes in a city's urban area
 TOP = 10
 CAUSES = ("human", "external", "door_system", "control_system", "other")
@@ -166,6 +168,8 @@ def month_period(month: str) -> tuple[date, date]:
         first = datetime.strptime(month, "%Y-%m").date()
     except ValueError as exc:
         raise ReportError(f"month must be YYYY-MM, not {month[:20]!r}") from exc
+    if not MIN_YEAR <= first.year <= MAX_YEAR:  # every period's years (web.inputs): no overflow at the ends
+        raise ReportError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
     return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 

@@ -140,6 +140,10 @@ def test_no_lifts_no_rate_and_bad_periods() -> None:
         month_period("2026-13")
     assert month_period("2026-12") == (date(2026, 12, 1), date(2027, 1, 1))
     assert month_period("2028-02") == (date(2028, 2, 1), date(2028, 3, 1))
+    assert month_period("2999-12") == (date(2999, 12, 1), date(3000, 1, 1))
+    for outside in ("9999-12", "0001-01", "1899-12", "3000-01"):  # years 1900-2999, as every period
+        with pytest.raises(ReportError, match="1900 and 2999"):
+            month_period(outside)
 
 
 _rows = st.lists(st.builds(
