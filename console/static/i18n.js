@@ -344,6 +344,7 @@ Object.assign(zh, {
   overdue_units: "超期未检设备：{what}（{n} 台）", drill_hint: "点击行查看超期设备",
   more_rows: "仅显示前 {n} 台", expired_reason: "原因", expired_all: "全部",
   wall_on: "大屏模式", wall_off: "退出大屏", updated_at: "更新于 {time}",
+  report_incidents: "接警总数", timezone: "时区", // the report's (and its workbook's) words
 });
 Object.assign(en, {
   period: "Period", period_month: "month", period_range: "dates", period_from: "from", period_to: "to", apply: "apply",
@@ -360,6 +361,7 @@ Object.assign(en, {
   figure: "figure", value: "value", overdue_units: "Overdue: {what} ({n} units)",
   drill_hint: "click a row for its overdue units", more_rows: "the first {n} shown", expired_reason: "reason",
   expired_all: "all", wall_on: "wall display", wall_off: "leave wall display", updated_at: "updated {time}",
+  report_incidents: "incidents", timezone: "Time zone", // the report's (and its workbook's) words
 });
 Object.assign(NAMES, {
   expired_reason: {

@@ -28,7 +28,7 @@ const ranked = (testid, title, rows) => h("section", { class: "report-top" }, h(
 export function render(r) {
   const per = (v, digits) => (v === null ? "–" : v.toFixed(digits));
   const figures = [
-    [t("incidents"), r.incidents], [t("calls"), r.calls], [t("false_alarms"), r.false_alarms],
+    [t("report_incidents"), r.incidents], [t("calls"), r.calls], [t("false_alarms"), r.false_alarms],
     [t("entrapments_n"), r.entrapments], [t("persons_released"), r.persons_released], [t("injuries"), r.injuries],
     [t("dispatched_n"), r.dispatched], [t("arrival_30min_rate"), percent(r.arrival_30min_rate_pct)],
     [t("response_rate"), percent(r.response_rate_pct)], [t("lifts_in_use"), r.lifts],

@@ -161,24 +161,25 @@ async def test_the_month_on_the_page_and_in_the_downloaded_workbook(browser: Bro
     async with page.expect_download() as info:
         await page.get_by_test_id("report-xlsx").click()
     download = await info.value
-    assert download.suggested_filename == "96333-report-2026-10-01-2026-11-01.xlsx"
+    assert download.suggested_filename == "96333-report-2026-10-01-2026-10-31.xlsx"  # the last day inclusive
     path = await download.path()
     book = load_workbook(BytesIO(path.read_bytes()))
     assert book.sheetnames == ["report", "top ten"]
+    assert book["report"]["A2"].value == "Period: 2026-10-01 to 2026-10-31"  # as the page says it
     figures = {r[0]: r[1] for r in book["report"].iter_rows(values_only=True) if r and r[0]}
-    assert figures["Incidents"] == 3 and figures["False alarms"] == 1 and figures["Entrapments"] == 2
-    assert figures["Calls (phone-reported)"] == 2  # 1 and the false alarm 3
-    assert figures["Persons released"] == 3 and figures["Injuries"] == 1  # 2 + 1; 0 + 1
-    assert figures["Dispatched"] == 2
-    assert figures["30-minute arrival rate (%)"] == 50.0  # 1 in 20 min, 2 in 35: 1 of 2
-    assert figures["Response rate (%)"] == 50.0  # 1 in time, 2 late: 1 of 2
-    assert figures["Elevators in use"] == month.lifts
-    assert figures["Entrapments per lift"] == round(2 / month.lifts, 6)  # 困人率
+    assert figures["incidents"] == 3 and figures["false alarms"] == 1 and figures["entrapments"] == 2
+    assert figures["calls"] == 2  # 1 and the false alarm 3
+    assert figures["persons released"] == 3 and figures["injuries"] == 1  # 2 + 1; 0 + 1
+    assert figures["dispatched"] == 2
+    assert figures["30-minute arrival rate"] == 50.0  # 1 in 20 min, 2 in 35: 1 of 2
+    assert figures["response rate"] == 50.0  # 1 in time, 2 late: 1 of 2
+    assert figures["elevators in use"] == month.lifts
+    assert figures["entrapments per lift"] == round(2 / month.lifts, 6)  # 困人率
     rows = list(book["report"].iter_rows(values_only=True))
     named = {r[0]: r[1] for r in rows if r and r[0]}
     assert [named[k] for k in ("1 maintenance unit", "2 second-tier station", "3 fire brigade 119",
                                "not dispatched")] == [1, 1, 0, 0]
-    assert named["door system"] == 1 and named["external / power"] == 1 and named["not recorded"] == 0
+    assert named["door system"] == 1 and named["external / power cut"] == 1 and named["not recorded"] == 0
     assert named["residential"] == 1 and named["hospital"] == 1 and named["unknown"] == 0
     slots = {r[0]: r[1] for r in rows if r and isinstance(r[0], str) and r[0][:2].isdigit() and "–" in r[0]}
     assert slots["00:00–02:00"] == 1 and slots["06:00–08:00"] == 1 and sum(slots.values()) == 2

@@ -100,11 +100,14 @@ async def test_a_month_as_json_and_as_a_workbook(api: tuple[str, aiohttp.ClientS
     assert [(u["name"], u["per_100_lifts"]) for u in body["top_units"]] == [("乙维保", 50.0), ("甲维保", 50.0)]
     async with http.get(f"{url}/api/reports/monthly",
                         params={"since": "2025-03-01", "until": "2025-04-02", "format": "xlsx", "lang": "en"}) as resp:
-        assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+        assert resp.status == 200
+        # the last day inclusive, as the page and the workbook state the period
+        assert resp.headers["Content-Disposition"] == 'attachment; filename="96333-report-2025-03-01-2025-04-01.xlsx"'
         book = load_workbook(BytesIO(await resp.read()))
     figures = {row[0]: row[1] for row in book["report"].iter_rows(values_only=True) if row and row[0]}
-    assert figures["Entrapments"] == 3 and figures["Incidents"] == 4  # April 1st is in this range
-    assert figures["Entrapments per lift"] == 0.75
+    assert figures["entrapments"] == 3 and figures["incidents"] == 4  # April 1st is in this range
+    assert figures["entrapments per lift"] == 0.75
+    assert book["report"]["A2"].value == "Period: 2025-03-01 to 2025-04-01"
 
 
 async def test_the_kpis_and_the_report_agree_on_one_of_three(api: tuple[str, aiohttp.ClientSession]) -> None:
