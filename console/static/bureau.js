@@ -15,7 +15,6 @@ import { lang, name, t } from "./i18n.js";
 import { followLive } from "./follow.js";
 import { LiveStore } from "./live.js";
 import { dayQuery, instantQuery, periodFrom, periodSearch } from "./period.js";
-import "./inspection-alarms.js"; // the register's alarms, a list of their own
 
 const EXPIRED = "inspection_expired_running";
 const REASONS = ["stopped", "unfit", "overdue"]; // most serious first, as the rules name them

@@ -126,7 +126,8 @@ async def open_bureau(browser: Browser, system: System, *, width: int, height: i
     await page.goto(f"{system.base}/bureau{query}")
     await expect(page.get_by_test_id("city-rate")).to_contain_text("%")
     await expect(page.get_by_test_id("count-entrapments")).to_be_visible()
-    await expect(page.get_by_test_id("rate-agency").locator("tbody tr").first).to_be_visible()
+    table = "rate-district" if "wall=1" in query else "rate-agency"  # the wall keeps the districts only
+    await expect(page.get_by_test_id(table).locator("tbody tr").first).to_be_visible()
     return page
 
 
@@ -311,5 +312,60 @@ async def test_the_period_picker_and_the_wall(browser: Browser, system: System, 
     assert size >= 48
     found = await page.evaluate(CLIPPED)
     assert found["overflowX"] <= 0 and found["overflowY"] <= 0, found
-    await page.screenshot(path=str(ARTEFACTS / "console-bureau-wall-1920.png"))
     assert await page.evaluate("window.__violations") == []
+
+
+# Every section of the wall shows all of its content: nothing scrolled away or cut at the
+# section's edge (each section's content fits its cell), every row of the KPI and rate tables
+# inside its section, every tile's number whole.
+WALL_HIDDEN = """() => {
+  const hidden = [];
+  const inside = (el, box) => { const r = el.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.left >= box.left - 1 && r.right <= box.right + 1; };
+  const sections = [...document.querySelectorAll('main > section')].filter((s) => s.offsetParent !== null);
+  for (const section of sections) {
+    const name = section.className;
+    if (section.scrollHeight > section.clientHeight + 1) {
+      hidden.push(`${name}: ${section.scrollHeight} > ${section.clientHeight}`);
+    }
+    if (section.scrollWidth > section.clientWidth + 1) hidden.push(`${name}: wide ${section.scrollWidth}`);
+    const box = section.getBoundingClientRect();
+    for (const el of section.querySelectorAll('tr, .tile, img, p, h2')) {
+      if (el.offsetParent === null) continue;
+      if (!inside(el, box)) hidden.push(`${name}: ${el.tagName} ${el.textContent.slice(0, 30)}`);
+    }
+    for (const n of section.querySelectorAll('.tile strong')) { // each number whole inside its tile
+      if (!inside(n, n.closest('.tile').getBoundingClientRect())) hidden.push(`${name}: number ${n.textContent}`);
+    }
+  }
+  return { hidden, sections: sections.map((s) => s.className),
+           kpiRows: document.querySelectorAll('[data-testid="kpi-district"] tbody tr').length,
+           rateRows: document.querySelectorAll('[data-testid="rate-district"] tbody tr').length };
+}"""
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_the_wall_shows_every_section_whole_at_1920(browser: Browser, system: System, month: Month,
+                                                          lang: str) -> None:
+    for query, shot in ((f"?month={MONTH}&wall=1", "console-bureau-wall-1920"), ("?wall=1", None)):
+        page = await open_bureau(browser, system, width=1920, height=1080, lang=lang, query=query)
+        await expect(page.get_by_test_id("load-total")).to_be_visible()
+        await expect(page.get_by_test_id("rate-district").locator("tbody tr").first).to_be_visible()
+        trend = '[data-testid="rate-trend"]:visible, [data-testid="trend-empty"]:visible'
+        await expect(page.locator(trend)).to_have_count(1)
+        await expect(page.get_by_test_id("kpi-district").locator("table, p")).to_be_visible()
+        await expect(page.get_by_test_id("expired-row").first).to_be_visible()
+        await page.wait_for_load_state("networkidle")
+        found = await page.evaluate(WALL_HIDDEN)
+        # the six sections of the bureau (no other list in a cell of its own), each whole
+        assert found["sections"] == ["b-counts", "b-load", "b-kpis", "b-rate", "b-trend", "b-expired"], found
+        assert found["hidden"] == [] and found["rateRows"] >= 7, (query, found)
+        rows = await page.evaluate("async (q) => (await (await fetch('/api/kpis/rescue?by=district&' + q)).json())"
+                                   ".rows.length", "since=2026-09-30T16%3A00%3A00Z&until=2026-10-31T16%3A00%3A00Z")
+        if query.startswith("?month"):
+            assert found["kpiRows"] == rows
+        if shot is not None:
+            suffix = "" if lang == "zh-CN" else "-en"
+            await page.screenshot(path=str(ARTEFACTS / f"{shot}{suffix}.png"))
+        assert await page.evaluate("window.__violations") == []
+        await page.context.close()
