@@ -14,7 +14,7 @@ import { SEVERITY_RANK } from "./incident.js";
 import { lang, name, t } from "./i18n.js";
 import { followLive } from "./follow.js";
 import { LiveStore } from "./live.js";
-import { dayQuery, instantQuery, periodFrom, periodSearch } from "./period.js";
+import { currentMonth, dayQuery, instantQuery, periodSearch, readPeriod } from "./period.js";
 
 const EXPIRED = "inspection_expired_running";
 const REASONS = ["stopped", "unfit", "overdue"]; // most serious first, as the rules name them
@@ -32,7 +32,17 @@ export function mount(root, ctx) {
   const wall = new URLSearchParams(location.search).get("wall") === "1";
   document.body.classList.toggle("wall", wall);
   const today = registerToday();
-  let period = periodFrom(location.search, today);
+  // A refused period in the address (malformed, impossible, out of years, reversed) is said so;
+  // the page shows the current month meanwhile.
+  const asked = readPeriod(location.search, currentMonth(today));
+  let period = asked.period;
+  const periodError = h("p", { class: "error period-error", "data-testid": "period-error", role: "alert", hidden: true });
+  const refuse = (key) => {
+    periodError.hidden = !key;
+    periodError.textContent = key ? `${t("period_refused", { why: t(key) })} · ${t("period_showing",
+      { since: period.since, last: addDays(period.until, -1) })}` : "";
+  };
+  refuse(asked.error);
 
   const store = new LiveStore();
   const counts = h("div", { "data-testid": "period-counts" });
@@ -50,7 +60,7 @@ export function mount(root, ctx) {
   const xlsxLink = h("a", { class: "button", "data-testid": "report-xlsx", download: "" }, t("download_xlsx"));
   const updated = h("span", { class: "muted small", "data-testid": "updated" });
 
-  const picker = periodPicker(period, (next) => {
+  const picker = periodPicker(period, refuse, (next) => {
     period = next;
     history.replaceState(null, "", periodSearch(period, { wall: wall ? "1" : null }));
     refreshPeriod();
@@ -64,7 +74,7 @@ export function mount(root, ctx) {
 
   replace(root,
     h("div", { class: "period-bar" }, picker, periodLabel, h("span", { class: "spacer" }), reportLink, xlsxLink,
-      wallButton, updated),
+      wallButton, updated, periodError),
     h("section", { class: "b-counts" }, h("h2", {}, t("counts")), counts),
     h("section", { class: "b-load" }, h("h2", {}, t("alarm_load")), load),
     h("section", { class: "b-kpis" }, h("h2", {}, t("rescue_kpis_period")),
@@ -123,7 +133,7 @@ export function mount(root, ctx) {
   setInterval(rate, RATE_REFRESH_MS);
 }
 
-function periodPicker(initial, onApply) {
+function periodPicker(initial, refuse, onApply) {
   const kind = h("select", { "data-testid": "period-kind" },
     h("option", { value: "month" }, t("period_month")), h("option", { value: "range" }, t("period_range")));
   kind.value = initial.kind;
@@ -140,7 +150,9 @@ function periodPicker(initial, onApply) {
   const form = h("form", { class: "period", "data-testid": "period-form", onsubmit: (e) => {
     e.preventDefault();
     const search = kind.value === "month" ? `?month=${month.value}` : `?since=${from.value}&last=${to.value}`;
-    onApply(periodFrom(search, initial.since));
+    const next = readPeriod(search, null); // refused: said so, and the period shown stays
+    refuse(next.error ?? (next.period ? null : "period_incomplete"));
+    if (next.period) onApply(next.period);
   } }, h("label", {}, t("period"), " ", kind), " ", month, range, " ",
   h("button", { type: "submit", class: "primary", "data-testid": "period-apply" }, t("apply")));
   return form;

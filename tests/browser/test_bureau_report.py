@@ -369,3 +369,33 @@ async def test_the_wall_shows_every_section_whole_at_1920(browser: Browser, syst
             await page.screenshot(path=str(ARTEFACTS / f"{shot}{suffix}.png"))
         assert await page.evaluate("window.__violations") == []
         await page.context.close()
+
+
+async def test_refused_periods_are_said_never_rolled_over(browser: Browser, system: System, month: Month) -> None:
+    page = await open_bureau(browser, system, width=1366, height=768, lang="en")
+    # The picker: a reversed range is refused, the period shown stays October.
+    await page.get_by_test_id("period-kind").select_option("range")
+    await page.get_by_test_id("period-since").fill("2026-12-05")
+    await page.get_by_test_id("period-last").fill("2026-11-01")
+    await page.get_by_test_id("period-apply").click()
+    await expect(page.get_by_test_id("period-error")).to_contain_text("the first day is after the last")
+    await expect(page.get_by_test_id("period-label")).to_have_text("2026-10-01 – 2026-10-31")
+    assert page.url.endswith(f"?month={MONTH}")
+    await page.get_by_test_id("period-last").fill("2026-12-06")
+    await page.get_by_test_id("period-apply").click()
+    await expect(page.get_by_test_id("period-error")).to_be_hidden()
+    await expect(page.get_by_test_id("period-label")).to_have_text("2026-12-05 – 2026-12-06")
+    # The address: each refused with its reason, the page still drawn (the current month), no rollover.
+    for query, why in (("?month=abc", "a month is YYYY-MM"), ("?month=9999-12", "1900–2999"),
+                       ("?month=0001-01", "1900–2999"), ("?since=2026-11-05&last=2026-11-01", "after the last"),
+                       ("?since=2026-11-01&last=2026-11-31", "no such day")):
+        await page.goto(f"{system.base}/bureau{query}")
+        await expect(page.get_by_test_id("period-error")).to_contain_text(why)
+        await expect(page.get_by_test_id("count-entrapments")).to_be_visible()
+        label = await page.get_by_test_id("period-label").text_content()
+        assert label is not None and label != "2026-11-01 – 2026-12-01", (query, label)  # 11-31 not read as 12-01
+        await page.goto(f"{system.base}/bureau/report{query}")
+        await expect(page.get_by_test_id("period-error")).to_contain_text(why)
+        await expect(page.get_by_test_id("report")).to_have_count(0)
+    assert await page.evaluate("window.__violations") == []
+    await page.context.close()
