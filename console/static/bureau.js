@@ -54,7 +54,8 @@ export function mount(root, ctx) {
   const expired = h("div", { "data-testid": "expired-running" });
   const rateTitle = h("h2", {}, t("inspection_rate", { target: 96 }), " ", h("span", { class: "muted small" },
     t("rate_today", { date: today })));
-  const trend = h("img", { class: "trend", alt: t("trend_period"), "data-testid": "rate-trend" });
+  const trend = h("img", { class: "trend", alt: t("trend_period"), "data-testid": "rate-trend", hidden: true });
+  const trendEmpty = h("p", { class: "muted", "data-testid": "trend-empty", hidden: true }, t("trend_no_data"));
   const periodLabel = h("span", { class: "period-label", "data-testid": "period-label" });
   const reportLink = h("a", { class: "button", "data-testid": "report-link" }, t("open_report"));
   const xlsxLink = h("a", { class: "button", "data-testid": "report-xlsx", download: "" }, t("download_xlsx"));
@@ -81,7 +82,7 @@ export function mount(root, ctx) {
       h("h3", {}, t("kpi_by_district")), kpiDistrict,
       h("h3", { class: "b-unit" }, t("kpi_by_unit")), h("div", { class: "b-unit" }, kpiUnit)),
     h("section", { class: "b-rate" }, rateTitle, rates, drill),
-    h("section", { class: "b-trend" }, h("h3", {}, t("trend_period")), trend),
+    h("section", { class: "b-trend" }, h("h3", {}, t("trend_period")), trend, trendEmpty),
     h("section", { class: "b-expired" }, h("h2", {}, t("expired_running")), expired));
 
   const cards = new Map(); // device id → its register card (the expired list's reasons and columns)
@@ -108,10 +109,7 @@ export function mount(root, ctx) {
     periodLabel.textContent = `${period.since} – ${last}`;
     reportLink.href = `/bureau/report${periodSearch(period)}`;
     xlsxLink.href = `/api/reports/monthly?${dayQuery(period)}&format=xlsx&lang=${lang()}`;
-    // The trend has kept days only up to today: a period in the future has none to show.
-    const end = period.until > addDays(today, 1) ? addDays(today, 1) : period.until;
-    trend.hidden = period.since >= end;
-    if (!trend.hidden) trend.src = `/api/registry/rate/trend.svg?by=district&${dayQuery({ since: period.since, until: end })}`;
+    showTrend(trend, trendEmpty, period, today);
     updated.textContent = t("updated_at", { time: dateTime(new Date().toISOString()) });
     return Promise.all([
       fill(counts, `/api/reports/monthly?${dayQuery(period)}`, countsView),
@@ -131,6 +129,29 @@ export function mount(root, ctx) {
   rate();
   setInterval(refreshPeriod, KPI_REFRESH_MS);
   setInterval(rate, RATE_REFRESH_MS);
+}
+
+// The inspection rate's daily snapshots of the period, up to today (a period in the future has
+// none): the chart, or "no data for this period" when none was kept.
+async function showTrend(img, empty, period, today) {
+  const end = period.until > addDays(today, 1) ? addDays(today, 1) : period.until;
+  const query = `by=district&${dayQuery({ since: period.since, until: end })}`;
+  let points = 0;
+  if (period.since < end) {
+    try {
+      const data = await get(`/api/registry/rate/trend?${query}`);
+      points = Object.values(data.series).reduce((n, days) => n + days.length, 0);
+    } catch (err) {
+      img.hidden = true;
+      empty.hidden = false;
+      empty.textContent = t("error", { msg: err.message });
+      return;
+    }
+  }
+  empty.textContent = t("trend_no_data");
+  empty.hidden = points > 0;
+  img.hidden = points === 0;
+  if (points) img.src = `/api/registry/rate/trend.svg?${query}`;
 }
 
 function periodPicker(initial, refuse, onApply) {

@@ -349,6 +349,7 @@ Object.assign(zh, {
   period_refused: "统计期间无效：{why}", period_bad_month: "月份应为 YYYY-MM，年份 1900–2999",
   period_bad_day: "日期不存在或年份不在 1900–2999", period_reversed: "开始日期晚于结束日期",
   period_incomplete: "请填写开始和结束日期", period_showing: "仍显示 {since} 至 {last}",
+  trend_no_data: "本期无数据",
 });
 Object.assign(en, {
   period: "Period", period_month: "month", period_range: "dates", period_from: "from", period_to: "to", apply: "apply",
@@ -370,6 +371,7 @@ Object.assign(en, {
   period_refused: "Invalid period: {why}", period_bad_month: "a month is YYYY-MM, years 1900–2999",
   period_bad_day: "no such day, or a year outside 1900–2999", period_reversed: "the first day is after the last",
   period_incomplete: "give the first and the last day", period_showing: "still showing {since} to {last}",
+  trend_no_data: "no data for this period",
 });
 Object.assign(NAMES, {
   expired_reason: {
