@@ -21,7 +21,7 @@ from alerts.kpis import KpiGrouping
 from alerts.model import Severity, Source
 from semon.alarm_types import AlarmType
 from semon.protocol.topics import DEVICE_ID_PATTERN
-from web.inputs import IsoDate, IsoTime
+from web.inputs import IsoDate, IsoMonth, IsoTime
 from web.models import Answer
 
 MAX_LIMIT = 1000
@@ -440,7 +440,7 @@ class ReportQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+    month: IsoMonth | None = Field(default=None, description="YYYY-MM, years 1900-2999 as every period")
     since: IsoDate | None = Field(default=None, description="the first day, in the register's zone")
     until: IsoDate | None = Field(default=None, description="the day after the last one")
     format: Literal["json", "xlsx"] = "json"

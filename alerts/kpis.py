@@ -12,7 +12,8 @@ or a response deadline missed), those whose rescuers all responded in time (``re
 false). The 30-minute arrival rate: of the dispatched incidents that are not false alarms and
 were on site or are past 30 minutes from the first dispatch, those on site within 30 minutes
 (the published figure's 30 minutes, whatever the area's limit). A rate with nothing to count is
-None.
+None. Rates are rounded to two decimals by ``alerts.monthly_report.rate_pct``, the monthly
+report's own rounding, so the two agree over the same period.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from enum import StrEnum
 from typing import Any
 
 from psycopg import AsyncConnection, sql
+
+from alerts.monthly_report import rate_pct
 
 
 class KpiGrouping(StrEnum):
@@ -85,12 +88,10 @@ SELECT key,
        count(*) FILTER (WHERE escalated_at IS NOT NULL),
        count(*) FILTER (WHERE dispatched),
        count(*) FILTER (WHERE response_late),
-       round(100.0 * count(*) FILTER (WHERE dispatched AND responded_at IS NOT NULL AND NOT response_late)
-             / nullif(count(*) FILTER (WHERE dispatched AND (responded_at IS NOT NULL OR response_late)), 0),
-             1)::float8,
-       round(100.0 * count(*) FILTER (WHERE rescue AND arrived_in_time)
-             / nullif(count(*) FILTER (WHERE rescue AND (on_site_at IS NOT NULL OR past_arrival_rate)), 0),
-             1)::float8,
+       count(*) FILTER (WHERE dispatched AND responded_at IS NOT NULL AND NOT response_late),
+       count(*) FILTER (WHERE dispatched AND (responded_at IS NOT NULL OR response_late)),
+       count(*) FILTER (WHERE rescue AND arrived_in_time),
+       count(*) FILTER (WHERE rescue AND (on_site_at IS NOT NULL OR past_arrival_rate)),
        count(*) FILTER (WHERE tier >= 2),
        count(*) FILTER (WHERE tier = 3)
 FROM t
@@ -110,4 +111,14 @@ async def rescue_kpis(conn: AsyncConnection, by: KpiGrouping, since: datetime, u
     query = sql.SQL(_QUERY).format(key=sql.Identifier(_GROUP_COLUMN[by]))
     cur = await conn.execute(query, {"since": since, "until": until, "now": now or datetime.now(UTC),
                                      "arrival_rate_s": ARRIVAL_RATE_S})
-    return [RescueKpis(*row) for row in await cur.fetchall()]
+    out = []
+    for row in await cur.fetchall():
+        (key, incidents, false_alarms, response_mean, response_median, arrival_mean, arrival_median, rescue_mean,
+         rescue_median, late_acks, late_arrivals, escalations, dispatched, late_responses, responded,
+         response_decided, arrived, arrival_counted, tier_2, tier_3) = row
+        out.append(RescueKpis(
+            key, incidents, false_alarms, response_mean, response_median, arrival_mean, arrival_median, rescue_mean,
+            rescue_median, late_acks, late_arrivals, escalations, dispatched, late_responses,
+            response_rate_pct=rate_pct(responded, response_decided),
+            arrival_30min_rate_pct=rate_pct(arrived, arrival_counted), tier_2=tier_2, tier_3=tier_3))
+    return out

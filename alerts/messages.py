@@ -100,4 +100,5 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
     "alerts.since_until": {"zh-CN": "起始时间须早于截止时间", "en": "since must be before until"},
     "alerts.report_month": {"zh-CN": "月份须为 YYYY-MM 格式，而不是 {month}",
                             "en": "month must be YYYY-MM, not {month}"},
+    "alerts.report_year": {"zh-CN": "年份须在 {min} 至 {max} 之间", "en": "the year must be between {min} and {max}"},
 }

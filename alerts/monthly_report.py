@@ -41,10 +41,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from web.i18n import KeyedError
+from web.inputs import MAX_YEAR, MIN_YEAR
 
 ARRIVAL_LIMIT_S = 1800.0  # TSG T5002: 30 minutes in a city's urban area
 TOP = 10
@@ -141,9 +143,6 @@ class MonthlyReport:
         return None if self.entrapments_per_lift is None else self.entrapments_per_lift * 100
 
     def as_json(self) -> dict[str, Any]:
-        def pct(x: float | None) -> float | None:
-            return None if x is None else round(x, 2)
-
         per_lift = self.entrapments_per_lift
         return {
             "since": self.since.isoformat(), "until": self.until.isoformat(), "timezone": self.timezone,
@@ -152,8 +151,8 @@ class MonthlyReport:
             "dispatched": self.dispatched, "arrived_30min": self.arrived_30min,
             "arrival_counted": self.arrival_counted, "responded_in_time": self.responded_in_time,
             "response_counted": self.response_counted,
-            "arrival_30min_rate_pct": pct(self.arrival_30min_rate_pct),
-            "response_rate_pct": pct(self.response_rate_pct),
+            "arrival_30min_rate_pct": self.arrival_30min_rate_pct,
+            "response_rate_pct": self.response_rate_pct,
             "tiers": self.tiers, "causes": self.causes, "places": self.places,
             "slots": [{"slot": s, "entrapments": n} for s, n in self.slots],
             "lifts": self.lifts,
@@ -171,6 +170,9 @@ def month_period(month: str) -> tuple[date, date]:
     except ValueError as exc:
         raise ReportError(f"month must be YYYY-MM, not {month[:20]!r}", key="alerts.report_month",
                           params={"month": repr(month[:20])}) from exc
+    if not MIN_YEAR <= first.year <= MAX_YEAR:  # every period's years (web.inputs): no overflow at the ends
+        raise ReportError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}", key="alerts.report_year",
+                          params={"min": MIN_YEAR, "max": MAX_YEAR})
     return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
@@ -188,8 +190,13 @@ def _slots(slot_hours: int) -> list[str]:
     return [f"{h:02d}:00–{h + slot_hours:02d}:00" for h in range(0, 24, slot_hours)]
 
 
-def _pct(part: int, whole: int) -> float | None:
-    return part / whole * 100 if whole else None
+def rate_pct(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in percent, 0-100 rounded to two decimals (half up, on the exact
+    fraction), or None when ``whole`` is 0. The one rounding of every published rate: this report
+    and the rescue KPIs (``alerts.kpis``) both use it, so they agree to the last digit."""
+    if not whole:
+        return None
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 def _ranked(counts: Counter[str], lifts: Counter[str]) -> list[Ranked]:
@@ -265,7 +272,7 @@ def report(incidents: Iterable[IncidentRow], lifts: Sequence[LiftRow], *, since:
         entrapments=entrapments, persons_released=released, injuries=injuries, dispatched=dispatched,
         arrived_30min=arrived, arrival_counted=counted, responded_in_time=responded,
         response_counted=response_counted,
-        arrival_30min_rate_pct=_pct(arrived, counted), response_rate_pct=_pct(responded, response_counted),
+        arrival_30min_rate_pct=rate_pct(arrived, counted), response_rate_pct=rate_pct(responded, response_counted),
         tiers=ordered(tiers, TIERS, "none"), causes=ordered(causes, CAUSES, "unrecorded"),
         places=ordered(places, PLACES, "unknown"),
         slots=[(label, slots.get(i, 0)) for i, label in enumerate(labels)],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from aiohttp import web
@@ -58,7 +58,8 @@ async def monthly_report(request: web.Request) -> web.Response:
         lifts = await sources.lifts(conn)
     figures = report(incidents, lifts, since=since, until=until, now=datetime.now(UTC), tz=sources.timezone)
     if q.format == "xlsx":
-        name = f"96333-report-{since.isoformat()}-{until.isoformat()}.xlsx"
+        last = until - timedelta(days=1)  # inclusive, as the page and the workbook state the period
+        name = f"96333-report-{since.isoformat()}-{last.isoformat()}.xlsx"
         return web.Response(body=report_xlsx(figures, q.lang), content_type=MEDIA_TYPE,
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return web.Response(body=orjson.dumps(figures.as_json()), content_type="application/json")

@@ -6,9 +6,10 @@
   any depth; any body but a file upload, whatever its declared type, since the handlers parse
   JSON whatever it says), so that one check before the handlers covers every route: the answer
   is a 400 with the place and the reason, never a database error.
-- ``IsoDate`` and ``IsoTime`` are pydantic types that take only ISO 8601 text (``YYYY-MM-DD``;
-  a date-time with its UTC offset), never a number (pydantic would read ``0`` as 1970-01-01),
-  within years 1900-2999, so date arithmetic near the ends cannot overflow.
+- ``IsoDate``, ``IsoTime`` and ``IsoMonth`` are pydantic types that take only ISO 8601 text
+  (``YYYY-MM-DD``; a date-time with its UTC offset; ``YYYY-MM``, a reporting month), never a
+  number (pydantic would read ``0`` as 1970-01-01), within years 1900-2999, so date arithmetic
+  near the ends cannot overflow.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSch
 MIN_YEAR, MAX_YEAR = 1900, 2999
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
                        r"([Zz]|[+-][0-9]{2}:?[0-9]{2})")
 _SPACED_OFFSET = re.compile(r" ([0-9]{2}(:?[0-9]{2})?)$")
@@ -117,6 +119,17 @@ def _year_range(value: date) -> date:
     return value
 
 
+def _iso_month(value: Any) -> Any:
+    match = _ISO_MONTH.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("a month is YYYY-MM (01-12)")
+    if not MIN_YEAR <= int(match[1]) <= MAX_YEAR:
+        raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+IsoMonth = Annotated[str, BeforeValidator(_iso_month),
+                     WithJsonSchema({"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"})]
 IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_year_range),
                     WithJsonSchema({"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})]
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time), AfterValidator(_year_range),

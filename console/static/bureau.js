@@ -14,8 +14,7 @@ import { SEVERITY_RANK } from "./incident.js";
 import { lang, name, t } from "./i18n.js";
 import { followLive } from "./follow.js";
 import { LiveStore } from "./live.js";
-import { dayQuery, instantQuery, periodFrom, periodSearch } from "./period.js";
-import "./inspection-alarms.js"; // the register's alarms, a list of their own
+import { currentMonth, dayQuery, instantQuery, periodSearch, readPeriod } from "./period.js";
 
 const EXPIRED = "inspection_expired_running";
 const REASONS = ["stopped", "unfit", "overdue"]; // most serious first, as the rules name them
@@ -33,7 +32,17 @@ export function mount(root, ctx) {
   const wall = new URLSearchParams(location.search).get("wall") === "1";
   document.body.classList.toggle("wall", wall);
   const today = registerToday();
-  let period = periodFrom(location.search, today);
+  // A refused period in the address (malformed, impossible, out of years, reversed) is said so;
+  // the page shows the current month meanwhile.
+  const asked = readPeriod(location.search, currentMonth(today));
+  let period = asked.period;
+  const periodError = h("p", { class: "error period-error", "data-testid": "period-error", role: "alert", hidden: true });
+  const refuse = (key) => {
+    periodError.hidden = !key;
+    periodError.textContent = key ? `${t("period_refused", { why: t(key) })} · ${t("period_showing",
+      { since: period.since, last: addDays(period.until, -1) })}` : "";
+  };
+  refuse(asked.error);
 
   const store = new LiveStore();
   const counts = h("div", { "data-testid": "period-counts" });
@@ -45,13 +54,14 @@ export function mount(root, ctx) {
   const expired = h("div", { "data-testid": "expired-running" });
   const rateTitle = h("h2", {}, t("inspection_rate", { target: 96 }), " ", h("span", { class: "muted small" },
     t("rate_today", { date: today })));
-  const trend = h("img", { class: "trend", alt: t("trend_period"), "data-testid": "rate-trend" });
+  const trend = h("img", { class: "trend", alt: t("trend_period"), "data-testid": "rate-trend", hidden: true });
+  const trendEmpty = h("p", { class: "muted", "data-testid": "trend-empty", hidden: true }, t("trend_no_data"));
   const periodLabel = h("span", { class: "period-label", "data-testid": "period-label" });
   const reportLink = h("a", { class: "button", "data-testid": "report-link" }, t("open_report"));
   const xlsxLink = h("a", { class: "button", "data-testid": "report-xlsx", download: "" }, t("download_xlsx"));
   const updated = h("span", { class: "muted small", "data-testid": "updated" });
 
-  const picker = periodPicker(period, (next) => {
+  const picker = periodPicker(period, refuse, (next) => {
     period = next;
     history.replaceState(null, "", periodSearch(period, { wall: wall ? "1" : null }));
     refreshPeriod();
@@ -65,14 +75,14 @@ export function mount(root, ctx) {
 
   replace(root,
     h("div", { class: "period-bar" }, picker, periodLabel, h("span", { class: "spacer" }), reportLink, xlsxLink,
-      wallButton, updated),
+      wallButton, updated, periodError),
     h("section", { class: "b-counts" }, h("h2", {}, t("counts")), counts),
     h("section", { class: "b-load" }, h("h2", {}, t("alarm_load")), load),
     h("section", { class: "b-kpis" }, h("h2", {}, t("rescue_kpis_period")),
       h("h3", {}, t("kpi_by_district")), kpiDistrict,
       h("h3", { class: "b-unit" }, t("kpi_by_unit")), h("div", { class: "b-unit" }, kpiUnit)),
     h("section", { class: "b-rate" }, rateTitle, rates, drill),
-    h("section", { class: "b-trend" }, h("h3", {}, t("trend_period")), trend),
+    h("section", { class: "b-trend" }, h("h3", {}, t("trend_period")), trend, trendEmpty),
     h("section", { class: "b-expired" }, h("h2", {}, t("expired_running")), expired));
 
   const cards = new Map(); // device id → its register card (the expired list's reasons and columns)
@@ -99,10 +109,7 @@ export function mount(root, ctx) {
     periodLabel.textContent = `${period.since} – ${last}`;
     reportLink.href = `/bureau/report${periodSearch(period)}`;
     xlsxLink.href = `/api/reports/monthly?${dayQuery(period)}&format=xlsx&lang=${lang()}`;
-    // The trend has kept days only up to today: a period in the future has none to show.
-    const end = period.until > addDays(today, 1) ? addDays(today, 1) : period.until;
-    trend.hidden = period.since >= end;
-    if (!trend.hidden) trend.src = `/api/registry/rate/trend.svg?by=district&${dayQuery({ since: period.since, until: end })}`;
+    showTrend(trend, trendEmpty, period, today);
     updated.textContent = t("updated_at", { time: dateTime(new Date().toISOString()) });
     return Promise.all([
       fill(counts, `/api/reports/monthly?${dayQuery(period)}`, countsView),
@@ -124,7 +131,30 @@ export function mount(root, ctx) {
   setInterval(rate, RATE_REFRESH_MS);
 }
 
-function periodPicker(initial, onApply) {
+// The inspection rate's daily snapshots of the period, up to today (a period in the future has
+// none): the chart, or "no data for this period" when none was kept.
+async function showTrend(img, empty, period, today) {
+  const end = period.until > addDays(today, 1) ? addDays(today, 1) : period.until;
+  const query = `by=district&${dayQuery({ since: period.since, until: end })}`;
+  let points = 0;
+  if (period.since < end) {
+    try {
+      const data = await get(`/api/registry/rate/trend?${query}`);
+      points = Object.values(data.series).reduce((n, days) => n + days.length, 0);
+    } catch (err) {
+      img.hidden = true;
+      empty.hidden = false;
+      empty.textContent = t("error", { msg: err.message });
+      return;
+    }
+  }
+  empty.textContent = t("trend_no_data");
+  empty.hidden = points > 0;
+  img.hidden = points === 0;
+  if (points) img.src = `/api/registry/rate/trend.svg?${query}`;
+}
+
+function periodPicker(initial, refuse, onApply) {
   const kind = h("select", { "data-testid": "period-kind" },
     h("option", { value: "month" }, t("period_month")), h("option", { value: "range" }, t("period_range")));
   kind.value = initial.kind;
@@ -141,7 +171,9 @@ function periodPicker(initial, onApply) {
   const form = h("form", { class: "period", "data-testid": "period-form", onsubmit: (e) => {
     e.preventDefault();
     const search = kind.value === "month" ? `?month=${month.value}` : `?since=${from.value}&last=${to.value}`;
-    onApply(periodFrom(search, initial.since));
+    const next = readPeriod(search, null); // refused: said so, and the period shown stays
+    refuse(next.error ?? (next.period ? null : "period_incomplete"));
+    if (next.period) onApply(next.period);
   } }, h("label", {}, t("period"), " ", kind), " ", month, range, " ",
   h("button", { type: "submit", class: "primary", "data-testid": "period-apply" }, t("apply")));
   return form;

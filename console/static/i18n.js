@@ -354,6 +354,12 @@ Object.assign(zh, {
   overdue_units: "超期未检设备：{what}（{n} 台）", drill_hint: "点击行查看超期设备",
   more_rows: "仅显示前 {n} 台", expired_reason: "原因", expired_all: "全部",
   wall_on: "大屏模式", wall_off: "退出大屏", updated_at: "更新于 {time}",
+  report_incidents: "接警总数", timezone: "时区", // the report's (and its workbook's) words
+  // the period refused (helper "fixbureau")
+  period_refused: "统计期间无效：{why}", period_bad_month: "月份应为 YYYY-MM，年份 1900–2999",
+  period_bad_day: "日期不存在或年份不在 1900–2999", period_reversed: "开始日期晚于结束日期",
+  period_incomplete: "请填写开始和结束日期", period_showing: "仍显示 {since} 至 {last}",
+  trend_no_data: "本期无数据",
 });
 Object.assign(en, {
   period: "Period", period_month: "month", period_range: "dates", period_from: "from", period_to: "to", apply: "apply",
@@ -370,6 +376,12 @@ Object.assign(en, {
   figure: "figure", value: "value", overdue_units: "Overdue: {what} ({n} units)",
   drill_hint: "click a row for its overdue units", more_rows: "the first {n} shown", expired_reason: "reason",
   expired_all: "all", wall_on: "wall display", wall_off: "leave wall display", updated_at: "updated {time}",
+  report_incidents: "incidents", timezone: "Time zone", // the report's (and its workbook's) words
+  // the period refused (helper "fixbureau")
+  period_refused: "Invalid period: {why}", period_bad_month: "a month is YYYY-MM, years 1900–2999",
+  period_bad_day: "no such day, or a year outside 1900–2999", period_reversed: "the first day is after the last",
+  period_incomplete: "give the first and the last day", period_showing: "still showing {since} to {last}",
+  trend_no_data: "no data for this period",
 });
 Object.assign(NAMES, {
   expired_reason: {

@@ -14,19 +14,47 @@ export function monthBounds(month) {
   return { since: `${month}-01`, until: `${next}-01` };
 }
 
-// The period in the address, else the register's current month. { kind, month?, since, until }
-// with `until` exclusive; a malformed or reversed one falls back to the current month.
-export function periodFrom(search, today) {
+const MIN_YEAR = 1900; // every period's years, as the server takes them (web/inputs.py)
+const MAX_YEAR = 2999;
+
+const inYears = (value) => { const y = Number(value.slice(0, 4)); return y >= MIN_YEAR && y <= MAX_YEAR; };
+
+// A real day of the calendar: 2026-11-31 is not one (Date would roll it over to December 1st).
+export function isDay(value) {
+  if (typeof value !== "string" || !DAY.test(value) || !inYears(value)) return false;
+  const at = Date.parse(`${value}T00:00:00Z`);
+  return Number.isFinite(at) && new Date(at).toISOString().slice(0, 10) === value;
+}
+
+export function currentMonth(today) {
+  const month = today.slice(0, 7);
+  return { kind: "month", month, ...monthBounds(month) };
+}
+
+// The period in `search` (?month=YYYY-MM, or ?since=YYYY-MM-DD&last=YYYY-MM-DD, the last day
+// inclusive): { period, error }. None given: `fallback`, no error. A malformed, impossible,
+// out-of-years (1900-2999) or reversed one is refused, never rolled over or guessed: `fallback`
+// again, with `error` the i18n key of the reason (the page shows it).
+export function readPeriod(search, fallback) {
   const q = new URLSearchParams(search);
   const month = q.get("month");
-  if (month && MONTH.test(month)) return { kind: "month", month, ...monthBounds(month) };
   const since = q.get("since");
   const last = q.get("last");
-  if (since && last && DAY.test(since) && DAY.test(last) && since <= last) {
-    return { kind: "range", since, until: addDays(last, 1) };
+  if (month !== null) {
+    if (!MONTH.test(month) || !inYears(month)) return { period: fallback, error: "period_bad_month" };
+    return { period: { kind: "month", month, ...monthBounds(month) }, error: null };
   }
-  const current = today.slice(0, 7);
-  return { kind: "month", month: current, ...monthBounds(current) };
+  if (since === null && last === null) return { period: fallback, error: null };
+  if (!since || !last) return { period: fallback, error: "period_incomplete" };
+  if (!isDay(since) || !isDay(last)) return { period: fallback, error: "period_bad_day" };
+  if (since > last) return { period: fallback, error: "period_reversed" };
+  return { period: { kind: "range", since, until: addDays(last, 1) }, error: null };
+}
+
+// The period in the address, else (none, or a refused one) the register's current month.
+// { kind, month?, since, until } with `until` exclusive.
+export function periodFrom(search, today) {
+  return readPeriod(search, currentMonth(today)).period;
 }
 
 // The address's query for a period (the wall flag kept), for history.replaceState and links.

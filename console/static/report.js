@@ -5,7 +5,7 @@ import { get, registerToday } from "./api.js";
 import { h, replace } from "./dom.js";
 import { addDays, percent } from "./format.js";
 import { lang, name, t } from "./i18n.js";
-import { dayQuery, periodFrom, periodSearch } from "./period.js";
+import { currentMonth, dayQuery, periodSearch, readPeriod } from "./period.js";
 
 const table = (testid, head, rows) => h("table", { class: "data report-table", "data-testid": testid },
   h("thead", {}, h("tr", {}, head.map((x) => h("th", {}, x)))),
@@ -28,7 +28,7 @@ const ranked = (testid, title, rows) => h("section", { class: "report-top" }, h(
 export function render(r) {
   const per = (v, digits) => (v === null ? "–" : v.toFixed(digits));
   const figures = [
-    [t("incidents"), r.incidents], [t("calls"), r.calls], [t("false_alarms"), r.false_alarms],
+    [t("report_incidents"), r.incidents], [t("calls"), r.calls], [t("false_alarms"), r.false_alarms],
     [t("entrapments_n"), r.entrapments], [t("persons_released"), r.persons_released], [t("injuries"), r.injuries],
     [t("dispatched_n"), r.dispatched], [t("arrival_30min_rate"), percent(r.arrival_30min_rate_pct)],
     [t("response_rate"), percent(r.response_rate_pct)], [t("lifts_in_use"), r.lifts],
@@ -52,12 +52,16 @@ export function render(r) {
 }
 
 export async function mount(root) {
-  const period = periodFrom(location.search, registerToday());
+  const { period, error } = readPeriod(location.search, currentMonth(registerToday()));
   const xlsx = `/api/reports/monthly?${dayQuery(period)}&format=xlsx&lang=${lang()}`;
   const tools = h("div", { class: "report-tools no-print" },
     h("a", { class: "button", href: `/bureau${periodSearch(period)}` }, "← ", t("nav_bureau")),
     h("button", { type: "button", class: "primary", "data-testid": "report-print", onclick: () => window.print() }, t("print")),
     h("a", { class: "button", href: xlsx, download: "", "data-testid": "report-xlsx" }, t("download_xlsx")));
+  if (error) { // a refused period is said so, never replaced by another month's report
+    return replace(root, tools, h("p", { class: "error", "data-testid": "period-error", role: "alert" },
+      t("period_refused", { why: t(error) })));
+  }
   replace(root, tools, h("p", {}, t("loading")));
   try {
     replace(root, tools, render(await get(`/api/reports/monthly?${dayQuery(period)}`)));

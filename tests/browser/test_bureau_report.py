@@ -126,7 +126,8 @@ async def open_bureau(browser: Browser, system: System, *, width: int, height: i
     await page.goto(f"{system.base}/bureau{query}")
     await expect(page.get_by_test_id("city-rate")).to_contain_text("%")
     await expect(page.get_by_test_id("count-entrapments")).to_be_visible()
-    await expect(page.get_by_test_id("rate-agency").locator("tbody tr").first).to_be_visible()
+    table = "rate-district" if "wall=1" in query else "rate-agency"  # the wall keeps the districts only
+    await expect(page.get_by_test_id(table).locator("tbody tr").first).to_be_visible()
     return page
 
 
@@ -161,24 +162,25 @@ async def test_the_month_on_the_page_and_in_the_downloaded_workbook(browser: Bro
     async with page.expect_download() as info:
         await page.get_by_test_id("report-xlsx").click()
     download = await info.value
-    assert download.suggested_filename == "96333-report-2026-10-01-2026-11-01.xlsx"
+    assert download.suggested_filename == "96333-report-2026-10-01-2026-10-31.xlsx"  # the last day inclusive
     path = await download.path()
     book = load_workbook(BytesIO(path.read_bytes()))
     assert book.sheetnames == ["report", "top ten"]
+    assert book["report"]["A2"].value == "Period: 2026-10-01 to 2026-10-31"  # as the page says it
     figures = {r[0]: r[1] for r in book["report"].iter_rows(values_only=True) if r and r[0]}
-    assert figures["Incidents"] == 3 and figures["False alarms"] == 1 and figures["Entrapments"] == 2
-    assert figures["Calls (phone-reported)"] == 2  # 1 and the false alarm 3
-    assert figures["Persons released"] == 3 and figures["Injuries"] == 1  # 2 + 1; 0 + 1
-    assert figures["Dispatched"] == 2
-    assert figures["30-minute arrival rate (%)"] == 50.0  # 1 in 20 min, 2 in 35: 1 of 2
-    assert figures["Response rate (%)"] == 50.0  # 1 in time, 2 late: 1 of 2
-    assert figures["Elevators in use"] == month.lifts
-    assert figures["Entrapments per lift"] == round(2 / month.lifts, 6)  # 困人率
+    assert figures["incidents"] == 3 and figures["false alarms"] == 1 and figures["entrapments"] == 2
+    assert figures["calls"] == 2  # 1 and the false alarm 3
+    assert figures["persons released"] == 3 and figures["injuries"] == 1  # 2 + 1; 0 + 1
+    assert figures["dispatched"] == 2
+    assert figures["30-minute arrival rate"] == 50.0  # 1 in 20 min, 2 in 35: 1 of 2
+    assert figures["response rate"] == 50.0  # 1 in time, 2 late: 1 of 2
+    assert figures["elevators in use"] == month.lifts
+    assert figures["entrapments per lift"] == round(2 / month.lifts, 6)  # 困人率
     rows = list(book["report"].iter_rows(values_only=True))
     named = {r[0]: r[1] for r in rows if r and r[0]}
     assert [named[k] for k in ("1 maintenance unit", "2 second-tier station", "3 fire brigade 119",
                                "not dispatched")] == [1, 1, 0, 0]
-    assert named["door system"] == 1 and named["external / power"] == 1 and named["not recorded"] == 0
+    assert named["door system"] == 1 and named["external / power cut"] == 1 and named["not recorded"] == 0
     assert named["residential"] == 1 and named["hospital"] == 1 and named["unknown"] == 0
     slots = {r[0]: r[1] for r in rows if r and isinstance(r[0], str) and r[0][:2].isdigit() and "–" in r[0]}
     assert slots["00:00–02:00"] == 1 and slots["06:00–08:00"] == 1 and sum(slots.values()) == 2
@@ -292,8 +294,9 @@ async def test_the_period_picker_and_the_wall(browser: Browser, system: System, 
     await expect(page.get_by_test_id("period-label")).to_have_text("2026-10-01 – 2026-10-01")
     await expect(page.get_by_test_id("count-entrapments").locator("strong")).to_have_text("1")
     assert "since=2026-10-01&last=2026-10-01" in page.url
-    trend = await page.get_by_test_id("rate-trend").get_attribute("src")
-    assert trend is not None and "since=2026-10-01&until=2026-10-02" in trend
+    # October is past, and the register kept no snapshot of its days: said so, not an empty frame.
+    await expect(page.get_by_test_id("trend-empty")).to_have_text("本期无数据")
+    await expect(page.get_by_test_id("rate-trend")).to_be_hidden()
     await page.get_by_test_id("period-kind").select_option("month")
     await page.get_by_test_id("period-month").fill(MONTH)
     await page.get_by_test_id("period-apply").click()
@@ -310,5 +313,92 @@ async def test_the_period_picker_and_the_wall(browser: Browser, system: System, 
     assert size >= 48
     found = await page.evaluate(CLIPPED)
     assert found["overflowX"] <= 0 and found["overflowY"] <= 0, found
-    await page.screenshot(path=str(ARTEFACTS / "console-bureau-wall-1920.png"))
     assert await page.evaluate("window.__violations") == []
+
+
+# Every section of the wall shows all of its content: nothing scrolled away or cut at the
+# section's edge (each section's content fits its cell), every row of the KPI and rate tables
+# inside its section, every tile's number whole.
+WALL_HIDDEN = """() => {
+  const hidden = [];
+  const inside = (el, box) => { const r = el.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.left >= box.left - 1 && r.right <= box.right + 1; };
+  const sections = [...document.querySelectorAll('main > section')].filter((s) => s.offsetParent !== null);
+  for (const section of sections) {
+    const name = section.className;
+    if (section.scrollHeight > section.clientHeight + 1) {
+      hidden.push(`${name}: ${section.scrollHeight} > ${section.clientHeight}`);
+    }
+    if (section.scrollWidth > section.clientWidth + 1) hidden.push(`${name}: wide ${section.scrollWidth}`);
+    const box = section.getBoundingClientRect();
+    for (const el of section.querySelectorAll('tr, .tile, img, p, h2')) {
+      if (el.offsetParent === null) continue;
+      if (!inside(el, box)) hidden.push(`${name}: ${el.tagName} ${el.textContent.slice(0, 30)}`);
+    }
+    for (const n of section.querySelectorAll('.tile strong')) { // each number whole inside its tile
+      if (!inside(n, n.closest('.tile').getBoundingClientRect())) hidden.push(`${name}: number ${n.textContent}`);
+    }
+  }
+  return { hidden, sections: sections.map((s) => s.className),
+           kpiRows: document.querySelectorAll('[data-testid="kpi-district"] tbody tr').length,
+           rateRows: document.querySelectorAll('[data-testid="rate-district"] tbody tr').length };
+}"""
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_the_wall_shows_every_section_whole_at_1920(browser: Browser, system: System, month: Month,
+                                                          lang: str) -> None:
+    for query, shot in ((f"?month={MONTH}&wall=1", "console-bureau-wall-1920"), ("?wall=1", None)):
+        page = await open_bureau(browser, system, width=1920, height=1080, lang=lang, query=query)
+        await expect(page.get_by_test_id("load-total")).to_be_visible()
+        await expect(page.get_by_test_id("rate-district").locator("tbody tr").first).to_be_visible()
+        trend = '[data-testid="rate-trend"]:visible, [data-testid="trend-empty"]:visible'
+        await expect(page.locator(trend)).to_have_count(1)
+        await expect(page.get_by_test_id("kpi-district").locator("table, p")).to_be_visible()
+        await expect(page.get_by_test_id("expired-row").first).to_be_visible()
+        await page.wait_for_load_state("networkidle")
+        found = await page.evaluate(WALL_HIDDEN)
+        # the six sections of the bureau (no other list in a cell of its own), each whole
+        assert found["sections"] == ["b-counts", "b-load", "b-kpis", "b-rate", "b-trend", "b-expired"], found
+        assert found["hidden"] == [] and found["rateRows"] >= 7, (query, found)
+        rows = await page.evaluate("async (q) => (await (await fetch('/api/kpis/rescue?by=district&' + q)).json())"
+                                   ".rows.length", "since=2026-09-30T16%3A00%3A00Z&until=2026-10-31T16%3A00%3A00Z")
+        if query.startswith("?month"):
+            assert found["kpiRows"] == rows
+        if shot is not None:
+            suffix = "" if lang == "zh-CN" else "-en"
+            await page.screenshot(path=str(ARTEFACTS / f"{shot}{suffix}.png"))
+        assert await page.evaluate("window.__violations") == []
+        await page.context.close()
+
+
+async def test_refused_periods_are_said_never_rolled_over(browser: Browser, system: System, month: Month) -> None:
+    page = await open_bureau(browser, system, width=1366, height=768, lang="en")
+    # The picker: a reversed range is refused, the period shown stays October.
+    await page.get_by_test_id("period-kind").select_option("range")
+    await page.get_by_test_id("period-since").fill("2026-12-05")
+    await page.get_by_test_id("period-last").fill("2026-11-01")
+    await page.get_by_test_id("period-apply").click()
+    await expect(page.get_by_test_id("period-error")).to_contain_text("the first day is after the last")
+    await expect(page.get_by_test_id("period-label")).to_have_text("2026-10-01 – 2026-10-31")
+    assert page.url.endswith(f"?month={MONTH}")
+    await page.get_by_test_id("period-last").fill("2026-12-06")
+    await page.get_by_test_id("period-apply").click()
+    await expect(page.get_by_test_id("period-error")).to_be_hidden()
+    await expect(page.get_by_test_id("period-label")).to_have_text("2026-12-05 – 2026-12-06")
+    # The address: each refused with its reason, the page still drawn (the current month), no rollover.
+    for query, why in (("?month=abc", "a month is YYYY-MM"), ("?month=9999-12", "1900–2999"),
+                       ("?month=0001-01", "1900–2999"), ("?since=2026-11-05&last=2026-11-01", "after the last"),
+                       ("?since=2026-11-01&last=2026-11-31", "no such day")):
+        await page.goto(f"{system.base}/bureau{query}")
+        await expect(page.get_by_test_id("period-error")).to_contain_text(why)
+        await expect(page.get_by_test_id("count-entrapments")).to_be_visible()
+        label = await page.get_by_test_id("period-label").text_content()
+        assert label is not None and label != "2026-11-01 – 2026-12-01", (query, label)  # 11-31 not read as 12-01
+        await page.goto(f"{system.base}/bureau/report{query}")
+        await expect(page.get_by_test_id("period-error")).to_contain_text(why)
+        await expect(page.get_by_test_id("report")).to_have_count(0)
+    await page.goto(f"{system.base}/bureau?month=2025-01")
+    await expect(page.get_by_test_id("trend-empty")).to_have_text("no data for this period")
+    assert await page.evaluate("window.__violations") == []
+    await page.context.close()

@@ -623,7 +623,7 @@ async def test_rescue_kpis_by_district_and_by_maintenance_unit(database_url: str
             "rescue_mean_s": 340.0, "rescue_median_s": 300.0,
             "late_acks": 0, "late_arrivals": 1, "escalations": 0,
             # 2 of 3 responded within 300 s; 2 of 3 on site within 30 minutes of dispatch
-            "dispatched": 3, "late_responses": 1, "response_rate_pct": 66.7, "arrival_30min_rate_pct": 66.7,
+            "dispatched": 3, "late_responses": 1, "response_rate_pct": 66.67, "arrival_30min_rate_pct": 66.67,
             "tier_2": 0, "tier_3": 0,
         }
         assert by_district[COUNTY] == {

@@ -285,6 +285,46 @@ ANSWER_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m for m in (*SHELL_ANSWERS, *ALERTS_ANSWERS, *REGISTRY_ANSWERS, *CONSOLE_ANSWERS)}
 
 
+async def test_every_period_parameter_at_the_ends_of_its_years(database_url: str) -> None:
+    """One rule for every period and date parameter: years 1900-2999, else a 400 that says so; at
+    the very ends (the first day of 1900, the last of 2999, a month whose next month is in 3000)
+    the date arithmetic of months, windows and trends does not overflow into a 500."""
+    inside = ("/api/reports/monthly?month=1900-01", "/api/reports/monthly?month=2999-12",
+              "/api/reports/monthly?month=2999-12&format=xlsx",
+              "/api/reports/monthly?since=1900-01-01&until=2999-12-31",
+              "/api/registry/rate/trend?since=1900-01-01&until=1900-01-02",
+              "/api/registry/rate/trend?since=2999-12-30&until=2999-12-31",
+              "/api/registry/rate/trend.svg?since=2999-12-30&until=2999-12-31", "/api/registry/rate?date=2999-12-31",
+              "/api/registry/rate?date=1900-01-01", "/api/registry/equipment?due_before=1900-01-01",
+              "/api/kpis/rescue?until=1900-01-01T00:00:00%2B14:00",
+              "/api/incidents?since=1900-01-01T00:00:00Z&until=2999-12-31T23:59:59Z",
+              "/api/incidents/handover?until=1900-01-01T00:00:00Z",
+              "/api/alarms?since=1900-01-01T00:00:00Z&until=2999-12-31T00:00:00Z")
+    outside = ("/api/reports/monthly?month=9999-12", "/api/reports/monthly?month=9999-12&format=xlsx",
+               "/api/reports/monthly?month=0001-01", "/api/reports/monthly?month=3000-01",
+               "/api/reports/monthly?month=1899-12", "/api/reports/monthly?since=0001-01-01&until=2026-01-01",
+               "/api/reports/monthly?since=2026-01-01&until=9999-12-31",
+               "/api/registry/rate/trend?since=2026-01-01&until=9999-12-31",
+               "/api/registry/rate?date=9999-12-31", "/api/kpis/rescue?until=9999-12-31T23:59:59Z",
+               "/api/kpis/rescue?since=0001-01-01T00:00:00Z", "/api/incidents?until=9999-12-31T00:00:00Z",
+               "/api/incidents/handover?until=0001-01-01T00:00:00Z",
+               "/api/incidents/handover?since=9999-12-31T00:00:00Z")
+    async with whole_api(database_url) as root, http_client(root) as http:
+        await login(http, f"{root}/api", "admin")
+        for path in inside:
+            async with http.get(path) as resp:
+                assert resp.status == 200, (path, resp.status)
+        # a window from the last year's end to now is empty: refused as such, not overflowed
+        for path in ("/api/kpis/rescue?since=2999-12-31T23:59:59-12:00",
+                     "/api/incidents/handover?since=2999-12-31T23:00:00Z"):
+            async with http.get(path) as resp:
+                assert resp.status == 400 and "before until" in (await resp.json())["error"], path
+        for path in outside:
+            async with http.get(path) as resp:
+                body = await resp.json()
+                assert resp.status == 400 and "1900 and 2999" in body["error"], (path, body)
+
+
 def _answer_model(document: dict[str, Any], method: str, path: str, status: int) -> type[BaseModel] | None:
     """The response model the document names for this answer; None for one without a JSON body."""
     response = document["paths"][path][method.lower()]["responses"][str(status)]

@@ -65,6 +65,11 @@ async def api(database_url: str) -> AsyncIterator[tuple[str, aiohttp.ClientSessi
             t3 = datetime(2025, 3, 12, 4, 0, tzinfo=UTC)
             await entrapment(conn, "L4", t3, state="false_alarm")
             await entrapment(conn, "L2", datetime(2025, 3, 31, 16, 0, tzinfo=UTC))  # April 1st in Beijing
+            for i, late in enumerate((False, True, True)):  # May: 1 of 3 responded and arrived in time
+                t = datetime(2025, 5, 10 + i, 4, 0, tzinfo=UTC)
+                await entrapment(conn, f"M{i}", t, state="released", dispatched_at=t, tier=1,
+                                 responded_at=t + timedelta(minutes=10 if late else 2), response_late=late,
+                                 on_site_at=t + timedelta(minutes=45 if late else 20))
         part = alerts_part(pool, LiveHub(16), settings.incidents, report=ReportSources(lifts=lifts))
         app = create_app(pool, settings.auth, [part], backoff=settings.backoff.backoff())
         async with serve_app(app, "127.0.0.1", 0) as port, http_client(f"http://127.0.0.1:{port}") as http:
@@ -88,18 +93,34 @@ async def test_a_month_as_json_and_as_a_workbook(api: tuple[str, aiohttp.ClientS
     async with http.get(f"{url}/api/kpis/rescue", params={"by": "district", "since": since, "until": until}) as resp:
         (kpis,) = (await resp.json())["rows"]
     assert kpis["incidents"] == body["incidents"]
-    assert kpis["arrival_30min_rate_pct"] == round(body["arrival_30min_rate_pct"], 1)
-    assert kpis["response_rate_pct"] == round(body["response_rate_pct"], 1)
+    assert kpis["arrival_30min_rate_pct"] == body["arrival_30min_rate_pct"]
+    assert kpis["response_rate_pct"] == body["response_rate_pct"]
     assert body["tiers"]["1"] == 1 and body["causes"]["human"] == 1 and body["places"]["mall"] == 1
     assert {s["slot"]: s["entrapments"] for s in body["slots"]}["00:00–02:00"] == 1
     assert [(u["name"], u["per_100_lifts"]) for u in body["top_units"]] == [("乙维保", 50.0), ("甲维保", 50.0)]
     async with http.get(f"{url}/api/reports/monthly",
                         params={"since": "2025-03-01", "until": "2025-04-02", "format": "xlsx", "lang": "en"}) as resp:
-        assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+        assert resp.status == 200
+        # the last day inclusive, as the page and the workbook state the period
+        assert resp.headers["Content-Disposition"] == 'attachment; filename="96333-report-2025-03-01-2025-04-01.xlsx"'
         book = load_workbook(BytesIO(await resp.read()))
     figures = {row[0]: row[1] for row in book["report"].iter_rows(values_only=True) if row and row[0]}
-    assert figures["Entrapments"] == 3 and figures["Incidents"] == 4  # April 1st is in this range
-    assert figures["Entrapments per lift"] == 0.75
+    assert figures["entrapments"] == 3 and figures["incidents"] == 4  # April 1st is in this range
+    assert figures["entrapments per lift"] == 0.75
+    assert book["report"]["A2"].value == "Period: 2025-03-01 to 2025-04-01"
+
+
+async def test_the_kpis_and_the_report_agree_on_one_of_three(api: tuple[str, aiohttp.ClientSession]) -> None:
+    """May: 3 dispatched entrapments, 1 responded and arrived in time: 33.33 % in both answers
+    (one rounding, two decimals), not 33.3 in one and 33.33 in the other."""
+    url, http = api
+    async with http.get(f"{url}/api/reports/monthly", params={"month": "2025-05"}) as resp:
+        body = await resp.json()
+    since, until = "2025-04-30T16:00:00Z", "2025-05-31T16:00:00Z"  # May in Beijing
+    async with http.get(f"{url}/api/kpis/rescue", params={"by": "district", "since": since, "until": until}) as resp:
+        (kpis,) = (await resp.json())["rows"]
+    assert body["response_rate_pct"] == kpis["response_rate_pct"] == 33.33
+    assert body["arrival_30min_rate_pct"] == kpis["arrival_30min_rate_pct"] == 33.33
 
 
 async def test_bad_periods_are_400(api: tuple[str, aiohttp.ClientSession]) -> None:

@@ -17,7 +17,8 @@ STATIC_DIR = Path(__file__).resolve().parents[2] / "console" / "static"
 
 _PERIOD = r"""
 import assert from "node:assert/strict";
-import { dayQuery, dayStart, instantQuery, monthBounds, periodFrom, periodSearch } from "./period.js";
+import { currentMonth, dayQuery, dayStart, instantQuery, isDay, monthBounds, periodFrom, periodSearch, readPeriod }
+  from "./period.js";
 import { setTimeZone } from "./format.js";
 
 assert.deepEqual(monthBounds("2026-10"), { since: "2026-10-01", until: "2026-11-01" });
@@ -34,6 +35,27 @@ for (const bad of ["", "?month=2026-13", "?month=26-10", "?since=2026-10-05&last
   assert.deepEqual(periodFrom(bad, today), { kind: "month", month: "2026-12", since: "2026-12-01",
     until: "2027-01-01" }, bad);
 }
+// Refused, each with its reason, never rolled over (11-31 is not December 1st) nor guessed.
+const october = periodFrom("?month=2026-10", today);
+for (const [bad, why] of [["?month=abc", "period_bad_month"], ["?month=9999-12", "period_bad_month"],
+                          ["?month=0001-01", "period_bad_month"], ["?month=3000-01", "period_bad_month"],
+                          ["?month=", "period_bad_month"], ["?since=2026-11-01&last=2026-11-31", "period_bad_day"],
+                          ["?since=2026-02-29&last=2026-03-01", "period_bad_day"],
+                          ["?since=1899-12-31&last=1900-01-01", "period_bad_day"],
+                          ["?since=2026-12-05&last=2026-11-01", "period_reversed"],
+                          ["?since=2026-11-01", "period_incomplete"],
+                          ["?since=&last=2026-11-01", "period_incomplete"]]) {
+  assert.deepEqual(readPeriod(bad, october), { period: october, error: why }, bad);
+}
+assert.deepEqual(readPeriod("", october), { period: october, error: null });
+assert.deepEqual(readPeriod("?month=2999-12", null).period, { kind: "month", month: "2999-12", since: "2999-12-01",
+  until: "3000-01-01" });
+assert.deepEqual(readPeriod("?since=2028-02-29&last=2028-02-29", null).period, { kind: "range", since: "2028-02-29",
+  until: "2028-03-01" });
+assert.equal(isDay("2026-11-30"), true);
+assert.equal(isDay("2026-11-31"), false);
+assert.deepEqual(currentMonth("2026-11-30"), { kind: "month", month: "2026-11", since: "2026-11-01",
+  until: "2026-12-01" });
 const range = periodFrom("?since=2026-10-01&last=2026-10-15", today);
 assert.equal(periodSearch(range, { wall: "1" }), "?since=2026-10-01&last=2026-10-15&wall=1");
 assert.deepEqual(periodFrom(periodSearch(range), today), range);

@@ -4,7 +4,11 @@ over generated months."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -71,7 +75,7 @@ def test_a_hand_made_month() -> None:
     assert r.dispatched == 4  # 1, 2, 4, 5
     # Response decided (recorded, or late): 1, 2, 5 (4 has neither); in time: 1 and 5
     assert (r.response_counted, r.responded_in_time) == (3, 2)
-    assert r.response_rate_pct == pytest.approx(200 / 3)  # 2 / 3 = 66.67 %
+    assert r.response_rate_pct == 66.67  # 2 / 3, two decimals
     # Arrival counted (on site, or 30 min past dispatch by NOW): 1, 2, 4, 5 (5's passengers left
     # by themselves, no rescuer arrived); within 30 min: 1 (20 min), 4 (exactly 30); 2 took 35
     assert (r.arrival_counted, r.arrived_30min) == (4, 2)
@@ -140,6 +144,10 @@ def test_no_lifts_no_rate_and_bad_periods() -> None:
         month_period("2026-13")
     assert month_period("2026-12") == (date(2026, 12, 1), date(2027, 1, 1))
     assert month_period("2028-02") == (date(2028, 2, 1), date(2028, 3, 1))
+    assert month_period("2999-12") == (date(2999, 12, 1), date(3000, 1, 1))
+    for outside in ("9999-12", "0001-01", "1899-12", "3000-01"):  # years 1900-2999, as every period
+        with pytest.raises(ReportError, match="1900 and 2999"):
+            month_period(outside)
 
 
 _rows = st.lists(st.builds(
@@ -187,10 +195,52 @@ def test_the_workbook_in_chinese() -> None:
     book = load_workbook(BytesIO(report_xlsx(r, "zh-CN")))
     assert book.sheetnames == ["月报", "前十名"]
     cells = {row[0]: row[1] for row in book["月报"].iter_rows(values_only=True) if row and row[0]}
-    assert cells["统计期间"] == "2026-10-01 – 2026-11-01"
+    assert book["月报"]["A2"].value == "统计期间：2026-10-01 至 2026-10-31"  # the last day inclusive, as the page
+    assert cells["接警总数"] == 6 and cells["每百台困人"] == 62.5
     assert cells["困人事件"] == 5 and cells["电话接警"] == 3 and cells["解救人数"] == 4
-    assert cells["30分钟到场率 (%)"] == 50.0 and cells["响应率 (%)"] == 66.67
-    assert cells["困人率 (次/台)"] == 0.625 and cells["门系统"] == 1 and cells["住宅"] == 3
-    assert cells["00:00–02:00"] == 1 and cells["二级 网格救援站"] == 1
+    assert cells["30 分钟到场率"] == 50.0 and cells["响应率"] == 66.67  # percent cells: 66.67%
+    assert cells["困人率（次/台）"] == 0.625 and cells["门系统"] == 1 and cells["住宅"] == 3
+    assert cells["00:00–02:00"] == 1 and cells["二级 网格救援站"] == 1 and cells["时段分布（Asia/Shanghai）"] == "次数"
     top = [row for row in book["前十名"].iter_rows(values_only=True) if row and isinstance(row[0], int)]
     assert top[0][1:] == ("乙维保", 2, 2, 100.0) and top[2][1:] == ("O1", 3, 2, 150.0)
+
+
+def test_one_rounding_of_rates() -> None:
+    """rate_pct: two decimals, half up on the exact fraction (1/32 = 3.125 % → 3.13, where a
+    float's round() would give 3.12), None for nothing to count."""
+    from alerts.monthly_report import rate_pct
+
+    assert rate_pct(1, 3) == 33.33 and rate_pct(2, 3) == 66.67 and rate_pct(1, 32) == 3.13
+    assert rate_pct(0, 5) == 0.0 and rate_pct(5, 5) == 100.0 and rate_pct(0, 0) is None
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_workbook_and_the_page_use_the_same_words() -> None:
+    """Every label of the workbook (alerts.report_xlsx) is the printable page's word for it
+    (console/static/i18n.js: t(key), name(group, key)), in both languages: 接警总数 on both."""
+    from alerts.report_xlsx import LABELS, NAMES
+
+    script = """
+import { name, setLang, t } from "./i18n.js";
+const [labels, names] = JSON.parse(process.argv[1]);
+const wrong = [];
+for (const [lang, words] of Object.entries(labels)) {
+  setLang(lang);
+  for (const [key, word] of Object.entries(words)) if (t(key) !== word) wrong.push([lang, key, word, t(key)]);
+  for (const [group, pairs] of Object.entries(names)) {
+    for (const [key, pair] of Object.entries(pairs)) {
+      const word = pair[lang === "en" ? 1 : 0];
+      if (name(group, key) !== word) wrong.push([lang, group, key, word, name(group, key)]);
+    }
+  }
+}
+console.log(JSON.stringify(wrong));
+"""
+    node = shutil.which("node")
+    assert node is not None
+    done = subprocess.run([node, "--input-type=module", "-e", script, json.dumps([LABELS, NAMES])],
+                          cwd=Path(__file__).resolve().parents[2] / "console" / "static", capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    assert LABELS["zh-CN"]["report_incidents"] == "接警总数"
