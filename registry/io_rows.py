@@ -333,11 +333,7 @@ def _place(col: Column, text: str, cell: Cell) -> Any:
 
 
 def _degrees(col: Column, text: str, cell: Cell) -> Any:
-    value: float | None = None
-    if isinstance(cell, int | float) and not isinstance(cell, bool):
-        value = float(cell)
-    elif isinstance(cell, str) and _NUMBER.fullmatch(text):
-        value = float(text)
+    value = _number(text, cell)
     assert col.lo is not None and col.hi is not None
     if value is None or not col.lo <= value <= col.hi:  # also rejects NaN
         raise CellError(f"{col.name} {_show(text)} is not a number of degrees from {col.lo:g} to {col.hi:g}")
@@ -464,12 +460,17 @@ def _int(col: Column, text: str, cell: Cell) -> Any:
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def _float(col: Column, text: str, cell: Cell) -> Any:
-    value: float | None = None
+def _number(text: str, cell: Cell) -> float | None:
+    """The cell as a number: a workbook's number, or text that is one; None otherwise."""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
-        value = float(cell)
-    elif isinstance(cell, str) and _NUMBER.fullmatch(text):
-        value = float(text)
+        return float(cell)
+    if isinstance(cell, str) and _NUMBER.fullmatch(text):
+        return float(text)
+    return None
+
+
+def _float(col: Column, text: str, cell: Cell) -> Any:
+    value = _number(text, cell)
     assert col.lo is not None and col.hi is not None
     if value is None or not col.lo < value <= col.hi:  # also rejects NaN
         raise CellError(f"{col.name} {_show(text)} is not a number above {col.lo:g} and at most {col.hi:g}")
