@@ -48,7 +48,7 @@ const zh = {
   rate_by_district: "按区县", rate_by_category: "按类别", city_rate: "全市定检率", in_use: "在用",
   overdue: "超期", rate: "定检率", meets_target: "达标", below_target: "未达标", trend: "定检率趋势（近 90 天）",
   expired_running: "超期未检仍在运行", no_expired_running: "当前无超期运行设备", in_minutes: "单位：分钟",
-  // 96333 desk: the incident card, 新建接警, the timeline, the shift view (helper "desk")
+  // 96333 desk: the incident card, 新建接警, the timeline, the shift view
   step_responded: "确认响应", response_deadline: "响应时限", responded_at: "响应 {time}",
   new_call: "新建接警", intake_search_hint: "救援识别码 / 设备代码 / 使用登记证编号 / 地址",
   intake_note: "来电内容", intake_open: "建立接警", cancel: "取消", intake_unregistered: "未登记设备（手工填写）",
@@ -70,7 +70,7 @@ const zh = {
   handover_open: "未结", handover_closed: "本班结案", handover_late_acks: "接警超时", handover_late_responses: "响应超时",
   handover_late_arrivals: "到场超时", handover_escalations: "升级", handover_open_list: "未结事件（移交下一班）",
   handover_closed_list: "本班结案", rescuer: "救援单位",
-  // Alarm desks (board helper): the 96333 line's faults, the boiler desk, the IoT view, shelving, sound
+  // Alarm desks: the 96333 line's faults, the boiler desk, the IoT view, shelving, sound
   nav_boiler: "锅炉监测", nav_iot: "物联网监测", line_faults: "电梯故障告警（96333）",
   desk_title_96333: "96333 电梯应急处置", desk_title_boiler: "锅炉告警", desk_title_iot: "物联网监测：离线与数据中断",
   desk_title_inspection: "准用状态告警（超期未检仍在运行）", desk_count: "{n} 条",
@@ -96,7 +96,7 @@ const zh = {
   users_created_on: "创建日期", users_when: "时间", users_who: "操作人", users_action: "操作", users_detail: "详情",
   users_created: "已新增用户 {user}", users_password_set: "已重置 {user} 的密码，其登录已失效",
   users_disabled: "已停用 {user}，其登录已失效", users_enabled: "已启用 {user}",
-  // Agency desk (helper "agency"): lists, export, results upload, conclusions
+  // Agency desk: lists, export, results upload, conclusions
   equipment_list: "设备清单", search_equipment: "设备代码、登记证编号、地址或使用单位", search: "查询",
   all_districts: "全部区县", all_categories: "全部类别", all_statuses: "全部状态", due_window: "到期范围",
   window_overdue: "超期未检", window_due30: "30 天内到期", window_due60: "60 天内到期", window_due90: "90 天内到期",
@@ -109,7 +109,7 @@ const zh = {
   upload_hint: "CSV（Excel 另存的 CSV、CSV UTF-8 或 Unicode 文本均可）或 XLSX；列：设备代码、检验项目、检验日期、检验结论、检验性质、报告编号、检验员、下次检验日期、安全状况等级。正确的行会保存，错误的行按行号列出。",
   line: "行号", reason: "原因", whole_file: "整个文件", safety_grade: "安全状况等级", conclusion: "检验结论",
   inspection_kind: "检验性质", inspector: "检验员", report_file: "检验报告文件", report_uploaded: "报告文件已上传",
-  // Agency desk fixes (fixagency): empty lists, the notices' pager, corrections, a refused report file.
+  // Agency desk: empty lists, the notices' pager, corrections, a refused report file.
   list_empty: "无结果", notice_count: "第 {from}–{to} 条，共 {total} 条通知",
   upload_done_replaced: "已录入 {stored} 条，更正 {replaced} 条，退回 {rejected} 条",
   recorded_replaced: "已更正当天同性质的检验记录，下次检验：{date}",
@@ -160,7 +160,7 @@ const en = {
   overdue: "overdue", rate: "rate", meets_target: "meets target", below_target: "below target",
   trend: "Inspection-rate trend (90 days)", expired_running: "Running with an expired inspection",
   no_expired_running: "none running with an expired inspection", in_minutes: "in minutes",
-  // 96333 desk: the incident card, the new call, the timeline, the shift view (helper "desk")
+  // 96333 desk: the incident card, the new call, the timeline, the shift view
   step_responded: "Unit responded", response_deadline: "response limit", responded_at: "responded {time}",
   new_call: "New call", intake_search_hint: "rescue code / registration code / use registration no. / address",
   intake_note: "what the caller said", intake_open: "Open the incident", cancel: "cancel",
@@ -184,7 +184,7 @@ const en = {
   handover_open: "open", handover_closed: "closed in the shift", handover_late_acks: "late acks",
   handover_late_responses: "late responses", handover_late_arrivals: "late arrivals", handover_escalations: "escalations",
   handover_open_list: "Open (handed over)", handover_closed_list: "Closed in the shift", rescuer: "rescuer",
-  // Alarm desks (board helper)
+  // Alarm desks
   nav_boiler: "Boiler desk", nav_iot: "IoT view", line_faults: "Elevator faults (96333)",
   desk_title_96333: "96333 elevator emergency line", desk_title_boiler: "Boiler alarms",
   desk_title_iot: "IoT: offline and data interrupted",
@@ -214,7 +214,7 @@ const en = {
   users_action: "change", users_detail: "detail", users_created: "user {user} added",
   users_password_set: "password of {user} reset; their sessions ended", users_disabled: "{user} disabled; their sessions ended",
   users_enabled: "{user} enabled",
-  // Agency desk (helper "agency"): lists, export, results upload, conclusions
+  // Agency desk: lists, export, results upload, conclusions
   equipment_list: "Equipment", search_equipment: "code, certificate no., address or owner", search: "Search",
   all_districts: "all districts", all_categories: "all categories", all_statuses: "all statuses",
   due_window: "due window", window_overdue: "overdue", window_due30: "due within 30 days",
@@ -228,7 +228,7 @@ const en = {
   upload_hint: "CSV (Excel's CSV, CSV UTF-8 or Unicode Text) or XLSX; columns: registration code, schedule, inspected on, conclusion, kind, report no., inspector, next stated, safety grade, in English or Chinese. Good rows are stored; bad ones are listed by line.",
   line: "line", reason: "reason", whole_file: "whole file", safety_grade: "safety grade", conclusion: "conclusion",
   inspection_kind: "kind", inspector: "inspector", report_file: "report file", report_uploaded: "report file uploaded",
-  // Agency desk fixes (fixagency): empty lists, the notices' pager, corrections, a refused report file.
+  // Agency desk: empty lists, the notices' pager, corrections, a refused report file.
   list_empty: "nothing found", notice_count: "notices {from}–{to} of {total}",
   upload_done_replaced: "{stored} recorded, {replaced} corrected, {rejected} rows refused",
   recorded_replaced: "the same day's inspection of this kind was corrected; next due {date}",
@@ -277,7 +277,7 @@ const NAMES = {
   },
   result: { pass: ["合格", "pass"], conditional: ["有条件合格", "conditional"], fail: ["不合格", "fail"] },
   notice_kind: { due: ["到期提醒", "due"], overdue: ["超期通知", "overdue"] },
-  // Agency desk (helper "agency")
+  // Agency desk
   inspection_kind: { regular: ["定期检验", "regular"], reinspection: ["复检", "re-inspection"] },
   notice_state: { pending: ["待发送", "pending"], delivered: ["已送达", "delivered"], failed: ["失败", "failed"], cancelled: ["已取消", "cancelled"] },
   channel: { webhook: ["Webhook", "webhook"], email: ["电子邮件", "e-mail"] },
@@ -304,7 +304,7 @@ const NAMES = {
     emergency_power: ["应急电源", "emergency power"], seismic: ["地震", "seismic"], out_of_service: ["停止服务", "out of service"],
     main: ["主电源", "mains"], battery: ["电池", "battery"], off: ["断电", "off"],
   },
-  // 96333 desk (helper "desk")
+  // 96333 desk
   tier: { 1: ["一级", "tier 1"], 2: ["二级", "tier 2"], 3: ["三级", "tier 3"] },
   tier_unit: {
     1: ["维保单位", "maintenance unit"], 2: ["网格救援站", "second-tier rescue station"],
@@ -338,7 +338,7 @@ const NAMES = {
 };
 
 // Bureau: the reporting period, the monthly 96333 report, drill-down, the expired split and the
-// wall (helper "bureau").
+// wall.
 Object.assign(zh, {
   period: "统计期间", period_month: "按月", period_range: "按日期", period_from: "起", period_to: "止", apply: "确定",
   rescue_kpis_period: "困人救援指标", trend_period: "定检率趋势", rate_today: "（截至今日 {date}）",
@@ -355,7 +355,7 @@ Object.assign(zh, {
   more_rows: "仅显示前 {n} 台", expired_reason: "原因", expired_all: "全部",
   wall_on: "大屏模式", wall_off: "退出大屏", updated_at: "更新于 {time}",
   report_incidents: "接警总数", timezone: "时区", // the report's (and its workbook's) words
-  // the period refused (helper "fixbureau")
+  // the period refused
   period_refused: "统计期间无效：{why}", period_bad_month: "月份应为 YYYY-MM，年份 1900–2999",
   period_bad_day: "日期不存在或年份不在 1900–2999", period_reversed: "开始日期晚于结束日期",
   period_incomplete: "请填写开始和结束日期", period_showing: "仍显示 {since} 至 {last}",
@@ -377,7 +377,7 @@ Object.assign(en, {
   drill_hint: "click a row for its overdue units", more_rows: "the first {n} shown", expired_reason: "reason",
   expired_all: "all", wall_on: "wall display", wall_off: "leave wall display", updated_at: "updated {time}",
   report_incidents: "incidents", timezone: "Time zone", // the report's (and its workbook's) words
-  // the period refused (helper "fixbureau")
+  // the period refused
   period_refused: "Invalid period: {why}", period_bad_month: "a month is YYYY-MM, years 1900–2999",
   period_bad_day: "no such day, or a year outside 1900–2999", period_reversed: "the first day is after the last",
   period_incomplete: "give the first and the last day", period_showing: "still showing {since} to {last}",
@@ -392,7 +392,7 @@ Object.assign(NAMES, {
     3: ["三级 消防 119", "3 fire brigade 119"], none: ["未派单", "not dispatched"] },
 });
 
-// The 96333 desk's fixes (helper "fixdesk"): intake categories and address, sound muted, close
+// The 96333 desk: intake categories and address, sound muted, close
 // record, shelving, no answer, history range, drafts across a language switch.
 Object.assign(zh, {
   intake_not_a_lift: "非电梯设备，不能作为困人接警",

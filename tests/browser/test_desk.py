@@ -301,7 +301,7 @@ async def test_enter_in_the_comment_box_adds_the_comment_and_never_takes_a_step(
     assert (await incident_row(system, device))["state"] == "false_alarm"
 
 
-# The reviewer's defects (helper "fixdesk"): each checked as an operator meets it.
+# Defects an operator meets: each checked as the operator meets it.
 
 LONG_DEVICE = "U" + "7" * 63  # the longest device id the protocol allows
 OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
