@@ -61,7 +61,7 @@ _STEP_COLUMNS = "id, incident_id, step, actor, at, comment, details"
 _OPEN = "state NOT IN ('closed', 'false_alarm')"
 
 # The register's entry of a unit, or None when it is not registered (``RegisterFacts.from_entry``
-# reads it); handed over by the composition root (``registry.store.rescue_entry``).
+# reads it); handed over by the composition root (``registry.store.unit_entry``).
 RegisterLookup = Callable[[AsyncConnection[Any], str], Awaitable[Mapping[str, Any] | None]]
 
 # Why the desk cleared an alarm, by the step that ended the incident.

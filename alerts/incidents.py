@@ -505,7 +505,7 @@ def with_updates(incident: Incident, updates: dict[str, Any]) -> Incident:
 @dataclass(frozen=True, slots=True)
 class RegisterFacts:
     """What an incident copies from the register at opening (handed over by the composition root,
-    ``registry.store.rescue_entry``: alerts never read the register's tables).
+    ``registry.store.unit_entry``: alerts never read the register's tables).
     ``maintenance_contact``: the first duty contact as "name phone"."""
 
     district_code: str | None = None
