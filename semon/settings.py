@@ -384,6 +384,50 @@ class SmtpSettings(BaseSettings):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
+class ClusterSettings(BaseSettings):
+    """Cluster mode (docs/scale.md): the devices' traffic in a replicated, partitioned JetStream
+    log on a NATS cluster, consumed by ingest workers sharing one consumer and by rules engines
+    that each own a set of partitions keyed by device id. Off while ``nats_urls`` is empty:
+    the ingester and the rules engine then take messages from their MQTT sessions."""
+
+    model_config = _section("SEMON_CLUSTER_")
+
+    # The cluster's NATS addresses, comma-separated (nats://host:port); empty: cluster mode off.
+    nats_urls: str = ""
+    # The NATS account of this process (empty: none); its password is given apart, as nats-py
+    # does not read credentials in a URL.
+    user: str = ""
+    password: SecretStr = SecretStr("")
+    # The stream the devices' subjects land in, its replicas (at most the cluster's nodes) and
+    # how long a message is kept (hours) whether or not it was consumed.
+    stream: str = "SEMON"
+    replicas: int = Field(default=3, ge=1, le=5)
+    retention_h: float = Field(default=24.0, gt=0)
+    # Partitions of the device id (nats-server's `partition` mapping: every node's configuration
+    # must give the same number, as `semon up --cluster` writes it). A partition is what one
+    # rules engine owns; 12 shares evenly between 1, 2, 3, 4 or 6 engines.
+    partitions: int = Field(default=12, ge=1, le=1024)
+    # Messages delivered and not acknowledged before JetStream gives them to another worker (an
+    # ingest worker that died), seconds.
+    ack_wait_s: float = Field(default=30.0, ge=1)
+    # How long a pull request waits on the server for messages before it is made again, seconds:
+    # also how soon a consumer notices its server gone.
+    pull_expires_s: float = Field(default=2.0, gt=0, le=60)
+    # Messages the ingest workers together may hold unacknowledged (the consumer's max_ack_pending).
+    ingest_max_pending: int = Field(default=40_000, ge=1)
+    # A rules engine's lease on its partitions, seconds: an engine that stops renewing loses them
+    # after this, and a live engine takes them over (the events of a dead engine's partitions
+    # wait at most this long).
+    lease_s: float = Field(default=6.0, ge=1, le=120)
+
+    def urls(self) -> list[str]:
+        return [u.strip() for u in self.nats_urls.split(",") if u.strip()]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls())
+
+
 class MetricsSettings(BaseSettings):
     """Where a process serves its metrics."""
 
@@ -446,6 +490,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     backoff: BackoffSettings = Field(default_factory=BackoffSettings)
     up: UpSettings = Field(default_factory=UpSettings)

@@ -87,6 +87,19 @@ SECTION_ONLY: list[tuple[str, str, str, Any]] = [
     ("SEMON_API_ACCESS_LOG", "api.access_log", "true", True),
     ("SEMON_RULES_MQTT_URL", "rules.mqtt_url", "mqtt://semon-rules-1:pw@broker:1883", "mqtt://semon-rules-1:pw@broker:1883"),
     ("SEMON_API_TRUSTED_PROXIES", "api.trusted_proxies", '["127.0.0.1", "10.1.0.0/16"]', ["127.0.0.1", "10.1.0.0/16"]),
+    # cluster mode's
+    ("SEMON_CLUSTER_NATS_URLS", "cluster.nats_urls", "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
+     "nats://10.0.0.1:4222,nats://10.0.0.2:4222"),
+    ("SEMON_CLUSTER_USER", "cluster.user", "semon-ingest", "semon-ingest"),
+    ("SEMON_CLUSTER_PASSWORD", "cluster.password", "s3cret", "s3cret"),
+    ("SEMON_CLUSTER_STREAM", "cluster.stream", "XN", "XN"),
+    ("SEMON_CLUSTER_REPLICAS", "cluster.replicas", "1", 1),
+    ("SEMON_CLUSTER_RETENTION_H", "cluster.retention_h", "48", 48.0),
+    ("SEMON_CLUSTER_PARTITIONS", "cluster.partitions", "24", 24),
+    ("SEMON_CLUSTER_ACK_WAIT_S", "cluster.ack_wait_s", "60", 60.0),
+    ("SEMON_CLUSTER_PULL_EXPIRES_S", "cluster.pull_expires_s", "5", 5.0),
+    ("SEMON_CLUSTER_INGEST_MAX_PENDING", "cluster.ingest_max_pending", "1000", 1000),
+    ("SEMON_CLUSTER_LEASE_S", "cluster.lease_s", "10", 10.0),
 ]
 
 

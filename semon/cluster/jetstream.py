@@ -1,0 +1,417 @@
+"""JetStream for cluster mode: the process's NATS connection, the stream and its consumers,
+and ``PullSource``, the consumer side of ``semon.source`` (docs/scale.md).
+
+The stream (``ClusterSettings.stream``) holds every subject the devices' MQTT topics become
+(``semon.cluster.subjects``), replicated ``replicas`` times, for ``retention_h`` hours. Its
+consumers, all durable with explicit acknowledgement and a bound on what is unacknowledged:
+
+- ``semon-ingest``: the whole stream, shared by every ingest worker (each pulls its share; a
+  worker that dies leaves its unacknowledged messages to be delivered to another after
+  ``ack_wait_s``);
+- ``semon-rules-fr-{p}`` and ``semon-rules-ev-{p}``: partition ``p``'s frames and events,
+  read by the one rules engine that holds the partition's lease (``semon.cluster.leases``).
+  The engine that takes a partition makes its consumers again from their acknowledgement floor,
+  so what the last holder left unacknowledged comes again at once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from semon.backoff import Backoff
+from semon.cluster.subjects import STREAM_SUBJECTS, events_filter, frames_filter, mqtt_topic
+from semon.mqtt.client import Message
+from semon.periodic import keep_connected
+from semon.settings import ClusterSettings
+from semon.source import OnConnected, OnMessage
+
+log = logging.getLogger(__name__)
+
+INGEST_CONSUMER = "semon-ingest"
+
+
+def rules_consumer(kind: str, partition: int) -> str:
+    """The durable name of partition ``partition``'s consumer of ``kind`` (``fr`` or ``ev``)."""
+    return f"semon-rules-{kind}-{partition}"
+
+
+class ClusterUnavailable(ConnectionError):
+    """The cluster cannot be reached or cannot serve (no servers, JetStream not ready, a
+    request timed out): an outage by ``semon.periodic``'s policy, waited out and retried."""
+
+
+def unavailable(exc: BaseException) -> ClusterUnavailable:
+    return ClusterUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+
+class NatsLink:
+    """One NATS connection for a process, shared by its consumers and its leases.
+
+    ``client()`` connects at its first call (raising ``ClusterUnavailable`` while no server
+    answers); nats-py then reconnects by itself, to any of the servers, for as long as the link
+    is open. Its errors and reconnections are logged here once each, never as tracebacks.
+    """
+
+    def __init__(self, settings: ClusterSettings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self._client: NatsClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> NatsClient:
+        async with self._lock:
+            if self._client is not None and not self._client.is_closed:
+                return self._client
+            s = self.settings
+            options: dict[str, Any] = {}
+            if s.user:
+                options.update(user=s.user, password=s.password.get_secret_value())
+            try:
+                self._client = await nats.connect(
+                    servers=s.urls(), name=self.name, allow_reconnect=True, max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5, connect_timeout=2, ping_interval=5, max_outstanding_pings=2,
+                    error_cb=self._error, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
+                    **options)
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                raise unavailable(exc) from None
+            log.info("NATS %s connected to %s", self.name, self._client.connected_url.netloc
+                     if self._client.connected_url else "?")
+            return self._client
+
+    async def jetstream(self) -> JetStreamContext:
+        return (await self.client()).jetstream(timeout=5)
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("NATS %s: %s: %s", self.name, type(exc).__name__, exc)
+
+    async def _disconnected(self) -> None:
+        log.warning("NATS %s disconnected; reconnecting", self.name)
+
+    async def _reconnected(self) -> None:
+        client = self._client
+        url = client.connected_url.netloc if client is not None and client.connected_url else "?"
+        log.info("NATS %s reconnected to %s", self.name, url)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and not client.is_closed:
+            try:
+                async with asyncio.timeout(5):
+                    await client.drain()
+            except (TimeoutError, nats.errors.Error, OSError):
+                await client.close()
+
+    async def __aenter__(self) -> NatsLink:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def stream_config(settings: ClusterSettings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.stream, subjects=list(STREAM_SUBJECTS), retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD, storage=StorageType.FILE, num_replicas=settings.replicas,
+        max_age=settings.retention_h * 3600, duplicate_window=120)
+
+
+def ingest_consumer_config(settings: ClusterSettings) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=INGEST_CONSUMER, deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_s, max_deliver=-1, max_ack_pending=settings.ingest_max_pending,
+        max_waiting=512)
+
+
+def rules_consumer_config(settings: ClusterSettings, kind: str, partition: int, window: int,
+                          start_seq: int | None) -> ConsumerConfig:
+    """Partition ``partition``'s consumer of ``kind``: from stream sequence ``start_seq`` on,
+    or from the stream's start when ``None``. Its acknowledgement wait is long: the engine
+    acknowledges at its checkpoints, and a redelivery would come out of order."""
+    subject = frames_filter(partition) if kind == "fr" else events_filter(partition)
+    start: dict[str, Any] = ({"deliver_policy": DeliverPolicy.ALL} if start_seq is None
+                             else {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": start_seq})
+    return ConsumerConfig(
+        durable_name=rules_consumer(kind, partition), filter_subject=subject, ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=max(settings.ack_wait_s, 300.0), max_deliver=-1, max_ack_pending=window, max_waiting=16, **start)
+
+
+async def ensure_stream(js: JetStreamContext, settings: ClusterSettings) -> bool:
+    """Make the stream if it is missing, with the ingest consumer and every partition's rules
+    consumers from its start (so no message is ever before a consumer). Returns whether it was
+    made. Raises ``ClusterUnavailable`` while JetStream cannot answer (a cluster still forming)."""
+    try:
+        try:
+            await js.stream_info(settings.stream)
+            return False
+        except nats.js.errors.NotFoundError:
+            pass
+        try:
+            await js.add_stream(config=stream_config(settings))
+        except nats.js.errors.BadRequestError as exc:  # made meanwhile by another process
+            if exc.err_code != 10058:  # stream name already in use
+                raise
+            return False
+        await js.add_consumer(settings.stream, config=ingest_consumer_config(settings))
+        for partition in range(settings.partitions):
+            for kind in ("fr", "ev"):
+                await js.add_consumer(settings.stream, config=rules_consumer_config(
+                    settings, kind, partition, window=1000, start_seq=None))
+        log.info("JetStream stream %s made (%d replicas, %d partitions)", settings.stream, settings.replicas,
+                 settings.partitions)
+        return True
+    except nats.js.errors.APIError as exc:
+        if isinstance(exc, nats.js.errors.ServiceUnavailableError) or exc.code in (408, 500, 503):
+            raise unavailable(exc) from None
+        raise
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        raise unavailable(exc) from None
+
+
+async def ensure_ingest_consumer(js: JetStreamContext, settings: ClusterSettings) -> None:
+    try:
+        await js.consumer_info(settings.stream, INGEST_CONSUMER)
+    except nats.js.errors.NotFoundError:
+        await js.add_consumer(settings.stream, config=ingest_consumer_config(settings))
+
+
+async def remake_rules_consumer(js: JetStreamContext, settings: ClusterSettings, kind: str, partition: int,
+                                window: int) -> int:
+    """Make partition ``partition``'s consumer of ``kind`` again from its acknowledgement floor
+    (what its last holder left unacknowledged comes again, in order); returns the stream
+    sequence it starts at. A consumer that is missing (never made, or deleted by hand) starts at
+    the stream's end, with a warning: its earlier messages are never judged."""
+    name = rules_consumer(kind, partition)
+    try:
+        info = await js.consumer_info(settings.stream, name)
+        floor = info.ack_floor.stream_seq if info.ack_floor is not None else None
+        if floor:
+            start: int | None = floor + 1
+        elif info.config.deliver_policy == DeliverPolicy.BY_START_SEQUENCE:
+            start = info.config.opt_start_seq  # nothing acknowledged since it was made
+        else:
+            start = None  # from the stream's start, as made with the stream
+        await js.delete_consumer(settings.stream, name)
+    except nats.js.errors.NotFoundError:
+        stream = await js.stream_info(settings.stream)
+        start = stream.state.last_seq + 1
+        log.warning("consumer %s was missing; it starts at the stream's end (sequence %d)", name, start)
+    await js.add_consumer(settings.stream, config=rules_consumer_config(settings, kind, partition, window, start))
+    return start or 1
+
+
+Bind = Callable[[JetStreamContext], Any]
+
+
+class PullSource:
+    """A JetStream consumer read by pulling: ``semon.source.MessageSource`` for cluster mode.
+
+    ``durable``: the consumer's name; ``bind(js)``: an awaitable made at each connection that
+    makes sure the consumer is there (``fresh``: that makes it again, so each binding is a new
+    generation whose deliveries replace the old; else the generation stays 1 across
+    reconnections, as the consumer's deliveries stay valid). At most ``window`` messages are
+    held unacknowledged; pulls ask for at most ``batch`` at a time and wait ``expires_s`` on
+    the server. Each message reaches ``on_message`` with its MQTT topic (``mqtt_topic``), QoS 1
+    and a token to acknowledge it by.
+    """
+
+    def __init__(self, link: NatsLink, settings: ClusterSettings, durable: str, bind: Bind, *,
+                 on_message: OnMessage, on_connected: OnConnected | None = None, window: int, backoff: Backoff,
+                 fresh: bool = False, batch: int = 1000) -> None:
+        self.link = link
+        self.settings = settings
+        self.durable = durable
+        self._bind = bind
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self.window = window
+        self._backoff = backoff
+        self.fresh = fresh
+        self.batch = batch
+        self.generation = 0
+        self.connected = asyncio.Event()
+        self.delivered = 0
+        self.acks_refused = 0
+        self._tokens = itertools.count(1)
+        self._inflight: dict[int, str] = {}  # token → the delivery's reply subject
+        self._inflight_generation: dict[int, int] = {}
+        self._acks: deque[str] = deque()
+        self._ack_ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._request_done = asyncio.Event()
+        self._outstanding = 0
+        self._gone: str | None = None
+        self._paused = False
+
+    @property
+    def reading_paused(self) -> bool:
+        return self._paused
+
+    def pause_reading(self) -> None:
+        self._paused = True
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        self._room.set()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._send_acks(), name=f"{self.durable}-acks")
+            tg.create_task(keep_connected(f"JetStream consumer {self.durable}", self._consume, log=log,
+                                          backoff=self._backoff), name=f"{self.durable}-pull")
+
+    async def _consume(self, working: Callable[[], None]) -> None:
+        client = await self.link.client()
+        js = client.jetstream(timeout=5)
+        try:
+            await ensure_stream(js, self.settings)
+            await self._bind(js)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            if isinstance(exc, ClusterUnavailable):
+                raise
+            raise unavailable(exc) from None
+        if self.fresh or self.generation == 0:
+            self.generation += 1
+            if self.fresh:  # deliveries of the consumer made before are void: it is new
+                self._inflight.clear()
+                self._inflight_generation.clear()
+            if self._on_connected is not None:
+                self._on_connected(self.generation, True)
+        inbox = client.new_inbox()
+        self._gone = None
+        subscription = await client.subscribe(inbox, cb=self._delivery)
+        self.connected.set()
+        working()
+        next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.settings.stream}.{self.durable}"
+        expires = self.settings.pull_expires_s
+        silent = 0
+        try:
+            while True:
+                if client.is_closed:
+                    raise ClusterUnavailable("the NATS connection closed")
+                if self._gone is not None:
+                    raise ClusterUnavailable(f"consumer {self.durable}: {self._gone}")
+                room = self.window - len(self._inflight)
+                if self._paused or room <= 0:
+                    self._room.clear()
+                    try:
+                        async with asyncio.timeout(expires):
+                            await self._room.wait()
+                    except TimeoutError:
+                        pass
+                    continue
+                self._outstanding = want = min(room, self.batch)
+                self._request_done.clear()
+                request = json.dumps({"batch": want, "expires": int(expires * 1e9)}).encode()
+                try:
+                    await client.publish(next_subject, request, reply=inbox)
+                except (nats.errors.Error, OSError) as exc:
+                    raise unavailable(exc) from None
+                try:
+                    async with asyncio.timeout(expires + 2.0):
+                        await self._request_done.wait()
+                    silent = 0
+                except TimeoutError:
+                    # No answer, not even the server's 408 at expiry: the server holding the
+                    # consumer is gone, or the connection is being remade. Ask again; after a
+                    # few, check the consumer is still there.
+                    silent += 1
+                    if silent >= 3:
+                        raise ClusterUnavailable(f"consumer {self.durable}: no answer to {silent} pulls") from None
+        finally:
+            self.connected.clear()
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await subscription.unsubscribe()
+
+    async def _delivery(self, msg: Msg) -> None:
+        headers = msg.headers
+        status = headers.get("Status") if headers else None
+        if status:
+            if status == "100":  # an idle heartbeat
+                return
+            if status == "409":
+                description = (headers or {}).get("Description", "")
+                if "Deleted" in description or "Leadership" in description:
+                    self._gone = description.lower()
+            self._request_done.set()  # 404 no messages, 408 expired, 409: this pull is over
+            return
+        token = next(self._tokens)
+        self._inflight[token] = msg.reply
+        self.delivered += 1
+        self._outstanding -= 1
+        if self._outstanding <= 0:
+            self._request_done.set()
+        self._on_message(self.generation, Message(
+            topic=mqtt_topic(msg.subject), payload=msg.data, qos=1, retain=False,
+            dup=_redelivered(msg.reply), packet_id=token))
+
+    def ack(self, generation: int, packet_ids: list[int]) -> int:
+        """Queue the acknowledgements of ``packet_ids`` (tokens of ``generation``); returns how
+        many were queued. A token of an earlier generation of a ``fresh`` consumer is refused:
+        that consumer is gone and its successor delivers the message again."""
+        if generation != self.generation:
+            self.acks_refused += len(packet_ids)
+            return 0
+        sent = 0
+        for token in packet_ids:
+            reply = self._inflight.pop(token, None)
+            if reply:
+                self._acks.append(reply)
+                sent += 1
+        if sent:
+            self._ack_ready.set()
+            self._room.set()
+        self.acks_refused += len(packet_ids) - sent
+        return sent
+
+    async def _send_acks(self) -> None:
+        """The acknowledgements, in the order given, on whichever connection is up: one
+        lost with a connection is not an error (JetStream delivers that message again)."""
+        while True:
+            await self._ack_ready.wait()
+            self._ack_ready.clear()
+            try:
+                client = await self.link.client()
+            except ClusterUnavailable:
+                await asyncio.sleep(0.5)
+                self._ack_ready.set()
+                continue
+            while self._acks:
+                reply = self._acks.popleft()
+                try:
+                    await client.publish(reply, b"+ACK")
+                except (nats.errors.Error, OSError) as exc:
+                    log.debug("acknowledgement on %s not sent (%s): JetStream delivers it again", reply, exc)
+
+
+def _redelivered(reply: str | None) -> bool:
+    # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+    if not reply:
+        return False
+    tokens = reply.split(".")
+    try:
+        return int(tokens[-5]) > 1
+    except (IndexError, ValueError):
+        return False
