@@ -55,6 +55,7 @@ from semon.protocol.decode import Decoded, RejectReason, decode_for_rules
 from semon.protocol.models import BoilerTelemetry, DeviceEvent, ElevatorTelemetry, StatusMessage, parse
 from semon.protocol.topics import Channel, Kind, TopicError, parse_topic
 from semon.settings import BackoffSettings, IncidentSettings, MqttSettings, RulesSettings, TelemetrySettings
+from semon.source import MessageSource, SourceFactory
 
 log = logging.getLogger(__name__)
 
@@ -200,15 +201,24 @@ class RulesEngine:
     def __init__(self, settings: RulesSettings, mqtt: MqttSettings, mqtt_url: str, pool: AsyncConnectionPool,
                  hub: LiveHub, profiles: ProfileLookup | None = None, metrics: EngineMetrics | None = None, *,
                  incidents: IncidentSettings, telemetry: TelemetrySettings, backoff: BackoffSettings,
-                 register: RegisterLookup | None = None) -> None:
+                 register: RegisterLookup | None = None, sources: tuple[SourceFactory, SourceFactory] | None = None,
+                 owns: Callable[[str], bool] | None = None, listen_closes: bool = True) -> None:
         """``mqtt``: how to connect (keepalive, session expiry, TLS files) to ``mqtt_url``, the
         engine's own account; ``incidents``: the deadlines of the incidents it opens;
         ``telemetry``: what it accepts (the ingester's limits); ``register``: the register's entry
-        of a unit, copied into the incidents it opens (``alerts.incident_store.RegisterLookup``)."""
+        of a unit, copied into the incidents it opens (``alerts.incident_store.RegisterLookup``).
+
+        Cluster mode (docs/scale.md): ``sources`` makes the frames' and the events' sources
+        (``semon.source``) instead of the two MQTT sessions; ``owns(device_id)`` says which
+        devices are this engine's (its partition): only their state and open alarms are restored;
+        ``listen_closes``: whether the engine listens for operators' closes itself (else its
+        owner hands them to ``closed_by_operator``)."""
         self.settings = settings
         self.incidents = incidents
         self.register = register
         self.backoff_settings = backoff
+        self._owns = owns
+        self._listen_closes = listen_closes
         self.pool = pool
         self.hub = hub
         self.rules = rule_settings(settings)
@@ -267,15 +277,20 @@ class RulesEngine:
         options = ConnectOptions(client_id=settings.client_id, clean_start=False,
                                  keepalive=mqtt.keepalive_s, session_expiry=mqtt.session_expiry_s,
                                  receive_maximum=settings.receive_maximum)
+        self._event_window = settings.events_receive_maximum
+        self.session: MessageSource
+        self.events_session: MessageSource | None = None
+        if sources is not None:
+            self.session = sources[0](self._on_received, self._on_connected)
+            self.events_session = sources[1](self._on_event_message, self._on_events_connected)
+            return
         self.session = MqttSession(BrokerAddress.from_settings(mqtt_url, mqtt), options,
                                    [(f, 1) for f in frames], self._on_received, self._backoff(),
                                    on_connected=self._on_connected)
-        self._event_window = settings.events_receive_maximum
         events_options = ConnectOptions(
             client_id=settings.events_client_id or f"{settings.client_id}-events", clean_start=False,
             keepalive=mqtt.keepalive_s, session_expiry=mqtt.session_expiry_s,
             receive_maximum=self._event_window)
-        self.events_session: MqttSession | None = None
         if events:
             self.events_session = MqttSession(
                 BrokerAddress.from_settings(settings.events_mqtt_url or mqtt_url, mqtt), events_options,
@@ -307,8 +322,9 @@ class RulesEngine:
             if self.events_session is not None:
                 tg.create_task(self.events_session.run(), name="rules-mqtt-events")
             tg.create_task(self.session.run(), name="rules-mqtt")
-            tg.create_task(listen_operator_closes(self.pool, self.closed_by_operator, self._backoff()),
-                           name="rules-operator-closes")
+            if self._listen_closes:
+                tg.create_task(listen_operator_closes(self.pool, self.closed_by_operator, self._backoff()),
+                               name="rules-operator-closes")
             self.ready.set()
 
     async def _restore(self) -> None:
@@ -332,6 +348,12 @@ class RulesEngine:
 
         alarms, unreadable, states, closed_since = await until_done("rules restore", read, log=log,
                                                                     backoff=self._backoff())
+        owns = self._owns
+        if owns is not None:  # cluster mode: this engine's partition only
+            alarms = [a for a in alarms if owns(a.device_id)]
+            unreadable = [u for u in unreadable if owns(u[1])]
+            states = [row for row in states if owns(row[0])]
+            closed_since = [row for row in closed_since if owns(row[0])]
         for alarm_id, device_id, why in unreadable:
             self.metrics.restore_skipped.inc()
             log.error("open alarm %s of %s not restored into the rules (%s); it stays open in the database",
@@ -744,7 +766,7 @@ class RulesEngine:
             self.session.resume_reading()
         self.metrics.checkpoints.inc()
 
-    def _ack(self, session: MqttSession, acks: list[tuple[int, int]]) -> None:
+    def _ack(self, session: MessageSource, acks: list[tuple[int, int]]) -> None:
         by_generation: dict[int, list[int]] = defaultdict(list)
         for generation, packet_id in acks:
             by_generation[generation].append(packet_id)

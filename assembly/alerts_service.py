@@ -32,8 +32,10 @@ from alerts.incidents import Incident
 from alerts.live_notify import LiveListener
 from alerts.model import Alarm
 from alerts.monthly_report import LiftRow
+from alerts.partitioned import PartitionedRules
 from alerts.register_profiles import RegisterProfiles
 from alerts.report_api import ReportSources
+from assembly.cluster import cluster_rules
 from console import DeviceSources, MapSources, console_part
 from ingest.state import device_state_of
 from registry.api import registry_part
@@ -101,6 +103,7 @@ class AlertsService:
         self.engine_metrics = EngineMetrics()  # counts across the engine's restarts
         self.registry = self.engine_metrics.registry
         self.engine: RulesEngine | None = None
+        self.partitioned: PartitionedRules | None = None  # cluster mode's engines (docs/scale.md)
         self.listener: LiveListener | None = None
         self.api_port: int | None = None
         self.ready = asyncio.Event()
@@ -172,6 +175,9 @@ class AlertsService:
         await asyncio.Event().wait()
 
     async def _run_engine(self, pool: AsyncConnectionPool) -> None:
+        if self.settings.cluster.enabled:
+            await self._run_partitions(pool)
+            return
         engine = self.engine = rules_engine(self.settings, self.mqtt_url, pool, self.hub, self.register,
                                             self.engine_metrics)
 
@@ -186,13 +192,33 @@ class AlertsService:
         finally:
             announcing.cancel()
 
+    async def _run_partitions(self, pool: AsyncConnectionPool) -> None:
+        """Cluster mode: an engine for each partition this process holds, built afresh at each start."""
+        rules = self.partitioned = cluster_rules(self.settings, pool, self.hub, self.register, self.engine_metrics)
+
+        async def announce() -> None:  # ready once the first round of leases is done
+            await rules.ready.wait()
+            self._engine_ready.set()
+
+        announcing = asyncio.create_task(announce())
+        try:
+            await rules.run()
+        finally:
+            announcing.cancel()
+
     def _engine_up(self) -> bool:
+        if self.partitioned is not None:
+            return self.partitioned.ready.is_set()
         return self.engine is not None and self.engine.session.connected.is_set()
 
     def _closed_by_operator(self, alarm: Alarm) -> None:
+        if self.partitioned is not None:
+            self.partitioned.closed_by_operator(alarm)
         if self.engine is not None:
             self.engine.closed_by_operator(alarm)
 
     def _apply_profiles(self, profiles: dict[str, DeviceProfile]) -> None:
+        if self.partitioned is not None:
+            self.partitioned.apply_profiles(profiles)
         if self.engine is not None:
             self.engine.apply_profiles(profiles)

@@ -69,6 +69,16 @@ def _database(settings: Settings, command: str) -> str | None:
     return url
 
 
+def _nodes(value: str) -> int:
+    try:
+        nodes = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of nodes: {value!r}") from None
+    if not 1 <= nodes <= 9:
+        raise argparse.ArgumentTypeError(f"a cluster of 1 to 9 nodes on this machine, not {nodes}")
+    return nodes
+
+
 def _up(settings: Settings, args: argparse.Namespace) -> int:
     from assembly.part_manager import PartError
     from assembly.startup import StartupProblem, one_line
@@ -76,7 +86,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     from semon.stack.process import StackError
 
     try:
-        run(lambda: run_up(settings, demo=args.demo))
+        run(lambda: run_up(settings, demo=args.demo, cluster=args.cluster))
     except (StartupProblem, StackError, PartError) as exc:
         print(f"semon up: {one_line(exc, 500)}", file=sys.stderr)
         return 1
@@ -362,6 +372,9 @@ def _add_service_parsers(sub: Any) -> None:
              _UP_HELP)
     up.add_argument("--demo", action="store_true",
                     help="with configured services too: a generated register, the simulated city and demo users")
+    up.add_argument("--cluster", type=_nodes, default=0, metavar="N",
+                    help="cluster mode (docs/scale.md): devices on an N-node NATS cluster with JetStream on "
+                         "127.0.0.1, N ingest workers and N rules engines sharing its partitioned stream")
     up.set_defaults(func=_up)
     add("ingest", "run the MQTT -> TimescaleDB ingester (needs SEMON_MQTT_URL, SEMON_DATABASE_URL)",
         _INGEST_HELP).set_defaults(func=_ingest)
@@ -379,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     part = sub.add_parser("part", help="one part of `semon up` (started by it, not by hand)")
     part.add_argument("name", choices=PART_NAMES)
     part.add_argument("--config", required=True, help="the parts' configuration file `semon up` wrote (0600)")
-    part.add_argument("--index", type=int, default=1, help="which ingest process (1-based)")
+    part.add_argument("--index", type=int, default=1, help="which ingest or rules process (1-based)")
     part.set_defaults(func=_part)
 
     from registry.cli import add_parser as add_registry_parser

@@ -58,7 +58,8 @@ class PartsConfig:
 
     ``settings``: every setting, as JSON; the URLs: each part's own account on the broker
     (``devices_mqtt_url`` for the simulated city), and the database's; ``ingest_processes``:
-    how many ingest processes share the subscription."""
+    how many ingest processes share the subscription; ``rules_processes``: how many rules
+    processes share the partitions (cluster mode only, docs/scale.md)."""
 
     settings: dict[str, Any]
     devices_mqtt_url: str
@@ -66,11 +67,13 @@ class PartsConfig:
     rules_mqtt_url: str
     database_url: str
     ingest_processes: int = 1
+    rules_processes: int = 1
 
     def as_json(self) -> str:
         return json.dumps({"settings": self.settings, "devices_mqtt_url": self.devices_mqtt_url,
                            "ingest_mqtt_url": self.ingest_mqtt_url, "rules_mqtt_url": self.rules_mqtt_url,
-                           "database_url": self.database_url, "ingest_processes": self.ingest_processes})
+                           "database_url": self.database_url, "ingest_processes": self.ingest_processes,
+                           "rules_processes": self.rules_processes})
 
     @classmethod
     def read(cls, path: Path) -> PartsConfig:
@@ -85,14 +88,17 @@ def settings_json(settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = settings.model_dump(mode="json")
     if settings.auth.demo_password is not None:
         data["auth"]["demo_password"] = settings.auth.demo_password.get_secret_value()
+    data["cluster"]["password"] = settings.cluster.password.get_secret_value()
     return data
 
 
-def program_names(ingest_processes: int) -> list[str]:
+def program_names(ingest_processes: int, rules_processes: int = 1) -> list[str]:
     """The process manager's program names, in start order: ``ingest`` (or ``ingest-1`` …
-    ``ingest-N``), ``rules``, ``api``, ``jobs``, ``city``."""
-    ingest = ["ingest"] if ingest_processes == 1 else [f"ingest-{i}" for i in range(1, ingest_processes + 1)]
-    return [*ingest, "rules", "api", "jobs", "city"]
+    ``ingest-N``), ``rules`` (or ``rules-1`` … ``rules-M``), ``api``, ``jobs``, ``city``."""
+    def numbered(name: str, count: int) -> list[str]:
+        return [name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+
+    return [*numbered("ingest", ingest_processes), *numbered("rules", rules_processes), "api", "jobs", "city"]
 
 
 def ingest_settings(settings: Settings, index: int, processes: int) -> Settings:
@@ -151,9 +157,14 @@ def new_ingester(settings: Settings, mqtt_url: str, database_url: str) -> Ingest
     from ingest.service import Ingester
     from registry.store import registration_codes
 
+    source = None
+    if settings.cluster.enabled:  # cluster mode: the stream's shared consumer instead of MQTT
+        from assembly.cluster import ingest_source
+
+        source = ingest_source(settings, f"{settings.ingest.client_id}-{os.getpid()}")
     return Ingester(settings.ingest, settings.mqtt, mqtt_url, database_url, telemetry=settings.telemetry,
                     metrics=settings.metrics, backoff=settings.backoff, register_codes=registration_codes,
-                    register_refresh_s=settings.registry.refresh_s)
+                    register_refresh_s=settings.registry.refresh_s, source=source)
 
 
 class _Ingest:
@@ -225,6 +236,9 @@ def _start(name: str, index: int, config: PartsConfig, settings: Settings, super
         from semon.profile import DeviceProfile
 
         profiles = city_profiles(settings.city) if name == "rules" else {}
+        if name == "rules" and config.rules_processes > 1:  # each a member of its own among the engines
+            settings = settings.model_copy(update={"rules": settings.rules.model_copy(
+                update={"client_id": f"{settings.rules.client_id}-{index}"})})
         alerts = AlertsService(settings, config.rules_mqtt_url, config.database_url,
                                lambda device_id, kind: profiles.get(device_id) or DeviceProfile(kind),
                                supervisor=supervisor, roles=frozenset({name}))
@@ -253,7 +267,7 @@ def ready_path(config_path: Path, program: str) -> Path:
 
 
 async def run_part(name: str, config_path: Path, index: int = 1) -> None:
-    """Run part ``name`` (``PART_NAMES``) until cancelled; ``index``: which ingest process.
+    """Run part ``name`` (``PART_NAMES``) until cancelled; ``index``: which ingest or rules process.
     Raises ValueError for an unknown name, OSError/ValueError for an unreadable config."""
     if name not in PART_NAMES:
         raise ValueError(f"no part named {name!r}; the parts are {', '.join(PART_NAMES)}")
@@ -262,7 +276,8 @@ async def run_part(name: str, config_path: Path, index: int = 1) -> None:
     settings = given.model_copy(update={
         "metrics": given.metrics.model_copy(update={"port": 0}),
         **({} if name == "api" else {"api": given.api.model_copy(update={"port": 0})})})
-    program = name if name != "ingest" or config.ingest_processes == 1 else f"ingest-{index}"
+    processes = {"ingest": config.ingest_processes, "rules": config.rules_processes}.get(name, 1)
+    program = name if processes == 1 else f"{name}-{index}"
     if name in YIELDING and settings.up.telemetry_nice:
         os.setpriority(os.PRIO_PROCESS, 0, settings.up.telemetry_nice)  # (only ever lowered: no privilege needed)
     ready_file = ready_path(config_path, program)

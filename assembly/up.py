@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from pydantic import SecretStr
 
 from assembly.part_manager import PARTS_DIR, ManagerOptions, PartError, PartManager, Program
 from assembly.parts import CONFIG_FILE, PartsConfig, city_units, program_names, settings_json
@@ -37,7 +38,8 @@ from semon.metrics_http import serve_metrics
 from semon.running import demo_password, demo_password_path, state_path
 from semon.settings import SecondTierStation, Settings
 from semon.stack import LocalStack
-from semon.stack.process import write_private
+from semon.stack.nats import NatsCluster
+from semon.stack.process import load_secrets, write_private
 from web.passwords import hash_password
 from web.users import Role, UserExists, count_users, create_user
 
@@ -199,16 +201,49 @@ def _users_banner(settings: Settings, created_with: str | None, *, has_users: bo
             "                (semon users passwd NAME), or start with SEMON_AUTH_DEMO_USERS=false.\n")
 
 
+# The private NATS cluster's accounts: the devices (the simulated city, the tools), and semon's
+# own services (the ingest workers and the rules engines).
+NATS_DEVICES = "semon-devices"
+NATS_SERVICES = "semon-services"
+
+
+@contextlib.asynccontextmanager
+async def cluster_stack(settings: Settings, nodes: int) -> AsyncIterator[NatsCluster | None]:
+    """``semon up --cluster N``: a private N-node NATS cluster in ``SEMON_DATA_DIR/stack/nats``
+    (``None`` without ``--cluster``), its passwords generated at its first start and kept in
+    ``nats-credentials.json`` (0600) beside it."""
+    if not nodes:
+        yield None
+        return
+    root = settings.data_dir / "stack" / "nats"
+    secrets = load_secrets(root.parent / "nats-credentials.json", [f"nats:{NATS_DEVICES}", f"nats:{NATS_SERVICES}"])
+    accounts = {user: secrets[f"nats:{user}"] for user in (NATS_DEVICES, NATS_SERVICES)}
+    async with NatsCluster(root, nodes, partitions=settings.cluster.partitions, accounts=accounts) as cluster:
+        yield cluster
+
+
+def with_cluster(settings: Settings, cluster: NatsCluster) -> Settings:
+    """The parts' settings on ``cluster``: its addresses and the services' account, replicas as
+    many as it has (up to 3), and an ingest worker and a rules engine per node at least."""
+    nodes = len(cluster.nodes)
+    return settings.model_copy(update={
+        "cluster": settings.cluster.model_copy(update={
+            "nats_urls": ",".join(cluster.nats_urls()), "user": NATS_SERVICES,
+            "password": SecretStr(cluster.password(NATS_SERVICES)), "replicas": cluster.replicas}),
+        "ingest": settings.ingest.model_copy(update={"processes": max(settings.ingest.processes, nodes)}),
+    })
+
+
 def write_running(settings: Settings, state: dict[str, object]) -> None:
     """running.json holds URLs with passwords: mode 0600, like the secrets it repeats."""
     write_private(state_path(settings), json.dumps(state, indent=2))
 
 
-def programs_for(settings: Settings, config_path: Path) -> list[Program]:
+def programs_for(settings: Settings, config_path: Path, rules_processes: int = 1) -> list[Program]:
     """The parts of ``semon up`` in start order, as the process manager's programs; the city only
     if it has devices."""
     programs = []
-    for name in program_names(settings.ingest.processes):
+    for name in program_names(settings.ingest.processes, rules_processes):
         if name == "city" and not (settings.city.elevators or settings.city.boilers):
             continue
         part, _, index = name.partition("-")
@@ -257,30 +292,39 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
         await task
 
 
-async def run_up(settings: Settings, *, demo: bool = False) -> None:
+async def run_up(settings: Settings, *, demo: bool = False, cluster: int = 0) -> None:
     """Everything, until cancelled. ``demo`` (``--demo``): the generated register, the simulated
     city and the demo users even against configured services; without it they come only with
-    the private stack (``is_demo``). Raises StartupProblem (one line naming the setting) for what
+    the private stack (``is_demo``). ``cluster`` (``--cluster N``): the devices' traffic on a
+    private N-node NATS cluster (``cluster_stack``), with N ingest workers and N rules engines
+    sharing its stream (docs/scale.md). Raises StartupProblem (one line naming the setting) for what
     the start-up checks find (``assembly.startup``), StackError or PartError for a private server
     or a part that does not start."""
     demo = is_demo(settings, demo)
     settings = with_demo_stations(settings) if demo else without_demo(settings)
     await preflight(settings)
-    async with services(settings) as endpoints:
+    async with services(settings) as endpoints, cluster_stack(settings, cluster) as nats:
         mqtt_url, database_url = endpoints.mqtt_url, endpoints.database_url
+        shown_mqtt = endpoints.shown_mqtt_url
+        if nats is not None:  # the devices publish to the cluster's MQTT listeners
+            settings = with_cluster(settings, nats)
+            mqtt_url = nats.mqtt_urls(NATS_DEVICES)[0]
+            shown_mqtt = (f"{', '.join(nats.mqtt_urls())} (NATS cluster of {len(nats.nodes)}, JetStream "
+                          f"{', '.join(nats.nats_urls())}; accounts in {nats.root.parent / 'nats-credentials.json'})")
         await apply_migrations(database_url)
         seeded = await seed_register(settings, database_url)
         demo_users = await seed_demo_users(settings, database_url)
         has_users = demo_users is not None or await _has_users(database_url)
         run_dir = settings.data_dir / RUN_DIR
         config_path = run_dir / PARTS_DIR / CONFIG_FILE
-        programs = programs_for(settings, config_path)
+        rules_processes = len(nats.nodes) if nats is not None else 1
+        programs = programs_for(settings, config_path, rules_processes)
         manager = PartManager(run_dir, programs, ManagerOptions(backoff_initial_s=max(settings.backoff.initial_s, 1.0),
                                                                 backoff_max_s=max(settings.backoff.max_s, 30.0)))
         # The URLs carry passwords: the parts read them from this 0600 file, never a command line.
         write_private(config_path, PartsConfig(
             settings_json(settings), mqtt_url, endpoints.ingest_mqtt_url, endpoints.rules_mqtt_url, database_url,
-            settings.ingest.processes).as_json())
+            settings.ingest.processes, rules_processes).as_json())
         stack = contextlib.AsyncExitStack()  # closed below: the parts stopped, then the metrics server
         try:
             try:
@@ -315,6 +359,8 @@ async def run_up(settings: Settings, *, demo: bool = False) -> None:
             "pid": os.getpid(),
             "mqtt_url": mqtt_url,
             "database_url": database_url,
+            **({"cluster": {"nats_urls": nats.nats_urls(), "mqtt_urls": nats.mqtt_urls(NATS_DEVICES),
+                            "partitions": settings.cluster.partitions}} if nats is not None else {}),
             "metrics_url": f"http://{settings.metrics.host}:{metrics_port}/metrics",
             **_part_state(settings, ready),
         })
@@ -327,7 +373,7 @@ async def run_up(settings: Settings, *, demo: bool = False) -> None:
         sys.stderr.flush()  # the parts' start-up lines before the banner, not inside it
         print(
             f"semon is up{'' if demo else ' (an installation: no demo data, no simulated city)'}\n"
-            f"  MQTT broker   {endpoints.shown_mqtt_url}\n"
+            f"  MQTT broker   {shown_mqtt}\n"
             f"  database      {endpoints.shown_database_url}\n"
             f"  API           {state['api_url']} (live stream: {state['api_url']}/live)\n"
             f"  metrics       {state['metrics_url']}\n"

@@ -39,6 +39,7 @@ from semon.protocol.decode import Decoded, Rejection, RejectReason, decode
 from semon.protocol.models import StatusMessage
 from semon.protocol.topics import subscription_filter
 from semon.settings import BackoffSettings, IngestSettings, MetricsSettings, MqttSettings, TelemetrySettings
+from semon.source import MessageSource, SourceFactory
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,16 @@ class Inbound(NamedTuple):
 class Ingester:
     def __init__(self, settings: IngestSettings, mqtt: MqttSettings, mqtt_url: str, database_url: str, *,
                  telemetry: TelemetrySettings, metrics: MetricsSettings, backoff: BackoffSettings,
-                 register_codes: CodesReader | None = None, register_refresh_s: float = 60.0) -> None:
+                 register_codes: CodesReader | None = None, register_refresh_s: float = 60.0,
+                 source: SourceFactory | None = None) -> None:
         """``mqtt``: how to connect (keepalive, session expiry, TLS files) to ``mqtt_url``, this
         ingester's own account; ``telemetry``: what is accepted and how long it is kept;
         ``metrics``: where they are served. ``register_codes``: reads the registration codes in
         the equipment register (the register's own function, handed in by whoever assembles the
         process, with ``register_refresh_s``, how often it is read again); needed with
-        ``settings.reject_unregistered``, which raises ValueError without it."""
+        ``settings.reject_unregistered``, which raises ValueError without it. ``source``: where
+        messages come from instead of the MQTT session (cluster mode's shared JetStream consumer,
+        ``semon.source``; docs/scale.md)."""
         if settings.reject_unregistered and register_codes is None:
             raise ValueError("rejecting unregistered devices needs the register's reader (register_codes)")
         self.settings = settings
@@ -96,14 +100,15 @@ class Ingester:
             session_expiry=mqtt.session_expiry_s,
             receive_maximum=settings.receive_maximum,
         )
-        self.session = MqttSession(
-            BrokerAddress.from_settings(mqtt_url, mqtt),
-            options,
-            [(ingest_subscription(settings), 1)],
-            self._on_message,
-            self._backoff(),
-            on_connected=self._on_connected,
-        )
+        self.session: MessageSource = (
+            source(self._on_message, self._on_connected) if source is not None else MqttSession(
+                BrokerAddress.from_settings(mqtt_url, mqtt),
+                options,
+                [(ingest_subscription(settings), 1)],
+                self._on_message,
+                self._backoff(),
+                on_connected=self._on_connected,
+            ))
         self.state = DeviceStateBuffer(on_refused=lambda n: self.metrics.refused_rows.labels("device_state").inc(n))
         self.registered = RegisteredDevices(register_codes)
         self.metrics_port: int | None = None

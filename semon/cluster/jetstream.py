@@ -23,6 +23,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
@@ -51,6 +52,10 @@ from semon.source import OnConnected, OnMessage
 log = logging.getLogger(__name__)
 
 INGEST_CONSUMER = "semon-ingest"
+# A partition's consumer found missing is made with the messages of this many seconds back: the
+# stream was being made with its consumers by another process (seconds ago), or the consumer was
+# deleted by hand (a minute of messages is judged again, and recognised).
+MISSING_CONSUMER_REPLAY_S = 60.0
 
 
 def rules_consumer(kind: str, partition: int) -> str:
@@ -116,13 +121,16 @@ class NatsLink:
         log.info("NATS %s reconnected to %s", self.name, url)
 
     async def close(self) -> None:
+        """Close the connection (what is buffered is flushed if the server still answers);
+        never raises: a connection being remade, or already lost, just ends."""
         client, self._client = self._client, None
-        if client is not None and not client.is_closed:
-            try:
-                async with asyncio.timeout(5):
-                    await client.drain()
-            except (TimeoutError, nats.errors.Error, OSError):
+        if client is None or client.is_closed:
+            return
+        try:
+            async with asyncio.timeout(2):
                 await client.close()
+        except Exception as exc:  # closing must not fail the process's exit
+            log.debug("NATS %s closed with %s: %s", self.name, type(exc).__name__, exc)
 
     async def __aenter__(self) -> NatsLink:
         return self
@@ -174,11 +182,14 @@ async def ensure_stream(js: JetStreamContext, settings: ClusterSettings) -> bool
             if exc.err_code != 10058:  # stream name already in use
                 raise
             return False
-        await js.add_consumer(settings.stream, config=ingest_consumer_config(settings))
-        for partition in range(settings.partitions):
-            for kind in ("fr", "ev"):
-                await js.add_consumer(settings.stream, config=rules_consumer_config(
-                    settings, kind, partition, window=1000, start_seq=None))
+        configs = [ingest_consumer_config(settings), *(
+            rules_consumer_config(settings, kind, partition, window=1000, start_seq=None)
+            for partition in range(settings.partitions) for kind in ("fr", "ev"))]
+        for config in configs:
+            try:
+                await js.add_consumer(settings.stream, config=config)
+            except nats.js.errors.BadRequestError as exc:  # made meanwhile (a rules engine taking its partition)
+                log.debug("consumer %s not made with the stream: %s", config.durable_name, exc)
         log.info("JetStream stream %s made (%d replicas, %d partitions)", settings.stream, settings.replicas,
                  settings.partitions)
         return True
@@ -201,8 +212,9 @@ async def remake_rules_consumer(js: JetStreamContext, settings: ClusterSettings,
                                 window: int) -> int:
     """Make partition ``partition``'s consumer of ``kind`` again from its acknowledgement floor
     (what its last holder left unacknowledged comes again, in order); returns the stream
-    sequence it starts at. A consumer that is missing (never made, or deleted by hand) starts at
-    the stream's end, with a warning: its earlier messages are never judged."""
+    sequence it starts at (0: from a time). A consumer that is missing (being made with the
+    stream by another process, or deleted by hand) starts ``MISSING_CONSUMER_REPLAY_S`` back in
+    time, with a warning: earlier messages are never judged."""
     name = rules_consumer(kind, partition)
     try:
         info = await js.consumer_info(settings.stream, name)
@@ -215,9 +227,13 @@ async def remake_rules_consumer(js: JetStreamContext, settings: ClusterSettings,
             start = None  # from the stream's start, as made with the stream
         await js.delete_consumer(settings.stream, name)
     except nats.js.errors.NotFoundError:
-        stream = await js.stream_info(settings.stream)
-        start = stream.state.last_seq + 1
-        log.warning("consumer %s was missing; it starts at the stream's end (sequence %d)", name, start)
+        since = datetime.now(UTC) - timedelta(seconds=MISSING_CONSUMER_REPLAY_S)
+        log.warning("consumer %s was missing; made with the messages since %s", name, since.isoformat())
+        config = rules_consumer_config(settings, kind, partition, window, None)
+        config.deliver_policy = DeliverPolicy.BY_START_TIME
+        config.opt_start_time = since
+        await js.add_consumer(settings.stream, config=config)
+        return 0
     await js.add_consumer(settings.stream, config=rules_consumer_config(settings, kind, partition, window, start))
     return start or 1
 
@@ -228,6 +244,7 @@ Bind = Callable[[JetStreamContext], Any]
 class PullSource:
     """A JetStream consumer read by pulling: ``semon.source.MessageSource`` for cluster mode.
 
+    ``link``: the process's connection (closed with the source when ``owns_link``);
     ``durable``: the consumer's name; ``bind(js)``: an awaitable made at each connection that
     makes sure the consumer is there (``fresh``: that makes it again, so each binding is a new
     generation whose deliveries replace the old; else the generation stays 1 across
@@ -239,7 +256,7 @@ class PullSource:
 
     def __init__(self, link: NatsLink, settings: ClusterSettings, durable: str, bind: Bind, *,
                  on_message: OnMessage, on_connected: OnConnected | None = None, window: int, backoff: Backoff,
-                 fresh: bool = False, batch: int = 1000) -> None:
+                 fresh: bool = False, batch: int = 1000, owns_link: bool = False) -> None:
         self.link = link
         self.settings = settings
         self.durable = durable
@@ -250,6 +267,7 @@ class PullSource:
         self._backoff = backoff
         self.fresh = fresh
         self.batch = batch
+        self._owns_link = owns_link
         self.generation = 0
         self.connected = asyncio.Event()
         self.delivered = 0
@@ -277,10 +295,16 @@ class PullSource:
         self._room.set()
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._send_acks(), name=f"{self.durable}-acks")
-            tg.create_task(keep_connected(f"JetStream consumer {self.durable}", self._consume, log=log,
-                                          backoff=self._backoff), name=f"{self.durable}-pull")
+        """Pull and acknowledge until cancelled; the link is closed at the end if it is the
+        source's own (``owns_link``)."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._send_acks(), name=f"{self.durable}-acks")
+                tg.create_task(keep_connected(f"JetStream consumer {self.durable}", self._consume, log=log,
+                                              backoff=self._backoff), name=f"{self.durable}-pull")
+        finally:
+            if self._owns_link:
+                await self.link.close()
 
     async def _consume(self, working: Callable[[], None]) -> None:
         client = await self.link.client()

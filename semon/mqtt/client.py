@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from semon.mqtt.packets import (
     PINGREQ,
@@ -98,13 +98,17 @@ class BrokerAddress:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    #: The MQTT version the broker speaks, from the URL's ``?protocol=3.1.1`` (level 4) or
+    #: ``?protocol=5``; ``None``: the client's own (``ConnectOptions.protocol_level``).
+    protocol_level: int | None = None
 
     @classmethod
     def from_url(cls, url: str, *, ca_file: str | None = None, cert_file: str | None = None,
                  key_file: str | None = None) -> BrokerAddress:
         """``mqtt://user:p%40ss@host:1883`` or ``mqtts://…:8883``; user and password are
-        percent-decoded. Raises ValueError for another scheme, or for a client certificate
-        without TLS."""
+        percent-decoded; ``?protocol=3.1.1`` for a broker that speaks only MQTT 3.1.1 (a NATS
+        cluster's MQTT listener, docs/scale.md). Raises ValueError for another scheme or
+        protocol, or for a client certificate without TLS."""
         parts = urlsplit(url)
         if parts.scheme in _PLAIN_SCHEMES:
             tls = False
@@ -118,8 +122,12 @@ class BrokerAddress:
             raise ValueError("a client key needs its certificate file")
         username = unquote(parts.username) if parts.username is not None else None
         password = unquote(parts.password) if parts.password is not None else None
+        protocol = dict(parse_qsl(parts.query)).get("protocol")
+        levels = {None: None, "3.1.1": 4, "5": 5}
+        if protocol not in levels:
+            raise ValueError(f"unsupported MQTT protocol {protocol!r} in the URL (use protocol=3.1.1 or protocol=5)")
         return cls(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), username, password,
-                   tls, ca_file, cert_file, key_file)
+                   tls, ca_file, cert_file, key_file, levels[protocol])
 
     @classmethod
     def from_settings(cls, url: str, settings: TlsSettings) -> BrokerAddress:
@@ -160,6 +168,7 @@ class MqttClient(asyncio.Protocol):
         on_message: Callable[[Message], None] | None = None,
     ) -> None:
         self.options = options
+        self._v5 = options.protocol_level == 5
         self._on_message = on_message
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
@@ -198,10 +207,13 @@ class MqttClient(asyncio.Protocol):
         options = self.options
         if options.username is None and address.username is not None:
             options = replace(options, username=address.username, password=address.password)
+        if address.protocol_level is not None and address.protocol_level != options.protocol_level:
+            options = replace(options, protocol_level=address.protocol_level)
+        self._v5 = options.protocol_level == 5
         self._transport.write(encode_connect(options))
         async with asyncio.timeout(timeout):
             connack = await asyncio.shield(self._connack)
-        if connack.reason_code >= 0x80:
+        if connack.reason_code >= 0x80 or (not self._v5 and connack.reason_code):  # 3.1.1: 1-5 refuse
             self._transport.close()
             raise ConnectRefused(connack.reason_code)
         self._quota = connack.properties.get(PROP_RECEIVE_MAXIMUM, 65535)
@@ -220,7 +232,7 @@ class MqttClient(asyncio.Protocol):
         redelivered those messages on the next connection)."""
         transport = self._transport
         if transport is not None and not transport.is_closing():
-            transport.write(encode_disconnect())
+            transport.write(encode_disconnect(v5=self._v5))
             if transport.can_write_eof():
                 self._disconnecting = True  # what still comes is read and dropped
                 self.resume_reading()
@@ -330,7 +342,7 @@ class MqttClient(asyncio.Protocol):
         if ptype == PacketType.PUBLISH:
             if first & 0x06 == 0x06:
                 raise ProtocolError("PUBLISH with QoS 3")
-            topic, packet_id, at = decode_publish_header(first & 0x0F, body)
+            topic, packet_id, at = decode_publish_header(first & 0x0F, body, self._v5)
             msg = Message(topic, bytes(body[at:]), (first >> 1) & 0x03, bool(first & 1), bool(first & 8), packet_id)
             if self._on_message is not None:
                 self._on_message(msg)
@@ -348,8 +360,7 @@ class MqttClient(asyncio.Protocol):
                 self._connack.set_result(decode_connack(body))
         elif ptype == PacketType.SUBACK:
             (packet_id,) = struct.unpack_from("!H", body, 0)
-            plen = body[2]
-            codes = list(body[3 + plen :])
+            codes = list(body[3 + body[2]:]) if self._v5 else list(body[2:])
             sub = self._suback.pop(packet_id, None)
             if sub is not None and not sub.done():
                 sub.set_result(codes)
@@ -405,7 +416,7 @@ class MqttClient(asyncio.Protocol):
         packet_id = self._packet_id()
         fut: asyncio.Future[list[int]] = self._loop.create_future()
         self._suback[packet_id] = fut
-        self._write(encode_subscribe(packet_id, filters))
+        self._write(encode_subscribe(packet_id, filters, v5=self._v5))
         async with asyncio.timeout(timeout):
             codes = await fut
         if any(c >= 0x80 for c in codes):
@@ -437,10 +448,10 @@ class MqttClient(asyncio.Protocol):
         Call ``wait_for_quota`` first: the broker disconnects a client that exceeds its quota.
         """
         if qos == 0:
-            self._write(self._checked(encode_publish(topic, payload, 0, 0, retain=retain)))
+            self._write(self._checked(encode_publish(topic, payload, 0, 0, retain=retain, v5=self._v5)))
             return None
         pid = packet_id if packet_id is not None else self._packet_id()
-        packet = self._checked(encode_publish(topic, payload, qos, pid, retain=retain, dup=dup))
+        packet = self._checked(encode_publish(topic, payload, qos, pid, retain=retain, dup=dup, v5=self._v5))
         fut: asyncio.Future[int] = self._loop.create_future()
         self._puback[pid] = fut
         self._quota -= 1

@@ -160,6 +160,14 @@ class ConnectOptions:
     username: str | None = None
     password: str | None = None
     will: Will | None = None
+    #: 5 (MQTT 5) or 4 (MQTT 3.1.1: no properties; for brokers that speak only it, such as
+    #: nats-server's MQTT listener in cluster mode). Under 3.1.1 the broker announces no receive
+    #: maximum, session expiry or packet size: the session persists until the client starts clean.
+    protocol_level: int = 5
+
+    def __post_init__(self) -> None:
+        if self.protocol_level not in (4, 5):
+            raise ValueError(f"MQTT protocol level 4 (3.1.1) or 5, not {self.protocol_level}")
 
 
 def encode_connect(opts: ConnectOptions) -> bytes:
@@ -170,17 +178,20 @@ def encode_connect(opts: ConnectOptions) -> bytes:
         flags |= 0x40
     if opts.username is not None:
         flags |= 0x80
-    props: dict[int, Any] = {PROP_RECEIVE_MAXIMUM: opts.receive_maximum}
-    if opts.maximum_packet_size:
-        props[PROP_MAXIMUM_PACKET_SIZE] = opts.maximum_packet_size
-    if opts.session_expiry:
-        props[PROP_SESSION_EXPIRY] = opts.session_expiry
+    v5 = opts.protocol_level == 5
     body = bytearray(_str("MQTT"))
-    body += bytes((5, flags)) + struct.pack("!H", opts.keepalive)
-    body += encode_properties(props)
+    body += bytes((opts.protocol_level, flags)) + struct.pack("!H", opts.keepalive)
+    if v5:
+        props: dict[int, Any] = {PROP_RECEIVE_MAXIMUM: opts.receive_maximum}
+        if opts.maximum_packet_size:
+            props[PROP_MAXIMUM_PACKET_SIZE] = opts.maximum_packet_size
+        if opts.session_expiry:
+            props[PROP_SESSION_EXPIRY] = opts.session_expiry
+        body += encode_properties(props)
     body += _str(opts.client_id)
     if opts.will is not None:
-        body += encode_properties({})
+        if v5:
+            body += encode_properties({})
         body += _str(opts.will.topic) + _str(opts.will.payload)
     if opts.username is not None:
         body += _str(opts.username)
@@ -190,12 +201,15 @@ def encode_connect(opts: ConnectOptions) -> bytes:
 
 
 def encode_publish(
-    topic: bytes, payload: bytes, qos: int, packet_id: int, *, retain: bool = False, dup: bool = False
+    topic: bytes, payload: bytes, qos: int, packet_id: int, *, retain: bool = False, dup: bool = False,
+    v5: bool = True,
 ) -> bytes:
     first = (PacketType.PUBLISH << 4) | (qos << 1) | (0x08 if dup else 0) | (0x01 if retain else 0)
     head = struct.pack("!H", len(topic)) + topic
     if qos:
         head += struct.pack("!H", packet_id)
+    if not v5:  # MQTT 3.1.1: no property block
+        return bytes((first,)) + encode_varint(len(head) + len(payload)) + head + payload
     body_len = len(head) + 1 + len(payload)  # 1: empty property block
     return bytes((first,)) + encode_varint(body_len) + head + b"\x00" + payload
 
@@ -204,9 +218,10 @@ def encode_puback(packet_id: int) -> bytes:
     return struct.pack("!BBH", PacketType.PUBACK << 4, 2, packet_id)
 
 
-def encode_subscribe(packet_id: int, filters: list[tuple[str, int]]) -> bytes:
+def encode_subscribe(packet_id: int, filters: list[tuple[str, int]], *, v5: bool = True) -> bytes:
     body = bytearray(struct.pack("!H", packet_id))
-    body += encode_properties({})
+    if v5:
+        body += encode_properties({})
     for topic_filter, qos in filters:
         body += _str(topic_filter) + bytes((qos,))
     return _packet((PacketType.SUBSCRIBE << 4) | 0x02, bytes(body))
@@ -215,7 +230,9 @@ def encode_subscribe(packet_id: int, filters: list[tuple[str, int]]) -> bytes:
 PINGREQ = bytes((PacketType.PINGREQ << 4, 0))
 
 
-def encode_disconnect(reason: int = 0) -> bytes:
+def encode_disconnect(reason: int = 0, *, v5: bool = True) -> bytes:
+    if not v5:
+        return bytes((PacketType.DISCONNECT << 4, 0))
     return bytes((PacketType.DISCONNECT << 4, 1, reason))
 
 
@@ -233,8 +250,9 @@ def decode_connack(body: memoryview) -> ConnAck:
     return ConnAck(bool(body[0] & 0x01), body[1], props)
 
 
-def decode_publish_header(flags: int, body: memoryview) -> tuple[str, int, int]:
-    """Topic, packet id (0 for QoS 0) and where the payload starts."""
+def decode_publish_header(flags: int, body: memoryview, v5: bool = True) -> tuple[str, int, int]:
+    """Topic, packet id (0 for QoS 0) and where the payload starts (``v5``: a property block
+    follows the packet id; MQTT 3.1.1 has none)."""
     (tlen,) = struct.unpack_from("!H", body, 0)
     pos = 2 + tlen
     topic = bytes(body[2:pos]).decode("utf-8", errors="replace")
@@ -242,6 +260,8 @@ def decode_publish_header(flags: int, body: memoryview) -> tuple[str, int, int]:
     if flags & 0x06:
         (packet_id,) = struct.unpack_from("!H", body, pos)
         pos += 2
+    if not v5:
+        return topic, packet_id, pos
     plen = body[pos]
     if plen < 0x80:  # the common case: a short (usually empty) property block
         pos += 1 + plen

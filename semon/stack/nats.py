@@ -192,11 +192,10 @@ class NatsCluster:
         return self.accounts[user]
 
     def mqtt_urls(self, user: str | None = None) -> list[str]:
-        """Every node's MQTT address, with ``user``'s credentials when given."""
-        if user is None:
-            return [f"mqtt://127.0.0.1:{n.ports.mqtt}" for n in self.nodes]
-        login = f"{quote(user, safe='')}:{quote(self.password(user), safe='')}@"
-        return [f"mqtt://{login}127.0.0.1:{n.ports.mqtt}" for n in self.nodes]
+        """Every node's MQTT address, with ``user``'s credentials when given, and
+        ``?protocol=3.1.1`` (nats-server speaks MQTT 3.1.1 only)."""
+        login = "" if user is None else f"{quote(user, safe='')}:{quote(self.password(user), safe='')}@"
+        return [f"mqtt://{login}127.0.0.1:{n.ports.mqtt}?protocol=3.1.1" for n in self.nodes]
 
     async def start(self) -> None:
         try:
