@@ -75,7 +75,7 @@ def _nodes(value: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of nodes: {value!r}") from None
     if not 1 <= nodes <= 9:
-        raise argparse.ArgumentTypeError(f"a cluster of 1 to 9 nodes on this machine, not {nodes}")
+        raise argparse.ArgumentTypeError(f"1 to 9 on this machine, not {nodes}")
     return nodes
 
 
@@ -86,7 +86,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     from semon.stack.process import StackError
 
     try:
-        run(lambda: run_up(settings, demo=args.demo, cluster=args.cluster))
+        run(lambda: run_up(settings, demo=args.demo, cluster=args.cluster, workers=args.workers))
     except (StartupProblem, StackError, PartError) as exc:
         print(f"semon up: {one_line(exc, 500)}", file=sys.stderr)
         return 1
@@ -375,6 +375,8 @@ def _add_service_parsers(sub: Any) -> None:
     up.add_argument("--cluster", type=_nodes, default=0, metavar="N",
                     help="cluster mode (docs/scale.md): devices on an N-node NATS cluster with JetStream on "
                          "127.0.0.1, N ingest workers and N rules engines sharing its partitioned stream")
+    up.add_argument("--workers", type=_nodes, default=0, metavar="W",
+                    help="with --cluster: W ingest workers (default: one per node)")
     up.set_defaults(func=_up)
     add("ingest", "run the MQTT -> TimescaleDB ingester (needs SEMON_MQTT_URL, SEMON_DATABASE_URL)",
         _INGEST_HELP).set_defaults(func=_ingest)

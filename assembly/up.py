@@ -222,15 +222,15 @@ async def cluster_stack(settings: Settings, nodes: int) -> AsyncIterator[NatsClu
         yield cluster
 
 
-def with_cluster(settings: Settings, cluster: NatsCluster) -> Settings:
+def with_cluster(settings: Settings, cluster: NatsCluster, workers: int = 0) -> Settings:
     """The parts' settings on ``cluster``: its addresses and the services' account, replicas as
-    many as it has (up to 3), and an ingest worker and a rules engine per node at least."""
-    nodes = len(cluster.nodes)
+    many as it has (up to 3), and ``workers`` ingest workers (0: one per node)."""
+    nodes = workers or len(cluster.nodes)
     return settings.model_copy(update={
         "cluster": settings.cluster.model_copy(update={
             "nats_urls": ",".join(cluster.nats_urls()), "user": NATS_SERVICES,
             "password": SecretStr(cluster.password(NATS_SERVICES)), "replicas": cluster.replicas}),
-        "ingest": settings.ingest.model_copy(update={"processes": max(settings.ingest.processes, nodes)}),
+        "ingest": settings.ingest.model_copy(update={"processes": nodes}),
     })
 
 
@@ -292,12 +292,12 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
         await task
 
 
-async def run_up(settings: Settings, *, demo: bool = False, cluster: int = 0) -> None:
+async def run_up(settings: Settings, *, demo: bool = False, cluster: int = 0, workers: int = 0) -> None:
     """Everything, until cancelled. ``demo`` (``--demo``): the generated register, the simulated
     city and the demo users even against configured services; without it they come only with
     the private stack (``is_demo``). ``cluster`` (``--cluster N``): the devices' traffic on a
-    private N-node NATS cluster (``cluster_stack``), with N ingest workers and N rules engines
-    sharing its stream (docs/scale.md). Raises StartupProblem (one line naming the setting) for what
+    private N-node NATS cluster (``cluster_stack``), with N rules engines and ``workers`` ingest
+    workers (``--workers``; 0: N) sharing its stream (docs/scale.md). Raises StartupProblem (one line naming the setting) for what
     the start-up checks find (``assembly.startup``), StackError or PartError for a private server
     or a part that does not start."""
     demo = is_demo(settings, demo)
@@ -307,7 +307,7 @@ async def run_up(settings: Settings, *, demo: bool = False, cluster: int = 0) ->
         mqtt_url, database_url = endpoints.mqtt_url, endpoints.database_url
         shown_mqtt = endpoints.shown_mqtt_url
         if nats is not None:  # the devices publish to the cluster's MQTT listeners
-            settings = with_cluster(settings, nats)
+            settings = with_cluster(settings, nats, workers)
             mqtt_url = nats.mqtt_urls(NATS_DEVICES)[0]
             shown_mqtt = (f"{', '.join(nats.mqtt_urls())} (NATS cluster of {len(nats.nodes)}, JetStream "
                           f"{', '.join(nats.nats_urls())}; accounts in {nats.root.parent / 'nats-credentials.json'})")
