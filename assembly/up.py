@@ -297,9 +297,9 @@ async def run_up(settings: Settings, *, demo: bool = False, cluster: int = 0, wo
     city and the demo users even against configured services; without it they come only with
     the private stack (``is_demo``). ``cluster`` (``--cluster N``): the devices' traffic on a
     private N-node NATS cluster (``cluster_stack``), with N rules engines and ``workers`` ingest
-    workers (``--workers``; 0: N) sharing its stream (docs/scale.md). Raises StartupProblem (one line naming the setting) for what
-    the start-up checks find (``assembly.startup``), StackError or PartError for a private server
-    or a part that does not start."""
+    workers (``--workers``; 0: N) sharing its stream (docs/scale.md). Raises StartupProblem (one
+    line naming the setting) for what the start-up checks find (``assembly.startup``), StackError
+    or PartError for a private server or a part that does not start."""
     demo = is_demo(settings, demo)
     settings = with_demo_stations(settings) if demo else without_demo(settings)
     await preflight(settings)
