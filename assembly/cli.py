@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 
 
 def _service_urls(settings: Settings, command: str) -> tuple[str, str] | None:
-    """A service run alone needs both addresses configured (``semon up`` starts its own)."""
-    if not settings.mqtt.url or not settings.database_url:
-        print(f"semon {command} needs SEMON_MQTT_URL and SEMON_DATABASE_URL (or use `semon up`)", file=sys.stderr)
+    """A service run alone needs both addresses configured (``semon up`` starts its own): the
+    broker's, or in cluster mode the cluster's (SEMON_CLUSTER_NATS_URLS), and the database's."""
+    if not (settings.mqtt.url or settings.cluster.enabled) or not settings.database_url:
+        print(f"semon {command} needs SEMON_MQTT_URL (or SEMON_CLUSTER_NATS_URLS) and SEMON_DATABASE_URL "
+              "(or use `semon up`)", file=sys.stderr)
         return None
-    return settings.mqtt.url, settings.database_url
+    return settings.mqtt.url or "", settings.database_url
 
 
 def _checked(settings: Settings, command: str, *, serves_api: bool, client_id: str) -> bool:
