@@ -13,6 +13,7 @@ import pytest
 
 from semon.metrics import value
 from semon.mqtt.client import BrokerAddress
+from semon.mqtt.session import MqttSession
 from semon.stack import MosquittoServer, PostgresServer, free_port
 from simulators.loadgen import LoadPlan, LoadResult, run_load
 from tests.integration.helpers import ingest_settings, query, running_ingester, subscribed, wait_for_count
@@ -68,7 +69,7 @@ async def test_broker_restart_mid_stream(mosquitto: MosquittoServer, database_ur
     async with running_ingester(ingest_settings(), mosquitto.url, database_url) as ingester:
         await stream_with_disruption(mosquitto, "MQR-", mosquitto.restart)
         await assert_stored_exactly_once(database_url)
-        assert ingester.session.connects >= 2
+        assert isinstance(ingester.session, MqttSession) and ingester.session.connects >= 2
 
 
 async def start_ingester_process(mqtt_url: str, database_url: str, metrics_port: int = 0) -> asyncio.subprocess.Process:

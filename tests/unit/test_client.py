@@ -391,3 +391,13 @@ async def test_keepalive_does_not_count_time_spent_paused() -> None:
     assert transport.calls[0] == ("pause_reading",) and ("resume_reading",) in transport.calls
     if client._ping_handle is not None:
         client._ping_handle.cancel()
+
+
+def test_the_url_names_the_brokers_mqtt_version() -> None:
+    from semon.mqtt.client import BrokerAddress
+
+    assert BrokerAddress.from_url("mqtt://h:1").protocol_level is None
+    assert BrokerAddress.from_url("mqtt://u:p@h:1?protocol=3.1.1").protocol_level == 4
+    assert BrokerAddress.from_url("mqtt://h:1?protocol=5").protocol_level == 5
+    with pytest.raises(ValueError, match=r"protocol=3\.1\.1"):
+        BrokerAddress.from_url("mqtt://h:1?protocol=3")

@@ -343,3 +343,28 @@ def test_short_connack_is_a_protocol_error() -> None:
 ])
 def test_puback_is_four_bytes(packet_id: int, expected: bytes) -> None:
     assert encode_puback(packet_id) == expected
+
+
+def test_mqtt_3_1_1_connect_has_level_4_and_no_properties() -> None:
+    packet = encode_connect(ConnectOptions("dev-1", clean_start=True, keepalive=30, protocol_level=4,
+                                           username="u", password="p",
+                                           will=Will("se/elevator/dev-1/status", b"offline")))
+    body = packet[2:]
+    assert body[:7] == b"\x00\x04MQTT\x04"
+    flags = body[7]
+    assert flags == 0x02 | 0x04 | (1 << 3) | 0x20 | 0x40 | 0x80
+    assert body[8:10] == struct.pack("!H", 30)
+    assert body[10:12] == struct.pack("!H", len("dev-1")) and body[12:17] == b"dev-1"
+    assert body[17:19] == struct.pack("!H", len("se/elevator/dev-1/status"))  # no property block before the will
+
+
+def test_mqtt_3_1_1_publish_has_no_property_block_both_ways() -> None:
+    packet = encode_publish(b"se/elevator/E1/telemetry", b"{}", 1, 7, v5=False)
+    assert packet[1] == 2 + len(b"se/elevator/E1/telemetry") + 2 + 2
+    topic, packet_id, at = decode_publish_header(packet[0] & 0x0F, memoryview(packet[2:]), v5=False)
+    assert (topic, packet_id, bytes(packet[2 + at:])) == ("se/elevator/E1/telemetry", 7, b"{}")
+
+
+def test_a_protocol_level_other_than_4_or_5_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"3\.1\.1"):
+        ConnectOptions("x", protocol_level=3)

@@ -17,7 +17,7 @@ from assembly.part_manager import ManagerOptions, Program, merge_expositions, re
 from assembly.parts import PartsConfig, ingest_settings, program_names, settings_json
 from assembly.up import programs_for
 from semon.metrics import Snapshot, parse_text, render
-from semon.settings import Settings
+from semon.settings import ClusterSettings, Settings
 from tests.flat_settings import flat_settings
 
 _text = st.text(st.characters(codec="utf-8"), max_size=3000)
@@ -90,6 +90,17 @@ def test_settings_travel_to_the_parts_whole(tmp_path: Path) -> None:
     assert Settings(**again.settings) == settings  # as run_part takes them back
     assert again.settings["auth"]["demo_password"] == "s3cret"
     assert again.settings["ingest"]["processes"] == 3
+
+
+def test_the_cluster_password_travels_to_the_parts(tmp_path: Path) -> None:
+    settings = flat_settings().model_copy(update={"cluster": ClusterSettings(
+        nats_urls="nats://127.0.0.1:4222", user="semon-services", password=SecretStr("n@ts"))})
+    again = Settings(**settings_json(settings))
+    assert again.cluster.password.get_secret_value() == "n@ts"
+
+
+def test_several_rules_processes_share_the_partitions() -> None:
+    assert program_names(2, 3) == ["ingest-1", "ingest-2", "rules-1", "rules-2", "rules-3", "api", "jobs", "city"]
 
 
 def test_several_ingest_processes_share_one_subscription() -> None:
