@@ -116,10 +116,13 @@ class NatsNode:
             conf = self.data_dir / "nats.conf"
             write_private(conf, self._config)
             death = parent_death_prefix(signal.SIGTERM) if self.die_with_parent else []
+            # A session of its own: a Ctrl-C in the terminal (SIGINT to the whole process group)
+            # must not take the cluster away while the parts reading it still stop; it is
+            # stopped after them (or by ``die_with_parent`` when this process dies).
             self._proc = await asyncio.create_subprocess_exec(
                 *death, binary, "-c", str(conf),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL)
+                stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
             try:
                 await wait_for_port(self.ports.client, self._proc, 30, f"nats-server {self.name}")
                 await wait_for_port(self.ports.mqtt, self._proc, 30, f"nats-server {self.name} (MQTT)")

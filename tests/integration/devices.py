@@ -33,6 +33,20 @@ def paho_client(url: str, client_id: str = "", *, inflight: int = 20, ca_file: s
     return client
 
 
+def paho_client_311(url: str, client_id: str = "") -> paho.Client:
+    """A connected MQTT 3.1.1 paho client (for a NATS cluster's MQTT listener) with its network
+    thread running (caller: ``stop``)."""
+    address = BrokerAddress.from_url(url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+    if address.username is not None:
+        client.username_pw_set(address.username, address.password)
+    rc = client.connect(address.host, address.port, keepalive=30)
+    if rc != 0:
+        raise ConnectionError(f"paho connect failed: {rc}")
+    client.loop_start()
+    return client
+
+
 def stop(client: paho.Client) -> None:
     client.disconnect()
     client.loop_stop()
