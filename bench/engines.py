@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
 from semon.cluster.subjects import ROOT, STREAM, STREAM_SUBJECTS, partition_of
@@ -123,7 +124,8 @@ def _publisher(index: int, port: int, connections: int, devices: list[str], coun
                go: MpEvent, results: Any) -> None:
     """One publisher process with ``connections`` MQTT clients (device j on client j mod
     ``connections``): its devices' messages, round-robin over the devices, QoS 1, at most WINDOW
-    unacknowledged in the process; puts ``(index, acked, t_first, t_last_ack)`` on ``results``."""
+    unacknowledged in the process; puts ``(index, acked, t_first, t_last_ack, cpu_s)`` on
+    ``results``."""
     window = max(50, WINDOW // connections)
     clients, slots = [], []
     total = sum(counts)
@@ -154,7 +156,7 @@ def _publisher(index: int, port: int, connections: int, devices: list[str], coun
         return
     ready.put((index, None))
     go.wait()
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     deadline = time.monotonic() + 600
     for seq in range(max(counts, default=0)):
         for j, (device, count) in enumerate(zip(devices, counts, strict=True)):
@@ -167,7 +169,7 @@ def _publisher(index: int, port: int, connections: int, devices: list[str], coun
             clients[k].publish(topic, _payload(device, seq, kind), qos=1)
     done.wait(max(0.0, deadline - time.monotonic()))
     t1 = time.time()
-    results.put((index, acked[0], t0, t1))
+    results.put((index, acked[0], t0, t1, time.process_time() - cpu0))
     for client in clients:
         client.disconnect()
         client.loop_stop()
@@ -245,11 +247,29 @@ async def _wait_quiet(tally: Tally, idle_s: float) -> None:
     await asyncio.sleep(1.0)
 
 
+def cpu_seconds(pids: list[int | None]) -> float:
+    """User and system CPU seconds of the processes ``pids`` and of their children (a RabbitMQ
+    node's Erlang VM runs under its start script)."""
+    total = 0.0
+    for pid in pids:
+        if pid is None:
+            continue
+        with contextlib.suppress(psutil.Error):
+            top = psutil.Process(pid)
+            for proc in [top, *top.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+    return total
+
+
 async def publish(ports: list[int], messages: int, devices: int, publishers: int, connections: int,
-                  consume: Callable[[], Coroutine[Any, Any, None]]) -> dict[str, object]:
+                  consume: Callable[[], Coroutine[Any, Any, None]], engine_pids: list[int | None]) -> dict[str, object]:
     """Run the publishers (processes of ``connections`` clients each, publisher i on
     ``ports[i % len(ports)]``) while
-    ``consume`` runs; returns ``{"published", "publish_rate"}`` once both are done."""
+    ``consume`` runs; returns ``{"published", "publish_rate", "cpu_s"}`` once both are done,
+    ``cpu_s`` the CPU seconds they took: the engine's nodes (``engine_pids``), the consumer (this
+    process) and the publishers."""
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     ids = [device_id(d) for d in range(devices)]
@@ -259,6 +279,7 @@ async def publish(ports: list[int], messages: int, devices: int, publishers: int
                                ready, go, results))
              for i in range(publishers)]
     loop = asyncio.get_running_loop()
+    engine_cpu0, consumer_cpu0 = cpu_seconds(engine_pids), time.process_time()
     consumer = asyncio.create_task(consume())
     try:
         for p in procs:
@@ -274,6 +295,9 @@ async def publish(ports: list[int], messages: int, devices: int, publishers: int
         span = max(d[3] for d in done) - min(d[2] for d in done)
         log.info("published: %d acknowledged in %.1fs", acked, span)
         await consumer
+        cpu = {"engine": round(cpu_seconds(engine_pids) - engine_cpu0, 1),
+               "consumer": round(time.process_time() - consumer_cpu0, 1),
+               "publishers": round(sum(d[4] for d in done), 1)}
     finally:
         consumer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -283,7 +307,7 @@ async def publish(ports: list[int], messages: int, devices: int, publishers: int
             if p.is_alive():
                 p.kill()
                 p.join()
-    return {"published": acked, "publish_rate": round(acked / span) if span > 0 else 0}
+    return {"published": acked, "publish_rate": round(acked / span) if span > 0 else 0, "cpu_s": cpu}
 
 
 # --- MQTT features, probed across the nodes -------------------------------------------------
@@ -422,7 +446,8 @@ async def run_nats(root: Path, messages: int, devices: int, publishers: int, con
                         await taker
 
             mqtt_ports = [n.ports.mqtt for n in cluster.nodes]
-            pub = await publish(mqtt_ports, messages, devices, publishers, connections, consume)
+            pub = await publish(mqtt_ports, messages, devices, publishers, connections, consume,
+                                [n.pid for n in cluster.nodes])
             own = all(parts == {str(partition_of(d, partitions))} for d, parts in tally.partitions.items())
             # The listener stores every QoS 1 PUBLISH in its own stream as well, before its PUBACK.
             mqtt_msgs = (await js.stream_info("$MQTT_msgs")).state.last_seq
@@ -485,7 +510,8 @@ async def run_rabbitmq(root: Path, messages: int, devices: int, publishers: int,
                             await q.cancel(tag)
 
             mqtt_ports = cluster.mqtt_ports()
-            pub = await publish(mqtt_ports, messages, devices, publishers, connections, consume)
+            pub = await publish(mqtt_ports, messages, devices, publishers, connections, consume,
+                                cluster.pids())
             result: dict[str, object] = {
                 "start_s": round(start_s, 1), **pub, **tally.summary(),
                 "partitioned_by_device": bool(tally.partitions) and all(
@@ -514,8 +540,10 @@ async def run(engines: list[str], messages: int, devices: int, publishers: int, 
         root = Path(tempfile.mkdtemp(prefix=f"engines-{name}-", dir="/tmp"))
         try:
             log.info("%s: starting a %d-node cluster in %s", name, NODES, root)
-            results[name] = await ENGINES[name](root, messages, devices, publishers, connections, partitions,
-                                                 features)
+            load = os.getloadavg()[0]  # the machine's load from others, when the run starts
+            result = await ENGINES[name](root, messages, devices, publishers, connections, partitions, features)
+            result["loadavg_1m_at_start"] = round(load, 2)
+            results[name] = result
             log.info("%s: %s", name, json.dumps(results[name]))
         finally:
             shutil.rmtree(root, ignore_errors=True)

@@ -61,6 +61,10 @@ class RabbitNode:
         self._home = cookie_home
         self._proc: asyncio.subprocess.Process | None = None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+
     def env(self) -> dict[str, str]:
         """The environment of this node's server and of the CLI commands aimed at it."""
         d = self.data_dir
@@ -163,6 +167,10 @@ class RabbitCluster:
 
     def amqp_url(self, node: int = 0) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.nodes[node].ports.amqp}/"
+
+    def pids(self) -> list[int | None]:
+        """Each node's start script (its Erlang VM runs under it); None for a node not running."""
+        return [n.pid for n in self.nodes]
 
     def mqtt_ports(self) -> list[int]:
         return [n.ports.mqtt for n in self.nodes]
