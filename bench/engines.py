@@ -1,8 +1,8 @@
 """Cluster mode's engine, measured: NATS JetStream against RabbitMQ, each a 3-node cluster on
 127.0.0.1, on the same path (docs/scale-engines.md).
 
-``python -m bench.engines [--messages N] [--devices D] [--publishers P] [--partitions K]
-[--engine nats|rabbitmq|both] [--no-features]``
+``python -m bench.engines [--messages N] [--devices D] [--publishers P] [--connections C]
+[--partitions K] [--engine nats|rabbitmq|both] [--no-features]``
 
 For each engine, on a fresh cluster in a temporary directory of its own (removed at the end):
 
@@ -11,8 +11,8 @@ For each engine, on a fresh cluster in a temporary directory of its own (removed
    3 replicas, file storage); RabbitMQ (``bench.rabbit_cluster``) gets a consistent-hash
    exchange bound to ``amq.topic`` and K quorum queues (single active consumer) bound to it;
    ``start_s`` is the time from nothing to ready;
-2. P paho-mqtt publishers (processes of their own, MQTT 3.1.1, spread over the three nodes'
-   MQTT ports) send N QoS 1 messages of ~200 bytes for D devices ``E000000``.., each device
+2. P paho-mqtt publishers (processes of their own with C connections each, MQTT 3.1.1, spread
+   over the three nodes' MQTT ports) send N QoS 1 messages of ~200 bytes for D devices ``E000000``.., each device
    from one publisher, with a per-device sequence number and the time of publishing; every
    tenth message of a device goes to ``se/elevator/{id}/event``, the others to
    ``.../telemetry``. ``publish_rate``: messages the brokers acknowledged (PUBACK) per second;
@@ -21,14 +21,19 @@ For each engine, on a fresh cluster in a temporary directory of its own (removed
    AMQP channel on node 1 consuming the K queues, prefetch 1000). ``consume_rate``: messages per
    second between its first and its last message; ``p50_ms``/``p99_ms``: publish-to-consume
    latency; ``lost``, ``duplicated``, ``order_violations`` (a device's sequence number lower than
-   one already received from it); ``partitioned_by_device``: whether every device's telemetry
+   one already received from it; ``order_violations_per_topic``: the same per device and
+   topic); ``cpu_s``: CPU seconds of the engine's nodes, the consumer and the publishers;
+   ``partitioned_by_device``: whether every device's telemetry
    and events arrived from one partition (NATS: the partition token of the mapped subject;
-   RabbitMQ: the queue);
+   RabbitMQ: the queue); NATS also gives ``mqtt_msgs_stream_last_seq`` (what its MQTT listener
+   stored in its own stream besides), RabbitMQ ``amqp_message_from_mqtt`` (the routing key,
+   headers and ids the MQTT plugin gives a message: what a hash could be keyed on);
 4. unless ``--no-features``: MQTT features probed across nodes (``mqtt_features``): a retained
    message, a Last Will, a persistent session resumed on another node.
 
 Progress goes to stderr; stdout gets one JSON line: ``{"messages", "devices", "publishers",
-"partitions", "cpus", "engines": {"nats": {...}, "rabbitmq": {...}}}``.
+"connections", "partitions", "payload_bytes", "cpus", "engines": {"nats": {...}, "rabbitmq":
+{...}}}``, each engine's with ``loadavg_1m_at_start``, the machine's load when its run began.
 """
 
 from __future__ import annotations

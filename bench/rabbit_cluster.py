@@ -3,9 +3,9 @@ for ``python -m bench.engines``: N nodes ``semonbenchK@localhost`` with their ow
 directories, Erlang cookie and plugins (MQTT, consistent-hash exchange), nodes 2..N joined to
 node 1. The system's RabbitMQ service (5672/25672) is left alone; epmd is shared with it.
 
-Runs the server's own scripts (``/usr/lib/rabbitmq/lib/.../rabbitmq-server``, ``rabbitmqctl``)
-rather than ``/usr/sbin``'s wrappers: those switch to the ``rabbitmq`` user and drop the
-environment that points the node at its directory.
+Runs the scripts of ``/usr/lib/rabbitmq/bin`` (``rabbitmq-server``, ``rabbitmqctl``) rather
+than ``/usr/sbin``'s wrappers: run by root, those switch to the ``rabbitmq`` user with ``su``,
+which resets HOME (where the cookie is) and starts in ``/var/lib/rabbitmq``.
 """
 
 from __future__ import annotations
