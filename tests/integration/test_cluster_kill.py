@@ -130,7 +130,7 @@ def _env(cluster: NatsCluster, database_url: str, **extra: str) -> dict[str, str
     env.update({"SEMON_DATABASE_URL": database_url, "SEMON_CLUSTER_NATS_URLS": ",".join(cluster.nats_urls()),
                 "SEMON_CLUSTER_PARTITIONS": str(PARTITIONS), "SEMON_CLUSTER_LEASE_S": str(LEASE_S),
                 "SEMON_CLUSTER_ACK_WAIT_S": "5", "SEMON_METRICS_PORT": "0", "SEMON_BACKOFF_MAX_S": "1",
-                "SEMON_LOG_LEVEL": "WARNING", **extra})
+                "SEMON_LOG_LEVEL": "INFO", **extra})
     return env
 
 
