@@ -62,11 +62,17 @@ import paho.mqtt.client as mqtt
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
-from semon.cluster.subjects import ROOT, STREAM, STREAM_SUBJECTS, partition_of
+from semon.cluster.subjects import ROOT, partition_of
 from semon.stack.nats import NatsCluster
 from semon.stack.process import StackError
 
 log = logging.getLogger("bench.engines")
+
+# The stream the comparison reads on NATS: the mapped subjects, captured. Cluster mode itself
+# reads the MQTT listener's own $MQTT_msgs (docs/scale.md), which nats-server writes before the
+# PUBACK: the same path to the consumer.
+STREAM = "BENCH"
+STREAM_SUBJECTS = (f"{ROOT}.>", "se.>")
 
 NODES = 3
 EVENT_EVERY = 10  # every tenth message of a device is an event

@@ -398,11 +398,9 @@ class ClusterSettings(BaseSettings):
     # does not read credentials in a URL.
     user: str = ""
     password: SecretStr = SecretStr("")
-    # The stream the devices' subjects land in, its replicas (at most the cluster's nodes) and
-    # how long a message is kept (hours) whether or not it was consumed.
-    stream: str = "SEMON"
+    # Replicas of the log (the MQTT listener's stream $MQTT_msgs, when semon makes it first) and
+    # of the partition leases: at most the cluster's nodes, as the servers' mqtt stream_replicas.
     replicas: int = Field(default=3, ge=1, le=5)
-    retention_h: float = Field(default=24.0, gt=0)
     # Partitions of the device id (nats-server's `partition` mapping: every node's configuration
     # must give the same number, as `semon up --cluster` writes it). A partition is what one
     # rules engine owns; 12 shares evenly between 1, 2, 3, 4 or 6 engines.

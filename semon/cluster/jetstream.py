@@ -1,11 +1,16 @@
-"""JetStream for cluster mode: the process's NATS connection, the stream and its consumers,
-and ``PullSource``, the consumer side of ``semon.source`` (docs/scale.md).
+"""JetStream for cluster mode: the process's NATS connection, the log and its consumers, and
+``PullSource``, the consumer side of ``semon.source`` (docs/scale.md).
 
-The stream (``ClusterSettings.stream``) holds every subject the devices' MQTT topics become
-(``semon.cluster.subjects``), replicated ``replicas`` times, for ``retention_h`` hours. Its
-consumers, all durable with explicit acknowledgement and a bound on what is unacknowledged:
+The log is the MQTT listener's own stream ``$MQTT_msgs`` (``semon.cluster.subjects.STREAM``):
+nats-server stores each QoS 1 message a device publishes there, replicated, *before* it sends
+the PUBACK, under the subject the partition mappings gave it. (A stream of our own capturing
+those subjects is written after the PUBACK: measured, it lost every message published while its
+leader was being elected after a node was killed; docs/scale.md.) The stream keeps a message
+while a consumer whose filter matches it has not acknowledged it (interest retention), so each
+consumer below is what keeps the messages it needs. Its consumers, all durable with explicit
+acknowledgement and a bound on what is unacknowledged:
 
-- ``semon-ingest``: the whole stream, shared by every ingest worker (each pulls its share; a
+- ``semon-ingest``: every message, shared by every ingest worker (each pulls its share; a
   worker that dies leaves its unacknowledged messages to be delivered to another after
   ``ack_wait_s``);
 - ``semon-rules-fr-{p}`` and ``semon-rules-ev-{p}``: partition ``p``'s frames and events,
@@ -21,8 +26,9 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,15 +41,15 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
+    ConsumerInfo,
     DeliverPolicy,
-    DiscardPolicy,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
 
 from semon.backoff import Backoff
-from semon.cluster.subjects import STREAM_SUBJECTS, events_filter, frames_filter, mqtt_topic
+from semon.cluster.subjects import STREAM, events_filter, everything, frames_filter, mqtt_topic
 from semon.mqtt.client import Message
 from semon.periodic import keep_connected
 from semon.settings import ClusterSettings
@@ -52,10 +58,12 @@ from semon.source import OnConnected, OnMessage
 log = logging.getLogger(__name__)
 
 INGEST_CONSUMER = "semon-ingest"
+STREAM_SUBJECT_PREFIX = "$MQTT.msgs."
 # A partition's consumer found missing is made with the messages of this many seconds back: the
 # stream was being made with its consumers by another process (seconds ago), or the consumer was
 # deleted by hand (a minute of messages is judged again, and recognised).
 MISSING_CONSUMER_REPLAY_S = 60.0
+CONSUMERS_PAGE = 256  # the servers' page of a consumer list
 
 
 def rules_consumer(kind: str, partition: int) -> str:
@@ -140,45 +148,51 @@ class NatsLink:
 
 
 def stream_config(settings: ClusterSettings) -> StreamConfig:
+    """``$MQTT_msgs`` as nats-server 2.9 makes it at its listener's first connection (interest
+    retention, file storage, its ``stream_replicas``): made so by us when we come first, so
+    that our consumers are in place before the first message, which would otherwise be
+    dropped at once for want of interest."""
     return StreamConfig(
-        name=settings.stream, subjects=list(STREAM_SUBJECTS), retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.OLD, storage=StorageType.FILE, num_replicas=settings.replicas,
-        max_age=settings.retention_h * 3600, duplicate_window=120)
+        name=STREAM, subjects=[f"{STREAM_SUBJECT_PREFIX}>"], retention=RetentionPolicy.INTEREST,
+        storage=StorageType.FILE, num_replicas=settings.replicas)
 
 
 def ingest_consumer_config(settings: ClusterSettings) -> ConsumerConfig:
     return ConsumerConfig(
-        durable_name=INGEST_CONSUMER, deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT,
+        durable_name=INGEST_CONSUMER, filter_subject=everything(), deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_s, max_deliver=-1, max_ack_pending=settings.ingest_max_pending,
         max_waiting=512)
 
 
 def rules_consumer_config(settings: ClusterSettings, kind: str, partition: int, window: int,
-                          start_seq: int | None) -> ConsumerConfig:
-    """Partition ``partition``'s consumer of ``kind``: from stream sequence ``start_seq`` on,
-    or from the stream's start when ``None``. Its acknowledgement wait is long: the engine
-    acknowledges at its checkpoints, and a redelivery would come out of order."""
+                          start_seq: int | None, name: str | None = None) -> ConsumerConfig:
+    """Partition ``partition``'s consumer of ``kind`` (named ``name``, by default its first
+    name): from stream sequence ``start_seq`` on, or from the stream's start when ``None``. Its
+    acknowledgement wait is long: the engine acknowledges at its checkpoints, and a redelivery
+    would come out of order."""
     subject = frames_filter(partition) if kind == "fr" else events_filter(partition)
     start: dict[str, Any] = ({"deliver_policy": DeliverPolicy.ALL} if start_seq is None
                              else {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": start_seq})
     return ConsumerConfig(
-        durable_name=rules_consumer(kind, partition), filter_subject=subject, ack_policy=AckPolicy.EXPLICIT,
+        durable_name=name or rules_consumer(kind, partition), filter_subject=subject, ack_policy=AckPolicy.EXPLICIT,
         ack_wait=max(settings.ack_wait_s, 300.0), max_deliver=-1, max_ack_pending=window, max_waiting=16, **start)
 
 
 async def ensure_stream(js: JetStreamContext, settings: ClusterSettings) -> bool:
-    """Make the stream if it is missing, with the ingest consumer and every partition's rules
-    consumers from its start (so no message is ever before a consumer). Returns whether it was
-    made. Raises ``ClusterUnavailable`` while JetStream cannot answer (a cluster still forming)."""
+    """Make the log if it is missing (no device has connected yet), with the ingest consumer
+    and every partition's rules consumers (so that no message comes before its consumers).
+    Returns whether it was made. Raises ``ClusterUnavailable`` while JetStream cannot answer (a
+    cluster still forming)."""
     try:
         try:
-            await js.stream_info(settings.stream)
+            await js.stream_info(STREAM)
             return False
         except nats.js.errors.NotFoundError:
             pass
         try:
             await js.add_stream(config=stream_config(settings))
-        except nats.js.errors.BadRequestError as exc:  # made meanwhile by another process
+        except nats.js.errors.BadRequestError as exc:  # made meanwhile by another process or the listener
             if exc.err_code != 10058:  # stream name already in use
                 raise
             return False
@@ -187,10 +201,10 @@ async def ensure_stream(js: JetStreamContext, settings: ClusterSettings) -> bool
             for partition in range(settings.partitions) for kind in ("fr", "ev"))]
         for config in configs:
             try:
-                await js.add_consumer(settings.stream, config=config)
-            except nats.js.errors.BadRequestError as exc:  # made meanwhile (a rules engine taking its partition)
+                await js.add_consumer(STREAM, config=config)
+            except nats.js.errors.APIError as exc:  # made meanwhile (a rules engine taking its partition)
                 log.debug("consumer %s not made with the stream: %s", config.durable_name, exc)
-        log.info("JetStream stream %s made (%d replicas, %d partitions)", settings.stream, settings.replicas,
+        log.info("JetStream stream %s made (%d replicas, %d partitions)", STREAM, settings.replicas,
                  settings.partitions)
         return True
     except nats.js.errors.APIError as exc:
@@ -203,42 +217,67 @@ async def ensure_stream(js: JetStreamContext, settings: ClusterSettings) -> bool
 
 async def ensure_ingest_consumer(js: JetStreamContext, settings: ClusterSettings) -> None:
     try:
-        await js.consumer_info(settings.stream, INGEST_CONSUMER)
+        await js.consumer_info(STREAM, INGEST_CONSUMER)
     except nats.js.errors.NotFoundError:
-        await js.add_consumer(settings.stream, config=ingest_consumer_config(settings))
+        await js.add_consumer(STREAM, config=ingest_consumer_config(settings))
 
 
 async def remake_rules_consumer(js: JetStreamContext, settings: ClusterSettings, kind: str, partition: int,
-                                window: int) -> int:
+                                window: int) -> str:
     """Make partition ``partition``'s consumer of ``kind`` again from its acknowledgement floor
-    (what its last holder left unacknowledged comes again, in order); returns the stream
-    sequence it starts at (0: from a time). A consumer that is missing (being made with the
-    stream by another process, or deleted by hand) starts ``MISSING_CONSUMER_REPLAY_S`` back in
-    time, with a warning: earlier messages are never judged."""
-    name = rules_consumer(kind, partition)
-    try:
-        info = await js.consumer_info(settings.stream, name)
-        floor = info.ack_floor.stream_seq if info.ack_floor is not None else None
-        if floor:
-            start: int | None = floor + 1
-        elif info.config.deliver_policy == DeliverPolicy.BY_START_SEQUENCE:
-            start = info.config.opt_start_seq  # nothing acknowledged since it was made
-        else:
-            start = None  # from the stream's start, as made with the stream
-        await js.delete_consumer(settings.stream, name)
-    except nats.js.errors.NotFoundError:
+    (what its last holder left unacknowledged comes again, at once and in order); returns its
+    name. The new consumer (``semon-rules-{kind}-{p}-{n}``, the next ``n``) is made before the
+    old one is deleted: the log keeps a message only while a consumer wants it, and deleting
+    first would let it drop what the old one had not acknowledged. A consumer that is missing
+    (being made with the log by another process, or deleted by hand) is made with the messages
+    of ``MISSING_CONSUMER_REPLAY_S`` back, with a warning: earlier messages are never judged."""
+    base = rules_consumer(kind, partition)
+    pattern = re.compile(re.escape(base) + r"(?:-(\d+))?")
+    old = [info async for info in _consumers(js) if pattern.fullmatch(info.name)]
+    generation = max((int(m[1]) for c in old if (m := pattern.fullmatch(c.name)) and m[1]), default=0) + 1
+    name = f"{base}-{generation}"
+    if not old:
         since = datetime.now(UTC) - timedelta(seconds=MISSING_CONSUMER_REPLAY_S)
-        log.warning("consumer %s was missing; made with the messages since %s", name, since.isoformat())
-        config = rules_consumer_config(settings, kind, partition, window, None)
+        log.warning("consumer %s was missing; made as %s with the messages since %s", base, name, since.isoformat())
+        config = rules_consumer_config(settings, kind, partition, window, None, name)
         config.deliver_policy = DeliverPolicy.BY_START_TIME
         config.opt_start_time = since
-        await js.add_consumer(settings.stream, config=config)
-        return 0
-    await js.add_consumer(settings.stream, config=rules_consumer_config(settings, kind, partition, window, start))
-    return start or 1
+        await js.add_consumer(STREAM, config=config)
+        return name
+    starts = [_resume_at(info) for info in old]
+    start = None if None in starts else min(s for s in starts if s is not None)
+    await js.add_consumer(STREAM, config=rules_consumer_config(settings, kind, partition, window, start, name))
+    for info in old:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_consumer(STREAM, info.name)
+    return name
 
 
-Bind = Callable[[JetStreamContext], Any]
+def _resume_at(info: ConsumerInfo) -> int | None:
+    """Where a consumer taken over goes on: after its acknowledgement floor, or where it began
+    if it acknowledged nothing (``None``: the log's start)."""
+    floor = info.ack_floor.stream_seq if info.ack_floor is not None else None
+    if floor:
+        return floor + 1
+    if info.config.deliver_policy == DeliverPolicy.BY_START_SEQUENCE:
+        return info.config.opt_start_seq
+    return None
+
+
+async def _consumers(js: JetStreamContext) -> AsyncIterator[ConsumerInfo]:
+    """Every consumer of the log, page by page (the MQTT listener's sessions have theirs too)."""
+    offset = 0
+    while True:
+        page = await js.consumers_info(STREAM, offset=offset)
+        for info in page:
+            yield info
+        if len(page) < CONSUMERS_PAGE:
+            return
+        offset += len(page)
+
+
+Bind = Callable[[JetStreamContext], Awaitable[str | None]]
+"""Makes sure the consumer is there; returns its name when it was made under a new one."""
 
 
 class PullSource:
@@ -311,7 +350,7 @@ class PullSource:
         js = client.jetstream(timeout=5)
         try:
             await ensure_stream(js, self.settings)
-            await self._bind(js)
+            self.durable = await self._bind(js) or self.durable
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             if isinstance(exc, ClusterUnavailable):
                 raise
@@ -328,7 +367,7 @@ class PullSource:
         subscription = await client.subscribe(inbox, cb=self._delivery)
         self.connected.set()
         working()
-        next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.settings.stream}.{self.durable}"
+        next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{self.durable}"
         expires = self.settings.pull_expires_s
         silent = 0
         try:

@@ -11,6 +11,10 @@ device's telemetry, status and events share one partition and keep their order i
 - anything else under ``se.`` (a malformed topic) is kept as published, for the ingester to
   record as ``bad_topic``.
 
+The listener stores every QoS 1 message it takes, before its PUBACK, in its own replicated
+stream ``$MQTT_msgs`` under ``$MQTT.msgs.{subject}`` (the subject after the mappings): that
+stream is the log semon's consumers read (``STREAM``, docs/scale.md).
+
 The partition is NATS's deterministic token partition (``{{partition(n, 2)}}``): FNV-1a (32
 bits) of the device id, modulo ``n``; ``partition_of`` computes the same here.
 """
@@ -19,11 +23,11 @@ from __future__ import annotations
 
 from semon.protocol.topics import TOPIC_ROOT
 
-STREAM = "SEMON"
+STREAM = "$MQTT_msgs"  # nats-server's own name for it
+STORED = "$MQTT.msgs."  # the prefix of its subjects
 ROOT = "semon"
 FRAMES = "fr"
 EVENTS = "ev"
-STREAM_SUBJECTS = (f"{ROOT}.>", f"{TOPIC_ROOT}.>")
 
 _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
@@ -50,18 +54,26 @@ def mappings(partitions: int) -> dict[str, str]:
 
 
 def frames_filter(partition: int) -> str:
-    return f"{ROOT}.{FRAMES}.{partition}.>"
+    """Partition ``partition``'s telemetry and status, as stored."""
+    return f"{STORED}{ROOT}.{FRAMES}.{partition}.>"
 
 
 def events_filter(partition: int) -> str:
-    return f"{ROOT}.{EVENTS}.{partition}.>"
+    """Partition ``partition``'s events, as stored."""
+    return f"{STORED}{ROOT}.{EVENTS}.{partition}.>"
+
+
+def everything() -> str:
+    """Every message stored, malformed topics included (the ingester's filter)."""
+    return f"{STORED}>"
 
 
 def mqtt_topic(subject: str) -> str:
-    """The MQTT topic a device published for ``subject`` (the inverse of the listener's
-    conversion and of ``mappings``): ``semon.ev.3.elevator.E1`` → ``se/elevator/E1/event``.
-    An empty MQTT level, which the listener writes as ``/``, is empty again."""
-    tokens = subject.split(".")
+    """The MQTT topic a device published for ``subject``, stored (``$MQTT.msgs.`` …) or not
+    (the inverse of the listener's conversion and of ``mappings``):
+    ``$MQTT.msgs.semon.ev.3.elevator.E1`` → ``se/elevator/E1/event``. An empty MQTT level,
+    which the listener writes as ``/``, is empty again."""
+    tokens = subject.removeprefix(STORED).split(".")
     if len(tokens) >= 5 and tokens[0] == ROOT:
         if tokens[1] == EVENTS and len(tokens) == 5:
             return f"{TOPIC_ROOT}/{tokens[3]}/{tokens[4]}/event"

@@ -8,6 +8,7 @@ device's messages in the order it published them, in the log the engines read.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -18,13 +19,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import nats
+import nats.errors
 import nats.js.errors
 import orjson
 import paho.mqtt.client as paho
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from paho.mqtt.enums import CallbackAPIVersion
 
-from semon.cluster.subjects import mqtt_topic, partition_of
+from semon.cluster.subjects import STREAM, everything, mqtt_topic, partition_of
 from semon.stack.nats import NatsCluster
 from semon.stack.process import free_port
 from tests.integration.helpers import query
@@ -168,6 +171,20 @@ async def _errors(exc: Exception) -> None:
     return None
 
 
+async def _holders(cluster: NatsCluster) -> dict[str, int]:
+    """How many partitions each engine holds, by the lease bucket."""
+    client = await nats.connect(cluster.nats_urls(), error_cb=_errors)
+    try:
+        kv = await client.jetstream(timeout=5).key_value("semon_rules_leases")
+        held: dict[str, int] = defaultdict(int)
+        for p in range(PARTITIONS):
+            with contextlib.suppress(nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                held[(await kv.get(f"p.{p}")).value.decode()] += 1  # type: ignore[union-attr]
+        return dict(held)
+    finally:
+        await client.close()
+
+
 async def _partitions_held(cluster: NatsCluster) -> int:
     client = await nats.connect(cluster.nats_urls(), error_cb=_errors, max_reconnect_attempts=2)
     try:
@@ -181,21 +198,40 @@ async def _partitions_held(cluster: NatsCluster) -> int:
         await client.close()
 
 
+ORDER_PROBE = "test-order-probe"
+
+
+async def _add_order_probe(cluster: NatsCluster) -> None:
+    """A consumer of the whole log of our own, made before the first message: the log keeps
+    every message until it is acknowledged here too, so the test can read the log's order."""
+    client = await nats.connect(cluster.nats_urls(), error_cb=_errors)
+    try:
+        js = client.jetstream(timeout=10)
+        await js.add_consumer(STREAM, ConsumerConfig(durable_name=ORDER_PROBE, filter_subject=everything(),
+                                                     ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL))
+    finally:
+        await client.close()
+
+
 async def _log_order(cluster: NatsCluster) -> dict[str, list[tuple[str, int]]]:
-    """Each device's messages as the stream holds them, in the log's order (duplicates kept),
-    each in the partition ``partition_of`` gives its device (as the servers' mapping does)."""
+    """Each device's messages as the log holds them, in its order (duplicates kept), each in
+    the partition ``partition_of`` gives its device (as the servers' mapping does)."""
     client = await nats.connect(cluster.nats_urls(), error_cb=_errors)
     seen: dict[str, list[tuple[str, int]]] = defaultdict(list)
     try:
         js = client.jetstream(timeout=10)
-        total = (await js.stream_info("SEMON")).state.messages
-        sub = await js.subscribe("semon.>", ordered_consumer=True)
-        for _ in range(total):
-            msg = await sub.next_msg(timeout=10)
-            topic = mqtt_topic(msg.subject).split("/")
-            assert int(msg.subject.split(".")[2]) == partition_of(topic[2], PARTITIONS), msg.subject
-            seen[topic[2]].append((topic[3], int(orjson.loads(msg.data)["seq"])))
-        await sub.unsubscribe()
+        sub = await js.pull_subscribe_bind(ORDER_PROBE, STREAM)
+        while True:
+            try:
+                batch = await sub.fetch(1000, timeout=5)
+            except nats.errors.TimeoutError:
+                break
+            for msg in batch:
+                topic = mqtt_topic(msg.subject).split("/")
+                assert int(msg.subject.split(".")[4]) == partition_of(topic[2], PARTITIONS), msg.subject
+                seen[topic[2]].append((topic[3], int(orjson.loads(msg.data)["seq"])))
+            for msg in batch:
+                await msg.ack()
     finally:
         await client.close()
     return seen
@@ -212,8 +248,8 @@ async def _state(cluster: NatsCluster) -> str:
     client = await nats.connect(cluster.nats_urls(), error_cb=_errors)
     try:
         js = client.jetstream(timeout=10)
-        lines = [f"stream: {(await js.stream_info('SEMON')).state}"]
-        for info in await js.consumers_info("SEMON"):
+        lines = [f"stream: {(await js.stream_info(STREAM)).state}"]
+        for info in await js.consumers_info(STREAM):
             lines.append(f"{info.name}: pending {info.num_pending}, unacknowledged {info.num_ack_pending}, "
                          f"redelivered {info.num_redelivered}, waiting {info.num_waiting}, "
                          f"delivered {info.delivered}, floor {info.ack_floor}")
@@ -249,6 +285,7 @@ async def test_cluster_survives_a_node_a_worker_and_an_engine_killed(cluster: Na
             return await _partitions_held(cluster) == PARTITIONS
 
         await _wait("every partition held by an engine", all_held, 90)
+        await _add_order_probe(cluster)
         ports = [n.ports.mqtt for n in cluster.nodes]
         per = MESSAGES // PUBLISHERS
         publishers = [Devices(k, ports, list(range(k, DEVICES, PUBLISHERS)), per) for k in range(PUBLISHERS)]
@@ -308,6 +345,12 @@ async def test_cluster_survives_a_node_a_worker_and_an_engine_killed(cluster: Na
 
         await _wait("every entrapment raised", all_raised, 120, cluster)
         await asyncio.sleep(2 * LEASE_S + 5)  # time for a late second copy to show
+
+        async def shared_evenly() -> bool:  # the restarted engine has its share again
+            held = await _holders(cluster)
+            return sorted(held.values()) == [PARTITIONS // 2, PARTITIONS // 2]
+
+        await _wait("the partitions shared evenly by the two engines again", shared_evenly, 60)
     finally:
         for p in publishers:
             p.halt.set()

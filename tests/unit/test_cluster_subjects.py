@@ -38,8 +38,8 @@ def test_the_mappings_key_on_the_device_token_and_keep_the_channel() -> None:
         "se.*.*.telemetry": "semon.fr.{{partition(12,2)}}.{{wildcard(1)}}.{{wildcard(2)}}.telemetry",
         "se.*.*.status": "semon.fr.{{partition(12,2)}}.{{wildcard(1)}}.{{wildcard(2)}}.status",
     }
-    assert frames_filter(3) == "semon.fr.3.>"
-    assert events_filter(3) == "semon.ev.3.>"
+    assert frames_filter(3) == "$MQTT.msgs.semon.fr.3.>"  # as the listener's stream stores them
+    assert events_filter(3) == "$MQTT.msgs.semon.ev.3.>"
 
 
 @given(device_ids, st.sampled_from(["elevator", "boiler"]), st.sampled_from(["telemetry", "status"]),
@@ -47,11 +47,13 @@ def test_the_mappings_key_on_the_device_token_and_keep_the_channel() -> None:
 def test_a_mapped_subject_gives_back_the_devices_topic(device: str, kind: str, channel: str, p: int) -> None:
     assert mqtt_topic(f"semon.fr.{p}.{kind}.{device}.{channel}") == f"se/{kind}/{device}/{channel}"
     assert mqtt_topic(f"semon.ev.{p}.{kind}.{device}") == f"se/{kind}/{device}/event"
+    assert mqtt_topic(f"$MQTT.msgs.semon.ev.{p}.{kind}.{device}") == f"se/{kind}/{device}/event"
 
 
 def test_a_malformed_topic_comes_back_as_published() -> None:
     # The listener keeps what the mappings do not match; an empty level is written "/".
     assert mqtt_topic("se.bad") == "se/bad"
+    assert mqtt_topic("$MQTT.msgs.se.bad") == "se/bad"
     assert mqtt_topic("se.elevator.x.telemetry.extra") == "se/elevator/x/telemetry/extra"
     assert mqtt_topic("se./.x.telemetry") == "se//x/telemetry"
     assert mqtt_topic("semon.fr.1.elevator") == "semon/fr/1/elevator"
