@@ -398,9 +398,12 @@ class ClusterSettings(BaseSettings):
     # does not read credentials in a URL.
     user: str = ""
     password: SecretStr = SecretStr("")
-    # Replicas of the log (the MQTT listener's stream $MQTT_msgs, when semon makes it first) and
-    # of the partition leases: at most the cluster's nodes, as the servers' mqtt stream_replicas.
+    # Replicas of the log (the MQTT listener's stream $MQTT_msgs, made by semon before any device
+    # connects) and of the partition leases: at most the cluster's nodes.
     replicas: int = Field(default=3, ge=1, le=5)
+    # How long the log keeps a message (hours), consumed or not: how long the ingest workers or a
+    # partition's rules engine may all be away without losing what came meanwhile.
+    retention_h: float = Field(default=24.0, gt=0)
     # Partitions of the device id (nats-server's `partition` mapping: every node's configuration
     # must give the same number, as `semon up --cluster` writes it). A partition is what one
     # rules engine owns; 12 shares evenly between 1, 2, 3, 4 or 6 engines.

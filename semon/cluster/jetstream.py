@@ -5,9 +5,12 @@ The log is the MQTT listener's own stream ``$MQTT_msgs`` (``semon.cluster.subjec
 nats-server stores each QoS 1 message a device publishes there, replicated, *before* it sends
 the PUBACK, under the subject the partition mappings gave it. (A stream of our own capturing
 those subjects is written after the PUBACK: measured, it lost every message published while its
-leader was being elected after a node was killed; docs/scale.md.) The stream keeps a message
-while a consumer whose filter matches it has not acknowledged it (interest retention), so each
-consumer below is what keeps the messages it needs. Its consumers, all durable with explicit
+leader was being elected after a node was killed; docs/scale.md.) semon makes that stream before
+any device connects, with limits retention (``retention_h``): the listener, finding it, leaves
+it as it is. Made by the listener it would have interest retention, under which nats-server 2.9
+dropped messages that consumers had not yet read when another consumer was deleted (measured:
+568 of 49,998 in the kill test); semon refuses to read such a log and says why
+(``LogRetentionRefused``). Its consumers, all durable with explicit
 acknowledgement and a bound on what is unacknowledged:
 
 - ``semon-ingest``: every message, shared by every ingest worker (each pulls its share; a
@@ -43,6 +46,7 @@ from nats.js.api import (
     ConsumerConfig,
     ConsumerInfo,
     DeliverPolicy,
+    DiscardPolicy,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -148,13 +152,19 @@ class NatsLink:
 
 
 def stream_config(settings: ClusterSettings) -> StreamConfig:
-    """``$MQTT_msgs`` as nats-server 2.9 makes it at its listener's first connection (interest
-    retention, file storage, its ``stream_replicas``): made so by us when we come first, so
-    that our consumers are in place before the first message, which would otherwise be
-    dropped at once for want of interest."""
+    """``$MQTT_msgs`` as semon makes it before the listener's first connection: the listener's
+    subjects, file storage, ``replicas``, and limits retention (messages kept ``retention_h``
+    hours, the oldest dropped first), so that making and deleting consumers never drops one."""
     return StreamConfig(
-        name=STREAM, subjects=[f"{STREAM_SUBJECT_PREFIX}>"], retention=RetentionPolicy.INTEREST,
-        storage=StorageType.FILE, num_replicas=settings.replicas)
+        name=STREAM, subjects=[f"{STREAM_SUBJECT_PREFIX}>"], retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD, storage=StorageType.FILE, num_replicas=settings.replicas,
+        max_age=settings.retention_h * 3600)
+
+
+class LogRetentionRefused(ClusterUnavailable):
+    """``$MQTT_msgs`` was made by the MQTT listener (interest retention) before semon made it:
+    reading it could lose messages. Waited out and reported, as an outage, until an operator
+    makes it again (docs/scale.md)."""
 
 
 def ingest_consumer_config(settings: ClusterSettings) -> ConsumerConfig:
@@ -186,10 +196,16 @@ async def ensure_stream(js: JetStreamContext, settings: ClusterSettings) -> bool
     cluster still forming)."""
     try:
         try:
-            await js.stream_info(STREAM)
-            return False
+            info = await js.stream_info(STREAM)
         except nats.js.errors.NotFoundError:
             pass
+        else:
+            if info.config.retention != RetentionPolicy.LIMITS:
+                raise LogRetentionRefused(
+                    f"{STREAM} has {info.config.retention} retention: the MQTT listener made it before semon did. "
+                    f"With no device connected, delete it (nats stream rm '{STREAM}') and start semon's services "
+                    "before the devices; docs/scale.md")
+            return False
         try:
             await js.add_stream(config=stream_config(settings))
         except nats.js.errors.BadRequestError as exc:  # made meanwhile by another process or the listener

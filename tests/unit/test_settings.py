@@ -93,6 +93,7 @@ SECTION_ONLY: list[tuple[str, str, str, Any]] = [
     ("SEMON_CLUSTER_USER", "cluster.user", "semon-ingest", "semon-ingest"),
     ("SEMON_CLUSTER_PASSWORD", "cluster.password", "s3cret", "s3cret"),
     ("SEMON_CLUSTER_REPLICAS", "cluster.replicas", "1", 1),
+    ("SEMON_CLUSTER_RETENTION_H", "cluster.retention_h", "48", 48.0),
     ("SEMON_CLUSTER_PARTITIONS", "cluster.partitions", "24", 24),
     ("SEMON_CLUSTER_ACK_WAIT_S", "cluster.ack_wait_s", "60", 60.0),
     ("SEMON_CLUSTER_PULL_EXPIRES_S", "cluster.pull_expires_s", "5", 5.0),
