@@ -17,6 +17,7 @@ from semon.cluster.jetstream import (
     NatsLink,
     PullSource,
     ensure_ingest_consumer,
+    ensure_rules_consumer,
     remake_rules_consumer,
     rules_consumer,
 )
@@ -41,15 +42,17 @@ def ingest_source(settings: Settings, name: str) -> SourceFactory:
 def partition_engine(settings: Settings, link: NatsLink, partition: int, pool: AsyncConnectionPool, hub: LiveHub,
                      profiles: ProfileLookup | None, metrics: EngineMetrics) -> RulesEngine:
     """The engine of ``partition``: its frames and events from the partition's consumers (made
-    again from their acknowledgement floor at each binding), its devices those of the partition."""
+    again from their acknowledgement floor when it takes the partition), its devices those of
+    the partition."""
     c, r = settings.cluster, settings.rules
 
     def source(kind: str, window: int) -> SourceFactory:
         def make(on_message: OnMessage, on_connected: OnConnected) -> MessageSource:
             return PullSource(link, c, rules_consumer(kind, partition),
                               lambda js: remake_rules_consumer(js, c, kind, partition, window),
+                              rebind=lambda js: ensure_rules_consumer(js, c, kind, partition, window),
                               on_message=on_message, on_connected=on_connected, window=window,
-                              backoff=settings.backoff.backoff(), fresh=True, batch=min(window, 500))
+                              backoff=settings.backoff.backoff(), batch=min(window, 500))
         return make
 
     return RulesEngine(r, settings.mqtt, "", pool, hub, profiles, metrics, incidents=settings.incidents,

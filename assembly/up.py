@@ -211,15 +211,22 @@ NATS_SERVICES = "semon-services"
 async def cluster_stack(settings: Settings, nodes: int) -> AsyncIterator[NatsCluster | None]:
     """``semon up --cluster N``: a private N-node NATS cluster in ``SEMON_DATA_DIR/stack/nats``
     (``None`` without ``--cluster``), its passwords generated at its first start and kept in
-    ``nats-credentials.json`` (0600) beside it."""
+    ``nats-credentials.json`` (0600) beside it, its nodes' ports kept for the next start
+    (``ports.json``: devices keep their addresses); the devices' account may only publish
+    device topics; a node that dies is started again."""
     if not nodes:
         yield None
         return
     root = settings.data_dir / "stack" / "nats"
     secrets = load_secrets(root.parent / "nats-credentials.json", [f"nats:{NATS_DEVICES}", f"nats:{NATS_SERVICES}"])
     accounts = {user: secrets[f"nats:{user}"] for user in (NATS_DEVICES, NATS_SERVICES)}
-    async with NatsCluster(root, nodes, partitions=settings.cluster.partitions, accounts=accounts) as cluster:
-        yield cluster
+    async with NatsCluster(root, nodes, partitions=settings.cluster.partitions, accounts=accounts,
+                           device_accounts=frozenset({NATS_DEVICES}), remember_ports=True) as cluster:
+        watching = asyncio.create_task(cluster.watch(), name="nats-watch")  # a node that dies starts again
+        try:
+            yield cluster
+        finally:
+            await _cancelled(watching)
 
 
 def with_cluster(settings: Settings, cluster: NatsCluster, workers: int = 0) -> Settings:

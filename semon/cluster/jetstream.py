@@ -29,9 +29,8 @@ import contextlib
 import itertools
 import json
 import logging
-import re
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,12 +61,12 @@ from semon.source import OnConnected, OnMessage
 log = logging.getLogger(__name__)
 
 INGEST_CONSUMER = "semon-ingest"
+CONNECT_TIMEOUT_S = 2  # seconds, per server, for a connection's first making
 STREAM_SUBJECT_PREFIX = "$MQTT.msgs."
 # A partition's consumer found missing is made with the messages of this many seconds back: the
 # stream was being made with its consumers by another process (seconds ago), or the consumer was
 # deleted by hand (a minute of messages is judged again, and recognised).
 MISSING_CONSUMER_REPLAY_S = 60.0
-CONSUMERS_PAGE = 256  # the servers' page of a consumer list
 
 
 def rules_consumer(kind: str, partition: int) -> str:
@@ -96,6 +95,7 @@ class NatsLink:
         self.settings = settings
         self.name = name
         self._client: NatsClient | None = None
+        self._last_error: Exception | None = None
         self._lock = asyncio.Lock()
 
     async def client(self) -> NatsClient:
@@ -106,22 +106,33 @@ class NatsLink:
             options: dict[str, Any] = {}
             if s.user:
                 options.update(user=s.user, password=s.password.get_secret_value())
+            client = NatsClient()
+            self._last_error = None
+            # nats-py tries a first connection for ever when it reconnects for ever: bounded
+            # here, so that an unreachable cluster or a refused login is said (the last error).
+            budget = CONNECT_TIMEOUT_S * len(s.urls()) + 3
             try:
-                self._client = await nats.connect(
-                    servers=s.urls(), name=self.name, allow_reconnect=True, max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5, connect_timeout=2, ping_interval=5, max_outstanding_pings=2,
-                    error_cb=self._error, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
-                    **options)
+                async with asyncio.timeout(budget):
+                    await client.connect(
+                        servers=s.urls(), name=self.name, allow_reconnect=True, max_reconnect_attempts=-1,
+                        reconnect_time_wait=1, connect_timeout=CONNECT_TIMEOUT_S, ping_interval=5,
+                        max_outstanding_pings=2, error_cb=self._error, disconnected_cb=self._disconnected,
+                        reconnected_cb=self._reconnected, **options)
             except (nats.errors.Error, OSError, TimeoutError) as exc:
-                raise unavailable(exc) from None
-            log.info("NATS %s connected to %s", self.name, self._client.connected_url.netloc
-                     if self._client.connected_url else "?")
-            return self._client
+                with contextlib.suppress(Exception):
+                    await client.close()
+                why = self._last_error or exc
+                raise ClusterUnavailable(f"no NATS server of {', '.join(s.urls())} took the connection within "
+                                         f"{budget:.0f} s: {type(why).__name__}: {why}") from None
+            self._client = client
+            log.info("NATS %s connected to %s", self.name, client.connected_url.netloc if client.connected_url else "?")
+            return client
 
     async def jetstream(self) -> JetStreamContext:
         return (await self.client()).jetstream(timeout=5)
 
     async def _error(self, exc: Exception) -> None:
+        self._last_error = exc
         log.debug("NATS %s: %s: %s", self.name, type(exc).__name__, exc)
 
     async def _disconnected(self) -> None:
@@ -242,30 +253,39 @@ async def remake_rules_consumer(js: JetStreamContext, settings: ClusterSettings,
                                 window: int) -> str:
     """Make partition ``partition``'s consumer of ``kind`` again from its acknowledgement floor
     (what its last holder left unacknowledged comes again, at once and in order); returns its
-    name. The new consumer (``semon-rules-{kind}-{p}-{n}``, the next ``n``) is made before the
-    old one is deleted: the log keeps a message only while a consumer wants it, and deleting
-    first would let it drop what the old one had not acknowledged. A consumer that is missing
-    (being made with the log by another process, or deleted by hand) is made with the messages
-    of ``MISSING_CONSUMER_REPLAY_S`` back, with a warning: earlier messages are never judged."""
-    base = rules_consumer(kind, partition)
-    pattern = re.compile(re.escape(base) + r"(?:-(\d+))?")
-    old = [info async for info in _consumers(js) if pattern.fullmatch(info.name)]
-    generation = max((int(m[1]) for c in old if (m := pattern.fullmatch(c.name)) and m[1]), default=0) + 1
-    name = f"{base}-{generation}"
-    if not old:
+    name. The log keeps its messages whatever its consumers do (limits retention), so deleting
+    the old consumer before making the new one drops nothing. A consumer that is missing (being
+    made with the log by another process, or deleted by hand) is made with the messages of
+    ``MISSING_CONSUMER_REPLAY_S`` back, with a warning: earlier messages are never judged.
+    (Taking the old consumer over as it is would deliver its unacknowledged messages again only
+    after their acknowledgement wait, behind newer ones: an entrapment late and out of order.)"""
+    name = rules_consumer(kind, partition)
+    try:
+        info = await js.consumer_info(STREAM, name)
+    except nats.js.errors.NotFoundError:
         since = datetime.now(UTC) - timedelta(seconds=MISSING_CONSUMER_REPLAY_S)
-        log.warning("consumer %s was missing; made as %s with the messages since %s", base, name, since.isoformat())
-        config = rules_consumer_config(settings, kind, partition, window, None, name)
+        log.warning("consumer %s was missing; made with the messages since %s", name, since.isoformat())
+        config = rules_consumer_config(settings, kind, partition, window, None)
         config.deliver_policy = DeliverPolicy.BY_START_TIME
         config.opt_start_time = since
         await js.add_consumer(STREAM, config=config)
         return name
-    starts = [_resume_at(info) for info in old]
-    start = None if None in starts else min(s for s in starts if s is not None)
-    await js.add_consumer(STREAM, config=rules_consumer_config(settings, kind, partition, window, start, name))
-    for info in old:
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await js.delete_consumer(STREAM, info.name)
+    start = _resume_at(info)
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        await js.delete_consumer(STREAM, name)
+    await js.add_consumer(STREAM, config=rules_consumer_config(settings, kind, partition, window, start))
+    return name
+
+
+async def ensure_rules_consumer(js: JetStreamContext, settings: ClusterSettings, kind: str, partition: int,
+                                window: int) -> str:
+    """The consumer as it is, when it is there (a connection made again by the engine that
+    holds the partition: its deliveries are still valid); else made as ``remake_rules_consumer``."""
+    name = rules_consumer(kind, partition)
+    try:
+        await js.consumer_info(STREAM, name)
+    except nats.js.errors.NotFoundError:
+        return await remake_rules_consumer(js, settings, kind, partition, window)
     return name
 
 
@@ -280,18 +300,6 @@ def _resume_at(info: ConsumerInfo) -> int | None:
     return None
 
 
-async def _consumers(js: JetStreamContext) -> AsyncIterator[ConsumerInfo]:
-    """Every consumer of the log, page by page (the MQTT listener's sessions have theirs too)."""
-    offset = 0
-    while True:
-        page = await js.consumers_info(STREAM, offset=offset)
-        for info in page:
-            yield info
-        if len(page) < CONSUMERS_PAGE:
-            return
-        offset += len(page)
-
-
 Bind = Callable[[JetStreamContext], Awaitable[str | None]]
 """Makes sure the consumer is there; returns its name when it was made under a new one."""
 
@@ -300,18 +308,20 @@ class PullSource:
     """A JetStream consumer read by pulling: ``semon.source.MessageSource`` for cluster mode.
 
     ``link``: the process's connection (closed with the source when ``owns_link``);
-    ``durable``: the consumer's name; ``bind(js)``: an awaitable made at each connection that
-    makes sure the consumer is there (``fresh``: that makes it again, so each binding is a new
-    generation whose deliveries replace the old; else the generation stays 1 across
-    reconnections, as the consumer's deliveries stay valid). At most ``window`` messages are
-    held unacknowledged; pulls ask for at most ``batch`` at a time and wait ``expires_s`` on
-    the server. Each message reaches ``on_message`` with its MQTT topic (``mqtt_topic``), QoS 1
-    and a token to acknowledge it by.
+    ``durable``: the consumer's name; ``bind(js)``: made at the first connection, makes sure
+    the consumer is there (a rules partition's is made again from its acknowledgement floor:
+    the new holder's first delivery is what the last holder left unacknowledged);
+    ``rebind(js)`` (default ``bind``): at each connection made again (a server gone, a
+    leadership change), makes sure the consumer is still there without making it again, as the
+    deliveries already made stay valid. The generation is 1 for the source's life. At most
+    ``window`` messages are held unacknowledged; pulls ask for at most ``batch`` at a time and
+    wait ``pull_expires_s`` on the server. Each message reaches ``on_message`` with its MQTT topic
+    (``mqtt_topic``), QoS 1 and a token to acknowledge it by.
     """
 
     def __init__(self, link: NatsLink, settings: ClusterSettings, durable: str, bind: Bind, *,
                  on_message: OnMessage, on_connected: OnConnected | None = None, window: int, backoff: Backoff,
-                 fresh: bool = False, batch: int = 1000, owns_link: bool = False) -> None:
+                 rebind: Bind | None = None, batch: int = 1000, owns_link: bool = False) -> None:
         self.link = link
         self.settings = settings
         self.durable = durable
@@ -320,7 +330,7 @@ class PullSource:
         self._on_connected = on_connected
         self.window = window
         self._backoff = backoff
-        self.fresh = fresh
+        self._rebind = rebind or bind
         self.batch = batch
         self._owns_link = owns_link
         self.generation = 0
@@ -329,7 +339,6 @@ class PullSource:
         self.acks_refused = 0
         self._tokens = itertools.count(1)
         self._inflight: dict[int, str] = {}  # token → the delivery's reply subject
-        self._inflight_generation: dict[int, int] = {}
         self._acks: deque[str] = deque()
         self._ack_ready = asyncio.Event()
         self._room = asyncio.Event()
@@ -366,16 +375,14 @@ class PullSource:
         js = client.jetstream(timeout=5)
         try:
             await ensure_stream(js, self.settings)
-            self.durable = await self._bind(js) or self.durable
+            bind = self._bind if self.generation == 0 else self._rebind
+            self.durable = await bind(js) or self.durable
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             if isinstance(exc, ClusterUnavailable):
                 raise
             raise unavailable(exc) from None
-        if self.fresh or self.generation == 0:
-            self.generation += 1
-            if self.fresh:  # deliveries of the consumer made before are void: it is new
-                self._inflight.clear()
-                self._inflight_generation.clear()
+        if self.generation == 0:
+            self.generation = 1
             if self._on_connected is not None:
                 self._on_connected(self.generation, True)
         inbox = client.new_inbox()
@@ -448,8 +455,7 @@ class PullSource:
 
     def ack(self, generation: int, packet_ids: list[int]) -> int:
         """Queue the acknowledgements of ``packet_ids`` (tokens of ``generation``); returns how
-        many were queued. A token of an earlier generation of a ``fresh`` consumer is refused:
-        that consumer is gone and its successor delivers the message again."""
+        many were queued (a token not delivered by this source is refused)."""
         if generation != self.generation:
             self.acks_refused += len(packet_ids)
             return 0

@@ -20,7 +20,10 @@ from semon.stack.process import (
     StackError,
     find_binary,
     free_port,
+    load_ports,
     parent_death_prefix,
+    port_free,
+    save_ports,
     stop_process,
     wait_for_port,
     write_private,
@@ -29,6 +32,7 @@ from semon.stack.process import (
 log = logging.getLogger(__name__)
 
 CLUSTER_NAME = "semon"
+PORTS_FILE = "ports.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +51,12 @@ def _quoted(value: str) -> str:
 
 
 def node_config(name: str, data_dir: Path, ports: NodePorts, routes: list[int], *, partitions: int,
-                replicas: int, accounts: Mapping[str, str] | None, max_file_store: str = "8GB") -> str:
+                replicas: int, accounts: Mapping[str, str] | None, max_file_store: str = "8GB",
+                device_accounts: frozenset[str] = frozenset()) -> str:
     """One node's configuration: its client, cluster and MQTT listeners on 127.0.0.1,
     JetStream in ``data_dir``, the partition mappings (``semon.cluster.subjects.mappings``) and,
-    with ``accounts`` (user → password), logins for NATS and MQTT clients alike."""
+    with ``accounts`` (user → password), logins for NATS and MQTT clients alike; those of
+    ``device_accounts`` may only publish device topics."""
     lines = [
         f"server_name: {_quoted(name)}",
         f"listen: \"127.0.0.1:{ports.client}\"",
@@ -80,7 +86,14 @@ def node_config(name: str, data_dir: Path, ports: NodePorts, routes: list[int], 
             "}",
         ]
     if accounts is not None:
-        users = ", ".join(f"{{user: {_quoted(u)}, password: {_quoted(p)}}}" for u, p in accounts.items())
+        def user(name: str, password: str) -> str:
+            # A device account publishes device topics only (MQTT se/… is the subject se.…):
+            # no JetStream API, no partition subjects, no leases, nothing to read.
+            rights = (", permissions: {publish: {allow: [\"se.>\"]}, subscribe: {deny: [\">\"]}}"
+                      if name in device_accounts else "")
+            return f"{{user: {_quoted(name)}, password: {_quoted(password)}{rights}}}"
+
+        users = ", ".join(user(u, p) for u, p in accounts.items())
         lines += ["authorization {", f"  users: [{users}]", "}"]
     return "\n".join(lines) + "\n"
 
@@ -103,11 +116,23 @@ class NatsNode:
         return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
 
     @property
+    def started(self) -> bool:
+        """Started and not stopped by us (it may have died since)."""
+        return self._proc is not None
+
+    def exit_status(self) -> str:
+        code = self._proc.returncode if self._proc is not None else None
+        return "running" if code is None else (f"signal {-code}" if code < 0 else f"status {code}")
+
+    @property
     def running(self) -> bool:
         return self.pid is not None
 
     async def start(self) -> None:
         """Raises StackError with the log's tail when the node does not open its ports."""
+        if self._proc is not None and self._proc.returncode is not None:
+            self._proc = None  # died: its lock went with our hold of it below
+            self._lock.release()
         self._lock.acquire(f"the NATS directory {self.data_dir}")
         try:
             binary = find_binary("nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server")
@@ -150,6 +175,7 @@ class NatsNode:
         if self._proc is not None:
             await stop_process(self._proc, sig, timeout)
             self._proc = None
+        self._lock.release()
 
     def log_tail(self, lines: int = 30) -> str:
         path = self.data_dir / "nats.log"
@@ -166,23 +192,58 @@ class NatsCluster:
     """
 
     def __init__(self, root: Path, nodes: int = 3, *, partitions: int, accounts: Mapping[str, str] | None = None,
-                 die_with_parent: bool = True, max_file_store: str = "8GB") -> None:
+                 device_accounts: frozenset[str] = frozenset(), die_with_parent: bool = True,
+                 max_file_store: str = "8GB", remember_ports: bool = False) -> None:
         if nodes < 1:
             raise ValueError("a cluster has at least one node")
         self.root = root
         self.partitions = partitions
         self.accounts = dict(accounts) if accounts is not None else None
         self.replicas = min(3, nodes)
-        ports = [NodePorts.free() for _ in range(nodes)]
+        self._ports_path = root / PORTS_FILE if remember_ports else None
+        ports = self._remembered_ports(nodes)
         routes = [p.cluster for p in ports] if nodes > 1 else []
         self.nodes = [
             NatsNode(f"n{i + 1}", root / f"nats-{i + 1}", p,
                      node_config(f"n{i + 1}", (root / f"nats-{i + 1}").resolve(), p, routes,
                                  partitions=partitions, replicas=self.replicas, accounts=self.accounts,
-                                 max_file_store=max_file_store),
+                                 max_file_store=max_file_store, device_accounts=device_accounts),
                      die_with_parent=die_with_parent)
             for i, p in enumerate(ports)
         ]
+        self.restarts = 0
+
+    def _remembered_ports(self, nodes: int) -> list[NodePorts]:
+        """The ports of the last start (``remember_ports``: devices keep their nodes' addresses),
+        each still free, else new free ones (with a warning naming the node)."""
+        kept = load_ports(self._ports_path) if self._ports_path is not None else {}
+        ports = []
+        for i in range(nodes):
+            named = [kept.get(f"n{i + 1}-{kind}", 0) for kind in ("client", "cluster", "mqtt")]
+            if all(named) and all(port_free(p) for p in named):
+                ports.append(NodePorts(*named))
+                continue
+            if any(named):
+                log.warning("node n%d's ports %s are taken; it moves to new ones", i + 1, named)
+            ports.append(NodePorts.free())
+        if self._ports_path is not None:
+            save_ports(self._ports_path, {f"n{i + 1}-{kind}": getattr(p, kind) for i, p in enumerate(ports)
+                                          for kind in ("client", "cluster", "mqtt")})
+        return ports
+
+    async def watch(self, interval_s: float = 1.0) -> None:
+        """Until cancelled: a node that died is started again, with a warning (a node killed,
+        or crashed: the others kept the log and the leases while it was away)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            for node in self.nodes:
+                if node.started and not node.running:
+                    log.warning("nats-server %s died (%s); starting it again", node.name, node.exit_status())
+                    try:
+                        await node.start()
+                        self.restarts += 1
+                    except StackError as exc:
+                        log.error("nats-server %s did not start again: %s", node.name, exc)
 
     def nats_urls(self) -> list[str]:
         """Every node's NATS address (a NATS client logs in with ``password(user)`` given apart:

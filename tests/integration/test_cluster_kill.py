@@ -175,23 +175,27 @@ async def _holders(cluster: NatsCluster) -> dict[str, int]:
     """How many partitions each engine holds, by the lease bucket."""
     client = await nats.connect(cluster.nats_urls(), error_cb=_errors)
     try:
-        kv = await client.jetstream(timeout=5).key_value("semon_rules_leases")
         held: dict[str, int] = defaultdict(int)
-        for p in range(PARTITIONS):
-            with contextlib.suppress(nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-                held[(await kv.get(f"p.{p}")).value.decode()] += 1  # type: ignore[union-attr]
+        try:
+            kv = await client.jetstream(timeout=5).key_value("semon_rules_leases")
+            for p in range(PARTITIONS):
+                with contextlib.suppress(nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                    held[(await kv.get(f"p.{p}")).value.decode()] += 1  # type: ignore[union-attr]
+        except (nats.errors.Error, TimeoutError):
+            return {}
         return dict(held)
     finally:
         await client.close()
 
 
 async def _partitions_held(cluster: NatsCluster) -> int:
+    """Partitions with a lease (0 while the cluster cannot say: it is still forming)."""
     client = await nats.connect(cluster.nats_urls(), error_cb=_errors, max_reconnect_attempts=2)
     try:
         js = client.jetstream(timeout=5)
         try:
             info = await js.stream_info("KV_semon_rules_leases", subjects_filter="$KV.semon_rules_leases.p.>")
-        except nats.js.errors.NotFoundError:
+        except (nats.errors.Error, TimeoutError):
             return 0
         return len(info.state.subjects or {})
     finally:
@@ -224,7 +228,7 @@ async def _log_order(cluster: NatsCluster) -> dict[str, list[tuple[str, int]]]:
         while True:
             try:
                 batch = await sub.fetch(1000, timeout=5)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own and the builtin one
                 break
             for msg in batch:
                 topic = mqtt_topic(msg.subject).split("/")
