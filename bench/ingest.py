@@ -112,6 +112,11 @@ async def _wait_metrics(url: str, timeout: float = 60) -> None:
         await asyncio.sleep(0.2)
 
 
+async def _metrics_text(url: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return await resp.text()
+
+
 async def scrape(url: str) -> dict[str, float]:
     """The ingester's samples at ``url``: a lone ingester's as they are; from `semon up`'s
     metrics of all its parts, the ingest parts' (``part="ingest"`` or ``"ingest-N"``), that label
@@ -450,17 +455,28 @@ def cluster_args(nodes: int, workers: int) -> tuple[str, ...]:
     return ("--cluster", str(nodes), "--workers", str(workers))
 
 
-def _stored_total(samples: dict[str, float]) -> float:
-    """The ingesters' ``semon_ingest_stored_total`` of the telemetry table, all workers together."""
-    return sum(v for k, v in samples.items()
-               if k.startswith("semon_ingest_stored_total{") and 'table="elevator_telemetry"' in k)
+def stored_by_part(samples: dict[str, float]) -> dict[str, float]:
+    """``semon_ingest_stored_total`` of the telemetry table by ingest part, from `semon up`'s
+    metrics of all its parts (a part that did not answer this scrape is missing)."""
+    out: dict[str, float] = {}
+    for key, value in samples.items():
+        if key.startswith("semon_ingest_stored_total{") and 'table="elevator_telemetry"' in key:
+            found = _PART_LABEL.search(key)
+            out[found[1] if found else ""] = value
+    return out
 
 
 async def _sample_stored(url: str, every: float, into: list[tuple[float, float]]) -> None:
-    """(wall clock, rows stored so far by the ingesters) every ``every`` seconds, until cancelled."""
+    """(wall clock, rows stored so far by the ingesters) every ``every`` seconds, until
+    cancelled; a worker missing from a scrape (too busy to answer `semon up` in time) counts
+    with its last value read."""
+    last: dict[str, float] = {}
     while True:
-        with contextlib.suppress(aiohttp.ClientError, OSError):
-            into.append((time.time(), _stored_total(await scrape(url))))
+        with contextlib.suppress(aiohttp.ClientError, OSError, ValueError):
+            read = stored_by_part(parse_text(await _metrics_text(url)))
+            if read:
+                last.update(read)
+                into.append((time.time(), sum(last.values())))
         await asyncio.sleep(every)
 
 
@@ -491,6 +507,7 @@ async def cluster_run(state: dict[str, Any], workers: int, options: ClusterBench
     plan = LoadPlan(rate, options.duration, connections, options.devices, prefix, timed=True)
     watch = ProcessWatch([Root(int(state["pid"]), "semon-up"), self_root()])
     before = await scrape(metrics_url)
+    base = stored_by_part(parse_text(await _metrics_text(metrics_url)))
     samples: list[tuple[float, float]] = []
     await asyncio.to_thread(watch.start)
     sampler = asyncio.create_task(_sample_stored(metrics_url, options.sample_s, samples), name="bench-sampler")
@@ -504,7 +521,7 @@ async def cluster_run(state: dict[str, Any], workers: int, options: ClusterBench
             await sampler
     processes = await asyncio.to_thread(watch.report)
     after = await scrape(metrics_url)
-    stored_base = _stored_total(before)
+    stored_base = sum(base.values())
     at_end = _stored_at(samples, load_end)
     stored_in = max(last_in - load.started, load.elapsed)
     lag = "semon_ingest_lag_seconds"
