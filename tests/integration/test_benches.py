@@ -231,7 +231,9 @@ async def test_ingest_bench_in_cluster_mode_stores_every_message_published(
     assert (result["bench"], result["cluster"]) == ("ingest", 3)
     [run] = result["results"]
     assert run["workers"] == 2 and run["connections"] == 6  # two per node
-    assert run["published"] == planned_total(LoadPlan(600, 2.0, 6, 60, "")) and run["unacknowledged"] == 0
+    # A timed plan: each connection stops at the duration, at most a tick short of its share.
+    assert 0.9 * planned_total(LoadPlan(600, 2.0, 6, 60, "")) <= run["published"] <= 1200
+    assert run["unacknowledged"] == 0
     assert run["stored"] == run["published"] and (run["lost"], run["duplicates"]) == (0, 0)
     assert run["stored_rate"] > 0 and run["achieved_offered_rate"] > 0
     assert run["backlog_at_load_end"] is not None and run["backlog_at_load_end"] >= 0
