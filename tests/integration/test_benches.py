@@ -236,7 +236,8 @@ async def test_ingest_bench_in_cluster_mode_stores_every_message_published(
     assert run["unacknowledged"] == 0
     assert run["stored"] == run["published"] and (run["lost"], run["duplicates"]) == (0, 0)
     assert run["stored_rate"] > 0 and run["achieved_offered_rate"] > 0
-    assert run["backlog_at_load_end"] is not None and run["backlog_at_load_end"] >= 0
+    # None: no scrape of the workers' counters answered within so short a load.
+    assert run["backlog_at_load_end"] is None or 0 <= run["backlog_at_load_end"] <= run["published"]
     # Every part of the cluster is in the figures: its three nodes, two workers, three engines.
     processes = run["processes"]
     assert {"nats-1", "nats-2", "nats-3", "ingest-1", "ingest-2", "rules-1", "rules-2", "rules-3",
