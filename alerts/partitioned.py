@@ -16,7 +16,6 @@ Operators' closes are heard once per process and handed to the engine of the dev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -89,9 +88,19 @@ class PartitionedRules:
         self.engines.pop(partition, None)
         if task is None:
             return
+        current = asyncio.current_task()
+        cancels = current.cancelling() if current is not None else 0
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        try:
             await task
+        except asyncio.CancelledError:
+            # The engine's own cancellation ends here; one of the caller's that came meanwhile
+            # (the process stopping while a partition is given back) goes on, or the process
+            # would never stop.
+            if current is not None and current.cancelling() > cancels:
+                raise
+        except Exception as exc:  # its failure was reported by its done callback
+            log.debug("partition %d: its engine ended with %s", partition, type(exc).__name__)
         log.info("partition %d: its engine stopped", partition)
 
     def owner_of(self, device_id: str) -> RulesEngine | None:

@@ -81,6 +81,25 @@ def _nodes(value: str) -> int:
     return nodes
 
 
+def _worker_counts(value: str) -> tuple[int, ...]:
+    """``--workers 1,2,3`` of the cluster benchmarks: one run each."""
+    try:
+        counts = tuple(_nodes(v) for v in value.split(",") if v.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"ingest workers: {exc}") from None
+    if not counts:
+        raise argparse.ArgumentTypeError("no number of workers given")
+    return counts
+
+
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster", type=_nodes, nargs="?", const=3, default=0, metavar="N",
+                        help="against a fresh `semon up --cluster N` (N default 3) per --workers value, "
+                             "the load spread over its nodes; one final JSON line with a result per W")
+    parser.add_argument("--workers", type=_worker_counts, default=(1, 2, 3), metavar="W[,W...]",
+                        help="with --cluster: the ingest workers of each run (default 1,2,3)")
+
+
 def _up(settings: Settings, args: argparse.Namespace) -> int:
     from assembly.part_manager import PartError
     from assembly.startup import StartupProblem, one_line
@@ -116,9 +135,15 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from bench.ingest import BenchOptions, run_bench
+    from bench.ingest import BenchOptions, ClusterBenchOptions, run_bench, run_cluster_bench
 
-    options = BenchOptions(rate=args.rate, duration=args.duration, connections=args.connections,
+    if args.cluster:
+        cluster = ClusterBenchOptions(workers=args.workers, nodes=args.cluster, duration=args.duration,
+                                      rate=args.rate or 0, connections=args.connections, devices=args.devices,
+                                      drain_timeout=args.drain_timeout)
+        run(lambda: run_cluster_bench(cluster))
+        return 0
+    options = BenchOptions(rate=args.rate or 20_000, duration=args.duration, connections=args.connections,
                            devices=args.devices, drain_timeout=args.drain_timeout, rounds=args.rounds,
                            c_pipe=not args.no_c_pipe)
     run(lambda: run_bench(settings, options))
@@ -224,13 +249,16 @@ def _bench_fleet(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_alerts(settings: Settings, args: argparse.Namespace) -> int:
-    from bench.alerts import AlertsBenchOptions, BenchError, parse_rates, run_alerts_bench
+    from bench.alerts import AlertsBenchOptions, BenchError, parse_rates, run_alerts_bench, run_alerts_cluster_bench
 
     options = AlertsBenchOptions(rates=parse_rates(args.rate, overload=args.overload), duration=args.duration,
                                  entrapments=args.entrapments, drain_timeout=args.drain_timeout, overload=args.overload,
                                  probe_rate=args.probe_rate, probe_duration=args.probe_duration)
     try:
-        run(lambda: run_alerts_bench(settings, options))
+        if args.cluster:
+            run(lambda: run_alerts_cluster_bench(options, args.workers, args.cluster))
+        else:
+            run(lambda: run_alerts_bench(settings, options))
     except BenchError as exc:
         print(f"semon bench alerts: {exc}", file=sys.stderr)
         return 2
@@ -424,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks; each prints a final JSON line")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     b_ingest = bench_sub.add_parser("ingest", help="offered MQTT load against the ingester")
-    b_ingest.add_argument("--rate", type=int, default=20_000, help="offered messages per second")
+    b_ingest.add_argument("--rate", type=int, default=None,
+                          help="offered messages per second (default 20000; with --cluster: as fast as it takes them)")
     b_ingest.add_argument("--duration", type=float, default=30, help="seconds of load")
     b_ingest.add_argument("--connections", type=int, default=0, help="publishing connections (0: auto)")
     b_ingest.add_argument("--devices", type=int, default=10_000, help="simulated devices")
@@ -433,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     b_ingest.add_argument("--rounds", type=int, default=2,
                           help="rounds of a semon run and a C pipe run, the order alternating")
     b_ingest.add_argument("--no-c-pipe", action="store_true", help="no mosquitto_sub | psql run beside semon's")
+    _cluster_options(b_ingest)
     b_ingest.set_defaults(func=_bench_ingest)
     b_alerts = bench_sub.add_parser("alerts", help="entrapment publish to live-stream alarm, under load; "
                                     "against the running `semon up`, else one started with its city")
@@ -447,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     b_alerts.add_argument("--probe-rate", type=int, default=40_000,
                           help="offered rate of the ingest capacity probe (well above the capacity)")
     b_alerts.add_argument("--probe-duration", type=float, default=10, help="seconds of the capacity probe")
+    _cluster_options(b_alerts)
     b_alerts.set_defaults(func=_bench_alerts)
     b_registry = bench_sub.add_parser("registry", help="daily due/overdue scan and inspection rate over a register")
     b_registry.add_argument("--units", type=int, default=1_000_000, help="registered units")

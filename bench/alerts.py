@@ -76,6 +76,12 @@ class System:
     operator_password: str  # the demo operator's
     pid: int  # the `semon up` process: its descendants are the system's processes
     running: bool  # True: a `semon up` that was already running; False: started for this run
+    # Where the background load publishes: the nodes of a cluster, its connections spread over
+    # them (empty: ``mqtt_url``).
+    load_urls: tuple[str, ...] = ()
+
+    def load_addresses(self) -> list[BrokerAddress]:
+        return [BrokerAddress.from_url(u) for u in self.load_urls or (self.mqtt_url,)]
 
 
 @contextlib.asynccontextmanager
@@ -96,6 +102,20 @@ async def system_under_test(settings: Settings) -> AsyncIterator[System]:
     async with semon_up_process(env, prefix="semon-bench-alerts-") as state:
         yield System(state["mqtt_url"], state["api_url"], state["database_url"], password, int(state["pid"]),
                      running=False)
+
+
+@contextlib.asynccontextmanager
+async def cluster_system(nodes: int, workers: int, env: dict[str, str] | None = None) -> AsyncIterator[System]:
+    """A ``semon up --cluster N --workers W`` started for the run (with its default city, or
+    as ``env``'s ``SEMON_*`` settings say): the background load spread over its nodes, the
+    entrapments published to its first node, as the city's devices are."""
+    password = secrets.token_urlsafe(16)
+    settings = {"SEMON_AUTH_DEMO_PASSWORD": password, "SEMON_API_PORT": str(free_port()),
+                "SEMON_METRICS_PORT": "0", "SEMON_LOG_LEVEL": "WARNING", **(env or {})}
+    async with semon_up_process(settings, prefix="semon-bench-alerts-cluster-",
+                                args=("--cluster", str(nodes), "--workers", str(workers))) as state:
+        yield System(state["mqtt_url"], state["api_url"], state["database_url"], password, int(state["pid"]),
+                     running=False, load_urls=tuple(state["cluster"]["mqtt_urls"]))
 
 
 async def _login(http: aiohttp.ClientSession, system: System) -> str:
@@ -242,7 +262,7 @@ async def _entrapments_under_load(system: System, arrivals: Arrivals, watch: Pro
     sent: dict[str, float] = {}
     await asyncio.to_thread(watch.start)
     plan = LoadPlan(rate, options.duration, _connections(rate), 10_000, load_prefix)
-    load_task = asyncio.create_task(run_load_apart(BrokerAddress.from_url(system.mqtt_url), plan), name="bench-load")
+    load_task = asyncio.create_task(run_load_apart(system.load_addresses(), plan), name="bench-load")
     await _inject(system.mqtt_url, trap_prefix, options.entrapments, options.duration, sent)
     load = await load_task
     await arrivals.wait_for(sent, alarm_timeout)
@@ -256,7 +276,7 @@ async def ingest_capacity(system: System, options: AlertsBenchOptions) -> dict[s
     last message taken in), with the offered and achieved rates of the probe."""
     prefix = f"BENCHPROBE{secrets.token_hex(3).upper()}-"
     plan = LoadPlan(options.probe_rate, options.probe_duration, _connections(options.probe_rate), 10_000, prefix)
-    load = await run_load_apart(BrokerAddress.from_url(system.mqtt_url), plan)
+    load = await run_load_apart(system.load_addresses(), plan)
     rows, distinct, last_in = await wait_stored(system.database_url, prefix, load.sent, options.backlog_timeout)
     stored_in = max(last_in - load.started, load.elapsed)
     return {"probe_offered_rate": options.probe_rate, "probe_achieved_rate": round(load.sent / load.elapsed, 1),
@@ -277,11 +297,17 @@ def _line(result: dict[str, Any]) -> None:
 
 async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> list[dict[str, Any]]:
     """One JSON line per rate, then one for the overload if asked; returns them."""
+    async with system_under_test(settings) as system:
+        return await _measure(system, options, print_lines=True)
+
+
+async def _measure(system: System, options: AlertsBenchOptions, *, print_lines: bool) -> list[dict[str, Any]]:
+    """The runs of ``options`` against ``system``: a result per rate, then the overload's if
+    asked (each printed as a JSON line with ``print_lines``)."""
     results: list[dict[str, Any]] = []
     arrivals = Arrivals()
     # unsafe: the jar keeps cookies from an IP address (the API is on 127.0.0.1).
-    async with system_under_test(settings) as system, \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         csrf = await _login(http, system)
         watch = ProcessWatch([Root(system.pid, "semon-up"), self_root()])
         connected = asyncio.Event()
@@ -299,10 +325,11 @@ async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> l
                           **_loadgen_cost(run.load), "processes": run.processes}
                 print(f"{options.entrapments} entrapments under {result['background_rate']}/s of telemetry",
                       file=sys.stderr)
-                _line(result)
+                if print_lines:
+                    _line(result)
                 results.append(result)
             if options.overload:
-                results.append(await _overload(system, arrivals, watch, options, common))
+                results.append(await _overload(system, arrivals, watch, options, common, print_line=print_lines))
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
@@ -313,8 +340,26 @@ async def run_alerts_bench(settings: Settings, options: AlertsBenchOptions) -> l
     return results
 
 
+async def run_alerts_cluster_bench(options: AlertsBenchOptions, workers: Sequence[int], nodes: int = 3,
+                                   env: dict[str, str] | None = None) -> dict[str, Any]:
+    """For each number of ingest workers W, a fresh ``semon up --cluster N --workers W``
+    (:func:`cluster_system`) and the runs of ``options`` against it; one final JSON line,
+    ``{"bench": "alerts", "cluster": N, "results": [...]}``, a result per W (and rate)."""
+    results: list[dict[str, Any]] = []
+    for w in workers:
+        async with cluster_system(nodes, w, env) as system:
+            runs = await _measure(system, options, print_lines=False)
+        for run in runs:
+            print(f"cluster of {nodes}, {w} ingest workers: p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, "
+                  f"missed {run['missed']}, duplicated {run['duplicated']}", file=sys.stderr)
+        results += [{"workers": w, **run} for run in runs]
+    result = {"bench": "alerts", "cluster": nodes, "results": results}
+    _line(result)
+    return result
+
+
 async def _overload(system: System, arrivals: Arrivals, watch: ProcessWatch, options: AlertsBenchOptions,
-                    common: dict[str, Any]) -> dict[str, Any]:
+                    common: dict[str, Any], *, print_line: bool = True) -> dict[str, Any]:
     capacity = await ingest_capacity(system, options)
     rate = max(1, round(2 * float(capacity["ingest_capacity"])))
     print(f"ingest capacity {capacity['ingest_capacity']}/s; offering {rate}/s", file=sys.stderr)
@@ -333,7 +378,8 @@ async def _overload(system: System, arrivals: Arrivals, watch: ProcessWatch, opt
         "settle_s": run.settle_s, "live_reconnects": arrivals.reconnects, **_loadgen_cost(run.load),
         "processes": run.processes,
     }
-    _line(result)
+    if print_line:
+        _line(result)
     return result
 
 

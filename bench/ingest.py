@@ -35,6 +35,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.procstats import ProcessWatch, Root, self_root
+from bench.up_process import semon_up_process
 from ingest.store import elevator_telemetry_of
 from semon.metrics import parse_text
 from semon.mqtt.client import BrokerAddress
@@ -42,7 +43,7 @@ from semon.protocol.topics import Channel, Kind, topic_for
 from semon.running import read_running
 from semon.settings import Settings
 from semon.stack import LocalStack, MosquittoServer, free_port
-from simulators.loadgen import LoadPlan, planned_total, run_load
+from simulators.loadgen import LoadPlan, planned_total, run_load, run_load_apart
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,11 @@ async def _wait_metrics(url: str, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"ingester metrics at {url} not ready within {timeout:.0f}s")
         await asyncio.sleep(0.2)
+
+
+async def _metrics_text(url: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return await resp.text()
 
 
 async def scrape(url: str) -> dict[str, float]:
@@ -218,8 +224,9 @@ async def _semon_run(target: Target, options: BenchOptions, watch: ProcessWatch)
     }
 
 
-# Processes that are not semon's own: the broker, the database, the benchmark and what it started.
-_NOT_SEMON = ("mosquitto", "postgres", "supervisord", "bench")
+# Processes that are not semon's own: the broker (or the cluster's NATS nodes), the database, the
+# benchmark and what it started.
+_NOT_SEMON = ("mosquitto", "nats", "postgres", "supervisord", "bench")
 
 
 def _semon_cpu_s(processes: dict[str, dict[str, float]]) -> float | None:
@@ -414,5 +421,148 @@ async def run_bench(settings: Settings, options: BenchOptions) -> dict[str, Any]
         "processes": last["processes"],
         "rounds": [{k: v for k, v in f.items() if k != "processes"} for f in rounds],
     }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+# --- cluster mode: `semon up --cluster N --workers W`, one fresh system per W -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterBenchOptions:
+    workers: tuple[int, ...] = (1, 2, 3)  # ingest workers; one system and one run each
+    nodes: int = 3  # NATS nodes (and rules engines)
+    duration: float = 30.0  # seconds of publishing
+    rate: int = 0  # offered messages per second; 0: as fast as the cluster takes them
+    connections: int = 0  # publishing connections, spread over the nodes (0: two per node)
+    devices: int = 10_000
+    drain_timeout: float = 60.0  # seconds without a row stored before the rest counts as lost
+    sample_s: float = 1.0  # how often the ingesters' stored counter is read during the load
+
+
+MAX_RATE = 1_000_000
+"""The plan's rate of a run "as fast as it takes them": far above what a cluster on one machine
+stores, so publishing is paced by the brokers' acknowledgements alone, for ``duration`` seconds."""
+
+CLUSTER_SYSTEM = {"SEMON_CITY_ELEVATORS": "0", "SEMON_CITY_BOILERS": "0", "SEMON_REGISTRY_DEMO_UNITS": "0",
+                  "SEMON_API_PORT": "0", "SEMON_METRICS_PORT": "0", "SEMON_LOG_LEVEL": "WARNING"}
+"""The system of the cluster ingest bench: no simulated city (the load generator is the only
+publisher, so every message counted is the bench's), no generated register."""
+
+
+def cluster_args(nodes: int, workers: int) -> tuple[str, ...]:
+    """``semon up``'s arguments for cluster mode."""
+    return ("--cluster", str(nodes), "--workers", str(workers))
+
+
+def stored_by_part(samples: dict[str, float]) -> dict[str, float]:
+    """``semon_ingest_stored_total`` of the telemetry table by ingest part, from `semon up`'s
+    metrics of all its parts (a part that did not answer this scrape is missing)."""
+    out: dict[str, float] = {}
+    for key, value in samples.items():
+        if key.startswith("semon_ingest_stored_total{") and 'table="elevator_telemetry"' in key:
+            found = _PART_LABEL.search(key)
+            out[found[1] if found else ""] = value
+    return out
+
+
+async def _sample_stored(url: str, every: float, into: list[tuple[float, float]]) -> None:
+    """(wall clock, rows stored so far by the ingesters) every ``every`` seconds, until
+    cancelled; a worker missing from a scrape (too busy to answer `semon up` in time) counts
+    with its last value read."""
+    last: dict[str, float] = {}
+    while True:
+        with contextlib.suppress(aiohttp.ClientError, OSError, ValueError):
+            read = stored_by_part(parse_text(await _metrics_text(url)))
+            if read:
+                last.update(read)
+                into.append((time.time(), sum(last.values())))
+        await asyncio.sleep(every)
+
+
+def steady_rate(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """Rows per second the ingesters stored between the samples nearest the second fifth and the
+    end of the window [start, end] (the ramp-up left out); None with fewer than two samples."""
+    inside = [s for s in samples if start + (end - start) / 5 <= s[0] <= end]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return None
+    return round((inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0]), 1)
+
+
+def _stored_at(samples: list[tuple[float, float]], at: float) -> float | None:
+    before = [v for t, v in samples if t <= at]
+    return before[-1] if before else None
+
+
+async def cluster_run(state: dict[str, Any], workers: int, options: ClusterBenchOptions) -> dict[str, Any]:
+    """One run against a `semon up --cluster` (its running.json ``state``): the load spread over
+    the nodes' MQTT listeners, counted in the database and in the ingesters' metrics."""
+    urls = [str(u) for u in state["cluster"]["mqtt_urls"]]
+    metrics_url = str(state["metrics_url"])
+    database_url = str(state["database_url"])
+    await _wait_metrics(metrics_url)
+    prefix = f"BENCH{secrets.token_hex(3).upper()}-"
+    connections = options.connections or 2 * len(urls)
+    rate = options.rate or MAX_RATE
+    plan = LoadPlan(rate, options.duration, connections, options.devices, prefix, timed=True)
+    watch = ProcessWatch([Root(int(state["pid"]), "semon-up"), self_root()])
+    before = await scrape(metrics_url)
+    base = stored_by_part(parse_text(await _metrics_text(metrics_url)))
+    samples: list[tuple[float, float]] = []
+    await asyncio.to_thread(watch.start)
+    sampler = asyncio.create_task(_sample_stored(metrics_url, options.sample_s, samples), name="bench-sampler")
+    try:
+        load = await run_load_apart([BrokerAddress.from_url(u) for u in urls], plan)
+        load_end = load.started + load.elapsed
+        rows, distinct, last_in = await wait_stored(database_url, prefix, load.sent, options.drain_timeout)
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+    processes = await asyncio.to_thread(watch.report)
+    after = await scrape(metrics_url)
+    stored_base = sum(base.values())
+    at_end = _stored_at(samples, load_end)
+    stored_in = max(last_in - load.started, load.elapsed)
+    lag = "semon_ingest_lag_seconds"
+    return {
+        "workers": workers,
+        "offered_rate": options.rate or "max",
+        "achieved_offered_rate": round(load.sent / load.elapsed, 1),
+        "published": load.sent,
+        "unacknowledged": load.unacknowledged,
+        "stored": distinct,
+        "lost": load.sent - distinct,
+        "duplicates": rows - distinct,
+        # First publish to the last message taken into a committed batch.
+        "stored_rate": round(distinct / stored_in, 1),
+        "steady_stored_rate": steady_rate(samples, load.started, load_end),
+        # Published and not yet stored when the load ended (the ingesters' counter), and how long
+        # the rest took to be stored.
+        "backlog_at_load_end": None if at_end is None else max(0, load.sent - round(at_end - stored_base)),
+        "drain_s": round(max(0.0, last_in - load_end), 1),
+        "p50_ms": _finite(histogram_quantile(0.50, before, after, lag) * 1000),
+        "p99_ms": _finite(histogram_quantile(0.99, before, after, lag) * 1000),
+        "connections": connections,
+        "duration_s": options.duration,
+        "loadgen_cpu_s": round(load.cpu_s, 2),
+        "loadgen_us_per_message": round(load.cpu_s / max(load.sent, 1) * 1e6, 1),
+        "semon_cpu_us_per_message": _us_per_message(_semon_cpu_s(processes), distinct),
+        "processes": processes,
+    }
+
+
+async def run_cluster_bench(options: ClusterBenchOptions) -> dict[str, Any]:
+    """For each number of workers, a fresh ``semon up --cluster N --workers W`` (no city) and
+    :func:`cluster_run` against it; the final JSON line holds a result per W."""
+    results: list[dict[str, Any]] = []
+    for workers in options.workers:
+        async with semon_up_process(CLUSTER_SYSTEM, prefix="semon-bench-cluster-",
+                                    args=cluster_args(options.nodes, workers)) as state:
+            figures = await cluster_run(state, workers, options)
+        print(f"cluster of {options.nodes}, {workers} ingest workers: stored {figures['stored']}/"
+              f"{figures['published']} at {figures['stored_rate']}/s", file=sys.stderr)
+        results.append(figures)
+    result = {"bench": "ingest", "cluster": options.nodes, "duration_s": options.duration, "results": results}
     print(json.dumps(result), flush=True)
     return result

@@ -56,8 +56,9 @@ def process_name(cmdline: Sequence[str], exe_name: str) -> str:
 
     ``… semon part NAME`` → NAME (``ingest``, ``rules``, ``api``, ``jobs``, ``city``), and
     ``… semon part NAME … --index N`` → ``NAME-N`` (``ingest-2``); supervisord → ``supervisord``;
-    the broker → ``mosquitto``; a PostgreSQL server or backend → ``postgres``; ``… -m semon
-    ingest`` → ``ingest``; anything else by its executable's name.
+    the broker → ``mosquitto``; a node of a NATS cluster → ``nats-N`` (its directory); a
+    PostgreSQL server or backend → ``postgres``; ``… -m semon ingest`` → ``ingest``; anything
+    else by its executable's name.
     """
     args = list(cmdline)
     for i, arg in enumerate(args[:-1]):
@@ -72,6 +73,11 @@ def process_name(cmdline: Sequence[str], exe_name: str) -> str:
         return "postgres"
     if exe_name == "mosquitto" or (base and base[0] == "mosquitto"):
         return "mosquitto"
+    if exe_name == "nats-server" or (base and base[0] == "nats-server"):
+        # A node of `semon up --cluster`, by its directory (``…/nats-2/nats.conf`` → ``nats-2``).
+        config = args[args.index("-c") + 1] if "-c" in args[:-1] else ""
+        node = os.path.basename(os.path.dirname(config))
+        return node if node.startswith("nats-") else "nats-server"
     for i, arg in enumerate(args[:-1]):
         if arg == "-m" and args[i + 1] == "semon" and i + 2 < len(args) and args[i + 2] in _SEMON_SERVICES:
             return args[i + 2]

@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,16 @@ BANNER_END = b"Ctrl-C stops everything.\n"
 
 
 @contextlib.asynccontextmanager
-async def semon_up_process(settings: dict[str, str], *, prefix: str = "semon-up-",
-                           start_timeout: float = 120.0) -> AsyncIterator[dict[str, Any]]:
-    """Start it with these ``SEMON_*`` settings (the caller's own are not inherited); yield what it
-    published in ``running.json`` once it is up; stop it with Ctrl-C and remove its data."""
+async def semon_up_process(settings: dict[str, str], *, prefix: str = "semon-up-", start_timeout: float = 120.0,
+                           args: Sequence[str] = ()) -> AsyncIterator[dict[str, Any]]:
+    """Start it with these ``SEMON_*`` settings (the caller's own are not inherited) and ``args``
+    after ``semon up`` (``("--cluster", "3", "--workers", "2")``); yield what it published in
+    ``running.json`` once it is up; stop it with Ctrl-C and remove its data."""
     root = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     os.chmod(root, 0o755)  # as root, PostgreSQL runs as 'postgres' and must reach it
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMON_")}
     env.update({"SEMON_DATA_DIR": str(root), **settings})
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", env=env,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "semon", "up", *args, env=env,
                                                 stdout=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None

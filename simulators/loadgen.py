@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -22,6 +23,7 @@ from semon.runner import configure_logging, run
 from simulators.publisher import ReliablePublisher
 
 _TICK_S = 0.005
+_CHUNK = 1000  # a timed plan looks at the clock at least this often, in messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,10 @@ class LoadPlan:
     connections: int
     devices: int
     device_prefix: str
+    # True: publish for ``duration`` seconds at up to ``rate`` and stop there, however many that
+    # comes to (a rate above what the broker takes: as fast as it takes them); False: the whole
+    # plan, ``rate`` × ``duration`` messages, however long they take.
+    timed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +81,21 @@ async def _drive(publisher: ReliablePublisher, plan: LoadPlan, devices: list[int
     sent = 0
     i = 0
     loop = asyncio.get_running_loop()
+    end = t0 + plan.duration if plan.timed else float("inf")
     while sent < total:
-        due = min(total, int((loop.time() - t0) * rate) + 1)
+        now = loop.time()
+        if now >= end:
+            break
+        due = min(total, int((now - t0) * rate) + 1)
+        paced = due if not plan.timed else min(due, sent + _CHUNK)
         now_ms = int(time.time() * 1000)
-        while sent < due:
+        while sent < paced:
             k = i % len(devices)
             i += 1
             seqs[k] += 1
             await publisher.publish(topics[k], elevator_frame(seqs[k], now_ms, seqs[k] % 30))
             sent += 1
-        await asyncio.sleep(_TICK_S)
+        await asyncio.sleep(_TICK_S if paced >= due else 0)
     return sent
 
 
@@ -99,10 +110,20 @@ async def sign_off(publisher: ReliablePublisher, devices: list[str], kind: Kind 
     await publisher.flush(timeout=120)
 
 
-async def run_load(address: BrokerAddress, plan: LoadPlan, *, signing_off: bool = True) -> LoadResult:
+def _addresses(address: BrokerAddress | Sequence[BrokerAddress]) -> list[BrokerAddress]:
+    addresses = [address] if isinstance(address, BrokerAddress) else list(address)
+    if not addresses:
+        raise ValueError("a load needs a broker to publish to")
+    return addresses
+
+
+async def run_load(address: BrokerAddress | Sequence[BrokerAddress], plan: LoadPlan, *,
+                   signing_off: bool = True) -> LoadResult:
     """Publish the plan and wait until the broker has acknowledged every message; then, with
-    ``signing_off``, an orderly ``offline`` of every device (not counted in the result)."""
-    publishers = [ReliablePublisher(address, f"{plan.device_prefix}loadgen-{c}")
+    ``signing_off``, an orderly ``offline`` of every device (not counted in the result).
+    Several addresses (the nodes of a cluster): connection ``c`` publishes to ``address[c % n]``."""
+    addresses = _addresses(address)
+    publishers = [ReliablePublisher(addresses[c % len(addresses)], f"{plan.device_prefix}loadgen-{c}")
                   for c in range(plan.connections)]
     for p in publishers:
         await p.connect()
@@ -131,14 +152,16 @@ async def run_load(address: BrokerAddress, plan: LoadPlan, *, signing_off: bool 
     return result
 
 
-async def run_load_apart(address: BrokerAddress, plan: LoadPlan, *, signing_off: bool = True) -> LoadResult:
+async def run_load_apart(address: BrokerAddress | Sequence[BrokerAddress], plan: LoadPlan, *,
+                         signing_off: bool = True) -> LoadResult:
     """:func:`run_load` in a process of its own, so that a benchmark's probe in this process (an
     injecting device, a live-stream client) is never held up behind the generator's event loop:
     a timestamp the probe takes is the system's delay, not the benchmark's. The broker's address
     (its password included) and the plan go over the child's stdin, never its command line; the
     result comes back as one JSON line on its stdout, ``cpu_s`` being the child's own CPU time.
     Cancelled, the child is killed. Raises RuntimeError when the generator fails."""
-    request = orjson.dumps({"address": dataclasses.asdict(address), "plan": dataclasses.asdict(plan),
+    request = orjson.dumps({"addresses": [dataclasses.asdict(a) for a in _addresses(address)],
+                            "plan": dataclasses.asdict(plan),
                             "signing_off": signing_off})
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "simulators.loadgen",
                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -158,8 +181,8 @@ def main() -> int:
     """The child of :func:`run_load_apart`: reads its request from stdin, prints its result."""
     configure_logging()
     request = orjson.loads(sys.stdin.buffer.read())
-    address, plan = BrokerAddress(**request["address"]), LoadPlan(**request["plan"])
-    result = run(lambda: run_load(address, plan, signing_off=bool(request["signing_off"])))
+    addresses, plan = [BrokerAddress(**a) for a in request["addresses"]], LoadPlan(**request["plan"])
+    result = run(lambda: run_load(addresses, plan, signing_off=bool(request["signing_off"])))
     if result is None:  # stopped by a signal
         return 1
     sys.stdout.buffer.write(orjson.dumps(dataclasses.asdict(result)) + b"\n")

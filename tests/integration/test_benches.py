@@ -17,9 +17,18 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from bench.alerts import AlertsBenchOptions, run_alerts_bench
+from bench.alerts import AlertsBenchOptions, run_alerts_bench, run_alerts_cluster_bench
 from bench.fleet import SERIAL_OFFSET, FleetBenchOptions, fleet_devices, run_fleet_against_running
-from bench.ingest import COPY_COMMAND, BenchOptions, _libpq_env, c_pipe_binaries, run_bench, stored_counts
+from bench.ingest import (
+    COPY_COMMAND,
+    BenchOptions,
+    ClusterBenchOptions,
+    _libpq_env,
+    c_pipe_binaries,
+    run_bench,
+    run_cluster_bench,
+    stored_counts,
+)
 from bench.up_process import semon_up_process
 from semon.mqtt.client import BrokerAddress
 from semon.settings import Settings
@@ -209,3 +218,43 @@ async def test_fleet_connects_to_the_running_system_through_edge_brokers(running
     ids = [d.device_id for d in fleet_devices(30, options.boiler_share, options.seed, SERIAL_OFFSET)]
     rows = await query(database_url, "SELECT count(*) FROM device_state WHERE device_id = ANY(%s)", (ids,))
     assert rows[0][0] == 30
+
+
+# --- cluster mode: a fresh `semon up --cluster 3 --workers W` per W ----------------------------
+
+
+async def test_ingest_bench_in_cluster_mode_stores_every_message_published(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    options = ClusterBenchOptions(workers=(2,), nodes=3, duration=2.0, rate=600, devices=60, drain_timeout=60)
+    result = await run_cluster_bench(options)
+    assert _last_json_line(capsys.readouterr().out) == json.loads(json.dumps(result))
+    assert (result["bench"], result["cluster"]) == ("ingest", 3)
+    [run] = result["results"]
+    assert run["workers"] == 2 and run["connections"] == 6  # two per node
+    # A timed plan: each connection stops at the duration, at most a tick short of its share.
+    assert 0.9 * planned_total(LoadPlan(600, 2.0, 6, 60, "")) <= run["published"] <= 1200
+    assert run["unacknowledged"] == 0
+    assert run["stored"] == run["published"] and (run["lost"], run["duplicates"]) == (0, 0)
+    assert run["stored_rate"] > 0 and run["achieved_offered_rate"] > 0
+    # None: no scrape of the workers' counters answered within so short a load.
+    assert run["backlog_at_load_end"] is None or 0 <= run["backlog_at_load_end"] <= run["published"]
+    # Every part of the cluster is in the figures: its three nodes, two workers, three engines.
+    processes = run["processes"]
+    assert {"nats-1", "nats-2", "nats-3", "ingest-1", "ingest-2", "rules-1", "rules-2", "rules-3",
+            "postgres"} <= set(processes)
+    assert processes["ingest-1"]["cpu_s"] > 0 and processes["ingest-2"]["cpu_s"] > 0
+    assert run["semon_cpu_us_per_message"] > 0
+
+
+async def test_alerts_bench_in_cluster_mode_sees_every_entrapment_once(capsys: pytest.CaptureFixture[str]) -> None:
+    options = AlertsBenchOptions(rates=(300,), duration=3, entrapments=6, drain_timeout=60, backlog_timeout=120)
+    env = {"SEMON_CITY_ELEVATORS": "20", "SEMON_CITY_BOILERS": "2", "SEMON_REGISTRY_DEMO_UNITS": "0"}
+    result = await run_alerts_cluster_bench(options, workers=(1,), nodes=3, env=env)
+    assert _last_json_line(capsys.readouterr().out) == json.loads(json.dumps(result))
+    assert (result["bench"], result["cluster"]) == ("alerts", 3)
+    [run] = result["results"]
+    assert (run["workers"], run["mode"], run["offered_rate"]) == (1, "rate", 300)
+    assert (run["missed"], run["duplicated"], run["system"]) == (0, 0, "started")
+    assert run["p50_ms"] > 0 and run["p99_ms"] >= run["p50_ms"] and run["background_rate"] > 0
+    assert {"nats-1", "nats-2", "nats-3", "ingest", "rules-1", "rules-2", "rules-3", "api",
+            "bench"} <= set(run["processes"])

@@ -31,6 +31,9 @@ PY = "/usr/bin/python3"
     ([PY, "/usr/bin/supervisord", "-c", "/var/sup.conf"], "python3", "supervisord"),
     ([PY, "-m", "supervisor.supervisord", "-c", "/var/sup.conf"], "python3", "supervisord"),
     (["/usr/sbin/mosquitto", "-c", "/x/mosquitto.conf"], "mosquitto", "mosquitto"),
+    # The nodes of `semon up --cluster`, by their directories.
+    (["/usr/sbin/nats-server", "-c", "/v/stack/nats/nats-2/nats.conf"], "nats-server", "nats-2"),
+    (["/usr/sbin/nats-server", "-p", "4222"], "nats-server", "nats-server"),
     (["postgres: semon semon 127.0.0.1(5000) idle"], "postgres", "postgres"),
     (["/usr/lib/postgresql/15/bin/postgres", "-D", "/x"], "postgres", "postgres"),
     (["/usr/bin/mosquitto_sub", "-t", "se/#"], "mosquitto_sub", "mosquitto_sub"),
