@@ -23,7 +23,7 @@ def _closed_port() -> int:
 async def test_unreachable_cluster_is_reported() -> None:
     link = NatsLink(ClusterSettings(nats_urls=f"nats://127.0.0.1:{_closed_port()}"), "unreachable")
     try:
-        with pytest.raises(ClusterUnavailable, match="no NATS server of nats://127.0.0.1:"):
+        with pytest.raises(ClusterUnavailable, match=r"no NATS server of nats://127\.0\.0\.1:"):
             async with asyncio.timeout(15):
                 await link.client()
     finally:
