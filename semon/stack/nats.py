@@ -87,9 +87,11 @@ def node_config(name: str, data_dir: Path, ports: NodePorts, routes: list[int], 
         ]
     if accounts is not None:
         def user(name: str, password: str) -> str:
-            # A device account publishes device topics only (MQTT se/… is the subject se.…):
-            # no JetStream API, no partition subjects, no leases, nothing to read.
-            rights = (", permissions: {publish: {allow: [\"se.>\"]}, subscribe: {deny: [\">\"]}}"
+            # A device account publishes device topics only: no JetStream API, no leases, nothing
+            # to read. The servers check the subject after the partition mappings (a device's
+            # se/… arrives as semon.fr.… or semon.ev.…), so those are allowed too.
+            allowed = ", ".join(_quoted(f"{subject}") for subject in ("se.>", "semon.fr.>", "semon.ev.>"))
+            rights = (f", permissions: {{publish: {{allow: [{allowed}]}}, subscribe: {{deny: [\">\"]}}}}"
                       if name in device_accounts else "")
             return f"{{user: {_quoted(name)}, password: {_quoted(password)}{rights}}}"
 
